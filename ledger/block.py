@@ -1,0 +1,249 @@
+"""Headers, blocks, validator sets and commit certificates (PROTOCOL §4–§5).
+
+``block_hash = Hd(0x30, CE(HEADER))``; ``validators_hash = Hd(0x40, CE(VALIDATORS))``; a QC
+carries the commit votes, each a signature over ``0x31 ‖ CE({chain_id, height, view,
+block_hash})``. ``verify_qc`` is the one place a QC is judged, for consensus, catch-up,
+the store and offline proof bundles alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any
+
+from ledger import encoding, tags
+from ledger.crypto import DIGEST_LEN, SIG_LEN, ZERO_HASH, Suite
+from ledger.errors import InvalidInput, ProofError
+from ledger.fields import exact_map, get_bytes, get_int, get_list, get_str
+from ledger.merkle import merkle_root
+from ledger.tx import Receipt, SignedTx
+
+MAX_VALIDATORS = 256
+MAX_BLOCK_TXS = 10_000
+MAX_BLOCK_BYTES = 16 * 1024 * 1024
+
+
+def max_faulty(n: int) -> int:
+    """``f = (n - 1) // 3``: the most byzantine validators a set of ``n`` tolerates."""
+    return (n - 1) // 3
+
+
+def quorum(n: int) -> int:
+    """``(n + f) // 2 + 1`` votes: 3 of 4, 4 of 5, 4 of 6, 5 of 7 (PROTOCOL §5)."""
+    return (n + max_faulty(n)) // 2 + 1
+
+
+@dataclass(frozen=True)
+class Validator:
+    name: str
+    pubkey: bytes
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"name": self.name, "pubkey": self.pubkey}
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> Validator:
+        m = exact_map(obj, "validator", {"name", "pubkey"})
+        return cls(get_str(m, "name", "validator", 64), get_bytes(m, "pubkey", "validator", max_len=65))
+
+
+ValidatorSet = tuple[Validator, ...]
+
+
+def validators_to_obj(validators: Sequence[Validator]) -> list[dict[str, Any]]:
+    return [v.to_obj() for v in validators]
+
+
+def validators_from_obj(obj: Any) -> ValidatorSet:
+    if not isinstance(obj, list) or not obj:
+        raise InvalidInput("a validator set must be a non-empty array")
+    if len(obj) > MAX_VALIDATORS:
+        raise InvalidInput(f"a validator set has at most {MAX_VALIDATORS} members")
+    vals = tuple(Validator.from_obj(v) for v in obj)
+    if len({v.pubkey for v in vals}) != len(vals):
+        raise InvalidInput("a validator set lists one public key twice")
+    return vals
+
+
+def validators_hash(suite: Suite, validators: Sequence[Validator]) -> bytes:
+    return suite.hd(tags.VALIDATORS, encoding.encode(validators_to_obj(validators)))
+
+
+_HASH_FIELDS = (
+    "prev_hash", "tx_root", "receipts_root", "state_root", "validators_hash",
+    "next_validators_hash",
+)
+_HEADER_FIELDS = {"chain_id", "height", "time_ms", "view", "proposer", *_HASH_FIELDS}
+
+
+@dataclass(frozen=True)
+class Header:
+    chain_id: str
+    height: int
+    prev_hash: bytes
+    time_ms: int
+    view: int
+    proposer: int
+    tx_root: bytes
+    receipts_root: bytes
+    state_root: bytes
+    validators_hash: bytes
+    next_validators_hash: bytes
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "height": self.height,
+            "prev_hash": self.prev_hash,
+            "time_ms": self.time_ms,
+            "view": self.view,
+            "proposer": self.proposer,
+            "tx_root": self.tx_root,
+            "receipts_root": self.receipts_root,
+            "state_root": self.state_root,
+            "validators_hash": self.validators_hash,
+            "next_validators_hash": self.next_validators_hash,
+        }
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> Header:
+        m = exact_map(obj, "header", _HEADER_FIELDS)
+        w = "header"
+        return cls(
+            chain_id=get_str(m, "chain_id", w),
+            height=get_int(m, "height", w),
+            prev_hash=get_bytes(m, "prev_hash", w, DIGEST_LEN),
+            time_ms=get_int(m, "time_ms", w),
+            view=get_int(m, "view", w),
+            proposer=get_int(m, "proposer", w),
+            tx_root=get_bytes(m, "tx_root", w, DIGEST_LEN),
+            receipts_root=get_bytes(m, "receipts_root", w, DIGEST_LEN),
+            state_root=get_bytes(m, "state_root", w, DIGEST_LEN),
+            validators_hash=get_bytes(m, "validators_hash", w, DIGEST_LEN),
+            next_validators_hash=get_bytes(m, "next_validators_hash", w, DIGEST_LEN),
+        )
+
+    @cached_property
+    def encoded(self) -> bytes:
+        return encoding.encode(self.to_obj())
+
+    def hash(self, suite: Suite) -> bytes:
+        return suite.hd(tags.BLOCK, self.encoded)
+
+    def with_changes(self, **changes: Any) -> Header:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Block:
+    header: Header
+    txs: tuple[SignedTx, ...]
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"header": self.header.to_obj(), "txs": [t.to_obj() for t in self.txs]}
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> Block:
+        m = exact_map(obj, "block", {"header", "txs"})
+        txs = get_list(m, "txs", "block", MAX_BLOCK_TXS)
+        return cls(Header.from_obj(m["header"]), tuple(SignedTx.from_obj(t) for t in txs))
+
+    def encode(self) -> bytes:
+        return encoding.encode(self.to_obj())
+
+    @classmethod
+    def decode(cls, data: bytes) -> Block:
+        return cls.from_obj(encoding.decode(data, MAX_BLOCK_BYTES))
+
+    def hash(self, suite: Suite) -> bytes:
+        return self.header.hash(suite)
+
+    def tx_ids(self, suite: Suite) -> list[bytes]:
+        return [t.tx_id(suite) for t in self.txs]
+
+    def check_tx_root(self, suite: Suite) -> None:
+        if merkle_root(suite, self.tx_ids(suite)) != self.header.tx_root:
+            raise InvalidInput(f"block {self.header.height}: tx_root does not match its txs")
+
+
+def tx_root(suite: Suite, txs: Sequence[SignedTx]) -> bytes:
+    return merkle_root(suite, [t.tx_id(suite) for t in txs])
+
+
+def receipts_root(suite: Suite, receipts: Sequence[Receipt]) -> bytes:
+    return merkle_root(suite, [r.hash(suite) for r in receipts])
+
+
+def commit_vote_bytes(chain_id: str, height: int, view: int, block_hash: bytes) -> bytes:
+    body = {"chain_id": chain_id, "height": height, "view": view, "block_hash": block_hash}
+    return bytes((tags.COMMIT_VOTE,)) + encoding.encode(body)
+
+
+@dataclass(frozen=True)
+class QC:
+    """A commit certificate: ``votes`` is ``((index, sig), ...)`` sorted by index."""
+
+    height: int
+    view: int
+    block_hash: bytes
+    votes: tuple[tuple[int, bytes], ...]
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "height": self.height,
+            "view": self.view,
+            "block_hash": self.block_hash,
+            "votes": [[i, s] for i, s in self.votes],
+        }
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> QC:
+        m = exact_map(obj, "qc", {"height", "view", "block_hash", "votes"})
+        votes = []
+        for v in get_list(m, "votes", "qc", MAX_VALIDATORS):
+            if not (isinstance(v, list) and len(v) == 2 and type(v[0]) is int
+                    and type(v[1]) is bytes and len(v[1]) == SIG_LEN):
+                raise InvalidInput("qc.votes must be [index, 64-byte signature] pairs")
+            votes.append((v[0], v[1]))
+        return cls(
+            height=get_int(m, "height", "qc"),
+            view=get_int(m, "view", "qc"),
+            block_hash=get_bytes(m, "block_hash", "qc", DIGEST_LEN),
+            votes=tuple(votes),
+        )
+
+    def encode(self) -> bytes:
+        return encoding.encode(self.to_obj())
+
+    @classmethod
+    def decode(cls, data: bytes) -> QC:
+        return cls.from_obj(encoding.decode(data))
+
+
+def verify_qc(suite: Suite, qc: QC, header: Header, validators: Sequence[Validator]) -> None:
+    """Raise ProofError unless ``qc`` certifies ``header`` under ``validators`` (§5)."""
+    if qc.block_hash != header.hash(suite):
+        raise ProofError(f"QC for height {qc.height} names another block than its header")
+    if qc.height != header.height:
+        raise ProofError(f"QC height {qc.height} differs from header height {header.height}")
+    if header.validators_hash != validators_hash(suite, validators):
+        raise ProofError(f"header {header.height} is certified by another validator set")
+    need = quorum(len(validators))
+    if len(qc.votes) < need:
+        raise ProofError(f"QC has {len(qc.votes)} votes, below the quorum of {need}")
+    message = commit_vote_bytes(header.chain_id, qc.height, qc.view, qc.block_hash)
+    last = -1
+    for index, sig in qc.votes:
+        if index <= last:
+            raise ProofError("QC votes are not sorted by index or list an index twice")
+        if index >= len(validators):
+            raise ProofError(f"QC vote index {index} is outside the validator set")
+        last = index
+        if not suite.verify(validators[index].pubkey, message, sig):
+            raise ProofError(f"QC vote of validator {index} does not verify")
+
+
+def genesis_prev_hash() -> bytes:
+    return ZERO_HASH

@@ -1,0 +1,29 @@
+"""Every domain-separation tag of the system (PROTOCOL §2), named once.
+
+``Hd(tag, data) = H(tag ‖ data)``. The ``0x50``–``0x5f`` range belongs to consensus messages
+and ``0x60``–``0x6f`` to contract commitments; this project's assignments are listed here so
+that no two uses can share a tag.
+"""
+
+TX_LEAF = 0x00
+TX_NODE = 0x01
+STATE_LEAF = 0x10
+STATE_NODE = 0x11
+STATE_VALUE = 0x12
+STATE_PATH = 0x13
+TX_ID = 0x20
+TX_SIGN = 0x21
+RECEIPT = 0x22
+BLOCK = 0x30
+COMMIT_VOTE = 0x31
+VALIDATORS = 0x40
+
+# Consensus messages other than commit votes (consensus/messages.py documents each body).
+PRE_PREPARE = 0x50
+PREPARE = 0x51
+VIEW_CHANGE = 0x52
+NEW_VIEW = 0x53
+PEER_HANDSHAKE = 0x5A
+
+# Contract-level commitments (contracts/ documents each encoding).
+BID_COMMITMENT = 0x60
