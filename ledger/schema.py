@@ -1,0 +1,89 @@
+"""Every LevelDB key of a node, built here and nowhere else (as py-evm's ``schema.py``).
+
+A key is a short ASCII prefix followed by fixed-width parts, so prefix scans are ordered:
+heights are 8-byte big-endian, hashes and ids 32 raw bytes.
+
+| prefix | key parts | value |
+|---|---|---|
+| ``m/head`` | — | CE ``{"height": int, "hash": bin32}``, the last complete block |
+| ``m/genesis`` | — | CE of the genesis document the chain was created from |
+| ``b/`` | height | CE block (header and txs) |
+| ``q/`` | height | CE QC of that block (absent at genesis) |
+| ``h/`` | block hash | height |
+| ``t/`` | tx id | CE ``[height, index]`` |
+| ``r/`` | height | CE array of that block's receipts |
+| ``v/`` | height | CE validator set that certifies the block at that height |
+| ``sn/`` | node hash | a state tree node (see ``ledger.smt``) |
+| ``sv/`` | value hash | CE of a state value (content-addressed, so past heights stay readable) |
+| ``sk/`` | utf8 key | CE of the current (head) value of a state key |
+| ``sr/`` | height | state root after that block |
+| ``c/`` | consensus part | the replica's own durable consensus data (votes, prepared certificates) |
+"""
+
+from __future__ import annotations
+
+HEAD = b"m/head"
+GENESIS = b"m/genesis"
+BLOCK = b"b/"
+QC = b"q/"
+BLOCK_BY_HASH = b"h/"
+TX_LOCATION = b"t/"
+RECEIPTS = b"r/"
+VALIDATORS = b"v/"
+STATE_NODE = b"sn/"
+STATE_VALUE = b"sv/"
+STATE_HEAD = b"sk/"
+STATE_ROOT = b"sr/"
+CONSENSUS = b"c/"
+
+
+def height_bytes(height: int) -> bytes:
+    return height.to_bytes(8, "big")
+
+
+def height_from(key_tail: bytes) -> int:
+    return int.from_bytes(key_tail, "big")
+
+
+def block_key(height: int) -> bytes:
+    return BLOCK + height_bytes(height)
+
+
+def qc_key(height: int) -> bytes:
+    return QC + height_bytes(height)
+
+
+def block_by_hash_key(block_hash: bytes) -> bytes:
+    return BLOCK_BY_HASH + block_hash
+
+
+def tx_location_key(tx_id: bytes) -> bytes:
+    return TX_LOCATION + tx_id
+
+
+def receipts_key(height: int) -> bytes:
+    return RECEIPTS + height_bytes(height)
+
+
+def validators_key(height: int) -> bytes:
+    return VALIDATORS + height_bytes(height)
+
+
+def state_node_key(node_hash: bytes) -> bytes:
+    return STATE_NODE + node_hash
+
+
+def state_value_key(value_hash: bytes) -> bytes:
+    return STATE_VALUE + value_hash
+
+
+def state_head_key(key: str) -> bytes:
+    return STATE_HEAD + key.encode("utf-8")
+
+
+def state_root_key(height: int) -> bytes:
+    return STATE_ROOT + height_bytes(height)
+
+
+def consensus_key(part: bytes) -> bytes:
+    return CONSENSUS + part
