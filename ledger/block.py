@@ -46,7 +46,9 @@ class Validator:
     @classmethod
     def from_obj(cls, obj: Any) -> Validator:
         m = exact_map(obj, "validator", {"name", "pubkey"})
-        return cls(get_str(m, "name", "validator", 64), get_bytes(m, "pubkey", "validator", max_len=65))
+        return cls(
+            get_str(m, "name", "validator", 64), get_bytes(m, "pubkey", "validator", max_len=65)
+        )
 
 
 ValidatorSet = tuple[Validator, ...]
@@ -72,7 +74,11 @@ def validators_hash(suite: Suite, validators: Sequence[Validator]) -> bytes:
 
 
 _HASH_FIELDS = (
-    "prev_hash", "tx_root", "receipts_root", "state_root", "validators_hash",
+    "prev_hash",
+    "tx_root",
+    "receipts_root",
+    "state_root",
+    "validators_hash",
     "next_validators_hash",
 )
 _HEADER_FIELDS = {"chain_id", "height", "time_ms", "view", "proposer", *_HASH_FIELDS}
@@ -203,8 +209,13 @@ class QC:
         m = exact_map(obj, "qc", {"height", "view", "block_hash", "votes"})
         votes = []
         for v in get_list(m, "votes", "qc", MAX_VALIDATORS):
-            if not (isinstance(v, list) and len(v) == 2 and type(v[0]) is int
-                    and type(v[1]) is bytes and len(v[1]) == SIG_LEN):
+            if not (
+                isinstance(v, list)
+                and len(v) == 2
+                and type(v[0]) is int
+                and type(v[1]) is bytes
+                and len(v[1]) == SIG_LEN
+            ):
                 raise InvalidInput("qc.votes must be [index, 64-byte signature] pairs")
             votes.append((v[0], v[1]))
         return cls(

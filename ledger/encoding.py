@@ -82,3 +82,9 @@ def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES) -> Value:
     if encode(value) != data:
         raise EncodingError("encoding is not canonical")
     return value
+
+
+def decode_trusted(data: bytes) -> Value:
+    """Decode CE bytes that this node wrote itself and hash-checks elsewhere (state values,
+    stored records): no canonical re-check, so reads on the hot path cost one unpack."""
+    return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)

@@ -12,7 +12,9 @@ from typing import Any
 from ledger.errors import InvalidInput
 
 
-def exact_map(obj: Any, what: str, required: set[str], optional: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+def exact_map(
+    obj: Any, what: str, required: set[str], optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     if not isinstance(obj, Mapping):
         raise InvalidInput(f"{what} must be a map, got {type(obj).__name__}")
     keys = set(obj)
@@ -43,8 +45,9 @@ def get_str(obj: Mapping[str, Any], key: str, what: str, max_len: int = 256) -> 
     return v
 
 
-def get_bytes(obj: Mapping[str, Any], key: str, what: str, length: int | None = None,
-              max_len: int = 1 << 20) -> bytes:
+def get_bytes(
+    obj: Mapping[str, Any], key: str, what: str, length: int | None = None, max_len: int = 1 << 20
+) -> bytes:
     v = obj[key]
     if type(v) is not bytes:
         raise InvalidInput(f"{what}.{key} must be bytes, got {type(v).__name__}")

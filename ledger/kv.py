@@ -23,8 +23,9 @@ class Batch(Protocol):
 
 class KV(Protocol):
     def get(self, key: bytes) -> bytes | None: ...
-    def scan(self, prefix: bytes, start: bytes | None = None,
-             reverse: bool = False) -> Iterator[tuple[bytes, bytes]]: ...
+    def scan(
+        self, prefix: bytes, start: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]: ...
     def batch(self) -> WriteBatch: ...
     def write(self, batch: WriteBatch, sync: bool = True) -> None: ...
     def close(self) -> None: ...
@@ -64,8 +65,9 @@ class MemoryKV:
             self._sorted = sorted(self._data)
         return self._sorted
 
-    def scan(self, prefix: bytes, start: bytes | None = None,
-             reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+    def scan(
+        self, prefix: bytes, start: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
         keys = self._keys()
         lo = bisect.bisect_left(keys, max(prefix, start) if start else prefix)
         selected = []
@@ -103,15 +105,21 @@ class LevelKV:
 
     def __init__(self, path: str, create: bool = True) -> None:
         os.makedirs(path, exist_ok=True)
-        self._db = plyvel.DB(path, create_if_missing=create, lru_cache_size=64 << 20,
-                             write_buffer_size=32 << 20, bloom_filter_bits=10)
+        self._db = plyvel.DB(
+            path,
+            create_if_missing=create,
+            lru_cache_size=64 << 20,
+            write_buffer_size=32 << 20,
+            bloom_filter_bits=10,
+        )
         self.writes = 0
 
     def get(self, key: bytes) -> bytes | None:
         return self._db.get(key)  # type: ignore[no-any-return]
 
-    def scan(self, prefix: bytes, start: bytes | None = None,
-             reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+    def scan(
+        self, prefix: bytes, start: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
         if start is not None and not reverse:
             it = self._db.iterator(start=max(prefix, start), prefix=None)
             for k, v in it:

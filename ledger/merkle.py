@@ -32,9 +32,7 @@ def _root_of_hashes(suite: Suite, hashes: Sequence[bytes]) -> bytes:
     # last node up unchanged gives the same tree as splitting at the largest power of two.
     level = list(hashes)
     while len(level) > 1:
-        nxt = [
-            suite.hd(tags.TX_NODE, level[i] + level[i + 1]) for i in range(0, len(level) - 1, 2)
-        ]
+        nxt = [suite.hd(tags.TX_NODE, level[i] + level[i + 1]) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt

@@ -17,7 +17,7 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
 | ``sv/`` | value hash | CE of a state value (content-addressed, so past heights stay readable) |
 | ``sk/`` | utf8 key | CE of the current (head) value of a state key |
 | ``sr/`` | height | state root after that block |
-| ``c/`` | consensus part | the replica's own durable consensus data (votes, prepared certificates) |
+| ``c/`` | consensus part | the replica's own durable consensus data (votes, certificates) |
 """
 
 from __future__ import annotations
