@@ -72,7 +72,6 @@ def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES) -> Value:
             raw=False,
             use_list=True,
             strict_map_key=True,
-            max_buffer_size=max_bytes,
         )
     except msgpack.ExtraData as exc:
         raise EncodingError("trailing bytes after the encoded value") from exc
