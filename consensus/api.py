@@ -1,0 +1,188 @@
+"""The replica's interface: events in, effects out, the application it drives, its config.
+
+Everything here is a frozen, slotted value. A shell (``node.py``, or the simulator in
+``tests/sim``) turns the outside world into ``Event``s, calls ``Replica.step(event)``, and
+executes the returned ``Effect``s **in order, completely, before the next step** — the
+durability contract of ``consensus/__init__.py``.
+
+Events:
+- ``Tick(now_ms)``: one timer tick; ``now_ms`` is the shell's wall clock (UTC ms). The
+  replica never reads a clock: this is its only source of time.
+- ``ClientTxs(txs)``: transactions whose signatures the shell already checked.
+- ``MessageIn(sender_index, message)``: a decoded consensus message from the authenticated
+  peer link of validator ``sender_index``. The replica checks the message's own signature
+  (and every signature inside it) against the validator set of the message's height, since
+  only it knows which set applies; the shell need not.
+- ``BlocksFetched(from_peer, blocks)``: the answer to ``FetchBlocks``: consecutive
+  ``(block, qc)`` pairs from the peer's store, untrusted until the replica checked each QC.
+- ``BlockApplied(height)``: optional nudge after the shell applied ``CommitBlock``; any
+  later event does the same job.
+
+Effects:
+- ``Persist(key, value)``: write to the KV under ``key`` (always a ``schema.consensus_key``);
+  all ``Persist``s of a step must be durable (one synced batch) before any ``Send`` after
+  them leaves the machine.
+- ``Send(to, message)``: to validator index ``to``, or to every other validator if ``None``.
+- ``CommitBlock(block, qc)``: the block is decided; write block, QC and state in one batch.
+- ``FetchBlocks(from_peer, from_height, max_blocks)``: ask a peer for committed blocks.
+- ``Log(level, text)``: something an operator may want to read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from ledger.block import QC, Block, Header, ValidatorSet
+from ledger.tx import SignedTx
+
+if TYPE_CHECKING:
+    from consensus.messages import Message
+
+
+# ---- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    now_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTxs:
+    txs: tuple[SignedTx, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageIn:
+    sender_index: int
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class BlocksFetched:
+    from_peer: int
+    blocks: tuple[tuple[Block, QC], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockApplied:
+    height: int
+
+
+Event = Tick | ClientTxs | MessageIn | BlocksFetched | BlockApplied
+
+
+# ---- effects --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    to: int | None
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class CommitBlock:
+    block: Block
+    qc: QC
+
+
+@dataclass(frozen=True, slots=True)
+class FetchBlocks:
+    from_peer: int
+    from_height: int
+    max_blocks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    level: str  # "debug" | "info" | "warning"
+    text: str
+
+
+Effect = Persist | Send | CommitBlock | FetchBlocks | Log
+
+
+# ---- the application the replica drives ----------------------------------------------------
+
+
+class Application(Protocol):
+    """The deterministic state machine under consensus (the contracts executor in a node).
+
+    Every call is synchronous and deterministic. ``parent`` is always the head the shell
+    has applied (the replica never asks about a block whose parent is not applied yet).
+    """
+
+    def propose(self, parent: Header, height: int, view: int, proposer: int, time_ms: int,
+                txs: tuple[SignedTx, ...]) -> Block:
+        """Execute ``txs`` on the parent state and return a block with every root filled.
+        Transactions that cannot be included (already committed, duplicated) are left
+        out; the replica then drops them from its queue."""
+        ...
+
+    def validate(self, parent: Header, block: Block) -> str | None:
+        """Re-execute ``block`` on the parent state: ``None`` if every root matches,
+        else the reason (state root mismatch, duplicate transaction, ...)."""
+        ...
+
+    def next_validators(self, block: Block) -> ValidatorSet:
+        """The set certifying the block after ``block``; called right after ``propose`` or
+        ``validate`` of that same block returned."""
+        ...
+
+
+# ---- what the shell restores, and the knobs -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoreState:
+    """What the shell reads from its store to (re)start a replica.
+
+    ``head`` is the last applied block's header (genesis at height 0) and ``head_qc`` its QC
+    (``None`` at genesis). ``consensus`` is every key/value under ``schema.CONSENSUS``
+    exactly as written by earlier ``Persist`` effects (empty on a fresh node).
+    """
+
+    head: Header
+    head_qc: QC | None = None
+    consensus: Mapping[bytes, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaConfig:
+    """Every bound of the replica, in one place. Ticks are the shell's timer ticks."""
+
+    batch_tx_max: int = 1000          # transactions per proposed block
+    batch_bytes_max: int = 4 << 20    # encoded transaction bytes per proposed block
+    batch_wait_ticks: int = 1         # a leader with transactions waits this long to batch
+    empty_block_ticks: int = 20       # a leader with none proposes an empty block after this
+    view_timeout_ticks: int = 40      # view 0's timeout; view v waits base * 2**v ...
+    view_timeout_max_ticks: int = 640  # ... up to this cap
+    view_change_resend_ticks: int = 10  # re-broadcast our view change while waiting
+    max_clock_skew_ms: int = 2000     # a proposal's time_ms within this of our clock
+    height_window: int = 4            # buffer messages up to this many heights ahead
+    view_window: int = 32             # accept votes up to this many views ahead
+    future_buffer_max: int = 64       # buffered future messages per sender
+    tx_queue_max: int = 50_000        # transactions waiting for a proposal
+    fetch_timeout_ticks: int = 20     # give up waiting for a BlocksFetched after this
+    fetch_blocks_max: int = 64        # blocks asked for in one FetchBlocks
+    evidence_max: int = 64            # equivocation evidence kept
+
+    def check(self) -> None:
+        if self.view_timeout_ticks <= self.empty_block_ticks + 2:
+            raise ValueError("view_timeout_ticks must exceed empty_block_ticks + 2")
+        if self.view_timeout_max_ticks < self.view_timeout_ticks:
+            raise ValueError("view_timeout_max_ticks must be ≥ view_timeout_ticks")
+        for name in ("batch_tx_max", "batch_bytes_max", "height_window", "view_window",
+                     "future_buffer_max", "tx_queue_max", "fetch_timeout_ticks",
+                     "fetch_blocks_max", "view_change_resend_ticks", "evidence_max"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1")
