@@ -13,6 +13,7 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
 | ``t/`` | tx id | CE ``[height, index]`` |
 | ``r/`` | height | CE array of that block's receipts |
 | ``v/`` | height | CE validator set that certifies the block at that height |
+| ``vc/`` | height | empty: the block at that height changes the set (next ≠ current) |
 | ``sn/`` | node hash | a state tree node (see ``ledger.smt``) |
 | ``sv/`` | value hash | CE of a state value (content-addressed, so past heights stay readable) |
 | ``sk/`` | utf8 key | CE of the current (head) value of a state key |
@@ -30,6 +31,7 @@ BLOCK_BY_HASH = b"h/"
 TX_LOCATION = b"t/"
 RECEIPTS = b"r/"
 VALIDATORS = b"v/"
+VALIDATOR_CHANGE = b"vc/"
 STATE_NODE = b"sn/"
 STATE_VALUE = b"sv/"
 STATE_HEAD = b"sk/"
@@ -67,6 +69,10 @@ def receipts_key(height: int) -> bytes:
 
 def validators_key(height: int) -> bytes:
     return VALIDATORS + height_bytes(height)
+
+
+def validator_change_key(height: int) -> bytes:
+    return VALIDATOR_CHANGE + height_bytes(height)
 
 
 def state_node_key(node_hash: bytes) -> bytes:

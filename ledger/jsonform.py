@@ -1,0 +1,248 @@
+"""The JSON form of typed values: the same fields as the binary (CE) form, bytes as hex.
+
+JSON has no byte strings, so a value's JSON form needs to know which fields are bytes. That
+knowledge lives here, once, as schemas (``HEADER``, ``QC``, ``VALIDATORS``, ``PROOF``,
+``BUNDLE``, ``TX``, ``RECEIPT``, ``BLOCK``, ``GENESIS``, ``ANCHOR``): ``to_json(value, schema)``
+turns every ``bin`` field into lowercase hex, ``from_json(obj, schema)`` turns the hex back
+into bytes and refuses anything else (upper case, odd length, a field the schema does not
+know). Free-form maps whose shape no schema fixes (transaction ``args``, receipt ``events``)
+use the tagged form of the test vectors: a byte string is ``{"$bin": "<hex>"}``.
+
+Field *presence* and types other than bytes are not judged here: the typed ``from_obj``
+parsers (``Header.from_obj`` …) do that on the binary form this module returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from ledger.errors import InvalidInput
+
+_HEX = frozenset("0123456789abcdef")
+# Free-form values are bounded in depth so a hostile document cannot exhaust the stack.
+MAX_DEPTH = 32
+
+
+class Bin:
+    """A byte string, written as lowercase hex."""
+
+
+class Plain:
+    """A JSON scalar (text, integer, boolean, null) or plain containers of them, no bytes."""
+
+
+class Tagged:
+    """A free-form value in which a byte string is written ``{"$bin": "<hex>"}``."""
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: Schema
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """An array of fixed length whose items have their own schemas (e.g. ``[index, sig]``)."""
+
+    items: tuple[Schema, ...]
+
+
+@dataclass(frozen=True)
+class Nullable:
+    inner: Schema
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """A map from text keys (any) to values of one schema."""
+
+    value: Schema
+
+
+Schema: TypeAlias = (
+    "Bin | Plain | Tagged | ListOf | Fixed | Nullable | MapOf | Mapping[str, Schema]"
+)
+
+BIN = Bin()
+PLAIN = Plain()
+TAGGED = Tagged()
+
+
+def hex_to_bytes(text: Any, where: str = "value") -> bytes:
+    """Strict lowercase hex to bytes; anything else is an InvalidInput naming ``where``."""
+    if type(text) is not str:
+        raise InvalidInput(f"{where} must be a lowercase hex string, got {type(text).__name__}")
+    if len(text) % 2 or not _HEX.issuperset(text):
+        raise InvalidInput(f"{where} must be lowercase hex of even length")
+    return bytes.fromhex(text)
+
+
+def to_json(value: Any, schema: Schema, where: str = "$") -> Any:
+    """The JSON form of a binary-form ``value`` (bytes → hex) following ``schema``."""
+    return _walk(value, schema, where, to_json=True, depth=0)
+
+
+def from_json(obj: Any, schema: Schema, where: str = "$") -> Any:
+    """The binary form of a JSON-form ``obj`` (hex → bytes) following ``schema``."""
+    return _walk(obj, schema, where, to_json=False, depth=0)
+
+
+def tagged_to_json(value: Any) -> Any:
+    """Free-form value → JSON with ``{"$bin": hex}`` for every byte string."""
+    return _tagged(value, "$", to_json=True, depth=0)
+
+
+def tagged_from_json(obj: Any) -> Any:
+    """JSON with ``{"$bin": hex}`` tags → free-form value with bytes."""
+    return _tagged(obj, "$", to_json=False, depth=0)
+
+
+def _walk(value: Any, schema: Schema, where: str, to_json: bool, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"{where}: nested deeper than {MAX_DEPTH}")
+    if isinstance(schema, Bin):
+        if to_json:
+            if type(value) is not bytes:
+                raise InvalidInput(f"{where} must be bytes, got {type(value).__name__}")
+            return value.hex()
+        return hex_to_bytes(value, where)
+    if isinstance(schema, Plain):
+        return _plain(value, where, depth)
+    if isinstance(schema, Tagged):
+        return _tagged(value, where, to_json, depth)
+    if isinstance(schema, Nullable):
+        return None if value is None else _walk(value, schema.inner, where, to_json, depth)
+    if isinstance(schema, ListOf):
+        if type(value) not in (list, tuple):
+            raise InvalidInput(f"{where} must be an array, got {type(value).__name__}")
+        return [
+            _walk(v, schema.item, f"{where}[{i}]", to_json, depth + 1) for i, v in enumerate(value)
+        ]
+    if isinstance(schema, Fixed):
+        if type(value) not in (list, tuple) or len(value) != len(schema.items):
+            raise InvalidInput(f"{where} must be an array of {len(schema.items)} items")
+        return [
+            _walk(v, s, f"{where}[{i}]", to_json, depth + 1)
+            for i, (v, s) in enumerate(zip(value, schema.items, strict=True))
+        ]
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{where} must be a map, got {type(value).__name__}")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if type(key) is not str:
+            raise InvalidInput(f"{where} has a key that is not text: {key!r}")
+        if isinstance(schema, MapOf):
+            field_schema: Schema = schema.value
+        else:
+            if key not in schema:
+                raise InvalidInput(f"{where} has unknown field {key!r}")
+            field_schema = schema[key]
+        out[key] = _walk(item, field_schema, f"{where}.{key}", to_json, depth + 1)
+    return out
+
+
+def _plain(value: Any, where: str, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"{where}: nested deeper than {MAX_DEPTH}")
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) in (list, tuple):
+        return [_plain(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, f"{where}.{k}", depth + 1) for k, v in value.items()}
+    raise InvalidInput(f"{where} must be text, an integer, a boolean or null")
+
+
+def _tagged(value: Any, where: str, to_json: bool, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"{where}: nested deeper than {MAX_DEPTH}")
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is bytes:
+        if to_json:
+            return {"$bin": value.hex()}
+        raise InvalidInput(f"{where}: raw bytes in a JSON document")
+    if type(value) in (list, tuple):
+        return [_tagged(v, f"{where}[{i}]", to_json, depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        if not to_json and set(value) == {"$bin"}:
+            return hex_to_bytes(value["$bin"], f"{where}.$bin")
+        if to_json and "$bin" in value:
+            raise InvalidInput(f"{where}: a map key '$bin' cannot be written in tagged JSON")
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise InvalidInput(f"{where} has a key that is not text: {k!r}")
+            out[k] = _tagged(v, f"{where}.{k}", to_json, depth + 1)
+        return out
+    raise InvalidInput(f"{where}: type {type(value).__name__} has no JSON form")
+
+
+# The schemas: every field typed ``bin`` in PROTOCOL §3–§7, and nowhere else.
+HEADER: Mapping[str, Schema] = {
+    "chain_id": PLAIN,
+    "height": PLAIN,
+    "prev_hash": BIN,
+    "time_ms": PLAIN,
+    "view": PLAIN,
+    "proposer": PLAIN,
+    "tx_root": BIN,
+    "receipts_root": BIN,
+    "state_root": BIN,
+    "validators_hash": BIN,
+    "next_validators_hash": BIN,
+}
+QC: Mapping[str, Schema] = {
+    "height": PLAIN,
+    "view": PLAIN,
+    "block_hash": BIN,
+    "votes": ListOf(Fixed((PLAIN, BIN))),
+}
+VALIDATOR: Mapping[str, Schema] = {"name": PLAIN, "pubkey": BIN}
+VALIDATORS = ListOf(VALIDATOR)
+PROOF: Mapping[str, Schema] = {
+    "leaf": Nullable({"path": BIN, "value_hash": BIN}),
+    "siblings": ListOf(BIN),
+}
+BUNDLE: Mapping[str, Schema] = {
+    "version": PLAIN,
+    "chain_id": PLAIN,
+    "genesis_hash": BIN,
+    "key": PLAIN,
+    "value": Nullable(BIN),
+    "proof": PROOF,
+    "header": HEADER,
+    "qc": QC,
+    "validator_chain": ListOf({"header": HEADER, "qc": QC, "next_validators": VALIDATORS}),
+}
+TX_BODY: Mapping[str, Schema] = {
+    "chain_id": PLAIN,
+    "sender": BIN,
+    "nonce": PLAIN,
+    "call": PLAIN,
+    "args": TAGGED,
+}
+TX: Mapping[str, Schema] = {"body": TX_BODY, "sig": BIN}
+RECEIPT: Mapping[str, Schema] = {
+    "tx_id": BIN,
+    "code": PLAIN,
+    "message": PLAIN,
+    "events": TAGGED,
+}
+BLOCK: Mapping[str, Schema] = {"header": HEADER, "txs": ListOf(TX)}
+GENESIS: Mapping[str, Schema] = {
+    "chain_id": PLAIN,
+    "suite": PLAIN,
+    "time_ms": PLAIN,
+    "validators": VALIDATORS,
+    "committee": ListOf(BIN),
+    "roles": MapOf(ListOf(BIN)),
+    "params": MapOf(PLAIN),
+}
+ANCHOR: Mapping[str, Schema] = {
+    "suite": PLAIN,
+    "genesis_header": HEADER,
+    "validators": VALIDATORS,
+}

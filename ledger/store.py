@@ -1,0 +1,414 @@
+"""The block store: committed blocks, QCs, receipts, indexes, validator sets and the state.
+
+One committed block is ONE ``WriteBatch`` written with ONE ``kv.write(batch, sync=True)``:
+the state tree's nodes, values, head values and root (``StateTree.apply`` stages them into
+the batch), the block, its QC, its receipts, the height / hash / tx-id indexes, the validator
+set of the next height, and last the new head pointer (``schema.HEAD``). LevelDB applies a
+batch atomically, so after a crash at any point the store reopens at the last complete block.
+
+Before anything is staged, ``commit_block`` checks that the block extends the head (height
++1, ``prev_hash``, strictly later ``time_ms``, same chain id), its tx_root and receipts_root,
+that no transaction in it was committed before or appears twice, that the QC is valid under
+the validator set of that height (``verify_qc``), that ``next_validators`` hashes to the
+header's ``next_validators_hash``, and that the state root the tree computes from
+``state_writes`` is the header's ``state_root``. Any mismatch raises ``InvalidInput`` (or
+``ProofError`` for the QC) and writes nothing.
+
+Reads check what they load against its hash: a block whose header hash is not the indexed
+hash, a QC naming another block, receipts that do not hash to the header's receipts_root,
+a validator set that does not hash to the header's: ``CorruptStore``, never returned.
+
+Heights beyond the head read as ``None``. Validator sets: ``validators_at(h)`` is the set
+that certifies block ``h``; after block ``h`` is committed ``validators_at(h + 1)`` exists
+(the set for the next proposal). Heights where the set changes (``next_validators_hash !=
+validators_hash``) are indexed under ``schema.VALIDATOR_CHANGE`` for proof bundles.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ledger import encoding, schema
+from ledger.block import (
+    MAX_BLOCK_TXS,
+    QC,
+    Block,
+    Header,
+    ValidatorSet,
+    receipts_root,
+    tx_root,
+    validators_from_obj,
+    validators_hash,
+    validators_to_obj,
+    verify_qc,
+)
+from ledger.crypto import DIGEST_LEN, ZERO_HASH, Suite
+from ledger.errors import CorruptStore, InvalidInput
+from ledger.kv import KV
+from ledger.smt import StateTree, stored_root
+from ledger.tx import Receipt, SignedTx
+
+_CACHE_HEADERS = 4096
+_CACHE_VALIDATOR_SETS = 64
+
+
+class BlockStore:
+    """Committed blocks over a ``KV``, with the state tree that shares its write batches.
+
+    ``tree`` is the ``StateTree`` the store applies state writes through (created here over
+    the same KV when not given); the chain application reads the head state from it.
+    """
+
+    def __init__(self, kv: KV, suite: Suite, tree: StateTree | None = None) -> None:
+        self.kv = kv
+        self.suite = suite
+        self._headers: OrderedDict[int, Header] = OrderedDict()
+        self._validators: OrderedDict[int, ValidatorSet] = OrderedDict()
+        self._head: tuple[int, bytes] | None = None
+        self._chain_id: str | None = None
+        raw = kv.get(schema.HEAD)
+        if raw is not None:
+            self._head = _decode_head(raw)
+        root = ZERO_HASH
+        if self._head is not None:
+            stored = stored_root(kv, self._head[0])
+            if stored is None:
+                raise CorruptStore(f"no state root recorded for the head height {self._head[0]}")
+            root = stored
+            self._chain_id = self._load_header(self._head[0]).chain_id
+        if tree is None:
+            tree = StateTree(suite, kv, root)
+        elif tree.root != root:
+            raise CorruptStore("the state tree given is not at the head's state root")
+        self.tree = tree
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    @property
+    def empty(self) -> bool:
+        return self._head is None
+
+    @property
+    def chain_id(self) -> str:
+        if self._chain_id is None:
+            raise LookupError("the store holds no chain yet")
+        return self._chain_id
+
+    def head(self) -> tuple[int, bytes]:
+        """``(height, block hash)`` of the last complete block."""
+        if self._head is None:
+            raise LookupError("the store holds no chain yet")
+        return self._head
+
+    def head_header(self) -> Header:
+        return self._load_header(self.head()[0])
+
+    def header(self, height: int) -> Header | None:
+        if not self._within(height):
+            return None
+        return self._load_header(height)
+
+    def block(self, height: int) -> Block | None:
+        if not self._within(height):
+            return None
+        return self._load_block(height)
+
+    def block_by_hash(self, block_hash: bytes) -> Block | None:
+        height = self.height_of(block_hash)
+        return None if height is None else self._load_block(height)
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        raw = self.kv.get(schema.block_by_hash_key(block_hash))
+        if raw is None:
+            return None
+        height = schema.height_from(raw)
+        return height if self._within(height) else None
+
+    def qc(self, height: int) -> QC | None:
+        """The QC of block ``height`` (None at genesis, which has none, and beyond the head)."""
+        if not self._within(height) or height == 0:
+            return None
+        raw = self.kv.get(schema.qc_key(height))
+        if raw is None:
+            raise CorruptStore(f"QC of block {height} is missing")
+        try:
+            qc = QC.decode(raw)
+        except InvalidInput as exc:
+            raise CorruptStore(f"QC of block {height} does not decode: {exc}") from None
+        if qc.height != height or qc.block_hash != self._load_header(height).hash(self.suite):
+            raise CorruptStore(f"QC stored for block {height} names another block")
+        return qc
+
+    def tx_location(self, tx_id: bytes) -> tuple[int, int] | None:
+        """``(height, index)`` of a committed transaction, or None."""
+        raw = self.kv.get(schema.tx_location_key(tx_id))
+        if raw is None:
+            return None
+        obj = encoding.decode_trusted(raw)
+        if not (isinstance(obj, list) and len(obj) == 2 and all(type(x) is int for x in obj)):
+            raise CorruptStore(f"tx index entry of {tx_id.hex()} is malformed")
+        height, index = obj
+        return (height, index) if self._within(height) else None
+
+    def tx(self, tx_id: bytes) -> SignedTx | None:
+        loc = self.tx_location(tx_id)
+        if loc is None:
+            return None
+        block = self._load_block(loc[0])
+        if loc[1] >= len(block.txs) or block.txs[loc[1]].tx_id(self.suite) != tx_id:
+            raise CorruptStore(f"tx index of {tx_id.hex()} points at another transaction")
+        return block.txs[loc[1]]
+
+    def receipts(self, height: int) -> list[Receipt] | None:
+        if not self._within(height):
+            return None
+        raw = self.kv.get(schema.receipts_key(height))
+        if raw is None:
+            raise CorruptStore(f"receipts of block {height} are missing")
+        try:
+            obj = encoding.decode(raw, 1 << 30)
+            if not isinstance(obj, list):
+                raise InvalidInput("receipts must be an array")
+            found = [Receipt.from_obj(r) for r in obj]
+        except InvalidInput as exc:
+            raise CorruptStore(f"receipts of block {height} do not decode: {exc}") from None
+        if receipts_root(self.suite, found) != self._load_header(height).receipts_root:
+            raise CorruptStore(f"receipts of block {height} do not match its receipts_root")
+        return found
+
+    def receipt(self, tx_id: bytes) -> Receipt | None:
+        loc = self.tx_location(tx_id)
+        if loc is None:
+            return None
+        found = self.receipts(loc[0]) or []
+        if loc[1] >= len(found) or found[loc[1]].tx_id != tx_id:
+            raise CorruptStore(f"tx index of {tx_id.hex()} points at another receipt")
+        return found[loc[1]]
+
+    def validators_at(self, height: int) -> ValidatorSet:
+        """The set that certifies block ``height`` (up to head + 1)."""
+        cached = self._validators.get(height)
+        if cached is not None:
+            return cached
+        head = self.head()[0]
+        if not 0 <= height <= head + 1:
+            raise LookupError(f"no validator set for height {height} (head is {head})")
+        raw = self.kv.get(schema.validators_key(height))
+        if raw is None:
+            raise CorruptStore(f"validator set of height {height} is missing")
+        try:
+            vals = validators_from_obj(encoding.decode(raw))
+        except InvalidInput as exc:
+            raise CorruptStore(f"validator set of height {height} does not decode: {exc}") from None
+        expected = (
+            self._load_header(height).validators_hash
+            if height <= head
+            else self._load_header(head).next_validators_hash
+        )
+        if validators_hash(self.suite, vals) != expected:
+            raise CorruptStore(f"validator set of height {height} does not match its header")
+        _remember(self._validators, height, vals, _CACHE_VALIDATOR_SETS)
+        return vals
+
+    def validator_change_heights(self, up_to: int) -> Iterator[int]:
+        """Heights ``h ≤ up_to`` whose block names a different set for ``h + 1``."""
+        for key, _ in self.kv.scan(schema.VALIDATOR_CHANGE):
+            height = schema.height_from(key[len(schema.VALIDATOR_CHANGE):])
+            if height > up_to or not self._within(height):
+                break
+            yield height
+
+    def state_root_at(self, height: int) -> bytes | None:
+        if not self._within(height):
+            return None
+        root = stored_root(self.kv, height)
+        if root is None or root != self._load_header(height).state_root:
+            raise CorruptStore(f"state root of height {height} is missing or not its header's")
+        return root
+
+    def genesis_doc_obj(self) -> Any:
+        """The binary form of the genesis document this chain was created from."""
+        raw = self.kv.get(schema.GENESIS)
+        if raw is None:
+            raise LookupError("the store holds no genesis document")
+        return encoding.decode(raw)
+
+    # ---- writes --------------------------------------------------------------------------
+
+    def commit_genesis(
+        self,
+        block: Block,
+        state: Mapping[str, bytes],
+        validators: ValidatorSet,
+        genesis_doc_obj: Any,
+    ) -> None:
+        """Write the genesis block and state into an empty store (one synced batch)."""
+        if self._head is not None:
+            raise InvalidInput("the store already holds a chain")
+        h = block.header
+        empty = self.suite.hash(b"")
+        if h.height != 0 or h.prev_hash != ZERO_HASH or block.txs:
+            raise InvalidInput("genesis must be height 0 with a zero prev_hash and no txs")
+        if h.tx_root != empty or h.receipts_root != empty:
+            raise InvalidInput("genesis tx_root and receipts_root must be H(b'')")
+        vals_hash = validators_hash(self.suite, validators)
+        if h.validators_hash != vals_hash or h.next_validators_hash != vals_hash:
+            raise InvalidInput("genesis validators_hash and next_validators_hash must be the set's")
+        self._stage_and_write(block, None, [], state, validators, genesis_doc_obj)
+
+    def commit_block(
+        self,
+        block: Block,
+        qc: QC,
+        receipts: Sequence[Receipt],
+        state_writes: Mapping[str, bytes | None],
+        next_validators: ValidatorSet,
+    ) -> None:
+        """Commit the block after the head in one synced batch, or raise and write nothing."""
+        self.check_block(block, qc, receipts, next_validators)
+        self._stage_and_write(block, qc, receipts, state_writes, next_validators, None)
+
+    def check_block(
+        self, block: Block, qc: QC, receipts: Sequence[Receipt], next_validators: ValidatorSet
+    ) -> None:
+        """Every check of ``commit_block`` but the state root (which needs the tree)."""
+        height, head_hash = self.head()
+        h = block.header
+        where = f"block {h.height}"
+        if h.chain_id != self.chain_id:
+            raise InvalidInput(f"{where} is for chain {h.chain_id!r}, not {self.chain_id!r}")
+        if h.height != height + 1:
+            raise InvalidInput(f"{where} does not extend the head at height {height}")
+        if h.prev_hash != head_hash:
+            raise InvalidInput(f"{where}: prev_hash is not the head's hash")
+        if h.time_ms <= self.head_header().time_ms:
+            raise InvalidInput(f"{where}: time_ms is not later than the head's")
+        if len(block.txs) > MAX_BLOCK_TXS:
+            raise InvalidInput(f"{where} has more than {MAX_BLOCK_TXS} transactions")
+        ids = block.tx_ids(self.suite)
+        if tx_root(self.suite, block.txs) != h.tx_root:
+            raise InvalidInput(f"{where}: tx_root does not match its transactions")
+        if len(set(ids)) != len(ids):
+            raise InvalidInput(f"{where} contains one transaction twice")
+        for tx_id in ids:
+            if self.tx_location(tx_id) is not None:
+                raise InvalidInput(f"{where} contains transaction {tx_id.hex()}, already committed")
+        if len(receipts) != len(ids) or any(
+            r.tx_id != t for r, t in zip(receipts, ids, strict=True)
+        ):
+            raise InvalidInput(f"{where}: receipts do not follow its transactions one to one")
+        if receipts_root(self.suite, receipts) != h.receipts_root:
+            raise InvalidInput(f"{where}: receipts_root does not match its receipts")
+        if validators_hash(self.suite, next_validators) != h.next_validators_hash:
+            raise InvalidInput(f"{where}: next_validators do not hash to next_validators_hash")
+        verify_qc(self.suite, qc, h, self.validators_at(h.height))
+
+    def _stage_and_write(
+        self,
+        block: Block,
+        qc: QC | None,
+        receipts: Sequence[Receipt],
+        state_writes: Mapping[str, bytes | None],
+        next_validators: ValidatorSet,
+        genesis_doc_obj: Any,
+    ) -> None:
+        h = block.header
+        tree = self.tree
+        if tree.pending:
+            # Commits are synchronous: a pending apply here is a broken invariant.
+            raise RuntimeError("the state tree has an unwritten apply pending")
+        batch = self.kv.batch()
+        root = tree.apply(state_writes, batch, h.height)
+        if root != h.state_root:
+            tree.discard_pending()
+            raise InvalidInput(
+                f"block {h.height}: state root after its writes is {root.hex()}, "
+                f"the header says {h.state_root.hex()}"
+            )
+        block_hash = h.hash(self.suite)
+        put = batch.put
+        put(schema.block_key(h.height), block.encode())
+        if qc is not None:
+            put(schema.qc_key(h.height), qc.encode())
+        put(schema.block_by_hash_key(block_hash), schema.height_bytes(h.height))
+        for index, tx in enumerate(block.txs):
+            put(schema.tx_location_key(tx.tx_id(self.suite)), encoding.encode([h.height, index]))
+        put(schema.receipts_key(h.height), encoding.encode([r.to_obj() for r in receipts]))
+        next_vals = encoding.encode(validators_to_obj(next_validators))
+        if genesis_doc_obj is not None:
+            put(schema.validators_key(0), next_vals)
+            put(schema.GENESIS, encoding.encode(genesis_doc_obj))
+        put(schema.validators_key(h.height + 1), next_vals)
+        if h.next_validators_hash != h.validators_hash:
+            put(schema.validator_change_key(h.height), b"")
+        # The head pointer goes last: it is what makes the block visible after a reopen.
+        put(schema.HEAD, encoding.encode({"height": h.height, "hash": block_hash}))
+        try:
+            self.kv.write(batch, sync=True)
+        except BaseException:
+            tree.discard_pending()
+            raise
+        tree.confirm_written()
+        self._head = (h.height, block_hash)
+        self._chain_id = h.chain_id
+        _remember(self._headers, h.height, h, _CACHE_HEADERS)
+        _remember(self._validators, h.height + 1, tuple(next_validators), _CACHE_VALIDATOR_SETS)
+
+    # ---- loading with checks -------------------------------------------------------------
+
+    def _within(self, height: int) -> bool:
+        return self._head is not None and 0 <= height <= self._head[0]
+
+    def _load_header(self, height: int) -> Header:
+        cached = self._headers.get(height)
+        if cached is not None:
+            return cached
+        return self._load_block(height).header
+
+    def _load_block(self, height: int) -> Block:
+        raw = self.kv.get(schema.block_key(height))
+        if raw is None:
+            raise CorruptStore(f"block {height} is missing")
+        try:
+            block = Block.decode(raw)
+        except InvalidInput as exc:
+            raise CorruptStore(f"block {height} does not decode: {exc}") from None
+        h = block.header
+        block_hash = h.hash(self.suite)
+        indexed = self.kv.get(schema.block_by_hash_key(block_hash))
+        if h.height != height or indexed != schema.height_bytes(height):
+            raise CorruptStore(
+                f"block stored at height {height} hashes to {block_hash.hex()}, "
+                "which is not the indexed hash of that height"
+            )
+        if self._head is not None and height == self._head[0] and block_hash != self._head[1]:
+            raise CorruptStore(f"block {height} is not the head block the store recorded")
+        if tx_root(self.suite, block.txs) != h.tx_root:
+            raise CorruptStore(f"block {height}: its transactions do not match its tx_root")
+        _remember(self._headers, height, h, _CACHE_HEADERS)
+        return block
+
+
+def _decode_head(raw: bytes) -> tuple[int, bytes]:
+    try:
+        obj = encoding.decode(raw)
+    except InvalidInput as exc:
+        raise CorruptStore(f"head record does not decode: {exc}") from None
+    if (
+        not isinstance(obj, dict)
+        or set(obj) != {"height", "hash"}
+        or type(obj["height"]) is not int
+        or type(obj["hash"]) is not bytes
+        or len(obj["hash"]) != DIGEST_LEN
+    ):
+        raise CorruptStore("head record is malformed")
+    return obj["height"], obj["hash"]
+
+
+def _remember(cache: OrderedDict[int, Any], key: int, value: Any, bound: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > bound:
+        cache.popitem(last=False)
