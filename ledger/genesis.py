@@ -208,7 +208,10 @@ def default_state(doc: GenesisDoc) -> dict[str, bytes]:
     core does not otherwise depend on the contracts."""
     from contracts.genesis import genesis_state
 
-    state: dict[str, bytes] = genesis_state(doc)
+    try:
+        state: dict[str, bytes] = genesis_state(doc)
+    except ValueError as exc:
+        raise InvalidInput(f"genesis document refused by the contracts: {exc}") from None
     return state
 
 
