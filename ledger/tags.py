@@ -27,3 +27,5 @@ PEER_HANDSHAKE = 0x5A
 
 # Contract-level commitments (contracts/ documents each encoding).
 BID_COMMITMENT = 0x60
+# A new key co-signs its own binding when an entity rotates a key (contracts/identity.py).
+KEY_ROTATION = 0x6F

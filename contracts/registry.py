@@ -1,0 +1,23 @@
+"""The contracts a node runs: ``default_executor()`` builds the Executor from ``CONTRACTS``.
+
+Every node of a chain must run the same list (the same calls, the same code), or the nodes'
+state roots part ways at the first transaction they treat differently.
+"""
+
+from __future__ import annotations
+
+from contracts import consent, credit, governance, identity
+from contracts.runtime import Contract, Executor
+
+CONTRACTS: list[Contract] = [
+    governance.CONTRACT,
+    identity.CONTRACT,
+    consent.CONTRACT,
+    credit.CONTRACT,
+    # --- trading contracts (tender, bid, guarantee): contracts-trading appends here ---
+    # --- end of trading contracts ---
+]
+
+
+def default_executor() -> Executor:
+    return Executor(CONTRACTS)
