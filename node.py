@@ -1,0 +1,942 @@
+"""The node: the asyncio shell around the pure parts, and the only module with real I/O.
+
+One process runs one validator: a LevelDB store (``ledger.kv.LevelKV``), the chain
+application (``contracts.app.ChainApp``), the PBFT ``consensus.replica.Replica``, the
+transaction pool (``consensus.pool.TxPool``), persistent authenticated websocket links to
+the other validators (``consensus.wire`` frames), a timer, and the HTTP API (``node_http``
+section below).
+
+**Durability order: persist, then send, then apply.** The replica's effects of one step run
+in order and completely before the next event is stepped (a single consumer task owns the
+replica). ``Persist`` effects are collected into one batch that is written with ``sync=True``
+before the first ``Send`` that follows them leaves the process, so the replica's own
+prepare/commit votes are on disk before any peer can see them and a restart can never vote
+twice for different blocks at one height and view. ``CommitBlock`` is applied through the
+application's store in one batch; only then does the pool drop the committed transactions
+and does the API report their receipts.
+
+Transactions: a client's (or a peer's gossip) batch is decoded, pre-checked against the pool
+(duplicate, stale nonce, limits), its signatures verified once on a small thread pool
+(pynacl and Tongsuo release the GIL), admitted into the pool, handed to the replica as one
+``ClientTxs`` event, and — when it came from a client — gossiped to every peer in one frame.
+
+Peer links: validator ``i`` dials every validator ``j > i`` (so each pair connects once),
+runs the ``consensus.wire`` handshake, then exchanges sequenced frames; a broken link is
+redialled with exponential backoff. Nothing received is trusted: frames are size-bounded and
+shape-checked, consensus messages are checked by the replica, transactions by the verifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import signal
+import time
+import tomllib
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from consensus import wire
+from consensus.api import (
+    BlocksFetched,
+    ClientTxs,
+    CommitBlock,
+    Effect,
+    Event,
+    FetchBlocks,
+    Log,
+    MessageIn,
+    Persist,
+    ReplicaConfig,
+    Send,
+    StoreState,
+    Tick,
+)
+from consensus.messages import decode_message, encode_message
+from consensus.pool import PoolLimits, TxPool, verify_batch
+from contracts.keys import nonce as nonce_key
+from ledger import jsonform
+from ledger.block import QC, Block
+from ledger.bundle import build_bundle
+from ledger.bundle import to_json as bundle_to_json
+from ledger.crypto import Suite
+from ledger.encoding import decode_trusted
+from ledger.errors import InvalidInput
+from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
+from ledger.schema import CONSENSUS as CONSENSUS_PREFIX
+from ledger.schema import state_head_key
+from ledger.tx import SignedTx
+
+log = logging.getLogger("credchain.node")
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAddr:
+    index: int
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLimits:
+    """The shell's bounds (the pool's and the replica's have their own dataclasses)."""
+
+    tick_ms: int = 50
+    max_frame_bytes: int = 32 * 1024 * 1024
+    max_request_bytes: int = 8 * 1024 * 1024
+    max_txs_per_request: int = 5_000
+    requests_per_second: int = 2_000  # per client address, token bucket
+    gossip_batch_max: int = 2_000
+    verify_threads: int = 2
+    event_queue_max: int = 10_000
+    peer_queue_max: int = 10_000
+    reconnect_min_ms: int = 100
+    reconnect_max_ms: int = 5_000
+    fetch_blocks_served_max: int = 64
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    index: int
+    name: str
+    key_file: Path
+    passphrase_env: str | None
+    passphrase_file: Path | None
+    host: str
+    peer_port: int
+    http_port: int
+    peers: tuple[PeerAddr, ...]
+    data_dir: Path
+    genesis_file: Path
+    limits: NodeLimits = NodeLimits()
+    pool: PoolLimits = PoolLimits()
+    replica: ReplicaConfig = field(default_factory=ReplicaConfig)
+
+    @classmethod
+    def load(cls, path: str | Path) -> NodeConfig:
+        """Read a node config (``.toml`` or ``.json``); relative paths are relative to it."""
+        p = Path(path)
+        try:
+            text = p.read_text()
+            raw = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"cannot read node config {p}: {exc}") from exc
+        return cls.from_obj(raw, p.parent)
+
+    @classmethod
+    def from_obj(cls, raw: Any, base: Path) -> NodeConfig:
+        if not isinstance(raw, dict):
+            raise InvalidInput("node config must be a table")
+        try:
+            peers = tuple(
+                PeerAddr(int(x["index"]), str(x["host"]), int(x["port"]))
+                for x in raw.get("peers", [])
+            )
+
+            def rel(v: str) -> Path:
+                return (base / v).resolve()
+
+            pf = raw.get("passphrase_file")
+            return cls(
+                index=int(raw["index"]),
+                name=str(raw["name"]),
+                key_file=rel(raw["key_file"]),
+                passphrase_env=raw.get("passphrase_env"),
+                passphrase_file=rel(pf) if pf else None,
+                host=str(raw.get("host", "127.0.0.1")),
+                peer_port=int(raw["peer_port"]),
+                http_port=int(raw["http_port"]),
+                peers=peers,
+                data_dir=rel(raw["data_dir"]),
+                genesis_file=rel(raw["genesis_file"]),
+                limits=_sub(NodeLimits, raw.get("limits", {})),
+                pool=_sub(PoolLimits, raw.get("pool", {})),
+                replica=_sub(ReplicaConfig, raw.get("replica", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"bad node config: {exc!r}") from exc
+
+    def passphrase(self) -> bytes:
+        if self.passphrase_env:
+            value = os.environ.get(self.passphrase_env)
+            if value is None:
+                raise InvalidInput(f"environment variable {self.passphrase_env} is not set")
+            return value.encode()
+        if self.passphrase_file:
+            try:
+                return self.passphrase_file.read_bytes().rstrip(b"\r\n")
+            except OSError as exc:
+                raise InvalidInput(f"cannot read passphrase file: {exc}") from exc
+        raise InvalidInput("node config names neither passphrase_env nor passphrase_file")
+
+
+def _sub(kind: Any, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{kind.__name__} section must be a table")
+    known = {f.name for f in fields(kind)}
+    unknown = set(raw) - known
+    if unknown:
+        raise InvalidInput(f"unknown {kind.__name__} setting(s) {sorted(unknown)}")
+    if not all(type(v) is int for v in raw.values()):
+        raise InvalidInput(f"{kind.__name__} settings must be integers")
+    return kind(**raw)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# ---- metrics ------------------------------------------------------------------------------
+
+LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class Histogram:
+    def __init__(self, buckets: Sequence[float]) -> None:
+        self.buckets = tuple(buckets)
+        self.counts = [0] * (len(self.buckets) + 1)
+        self.total_s = 0.0
+        self.n = 0
+
+    def observe(self, value_s: float) -> None:
+        for i, b in enumerate(self.buckets):
+            if value_s <= b:
+                self.counts[i] += 1
+                break
+        else:
+            self.counts[-1] += 1
+        self.total_s += value_s
+        self.n += 1
+
+    def prometheus(self, name: str) -> list[str]:
+        out = [f"# TYPE {name} histogram"]
+        acc = 0
+        for b, c in zip(self.buckets, self.counts, strict=False):
+            acc += c
+            out.append(f'{name}_bucket{{le="{b}"}} {acc}')
+        out.append(f'{name}_bucket{{le="+Inf"}} {self.n}')
+        out.append(f"{name}_sum {self.total_s:.6f}")
+        out.append(f"{name}_count {self.n}")
+        return out
+
+
+class RateLimiter:
+    """A token bucket per client address; the table of addresses is bounded."""
+
+    def __init__(self, per_second: int, max_clients: int = 10_000) -> None:
+        self.rate = float(per_second)
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, client: str, now_s: float) -> bool:
+        tokens, last = self._buckets.get(client, (self.rate, now_s))
+        tokens = min(self.rate, tokens + (now_s - last) * self.rate)
+        if tokens < 1.0:
+            self._buckets[client] = (tokens, now_s)
+            return False
+        if len(self._buckets) >= self.max_clients and client not in self._buckets:
+            self._buckets.clear()
+        self._buckets[client] = (tokens - 1.0, now_s)
+        return True
+
+
+# ---- the node -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TxResult:
+    tx_id: str  # hex, empty when the transaction could not be decoded
+    accepted: bool
+    reason: str = ""
+
+
+class Link:
+    """An authenticated link to one peer: a websocket, an outbound queue and its writer."""
+
+    def __init__(self, peer: int, ws: Any, queue_max: int) -> None:
+        self.peer = peer
+        self.ws = ws
+        self.out: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue(queue_max)
+        self.counter = wire.FrameCounter()
+        self.dropped = 0
+
+    def send(self, kind: int, body: dict[str, Any]) -> None:
+        try:
+            self.out.put_nowait((kind, body))
+        except asyncio.QueueFull:
+            # A peer that cannot keep up loses frames; consensus retransmits and catches up.
+            self.dropped += 1
+
+    async def write_loop(self) -> None:
+        while True:
+            kind, body = await self.out.get()
+            await self.ws.send_bytes(wire.encode_frame(kind, self.counter.take(), body))
+
+
+class Node:
+    """One validator process. Build with ``Node.open(config)``; ``run()`` serves until stopped."""
+
+    def __init__(self, config: NodeConfig, chain: Chain, secret: bytes) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.chain = chain
+        self.suite: Suite = chain.suite
+        self.secret = secret
+        self.pool = TxPool(self.suite, chain.chain_id, chain.committed_nonce, config.pool)
+        self.replica = chain.make_replica(config.index, secret, config.replica)
+        self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
+        self.links: dict[int, Link] = {}
+        self.verifier = ThreadPoolExecutor(self.limits.verify_threads, "verify")
+        self.rate = RateLimiter(self.limits.requests_per_second)
+        self.commit_latency = Histogram(LATENCY_BUCKETS_S)
+        self.txs_committed = 0
+        self.refused: dict[str, int] = {}
+        self.submitted: dict[bytes, float] = {}  # tx id -> monotonic submit time (bounded)
+        self.last_view = 0
+        self.stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._runners: list[web.AppRunner] = []
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def open(cls, config: NodeConfig) -> Node:
+        """Open (or create from the genesis file) the node's store and load its key."""
+        secret = load_secret(config)
+        chain = Chain.open(config)
+        return cls(config, chain, secret)
+
+    # ---- the event loop that owns the replica ---------------------------------------------
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self.events.get()
+            effects = self.replica.step(event)
+            self._apply(effects)
+
+    def _apply(self, effects: Iterable[Effect]) -> None:
+        """Run one step's effects in order: persist, then send, then apply."""
+        batch = self.chain.kv.batch()
+        for effect in effects:
+            if isinstance(effect, Persist):
+                batch.put(effect.key, effect.value)
+                continue
+            if len(batch):
+                self.chain.kv.write(batch, sync=True)
+                batch = self.chain.kv.batch()
+            if isinstance(effect, Send):
+                self._send_consensus(effect.to, effect.message)
+            elif isinstance(effect, CommitBlock):
+                self._commit(effect.block, effect.qc)
+            elif isinstance(effect, FetchBlocks):
+                body = {"from_height": effect.from_height, "max_blocks": effect.max_blocks}
+                self._send_frame(effect.from_peer, wire.FETCH, body)
+            elif isinstance(effect, Log):
+                level = logging.WARNING if effect.level == "warning" else logging.INFO
+                if effect.level != "debug":
+                    log.log(level, "replica: %s", effect.text)
+        if len(batch):
+            self.chain.kv.write(batch, sync=True)
+
+    def _send_consensus(self, to: int | None, message: Any) -> None:
+        body = {"msg": encode_message(message)}
+        if to is None:
+            for link in list(self.links.values()):
+                link.send(wire.CONSENSUS, body)
+        else:
+            self._send_frame(to, wire.CONSENSUS, body)
+
+    def _send_frame(self, to: int, kind: int, body: dict[str, Any]) -> None:
+        link = self.links.get(to)
+        if link is not None:
+            link.send(kind, body)
+
+    def _commit(self, block: Block, qc: QC) -> None:
+        self.chain.commit(block, qc)
+        ids = block.tx_ids(self.suite)
+        senders = {tx.body.sender for tx in block.txs}
+        self.pool.remove_committed(ids, {s: self.chain.committed_nonce(s) for s in senders})
+        self.txs_committed += len(ids)
+        now = time.monotonic()
+        for tx_id in ids:
+            started = self.submitted.pop(tx_id, None)
+            if started is not None:
+                self.commit_latency.observe(now - started)
+        self.last_view = block.header.view
+
+    # ---- transactions ---------------------------------------------------------------------
+
+    async def submit(self, encoded: Sequence[bytes], from_peer: int | None) -> list[TxResult]:
+        """Admit a batch: decode, pre-check, verify signatures once (threads), pool, replica,
+        and gossip what a client sent. Returns one result per input, in order."""
+        results: list[TxResult | None] = [None] * len(encoded)
+        todo: list[tuple[int, SignedTx, int]] = []
+        seen: set[bytes] = set()
+        for i, data in enumerate(encoded):
+            try:
+                tx = SignedTx.decode(data)
+            except InvalidInput as exc:
+                results[i] = TxResult("", False, f"malformed: {exc}")
+                continue
+            tx_id = tx.tx_id(self.suite)
+            reason = self.pool.precheck(tx, len(data))
+            if reason is None and tx_id in seen:
+                reason = "duplicate"
+            if reason is None and self.chain.tx_committed(tx_id):
+                reason = "already_committed"
+            if reason is not None:
+                results[i] = TxResult(tx_id.hex(), False, reason)
+                continue
+            seen.add(tx_id)
+            todo.append((i, tx, len(data)))
+        oks = await self._verify([tx for _, tx, _ in todo])
+        admitted: list[SignedTx] = []
+        gossip: list[bytes] = []
+        mono = time.monotonic()
+        for (i, tx, size), ok in zip(todo, oks, strict=True):
+            reason = self.pool.add(tx, size, ok)
+            tx_id = tx.tx_id(self.suite)
+            results[i] = TxResult(tx_id.hex(), reason is None, reason or "")
+            if reason is None:
+                admitted.append(tx)
+                gossip.append(encoded[i])
+                if from_peer is None and len(self.submitted) < 4 * self.config.pool.max_txs:
+                    self.submitted[tx_id] = mono
+        for r in results:
+            if r is not None and not r.accepted:
+                key = r.reason.split(":", 1)[0]
+                self.refused[key] = self.refused.get(key, 0) + 1
+        if admitted:
+            await self.events.put(ClientTxs(tuple(admitted)))
+            if from_peer is None:
+                step = self.limits.gossip_batch_max
+                for lo in range(0, len(gossip), step):
+                    body = {"txs": gossip[lo : lo + step]}
+                    for link in list(self.links.values()):
+                        link.send(wire.TXS, body)
+        return [r for r in results if r is not None]
+
+    async def _verify(self, txs: list[SignedTx]) -> list[bool]:
+        if not txs:
+            return []
+        loop = asyncio.get_running_loop()
+        parts = max(1, min(self.limits.verify_threads, len(txs) // 64))
+        size = -(-len(txs) // parts)
+        chunks = [txs[lo : lo + size] for lo in range(0, len(txs), size)]
+        done = await asyncio.gather(
+            *(loop.run_in_executor(self.verifier, verify_batch, self.suite, c) for c in chunks)
+        )
+        return [ok for chunk in done for ok in chunk]
+
+    # ---- peer links -----------------------------------------------------------------------
+
+    async def _peer_handler(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=self.limits.max_frame_bytes, autoping=True)
+        await ws.prepare(request)
+        await self._run_link(ws, expect=None)
+        return ws
+
+    async def _dial(self, peer: PeerAddr) -> None:
+        backoff_ms = self.limits.reconnect_min_ms
+        assert self._session is not None
+        url = f"http://{peer.host}:{peer.port}/peer"
+        while not self.stopping.is_set():
+            try:
+                ws = await asyncio.wait_for(
+                    self._session.ws_connect(url, max_msg_size=self.limits.max_frame_bytes), 5.0
+                )
+            except (TimeoutError, aiohttp.ClientError, OSError):
+                ws = None
+            if ws is not None and await self._run_link(ws, expect=peer.index):
+                backoff_ms = self.limits.reconnect_min_ms
+            await asyncio.sleep(backoff_ms / 1000)
+            backoff_ms = min(backoff_ms * 2, self.limits.reconnect_max_ms)
+
+    async def _run_link(self, ws: Any, expect: int | None) -> bool:
+        """Handshake, then read frames until the link breaks. True if the handshake held."""
+        hs = wire.Handshake(
+            self.suite,
+            self.chain.chain_id,
+            self.chain.validators,
+            self.config.index,
+            self.secret,
+            os.urandom(wire.NONCE_LEN),
+            expect,
+        )
+        link: Link | None = None
+        writer: asyncio.Task[None] | None = None
+        try:
+            await ws.send_bytes(hs.hello())
+            first = await asyncio.wait_for(ws.receive(), 5.0)
+            await ws.send_bytes(hs.on_hello(self._frame(first)))
+            second = await asyncio.wait_for(ws.receive(), 5.0)
+            peer = hs.on_auth(self._frame(second))
+            link = Link(peer, ws, self.limits.peer_queue_max)
+            old = self.links.get(peer)
+            self.links[peer] = link
+            if old is not None:
+                await old.ws.close()
+            writer = asyncio.create_task(link.write_loop())
+            log.info("link to validator %d up", peer)
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.BINARY:
+                    raise wire.WireError(f"unexpected websocket message type {msg.type}")
+                frame = wire.decode_frame(msg.data, self.limits.max_frame_bytes)
+                link.counter.check(frame)
+                await self._on_frame(peer, frame)
+        except (wire.WireError, InvalidInput) as exc:
+            log.warning("peer link refused/closed: %s", exc)
+        except (TimeoutError, aiohttp.ClientError, OSError, ConnectionError) as exc:
+            log.info("peer link broken: %r", exc)
+        finally:
+            if writer is not None:
+                writer.cancel()
+            if link is not None and self.links.get(link.peer) is link:
+                del self.links[link.peer]
+                log.info("link to validator %d down", link.peer)
+            if not ws.closed:
+                await ws.close()
+        return link is not None
+
+    def _frame(self, msg: Any) -> wire.Frame:
+        if msg.type != aiohttp.WSMsgType.BINARY:
+            raise wire.WireError("link closed or sent a non-binary message during handshake")
+        return wire.decode_frame(msg.data, self.limits.max_frame_bytes)
+
+    async def _on_frame(self, peer: int, frame: wire.Frame) -> None:
+        if frame.kind == wire.CONSENSUS:
+            message = decode_message(frame.body["msg"])
+            if getattr(message, "sender", peer) != peer:
+                raise wire.WireError(f"validator {peer} relayed a message signed as another")
+            await self.events.put(MessageIn(peer, message))
+        elif frame.kind == wire.TXS:
+            # Verifying can take a while: do not hold up the link's other frames.
+            task = asyncio.create_task(self.submit(frame.body["txs"], from_peer=peer))
+            self._tasks.append(task)
+            self._tasks = [t for t in self._tasks if not t.done()]
+        elif frame.kind == wire.FETCH:
+            count = min(frame.body["max_blocks"], self.limits.fetch_blocks_served_max)
+            pairs = self.chain.blocks_from(frame.body["from_height"], count)
+            self._send_frame(peer, wire.BLOCKS, {"blocks": [[b, q] for b, q in pairs]})
+        elif frame.kind == wire.BLOCKS:
+            blocks = tuple(
+                (Block.decode(b), QC.decode(q)) for b, q in frame.body["blocks"]
+            )
+            if blocks:
+                await self.events.put(BlocksFetched(peer, blocks))
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def _ticker(self) -> None:
+        period_s = self.limits.tick_ms / 1000
+        while True:
+            await asyncio.sleep(period_s)
+            with contextlib.suppress(asyncio.QueueFull):
+                self.events.put_nowait(Tick(now_ms()))
+
+    async def start(self) -> None:
+        """Listen (peers, HTTP), dial higher-indexed peers, start the timer and the replica."""
+        self._session = aiohttp.ClientSession()
+        peer_app = web.Application(client_max_size=self.limits.max_frame_bytes)
+        peer_app.router.add_get("/peer", self._peer_handler)
+        http_app = build_http_app(self)
+        for app, port in ((peer_app, self.config.peer_port), (http_app, self.config.http_port)):
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, self.config.host, port).start()
+            self._runners.append(runner)
+        self._tasks.append(asyncio.create_task(self._consume()))
+        self._tasks.append(asyncio.create_task(self._ticker()))
+        for peer in self.config.peers:
+            if peer.index > self.config.index:
+                self._tasks.append(asyncio.create_task(self._dial(peer)))
+        log.info(
+            "node %s (validator %d) up: peers on %s:%d, HTTP on %s:%d, height %d",
+            self.config.name, self.config.index, self.config.host, self.config.peer_port,
+            self.config.host, self.config.http_port, self.chain.height(),
+        )
+
+    async def stop(self) -> None:
+        """Stop accepting, close links, stop tasks, close the database."""
+        self.stopping.set()
+        for runner in self._runners:
+            await runner.cleanup()
+        for link in list(self.links.values()):
+            await link.ws.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        self.verifier.shutdown(wait=True)
+        self.chain.close()
+        log.info("node %s stopped", self.config.name)
+
+    async def run(self) -> None:
+        """Serve until SIGTERM or SIGINT, then shut down cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        await self.start()
+        consumer = self._tasks[0]
+        waiter = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait([consumer, waiter], return_when=asyncio.FIRST_COMPLETED)
+        if consumer.done() and consumer.exception() is not None:
+            # A broken invariant in the replica or the store stops the node (STYLE.md).
+            log.error("replica step failed: %r", consumer.exception())
+        waiter.cancel()
+        await self.stop()
+        if consumer.done() and not consumer.cancelled() and consumer.exception() is not None:
+            raise consumer.exception()  # type: ignore[misc]
+
+    def status(self) -> dict[str, Any]:
+        height = self.chain.height()
+        view = getattr(self.replica, "view", self.last_view)
+        n = len(self.chain.validators)
+        return {
+            "chain_id": self.chain.chain_id,
+            "node": self.config.name,
+            "index": self.config.index,
+            "height": height,
+            "head_hash": self.chain.head_hash().hex(),
+            "view": view,
+            "leader": (view + height + 1) % n,
+            "peers": sorted(self.links),
+            "pool_size": len(self.pool),
+            "validators": n,
+        }
+
+
+# ---- the chain: store, state, application, replica ----------------------------------------
+
+
+class Chain:
+    """The node's durable chain: KV, block store, state tree and the chain application."""
+
+    def __init__(self, kv: Any, store: Any, app: Any, genesis: Any) -> None:
+        self.kv = kv
+        self.store = store
+        self.app = app
+        self.suite: Suite = store.suite
+        self.chain_id: str = store.chain_id
+        self.genesis = genesis
+        # The set that certifies the next block (validator changes swap it on commit).
+        self.validators = tuple(store.validators_at(store.head()[0] + 1))
+
+    @classmethod
+    def open(cls, config: NodeConfig) -> Chain:
+        from ledger.genesis import GenesisDoc, init_store
+        from ledger.kv import LevelKV
+        from ledger.store import BlockStore
+
+        doc = GenesisDoc.load(config.genesis_file)
+        kv = LevelKV(str(config.data_dir / "db"))
+        try:
+            store = BlockStore(kv, doc.crypto)
+            if store.empty:
+                init_store(store, doc)
+                store = BlockStore(kv, doc.crypto)
+            elif store.header(0) is None or store.chain_id != doc.chain_id:
+                raise InvalidInput(f"the store in {config.data_dir} holds another chain")
+            return cls(kv, store, make_app(store), doc)
+        except BaseException:
+            kv.close()
+            raise
+
+    def make_replica(self, index: int, secret: bytes, config: ReplicaConfig) -> Any:
+        from consensus.replica import Replica
+
+        height = self.store.head()[0]
+        consensus = dict(self.kv.scan(CONSENSUS_PREFIX))
+        state = StoreState(self.store.header(height), self.store.qc(height), consensus)
+        return Replica(
+            index, self.suite, secret, self.chain_id, self.validators, self.app, state, config
+        )
+
+    def height(self) -> int:
+        return int(self.store.head()[0])
+
+    def head_hash(self) -> bytes:
+        return bytes(self.store.head()[1])
+
+    def commit(self, block: Block, qc: QC) -> None:
+        self.app.commit(block, qc)
+        self.validators = tuple(self.store.validators_at(block.header.height + 1))
+
+    def committed_nonce(self, sender: bytes) -> int:
+        raw = self.kv.get(state_head_key(nonce_key(sender)))
+        return 0 if raw is None else int(decode_trusted(raw))
+
+    def tx_committed(self, tx_id: bytes) -> bool:
+        return self.store.tx_location(tx_id) is not None
+
+    def blocks_from(self, height: int, count: int) -> list[tuple[bytes, bytes]]:
+        out = []
+        for h in range(max(1, height), max(1, height) + count):
+            block, qc = self.store.block(h), self.store.qc(h)
+            if block is None or qc is None:
+                break
+            out.append((block.encode(), qc.encode()))
+        return out
+
+    def state_value(self, key: str) -> bytes | None:
+        raw: bytes | None = self.kv.get(state_head_key(key))
+        return raw
+
+    def close(self) -> None:
+        self.kv.close()
+
+
+def make_app(store: Any) -> Any:
+    from contracts.app import ChainApp
+
+    from contracts.registry import default_executor
+
+    return ChainApp(store, store.tree, default_executor(), store.suite, store.chain_id)
+
+
+def load_secret(config: NodeConfig) -> bytes:
+    from ledger.keyfile import load_key
+
+    secret: bytes = load_key(config.key_file, config.passphrase()).secret
+    return secret
+
+
+# ---- the HTTP API -------------------------------------------------------------------------
+
+
+def _json(obj: Any, status: int = 200) -> web.Response:
+    return web.json_response(obj, status=status, dumps=lambda o: json.dumps(o, sort_keys=True))
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return _json({"error": reason}, status)
+
+
+def _height(request: web.Request, text: str) -> int:
+    if not text.isdigit() or len(text) > 19:
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"bad height {text!r}"}),
+                                 content_type="application/json")
+    return int(text)
+
+
+def build_http_app(node: Node) -> web.Application:
+    """The JSON API (bytes as hex); ``GET /openapi.json`` describes every route."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+        if not node.rate.allow(request.remote or "?", time.monotonic()):
+            return _error(429, "rate limit exceeded")
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except InvalidInput as exc:
+            return _error(400, str(exc))
+        except LookupError as exc:
+            return _error(404, str(exc))
+
+    async def post_txs(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "request body must be JSON")
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, "request body too large")
+        items = body.get("txs") if isinstance(body, dict) else None
+        if isinstance(body, dict) and "tx" in body and items is None:
+            items = [body["tx"]]
+        if not isinstance(items, list) or not items:
+            return _error(400, 'body must be {"txs": ["<hex>", ...]} or {"tx": "<hex>"}')
+        if len(items) > node.limits.max_txs_per_request:
+            return _error(413, f"at most {node.limits.max_txs_per_request} txs per request")
+        encoded: list[bytes] = []
+        for i, item in enumerate(items):
+            try:
+                encoded.append(hex_to_bytes(item, f"txs[{i}]"))
+            except InvalidInput as exc:
+                return _error(400, str(exc))
+        results = await node.submit(encoded, from_peer=None)
+        out = [{"tx_id": r.tx_id, "accepted": r.accepted, "reason": r.reason} for r in results]
+        accepted = sum(r.accepted for r in results)
+        status = 202 if accepted == len(results) else 400
+        return _json({"accepted": accepted, "results": out}, status)
+
+    async def get_tx(request: web.Request) -> web.Response:
+        tx_id = hex_to_bytes(request.match_info["tx_id"], "tx id")
+        loc = node.chain.store.tx_location(tx_id)
+        if loc is not None:
+            receipt = node.chain.store.receipt(tx_id)
+            return _json({
+                "tx_id": tx_id.hex(), "status": "committed", "height": loc[0], "index": loc[1],
+                "receipt": to_json(receipt.to_obj(), jsonform.RECEIPT) if receipt else None,
+            })
+        if tx_id in node.pool:
+            return _json({"tx_id": tx_id.hex(), "status": "pending"})
+        return _json({"tx_id": tx_id.hex(), "status": "unknown"}, 404)
+
+    async def get_block(request: web.Request) -> web.Response:
+        h = _height(request, request.match_info["height"])
+        block = node.chain.store.block(h)
+        if block is None:
+            return _error(404, f"no block at height {h}")
+        qc = node.chain.store.qc(h)
+        return _json({
+            "hash": block.hash(node.suite).hex(),
+            "block": to_json(block.to_obj(), jsonform.BLOCK),
+            "qc": to_json(qc.to_obj(), jsonform.QC) if qc else None,
+        })
+
+    async def get_header(request: web.Request) -> web.Response:
+        h = _height(request, request.match_info["height"])
+        header = node.chain.store.header(h)
+        if header is None:
+            return _error(404, f"no block at height {h}")
+        qc = node.chain.store.qc(h)
+        return _json({
+            "hash": header.hash(node.suite).hex(),
+            "header": to_json(header.to_obj(), jsonform.HEADER),
+            "qc": to_json(qc.to_obj(), jsonform.QC) if qc else None,
+        })
+
+    async def get_state(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        sealed = sealed_reason(node.chain, key)
+        if sealed:
+            return _error(403, sealed)
+        raw = node.chain.state_value(key)
+        if raw is None:
+            return _json({"key": key, "value": None, "height": node.chain.height()}, 404)
+        value = tagged_to_json(decode_trusted(raw))
+        return _json({"key": key, "value": value, "height": node.chain.height()})
+
+    async def get_proof(request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        sealed = sealed_reason(node.chain, key)
+        if sealed:
+            return _error(403, sealed)
+        h = request.query.get("height")
+        height = _height(request, h) if h is not None else None
+        bundle = build_bundle(node.chain.store, node.chain.store.tree, key, height)
+        return _json(bundle_to_json(bundle))
+
+    async def get_status(request: web.Request) -> web.Response:
+        return _json(node.status())
+
+    async def get_health(request: web.Request) -> web.Response:
+        consumer_ok = bool(node._tasks) and not node._tasks[0].done()
+        return _json({"ok": consumer_ok}, 200 if consumer_ok else 503)
+
+    async def get_metrics(request: web.Request) -> web.Response:
+        s = node.status()
+        lines = [
+            "# TYPE credchain_height gauge", f"credchain_height {s['height']}",
+            "# TYPE credchain_view gauge", f"credchain_view {s['view']}",
+            "# TYPE credchain_txs_committed_total counter",
+            f"credchain_txs_committed_total {node.txs_committed}",
+            "# TYPE credchain_pool_size gauge", f"credchain_pool_size {s['pool_size']}",
+            "# TYPE credchain_peers gauge", f"credchain_peers {len(s['peers'])}",
+            "# TYPE credchain_txs_refused_total counter",
+        ]
+        lines += [f'credchain_txs_refused_total{{reason="{k}"}} {v}'
+                  for k, v in sorted(node.refused.items())]
+        lines += node.commit_latency.prometheus("credchain_commit_latency_seconds")
+        return web.Response(text="\n".join(lines) + "\n",
+                            content_type="text/plain", charset="utf-8")
+
+    async def get_openapi(request: web.Request) -> web.Response:
+        return _json(OPENAPI)
+
+    app = web.Application(client_max_size=node.limits.max_request_bytes, middlewares=[guard])
+    app.router.add_post("/txs", post_txs)
+    app.router.add_get("/txs/{tx_id}", get_tx)
+    app.router.add_get("/blocks/{height}", get_block)
+    app.router.add_get("/headers/{height}", get_header)
+    app.router.add_get("/state/{key:.+}", get_state)
+    app.router.add_get("/proof/{key:.+}", get_proof)
+    app.router.add_get("/status", get_status)
+    app.router.add_get("/healthz", get_health)
+    app.router.add_get("/metrics", get_metrics)
+    app.router.add_get("/openapi.json", get_openapi)
+    return app
+
+
+def sealed_reason(chain: Chain, key: str) -> str | None:
+    """Why ``key`` may not be served before its tender's bid deadline, or None. The trading
+    contracts name the sealed keys (``contracts.bid.sealed_until``, when present)."""
+    try:
+        bid = importlib.import_module("contracts.bid")
+    except ImportError:
+        return None
+    sealed_until = getattr(bid, "sealed_until", None)
+    if sealed_until is None:
+        return None
+    deadline_ms = sealed_until(key, chain.state_value)
+    if deadline_ms is None:
+        return None
+    head_time = int(chain.store.head_header().time_ms)
+    if head_time < deadline_ms:
+        return f"{key} is a sealed bid record until the bid deadline ({deadline_ms} ms)"
+    return None
+
+
+def _op(summary: str, params: Sequence[str] = (), body: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {"200": {"description": "OK"}}}
+    if params:
+        op["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in params
+        ]
+    if body:
+        op["requestBody"] = {"content": {"application/json": {"schema": {
+            "type": "object",
+            "properties": {"txs": {"type": "array", "items": {"type": "string"}},
+                           "tx": {"type": "string"}}}}}}
+        op["responses"] = {"202": {"description": "all accepted"},
+                           "400": {"description": "some refused: results say why"}}
+    return op
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "credchain node API", "version": "1",
+             "description": "JSON; byte strings are lowercase hex (PROTOCOL.md)."},
+    "paths": {
+        "/txs": {"post": _op("Submit CE-encoded signed transactions (hex)", body=True)},
+        "/txs/{tx_id}": {"get": _op("Transaction status: pending or committed + receipt",
+                                    ["tx_id"])},
+        "/blocks/{height}": {"get": _op("A committed block and its QC", ["height"])},
+        "/headers/{height}": {"get": _op("A committed header and its QC", ["height"])},
+        "/state/{key}": {"get": _op("The head value of a state key (sealed bids refused)",
+                                    ["key"])},
+        "/proof/{key}": {"get": {**_op("A PROTOCOL §7 proof bundle (JSON form)", ["key"]),
+                                 "parameters": [
+                                     {"name": "key", "in": "path", "required": True,
+                                      "schema": {"type": "string"}},
+                                     {"name": "height", "in": "query", "required": False,
+                                      "schema": {"type": "integer"}}]}},
+        "/status": {"get": _op("Height, view, leader, peers, pool size")},
+        "/metrics": {"get": _op("Prometheus text metrics")},
+        "/healthz": {"get": _op("Liveness")},
+        "/openapi.json": {"get": _op("This document")},
+    },
+}
+
+
+def main(config_path: str) -> None:
+    """Run one node from its config file until SIGTERM/SIGINT."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    node = Node.open(NodeConfig.load(config_path))
+    asyncio.run(node.run())
