@@ -1,0 +1,547 @@
+"""The PBFT replica: ``Replica.step(event) -> list[Effect]``, pure and deterministic.
+
+PBFT (Castro & Liskov) on a chain, one block per height, no pipelining (the in-flight
+window is one height; messages up to ``height_window`` heights ahead are buffered):
+
+1. View 0 of a height: the leader ``(view + height) mod n`` batches queued transactions
+   (bounded by count, bytes and ``batch_wait_ticks``; an empty block after
+   ``empty_block_ticks``), executes them (``Application.propose``) and broadcasts a
+   ``PrePrepare`` carrying the block. Views above 0 propose through ``NewView`` only.
+2. A replica checks the proposal (``consensus.checks``: parent, height, proposer, time,
+   validator set, re-execution) and broadcasts a ``Prepare``.
+3. A quorum of prepares for the block it accepted in its view makes it *prepared*: it
+   persists the certificate and broadcasts a ``Commit`` (the PROTOCOL §5 commit vote).
+4. A quorum of commit votes for a block it has checked, in any view, is the block's QC:
+   ``CommitBlock(block, qc)``, and the replica moves to the next height, view 0.
+5. No commit within the view's timeout (``view_timeout_ticks * 2**view`` up to
+   ``view_timeout_max_ticks``) → view change (``consensus.viewchange``).
+6. A peer seen at a higher height → ``FetchBlocks``; each fetched block's QC is verified and
+   the block re-executed before it is applied (``consensus.checks.check_fetched``).
+
+Durability follows ``consensus/__init__.py``: every own vote, view change and prepared
+certificate is in a ``Persist`` effect placed before the ``Send`` it justifies. The
+replica never calls the application on a head the shell has not applied: after a
+``CommitBlock`` it stops for the step and resumes buffered work at the next event.
+A broken internal invariant raises ``AssertionError`` and must stop the node.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+
+from consensus import durable, messages
+from consensus.api import (
+    Application,
+    BlockApplied,
+    BlocksFetched,
+    ClientTxs,
+    CommitBlock,
+    Effect,
+    Event,
+    FetchBlocks,
+    Log,
+    MessageIn,
+    Persist,
+    ReplicaConfig,
+    Send,
+    StoreState,
+    Tick,
+)
+from consensus.checks import check_fetched, check_proposal
+from consensus.durable import PreparedRecord, RoundRecord
+from consensus.messages import Commit, Message, NewView, Prepare, PreparedCert, PrePrepare
+from consensus.messages import ViewChange as ViewChangeMsg
+from consensus.quorum import leader, quorum, weak_quorum
+from consensus.viewchange import (
+    ViewChanges,
+    check_new_view,
+    check_view_change,
+    highest_prepared,
+)
+from consensus.voteset import AddResult, Evidence, VoteSet
+from ledger.block import QC, Block, Header, ValidatorSet
+from ledger.crypto import Suite
+from ledger.tx import SignedTx
+
+_DEFERRED_MAX = 100_000  # events held while a commit is being applied (a few at most)
+
+
+class Replica:
+    """One validator's consensus state machine. See the module docstring."""
+
+    def __init__(self, index: int, suite: Suite, secret: bytes, chain_id: str,
+                 validators: ValidatorSet, app: Application, store_state: StoreState,
+                 config: ReplicaConfig | None = None) -> None:
+        self.config = config or ReplicaConfig()
+        self.config.check()
+        self.suite = suite
+        self._secret = secret
+        self.pubkey = suite.public_key(secret)
+        self.chain_id = chain_id
+        self.app = app
+        self.validators = validators
+        if not (0 <= index < len(validators) and validators[index].pubkey == self.pubkey):
+            raise ValueError(f"validator {index} of the set does not hold this secret key")
+        self.index: int | None = index
+        self.head: Header = store_state.head
+        self.head_qc: QC | None = store_state.head_qc
+        self.now_ms = 0
+        self.ticks = 0
+        self.evidence: list[Evidence] = []
+        self._txs: OrderedDict[bytes, SignedTx] = OrderedDict()
+        self._future: dict[int, deque[Message]] = {}
+        self._ready: deque[Message] = deque()
+        self._deferred: deque[Event] = deque(maxlen=_DEFERRED_MAX)
+        self._fetched: deque[tuple[Block, QC]] = deque()
+        self._fetch_deadline = -1
+        self._barrier = False
+        self._enter_height()
+        self._restore(store_state)
+
+    # ---- per-height state ------------------------------------------------------------------
+
+    def _enter_height(self) -> None:
+        self.height = self.head.height + 1
+        self.view = 0
+        self.in_view_change = False
+        self.ticks_in_view = 0
+        self.ticks_at_height = 0
+        self._resend_ticks = 0
+        self.proposal: Block | None = None
+        self._valid: dict[bytes, tuple[Block, ValidatorSet]] = {}
+        self._invalid: set[bytes] = set()
+        self.prepares = VoteSet("prepare", self.height, self.config.evidence_max)
+        self.commits = VoteSet("commit", self.height, self.config.evidence_max)
+        self.my_prepare: bytes | None = None
+        self.my_commit: bytes | None = None
+        self.prepared: PreparedRecord | None = None
+        self.vcs = ViewChanges()
+        self._my_vc: ViewChangeMsg | None = None
+        self._my_new_view: NewView | None = None
+        for sender, queue in self._future.items():
+            keep: deque[Message] = deque(maxlen=self.config.future_buffer_max)
+            for m in queue:
+                if m.height == self.height:
+                    self._ready.append(m)
+                elif m.height > self.height:
+                    keep.append(m)
+            self._future[sender] = keep
+
+    def _restore(self, store_state: StoreState) -> None:
+        rnd, prep = durable.load(store_state.consensus, self.height)
+        if prep is not None:
+            reason, nxt = check_proposal(self.suite, self.chain_id, self.head, self.validators,
+                                         prep.block, self.app, now_ms=0,
+                                         max_clock_skew_ms=0, fresh=False)
+            if reason is not None or prep.block.hash(self.suite) != prep.cert.block_hash:
+                raise AssertionError(f"our own prepared block no longer checks: {reason}")
+            self.prepared = prep
+            self._valid[prep.cert.block_hash] = (prep.block, nxt)
+        if rnd is not None:
+            self.view = rnd.view
+            self.in_view_change = rnd.in_view_change
+            self.my_prepare = rnd.prepare
+            self.my_commit = rnd.commit
+            if rnd.in_view_change and self.index is not None:
+                # Rebuild the view change we had sent, so that we can keep re-sending it.
+                prep = self.prepared
+                self._my_vc = self._sign(ViewChangeMsg(
+                    self.height, self.view, self.index, None if prep is None else prep.cert,
+                    None if prep is None else prep.block))
+                self.vcs.add(self._my_vc)
+
+    # ---- the one entry point ---------------------------------------------------------------
+
+    def step(self, event: Event) -> list[Effect]:
+        """Handle one event; return the effects to execute, in order, before the next."""
+        out: list[Effect] = []
+        if self._barrier:
+            self._barrier = False
+            self._drain(out)
+        if self._barrier:
+            self._deferred.append(event)
+            return out
+        self._handle(event, out)
+        return out
+
+    def _drain(self, out: list[Effect]) -> None:
+        while not self._barrier and self._fetched:
+            self._apply_fetched(out)
+        while not self._barrier and self._ready:
+            self._on_message(self._ready.popleft(), out)
+        while not self._barrier and self._deferred:
+            self._handle(self._deferred.popleft(), out)
+
+    def _handle(self, event: Event, out: list[Effect]) -> None:
+        if isinstance(event, Tick):
+            self._on_tick(event.now_ms, out)
+        elif isinstance(event, ClientTxs):
+            self._queue_txs(event.txs)
+            self._maybe_propose(out)
+        elif isinstance(event, MessageIn):
+            if event.message.sender != event.sender_index:
+                out.append(Log("warning", f"peer {event.sender_index} relayed a message "
+                                          f"signed as {event.message.sender}; dropped"))
+                return
+            self._on_message(event.message, out)
+        elif isinstance(event, BlocksFetched):
+            self._on_fetched(event, out)
+        elif isinstance(event, BlockApplied):
+            pass  # the drain at the top of ``step`` already resumed
+        else:
+            raise AssertionError(f"unknown event {event!r}")
+
+    # ---- time ------------------------------------------------------------------------------
+
+    def timeout_ticks(self, view: int) -> int:
+        base = self.config.view_timeout_ticks << min(view, 30)
+        return min(base, self.config.view_timeout_max_ticks)
+
+    def _on_tick(self, now_ms: int, out: list[Effect]) -> None:
+        self.now_ms = max(self.now_ms, now_ms)
+        self.ticks += 1
+        self.ticks_at_height += 1
+        if self.index is None:
+            return
+        if not self.in_view_change:
+            self.ticks_in_view += 1
+            self._maybe_propose(out)
+            if self.ticks_in_view >= self.timeout_ticks(self.view):
+                out.append(Log("info", f"height {self.height} view {self.view} timed out"))
+                self._start_view_change(self.view + 1, out)
+            return
+        # Waiting for a new view: the timer runs once a quorum has moved this far.
+        if self.vcs.moved_at_least(self.view) >= quorum(len(self.validators)):
+            self.ticks_in_view += 1
+        if self.ticks_in_view >= self.timeout_ticks(self.view):
+            self._start_view_change(self.view + 1, out)
+            return
+        self._resend_ticks += 1
+        if self._resend_ticks >= self.config.view_change_resend_ticks and self._my_vc:
+            self._resend_ticks = 0
+            out.append(Send(None, self._my_vc))
+
+    # ---- transactions and proposals --------------------------------------------------------
+
+    def _queue_txs(self, txs: tuple[SignedTx, ...]) -> None:
+        for tx in txs:
+            if len(self._txs) >= self.config.tx_queue_max:
+                return
+            self._txs.setdefault(tx.tx_id(self.suite), tx)
+
+    def _take_batch(self) -> tuple[SignedTx, ...]:
+        batch: list[SignedTx] = []
+        size = 0
+        for tx in self._txs.values():
+            n = len(tx.encode())
+            if len(batch) >= self.config.batch_tx_max or size + n > self.config.batch_bytes_max:
+                break
+            batch.append(tx)
+            size += n
+        return tuple(batch)
+
+    def _build_block(self, view: int) -> Block:
+        assert self.index is not None
+        offered = self._take_batch()
+        time_ms = max(self.now_ms, self.head.time_ms + 1)
+        block = self.app.propose(self.head, self.height, view, self.index, time_ms, offered)
+        included = set(block.tx_ids(self.suite))
+        for tx in offered:  # what the application left out cannot be proposed now
+            tid = tx.tx_id(self.suite)
+            if tid not in included:
+                self._txs.pop(tid, None)
+        self._valid[block.hash(self.suite)] = (block, self.app.next_validators(block))
+        return block
+
+    def _maybe_propose(self, out: list[Effect]) -> None:
+        if (self.index is None or self.view != 0 or self.in_view_change
+                or self.proposal is not None or self.my_prepare is not None
+                or leader(self.height, 0, len(self.validators)) != self.index):
+            return
+        cfg = self.config
+        full = len(self._txs) >= cfg.batch_tx_max
+        waited = self.ticks_in_view >= cfg.batch_wait_ticks and bool(self._txs)
+        if not (full or waited or self.ticks_in_view >= cfg.empty_block_ticks):
+            return
+        block = self._build_block(0)
+        block_hash = block.hash(self.suite)
+        self.proposal = block
+        # Our prepare is persisted before the pre-prepare leaves, so a restarted leader
+        # never proposes a second block in this view.
+        self._vote_prepare(block_hash, out, before=self._sign(
+            PrePrepare(self.height, 0, self.index, block)))
+
+    # ---- messages --------------------------------------------------------------------------
+
+    def _sign(self, msg: messages.M) -> messages.M:
+        return messages.sign(self.suite, self._secret, self.chain_id, msg)
+
+    def _verified(self, msg: Message) -> bool:
+        n = len(self.validators)
+        return 0 <= msg.sender < n and messages.verify(
+            self.suite, self.chain_id, self.validators[msg.sender].pubkey, msg)
+
+    def _on_message(self, msg: Message, out: list[Effect]) -> None:
+        if msg.height < self.height:
+            return
+        if msg.height > self.height:
+            self._buffer(msg)
+            stuck = self.ticks_at_height >= self.config.fetch_timeout_ticks
+            if msg.height > self.height + 1 or stuck:
+                self._maybe_fetch(msg.sender, out)
+            return
+        if msg.view > self.view + self.config.view_window:
+            return
+        if isinstance(msg, PrePrepare):
+            self._on_pre_prepare(msg, out)
+        elif isinstance(msg, Prepare):
+            self._on_vote(self.prepares, msg, out)
+            self._check_prepared(out)
+        elif isinstance(msg, Commit):
+            self._on_vote(self.commits, msg, out)
+            self._check_committed(out)
+        elif isinstance(msg, ViewChangeMsg):
+            self._on_view_change(msg, out)
+        elif isinstance(msg, NewView):
+            self._on_new_view(msg, out)
+
+    def _buffer(self, msg: Message) -> None:
+        if msg.height <= self.height + self.config.height_window:
+            queue = self._future.get(msg.sender)
+            if queue is None:
+                queue = self._future[msg.sender] = deque(maxlen=self.config.future_buffer_max)
+            queue.append(msg)
+
+    def _on_vote(self, votes: VoteSet, msg: Prepare | Commit, out: list[Effect]) -> None:
+        if votes.voted(msg.view, msg.sender) == msg.block_hash or not self._verified(msg):
+            return
+        if votes.add(msg.view, msg.sender, msg.block_hash, msg.sig) is AddResult.EQUIVOCATION:
+            if len(self.evidence) < self.config.evidence_max:
+                self.evidence.append(votes.evidence[-1])
+            out.append(Log("warning", f"validator {msg.sender} equivocated: two {votes.kind} "
+                                      f"votes at height {msg.height} view {msg.view}"))
+
+    def _check_block(self, block: Block, fresh: bool, out: list[Effect]) -> bool:
+        block_hash = block.hash(self.suite)
+        if block_hash in self._valid:
+            return True
+        if block_hash in self._invalid:
+            return False
+        reason, nxt = check_proposal(
+            self.suite, self.chain_id, self.head, self.validators, block, self.app,
+            now_ms=self.now_ms, max_clock_skew_ms=self.config.max_clock_skew_ms, fresh=fresh)
+        if reason is not None:
+            self._invalid.add(block_hash)
+            out.append(Log("warning", f"height {self.height}: rejected proposal: {reason}"))
+            return False
+        self._valid[block_hash] = (block, nxt)
+        return True
+
+    def _on_pre_prepare(self, msg: PrePrepare, out: list[Effect]) -> None:
+        if (msg.view != 0 or self.view != 0 or self.in_view_change or self.proposal is not None
+                or msg.sender != leader(self.height, 0, len(self.validators))):
+            return
+        h = msg.block.header
+        if h.view != 0 or h.proposer != msg.sender or not self._verified(msg):
+            return
+        if not self._check_block(msg.block, fresh=True, out=out):
+            return
+        self.proposal = msg.block
+        self._vote_prepare(msg.block.hash(self.suite), out)
+
+    def _persist_round(self, out: list[Effect]) -> None:
+        rec = RoundRecord(self.height, self.view, self.in_view_change, self.my_prepare,
+                          self.my_commit)
+        out.append(Persist(durable.ROUND_KEY, rec.encode()))
+
+    def _vote_prepare(self, block_hash: bytes, out: list[Effect],
+                      before: Message | None = None) -> None:
+        if self.index is None:
+            return
+        if self.my_prepare is not None and self.my_prepare != block_hash:
+            out.append(Log("warning", "refusing a second prepare in one view"))
+            return
+        if self.my_prepare is None:
+            self.my_prepare = block_hash
+            self._persist_round(out)
+        if before is not None:
+            out.append(Send(None, before))
+        vote = self._sign(Prepare(self.height, self.view, self.index, block_hash))
+        out.append(Send(None, vote))
+        self.prepares.add(self.view, self.index, block_hash, vote.sig)
+        self._check_prepared(out)
+
+    def _check_prepared(self, out: list[Effect]) -> None:
+        if (self.index is None or self.in_view_change or self.proposal is None
+                or self.my_commit is not None):
+            return
+        block_hash = self.proposal.hash(self.suite)
+        need = quorum(len(self.validators))
+        if self.my_prepare != block_hash or self.prepares.count(self.view, block_hash) < need:
+            return
+        cert = PreparedCert(self.height, self.view, block_hash,
+                            self.prepares.signatures(self.view, block_hash))
+        self.prepared = PreparedRecord(self.height, cert, self.proposal)
+        out.append(Persist(durable.PREPARED_KEY, self.prepared.encode()))
+        self.my_commit = block_hash
+        self._persist_round(out)
+        vote = self._sign(Commit(self.height, self.view, self.index, block_hash))
+        out.append(Send(None, vote))
+        self.commits.add(self.view, self.index, block_hash, vote.sig)
+        self._check_committed(out)
+
+    def _check_committed(self, out: list[Effect]) -> None:
+        need = quorum(len(self.validators))
+        for view, block_hash in self.commits.quorum_blocks(need):
+            known = self._valid.get(block_hash)
+            if known is None:
+                # Decided without us seeing the block: a voter will have it shortly.
+                voters = [i for i, _ in self.commits.signatures(view, block_hash)]
+                self._maybe_fetch(next(i for i in voters if i != self.index), out)
+                continue
+            qc = QC(self.height, view, block_hash, self.commits.signatures(view, block_hash))
+            self._commit(known[0], qc, known[1], out)
+            return
+
+    def _commit(self, block: Block, qc: QC, next_validators: ValidatorSet,
+                out: list[Effect]) -> None:
+        assert block.header.height == self.height, "committing out of order"
+        out.append(CommitBlock(block, qc))
+        out.append(Log("info", f"committed height {self.height} view {qc.view} "
+                               f"with {len(block.txs)} txs"))
+        self.head, self.head_qc = block.header, qc
+        for tid in block.tx_ids(self.suite):
+            self._txs.pop(tid, None)
+        if next_validators != self.validators:
+            self.validators = next_validators
+            mine = [i for i, v in enumerate(next_validators) if v.pubkey == self.pubkey]
+            self.index = mine[0] if mine else None
+        self._barrier = True  # the shell applies the block before we touch the app again
+        self._enter_height()
+
+    # ---- view change -----------------------------------------------------------------------
+
+    def _start_view_change(self, new_view: int, out: list[Effect]) -> None:
+        assert new_view > self.view or (new_view == self.view and not self.in_view_change)
+        if self.index is None:
+            return
+        self.view = new_view
+        self.in_view_change = True
+        self.proposal = None
+        self.my_prepare = self.my_commit = None
+        self.ticks_in_view = 0
+        self._resend_ticks = 0
+        self._my_new_view = None
+        self.vcs.prune_below(new_view)
+        self._persist_round(out)
+        prep = self.prepared
+        vc = self._sign(ViewChangeMsg(self.height, new_view, self.index,
+                                      None if prep is None else prep.cert,
+                                      None if prep is None else prep.block))
+        self._my_vc = vc
+        out.append(Send(None, vc))
+        self.vcs.add(vc)
+        self._after_view_change(out)
+
+    def _on_view_change(self, msg: ViewChangeMsg, out: list[Effect]) -> None:
+        if msg.view < self.view:
+            return
+        if msg.view == self.view and not self.in_view_change:
+            # It missed our view's new view: the leader repeats it to that replica.
+            if self._my_new_view is not None:
+                out.append(Send(msg.sender, self._my_new_view))
+            return
+        reason = check_view_change(self.suite, self.chain_id, self.validators, msg,
+                                   self.height, need_block=True)
+        if reason is not None:
+            out.append(Log("warning", f"dropped view change: {reason}"))
+            return
+        self.vcs.add(msg)
+        self._after_view_change(out)
+
+    def _after_view_change(self, out: list[Effect]) -> None:
+        n = len(self.validators)
+        target = self.vcs.join_target(self.view, self.index, weak_quorum(n))
+        if target is not None:
+            self._start_view_change(target, out)  # recurses here once, then target is None
+            return
+        if (not self.in_view_change or self.index is None or self._my_new_view is not None
+                or leader(self.height, self.view, n) != self.index):
+            return
+        vcs = self.vcs.for_view(self.view)
+        if len(vcs) < quorum(n):
+            return
+        best = highest_prepared(vcs)
+        if best is not None and best.prepared is not None:
+            block = best.block
+            if block is None or not self._check_block(block, fresh=False, out=out):
+                raise AssertionError("a prepared block in a checked view change fails checks")
+        else:
+            block = self._build_block(self.view)
+        nv = self._sign(NewView(self.height, self.view, self.index,
+                                tuple(vc.stripped() for vc in vcs), block))
+        self._my_new_view = nv
+        self._enter_new_view(nv, out)
+
+    def _on_new_view(self, msg: NewView, out: list[Effect]) -> None:
+        if msg.view < self.view or (msg.view == self.view and not self.in_view_change
+                                    and self.proposal is not None):
+            return
+        reason, fresh = check_new_view(self.suite, self.chain_id, self.validators, msg,
+                                       self.height)
+        if reason is not None:
+            out.append(Log("warning", f"dropped new view: {reason}"))
+            return
+        if not self._check_block(msg.block, fresh=fresh, out=out):
+            return
+        for vc in msg.view_changes:
+            self.vcs.add(vc)
+        self._enter_new_view(msg, out)
+
+    def _enter_new_view(self, nv: NewView, out: list[Effect]) -> None:
+        if nv.view != self.view:
+            self.my_prepare = self.my_commit = None
+        self.view = nv.view
+        self.in_view_change = False
+        self.ticks_in_view = 0
+        self.proposal = nv.block
+        self.vcs.prune_below(nv.view)
+        self._persist_round(out)
+        before = nv if nv.sender == self.index else None
+        self._vote_prepare(nv.block.hash(self.suite), out, before=before)
+
+    # ---- catch-up --------------------------------------------------------------------------
+
+    def _maybe_fetch(self, peer: int, out: list[Effect]) -> None:
+        if peer == self.index or self.ticks < self._fetch_deadline or self._fetched:
+            return
+        self._fetch_deadline = self.ticks + self.config.fetch_timeout_ticks
+        out.append(FetchBlocks(peer, self.height, self.config.fetch_blocks_max))
+
+    def _on_fetched(self, event: BlocksFetched, out: list[Effect]) -> None:
+        self._fetch_deadline = -1
+        for block, qc in event.blocks[: self.config.fetch_blocks_max]:
+            if block.header.height >= self.height:
+                self._fetched.append((block, qc))
+        while self._fetched and not self._barrier:
+            self._apply_fetched(out)
+
+    def _apply_fetched(self, out: list[Effect]) -> None:
+        block, qc = self._fetched.popleft()
+        if block.header.height != self.height:
+            if block.header.height > self.height:
+                self._fetched.clear()  # a gap: ask again later
+            return
+        reason, nxt = check_fetched(self.suite, self.chain_id, self.head, self.validators,
+                                    block, qc, self.app)
+        if reason is not None:
+            self._fetched.clear()
+            out.append(Log("warning", f"rejected fetched block: {reason}"))
+            return
+        self._commit(block, qc, nxt, out)
+
+    # ---- read-only views for the shell and tests -------------------------------------------
+
+    @property
+    def queued_txs(self) -> int:
+        return len(self._txs)
