@@ -210,7 +210,9 @@ class StateTree:
         items.sort(key=_by_path)
         ints = [item[0] for item in items]
         nodes: dict[bytes, bytes] = {}
-        new_root = self._update(self.root, 0, items, ints, 0, len(items), nodes)[0]
+        new_root = self.root
+        if items:
+            new_root = self._update(new_root, 0, items, ints, 0, len(items), nodes)[0]
 
         put = batch.put
         for node_hash, raw in nodes.items():
@@ -241,9 +243,10 @@ class StateTree:
 
     def _update(self, node: bytes, depth: int, items: list[_Item], ints: list[int],
                 lo: int, hi: int, out: dict[bytes, bytes]) -> tuple[bytes, int]:
-        """New hash and kind of the subtree ``node`` at ``depth`` after ``items[lo:hi]``."""
-        if lo == hi:
-            return node, (_EMPTY if node == ZERO_HASH else _UNSEEN)
+        """New hash and kind of the subtree ``node`` at ``depth`` after ``items[lo:hi]``.
+
+        The run is never empty: a child no write goes to is not visited.
+        """
         if node == ZERO_HASH:
             return self._build_from(items[lo:hi], None, depth, out)
         raw = self._load(node)
@@ -252,8 +255,17 @@ class StateTree:
         if depth >= PATH_BITS:
             raise CorruptStore("state tree inner node below the deepest level")
         mid = bisect_left(ints, _right_start(ints[lo], depth), lo, hi)
-        left, left_kind = self._update(raw[1:33], depth + 1, items, ints, lo, mid, out)
-        right, right_kind = self._update(raw[33:65], depth + 1, items, ints, mid, hi, out)
+        left = raw[1:33]
+        right = raw[33:65]
+        if mid == hi:  # every write goes left
+            left, left_kind = self._update(left, depth + 1, items, ints, lo, hi, out)
+            right_kind = _EMPTY if right == ZERO_HASH else _UNSEEN
+        elif mid == lo:
+            left_kind = _EMPTY if left == ZERO_HASH else _UNSEEN
+            right, right_kind = self._update(right, depth + 1, items, ints, lo, hi, out)
+        else:
+            left, left_kind = self._update(left, depth + 1, items, ints, lo, mid, out)
+            right, right_kind = self._update(right, depth + 1, items, ints, mid, hi, out)
         return self._join(left, left_kind, right, right_kind, out)
 
     def _build_from(self, run: list[_Item], leaf_raw: bytes | None, depth: int,

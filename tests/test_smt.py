@@ -1,0 +1,354 @@
+"""The state tree (``ledger.smt``) against the naive definition (``tests/naive_smt.py``).
+
+Property tests over both suites and both KV backends: random inserts, updates and deletes
+in several blocks give the naive root; proofs of presence and absence verify and equal the
+naive proofs; past roots keep their values and proofs. Then tampered proofs, persistence
+(reopening LevelDB, a batch not written, pending and discarded applies) and a corrupt store.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger import schema
+from ledger.crypto import ED25519_SHA256, SM2_SM3, ZERO_HASH, Suite
+from ledger.encoding import decode, encode
+from ledger.errors import CorruptStore, InvalidInput, ProofError
+from ledger.kv import KV, LevelKV, MemoryKV
+from ledger.smt import StateTree, stored_root
+from ledger.smt_proof import (
+    Proof,
+    ProofLeaf,
+    key_path,
+    leaf_hash,
+    path_bit,
+    proof_root,
+    value_hash,
+    verify_proof,
+)
+from tests.naive_smt import naive_proof, naive_root
+
+SUITES = [ED25519_SHA256, SM2_SM3]
+BACKENDS = ["memory", "leveldb"]
+
+
+@contextmanager
+def open_kv(backend: str) -> Iterator[KV]:
+    if backend == "memory":
+        yield MemoryKV()
+        return
+    with tempfile.TemporaryDirectory(prefix="smt_") as path:
+        kv = LevelKV(path)
+        try:
+            yield kv
+        finally:
+            kv.close()
+
+
+def commit(tree: StateTree, kv: KV, writes: Mapping[str, bytes | None], height: int) -> bytes:
+    batch = kv.batch()
+    root = tree.apply(writes, batch, height)
+    kv.write(batch)
+    tree.confirm_written()
+    return root
+
+
+def snapshot(kv: KV) -> dict[bytes, bytes]:
+    return dict(kv.scan(b""))
+
+
+def check_state(tree: StateTree, root: bytes, state: dict[str, bytes], probes: list[str]) -> None:
+    """Reads and proofs of every key in ``state`` and of ``probes`` under ``root``."""
+    suite = tree.suite
+    for key in sorted(set(state) | set(probes)):
+        value = state.get(key)
+        got, proof = tree.get_with_proof(key, root)
+        assert got == value
+        assert proof == naive_proof(suite, state, key)
+        verify_proof(suite, root, key, proof, value)
+        assert Proof.from_obj(decode(encode(proof.to_obj()))) == proof
+
+
+# Few distinct keys so that blocks update and delete keys that exist; some text keys too.
+keys_st = st.one_of(st.sampled_from([f"k/{i}" for i in range(24)]), st.text(max_size=6))
+values_st = st.one_of(
+    st.none(), st.binary(max_size=12).map(encode), st.integers(0, 1 << 40).map(encode)
+)
+blocks_st = st.lists(st.dictionaries(keys_st, values_st, max_size=20), min_size=1, max_size=6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
+@settings(max_examples=50, deadline=None)
+@given(blocks=blocks_st, cache_nodes=st.sampled_from([2, 16, 1 << 16]))
+def test_matches_the_naive_tree(suite: Suite, backend: str, blocks: list[dict[str, bytes | None]],
+                                cache_nodes: int) -> None:
+    with open_kv(backend) as kv:
+        tree = StateTree(suite, kv, cache_nodes=cache_nodes)
+        state: dict[str, bytes] = {}
+        history: list[tuple[bytes, dict[str, bytes]]] = [(ZERO_HASH, {})]
+        for height, writes in enumerate(blocks, start=1):
+            root = commit(tree, kv, writes, height)
+            for key, value in writes.items():
+                if value is None:
+                    state.pop(key, None)
+                else:
+                    state[key] = value
+            assert root == naive_root(suite, state) == tree.root
+            assert stored_root(kv, height) == root
+            history.append((root, dict(state)))
+            for key in writes:
+                assert tree.get(key) == state.get(key)
+        probes = ["k/0", "k/23", "absent", ""]
+        for root, past in history:
+            check_state(tree, root, past, probes)
+        # A tree opened afresh on the same store (cold cache) reads the same.
+        check_state(StateTree(suite, kv, tree.root, cache_nodes=cache_nodes), tree.root, state,
+                    probes)
+
+
+def test_deletes_collapse_to_the_lone_leaf() -> None:
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    tree = StateTree(suite, kv)
+    a, b = encode("a"), encode("b")
+    commit(tree, kv, {"a": a, "b": b, "c": encode("c")}, 1)
+    root = commit(tree, kv, {"b": None, "c": None, "never-there": None}, 2)
+    assert root == leaf_hash(suite, key_path(suite, "a"), value_hash(suite, a))
+    assert tree.prove("a") == Proof(ProofLeaf(key_path(suite, "a"), value_hash(suite, a)), ())
+    assert commit(tree, kv, {"a": None}, 3) == ZERO_HASH
+    assert tree.prove("a") == Proof(None, ())
+    assert tree.get("a") is None and tree.get_at(root, "a") == a
+
+
+def test_empty_block_keeps_the_root_and_records_it() -> None:
+    kv = MemoryKV()
+    tree = StateTree(ED25519_SHA256, kv)
+    root = commit(tree, kv, {"a": encode(1), "b": encode(2)}, 1)
+    assert commit(tree, kv, {}, 2) == root
+    assert stored_root(kv, 2) == root
+
+
+def test_proof_size_stops_at_the_lone_key() -> None:
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    tree = StateTree(suite, kv)
+    commit(tree, kv, {f"key/{i}": encode(i) for i in range(4096)}, 1)
+    sizes = [len(tree.prove(f"key/{i}").siblings) for i in range(0, 4096, 7)]
+    # 4,096 random paths: mean depth near log2(4096) = 12, far below 256.
+    assert 11 <= sum(sizes) / len(sizes) <= 15
+    assert max(sizes) <= 40
+
+
+# -- tampered proofs -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=SUITES, ids=lambda s: s.name)
+def small_tree(request: pytest.FixtureRequest) -> tuple[StateTree, dict[str, bytes]]:
+    kv = MemoryKV()
+    tree = StateTree(request.param, kv)
+    state = {f"key/{i}": encode({"n": i}) for i in range(64)}
+    commit(tree, kv, state, 1)
+    return tree, state
+
+
+def _absent_key_with_other_leaf(tree: StateTree) -> str:
+    for i in range(1000):
+        proof = tree.prove(f"absent/{i}")
+        if proof.leaf is not None and proof.siblings:
+            return f"absent/{i}"
+    raise AssertionError("no absent key lands on another key's leaf")
+
+
+def test_tampered_presence_proofs_fail(small_tree: tuple[StateTree, dict[str, bytes]]) -> None:
+    tree, state = small_tree
+    suite, root, key = tree.suite, tree.root, "key/5"
+    value = state[key]
+    proof = tree.prove(key)
+    verify_proof(suite, root, key, proof, value)
+    assert proof.leaf is not None and len(proof.siblings) >= 2
+    sib = list(proof.siblings)
+    flipped = bytes([sib[0][0] ^ 1]) + sib[0][1:]
+    bad_value_hash = bytes([proof.leaf.value_hash[0] ^ 1]) + proof.leaf.value_hash[1:]
+    tampered = {
+        "flipped sibling": replace(proof, siblings=(flipped, *sib[1:])),
+        "value hash": replace(proof, leaf=replace(proof.leaf, value_hash=bad_value_hash)),
+        "truncated": replace(proof, siblings=tuple(sib[:-1])),
+        "extra ZERO sibling": replace(proof, siblings=(*sib, ZERO_HASH)),
+        "extra sibling on top": replace(proof, siblings=(ZERO_HASH, *sib)),
+        "no leaf": replace(proof, leaf=None),
+        "swapped siblings": replace(proof, siblings=(sib[1], sib[0], *sib[2:])),
+    }
+    for what, bad in tampered.items():
+        with pytest.raises(ProofError):
+            verify_proof(suite, root, key, bad, value)
+        assert what
+    for wrong_value in (None, encode({"n": 6})):
+        with pytest.raises(ProofError):
+            verify_proof(suite, root, key, proof, wrong_value)
+    with pytest.raises(ProofError):
+        verify_proof(suite, root, "key/6", proof, value)  # another key
+    with pytest.raises(ProofError):
+        verify_proof(suite, root, "key/6", proof, None)  # not a proof of absence for key/6
+    with pytest.raises(ProofError):
+        verify_proof(suite, ZERO_HASH, key, proof, value)  # another root
+
+
+def test_tampered_absence_proofs_fail(small_tree: tuple[StateTree, dict[str, bytes]]) -> None:
+    tree, state = small_tree
+    suite, root = tree.suite, tree.root
+    key = _absent_key_with_other_leaf(tree)
+    proof = tree.prove(key)
+    verify_proof(suite, root, key, proof, None)
+    assert proof.leaf is not None
+    with pytest.raises(ProofError):
+        verify_proof(suite, root, key, proof, encode({"n": 1}))
+    with pytest.raises(ProofError):
+        verify_proof(suite, root, key, replace(proof, leaf=None), None)
+    with pytest.raises(ProofError):
+        verify_proof(suite, root, key, replace(proof, siblings=proof.siblings[1:]), None)
+    # The leaf's path must agree with the key's path above where the proof stops.
+    path = key_path(suite, key)
+    depth = len(proof.siblings) - 1
+    bad_path = bytearray(proof.leaf.path)
+    bad_path[depth >> 3] ^= 0x80 >> (depth & 7)
+    assert path_bit(bytes(bad_path), depth) != path_bit(path, depth)
+    bad = replace(proof, leaf=replace(proof.leaf, path=bytes(bad_path)))
+    with pytest.raises(ProofError, match="not in the subtree"):
+        verify_proof(suite, root, key, bad, None)
+    with pytest.raises(ProofError, match="not in the subtree"):
+        proof_root(suite, key, bad)
+
+
+def test_proof_objects_are_strict() -> None:
+    good = {"leaf": {"path": bytes(32), "value_hash": bytes(32)}, "siblings": [bytes(32)]}
+    assert Proof.from_obj(good).to_obj() == good
+    bad_objs = [
+        {"leaf": None},
+        {**good, "extra": 1},
+        {**good, "siblings": [bytes(31)]},
+        {**good, "siblings": ["00" * 32]},
+        {**good, "siblings": [bytes(32)] * 257},
+        {**good, "leaf": {"path": bytes(32)}},
+        {**good, "leaf": {"path": bytes(33), "value_hash": bytes(32)}},
+        [None, []],
+    ]
+    for obj in bad_objs:
+        with pytest.raises(InvalidInput):
+            Proof.from_obj(obj)
+    with pytest.raises(ProofError):
+        proof_root(ED25519_SHA256, "k", Proof(None, (bytes(31),)))
+
+
+# -- persistence -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
+def test_reopened_leveldb_gives_the_same_root_and_reads(suite: Suite) -> None:
+    state = {f"key/{i}": encode(i) for i in range(200)}
+    with tempfile.TemporaryDirectory(prefix="smt_") as path:
+        kv = LevelKV(path)
+        tree = StateTree(suite, kv)
+        first = commit(tree, kv, state, 1)
+        second = commit(tree, kv, {"key/0": None, "key/1": encode("new")}, 2)
+        kv.close()
+        kv = LevelKV(path)
+        try:
+            assert stored_root(kv, 1) == first
+            assert stored_root(kv, 2) == second
+            assert stored_root(kv, 3) is None
+            again = StateTree(suite, kv, second)
+            after = {k: v for k, v in state.items() if k != "key/0"} | {"key/1": encode("new")}
+            assert again.root == second == naive_root(suite, after)
+            assert again.get("key/0") is None and again.get("key/1") == encode("new")
+            assert again.get_at(first, "key/0") == encode(0)
+            check_state(again, first, state, ["key/200"])
+        finally:
+            kv.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_batch_not_written_leaves_the_kv_unchanged(backend: str) -> None:
+    suite = ED25519_SHA256
+    with open_kv(backend) as kv:
+        tree = StateTree(suite, kv)
+        written = commit(tree, kv, {"a": encode(1), "b": encode(2)}, 1)
+        before = snapshot(kv)
+        batch = kv.batch()
+        pending = tree.apply({"a": None, "c": encode(3)}, batch, 2)
+        assert len(batch) > 0
+        assert snapshot(kv) == before
+        # The pending root is readable and provable before the batch is written...
+        assert tree.root == pending and tree.written_root == written and tree.pending == 1
+        assert tree.get("a") is None and tree.get("c") == encode(3)
+        verify_proof(suite, pending, "c", tree.prove("c"), encode(3))
+        # ...and forgetting it returns to the written root with the KV untouched.
+        tree.discard_pending()
+        assert tree.root == written and tree.pending == 0
+        assert tree.get("a") == encode(1) and tree.get("c") is None
+        assert snapshot(kv) == before
+
+
+def test_pipelined_applies_commit_in_order() -> None:
+    suite = SM2_SM3
+    kv = MemoryKV()
+    tree = StateTree(suite, kv)
+    first_batch, second_batch = kv.batch(), kv.batch()
+    first = tree.apply({"a": encode(1), "b": encode(2)}, first_batch, 1)
+    second = tree.apply({"b": None, "c": encode(3)}, second_batch, 2)
+    assert second == naive_root(suite, {"a": encode(1), "c": encode(3)})
+    assert tree.get_at(first, "b") == encode(2) and tree.get("b") is None
+    kv.write(first_batch)
+    tree.confirm_written()
+    assert tree.written_root == first and tree.root == second
+    kv.write(second_batch)
+    tree.confirm_written()
+    assert tree.written_root == second and tree.pending == 0
+    fresh = StateTree(suite, kv, second)
+    check_state(fresh, second, {"a": encode(1), "c": encode(3)}, ["b"])
+    check_state(fresh, first, {"a": encode(1), "b": encode(2)}, ["c"])
+    with pytest.raises(RuntimeError):
+        tree.confirm_written()
+
+
+def test_invalid_writes_change_nothing() -> None:
+    kv = MemoryKV()
+    tree = StateTree(ED25519_SHA256, kv)
+    root = commit(tree, kv, {"a": encode(1)}, 1)
+    bad_writes: list[dict[object, object]] = [
+        {"b": "text, not CE bytes"}, {b"bytes key": encode(1)}, {"\ud800": encode(1)}
+    ]
+    for writes in bad_writes:
+        batch = kv.batch()
+        with pytest.raises(InvalidInput):
+            tree.apply(writes, batch, 2)  # type: ignore[arg-type]
+        assert len(batch) == 0 and tree.root == root and tree.pending == 0
+    with pytest.raises(InvalidInput):
+        tree.apply({}, kv.batch(), -1)
+
+
+def test_a_corrupt_node_stops_reads() -> None:
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    tree = StateTree(suite, kv)
+    root = commit(tree, kv, {f"key/{i}": encode(i) for i in range(8)}, 1)
+    node_key = schema.state_node_key(root)
+    raw = kv.get(node_key)
+    assert raw is not None
+    batch = kv.batch()
+    batch.put(node_key, raw[:-1] + bytes([raw[-1] ^ 1]))
+    kv.write(batch)
+    with pytest.raises(CorruptStore):
+        StateTree(suite, kv, root).get_at(root, "key/1")
+    batch = kv.batch()
+    batch.delete(node_key)
+    kv.write(batch)
+    with pytest.raises(CorruptStore):
+        StateTree(suite, kv, root).prove("key/1")
