@@ -1,0 +1,413 @@
+"""The ``credchain`` command line: keys, a local network, nodes, transactions and proofs.
+
+Commands (``credchain --help`` for each one's options):
+
+- ``keys new OUT --suite S`` — a new key pair in an encrypted key file (``ledger.keyfile``);
+- ``network init --nodes N --suite S --out DIR`` — everything a local N-validator network
+  needs, in one go: validator and sample client keys (with their passphrase files), the
+  genesis document, one ``nodeI.toml`` per validator on loopback ports, and the verifier's
+  anchor file;
+- ``net up DIR`` — start every validator of a ``network init`` directory as a subprocess and
+  stop them all on Ctrl-C / SIGTERM;
+- ``node start --config FILE`` — run one node;
+- ``status``, ``tx send``, ``proof`` — talk to a node's HTTP API;
+- ``verify BUNDLE --anchor FILE`` — check a proof bundle offline; exit 0 only if it is valid.
+
+Bad input gives a one-line message on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger.errors import InvalidInput
+
+NETWORK_PASSPHRASE_FILE = "passphrase"
+
+
+def fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _passphrase(env: str | None, file: str | None, confirm: bool = False) -> bytes:
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            fail(f"environment variable {env} is not set")
+        return str(value).encode()
+    if file:
+        try:
+            return Path(file).read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            fail(f"cannot read passphrase file: {exc}")
+    text: str = click.prompt("passphrase", hide_input=True, confirmation_prompt=confirm)
+    return text.encode()
+
+
+def save_key(path: Path, suite_name: str, secret: bytes, passphrase: bytes) -> bytes:
+    """Write ``secret`` to an encrypted key file; returns the public key."""
+    from ledger import keyfile
+    from ledger.crypto import get_suite
+
+    suite = get_suite(suite_name)
+    keyfile.save_key(path, suite, secret, passphrase)
+    return suite.public_key(secret)
+
+
+def load_key(path: Path, passphrase: bytes) -> tuple[Any, bytes]:
+    """``(suite, secret)`` from an encrypted key file."""
+    from ledger import keyfile
+
+    key = keyfile.load_key(path, passphrase)
+    return key.suite, key.secret
+
+
+# ---- HTTP helpers ---------------------------------------------------------------------------
+
+
+def http(url: str, method: str = "GET", body: Any = None, timeout_s: float = 10.0) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            payload = json.loads(exc.read())
+        except ValueError:
+            payload = {"error": str(exc)}
+        payload["_status"] = exc.code
+        return payload
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        fail(f"cannot reach the node at {url}: {exc}")
+
+
+# ---- the commands ---------------------------------------------------------------------------
+
+
+class _Group(click.Group):
+    """The root group: expected errors become one-line messages (exit 1), not tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InvalidInput as exc:
+            raise click.ClickException(str(exc)) from None
+        except LookupError as exc:
+            raise click.ClickException(f"not found: {exc}") from None
+
+
+@click.group(cls=_Group)
+def main() -> None:
+    """credchain: a permissioned PBFT chain for public-resource-trading credentials."""
+
+
+@main.group()
+def keys() -> None:
+    """Key files."""
+
+
+@keys.command("new")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--suite", default="ed25519-sha256", show_default=True,
+              type=click.Choice(["ed25519-sha256", "sm2-sm3"]))
+@click.option("--passphrase-env", help="read the passphrase from this environment variable")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False),
+              help="read the passphrase from this file")
+def keys_new(out: str, suite: str, passphrase_env: str | None,
+             passphrase_file: str | None) -> None:
+    """Create a key pair in the encrypted key file OUT."""
+    from ledger.crypto import get_suite
+
+    if Path(out).exists():
+        fail(f"{out} exists; refusing to overwrite a key file")
+    phrase = _passphrase(passphrase_env, passphrase_file, confirm=True)
+    pub = save_key(Path(out), suite, get_suite(suite).generate_secret(), phrase)
+    click.echo(json.dumps({"file": out, "suite": suite, "pubkey": pub.hex()}))
+
+
+@main.group()
+def network() -> None:
+    """Local networks."""
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free TCP ports on 127.0.0.1 (the OS picks them)."""
+    socks, ports = [], []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+@network.command("init")
+@click.option("--nodes", "n_nodes", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--suite", default="ed25519-sha256", show_default=True,
+              type=click.Choice(["ed25519-sha256", "sm2-sm3"]))
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--chain-id", default="credchain-local", show_default=True)
+@click.option("--clients", default=4, show_default=True, type=click.IntRange(0, 1000))
+@click.option("--base-port", default=0, show_default=True, type=click.IntRange(0, 65000),
+              help="peer port of node 0 (node i: base+2i peer, base+2i+1 HTTP); 0 = free ports")
+def network_init(n_nodes: int, suite: str, out: str, chain_id: str, clients: int,
+                 base_port: int) -> None:
+    """Keys, genesis, node configs and anchor for a local N-validator network in OUT."""
+    init_network(Path(out), n_nodes, suite, chain_id, clients, base_port)
+    click.echo(f"network of {n_nodes} validators ({suite}) written to {out}")
+
+
+def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, clients: int,
+                 base_port: int = 0) -> dict[str, Any]:
+    from ledger.crypto import get_suite
+    from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block
+
+    if out.exists() and any(out.iterdir()):
+        fail(f"{out} is not empty; refusing to overwrite a network")
+    out.mkdir(parents=True, exist_ok=True)
+    suite = get_suite(suite_name)
+    phrase = secrets.token_hex(16).encode()
+    pf = out / NETWORK_PASSPHRASE_FILE
+    fd = os.open(pf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(phrase + b"\n")
+    validators, client_keys = [], []
+    for i in range(n_nodes):
+        pub = save_key(out / f"node{i}.key", suite_name, suite.generate_secret(), phrase)
+        validators.append({"name": f"node{i}", "pubkey": pub.hex()})
+    for k in range(clients):
+        pub = save_key(out / f"client{k}.key", suite_name, suite.generate_secret(), phrase)
+        client_keys.append(pub.hex())
+    committee = client_keys[: max(1, min(3, clients))] if clients else [validators[0]["pubkey"]]
+    genesis_json = {
+        "chain_id": chain_id,
+        "suite": suite_name,
+        "time_ms": time.time_ns() // 1_000_000,
+        "validators": validators,
+        "committee": committee,
+        "roles": {},
+        "params": {},
+    }
+    doc = GenesisDoc.from_json(genesis_json)
+    doc.save(out / "genesis.json")
+    block = genesis_block(doc, default_state(doc))
+    Anchor.of(suite, block.header, doc.validators).save(out / "anchor.json")
+    ports = free_ports(2 * n_nodes) if base_port == 0 else list(
+        range(base_port, base_port + 2 * n_nodes))
+    for i in range(n_nodes):
+        peers = "\n".join(
+            f'[[peers]]\nindex = {j}\nhost = "127.0.0.1"\nport = {ports[2 * j]}\n'
+            for j in range(n_nodes) if j != i
+        )
+        (out / f"node{i}.toml").write_text(
+            f'index = {i}\nname = "node{i}"\nkey_file = "node{i}.key"\n'
+            f'passphrase_file = "{NETWORK_PASSPHRASE_FILE}"\nhost = "127.0.0.1"\n'
+            f"peer_port = {ports[2 * i]}\nhttp_port = {ports[2 * i + 1]}\n"
+            f'data_dir = "data/node{i}"\ngenesis_file = "genesis.json"\n\n{peers}'
+        )
+    manifest = {
+        "chain_id": chain_id,
+        "suite": suite_name,
+        "nodes": [{"config": f"node{i}.toml", "http": f"http://127.0.0.1:{ports[2 * i + 1]}"}
+                  for i in range(n_nodes)],
+        "clients": [{"key_file": f"client{k}.key", "pubkey": client_keys[k]}
+                    for k in range(clients)],
+        "passphrase_file": NETWORK_PASSPHRASE_FILE,
+    }
+    (out / "network.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+@main.group("node")
+def node_group() -> None:
+    """Run a node."""
+
+
+@node_group.command("start")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+def node_start(config_path: str) -> None:
+    """Run one node from its config file until SIGTERM / Ctrl-C."""
+    import node
+
+    node.main(config_path)
+
+
+@main.group("net")
+def net_group() -> None:
+    """A whole local network."""
+
+
+@net_group.command("up")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True))
+@click.option("--seconds", default=0, type=click.IntRange(0),
+              help="stop after this many seconds (0: run until Ctrl-C / SIGTERM)")
+def net_up(directory: str, seconds: int) -> None:
+    """Start every validator of a `network init` DIRECTORY as a subprocess."""
+    manifest = _manifest(Path(directory))
+    procs = start_nodes(Path(directory), manifest)
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    for n in manifest["nodes"]:
+        click.echo(f"{n['config']}: {n['http']}")
+    deadline = time.monotonic() + seconds if seconds else None
+    try:
+        while not stop["now"] and (deadline is None or time.monotonic() < deadline):
+            dead = [i for i, p in enumerate(procs) if p.poll() is not None]
+            if dead:
+                click.echo(f"node(s) {dead} exited; stopping the network", err=True)
+                break
+            time.sleep(0.2)
+    finally:
+        stop_nodes(procs)
+
+
+def _manifest(directory: Path) -> Any:
+    try:
+        return json.loads((directory / "network.json").read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"{directory} is not a `network init` directory: {exc}")
+
+
+def start_nodes(directory: Path, manifest: Any) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    logs = directory / "logs"
+    logs.mkdir(exist_ok=True)
+    for i, n in enumerate(manifest["nodes"]):
+        with open(logs / f"node{i}.log", "ab") as log:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "cli", "node", "start", "--config",
+                 str(directory / n["config"])],
+                stdout=log, stderr=subprocess.STDOUT, cwd=str(Path(__file__).resolve().parent),
+            ))
+    return procs
+
+
+def stop_nodes(procs: list[subprocess.Popen[bytes]], timeout_s: float = 10.0) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:26651", show_default=True)
+def status(url: str) -> None:
+    """A node's height, view, leader, peers and pool size."""
+    click.echo(json.dumps(http(f"{url}/status"), indent=2))
+
+
+@main.group()
+def tx() -> None:
+    """Transactions."""
+
+
+@tx.command("send")
+@click.option("--url", default="http://127.0.0.1:26651", show_default=True)
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--passphrase-env")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False))
+@click.option("--call", required=True, help="contract.method")
+@click.option("--args", "args_json", default="{}", help="JSON map; bytes as {\"$bin\": hex}")
+@click.option("--nonce", type=int, help="default: the sender's committed next nonce")
+@click.option("--wait", is_flag=True, help="wait (≤ 30 s) until the transaction commits")
+def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file: str | None,
+            call: str, args_json: str, nonce: int | None, wait: bool) -> None:
+    """Sign a transaction and submit it to a node."""
+    from ledger.jsonform import tagged_from_json
+    from ledger.tx import TxBody, sign_tx
+
+    suite, secret = load_key(Path(key_file), _passphrase(passphrase_env, passphrase_file))
+    try:
+        args = tagged_from_json(json.loads(args_json))
+    except ValueError as exc:
+        fail(f"--args is not valid: {exc}")
+    if not isinstance(args, dict):
+        fail("--args must be a JSON map")
+    status_ = http(f"{url}/status")
+    sender = suite.public_key(secret)
+    if nonce is None:
+        got = http(f"{url}/state/nonce/{sender.hex()}")
+        nonce = int(got["value"]) if got.get("value") is not None else 0
+    body = TxBody(status_["chain_id"], sender, nonce, call, args)
+    signed = sign_tx(suite, secret, body)
+    res = http(f"{url}/txs", "POST", {"txs": [signed.encode().hex()]})
+    click.echo(json.dumps(res, indent=2))
+    if not res.get("accepted"):
+        sys.exit(1)
+    if wait:
+        tx_id = res["results"][0]["tx_id"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            got = http(f"{url}/txs/{tx_id}")
+            if got.get("status") == "committed":
+                click.echo(json.dumps(got, indent=2))
+                return
+            time.sleep(0.2)
+        fail(f"transaction {tx_id} not committed within 30 s")
+
+
+@main.command()
+@click.argument("key")
+@click.option("--url", default="http://127.0.0.1:26651", show_default=True)
+@click.option("--height", type=int)
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+def proof(key: str, url: str, height: int | None, out: str) -> None:
+    """Fetch the proof bundle of state KEY (JSON form) into OUT."""
+    q = f"?height={height}" if height is not None else ""
+    res = http(f"{url}/proof/{urllib.parse.quote(key, safe='/')}{q}")
+    if "_status" in res:
+        fail(f"node refused: {res.get('error')}")
+    Path(out).write_text(json.dumps(res, indent=2) + "\n")
+    click.echo(f"bundle for {key!r} at height {res['header']['height']} written to {out}")
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, exists=True))
+@click.option("--anchor", "anchor_path", required=True,
+              type=click.Path(dir_okay=False, exists=True))
+def verify(bundle: str, anchor_path: str) -> None:
+    """Check a proof BUNDLE offline against the genesis anchor; exit 0 only when valid."""
+    from ledger.bundle import from_json, verify_bundle
+    from ledger.genesis import Anchor
+
+    anchor = Anchor.load(anchor_path)
+    try:
+        obj = json.loads(Path(bundle).read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read bundle: {exc}")
+    record = verify_bundle(from_json(obj), anchor)
+    value = None if record.value is None else record.value.hex()
+    click.echo(json.dumps({"valid": True, "key": record.key, "height": record.height,
+                           "value_ce": value}))
+
+
+if __name__ == "__main__":
+    main()
