@@ -9,6 +9,7 @@ run through the real Executor with synthetic block times.
     h.expect_refused(alice, "credit.record", {...}, "E_FORBIDDEN")
         # asserts the code AND that nothing but the sender's nonce changed
     h.run_block([h.tx(a, call, args), ...], at_ms=...)  # several transactions in one block
+    h.govern("set_param", {"name": "min_validators", "value": 5})  # proposal + votes
     h.get("param/min_validators"); h.root(); h.advance(days=3)
 
 Set-up helpers (``grant``, ``put``) write state directly, outside any transaction, so a test
@@ -182,6 +183,19 @@ class Harness:
         before.pop(keys.nonce(acct.pubkey), None)
         assert after == before, f"{call} refused but changed {sorted(_diff(before, after))}"
         return receipt
+
+    def govern(self, action: str, payload: Mapping[str, Any]) -> int:
+        """Run a governance action through a proposal and committee votes until it executes;
+        returns the proposal id."""
+        proposer, *voters = self.committee
+        receipt = self.expect_ok(proposer, "gov.propose", {"action": action, "payload": payload})
+        proposal_id = int(receipt.events[0]["id"])
+        for voter in voters:
+            if self.get(f"gov/proposal/{proposal_id}")["status"] != "open":
+                break
+            self.expect_ok(voter, "gov.vote", {"id": proposal_id, "approve": True})
+        assert self.get(f"gov/proposal/{proposal_id}")["status"] == "executed"
+        return proposal_id
 
     # --- time ---
 

@@ -17,7 +17,7 @@ DATA: dict[str, Any] = json.loads((VECTORS / "uscc.json").read_text(encoding="ut
 
 
 def test_alphabet_and_weights_match_the_vectors() -> None:
-    assert ALPHABET == DATA["alphabet"]
+    assert DATA["alphabet"] == ALPHABET
     assert list(WEIGHTS) == DATA["weights"]
 
 
