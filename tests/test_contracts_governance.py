@@ -19,6 +19,7 @@ from contracts.governance import (
     votes_needed,
 )
 from contracts.params import DEFAULTS
+from contracts.state import Overlay
 from ledger import encoding
 from ledger.block import validators_from_obj
 from ledger.genesis import GenesisDoc
@@ -157,7 +158,7 @@ def test_voting_on_an_expired_proposal_is_refused() -> None:
     h = Harness()
     pid = propose(h, "grant_role", {"role": "platform", "member": h.account("p").pubkey})
     expires_ms = h.get(f"gov/proposal/{pid}")["expires_ms"]
-    assert expires_ms == h.time_ms + DEFAULTS["gov_proposal_ttl_ms"]
+    assert expires_ms == h.time_ms + int(DEFAULTS["gov_proposal_ttl_ms"])
     h.expect_refused(
         h.committee[1], "gov.vote", {"id": pid, "approve": True}, E_EXPIRED, at_ms=expires_ms
     )
@@ -223,8 +224,6 @@ def test_entities_and_accounts_are_frozen_and_unfrozen() -> None:
     key_hex = h.account("x").hex
     h.govern("freeze", {"subject": USCC, "reason": "court order (2024) 粤15执1号"})
     h.govern("freeze", {"subject": key_hex, "reason": "leaked key"})
-    from contracts.state import Overlay
-
     view = Overlay(h.state)
     assert is_frozen(view, USCC) and is_frozen(view, key_hex)
     assert h.get(keys.frozen(USCC))["reason"] == "court order (2024) 粤15执1号"
@@ -276,7 +275,7 @@ def test_the_committee_never_becomes_empty() -> None:
 
 def _doc(**changes: Any) -> GenesisDoc:
     h = Harness()
-    fields = {
+    fields: dict[str, Any] = {
         "chain_id": h.doc.chain_id,
         "suite": h.doc.suite,
         "time_ms": h.doc.time_ms,
