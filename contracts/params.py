@@ -41,6 +41,42 @@ DEFAULTS: dict[str, int | str] = {
     "credit_records_per_entity_max": 256,
     # --- trading parameters (tender, bid, guarantee) ---
     # (contracts-trading adds its parameters below this line)
+    # rule-set periods in days: contracts/tender_rules.py gives the source of each number
+    "bl_bid_min_days": 20,
+    "bl_doc_sale_min_days": 5,
+    "bl_amend_min_days": 15,
+    "bl_doc_objection_before_days": 10,
+    "bl_doc_objection_days": 0,  # 0: no limit from the issue start (only the 10 days before)
+    "bl_reply_days": 3,
+    "bl_publicity_min_days": 3,
+    "bl_result_objection_days": 10,
+    "bl_contract_days": 30,
+    "gp_bid_min_days": 20,
+    "gp_doc_sale_min_days": 5,  # 5 working days in 87号令 §18, modelled as calendar days
+    "gp_amend_min_days": 15,
+    "gp_doc_objection_before_days": 0,
+    "gp_doc_objection_days": 7,  # 7 working days (政府采购法 §52), as calendar days
+    "gp_reply_days": 7,
+    "gp_publicity_min_days": 1,
+    "gp_result_objection_days": 7,
+    "gp_contract_days": 30,
+    "opening_objection_ms": 30 * 60_000,
+    "decrypt_window_ms": 30 * 60_000,
+    "tender_kinds": "works,goods,services,land,mining",
+    "tender_lots_max": 32,
+    "tender_amendments_max": 32,
+    "tender_objections_max": 64,
+    "bid_validity_max_days": 365,
+    "bid_min_count": 3,
+    "bid_versions_max": 16,
+    "bids_per_lot_max": 200,
+    "committee_min_size": 5,
+    "candidates_max": 3,
+    # a guarantee is at most 2% (200 basis points) of the lot's estimated price, and at most
+    # 800,000 yuan for works and goods (招标投标法实施条例 §26; 工程建设项目施工招标投标办法 §37)
+    "guarantee_max_bp": 200,
+    "guarantee_cap_fen": 80_000_000,
+    "guarantee_cap_kinds": "works,goods",
     # --- end of trading parameters ---
 }
 
@@ -54,6 +90,19 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "consent_max_days": (1, 3660),
     "credit_records_per_entity_max": (1, 4096),
     # --- trading bounds ---
+    "bl_bid_min_days": (1, 365),
+    "gp_bid_min_days": (1, 365),
+    "bl_reply_days": (1, 60),
+    "gp_reply_days": (1, 60),
+    "decrypt_window_ms": (60_000, DAY_MS),
+    "opening_objection_ms": (0, DAY_MS),
+    "tender_lots_max": (1, 256),
+    "bid_min_count": (1, 100),
+    "bid_versions_max": (1, 256),
+    "bids_per_lot_max": (1, 2000),
+    "committee_min_size": (1, 99),
+    "candidates_max": (1, 10),
+    "guarantee_max_bp": (0, 10_000),
     # --- end of trading bounds ---
 }
 

@@ -6,7 +6,7 @@ state roots part ways at the first transaction they treat differently.
 
 from __future__ import annotations
 
-from contracts import consent, credit, governance, identity
+from contracts import bid, consent, credit, governance, guarantee, identity, tender
 from contracts.runtime import Contract, Executor
 
 CONTRACTS: list[Contract] = [
@@ -15,6 +15,9 @@ CONTRACTS: list[Contract] = [
     consent.CONTRACT,
     credit.CONTRACT,
     # --- trading contracts (tender, bid, guarantee): contracts-trading appends here ---
+    tender.CONTRACT,
+    bid.CONTRACT,
+    guarantee.CONTRACT,
     # --- end of trading contracts ---
 ]
 

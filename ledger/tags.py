@@ -27,5 +27,6 @@ PEER_HANDSHAKE = 0x5A
 
 # Contract-level commitments (contracts/ documents each encoding).
 BID_COMMITMENT = 0x60
+BID_SLOT = 0x61  # a bid's state slot: Hd(0x61, tender/lot/entity header), contracts/bid.py
 # A new key co-signs its own binding when an entity rotates a key (contracts/identity.py).
 KEY_ROTATION = 0x6F

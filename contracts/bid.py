@@ -1,0 +1,410 @@
+"""Sealed bids (``bid.*``): submit, replace, withdraw, open, reveal, close, revoke.
+
+A bid is sealed: the chain sees the hash of the encrypted bid file, the encrypted summary
+(``contracts.sealing``), and the commitment ``Hd(0x60, body)`` over the fixed-width body
+documented in ``contracts.sealing``; the contract recomputes the commitment from the
+sender's entity, the tender, the lot and both hashes, and refuses one that does not match.
+
+Where a bid lives, and what state shows before the deadline
+------------------------------------------------------------
+- ``bid/<tender>/<lot>/<slot>`` with ``slot = hex(Hd(0x61, header))`` and ``header`` the
+  85-byte commitment header (version, H(chain), H(tender), lot, USCC). One slot per entity
+  and lot is what makes "one bid per entity per lot" and "the latest version counts": a
+  replacement rewrites the slot's current version and appends the old one to its history.
+- ``bidset/<tender>/<lot>``: the XOR of the live slots (32 bytes). No list and no counter of
+  bids is kept until opening, so the state holds no "how many" and no index of "who".
+- Opening names the live slots (the platform's node collects them from its state); the
+  contract checks each exists and is live, and that their XOR equals ``bidset``, so no live
+  bid can be left out (leaving some out would need their XOR to be zero).
+
+Limits, honestly: a slot is derived from public data, so anyone with raw state access who
+guesses a USCC can test whether that entity bid, and anyone who sees the blocks sees the
+bid transactions and their senders. The chain's part is to keep no count and no list; the
+node's API must refuse reads and proofs of ``bid/`` and ``bidset/`` keys and of bid
+transactions of a tender before its deadline to anyone but the bidder.
+
+After the deadline the platform opens: a lot with fewer than ``bid_min_count`` live bids
+fails (流标; its guarantees are released and its bids are never decrypted); otherwise the
+decryption window (``decrypt_window_ms``) opens, each bidder reveals its content key and
+the contract decrypts the summary, checks the embedded bid-file hash, and records the price.
+A wrong key or a mismatch marks ``decrypt_failed`` at once (final: there is no second try);
+silence until the window closes does the same. Closing writes the opening record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import args, guarantee, sealing
+from contracts.credit import bid_blockers, has_qualification
+from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, E_STATE, ContractError
+from contracts.identity import require_entity_sender
+from contracts.runtime import Call, Contract
+from contracts.tender import (
+    bidder_conflict,
+    load,
+    lot_of,
+    opening_key,
+    record_id,
+    require_platform,
+    save,
+    step,
+)
+from ledger import encoding, tags
+from ledger.crypto import DIGEST_LEN
+from ledger.errors import EncodingError
+
+E_COMMITMENT = "E_COMMITMENT"  # the commitment does not bind this tender, lot, entity and hashes
+E_CONFLICT = "E_CONFLICT"  # the platform operator, a related party, the tenderer or agent bids
+E_DEBARRED = "E_DEBARRED"  # a debarring credit record in scope is in force
+E_UNQUALIFIED = "E_UNQUALIFIED"  # a required qualification is missing
+E_BID_SET = "E_BID_SET"  # the slots named at opening are not exactly the live bids
+
+LIVE = "sealed"
+ZERO = bytes(DIGEST_LEN)
+
+
+def slot_of(call: Call, tender_id: str, lot: int, uscc: str) -> str:
+    suite = call.block.suite
+    header = sealing.header(suite, call.block.chain_id, tender_id, lot, uscc)
+    return suite.hd(tags.BID_SLOT, header).hex()
+
+
+def bid_key(tender_id: str, lot: int, slot: str) -> str:
+    return f"bid/{tender_id}/{lot}/{slot}"
+
+
+def bidset_key(tender_id: str, lot: int) -> str:
+    return f"bidset/{tender_id}/{lot}"
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+
+
+def _toggle(call: Call, tender_id: str, lot: int, slot: str) -> None:
+    key = bidset_key(tender_id, lot)
+    current = call.state.get(key) or ZERO
+    call.state.put(key, _xor(current, bytes.fromhex(slot)))
+
+
+def _bidder(call: Call, tender: dict[str, Any]) -> str:
+    """The sender's entity, checked for every bidding rule of DOMAIN.md."""
+    uscc = require_entity_sender(call)
+    if bidder_conflict(tender, uscc):
+        raise ContractError(
+            E_CONFLICT, f"{uscc} may not bid on this tender (operator, related or tenderer side)"
+        )
+    blockers = bid_blockers(call.state, uscc, tender["kind"], tender["region"], call.now_ms)
+    if blockers:
+        raise ContractError(E_DEBARRED, f"{uscc} is barred from bidding by {', '.join(blockers)}")
+    for q in tender["qualifications"]:
+        if not has_qualification(call.state, uscc, q["category"], q["min_level"], call.now_ms):
+            raise ContractError(
+                E_UNQUALIFIED, f"{uscc} lacks {q['category']} level {q['min_level']}"
+            )
+    return uscc
+
+
+def _sealed_fields(call: Call, tender: dict[str, Any], lot: int, uscc: str) -> dict[str, Any]:
+    suite = call.block.suite
+    file_hash = args.blob(call.args, "file_hash", length=DIGEST_LEN)
+    sealed = args.blob(call.args, "sealed_summary", max_len=sealing.max_sealed_len(suite))
+    given = args.blob(call.args, "commitment", length=DIGEST_LEN)
+    expected = sealing.commitment(
+        suite, call.block.chain_id, tender["tender_id"], lot, uscc, file_hash, sealed
+    )
+    if given != expected:
+        raise ContractError(
+            E_COMMITMENT, "the commitment does not bind this tender, lot, entity and hashes"
+        )
+    return {
+        "commitment": given,
+        "file_hash": file_hash,
+        "summary_hash": suite.hash(sealed),
+        "sealed": sealed,
+    }
+
+
+def _start(call: Call) -> tuple[dict[str, Any], int, str, str]:
+    tender = load(call, record_id(call.args, "tender_id"))
+    step(call, tender, "bid")
+    lot = args.integer(call.args, "lot", 1, 0xFFFF)
+    lot_of(tender, lot)
+    uscc = _bidder(call, tender)
+    return tender, lot, uscc, slot_of(call, tender["tender_id"], lot, uscc)
+
+
+def _guarantee_number(call: Call) -> str:
+    if "guarantee" not in call.args or call.args["guarantee"] == "":
+        return ""
+    return record_id(call.args, "guarantee")
+
+
+def submit(call: Call) -> None:
+    """A sealed bid, before the deadline; one per entity and lot (a withdrawn one may return)."""
+    tender, lot, uscc, slot = _start(call)
+    key = bid_key(tender["tender_id"], lot, slot)
+    old = call.state.get(key)
+    if old is not None and old["status"] == LIVE:
+        raise ContractError(E_EXISTS, "this entity already has a bid on this lot: replace it")
+    fields = _sealed_fields(call, tender, lot, uscc)
+    number = _guarantee_number(call)
+    guarantee.bind(call, tender, lot, uscc, number, slot)
+    history: list[dict[str, Any]] = [] if old is None else old["history"] + [_version_of(old)]
+    version = 1 if old is None else old["version"] + 1
+    _write(call, key, tender["tender_id"], lot, uscc, version, fields, number, history)
+    _toggle(call, tender["tender_id"], lot, slot)
+    call.emit("bid.sealed", commitment=fields["commitment"], version=version)
+
+
+def replace(call: Call) -> None:
+    """A new version of the entity's bid, before the deadline; the guarantee may change."""
+    tender, lot, uscc, slot = _start(call)
+    key = bid_key(tender["tender_id"], lot, slot)
+    old = call.state.get(key)
+    if old is None or old["status"] != LIVE:
+        raise ContractError(E_NOT_FOUND, "no live bid of this entity on this lot")
+    if len(old["history"]) + 1 >= call.param("bid_versions_max"):
+        raise ContractError(E_STATE, "too many versions of this bid")
+    fields = _sealed_fields(call, tender, lot, uscc)
+    number = _guarantee_number(call)
+    if number != old["guarantee"]:
+        guarantee.unbind(call, old["guarantee"])
+        guarantee.bind(call, tender, lot, uscc, number, slot)
+    history = old["history"] + [_version_of(old)]
+    _write(call, key, tender["tender_id"], lot, uscc, old["version"] + 1, fields, number, history)
+    call.emit("bid.sealed", commitment=fields["commitment"], version=old["version"] + 1)
+
+
+def withdraw(call: Call) -> None:
+    """Withdraw before the deadline: the slot leaves the live set, the guarantee is unbound."""
+    tender, lot, uscc, slot = _start(call)
+    key = bid_key(tender["tender_id"], lot, slot)
+    old = call.state.get(key)
+    if old is None or old["status"] != LIVE:
+        raise ContractError(E_NOT_FOUND, "no live bid of this entity on this lot")
+    guarantee.unbind(call, old["guarantee"])
+    old["history"] = old["history"] + [_version_of(old)]
+    old["status"] = "withdrawn"
+    old["guarantee"] = ""
+    old["at_ms"] = call.now_ms
+    call.state.put(key, old)
+    _toggle(call, tender["tender_id"], lot, slot)
+    call.emit("bid.withdrawn", version=old["version"])
+
+
+def _version_of(bid: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": bid["version"],
+        "status": bid["status"],
+        "commitment": bid["commitment"],
+        "guarantee": bid["guarantee"],
+        "at_ms": bid["at_ms"],
+    }
+
+
+def _write(
+    call: Call,
+    key: str,
+    tender_id: str,
+    lot: int,
+    uscc: str,
+    version: int,
+    fields: dict[str, Any],
+    number: str,
+    history: list[dict[str, Any]],
+) -> None:
+    call.state.put(
+        key,
+        {
+            "tender_id": tender_id,
+            "lot": lot,
+            "uscc": uscc,
+            "status": LIVE,
+            "version": version,
+            **fields,
+            "guarantee": number,
+            "at_ms": call.now_ms,
+            "history": history,
+            "price_fen": -1,
+            "summary": b"",
+        },
+    )
+
+
+def load_bid(call: Call, tender_id: str, lot: int, slot: str) -> dict[str, Any]:
+    bid = call.state.get(bid_key(tender_id, lot, slot))
+    if bid is None:
+        raise ContractError(E_NOT_FOUND, "no bid in that slot")
+    assert isinstance(bid, dict)
+    return bid
+
+
+def open_(call: Call) -> None:
+    """At or after the deadline the platform names each lot's live slots; lots fail or decrypt."""
+    tender = load(call, record_id(call.args, "tender_id"))
+    require_platform(call, tender)
+    step(call, tender, "open")
+    named = call.args.get("slots")
+    if type(named) is not list or len(named) != len(tender["lots"]):
+        raise ContractError(E_BAD_ARGS, "slots must be one array per lot")
+    min_count = call.param("bid_min_count")
+    any_open = False
+    for lot, slots in zip(tender["lots"], named, strict=True):
+        live = _check_bid_set(call, tender["tender_id"], lot["lot"], slots)
+        lot["slots"] = live
+        if len(live) < min_count:
+            lot["status"] = "failed"
+            for slot in live:
+                bid = load_bid(call, tender["tender_id"], lot["lot"], slot)
+                guarantee.release_if_bound(call, bid["guarantee"], "lot failed")
+            call.emit("bid.lot_failed", lot=lot["lot"], bids=len(live))
+        else:
+            lot["status"] = "decrypting"
+            any_open = True
+    tender["state"] = "decrypting" if any_open else "failed"
+    tender["window_end_ms"] = call.now_ms + call.param("decrypt_window_ms")
+    save(call, tender)
+    call.emit("bid.opened", tender_id=tender["tender_id"], state=tender["state"])
+
+
+def _check_bid_set(call: Call, tender_id: str, lot: int, slots: Any) -> list[str]:
+    if type(slots) is not list or len(slots) > call.param("bids_per_lot_max"):
+        raise ContractError(E_BAD_ARGS, f"lot {lot}: slots must be an array within the bid limit")
+    seen: set[str] = set()
+    digest = ZERO
+    for raw in slots:
+        if type(raw) is not bytes or len(raw) != DIGEST_LEN or raw.hex() in seen:
+            raise ContractError(E_BID_SET, f"lot {lot}: slots must be distinct 32-byte values")
+        slot = raw.hex()
+        seen.add(slot)
+        bid = call.state.get(bid_key(tender_id, lot, slot))
+        if bid is None or bid["status"] != LIVE:
+            raise ContractError(E_BID_SET, f"lot {lot}: slot {slot} is not a live bid")
+        digest = _xor(digest, raw)
+    if digest != (call.state.get(bidset_key(tender_id, lot)) or ZERO):
+        raise ContractError(E_BID_SET, f"lot {lot}: the slots named are not all the live bids")
+    return sorted(seen)
+
+
+def reveal(call: Call) -> None:
+    """The bidder gives its content key; the contract decrypts and checks, once."""
+    tender = load(call, record_id(call.args, "tender_id"))
+    step(call, tender, "reveal")
+    lot = args.integer(call.args, "lot", 1, 0xFFFF)
+    lot_record = lot_of(tender, lot)
+    uscc = require_entity_sender(call)
+    slot = slot_of(call, tender["tender_id"], lot, uscc)
+    if lot_record["status"] != "decrypting" or slot not in lot_record["slots"]:
+        raise ContractError(E_NOT_FOUND, "this entity has no bid being opened on this lot")
+    bid = load_bid(call, tender["tender_id"], lot, slot)
+    if bid["status"] != LIVE:
+        raise ContractError(E_STATE, f"the bid was already decided: {bid['status']}")
+    key = args.blob(call.args, "content_key", max_len=64)
+    price = _decrypt(call, tender["tender_id"], lot, uscc, bid, key)
+    if price is None:
+        bid["status"] = "decrypt_failed"
+        call.emit("bid.decrypt_failed", lot=lot, uscc=uscc)
+    else:
+        bid["status"] = "revealed"
+        bid["price_fen"] = price
+        call.emit("bid.revealed", lot=lot, uscc=uscc, price_fen=price)
+    bid["content_key"] = key
+    call.state.put(bid_key(tender["tender_id"], lot, slot), bid)
+
+
+def _decrypt(
+    call: Call, tender_id: str, lot: int, uscc: str, bid: dict[str, Any], key: bytes
+) -> int | None:
+    """The summary's price, or None for a wrong key, a bad summary or a hash mismatch."""
+    suite = call.block.suite
+    aad = sealing.header(suite, call.block.chain_id, tender_id, lot, uscc)
+    if suite.hash(bid["sealed"]) != bid["summary_hash"]:
+        return None
+    try:
+        plain = sealing.open_sealed(suite, key, bid["sealed"], aad)
+        summary = encoding.decode(plain, max_bytes=sealing.MAX_SUMMARY_BYTES)
+    except (sealing.SealError, EncodingError):
+        return None
+    if type(summary) is not dict or summary.get("file_hash") != bid["file_hash"]:
+        return None
+    price = summary.get("price_fen")
+    if type(price) is not int or price < 0:
+        return None
+    bid["summary"] = plain
+    return price
+
+
+def close(call: Call) -> None:
+    """After the window (or once every bid is decided) publish the opening record."""
+    tender = load(call, record_id(call.args, "tender_id"))
+    require_platform(call, tender)
+    bids_by_lot = [
+        [load_bid(call, tender["tender_id"], lot["lot"], s) for s in lot["slots"]]
+        for lot in tender["lots"]
+    ]
+    decided = all(b["status"] != LIVE for lot_bids in bids_by_lot for b in lot_bids)
+    step(call, tender, "close", all_decided=decided)
+    record_lots = []
+    for lot, lot_bids in zip(tender["lots"], bids_by_lot, strict=True):
+        entries = []
+        for b in lot_bids:
+            if lot["status"] == "decrypting" and b["status"] == LIVE:
+                b["status"] = "decrypt_failed"
+                call.state.put(bid_key(tender["tender_id"], lot["lot"], slot_hex(call, b)), b)
+            entries.append(
+                {
+                    "uscc": b["uscc"],
+                    "price_fen": b["price_fen"],
+                    "status": b["status"],
+                    "commitment": b["commitment"],
+                }
+            )
+        if lot["status"] == "decrypting":
+            lot["status"] = "opened"
+        record_lots.append({"lot": lot["lot"], "status": lot["status"], "bids": entries})
+    call.state.put(
+        opening_key(tender["tender_id"]), {"closed_ms": call.now_ms, "lots": record_lots}
+    )
+    tender["state"] = "opened"
+    tender["opened_ms"] = call.now_ms
+    save(call, tender)
+    call.emit("bid.opening_record", tender_id=tender["tender_id"])
+
+
+def slot_hex(call: Call, bid: dict[str, Any]) -> str:
+    return slot_of(call, bid["tender_id"], bid["lot"], bid["uscc"])
+
+
+def revoke(call: Call) -> None:
+    """A bidder abandons its bid after the deadline: a fault, its guarantee becomes claimable."""
+    tender = load(call, record_id(call.args, "tender_id"))
+    step(call, tender, "revoke_bid")
+    lot = args.integer(call.args, "lot", 1, 0xFFFF)
+    lot_of(tender, lot)
+    uscc = require_entity_sender(call)
+    slot = slot_of(call, tender["tender_id"], lot, uscc)
+    bid = call.state.get(bid_key(tender["tender_id"], lot, slot))
+    if bid is None or bid["status"] not in (LIVE, "revealed"):
+        raise ContractError(E_NOT_FOUND, "no standing bid of this entity on this lot")
+    if uscc in lot_of(tender, lot)["candidates"] and tender["state"] == "evaluated":
+        call.emit("bid.candidate_revoked", lot=lot, uscc=uscc)
+    bid["status"] = "revoked"
+    bid["revoked_ms"] = call.now_ms
+    call.state.put(bid_key(tender["tender_id"], lot, slot), bid)
+    call.emit("bid.revoked", lot=lot, uscc=uscc)
+
+
+CONTRACT = Contract(
+    "bid",
+    {
+        "submit": submit,
+        "replace": replace,
+        "withdraw": withdraw,
+        "open": open_,
+        "reveal": reveal,
+        "close": close,
+        "revoke": revoke,
+    },
+)

@@ -1,0 +1,91 @@
+"""The bidder's side of a sealed bid: everything a bidder's tool computes off chain.
+
+``seal_bid`` turns a bid file and a price summary into the arguments of ``bid.submit`` (or
+``bid.replace``): it draws a fresh content key and nonce, encrypts the summary under the
+suite's AEAD with the commitment header as associated data, hashes the (already encrypted)
+bid file, and builds the commitment. The bidder keeps the returned ``SealedBid`` (above
+all ``content_key``) until the opening, then sends ``reveal_args`` in the decryption window.
+
+Randomness lives here, never in contract code: this module runs in the bidder's tool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from contracts import sealing
+from ledger import encoding
+from ledger.crypto import Suite
+
+
+@dataclass(frozen=True)
+class SealedBid:
+    tender_id: str
+    lot: int
+    uscc: str
+    content_key: bytes
+    file_hash: bytes
+    sealed_summary: bytes
+    commitment: bytes
+    summary: bytes
+
+    def submit_args(self, guarantee: str = "") -> dict[str, Any]:
+        """Arguments of ``bid.submit`` / ``bid.replace``."""
+        return {
+            "tender_id": self.tender_id,
+            "lot": self.lot,
+            "file_hash": self.file_hash,
+            "sealed_summary": self.sealed_summary,
+            "commitment": self.commitment,
+            "guarantee": guarantee,
+        }
+
+    def reveal_args(self) -> dict[str, Any]:
+        """Arguments of ``bid.reveal`` (send only inside the decryption window)."""
+        return {"tender_id": self.tender_id, "lot": self.lot, "content_key": self.content_key}
+
+
+def seal_bid(
+    suite: Suite,
+    chain_id: str,
+    tender_id: str,
+    lot: int,
+    uscc: str,
+    bid_file: bytes,
+    price_fen: int,
+    extra: Mapping[str, Any] | None = None,
+    content_key: bytes | None = None,
+    nonce: bytes | None = None,
+) -> SealedBid:
+    """Seal a bid. ``bid_file`` is the encrypted bid file as uploaded to the platform; the
+    summary (``price_fen``, the file's hash, ``extra`` fields) must encode to ≤ 4 KiB."""
+    if price_fen < 0:
+        raise ValueError("a price is a non-negative number of fen")
+    spec = sealing.aead_spec(suite)
+    key = content_key if content_key is not None else os.urandom(spec.key_len)
+    nonce = nonce if nonce is not None else os.urandom(spec.nonce_len)
+    file_hash = suite.hash(bid_file)
+    summary = encoding.encode({**dict(extra or {}), "price_fen": price_fen, "file_hash": file_hash})
+    aad = sealing.header(suite, chain_id, tender_id, lot, uscc)
+    sealed = sealing.seal(suite, key, nonce, summary, aad)
+    commitment = sealing.commitment(suite, chain_id, tender_id, lot, uscc, file_hash, sealed)
+    return SealedBid(tender_id, lot, uscc, key, file_hash, sealed, commitment, summary)
+
+
+def open_slots(state_values: Mapping[str, bytes], tender_id: str, lots: int) -> list[list[bytes]]:
+    """The live slots per lot, as the platform names them in ``bid.open`` (read from a plain
+    key → CE-bytes view of the state; a node reads the same keys from its state tree)."""
+    out: list[list[bytes]] = [[] for _ in range(lots)]
+    prefix = f"bid/{tender_id}/"
+    for key, raw in sorted(state_values.items()):
+        if not key.startswith(prefix):
+            continue
+        record = encoding.decode(raw)
+        if isinstance(record, dict) and record.get("status") == "sealed":
+            lot_text, slot = key[len(prefix) :].split("/")
+            if 1 <= int(lot_text) <= lots:
+                out[int(lot_text) - 1].append(bytes.fromhex(slot))
+    return out

@@ -1,0 +1,277 @@
+"""Electronic bid guarantees (电子保函, ``guarantee.*``): issue, bind at bid, release, claim.
+
+``guarantee/<number>`` holds the whole record, so anyone can verify (验真) a guarantee by
+its number with a proof bundle of that one key::
+
+    {"number", "issuer": bin (guarantor key), "principal": USCC, "beneficiary": USCC,
+     "tender_id", "lot", "amount_fen", "valid_from_ms", "valid_to_ms", "file_hash": bin32,
+     "issued_ms", "status": "issued" | "bound" | "released" | "claimed",
+     "bound_slot": hex ("" when unbound), "released_ms", "release_reason",
+     "claim": {} | {"reason", "amount_fen", "at_ms", "by"}}
+
+Binding (at bid) checks every rule of DOMAIN.md, each with its own code below. A guarantee is
+released when its lot fails, when the tender is awarded to another bidder, when its bidder's
+contract is recorded, or by its issuer or beneficiary by hand (never while a claim reason
+holds, except by the beneficiary, who may waive). The beneficiary claims once, at most the
+amount, for one listed reason that the chain can see:
+
+- ``revoked_after_deadline``: the bid's status is ``revoked`` (``bid.revoke``);
+- ``decrypt_failed``: the bid's status is ``decrypt_failed``;
+- ``refused_to_sign``: the bidder won the lot, the contract period ended, no contract;
+- ``collusion``: a supervisor recorded collusion by the bidder in this tender.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import args
+from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, ContractError
+from contracts.governance import is_frozen, require_unfrozen_sender
+from contracts.identity import entity_of_key
+from contracts.periods import end_of_period_ms
+from contracts.runtime import Call, Contract, has_role
+from contracts.tender import (
+    collusion_key,
+    guarantee_limit_fen,
+    load,
+    lot_of,
+    record_id,
+)
+from contracts.tender_rules import E_ARCHIVED, load_periods
+from contracts.uscc import require_uscc
+
+E_GUARANTEE_MISSING = "E_GUARANTEE_MISSING"  # the lot requires a guarantee and none was named
+E_GUARANTEE_ISSUER = "E_GUARANTEE_ISSUER"  # issuer no longer whitelisted, or frozen
+E_GUARANTEE_PARTY = "E_GUARANTEE_PARTY"  # principal, beneficiary, tender or lot do not match
+E_GUARANTEE_AMOUNT = "E_GUARANTEE_AMOUNT"  # under the requirement, over 2% or over the cap
+E_GUARANTEE_VALIDITY = "E_GUARANTEE_VALIDITY"  # not in force now or not through bid validity
+E_GUARANTEE_USED = "E_GUARANTEE_USED"  # bound elsewhere, released or claimed
+E_CLAIM = "E_CLAIM"  # the claim's reason does not hold, or its amount is too high
+
+CLAIM_REASONS = ("revoked_after_deadline", "decrypt_failed", "refused_to_sign", "collusion")
+HASH_LEN = 32
+
+
+def guarantee_key(number: str) -> str:
+    return f"guarantee/{number}"
+
+
+def lookup(state: Any, number: str) -> dict[str, Any] | None:
+    """The record of a guarantee (for the API's 验真 and for tests)."""
+    record = state.get(guarantee_key(number))
+    return record if isinstance(record, dict) else None
+
+
+def _load(call: Call, number: str) -> dict[str, Any]:
+    record = lookup(call.state, number)
+    if record is None:
+        raise ContractError(E_NOT_FOUND, f"no guarantee {number!r}")
+    return record
+
+
+def _save(call: Call, record: dict[str, Any]) -> None:
+    call.state.put(guarantee_key(record["number"]), record)
+
+
+def issue(call: Call) -> None:
+    """A whitelisted, unfrozen guarantor issues a guarantee for one tender lot."""
+    require_unfrozen_sender(call.state, call.sender)
+    call.require_role("guarantor")
+    a = call.args
+    number = record_id(a, "number")
+    if call.state.exists(guarantee_key(number)):
+        raise ContractError(E_EXISTS, f"guarantee {number!r} exists")
+    tender = load(call, record_id(a, "tender_id"))
+    if tender["state"] == "archived":
+        raise ContractError(E_ARCHIVED, "the tender is archived")
+    lot = args.integer(a, "lot", 1, 0xFFFF)
+    lot_of(tender, lot)
+    amount = args.amount_fen(a, "amount_fen")
+    valid_from = args.integer(a, "valid_from_ms")
+    valid_to = args.integer(a, "valid_to_ms")
+    if amount == 0 or valid_to <= valid_from:
+        raise ContractError(E_BAD_ARGS, "a guarantee has a positive amount and a validity period")
+    _save(
+        call,
+        {
+            "number": number,
+            "issuer": call.sender,
+            "principal": require_uscc(args.text(a, "principal", max_len=18)),
+            "beneficiary": require_uscc(args.text(a, "beneficiary", max_len=18)),
+            "tender_id": tender["tender_id"],
+            "lot": lot,
+            "amount_fen": amount,
+            "valid_from_ms": valid_from,
+            "valid_to_ms": valid_to,
+            "file_hash": args.blob(a, "file_hash", length=HASH_LEN),
+            "issued_ms": call.now_ms,
+            "status": "issued",
+            "bound_slot": "",
+            "released_ms": 0,
+            "release_reason": "",
+            "claim": {},
+        },
+    )
+    call.emit("guarantee.issued", number=number)
+
+
+def bind(call: Call, tender: dict[str, Any], lot: int, uscc: str, number: str, slot: str) -> None:
+    """Bind a guarantee to a bid, checking every rule; no guarantee only if none is required."""
+    lot_record = lot_of(tender, lot)
+    if not number:
+        if lot_record["guarantee_fen"] > 0:
+            raise ContractError(E_GUARANTEE_MISSING, f"lot {lot} requires a guarantee")
+        return
+    g = _load(call, number)
+    issuer = g["issuer"]
+    if not has_role(call.state, "guarantor", issuer) or is_frozen(call.state, issuer.hex()):
+        raise ContractError(
+            E_GUARANTEE_ISSUER, "the issuer is not a whitelisted, unfrozen guarantor"
+        )
+    if g["principal"] != uscc or g["beneficiary"] != tender["tenderer"]:
+        raise ContractError(
+            E_GUARANTEE_PARTY, "principal must be the bidder, beneficiary the tenderer"
+        )
+    if g["tender_id"] != tender["tender_id"] or g["lot"] != lot:
+        raise ContractError(E_GUARANTEE_PARTY, "the guarantee is for another tender or lot")
+    limit = guarantee_limit_fen(call, tender["kind"], lot_record["estimated_price_fen"])
+    if not lot_record["guarantee_fen"] <= g["amount_fen"] <= limit:
+        raise ContractError(
+            E_GUARANTEE_AMOUNT,
+            f"amount must be in [{lot_record['guarantee_fen']}, {limit}] fen, is {g['amount_fen']}",
+        )
+    validity_end = end_of_period_ms(tender["deadline_ms"], tender["validity_days"])
+    if not g["valid_from_ms"] <= call.now_ms or g["valid_to_ms"] < validity_end:
+        raise ContractError(
+            E_GUARANTEE_VALIDITY, "the guarantee must be in force through bid validity"
+        )
+    if g["status"] != "issued":
+        raise ContractError(E_GUARANTEE_USED, f"the guarantee is {g['status']}")
+    g["status"] = "bound"
+    g["bound_slot"] = slot
+    _save(call, g)
+
+
+def unbind(call: Call, number: str) -> None:
+    """Give a guarantee back (its bid was withdrawn or replaced before the deadline)."""
+    if not number:
+        return
+    g = _load(call, number)
+    g["status"] = "issued"
+    g["bound_slot"] = ""
+    _save(call, g)
+
+
+def release_if_bound(call: Call, number: str, reason: str) -> None:
+    if not number:
+        return
+    g = _load(call, number)
+    if g["status"] == "bound":
+        g["status"] = "released"
+        g["released_ms"] = call.now_ms
+        g["release_reason"] = reason
+        _save(call, g)
+        call.emit("guarantee.released", number=number, reason=reason)
+
+
+def _bids_of(call: Call, tender: dict[str, Any], lot: dict[str, Any]) -> list[dict[str, Any]]:
+    from contracts.bid import load_bid
+
+    return [load_bid(call, tender["tender_id"], lot["lot"], s) for s in lot["slots"]]
+
+
+def release_losers(call: Call, tender: dict[str, Any]) -> None:
+    """On award: release the guarantees of the standing bids that did not win."""
+    for lot in tender["lots"]:
+        if lot["status"] != "opened":
+            continue
+        for bid in _bids_of(call, tender, lot):
+            if bid["status"] == "revealed" and bid["uscc"] != lot["winner"]:
+                release_if_bound(call, bid["guarantee"], "not awarded")
+
+
+def release_winners(call: Call, tender: dict[str, Any]) -> None:
+    """On the contract: release the winners' guarantees."""
+    for lot in tender["lots"]:
+        for bid in _bids_of(call, tender, lot) if lot["status"] == "opened" else []:
+            if bid["uscc"] == lot["winner"] and bid["status"] == "revealed":
+                release_if_bound(call, bid["guarantee"], "contract signed")
+
+
+def _claim_reason_holds(call: Call, g: dict[str, Any], reason: str) -> bool:
+    from contracts.bid import load_bid
+
+    tender = load(call, g["tender_id"])
+    if reason == "collusion":
+        return call.state.exists(collusion_key(tender["tender_id"], g["principal"]))
+    if not g["bound_slot"]:
+        return False
+    bid = load_bid(call, g["tender_id"], g["lot"], g["bound_slot"])
+    if reason == "revoked_after_deadline":
+        return bool(bid["status"] == "revoked")
+    if reason == "decrypt_failed":
+        return bool(bid["status"] == "decrypt_failed")
+    # refused_to_sign: the winner let the contract period pass without a contract
+    lot = lot_of(tender, g["lot"])
+    if tender["state"] != "awarded" or lot["winner"] != g["principal"]:
+        return False
+    periods = load_periods(tender["rules"], call.param)
+    return call.now_ms >= end_of_period_ms(tender["award_ms"], periods.contract_days)
+
+
+def _guarded_tender(call: Call, g: dict[str, Any]) -> dict[str, Any]:
+    tender = load(call, g["tender_id"])
+    if tender["state"] == "archived":
+        raise ContractError(E_ARCHIVED, "the guarantee's tender is archived")
+    return tender
+
+
+def claim(call: Call) -> None:
+    """The beneficiary claims, once, at most the amount, for a listed reason that holds."""
+    g = _load(call, record_id(call.args, "number"))
+    tender = _guarded_tender(call, g)
+    require_unfrozen_sender(call.state, call.sender)
+    if entity_of_key(call.state, call.sender, call.now_ms) != g["beneficiary"]:
+        raise ContractError(E_FORBIDDEN, "only the beneficiary may claim")
+    reason = args.text(call.args, "reason", max_len=32)
+    if reason not in CLAIM_REASONS:
+        raise ContractError(E_BAD_ARGS, f"reason must be one of {list(CLAIM_REASONS)}")
+    amount = args.amount_fen(call.args, "amount_fen")
+    if g["status"] != "bound":
+        raise ContractError(E_GUARANTEE_USED, f"the guarantee is {g['status']}")
+    if not 0 < amount <= g["amount_fen"]:
+        raise ContractError(E_CLAIM, f"a claim is between 1 and {g['amount_fen']} fen")
+    if not _claim_reason_holds(call, g, reason):
+        raise ContractError(E_CLAIM, f"the reason {reason!r} does not hold for this guarantee")
+    g["status"] = "claimed"
+    g["claim"] = {"reason": reason, "amount_fen": amount, "at_ms": call.now_ms, "by": call.sender}
+    _save(call, g)
+    call.emit(
+        "guarantee.claimed", number=g["number"], tender_id=tender["tender_id"], amount_fen=amount
+    )
+
+
+def release(call: Call) -> None:
+    """Release by hand: the issuer (no claim reason may hold) or the beneficiary (a waiver)."""
+    g = _load(call, record_id(call.args, "number"))
+    tender = _guarded_tender(call, g)
+    require_unfrozen_sender(call.state, call.sender)
+    by_beneficiary = entity_of_key(call.state, call.sender, call.now_ms) == g["beneficiary"]
+    if call.sender != g["issuer"] and not by_beneficiary:
+        raise ContractError(E_FORBIDDEN, "only the issuer or the beneficiary may release")
+    if g["status"] not in ("issued", "bound"):
+        raise ContractError(E_GUARANTEE_USED, f"the guarantee is {g['status']}")
+    if g["status"] == "bound" and not by_beneficiary:
+        if tender["state"] in ("bidding", "decrypting", "opened", "evaluated"):
+            raise ContractError(E_FORBIDDEN, "a bound guarantee stays until the tender is decided")
+        if any(_claim_reason_holds(call, g, r) for r in CLAIM_REASONS):
+            raise ContractError(E_FORBIDDEN, "a claim reason holds: only the beneficiary may waive")
+    g["status"] = "released"
+    g["released_ms"] = call.now_ms
+    g["release_reason"] = "waived by beneficiary" if by_beneficiary else "released by issuer"
+    _save(call, g)
+    call.emit("guarantee.released", number=g["number"], reason=g["release_reason"])
+
+
+CONTRACT = Contract("guarantee", {"issue": issue, "claim": claim, "release": release})

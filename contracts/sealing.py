@@ -1,0 +1,165 @@
+"""Sealed-bid cryptography: the bid commitment and the summary AEAD, per suite.
+
+Commitment (tag ``ledger.tags.BID_COMMITMENT`` = 0x60), over a fixed-width body of 149 bytes
+so that no field can be moved into another or re-split (every field has one width)::
+
+    offset  len  field
+    0       1    version = 0x01
+    1       32   H(chain_id as UTF-8)            H = the chain suite's hash (SHA-256 or SM3)
+    33      32   H(tender_id as UTF-8)
+    65      2    lot number, unsigned big-endian (0..65535)
+    67      18   entity USCC, ASCII
+    85      32   bid-file hash (the hash of the encrypted bid file, computed by the bidder)
+    117     32   H(sealed summary)               sealed = nonce ‖ AEAD ciphertext ‖ tag
+
+    commitment = Hd(0x60, body) = H(0x60 ‖ body)
+
+The first 85 bytes (version to entity) are also the AEAD's associated data, so a sealed
+summary decrypts only for the tender, lot and entity it was made for.
+
+Summary AEAD by suite (the content key is chosen by the bidder and revealed after opening):
+
+- ``ed25519-sha256``: XChaCha20-Poly1305 (libsodium via pynacl), key 32 bytes, nonce 24;
+- ``sm2-sm3``: SM4-GCM (``cryptography``), key 16 bytes, nonce 12, tag 16.
+
+The plaintext summary is the canonical encoding of a map that must hold at least
+``{"price_fen": int, "file_hash": bin32}``; it is at most ``MAX_SUMMARY_BYTES``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nacl.bindings as sodium
+import nacl.exceptions
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from ledger import tags
+from ledger.crypto import Suite
+
+COMMITMENT_VERSION = 1
+BODY_LEN = 149
+AAD_LEN = 85
+MAX_SUMMARY_BYTES = 4096
+USCC_LEN = 18
+HASH_LEN = 32
+
+
+@dataclass(frozen=True)
+class AeadSpec:
+    """Key and nonce widths of a suite's summary cipher."""
+
+    key_len: int
+    nonce_len: int
+    tag_len: int
+
+
+XCHACHA = AeadSpec(32, 24, 16)
+SM4_GCM = AeadSpec(16, 12, 16)
+
+
+class SealError(Exception):
+    """A sealed summary does not open under the given key (wrong key, tampered, malformed)."""
+
+
+def aead_spec(suite: Suite) -> AeadSpec:
+    if suite.name == "ed25519-sha256":
+        return XCHACHA
+    if suite.name == "sm2-sm3":
+        return SM4_GCM
+    raise ValueError(f"no summary cipher for suite {suite.name!r}")
+
+
+def max_sealed_len(suite: Suite) -> int:
+    spec = aead_spec(suite)
+    return spec.nonce_len + MAX_SUMMARY_BYTES + spec.tag_len
+
+
+def header(suite: Suite, chain_id: str, tender_id: str, lot: int, uscc: str) -> bytes:
+    """The first 85 bytes of the commitment body: also the AEAD associated data."""
+    if not 0 <= lot <= 0xFFFF:
+        raise ValueError(f"lot {lot} does not fit in two bytes")
+    entity = uscc.encode("ascii")
+    if len(entity) != USCC_LEN:
+        raise ValueError(f"a USCC is {USCC_LEN} characters, got {len(entity)}")
+    out = (
+        bytes((COMMITMENT_VERSION,))
+        + suite.hash(chain_id.encode("utf-8"))
+        + suite.hash(tender_id.encode("utf-8"))
+        + lot.to_bytes(2, "big")
+        + entity
+    )
+    assert len(out) == AAD_LEN
+    return out
+
+
+def commitment_body(
+    suite: Suite,
+    chain_id: str,
+    tender_id: str,
+    lot: int,
+    uscc: str,
+    file_hash: bytes,
+    summary_hash: bytes,
+) -> bytes:
+    if len(file_hash) != HASH_LEN or len(summary_hash) != HASH_LEN:
+        raise ValueError("bid-file and summary hashes are 32 bytes")
+    body = header(suite, chain_id, tender_id, lot, uscc) + file_hash + summary_hash
+    assert len(body) == BODY_LEN
+    return body
+
+
+def commitment(
+    suite: Suite,
+    chain_id: str,
+    tender_id: str,
+    lot: int,
+    uscc: str,
+    file_hash: bytes,
+    sealed_summary: bytes,
+) -> bytes:
+    """``Hd(0x60, body)`` for a sealed summary (its hash is taken here)."""
+    body = commitment_body(
+        suite, chain_id, tender_id, lot, uscc, file_hash, suite.hash(sealed_summary)
+    )
+    return suite.hd(tags.BID_COMMITMENT, body)
+
+
+def seal(suite: Suite, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """``nonce ‖ ciphertext ‖ tag``. The caller supplies a fresh random nonce."""
+    spec = aead_spec(suite)
+    if len(key) != spec.key_len or len(nonce) != spec.nonce_len:
+        raise ValueError(f"key must be {spec.key_len} bytes and nonce {spec.nonce_len}")
+    if len(plaintext) > MAX_SUMMARY_BYTES:
+        raise ValueError(f"a bid summary is at most {MAX_SUMMARY_BYTES} bytes")
+    if spec is XCHACHA:
+        ct: bytes = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, key)
+        return nonce + ct
+    enc = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
+    enc.authenticate_additional_data(aad)
+    body = enc.update(plaintext) + enc.finalize()
+    return nonce + body + enc.tag
+
+
+def open_sealed(suite: Suite, key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """Decrypt a sealed summary; ``SealError`` for a wrong key, tampering or bad lengths."""
+    spec = aead_spec(suite)
+    if len(key) != spec.key_len:
+        raise SealError(f"content key must be {spec.key_len} bytes")
+    if len(sealed) < spec.nonce_len + spec.tag_len or len(sealed) > max_sealed_len(suite):
+        raise SealError("sealed summary has an impossible length")
+    nonce, rest = sealed[: spec.nonce_len], sealed[spec.nonce_len :]
+    if spec is XCHACHA:
+        try:
+            plain: bytes = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(rest, aad, nonce, key)
+        except nacl.exceptions.CryptoError as exc:
+            raise SealError("summary does not decrypt under this key") from exc
+        return plain
+    ct, tag = rest[: -spec.tag_len], rest[-spec.tag_len :]
+    dec = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
+    dec.authenticate_additional_data(aad)
+    try:
+        return dec.update(ct) + dec.finalize()
+    except InvalidTag as exc:
+        raise SealError("summary does not decrypt under this key") from exc

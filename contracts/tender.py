@@ -1,0 +1,542 @@
+"""Tenders (``tender.*``): announce, amend, objections and replies, supervision, evaluation,
+award, contract and archive. The lifecycle itself is data in ``contracts.tender_rules``; the
+handlers here check who may act and what the arguments say, then ask the table.
+
+Who may act on a tender ("the tender's side"): the platform key that announced it, or a key
+bound to the tenderer or its agent (``identity.entity_of_key``). Supervisors (role
+``supervisor``) suspend, resume, rule on objections and record collusion. Objections come
+from any attested, unfrozen entity.
+
+State keys (``contracts/STATE_KEYS.md``, trading section):
+``tender/<id>`` the record; ``tender/<id>/objection/<n>``; ``tender/<id>/opening`` (the
+opening record, written when the decryption window closes); ``tender/<id>/collusion/<uscc>``.
+Bids and their set digests live under ``bid/<id>/…`` and ``bidset/<id>/…`` (``contracts.bid``).
+Once a tender is ``archived`` every call naming it is refused (``E_ARCHIVED``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import args
+from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, E_STATE, ContractError
+from contracts.governance import require_unfrozen_sender
+from contracts.identity import entity_of_key, require_entity_sender
+from contracts.params import text_set
+from contracts.periods import days_between, end_of_period_ms
+from contracts.runtime import Call, Contract
+from contracts.tender_rules import (
+    OBJECTION_STAGES,
+    RULE_SETS,
+    GuardView,
+    Transition,
+    load_periods,
+    require,
+)
+from contracts.uscc import require_uscc
+
+E_DEADLINE_SHORT = "E_DEADLINE_SHORT"  # deadline under the minimum days after issue start
+E_SALE_SHORT = "E_SALE_SHORT"  # documents on sale for fewer than the minimum days
+E_DEADLINE_EARLIER = "E_DEADLINE_EARLIER"  # a deadline may never move earlier
+E_AMEND_LATE = "E_AMEND_LATE"  # an amendment that affects bids, too close to the deadline
+E_GUARANTEE_RULE = "E_GUARANTEE_RULE"  # a lot's required guarantee breaks the 2% / cap rule
+E_COMMITTEE = "E_COMMITTEE"  # the evaluation committee is not odd and large enough
+E_CANDIDATE = "E_CANDIDATE"  # a candidate or winner that is not allowed
+E_REPLY_LATE = "E_REPLY_LATE"  # the reply period is over (a supervisor may still rule)
+
+ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+HASH_LEN = 32
+
+
+def tender_key(tender_id: str) -> str:
+    return f"tender/{tender_id}"
+
+
+def objection_key(tender_id: str, n: int) -> str:
+    return f"tender/{tender_id}/objection/{n}"
+
+
+def opening_key(tender_id: str) -> str:
+    return f"tender/{tender_id}/opening"
+
+
+def collusion_key(tender_id: str, uscc: str) -> str:
+    return f"tender/{tender_id}/collusion/{uscc}"
+
+
+def record_id(a: Any, name: str) -> str:
+    """A tender id or guarantee number: 1–64 of ``[A-Za-z0-9._-]`` (safe inside a key)."""
+    value = args.text(a, name, max_len=64)
+    if not set(value) <= ID_CHARS:
+        raise ContractError(E_BAD_ARGS, f"argument {name!r} may hold only A-Z a-z 0-9 . _ -")
+    return value
+
+
+# --- shared helpers (bid.py and guarantee.py use them) ---
+
+
+def load(call: Call, tender_id: str) -> dict[str, Any]:
+    tender = call.state.get(tender_key(tender_id))
+    if tender is None:
+        raise ContractError(E_NOT_FOUND, f"no tender {tender_id!r}")
+    assert isinstance(tender, dict)
+    return tender
+
+
+def save(call: Call, tender: dict[str, Any]) -> None:
+    call.state.put(tender_key(tender["tender_id"]), tender)
+
+
+def step(call: Call, tender: dict[str, Any], action: str, **facts: bool) -> Transition:
+    """Check the lifecycle table for ``action`` (raises the guard's code when refused)."""
+    periods = load_periods(tender["rules"], call.param)
+    return require(GuardView(tender, call.now_ms, periods, facts), action)
+
+
+def lot_of(tender: dict[str, Any], lot: int) -> dict[str, Any]:
+    if not 1 <= lot <= len(tender["lots"]):
+        raise ContractError(E_NOT_FOUND, f"tender {tender['tender_id']!r} has no lot {lot}")
+    result: dict[str, Any] = tender["lots"][lot - 1]
+    return result
+
+
+def side_of(call: Call, tender: dict[str, Any]) -> str | None:
+    """``platform``, ``tenderer`` or ``agent`` when the sender acts for the tender's side."""
+    if call.sender == tender["platform_key"]:
+        return "platform"
+    uscc = entity_of_key(call.state, call.sender, call.now_ms)
+    if uscc is not None and uscc == tender["tenderer"]:
+        return "tenderer"
+    if uscc is not None and uscc == tender["agent"]:
+        return "agent"
+    return None
+
+
+def require_side(call: Call, tender: dict[str, Any]) -> str:
+    require_unfrozen_sender(call.state, call.sender)
+    side = side_of(call, tender)
+    if side is None:
+        raise ContractError(E_FORBIDDEN, "only the tender's platform, tenderer or agent may")
+    return side
+
+
+def require_platform(call: Call, tender: dict[str, Any]) -> None:
+    require_unfrozen_sender(call.state, call.sender)
+    if call.sender != tender["platform_key"] or not call.has_role("platform"):
+        raise ContractError(E_FORBIDDEN, "only the platform that announced the tender may")
+
+
+def require_supervisor(call: Call) -> None:
+    require_unfrozen_sender(call.state, call.sender)
+    call.require_role("supervisor")
+
+
+def guarantee_limit_fen(call: Call, kind: str, estimated_price_fen: int) -> int:
+    """The most a lot may require (and a guarantee may be): 2% and the cap for some kinds."""
+    limit = estimated_price_fen * call.param("guarantee_max_bp") // 10_000
+    if kind in text_set(call.param("guarantee_cap_kinds")):
+        limit = min(limit, call.param("guarantee_cap_fen"))
+    return int(limit)
+
+
+def _hash_arg(call: Call, name: str) -> bytes:
+    return args.blob(call.args, name, length=HASH_LEN)
+
+
+def _uscc_list(call: Call, name: str) -> list[str]:
+    items = args.text_list(call.args, name, max_items=32, max_len=18) if name in call.args else []
+    return [require_uscc(x) for x in items]
+
+
+# --- handlers ---
+
+
+def announce(call: Call) -> None:
+    """A platform registers a tender for a tenderer (DOMAIN.md lifecycle step 1)."""
+    require_unfrozen_sender(call.state, call.sender)
+    call.require_role("platform")
+    a = call.args
+    tender_id = record_id(a, "tender_id")
+    if call.state.exists(tender_key(tender_id)):
+        raise ContractError(E_EXISTS, f"tender {tender_id!r} exists")
+    rules = args.text(a, "rules", max_len=32)
+    if rules not in RULE_SETS:
+        raise ContractError(E_BAD_ARGS, f"rule set must be one of {sorted(RULE_SETS)}")
+    kind = args.text(a, "kind", max_len=32)
+    if kind not in text_set(call.param("tender_kinds")):
+        raise ContractError(E_BAD_ARGS, f"unknown tender kind {kind!r}")
+    region = args.text(a, "region", max_len=32)
+    tenderer = require_uscc(args.text(a, "tenderer", max_len=18))
+    agent = args.text(a, "agent", max_len=18, optional=True)
+    if agent:
+        require_uscc(agent)
+    platform_uscc = require_uscc(args.text(a, "platform_uscc", max_len=18))
+    related = _uscc_list(call, "related_parties")
+    doc_hash = _hash_arg(call, "doc_hash")
+    issue_start_ms = args.integer(a, "issue_start_ms")
+    sale_end_ms = args.integer(a, "doc_sale_end_ms")
+    deadline_ms = args.integer(a, "deadline_ms")
+    validity_days = args.integer(a, "validity_days", 1, call.param("bid_validity_max_days"))
+    periods = load_periods(rules, call.param)
+    if deadline_ms <= call.now_ms:
+        raise ContractError(E_DEADLINE_SHORT, "the deadline has already passed")
+    if days_between(issue_start_ms, deadline_ms) < periods.bid_min_days:
+        raise ContractError(
+            E_DEADLINE_SHORT,
+            f"the deadline must be at least {periods.bid_min_days} days after the issue start",
+        )
+    if days_between(issue_start_ms, sale_end_ms) < periods.doc_sale_min_days:
+        raise ContractError(
+            E_SALE_SHORT, f"documents must be on sale at least {periods.doc_sale_min_days} days"
+        )
+    lots = _lots(call, kind)
+    quals = _qualifications(call)
+    tender: dict[str, Any] = {
+        "tender_id": tender_id,
+        "rules": rules,
+        "kind": kind,
+        "region": region,
+        "tenderer": tenderer,
+        "agent": agent,
+        "platform_key": call.sender,
+        "platform_uscc": platform_uscc,
+        "related_parties": related,
+        "doc_hash": doc_hash,
+        "issue_start_ms": issue_start_ms,
+        "doc_sale_end_ms": sale_end_ms,
+        "deadline_ms": deadline_ms,
+        "validity_days": validity_days,
+        "qualifications": quals,
+        "lots": lots,
+        "state": "bidding",
+        "suspended": False,
+        "objections": 0,
+        "objections_open": 0,
+        "amendments": [],
+        "announced_ms": call.now_ms,
+        "window_end_ms": 0,
+        "opened_ms": 0,
+        "publicity_start_ms": 0,
+        "award_ms": 0,
+        "report_hash": b"",
+        "committee_size": 0,
+        "contract_hash": b"",
+    }
+    save(call, tender)
+    call.emit("tender.announced", tender_id=tender_id, deadline_ms=deadline_ms)
+
+
+def _lots(call: Call, kind: str) -> list[dict[str, Any]]:
+    raw = call.args.get("lots")
+    if type(raw) is not list or not 1 <= len(raw) <= call.param("tender_lots_max"):
+        raise ContractError(E_BAD_ARGS, "lots must be a non-empty array within the lot limit")
+    lots = []
+    for i, item in enumerate(raw, start=1):
+        if type(item) is not dict or set(item) != {"name", "estimated_price_fen", "guarantee_fen"}:
+            raise ContractError(
+                E_BAD_ARGS, f"lot {i} must be {{name, estimated_price_fen, guarantee_fen}}"
+            )
+        name = args.text(item, "name", max_len=128)
+        price = args.amount_fen(item, "estimated_price_fen")
+        required = args.amount_fen(item, "guarantee_fen")
+        if required > guarantee_limit_fen(call, kind, price):
+            raise ContractError(E_GUARANTEE_RULE, f"lot {i} requires more guarantee than allowed")
+        lots.append(
+            {
+                "lot": i,
+                "name": name,
+                "estimated_price_fen": price,
+                "guarantee_fen": required,
+                "status": "bidding",
+                "slots": [],
+                "candidates": [],
+                "winner": "",
+            }
+        )
+    return lots
+
+
+def _qualifications(call: Call) -> list[dict[str, Any]]:
+    raw = call.args.get("qualifications", [])
+    if type(raw) is not list or len(raw) > 16:
+        raise ContractError(E_BAD_ARGS, "qualifications must be an array of at most 16")
+    out = []
+    for item in raw:
+        if type(item) is not dict or set(item) != {"category", "min_level"}:
+            raise ContractError(E_BAD_ARGS, "a qualification is {category, min_level}")
+        out.append(
+            {
+                "category": args.text(item, "category", max_len=64),
+                "min_level": args.integer(item, "min_level", 0, 100),
+            }
+        )
+    return out
+
+
+def amend(call: Call) -> None:
+    """Clarify or amend the documents; a late amendment must move the deadline (step 2)."""
+    tender = load(call, record_id(call.args, "tender_id"))
+    require_side(call, tender)
+    step(call, tender, "amend")
+    doc_hash = _hash_arg(call, "doc_hash")
+    affects = call.args.get("affects_bids")
+    if type(affects) is not bool:
+        raise ContractError(E_BAD_ARGS, "argument 'affects_bids' must be true or false")
+    new_deadline = (
+        args.integer(call.args, "new_deadline_ms")
+        if "new_deadline_ms" in call.args
+        else tender["deadline_ms"]
+    )
+    if new_deadline < tender["deadline_ms"]:
+        raise ContractError(E_DEADLINE_EARLIER, "a deadline never moves earlier")
+    periods = load_periods(tender["rules"], call.param)
+    if affects and days_between(call.now_ms, new_deadline) < periods.amend_min_days:
+        raise ContractError(
+            E_AMEND_LATE,
+            f"an amendment that affects bids needs the deadline {periods.amend_min_days} days away",
+        )
+    if len(tender["amendments"]) >= call.param("tender_amendments_max"):
+        raise ContractError(E_STATE, "too many amendments")
+    tender["amendments"].append(
+        {
+            "doc_hash": doc_hash,
+            "affects_bids": affects,
+            "at_ms": call.now_ms,
+            "deadline_ms": new_deadline,
+        }
+    )
+    tender["doc_hash"] = doc_hash
+    tender["deadline_ms"] = new_deadline
+    save(call, tender)
+    call.emit("tender.amended", tender_id=tender["tender_id"], deadline_ms=new_deadline)
+
+
+def object_(call: Call) -> None:
+    """An entity objects at one of the four stages; the tender's next step waits for it."""
+    uscc = require_entity_sender(call)
+    tender = load(call, record_id(call.args, "tender_id"))
+    stage = args.text(call.args, "stage", max_len=16)
+    if stage not in OBJECTION_STAGES:
+        raise ContractError(E_BAD_ARGS, f"stage must be one of {sorted(OBJECTION_STAGES)}")
+    step(call, tender, OBJECTION_STAGES[stage])
+    if tender["objections"] >= call.param("tender_objections_max"):
+        raise ContractError(E_STATE, "too many objections on this tender")
+    n = tender["objections"] + 1
+    call.state.put(
+        objection_key(tender["tender_id"], n),
+        {
+            "n": n,
+            "stage": stage,
+            "objector": uscc,
+            "reason_hash": _hash_arg(call, "reason_hash"),
+            "at_ms": call.now_ms,
+            "status": "open",
+            "reply_hash": b"",
+            "ruling": "",
+        },
+    )
+    tender["objections"] = n
+    tender["objections_open"] += 1
+    save(call, tender)
+    call.emit("tender.objection", tender_id=tender["tender_id"], n=n, stage=stage)
+
+
+def _objection(call: Call, tender: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    n = args.integer(call.args, "n", 1)
+    obj = call.state.get(objection_key(tender["tender_id"], n))
+    if obj is None:
+        raise ContractError(E_NOT_FOUND, f"no objection {n}")
+    assert isinstance(obj, dict)
+    return n, obj
+
+
+def reply(call: Call) -> None:
+    """The tender's side answers an open objection within the reply period."""
+    tender = load(call, record_id(call.args, "tender_id"))
+    require_side(call, tender)
+    step(call, tender, "reply")
+    n, obj = _objection(call, tender)
+    if obj["status"] != "open":
+        raise ContractError(E_STATE, f"objection {n} is {obj['status']}")
+    periods = load_periods(tender["rules"], call.param)
+    if call.now_ms >= end_of_period_ms(obj["at_ms"], periods.reply_days):
+        raise ContractError(E_REPLY_LATE, "the reply period is over; a supervisor rules now")
+    obj["status"] = "replied"
+    obj["reply_hash"] = _hash_arg(call, "reply_hash")
+    call.state.put(objection_key(tender["tender_id"], n), obj)
+    tender["objections_open"] -= 1
+    save(call, tender)
+    call.emit("tender.replied", tender_id=tender["tender_id"], n=n)
+
+
+def rule(call: Call) -> None:
+    """A supervisor decides an objection (once): ``upheld`` or ``dismissed``."""
+    require_supervisor(call)
+    tender = load(call, record_id(call.args, "tender_id"))
+    step(call, tender, "rule")
+    n, obj = _objection(call, tender)
+    if obj["ruling"]:
+        raise ContractError(E_STATE, f"objection {n} was already ruled on")
+    ruling = args.text(call.args, "ruling", max_len=16)
+    if ruling not in ("upheld", "dismissed"):
+        raise ContractError(E_BAD_ARGS, "ruling must be 'upheld' or 'dismissed'")
+    if obj["status"] == "open":
+        tender["objections_open"] -= 1
+    obj["status"] = "ruled"
+    obj["ruling"] = ruling
+    call.state.put(objection_key(tender["tender_id"], n), obj)
+    save(call, tender)
+    call.emit("tender.ruled", tender_id=tender["tender_id"], n=n, ruling=ruling)
+
+
+def suspend(call: Call) -> None:
+    require_supervisor(call)
+    tender = load(call, record_id(call.args, "tender_id"))
+    step(call, tender, "suspend")
+    if tender["suspended"]:
+        raise ContractError(E_STATE, "the tender is already suspended")
+    tender["suspended"] = True
+    save(call, tender)
+    call.emit("tender.suspended", tender_id=tender["tender_id"])
+
+
+def resume(call: Call) -> None:
+    require_supervisor(call)
+    tender = load(call, record_id(call.args, "tender_id"))
+    step(call, tender, "resume")
+    if not tender["suspended"]:
+        raise ContractError(E_STATE, "the tender is not suspended")
+    tender["suspended"] = False
+    save(call, tender)
+    call.emit("tender.resumed", tender_id=tender["tender_id"])
+
+
+def find_collusion(call: Call) -> None:
+    """A supervisor records collusion by a bidder (its guarantee becomes claimable)."""
+    require_supervisor(call)
+    tender = load(call, record_id(call.args, "tender_id"))
+    step(call, tender, "find_collusion")
+    uscc = require_uscc(args.text(call.args, "uscc", max_len=18))
+    key = collusion_key(tender["tender_id"], uscc)
+    if call.state.exists(key):
+        raise ContractError(E_EXISTS, f"collusion by {uscc} is already recorded")
+    call.state.put(
+        key,
+        {
+            "evidence_hash": _hash_arg(call, "evidence_hash"),
+            "at_ms": call.now_ms,
+            "by": call.sender,
+        },
+    )
+    call.emit("tender.collusion", tender_id=tender["tender_id"], uscc=uscc)
+
+
+def evaluate(call: Call) -> None:
+    """The platform posts the report hash, committee size and ranked candidates per lot."""
+    tender = load(call, record_id(call.args, "tender_id"))
+    require_platform(call, tender)
+    step(call, tender, "evaluate")
+    size = args.integer(call.args, "committee_size", 0, 99)
+    if size % 2 == 0 or size < call.param("committee_min_size"):
+        raise ContractError(E_COMMITTEE, "the committee must be odd and at least the minimum size")
+    ranked = call.args.get("candidates")
+    if type(ranked) is not list or len(ranked) != len(tender["lots"]):
+        raise ContractError(E_BAD_ARGS, "candidates must be one array per lot")
+    opening = call.state.get(opening_key(tender["tender_id"]))
+    assert isinstance(opening, dict)
+    for lot, names in zip(tender["lots"], ranked, strict=True):
+        valid = {
+            b["uscc"] for b in opening["lots"][lot["lot"] - 1]["bids"] if b["status"] == "revealed"
+        }
+        if type(names) is not list or len(names) > call.param("candidates_max"):
+            raise ContractError(
+                E_CANDIDATE, f"lot {lot['lot']}: at most {call.param('candidates_max')} candidates"
+            )
+        if len(set(names)) != len(names) or not all(type(x) is str and x in valid for x in names):
+            raise ContractError(
+                E_CANDIDATE, f"lot {lot['lot']}: candidates must be distinct valid bidders"
+            )
+        lot["candidates"] = list(names)
+    tender["report_hash"] = _hash_arg(call, "report_hash")
+    tender["committee_size"] = size
+    tender["publicity_start_ms"] = call.now_ms
+    tender["state"] = "evaluated"
+    save(call, tender)
+    call.emit("tender.evaluated", tender_id=tender["tender_id"])
+
+
+def award(call: Call) -> None:
+    """Award each open lot to one of its candidates; losers' guarantees are released."""
+    from contracts import guarantee
+
+    tender = load(call, record_id(call.args, "tender_id"))
+    require_side(call, tender)
+    step(call, tender, "award")
+    winners = call.args.get("winners")
+    if type(winners) is not list or len(winners) != len(tender["lots"]):
+        raise ContractError(E_BAD_ARGS, "winners must be one text per lot ('' for none)")
+    for lot, winner in zip(tender["lots"], winners, strict=True):
+        if type(winner) is not str or (winner and winner not in lot["candidates"]):
+            raise ContractError(E_CANDIDATE, f"lot {lot['lot']}: the winner must be a candidate")
+        if not winner and lot["candidates"]:
+            raise ContractError(
+                E_CANDIDATE, f"lot {lot['lot']}: a lot with candidates needs a winner"
+            )
+        lot["winner"] = winner
+    tender["award_ms"] = call.now_ms
+    tender["state"] = "awarded"
+    save(call, tender)
+    guarantee.release_losers(call, tender)
+    call.emit("tender.awarded", tender_id=tender["tender_id"], winners=list(winners))
+
+
+def record_contract(call: Call) -> None:
+    """The signed contract's hash, within the contract period; winners' guarantees released."""
+    from contracts import guarantee
+
+    tender = load(call, record_id(call.args, "tender_id"))
+    require_side(call, tender)
+    step(call, tender, "contract")
+    tender["contract_hash"] = _hash_arg(call, "contract_hash")
+    tender["state"] = "contracted"
+    save(call, tender)
+    guarantee.release_winners(call, tender)
+    call.emit("tender.contracted", tender_id=tender["tender_id"])
+
+
+def archive(call: Call) -> None:
+    """Freeze the tender for good: every later call naming it is refused."""
+    tender = load(call, record_id(call.args, "tender_id"))
+    require_side(call, tender)
+    step(call, tender, "archive")
+    tender["state"] = "archived"
+    tender["archived_ms"] = call.now_ms
+    save(call, tender)
+    call.emit("tender.archived", tender_id=tender["tender_id"])
+
+
+def bidder_conflict(tender: dict[str, Any], uscc: str) -> bool:
+    """The platform operator, its related parties, the tenderer and its agent may not bid."""
+    return (
+        uscc in {tender["platform_uscc"], tender["tenderer"], tender["agent"]}
+        or uscc in tender["related_parties"]
+    )
+
+
+CONTRACT = Contract(
+    "tender",
+    {
+        "announce": announce,
+        "amend": amend,
+        "object": object_,
+        "reply": reply,
+        "rule": rule,
+        "suspend": suspend,
+        "resume": resume,
+        "find_collusion": find_collusion,
+        "evaluate": evaluate,
+        "award": award,
+        "record_contract": record_contract,
+        "archive": archive,
+    },
+)

@@ -1,0 +1,243 @@
+"""Shared set-up for the trading contract tests: a harness with every role, attested
+bidders, a standard tender, sealed bids and guarantees (contracts-trading's test helper)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from contracts.bidder import SealedBid, open_slots, seal_bid
+from contracts.periods import DAY_MS, MINUTE_MS, ms_of_beijing
+from contracts.uscc import check_char
+from ledger.tx import Receipt
+from tests.contract_harness import GENESIS_MS, Account, Harness
+
+ROLES = {
+    "platform": ["platform"],
+    "attestor": ["attestor"],
+    "guarantor": ["bank"],
+    "supervisor": ["supervisor"],
+    "credit_authority": ["bureau"],
+}
+ISSUE_MS = GENESIS_MS  # 2024-03-01 09:00 Beijing
+DEADLINE_MS = ms_of_beijing(2024, 3, 21, 9, 30)  # 20 days after the issue day
+SALE_END_MS = ms_of_beijing(2024, 3, 6, 17, 0)
+VALIDITY_DAYS = 90
+PRICE_FEN = 1_000_000_000  # 10 million yuan estimated: 2% is 200,000 yuan
+REQUIRED_FEN = 10_000_000  # 100,000 yuan required per lot
+REGION = "441500"
+H32 = bytes(range(32))
+
+
+def uscc(n: int) -> str:
+    first = f"91441500MA{n:07d}"
+    return first + check_char(first)
+
+
+class Trading:
+    """One chain with a platform, attestor, bank, supervisor, bureau and named bidders."""
+
+    def __init__(
+        self, suite_name: str = "ed25519-sha256", params: Mapping[str, int | str] | None = None
+    ) -> None:
+        self.h = Harness(suite_name, params=params, roles=ROLES)
+        h = self.h
+        self.platform = h.account("platform")
+        self.attestor = h.account("attestor")
+        self.bank = h.account("bank")
+        self.supervisor = h.account("supervisor")
+        self.bureau = h.account("bureau")
+        self.uscc_of: dict[str, str] = {}
+        self.sealed: dict[tuple[str, str, int], SealedBid] = {}
+        self.tenderer = self.entity("tenderer", 1)
+        self.operator_uscc = uscc(2)
+        self._next = 10
+
+    def entity(self, name: str, n: int | None = None) -> Account:
+        """An attested entity with one bound key."""
+        if n is None:
+            n = self._next
+            self._next += 1
+        acct = self.h.account(name)
+        code = uscc(n)
+        self.uscc_of[name] = code
+        self.h.expect_ok(
+            self.attestor,
+            "identity.attest",
+            {
+                "uscc": code,
+                "name": name,
+                "entity_type": "company",
+                "cert_issuer": "GDCA",
+                "cert_serial": f"S{n}",
+                "valid_from_ms": GENESIS_MS - DAY_MS,
+                "valid_to_ms": GENESIS_MS + 1000 * DAY_MS,
+                "keys": [acct.pubkey],
+            },
+        )
+        return acct
+
+    def bidders(self, count: int) -> list[Account]:
+        return [self.entity(f"bidder{i}") for i in range(count)]
+
+    def credit(self, name: str, kind: str, **over: Any) -> Receipt:
+        args: dict[str, Any] = {
+            "uscc": self.uscc_of[name],
+            "kind": kind,
+            "document_no": f"DOC-{name}-{kind}-{len(self.h.receipts)}",
+            "basis": "test",
+            "scope_kinds": ["*"],
+            "scope_regions": ["*"],
+            "from_ms": GENESIS_MS - DAY_MS,
+            "to_ms": GENESIS_MS + 400 * DAY_MS,
+            "evidence_hash": H32,
+        }
+        args.update(over)
+        return self.h.expect_ok(self.bureau, "credit.record", args)
+
+    def announce_args(self, tender_id: str = "T1", lots: int = 1, **over: Any) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "tender_id": tender_id,
+            "rules": "bidding-law",
+            "kind": "works",
+            "region": REGION,
+            "tenderer": self.uscc_of["tenderer"],
+            "agent": "",
+            "platform_uscc": self.operator_uscc,
+            "related_parties": [uscc(3)],
+            "doc_hash": H32,
+            "issue_start_ms": ISSUE_MS,
+            "doc_sale_end_ms": SALE_END_MS,
+            "deadline_ms": DEADLINE_MS,
+            "validity_days": VALIDITY_DAYS,
+            "qualifications": [],
+            "lots": [
+                {"name": f"lot {i}", "estimated_price_fen": PRICE_FEN, "guarantee_fen": REQUIRED_FEN}
+                for i in range(1, lots + 1)
+            ],
+        }
+        args.update(over)
+        return args
+
+    def announce(self, tender_id: str = "T1", lots: int = 1, **over: Any) -> Receipt:
+        return self.h.expect_ok(
+            self.platform, "tender.announce", self.announce_args(tender_id, lots, **over)
+        )
+
+    def guarantee_args(self, number: str, principal: str, **over: Any) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "number": number,
+            "principal": self.uscc_of[principal],
+            "beneficiary": self.uscc_of["tenderer"],
+            "tender_id": "T1",
+            "lot": 1,
+            "amount_fen": REQUIRED_FEN,
+            "valid_from_ms": GENESIS_MS,
+            "valid_to_ms": DEADLINE_MS + 200 * DAY_MS,
+            "file_hash": H32,
+        }
+        args.update(over)
+        return args
+
+    def issue(self, number: str, principal: str, **over: Any) -> Receipt:
+        return self.h.expect_ok(
+            self.bank, "guarantee.issue", self.guarantee_args(number, principal, **over)
+        )
+
+    def seal(
+        self, who: Account, price_fen: int, tender_id: str = "T1", lot: int = 1
+    ) -> SealedBid:
+        sealed = seal_bid(
+            self.h.suite,
+            self.h.chain_id,
+            tender_id,
+            lot,
+            self.uscc_of[who.name],
+            f"bid file of {who.name} at {price_fen}".encode(),
+            price_fen,
+            {"duration_days": 300},
+        )
+        self.sealed[(who.name, tender_id, lot)] = sealed
+        return sealed
+
+    def bid_args(
+        self, who: Account, price_fen: int, guarantee: str = "", tender_id: str = "T1", lot: int = 1
+    ) -> dict[str, Any]:
+        return self.seal(who, price_fen, tender_id, lot).submit_args(guarantee)
+
+    def bid(
+        self, who: Account, price_fen: int, guarantee: str | None = None, lot: int = 1
+    ) -> SealedBid:
+        """Issue a guarantee (unless given) and submit a sealed bid; returns what was sealed."""
+        if guarantee is None:
+            guarantee = f"G-{who.name}-{lot}"
+            self.issue(guarantee, who.name, lot=lot)
+        args = self.bid_args(who, price_fen, guarantee, lot=lot)
+        self.h.expect_ok(who, "bid.submit", args)
+        return self.sealed[(who.name, "T1", lot)]
+
+    def slots(self, tender_id: str = "T1", lots: int = 1) -> list[list[bytes]]:
+        return open_slots(self.h.state.values, tender_id, lots)
+
+    def open(self, tender_id: str = "T1", lots: int = 1) -> Receipt:
+        return self.h.expect_ok(
+            self.platform,
+            "bid.open",
+            {"tender_id": tender_id, "slots": self.slots(tender_id, lots)},
+            at_ms=max(DEADLINE_MS, self.h.time_ms + 1000),
+        )
+
+    def reveal(self, who: Account, tender_id: str = "T1", lot: int = 1) -> Receipt:
+        return self.h.expect_ok(
+            who, "bid.reveal", self.sealed[(who.name, tender_id, lot)].reveal_args()
+        )
+
+    def close(self, tender_id: str = "T1") -> Receipt:
+        return self.h.expect_ok(self.platform, "bid.close", {"tender_id": tender_id})
+
+    def tender(self, tender_id: str = "T1") -> dict[str, Any]:
+        value = self.h.get(f"tender/{tender_id}")
+        assert isinstance(value, dict)
+        return value
+
+    def guarantee(self, number: str) -> dict[str, Any]:
+        value = self.h.get(f"guarantee/{number}")
+        assert isinstance(value, dict)
+        return value
+
+    def through_opening(self, count: int = 3, prices: list[int] | None = None) -> list[Account]:
+        """Announce, ``count`` bids, open, every bidder reveals, close; returns the bidders."""
+        self.announce()
+        bidders = self.bidders(count)
+        for i, b in enumerate(bidders):
+            self.bid(b, (prices or [900_000_000 + i * 1000 for i in range(count)])[i])
+        self.open()
+        for b in bidders:
+            self.reveal(b)
+        self.close()
+        return bidders
+
+    def through_evaluation(self, count: int = 3) -> list[Account]:
+        bidders = self.through_opening(count)
+        self.h.advance(ms=31 * MINUTE_MS)
+        self.h.expect_ok(
+            self.platform,
+            "tender.evaluate",
+            {
+                "tender_id": "T1",
+                "report_hash": H32,
+                "committee_size": 5,
+                "candidates": [[self.uscc_of[b.name] for b in bidders[:3]]],
+            },
+        )
+        return bidders
+
+    def through_award(self, count: int = 3) -> list[Account]:
+        bidders = self.through_evaluation(count)
+        self.h.advance(days=4)
+        self.h.expect_ok(
+            self.platform,
+            "tender.award",
+            {"tender_id": "T1", "winners": [self.uscc_of[bidders[0].name]]},
+        )
+        return bidders
