@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -310,6 +309,7 @@ class Node:
         self._tasks: list[asyncio.Task[Any]] = []
         self._runners: list[web.AppRunner] = []
         self._session: aiohttp.ClientSession | None = None
+        self.consumer: asyncio.Task[None] | None = None
 
     @classmethod
     def open(cls, config: NodeConfig) -> Node:
@@ -525,7 +525,7 @@ class Node:
             # Verifying can take a while: do not hold up the link's other frames.
             task = asyncio.create_task(self.submit(frame.body["txs"], from_peer=peer))
             self._tasks.append(task)
-            self._tasks = [t for t in self._tasks if not t.done()]
+            self._tasks = [t for t in self._tasks if not t.done() or t is self.consumer]
         elif frame.kind == wire.FETCH:
             count = min(frame.body["max_blocks"], self.limits.fetch_blocks_served_max)
             pairs = self.chain.blocks_from(frame.body["from_height"], count)
@@ -546,6 +546,12 @@ class Node:
             with contextlib.suppress(asyncio.QueueFull):
                 self.events.put_nowait(Tick(now_ms()))
 
+    def start_core(self) -> None:
+        """Start the replica's consumer and the timer (no sockets: tests use this alone)."""
+        self.consumer = asyncio.create_task(self._consume())
+        self._tasks.append(self.consumer)
+        self._tasks.append(asyncio.create_task(self._ticker()))
+
     async def start(self) -> None:
         """Listen (peers, HTTP), dial higher-indexed peers, start the timer and the replica."""
         self._session = aiohttp.ClientSession()
@@ -557,8 +563,7 @@ class Node:
             await runner.setup()
             await web.TCPSite(runner, self.config.host, port).start()
             self._runners.append(runner)
-        self._tasks.append(asyncio.create_task(self._consume()))
-        self._tasks.append(asyncio.create_task(self._ticker()))
+        self.start_core()
         for peer in self.config.peers:
             if peer.index > self.config.index:
                 self._tasks.append(asyncio.create_task(self._dial(peer)))
@@ -590,16 +595,20 @@ class Node:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         await self.start()
-        consumer = self._tasks[0]
+        consumer = self.consumer
+        assert consumer is not None
         waiter = asyncio.create_task(self.stopping.wait())
         await asyncio.wait([consumer, waiter], return_when=asyncio.FIRST_COMPLETED)
-        if consumer.done() and consumer.exception() is not None:
-            # A broken invariant in the replica or the store stops the node (STYLE.md).
-            log.error("replica step failed: %r", consumer.exception())
         waiter.cancel()
+        failure = None
+        if consumer.done() and not consumer.cancelled():
+            failure = consumer.exception()
+        if failure is not None:
+            # A broken invariant in the replica or the store stops the node (STYLE.md).
+            log.error("replica step failed: %r", failure)
         await self.stop()
-        if consumer.done() and not consumer.cancelled() and consumer.exception() is not None:
-            raise consumer.exception()  # type: ignore[misc]
+        if failure is not None:
+            raise failure
 
     def status(self) -> dict[str, Any]:
         height = self.chain.height()
@@ -835,7 +844,7 @@ def build_http_app(node: Node) -> web.Application:
         return _json(node.status())
 
     async def get_health(request: web.Request) -> web.Response:
-        consumer_ok = bool(node._tasks) and not node._tasks[0].done()
+        consumer_ok = node.consumer is not None and not node.consumer.done()
         return _json({"ok": consumer_ok}, 200 if consumer_ok else 503)
 
     async def get_metrics(request: web.Request) -> web.Response:
@@ -872,21 +881,22 @@ def build_http_app(node: Node) -> web.Application:
     return app
 
 
+SEALED_PREFIXES = ("bid/", "bidset/")
+
+
 def sealed_reason(chain: Chain, key: str) -> str | None:
-    """Why ``key`` may not be served before its tender's bid deadline, or None. The trading
-    contracts name the sealed keys (``contracts.bid.sealed_until``, when present)."""
-    try:
-        bid = importlib.import_module("contracts.bid")
-    except ImportError:
+    """Why ``key`` may not be served, or None. ``contracts/bid.py`` says the API must refuse
+    ``bid/<tender>/...`` and ``bidset/<tender>/...`` before the tender's bid deadline (the
+    head block's time is "now"); a key of an unknown tender stays refused."""
+    if not key.startswith(SEALED_PREFIXES):
         return None
-    sealed_until = getattr(bid, "sealed_until", None)
-    if sealed_until is None:
-        return None
-    deadline_ms = sealed_until(key, chain.state_value)
-    if deadline_ms is None:
-        return None
-    head_time = int(chain.store.head_header().time_ms)
-    if head_time < deadline_ms:
+    parts = key.split("/")
+    raw = chain.state_value(f"tender/{parts[1]}") if len(parts) > 1 and parts[1] else None
+    tender = decode_trusted(raw) if raw is not None else None
+    deadline_ms = tender.get("deadline_ms") if isinstance(tender, dict) else None
+    if not isinstance(deadline_ms, int):
+        return f"{key} is a sealed bid record of an unknown tender"
+    if int(chain.store.head_header().time_ms) < deadline_ms:
         return f"{key} is a sealed bid record until the bid deadline ({deadline_ms} ms)"
     return None
 

@@ -1,0 +1,247 @@
+"""The node's HTTP API, in process: a one-validator node (real replica, store, contracts) on a
+MemoryKV behind aiohttp's test client. No sockets to peers; the replica commits alone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+import node as node_mod
+from ledger.bundle import from_json, verify_bundle
+from ledger.crypto import ED25519_SHA256
+from ledger.errors import InvalidInput
+from ledger.genesis import Anchor, GenesisDoc, init_store
+from ledger.kv import MemoryKV
+from ledger.store import BlockStore
+from ledger.tx import SignedTx, TxBody, sign_tx
+
+SUITE = ED25519_SHA256
+CHAIN = "api-test"
+VALIDATOR = bytes(range(32))
+CLIENT = bytes(range(1, 33))
+
+
+def make_node(limits: node_mod.NodeLimits | None = None) -> node_mod.Node:
+    doc = GenesisDoc.from_json({
+        "chain_id": CHAIN,
+        "suite": SUITE.name,
+        "time_ms": time.time_ns() // 1_000_000 - 60_000,
+        "validators": [{"name": "v0", "pubkey": SUITE.public_key(VALIDATOR).hex()}],
+        "committee": [SUITE.public_key(CLIENT).hex()],
+        "roles": {},
+        "params": {},
+    })
+    kv = MemoryKV()
+    init_store(BlockStore(kv, SUITE), doc)
+    store = BlockStore(kv, SUITE)
+    chain = node_mod.Chain(kv, store, node_mod.make_app(store), doc)
+    config = node_mod.NodeConfig(
+        index=0, name="v0", key_file=Path("unused"), passphrase_env=None, passphrase_file=None,
+        host="127.0.0.1", peer_port=0, http_port=0, peers=(), data_dir=Path("unused"),
+        genesis_file=Path("unused"),
+        limits=limits or node_mod.NodeLimits(tick_ms=10),
+    )
+    return node_mod.Node(config, chain, VALIDATOR)
+
+
+@asynccontextmanager
+async def running(limits: node_mod.NodeLimits | None = None) -> AsyncIterator[
+    tuple[node_mod.Node, TestClient[Any, Any]]
+]:
+    n = make_node(limits)
+    n.start_core()
+    client = TestClient(TestServer(node_mod.build_http_app(n)))
+    await client.start_server()
+    try:
+        yield n, client
+    finally:
+        await client.close()
+        for task in n._tasks:
+            task.cancel()
+        await asyncio.gather(*n._tasks, return_exceptions=True)
+        n.verifier.shutdown()
+
+
+def run(body: Callable[..., Awaitable[None]], **kw: Any) -> None:
+    async def main() -> None:
+        async with running(**kw) as (n, client):
+            await body(n, client)
+
+    asyncio.run(main())
+
+
+def tx(nonce: int, call: str = "bench.noop", secret: bytes = CLIENT) -> SignedTx:
+    body = TxBody(CHAIN, SUITE.public_key(secret), nonce, call, {"n": nonce})
+    return sign_tx(SUITE, secret, body)
+
+
+def hexes(*txs: SignedTx) -> dict[str, list[str]]:
+    return {"txs": [t.encode().hex() for t in txs]}
+
+
+async def wait_committed(client: TestClient[Any, Any], tx_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        resp = await client.get(f"/txs/{tx_id}")
+        got: dict[str, Any] = await resp.json()
+        if got["status"] == "committed":
+            return got
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{tx_id} not committed within 10 s")
+
+
+def test_submitted_txs_commit_with_receipts_blocks_and_headers() -> None:
+    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+        t0, t1 = tx(0), tx(1)
+        resp = await client.post("/txs", json=hexes(t0, t1))
+        assert resp.status == 202
+        out = await resp.json()
+        assert out["accepted"] == 2
+        ids = [r["tx_id"] for r in out["results"]]
+        assert ids == [t0.tx_id(SUITE).hex(), t1.tx_id(SUITE).hex()]
+        got = await wait_committed(client, ids[1])
+        assert got["receipt"]["tx_id"] == ids[1]
+        assert got["receipt"]["code"] != ""
+        height = got["height"]
+        block = await (await client.get(f"/blocks/{height}")).json()
+        body_ids = [SignedTx.from_obj(_tx_obj(t)).tx_id(SUITE).hex()
+                    for t in block["block"]["txs"]]
+        assert ids[1] in body_ids
+        header = await (await client.get(f"/headers/{height}")).json()
+        assert header["hash"] == block["hash"]
+        assert header["qc"]["block_hash"] == block["hash"]
+        assert (await client.get("/blocks/999999")).status == 404
+        assert (await client.get("/blocks/abc")).status == 400
+        # committed: the nonce moved, so a resubmission is refused
+        again = await client.post("/txs", json=hexes(t0))
+        assert again.status == 400
+        reason = (await again.json())["results"][0]["reason"]
+        assert reason in ("stale_nonce", "already_committed")
+        assert len(n.pool) == 0
+
+    run(body)
+
+
+def _tx_obj(j: dict[str, Any]) -> dict[str, Any]:
+    from ledger import jsonform
+
+    obj: dict[str, Any] = jsonform.from_json(j, jsonform.TX)
+    return obj
+
+
+def test_bad_transactions_get_4xx_with_reasons() -> None:
+    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+        assert (await client.post("/txs", data=b"not json")).status == 400
+        assert (await client.post("/txs", json={"txs": []})).status == 400
+        assert (await client.post("/txs", json={"txs": ["zz"]})).status == 400
+        good = tx(0)
+        forged = SignedTx(tx(1).body, good.sig)
+        wrong_chain = sign_tx(SUITE, CLIENT, TxBody("other", SUITE.public_key(CLIENT), 0,
+                                                     "bench.noop", {}))
+        resp = await client.post("/txs", json={"txs": [
+            "80", forged.encode().hex(), wrong_chain.encode().hex(), good.encode().hex(),
+            good.encode().hex()]})
+        assert resp.status == 400
+        results = (await resp.json())["results"]
+        assert results[0]["reason"].startswith("malformed")
+        assert results[1]["reason"] == "bad_signature"
+        assert results[2]["reason"] == "wrong_chain_id"
+        assert results[3]["accepted"] is True
+        assert results[4]["reason"] == "duplicate"
+        metrics = await (await client.get("/metrics")).text()
+        assert 'credchain_txs_refused_total{reason="bad_signature"} 1' in metrics
+
+    run(body)
+
+
+def test_request_limits() -> None:
+    limits = node_mod.NodeLimits(tick_ms=10, max_request_bytes=4096, max_txs_per_request=2)
+
+    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+        resp = await client.post("/txs", json={"txs": ["00" * 4000]})
+        assert resp.status == 413
+        resp = await client.post("/txs", json=hexes(tx(0), tx(1), tx(2)))
+        assert resp.status == 413
+
+    run(body, limits=limits)
+
+
+def test_rate_limit() -> None:
+    limits = node_mod.NodeLimits(tick_ms=10, requests_per_second=3)
+
+    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+        codes = [(await client.get("/healthz")).status for _ in range(6)]
+        assert codes[:3] == [200, 200, 200]
+        assert 429 in codes[3:]
+
+    run(body, limits=limits)
+
+
+def test_status_metrics_health_openapi() -> None:
+    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+        status = await (await client.get("/status")).json()
+        assert status["chain_id"] == CHAIN and status["index"] == 0
+        assert {"height", "view", "leader", "peers", "pool_size"} <= set(status)
+        assert (await client.get("/healthz")).status == 200
+        metrics = await (await client.get("/metrics")).text()
+        for name in ("credchain_height", "credchain_view", "credchain_txs_committed_total",
+                     "credchain_pool_size", "credchain_peers",
+                     "credchain_commit_latency_seconds_bucket"):
+            assert name in metrics
+        doc = await (await client.get("/openapi.json")).json()
+        assert doc["openapi"].startswith("3.") and "/proof/{key}" in doc["paths"]
+
+    run(body)
+
+
+def test_state_read_proof_bundle_and_sealed_keys() -> None:
+    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+        t0 = tx(0)
+        await client.post("/txs", json=hexes(t0))
+        await wait_committed(client, t0.tx_id(SUITE).hex())
+        key = f"nonce/{SUITE.public_key(CLIENT).hex()}"
+        got = await (await client.get(f"/state/{key}")).json()
+        assert got["value"] == 1
+        assert (await client.get("/state/nonce/absent")).status == 404
+        bundle = await (await client.get(f"/proof/{key}")).json()
+        anchor = Anchor.of(SUITE, n.chain.store.header(0), n.chain.store.validators_at(0))
+        record = verify_bundle(from_json(json.loads(json.dumps(bundle))), anchor)
+        assert record.key == key and record.value is not None
+        assert (await client.get("/state/bid/T1/1/abcd")).status == 403
+        assert (await client.get("/proof/bidset/T1/1")).status == 403
+        assert (await client.get(f"/proof/{key}?height=0")).status == 400
+
+    run(body)
+
+
+def test_config_load_and_refusals(tmp_path: Path) -> None:
+    p = tmp_path / "node0.toml"
+    p.write_text(
+        'index = 0\nname = "n0"\nkey_file = "k"\npassphrase_env = "PW"\npeer_port = 1\n'
+        'http_port = 2\ndata_dir = "d"\ngenesis_file = "g.json"\n'
+        '[limits]\ntick_ms = 20\n[[peers]]\nindex = 1\nhost = "127.0.0.1"\nport = 3\n'
+    )
+    cfg = node_mod.NodeConfig.load(p)
+    assert cfg.limits.tick_ms == 20 and cfg.peers[0].port == 3
+    assert cfg.data_dir == (tmp_path / "d").resolve()
+    p.write_text(p.read_text().replace("tick_ms = 20", "tick_seconds = 1"))
+    with pytest.raises(InvalidInput, match="unknown NodeLimits"):
+        node_mod.NodeConfig.load(p)
+    with pytest.raises(InvalidInput, match="cannot read"):
+        node_mod.NodeConfig.load(tmp_path / "missing.toml")
+
+
+def test_rate_limiter_refills() -> None:
+    limiter = node_mod.RateLimiter(per_second=2)
+    assert limiter.allow("a", 0.0) and limiter.allow("a", 0.0)
+    assert not limiter.allow("a", 0.0)
+    assert limiter.allow("b", 0.0)
+    assert limiter.allow("a", 0.6)
