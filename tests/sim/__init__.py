@@ -1,0 +1,1 @@
+"""The seeded deterministic simulator of a credchain cluster (network, faults, checker)."""
