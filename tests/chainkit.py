@@ -58,7 +58,11 @@ class Chain:
         kv: KV | None = None,
         state: Mapping[str, bytes] | None = None,
         chain_id: str = "test-chain",
+        committee: Sequence[bytes] = (),
+        contracts_genesis: bool = False,
     ) -> Chain:
+        """``contracts_genesis``: the genesis state is the contracts' ``genesis_state``
+        (parameters, ``gov/validators``, roles) instead of a one-key demo state."""
         secrets = {}
         vals = []
         for i in range(n):
@@ -66,9 +70,13 @@ class Chain:
             pub = suite.public_key(secret)
             secrets[pub] = secret
             vals.append(Validator(f"node{i}", pub))
-        doc = GenesisDoc(chain_id, suite.name, GENESIS_TIME_MS, tuple(vals), [vals[0].pubkey])
+        members = list(committee) or [vals[0].pubkey]
+        doc = GenesisDoc(chain_id, suite.name, GENESIS_TIME_MS, tuple(vals), members)
         store = BlockStore(kv if kv is not None else MemoryKV(), suite)
-        init_store(store, doc, dict(state or {"demo/genesis": encoding.encode("hello")}))
+        if contracts_genesis:
+            init_store(store, doc)
+        else:
+            init_store(store, doc, dict(state or {"demo/genesis": encoding.encode("hello")}))
         return cls(suite, store, doc, secrets)
 
     def add_key(self, label: str) -> Validator:
@@ -133,7 +141,12 @@ class Chain:
         self.store.commit_block(block, qc, receipts, dict(writes), nxt)
         return block
 
-    def tx(self, label: str, nonce: int, call: str = "demo.put") -> SignedTx:
+    def tx(self, label: str, nonce: int, call: str = "demo.put",
+           args: Mapping[str, object] | None = None) -> SignedTx:
         secret = secret_for(self.suite, label)
-        body = TxBody(self.doc.chain_id, self.suite.public_key(secret), nonce, call, {"n": nonce})
+        body = TxBody(self.doc.chain_id, self.suite.public_key(secret), nonce, call,
+                      dict(args) if args is not None else {"n": nonce})
         return sign_tx(self.suite, secret, body)
+
+    def pubkey(self, label: str) -> bytes:
+        return self.suite.public_key(secret_for(self.suite, label))

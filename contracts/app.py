@@ -1,0 +1,269 @@
+"""The chain application: the consensus ``Application`` over the contracts, state tree and store.
+
+``ChainApp(store, tree, executor, suite, chain_id)`` is what a replica drives
+(``consensus.api.Application``) plus ``commit``, which the shell calls for ``CommitBlock``:
+
+- ``propose(parent, height, view, proposer, time_ms, txs)`` executes ``txs`` on the head state
+  (leaving out transactions already committed or repeated in the batch), and returns the
+  block with ``tx_root``, ``receipts_root``, ``state_root``, ``validators_hash`` and
+  ``next_validators_hash`` filled in.
+- ``validate(parent, block)`` re-executes a block and compares every root; a block holding a
+  transaction already committed, one twice, or a transaction whose signature does not verify
+  is invalid. Returns ``None`` or the reason.
+- ``next_validators(block)`` is the set certifying the block after ``block``: the value of
+  state key ``gov/validators`` (``contracts.keys.VALIDATORS``, written by governance) after
+  the block, or the current set if the state holds none.
+- ``commit(block, qc)`` commits through ``BlockStore.commit_block`` with the very writes and
+  receipts the execution produced, in one synced batch; returns the receipts.
+
+State roots are computed without touching the KV: the writes are applied to the tree into a
+throwaway batch and the pending layer is discarded at once (``StateTree.discard_pending``),
+so the tree stays at the head. An executed block's result is cached by block hash (bounded),
+so the block a replica validated, or the leader proposed, is not executed again on commit.
+
+Signatures: the executor does not check them. Transactions handed to ``propose`` were
+checked by the shell (``ClientTxs``) and are remembered as verified; ``validate`` checks the
+signature of every transaction it has not seen verified (the same id with the same
+signature), either remembered here or answered by the optional ``is_verified(tx)`` callable
+(e.g. the transaction pool's record of the signed transaction it admitted).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from contracts import keys
+from contracts.runtime import BlockContext, Executor
+from ledger import encoding
+from ledger.block import (
+    MAX_BLOCK_TXS,
+    QC,
+    Block,
+    Header,
+    ValidatorSet,
+    receipts_root,
+    tx_root,
+    validators_from_obj,
+    validators_hash,
+)
+from ledger.crypto import Suite
+from ledger.errors import InvalidInput
+from ledger.smt import StateTree
+from ledger.store import BlockStore
+from ledger.tx import Receipt, SignedTx
+
+EXECUTED_CACHE_BLOCKS = 16
+VERIFIED_CACHE_TXS = 200_000
+
+
+@dataclass(frozen=True)
+class Executed:
+    """One block's execution over its parent: what ``commit`` writes."""
+
+    block: Block
+    writes: dict[str, bytes | None]
+    receipts: list[Receipt]
+    next_validators: ValidatorSet
+
+
+class ChainApp:
+    def __init__(
+        self,
+        store: BlockStore,
+        tree: StateTree,
+        executor: Executor,
+        suite: Suite,
+        chain_id: str,
+        is_verified: Callable[[SignedTx], bool] | None = None,
+    ) -> None:
+        if tree is not store.tree:
+            raise ValueError("the chain app must use the store's own state tree")
+        if store.suite.name != suite.name or store.chain_id != chain_id:
+            raise ValueError("the chain app's suite and chain id must be the store's")
+        self.store = store
+        self.tree = tree
+        self.executor = executor
+        self.suite = suite
+        self.chain_id = chain_id
+        self._is_verified = is_verified
+        self._executed: OrderedDict[bytes, Executed] = OrderedDict()
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self.executions = 0  # blocks executed, for tests and metrics
+
+    # ---- consensus.api.Application ------------------------------------------------------
+
+    def propose(
+        self,
+        parent: Header,
+        height: int,
+        view: int,
+        proposer: int,
+        time_ms: int,
+        txs: tuple[SignedTx, ...],
+    ) -> Block:
+        self._require_head(parent, height)
+        chosen: list[SignedTx] = []
+        seen: set[bytes] = set()
+        for tx in txs:
+            if len(chosen) >= MAX_BLOCK_TXS:
+                break
+            tx_id = tx.tx_id(self.suite)
+            if tx_id in seen or self.store.tx_location(tx_id) is not None:
+                continue
+            seen.add(tx_id)
+            self._remember_verified(tx)
+            chosen.append(tx)
+        draft = Header(
+            chain_id=self.chain_id,
+            height=height,
+            prev_hash=parent.hash(self.suite),
+            time_ms=time_ms,
+            view=view,
+            proposer=proposer,
+            tx_root=b"",
+            receipts_root=b"",
+            state_root=b"",
+            validators_hash=b"",
+            next_validators_hash=b"",
+        )
+        done = self._execute(draft, tuple(chosen))
+        return done.block
+
+    def validate(self, parent: Header, block: Block) -> str | None:
+        h = block.header
+        if self._cached(block) is not None:
+            return None
+        try:
+            self._require_head(parent, h.height)
+        except InvalidInput as exc:
+            return str(exc)
+        if h.chain_id != self.chain_id:
+            return f"block is for chain {h.chain_id!r}"
+        if h.prev_hash != parent.hash(self.suite):
+            return "block prev_hash is not the parent's hash"
+        if len(block.txs) > MAX_BLOCK_TXS:
+            return f"block has more than {MAX_BLOCK_TXS} transactions"
+        seen: set[bytes] = set()
+        for tx in block.txs:
+            tx_id = tx.tx_id(self.suite)
+            if tx_id in seen:
+                return f"transaction {tx_id.hex()} appears twice in the block"
+            seen.add(tx_id)
+            if self.store.tx_location(tx_id) is not None:
+                return f"transaction {tx_id.hex()} is already committed"
+        for tx in block.txs:
+            if not self._known_verified(tx):
+                if not tx.verify_signature(self.suite):
+                    return f"transaction {tx.tx_id(self.suite).hex()} has a bad signature"
+                self._remember_verified(tx)
+        done = self._execute(h, block.txs, cache=False)
+        mine = done.block.header
+        for name in ("tx_root", "receipts_root", "state_root", "validators_hash",
+                     "next_validators_hash"):
+            if getattr(mine, name) != getattr(h, name):
+                return f"{name} mismatch: re-execution gives {getattr(mine, name).hex()}"
+        self._cache(block.hash(self.suite), Executed(block, done.writes, done.receipts,
+                                                     done.next_validators))
+        return None
+
+    def next_validators(self, block: Block) -> ValidatorSet:
+        return self._result_of(block).next_validators
+
+    # ---- commit -------------------------------------------------------------------------
+
+    def commit(self, block: Block, qc: QC) -> list[Receipt]:
+        """Commit a decided block (one synced batch); returns its receipts."""
+        done = self._result_of(block)
+        self.store.commit_block(block, qc, done.receipts, done.writes, done.next_validators)
+        height = block.header.height
+        for block_hash in [k for k, e in self._executed.items() if e.block.header.height <= height]:
+            del self._executed[block_hash]
+        return done.receipts
+
+    # ---- internals ----------------------------------------------------------------------
+
+    def _cached(self, block: Block) -> Executed | None:
+        """The cached execution of exactly ``block``. The block hash does not cover the
+        transactions' signatures, so the transactions are compared too."""
+        done = self._executed.get(block.hash(self.suite))
+        if done is None or done.block.txs != block.txs:
+            return None
+        return done
+
+    def _result_of(self, block: Block) -> Executed:
+        done = self._cached(block)
+        if done is not None:
+            return done
+        parent = self.store.head_header()
+        reason = self.validate(parent, block)
+        if reason is not None:
+            raise InvalidInput(f"block {block.header.height} is invalid: {reason}")
+        done = self._cached(block)
+        if done is None:
+            raise RuntimeError("a validated block is missing from the execution cache")
+        return done
+
+    def _require_head(self, parent: Header, height: int) -> None:
+        head_height, head_hash = self.store.head()
+        if parent.height != head_height or parent.hash(self.suite) != head_hash:
+            raise InvalidInput(f"parent {parent.height} is not the applied head {head_height}")
+        if height != head_height + 1:
+            raise InvalidInput(f"height {height} does not follow the head {head_height}")
+
+    def _execute(self, draft: Header, txs: tuple[SignedTx, ...], cache: bool = True) -> Executed:
+        """Run ``txs`` on the head state; returns the block with every root filled in."""
+        tree = self.tree
+        if tree.pending:
+            raise RuntimeError("the state tree has an unwritten apply pending")
+        ctx = BlockContext(self.chain_id, self.suite, draft.height, draft.time_ms, draft.proposer)
+        result = self.executor.execute_block(tree, ctx, txs)
+        self.executions += 1
+        writes = dict(result.writes)
+        root = tree.apply(writes, self.store.kv.batch(), draft.height)
+        tree.discard_pending()
+        current = self.store.validators_at(draft.height)
+        nxt = self._next_set(writes, current)
+        header = draft.with_changes(
+            tx_root=tx_root(self.suite, txs),
+            receipts_root=receipts_root(self.suite, result.receipts),
+            state_root=root,
+            validators_hash=validators_hash(self.suite, current),
+            next_validators_hash=validators_hash(self.suite, nxt),
+        )
+        done = Executed(Block(header, txs), writes, list(result.receipts), nxt)
+        if cache:
+            self._cache(header.hash(self.suite), done)
+        return done
+
+    def _next_set(self, writes: dict[str, bytes | None], current: ValidatorSet) -> ValidatorSet:
+        if keys.VALIDATORS in writes:
+            raw = writes[keys.VALIDATORS]
+        else:
+            raw = self.tree.get(keys.VALIDATORS)
+        if raw is None:
+            return current
+        try:
+            return validators_from_obj(encoding.decode(raw))
+        except InvalidInput as exc:
+            # Governance validates the set it writes; a bad one here is a broken contract.
+            raise RuntimeError(f"state key {keys.VALIDATORS} holds no valid set: {exc}") from exc
+
+    def _cache(self, block_hash: bytes, done: Executed) -> None:
+        self._executed[block_hash] = done
+        self._executed.move_to_end(block_hash)
+        while len(self._executed) > EXECUTED_CACHE_BLOCKS:
+            self._executed.popitem(last=False)
+
+    def _known_verified(self, tx: SignedTx) -> bool:
+        # Keyed by id AND signature: the id does not cover the signature.
+        if tx.tx_id(self.suite) + tx.sig in self._verified:
+            return True
+        return self._is_verified is not None and self._is_verified(tx)
+
+    def _remember_verified(self, tx: SignedTx) -> None:
+        self._verified[tx.tx_id(self.suite) + tx.sig] = None
+        if len(self._verified) > VERIFIED_CACHE_TXS:
+            self._verified.popitem(last=False)
+

@@ -1,0 +1,138 @@
+"""The chain application over the real contracts: propose, validate on another node, commit
+with the same writes, validator changes from governance, and every refusal."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.app import ChainApp
+from contracts.registry import default_executor
+from ledger.block import Block, validators_hash
+from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite
+from ledger.errors import InvalidInput
+from ledger.kv import MemoryKV
+from ledger.tx import SignedTx
+from tests.chainkit import Chain
+
+
+def _node(suite: Suite) -> tuple[Chain, ChainApp]:
+    committee = [Chain.new(suite).pubkey("alice")]
+    chain = Chain.new(suite, kv=MemoryKV(), committee=committee, contracts_genesis=True)
+    store = chain.store
+    return chain, ChainApp(store, store.tree, default_executor(), suite, store.chain_id)
+
+
+def _propose(chain: Chain, app: ChainApp, txs: list[SignedTx], view: int = 0) -> Block:
+    head = chain.store.head_header()
+    return app.propose(head, head.height + 1, view, 1, head.time_ms + 1000, tuple(txs))
+
+
+def _add_validator(chain: Chain, nonce: int, label: str) -> SignedTx:
+    payload = {"name": label, "pubkey": chain.pubkey(label)}
+    return chain.tx("alice", nonce, "gov.propose", {"action": "add_validator", "payload": payload})
+
+
+@pytest.mark.parametrize("suite", [ED25519_SHA256, SM2_SM3], ids=lambda s: s.name)
+def test_two_nodes_agree_and_governance_changes_the_next_set(suite: Suite) -> None:
+    leader, leader_app = _node(suite)
+    follower, follower_app = _node(suite)
+    assert leader.store.head() == follower.store.head()
+    txs = [_add_validator(leader, 0, "node4"), leader.tx("bob", 0, "gov.vote", {"id": 9})]
+    block = _propose(leader, leader_app, txs)
+    assert [t.tx_id(suite) for t in block.txs] == [t.tx_id(suite) for t in txs]
+    assert follower_app.validate(follower.store.head_header(), block) is None
+    nxt = follower_app.next_validators(block)
+    assert len(nxt) == 5 and nxt[4].name == "node4"
+    assert block.header.next_validators_hash == validators_hash(suite, nxt)
+    assert block.header.next_validators_hash != block.header.validators_hash
+    qc = leader.sign_qc(block.header)
+    runs = (leader_app.executions, follower_app.executions)
+    receipts = leader_app.commit(block, qc)
+    follower_app.commit(block, qc)
+    assert (leader_app.executions, follower_app.executions) == runs  # no re-execution
+    assert receipts[0].ok and not receipts[1].ok
+    assert leader.store.head() == follower.store.head()
+    assert leader.store.validators_at(2) == nxt
+    assert leader.store.tree.get("gov/validators") == follower.store.tree.get("gov/validators")
+
+
+def test_propose_and_validate_write_nothing_and_leave_the_tree_at_the_head() -> None:
+    chain, app = _node(ED25519_SHA256)
+    kv = chain.store.kv
+    assert isinstance(kv, MemoryKV)
+    writes, root = kv.writes, chain.store.tree.root
+    block = _propose(chain, app, [_add_validator(chain, 0, "node4")])
+    other, other_app = _node(ED25519_SHA256)
+    assert other_app.validate(other.store.head_header(), block) is None
+    assert kv.writes == writes and chain.store.tree.root == root
+    assert chain.store.tree.pending == 0 and block.header.state_root != root
+
+
+def test_propose_leaves_out_committed_and_repeated_transactions() -> None:
+    chain, app = _node(ED25519_SHA256)
+    first = _add_validator(chain, 0, "node4")
+    block = _propose(chain, app, [first, first])
+    assert len(block.txs) == 1
+    app.commit(block, chain.sign_qc(block.header))
+    second = chain.tx("alice", 1, "gov.vote", {"id": 1, "approve": True})
+    block = _propose(chain, app, [first, second, second])
+    assert [t.tx_id(ED25519_SHA256) for t in block.txs] == [second.tx_id(ED25519_SHA256)]
+
+
+def test_validate_refuses_bad_blocks_with_the_reason() -> None:
+    leader, leader_app = _node(ED25519_SHA256)
+    follower, app = _node(ED25519_SHA256)
+    parent = follower.store.head_header()
+    tx = _add_validator(leader, 0, "node4")
+    block = _propose(leader, leader_app, [tx])
+    h = block.header
+
+    def reason(b: Block) -> str:
+        got = app.validate(parent, b)
+        assert got is not None
+        return got
+
+    assert "state_root mismatch" in reason(Block(h.with_changes(state_root=bytes(32)), block.txs))
+    assert "receipts_root mismatch" in reason(
+        Block(h.with_changes(receipts_root=bytes(32)), block.txs))
+    assert "next_validators_hash mismatch" in reason(
+        Block(h.with_changes(next_validators_hash=h.validators_hash), block.txs))
+    assert "tx_root mismatch" in reason(Block(h.with_changes(tx_root=bytes(32)), block.txs))
+    assert "twice" in reason(Block(h, (tx, tx)))
+    forged = SignedTx(tx.body, bytes(64))
+    assert "bad signature" in reason(Block(h, (forged,)))
+    assert "does not follow the head" in reason(Block(h.with_changes(height=5), block.txs))
+    assert "chain" in reason(Block(h.with_changes(chain_id="other"), block.txs))
+    # The genuine block still validates and commits; then its tx is "already committed".
+    assert app.validate(parent, block) is None
+    qc = leader.sign_qc(block.header)
+    app.commit(block, qc)
+    leader_app.commit(block, qc)
+    again = _propose(leader, leader_app, [])
+    replay = Block(again.header, (tx,))
+    got = app.validate(follower.store.head_header(), replay)
+    assert got is not None and "already committed" in got
+
+
+def test_commit_of_an_unvalidated_bad_block_raises_and_writes_nothing() -> None:
+    chain, app = _node(ED25519_SHA256)
+    block = _propose(chain, app, [_add_validator(chain, 0, "node4")])
+    bad = Block(block.header.with_changes(state_root=bytes(32)), block.txs)
+    head = chain.store.head()
+    with pytest.raises(InvalidInput, match="state_root mismatch"):
+        app.commit(bad, chain.sign_qc(bad.header))
+    assert chain.store.head() == head
+
+
+def test_signatures_known_verified_are_not_checked_again() -> None:
+    leader, leader_app = _node(ED25519_SHA256)
+    follower, _ = _node(ED25519_SHA256)
+    tx = _add_validator(leader, 0, "node4")
+    block = _propose(leader, leader_app, [tx])
+    # A pool that already verified the tx vouches for it: the forged signature would pass
+    # signature checks here, so only the vouching decides (roots are signature-free).
+    store = follower.store
+    trusting = ChainApp(store, store.tree, default_executor(), ED25519_SHA256, store.chain_id,
+                        is_verified=lambda tx: True)
+    forged = Block(block.header, (SignedTx(tx.body, bytes(64)),))
+    assert trusting.validate(store.head_header(), forged) is None
