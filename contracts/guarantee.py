@@ -29,7 +29,6 @@ from contracts import args
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, ContractError
 from contracts.governance import is_frozen, require_unfrozen_sender
 from contracts.identity import entity_of_key
-from contracts.periods import end_of_period_ms
 from contracts.runtime import Call, Contract, has_role
 from contracts.tender import (
     collusion_key,
@@ -141,7 +140,8 @@ def bind(call: Call, tender: dict[str, Any], lot: int, uscc: str, number: str, s
             E_GUARANTEE_AMOUNT,
             f"amount must be in [{lot_record['guarantee_fen']}, {limit}] fen, is {g['amount_fen']}",
         )
-    validity_end = end_of_period_ms(tender["deadline_ms"], tender["validity_days"])
+    periods = load_periods(tender["rules"], call.param)
+    validity_end = periods.period_end(tender["deadline_ms"], tender["validity_days"])
     if not g["valid_from_ms"] <= call.now_ms or g["valid_to_ms"] < validity_end:
         raise ContractError(
             E_GUARANTEE_VALIDITY, "the guarantee must be in force through bid validity"
@@ -217,7 +217,7 @@ def _claim_reason_holds(call: Call, g: dict[str, Any], reason: str) -> bool:
     if tender["state"] != "awarded" or lot["winner"] != g["principal"]:
         return False
     periods = load_periods(tender["rules"], call.param)
-    return call.now_ms >= end_of_period_ms(tender["award_ms"], periods.contract_days)
+    return call.now_ms >= periods.period_end(tender["award_ms"], periods.contract_days)
 
 
 def _guarded_tender(call: Call, g: dict[str, Any]) -> dict[str, Any]:

@@ -77,6 +77,9 @@ DEFAULTS: dict[str, int | str] = {
     "guarantee_max_bp": 200,
     "guarantee_cap_fen": 80_000_000,
     "guarantee_cap_kinds": "works,goods",
+    # demonstration chains only: a "day" of the trading periods is this many ms from the
+    # event (0, the default, counts real Beijing calendar days); see contracts/tender_rules.py
+    "demo_day_ms": 0,
     # --- end of trading parameters ---
 }
 

@@ -23,7 +23,6 @@ from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, E_S
 from contracts.governance import require_unfrozen_sender
 from contracts.identity import entity_of_key, require_entity_sender
 from contracts.params import text_set
-from contracts.periods import days_between, end_of_period_ms
 from contracts.runtime import Call, Contract
 from contracts.tender_rules import (
     OBJECTION_STAGES,
@@ -180,12 +179,12 @@ def announce(call: Call) -> None:
     periods = load_periods(rules, call.param)
     if deadline_ms <= call.now_ms:
         raise ContractError(E_DEADLINE_SHORT, "the deadline has already passed")
-    if days_between(issue_start_ms, deadline_ms) < periods.bid_min_days:
+    if periods.days_apart(issue_start_ms, deadline_ms) < periods.bid_min_days:
         raise ContractError(
             E_DEADLINE_SHORT,
             f"the deadline must be at least {periods.bid_min_days} days after the issue start",
         )
-    if days_between(issue_start_ms, sale_end_ms) < periods.doc_sale_min_days:
+    if periods.days_apart(issue_start_ms, sale_end_ms) < periods.doc_sale_min_days:
         raise ContractError(
             E_SALE_SHORT, f"documents must be on sale at least {periods.doc_sale_min_days} days"
         )
@@ -290,7 +289,7 @@ def amend(call: Call) -> None:
     if new_deadline < tender["deadline_ms"]:
         raise ContractError(E_DEADLINE_EARLIER, "a deadline never moves earlier")
     periods = load_periods(tender["rules"], call.param)
-    if affects and days_between(call.now_ms, new_deadline) < periods.amend_min_days:
+    if affects and periods.days_apart(call.now_ms, new_deadline) < periods.amend_min_days:
         raise ContractError(
             E_AMEND_LATE,
             f"an amendment that affects bids needs the deadline {periods.amend_min_days} days away",
@@ -359,7 +358,7 @@ def reply(call: Call) -> None:
     if obj["status"] != "open":
         raise ContractError(E_STATE, f"objection {n} is {obj['status']}")
     periods = load_periods(tender["rules"], call.param)
-    if call.now_ms >= end_of_period_ms(obj["at_ms"], periods.reply_days):
+    if call.now_ms >= periods.period_end(obj["at_ms"], periods.reply_days):
         raise ContractError(E_REPLY_LATE, "the reply period is over; a supervisor rules now")
     obj["status"] = "replied"
     obj["reply_hash"] = _hash_arg(call, "reply_hash")

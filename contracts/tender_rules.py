@@ -34,6 +34,12 @@ Shared parameters: ``opening_objection_ms`` (30 min, 实施条例 §44 "on the s
 Day counting (``contracts.periods``): "b at least n days after a" is
 ``days_between(a, b) >= n`` (the first day not counted, the last counted); "within n days
 of an event" is ``t < end_of_period_ms(event, n)`` (the period ends at 24:00 of its last day).
+``RulePeriods.days_apart`` and ``RulePeriods.period_end`` are the only two ways the trading
+contracts count days.
+
+Demonstration chains only: the parameter ``demo_day_ms`` (default 0 = real Beijing calendar
+days) makes a "day" that many milliseconds counted from the event itself, so a demo network
+can run a whole tender in minutes. A production genesis leaves it at 0.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.errors import ContractError
-from contracts.periods import days_between, end_of_period_ms
+from contracts.periods import days_between as calendar_days_between
+from contracts.periods import end_of_period_ms as calendar_period_end
 
 RULE_SETS = {"bidding-law": "bl", "gov-procurement": "gp"}
 
@@ -138,6 +145,19 @@ class RulePeriods:
     contract_days: int
     opening_objection_ms: int
     decrypt_window_ms: int
+    demo_day_ms: int = 0
+
+    def days_apart(self, earlier_ms: int, later_ms: int) -> int:
+        """Days from one instant's day to another's, the first not counted."""
+        if self.demo_day_ms:
+            return (later_ms - earlier_ms) // self.demo_day_ms
+        return calendar_days_between(earlier_ms, later_ms)
+
+    def period_end(self, event_ms: int, days: int) -> int:
+        """The instant a ``days``-day period after the event ends (24:00 of its last day)."""
+        if self.demo_day_ms:
+            return event_ms + days * self.demo_day_ms
+        return calendar_period_end(event_ms, days)
 
 
 def load_periods(rule_set: str, param: Callable[[str], Any]) -> RulePeriods:
@@ -147,6 +167,7 @@ def load_periods(rule_set: str, param: Callable[[str], Any]) -> RulePeriods:
         **values,
         opening_objection_ms=param("opening_objection_ms"),
         decrypt_window_ms=param("decrypt_window_ms"),
+        demo_day_ms=param("demo_day_ms"),
     )
 
 
@@ -167,19 +188,19 @@ def _documents_window(v: GuardView) -> bool:
     t, p = v.tender, v.periods
     if v.now_ms >= t["deadline_ms"]:
         return False
-    if days_between(v.now_ms, t["deadline_ms"]) < p.doc_objection_before_days:
+    if p.days_apart(v.now_ms, t["deadline_ms"]) < p.doc_objection_before_days:
         return False
-    return p.doc_objection_days == 0 or v.now_ms < end_of_period_ms(
+    return p.doc_objection_days == 0 or v.now_ms < p.period_end(
         t["issue_start_ms"], p.doc_objection_days
     )
 
 
 def _publicity_end(v: GuardView) -> int:
-    return end_of_period_ms(v.tender["publicity_start_ms"], v.periods.publicity_min_days)
+    return v.periods.period_end(v.tender["publicity_start_ms"], v.periods.publicity_min_days)
 
 
 def _contract_end(v: GuardView) -> int:
-    return end_of_period_ms(v.tender["award_ms"], v.periods.contract_days)
+    return v.periods.period_end(v.tender["award_ms"], v.periods.contract_days)
 
 
 GUARDS: dict[str, tuple[GuardFn, str, str]] = {
@@ -236,7 +257,7 @@ GUARDS: dict[str, tuple[GuardFn, str, str]] = {
     ),
     "result_objection_window": (
         lambda v: (
-            v.now_ms < end_of_period_ms(v.tender["award_ms"], v.periods.result_objection_days)
+            v.now_ms < v.periods.period_end(v.tender["award_ms"], v.periods.result_objection_days)
         ),
         E_WINDOW,
         "objections to the result are closed",

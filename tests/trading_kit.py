@@ -95,7 +95,9 @@ class Trading:
         args.update(over)
         return self.h.expect_ok(self.bureau, "credit.record", args)
 
-    def announce_args(self, tender_id: str = "T1", lots: int = 1, **over: Any) -> dict[str, Any]:
+    def announce_args(
+        self, tender_id: str = "T1", lot_count: int = 1, **over: Any
+    ) -> dict[str, Any]:
         args: dict[str, Any] = {
             "tender_id": tender_id,
             "rules": "bidding-law",
@@ -112,16 +114,20 @@ class Trading:
             "validity_days": VALIDITY_DAYS,
             "qualifications": [],
             "lots": [
-                {"name": f"lot {i}", "estimated_price_fen": PRICE_FEN, "guarantee_fen": REQUIRED_FEN}
-                for i in range(1, lots + 1)
+                {
+                    "name": f"lot {i}",
+                    "estimated_price_fen": PRICE_FEN,
+                    "guarantee_fen": REQUIRED_FEN,
+                }
+                for i in range(1, lot_count + 1)
             ],
         }
         args.update(over)
         return args
 
-    def announce(self, tender_id: str = "T1", lots: int = 1, **over: Any) -> Receipt:
+    def announce(self, tender_id: str = "T1", lot_count: int = 1, **over: Any) -> Receipt:
         return self.h.expect_ok(
-            self.platform, "tender.announce", self.announce_args(tender_id, lots, **over)
+            self.platform, "tender.announce", self.announce_args(tender_id, lot_count, **over)
         )
 
     def guarantee_args(self, number: str, principal: str, **over: Any) -> dict[str, Any]:
@@ -144,9 +150,7 @@ class Trading:
             self.bank, "guarantee.issue", self.guarantee_args(number, principal, **over)
         )
 
-    def seal(
-        self, who: Account, price_fen: int, tender_id: str = "T1", lot: int = 1
-    ) -> SealedBid:
+    def seal(self, who: Account, price_fen: int, tender_id: str = "T1", lot: int = 1) -> SealedBid:
         sealed = seal_bid(
             self.h.suite,
             self.h.chain_id,
