@@ -1,0 +1,194 @@
+"""Key generation and key files encrypted at rest.
+
+A key file is JSON::
+
+    {"version": 1, "suite": "sm2-sm3", "public_key": "<hex>",
+     "kdf": {"name": "scrypt", "n": 32768, "r": 8, "p": 1, "salt": "<hex, 16 bytes>"},
+     "cipher": {"name": "chacha20-poly1305", "nonce": "<hex, 12 bytes>"},
+     "ciphertext": "<hex: 32-byte secret + 16-byte tag>"}
+
+The passphrase is stretched with scrypt (memory-hard: n=2^15, r=8, p=1 takes ~32 MiB and
+~0.1 s, which is what makes guessing offline expensive) into a 32-byte key for
+ChaCha20-Poly1305. The AEAD's associated data is the canonical encoding of every other
+field (version, suite, public key, kdf parameters and salt, nonce), so editing any of them
+makes decryption fail; after decryption the public key is recomputed from the secret and
+must match. A wrong passphrase and a tampered file are indistinguishable by design and both
+give ``InvalidInput("wrong passphrase or corrupted key file")``.
+
+Files are created with mode 0600 through ``os.open`` (never readable by others, not even
+for an instant), and never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from ledger import encoding
+from ledger.crypto import SECRET_LEN, Suite, get_suite
+from ledger.errors import InvalidInput
+from ledger.jsonform import hex_to_bytes
+
+VERSION = 1
+SCRYPT_N = 1 << 15
+SCRYPT_R = 8
+SCRYPT_P = 1
+SALT_LEN = 16
+NONCE_LEN = 12
+KEY_LEN = 32
+# Bounds on what a file may ask for, so a hostile file cannot make us allocate gigabytes.
+MAX_SCRYPT_N = 1 << 20
+MAX_FILE_BYTES = 64 * 1024
+WRONG = "wrong passphrase or corrupted key file"
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    suite: Suite
+    secret: bytes
+    public_key: bytes
+
+
+def generate_key(suite: Suite) -> KeyPair:
+    secret = suite.generate_secret()
+    return KeyPair(suite, secret, suite.public_key(secret))
+
+
+def _passphrase_bytes(passphrase: bytes | str) -> bytes:
+    if isinstance(passphrase, str):
+        passphrase = passphrase.encode("utf-8")
+    if not isinstance(passphrase, bytes) or not passphrase:
+        raise InvalidInput("the passphrase must not be empty")
+    return passphrase
+
+
+def _derive(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return Scrypt(salt=salt, length=KEY_LEN, n=n, r=r, p=p).derive(passphrase)
+
+
+def _associated_data(meta: dict[str, Any]) -> bytes:
+    return encoding.encode(meta)
+
+
+def encrypt_key(
+    suite: Suite,
+    secret: bytes,
+    passphrase: bytes | str,
+    scrypt_n: int = SCRYPT_N,
+) -> dict[str, Any]:
+    """The key-file document (JSON-ready) for ``secret`` under ``passphrase``."""
+    phrase = _passphrase_bytes(passphrase)
+    public = suite.public_key(secret)
+    salt = os.urandom(SALT_LEN)
+    nonce = os.urandom(NONCE_LEN)
+    meta = _meta(suite.name, public, scrypt_n, SCRYPT_R, SCRYPT_P, salt, nonce)
+    key = _derive(phrase, salt, scrypt_n, SCRYPT_R, SCRYPT_P)
+    ciphertext = ChaCha20Poly1305(key).encrypt(nonce, secret, _associated_data(meta))
+    return {
+        "version": VERSION,
+        "suite": suite.name,
+        "public_key": public.hex(),
+        "kdf": {"name": "scrypt", "n": scrypt_n, "r": SCRYPT_R, "p": SCRYPT_P, "salt": salt.hex()},
+        "cipher": {"name": "chacha20-poly1305", "nonce": nonce.hex()},
+        "ciphertext": ciphertext.hex(),
+    }
+
+
+def _meta(suite: str, public: bytes, n: int, r: int, p: int, salt: bytes,
+          nonce: bytes) -> dict[str, Any]:
+    return {
+        "version": VERSION,
+        "suite": suite,
+        "public_key": public,
+        "kdf": {"name": "scrypt", "n": n, "r": r, "p": p, "salt": salt},
+        "cipher": {"name": "chacha20-poly1305", "nonce": nonce},
+    }
+
+
+def decrypt_key(doc: Any, passphrase: bytes | str) -> KeyPair:
+    """The key pair in a key-file document; InvalidInput if the passphrase is wrong or the
+    document was altered."""
+    phrase = _passphrase_bytes(passphrase)
+    try:
+        if not isinstance(doc, dict) or set(doc) != {
+            "version", "suite", "public_key", "kdf", "cipher", "ciphertext"
+        }:
+            raise InvalidInput("not a key file")
+        if doc["version"] != VERSION:
+            raise InvalidInput(f"key file version {doc['version']!r} is not supported")
+        suite = get_suite(doc["suite"])
+        public = hex_to_bytes(doc["public_key"], "public_key")
+        kdf, cipher = doc["kdf"], doc["cipher"]
+        if not isinstance(kdf, dict) or set(kdf) != {"name", "n", "r", "p", "salt"}:
+            raise InvalidInput("key file kdf is malformed")
+        if not isinstance(cipher, dict) or set(cipher) != {"name", "nonce"}:
+            raise InvalidInput("key file cipher is malformed")
+        n, r, p = kdf["n"], kdf["r"], kdf["p"]
+        if kdf["name"] != "scrypt" or cipher["name"] != "chacha20-poly1305":
+            raise InvalidInput("key file names an unknown kdf or cipher")
+        if not all(type(x) is int for x in (n, r, p)) or not (
+            2 <= n <= MAX_SCRYPT_N and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16
+        ):
+            raise InvalidInput("key file scrypt parameters are out of bounds")
+        salt = hex_to_bytes(kdf["salt"], "kdf.salt")
+        nonce = hex_to_bytes(cipher["nonce"], "cipher.nonce")
+        ciphertext = hex_to_bytes(doc["ciphertext"], "ciphertext")
+        if len(salt) != SALT_LEN or len(nonce) != NONCE_LEN:
+            raise InvalidInput("key file salt or nonce has the wrong length")
+    except (InvalidInput, KeyError, TypeError) as exc:
+        raise InvalidInput(f"{WRONG} ({exc})") from None
+    meta = _meta(suite.name, public, n, r, p, salt, nonce)
+    key = _derive(phrase, salt, n, r, p)
+    try:
+        secret = ChaCha20Poly1305(key).decrypt(nonce, ciphertext, _associated_data(meta))
+    except InvalidTag:
+        raise InvalidInput(WRONG) from None
+    if len(secret) != SECRET_LEN or suite.public_key(secret) != public:
+        raise InvalidInput(WRONG)
+    return KeyPair(suite, secret, public)
+
+
+def save_key(
+    path: str | Path,
+    suite: Suite,
+    secret: bytes,
+    passphrase: bytes | str,
+    scrypt_n: int = SCRYPT_N,
+) -> KeyPair:
+    """Write an encrypted key file at ``path`` (mode 0600, refusing to overwrite)."""
+    doc = encrypt_key(suite, secret, passphrase, scrypt_n)
+    data = (json.dumps(doc, indent=2) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InvalidInput(f"key file {path} exists already; refusing to overwrite it") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot create key file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return KeyPair(suite, secret, suite.public_key(secret))
+
+
+def load_key(path: str | Path, passphrase: bytes | str) -> KeyPair:
+    """Read and decrypt a key file; every failure is an InvalidInput with a clear message."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read key file {path}: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise InvalidInput(f"key file {path} is too large to be a key file")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput(f"{WRONG} (not JSON)") from None
+    return decrypt_key(doc, passphrase)
