@@ -3,13 +3,13 @@ bidders, a standard tender, sealed bids and guarantees (contracts-trading's test
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from contracts.bidder import SealedBid, open_slots, seal_bid
 from contracts.periods import DAY_MS, MINUTE_MS, ms_of_beijing
 from contracts.uscc import check_char
-from ledger.tx import Receipt
+from ledger.tx import Receipt, SignedTx
 from tests.contract_harness import GENESIS_MS, Account, Harness
 
 ROLES = {
@@ -42,6 +42,17 @@ class Trading:
     ) -> None:
         self.h = Harness(suite_name, params=params, roles=ROLES)
         h = self.h
+        # every block run, so a test can replay the same transactions on a fresh state
+        self.blocks: list[tuple[list[SignedTx], int]] = []
+        run_block = h.run_block
+
+        def recording_run_block(txs: Sequence[SignedTx], at_ms: int | None = None) -> list[Receipt]:
+            ctx_ms = h.context(at_ms).time_ms
+            receipts = run_block(txs, at_ms)
+            self.blocks.append((list(txs), ctx_ms))
+            return receipts
+
+        h.run_block = recording_run_block  # type: ignore[method-assign]
         self.platform = h.account("platform")
         self.attestor = h.account("attestor")
         self.bank = h.account("bank")
