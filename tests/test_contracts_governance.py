@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from contracts import keys
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_FROZEN, E_NOT_FOUND, E_STATE
@@ -18,11 +21,14 @@ from contracts.governance import (
     is_frozen,
     votes_needed,
 )
+from contracts.identity import entity_of_key, rotation_message
 from contracts.params import DEFAULTS
+from contracts.periods import DAY_MS, end_of_months_ms
 from contracts.state import Overlay
 from ledger import encoding
 from ledger.block import validators_from_obj
 from ledger.genesis import GenesisDoc
+from ledger.tx import OK, Receipt, SignedTx
 from tests.contract_harness import Harness
 
 USCC = "91350100M000100Y43"
@@ -318,3 +324,254 @@ def test_genesis_refuses_bad_documents(changes: dict[str, Any]) -> None:
 
 def test_genesis_is_deterministic() -> None:
     assert genesis_state(_doc()) == genesis_state(_doc())
+
+
+# --- state machine over governance, identity, consent and credit calls ---
+
+_USCCS = ["91350100M000100Y43", "91441500MA4W00001C", "91441502MA4W123451", "91441500MA4W00001D"]
+_KINDS = [
+    "qualification",
+    "general_breach",
+    "serious_breach",
+    "bid_debarment",
+    "judgment_defaulter",
+]
+_ROLES = ["platform", "attestor", "credit_authority", "committee", "guarantor"]
+_ACTORS = ["c0", "c1", "c2", "att", "auth", "plat", "e0", "e1", "e2", "stranger"]
+# callers weighted towards the role a call needs, so that most calls get past the role check
+_MEMBERS = ["c0", "c1", "c2"] * 4 + ["att", "stranger"]
+_ENTITY_KEYS = ["e0", "e1", "e2", "e3"]
+
+
+class ContractCalls(RuleBasedStateMachine):
+    """Random calls by random actors; every refusal must change only the sender's nonce."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h = self._fresh()
+        self.blocks: list[tuple[list[SignedTx], int]] = []
+        self.receipts: list[Receipt] = []
+        self.record_ids: list[str] = ["00" * 32]
+        self.doc_no = 0
+
+    @staticmethod
+    def _fresh() -> Harness:
+        return Harness(
+            validator_count=5,
+            params={"gov_threshold_pct": 51},
+            roles={"attestor": ["att"], "credit_authority": ["auth"], "platform": ["plat"]},
+        )
+
+    def _run(self, actor: str, call: str, args: dict[str, Any]) -> Receipt:
+        h = self.h
+        acct = h.account(actor)
+        before = dict(h.state.values)
+        tx = h.tx(acct, call, args)
+        at_ms = h.time_ms + 1000
+        receipt = h.run_block([tx], at_ms)[0]
+        self.blocks.append(([tx], at_ms))
+        self.receipts.append(receipt)
+        if receipt.code != OK:
+            after = dict(h.state.values)
+            nonce_key = keys.nonce(acct.pubkey)
+            assert after.pop(nonce_key) != before.pop(nonce_key, None)
+            assert after == before, f"{call} refused with {receipt.code} but changed state"
+        return receipt
+
+    @rule(days=st.sampled_from([0, 1, 30, 200, 400]))
+    def advance(self, days: int) -> None:
+        self.h.advance(days=days)
+
+    @rule(
+        actor=st.sampled_from(_MEMBERS),
+        action=st.sampled_from(
+            [
+                "grant_role",
+                "revoke_role",
+                "set_param",
+                "freeze",
+                "unfreeze",
+                "add_validator",
+                "remove_validator",
+                "nonsense",
+            ]
+        ),
+        who=st.sampled_from(_ACTORS + ["v0", "v1", "v5"]),
+        role=st.sampled_from(_ROLES),
+        uscc=st.sampled_from(_USCCS),
+        value=st.integers(0, 120),
+    )
+    def propose(self, actor: str, action: str, who: str, role: str, uscc: str, value: int) -> None:
+        h = self.h
+        member = h.account(who)
+        payloads: dict[str, dict[str, Any]] = {
+            "grant_role": {"role": role, "member": member.pubkey},
+            "revoke_role": {"role": role, "member": member.pubkey},
+            "set_param": {"name": "gov_threshold_pct", "value": value},
+            "freeze": {"subject": uscc if value % 2 else member.hex, "reason": "r"},
+            "unfreeze": {"subject": uscc if value % 2 else member.hex},
+            "add_validator": {"name": who, "pubkey": member.pubkey},
+            "remove_validator": {"pubkey": member.pubkey},
+            "nonsense": {},
+        }
+        payload = payloads[action]
+        self._run(actor, "gov.propose", {"action": action, "payload": payload})
+
+    @rule(actor=st.sampled_from(_MEMBERS), back=st.integers(0, 3), approve=st.booleans())
+    def vote(self, actor: str, back: int, approve: bool) -> None:
+        # mostly the latest proposals; an id past the last one tests E_NOT_FOUND
+        pid = int(self.h.get("gov/proposal_seq") or 0) - 1 + (back == 3) - back
+        self._run(actor, "gov.vote", {"id": max(pid, 0), "approve": approve})
+
+    @rule(
+        actor=st.sampled_from(["att"] * 6 + ["stranger", "c0"]),
+        uscc=st.sampled_from(_USCCS),
+        key_names=st.lists(st.sampled_from(_ENTITY_KEYS), min_size=1, max_size=3),
+        days=st.integers(-10, 800),
+    )
+    def attest(self, actor: str, uscc: str, key_names: list[str], days: int) -> None:
+        h = self.h
+        self._run(
+            actor,
+            "identity.attest",
+            {
+                "uscc": uscc,
+                "name": "n",
+                "entity_type": "enterprise",
+                "cert_issuer": "ca",
+                "cert_serial": "1",
+                "valid_from_ms": h.time_ms,
+                "valid_to_ms": h.time_ms + days * DAY_MS,
+                "keys": [h.account(k).pubkey for k in key_names],
+            },
+        )
+
+    @rule(
+        actor=st.sampled_from(["att"] * 3 + ["e0", "e1", "stranger"]),
+        method=st.sampled_from(["bind_key", "unbind_key", "revoke"]),
+        uscc=st.sampled_from(_USCCS),
+        key=st.sampled_from(_ENTITY_KEYS),
+    )
+    def identity_change(self, actor: str, method: str, uscc: str, key: str) -> None:
+        args: dict[str, Any] = {"uscc": uscc}
+        if method == "revoke":
+            args["reason"] = "r"
+        else:
+            args["pubkey"] = self.h.account(key).pubkey
+        self._run(actor, f"identity.{method}", args)
+
+    @rule(
+        actor=st.sampled_from(_ENTITY_KEYS),
+        new=st.sampled_from(_ENTITY_KEYS + ["e4"]),
+        uscc=st.sampled_from(_USCCS),
+        good_sig=st.booleans(),
+    )
+    def rotate(self, actor: str, new: str, uscc: str, good_sig: bool) -> None:
+        h = self.h
+        old_key, new_acct = h.account(actor), h.account(new)
+        message = rotation_message(h.chain_id, uscc, old_key.pubkey, new_acct.pubkey)
+        signer = new_acct if good_sig else old_key
+        sig = h.suite.sign(signer.secret, message)
+        self._run(actor, "identity.rotate_key", {"new_key": new_acct.pubkey, "new_key_sig": sig})
+
+    @rule(
+        actor=st.sampled_from(["auth"] * 6 + ["att", "c1"]),
+        uscc=st.sampled_from(_USCCS),
+        kind=st.sampled_from(_KINDS),
+        months=st.integers(0, 40),
+    )
+    def record(self, actor: str, uscc: str, kind: str, months: int) -> None:
+        h = self.h
+        self.doc_no += 1
+        args: dict[str, Any] = {
+            "uscc": uscc,
+            "kind": kind,
+            "document_no": f"doc-{self.doc_no % 7}",
+            "basis": "b",
+            "scope_kinds": ["*"],
+            "scope_regions": ["441500"],
+            "from_ms": h.time_ms,
+            "to_ms": end_of_months_ms(h.time_ms, months),
+            "evidence_hash": b"\x01" * 32,
+        }
+        if kind == "qualification":
+            args.update(category="c", level=1 + months % 3)
+        receipt = self._run(actor, "credit.record", args)
+        if receipt.code == OK:
+            self.record_ids.append(receipt.tx_id.hex())
+
+    @rule(
+        actor=st.sampled_from(["auth"] * 6 + ["c1"]),
+        method=st.sampled_from(["repair", "end", "extend"]),
+        index=st.integers(0, 20),
+        months=st.integers(0, 30),
+    )
+    def record_change(self, actor: str, method: str, index: int, months: int) -> None:
+        rid = self.record_ids[index % len(self.record_ids)]
+        args: dict[str, Any] = {"id": rid}
+        if method == "repair":
+            args.update(decision_no="d", basis="b", evidence_hash=b"\x02" * 32)
+        elif method == "end":
+            args["reason"] = "r"
+        else:
+            rec = self.h.get(f"credit/record/{rid}")
+            base = rec["to_ms"] if rec else self.h.time_ms
+            args.update(to_ms=end_of_months_ms(base, months), document_no="x")
+        self._run(actor, f"credit.{method}", args)
+
+    @rule(
+        actor=st.sampled_from(_ENTITY_KEYS),
+        platform=st.sampled_from(["plat", "stranger"]),
+        revoke=st.booleans(),
+    )
+    def consent(self, actor: str, platform: str, revoke: bool) -> None:
+        h = self.h
+        args: dict[str, Any] = {"platform": h.account(platform).pubkey, "dataset": "d"}
+        if revoke:
+            self._run(actor, "consent.revoke", args)
+        else:
+            args.update(scope=["*"], valid_to_ms=h.time_ms + 30 * DAY_MS)
+            self._run(actor, "consent.grant", args)
+
+    @invariant()
+    def governance_invariants_hold(self) -> None:
+        h = self.h
+        vals = validators_from_obj(h.get(keys.VALIDATORS))
+        assert len(vals) >= 4
+        members = h.get("gov/committee")
+        assert members
+        for m in members:
+            assert h.get(keys.role("committee", m)) is not None
+
+    @invariant()
+    def every_key_binding_is_listed_by_its_entity(self) -> None:
+        h = self.h
+        view = Overlay(h.state)
+        for key in h.state.values:
+            if key.startswith("id/key/"):
+                pubkey = bytes.fromhex(key.removeprefix("id/key/"))
+                att = h.get(f"id/entity/{h.get(key)['uscc']}")
+                assert pubkey in att["keys"]
+                owner = entity_of_key(view, pubkey, h.time_ms)
+                assert owner is None or owner == att["uscc"]
+
+    @precondition(lambda self: len(self.blocks) > 0)
+    @invariant()
+    def replay_is_deterministic(self) -> None:
+        if len(self.blocks) % 10:
+            return
+        fresh = self._fresh()
+        replayed: list[Receipt] = []
+        for txs, at_ms in self.blocks:
+            replayed.extend(fresh.run_block(txs, at_ms))
+        assert replayed == self.receipts
+        assert fresh.state.values == self.h.state.values
+
+
+ContractCalls.TestCase.settings = settings(
+    max_examples=30,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_contract_calls = ContractCalls.TestCase
