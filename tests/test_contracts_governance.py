@@ -575,3 +575,30 @@ ContractCalls.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_contract_calls = ContractCalls.TestCase
+
+
+def test_the_same_block_on_two_fresh_states_gives_identical_writes_and_receipts() -> None:
+    def block() -> tuple[dict[str, bytes | None], list[Receipt]]:
+        h = Harness(roles={"attestor": ["att"], "credit_authority": ["auth"]})
+        c0, c1, c2 = h.committee
+        member = h.account("p").pubkey
+        txs = [
+            h.tx(
+                c0,
+                "gov.propose",
+                {"action": "grant_role", "payload": {"role": "platform", "member": member}},
+            ),
+            h.tx(c1, "gov.vote", {"id": 0, "approve": True}),
+            h.tx(c2, "gov.vote", {"id": 0, "approve": True}),
+            h.tx(c2, "gov.vote", {"id": 0, "approve": True}),  # refused: decided
+            h.tx(h.account("att"), "identity.attest", {"uscc": USCC}),  # refused: bad args
+        ]
+        result = h.executor.execute_block(h.state, h.context(), txs)
+        return result.writes, result.receipts
+
+    writes_a, receipts_a = block()
+    writes_b, receipts_b = block()
+    assert writes_a == writes_b
+    assert receipts_a == receipts_b
+    assert [r.code for r in receipts_a] == [OK, OK, OK, E_DECIDED, E_BAD_ARGS]
+    assert keys.role("platform", Harness().account("p").pubkey) in writes_a
