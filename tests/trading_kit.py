@@ -141,7 +141,7 @@ class Trading:
             self.platform, "tender.announce", self.announce_args(tender_id, lot_count, **over)
         )
 
-    def guarantee_args(self, number: str, principal: str, **over: Any) -> dict[str, Any]:
+    def guarantee_args(self, number: str, principal: str, /, **over: Any) -> dict[str, Any]:
         args: dict[str, Any] = {
             "number": number,
             "principal": self.uscc_of[principal],
@@ -156,7 +156,7 @@ class Trading:
         args.update(over)
         return args
 
-    def issue(self, number: str, principal: str, **over: Any) -> Receipt:
+    def issue(self, number: str, principal: str, /, **over: Any) -> Receipt:
         return self.h.expect_ok(
             self.bank, "guarantee.issue", self.guarantee_args(number, principal, **over)
         )
