@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import args as A
-from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, E_STATE, ContractError
+from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, E_STATE, ContractError
 from contracts.governance import is_frozen, require_unfrozen_sender
 from contracts.identity import is_attested
 from contracts.params import text_set
@@ -177,7 +177,8 @@ def eligibility(
 
     Reasons, in this order: ``bad_uscc`` (nothing else is checked), ``not_attested``,
     ``frozen``, ``debarred`` (see ``blockers``), ``missing_qualification`` (see
-    ``missing_qualifications``). Pure: reads state, writes nothing.
+    ``missing_qualifications``). Pure: reads state, writes nothing; the node's API calls it
+    over the committed state as ``eligibility(Overlay(reader), ...)``.
     """
     if not valid_uscc(uscc):
         return Eligibility(False, ["bad_uscc"])
@@ -343,14 +344,3 @@ def end(call: Call) -> None:
 
 
 CONTRACT = Contract("credit", {"record": record, "repair": repair, "extend": extend, "end": end})
-
-__all__ = [
-    "CONTRACT",
-    "E_BOUNDS",
-    "E_FORBIDDEN",
-    "E_NOT_ISSUER",
-    "Eligibility",
-    "bid_blockers",
-    "eligibility",
-    "has_qualification",
-]

@@ -36,7 +36,6 @@ def valid_uscc(code: object) -> bool:
 
 def require_uscc(code: object) -> str:
     """The code itself, or ``ContractError(E_BAD_USCC)``."""
-    if not valid_uscc(code):
+    if not isinstance(code, str) or not valid_uscc(code):
         raise ContractError(E_BAD_USCC, f"{code!r} is not a valid unified social credit code")
-    assert isinstance(code, str)
     return code
