@@ -136,3 +136,26 @@ def test_signatures_known_verified_are_not_checked_again() -> None:
                         is_verified=lambda tx: True)
     forged = Block(block.header, (SignedTx(tx.body, bytes(64)),))
     assert trusting.validate(store.head_header(), forged) is None
+
+
+def test_chain_app_is_the_consensus_application_and_its_chain_proves_records() -> None:
+    from consensus.api import Application
+    from ledger import bundle
+    from ledger.genesis import export_anchor
+
+    chain, chain_app = _node(ED25519_SHA256)
+    app: Application = chain_app
+    head = chain.store.head_header()
+    block = app.propose(head, 1, 0, 1, head.time_ms + 1000, (_add_validator(chain, 0, "node4"),))
+    assert app.validate(head, block) is None
+    assert len(app.next_validators(block)) == 5
+    chain_app.commit(block, chain.sign_qc(block.header))
+    for _ in range(2):  # the next blocks are certified by the new set of five
+        head = chain.store.head_header()
+        block = app.propose(head, head.height + 1, 0, 0, head.time_ms + 1000, ())
+        chain_app.commit(block, chain.sign_qc(block.header))
+    assert len(chain.store.validators_at(3)) == 5
+    obj = bundle.build_bundle(chain.store, chain.store.tree, "gov/validators")
+    record = bundle.verify_bundle(obj, export_anchor(chain.store))
+    assert record.height == 3 and record.value == chain.store.tree.get("gov/validators")
+    assert [e["header"]["height"] for e in obj["validator_chain"]] == [1]
