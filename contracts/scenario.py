@@ -289,16 +289,17 @@ def run_scenario(
     opened: dict[str, int | None] = {}
     for name in ("a", "b", "c"):
         r = s.send(name, "bid.reveal", sealed[name].reveal_args())
-        opened[name] = int(r.events[0]["price_fen"])  # decrypted by the contract, on chain
-        say(f"   {name.upper()} revealed: the contract decrypted {opened[name] / 100:,.2f} yuan")
+        got = int(r.events[0]["price_fen"])  # decrypted by the contract, on chain
+        opened[name] = got
+        say(f"   {name.upper()} revealed: the contract decrypted {got / 100:,.2f} yuan")
     wrong = {**sealed["d"].reveal_args(), "content_key": bytes(len(sealed["d"].content_key))}
     r = s.send("d", "bid.reveal", wrong)
     opened["d"] = None
     say(f"   D gave a wrong key: {r.events[0]['type']} (its guarantee becomes claimable)")
     s.send("platform", "bid.close", {"tender_id": tender_id})
     say("   opening record published:")
-    for name, price in sorted(opened.items()):
-        shown = f"{price / 100:,.2f} yuan" if price is not None else "decrypt_failed"
+    for name, opened_fen in sorted(opened.items()):
+        shown = f"{opened_fen / 100:,.2f} yuan" if opened_fen is not None else "decrypt_failed"
         say(f"     {name.upper()} {uscc[name]}  {shown}")
 
     client.wait_until(client.now_ms() + int(SCENARIO_PARAMS["opening_objection_ms"]) + 1)
