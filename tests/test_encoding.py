@@ -62,3 +62,23 @@ def test_schema_json_round_trip_of_a_qc(block_hash: bytes, votes: list[tuple[int
     as_json = jsonform.to_json(qc, jsonform.QC)
     assert as_json["block_hash"] == block_hash.hex()
     assert jsonform.from_json(as_json, jsonform.QC) == qc
+
+
+def test_json_forms_refuse_what_they_cannot_carry() -> None:
+    import pytest
+
+    from ledger.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="unknown field"):
+        jsonform.from_json({"height": 1, "bogus": 2}, jsonform.QC)
+    with pytest.raises(InvalidInput, match="lowercase hex"):
+        jsonform.from_json({"block_hash": "0g"}, jsonform.QC)
+    with pytest.raises(InvalidInput, match="must be bytes"):
+        jsonform.to_json({"block_hash": "text"}, jsonform.QC)
+    with pytest.raises(InvalidInput, match="'\\$bin'"):
+        jsonform.tagged_to_json({"$bin": b"x"})
+    deep: Any = 1
+    for _ in range(jsonform.MAX_DEPTH + 2):
+        deep = [deep]
+    with pytest.raises(InvalidInput, match="nested deeper"):
+        jsonform.tagged_from_json(deep)
