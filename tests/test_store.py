@@ -318,3 +318,50 @@ def test_store_refuses_second_genesis_and_reads_before_genesis() -> None:
     assert genesis is not None
     with pytest.raises(InvalidInput, match="already holds"):
         chain.store.commit_genesis(genesis, {}, chain.doc.validators, chain.doc.to_obj())
+
+
+_CHILD = """
+import sys
+from ledger import encoding
+from ledger.crypto import ED25519_SHA256
+from ledger.kv import LevelKV
+from tests.chainkit import Chain
+chain = Chain.new(ED25519_SHA256, kv=LevelKV(sys.argv[1]))
+print("ready", flush=True)
+for i in range(1, 100_000):
+    chain.extend({"demo/counter": encoding.encode(i), f"demo/{i}": encoding.encode(i)},
+                 [chain.tx("alice", i - 1)])
+"""
+
+
+def test_kill_9_during_commits_reopens_at_a_complete_block(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    db = str(tmp_path / "db")
+    root = Path(__file__).resolve().parents[1]
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, db], cwd=root,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        time.sleep(0.8)  # some blocks committed, one most likely mid-write
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    kv = LevelKV(db)
+    try:
+        store = BlockStore(kv, ED25519_SHA256)
+        height, _ = store.head()
+        assert height >= 1
+        for h in range(1, height + 1):
+            block, qc = store.block(h), store.qc(h)
+            assert block is not None and qc is not None and qc.block_hash == block.hash(
+                ED25519_SHA256)
+            assert store.tx_location(block.txs[0].tx_id(ED25519_SHA256)) == (h, 0)
+        assert store.state_root_at(height) == store.tree.root
+        assert store.tree.get("demo/counter") == encoding.encode(height)
+        assert store.tree.get(f"demo/{height + 1}") is None
+        assert store.block(height + 1) is None
+    finally:
+        kv.close()
