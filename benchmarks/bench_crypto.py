@@ -7,7 +7,8 @@ signature verifications/s for Ed25519 (raw pynacl vs ``ED25519_SHA256.verify``) 
 tongsuopy, pure-Python gmssl, ``SM2_SM3.verify``); signing; hashing 200-byte messages
 (hashlib SHA-256, SM3 through ``cryptography`` and through gmssl, and ``Suite.hd``); block
 encode and strict decode (``Block.encode`` / ``Block.decode``) for blocks of ``--block-txs``
-signed transactions. Prints a Markdown table and the ratio the project targets: SM2
+signed transactions; proof bundles (PROTOCOL §7) built and verified per suite, and their
+size. Prints a Markdown table and the ratio the project targets: SM2
 verification through our API ≥ 20× the pure-gmssl rate measured in the same run.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 import time
@@ -147,6 +149,31 @@ def bench_block(seconds: float, n_txs: int) -> list[tuple[str, float]]:
     return rows
 
 
+def bench_bundle(seconds: float, suite: Suite) -> tuple[list[tuple[str, float]], str]:
+    """Build and verify a proof bundle carrying one validator change (5 blocks, 200 keys)."""
+    from ledger import bundle, encoding
+    from ledger.genesis import export_anchor
+    from tests.chainkit import Chain
+
+    chain = Chain.new(suite)
+    chain.extend({f"identity/{i:04d}": encoding.encode({"n": i}) for i in range(200)})
+    five = chain.doc.validators + (chain.add_key("node4"),)
+    chain.extend({"demo/x": encoding.encode(1)}, next_validators=five)
+    for i in range(3):
+        chain.extend({"demo/x": encoding.encode(i + 2)})
+    store, anchor, key = chain.store, export_anchor(chain.store), "identity/0042"
+    obj = bundle.build_bundle(store, store.tree, key)
+    size_ce = len(bundle.encode_bundle(obj))
+    size_json = len(json.dumps(bundle.to_json(obj)))
+    rows = [
+        (f"{suite.name} bundle build (head, 1 change), bundles/s",
+         rate(lambda i: bundle.build_bundle(store, store.tree, key), seconds)),
+        (f"{suite.name} bundle verify (2 QCs), bundles/s",
+         rate(lambda i: bundle.verify_bundle(obj, anchor), seconds)),
+    ]
+    return rows, f"{suite.name} bundle size: {size_ce:,} B CE, {size_json:,} B JSON"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
@@ -156,10 +183,18 @@ def main() -> None:
     rows = bench_ed25519(seconds)
     sm2_rows, api, gm = bench_sm2(seconds)
     rows += sm2_rows + bench_hash(seconds) + bench_block(seconds, max(1, args.block_txs))
+    sizes = []
+    for suite in (ED25519_SHA256, SM2_SM3):
+        bundle_rows, size = bench_bundle(seconds, suite)
+        rows += bundle_rows
+        sizes.append(size)
     print("| operation | per second |")
     print("|---|---:|")
     for name, per_s in rows:
         print(f"| {name} | {per_s:,.0f} |")
+    print()
+    for size in sizes:
+        print(size)
     ratio = api / gm
     verdict = "meets" if ratio >= 20 else "MISSES"
     print(f"\nSM2 verify through SM2_SM3.verify / gmssl = {ratio:.1f}x ({verdict} the 20x target)")
