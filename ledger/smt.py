@@ -7,13 +7,17 @@ Storage (``ledger.schema``), all written into the caller's block ``WriteBatch``:
 
 | key | value |
 |---|---|
-| ``state_node_key(h)`` | the node's hash preimage (below), so every load is checked |
+| ``state_node_key(h)`` | a node: its hash preimage, then hints (below); every load is checked |
 | ``state_value_key(vh)`` | CE bytes of a value, addressed by ``Hd(0x12, CE)`` |
 | ``state_head_key(key)`` | CE bytes of the key's value at the newest root (deleted with the key) |
 | ``state_root_key(height)`` | the root after the block at ``height`` |
 
-A node is stored as the bytes its hash is taken over, ``h = H(stored)``: a subtree holding
-one key as ``0x10 ‖ path ‖ value_hash``, any other as ``0x11 ‖ left ‖ right`` (65 bytes).
+A subtree holding one key is stored as ``0x10 ‖ path ‖ value_hash`` (65 bytes, its hash
+preimage). Any other subtree is stored as ``0x11 ‖ left ‖ right ‖ flags ‖ hints``: the first
+65 bytes are the preimage of its hash; bit 0 (1) of ``flags`` says the left (right) child
+holds a single key, whose ``path ‖ value_hash`` follows in ``hints``, left first. The hints
+let an update or a proof stop at a lone key without reading it, and every load re-hashes
+them, so a node read back is exactly the node written.
 
 Nodes and values are content-addressed and never deleted, so every past root stays readable
 and provable (an archive node; there is no pruning). The empty tree is ``ZERO`` and is never
@@ -30,13 +34,16 @@ Life of a block's update::
 ``apply`` keeps the nodes, values and head values it staged in an in-memory pending layer,
 so reads, proofs and further applies see the new root at once while the KV is untouched
 until the caller writes the batch. ``confirm_written`` retires the oldest layer into the
-node cache; ``discard_pending`` drops every layer and returns to ``written_root``.
+caches; ``discard_pending`` drops every layer and returns to ``written_root``.
 
 An update sorts the written paths and walks the tree once, splitting the sorted run at each
-node, so each touched node is loaded and rehashed once per block whatever number of keys
+node, so each touched node is read and rehashed once per block whatever number of keys
 under it changed. Deleting collapses the tree back: a subtree left with one key is that
-key's leaf again. Decoded nodes live in a two-generation cache (an approximate LRU whose
-hits cost two dict lookups), which keeps the upper levels of the tree in memory.
+key's leaf again. Memory: the inner nodes of the newest tree above ``pinned_depth`` stay in
+memory for good (at most ``2**pinned_depth`` of them; 2^18 is ~60 MB and holds all but the
+last two or three levels of a 1M-key tree), superseded ones are dropped as blocks are
+confirmed; deeper or older nodes go through a small two-generation cache (an approximate
+LRU whose hits cost two dict lookups).
 
 A ``StateTree`` is used by one thread at a time (the node's executor).
 """
@@ -54,28 +61,28 @@ from ledger.errors import CorruptStore, InvalidInput
 from ledger.kv import KV, WriteBatch
 from ledger.smt_proof import PATH_BITS, Proof, ProofLeaf, key_path, path_bit, value_hash
 
-__all__ = ["DEFAULT_CACHE_NODES", "StateTree", "stored_root"]
+__all__ = ["DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "StateTree", "stored_root"]
 
-# ~200 bytes each in memory; 2^18 nodes hold the top ~17 levels of a 1M-key tree.
-DEFAULT_CACHE_NODES = 1 << 18
+DEFAULT_PINNED_DEPTH = 18
+# Deeper and past nodes: ~250 bytes each in memory.
+DEFAULT_CACHE_NODES = 1 << 16
 
 _LEAF = tags.STATE_LEAF
 _INNER = tags.STATE_NODE
-_NODE_LEN = 1 + 2 * DIGEST_LEN
+_PREIMAGE_LEN = 1 + 2 * DIGEST_LEN
+_INFO_LEN = 2 * DIGEST_LEN  # path ‖ value_hash of a lone key
 _LEAF_PREFIX = bytes((_LEAF,))
 _INNER_PREFIX = bytes((_INNER,))
+_FLAG_BYTES = tuple(bytes((flags,)) for flags in range(4))
+_INNER_LEN_BY_FLAGS = (66, 66 + _INFO_LEN, 66 + _INFO_LEN, 66 + 2 * _INFO_LEN)
 
-# What an update knows about a subtree it returns: ZERO, a single key, several keys, or not
-# looked at (an untouched child, loaded only if a delete may collapse it).
-_EMPTY = 0
-_SINGLE = 1
-_MANY = 2
-_UNSEEN = 3
-
-# One write, sorted by path: (path as int, path, value hash or None for a delete).
-_Item = tuple[int, bytes, bytes | None]
-# One key a rebuilt subtree holds: (path as int, path, value hash).
-_Live = tuple[int, bytes, bytes]
+# A subtree as an update sees it: (hash, info). ``info`` is ``path ‖ value_hash`` when the
+# subtree holds a single key, None when it is ZERO or holds several.
+_Ref = tuple[bytes, bytes | None]
+# One write, sorted by path: (path as int, info, leaf hash); info and hash None delete.
+_Write = tuple[int, bytes | None, bytes | None]
+# One key of a subtree being rebuilt: (path as int, info, leaf hash, whether to store it).
+_Live = tuple[int, bytes, bytes, bool]
 _by_path = itemgetter(0)
 
 
@@ -90,14 +97,17 @@ def stored_root(kv: KV, height: int) -> bytes | None:
 class _Layer:
     """What one ``apply`` staged and the KV does not hold yet."""
 
-    __slots__ = ("heads", "nodes", "root", "values")
+    __slots__ = ("heads", "nodes", "pinned_new", "pinned_old", "root", "values")
 
     def __init__(self, root: bytes, nodes: dict[bytes, bytes], values: dict[bytes, bytes],
-                 heads: dict[str, bytes | None]) -> None:
+                 heads: dict[str, bytes | None], pinned_new: list[bytes],
+                 pinned_old: list[bytes]) -> None:
         self.root = root
         self.nodes = nodes
         self.values = values
         self.heads = heads
+        self.pinned_new = pinned_new  # new inner nodes above the pinned depth
+        self.pinned_old = pinned_old  # the inner nodes above it that they supersede
 
 
 class StateTree:
@@ -109,19 +119,26 @@ class StateTree:
     """
 
     def __init__(self, suite: Suite, kv: KV, root: bytes = ZERO_HASH,
+                 pinned_depth: int = DEFAULT_PINNED_DEPTH,
                  cache_nodes: int = DEFAULT_CACHE_NODES) -> None:
         if type(root) is not bytes or len(root) != DIGEST_LEN:
             raise InvalidInput(f"state root must be {DIGEST_LEN} bytes")
-        if cache_nodes < 2:
-            raise ValueError("the node cache needs room for at least 2 nodes")
+        if not 0 <= pinned_depth <= PATH_BITS or cache_nodes < 2:
+            raise ValueError("pinned_depth must be in 0..256 and cache_nodes at least 2")
         self.suite = suite
         self._kv = kv
         self._written_root = root
         self._layers: deque[_Layer] = deque()
+        self._pinned_depth = pinned_depth
+        self._pinned: dict[bytes, bytes] = {}
         self._generation_nodes = cache_nodes // 2
         self._hot: dict[bytes, bytes] = {}
         self._cold: dict[bytes, bytes] = {}
         self.node_loads = 0  # nodes read from the KV (cache misses), for benchmarks
+        # Where the running apply collects its new nodes and pinned-set changes.
+        self._out: dict[bytes, bytes] = {}
+        self._pinned_new: list[bytes] = []
+        self._pinned_old: list[bytes] = []
 
     @property
     def root(self) -> bytes:
@@ -162,22 +179,22 @@ class StateTree:
     def get_with_proof(self, key: str, root: bytes | None = None) -> tuple[bytes | None, Proof]:
         """``key``'s value under ``root`` (default ``self.root``) and the proof of it."""
         path = key_path(self.suite, key)
-        node = self.root if root is None else root
+        node, info = self._ref(self.root if root is None else root)
         siblings: list[bytes] = []
         for depth in range(PATH_BITS + 1):
             if node == ZERO_HASH:
                 return None, Proof(None, tuple(siblings))
-            raw = self._load(node)
-            if raw[0] == _LEAF:
-                leaf = ProofLeaf(raw[1:33], raw[33:65])
+            if info is not None:
+                leaf = ProofLeaf(info[:32], info[32:])
                 value = self._value(leaf.value_hash) if leaf.path == path else None
                 return value, Proof(leaf, tuple(siblings))
+            (left, left_info), (right, right_info) = _children(self._load(node, depth, False))
             if path_bit(path, depth):
-                siblings.append(raw[1:33])
-                node = raw[33:65]
+                siblings.append(left)
+                node, info = right, right_info
             else:
-                siblings.append(raw[33:65])
-                node = raw[1:33]
+                siblings.append(right)
+                node, info = left, left_info
         raise CorruptStore(f"state tree is deeper than {PATH_BITS} levels on {key!r}'s path")
 
     # -- updates ----------------------------------------------------------------------
@@ -193,30 +210,35 @@ class StateTree:
         if type(height) is not int or height < 0:
             raise InvalidInput(f"height must be a non-negative integer, got {height!r}")
         suite = self.suite
-        items: list[_Item] = []
+        items: list[_Write] = []
         values: dict[bytes, bytes] = {}
         heads: dict[str, bytes | None] = {}
         for key, value in writes.items():
             path = key_path(suite, key)
             if value is None:
-                digest = None
+                items.append((int.from_bytes(path, "big"), None, None))
             elif type(value) is bytes:
                 digest = value_hash(suite, value)
                 values[digest] = value
+                leaf = path + digest
+                items.append((int.from_bytes(path, "big"), leaf, suite.hash(_LEAF_PREFIX + leaf)))
             else:
                 raise InvalidInput(f"value of {key!r} must be CE bytes or None")
             heads[key] = value
-            items.append((int.from_bytes(path, "big"), path, digest))
         items.sort(key=_by_path)
         ints = [item[0] for item in items]
         nodes: dict[bytes, bytes] = {}
+        pinned_new: list[bytes] = []
+        pinned_old: list[bytes] = []
         new_root = self.root
         if items:
-            new_root = self._update(new_root, 0, items, ints, 0, len(items), nodes)[0]
+            self._out, self._pinned_new, self._pinned_old = nodes, pinned_new, pinned_old
+            node, info = self._ref(new_root)
+            new_root = self._update(node, info, 0, items, ints, 0, len(items))[0]
 
         put = batch.put
         for node_hash, raw in nodes.items():
-            put(schema.state_node_key(node_hash), raw)
+            put(schema.STATE_NODE + node_hash, raw)
         for digest, value in values.items():
             put(schema.state_value_key(digest), value)
         for key, head in heads.items():
@@ -225,7 +247,7 @@ class StateTree:
             else:
                 put(schema.state_head_key(key), head)
         put(schema.state_root_key(height), new_root)
-        self._layers.append(_Layer(new_root, nodes, values, heads))
+        self._layers.append(_Layer(new_root, nodes, values, heads, pinned_new, pinned_old))
         return new_root
 
     def confirm_written(self) -> None:
@@ -233,116 +255,141 @@ class StateTree:
         if not self._layers:
             raise RuntimeError("confirm_written called with no pending apply")
         layer = self._layers.popleft()
-        for node_hash, raw in layer.nodes.items():
-            self._remember(node_hash, raw)
+        pinned = self._pinned
+        for node_hash in layer.pinned_old:
+            pinned.pop(node_hash, None)
+        nodes = layer.nodes
+        for node_hash in layer.pinned_new:
+            pinned[node_hash] = nodes[node_hash]
         self._written_root = layer.root
 
     def discard_pending(self) -> None:
         """Forget every apply not confirmed written; ``root`` goes back to ``written_root``."""
         self._layers.clear()
 
-    def _update(self, node: bytes, depth: int, items: list[_Item], ints: list[int],
-                lo: int, hi: int, out: dict[bytes, bytes]) -> tuple[bytes, int]:
-        """New hash and kind of the subtree ``node`` at ``depth`` after ``items[lo:hi]``.
-
-        The run is never empty: a child no write goes to is not visited.
-        """
+    def _ref(self, node: bytes) -> _Ref:
+        """A root as a subtree reference (its info read from the node itself)."""
         if node == ZERO_HASH:
-            return self._build_from(items[lo:hi], None, depth, out)
-        raw = self._load(node)
-        if raw[0] == _LEAF:
-            return self._build_from(items[lo:hi], raw, depth, out)
+            return node, None
+        raw = self._load(node, 0, False)
+        return node, (raw[1:_PREIMAGE_LEN] if raw[0] == _LEAF else None)
+
+    def _update(self, node: bytes, info: bytes | None, depth: int, items: list[_Write],
+                ints: list[int], lo: int, hi: int) -> _Ref:
+        """The subtree ``node`` at ``depth`` after the (non-empty) run ``items[lo:hi]``."""
+        if node == ZERO_HASH or info is not None:
+            return self._rebuild(items[lo:hi], node, info, depth)
         if depth >= PATH_BITS:
             raise CorruptStore("state tree inner node below the deepest level")
+        (left, left_info), (right, right_info) = _children(self._load(node, depth, True))
         mid = bisect_left(ints, _right_start(ints[lo], depth), lo, hi)
-        left = raw[1:33]
-        right = raw[33:65]
-        if mid == hi:  # every write goes left
-            left, left_kind = self._update(left, depth + 1, items, ints, lo, hi, out)
-            right_kind = _EMPTY if right == ZERO_HASH else _UNSEEN
-        elif mid == lo:
-            left_kind = _EMPTY if left == ZERO_HASH else _UNSEEN
-            right, right_kind = self._update(right, depth + 1, items, ints, lo, hi, out)
-        else:
-            left, left_kind = self._update(left, depth + 1, items, ints, lo, mid, out)
-            right, right_kind = self._update(right, depth + 1, items, ints, mid, hi, out)
-        return self._join(left, left_kind, right, right_kind, out)
+        if mid > lo:
+            left, left_info = self._update(left, left_info, depth + 1, items, ints, lo, mid)
+        if mid < hi:
+            right, right_info = self._update(right, right_info, depth + 1, items, ints, mid, hi)
+        ref = self._join(left, left_info, right, right_info, depth)
+        if ref[0] != node and depth < self._pinned_depth:
+            self._pinned_old.append(node)
+        return ref
 
-    def _build_from(self, run: list[_Item], leaf_raw: bytes | None, depth: int,
-                    out: dict[bytes, bytes]) -> tuple[bytes, int]:
-        """Subtree of the writes in ``run`` plus the existing single key ``leaf_raw``."""
-        live: list[_Live] = [(n, path, vh) for n, path, vh in run if vh is not None]
-        if leaf_raw is not None:
-            old_path = leaf_raw[1:33]
-            if all(item[1] != old_path for item in run):
-                live.append((int.from_bytes(old_path, "big"), old_path, leaf_raw[33:65]))
+    def _rebuild(self, run: list[_Write], node: bytes, info: bytes | None, depth: int) -> _Ref:
+        """The subtree holding the lone key ``info`` (or nothing) after the writes ``run``."""
+        live: list[_Live] = [(n, i, h, True) for n, i, h in run if i is not None and h is not None]
+        if info is not None:
+            old = int.from_bytes(info[:32], "big")
+            if all(item[0] != old for item in run):
+                live.append((old, info, node, False))
                 live.sort(key=_by_path)
-        return self._build(live, [item[0] for item in live], 0, len(live), depth, out)
+        return self._build(live, [item[0] for item in live], 0, len(live), depth)
 
-    def _build(self, live: list[_Live], ints: list[int], lo: int, hi: int, depth: int,
-               out: dict[bytes, bytes]) -> tuple[bytes, int]:
-        """Subtree holding exactly the keys ``live[lo:hi]`` (distinct, sorted, no deletes)."""
+    def _build(self, live: list[_Live], ints: list[int], lo: int, hi: int, depth: int) -> _Ref:
+        """The subtree holding exactly the keys ``live[lo:hi]`` (distinct, sorted)."""
         count = hi - lo
         if count == 0:
-            return ZERO_HASH, _EMPTY
+            return ZERO_HASH, None
         if count == 1:
-            _, path, digest = live[lo]
-            raw = _LEAF_PREFIX + path + digest
-            node_hash = self.suite.hash(raw)
-            out[node_hash] = raw
-            return node_hash, _SINGLE
+            _, info, leaf, new = live[lo]
+            if new:
+                self._out[leaf] = _LEAF_PREFIX + info
+            return leaf, info
         if depth >= PATH_BITS:
             raise InvalidInput("two state keys with the same path")
         mid = bisect_left(ints, _right_start(ints[lo], depth), lo, hi)
-        left = self._build(live, ints, lo, mid, depth + 1, out)[0]
-        right = self._build(live, ints, mid, hi, depth + 1, out)[0]
-        raw = _INNER_PREFIX + left + right
-        node_hash = self.suite.hash(raw)
-        out[node_hash] = raw
-        return node_hash, _MANY
+        left, left_info = self._build(live, ints, lo, mid, depth + 1)
+        right, right_info = self._build(live, ints, mid, hi, depth + 1)
+        return self._join(left, left_info, right, right_info, depth)
 
-    def _join(self, left: bytes, left_kind: int, right: bytes, right_kind: int,
-              out: dict[bytes, bytes]) -> tuple[bytes, int]:
-        """The parent of two updated children, collapsing a lone key upwards."""
-        if left_kind == _EMPTY or right_kind == _EMPTY:
-            other, kind = (right, right_kind) if left_kind == _EMPTY else (left, left_kind)
-            if kind == _EMPTY:
-                return ZERO_HASH, _EMPTY
-            if kind == _UNSEEN:
-                kind = _SINGLE if self._load(other)[0] == _LEAF else _MANY
-            if kind == _SINGLE:
-                return other, _SINGLE
-        raw = _INNER_PREFIX + left + right
-        node_hash = self.suite.hash(raw)
-        out[node_hash] = raw
-        return node_hash, _MANY
+    def _join(self, left: bytes, left_info: bytes | None, right: bytes,
+              right_info: bytes | None, depth: int) -> _Ref:
+        """The subtree at ``depth`` over two children, a lone key collapsing upwards."""
+        if left == ZERO_HASH:
+            if right == ZERO_HASH or right_info is not None:
+                return right, right_info
+        elif right == ZERO_HASH and left_info is not None:
+            return left, left_info
+        preimage = _INNER_PREFIX + left + right
+        node = self.suite.hash(preimage)
+        if left_info is None:
+            if right_info is None:
+                self._out[node] = preimage + _FLAG_BYTES[0]
+            else:
+                self._out[node] = preimage + _FLAG_BYTES[2] + right_info
+        elif right_info is None:
+            self._out[node] = preimage + _FLAG_BYTES[1] + left_info
+        else:
+            self._out[node] = preimage + _FLAG_BYTES[3] + left_info + right_info
+        if depth < self._pinned_depth:
+            self._pinned_new.append(node)
+        return node, None
 
     # -- storage ----------------------------------------------------------------------
 
-    def _load(self, node_hash: bytes) -> bytes:
-        """The stored preimage of a node, from the pending layers, the cache or the KV."""
+    def _load(self, node: bytes, depth: int, pin: bool) -> bytes:
+        """A stored node from the pending layers, the caches or the KV (then checked).
+
+        ``pin``: the node is on the newest tree's path (an update), so above the pinned
+        depth it stays in memory; reads of past roots go through the small cache only.
+        """
         for layer in self._layers:
-            raw = layer.nodes.get(node_hash)
+            raw = layer.nodes.get(node)
             if raw is not None:
                 return raw
-        raw = self._hot.get(node_hash)
-        if raw is not None:
-            return raw
-        raw = self._cold.get(node_hash)
+        pinnable = depth < self._pinned_depth
+        if pinnable:
+            raw = self._pinned.get(node)
+            if raw is not None:
+                return raw
+        raw = self._hot.get(node)
         if raw is None:
-            raw = self._kv.get(schema.state_node_key(node_hash))
-            self.node_loads += 1
+            raw = self._cold.get(node)
             if raw is None:
-                raise CorruptStore(f"state node {node_hash.hex()} is missing")
-            if (len(raw) != _NODE_LEN or raw[0] not in (_LEAF, _INNER)
-                    or self.suite.hash(raw) != node_hash):
-                raise CorruptStore(f"state node {node_hash.hex()} fails its hash check")
-        self._remember(node_hash, raw)
+                raw = self._check(node, self._kv.get(schema.STATE_NODE + node))
+                self.node_loads += 1
+            if not (pin and pinnable):
+                self._remember(node, raw)
+        if pin and pinnable:
+            self._pinned[node] = raw
         return raw
 
-    def _remember(self, node_hash: bytes, raw: bytes) -> None:
+    def _check(self, node: bytes, raw: bytes | None) -> bytes:
+        """``raw``, unless it is not the node ``node`` with true hints (CorruptStore)."""
+        if raw is None:
+            raise CorruptStore(f"state node {node.hex()} is missing")
+        hash_ = self.suite.hash
+        kind = raw[0] if raw else None
+        if kind == _LEAF and len(raw) == _PREIMAGE_LEN and hash_(raw) == node:
+            return raw
+        if (kind == _INNER and len(raw) > _PREIMAGE_LEN and raw[65] < 4
+                and len(raw) == _INNER_LEN_BY_FLAGS[raw[65]] and hash_(raw[:65]) == node):
+            (left, left_info), (right, right_info) = _children(raw)
+            if all(info is None or hash_(_LEAF_PREFIX + info) == child
+                   for child, info in ((left, left_info), (right, right_info))):
+                return raw
+        raise CorruptStore(f"state node {node.hex()} fails its hash check")
+
+    def _remember(self, node: bytes, raw: bytes) -> None:
         hot = self._hot
-        hot[node_hash] = raw
+        hot[node] = raw
         if len(hot) >= self._generation_nodes:
             # The hot generation becomes the cold one; what was cold and not touched
             # since is dropped.
@@ -358,6 +405,17 @@ class StateTree:
         if value is None or value_hash(self.suite, value) != digest:
             raise CorruptStore(f"state value {digest.hex()} is missing or fails its hash")
         return value
+
+
+def _children(raw: bytes) -> tuple[_Ref, _Ref]:
+    """The two children of a stored inner node, with the info its hints give."""
+    flags = raw[65]
+    left_info = raw[66:130] if flags & 1 else None
+    if flags & 2:
+        right_info: bytes | None = raw[130:194] if flags & 1 else raw[66:130]
+    else:
+        right_info = None
+    return (raw[1:33], left_info), (raw[33:65], right_info)
 
 
 def _right_start(first: int, depth: int) -> int:

@@ -87,11 +87,12 @@ blocks_st = st.lists(st.dictionaries(keys_st, values_st, max_size=20), min_size=
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
 @settings(max_examples=50, deadline=None)
-@given(blocks=blocks_st, cache_nodes=st.sampled_from([2, 16, 1 << 16]))
+@given(blocks=blocks_st, cache_nodes=st.sampled_from([2, 16, 1 << 16]),
+       pinned_depth=st.sampled_from([0, 3, 18]))
 def test_matches_the_naive_tree(suite: Suite, backend: str, blocks: list[dict[str, bytes | None]],
-                                cache_nodes: int) -> None:
+                                cache_nodes: int, pinned_depth: int) -> None:
     with open_kv(backend) as kv:
-        tree = StateTree(suite, kv, cache_nodes=cache_nodes)
+        tree = StateTree(suite, kv, pinned_depth=pinned_depth, cache_nodes=cache_nodes)
         state: dict[str, bytes] = {}
         history: list[tuple[bytes, dict[str, bytes]]] = [(ZERO_HASH, {})]
         for height, writes in enumerate(blocks, start=1):
@@ -110,8 +111,8 @@ def test_matches_the_naive_tree(suite: Suite, backend: str, blocks: list[dict[st
         for root, past in history:
             check_state(tree, root, past, probes)
         # A tree opened afresh on the same store (cold cache) reads the same.
-        check_state(StateTree(suite, kv, tree.root, cache_nodes=cache_nodes), tree.root, state,
-                    probes)
+        fresh = StateTree(suite, kv, tree.root, pinned_depth=pinned_depth, cache_nodes=cache_nodes)
+        check_state(fresh, tree.root, state, probes)
 
 
 def test_deletes_collapse_to_the_lone_leaf() -> None:
