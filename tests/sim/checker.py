@@ -3,12 +3,16 @@
 It asserts, over the nodes it is told are honest: no two commit different blocks at one
 height (so state roots agree too, and each node's stored state root is its header's); every
 committed block's QC is valid under the set of that height (``verify_qc``); no transaction
-is committed twice; no node's stored head goes backwards, across restarts included. Every
+is committed twice; no node's stored head goes backwards, across restarts included; and the
+durability contract: every vote, proposal and view change an honest node sends is already
+justified by its persisted round record (persist, then send). Every
 failure says ``reproduce with seed=N``.
 """
 
 from __future__ import annotations
 
+from consensus import durable
+from consensus.messages import Commit, Message, NewView, Prepare, PrePrepare, ViewChange
 from ledger import schema
 from ledger.block import QC, Block, ValidatorSet, verify_qc
 from ledger.crypto import Suite
@@ -74,3 +78,25 @@ class Checker:
         if height < self.max_height.get(node, 0):
             self.fail(f"node {node} head went back from {self.max_height[node]} to {height}")
         self.max_height[node] = height
+
+    def on_send(self, node: str, kv: KV, msg: Message) -> None:
+        """Persist, then send: the message must already follow from what is on disk."""
+        raw = kv.get(durable.ROUND_KEY)
+        rnd = None if raw is None else durable.RoundRecord.decode(raw)
+        if rnd is None or rnd.height != msg.height or rnd.view != msg.view:
+            self.fail(f"node {node} sent {type(msg).__name__} at height {msg.height} view "
+                      f"{msg.view} before persisting that round ({rnd})")
+            return
+        if isinstance(msg, Prepare) and rnd.prepare != msg.block_hash:
+            self.fail(f"node {node} sent a prepare it had not persisted")
+        if isinstance(msg, PrePrepare | NewView) and rnd.prepare != msg.block.hash(self.suite):
+            self.fail(f"node {node} proposed a block without persisting its own prepare")
+        if isinstance(msg, Commit):
+            praw = kv.get(durable.PREPARED_KEY)
+            prep = None if praw is None else durable.PreparedRecord.decode(praw)
+            if rnd.commit != msg.block_hash or prep is None \
+                    or prep.cert.block_hash != msg.block_hash:
+                self.fail(f"node {node} sent a commit vote before persisting it and its "
+                          "prepared certificate")
+        if isinstance(msg, ViewChange) and not rnd.in_view_change:
+            self.fail(f"node {node} sent a view change before persisting it")

@@ -21,6 +21,8 @@ class LinkModel:
     duplicate: float = 0.0     # probability it is delivered twice
     delay_min_ticks: int = 1
     delay_max_ticks: int = 3   # uniform delay: spreads messages, so they reorder
+    commit_loss: float = 0.0   # extra loss for commit votes: forces view changes after
+    #                            some replicas decided, where prepared certificates matter
 
 
 @dataclass(order=True)
@@ -64,7 +66,10 @@ class Network:
             self.dropped += 1
             return
         m = self.model
-        if not reliable and self.rng.random() < m.loss:
+        loss = m.loss
+        if m.commit_loss and type(payload[2]).__name__ == "Commit":
+            loss = 1 - (1 - loss) * (1 - m.commit_loss)
+        if not reliable and self.rng.random() < loss:
             self.dropped += 1
             return
         copies = 2 if not reliable and self.rng.random() < m.duplicate else 1

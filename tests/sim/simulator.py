@@ -190,6 +190,8 @@ class Simulator:
             node.kv.write(b)
         elif isinstance(eff, Send):
             self.stats[type(eff.message).__name__] += 1
+            if node.behaviour in ("honest", "twin"):
+                self.checker.on_send(node.ident, node.kv, eff.message)
             self._send(node, eff.to, eff.message)
         elif isinstance(eff, CommitBlock):
             assert node.app is not None
