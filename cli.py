@@ -261,8 +261,8 @@ def net_group() -> None:
               help="stop after this many seconds (0: run until Ctrl-C / SIGTERM)")
 def net_up(directory: str, seconds: int) -> None:
     """Start every validator of a `network init` DIRECTORY as a subprocess."""
-    manifest = _manifest(Path(directory))
-    procs = start_nodes(Path(directory), manifest)
+    net = LocalNet(Path(directory))
+    net.start_all()
     stop = {"now": False}
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -270,18 +270,17 @@ def net_up(directory: str, seconds: int) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    for n in manifest["nodes"]:
+    for n in net.manifest["nodes"]:
         click.echo(f"{n['config']}: {n['http']}")
     deadline = time.monotonic() + seconds if seconds else None
     try:
         while not stop["now"] and (deadline is None or time.monotonic() < deadline):
-            dead = [i for i, p in enumerate(procs) if p.poll() is not None]
-            if dead:
-                click.echo(f"node(s) {dead} exited; stopping the network", err=True)
+            if net.exited():
+                click.echo(f"node(s) {net.exited()} exited; stopping the network", err=True)
                 break
             time.sleep(0.2)
     finally:
-        stop_nodes(procs)
+        net.stop_all()
 
 
 def _manifest(directory: Path) -> Any:
@@ -291,30 +290,53 @@ def _manifest(directory: Path) -> Any:
         fail(f"{directory} is not a `network init` directory: {exc}")
 
 
-def start_nodes(directory: Path, manifest: Any) -> list[subprocess.Popen[bytes]]:
-    procs = []
-    logs = directory / "logs"
-    logs.mkdir(exist_ok=True)
-    for i, n in enumerate(manifest["nodes"]):
+class LocalNet:
+    """The validator processes of a ``network init`` directory, each started, killed and
+    restarted on its own (``net up``, the multi-process tests and the cluster benchmark)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.manifest = _manifest(directory)
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(self.manifest["nodes"])
+        self.urls: list[str] = [n["http"] for n in self.manifest["nodes"]]
+
+    def start(self, i: int) -> None:
+        logs = self.directory / "logs"
+        logs.mkdir(exist_ok=True)
         with open(logs / f"node{i}.log", "ab") as log:
-            procs.append(subprocess.Popen(
+            self.procs[i] = subprocess.Popen(
                 [sys.executable, "-m", "cli", "node", "start", "--config",
-                 str(directory / n["config"])],
+                 str(self.directory / self.manifest["nodes"][i]["config"])],
                 stdout=log, stderr=subprocess.STDOUT, cwd=str(Path(__file__).resolve().parent),
-            ))
-    return procs
+            )
 
+    def start_all(self) -> None:
+        for i in range(len(self.procs)):
+            self.start(i)
 
-def stop_nodes(procs: list[subprocess.Popen[bytes]], timeout_s: float = 10.0) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout_s)
-        except subprocess.TimeoutExpired:
+    def kill(self, i: int) -> None:
+        """``kill -9``: no clean shutdown, whatever was not synced is lost."""
+        p = self.procs[i]
+        if p is not None and p.poll() is None:
             p.kill()
             p.wait()
+        self.procs[i] = None
+
+    def exited(self) -> list[int]:
+        return [i for i, p in enumerate(self.procs) if p is not None and p.poll() is not None]
+
+    def stop_all(self, timeout_s: float = 10.0) -> None:
+        live = [p for p in self.procs if p is not None]
+        for p in live:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in live:
+            try:
+                p.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = [None] * len(self.procs)
 
 
 @main.command()

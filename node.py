@@ -36,6 +36,7 @@ import os
 import signal
 import time
 import tomllib
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -70,11 +71,11 @@ from ledger.bundle import build_bundle
 from ledger.bundle import to_json as bundle_to_json
 from ledger.crypto import Suite
 from ledger.encoding import decode_trusted
-from ledger.errors import InvalidInput
+from ledger.errors import CorruptStore, InvalidInput
 from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
 from ledger.schema import CONSENSUS as CONSENSUS_PREFIX
 from ledger.schema import state_head_key
-from ledger.tx import SignedTx
+from ledger.tx import Receipt, SignedTx
 
 log = logging.getLogger("credchain.node")
 
@@ -269,7 +270,8 @@ class Link:
         self.peer = peer
         self.ws = ws
         self.out: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue(queue_max)
-        self.counter = wire.FrameCounter()
+        self.sent = wire.FrameCounter()  # one counter per direction
+        self.received = wire.FrameCounter()
         self.dropped = 0
 
     def send(self, kind: int, body: dict[str, Any]) -> None:
@@ -282,7 +284,7 @@ class Link:
     async def write_loop(self) -> None:
         while True:
             kind, body = await self.out.get()
-            await self.ws.send_bytes(wire.encode_frame(kind, self.counter.take(), body))
+            await self.ws.send_bytes(wire.encode_frame(kind, self.sent.take(), body))
 
 
 class Node:
@@ -494,7 +496,7 @@ class Node:
                 if msg.type != aiohttp.WSMsgType.BINARY:
                     raise wire.WireError(f"unexpected websocket message type {msg.type}")
                 frame = wire.decode_frame(msg.data, self.limits.max_frame_bytes)
-                link.counter.check(frame)
+                link.received.check(frame)
                 await self._on_frame(peer, frame)
         except (wire.WireError, InvalidInput) as exc:
             log.warning("peer link refused/closed: %s", exc)
@@ -631,6 +633,9 @@ class Node:
 # ---- the chain: store, state, application, replica ----------------------------------------
 
 
+RECEIPT_CACHE_BLOCKS = 64
+
+
 class Chain:
     """The node's durable chain: KV, block store, state tree and the chain application."""
 
@@ -641,6 +646,7 @@ class Chain:
         self.suite: Suite = store.suite
         self.chain_id: str = store.chain_id
         self.genesis = genesis
+        self._receipts: OrderedDict[int, list[Receipt]] = OrderedDict()
         # The set that certifies the next block (validator changes swap it on commit).
         self.validators = tuple(store.validators_at(store.head()[0] + 1))
 
@@ -688,6 +694,24 @@ class Chain:
         raw = self.kv.get(state_head_key(nonce_key(sender)))
         return 0 if raw is None else int(decode_trusted(raw))
 
+    def receipt(self, tx_id: bytes) -> tuple[int, int, Receipt] | None:
+        """``(height, index, receipt)`` of a committed transaction. A block's receipts are
+        loaded (and checked against its receipts_root) once, then served from a small
+        cache: they never change once committed."""
+        loc = self.store.tx_location(tx_id)
+        if loc is None:
+            return None
+        height, index = loc
+        receipts = self._receipts.get(height)
+        if receipts is None:
+            receipts = list(self.store.receipts(height) or [])
+            self._receipts[height] = receipts
+            if len(self._receipts) > RECEIPT_CACHE_BLOCKS:
+                self._receipts.popitem(last=False)
+        if index >= len(receipts) or receipts[index].tx_id != tx_id:
+            raise CorruptStore(f"tx index of {tx_id.hex()} points at another receipt")
+        return height, index, receipts[index]
+
     def tx_committed(self, tx_id: bytes) -> bool:
         return self.store.tx_location(tx_id) is not None
 
@@ -710,7 +734,6 @@ class Chain:
 
 def make_app(store: Any) -> Any:
     from contracts.app import ChainApp
-
     from contracts.registry import default_executor
 
     return ChainApp(store, store.tree, default_executor(), store.suite, store.chain_id)
@@ -784,12 +807,12 @@ def build_http_app(node: Node) -> web.Application:
 
     async def get_tx(request: web.Request) -> web.Response:
         tx_id = hex_to_bytes(request.match_info["tx_id"], "tx id")
-        loc = node.chain.store.tx_location(tx_id)
-        if loc is not None:
-            receipt = node.chain.store.receipt(tx_id)
+        found = node.chain.receipt(tx_id)
+        if found is not None:
+            height, index, receipt = found
             return _json({
-                "tx_id": tx_id.hex(), "status": "committed", "height": loc[0], "index": loc[1],
-                "receipt": to_json(receipt.to_obj(), jsonform.RECEIPT) if receipt else None,
+                "tx_id": tx_id.hex(), "status": "committed", "height": height, "index": index,
+                "receipt": to_json(receipt.to_obj(), jsonform.RECEIPT),
             })
         if tx_id in node.pool:
             return _json({"tx_id": tx_id.hex(), "status": "pending"})
