@@ -44,10 +44,12 @@ from contracts.tender import (
     bidder_conflict,
     load,
     lot_of,
+    opened_slots,
     opening_key,
     record_id,
     require_platform,
     save,
+    slots_key,
     step,
 )
 from ledger import encoding, tags
@@ -253,7 +255,8 @@ def open_(call: Call) -> None:
     any_open = False
     for lot, slots in zip(tender["lots"], named, strict=True):
         live = _check_bid_set(call, tender["tender_id"], lot["lot"], slots)
-        lot["slots"] = live
+        call.state.put(slots_key(tender["tender_id"], lot["lot"]), live)
+        lot["bids"] = len(live)
         if len(live) < min_count:
             lot["status"] = "failed"
             for slot in live:
@@ -296,8 +299,10 @@ def reveal(call: Call) -> None:
     lot_record = lot_of(tender, lot)
     uscc = require_entity_sender(call)
     slot = slot_of(call, tender["tender_id"], lot, uscc)
-    if lot_record["status"] != "decrypting" or slot not in lot_record["slots"]:
-        raise ContractError(E_NOT_FOUND, "this entity has no bid being opened on this lot")
+    # a live bid of a lot being decrypted was named at opening: the set check is exact and
+    # no bid can arrive after the deadline
+    if lot_record["status"] != "decrypting":
+        raise ContractError(E_NOT_FOUND, f"lot {lot} is not being opened")
     bid = load_bid(call, tender["tender_id"], lot, slot)
     if bid["status"] != LIVE:
         raise ContractError(E_STATE, f"the bid was already decided: {bid['status']}")
@@ -341,7 +346,10 @@ def close(call: Call) -> None:
     tender = load(call, record_id(call.args, "tender_id"))
     require_platform(call, tender)
     bids_by_lot = [
-        [load_bid(call, tender["tender_id"], lot["lot"], s) for s in lot["slots"]]
+        [
+            load_bid(call, tender["tender_id"], lot["lot"], s)
+            for s in opened_slots(call, tender["tender_id"], lot["lot"])
+        ]
         for lot in tender["lots"]
     ]
     decided = all(b["status"] != LIVE for lot_bids in bids_by_lot for b in lot_bids)

@@ -35,9 +35,10 @@ from contracts.tender import (
     guarantee_limit_fen,
     load,
     lot_of,
+    opened_slots,
     record_id,
 )
-from contracts.tender_rules import E_ARCHIVED, load_periods
+from contracts.tender_rules import E_ARCHIVED, load_periods, period_end
 from contracts.uscc import require_uscc
 
 E_GUARANTEE_MISSING = "E_GUARANTEE_MISSING"  # the lot requires a guarantee and none was named
@@ -140,8 +141,8 @@ def bind(call: Call, tender: dict[str, Any], lot: int, uscc: str, number: str, s
             E_GUARANTEE_AMOUNT,
             f"amount must be in [{lot_record['guarantee_fen']}, {limit}] fen, is {g['amount_fen']}",
         )
-    periods = load_periods(tender["rules"], call.param)
-    validity_end = periods.period_end(tender["deadline_ms"], tender["validity_days"])
+    demo_day_ms = call.param("demo_day_ms")
+    validity_end = period_end(demo_day_ms, tender["deadline_ms"], tender["validity_days"])
     if not g["valid_from_ms"] <= call.now_ms or g["valid_to_ms"] < validity_end:
         raise ContractError(
             E_GUARANTEE_VALIDITY, "the guarantee must be in force through bid validity"
@@ -178,7 +179,10 @@ def release_if_bound(call: Call, number: str, reason: str) -> None:
 def _bids_of(call: Call, tender: dict[str, Any], lot: dict[str, Any]) -> list[dict[str, Any]]:
     from contracts.bid import load_bid
 
-    return [load_bid(call, tender["tender_id"], lot["lot"], s) for s in lot["slots"]]
+    tender_id = tender["tender_id"]
+    return [
+        load_bid(call, tender_id, lot["lot"], s) for s in opened_slots(call, tender_id, lot["lot"])
+    ]
 
 
 def release_losers(call: Call, tender: dict[str, Any]) -> None:

@@ -8,8 +8,9 @@ bound to the tenderer or its agent (``identity.entity_of_key``). Supervisors (ro
 from any attested, unfrozen entity.
 
 State keys (``contracts/STATE_KEYS.md``, trading section):
-``tender/<id>`` the record; ``tender/<id>/objection/<n>``; ``tender/<id>/opening`` (the
-opening record, written when the decryption window closes); ``tender/<id>/collusion/<uscc>``.
+``tender/<id>`` the record; ``tender/<id>/objection/<n>``; ``tender/<id>/slots/<lot>`` (the
+live bids named at opening); ``tender/<id>/opening`` (the opening record, written when the
+decryption window closes); ``tender/<id>/collusion/<uscc>``.
 Bids and their set digests live under ``bid/<id>/…`` and ``bidset/<id>/…`` (``contracts.bid``).
 Once a tender is ``archived`` every call naming it is refused (``E_ARCHIVED``).
 """
@@ -59,6 +60,16 @@ def opening_key(tender_id: str) -> str:
     return f"tender/{tender_id}/opening"
 
 
+def slots_key(tender_id: str, lot: int) -> str:
+    """The slots of a lot's live bids, as named and checked at opening."""
+    return f"tender/{tender_id}/slots/{lot}"
+
+
+def opened_slots(call: Call, tender_id: str, lot: int) -> list[str]:
+    slots = call.state.get(slots_key(tender_id, lot))
+    return [] if slots is None else [str(s) for s in slots]
+
+
 def collusion_key(tender_id: str, uscc: str) -> str:
     return f"tender/{tender_id}/collusion/{uscc}"
 
@@ -88,8 +99,9 @@ def save(call: Call, tender: dict[str, Any]) -> None:
 
 def step(call: Call, tender: dict[str, Any], action: str, **facts: bool) -> Transition:
     """Check the lifecycle table for ``action`` (raises the guard's code when refused)."""
-    periods = load_periods(tender["rules"], call.param)
-    return require(GuardView(tender, call.now_ms, periods, facts), action)
+    rules = tender["rules"]
+    view = GuardView(tender, call.now_ms, lambda: load_periods(rules, call.param), facts)
+    return require(view, action)
 
 
 def lot_of(tender: dict[str, Any], lot: int) -> dict[str, Any]:
@@ -247,7 +259,7 @@ def _lots(call: Call, kind: str) -> list[dict[str, Any]]:
                 "estimated_price_fen": price,
                 "guarantee_fen": required,
                 "status": "bidding",
-                "slots": [],
+                "bids": 0,
                 "candidates": [],
                 "winner": "",
             }

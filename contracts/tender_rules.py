@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from contracts.errors import ContractError
@@ -148,16 +149,24 @@ class RulePeriods:
     demo_day_ms: int = 0
 
     def days_apart(self, earlier_ms: int, later_ms: int) -> int:
-        """Days from one instant's day to another's, the first not counted."""
-        if self.demo_day_ms:
-            return (later_ms - earlier_ms) // self.demo_day_ms
-        return calendar_days_between(earlier_ms, later_ms)
+        return days_apart(self.demo_day_ms, earlier_ms, later_ms)
 
     def period_end(self, event_ms: int, days: int) -> int:
-        """The instant a ``days``-day period after the event ends (24:00 of its last day)."""
-        if self.demo_day_ms:
-            return event_ms + days * self.demo_day_ms
-        return calendar_period_end(event_ms, days)
+        return period_end(self.demo_day_ms, event_ms, days)
+
+
+def days_apart(demo_day_ms: int, earlier_ms: int, later_ms: int) -> int:
+    """Days from one instant's day to another's, the first not counted."""
+    if demo_day_ms:
+        return (later_ms - earlier_ms) // demo_day_ms
+    return calendar_days_between(earlier_ms, later_ms)
+
+
+def period_end(demo_day_ms: int, event_ms: int, days: int) -> int:
+    """The instant a ``days``-day period after the event ends (24:00 of its last day)."""
+    if demo_day_ms:
+        return event_ms + days * demo_day_ms
+    return calendar_period_end(event_ms, days)
 
 
 def load_periods(rule_set: str, param: Callable[[str], Any]) -> RulePeriods:
@@ -173,12 +182,18 @@ def load_periods(rule_set: str, param: Callable[[str], Any]) -> RulePeriods:
 
 @dataclass(frozen=True)
 class GuardView:
-    """What the guards look at: the tender record, now, the periods, and handler facts."""
+    """What the guards look at: the tender record, now, the periods, and handler facts.
+
+    The periods are read from state only when a guard needs them (most bids need none)."""
 
     tender: Mapping[str, Any]
     now_ms: int
-    periods: RulePeriods
+    read_periods: Callable[[], RulePeriods]
     facts: Mapping[str, bool] = field(default_factory=dict)
+
+    @cached_property
+    def periods(self) -> RulePeriods:
+        return self.read_periods()
 
 
 GuardFn = Callable[[GuardView], bool]
