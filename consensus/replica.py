@@ -344,10 +344,14 @@ class Replica:
         h = msg.block.header
         if h.view != 0 or h.proposer != msg.sender or not self._verified(msg):
             return
+        block_hash = msg.block.hash(self.suite)
+        if self.my_prepare not in (None, block_hash):
+            out.append(Log("warning", "a second proposal in a view we already prepared in"))
+            return
         if not self._check_block(msg.block, fresh=True, out=out):
             return
         self.proposal = msg.block
-        self._vote_prepare(msg.block.hash(self.suite), out)
+        self._vote_prepare(block_hash, out)
 
     def _persist_round(self, out: list[Effect]) -> None:
         rec = RoundRecord(self.height, self.view, self.in_view_change, self.my_prepare,

@@ -1,0 +1,413 @@
+"""One test per PBFT rule (Castro & Liskov, adapted to a chain), as raft_paper_test.go does.
+
+Each test drives a hand-held cluster (``tests/sim/harness.py``) through the few events
+the rule needs and checks the effects, in their order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from consensus import durable, messages
+from consensus.api import (
+    BlocksFetched,
+    CommitBlock,
+    Effect,
+    FetchBlocks,
+    Log,
+    MessageIn,
+    Persist,
+    ReplicaConfig,
+    Send,
+    StoreState,
+    Tick,
+)
+from consensus.messages import Commit, Message, NewView, Prepare, PrePrepare, ViewChange
+from consensus.quorum import leader, quorum, weak_quorum
+from consensus.replica import Replica
+from ledger.block import Block, verify_qc
+from tests.sim import app as toy
+from tests.sim.harness import RULES_CONFIG, Cluster
+from tests.sim.simulator import CHAIN_ID
+
+
+def sent(effects: list[Effect], kind: type) -> list[Message]:
+    return [e.message for e in effects if isinstance(e, Send) and isinstance(e.message, kind)]
+
+
+def first_index(effects: list[Effect], pred: type, kind: type | None = None) -> int:
+    for k, e in enumerate(effects):
+        if isinstance(e, pred) and (kind is None or isinstance(getattr(e, "message", None),
+                                                                kind)):
+            return k
+    return -1
+
+
+def propose(c: Cluster, with_tx: bool = True) -> PrePrepare:
+    """Let the leader of height 1 view 0 (replica 1 of 4) propose; return its pre-prepare."""
+    c.tick_all(1, only=[0, 2, 3])  # the others' clocks (inputs, from their ticks)
+    if with_tx:
+        c.submit(c.tx(), to=[1])
+    effects = c.step(1, Tick(c.now_ms()))
+    pps = sent(effects, PrePrepare)
+    assert len(pps) == 1
+    c.queue.clear()
+    pp = pps[0]
+    assert isinstance(pp, PrePrepare)
+    return pp
+
+
+def forged(c: Cluster, pp: PrePrepare, **header_changes: object) -> PrePrepare:
+    block = Block(pp.block.header.with_changes(**header_changes), pp.block.txs)
+    return messages.sign(c.suite, c.keys[pp.sender][0], CHAIN_ID, replace(pp, block=block))
+
+
+# ---- quorum arithmetic and leaders ----------------------------------------------------------
+
+
+def test_quorum_is_n_plus_f_halved_plus_one_and_weak_quorum_is_f_plus_one() -> None:
+    assert [quorum(n) for n in (4, 5, 6, 7)] == [3, 4, 4, 5]
+    assert [weak_quorum(n) for n in (4, 5, 6, 7)] == [2, 2, 2, 3]
+
+
+def test_leader_of_a_view_is_view_plus_height_mod_n() -> None:
+    assert [leader(1, v, 4) for v in range(5)] == [1, 2, 3, 0, 1]
+    assert leader(6, 0, 7) == 6 and leader(6, 1, 7) == 0
+
+
+# ---- normal case ----------------------------------------------------------------------------
+
+
+def test_primary_batches_client_txs_and_persists_its_prepare_before_the_pre_prepare() -> None:
+    c = Cluster()
+    tx = c.tx()
+    c.submit(tx, to=[1])
+    effects = c.step(1, Tick(c.now_ms()))
+    persist = first_index(effects, Persist)
+    assert 0 <= persist < first_index(effects, Send, PrePrepare) < first_index(effects, Send,
+                                                                                  Prepare)
+    (pp,) = sent(effects, PrePrepare)
+    assert isinstance(pp, PrePrepare) and pp.block.txs == (tx,)
+    assert pp.block.header.proposer == 1 and pp.height == 1 and pp.view == 0
+
+
+def test_primary_without_txs_proposes_an_empty_block_only_after_empty_block_ticks() -> None:
+    c = Cluster()
+    early = c.tick_all(RULES_CONFIG.empty_block_ticks - 1, only=[1])
+    assert sent(early, PrePrepare) == []
+    (pp,) = sent(c.tick_all(1, only=[1]), PrePrepare)
+    assert isinstance(pp, PrePrepare) and pp.block.txs == ()
+
+
+def test_backup_accepts_a_valid_pre_prepare_and_persists_its_prepare_before_sending() -> None:
+    c = Cluster()
+    pp = propose(c)
+    effects = c.step(2, MessageIn(1, pp))
+    k_persist, k_send = first_index(effects, Persist), first_index(effects, Send, Prepare)
+    assert 0 <= k_persist < k_send
+    (vote,) = sent(effects, Prepare)
+    assert isinstance(vote, Prepare) and vote.block_hash == pp.block.hash(c.suite)
+    rec = durable.RoundRecord.decode(c.kvs[2].get(durable.ROUND_KEY) or b"")
+    assert rec.prepare == vote.block_hash and rec.view == 0 and rec.height == 1
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"state_root": b"\x07" * 32}, "state root mismatch"),
+    ({"time_ms": toy.GENESIS_TIME_MS}, "not after the parent"),
+    ({"time_ms": toy.GENESIS_TIME_MS + 10_000_000}, "ms from"),
+    ({"proposer": 2}, "not the leader"),
+    ({"prev_hash": b"\x01" * 32}, "prev_hash"),
+])
+def test_backup_rejects_a_pre_prepare_that_fails_re_execution_or_header_checks(
+        change: dict[str, object], reason: str) -> None:
+    c = Cluster()
+    bad = forged(c, propose(c), **change)
+    effects = c.step(2, MessageIn(1, bad))
+    assert sent(effects, Prepare) == []
+    if change.get("proposer") != 2:
+        logs = [e.text for e in effects if isinstance(e, Log)]
+        assert any(reason in t for t in logs), logs
+
+
+def test_backup_ignores_a_pre_prepare_from_a_replica_that_is_not_the_primary() -> None:
+    c = Cluster()
+    pp = propose(c)
+    by_other = messages.sign(c.suite, c.keys[3][0], CHAIN_ID, replace(pp, sender=3))
+    assert sent(c.step(2, MessageIn(3, by_other)), Prepare) == []
+
+
+def test_messages_with_bad_signatures_are_ignored() -> None:
+    c = Cluster()
+    pp = propose(c)
+    bad = replace(pp, sig=bytes(64))
+    assert c.step(2, MessageIn(1, bad)) == []
+    vote = messages.sign(c.suite, c.keys[3][0], CHAIN_ID,
+                         Prepare(1, 0, 3, pp.block.hash(c.suite)))
+    c.step(2, MessageIn(3, replace(vote, sig=vote.sig[:-1] + b"\x00")))
+    assert c.replicas[2].prepares.count(0, pp.block.hash(c.suite)) == 0
+
+
+def test_a_relayed_message_whose_sender_differs_from_the_link_is_dropped() -> None:
+    c = Cluster()
+    pp = propose(c)
+    effects = c.step(2, MessageIn(3, pp))
+    assert sent(effects, Prepare) == [] and any(isinstance(e, Log) for e in effects)
+
+
+def test_backup_prepares_at_most_one_block_per_view() -> None:
+    c = Cluster()
+    pp = propose(c)
+    assert len(sent(c.step(2, MessageIn(1, pp)), Prepare)) == 1
+    other = forged(c, pp, time_ms=pp.block.header.time_ms + 1)
+    assert sent(c.step(2, MessageIn(1, other)), Prepare) == []
+
+
+def test_prepared_replica_persists_its_certificate_then_multicasts_a_commit() -> None:
+    c = Cluster()
+    pp = propose(c)
+    h = pp.block.hash(c.suite)
+    c.step(2, MessageIn(1, pp))
+    votes = [messages.sign(c.suite, c.keys[i][0], CHAIN_ID, Prepare(1, 0, i, h)) for i in (1, 3)]
+    assert sent(c.step(2, MessageIn(1, votes[0])), Commit) == []  # 2 of 3 so far
+    effects = c.step(2, MessageIn(3, votes[1]))
+    assert 0 <= first_index(effects, Persist) < first_index(effects, Send, Commit)
+    prep = durable.PreparedRecord.decode(c.kvs[2].get(durable.PREPARED_KEY) or b"")
+    assert prep.cert.block_hash == h and len(prep.cert.votes) == 3
+
+
+def test_a_commit_quorum_becomes_a_qc_that_verifies_and_the_block_is_committed() -> None:
+    c = Cluster()
+    c.run_until(3)
+    for i in range(4):
+        for height in (1, 2, 3):
+            block, qc = toy.read_block(c.kvs[i], height), toy.read_qc(c.kvs[i], height)
+            assert block is not None and qc is not None
+            verify_qc(c.suite, qc, block.header, c.validators)
+    assert len({toy.read_block(kv, 3) for kv in c.kvs}) == 1
+
+
+def test_a_replica_that_missed_every_prepare_still_commits_on_a_commit_quorum() -> None:
+    c = Cluster()
+    pp = propose(c)
+    h = pp.block.hash(c.suite)
+    c.step(3, MessageIn(1, pp))
+    c.queue.clear()
+    effects: list[Effect] = []
+    for i in (0, 1, 2):
+        vote = messages.sign(c.suite, c.keys[i][0], CHAIN_ID, Commit(1, 0, i, h))
+        effects += c.step(3, MessageIn(i, vote))
+    (commit,) = [e for e in effects if isinstance(e, CommitBlock)]
+    assert commit.block.hash(c.suite) == h and [i for i, _ in commit.qc.votes] == [0, 1, 2]
+
+
+def test_equivocating_votes_are_kept_as_evidence_and_counted_once() -> None:
+    c = Cluster()
+    pp = propose(c)
+    c.step(2, MessageIn(1, pp))
+    a = messages.sign(c.suite, c.keys[3][0], CHAIN_ID, Prepare(1, 0, 3, b"\x01" * 32))
+    b = messages.sign(c.suite, c.keys[3][0], CHAIN_ID, Prepare(1, 0, 3, b"\x02" * 32))
+    c.step(2, MessageIn(3, a))
+    effects = c.step(2, MessageIn(3, b))
+    (ev,) = c.replicas[2].evidence
+    assert ev.index == 3 and {ev.first[0], ev.second[0]} == {b"\x01" * 32, b"\x02" * 32}
+    assert any(isinstance(e, Log) and "equivocated" in e.text for e in effects)
+    assert c.replicas[2].prepares.count(0, b"\x02" * 32) == 0
+
+
+# ---- view change ----------------------------------------------------------------------------
+
+
+def test_view_timeout_doubles_with_each_view_up_to_the_cap() -> None:
+    r = Cluster().replicas[0]
+    assert [r.timeout_ticks(v) for v in range(6)] == [10, 20, 40, 80, 80, 80]
+
+
+def test_a_timed_out_replica_persists_then_multicasts_a_view_change() -> None:
+    c = Cluster()
+    effects = c.tick_all(RULES_CONFIG.view_timeout_ticks, only=[2])
+    k = first_index(effects, Send, ViewChange)
+    assert k > 0 and isinstance(effects[k - 1], Persist)
+    (vc,) = sent(effects, ViewChange)
+    assert isinstance(vc, ViewChange) and vc.view == 1 and vc.prepared is None
+
+
+def test_view_change_carries_the_prepared_certificate_and_the_new_primary_reproposes_it() -> None:
+    c = Cluster()
+    c.submit(c.tx())
+    # Every commit vote is lost: all replicas prepare the block, nobody commits it.
+    no_commits = lambda s, d, m: isinstance(m, Commit)  # noqa: E731
+    c.tick_all(2)
+    c.deliver(no_commits)
+    prepared_hash = c.replicas[0].prepared.cert.block_hash  # type: ignore[union-attr]
+    assert c.heights() == [0, 0, 0, 0]
+    c.run_until(1)  # the network heals: view change, new view, commit
+    block = toy.read_block(c.kvs[0], 1)
+    assert block is not None and block.hash(c.suite) == prepared_hash
+    qc = toy.read_qc(c.kvs[0], 1)
+    assert qc is not None and qc.view >= 1 and block.header.view == 0
+
+
+def test_a_new_view_that_drops_a_prepared_block_is_rejected() -> None:
+    c = Cluster()
+    pp = propose(c)
+    h = pp.block.hash(c.suite)
+    for i in range(4):  # everyone prepared ``pp`` in view 0
+        if i != 1:
+            c.step(i, MessageIn(1, pp))
+    c.deliver(lambda s, d, m: isinstance(m, Commit))
+    vcs = []
+    for i in range(4):
+        effects = c.tick_all(RULES_CONFIG.view_timeout_ticks, only=[i])
+        vcs += [m for m in sent(effects, ViewChange)]
+    c.queue.clear()
+    assert all(isinstance(v, ViewChange) and v.prepared and v.prepared.block_hash == h
+               for v in vcs)
+    new_leader = leader(1, 1, 4)
+    fresh = toy.ToyApp(c.suite, c.kvs[new_leader]).propose(
+        c.replicas[new_leader].head, 1, 1, new_leader, c.now_ms(), ())
+    bad_nv = messages.sign(c.suite, c.keys[new_leader][0], CHAIN_ID, NewView(
+        1, 1, new_leader, tuple(v.stripped() for v in vcs[:3]), fresh))  # type: ignore[union-attr]
+    effects = c.step(0, MessageIn(new_leader, bad_nv))
+    assert sent(effects, Prepare) == []
+    assert any(isinstance(e, Log) and "highest prepared" in e.text for e in effects)
+
+
+def test_a_replica_joins_a_higher_view_seen_from_f_plus_one_others() -> None:
+    c = Cluster()
+    vcs = [messages.sign(c.suite, c.keys[i][0], CHAIN_ID, ViewChange(1, 3, i, None, None))
+           for i in (1, 2)]
+    assert sent(c.step(0, MessageIn(1, vcs[0])), ViewChange) == []  # f = 1 is not enough
+    (vc,) = sent(c.step(0, MessageIn(2, vcs[1])), ViewChange)
+    assert isinstance(vc, ViewChange) and vc.view == 3 and c.replicas[0].view == 3
+
+
+def test_an_isolated_replica_does_not_race_through_views_without_a_quorum() -> None:
+    c = Cluster()
+    effects = c.tick_all(300, only=[2])  # it hears nobody: far beyond several timeouts
+    views = [m.view for m in sent(effects, ViewChange)]
+    assert set(views) == {1}, "it re-sends its view change but does not move on alone"
+    assert len(views) > 3
+
+
+def test_the_leader_repeats_its_new_view_to_a_replica_that_missed_it() -> None:
+    c = Cluster()
+    no_nv_to_3 = lambda s, d, m: d == 3 and isinstance(m, NewView)  # noqa: E731
+    c.tick_all(RULES_CONFIG.empty_block_ticks + RULES_CONFIG.view_timeout_ticks, only=[0, 2, 3])
+    c.deliver(no_nv_to_3)
+    assert c.replicas[3].in_view_change and c.replicas[0].view == 1
+    c.run_until(1, only=[0, 2, 3])
+    assert c.heights()[3] == 1
+
+
+# ---- durability and restart -----------------------------------------------------------------
+
+
+def test_a_restarted_replica_never_prepares_a_different_block_in_the_same_view() -> None:
+    c = Cluster()
+    pp = propose(c)
+    c.step(2, MessageIn(1, pp))
+    r = c.restart(2)
+    assert r.my_prepare == pp.block.hash(c.suite) and r.view == 0
+    c.step(2, Tick(c.now_ms()))  # its clock is back: both blocks are well-timed
+    other = forged(c, pp, time_ms=pp.block.header.time_ms + 1)
+    effects = c.step(2, MessageIn(1, other))
+    assert sent(effects, Prepare) == [] and any(isinstance(e, Log) for e in effects)
+    again = sent(c.step(2, MessageIn(1, pp)), Prepare)
+    assert [m.block_hash for m in again] == [pp.block.hash(c.suite)]  # type: ignore[union-attr]
+
+
+def test_a_restarted_primary_does_not_propose_a_second_block_in_its_view() -> None:
+    c = Cluster()
+    propose(c)
+    c.restart(1)
+    c.submit(c.tx(), to=[1])
+    effects = c.tick_all(RULES_CONFIG.empty_block_ticks + 1, only=[1])
+    assert sent(effects, PrePrepare) == []
+
+
+def test_a_restarted_replica_resumes_its_view_change_and_keeps_its_certificate() -> None:
+    c = Cluster()
+    pp = propose(c)
+    for i in (0, 2, 3):
+        c.step(i, MessageIn(1, pp))
+    c.deliver(lambda s, d, m: isinstance(m, Commit))
+    c.tick_all(RULES_CONFIG.view_timeout_ticks, only=[2])
+    r = c.restart(2)
+    assert r.in_view_change and r.view == 1
+    assert r.prepared is not None and r.prepared.cert.block_hash == pp.block.hash(c.suite)
+
+
+def test_head_and_consensus_records_from_the_store_are_what_a_replica_restores() -> None:
+    c = Cluster()
+    c.run_until(2)
+    state, vals = toy.store_state(c.kvs[0])
+    assert isinstance(state, StoreState) and state.head.height == 2 and state.head_qc
+    r = Replica(0, c.suite, c.keys[0][0], CHAIN_ID, vals, toy.ToyApp(c.suite, c.kvs[0]), state,
+                RULES_CONFIG)
+    assert r.height == 3 and r.head == state.head
+
+
+def test_a_replica_refuses_a_key_that_is_not_its_validator_entry() -> None:
+    c = Cluster()
+    state, vals = toy.store_state(c.kvs[0])
+    with pytest.raises(ValueError, match="does not hold"):
+        Replica(0, c.suite, c.keys[1][0], CHAIN_ID, vals, toy.ToyApp(c.suite, c.kvs[0]),
+                state, RULES_CONFIG)
+
+
+def test_config_bounds_are_checked() -> None:
+    with pytest.raises(ValueError):
+        ReplicaConfig(view_timeout_ticks=5, empty_block_ticks=5).check()
+    with pytest.raises(ValueError):
+        ReplicaConfig(batch_tx_max=0).check()
+
+
+# ---- catch-up -------------------------------------------------------------------------------
+
+
+def test_a_lagging_replica_fetches_blocks_and_checks_each_qc_before_applying() -> None:
+    c = Cluster()
+    cut = lambda s, d, m: 3 in (s, d)  # noqa: E731
+    c.run_until(4, drop=cut, only=[0, 1, 2])
+    assert c.heights()[3] == 0
+    c.fetches.clear()
+    # Any message from height 5 tells replica 3 that it is behind.
+    c.tick_all(RULES_CONFIG.empty_block_ticks + 1, only=[0, 1, 2])
+    msg = next(q.message for q in c.queue if q.dst == 3 and q.message.height >= 5)
+    c.queue.clear()
+    effects = c.step(3, MessageIn(msg.sender, msg))
+    (fetch,) = [e for e in effects if isinstance(e, FetchBlocks)]
+    assert fetch.from_height == 1
+    blocks = []
+    for h in (1, 2, 3):
+        b, q = toy.read_block(c.kvs[0], h), toy.read_qc(c.kvs[0], h)
+        assert b is not None and q is not None
+        blocks.append((b, q))
+    tampered = tuple((b, replace(q, votes=tuple((i, bytes(64)) for i, _ in q.votes)))
+                     for b, q in blocks)
+    effects = c.step(3, BlocksFetched(0, tampered))
+    assert not any(isinstance(e, CommitBlock) for e in effects)
+    assert any(isinstance(e, Log) and "does not verify" in e.text for e in effects)
+    effects = c.step(3, BlocksFetched(0, tuple(blocks)))
+    assert [e.block.header.height for e in effects if isinstance(e, CommitBlock)] == [1, 2, 3]
+    assert c.heights()[3] == 3
+
+
+# ---- validator set changes ------------------------------------------------------------------
+
+
+def test_a_validator_set_change_takes_effect_at_the_next_height() -> None:
+    c = Cluster()
+    c.submit(c.tx(call="val.set", drop=3))
+    c.run_until(1)
+    block = toy.read_block(c.kvs[0], 1)
+    assert block is not None and len(block.txs) == 1
+    assert [len(r.validators) for r in c.replicas] == [3, 3, 3, 3]
+    assert c.replicas[3].index is None
+    c.run_until(3, only=[0, 1, 2])
+    b3, qc3 = toy.read_block(c.kvs[0], 3), toy.read_qc(c.kvs[0], 3)
+    assert b3 is not None and qc3 is not None
+    verify_qc(c.suite, qc3, b3.header, c.validators[:3])
+    assert all(i < 3 for i, _ in qc3.votes)
