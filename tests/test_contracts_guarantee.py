@@ -21,7 +21,8 @@ from contracts.guarantee import (
 )
 from contracts.periods import DAY_MS
 from contracts.state import Overlay
-from tests.trading_kit import DEADLINE_MS, GENESIS_MS, H32, PRICE_FEN, REQUIRED_FEN, Trading
+from tests.contract_harness import GENESIS_MS
+from tests.trading_kit import DEADLINE_MS, H32, PRICE_FEN, REQUIRED_FEN, Trading
 
 
 def test_only_an_unfrozen_guarantor_issues_and_numbers_are_unique() -> None:

@@ -3,6 +3,8 @@ the sender's nonce changed), for both rule sets."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_STATE
@@ -31,6 +33,7 @@ from contracts.tender_rules import (
     check_table,
 )
 from contracts.uscc import E_BAD_USCC
+from tests.contract_harness import Account
 from tests.trading_kit import DEADLINE_MS, H32, ISSUE_MS, PRICE_FEN, Trading
 
 T = {"tender_id": "T1"}
@@ -100,7 +103,7 @@ def test_documents_on_sale_fewer_than_five_days_are_refused() -> None:
         ({"deadline_ms": ISSUE_MS - 1}, E_DEADLINE_SHORT),
     ],
 )
-def test_bad_announcements_are_refused(override: dict[str, object], code: str) -> None:
+def test_bad_announcements_are_refused(override: dict[str, Any], code: str) -> None:
     t = Trading()
     t.h.expect_refused(t.platform, "tender.announce", t.announce_args(**override), code)
 
@@ -113,7 +116,7 @@ def test_services_have_no_800k_cap_and_only_platforms_announce_once() -> None:
     t.h.expect_refused(t.platform, "tender.announce", t.announce_args(), E_EXISTS)
 
 
-def amend(t: Trading, affects: bool, **extra: object) -> dict[str, object]:
+def amend(t: Trading, affects: bool, **extra: object) -> dict[str, Any]:
     return {"tender_id": "T1", "doc_hash": bytes(32), "affects_bids": affects, **extra}
 
 
@@ -155,7 +158,7 @@ def test_a_deadline_never_moves_earlier_and_amendments_stop_at_the_deadline() ->
     t.h.expect_refused(t.platform, "tender.amend", amend(t, False), E_DEADLINE, at_ms=DEADLINE_MS)
 
 
-def obj(stage: str) -> dict[str, object]:
+def obj(stage: str) -> dict[str, Any]:
     return {"tender_id": "T1", "stage": stage, "reason_hash": H32}
 
 
@@ -349,7 +352,7 @@ def test_the_contract_within_30_days_then_archive_freezes_everything() -> None:
     t.h.expect_refused(t.platform, "tender.archive", T, E_TOO_EARLY)
     t.h.expect_ok(t.platform, "tender.record_contract", contract)
     t.h.expect_ok(t.platform, "tender.archive", T)
-    for acct, call, args in [
+    calls: list[tuple[Account, str, dict[str, Any]]] = [
         (t.platform, "tender.amend", amend(t, False)),
         (bidders[1], "tender.object", obj("result")),
         (t.supervisor, "tender.suspend", T),
@@ -366,7 +369,8 @@ def test_the_contract_within_30_days_then_archive_freezes_everything() -> None:
             {"number": f"G-{bidders[0].name}-1", "reason": "collusion", "amount_fen": 1},
         ),
         (t.platform, "bid.close", T),
-    ]:
+    ]
+    for acct, call, args in calls:
         t.h.expect_refused(acct, call, args, E_ARCHIVED)
 
 
@@ -390,3 +394,31 @@ def test_demo_days_shorten_every_period() -> None:
         E_DEADLINE_SHORT,
     )
     t.announce(deadline_ms=ISSUE_MS + 21 * 60_000, doc_sale_end_ms=ISSUE_MS + 5 * 60_000)
+
+
+def test_gov_procurement_replies_take_up_to_7_days_and_publicity_1_day() -> None:
+    t = Trading()
+    t.announce(rules="gov-procurement")
+    b = t.entity("b")
+    t.h.expect_ok(b, "tender.object", obj("documents"), at_ms=ms_of_beijing(2024, 3, 2, 10))
+    reply = {"tender_id": "T1", "n": 1, "reply_hash": H32}
+    # 6 March would be late under the bidding law (3 days); 9 March is within 7 days
+    t.h.expect_ok(t.tenderer, "tender.reply", reply, at_ms=ms_of_beijing(2024, 3, 9, 23, 0))
+    bidders = t.bidders(3)
+    for b2 in bidders:
+        t.bid(b2, 10)
+    t.open()
+    for b2 in bidders:
+        t.reveal(b2)
+    t.close()
+    t.h.advance(ms=31 * MINUTE_MS)
+    names = [t.uscc_of[x.name] for x in bidders]
+    t.h.expect_ok(
+        t.platform,
+        "tender.evaluate",
+        {"tender_id": "T1", "report_hash": H32, "committee_size": 5, "candidates": [names]},
+    )
+    t.h.advance(days=1)  # publicity of one day ends at 24:00 of the next day
+    t.h.expect_refused(t.platform, "tender.award", award_args(t, bidders[0].name), E_PUBLICITY)
+    t.h.advance(days=1)
+    t.h.expect_ok(t.platform, "tender.award", award_args(t, bidders[0].name))
