@@ -37,7 +37,7 @@ import signal
 import time
 import tomllib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -297,6 +297,7 @@ class Node:
         self.suite: Suite = chain.suite
         self.secret = secret
         self.pool = TxPool(self.suite, chain.chain_id, chain.committed_nonce, config.pool)
+        chain.pool = self.pool
         self.replica = chain.make_replica(config.index, secret, config.replica)
         self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
         self.links: dict[int, Link] = {}
@@ -647,6 +648,7 @@ class Chain:
         self.chain_id: str = store.chain_id
         self.genesis = genesis
         self._receipts: OrderedDict[int, list[Receipt]] = OrderedDict()
+        self.pool: TxPool | None = None  # the node's pool, once the node built it
         # The set that certifies the next block (validator changes swap it on commit).
         self.validators = tuple(store.validators_at(store.head()[0] + 1))
 
@@ -665,7 +667,9 @@ class Chain:
                 store = BlockStore(kv, doc.crypto)
             elif store.header(0) is None or store.chain_id != doc.chain_id:
                 raise InvalidInput(f"the store in {config.data_dir} holds another chain")
-            return cls(kv, store, make_app(store), doc)
+            chain = cls(kv, store, None, doc)
+            chain.app = make_app(store, chain.is_verified)
+            return chain
         except BaseException:
             kv.close()
             raise
@@ -679,6 +683,11 @@ class Chain:
         return Replica(
             index, self.suite, secret, self.chain_id, self.validators, self.app, state, config
         )
+
+    def is_verified(self, tx: SignedTx) -> bool:
+        """Whether the pool admitted this very transaction (id and signature), so the app
+        need not verify its signature again when it re-executes a proposed block."""
+        return self.pool is not None and self.pool.is_verified(tx)
 
     def height(self) -> int:
         return int(self.store.head()[0])
@@ -732,11 +741,12 @@ class Chain:
         self.kv.close()
 
 
-def make_app(store: Any) -> Any:
+def make_app(store: Any, is_verified: Callable[[SignedTx], bool] | None = None) -> Any:
     from contracts.app import ChainApp
     from contracts.registry import default_executor
 
-    return ChainApp(store, store.tree, default_executor(), store.suite, store.chain_id)
+    return ChainApp(store, store.tree, default_executor(), store.suite, store.chain_id,
+                    is_verified)
 
 
 def load_secret(config: NodeConfig) -> bytes:

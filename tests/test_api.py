@@ -42,7 +42,8 @@ def make_node(limits: node_mod.NodeLimits | None = None) -> node_mod.Node:
     kv = MemoryKV()
     init_store(BlockStore(kv, SUITE), doc)
     store = BlockStore(kv, SUITE)
-    chain = node_mod.Chain(kv, store, node_mod.make_app(store), doc)
+    chain = node_mod.Chain(kv, store, None, doc)
+    chain.app = node_mod.make_app(store, chain.is_verified)
     config = node_mod.NodeConfig(
         index=0, name="v0", key_file=Path("unused"), passphrase_env=None, passphrase_file=None,
         host="127.0.0.1", peer_port=0, http_port=0, peers=(), data_dir=Path("unused"),

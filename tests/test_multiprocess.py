@@ -75,7 +75,7 @@ class Load:
             try:
                 async with session.post(f"{self.urls[i]}/txs", json=body) as resp:
                     out = await resp.json()
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            except (TimeoutError, aiohttp.ClientError, OSError):
                 self.errors += 1
                 await asyncio.sleep(0.05)
                 continue
@@ -100,7 +100,7 @@ async def get_json(session: aiohttp.ClientSession, url: str) -> Any:
     try:
         async with session.get(url) as resp:
             return await resp.json()
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
         return None
 
 
@@ -129,6 +129,12 @@ async def block_hashes(url: str, up_to: int) -> list[str]:
             got = await get_json(s, f"{url}/headers/{h}")
             out.append(got["hash"])
         return out
+
+
+async def header_view(url: str, height: int) -> int:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
+        got = await get_json(s, f"{url}/headers/{height}")
+        return int(got["header"]["view"])
 
 
 async def chain_tx_ids(url: str, up_to: int) -> Counter[bytes]:
@@ -238,7 +244,7 @@ def _committed_all(url: str, load: Load) -> Any:
     return pred
 
 
-async def _kill_mid_load(net: LocalNet, victim_of: Any) -> None:
+async def _kill_mid_load(net: LocalNet, victim_of: Any, expect_view_change: bool) -> None:
     load = make_load(net)
     loader = asyncio.create_task(load.run(seconds=12, clients=2, rate_per_s=100))
     await asyncio.sleep(3)
@@ -254,6 +260,10 @@ async def _kill_mid_load(net: LocalNet, victim_of: Any) -> None:
 
     await wait_until(progressed, 40, "the surviving validators to keep committing")
     note("the others kept committing")
+    if expect_view_change:
+        # Leaders rotate with the height, so the dead validator's turns need a view change.
+        views = [await header_view(others[0], h) for h in range(before + 1, before + 4)]
+        assert max(views) >= 1, f"no view change after the leader died: views {views}"
     net.start(victim)
     load.down.discard(victim)
     await loader
@@ -267,7 +277,7 @@ def test_kill_leader_mid_load_view_change_and_restart_catch_up(net: LocalNet) ->
         s = (await statuses(net.urls))[0]
         return int(s["leader"])
 
-    asyncio.run(_kill_mid_load(net, leader))
+    asyncio.run(_kill_mid_load(net, leader, expect_view_change=True))
 
 
 def test_kill_follower_mid_commit_and_restart_catches_up(net: LocalNet) -> None:
@@ -275,4 +285,4 @@ def test_kill_follower_mid_commit_and_restart_catches_up(net: LocalNet) -> None:
         s = (await statuses(net.urls))[0]
         return (int(s["leader"]) + 1) % len(net.urls)
 
-    asyncio.run(_kill_mid_load(net, follower))
+    asyncio.run(_kill_mid_load(net, follower, expect_view_change=False))
