@@ -41,6 +41,7 @@ from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, E_STATE, Contrac
 from contracts.identity import require_entity_sender
 from contracts.runtime import Call, Contract
 from contracts.tender import (
+    bid_key,
     bidder_conflict,
     load,
     lot_of,
@@ -70,10 +71,6 @@ def slot_of(call: Call, tender_id: str, lot: int, uscc: str) -> str:
     suite = call.block.suite
     header = sealing.header(suite, call.block.chain_id, tender_id, lot, uscc)
     return suite.hd(tags.BID_SLOT, header).hex()
-
-
-def bid_key(tender_id: str, lot: int, slot: str) -> str:
-    return f"bid/{tender_id}/{lot}/{slot}"
 
 
 def bidset_key(tender_id: str, lot: int) -> str:
@@ -128,12 +125,14 @@ def _sealed_fields(call: Call, tender: dict[str, Any], lot: int, uscc: str) -> d
     }
 
 
-def _start(call: Call) -> tuple[dict[str, Any], int, str, str]:
+def _start(call: Call, eligible: bool = True) -> tuple[dict[str, Any], int, str, str]:
+    """Tender, lot, bidder and slot of a bid call; ``eligible`` checks every bidding rule
+    (a withdrawal needs only the entity: a bidder debarred since may still take its bid back)."""
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "bid")
     lot = args.integer(call.args, "lot", 1, 0xFFFF)
     lot_of(tender, lot)
-    uscc = _bidder(call, tender)
+    uscc = _bidder(call, tender) if eligible else require_entity_sender(call)
     return tender, lot, uscc, slot_of(call, tender["tender_id"], lot, uscc)
 
 
@@ -181,7 +180,7 @@ def replace(call: Call) -> None:
 
 def withdraw(call: Call) -> None:
     """Withdraw before the deadline: the slot leaves the live set, the guarantee is unbound."""
-    tender, lot, uscc, slot = _start(call)
+    tender, lot, uscc, slot = _start(call, eligible=False)
     key = bid_key(tender["tender_id"], lot, slot)
     old = call.state.get(key)
     if old is None or old["status"] != LIVE:

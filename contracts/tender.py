@@ -70,6 +70,21 @@ def opened_slots(call: Call, tender_id: str, lot: int) -> list[str]:
     return [] if slots is None else [str(s) for s in slots]
 
 
+def bid_key(tender_id: str, lot: int, slot: str) -> str:
+    """A bid's record (``contracts.bid``): one slot per entity and lot."""
+    return f"bid/{tender_id}/{lot}/{slot}"
+
+
+def standing_bidders(call: Call, tender: dict[str, Any], lot: int) -> set[str]:
+    """The entities whose bid on the lot was decrypted and is not revoked since."""
+    out = set()
+    for slot in opened_slots(call, tender["tender_id"], lot):
+        bid = call.state.get(bid_key(tender["tender_id"], lot, slot))
+        if bid is not None and bid["status"] == "revealed":
+            out.add(str(bid["uscc"]))
+    return out
+
+
 def collusion_key(tender_id: str, uscc: str) -> str:
     return f"tender/{tender_id}/collusion/{uscc}"
 
@@ -453,12 +468,8 @@ def evaluate(call: Call) -> None:
     ranked = call.args.get("candidates")
     if type(ranked) is not list or len(ranked) != len(tender["lots"]):
         raise ContractError(E_BAD_ARGS, "candidates must be one array per lot")
-    opening = call.state.get(opening_key(tender["tender_id"]))
-    assert isinstance(opening, dict)
     for lot, names in zip(tender["lots"], ranked, strict=True):
-        valid = {
-            b["uscc"] for b in opening["lots"][lot["lot"] - 1]["bids"] if b["status"] == "revealed"
-        }
+        valid = standing_bidders(call, tender, lot["lot"])
         if type(names) is not list or len(names) > call.param("candidates_max"):
             raise ContractError(
                 E_CANDIDATE, f"lot {lot['lot']}: at most {call.param('candidates_max')} candidates"
@@ -487,11 +498,15 @@ def award(call: Call) -> None:
     if type(winners) is not list or len(winners) != len(tender["lots"]):
         raise ContractError(E_BAD_ARGS, "winners must be one text per lot ('' for none)")
     for lot, winner in zip(tender["lots"], winners, strict=True):
-        if type(winner) is not str or (winner and winner not in lot["candidates"]):
-            raise ContractError(E_CANDIDATE, f"lot {lot['lot']}: the winner must be a candidate")
-        if not winner and lot["candidates"]:
+        # a candidate that revoked its bid during the publicity can no longer win
+        standing = [c for c in lot["candidates"] if c in standing_bidders(call, tender, lot["lot"])]
+        if type(winner) is not str or (winner and winner not in standing):
             raise ContractError(
-                E_CANDIDATE, f"lot {lot['lot']}: a lot with candidates needs a winner"
+                E_CANDIDATE, f"lot {lot['lot']}: the winner must be a standing candidate"
+            )
+        if not winner and standing:
+            raise ContractError(
+                E_CANDIDATE, f"lot {lot['lot']}: a lot with standing candidates needs a winner"
             )
         lot["winner"] = winner
     tender["award_ms"] = call.now_ms

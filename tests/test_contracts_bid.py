@@ -330,3 +330,14 @@ def test_the_same_transactions_on_two_fresh_states_give_identical_writes_and_rec
     assert replay.state.values == t.h.state.values
     assert [r.hash(t.h.suite) for r in replay.receipts] == [r.hash(t.h.suite) for r in t.h.receipts]
     assert len(t.blocks) > 15
+
+
+def test_a_bidder_debarred_after_bidding_may_still_withdraw_but_not_replace() -> None:
+    t = Trading()
+    t.announce()
+    b = t.entity("b")
+    t.bid(b, 100)
+    t.credit("b", "bid_debarment")
+    t.issue("G2", "b")
+    t.h.expect_refused(b, "bid.replace", t.bid_args(b, 90, "G2"), E_DEBARRED)
+    t.h.expect_ok(b, "bid.withdraw", {"tender_id": "T1", "lot": 1})

@@ -422,3 +422,12 @@ def test_gov_procurement_replies_take_up_to_7_days_and_publicity_1_day() -> None
     t.h.expect_refused(t.platform, "tender.award", award_args(t, bidders[0].name), E_PUBLICITY)
     t.h.advance(days=1)
     t.h.expect_ok(t.platform, "tender.award", award_args(t, bidders[0].name))
+
+
+def test_a_candidate_that_revokes_during_publicity_cannot_win() -> None:
+    t = Trading()
+    bidders = t.through_evaluation(3)
+    t.h.expect_ok(bidders[0], "bid.revoke", {"tender_id": "T1", "lot": 1})
+    t.h.advance(days=4)
+    t.h.expect_refused(t.platform, "tender.award", award_args(t, bidders[0].name), E_CANDIDATE)
+    t.h.expect_ok(t.platform, "tender.award", award_args(t, bidders[1].name))
