@@ -8,7 +8,9 @@ contract (guarantees released), lets the tenderer claim the failed bidder's guar
 and archives — printing the story as it goes.
 
 The client (``ScenarioClient``) is the in-process ``InProcessClient`` below (one executor,
-synthetic block times) or a client of a real network. The network's genesis must hold the
+synthetic block times) or a client of a real network; a client may also offer
+``nonce_of(pubkey) -> int`` so the story can run again on the same chain. Run it in-process
+with ``python -m contracts.scenario``. The network's genesis must hold the
 scenario's roles and parameters: ``scenario_roles(suite)`` and ``SCENARIO_PARAMS``. The
 periods are SHORTENED for the demonstration through the ``demo_day_ms`` parameter (a "day"
 is ``DEMO_DAY_MS`` milliseconds) and a 5-second opening objection window; the story says so
@@ -132,7 +134,12 @@ class _Story:
         if name not in self.actors:
             secret = actor_secret(self.suite, name)
             pubkey = self.suite.public_key(secret)
-            self.actors[name] = _Actor(name, secret, pubkey, self.nonces.get(pubkey, 0))
+            nonce = self.nonces.get(pubkey)
+            if nonce is None:
+                # a client of a live chain may know the account's next nonce (a re-run)
+                nonce_of = getattr(self.client, "nonce_of", None)
+                nonce = int(nonce_of(pubkey)) if callable(nonce_of) else 0
+            self.actors[name] = _Actor(name, secret, pubkey, nonce)
         return self.actors[name]
 
     def send(self, who: str, call: str, args: dict[str, Any], expect: str = OK) -> Receipt:
@@ -399,3 +406,11 @@ class InProcessClient:
     def get(self, key: str) -> Any:
         raw = self.state.get(key)
         return None if raw is None else encoding.decode(raw)
+
+    def nonce_of(self, pubkey: bytes) -> int:
+        raw = self.state.get(f"nonce/{pubkey.hex()}")
+        return 0 if raw is None else int(encoding.decode(raw))
+
+
+if __name__ == "__main__":
+    run_scenario(InProcessClient())

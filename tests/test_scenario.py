@@ -27,3 +27,12 @@ def test_the_whole_scenario_passes_in_process(suite_name: str) -> None:
         for n in "abc"
     ]
     assert released == ["released"] * 3
+
+
+def test_the_scenario_runs_twice_on_the_same_chain() -> None:
+    client = InProcessClient()
+    first = run_scenario(client, lambda _line: None)
+    client.wait_until(client.now_ms() + 1)
+    second = run_scenario(client, lambda _line: None)
+    assert first["tender_id"] != second["tender_id"]
+    assert client.get(f"tender/{second['tender_id']}")["state"] == "archived"
