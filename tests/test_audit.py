@@ -1,0 +1,90 @@
+"""Audit replay: a chain built by one node replays on the auditor's fresh state, and each
+kind of tampering stops the replay at the right height with the reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.app import ChainApp
+from contracts.audit import AuditFailure, replay
+from contracts.registry import default_executor
+from ledger.block import QC, Block
+from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite
+from ledger.genesis import Anchor, export_anchor
+from ledger.kv import MemoryKV
+from ledger.tx import SignedTx, TxBody
+from tests.chainkit import Chain
+
+
+def build_chain(suite: Suite) -> tuple[Chain, list[tuple[Block, QC]]]:
+    committee = [Chain.new(suite).pubkey("alice")]
+    chain = Chain.new(suite, kv=MemoryKV(), committee=committee, contracts_genesis=True)
+    app = ChainApp(chain.store, chain.store.tree, default_executor(), suite, chain.store.chain_id)
+    add = {"name": "node4", "pubkey": chain.pubkey("node4")}
+    batches = [
+        [chain.tx("alice", 0, "gov.propose", {"action": "add_validator", "payload": add})],
+        [chain.tx("bob", 0, "gov.vote", {"id": 9})],  # refused: stays a failed receipt
+        [],
+    ]
+    history = []
+    for txs in batches:
+        head = chain.store.head_header()
+        block = app.propose(head, head.height + 1, 0, 1, head.time_ms + 1000, tuple(txs))
+        qc = chain.sign_qc(block.header)
+        app.commit(block, qc)
+        history.append((block, qc))
+    return chain, history
+
+
+@pytest.mark.parametrize("suite", [ED25519_SHA256, SM2_SM3], ids=lambda s: s.name)
+def test_an_honest_chain_replays_to_the_same_head(suite: Suite) -> None:
+    chain, history = build_chain(suite)
+    anchor = export_anchor(chain.store)
+    report = replay(chain.doc, history, anchor)
+    summary = report.to_json()
+    assert summary["head_height"] == 3
+    assert summary["head_hash"] == chain.store.head()[1].hex()
+    assert summary["state_root"] == chain.store.head_header().state_root.hex()
+    assert summary["transactions"] == 2 and summary["failed_transactions"] == 1
+    assert summary["validator_changes"] == [1]
+    # Block 2 onward is certified by the five-validator set the governance call made.
+    assert [b.qc_votes for b in report.blocks] == [3, 4, 4]
+
+
+def test_a_forged_signature_is_found() -> None:
+    chain, history = build_chain(ED25519_SHA256)
+    block, qc = history[0]
+    tx = block.txs[0]
+    forged = Block(block.header, (SignedTx(tx.body, bytes(64)),))
+    with pytest.raises(AuditFailure, match="height 1: transaction 0 has a signature"):
+        replay(chain.doc, [(forged, qc), *history[1:]])
+
+
+def test_a_rewritten_transaction_is_found() -> None:
+    chain, history = build_chain(ED25519_SHA256)
+    block, qc = history[1]
+    body = block.txs[0].body
+    other = TxBody(body.chain_id, body.sender, body.nonce, body.call, {"id": 1, "approve": True})
+    signed = chain.tx("bob", 0, "gov.vote", {"id": 1, "approve": True})
+    assert signed.body == other
+    with pytest.raises(AuditFailure, match="height 2"):
+        replay(chain.doc, [history[0], (Block(block.header, (signed,)), qc), history[2]])
+
+
+def test_a_missing_block_and_a_bad_certificate_are_found() -> None:
+    chain, history = build_chain(ED25519_SHA256)
+    with pytest.raises(AuditFailure, match="height 2: expected height 1"):
+        replay(chain.doc, history[1:])
+    block, qc = history[2]
+    thin = QC(qc.height, qc.view, qc.block_hash, qc.votes[:2])
+    with pytest.raises(AuditFailure, match="height 3: commit certificate"):
+        replay(chain.doc, [*history[:2], (block, thin)])
+
+
+def test_a_genesis_that_is_not_the_anchor_is_refused() -> None:
+    chain, history = build_chain(ED25519_SHA256)
+    other, _ = build_chain(SM2_SM3)
+    foreign = export_anchor(other.store)
+    assert isinstance(foreign, Anchor)
+    with pytest.raises(AuditFailure, match="anchor"):
+        replay(chain.doc, history, foreign)
