@@ -1,0 +1,117 @@
+"""The ``credchain`` CLI: keys, network init, offline verify, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from ledger import encoding
+from ledger.bundle import build_bundle, to_json
+from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite
+from ledger.genesis import Anchor, GenesisDoc, export_anchor
+from ledger.keyfile import load_key
+from tests.chainkit import Chain
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=True)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"traceback instead of a message: {result.exception!r}"
+    )
+    return result.exit_code, result.output
+
+
+def test_keys_new_writes_an_encrypted_key_file(tmp_path: Path) -> None:
+    out = tmp_path / "k.json"
+    code, text = invoke("keys", "new", str(out), "--suite", "sm2-sm3",
+                        "--passphrase-env", "PW", env={"PW": "secret words"})
+    assert code == 0, text
+    pub = json.loads(text)["pubkey"]
+    assert load_key(out, b"secret words").public_key.hex() == pub
+    assert (out.stat().st_mode & 0o777) == 0o600
+    code, text = invoke("keys", "new", str(out), "--passphrase-env", "PW", env={"PW": "x"})
+    assert code != 0 and "exists" in text
+
+
+def test_keys_new_missing_passphrase_env_is_a_message(tmp_path: Path) -> None:
+    code, text = invoke("keys", "new", str(tmp_path / "k"), "--passphrase-env", "NOPE_PW")
+    assert code != 0 and "NOPE_PW" in text
+
+
+@pytest.mark.parametrize("suite", ["ed25519-sha256", "sm2-sm3"])
+def test_network_init_writes_a_consistent_network(tmp_path: Path, suite: str) -> None:
+    out = tmp_path / "net"
+    code, text = invoke("network", "init", "--nodes", "4", "--suite", suite, "--out", str(out),
+                        "--clients", "2")
+    assert code == 0, text
+    doc = GenesisDoc.load(out / "genesis.json")
+    assert doc.suite == suite and len(doc.validators) == 4
+    anchor = Anchor.load(out / "anchor.json")
+    assert anchor.validators == doc.validators
+    phrase = (out / "passphrase").read_bytes().strip()
+    ports = set()
+    for i in range(4):
+        cfg = tomllib.loads((out / f"node{i}.toml").read_text())
+        assert cfg["index"] == i and len(cfg["peers"]) == 3
+        ports |= {cfg["peer_port"], cfg["http_port"]}
+        key = load_key(out / cfg["key_file"], phrase)
+        assert key.public_key == doc.validators[i].pubkey
+    assert len(ports) == 8
+    manifest = json.loads((out / "network.json").read_text())
+    assert len(manifest["clients"]) == 2
+    code, text = invoke("network", "init", "--out", str(out))
+    assert code != 0 and "not empty" in text
+
+
+def _bundle_files(tmp_path: Path, suite: Suite) -> tuple[Path, Path, dict[str, object]]:
+    chain = Chain.new(suite, 4)
+    chain.extend({"cred/a": encoding.encode({"level": 1})})
+    bundle = to_json(build_bundle(chain.store, chain.store.tree, "cred/a"))
+    bundle_path, anchor_path = tmp_path / "b.json", tmp_path / "anchor.json"
+    bundle_path.write_text(json.dumps(bundle))
+    export_anchor(chain.store).save(anchor_path)
+    return bundle_path, anchor_path, bundle
+
+
+@pytest.mark.parametrize("suite", [ED25519_SHA256, SM2_SM3], ids=lambda s: s.name)
+def test_verify_accepts_a_valid_bundle(tmp_path: Path, suite: Suite) -> None:
+    bundle_path, anchor_path, _ = _bundle_files(tmp_path, suite)
+    code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path))
+    assert code == 0, text
+    out = json.loads(text)
+    assert out["valid"] is True and out["key"] == "cred/a" and out["height"] == 1
+    assert out["value_ce"] == encoding.encode({"level": 1}).hex()
+
+
+def test_verify_refuses_tampered_bundles_with_a_reason(tmp_path: Path) -> None:
+    bundle_path, anchor_path, bundle = _bundle_files(tmp_path, ED25519_SHA256)
+    forged = dict(bundle)
+    forged["value"] = encoding.encode({"level": 9}).hex()
+    bundle_path.write_text(json.dumps(forged))
+    code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path))
+    assert code != 0 and "Error" in text and "Traceback" not in text
+    bundle_path.write_text("{not json")
+    code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path))
+    assert code != 0 and "cannot read bundle" in text
+    other = Chain.new(ED25519_SHA256, 4, chain_id="other-chain")
+    export_anchor(other.store).save(anchor_path)
+    bundle_path.write_text(json.dumps(bundle))
+    code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path))
+    assert code != 0 and "Error" in text
+
+
+def test_node_start_with_bad_config_is_a_message(tmp_path: Path) -> None:
+    bad = tmp_path / "node.toml"
+    bad.write_text("index = 0\n")
+    code, text = invoke("node", "start", "--config", str(bad))
+    assert code != 0 and "bad node config" in text
+
+
+def test_status_of_an_unreachable_node_is_a_message() -> None:
+    code, text = invoke("status", "--url", "http://127.0.0.1:9")
+    assert code != 0 and "cannot reach" in text
