@@ -64,6 +64,7 @@ from ledger.crypto import Suite
 from ledger.tx import SignedTx
 
 _DEFERRED_MAX = 100_000  # events held while a commit is being applied (a few at most)
+_REJECTED_MAX = 64  # invalid proposals re-executed per height before we stop looking
 
 
 class Replica:
@@ -325,8 +326,8 @@ class Replica:
         block_hash = block.hash(self.suite)
         if block_hash in self._valid:
             return True
-        if block_hash in self._invalid:
-            return False
+        if block_hash in self._invalid or len(self._invalid) >= _REJECTED_MAX:
+            return False  # a byzantine leader cannot make us re-execute without end
         reason, nxt = check_proposal(
             self.suite, self.chain_id, self.head, self.validators, block, self.app,
             now_ms=self.now_ms, max_clock_skew_ms=self.config.max_clock_skew_ms, fresh=fresh)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.sim.checker import SafetyViolation
-from tests.sim.scenarios import MIXES, twins_fork_scenario
+from tests.sim.scenarios import LOSSY, MIXES, twins_fork_scenario
 from tests.sim.simulator import Scenario, Simulator
 
 SEEDS_PER_MIX = 15
@@ -60,3 +60,10 @@ def test_faults_really_happen_in_the_fault_mixes() -> None:
     bad = Simulator(0, MIXES["wrong_state_root4"](0))
     bad.run()
     assert bad.stats["warnings"] >= 1
+
+
+def test_an_sm2_cluster_under_faults_stays_safe_and_live() -> None:
+    sc = Scenario(suite="sm2-sm3", link=LOSSY, crash_rate=0.02, fault_ticks=120)
+    sim = Simulator(5, sc)
+    heights = sim.run()
+    assert min(heights.values()) >= 2 and sim.checker.commits >= 8
