@@ -110,7 +110,9 @@ class Replica:
         self._resend_ticks = 0
         self.proposal: Block | None = None
         self._valid: dict[bytes, tuple[Block, ValidatorSet]] = {}
-        self._invalid: set[bytes] = set()
+        # (hash, fresh): a block refused as a fresh proposal (say, for its time) may still be
+        # re-proposed under a prepared certificate, where its time is not judged again.
+        self._invalid: set[tuple[bytes, bool]] = set()
         self.prepares = VoteSet("prepare", self.height, self.config.evidence_max)
         self.commits = VoteSet("commit", self.height, self.config.evidence_max)
         self.my_prepare: bytes | None = None
@@ -326,13 +328,13 @@ class Replica:
         block_hash = block.hash(self.suite)
         if block_hash in self._valid:
             return True
-        if block_hash in self._invalid or len(self._invalid) >= _REJECTED_MAX:
+        if (block_hash, fresh) in self._invalid or (fresh and len(self._invalid) >= _REJECTED_MAX):
             return False  # a byzantine leader cannot make us re-execute without end
         reason, nxt = check_proposal(
             self.suite, self.chain_id, self.head, self.validators, block, self.app,
             now_ms=self.now_ms, max_clock_skew_ms=self.config.max_clock_skew_ms, fresh=fresh)
         if reason is not None:
-            self._invalid.add(block_hash)
+            self._invalid.add((block_hash, fresh))
             out.append(Log("warning", f"height {self.height}: rejected proposal: {reason}"))
             return False
         self._valid[block_hash] = (block, nxt)

@@ -13,6 +13,7 @@ import pytest
 from consensus import durable, messages
 from consensus.api import (
     BlocksFetched,
+    ClientTxs,
     CommitBlock,
     Effect,
     FetchBlocks,
@@ -247,6 +248,31 @@ def test_view_change_carries_the_prepared_certificate_and_the_new_primary_reprop
     assert block is not None and block.hash(c.suite) == prepared_hash
     qc = toy.read_qc(c.kvs[0], 1)
     assert qc is not None and qc.view >= 1 and block.header.view == 0
+
+
+def test_a_block_refused_for_its_time_is_still_prepared_when_re_proposed_under_a_cert() -> None:
+    c = Cluster()
+    c.tick_all(1, only=[0, 1, 2])
+    c.step(3, Tick(c.now_ms() - 100_000))  # replica 3's clock is far behind
+    (pp,) = sent(c.step(1, ClientTxs((c.tx(),))), PrePrepare)
+    h = pp.block.hash(c.suite)  # type: ignore[union-attr]
+    no_commits = lambda s, d, m: isinstance(m, Commit)  # noqa: E731
+    c.deliver(no_commits)
+    assert c.replicas[3].my_prepare is None and c.replicas[0].prepared is not None
+    prepares_by_3: list[Message] = []
+    for _ in range(3 * RULES_CONFIG.view_timeout_ticks):
+        prepares_by_3 += sent(c.tick_all(1, only=[3]), Prepare)
+        c.tick_all(1, only=[0, 1, 2])
+        while c.queue:
+            q = c.queue.popleft()
+            if isinstance(q.message, Commit):
+                continue
+            effects = c.step(q.dst, MessageIn(q.sender, q.message))
+            if q.dst == 3:
+                prepares_by_3 += sent(effects, Prepare)
+        if prepares_by_3:
+            break
+    assert [(m.view, m.block_hash) for m in prepares_by_3][:1] == [(1, h)]  # type: ignore
 
 
 def test_a_new_view_that_drops_a_prepared_block_is_rejected() -> None:
