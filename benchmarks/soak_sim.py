@@ -47,7 +47,7 @@ def main() -> int:
             print(f"FAIL mix={mix} seed={seed}: {exc}", flush=True)
         ran += 1
         per_mix[mix] += 1
-        if ran % 500 == 0:
+        if ran % 100 == 0:
             print(f"... {ran} seeds, {len(failures)} failures, "
                   f"{time.monotonic() - started:.0f}s", flush=True)
     elapsed = time.monotonic() - started
