@@ -34,6 +34,7 @@ def main() -> int:
     ran = 0
     per_mix: Counter[str] = Counter()
     blocks = 0
+    worst_recovery = (0, "", -1)
     for seed in range(args.start, args.start + args.seeds):
         if args.max_seconds and time.monotonic() - started > args.max_seconds:
             break
@@ -42,6 +43,7 @@ def main() -> int:
             sim = Simulator(seed, MIXES[mix](seed))
             heights = sim.run()
             blocks += min(heights.values())
+            worst_recovery = max(worst_recovery, (sim.recovery_ticks, mix, seed))
         except AssertionError as exc:
             failures.append((mix, seed, str(exc)))
             print(f"FAIL mix={mix} seed={seed}: {exc}", flush=True)
@@ -54,6 +56,9 @@ def main() -> int:
     print(f"ran {ran} seeds ({args.start}..{args.start + ran - 1}) over {len(per_mix)} mixes "
           f"in {elapsed:.1f}s ({elapsed / max(ran, 1):.2f}s/seed); honest blocks committed "
           f"(min per run, summed): {blocks}; failures: {len(failures)}")
+    ticks, mix_w, seed_w = worst_recovery
+    print(f"slowest recovery after healing: {ticks} ticks (mix={mix_w} seed={seed_w}; "
+          "bound 1200)")
     for mix, seed, text in failures:
         print(f"  reproduce: --mix {mix} --start {seed} --seeds 1  ({text[:160]})")
     return 1 if failures else 0

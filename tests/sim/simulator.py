@@ -145,6 +145,7 @@ class Simulator:
         self._client_pk = get_suite("ed25519-sha256").public_key(self._client_secret)
         self._partitioned = False
         self.stats: Counter[str] = Counter()
+        self.recovery_ticks = 0  # ticks the liveness phase needed
 
     # ---- node lifecycle --------------------------------------------------------------------
 
@@ -350,9 +351,10 @@ class Simulator:
         if not self.sc.check_liveness:
             return self.honest_heights()
         target = max(self.honest_heights().values()) + self.sc.liveness_blocks
-        for _ in range(self.sc.liveness_ticks):
+        for k in range(self.sc.liveness_ticks):
             self._one_tick(faults=False)
             if min(self.honest_heights().values()) >= target:
+                self.recovery_ticks = k + 1
                 return self.honest_heights()
         raise LivenessFailure(
             f"honest heights {self.honest_heights()} did not all reach {target} within "
