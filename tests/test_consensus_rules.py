@@ -437,3 +437,24 @@ def test_a_validator_set_change_takes_effect_at_the_next_height() -> None:
     assert b3 is not None and qc3 is not None
     verify_qc(c.suite, qc3, b3.header, c.validators[:3])
     assert all(i < 3 for i, _ in qc3.votes)
+
+
+def test_messages_for_the_next_height_are_buffered_and_replayed_after_the_commit() -> None:
+    c = Cluster()
+    late = lambda s, d, m: d == 3 and m.height == 1  # noqa: E731
+    c.run_until(1, drop=late, only=[0, 1, 2])
+    c.tick_all(RULES_CONFIG.empty_block_ticks + 1, only=[0, 1, 2])
+    ahead = [q for q in c.queue if q.dst == 3 and isinstance(q.message, PrePrepare)]
+    assert ahead and ahead[0].message.height == 2
+    for q in ahead:  # height 2's proposal reaches 3 while it still sits at height 1
+        assert sent(c.step(3, MessageIn(q.sender, q.message)), Prepare) == []
+    c.queue.clear()
+    c.step(3, Tick(c.now_ms()))
+    blocks = (toy.read_block(c.kvs[0], 1), toy.read_qc(c.kvs[0], 1))
+    assert blocks[0] is not None and blocks[1] is not None
+    effects = c.step(3, BlocksFetched(0, (blocks,)))  # type: ignore[arg-type]
+    assert [e.block.header.height for e in effects if isinstance(e, CommitBlock)] == [1]
+    votes = [m for m in sent(effects, Prepare) if m.height == 2]
+    proposal = ahead[0].message
+    assert isinstance(proposal, PrePrepare) and len(votes) == 1
+    assert votes[0].block_hash == proposal.block.hash(c.suite)  # type: ignore[union-attr]
