@@ -1,0 +1,237 @@
+"""Cluster benchmark: 4 validator processes on this machine under concurrent signed load.
+
+For each suite: ``network init`` a fresh 4-validator network on free loopback ports, start
+it (``cli.LocalNet``), pre-sign the load (so client signing does not compete with the
+validators during the measured window), then let concurrent clients POST batches of signed
+transactions to random nodes for ``--seconds``. Reported:
+
+- committed tx/s: growth of ``credchain_txs_committed_total`` on node 0 over the window;
+- p50 / p99 submit-to-commit latency: the nodes' ``credchain_commit_latency_seconds``
+  histograms (from a request's arrival at the node that admitted it to that node applying
+  the block), merged over all nodes, interpolated inside buckets;
+- the signature-verification bound measured in the same run: single-core verifies/s of the
+  suite × cores ÷ validators (each validator verifies every transaction once).
+
+The transactions call ``bench.noop``: no contract handles it, so each receipt is
+``E_UNKNOWN_CALL`` but the sender's nonce still moves (one state write per transaction).
+The clients run on the same 2 cores as the 4 validators, so they take from the total.
+
+Run: ``.venv/bin/python benchmarks/bench_cluster.py --seconds 20`` (both suites, bounded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cli import LocalNet, init_network  # noqa: E402
+from ledger.crypto import Suite, get_suite  # noqa: E402
+from ledger.tx import TxBody, sign_tx  # noqa: E402
+
+CALL = "bench.noop"
+
+
+def verifies_per_second(suite: Suite, seconds: float = 1.0) -> float:
+    secret = suite.generate_secret()
+    pub = suite.public_key(secret)
+    msg = b"x" * 200
+    sig = suite.sign(secret, msg)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(50):
+            suite.verify(pub, msg, sig)
+        n += 50
+    return n / (time.perf_counter() - start)
+
+
+def presign(suite: Suite, chain_id: str, batches: int, batch_txs: int) -> list[list[str]]:
+    out = []
+    for b in range(batches):
+        secret = suite.generate_secret()
+        sender = suite.public_key(secret)
+        out.append([
+            sign_tx(suite, secret, TxBody(chain_id, sender, n, CALL, {"b": b})).encode().hex()
+            for n in range(batch_txs)
+        ])
+    return out
+
+
+async def metrics(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
+    async with session.get(f"{url}/metrics") as resp:
+        text = await resp.text()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def histogram(ms: list[dict[str, float]]) -> list[tuple[float, float]]:
+    """Merged cumulative buckets ``[(upper_bound_s, count), ...]`` over all nodes."""
+    prefix = 'credchain_commit_latency_seconds_bucket{le="'
+    merged: dict[float, float] = {}
+    for m in ms:
+        for name, value in m.items():
+            if name.startswith(prefix):
+                le = name[len(prefix):-2]
+                bound = float("inf") if le == "+Inf" else float(le)
+                merged[bound] = merged.get(bound, 0.0) + value
+    return sorted(merged.items())
+
+
+def quantile(buckets: list[tuple[float, float]], q: float) -> float:
+    total = buckets[-1][1] if buckets else 0
+    if total == 0:
+        return float("nan")
+    target = q * total
+    lo_bound, lo_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= target:
+            if bound == float("inf"):
+                return lo_bound
+            frac = (target - lo_count) / max(count - lo_count, 1e-9)
+            return lo_bound + frac * (bound - lo_bound)
+        lo_bound, lo_count = bound, count
+    return lo_bound
+
+
+def diff(after: list[tuple[float, float]], before: list[tuple[float, float]]) -> list[
+    tuple[float, float]
+]:
+    b = dict(before)
+    return [(k, v - b.get(k, 0.0)) for k, v in after]
+
+
+async def drive(net: LocalNet, batches: list[list[str]], seconds: float, clients: int,
+                rate_tx_s: float) -> dict[str, Any]:
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                s = await metrics(session, net.urls[0])
+                if s.get("credchain_peers", 0) >= len(net.urls) - 1 and s["credchain_height"] >= 1:
+                    break
+            except (aiohttp.ClientError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("network did not come up within 30 s")
+            await asyncio.sleep(0.2)
+        before = [await metrics(session, u) for u in net.urls]
+        queue = list(reversed(batches))
+        accepted = refused = 0
+        t0 = time.monotonic()
+        until = t0 + seconds
+
+        async def client(w: int) -> None:
+            nonlocal accepted, refused
+            rng = random.Random(w)
+            # Each client offers rate/clients tx/s: one batch per interval, on a fixed grid
+            # so a slow answer does not lower the offered load.
+            interval_s = len(batches[0]) * clients / rate_tx_s
+            next_at = t0 + interval_s * w / clients
+            while queue and time.monotonic() < until:
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                next_at += interval_s
+                body = {"txs": queue.pop()}
+                url = net.urls[rng.randrange(len(net.urls))]
+                try:
+                    async with session.post(f"{url}/txs", json=body) as resp:
+                        out = await resp.json()
+                    accepted += out["accepted"]
+                    refused += len(body["txs"]) - out["accepted"]
+                except (aiohttp.ClientError, TimeoutError, OSError):
+                    refused += len(body["txs"])
+
+        await asyncio.gather(*(client(w) for w in range(clients)))
+        t1 = time.monotonic()
+        m1 = await metrics(session, net.urls[0])
+        committed = m1["credchain_txs_committed_total"] - before[0]["credchain_txs_committed_total"]
+        # Let the backlog drain (bounded) so every latency sample lands.
+        drain_until = time.monotonic() + 10
+        while time.monotonic() < drain_until:
+            m = await metrics(session, net.urls[0])
+            if m["credchain_pool_size"] == 0:
+                break
+            await asyncio.sleep(0.2)
+        after = [await metrics(session, u) for u in net.urls]
+        hist = diff(histogram(after), histogram(before))
+        return {
+            "window_s": t1 - t0,
+            "accepted": accepted,
+            "refused": refused,
+            "committed_in_window": committed,
+            "tx_per_s": committed / (t1 - t0),
+            "p50_s": quantile(hist, 0.50),
+            "p99_s": quantile(hist, 0.99),
+            "samples": hist[-1][1] if hist else 0,
+            "ran_out_of_presigned": not queue,
+        }
+
+
+def run_suite(suite_name: str, seconds: float, clients: int, batch_txs: int,
+              rate_tx_s: float) -> dict[str, Any]:
+    suite = get_suite(suite_name)
+    verify_rate = verifies_per_second(suite)
+    cores = os.cpu_count() or 1
+    bound = verify_rate * cores / 4
+    n_batches = int(rate_tx_s * seconds * 1.1 / batch_txs) + clients
+    t = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
+        init_network(Path(tmp) / "net", 4, suite_name, "bench", clients=0)
+        batches = presign(suite, "bench", n_batches, batch_txs)
+        sign_s = time.monotonic() - t
+        net = LocalNet(Path(tmp) / "net")
+        net.start_all()
+        try:
+            result = asyncio.run(drive(net, batches, seconds, clients, rate_tx_s))
+        finally:
+            net.stop_all()
+    result.update({"suite": suite_name, "offered_tx_s": rate_tx_s,
+                   "verify_per_s_1core": verify_rate, "cores": cores,
+                   "verify_bound_tx_s": bound, "presign_s": sign_s})
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--suite", choices=["ed25519-sha256", "sm2-sm3", "both"], default="both")
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=100, help="transactions per POST")
+    ap.add_argument("--ed-rates", default="300,600,1000",
+                    help="offered tx/s for ed25519-sha256, comma-separated (one run each)")
+    ap.add_argument("--sm-rates", default="300,600", help="offered tx/s for sm2-sm3")
+    args = ap.parse_args()
+    suites = ["ed25519-sha256", "sm2-sm3"] if args.suite == "both" else [args.suite]
+    rates = {"ed25519-sha256": args.ed_rates, "sm2-sm3": args.sm_rates}
+    print(f"cluster benchmark: 4 validators, {args.clients} clients, batches of {args.batch}, "
+          f"{args.seconds:.0f} s per run, {os.cpu_count()} cores")
+    for name in suites:
+        for rate in (float(x) for x in rates[name].split(",")):
+            r = run_suite(name, args.seconds, args.clients, args.batch, rate)
+            print(
+                f"{r['suite']:>15} offered {rate:5.0f} tx/s: {r['tx_per_s']:6.0f} committed tx/s"
+                f"  p50 {r['p50_s'] * 1000:5.0f} ms  p99 {r['p99_s'] * 1000:5.0f} ms  "
+                f"(accepted {r['accepted']}, refused {r['refused']}, {r['samples']:.0f} "
+                f"latency samples, window {r['window_s']:.1f} s)  |  verify bound "
+                f"{r['verify_bound_tx_s']:5.0f} tx/s ({r['verify_per_s_1core']:.0f} "
+                f"verifies/s/core x {r['cores']} cores / 4)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
