@@ -325,7 +325,8 @@ class LocalNet:
     def exited(self) -> list[int]:
         return [i for i, p in enumerate(self.procs) if p is not None and p.poll() is not None]
 
-    def stop_all(self, timeout_s: float = 10.0) -> None:
+    def stop_all(self, timeout_s: float = 10.0) -> list[int]:
+        """SIGTERM every running node and wait; returns their exit codes (0: clean)."""
         live = [p for p in self.procs if p is not None]
         for p in live:
             if p.poll() is None:
@@ -337,6 +338,7 @@ class LocalNet:
                 p.kill()
                 p.wait()
         self.procs = [None] * len(self.procs)
+        return [p.returncode for p in live]
 
 
 @main.command()

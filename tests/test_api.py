@@ -15,6 +15,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 import node as node_mod
+from consensus.api import ReplicaConfig
+from consensus.pool import PoolLimits
 from ledger.bundle import from_json, verify_bundle
 from ledger.crypto import ED25519_SHA256
 from ledger.errors import InvalidInput
@@ -246,3 +248,12 @@ def test_rate_limiter_refills() -> None:
     assert not limiter.allow("a", 0.0)
     assert limiter.allow("b", 0.0)
     assert limiter.allow("a", 0.6)
+
+
+def test_example_config_documents_the_defaults() -> None:
+    path = Path(__file__).resolve().parents[1] / "configs" / "node.example.toml"
+    cfg = node_mod.NodeConfig.load(path)
+    assert cfg.limits == node_mod.NodeLimits()
+    assert cfg.pool == PoolLimits()
+    assert cfg.replica == ReplicaConfig()
+    assert [p.index for p in cfg.peers] == [1, 2, 3]

@@ -168,15 +168,18 @@ def net(tmp_path: Path) -> Iterator[LocalNet]:
     init_network(tmp_path / "net", 4, "ed25519-sha256", "mp-test", clients=0)
     local = LocalNet(tmp_path / "net")
     local.start_all()
+    codes: list[int] = []
     try:
         asyncio.run(wait_until(_all_up(local.urls), 30, "all nodes to commit block 1"))
         yield local
     finally:
-        local.stop_all()
+        codes = local.stop_all()
         for i in range(len(local.urls)):
             log = (tmp_path / "net" / "logs" / f"node{i}.log")
             if log.exists() and "Traceback" in log.read_text():
                 print(f"--- node{i}.log ---\n{log.read_text()[-4000:]}")
+    # SIGTERM is a clean shutdown: stop accepting, close links, close the DB, exit 0.
+    assert codes == [0] * len(codes), f"exit codes after SIGTERM: {codes}"
 
 
 def _all_up(urls: list[str]) -> Any:
