@@ -39,11 +39,15 @@ caches; ``discard_pending`` drops every layer and returns to ``written_root``.
 An update sorts the written paths and walks the tree once, splitting the sorted run at each
 node, so each touched node is read and rehashed once per block whatever number of keys
 under it changed. Deleting collapses the tree back: a subtree left with one key is that
-key's leaf again. Memory: the inner nodes of the newest tree above ``pinned_depth`` stay in
-memory for good (at most ``2**pinned_depth`` of them; 2^18 is ~60 MB and holds all but the
-last two or three levels of a 1M-key tree), superseded ones are dropped as blocks are
-confirmed; deeper or older nodes go through a small two-generation cache (an approximate
-LRU whose hits cost two dict lookups).
+key's leaf again. Below the top levels of a block each write is alone in its subtree and
+goes down and back up its path in a loop (``_update_one``).
+
+Memory: the inner nodes of the newest tree above ``pinned_depth`` stay in memory for good
+(at most ``2**pinned_depth`` of them, ~200 bytes each; the default 20 holds all but the last
+one or two levels of a 1M-key tree in ~150 MB), superseded ones are dropped as blocks are
+confirmed. Deeper or older nodes go through a small two-generation cache (an approximate
+LRU whose hits cost two dict lookups). A node started on a big store warms the pinned
+levels as blocks and proofs pass (each update pins the path it reads).
 
 A ``StateTree`` is used by one thread at a time (the node's executor).
 """
@@ -63,7 +67,7 @@ from ledger.smt_proof import PATH_BITS, Proof, ProofLeaf, key_path, path_bit, va
 
 __all__ = ["DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "StateTree", "stored_root"]
 
-DEFAULT_PINNED_DEPTH = 18
+DEFAULT_PINNED_DEPTH = 20
 # Deeper and past nodes: ~250 bytes each in memory.
 DEFAULT_CACHE_NODES = 1 << 16
 
@@ -126,6 +130,7 @@ class StateTree:
         if not 0 <= pinned_depth <= PATH_BITS or cache_nodes < 2:
             raise ValueError("pinned_depth must be in 0..256 and cache_nodes at least 2")
         self.suite = suite
+        self._hash = suite.hash
         self._kv = kv
         self._written_root = root
         self._layers: deque[_Layer] = deque()
@@ -188,7 +193,10 @@ class StateTree:
                 leaf = ProofLeaf(info[:32], info[32:])
                 value = self._value(leaf.value_hash) if leaf.path == path else None
                 return value, Proof(leaf, tuple(siblings))
-            (left, left_info), (right, right_info) = _children(self._load(node, depth, False))
+            raw = self._load(node, depth, False)
+            if raw[0] != _INNER:
+                raise CorruptStore(f"state node {node.hex()} is a lone key without a hint")
+            (left, left_info), (right, right_info) = _children(raw)
             if path_bit(path, depth):
                 siblings.append(left)
                 node, info = right, right_info
@@ -277,12 +285,24 @@ class StateTree:
     def _update(self, node: bytes, info: bytes | None, depth: int, items: list[_Write],
                 ints: list[int], lo: int, hi: int) -> _Ref:
         """The subtree ``node`` at ``depth`` after the (non-empty) run ``items[lo:hi]``."""
+        if hi - lo == 1:
+            return self._update_one(node, info, depth, items[lo])
         if node == ZERO_HASH or info is not None:
             return self._rebuild(items[lo:hi], node, info, depth)
         if depth >= PATH_BITS:
             raise CorruptStore("state tree inner node below the deepest level")
-        (left, left_info), (right, right_info) = _children(self._load(node, depth, True))
-        mid = bisect_left(ints, _right_start(ints[lo], depth), lo, hi)
+        raw = self._load(node, depth, True)
+        if raw[0] != _INNER:
+            raise CorruptStore(f"state node {node.hex()} is a lone key without a hint")
+        left = raw[1:33]
+        right = raw[33:65]
+        flags = raw[65]
+        left_info = raw[66:130] if flags & 1 else None
+        right_info = (raw[130:194] if flags & 1 else raw[66:130]) if flags & 2 else None
+        # The run's paths share their first ``depth`` bits; those going right at ``depth``
+        # are the ones at or above that prefix followed by a 1 bit and zeros.
+        shift = PATH_BITS - 1 - depth
+        mid = bisect_left(ints, ((ints[lo] >> shift) | 1) << shift, lo, hi)
         if mid > lo:
             left, left_info = self._update(left, left_info, depth + 1, items, ints, lo, mid)
         if mid < hi:
@@ -290,6 +310,44 @@ class StateTree:
         ref = self._join(left, left_info, right, right_info, depth)
         if ref[0] != node and depth < self._pinned_depth:
             self._pinned_old.append(node)
+        return ref
+
+    def _update_one(self, node: bytes, info: bytes | None, depth: int, item: _Write) -> _Ref:
+        """``_update`` for a run of one write: a loop down its path and back up.
+
+        Below the top ten levels of a 1,000-key block each write is alone in its subtree,
+        so this is where most nodes of an update are visited.
+        """
+        key_int = item[0]
+        trail: list[tuple[bytes, bytes, bytes | None, int]] = []  # (node, sibling, info, bit)
+        while node != ZERO_HASH and info is None:
+            if depth >= PATH_BITS:
+                raise CorruptStore("state tree inner node below the deepest level")
+            raw = self._load(node, depth, True)
+            if raw[0] != _INNER:
+                raise CorruptStore(f"state node {node.hex()} is a lone key without a hint")
+            flags = raw[65]
+            if (key_int >> (PATH_BITS - 1 - depth)) & 1:
+                trail.append((node, raw[1:33], raw[66:130] if flags & 1 else None, 1))
+                node = raw[33:65]
+                info = (raw[130:194] if flags & 1 else raw[66:130]) if flags & 2 else None
+            else:
+                trail.append((node, raw[33:65],
+                              (raw[130:194] if flags & 1 else raw[66:130]) if flags & 2 else None,
+                              0))
+                node = raw[1:33]
+                info = raw[66:130] if flags & 1 else None
+            depth += 1
+        ref = self._rebuild([item], node, info, depth)
+        pinned_depth = self._pinned_depth
+        for old, sibling, sibling_info, bit in reversed(trail):
+            depth -= 1
+            if bit:
+                ref = self._join(sibling, sibling_info, ref[0], ref[1], depth)
+            else:
+                ref = self._join(ref[0], ref[1], sibling, sibling_info, depth)
+            if ref[0] != old and depth < pinned_depth:
+                self._pinned_old.append(old)
         return ref
 
     def _rebuild(self, run: list[_Write], node: bytes, info: bytes | None, depth: int) -> _Ref:
@@ -314,7 +372,8 @@ class StateTree:
             return leaf, info
         if depth >= PATH_BITS:
             raise InvalidInput("two state keys with the same path")
-        mid = bisect_left(ints, _right_start(ints[lo], depth), lo, hi)
+        shift = PATH_BITS - 1 - depth  # split the run as ``_update`` does
+        mid = bisect_left(ints, ((ints[lo] >> shift) | 1) << shift, lo, hi)
         left, left_info = self._build(live, ints, lo, mid, depth + 1)
         right, right_info = self._build(live, ints, mid, hi, depth + 1)
         return self._join(left, left_info, right, right_info, depth)
@@ -328,7 +387,7 @@ class StateTree:
         elif right == ZERO_HASH and left_info is not None:
             return left, left_info
         preimage = _INNER_PREFIX + left + right
-        node = self.suite.hash(preimage)
+        node = self._hash(preimage)
         if left_info is None:
             if right_info is None:
                 self._out[node] = preimage + _FLAG_BYTES[0]
@@ -345,18 +404,18 @@ class StateTree:
     # -- storage ----------------------------------------------------------------------
 
     def _load(self, node: bytes, depth: int, pin: bool) -> bytes:
-        """A stored node from the pending layers, the caches or the KV (then checked).
+        """A stored node from the caches, the pending layers or the KV (then checked).
 
         ``pin``: the node is on the newest tree's path (an update), so above the pinned
         depth it stays in memory; reads of past roots go through the small cache only.
         """
-        for layer in self._layers:
-            raw = layer.nodes.get(node)
-            if raw is not None:
-                return raw
         pinnable = depth < self._pinned_depth
         if pinnable:
             raw = self._pinned.get(node)
+            if raw is not None:
+                return raw
+        for layer in self._layers:
+            raw = layer.nodes.get(node)
             if raw is not None:
                 return raw
         raw = self._hot.get(node)
@@ -416,13 +475,3 @@ def _children(raw: bytes) -> tuple[_Ref, _Ref]:
     else:
         right_info = None
     return (raw[1:33], left_info), (raw[33:65], right_info)
-
-
-def _right_start(first: int, depth: int) -> int:
-    """Smallest path (as int) sharing ``first``'s first ``depth`` bits with bit ``depth`` set.
-
-    In a sorted run of paths that share their first ``depth`` bits, the paths going right
-    at ``depth`` are exactly those at or above this bound.
-    """
-    shift = PATH_BITS - 1 - depth
-    return ((first >> shift) | 1) << shift

@@ -353,3 +353,20 @@ def test_a_corrupt_node_stops_reads() -> None:
     kv.write(batch)
     with pytest.raises(CorruptStore):
         StateTree(suite, kv, root).prove("key/1")
+
+
+def test_a_corrupt_hint_stops_reads() -> None:
+    """The lone-key hints a parent keeps are checked too, not only the hashed preimage."""
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    root = commit(StateTree(suite, kv), kv, {f"key/{i}": encode(i) for i in range(64)}, 1)
+    hinted = [(k, v) for k, v in kv.scan(schema.STATE_NODE) if v[0] == 0x11 and v[65] & 1]
+    assert hinted
+    node_key, raw = hinted[0]
+    batch = kv.batch()
+    batch.put(node_key, raw[:70] + bytes([raw[70] ^ 1]) + raw[71:])  # a bit of the hint's path
+    kv.write(batch)
+    tree = StateTree(suite, kv, root)
+    with pytest.raises(CorruptStore):
+        for i in range(64):
+            tree.prove(f"key/{i}")
