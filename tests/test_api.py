@@ -257,3 +257,20 @@ def test_example_config_documents_the_defaults() -> None:
     assert cfg.pool == PoolLimits()
     assert cfg.replica == ReplicaConfig()
     assert [p.index for p in cfg.peers] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("suite_name", ["ed25519-sha256", "sm2-sm3"])
+def test_decode_tx_primes_the_exact_canonical_body(suite_name: str) -> None:
+    from ledger import encoding
+    from ledger.crypto import get_suite
+
+    suite = get_suite(suite_name)
+    secret = suite.generate_secret()
+    for n in (0, 1, 300, 70000):
+        body = TxBody(CHAIN, suite.public_key(secret), n, "a.b", {"blob": bytes(n % 500)})
+        signed = sign_tx(suite, secret, body)
+        got = node_mod.decode_tx(signed.encode())
+        assert got.body.__dict__["encoded"] == encoding.encode(body.to_obj())
+        assert got.tx_id(suite) == signed.tx_id(suite) and got == signed
+    with pytest.raises(InvalidInput):
+        node_mod.decode_tx(signed.encode() + b"\x00")
