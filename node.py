@@ -851,6 +851,10 @@ def build_http_app(node: Node) -> web.Application:
         block = node.chain.store.block(h)
         if block is None:
             return _error(404, f"no block at height {h}")
+        for tx in block.txs:
+            sealed = sealed_tx_reason(node.chain, tx)
+            if sealed:
+                return _error(403, sealed)
         qc = node.chain.store.qc(h)
         return _json({
             "hash": block.hash(node.suite).hex(),
@@ -942,14 +946,34 @@ def sealed_reason(chain: Chain, key: str) -> str | None:
     if not key.startswith(SEALED_PREFIXES):
         return None
     parts = key.split("/")
-    raw = chain.state_value(f"tender/{parts[1]}") if len(parts) > 1 and parts[1] else None
-    tender = decode_trusted(raw) if raw is not None else None
-    deadline_ms = tender.get("deadline_ms") if isinstance(tender, dict) else None
-    if not isinstance(deadline_ms, int):
+    deadline_ms = _deadline_ms(chain, parts[1]) if len(parts) > 1 else None
+    if deadline_ms is None:
         return f"{key} is a sealed bid record of an unknown tender"
     if int(chain.store.head_header().time_ms) < deadline_ms:
         return f"{key} is a sealed bid record until the bid deadline ({deadline_ms} ms)"
     return None
+
+
+def sealed_tx_reason(chain: Chain, tx: SignedTx) -> str | None:
+    """Why a block holding ``tx`` may not be listed yet: a bid transaction (``bid.*``)
+    before its tender's deadline would tell who bid. Its sender still reads its own
+    receipt through ``GET /txs/{id}`` (knowing the id is knowing the transaction)."""
+    if not tx.body.call.startswith("bid."):
+        return None
+    tender_id = tx.body.args.get("tender_id")
+    deadline_ms = _deadline_ms(chain, tender_id) if isinstance(tender_id, str) else None
+    if deadline_ms is None:
+        return None  # no such tender: the call failed and sealed nothing
+    if int(chain.store.head_header().time_ms) < deadline_ms:
+        return "the block holds a sealed bid before its tender's deadline"
+    return None
+
+
+def _deadline_ms(chain: Chain, tender_id: str) -> int | None:
+    raw = chain.state_value(f"tender/{tender_id}") if tender_id and "/" not in tender_id else None
+    tender = decode_trusted(raw) if raw is not None else None
+    deadline_ms = tender.get("deadline_ms") if isinstance(tender, dict) else None
+    return deadline_ms if isinstance(deadline_ms, int) else None
 
 
 def _op(summary: str, params: Sequence[str] = (), body: bool = False) -> dict[str, Any]:

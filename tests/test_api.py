@@ -274,3 +274,35 @@ def test_decode_tx_primes_the_exact_canonical_body(suite_name: str) -> None:
         assert got.tx_id(suite) == signed.tx_id(suite) and got == signed
     with pytest.raises(InvalidInput):
         node_mod.decode_tx(signed.encode() + b"\x00")
+
+
+def test_sealed_bid_keys_and_blocks_follow_the_tender_deadline() -> None:
+    from ledger import encoding
+    from ledger.schema import state_head_key
+
+    n = make_node()
+    head_ms = n.chain.store.head_header().time_ms
+
+    def tender(tender_id: str, deadline_ms: int) -> None:
+        batch = n.chain.kv.batch()
+        batch.put(state_head_key(f"tender/{tender_id}"),
+                  encoding.encode({"tender_id": tender_id, "deadline_ms": deadline_ms}))
+        n.chain.kv.write(batch)
+
+    tender("OPEN", head_ms + 3_600_000)
+    tender("DONE", head_ms - 1)
+    assert node_mod.sealed_reason(n.chain, "bid/OPEN/1/ab") is not None
+    assert node_mod.sealed_reason(n.chain, "bidset/OPEN/1") is not None
+    assert node_mod.sealed_reason(n.chain, "bid/NOPE/1/ab") is not None  # unknown: refused
+    assert node_mod.sealed_reason(n.chain, "bid/DONE/1/ab") is None
+    assert node_mod.sealed_reason(n.chain, "tender/OPEN") is None
+
+    def bid_tx(tender_id: str, call: str = "bid.submit") -> SignedTx:
+        body = TxBody(CHAIN, SUITE.public_key(CLIENT), 0, call, {"tender_id": tender_id})
+        return sign_tx(SUITE, CLIENT, body)
+
+    assert node_mod.sealed_tx_reason(n.chain, bid_tx("OPEN")) is not None
+    assert node_mod.sealed_tx_reason(n.chain, bid_tx("DONE")) is None
+    assert node_mod.sealed_tx_reason(n.chain, bid_tx("NOPE")) is None  # failed call
+    assert node_mod.sealed_tx_reason(n.chain, bid_tx("OPEN", "tender.amend")) is None
+    n.verifier.shutdown()
