@@ -168,15 +168,18 @@ def free_ports(count: int) -> list[int]:
 @click.option("--clients", default=4, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--base-port", default=0, show_default=True, type=click.IntRange(0, 65000),
               help="peer port of node 0 (node i: base+2i peer, base+2i+1 HTTP); 0 = free ports")
+@click.option("--demo", is_flag=True,
+              help="grant the trading story's roles and SHORTENED demo periods in genesis "
+                   "(contracts.scenario; for `credchain demo`)")
 def network_init(n_nodes: int, suite: str, out: str, chain_id: str, clients: int,
-                 base_port: int) -> None:
+                 base_port: int, demo: bool) -> None:
     """Keys, genesis, node configs and anchor for a local N-validator network in OUT."""
-    init_network(Path(out), n_nodes, suite, chain_id, clients, base_port)
+    init_network(Path(out), n_nodes, suite, chain_id, clients, base_port, demo)
     click.echo(f"network of {n_nodes} validators ({suite}) written to {out}")
 
 
 def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, clients: int,
-                 base_port: int = 0) -> dict[str, Any]:
+                 base_port: int = 0, demo: bool = False) -> dict[str, Any]:
     from ledger.crypto import get_suite
     from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block
 
@@ -197,14 +200,21 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
         pub = save_key(out / f"client{k}.key", suite_name, suite.generate_secret(), phrase)
         client_keys.append(pub.hex())
     committee = client_keys[: max(1, min(3, clients))] if clients else [validators[0]["pubkey"]]
+    roles: dict[str, list[str]] = {}
+    params: dict[str, Any] = {}
+    if demo:
+        from contracts.scenario import SCENARIO_PARAMS, scenario_roles
+
+        roles = {r: [k.hex() for k in keys] for r, keys in scenario_roles(suite).items()}
+        params = dict(SCENARIO_PARAMS)
     genesis_json = {
         "chain_id": chain_id,
         "suite": suite_name,
         "time_ms": time.time_ns() // 1_000_000,
         "validators": validators,
         "committee": committee,
-        "roles": {},
-        "params": {},
+        "roles": roles,
+        "params": params,
     }
     doc = GenesisDoc.from_json(genesis_json)
     doc.save(out / "genesis.json")
@@ -396,6 +406,59 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
                 return
             time.sleep(0.2)
         fail(f"transaction {tx_id} not committed within 30 s")
+
+
+class HttpScenarioClient:
+    """``contracts.scenario.ScenarioClient`` over a node's HTTP API: ``submit`` waits until
+    the transaction is committed; "now" is the head block's ``time_ms``."""
+
+    def __init__(self, url: str, timeout_s: float = 60.0) -> None:
+        from ledger.crypto import get_suite
+
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        status_ = http(f"{self.url}/status")
+        self.chain_id: str = status_["chain_id"]
+        self.suite = get_suite(status_["suite"])
+
+    def submit(self, signed: Any) -> Any:
+        from ledger import jsonform
+        from ledger.tx import Receipt
+
+        res = http(f"{self.url}/txs", "POST", {"txs": [signed.encode().hex()]})
+        if not res.get("accepted"):
+            fail(f"the node refused {signed.body.call}: {res}")
+        tx_id = res["results"][0]["tx_id"]
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            got = http(f"{self.url}/txs/{tx_id}")
+            if got.get("status") == "committed":
+                return Receipt.from_obj(jsonform.from_json(got["receipt"], jsonform.RECEIPT))
+            time.sleep(0.05)
+        fail(f"{signed.body.call} ({tx_id}) not committed within {self.timeout_s:.0f} s")
+
+    def now_ms(self) -> int:
+        height = http(f"{self.url}/status")["height"]
+        return int(http(f"{self.url}/headers/{height}")["header"]["time_ms"])
+
+    def wait_until(self, t_ms: int) -> None:
+        """Wait for a block at or after ``t_ms`` (leaders propose empty blocks when idle)."""
+        while self.now_ms() < t_ms:
+            time.sleep(0.2)
+
+    def nonce_of(self, pubkey: bytes) -> int:
+        got = http(f"{self.url}/state/nonce/{pubkey.hex()}")
+        return int(got["value"]) if got.get("value") is not None else 0
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:26651", show_default=True)
+def demo(url: str) -> None:
+    """Run the trading story (contracts.scenario) against a `network init --demo` network."""
+    from contracts.scenario import run_scenario
+
+    summary = run_scenario(HttpScenarioClient(url), lambda line: click.echo(line))
+    click.echo(json.dumps(summary, indent=2, default=str))
 
 
 @main.command()

@@ -637,6 +637,7 @@ class Node:
         n = len(self.chain.validators)
         return {
             "chain_id": self.chain.chain_id,
+            "suite": self.suite.name,
             "node": self.config.name,
             "index": self.config.index,
             "height": height,

@@ -115,3 +115,16 @@ def test_node_start_with_bad_config_is_a_message(tmp_path: Path) -> None:
 def test_status_of_an_unreachable_node_is_a_message() -> None:
     code, text = invoke("status", "--url", "http://127.0.0.1:9")
     assert code != 0 and "cannot reach" in text
+
+
+def test_network_init_demo_grants_the_story_roles_and_params(tmp_path: Path) -> None:
+    from contracts.scenario import SCENARIO_PARAMS, scenario_roles
+
+    out = tmp_path / "net"
+    code, text = invoke("network", "init", "--nodes", "4", "--out", str(out), "--demo",
+                        "--clients", "0")
+    assert code == 0, text
+    doc = GenesisDoc.load(out / "genesis.json")
+    want = scenario_roles(ED25519_SHA256)
+    assert {r: sorted(m) for r, m in doc.roles.items()} == {r: sorted(m) for r, m in want.items()}
+    assert doc.params == SCENARIO_PARAMS
