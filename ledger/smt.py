@@ -12,12 +12,13 @@ Storage (``ledger.schema``), all written into the caller's block ``WriteBatch``:
 | ``state_head_key(key)`` | CE bytes of the key's value at the newest root (deleted with the key) |
 | ``state_root_key(height)`` | the root after the block at ``height`` |
 
-A subtree holding one key is stored as ``0x10 ‖ path ‖ value_hash`` (65 bytes, its hash
-preimage). Any other subtree is stored as ``0x11 ‖ left ‖ right ‖ flags ‖ hints``: the first
-65 bytes are the preimage of its hash; bit 0 (1) of ``flags`` says the left (right) child
-holds a single key, whose ``path ‖ value_hash`` follows in ``hints``, left first. The hints
-let an update or a proof stop at a lone key without reading it, and every load re-hashes
-them, so a node read back is exactly the node written.
+A subtree holding two keys or more is stored as ``0x11 ‖ left ‖ right ‖ flags ‖ hints``:
+the first 65 bytes are the preimage of its hash; bit 0 (1) of ``flags`` says the left
+(right) child holds a single key, whose ``path ‖ value_hash`` (the preimage of that child's
+hash after the ``0x10`` tag) follows in ``hints``, left first. A lone key thus lives in its
+parent and costs no read of its own; only a root holding a single key is stored by itself,
+as ``0x10 ‖ path ‖ value_hash``. Every load re-hashes the preimage and the hints, so a node
+read back is exactly the node written.
 
 Nodes and values are content-addressed and never deleted, so every past root stays readable
 and provable (an archive node; there is no pruning). The empty tree is ``ZERO`` and is never
@@ -47,7 +48,7 @@ Memory: the inner nodes of the newest tree above ``pinned_depth`` stay in memory
 one or two levels of a 1M-key tree in ~150 MB), superseded ones are dropped as blocks are
 confirmed. Deeper or older nodes go through a small two-generation cache (an approximate
 LRU whose hits cost two dict lookups). A node started on a big store warms the pinned
-levels as blocks and proofs pass (each update pins the path it reads).
+levels as blocks pass (each update pins the path it reads).
 
 A ``StateTree`` is used by one thread at a time (the node's executor).
 """
@@ -85,8 +86,8 @@ _INNER_LEN_BY_FLAGS = (66, 66 + _INFO_LEN, 66 + _INFO_LEN, 66 + 2 * _INFO_LEN)
 _Ref = tuple[bytes, bytes | None]
 # One write, sorted by path: (path as int, info, leaf hash); info and hash None delete.
 _Write = tuple[int, bytes | None, bytes | None]
-# One key of a subtree being rebuilt: (path as int, info, leaf hash, whether to store it).
-_Live = tuple[int, bytes, bytes, bool]
+# One key of a subtree being rebuilt: (path as int, info, leaf hash).
+_Live = tuple[int, bytes, bytes]
 _by_path = itemgetter(0)
 
 
@@ -242,7 +243,9 @@ class StateTree:
         if items:
             self._out, self._pinned_new, self._pinned_old = nodes, pinned_new, pinned_old
             node, info = self._ref(new_root)
-            new_root = self._update(node, info, 0, items, ints, 0, len(items))[0]
+            new_root, info = self._update(node, info, 0, items, ints, 0, len(items))
+            if info is not None:  # a lone key at the root has no parent to hint it
+                nodes[new_root] = _LEAF_PREFIX + info
 
         put = batch.put
         for node_hash, raw in nodes.items():
@@ -352,11 +355,11 @@ class StateTree:
 
     def _rebuild(self, run: list[_Write], node: bytes, info: bytes | None, depth: int) -> _Ref:
         """The subtree holding the lone key ``info`` (or nothing) after the writes ``run``."""
-        live: list[_Live] = [(n, i, h, True) for n, i, h in run if i is not None and h is not None]
+        live: list[_Live] = [(n, i, h) for n, i, h in run if i is not None and h is not None]
         if info is not None:
             old = int.from_bytes(info[:32], "big")
             if all(item[0] != old for item in run):
-                live.append((old, info, node, False))
+                live.append((old, info, node))
                 live.sort(key=_by_path)
         return self._build(live, [item[0] for item in live], 0, len(live), depth)
 
@@ -366,9 +369,7 @@ class StateTree:
         if count == 0:
             return ZERO_HASH, None
         if count == 1:
-            _, info, leaf, new = live[lo]
-            if new:
-                self._out[leaf] = _LEAF_PREFIX + info
+            _, info, leaf = live[lo]
             return leaf, info
         if depth >= PATH_BITS:
             raise InvalidInput("two state keys with the same path")
