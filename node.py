@@ -100,6 +100,7 @@ class NodeLimits:
     max_txs_per_request: int = 5_000
     requests_per_second: int = 2_000  # per client address, token bucket
     gossip_batch_max: int = 2_000
+    gossip_batches_in_flight: int = 64  # received gossip batches being admitted at once
     verify_threads: int = 2
     event_queue_max: int = 10_000
     peer_queue_max: int = 10_000
@@ -324,11 +325,13 @@ class Node:
         self.rate = RateLimiter(self.limits.requests_per_second)
         self.commit_latency = Histogram(LATENCY_BUCKETS_S)
         self.txs_committed = 0
+        self.gossip_dropped = 0
         self.refused: dict[str, int] = {}
         self.submitted: dict[bytes, float] = {}  # tx id -> monotonic submit time (bounded)
         self.last_view = 0
         self.stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._gossip: set[asyncio.Task[list[TxResult]]] = set()
         self._runners: list[web.AppRunner] = []
         self._session: aiohttp.ClientSession | None = None
         self.consumer: asyncio.Task[None] | None = None
@@ -543,13 +546,19 @@ class Node:
                 raise wire.WireError(f"validator {peer} relayed a message signed as another")
             await self.events.put(MessageIn(peer, message))
         elif frame.kind == wire.TXS:
-            # Verifying can take a while: do not hold up the link's other frames.
+            # Verifying can take a while: do not hold up the link's other frames; but bound
+            # the batches in flight (an overloaded node sheds gossip, clients retry).
+            if len(self._gossip) >= self.limits.gossip_batches_in_flight:
+                self.gossip_dropped += len(frame.body["txs"])
+                return
             task = asyncio.create_task(self.submit(frame.body["txs"], from_peer=peer))
-            self._tasks.append(task)
-            self._tasks = [t for t in self._tasks if not t.done() or t is self.consumer]
+            self._gossip.add(task)
+            task.add_done_callback(self._gossip.discard)
         elif frame.kind == wire.FETCH:
             count = min(frame.body["max_blocks"], self.limits.fetch_blocks_served_max)
-            pairs = self.chain.blocks_from(frame.body["from_height"], count)
+            # Leave room for the frame's own overhead under the peer's frame limit.
+            budget = self.limits.max_frame_bytes // 2
+            pairs = self.chain.blocks_from(frame.body["from_height"], count, budget)
             self._send_frame(peer, wire.BLOCKS, {"blocks": [[b, q] for b, q in pairs]})
         elif frame.kind == wire.BLOCKS:
             blocks = tuple(
@@ -601,9 +610,10 @@ class Node:
             await runner.cleanup()
         for link in list(self.links.values()):
             await link.ws.close()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._gossip]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
         self.verifier.shutdown(wait=True)
@@ -743,13 +753,20 @@ class Chain:
     def tx_committed(self, tx_id: bytes) -> bool:
         return self.store.tx_location(tx_id) is not None
 
-    def blocks_from(self, height: int, count: int) -> list[tuple[bytes, bytes]]:
-        out = []
+    def blocks_from(self, height: int, count: int, max_bytes: int) -> list[tuple[bytes, bytes]]:
+        """Up to ``count`` committed ``(block, qc)`` encodings from ``height`` on, at most
+        ``max_bytes`` in total (but always one, so catch-up makes progress)."""
+        out: list[tuple[bytes, bytes]] = []
+        used = 0
         for h in range(max(1, height), max(1, height) + count):
             block, qc = self.store.block(h), self.store.qc(h)
             if block is None or qc is None:
                 break
-            out.append((block.encode(), qc.encode()))
+            pair = (block.encode(), qc.encode())
+            used += len(pair[0]) + len(pair[1])
+            if out and used > max_bytes:
+                break
+            out.append(pair)
         return out
 
     def state_value(self, key: str) -> bytes | None:
@@ -912,6 +929,8 @@ def build_http_app(node: Node) -> web.Application:
             f"credchain_txs_committed_total {node.txs_committed}",
             "# TYPE credchain_pool_size gauge", f"credchain_pool_size {s['pool_size']}",
             "# TYPE credchain_peers gauge", f"credchain_peers {len(s['peers'])}",
+            "# TYPE credchain_gossip_dropped_total counter",
+            f"credchain_gossip_dropped_total {node.gossip_dropped}",
             "# TYPE credchain_txs_refused_total counter",
         ]
         lines += [f'credchain_txs_refused_total{{reason="{k}"}} {v}'

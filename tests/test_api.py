@@ -306,3 +306,20 @@ def test_sealed_bid_keys_and_blocks_follow_the_tender_deadline() -> None:
     assert node_mod.sealed_tx_reason(n.chain, bid_tx("NOPE")) is None  # failed call
     assert node_mod.sealed_tx_reason(n.chain, bid_tx("OPEN", "tender.amend")) is None
     n.verifier.shutdown()
+
+
+def test_blocks_served_for_catch_up_are_bounded_in_bytes() -> None:
+    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+        for i in range(3):
+            t = tx(i)
+            await client.post("/txs", json=hexes(t))
+            await wait_committed(client, t.tx_id(SUITE).hex())
+        head = n.chain.height()
+        assert head >= 3
+        everything = n.chain.blocks_from(1, 100, 1 << 30)
+        assert len(everything) == head
+        assert len(n.chain.blocks_from(1, 100, 1)) == 1  # always one, so catch-up progresses
+        assert len(n.chain.blocks_from(2, 1, 1 << 30)) == 1
+        assert n.chain.blocks_from(head + 1, 10, 1 << 30) == []
+
+    run(body)
