@@ -327,7 +327,7 @@ class Node:
         self.txs_committed = 0
         self.gossip_dropped = 0
         self.refused: dict[str, int] = {}
-        self.submitted: dict[bytes, float] = {}  # tx id -> monotonic submit time (bounded)
+        self.submitted: dict[bytes, float] = {}  # tx id -> arrival (monotonic s), bounded
         self.last_view = 0
         self.stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -417,10 +417,10 @@ class Node:
                 results[i] = TxResult("", False, f"malformed: {exc}")
                 continue
             tx_id = tx.tx_id(self.suite)
+            # A committed transaction needs no index lookup: its nonce is stale by now.
             reason = self.pool.precheck(tx, len(data))
             if reason is None and tx_id in seen:
                 reason = "duplicate"
-            # A committed transaction needs no index lookup: its nonce is stale by now.
             if reason is not None:
                 results[i] = TxResult(tx_id.hex(), False, reason)
                 continue
@@ -436,7 +436,10 @@ class Node:
             if reason is None:
                 admitted.append(tx)
                 gossip.append(encoded[i])
-                if from_peer is None and len(self.submitted) < 4 * self.config.pool.max_txs:
+                if from_peer is None:
+                    if len(self.submitted) >= self.config.pool.max_txs:
+                        # Bounded: forget the oldest (a lost transaction never commits).
+                        del self.submitted[next(iter(self.submitted))]
                     self.submitted[tx_id] = arrived
         for r in results:
             if r is not None and not r.accepted:
