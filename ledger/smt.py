@@ -44,11 +44,12 @@ key's leaf again. Below the top levels of a block each write is alone in its sub
 goes down and back up its path in a loop (``_update_one``).
 
 Memory: the inner nodes of the newest tree above ``pinned_depth`` stay in memory for good
-(at most ``2**pinned_depth`` of them, ~200 bytes each; the default 20 holds all but the last
-one or two levels of a 1M-key tree in ~150 MB), superseded ones are dropped as blocks are
-confirmed. Deeper or older nodes go through a small two-generation cache (an approximate
-LRU whose hits cost two dict lookups). A node started on a big store warms the pinned
-levels as blocks pass (each update pins the path it reads).
+(at most ``2**pinned_depth`` of them, ~200 bytes each); superseded ones are dropped as
+blocks are confirmed. The default 22 holds all but the last level or so of a 1M-key tree
+(about 1.2M nodes), so an update of a key reads about half a node from the KV; a smaller
+state pins only what it has. Deeper or older nodes go through a small two-generation cache
+(an approximate LRU whose hits cost two dict lookups). A tree opened on a big store warms
+the pinned levels as blocks pass (each update pins the path it reads).
 
 A ``StateTree`` is used by one thread at a time (the node's executor).
 """
@@ -68,7 +69,7 @@ from ledger.smt_proof import PATH_BITS, Proof, ProofLeaf, key_path, path_bit, va
 
 __all__ = ["DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "StateTree", "stored_root"]
 
-DEFAULT_PINNED_DEPTH = 20
+DEFAULT_PINNED_DEPTH = 22
 # Deeper and past nodes: ~250 bytes each in memory.
 DEFAULT_CACHE_NODES = 1 << 16
 
@@ -155,6 +156,11 @@ class StateTree:
     def written_root(self) -> bytes:
         """The newest root whose batch the caller has confirmed written."""
         return self._written_root
+
+    @property
+    def pinned_nodes(self) -> int:
+        """Inner nodes held in memory for good (for metrics)."""
+        return len(self._pinned)
 
     @property
     def pending(self) -> int:
