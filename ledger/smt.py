@@ -48,10 +48,10 @@ Memory: the inner nodes of the newest tree above ``pinned_depth`` stay in memory
 blocks are confirmed. With the default 24, a state of up to a few million keys keeps
 nearly all its inner nodes in memory (1M keys: ~1.4M nodes, ~300 MB), so an update reads
 almost nothing from the KV; ``pinned_depth=20`` halves that memory at 1M keys for about
-1.4 node reads per written key. A smaller state pins only what it has.
-Deeper or older nodes go through a small two-generation cache
-(an approximate LRU whose hits cost two dict lookups). A tree opened on a big store warms
-the pinned levels as blocks pass (each update pins the path it reads).
+1.4 node reads per written key. A smaller state pins only what it has. Deeper or older
+nodes go through a small two-generation cache (an approximate LRU whose hits cost two dict
+lookups). A tree opened on a big store warms the pinned levels as blocks pass (each update
+pins the path it reads).
 
 A ``StateTree`` is used by one thread at a time (the node's executor).
 """
