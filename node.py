@@ -99,6 +99,7 @@ class NodeLimits:
     max_request_bytes: int = 8 * 1024 * 1024
     max_txs_per_request: int = 5_000
     requests_per_second: int = 2_000  # per client address, token bucket
+    client_backlog_max: int = 2_000  # pool size above which clients get 503 "busy"
     gossip_batch_max: int = 2_000
     gossip_batches_in_flight: int = 64  # received gossip batches being admitted at once
     verify_threads: int = 2
@@ -276,6 +277,9 @@ def decode_tx(data: bytes) -> SignedTx:
 
 
 
+R_BUSY = "busy"
+
+
 @dataclass(frozen=True, slots=True)
 class TxResult:
     tx_id: str  # hex, empty when the transaction could not be decoded
@@ -407,6 +411,11 @@ class Node:
         """Admit a batch: decode, pre-check, verify signatures once (threads), pool, replica,
         and gossip what a client sent. Returns one result per input, in order."""
         arrived = time.monotonic()  # latency counts from the request's arrival
+        if from_peer is None and len(self.pool) >= self.limits.client_backlog_max:
+            # Back-pressure: past this backlog, admitting more only adds latency and takes
+            # CPU from consensus; clients retry later (HTTP 503). Gossip is still admitted.
+            self.refused[R_BUSY] = self.refused.get(R_BUSY, 0) + len(encoded)
+            return [TxResult("", False, R_BUSY) for _ in encoded]
         results: list[TxResult | None] = [None] * len(encoded)
         todo: list[tuple[int, SignedTx, int]] = []
         seen: set[bytes] = set()
@@ -852,6 +861,8 @@ def build_http_app(node: Node) -> web.Application:
         out = [{"tx_id": r.tx_id, "accepted": r.accepted, "reason": r.reason} for r in results]
         accepted = sum(r.accepted for r in results)
         status = 202 if accepted == len(results) else 400
+        if accepted == 0 and all(r.reason == R_BUSY for r in results):
+            status = 503
         return _json({"accepted": accepted, "results": out}, status)
 
     async def get_tx(request: web.Request) -> web.Response:

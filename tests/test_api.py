@@ -323,3 +323,20 @@ def test_blocks_served_for_catch_up_are_bounded_in_bytes() -> None:
         assert n.chain.blocks_from(head + 1, 10, 1 << 30) == []
 
     run(body)
+
+
+def test_clients_get_503_busy_past_the_backlog() -> None:
+    limits = node_mod.NodeLimits(tick_ms=10, client_backlog_max=1)
+
+    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+        # A nonce gap keeps this one pending, so the backlog stays at one transaction.
+        resp = await client.post("/txs", json=hexes(tx(5)))
+        assert resp.status == 202 and len(n.pool) == 1
+        resp = await client.post("/txs", json=hexes(tx(0)))
+        assert resp.status == 503
+        assert (await resp.json())["results"][0]["reason"] == "busy"
+        # gossip from a peer is still admitted: other validators already accepted it
+        results = await n.submit([tx(0).encode()], from_peer=1)
+        assert results[0].accepted
+
+    run(body, limits=limits)
