@@ -24,6 +24,7 @@ from ledger.errors import InvalidInput, ProofError
 from ledger.fields import exact_map, get_bytes, get_list
 
 PATH_BITS = 256
+_INNER_TAG = bytes((tags.STATE_NODE,))
 # A path has 256 bits, so no proof can carry more siblings than that.
 MAX_PROOF_SIBLINGS = PATH_BITS
 
@@ -136,11 +137,13 @@ def _fold(suite: Suite, path: bytes, proof: Proof) -> bytes:
         if not same_prefix(leaf.path, path, len(siblings)):
             raise ProofError("proof leaf is not in the subtree the siblings lead to")
         cur = leaf_hash(suite, leaf.path, leaf.value_hash)
-    for depth in range(len(siblings) - 1, -1, -1):
-        if path_bit(path, depth):
-            cur = inner_hash(suite, siblings[depth], cur)
-        else:
-            cur = inner_hash(suite, cur, siblings[depth])
+    # The fold is the verifier's whole cost: one hash per level, so keep the loop bare
+    # (``H(0x11 ‖ l ‖ r)`` is ``inner_hash``; bit ``depth`` of the path read from an int).
+    hash_ = suite.hash
+    bits = int.from_bytes(path, "big") >> (PATH_BITS - len(siblings))
+    for sibling in reversed(siblings):
+        cur = hash_(_INNER_TAG + sibling + cur if bits & 1 else _INNER_TAG + cur + sibling)
+        bits >>= 1
     return cur
 
 
