@@ -164,8 +164,9 @@ async def committed_ids(url: str, ids: list[bytes]) -> set[bytes]:
 
 
 @pytest.fixture()
-def net(tmp_path: Path) -> Iterator[LocalNet]:
-    init_network(tmp_path / "net", 4, "ed25519-sha256", "mp-test", clients=0)
+def net(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalNet]:
+    suite = getattr(request, "param", "ed25519-sha256")
+    init_network(tmp_path / "net", 4, suite, "mp-test", clients=0)
     local = LocalNet(tmp_path / "net")
     local.start_all()
     codes: list[int] = []
@@ -289,3 +290,15 @@ def test_kill_follower_mid_commit_and_restart_catches_up(net: LocalNet) -> None:
         return (int(s["leader"]) + 1) % len(net.urls)
 
     asyncio.run(_kill_mid_load(net, follower, expect_view_change=False))
+
+
+@pytest.mark.parametrize("net", ["sm2-sm3"], indirect=True)
+def test_sm2_network_commits_and_agrees(net: LocalNet) -> None:
+    async def body() -> None:
+        load = make_load(net)
+        await load.run(seconds=4, clients=2, rate_per_s=50)
+        assert len(load.submitted) >= 300, (len(load.submitted), load.refused, load.errors)
+        await wait_until(_committed_all(net.urls[0], load), 40, "all submitted txs to commit")
+        await check_final(net, load)
+
+    asyncio.run(body())
