@@ -67,7 +67,15 @@ from ledger import schema, tags
 from ledger.crypto import DIGEST_LEN, ZERO_HASH, Suite
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.kv import KV, WriteBatch
-from ledger.smt_proof import PATH_BITS, Proof, ProofLeaf, key_path, path_bit, value_hash
+from ledger.smt_proof import (
+    PATH_BITS,
+    Proof,
+    ProofLeaf,
+    key_path,
+    leaf_hash,
+    path_bit,
+    value_hash,
+)
 
 __all__ = ["DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "StateTree", "stored_root"]
 
@@ -82,7 +90,9 @@ _INFO_LEN = 2 * DIGEST_LEN  # path ‖ value_hash of a lone key
 _LEAF_PREFIX = bytes((_LEAF,))
 _INNER_PREFIX = bytes((_INNER,))
 _FLAG_BYTES = tuple(bytes((flags,)) for flags in range(4))
-_INNER_LEN_BY_FLAGS = (66, 66 + _INFO_LEN, 66 + _INFO_LEN, 66 + 2 * _INFO_LEN)
+_INNER_BASE_LEN = _PREIMAGE_LEN + 1  # preimage and flags
+_INNER_LEN_BY_FLAGS = tuple(_INNER_BASE_LEN + bin(flags).count("1") * _INFO_LEN
+                            for flags in range(4))
 
 # A subtree as an update sees it: (hash, info). ``info`` is ``path ‖ value_hash`` when the
 # subtree holds a single key, None when it is ZERO or holds several.
@@ -237,8 +247,8 @@ class StateTree:
             elif type(value) is bytes:
                 digest = value_hash(suite, value)
                 values[digest] = value
-                leaf = path + digest
-                items.append((int.from_bytes(path, "big"), leaf, suite.hash(_LEAF_PREFIX + leaf)))
+                items.append((int.from_bytes(path, "big"), path + digest,
+                              leaf_hash(suite, path, digest)))
             else:
                 raise InvalidInput(f"value of {key!r} must be CE bytes or None")
             heads[key] = value
@@ -305,11 +315,7 @@ class StateTree:
         raw = self._load(node, depth, True)
         if raw[0] != _INNER:
             raise CorruptStore(f"state node {node.hex()} is a lone key without a hint")
-        left = raw[1:33]
-        right = raw[33:65]
-        flags = raw[65]
-        left_info = raw[66:130] if flags & 1 else None
-        right_info = (raw[130:194] if flags & 1 else raw[66:130]) if flags & 2 else None
+        (left, left_info), (right, right_info) = _children(raw)
         # The run's paths share their first ``depth`` bits; those going right at ``depth``
         # are the ones at or above that prefix followed by a 1 bit and zeros.
         shift = PATH_BITS - 1 - depth
@@ -341,7 +347,7 @@ class StateTree:
             raw = self._load(node, depth, True) if pinned_raw is None else pinned_raw
             if raw[0] != _INNER:
                 raise CorruptStore(f"state node {node.hex()} is a lone key without a hint")
-            flags = raw[65]
+            flags = raw[65]  # parsed as ``_children`` does, only the side needed
             if (key_int >> (PATH_BITS - 1 - depth)) & 1:
                 trail.append((node, raw[1:33], raw[66:130] if flags & 1 else None, 1))
                 node = raw[33:65]
