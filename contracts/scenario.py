@@ -32,6 +32,7 @@ from contracts.periods import DAY_MS, end_of_months_ms
 from contracts.registry import default_executor
 from contracts.runtime import BlockContext
 from contracts.state import DictState
+from contracts.tender import bid_key as tender_bid_key
 from contracts.uscc import check_char
 from ledger import encoding, tags
 from ledger.block import Validator
@@ -262,11 +263,12 @@ def run_scenario(
     say("-- sealed bids --")
     prices = {"a": 468_000_000, "b": 455_500_000, "c": 479_900_000, "d": 430_000_000}
     sealed: dict[str, SealedBid] = {}
+    bid_receipts: dict[str, Receipt] = {}
     for name, price in prices.items():
         sealed[name] = seal_bid(
             suite, chain, tender_id, 1, uscc[name], f"bid file of {name}".encode(), price
         )
-        s.send(name, "bid.submit", sealed[name].submit_args(f"BG-{t0}-{name}"))
+        bid_receipts[name] = s.send(name, "bid.submit", sealed[name].submit_args(f"BG-{t0}-{name}"))
         say(f"   {name.upper()} sealed its bid (commitment {sealed[name].commitment.hex()[:16]}…)")
     debarred = seal_bid(suite, chain, tender_id, 1, uscc["e"], b"bid file of e", 400_000_000)
     r = s.send("e", "bid.submit", debarred.submit_args(f"BG-{t0}-e"), expect="E_DEBARRED")
@@ -361,7 +363,18 @@ def run_scenario(
         expect="E_ARCHIVED",
     )
     say(f"-- archived: a later amendment is refused ({r.code}) --")
-    return {"tender_id": tender_id, "winner": uscc[winner], "claimed": f"BG-{t0}-d", "uscc": uscc}
+    slot = bid_slot(suite, chain, tender_id, 1, uscc[winner])
+    return {
+        "tender_id": tender_id,
+        "winner": uscc[winner],
+        "claimed": f"BG-{t0}-d",
+        "uscc": uscc,
+        "deadline_ms": deadline,
+        # What the winner needs to prove its sealed bid later (PROTOCOL §7 bundle of this key).
+        "winner_bid_key": tender_bid_key(tender_id, 1, slot.hex()),
+        "winner_commitment": sealed[winner].commitment,
+        "winner_bid_tx": bid_receipts[winner].tx_id,
+    }
 
 
 class InProcessClient:
