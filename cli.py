@@ -545,6 +545,88 @@ def _demo_story(urls: list[str], anchor_path: Path, out: Path) -> None:
     click.echo("== the trading story ran end to end on the network ==")
 
 
+@main.group()
+def audit() -> None:
+    """Replay and check a chain's whole history."""
+
+
+@audit.command("replay")
+@click.option("--genesis", "genesis_path", required=True,
+              type=click.Path(dir_okay=False, exists=True), help="the chain's genesis document")
+@click.option("--anchor", "anchor_path", type=click.Path(dir_okay=False, exists=True),
+              help="the consortium's anchor file: the genesis must hash to it")
+@click.option("--url", help="fetch blocks and QCs from this node's HTTP API")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True),
+              help="read blocks and QCs from a STOPPED node's data_dir instead")
+@click.option("--to-height", type=int, help="stop after this height (default: the head)")
+@click.option("--out", type=click.Path(dir_okay=False), help="write the report (JSON) here")
+def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
+                 data_dir: str | None, to_height: int | None, out: str | None) -> None:
+    """Re-execute every block from genesis, checking every signature, root and QC."""
+    from contracts.audit import replay
+    from ledger.genesis import Anchor, GenesisDoc
+
+    if (url is None) == (data_dir is None):
+        fail("give exactly one of --url and --data")
+    doc = GenesisDoc.load(genesis_path)
+    anchor = Anchor.load(anchor_path) if anchor_path else None
+    source = _blocks_from_url(url, to_height) if url else _blocks_from_data(
+        Path(str(data_dir)), doc, to_height)
+    started = time.monotonic()
+    report = replay(doc, source, anchor)
+    summary = report.to_json()
+    seconds = time.monotonic() - started
+    click.echo(f"replayed heights 1..{summary['head_height']} of {summary['chain_id']} "
+               f"({summary['suite']}) in {seconds:.1f} s: {summary['transactions']} transactions "
+               f"({summary['failed_transactions']} failed receipts), "
+               f"{summary['signatures_checked']} signatures checked, "
+               f"validator changes at {summary['validator_changes'] or 'none'}")
+    click.echo(f"head {summary['head_hash']}  state root {summary['state_root']}")
+    if out:
+        Path(out).write_text(json.dumps(summary, indent=2) + "\n")
+        click.echo(f"report written to {out}")
+
+
+def _blocks_from_url(url: str, to_height: int | None) -> Any:
+    from ledger import jsonform
+    from ledger.block import QC, Block
+
+    base = url.rstrip("/")
+    head = int(http(f"{base}/status")["height"])
+    last = head if to_height is None else min(head, to_height)
+    for h in range(1, last + 1):
+        got = http(f"{base}/blocks/{h}")
+        if "_status" in got:
+            fail(f"the node would not give block {h}: {got.get('error')}")
+        block = Block.from_obj(jsonform.from_json(got["block"], jsonform.BLOCK))
+        qc = QC.from_obj(jsonform.from_json(got["qc"], jsonform.QC))
+        yield block, qc
+
+
+def _blocks_from_data(data_dir: Path, doc: Any, to_height: int | None) -> Any:
+    from ledger.kv import LevelKV
+    from ledger.store import BlockStore
+
+    db_dir = data_dir / "db" if (data_dir / "db" / "CURRENT").exists() else data_dir
+    if not (db_dir / "CURRENT").exists():
+        fail(f"{data_dir} holds no node database (expected {data_dir}/db)")
+    try:
+        kv = LevelKV(str(db_dir), create=False)
+    except Exception as exc:  # plyvel reports a held lock or a missing DB this way
+        fail(f"cannot open {data_dir} (is its node still running?): {exc}")
+    try:
+        store = BlockStore(kv, doc.crypto)
+        head = store.head()[0]
+        last = head if to_height is None else min(head, to_height)
+        for h in range(1, last + 1):
+            block, qc = store.block(h), store.qc(h)
+            if block is None or qc is None:
+                fail(f"the data directory has no block or QC at height {h}")
+            yield block, qc
+    finally:
+        kv.close()
+
+
 @main.command()
 @click.argument("key")
 @click.option("--url", default="http://127.0.0.1:26651", show_default=True)

@@ -3,22 +3,27 @@ kind of tampering stops the replay at the right height with the reason."""
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from cli import main
 from contracts.app import ChainApp
 from contracts.audit import AuditFailure, replay
 from contracts.registry import default_executor
 from ledger.block import QC, Block
 from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite
 from ledger.genesis import Anchor, export_anchor
-from ledger.kv import MemoryKV
+from ledger.kv import KV, LevelKV, MemoryKV
 from ledger.tx import SignedTx, TxBody
 from tests.chainkit import Chain
 
 
-def build_chain(suite: Suite) -> tuple[Chain, list[tuple[Block, QC]]]:
+def build_chain(suite: Suite, kv: KV | None = None) -> tuple[Chain, list[tuple[Block, QC]]]:
     committee = [Chain.new(suite).pubkey("alice")]
-    chain = Chain.new(suite, kv=MemoryKV(), committee=committee, contracts_genesis=True)
+    chain = Chain.new(suite, kv=kv or MemoryKV(), committee=committee, contracts_genesis=True)
     app = ChainApp(chain.store, chain.store.tree, default_executor(), suite, chain.store.chain_id)
     add = {"name": "node4", "pubkey": chain.pubkey("node4")}
     batches = [
@@ -88,3 +93,31 @@ def test_a_genesis_that_is_not_the_anchor_is_refused() -> None:
     assert isinstance(foreign, Anchor)
     with pytest.raises(AuditFailure, match="anchor"):
         replay(chain.doc, history, foreign)
+
+
+def test_the_cli_replays_a_stopped_nodes_data_and_writes_the_report(tmp_path: Path) -> None:
+    kv = LevelKV(str(tmp_path / "data" / "db"))
+    chain, _ = build_chain(ED25519_SHA256, kv)
+    head_hash = chain.store.head()[1].hex()
+    export_anchor(chain.store).save(tmp_path / "anchor.json")
+    chain.doc.save(tmp_path / "genesis.json")
+    kv.close()
+    args = [
+        "audit",
+        "replay",
+        "--genesis",
+        str(tmp_path / "genesis.json"),
+        "--anchor",
+        str(tmp_path / "anchor.json"),
+        "--data",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "report.json"),
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "replayed heights 1..3" in result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["head_hash"] == head_hash and report["validator_changes"] == [1]
+    empty = CliRunner().invoke(main, [*args[:6], "--data", str(tmp_path)])
+    assert empty.exit_code != 0 and "no node database" in empty.output
