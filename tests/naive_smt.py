@@ -57,3 +57,16 @@ def naive_proof(suite: Suite, state: Mapping[str, bytes], key: str) -> Proof:
         depth += 1
     leaf = ProofLeaf(here[0][1], here[0][2]) if here else None
     return Proof(leaf, tuple(siblings))
+
+
+def naive_inner_nodes(suite: Suite, state: Mapping[str, bytes]) -> int:
+    """How many subtrees of ``state`` hold two keys or more (the tree's inner nodes)."""
+
+    def count(leaves: list[_Leaf], depth: int) -> int:
+        if len(leaves) < 2:
+            return 0
+        left = [leaf for leaf in leaves if leaf[0][depth] == "0"]
+        right = [leaf for leaf in leaves if leaf[0][depth] == "1"]
+        return 1 + count(left, depth + 1) + count(right, depth + 1)
+
+    return count(_leaves(suite, state), 0)

@@ -8,6 +8,7 @@ naive proofs; past roots keep their values and proofs. Then tampered proofs, per
 
 from __future__ import annotations
 
+import random
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from ledger.errors import CorruptStore, InvalidInput, ProofError
 from ledger.kv import KV, LevelKV, MemoryKV
 from ledger.smt import StateTree, stored_root
 from ledger.smt_proof import (
+    PATH_BITS,
     Proof,
     ProofLeaf,
     key_path,
@@ -33,7 +35,7 @@ from ledger.smt_proof import (
     value_hash,
     verify_proof,
 )
-from tests.naive_smt import naive_proof, naive_root
+from tests.naive_smt import naive_inner_nodes, naive_proof, naive_root
 
 SUITES = [ED25519_SHA256, SM2_SM3]
 BACKENDS = ["memory", "leveldb"]
@@ -127,6 +129,35 @@ def test_deletes_collapse_to_the_lone_leaf() -> None:
     assert commit(tree, kv, {"a": None}, 3) == ZERO_HASH
     assert tree.prove("a") == Proof(None, ())
     assert tree.get("a") is None and tree.get_at(root, "a") == a
+
+
+def test_pinned_nodes_follow_the_newest_tree() -> None:
+    """Superseded nodes leave memory as blocks are confirmed; discarded blocks change nothing."""
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    tree = StateTree(suite, kv, pinned_depth=PATH_BITS)
+    state = {f"key/{i}": encode(i) for i in range(300)}
+    commit(tree, kv, state, 1)
+    assert tree.pinned_nodes == naive_inner_nodes(suite, state)
+    rng = random.Random(5)
+    for height in range(2, 22):
+        writes: dict[str, bytes | None] = {}
+        for i in rng.sample(range(400), 40):
+            writes[f"key/{i}"] = None if i % 3 == 0 else encode([i, height])
+        tree.apply({"key/1": None, "key/2": encode("x")}, kv.batch(), height)
+        tree.discard_pending()
+        commit(tree, kv, writes, height)
+        for key, value in writes.items():
+            if value is None:
+                state.pop(key, None)
+            else:
+                state[key] = value
+        assert tree.pinned_nodes == naive_inner_nodes(suite, state)
+    assert tree.root == naive_root(suite, state)
+    # A shallow pinned depth holds only the top of the tree.
+    shallow = StateTree(suite, kv, tree.root, pinned_depth=3)
+    commit(shallow, kv, {"key/0": encode("y")}, 22)
+    assert 0 < shallow.pinned_nodes <= 7
 
 
 def test_empty_block_keeps_the_root_and_records_it() -> None:
@@ -253,7 +284,7 @@ def test_proof_objects_are_strict() -> None:
 
 @pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
 def test_reopened_leveldb_gives_the_same_root_and_reads(suite: Suite) -> None:
-    state = {f"key/{i}": encode(i) for i in range(200)}
+    state = {f"key/{i}": encode(i) for i in range(100)}
     with tempfile.TemporaryDirectory(prefix="smt_") as path:
         kv = LevelKV(path)
         tree = StateTree(suite, kv)
@@ -270,7 +301,7 @@ def test_reopened_leveldb_gives_the_same_root_and_reads(suite: Suite) -> None:
             assert again.root == second == naive_root(suite, after)
             assert again.get("key/0") is None and again.get("key/1") == encode("new")
             assert again.get_at(first, "key/0") == encode(0)
-            check_state(again, first, state, ["key/200"])
+            check_state(again, first, state, ["key/100"])
         finally:
             kv.close()
 
