@@ -455,7 +455,7 @@ class Replica:
             return
         if msg.view == self.view and not self.in_view_change:
             # It missed our view's new view: the leader repeats it to that replica.
-            if self._my_new_view is not None:
+            if self._my_new_view is not None and self._my_new_view.view == self.view:
                 out.append(Send(msg.sender, self._my_new_view))
             return
         reason = check_view_change(self.suite, self.chain_id, self.validators, msg,
@@ -512,6 +512,8 @@ class Replica:
         self.in_view_change = False
         self.ticks_in_view = 0
         self.proposal = nv.block
+        if nv is not self._my_new_view:
+            self._my_new_view = None  # ours, if any, was for a view we have left
         self.vcs.prune_below(nv.view)
         self._persist_round(out)
         before = nv if nv.sender == self.index else None

@@ -67,3 +67,11 @@ def test_an_sm2_cluster_under_faults_stays_safe_and_live() -> None:
     sim = Simulator(5, sc)
     heights = sim.run()
     assert min(heights.values()) >= 2 and sim.checker.commits >= 8
+
+
+@pytest.mark.parametrize("mix, seed", [("twins4", 102975)])
+def test_seeds_the_soak_once_failed_on_now_pass(mix: str, seed: int) -> None:
+    """Regressions found by ``benchmarks/soak_sim.py`` (a leader re-sent a stale new view
+    for a view it had left: caught by the persist-then-send check)."""
+    heights = Simulator(seed, MIXES[mix](seed)).run()
+    assert min(heights.values()) >= 2
