@@ -118,7 +118,7 @@ class _Layer:
     __slots__ = ("heads", "nodes", "pinned_new", "pinned_old", "root", "values")
 
     def __init__(self, root: bytes, nodes: dict[bytes, bytes], values: dict[bytes, bytes],
-                 heads: dict[str, bytes | None], pinned_new: list[bytes],
+                 heads: dict[str, bytes | None], pinned_new: dict[bytes, bytes],
                  pinned_old: list[bytes]) -> None:
         self.root = root
         self.nodes = nodes
@@ -156,7 +156,7 @@ class StateTree:
         self.node_loads = 0  # nodes read from the KV (cache misses), for benchmarks
         # Where the running apply collects its new nodes and pinned-set changes.
         self._out: dict[bytes, bytes] = {}
-        self._pinned_new: list[bytes] = []
+        self._pinned_new: dict[bytes, bytes] = {}
         self._pinned_old: list[bytes] = []
 
     @property
@@ -255,7 +255,7 @@ class StateTree:
         items.sort(key=_by_path)
         ints = [item[0] for item in items]
         nodes: dict[bytes, bytes] = {}
-        pinned_new: list[bytes] = []
+        pinned_new: dict[bytes, bytes] = {}
         pinned_old: list[bytes] = []
         new_root = self.root
         if items:
@@ -287,9 +287,7 @@ class StateTree:
         pinned = self._pinned
         for node_hash in layer.pinned_old:
             pinned.pop(node_hash, None)
-        nodes = layer.nodes
-        for node_hash in layer.pinned_new:
-            pinned[node_hash] = nodes[node_hash]
+        pinned.update(layer.pinned_new)
         self._written_root = layer.root
 
     def discard_pending(self) -> None:
@@ -407,16 +405,15 @@ class StateTree:
         preimage = _INNER_PREFIX + left + right
         node = self._hash(preimage)
         if left_info is None:
-            if right_info is None:
-                self._out[node] = preimage + _FLAG_BYTES[0]
-            else:
-                self._out[node] = preimage + _FLAG_BYTES[2] + right_info
+            stored = preimage + (_FLAG_BYTES[0] if right_info is None
+                                 else _FLAG_BYTES[2] + right_info)
         elif right_info is None:
-            self._out[node] = preimage + _FLAG_BYTES[1] + left_info
+            stored = preimage + _FLAG_BYTES[1] + left_info
         else:
-            self._out[node] = preimage + _FLAG_BYTES[3] + left_info + right_info
+            stored = preimage + _FLAG_BYTES[3] + left_info + right_info
+        self._out[node] = stored
         if depth < self._pinned_depth:
-            self._pinned_new.append(node)
+            self._pinned_new[node] = stored
         return node, None
 
     # -- storage ----------------------------------------------------------------------
