@@ -2,7 +2,8 @@
 
 Rules: integers shortest form (msgpack-python's default), no floats, text as ``str``, bytes as
 ``bin``, maps with ``str`` keys sorted by their UTF-8 bytes, applied recursively. The decoder
-is strict: it re-encodes what it decoded and rejects input whose bytes differ.
+is strict: it checks key order and types while unpacking, re-encodes what it decoded
+and rejects input whose bytes differ.
 """
 
 from __future__ import annotations
@@ -23,23 +24,22 @@ Value = Any  # None | bool | int | str | bytes | list[Value] | dict[str, Value]
 
 def _canonical(value: Value) -> Value:
     """Return ``value`` with maps key-sorted, checking every type on the way."""
-    if value is None or value is True or value is False:
-        return value
     t = type(value)
+    if t is str or t is bytes or value is None or t is bool:
+        return value
     if t is int:
         if not _INT_MIN <= value <= _INT_MAX:
             raise EncodingError(f"integer out of the 64-bit range: {value}")
         return value
-    if t is str or t is bytes:
-        return value
     if t is dict:
-        items = []
-        for k, v in value.items():
+        keys = list(value)
+        for k in keys:
             if type(k) is not str:
                 raise EncodingError(f"map key is not text: {k!r}")
-            items.append((k.encode("utf-8"), k, _canonical(v)))
-        items.sort(key=lambda item: item[0])
-        return {k: v for _, k, v in items}
+        # Code point order is UTF-8 byte order (UTF-8 preserves it), so no key is encoded
+        # here; a key with a lone surrogate fails in packb (caught by ``encode``).
+        keys.sort()
+        return {k: _canonical(value[k]) for k in keys}
     if t is list or t is tuple:
         return [_canonical(v) for v in value]
     if isinstance(value, bool | int):  # subclasses such as IntEnum
@@ -59,8 +59,42 @@ def encode(value: Value) -> bytes:
         raise EncodingError(f"cannot encode: {exc}") from exc
 
 
+# The types a decoded value may hold: msgpack also yields float, ExtType and Timestamp,
+# which CE does not carry.
+_DECODED_TYPES = frozenset({type(None), bool, int, str, bytes, list, dict})
+
+
+def _check_pairs(pairs: list[tuple[Any, Value]]) -> dict[str, Value]:
+    """``object_pairs_hook``: text keys in strictly increasing order (no duplicates), values
+    of CE types. Code point order is UTF-8 byte order."""
+    prev: str | None = None
+    for k, v in pairs:
+        if type(k) is not str:
+            raise EncodingError(f"map key is not text: {k!r}")
+        if prev is not None and not prev < k:
+            raise EncodingError("encoding is not canonical: map keys unsorted or repeated")
+        prev = k
+        if type(v) not in _DECODED_TYPES:
+            raise EncodingError(f"type {type(v).__name__} has no canonical encoding")
+    return dict(pairs)
+
+
+def _check_items(items: list[Value]) -> list[Value]:
+    """``list_hook``: every element of an array is of a CE type."""
+    for v in items:
+        if type(v) not in _DECODED_TYPES:
+            raise EncodingError(f"type {type(v).__name__} has no canonical encoding")
+    return items
+
+
 def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES) -> Value:
-    """Decode CE bytes, rejecting anything non-canonical, truncated, trailing or oversize."""
+    """Decode CE bytes, rejecting anything non-canonical, truncated, trailing or oversize.
+
+    The unpacker's hooks check, per map and array as it is built, that map keys are text in
+    strictly increasing order and that every value has a CE type (no floats, no ext types);
+    then the value, whose maps are therefore already in canonical order, is packed again
+    as is and must give back ``data`` exactly (shortest integers and lengths, bin vs str).
+    Together that is ``encode(decode(data)) == data`` without a Python walk that re-sorts."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise EncodingError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -72,13 +106,23 @@ def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES) -> Value:
             raw=False,
             use_list=True,
             strict_map_key=True,
+            object_pairs_hook=_check_pairs,
+            list_hook=_check_items,
         )
+    except EncodingError:
+        raise
     except msgpack.ExtraData as exc:
         raise EncodingError("trailing bytes after the encoded value") from exc
     except (ValueError, msgpack.UnpackException, TypeError) as exc:
         raise EncodingError(f"malformed encoding: {exc}") from exc
-    # Re-encoding catches floats, unsorted or duplicate keys and non-shortest integers.
-    if encode(value) != data:
+    if type(value) not in _DECODED_TYPES:
+        raise EncodingError(f"type {type(value).__name__} has no canonical encoding")
+    try:
+        again = msgpack.packb(value, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise EncodingError(f"cannot encode: {exc}") from exc
+    # Re-encoding catches non-shortest integers, lengths and str/bin forms.
+    if again != data:
         raise EncodingError("encoding is not canonical")
     return value
 
