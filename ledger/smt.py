@@ -58,13 +58,14 @@ A ``StateTree`` is used by one thread at a time (the node's executor).
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Mapping
 from operator import itemgetter
 
 from ledger import schema, tags
-from ledger.crypto import DIGEST_LEN, ZERO_HASH, Suite
+from ledger.crypto import DIGEST_LEN, ED25519_SHA256, ZERO_HASH, Suite
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.kv import KV, WriteBatch
 from ledger.smt_proof import (
@@ -88,6 +89,7 @@ _INNER = tags.STATE_NODE
 _PREIMAGE_LEN = 1 + 2 * DIGEST_LEN
 _INFO_LEN = 2 * DIGEST_LEN  # path ‖ value_hash of a lone key
 _LEAF_PREFIX = bytes((_LEAF,))
+_VALUE_PREFIX = bytes((tags.STATE_VALUE,))
 _INNER_PREFIX = bytes((_INNER,))
 _FLAG_BYTES = tuple(bytes((flags,)) for flags in range(4))
 _INNER_BASE_LEN = _PREIMAGE_LEN + 1  # preimage and flags
@@ -145,6 +147,9 @@ class StateTree:
             raise ValueError("pinned_depth must be in 0..256 and cache_nodes at least 2")
         self.suite = suite
         self._hash = suite.hash
+        # The hot loops call hashlib's SHA-256 directly when the suite is SHA-256: a
+        # Python frame per hash is a good part of a node's cost.
+        self._sha256 = hashlib.sha256 if suite is ED25519_SHA256 else None
         self._kv = kv
         self._written_root = root
         self._layers: deque[_Layer] = deque()
@@ -237,6 +242,7 @@ class StateTree:
         if type(height) is not int or height < 0:
             raise InvalidInput(f"height must be a non-negative integer, got {height!r}")
         suite = self.suite
+        sha = self._sha256
         items: list[_Write] = []
         values: dict[bytes, bytes] = {}
         heads: dict[str, bytes | None] = {}
@@ -245,10 +251,16 @@ class StateTree:
             if value is None:
                 items.append((int.from_bytes(path, "big"), None, None))
             elif type(value) is bytes:
-                digest = value_hash(suite, value)
+                if sha is not None:  # value_hash and leaf_hash, inlined
+                    digest = sha(_VALUE_PREFIX + value).digest()
+                    lone = path + digest
+                    leaf = sha(_LEAF_PREFIX + lone).digest()
+                else:
+                    digest = value_hash(suite, value)
+                    lone = path + digest
+                    leaf = leaf_hash(suite, path, digest)
                 values[digest] = value
-                items.append((int.from_bytes(path, "big"), path + digest,
-                              leaf_hash(suite, path, digest)))
+                items.append((int.from_bytes(path, "big"), lone, leaf))
             else:
                 raise InvalidInput(f"value of {key!r} must be CE bytes or None")
             heads[key] = value
@@ -265,17 +277,14 @@ class StateTree:
             if info is not None:  # a lone key at the root has no parent to hint it
                 nodes[new_root] = _LEAF_PREFIX + info
 
-        put = batch.put
-        for node_hash, raw in nodes.items():
-            put(schema.STATE_NODE + node_hash, raw)
-        for digest, value in values.items():
-            put(schema.state_value_key(digest), value)
-        for key, head in heads.items():
-            if head is None:
-                batch.delete(schema.state_head_key(key))
-            else:
-                put(schema.state_head_key(key), head)
-        put(schema.state_root_key(height), new_root)
+        # One list extend per record kind: a method call per put costs as much as the put.
+        ops = batch.ops
+        node_prefix, value_prefix = schema.STATE_NODE, schema.STATE_VALUE
+        ops.extend([(node_prefix + node_hash, raw) for node_hash, raw in nodes.items()])
+        ops.extend([(value_prefix + digest, value) for digest, value in values.items()])
+        head_key = schema.state_head_key
+        ops.extend([(head_key(key), head) for key, head in heads.items()])
+        ops.append((schema.state_root_key(height), new_root))
         self._layers.append(_Layer(new_root, nodes, values, heads, pinned_new, pinned_old))
         return new_root
 
@@ -357,16 +366,48 @@ class StateTree:
                 node = raw[1:33]
                 info = raw[66:130] if flags & 1 else None
             depth += 1
-        ref = self._rebuild([item], node, info, depth)
+        node, info = self._rebuild([item], node, info, depth)
+        # Back up the path: ``_join`` inlined, as this loop makes most of a block's nodes.
+        out, pinned_new, pinned_old = self._out, self._pinned_new, self._pinned_old
+        sha, hash_ = self._sha256, self._hash
+        flag_bytes = _FLAG_BYTES
         for old, sibling, sibling_info, bit in reversed(trail):
             depth -= 1
+            if sibling == ZERO_HASH:
+                if node == ZERO_HASH or info is not None:  # collapses upwards unchanged
+                    if node != old and depth < pinned_depth:
+                        pinned_old.append(old)
+                    continue
+            elif node == ZERO_HASH and sibling_info is not None:
+                node, info = sibling, sibling_info
+                if depth < pinned_depth:
+                    pinned_old.append(old)
+                continue
             if bit:
-                ref = self._join(sibling, sibling_info, ref[0], ref[1], depth)
+                preimage = _INNER_PREFIX + sibling + node
+                if sibling_info is None:
+                    hints = flag_bytes[0] if info is None else flag_bytes[2] + info
+                elif info is None:
+                    hints = flag_bytes[1] + sibling_info
+                else:
+                    hints = flag_bytes[3] + sibling_info + info
             else:
-                ref = self._join(ref[0], ref[1], sibling, sibling_info, depth)
-            if ref[0] != old and depth < pinned_depth:
-                self._pinned_old.append(old)
-        return ref
+                preimage = _INNER_PREFIX + node + sibling
+                if info is None:
+                    hints = flag_bytes[0] if sibling_info is None else flag_bytes[2] + sibling_info
+                elif sibling_info is None:
+                    hints = flag_bytes[1] + info
+                else:
+                    hints = flag_bytes[3] + info + sibling_info
+            node = sha(preimage).digest() if sha is not None else hash_(preimage)
+            info = None
+            stored = preimage + hints
+            out[node] = stored
+            if depth < pinned_depth:
+                pinned_new[node] = stored
+                if node != old:
+                    pinned_old.append(old)
+        return node, info
 
     def _rebuild(self, run: list[_Write], node: bytes, info: bytes | None, depth: int) -> _Ref:
         """The subtree holding the lone key ``info`` (or nothing) after the writes ``run``."""
@@ -403,7 +444,8 @@ class StateTree:
         elif right == ZERO_HASH and left_info is not None:
             return left, left_info
         preimage = _INNER_PREFIX + left + right
-        node = self._hash(preimage)
+        sha = self._sha256
+        node = sha(preimage).digest() if sha is not None else self._hash(preimage)
         if left_info is None:
             stored = preimage + (_FLAG_BYTES[0] if right_info is None
                                  else _FLAG_BYTES[2] + right_info)
