@@ -258,23 +258,11 @@ class RateLimiter:
 
 # ---- the node -----------------------------------------------------------------------------
 
-# CE of a signed transaction is {"body": BODY, "sig": bin64}: keys sorted, so the bytes are
-# fixmap(2) "body" BODY "sig" bin8(64) SIG, and BODY's canonical encoding is a slice of them.
-_TX_HEAD = b"\x82\xa4body"
-_TX_SIG_MARK = b"\xa3sig\xc4\x40"
-_TX_TAIL_LEN = len(_TX_SIG_MARK) + 64
-
-
 def decode_tx(data: bytes) -> SignedTx:
-    """``SignedTx.decode`` (strict), plus the body's canonical bytes taken from ``data`` so
-    that ``tx_id`` hashes them instead of encoding the body a second time (admission is the
+    """``SignedTx.decode`` (strict); the transaction keeps ``data`` as its encoding and the
+    body's canonical bytes, so ``tx_id`` and gossip encode nothing again (admission is the
     per-transaction hot path of every node)."""
-    tx = SignedTx.decode(data)
-    if data[: len(_TX_HEAD)] == _TX_HEAD and data[-_TX_TAIL_LEN:-64] == _TX_SIG_MARK:
-        # ``TxBody.encoded`` is a cached_property: its cache is the instance __dict__.
-        tx.body.__dict__["encoded"] = bytes(data[len(_TX_HEAD) : -_TX_TAIL_LEN])
-    return tx
-
+    return SignedTx.decode(data)
 
 
 R_BUSY = "busy"

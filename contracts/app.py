@@ -158,7 +158,7 @@ class ChainApp:
                 if not tx.verify_signature(self.suite):
                     return f"transaction {tx.tx_id(self.suite).hex()} has a bad signature"
                 self._remember_verified(tx)
-        done = self._execute(h, block.txs, cache=False)
+        done = self._execute(h, block.txs, cache=False, source=block)
         mine = done.block.header
         for name in ("tx_root", "receipts_root", "state_root", "validators_hash",
                      "next_validators_hash"):
@@ -212,11 +212,15 @@ class ChainApp:
         if height != head_height + 1:
             raise InvalidInput(f"height {height} does not follow the head {head_height}")
 
-    def _execute(self, draft: Header, txs: tuple[SignedTx, ...], cache: bool = True) -> Executed:
-        """Run ``txs`` on the head state; returns the block with every root filled in."""
+    def _execute(self, draft: Header, txs: tuple[SignedTx, ...], cache: bool = True,
+                 source: Block | None = None) -> Executed:
+        """Run ``txs`` on the head state; returns the block with every root filled in.
+        ``source`` is the block ``txs`` come from (its computed tx_root is reused)."""
         tree = self.tree
         if tree.pending:
             raise RuntimeError("the state tree has an unwritten apply pending")
+        root_of_txs = (source.computed_tx_root(self.suite) if source is not None
+                       else tx_root(self.suite, txs))
         ctx = BlockContext(self.chain_id, self.suite, draft.height, draft.time_ms, draft.proposer)
         result = self.executor.execute_block(tree, ctx, txs)
         self.executions += 1
@@ -226,13 +230,15 @@ class ChainApp:
         current = self.store.validators_at(draft.height)
         nxt = self._next_set(writes, current)
         header = draft.with_changes(
-            tx_root=tx_root(self.suite, txs),
+            tx_root=root_of_txs,
             receipts_root=receipts_root(self.suite, result.receipts),
             state_root=root,
             validators_hash=validators_hash(self.suite, current),
             next_validators_hash=validators_hash(self.suite, nxt),
         )
-        done = Executed(Block(header, txs), writes, list(result.receipts), nxt)
+        block = Block(header, txs)
+        block.remember_tx_root(self.suite, root_of_txs)
+        done = Executed(block, writes, list(result.receipts), nxt)
         if cache:
             self._cache(header.hash(self.suite), done)
         return done

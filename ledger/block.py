@@ -9,7 +9,7 @@ the store and offline proof bundles alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -142,10 +142,18 @@ class Header:
         return replace(self, **changes)
 
 
+# CE of a block is {"header": HEADER, "txs": [TX, ...]} (keys sorted): fixmap(2), then the
+# two keys as fixstr, so it can be put together from the header's and the txs' encodings.
+_BLOCK_HEAD = b"\x82\xa6header"
+_BLOCK_TXS = b"\xa3txs"
+
+
 @dataclass(frozen=True)
 class Block:
     header: Header
     txs: tuple[SignedTx, ...]
+    # suite name -> tx_root computed from ``txs`` (the app primes it from its execution).
+    _tx_roots: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     def to_obj(self) -> dict[str, Any]:
         return {"header": self.header.to_obj(), "txs": [t.to_obj() for t in self.txs]}
@@ -157,7 +165,10 @@ class Block:
         return cls(Header.from_obj(m["header"]), tuple(SignedTx.from_obj(t) for t in txs))
 
     def encode(self) -> bytes:
-        return encoding.encode(self.to_obj())
+        """``CE(to_obj())``, assembled from the header's and each transaction's encoding
+        (a transaction keeps the bytes it was decoded from)."""
+        txs = encoding.encode_array_of([t.encode() for t in self.txs])
+        return b"".join((_BLOCK_HEAD, self.header.encoded, _BLOCK_TXS, txs))
 
     @classmethod
     def decode(cls, data: bytes) -> Block:
@@ -169,8 +180,20 @@ class Block:
     def tx_ids(self, suite: Suite) -> list[bytes]:
         return [t.tx_id(suite) for t in self.txs]
 
+    def computed_tx_root(self, suite: Suite) -> bytes:
+        """The Merkle root of this block's transactions (not the header's claim), once."""
+        root = self._tx_roots.get(suite.name)
+        if root is None:
+            root = self._tx_roots[suite.name] = tx_root(suite, self.txs)
+        return root
+
+    def remember_tx_root(self, suite: Suite, root: bytes) -> None:
+        """Record ``root`` as computed from exactly ``self.txs`` under ``suite`` (by a caller
+        that just computed it from the same tuple)."""
+        self._tx_roots[suite.name] = root
+
     def check_tx_root(self, suite: Suite) -> None:
-        if merkle_root(suite, self.tx_ids(suite)) != self.header.tx_root:
+        if self.computed_tx_root(suite) != self.header.tx_root:
             raise InvalidInput(f"block {self.header.height}: tx_root does not match its txs")
 
 

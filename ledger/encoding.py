@@ -20,6 +20,7 @@ _INT_MIN = -(1 << 63)
 _INT_MAX = (1 << 64) - 1
 
 Value = Any  # None | bool | int | str | bytes | list[Value] | dict[str, Value]
+_LEAVES = frozenset({str, bytes, type(None), bool})
 
 
 def _canonical(value: Value) -> Value:
@@ -39,9 +40,14 @@ def _canonical(value: Value) -> Value:
         # Code point order is UTF-8 byte order (UTF-8 preserves it), so no key is encoded
         # here; a key with a lone surrogate fails in packb (caught by ``encode``).
         keys.sort()
-        return {k: _canonical(value[k]) for k in keys}
+        out = {}
+        for k in keys:
+            v = value[k]
+            # Text and bytes are the common leaves: kept as they are without a call.
+            out[k] = v if type(v) in _LEAVES else _canonical(v)
+        return out
     if t is list or t is tuple:
-        return [_canonical(v) for v in value]
+        return [v if type(v) in _LEAVES else _canonical(v) for v in value]
     if isinstance(value, bool | int):  # subclasses such as IntEnum
         return _canonical(int(value))
     if isinstance(value, bytearray | memoryview):
@@ -57,6 +63,16 @@ def encode(value: Value) -> bytes:
         raise
     except (TypeError, ValueError, OverflowError) as exc:
         raise EncodingError(f"cannot encode: {exc}") from exc
+
+
+_PACKER = msgpack.Packer(use_bin_type=True)
+
+
+def encode_array_of(encoded_items: list[bytes]) -> bytes:
+    """CE of an array given each element's CE (the array header, then the elements as
+    they are): lets a block or a receipts record reuse encodings its parts already hold."""
+    header: bytes = _PACKER.pack_array_header(len(encoded_items))
+    return header + b"".join(encoded_items)
 
 
 # The types a decoded value may hold: msgpack also yields float, ExtType and Timestamp,

@@ -288,7 +288,7 @@ class BlockStore:
         if len(block.txs) > MAX_BLOCK_TXS:
             raise InvalidInput(f"{where} has more than {MAX_BLOCK_TXS} transactions")
         ids = block.tx_ids(self.suite)
-        if tx_root(self.suite, block.txs) != h.tx_root:
+        if block.computed_tx_root(self.suite) != h.tx_root:
             raise InvalidInput(f"{where}: tx_root does not match its transactions")
         if len(set(ids)) != len(ids):
             raise InvalidInput(f"{where} contains one transaction twice")
@@ -335,7 +335,7 @@ class BlockStore:
         put(schema.block_by_hash_key(block_hash), schema.height_bytes(h.height))
         for index, tx in enumerate(block.txs):
             put(schema.tx_location_key(tx.tx_id(self.suite)), encoding.encode([h.height, index]))
-        put(schema.receipts_key(h.height), encoding.encode([r.to_obj() for r in receipts]))
+        put(schema.receipts_key(h.height), encoding.encode_array_of([r.encode() for r in receipts]))
         next_vals = encoding.encode(validators_to_obj(next_validators))
         if genesis_doc_obj is not None:
             put(schema.validators_key(0), next_vals)

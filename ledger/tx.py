@@ -19,6 +19,9 @@ from ledger.fields import exact_map, get_bytes, get_int, get_str
 MAX_TX_BYTES = 64 * 1024
 MAX_CALL_LEN = 64
 _BODY_FIELDS = {"chain_id", "sender", "nonce", "call", "args"}
+_MAX_CHAIN_ID_LEN = 256
+_MAX_SENDER_LEN = 65
+_TX_FIELDS = {"body", "sig"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,17 @@ class TxBody:
 
     @classmethod
     def from_obj(cls, obj: Any) -> TxBody:
+        if type(obj) is dict and obj.keys() == _BODY_FIELDS:
+            # The common, valid case in one pass (every node decodes every transaction);
+            # anything else takes the field-by-field path below, which says what failed.
+            chain_id, sender, nonce = obj["chain_id"], obj["sender"], obj["nonce"]
+            call, args = obj["call"], obj["args"]
+            if (type(chain_id) is str and len(chain_id) <= _MAX_CHAIN_ID_LEN
+                    and type(sender) is bytes and len(sender) <= _MAX_SENDER_LEN
+                    and type(nonce) is int and nonce >= 0
+                    and type(call) is str and len(call) <= MAX_CALL_LEN and call.count(".") == 1
+                    and type(args) is dict):
+                return cls(chain_id, sender, nonce, call, args)
         m = exact_map(obj, "tx body", _BODY_FIELDS)
         args = m["args"]
         if not isinstance(args, dict):
@@ -48,8 +62,8 @@ class TxBody:
         if call.count(".") != 1:
             raise InvalidInput(f"tx body.call must be 'contract.method', got {call!r}")
         return cls(
-            chain_id=get_str(m, "chain_id", "tx body"),
-            sender=get_bytes(m, "sender", "tx body", max_len=65),
+            chain_id=get_str(m, "chain_id", "tx body", _MAX_CHAIN_ID_LEN),
+            sender=get_bytes(m, "sender", "tx body", max_len=_MAX_SENDER_LEN),
             nonce=get_int(m, "nonce", "tx body"),
             call=call,
             args=args,
@@ -63,11 +77,21 @@ class TxBody:
         return bytes((tags.TX_SIGN,)) + self.encoded
 
 
+# CE of a signed transaction is {"body": BODY, "sig": bin64}: keys sorted, so its bytes are
+# fixmap(2) "body" BODY "sig" bin8(64) SIG, and BODY's canonical encoding is a slice of them.
+_TX_HEAD = b"\x82\xa4body"
+_TX_SIG_MARK = b"\xa3sig\xc4\x40"
+_TX_TAIL_LEN = len(_TX_SIG_MARK) + SIG_LEN
+
+
 @dataclass(frozen=True)
 class SignedTx:
     body: TxBody
     sig: bytes
     _ids: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    # The canonical encoding once known (from ``decode`` or the first ``encode``): a
+    # transaction is encoded for gossip, batch sizing, blocks and the store.
+    _wire: list[bytes] = field(default_factory=list, compare=False, repr=False)
 
     def tx_id(self, suite: Suite) -> bytes:
         cached = self._ids.get(suite.name)
@@ -83,15 +107,30 @@ class SignedTx:
 
     @classmethod
     def from_obj(cls, obj: Any) -> SignedTx:
-        m = exact_map(obj, "transaction", {"body", "sig"})
+        if type(obj) is dict and obj.keys() == _TX_FIELDS:
+            sig = obj["sig"]
+            if type(sig) is bytes and len(sig) == SIG_LEN:
+                return cls(TxBody.from_obj(obj["body"]), sig)
+        m = exact_map(obj, "transaction", _TX_FIELDS)
         return cls(body=TxBody.from_obj(m["body"]), sig=get_bytes(m, "sig", "transaction", SIG_LEN))
 
     def encode(self) -> bytes:
-        return encoding.encode(self.to_obj())
+        if not self._wire:
+            self._wire.append(encoding.encode(self.to_obj()))
+        return self._wire[0]
 
     @classmethod
     def decode(cls, data: bytes) -> SignedTx:
-        return cls.from_obj(encoding.decode(data, MAX_TX_BYTES))
+        """Strict decode (canonical form checked once). The transaction keeps ``data`` as its
+        encoding and the body's canonical bytes, a slice of it, so neither ``encode`` nor
+        ``tx_id`` encodes again."""
+        tx = cls.from_obj(encoding.decode(data, MAX_TX_BYTES))
+        data = bytes(data)
+        tx._wire.append(data)
+        if data[: len(_TX_HEAD)] == _TX_HEAD and data[-_TX_TAIL_LEN:-SIG_LEN] == _TX_SIG_MARK:
+            # ``TxBody.encoded`` is a cached_property: its cache is the instance __dict__.
+            tx.body.__dict__["encoded"] = data[len(_TX_HEAD) : -_TX_TAIL_LEN]
+        return tx
 
 
 def sign_tx(suite: Suite, secret: bytes, body: TxBody) -> SignedTx:
@@ -111,6 +150,10 @@ class Receipt:
     code: str
     message: str = ""
     events: tuple[dict[str, Any], ...] = ()
+    # suite name -> hash, and the encoding: a receipt is hashed on execution and again for
+    # the store's receipts_root check, and encoded into the block's receipts record.
+    _hashes: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    _wire: list[bytes] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -137,5 +180,13 @@ class Receipt:
             events=tuple(events),
         )
 
+    def encode(self) -> bytes:
+        if not self._wire:
+            self._wire.append(encoding.encode(self.to_obj()))
+        return self._wire[0]
+
     def hash(self, suite: Suite) -> bytes:
-        return suite.hd(tags.RECEIPT, encoding.encode(self.to_obj()))
+        cached = self._hashes.get(suite.name)
+        if cached is None:
+            cached = self._hashes[suite.name] = suite.hd(tags.RECEIPT, self.encode())
+        return cached
