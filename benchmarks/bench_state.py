@@ -193,7 +193,7 @@ def main() -> None:
         print(f"updates: {rate:,.0f} keys/s in synced blocks of {args.batch:,} "
               f"({cpu_rate:,.0f} per process CPU-second, {thread_rate:,.0f} per CPU-second of "
               f"the updating thread; "
-              f"{args.batch / rate * 1000:.1f} ms/block; {nodes:,} nodes written, "
+              f"{args.batch / rate * 1000:.1f} ms/block; {nodes:,} node records written, "
               f"{puts:,} puts, {loads:,} node reads from LevelDB per block)")
         print(f"  baseline: {suite.name} hash {hash_rate:,.0f}/s, synced LevelDB batch "
               f"{db_rate:,.0f} puts/s -> hashing + writing alone {floor_s * 1000:.1f} ms/block "

@@ -78,9 +78,12 @@ from ledger.smt_proof import (
     value_hash,
 )
 
-__all__ = ["DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "StateTree", "stored_root"]
+__all__ = ["CHUNK_LEVELS", "DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "StateTree",
+           "stored_root"]
 
 DEFAULT_PINNED_DEPTH = 24
+# Inner nodes are stored in chunks of this many levels, one record per chunk (see above).
+CHUNK_LEVELS = 3
 # Deeper and past nodes: ~250 bytes each in memory.
 DEFAULT_CACHE_NODES = 1 << 16
 
@@ -117,13 +120,14 @@ def stored_root(kv: KV, height: int) -> bytes | None:
 class _Layer:
     """What one ``apply`` staged and the KV does not hold yet."""
 
-    __slots__ = ("heads", "nodes", "pinned_new", "pinned_old", "root", "values")
+    __slots__ = ("chunks", "heads", "nodes", "pinned_new", "pinned_old", "root", "values")
 
-    def __init__(self, root: bytes, nodes: dict[bytes, bytes], values: dict[bytes, bytes],
-                 heads: dict[str, bytes | None], pinned_new: dict[bytes, bytes],
-                 pinned_old: list[bytes]) -> None:
+    def __init__(self, root: bytes, nodes: dict[bytes, bytes], chunks: dict[bytes, bytes],
+                 values: dict[bytes, bytes], heads: dict[str, bytes | None],
+                 pinned_new: dict[bytes, bytes], pinned_old: list[bytes]) -> None:
         self.root = root
-        self.nodes = nodes
+        self.nodes = nodes  # every new node by its hash, as the tree reads them
+        self.chunks = chunks  # the chunk records staged in the batch, by chunk root
         self.values = values
         self.heads = heads
         self.pinned_new = pinned_new  # new inner nodes above the pinned depth
@@ -161,6 +165,7 @@ class StateTree:
         self.node_loads = 0  # nodes read from the KV (cache misses), for benchmarks
         # Where the running apply collects its new nodes and pinned-set changes.
         self._out: dict[bytes, bytes] = {}
+        self._chunk_roots: dict[bytes, bytes | None] = {}  # new chunk root -> old one there
         self._pinned_new: dict[bytes, bytes] = {}
         self._pinned_old: list[bytes] = []
 
@@ -210,6 +215,7 @@ class StateTree:
         path = key_path(self.suite, key)
         node, info = self._ref(self.root if root is None else root)
         siblings: list[bytes] = []
+        chunk_root = node
         for depth in range(PATH_BITS + 1):
             if node == ZERO_HASH:
                 return None, Proof(None, tuple(siblings))
@@ -217,7 +223,9 @@ class StateTree:
                 leaf = ProofLeaf(info[:32], info[32:])
                 value = self._value(leaf.value_hash) if leaf.path == path else None
                 return value, Proof(leaf, tuple(siblings))
-            raw = self._load(node, depth, False)
+            if depth % CHUNK_LEVELS == 0:
+                chunk_root = node
+            raw = self._load(node, depth, False, chunk_root)
             if raw[0] != _INNER:
                 raise CorruptStore(f"state node {node.hex()} is a lone key without a hint")
             (left, left_info), (right, right_info) = _children(raw)
@@ -270,22 +278,27 @@ class StateTree:
         pinned_new: dict[bytes, bytes] = {}
         pinned_old: list[bytes] = []
         new_root = self.root
+        chunk_roots: dict[bytes, bytes | None] = {}
+        chunks: dict[bytes, bytes] = {}
         if items:
             self._out, self._pinned_new, self._pinned_old = nodes, pinned_new, pinned_old
+            self._chunk_roots = chunk_roots
             node, info = self._ref(new_root)
-            new_root, info = self._update(node, info, 0, items, ints, 0, len(items))
+            new_root, info = self._update(node, info, 0, items, ints, 0, len(items), node)
             if info is not None:  # a lone key at the root has no parent to hint it
-                nodes[new_root] = _LEAF_PREFIX + info
+                nodes[new_root] = chunks[new_root] = _LEAF_PREFIX + info
+            chunks.update(self._chunk_records(chunk_roots, nodes))
 
         # One list extend per record kind: a method call per put costs as much as the put.
         ops = batch.ops
         node_prefix, value_prefix = schema.STATE_NODE, schema.STATE_VALUE
-        ops.extend([(node_prefix + node_hash, raw) for node_hash, raw in nodes.items()])
+        ops.extend([(node_prefix + node_hash, raw) for node_hash, raw in chunks.items()])
         ops.extend([(value_prefix + digest, value) for digest, value in values.items()])
         head_key = schema.state_head_key
         ops.extend([(head_key(key), head) for key, head in heads.items()])
         ops.append((schema.state_root_key(height), new_root))
-        self._layers.append(_Layer(new_root, nodes, values, heads, pinned_new, pinned_old))
+        self._layers.append(_Layer(new_root, nodes, chunks, values, heads, pinned_new,
+                                   pinned_old))
         return new_root
 
     def confirm_written(self) -> None:
@@ -307,19 +320,25 @@ class StateTree:
         """A root as a subtree reference (its info read from the node itself)."""
         if node == ZERO_HASH:
             return node, None
-        raw = self._load(node, 0, False)
+        raw = self._load(node, 0, False, node)
         return node, (raw[1:_PREIMAGE_LEN] if raw[0] == _LEAF else None)
 
     def _update(self, node: bytes, info: bytes | None, depth: int, items: list[_Write],
-                ints: list[int], lo: int, hi: int) -> _Ref:
-        """The subtree ``node`` at ``depth`` after the (non-empty) run ``items[lo:hi]``."""
+                ints: list[int], lo: int, hi: int, chunk_root: bytes) -> _Ref:
+        """The subtree ``node`` at ``depth`` after the (non-empty) run ``items[lo:hi]``.
+
+        ``chunk_root``: the node heading the stored chunk that holds ``node``.
+        """
         if hi - lo == 1:
-            return self._update_one(node, info, depth, items[lo])
+            return self._update_one(node, info, depth, items[lo], chunk_root)
         if node == ZERO_HASH or info is not None:
             return self._rebuild(items[lo:hi], node, info, depth)
         if depth >= PATH_BITS:
             raise CorruptStore("state tree inner node below the deepest level")
-        raw = self._load(node, depth, True)
+        at_chunk_root = depth % CHUNK_LEVELS == 0
+        if at_chunk_root:
+            chunk_root = node
+        raw = self._load(node, depth, True, chunk_root)
         if raw[0] != _INNER:
             raise CorruptStore(f"state node {node.hex()} is a lone key without a hint")
         (left, left_info), (right, right_info) = _children(raw)
@@ -328,15 +347,20 @@ class StateTree:
         shift = PATH_BITS - 1 - depth
         mid = bisect_left(ints, ((ints[lo] >> shift) | 1) << shift, lo, hi)
         if mid > lo:
-            left, left_info = self._update(left, left_info, depth + 1, items, ints, lo, mid)
+            left, left_info = self._update(left, left_info, depth + 1, items, ints, lo, mid,
+                                           chunk_root)
         if mid < hi:
-            right, right_info = self._update(right, right_info, depth + 1, items, ints, mid, hi)
+            right, right_info = self._update(right, right_info, depth + 1, items, ints, mid, hi,
+                                             chunk_root)
         ref = self._join(left, left_info, right, right_info, depth)
         if ref[0] != node and depth < self._pinned_depth:
             self._pinned_old.append(node)
+        if at_chunk_root and ref[1] is None and ref[0] != ZERO_HASH:
+            self._chunk_roots[ref[0]] = node  # its unchanged members are in node's chunk
         return ref
 
-    def _update_one(self, node: bytes, info: bytes | None, depth: int, item: _Write) -> _Ref:
+    def _update_one(self, node: bytes, info: bytes | None, depth: int, item: _Write,
+                    chunk_root: bytes) -> _Ref:
         """``_update`` for a run of one write: a loop down its path and back up.
 
         Below the top ten levels of a 1,000-key block each write is alone in its subtree,
@@ -350,8 +374,10 @@ class StateTree:
             if depth >= PATH_BITS:
                 raise CorruptStore("state tree inner node below the deepest level")
             # The pinned levels answer most reads: look there before the general path.
+            if depth % CHUNK_LEVELS == 0:
+                chunk_root = node
             pinned_raw = pinned.get(node) if depth < pinned_depth else None
-            raw = self._load(node, depth, True) if pinned_raw is None else pinned_raw
+            raw = self._load(node, depth, True, chunk_root) if pinned_raw is None else pinned_raw
             if raw[0] != _INNER:
                 raise CorruptStore(f"state node {node.hex()} is a lone key without a hint")
             flags = raw[65]  # parsed as ``_children`` does, only the side needed
@@ -369,6 +395,7 @@ class StateTree:
         node, info = self._rebuild([item], node, info, depth)
         # Back up the path: ``_join`` inlined, as this loop makes most of a block's nodes.
         out, pinned_new, pinned_old = self._out, self._pinned_new, self._pinned_old
+        chunk_roots = self._chunk_roots
         sha, hash_ = self._sha256, self._hash
         flag_bytes = _FLAG_BYTES
         for old, sibling, sibling_info, bit in reversed(trail):
@@ -403,6 +430,8 @@ class StateTree:
             info = None
             stored = preimage + hints
             out[node] = stored
+            if depth % CHUNK_LEVELS == 0:
+                chunk_roots[node] = old
             if depth < pinned_depth:
                 pinned_new[node] = stored
                 if node != old:
@@ -454,17 +483,21 @@ class StateTree:
         else:
             stored = preimage + _FLAG_BYTES[3] + left_info + right_info
         self._out[node] = stored
+        if depth % CHUNK_LEVELS == 0:
+            self._chunk_roots.setdefault(node, None)
         if depth < self._pinned_depth:
             self._pinned_new[node] = stored
         return node, None
 
     # -- storage ----------------------------------------------------------------------
 
-    def _load(self, node: bytes, depth: int, pin: bool) -> bytes:
+    def _load(self, node: bytes, depth: int, pin: bool, chunk_root: bytes) -> bytes:
         """A stored node from the caches, the pending layers or the KV (then checked).
 
         ``pin``: the node is on the newest tree's path (an update), so above the pinned
         depth it stays in memory; reads of past roots go through the small cache only.
+        ``chunk_root``: the node heading the chunk that holds ``node`` (itself at a
+        chunk's top level), the record to read if ``node`` is not in memory.
         """
         pinnable = depth < self._pinned_depth
         if pinnable:
@@ -479,29 +512,111 @@ class StateTree:
         if raw is None:
             raw = self._cold.get(node)
             if raw is None:
-                raw = self._check(node, self._kv.get(schema.STATE_NODE + node))
+                members = self._read_chunk(chunk_root)
                 self.node_loads += 1
+                raw = members.get(node)
+                if raw is None:
+                    raise CorruptStore(f"state node {node.hex()} is missing from its chunk")
+                # The other members are what the next steps down this path read.
+                for member, member_raw in members.items():
+                    if member != node:
+                        self._remember(member, member_raw)
             if not (pin and pinnable):
                 self._remember(node, raw)
         if pin and pinnable:
             self._pinned[node] = raw
         return raw
 
-    def _check(self, node: bytes, raw: bytes | None) -> bytes:
-        """``raw``, unless it is not the node ``node`` with true hints (CorruptStore)."""
+    def _read_chunk(self, chunk_root: bytes) -> dict[bytes, bytes]:
+        """The nodes of the chunk record headed by ``chunk_root``, each checked."""
+        record = None
+        for layer in self._layers:
+            record = layer.chunks.get(chunk_root)
+            if record is not None:
+                break
+        else:
+            record = self._kv.get(schema.STATE_NODE + chunk_root)
+        if record is None:
+            raise CorruptStore(f"state node {chunk_root.hex()} is missing")
+        hash_ = self._hash
+        if record[:1] == _LEAF_PREFIX:
+            if len(record) != _PREIMAGE_LEN or hash_(record) != chunk_root:
+                raise CorruptStore(f"state node {chunk_root.hex()} fails its hash check")
+            return {chunk_root: record}
+        members: dict[bytes, bytes] = {}
+        row = [chunk_root]  # the hashes the next nodes of the record must have
+        offset = 0
+        for level in range(CHUNK_LEVELS):
+            below = []
+            for node in row:
+                flags = record[offset + 65] if offset + 65 < len(record) else 4
+                if flags >= 4 or record[offset] != _INNER:
+                    raise CorruptStore(f"state node {node.hex()} is malformed in its chunk")
+                end = offset + _INNER_LEN_BY_FLAGS[flags]
+                raw = record[offset:end]
+                if len(raw) != end - offset or hash_(raw[:_PREIMAGE_LEN]) != node:
+                    raise CorruptStore(f"state node {node.hex()} fails its hash check")
+                for child, info in _children(raw):
+                    if info is not None:
+                        if hash_(_LEAF_PREFIX + info) != child:
+                            raise CorruptStore(f"state node {node.hex()} has a false hint")
+                    elif child != ZERO_HASH and level + 1 < CHUNK_LEVELS:
+                        below.append(child)
+                members[node] = raw
+                offset = end
+            row = below
+        if offset != len(record):
+            raise CorruptStore(f"state chunk {chunk_root.hex()} has trailing bytes")
+        return members
+
+    def _chunk_records(self, chunk_roots: dict[bytes, bytes | None],
+                       nodes: dict[bytes, bytes]) -> dict[bytes, bytes]:
+        """The records of the new chunks: each chunk's inner nodes level by level, left
+        to right. A chunk's unchanged nodes come from memory, else from the chunk of the
+        node its new top replaces (``chunk_roots[top]``), which held them at the same place.
+        """
+        records: dict[bytes, bytes] = {}
+        get, pinned_get, member = nodes.get, self._pinned.get, self._member
+        zero = ZERO_HASH
+        for chunk_root, old in chunk_roots.items():
+            row = [nodes[chunk_root]]
+            parts = row[:]
+            for _ in range(CHUNK_LEVELS - 1):
+                below = []
+                # Inner children only: a lone key lives in the hint, an empty side is not
+                # stored.
+                for raw in row:
+                    flags = raw[65]
+                    if not flags & 1:
+                        child = raw[1:33]
+                        if child != zero:
+                            below.append(get(child) or pinned_get(child) or member(child, old))
+                    if not flags & 2:
+                        child = raw[33:65]
+                        if child != zero:
+                            below.append(get(child) or pinned_get(child) or member(child, old))
+                if not below:
+                    break
+                parts += below
+                row = below
+            records[chunk_root] = b"".join(parts)
+        return records
+
+    def _member(self, node: bytes, old: bytes | None) -> bytes:
+        """An unchanged node of a chunk being written: in memory, or from the old chunk."""
+        raw = self._pinned.get(node) or self._hot.get(node)
         if raw is None:
-            raise CorruptStore(f"state node {node.hex()} is missing")
-        hash_ = self.suite.hash
-        kind = raw[0] if raw else None
-        if kind == _LEAF and len(raw) == _PREIMAGE_LEN and hash_(raw) == node:
-            return raw
-        if (kind == _INNER and len(raw) > _PREIMAGE_LEN and raw[65] < 4
-                and len(raw) == _INNER_LEN_BY_FLAGS[raw[65]] and hash_(raw[:65]) == node):
-            (left, left_info), (right, right_info) = _children(raw)
-            if all(info is None or hash_(_LEAF_PREFIX + info) == child
-                   for child, info in ((left, left_info), (right, right_info))):
-                return raw
-        raise CorruptStore(f"state node {node.hex()} fails its hash check")
+            raw = self._cold.get(node)
+        if raw is None:
+            for layer in self._layers:
+                raw = layer.nodes.get(node)
+                if raw is not None:
+                    return raw
+            raw = self._read_chunk(old).get(node) if old is not None else None
+            if raw is None:
+                raise CorruptStore(f"state node {node.hex()} is missing")
+            self.node_loads += 1
+        return raw
 
     def _remember(self, node: bytes, raw: bytes) -> None:
         hot = self._hot

@@ -59,14 +59,16 @@ def naive_proof(suite: Suite, state: Mapping[str, bytes], key: str) -> Proof:
     return Proof(leaf, tuple(siblings))
 
 
-def naive_inner_nodes(suite: Suite, state: Mapping[str, bytes]) -> int:
-    """How many subtrees of ``state`` hold two keys or more (the tree's inner nodes)."""
+def naive_inner_nodes(suite: Suite, state: Mapping[str, bytes], every: int = 1) -> int:
+    """How many subtrees of ``state`` hold two keys or more (the tree's inner nodes), only
+    counting those at depths that are multiples of ``every``."""
 
     def count(leaves: list[_Leaf], depth: int) -> int:
         if len(leaves) < 2:
             return 0
         left = [leaf for leaf in leaves if leaf[0][depth] == "0"]
         right = [leaf for leaf in leaves if leaf[0][depth] == "1"]
-        return 1 + count(left, depth + 1) + count(right, depth + 1)
+        here = 1 if depth % every == 0 else 0
+        return here + count(left, depth + 1) + count(right, depth + 1)
 
     return count(_leaves(suite, state), 0)

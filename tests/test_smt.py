@@ -3,7 +3,8 @@
 Property tests over both suites and both KV backends: random inserts, updates and deletes
 in several blocks give the naive root; proofs of presence and absence verify and equal the
 naive proofs; past roots keep their values and proofs. Then tampered proofs, persistence
-(reopening LevelDB, a batch not written, pending and discarded applies) and a corrupt store.
+(reopening LevelDB, a batch not written, pending and discarded applies), the chunked
+storage of inner nodes and a corrupt store.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ledger.crypto import ED25519_SHA256, SM2_SM3, ZERO_HASH, Suite
 from ledger.encoding import decode, encode
 from ledger.errors import CorruptStore, InvalidInput, ProofError
 from ledger.kv import KV, LevelKV, MemoryKV
-from ledger.smt import StateTree, stored_root
+from ledger.smt import CHUNK_LEVELS, StateTree, stored_root
 from ledger.smt_proof import (
     PATH_BITS,
     Proof,
@@ -90,7 +91,7 @@ blocks_st = st.lists(st.dictionaries(keys_st, values_st, max_size=20), min_size=
 @pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
 @settings(max_examples=50, deadline=None)
 @given(blocks=blocks_st, cache_nodes=st.sampled_from([2, 16, 1 << 16]),
-       pinned_depth=st.sampled_from([0, 3, 18]))
+       pinned_depth=st.sampled_from([0, 3, 4, 18]))
 def test_matches_the_naive_tree(suite: Suite, backend: str, blocks: list[dict[str, bytes | None]],
                                 cache_nodes: int, pinned_depth: int) -> None:
     with open_kv(backend) as kv:
@@ -401,3 +402,68 @@ def test_a_corrupt_hint_stops_reads() -> None:
     with pytest.raises(CorruptStore):
         for i in range(64):
             tree.prove(f"key/{i}")
+
+
+def test_inner_nodes_are_stored_in_chunks() -> None:
+    """One record per chunk of ``CHUNK_LEVELS`` levels; a cold tree reads through them."""
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    state = {f"key/{i}": encode(i) for i in range(500)}
+    root = commit(StateTree(suite, kv), kv, state, 1)
+    records = [raw for _, raw in kv.scan(schema.STATE_NODE)]
+    assert len(records) == naive_inner_nodes(suite, state, every=CHUNK_LEVELS)
+    assert len(records) * 2 < naive_inner_nodes(suite, state)
+    assert sum(len(raw) for raw in records) > 200 * len(records)  # several nodes a record
+    cold = StateTree(suite, kv, root, pinned_depth=0, cache_nodes=2)
+    check_state(cold, root, state, ["absent", "key/500"])
+
+
+@pytest.mark.parametrize("pinned_depth", [0, 4])
+def test_pipelined_applies_with_a_tiny_cache(pinned_depth: int) -> None:
+    """Unchanged chunk members come from the pending layers' chunks or the KV's."""
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    state = {f"key/{i}": encode(i) for i in range(300)}
+    start = commit(StateTree(suite, kv), kv, state, 1)
+    tree = StateTree(suite, kv, start, pinned_depth=pinned_depth, cache_nodes=2)
+    rng = random.Random(9)
+    batches, history = [], []
+    for height in range(2, 7):
+        writes: dict[str, bytes | None] = {}
+        for i in rng.sample(range(400), 12):
+            writes[f"key/{i}"] = None if i % 4 == 0 else encode([i, height])
+        batch = kv.batch()
+        root = tree.apply(writes, batch, height)
+        for key, value in writes.items():
+            if value is None:
+                state.pop(key, None)
+            else:
+                state[key] = value
+        assert root == naive_root(suite, state)
+        batches.append(batch)
+        history.append((root, dict(state)))
+    for batch in batches:
+        kv.write(batch)
+        tree.confirm_written()
+    fresh = StateTree(suite, kv, tree.root, pinned_depth=0, cache_nodes=2)
+    for root, past in history:
+        check_state(fresh, root, past, ["absent"])
+
+
+def test_a_corrupt_chunk_stops_reads() -> None:
+    """A chunk with bytes after its last node, or a bad node below its top, is refused."""
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    state = {f"key/{i}": encode(i) for i in range(64)}
+    root = commit(StateTree(suite, kv), kv, state, 1)
+    node_key = schema.state_node_key(root)
+    raw = kv.get(node_key)
+    assert raw is not None and len(raw) > 200
+    for bad in (raw + b"\x00", raw[:-1] + bytes([raw[-1] ^ 1]), raw[:-1]):
+        batch = kv.batch()
+        batch.put(node_key, bad)
+        kv.write(batch)
+        tree = StateTree(suite, kv, root, pinned_depth=0, cache_nodes=2)
+        with pytest.raises(CorruptStore):
+            for key in state:
+                tree.prove(key)
