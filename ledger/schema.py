@@ -14,7 +14,7 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
 | ``r/`` | height | CE array of that block's receipts |
 | ``v/`` | height | CE validator set that certifies the block at that height |
 | ``vc/`` | height | empty: the block at that height changes the set (next ≠ current) |
-| ``sn/`` | node hash | a state tree node (see ``ledger.smt``) |
+| ``sn/`` | node hash | state tree chunk: 3 levels of inner nodes under that one (``ledger.smt``) |
 | ``sv/`` | value hash | CE of a state value (content-addressed, so past heights stay readable) |
 | ``sk/`` | utf8 key | CE of the current (head) value of a state key |
 | ``sr/`` | height | state root after that block |

@@ -7,22 +7,34 @@ Storage (``ledger.schema``), all written into the caller's block ``WriteBatch``:
 
 | key | value |
 |---|---|
-| ``state_node_key(h)`` | a node: its hash preimage, then hints (below); every load is checked |
+| ``state_node_key(h)`` | the chunk headed by node ``h`` (below); every load is checked |
 | ``state_value_key(vh)`` | CE bytes of a value, addressed by ``Hd(0x12, CE)`` |
 | ``state_head_key(key)`` | CE bytes of the key's value at the newest root (deleted with the key) |
 | ``state_root_key(height)`` | the root after the block at ``height`` |
 
-A subtree holding two keys or more is stored as ``0x11 ‖ left ‖ right ‖ flags ‖ hints``:
-the first 65 bytes are the preimage of its hash; bit 0 (1) of ``flags`` says the left
-(right) child holds a single key, whose ``path ‖ value_hash`` (the preimage of that child's
-hash after the ``0x10`` tag) follows in ``hints``, left first. A lone key thus lives in its
-parent and costs no read of its own; only a root holding a single key is stored by itself,
-as ``0x10 ‖ path ‖ value_hash``. Every load re-hashes the preimage and the hints, so a node
-read back is exactly the node written.
+An inner node (a subtree holding two keys or more) is ``0x11 ‖ left ‖ right ‖ flags ‖
+hints``: the first 65 bytes are the preimage of its hash; bit 0 (1) of ``flags`` says the
+left (right) child holds a single key, whose ``path ‖ value_hash`` (the preimage of that
+child's hash after the ``0x10`` tag) follows in ``hints``, left first. A lone key thus
+lives in its parent and costs no read of its own; only a root holding a single key is
+stored by itself, as ``0x10 ‖ path ‖ value_hash``.
 
-Nodes and values are content-addressed and never deleted, so every past root stays readable
-and provable (an archive node; there is no pruning). The empty tree is ``ZERO`` and is never
-stored.
+Inner nodes are stored in chunks of ``CHUNK_LEVELS`` (3) levels: an inner node at a depth
+that is a multiple of 3 heads a chunk, and its record, keyed by its hash, is the
+concatenation of the chunk's inner nodes level by level, left to right: itself, then its
+inner children, then theirs (empty sides and lone keys are not nodes of their own). A
+block's update thus writes about a third as many records as it changes nodes (at 1M keys
+~3,800 records instead of ~11,400 for 1,000 keys), which is what LevelDB's per-record cost
+(the write, the log, compaction) follows. A node below a chunk's top is read through the
+record of its chunk's top (an update or a proof passes through that top on the way down,
+so it always knows it); reading a chunk checks every node in it against the hash its parent
+names, and the hints against the leaf hashes, so a chunk read back is exactly the chunk
+written. A new chunk takes its unchanged nodes from memory, or else from the record of the
+chunk it replaces at the same place.
+
+Chunks and values are content-addressed and never deleted, so every past root stays
+readable and provable (an archive node; there is no pruning). The empty tree is ``ZERO``
+and is never stored.
 
 Life of a block's update::
 
@@ -62,6 +74,7 @@ import hashlib
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Mapping
+from itertools import repeat
 from operator import itemgetter
 
 from ledger import schema, tags
@@ -307,8 +320,8 @@ class StateTree:
             raise RuntimeError("confirm_written called with no pending apply")
         layer = self._layers.popleft()
         pinned = self._pinned
-        for node_hash in layer.pinned_old:
-            pinned.pop(node_hash, None)
+        # ~10,000 removals a block: drained by a zero-length deque, the loop runs in C.
+        deque(map(pinned.pop, layer.pinned_old, repeat(None)), maxlen=0)
         pinned.update(layer.pinned_new)
         self._written_root = layer.root
 
