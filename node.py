@@ -39,7 +39,7 @@ import tomllib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ from consensus.api import (
     StoreState,
     Tick,
 )
-from consensus.messages import decode_message, encode_message
+from consensus.messages import PrePrepare, decode_message, encode_message
 from consensus.pool import PoolLimits, TxPool, verify_batch
 from contracts.keys import nonce as nonce_key
 from ledger import jsonform
@@ -318,6 +318,9 @@ class Node:
         self.commit_latency = Histogram(LATENCY_BUCKETS_S)
         self.txs_committed = 0
         self.gossip_dropped = 0
+        self.verified = 0  # signatures verified on admission
+        self.verify_skipped = 0  # admissions the app had verified already
+        self.txs_interned = 0  # proposed transactions replaced by the pool's copy
         self.refused: dict[str, int] = {}
         self.submitted: dict[bytes, float] = {}  # tx id -> arrival (monotonic s), bounded
         self.last_view = 0
@@ -423,7 +426,13 @@ class Node:
                 continue
             seen.add(tx_id)
             todo.append((i, tx, len(data)))
-        oks = await self._verify([tx for _, tx, _ in todo])
+        # A transaction the application already verified (a proposal carried it before
+        # this gossip did) is not verified again: every signature once per node.
+        known = self.chain.app.known_verified
+        fresh = [tx for _, tx, _ in todo if not known(tx)]
+        fresh_oks = iter(await self._verify(fresh))
+        oks = [True if known(tx) else next(fresh_oks) for _, tx, _ in todo]
+        self.verify_skipped += len(todo) - len(fresh)
         admitted: list[SignedTx] = []
         gossip: list[bytes] = []
         for (i, tx, size), ok in zip(todo, oks, strict=True):
@@ -455,6 +464,7 @@ class Node:
     async def _verify(self, txs: list[SignedTx]) -> list[bool]:
         if not txs:
             return []
+        self.verified += len(txs)
         loop = asyncio.get_running_loop()
         parts = max(1, min(self.limits.verify_threads, len(txs) // 64))
         size = -(-len(txs) // parts)
@@ -544,6 +554,8 @@ class Node:
             message = decode_message(frame.body["msg"])
             if getattr(message, "sender", peer) != peer:
                 raise wire.WireError(f"validator {peer} relayed a message signed as another")
+            if isinstance(message, PrePrepare):
+                message = self._intern_txs(message)
             await self.events.put(MessageIn(peer, message))
         elif frame.kind == wire.TXS:
             # Verifying can take a while: do not hold up the link's other frames; but bound
@@ -566,6 +578,16 @@ class Node:
             )
             if blocks:
                 await self.events.put(BlocksFetched(peer, blocks))
+
+    def _intern_txs(self, message: PrePrepare) -> PrePrepare:
+        """The proposal with each transaction the pool holds (equal body and signature)
+        replaced by the pool's copy, which carries its encoding, id and verified signature:
+        the replica then neither hashes nor verifies those again. The block's meaning and
+        hash are unchanged (equal transactions)."""
+        txs = message.block.txs
+        pooled = tuple(self.pool.intern(tx) for tx in txs)
+        self.txs_interned += sum(a is not b for a, b in zip(pooled, txs, strict=True))
+        return replace(message, block=Block(message.block.header, pooled))
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -933,6 +955,13 @@ def build_http_app(node: Node) -> web.Application:
             "# TYPE credchain_peers gauge", f"credchain_peers {len(s['peers'])}",
             "# TYPE credchain_gossip_dropped_total counter",
             f"credchain_gossip_dropped_total {node.gossip_dropped}",
+            "# TYPE credchain_signatures_verified_total counter",
+            "credchain_signatures_verified_total "
+            f"{node.verified + getattr(node.chain.app, 'signature_checks', 0)}",
+            "# TYPE credchain_verify_skipped_total counter",
+            f"credchain_verify_skipped_total {node.verify_skipped}",
+            "# TYPE credchain_txs_interned_total counter",
+            f"credchain_txs_interned_total {node.txs_interned}",
             "# TYPE credchain_txs_refused_total counter",
         ]
         lines += [f'credchain_txs_refused_total{{reason="{k}"}} {v}'

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -114,8 +115,35 @@ def diff(after: list[tuple[float, float]], before: list[tuple[float, float]]) ->
     return [(k, v - b.get(k, 0.0)) for k, v in after]
 
 
+def cpu_seconds(net: LocalNet) -> dict[str, float]:
+    """CPU seconds (user + system) so far of each validator process and of this process
+    (the load generator), from /proc and getrusage."""
+    tick_s = 1 / os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for i, proc in enumerate(net.procs):
+        if proc is None:
+            continue
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[f"node{i}"] = (int(fields[11]) + int(fields[12])) * tick_s
+        except (OSError, IndexError, ValueError):
+            out[f"node{i}"] = 0.0
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    out["client"] = me.ru_utime + me.ru_stime
+    return out
+
+
+def _per_tx_node(before: list[dict[str, float]], after: list[dict[str, float]],
+                 counter: str) -> float:
+    committed = (after[0]["credchain_txs_committed_total"]
+                 - before[0]["credchain_txs_committed_total"])
+    total = sum(a.get(counter, 0.0) - b.get(counter, 0.0) for a, b in zip(after, before,
+                                                                           strict=True))
+    return total / max(committed * len(after), 1.0)
+
+
 async def drive(net: LocalNet, batches: list[list[str]], seconds: float, clients: int,
-                rate_tx_s: float) -> dict[str, Any]:
+                rate_tx_s: float, max_in_flight: int = 16) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         deadline = time.monotonic() + 30
@@ -132,31 +160,49 @@ async def drive(net: LocalNet, batches: list[list[str]], seconds: float, clients
         before = [await metrics(session, u) for u in net.urls]
         queue = list(reversed(batches))
         accepted = refused = 0
+        cpu0 = cpu_seconds(net)
         t0 = time.monotonic()
         until = t0 + seconds
 
-        async def client(w: int) -> None:
+        in_flight: set[asyncio.Task[None]] = set()
+        late = 0
+
+        async def post(url: str, txs: list[str]) -> None:
             nonlocal accepted, refused
+            try:
+                async with session.post(f"{url}/txs", json={"txs": txs}) as resp:
+                    out = await resp.json()
+                accepted += out["accepted"]
+                refused += len(txs) - out["accepted"]
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                refused += len(txs)
+
+        async def client(w: int) -> None:
+            nonlocal late
             rng = random.Random(w)
-            # Each client offers rate/clients tx/s: one batch per interval, on a fixed grid
-            # so a slow answer does not lower the offered load.
+            # Open loop: each client offers rate/clients tx/s, one batch per interval on a
+            # fixed grid, without waiting for earlier answers (a slow node must not lower
+            # the offered load); at most ``max_in_flight`` requests outstanding per client.
             interval_s = len(batches[0]) * clients / rate_tx_s
             next_at = t0 + interval_s * w / clients
+            mine: set[asyncio.Task[None]] = set()
             while queue and time.monotonic() < until:
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
                 next_at += interval_s
-                body = {"txs": queue.pop()}
+                if len(mine) >= max_in_flight:
+                    late += 1
+                    await asyncio.wait(mine, return_when=asyncio.FIRST_COMPLETED)
                 url = net.urls[rng.randrange(len(net.urls))]
-                try:
-                    async with session.post(f"{url}/txs", json=body) as resp:
-                        out = await resp.json()
-                    accepted += out["accepted"]
-                    refused += len(body["txs"]) - out["accepted"]
-                except (aiohttp.ClientError, TimeoutError, OSError):
-                    refused += len(body["txs"])
+                task = asyncio.create_task(post(url, queue.pop()))
+                for group in (mine, in_flight):
+                    group.add(task)
+                    task.add_done_callback(group.discard)
 
         await asyncio.gather(*(client(w) for w in range(clients)))
         t1 = time.monotonic()
+        cpu1 = cpu_seconds(net)
+        if in_flight:
+            await asyncio.wait(in_flight)
         m1 = await metrics(session, net.urls[0])
         committed = m1["credchain_txs_committed_total"] - before[0]["credchain_txs_committed_total"]
         # Let the backlog drain (bounded) so every latency sample lands.
@@ -178,11 +224,18 @@ async def drive(net: LocalNet, batches: list[list[str]], seconds: float, clients
             "p99_s": quantile(hist, 0.99),
             "samples": hist[-1][1] if hist else 0,
             "ran_out_of_presigned": not queue,
+            "late_batches": late,
+            # Signatures verified per committed transaction per validator, over the whole
+            # run and drain (a transaction refused or still pending adds verifications too).
+            "verifies_per_tx_node": _per_tx_node(before, after,
+                                                 "credchain_signatures_verified_total"),
+            "interned_per_tx_node": _per_tx_node(before, after, "credchain_txs_interned_total"),
+            "cpu_share": {k: (cpu1[k] - cpu0[k]) / (t1 - t0) for k in cpu1},
         }
 
 
 def run_suite(suite_name: str, seconds: float, clients: int, batch_txs: int,
-              rate_tx_s: float) -> dict[str, Any]:
+              rate_tx_s: float, keep_dir: Path | None = None) -> dict[str, Any]:
     suite = get_suite(suite_name)
     verify_rate = verifies_per_second(suite)
     cores = os.cpu_count() or 1
@@ -190,6 +243,8 @@ def run_suite(suite_name: str, seconds: float, clients: int, batch_txs: int,
     n_batches = int(rate_tx_s * seconds * 1.1 / batch_txs) + clients
     t = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
+        if keep_dir is not None:
+            tmp = str(keep_dir / f"{suite_name}-{rate_tx_s:.0f}")
         init_network(Path(tmp) / "net", 4, suite_name, "bench", clients=0)
         batches = presign(suite, "bench", n_batches, batch_txs)
         sign_s = time.monotonic() - t
@@ -214,6 +269,8 @@ def main() -> None:
     ap.add_argument("--ed-rates", default="300,600,1000",
                     help="offered tx/s for ed25519-sha256, comma-separated (one run each)")
     ap.add_argument("--sm-rates", default="300,600", help="offered tx/s for sm2-sm3")
+    ap.add_argument("--keep-dir", type=Path, default=None,
+                    help="run the networks under this directory and keep it (node logs)")
     args = ap.parse_args()
     suites = ["ed25519-sha256", "sm2-sm3"] if args.suite == "both" else [args.suite]
     rates = {"ed25519-sha256": args.ed_rates, "sm2-sm3": args.sm_rates}
@@ -221,14 +278,19 @@ def main() -> None:
           f"{args.seconds:.0f} s per run, {os.cpu_count()} cores")
     for name in suites:
         for rate in (float(x) for x in rates[name].split(",")):
-            r = run_suite(name, args.seconds, args.clients, args.batch, rate)
+            r = run_suite(name, args.seconds, args.clients, args.batch, rate, args.keep_dir)
             print(
                 f"{r['suite']:>15} offered {rate:5.0f} tx/s: {r['tx_per_s']:6.0f} committed tx/s"
                 f"  p50 {r['p50_s'] * 1000:5.0f} ms  p99 {r['p99_s'] * 1000:5.0f} ms  "
                 f"(accepted {r['accepted']}, refused {r['refused']}, {r['samples']:.0f} "
                 f"latency samples, window {r['window_s']:.1f} s)  |  verify bound "
                 f"{r['verify_bound_tx_s']:5.0f} tx/s ({r['verify_per_s_1core']:.0f} "
-                f"verifies/s/core x {r['cores']} cores / 4)",
+                f"verifies/s/core x {r['cores']} cores / 4)  |  CPU cores used: "
+                + " ".join(f"{k} {v:.2f}" for k, v in r["cpu_share"].items())
+                + f"  |  load avg {os.getloadavg()[0]:.1f}"
+                + f"  |  signature verifications per tx per node {r['verifies_per_tx_node']:.2f}"
+                + f" (proposal txs taken from the pool {r['interned_per_tx_node']:.2f})"
+                + (f"  |  {r['late_batches']} batches sent late" if r["late_batches"] else ""),
                 flush=True,
             )
 

@@ -91,6 +91,17 @@ class TxPool:
         entry = self._by_id.get(tx_id)
         return entry.tx if entry else None
 
+    def intern(self, tx: SignedTx) -> SignedTx:
+        """The pool's own copy of ``tx`` if it holds an equal transaction (same body and
+        signature, looked up by sender and nonce), else ``tx``. A proposal's transactions
+        arrive freshly decoded; the pool's copies already carry their encoding, id and the
+        fact that their signature verified."""
+        queue = self._by_sender.get(tx.body.sender)
+        if queue is None:
+            return tx
+        entry = queue.get(tx.body.nonce)
+        return entry.tx if entry is not None and entry.tx == tx else tx
+
     def is_verified(self, tx: SignedTx) -> bool:
         """True when this exact transaction (same id and signature) was verified on entry:
         a replica re-executing a proposed block may skip its signature."""
