@@ -254,6 +254,8 @@ def run_suite(suite_name: str, seconds: float, clients: int, batch_txs: int,
             result = asyncio.run(drive(net, batches, seconds, clients, rate_tx_s))
         finally:
             net.stop_all()
+    node_cores = sum(v for k, v in result["cpu_share"].items() if k.startswith("node"))
+    result["node_cpu_us_per_tx"] = node_cores * 1e6 / max(result["tx_per_s"], 1e-9)
     result.update({"suite": suite_name, "offered_tx_s": rate_tx_s,
                    "verify_per_s_1core": verify_rate, "cores": cores,
                    "verify_bound_tx_s": bound, "presign_s": sign_s})
@@ -287,6 +289,7 @@ def main() -> None:
                 f"{r['verify_bound_tx_s']:5.0f} tx/s ({r['verify_per_s_1core']:.0f} "
                 f"verifies/s/core x {r['cores']} cores / 4)  |  CPU cores used: "
                 + " ".join(f"{k} {v:.2f}" for k, v in r["cpu_share"].items())
+                + f"  |  validator CPU per committed tx (4 nodes) {r['node_cpu_us_per_tx']:.0f} us"
                 + f"  |  load avg {os.getloadavg()[0]:.1f}"
                 + f"  |  signature verifications per tx per node {r['verifies_per_tx_node']:.2f}"
                 + f" (proposal txs taken from the pool {r['interned_per_tx_node']:.2f})"
