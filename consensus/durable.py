@@ -63,8 +63,12 @@ class PreparedRecord:
     block: Block
 
     def encode(self) -> bytes:
-        return encoding.encode({"height": self.height, "cert": self.cert.to_obj(),
-                                "block": self.block.to_obj()})
+        # CE({"block", "cert", "height"}) put together (keys in canonical order) so the
+        # block's transactions reuse the encodings they carry: every replica persists
+        # this record at every height.
+        return b"".join((b"\x83\xa5block", self.block.encode(),
+                         b"\xa4cert", encoding.encode(self.cert.to_obj()),
+                         b"\xa6height", encoding.encode_int(self.height)))
 
     @classmethod
     def decode(cls, data: bytes) -> PreparedRecord:

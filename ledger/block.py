@@ -8,6 +8,7 @@ the store and offline proof bundles alike.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -197,12 +198,29 @@ class Block:
             raise InvalidInput(f"block {self.header.height}: tx_root does not match its txs")
 
 
+# Recent Merkle roots by (suite, leaves): a block's tx_root and receipts_root are computed
+# by the executing app and again by the store's commit checks, over the same leaves. Keyed
+# by the leaves themselves, so a hit is exactly the root a recomputation would give.
+_ROOTS_KEPT = 8
+_roots: OrderedDict[tuple[str, tuple[bytes, ...]], bytes] = OrderedDict()
+
+
+def _root_of(suite: Suite, leaves: tuple[bytes, ...]) -> bytes:
+    key = (suite.name, leaves)
+    root = _roots.get(key)
+    if root is None:
+        root = _roots[key] = merkle_root(suite, leaves)
+        if len(_roots) > _ROOTS_KEPT:
+            _roots.popitem(last=False)
+    return root
+
+
 def tx_root(suite: Suite, txs: Sequence[SignedTx]) -> bytes:
-    return merkle_root(suite, [t.tx_id(suite) for t in txs])
+    return _root_of(suite, tuple(t.tx_id(suite) for t in txs))
 
 
 def receipts_root(suite: Suite, receipts: Sequence[Receipt]) -> bytes:
-    return merkle_root(suite, [r.hash(suite) for r in receipts])
+    return _root_of(suite, tuple(r.hash(suite) for r in receipts))
 
 
 def commit_vote_bytes(chain_id: str, height: int, view: int, block_hash: bytes) -> bytes:

@@ -75,6 +75,14 @@ def encode_array_of(encoded_items: list[bytes]) -> bytes:
     return header + b"".join(encoded_items)
 
 
+def encode_int(value: int) -> bytes:
+    """CE of one integer (range-checked), without the general walk: the store writes one
+    per transaction."""
+    if type(value) is not int or not _INT_MIN <= value <= _INT_MAX:
+        raise EncodingError(f"not a 64-bit integer: {value!r}")
+    return _PACKER.pack(value)  # type: ignore[no-any-return]
+
+
 # The types a decoded value may hold: msgpack also yields float, ExtType and Timestamp,
 # which CE does not carry.
 _DECODED_TYPES = frozenset({type(None), bool, int, str, bytes, list, dict})

@@ -333,8 +333,10 @@ class BlockStore:
         if qc is not None:
             put(schema.qc_key(h.height), qc.encode())
         put(schema.block_by_hash_key(block_hash), schema.height_bytes(h.height))
+        # CE([height, index]): fixarray(2), then the two integers.
+        location = b"\x92" + encoding.encode_int(h.height)
         for index, tx in enumerate(block.txs):
-            put(schema.tx_location_key(tx.tx_id(self.suite)), encoding.encode([h.height, index]))
+            put(schema.tx_location_key(tx.tx_id(self.suite)), location + encoding.encode_int(index))
         put(schema.receipts_key(h.height), encoding.encode_array_of([r.encode() for r in receipts]))
         next_vals = encoding.encode(validators_to_obj(next_validators))
         if genesis_doc_obj is not None:

@@ -11,7 +11,7 @@ import pytest
 from ledger import encoding, tags
 from ledger.block import Block, Header, tx_root
 from ledger.crypto import get_suite
-from ledger.errors import InvalidInput
+from ledger.errors import EncodingError, InvalidInput
 from ledger.tx import Receipt, SignedTx, TxBody, sign_tx
 
 SUITES = ["ed25519-sha256", "sm2-sm3"]
@@ -120,3 +120,37 @@ def test_good_body_decodes_the_same_on_both_paths() -> None:
     fast = TxBody.from_obj(_body(args={"k": 1}))
     slow = TxBody.from_obj(OrderedDict(_body(args={"k": 1})))  # not a dict: the general path
     assert fast == slow
+
+
+def test_prepared_record_and_tx_locations_assemble_the_canonical_encoding() -> None:
+    from consensus.durable import PreparedRecord
+    from consensus.messages import PreparedCert
+
+    txs = tuple(_txs("ed25519-sha256", 17))
+    block = Block(_header(7), tuple(SignedTx.decode(t.encode()) for t in txs))
+    cert = PreparedCert(7, 0, b"\x03" * 32, ((0, b"\x01" * 64), (2, b"\x02" * 64)))
+    rec = PreparedRecord(7, cert, block)
+    expected = encoding.encode({"height": 7, "cert": cert.to_obj(), "block": block.to_obj()})
+    assert rec.encode() == expected
+    assert PreparedRecord.decode(expected) == rec
+    for height, index in ((0, 0), (1, 127), (128, 128), (1 << 32, 65536)):
+        got = b"\x92" + encoding.encode_int(height) + encoding.encode_int(index)
+        assert got == encoding.encode([height, index])
+    for bad in (-(1 << 63) - 1, 1 << 64, True):
+        with pytest.raises(EncodingError):
+            encoding.encode_int(bad)
+
+
+def test_merkle_roots_kept_are_the_roots_of_their_leaves() -> None:
+    from ledger.block import receipts_root
+    from ledger.merkle import merkle_root
+
+    suite = get_suite("ed25519-sha256")
+    txs = _txs("ed25519-sha256", 9)
+    assert tx_root(suite, txs) == merkle_root(suite, [t.tx_id(suite) for t in txs])
+    assert tx_root(suite, txs[:8]) != tx_root(suite, txs)  # other leaves, other root
+    rs = [Receipt(t.tx_id(suite), "OK") for t in txs]
+    assert receipts_root(suite, rs) == merkle_root(suite, [r.hash(suite) for r in rs])
+    for _ in range(20):  # more distinct leaf sets than are kept: still right
+        more = _txs("ed25519-sha256", 2)
+        assert tx_root(suite, more) == merkle_root(suite, [t.tx_id(suite) for t in more])

@@ -1,0 +1,58 @@
+"""Each node verifies each signature once: a proposal's transactions are swapped for the
+pool's verified copies only when equal, and admission skips only what the app verified
+itself (same id AND signature)."""
+
+from __future__ import annotations
+
+from consensus.pool import TxPool
+from contracts.app import ChainApp
+from contracts.registry import default_executor
+from ledger.block import Block
+from ledger.crypto import ED25519_SHA256
+from ledger.kv import MemoryKV
+from ledger.tx import SignedTx, TxBody, sign_tx
+from tests.chainkit import Chain
+from tests.test_pool import CHAIN, SUITE, add, make_tx
+
+
+def test_intern_returns_the_pool_copy_only_for_an_equal_transaction() -> None:
+    pool = TxPool(SUITE, CHAIN, lambda s: 0)
+    secret = SUITE.generate_secret()
+    held = make_tx(secret, 0)
+    assert add(pool, held) is None
+    twin = SignedTx.decode(held.encode())
+    assert twin == held and twin is not held
+    assert pool.intern(twin) is held
+    forged = SignedTx(held.body, bytes(64))  # same body, other signature
+    assert pool.intern(forged) is forged
+    other_body = make_tx(secret, 0, note="x")  # same sender and nonce, other body
+    assert pool.intern(other_body) is other_body
+    stranger = make_tx(SUITE.generate_secret(), 0)
+    assert pool.intern(stranger) is stranger
+    later = make_tx(secret, 1)
+    assert pool.intern(later) is later
+
+def test_app_knows_only_the_signatures_it_verified() -> None:
+    suite = ED25519_SHA256
+    committee = [Chain.new(suite).pubkey("alice")]
+    leader = Chain.new(suite, kv=MemoryKV(), committee=committee, contracts_genesis=True)
+    follower = Chain.new(suite, kv=MemoryKV(), committee=committee, contracts_genesis=True)
+    lapp = ChainApp(leader.store, leader.store.tree, default_executor(), suite,
+                    leader.store.chain_id)
+    fapp = ChainApp(follower.store, follower.store.tree, default_executor(), suite,
+                    follower.store.chain_id)
+    secret = suite.generate_secret()
+
+    tx = sign_tx(suite, secret, TxBody(follower.store.chain_id, suite.public_key(secret), 0,
+                                       "bench.noop", {}))
+    head = leader.store.head_header()
+    block = lapp.propose(head, head.height + 1, 0, 1, head.time_ms + 1000, (tx,))
+    assert not fapp.known_verified(tx)
+    assert fapp.validate(follower.store.head_header(), block) is None
+    assert fapp.signature_checks == 1
+    assert fapp.known_verified(tx)
+    assert fapp.known_verified(SignedTx.decode(tx.encode()))
+    assert not fapp.known_verified(SignedTx(tx.body, bytes(64)))
+    # Validating the same block again (cached) verifies nothing more.
+    assert fapp.validate(follower.store.head_header(), Block(block.header, block.txs)) is None
+    assert fapp.signature_checks == 1
