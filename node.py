@@ -319,7 +319,9 @@ class Node:
         self.txs_committed = 0
         self.gossip_dropped = 0
         self.verified = 0  # signatures verified on admission
-        self.verify_skipped = 0  # admissions the app had verified already
+        self.verify_skipped = 0  # signature checks skipped: verified already
+        # (tx id + sig) -> done, for verifications in flight on the worker threads
+        self._verifying: dict[bytes, asyncio.Future[None]] = {}
         self.txs_interned = 0  # proposed transactions replaced by the pool's copy
         self.refused: dict[str, int] = {}
         self.submitted: dict[bytes, float] = {}  # tx id -> arrival (monotonic s), bounded
@@ -426,13 +428,7 @@ class Node:
                 continue
             seen.add(tx_id)
             todo.append((i, tx, len(data)))
-        # A transaction the application already verified (a proposal carried it before
-        # this gossip did) is not verified again: every signature once per node.
-        known = self.chain.app.known_verified
-        fresh = [tx for _, tx, _ in todo if not known(tx)]
-        fresh_oks = iter(await self._verify(fresh))
-        oks = [True if known(tx) else next(fresh_oks) for _, tx, _ in todo]
-        self.verify_skipped += len(todo) - len(fresh)
+        oks = await self._verify_once([tx for _, tx, _ in todo])
         admitted: list[SignedTx] = []
         gossip: list[bytes] = []
         for (i, tx, size), ok in zip(todo, oks, strict=True):
@@ -460,6 +456,37 @@ class Node:
                     for link in list(self.links.values()):
                         link.send(wire.TXS, body)
         return [r for r in results if r is not None]
+
+    async def _verify_once(self, txs: list[SignedTx]) -> list[bool]:
+        """Signature checks, each signature verified once per node: a transaction recorded
+        as verified (by the app, or by an earlier call) is not verified again, and one
+        whose verification is in flight (a proposal racing its gossip) is waited for
+        instead. What verifies is recorded in the app's verified set."""
+        app = self.chain.app
+        keys = [tx.tx_id(self.suite) + tx.sig for tx in txs]
+        pending = {self._verifying[k] for k in keys if k in self._verifying}
+        if pending:
+            await asyncio.wait(pending)
+        todo = [i for i, tx in enumerate(txs) if not app.known_verified(tx)]
+        self.verify_skipped += len(txs) - len(todo)
+        if not todo:
+            return [True] * len(txs)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        mine = [keys[i] for i in todo if keys[i] not in self._verifying]
+        for k in mine:
+            self._verifying[k] = done
+        try:
+            checked = await self._verify([txs[i] for i in todo])
+        finally:
+            for k in mine:
+                del self._verifying[k]
+            done.set_result(None)
+        oks = [True] * len(txs)
+        for i, ok in zip(todo, checked, strict=True):
+            oks[i] = ok
+            if ok:
+                app.remember_verified(txs[i])
+        return oks
 
     async def _verify(self, txs: list[SignedTx]) -> list[bool]:
         if not txs:
@@ -555,7 +582,11 @@ class Node:
             if getattr(message, "sender", peer) != peer:
                 raise wire.WireError(f"validator {peer} relayed a message signed as another")
             if isinstance(message, PrePrepare):
+                # Verify on the worker threads, before the replica sees the proposal, what
+                # this node has not verified yet (the replica's app would do it on the
+                # event loop); this link's later frames wait, so order is kept.
                 message = self._intern_txs(message)
+                await self._verify_once(list(message.block.txs))
             await self.events.put(MessageIn(peer, message))
         elif frame.kind == wire.TXS:
             # Verifying can take a while: do not hold up the link's other frames; but bound

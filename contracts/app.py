@@ -265,10 +265,14 @@ class ChainApp:
             self._executed.popitem(last=False)
 
     def known_verified(self, tx: SignedTx) -> bool:
-        """Whether this app verified this very transaction (id and signature) itself, when
-        a proposal carried it before the gossip did: the node's admission need not verify
-        it again."""
+        """Whether this very transaction (id and signature) is recorded as verified, by
+        ``validate`` or by the node (``remember_verified``): it need not be verified again."""
         return tx.tx_id(self.suite) + tx.sig in self._verified
+
+    def remember_verified(self, tx: SignedTx) -> None:
+        """Record that the caller verified this transaction's signature (the node verifies
+        admissions and proposals on worker threads before the replica sees them)."""
+        self._remember_verified(tx)
 
     def _known_verified(self, tx: SignedTx) -> bool:
         # Keyed by id AND signature: the id does not cover the signature.

@@ -56,3 +56,32 @@ def test_app_knows_only_the_signatures_it_verified() -> None:
     # Validating the same block again (cached) verifies nothing more.
     assert fapp.validate(follower.store.head_header(), Block(block.header, block.txs)) is None
     assert fapp.signature_checks == 1
+
+
+def test_node_verifies_each_signature_once_across_admission_and_proposals() -> None:
+    import asyncio
+
+    from tests.test_api import CHAIN as API_CHAIN
+    from tests.test_api import SUITE as API_SUITE
+    from tests.test_api import make_node
+
+    async def body() -> None:
+        n = make_node()
+        secret = API_SUITE.generate_secret()
+        sender = API_SUITE.public_key(secret)
+        txs = [sign_tx(API_SUITE, secret, TxBody(API_CHAIN, sender, i, "bench.noop", {}))
+               for i in range(6)]
+        forged = SignedTx(txs[5].body, bytes(64))
+        # Two overlapping checks at once (a proposal racing its gossip): the shared
+        # transactions are verified by one of them only, the other waits for it.
+        first, second = await asyncio.gather(n._verify_once(txs[:4]),
+                                             n._verify_once(txs[2:5] + [forged]))
+        assert first == [True] * 4 and second == [True, True, True, False]
+        assert n.verified == 6  # 5 distinct good signatures + the forged one, once each
+        assert all(n.chain.app.known_verified(t) for t in txs[:5])
+        assert not n.chain.app.known_verified(forged)
+        again = await n._verify_once(txs[:5])
+        assert again == [True] * 5 and n.verified == 6 and not n._verifying
+        n.verifier.shutdown()
+
+    asyncio.run(body())
