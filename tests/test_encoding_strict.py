@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.encoding import EncodingError, decode, encode
+from ledger.encoding import decode, encode
+from ledger.errors import EncodingError
 
 _scalars = st.none() | st.booleans() | st.integers(-(1 << 63), (1 << 64) - 1) | st.text(
     max_size=8
