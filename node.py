@@ -312,6 +312,7 @@ class Node:
         chain.pool = self.pool
         self.replica = chain.make_replica(config.index, secret, config.replica)
         self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
+        self._reoffer = False  # set by a commit: offer the pool's ready txs to the replica
         self.links: dict[int, Link] = {}
         self.verifier = ThreadPoolExecutor(self.limits.verify_threads, "verify")
         self.rate = RateLimiter(self.limits.requests_per_second)
@@ -345,8 +346,15 @@ class Node:
     async def _consume(self) -> None:
         while True:
             event = await self.events.get()
-            effects = self.replica.step(event)
-            self._apply(effects)
+            self._apply(self.replica.step(event))
+            if self._reoffer:
+                # A commit moved some senders' nonces: transactions the pool held back for a
+                # nonce gap (and the replica left out of its proposals) may be ready now.
+                self._reoffer = False
+                cfg = self.config.replica
+                ready = self.pool.take(cfg.batch_tx_max, cfg.batch_bytes_max)
+                if ready:
+                    self._apply(self.replica.step(ClientTxs(tuple(ready))))
 
     def _apply(self, effects: Iterable[Effect]) -> None:
         """Run one step's effects in order: persist, then send, then apply."""
@@ -390,6 +398,7 @@ class Node:
         ids = block.tx_ids(self.suite)
         senders = {tx.body.sender for tx in block.txs}
         self.pool.remove_committed(ids, {s: self.chain.committed_nonce(s) for s in senders})
+        self._reoffer = len(self.pool) > 0
         self.txs_committed += len(ids)
         now = time.monotonic()
         for tx_id in ids:

@@ -4,7 +4,8 @@
 (``consensus.api.Application``) plus ``commit``, which the shell calls for ``CommitBlock``:
 
 - ``propose(parent, height, view, proposer, time_ms, txs)`` executes ``txs`` on the head state
-  (leaving out transactions already committed or repeated in the batch), and returns the
+  (per sender in nonce order from its committed next nonce, leaving out transactions
+  already committed, repeated, stale or behind a nonce gap), and returns the
   block with ``tx_root``, ``receipts_root``, ``state_root``, ``validators_hash`` and
   ``next_validators_hash`` filled in.
 - ``validate(parent, block)`` re-executes a block and compares every root; a block holding a
@@ -105,17 +106,9 @@ class ChainApp:
         txs: tuple[SignedTx, ...],
     ) -> Block:
         self._require_head(parent, height)
-        chosen: list[SignedTx] = []
-        seen: set[bytes] = set()
-        for tx in txs:
-            if len(chosen) >= MAX_BLOCK_TXS:
-                break
-            tx_id = tx.tx_id(self.suite)
-            if tx_id in seen or self.store.tx_location(tx_id) is not None:
-                continue
-            seen.add(tx_id)
+        chosen = self._runnable(txs)
+        for tx in chosen:
             self._remember_verified(tx)
-            chosen.append(tx)
         draft = Header(
             chain_id=self.chain_id,
             height=height,
@@ -131,6 +124,28 @@ class ChainApp:
         )
         done = self._execute(draft, tuple(chosen))
         return done.block
+
+    def _runnable(self, txs: tuple[SignedTx, ...]) -> list[SignedTx]:
+        """The offered transactions a block can run: per sender the consecutive nonces from
+        its committed next nonce (senders in order of first appearance), leaving out
+        transactions already committed, repeated, stale, or behind a nonce gap. A
+        transaction left out is not consumed: it stays in the pool until its turn comes."""
+        by_sender: dict[bytes, dict[int, SignedTx]] = {}
+        seen: set[bytes] = set()
+        for tx in txs:
+            tx_id = tx.tx_id(self.suite)
+            if tx_id in seen or self.store.tx_location(tx_id) is not None:
+                continue
+            seen.add(tx_id)
+            by_sender.setdefault(tx.body.sender, {}).setdefault(tx.body.nonce, tx)
+        chosen: list[SignedTx] = []
+        for sender, queue in by_sender.items():
+            raw = self.tree.get(keys.nonce(sender))
+            nonce = 0 if raw is None else int(encoding.decode_trusted(raw))
+            while nonce in queue and len(chosen) < MAX_BLOCK_TXS:
+                chosen.append(queue[nonce])
+                nonce += 1
+        return chosen
 
     def validate(self, parent: Header, block: Block) -> str | None:
         h = block.header

@@ -32,23 +32,33 @@ CLIENT = bytes(range(1, 33))
 
 
 def make_node(limits: node_mod.NodeLimits | None = None) -> node_mod.Node:
-    doc = GenesisDoc.from_json({
-        "chain_id": CHAIN,
-        "suite": SUITE.name,
-        "time_ms": time.time_ns() // 1_000_000 - 60_000,
-        "validators": [{"name": "v0", "pubkey": SUITE.public_key(VALIDATOR).hex()}],
-        "committee": [SUITE.public_key(CLIENT).hex()],
-        "roles": {},
-        "params": {},
-    })
+    doc = GenesisDoc.from_json(
+        {
+            "chain_id": CHAIN,
+            "suite": SUITE.name,
+            "time_ms": time.time_ns() // 1_000_000 - 60_000,
+            "validators": [{"name": "v0", "pubkey": SUITE.public_key(VALIDATOR).hex()}],
+            "committee": [SUITE.public_key(CLIENT).hex()],
+            "roles": {},
+            "params": {},
+        }
+    )
     kv = MemoryKV()
     init_store(BlockStore(kv, SUITE), doc)
     store = BlockStore(kv, SUITE)
     chain = node_mod.Chain(kv, store, None, doc)
     chain.app = node_mod.make_app(store, chain.is_verified)
     config = node_mod.NodeConfig(
-        index=0, name="v0", key_file=Path("unused"), passphrase_env=None, passphrase_file=None,
-        host="127.0.0.1", peer_port=0, http_port=0, peers=(), data_dir=Path("unused"),
+        index=0,
+        name="v0",
+        key_file=Path("unused"),
+        passphrase_env=None,
+        passphrase_file=None,
+        host="127.0.0.1",
+        peer_port=0,
+        http_port=0,
+        peers=(),
+        data_dir=Path("unused"),
         genesis_file=Path("unused"),
         limits=limits or node_mod.NodeLimits(tick_ms=10),
     )
@@ -56,9 +66,9 @@ def make_node(limits: node_mod.NodeLimits | None = None) -> node_mod.Node:
 
 
 @asynccontextmanager
-async def running(limits: node_mod.NodeLimits | None = None) -> AsyncIterator[
-    tuple[node_mod.Node, TestClient[Any, Any]]
-]:
+async def running(
+    limits: node_mod.NodeLimits | None = None,
+) -> AsyncIterator[tuple[node_mod.Node, TestClient[Any, Any]]]:
     n = make_node(limits)
     n.start_core()
     client = TestClient(TestServer(node_mod.build_http_app(n)))
@@ -115,8 +125,7 @@ def test_submitted_txs_commit_with_receipts_blocks_and_headers() -> None:
         assert got["receipt"]["code"] != ""
         height = got["height"]
         block = await (await client.get(f"/blocks/{height}")).json()
-        body_ids = [SignedTx.from_obj(_tx_obj(t)).tx_id(SUITE).hex()
-                    for t in block["block"]["txs"]]
+        body_ids = [SignedTx.from_obj(_tx_obj(t)).tx_id(SUITE).hex() for t in block["block"]["txs"]]
         assert ids[1] in body_ids
         header = await (await client.get(f"/headers/{height}")).json()
         assert header["hash"] == block["hash"]
@@ -147,11 +156,21 @@ def test_bad_transactions_get_4xx_with_reasons() -> None:
         assert (await client.post("/txs", json={"txs": ["zz"]})).status == 400
         good = tx(0)
         forged = SignedTx(tx(1).body, good.sig)
-        wrong_chain = sign_tx(SUITE, CLIENT, TxBody("other", SUITE.public_key(CLIENT), 0,
-                                                     "bench.noop", {}))
-        resp = await client.post("/txs", json={"txs": [
-            "80", forged.encode().hex(), wrong_chain.encode().hex(), good.encode().hex(),
-            good.encode().hex()]})
+        wrong_chain = sign_tx(
+            SUITE, CLIENT, TxBody("other", SUITE.public_key(CLIENT), 0, "bench.noop", {})
+        )
+        resp = await client.post(
+            "/txs",
+            json={
+                "txs": [
+                    "80",
+                    forged.encode().hex(),
+                    wrong_chain.encode().hex(),
+                    good.encode().hex(),
+                    good.encode().hex(),
+                ]
+            },
+        )
         assert resp.status == 400
         results = (await resp.json())["results"]
         assert results[0]["reason"].startswith("malformed")
@@ -195,9 +214,14 @@ def test_status_metrics_health_openapi() -> None:
         assert {"height", "view", "leader", "peers", "pool_size"} <= set(status)
         assert (await client.get("/healthz")).status == 200
         metrics = await (await client.get("/metrics")).text()
-        for name in ("credchain_height", "credchain_view", "credchain_txs_committed_total",
-                     "credchain_pool_size", "credchain_peers",
-                     "credchain_commit_latency_seconds_bucket"):
+        for name in (
+            "credchain_height",
+            "credchain_view",
+            "credchain_txs_committed_total",
+            "credchain_pool_size",
+            "credchain_peers",
+            "credchain_commit_latency_seconds_bucket",
+        ):
             assert name in metrics
         doc = await (await client.get("/openapi.json")).json()
         assert doc["openapi"].startswith("3.") and "/proof/{key}" in doc["paths"]
@@ -285,8 +309,10 @@ def test_sealed_bid_keys_and_blocks_follow_the_tender_deadline() -> None:
 
     def tender(tender_id: str, deadline_ms: int) -> None:
         batch = n.chain.kv.batch()
-        batch.put(state_head_key(f"tender/{tender_id}"),
-                  encoding.encode({"tender_id": tender_id, "deadline_ms": deadline_ms}))
+        batch.put(
+            state_head_key(f"tender/{tender_id}"),
+            encoding.encode({"tender_id": tender_id, "deadline_ms": deadline_ms}),
+        )
         n.chain.kv.write(batch)
 
     tender("OPEN", head_ms + 3_600_000)
@@ -340,3 +366,25 @@ def test_clients_get_503_busy_past_the_backlog() -> None:
         assert results[0].accepted
 
     run(body, limits=limits)
+
+
+def test_a_transaction_behind_a_nonce_gap_waits_and_commits_once_the_gap_fills() -> None:
+    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+        later, first = tx(1), tx(0)
+        resp = await client.post("/txs", json=hexes(later))
+        assert resp.status == 202
+        for _ in range(20):  # blocks go by; the gapped transaction is not consumed
+            await asyncio.sleep(0.02)
+        assert later.tx_id(n.suite) in n.pool
+        assert (await (await client.get(f"/txs/{later.tx_id(n.suite).hex()}")).json())[
+            "status"
+        ] == "pending"
+        resp = await client.post("/txs", json=hexes(first))
+        assert resp.status == 202
+        got_first = await wait_committed(client, first.tx_id(n.suite).hex())
+        got_later = await wait_committed(client, later.tx_id(n.suite).hex())
+        # Both ran with the right nonce: noop's unknown-call code, never E_NONCE.
+        assert got_first["receipt"]["code"] == got_later["receipt"]["code"] == "E_UNKNOWN_CALL"
+        assert got_first["height"] <= got_later["height"]
+
+    run(body, limits=node_mod.NodeLimits(tick_ms=10))

@@ -94,9 +94,11 @@ def test_validate_refuses_bad_blocks_with_the_reason() -> None:
 
     assert "state_root mismatch" in reason(Block(h.with_changes(state_root=bytes(32)), block.txs))
     assert "receipts_root mismatch" in reason(
-        Block(h.with_changes(receipts_root=bytes(32)), block.txs))
+        Block(h.with_changes(receipts_root=bytes(32)), block.txs)
+    )
     assert "next_validators_hash mismatch" in reason(
-        Block(h.with_changes(next_validators_hash=h.validators_hash), block.txs))
+        Block(h.with_changes(next_validators_hash=h.validators_hash), block.txs)
+    )
     assert "tx_root mismatch" in reason(Block(h.with_changes(tx_root=bytes(32)), block.txs))
     assert "twice" in reason(Block(h, (tx, tx)))
     forged = SignedTx(tx.body, bytes(64))
@@ -132,8 +134,14 @@ def test_signatures_known_verified_are_not_checked_again() -> None:
     # A pool that already verified the tx vouches for it: the forged signature would pass
     # signature checks here, so only the vouching decides (roots are signature-free).
     store = follower.store
-    trusting = ChainApp(store, store.tree, default_executor(), ED25519_SHA256, store.chain_id,
-                        is_verified=lambda tx: True)
+    trusting = ChainApp(
+        store,
+        store.tree,
+        default_executor(),
+        ED25519_SHA256,
+        store.chain_id,
+        is_verified=lambda tx: True,
+    )
     forged = Block(block.header, (SignedTx(tx.body, bytes(64)),))
     assert trusting.validate(store.head_header(), forged) is None
 
@@ -159,3 +167,23 @@ def test_chain_app_is_the_consensus_application_and_its_chain_proves_records() -
     record = bundle.verify_bundle(obj, export_anchor(chain.store))
     assert record.height == 3 and record.value == chain.store.tree.get("gov/validators")
     assert [e["header"]["height"] for e in obj["validator_chain"]] == [1]
+
+
+def test_propose_runs_each_senders_nonces_in_order_and_holds_back_a_gap() -> None:
+    chain, app = _node(ED25519_SHA256)
+    suite = ED25519_SHA256
+    vote = {"id": 1, "approve": True}
+    n0, n1, n3 = (chain.tx("bob", n, "gov.vote", vote) for n in (0, 1, 3))
+    other = chain.tx("carol", 0, "gov.vote", vote)
+    block = _propose(chain, app, [n1, other, n3, n0])
+    # bob's 0 then 1 (arrival order does not matter), carol's 0; bob's 3 waits for 2.
+    assert [t.tx_id(suite) for t in block.txs] == [
+        n0.tx_id(suite),
+        n1.tx_id(suite),
+        other.tx_id(suite),
+    ]
+    app.commit(block, chain.sign_qc(block.header))
+    stale = chain.tx("bob", 1, "gov.vote", {"id": 2, "approve": True})
+    n2 = chain.tx("bob", 2, "gov.vote", vote)
+    block = _propose(chain, app, [n3, stale, n2])
+    assert [t.tx_id(suite) for t in block.txs] == [n2.tx_id(suite), n3.tx_id(suite)]
