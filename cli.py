@@ -376,7 +376,6 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
             call: str, args_json: str, nonce: int | None, wait: bool) -> None:
     """Sign a transaction and submit it to a node."""
     from ledger.jsonform import tagged_from_json
-    from ledger.tx import TxBody, sign_tx
 
     suite, secret = load_key(Path(key_file), _passphrase(passphrase_env, passphrase_file))
     try:
@@ -385,6 +384,19 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
         fail(f"--args is not valid: {exc}")
     if not isinstance(args, dict):
         fail("--args must be a JSON map")
+    res, committed = send_tx(url, suite, secret, call, args, nonce, wait)
+    click.echo(json.dumps(res, indent=2))
+    if committed is not None:
+        click.echo(json.dumps(committed, indent=2))
+
+
+def send_tx(url: str, suite: Any, secret: bytes, call: str, args: dict[str, Any],
+            nonce: int | None = None, wait: bool = True,
+            timeout_s: float = 30.0) -> tuple[Any, Any]:
+    """Sign and submit one transaction; with ``wait``, poll until it is committed. Returns
+    the node's answer to the submission and, when waited for, the committed status."""
+    from ledger.tx import TxBody, sign_tx
+
     status_ = http(f"{url}/status")
     sender = suite.public_key(secret)
     if nonce is None:
@@ -393,19 +405,18 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
     body = TxBody(status_["chain_id"], sender, nonce, call, args)
     signed = sign_tx(suite, secret, body)
     res = http(f"{url}/txs", "POST", {"txs": [signed.encode().hex()]})
-    click.echo(json.dumps(res, indent=2))
     if not res.get("accepted"):
-        sys.exit(1)
-    if wait:
-        tx_id = res["results"][0]["tx_id"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            got = http(f"{url}/txs/{tx_id}")
-            if got.get("status") == "committed":
-                click.echo(json.dumps(got, indent=2))
-                return
-            time.sleep(0.2)
-        fail(f"transaction {tx_id} not committed within 30 s")
+        fail(f"the node refused {call}: {json.dumps(res)}")
+    if not wait:
+        return res, None
+    tx_id = res["results"][0]["tx_id"]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = http(f"{url}/txs/{tx_id}")
+        if got.get("status") == "committed":
+            return res, got
+        time.sleep(0.1)
+    fail(f"transaction {tx_id} not committed within {timeout_s:.0f} s")
 
 
 class HttpScenarioClient:
@@ -506,43 +517,164 @@ def _wait_ready(urls: list[str], timeout_s: float) -> None:
 
 def _demo_story(urls: list[str], anchor_path: Path, out: Path) -> None:
     from contracts.scenario import run_scenario
-    from ledger import encoding
-    from ledger.bundle import from_json, verify_bundle
-    from ledger.genesis import Anchor
 
     summary = run_scenario(HttpScenarioClient(urls[0]), lambda line: click.echo(line))
     click.echo("-- the winner proves its sealed bid to anyone, from another node --")
-    tx_id = summary["winner_bid_tx"].hex()
-    where = http(f"{urls[-1]}/txs/{tx_id}")
+    uscc = summary["winner"]
+    prove_bid(urls[-1], anchor_path, summary["tender_id"], 1, uscc,
+              summary["winner_commitment"], summary["winner_bid_tx"].hex(),
+              out / "winner-bid.bundle.json")
+    click.echo("== the trading story ran end to end on the network ==")
+
+
+def prove_bid(url: str, anchor_path: Path, tender_id: str, lot: int, uscc: str,
+              commitment: bytes, bid_tx_id: str, out: Path) -> None:
+    """Prove, from any node and then offline, that a sealed bid's commitment was on chain
+    before the tender's deadline: a bundle of the bid's state key at the height of the bid
+    transaction, and a bundle of the tender record (its deadline) at the head. Both are
+    verified against the genesis anchor alone; fails unless every check holds."""
+    from contracts.scenario import bid_slot
+    from contracts.tender import bid_key, tender_key
+    from ledger import encoding
+    from ledger.bundle import from_json, verify_bundle
+    from ledger.crypto import get_suite
+    from ledger.genesis import Anchor
+
+    anchor = Anchor.load(anchor_path)
+    where = http(f"{url}/txs/{bid_tx_id}")
+    if where.get("status") != "committed":
+        fail(f"the bid transaction {bid_tx_id} is not committed ({where.get('status')})")
     height = int(where["height"])
-    key = summary["winner_bid_key"]
-    q = urllib.parse.quote(key, safe="/")
-    bundle_json = http(f"{urls[-1]}/proof/{q}?height={height}")
-    if "_status" in bundle_json:
-        fail(f"the node refused the proof: {bundle_json.get('error')}")
-    bundle_path = out / "winner-bid.bundle.json"
-    bundle_path.write_text(json.dumps(bundle_json, indent=2) + "\n")
-    # Offline from here on: only the bundle file and the anchor file.
-    record = verify_bundle(from_json(bundle_json), Anchor.load(anchor_path))
-    if record.value is None:
-        fail("the bundle proves the winner's bid absent")
-    bid = encoding.decode(record.value)
-    block_time = record.header.time_ms
+    suite = get_suite(anchor.suite.name)
+    key = bid_key(tender_id, lot, bid_slot(suite, anchor.header.chain_id, tender_id, lot,
+                                           uscc).hex())
+
+    def fetch(state_key: str, at: int | None, path: Path) -> Any:
+        q = urllib.parse.quote(state_key, safe="/") + (f"?height={at}" if at is not None else "")
+        got = http(f"{url}/proof/{q}")
+        if "_status" in got:
+            fail(f"the node refused the proof of {state_key}: {got.get('error')}")
+        path.write_text(json.dumps(got, indent=2) + "\n")
+        # Offline from here on: only the bundle file and the anchor file.
+        record = verify_bundle(from_json(json.loads(path.read_text())), anchor)
+        if record.value is None:
+            fail(f"the bundle proves {state_key} absent")
+        return record
+
+    bid_record = fetch(key, height, out)
+    tender_path = out.with_name(out.stem + ".tender.json")
+    tender_record = fetch(tender_key(tender_id), None, tender_path)
+    bid = encoding.decode(bid_record.value)
+    deadline_ms = int(encoding.decode(tender_record.value)["deadline_ms"])
+    block_ms = bid_record.header.time_ms
     checks = {
-        "bundle verifies against the genesis anchor (QC chain, state proof)": True,
-        "the proven commitment is the winner's own": (
-            bid["commitment"] == summary["winner_commitment"]
-        ),
-        "the block holding it is before the bid deadline": block_time < summary["deadline_ms"],
+        "both bundles verify against the genesis anchor (QC chain, state proofs)": True,
+        "the proven commitment is the bidder's own": bid["commitment"] == commitment,
+        "the block holding it is before the tender's deadline": block_ms < deadline_ms,
     }
     for text, ok in checks.items():
         click.echo(f"   [{'ok' if ok else 'FAILED'}] {text}")
-    click.echo(f"   bundle: {bundle_path} (key {key}, height {height}, block time {block_time}, "
-               f"deadline {summary['deadline_ms']})")
-    click.echo(f"   check it yourself: credchain verify {bundle_path} --anchor {anchor_path}")
+    click.echo(f"   bid bundle: {out} (key {key}, height {height}, block time {block_ms}, "
+               f"deadline {deadline_ms}); tender bundle: {tender_path}")
+    click.echo(f"   check it yourself: credchain verify {out} --anchor {anchor_path}")
     if not all(checks.values()):
-        fail("the winner's commitment could not be proved")
-    click.echo("== the trading story ran end to end on the network ==")
+        fail("the commitment could not be proved")
+
+
+@main.group()
+def bid() -> None:
+    """The bidder's side: seal and submit a bid, reveal its key at opening, prove it."""
+
+
+@bid.command("seal")
+@click.option("--url", default="http://127.0.0.1:26651", show_default=True)
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="a key bound to the bidder's attestation")
+@click.option("--passphrase-env")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False))
+@click.option("--tender", "tender_id", required=True)
+@click.option("--lot", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--uscc", required=True, help="the bidder's unified social credit code")
+@click.option("--file", "bid_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="the (encrypted) bid file as uploaded to the platform")
+@click.option("--price-fen", required=True, type=click.IntRange(0))
+@click.option("--guarantee", default="", help="the electronic guarantee's number")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="where to keep the sealed bid (holds the content key: mode 0600)")
+def bid_seal(url: str, key_file: str, passphrase_env: str | None, passphrase_file: str | None,
+             tender_id: str, lot: int, uscc: str, bid_file: str, price_fen: int,
+             guarantee: str, out: str) -> None:
+    """Seal a bid (content key, encrypted summary, file hash, commitment) and submit it."""
+    from contracts.bidder import seal_bid
+
+    suite, secret = load_key(Path(key_file), _passphrase(passphrase_env, passphrase_file))
+    chain_id = http(f"{url}/status")["chain_id"]
+    sealed = seal_bid(suite, chain_id, tender_id, lot, uscc, Path(bid_file).read_bytes(),
+                      price_fen)
+    record = {"chain_id": chain_id, "tender_id": tender_id, "lot": lot, "uscc": uscc,
+              "content_key": sealed.content_key.hex(), "file_hash": sealed.file_hash.hex(),
+              "sealed_summary": sealed.sealed_summary.hex(),
+              "commitment": sealed.commitment.hex(), "summary": sealed.summary.hex(),
+              "guarantee": guarantee}
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:  # before submitting: the key must never be lost
+        json.dump(record, f, indent=2)
+    _, got = send_tx(url, suite, secret, "bid.submit", sealed.submit_args(guarantee))
+    code = got["receipt"]["code"]
+    if code != "OK":
+        fail(f"bid refused: {code} {got['receipt'].get('message', '')}")
+    record["tx_id"], record["height"] = got["tx_id"], got["height"]
+    Path(out).write_text(json.dumps(record, indent=2))
+    click.echo(f"sealed bid committed at height {got['height']} (tx {got['tx_id']}); "
+               f"commitment {sealed.commitment.hex()}; keep {out} until the opening")
+
+
+def _load_sealed(path: str) -> dict[str, Any]:
+    try:
+        record: dict[str, Any] = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"{path} is not a sealed bid written by `credchain bid seal`: {exc}")
+    missing = [f for f in ("tender_id", "lot", "uscc", "content_key", "commitment")
+               if f not in record]
+    if missing:
+        fail(f"{path} is not a sealed bid written by `credchain bid seal` (no {missing})")
+    return record
+
+
+@bid.command("reveal")
+@click.option("--url", default="http://127.0.0.1:26651", show_default=True)
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--passphrase-env")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False))
+@click.option("--sealed", "sealed_path", required=True, type=click.Path(dir_okay=False))
+def bid_reveal(url: str, key_file: str, passphrase_env: str | None,
+               passphrase_file: str | None, sealed_path: str) -> None:
+    """Reveal the content key in the decryption window; the contract decrypts on chain."""
+    record = _load_sealed(sealed_path)
+    suite, secret = load_key(Path(key_file), _passphrase(passphrase_env, passphrase_file))
+    args = {"tender_id": record["tender_id"], "lot": int(record["lot"]),
+            "content_key": bytes.fromhex(record["content_key"])}
+    _, got = send_tx(url, suite, secret, "bid.reveal", args)
+    receipt = got["receipt"]
+    click.echo(json.dumps({"code": receipt["code"], "events": receipt.get("events", [])},
+                          indent=2))
+    if receipt["code"] != "OK":
+        fail(f"reveal refused: {receipt['code']} {receipt.get('message', '')}")
+
+
+@bid.command("prove")
+@click.option("--url", default="http://127.0.0.1:26651", show_default=True)
+@click.option("--sealed", "sealed_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--anchor", "anchor_path", required=True,
+              type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+def bid_prove(url: str, sealed_path: str, anchor_path: str, out: str) -> None:
+    """Prove the sealed bid's commitment was on chain before the deadline (after it)."""
+    record = _load_sealed(sealed_path)
+    if "tx_id" not in record:
+        fail(f"{sealed_path} has no committed bid transaction")
+    prove_bid(url, Path(anchor_path), record["tender_id"], int(record["lot"]), record["uscc"],
+              bytes.fromhex(record["commitment"]), record["tx_id"], Path(out))
 
 
 @main.group()

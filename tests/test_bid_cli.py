@@ -1,0 +1,280 @@
+"""The bidder's commands against a live one-validator node over real loopback HTTP:
+``credchain bid seal`` (seal, keep the key file 0600, submit), ``bid reveal`` in the
+decryption window (the contract decrypts the price), ``bid prove`` after the deadline (two
+bundles verified offline against the anchor), and the refusals a bidder can meet."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from click.testing import CliRunner
+
+import node as node_mod
+from cli import HttpScenarioClient, main
+from contracts.bidder import seal_bid
+from contracts.scenario import _Story, actor_secret, bid_slot, demo_uscc, scenario_roles
+from ledger import keyfile
+from ledger.crypto import ED25519_SHA256
+from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block, init_store
+from ledger.kv import MemoryKV
+from ledger.store import BlockStore
+
+SUITE = ED25519_SHA256
+CHAIN = "bid-cli-test"
+VALIDATOR = bytes(range(32))
+DAY_MS = 100  # the demo "day": the 21-day bid period lasts 2.1 s
+PASSPHRASE = b"test passphrase"
+
+
+def _genesis() -> GenesisDoc:
+    roles = {r: [k.hex() for k in ks] for r, ks in scenario_roles(SUITE).items()}
+    return GenesisDoc.from_json(
+        {
+            "chain_id": CHAIN,
+            "suite": SUITE.name,
+            "time_ms": time.time_ns() // 1_000_000 - 60_000,
+            "validators": [{"name": "v0", "pubkey": SUITE.public_key(VALIDATOR).hex()}],
+            "committee": [SUITE.public_key(actor_secret(SUITE, "platform")).hex()],
+            "roles": roles,
+            "params": {"demo_day_ms": DAY_MS},
+        }
+    )
+
+
+@pytest.fixture
+def live_node(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A one-validator node serving HTTP on a free loopback port from its own thread."""
+    doc = _genesis()
+    kv = MemoryKV()
+    init_store(BlockStore(kv, SUITE), doc)
+    store = BlockStore(kv, SUITE)
+    chain = node_mod.Chain(kv, store, None, doc)
+    chain.app = node_mod.make_app(store, chain.is_verified)
+    config = node_mod.NodeConfig(
+        index=0,
+        name="v0",
+        key_file=Path("unused"),
+        passphrase_env=None,
+        passphrase_file=None,
+        host="127.0.0.1",
+        peer_port=0,
+        http_port=0,
+        peers=(),
+        data_dir=Path("unused"),
+        genesis_file=Path("unused"),
+        limits=node_mod.NodeLimits(tick_ms=10),
+    )
+    anchor = tmp_path / "anchor.json"
+    Anchor.of(SUITE, genesis_block(doc, default_state(doc)).header, doc.validators).save(anchor)
+    loop = asyncio.new_event_loop()
+    ready: dict[str, Any] = {}
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        n = node_mod.Node(config, chain, VALIDATOR)
+        n.start_core()
+        runner = web.AppRunner(node_mod.build_http_app(n))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        ready["url"] = f"http://127.0.0.1:{port}"
+        await stop.wait()
+        await runner.cleanup()
+        for task in n._tasks:
+            task.cancel()
+        await asyncio.gather(*n._tasks, return_exceptions=True)
+        n.verifier.shutdown()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while "url" not in ready and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "url" in ready, "node did not start"
+    try:
+        yield ready["url"], anchor
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+
+
+def test_seal_reveal_and_prove_a_bid_from_the_cli(
+    live_node: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, anchor = live_node
+    client = HttpScenarioClient(url)
+    story = _Story(client, lambda line: None, {})
+    names = ("tenderer", "operator", "a", "b", "c")
+    uscc = {n: demo_uscc(i + 1) for i, n in enumerate(names)}
+    t0 = client.now_ms()
+    for name in ("tenderer", "a", "b", "c"):
+        story.send(
+            "attestor",
+            "identity.attest",
+            {
+                "uscc": uscc[name],
+                "name": name,
+                "entity_type": "company",
+                "cert_issuer": "CA",
+                "cert_serial": name,
+                "valid_from_ms": t0 - 86_400_000,
+                "valid_to_ms": t0 + 365 * 86_400_000,
+                "keys": [story.actor(name).pubkey],
+            },
+        )
+    tender = f"T-{t0}"
+    deadline = client.now_ms() + 21 * DAY_MS
+    required = 1_000_000
+    story.send(
+        "platform",
+        "tender.announce",
+        {
+            "tender_id": tender,
+            "rules": "bidding-law",
+            "kind": "works",
+            "region": "441502",
+            "tenderer": uscc["tenderer"],
+            "agent": "",
+            "platform_uscc": uscc["operator"],
+            "related_parties": [],
+            "doc_hash": SUITE.hash(b"docs"),
+            "issue_start_ms": client.now_ms(),
+            "doc_sale_end_ms": client.now_ms() + 5 * DAY_MS,
+            "deadline_ms": deadline,
+            "validity_days": 90,
+            "qualifications": [],
+            "lots": [
+                {"name": "lot", "estimated_price_fen": 100_000_000, "guarantee_fen": required}
+            ],
+        },
+    )
+    for name in ("a", "b", "c"):
+        story.send(
+            "bank",
+            "guarantee.issue",
+            {
+                "number": f"G-{name}",
+                "principal": uscc[name],
+                "beneficiary": uscc["tenderer"],
+                "tender_id": tender,
+                "lot": 1,
+                "amount_fen": required,
+                "valid_from_ms": t0 - 86_400_000,
+                "valid_to_ms": deadline + 400 * 86_400_000,
+                "file_hash": SUITE.hash(name.encode()),
+            },
+        )
+    sealed = {}
+    for name in ("b", "c"):  # two other bidders, through the Python helper
+        sealed[name] = seal_bid(SUITE, CHAIN, tender, 1, uscc[name], name.encode(), 90_000_000)
+        story.send(name, "bid.submit", sealed[name].submit_args(f"G-{name}"))
+
+    key_file = tmp_path / "a.key"
+    keyfile.save_key(key_file, SUITE, actor_secret(SUITE, "a"), PASSPHRASE)
+    (tmp_path / "pass").write_bytes(PASSPHRASE)
+    (tmp_path / "bid.pdf").write_bytes(b"A's encrypted bid file")
+    common = ["--url", url, "--key", str(key_file), "--passphrase-file", str(tmp_path / "pass")]
+    sealed_path = tmp_path / "a.sealed.json"
+    run = CliRunner().invoke
+    result = run(
+        main,
+        [
+            "bid",
+            "seal",
+            *common,
+            "--tender",
+            tender,
+            "--uscc",
+            uscc["a"],
+            "--file",
+            str(tmp_path / "bid.pdf"),
+            "--price-fen",
+            "88800000",
+            "--guarantee",
+            "G-a",
+            "--out",
+            str(sealed_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(os.stat(sealed_path).st_mode) == 0o600
+    record = json.loads(sealed_path.read_text())
+    assert record["tx_id"] and len(bytes.fromhex(record["content_key"])) == 32
+
+    again = run(
+        main,
+        [
+            "bid",
+            "seal",
+            *common,
+            "--tender",
+            tender,
+            "--uscc",
+            uscc["a"],
+            "--file",
+            str(tmp_path / "bid.pdf"),
+            "--price-fen",
+            "1",
+            "--out",
+            str(tmp_path / "second.json"),
+        ],
+    )
+    assert again.exit_code != 0 and "bid refused" in again.output  # one bid per entity and lot
+
+    early = run(
+        main,
+        [
+            "bid",
+            "prove",
+            "--url",
+            url,
+            "--sealed",
+            str(sealed_path),
+            "--anchor",
+            str(anchor),
+            "--out",
+            str(tmp_path / "early.json"),
+        ],
+    )
+    assert early.exit_code != 0 and "refused" in early.output  # sealed until the deadline
+
+    client.wait_until(deadline)
+    slots = sorted(bid_slot(SUITE, CHAIN, tender, 1, uscc[n]) for n in ("a", "b", "c"))
+    story.send("platform", "bid.open", {"tender_id": tender, "slots": [slots]})
+    result = run(main, ["bid", "reveal", *common, "--sealed", str(sealed_path)])
+    assert result.exit_code == 0, result.output
+    assert "88800000" in result.output  # the contract decrypted A's price on chain
+
+    result = run(
+        main,
+        [
+            "bid",
+            "prove",
+            "--url",
+            url,
+            "--sealed",
+            str(sealed_path),
+            "--anchor",
+            str(anchor),
+            "--out",
+            str(tmp_path / "proof.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("[ok]") == 3
+    verify = run(main, ["verify", str(tmp_path / "proof.json"), "--anchor", str(anchor)])
+    assert verify.exit_code == 0 and json.loads(verify.output)["valid"] is True
+
+    bad = run(main, ["bid", "reveal", *common, "--sealed", str(tmp_path / "bid.pdf")])
+    assert bad.exit_code != 0 and "not a sealed bid" in bad.output
