@@ -43,9 +43,18 @@ def make_node(limits: node_mod.NodeLimits | None = None) -> node_mod.Node:
             "params": {},
         }
     )
+    return one_validator_node(doc, VALIDATOR, limits)
+
+
+def one_validator_node(
+    doc: GenesisDoc, validator_secret: bytes, limits: node_mod.NodeLimits | None = None
+) -> node_mod.Node:
+    """A node that is the only validator of ``doc``'s chain, on a fresh MemoryKV; no peers,
+    no files (the key is given)."""
+    suite = doc.crypto
     kv = MemoryKV()
-    init_store(BlockStore(kv, SUITE), doc)
-    store = BlockStore(kv, SUITE)
+    init_store(BlockStore(kv, suite), doc)
+    store = BlockStore(kv, suite)
     chain = node_mod.Chain(kv, store, None, doc)
     chain.app = node_mod.make_app(store, chain.is_verified)
     config = node_mod.NodeConfig(
@@ -62,7 +71,7 @@ def make_node(limits: node_mod.NodeLimits | None = None) -> node_mod.Node:
         genesis_file=Path("unused"),
         limits=limits or node_mod.NodeLimits(tick_ms=10),
     )
-    return node_mod.Node(config, chain, VALIDATOR)
+    return node_mod.Node(config, chain, validator_secret)
 
 
 @asynccontextmanager

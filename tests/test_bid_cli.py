@@ -25,9 +25,8 @@ from contracts.bidder import seal_bid
 from contracts.scenario import _Story, actor_secret, bid_slot, demo_uscc, scenario_roles
 from ledger import keyfile
 from ledger.crypto import ED25519_SHA256
-from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block, init_store
-from ledger.kv import MemoryKV
-from ledger.store import BlockStore
+from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block
+from tests.test_api import one_validator_node
 
 SUITE = ED25519_SHA256
 CHAIN = "bid-cli-test"
@@ -55,25 +54,6 @@ def _genesis() -> GenesisDoc:
 def live_node(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A one-validator node serving HTTP on a free loopback port from its own thread."""
     doc = _genesis()
-    kv = MemoryKV()
-    init_store(BlockStore(kv, SUITE), doc)
-    store = BlockStore(kv, SUITE)
-    chain = node_mod.Chain(kv, store, None, doc)
-    chain.app = node_mod.make_app(store, chain.is_verified)
-    config = node_mod.NodeConfig(
-        index=0,
-        name="v0",
-        key_file=Path("unused"),
-        passphrase_env=None,
-        passphrase_file=None,
-        host="127.0.0.1",
-        peer_port=0,
-        http_port=0,
-        peers=(),
-        data_dir=Path("unused"),
-        genesis_file=Path("unused"),
-        limits=node_mod.NodeLimits(tick_ms=10),
-    )
     anchor = tmp_path / "anchor.json"
     Anchor.of(SUITE, genesis_block(doc, default_state(doc)).header, doc.validators).save(anchor)
     loop = asyncio.new_event_loop()
@@ -81,7 +61,7 @@ def live_node(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     stop = asyncio.Event()
 
     async def serve() -> None:
-        n = node_mod.Node(config, chain, VALIDATOR)
+        n = one_validator_node(doc, VALIDATOR)
         n.start_core()
         runner = web.AppRunner(node_mod.build_http_app(n))
         await runner.setup()
@@ -187,49 +167,33 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     common = ["--url", url, "--key", str(key_file), "--passphrase-file", str(tmp_path / "pass")]
     sealed_path = tmp_path / "a.sealed.json"
     run = CliRunner().invoke
-    result = run(
-        main,
-        [
+
+    def seal_args(tender: str, uscc: str, price: str, out: Path, guarantee: str) -> list[str]:
+        return [
             "bid",
             "seal",
             *common,
             "--tender",
             tender,
             "--uscc",
-            uscc["a"],
+            uscc,
             "--file",
             str(tmp_path / "bid.pdf"),
             "--price-fen",
-            "88800000",
+            price,
             "--guarantee",
-            "G-a",
+            guarantee,
             "--out",
-            str(sealed_path),
-        ],
-    )
+            str(out),
+        ]
+
+    result = run(main, seal_args(tender, uscc["a"], "88800000", sealed_path, "G-a"))
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(os.stat(sealed_path).st_mode) == 0o600
     record = json.loads(sealed_path.read_text())
     assert record["tx_id"] and len(bytes.fromhex(record["content_key"])) == 32
 
-    again = run(
-        main,
-        [
-            "bid",
-            "seal",
-            *common,
-            "--tender",
-            tender,
-            "--uscc",
-            uscc["a"],
-            "--file",
-            str(tmp_path / "bid.pdf"),
-            "--price-fen",
-            "1",
-            "--out",
-            str(tmp_path / "second.json"),
-        ],
-    )
+    again = run(main, seal_args(tender, uscc["a"], "1", tmp_path / "second.json", ""))
     assert again.exit_code != 0 and "bid refused" in again.output  # one bid per entity and lot
 
     early = run(
