@@ -10,18 +10,55 @@
 
 Statutory rule that a period ending on a public holiday extends to the next working day
 (§203) is NOT applied: the chain has no holiday calendar; parameters are in calendar days.
-All arithmetic is on integers (milliseconds since the Unix epoch), no clock is read.
+All arithmetic is on integers (milliseconds since the Unix epoch), no clock is read; the
+calendar conversions are the proleptic Gregorian ones, written out on integers so that no
+date library (and no time zone database) is involved.
 """
 
 from __future__ import annotations
 
-import datetime
+from typing import NamedTuple
 
 BEIJING_OFFSET_MS = 8 * 3600 * 1000
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
-_EPOCH_DAY = datetime.date(1970, 1, 1).toordinal()
+
+
+class Date(NamedTuple):
+    """A calendar date; ``str`` gives ``YYYY-MM-DD``."""
+
+    year: int
+    month: int
+    day: int
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    if not (1 <= month <= 12 and 1 <= day <= _days_in_month(year, month)):
+        raise ValueError(f"no such date: {year}-{month}-{day}")
+    y = year - 1 if month <= 2 else year
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468
+
+
+def civil_from_days(days: int) -> Date:
+    """The proleptic Gregorian date ``days`` days after 1970-01-01."""
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return Date(yoe + era * 400 + (1 if month <= 2 else 0), month, day)
 
 
 def beijing_day(t_ms: int) -> int:
@@ -34,17 +71,17 @@ def start_of_day_ms(day: int) -> int:
     return day * DAY_MS - BEIJING_OFFSET_MS
 
 
-def beijing_date(t_ms: int) -> datetime.date:
+def beijing_date(t_ms: int) -> Date:
     """The Beijing calendar date of an instant."""
-    return datetime.date.fromordinal(_EPOCH_DAY + beijing_day(t_ms))
+    return civil_from_days(beijing_day(t_ms))
 
 
 def ms_of_beijing(
     year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
 ) -> int:
     """The instant of a Beijing wall-clock time (tests, genesis files, demos)."""
-    days = datetime.date(year, month, day).toordinal() - _EPOCH_DAY
-    return start_of_day_ms(days) + hour * HOUR_MS + minute * MINUTE_MS + second * 1000
+    start = start_of_day_ms(days_from_civil(year, month, day))
+    return start + hour * HOUR_MS + minute * MINUTE_MS + second * 1000
 
 
 def end_of_period_ms(event_ms: int, days: int) -> int:
@@ -66,8 +103,7 @@ def end_of_months_ms(event_ms: int, months: int) -> int:
     month_index = d.year * 12 + (d.month - 1) + months
     year, month0 = divmod(month_index, 12)
     last_day = _days_in_month(year, month0 + 1)
-    last = datetime.date(year, month0 + 1, min(d.day, last_day))
-    return start_of_day_ms(last.toordinal() - _EPOCH_DAY + 1)
+    return start_of_day_ms(days_from_civil(year, month0 + 1, min(d.day, last_day)) + 1)
 
 
 def days_between(earlier_ms: int, later_ms: int) -> int:
@@ -87,7 +123,7 @@ def within_days(event_ms: int, days: int, t_ms: int) -> bool:
 
 
 def _days_in_month(year: int, month: int) -> int:
-    if month == 12:
-        return 31
-    first_next = datetime.date(year, month + 1, 1)
-    return (first_next - datetime.timedelta(days=1)).day
+    if month == 2:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        return 29 if leap else 28
+    return 30 if month in (4, 6, 9, 11) else 31

@@ -67,3 +67,18 @@ def test_negative_periods_are_refused() -> None:
         end_of_period_ms(0, -1)
     with pytest.raises(ValueError):
         end_of_months_ms(0, -1)
+
+
+def test_integer_calendar_agrees_with_the_standard_library_over_centuries() -> None:
+    import datetime  # the reference only: contracts never import it
+
+    from contracts.periods import civil_from_days, days_from_civil
+
+    epoch = datetime.date(1970, 1, 1).toordinal()
+    for days in range(-200_000, 200_000, 97):
+        d = datetime.date.fromordinal(epoch + days)
+        assert civil_from_days(days) == (d.year, d.month, d.day)
+        assert days_from_civil(d.year, d.month, d.day) == days
+    for bad in ((2023, 2, 29), (2024, 13, 1), (2024, 4, 31), (2024, 1, 0)):
+        with pytest.raises(ValueError):
+            days_from_civil(*bad)
