@@ -124,15 +124,11 @@ class Prepare:
         return bytes((tags.PREPARE,)) + encoding.encode(body)
 
     def to_obj(self) -> dict[str, Any]:
-        return {"type": "prepare", "height": self.height, "view": self.view,
-                "sender": self.sender, "block_hash": self.block_hash, "sig": self.sig}
+        return _vote_to_obj("prepare", self)
 
     @classmethod
     def from_obj(cls, m: dict[str, Any]) -> Prepare:
-        w = "prepare"
-        m = exact_map(m, w, {"type", "height", "view", "sender", "block_hash", "sig"})
-        return cls(get_int(m, "height", w), get_int(m, "view", w), get_int(m, "sender", w),
-                   get_bytes(m, "block_hash", w, DIGEST_LEN), _sig(m, w))
+        return cls(*_vote_fields("prepare", m))
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,15 +143,23 @@ class Commit:
         return commit_vote_bytes(chain_id, self.height, self.view, self.block_hash)
 
     def to_obj(self) -> dict[str, Any]:
-        return {"type": "commit", "height": self.height, "view": self.view,
-                "sender": self.sender, "block_hash": self.block_hash, "sig": self.sig}
+        return _vote_to_obj("commit", self)
 
     @classmethod
     def from_obj(cls, m: dict[str, Any]) -> Commit:
-        w = "commit"
-        m = exact_map(m, w, {"type", "height", "view", "sender", "block_hash", "sig"})
-        return cls(get_int(m, "height", w), get_int(m, "view", w), get_int(m, "sender", w),
-                   get_bytes(m, "block_hash", w, DIGEST_LEN), _sig(m, w))
+        return cls(*_vote_fields("commit", m))
+
+
+def _vote_to_obj(kind: str, v: Prepare | Commit) -> dict[str, Any]:
+    return {"type": kind, "height": v.height, "view": v.view, "sender": v.sender,
+            "block_hash": v.block_hash, "sig": v.sig}
+
+
+def _vote_fields(kind: str, m: dict[str, Any]) -> tuple[int, int, int, bytes, bytes]:
+    """The fields of a prepare or commit vote, strictly checked."""
+    m = exact_map(m, kind, {"type", "height", "view", "sender", "block_hash", "sig"})
+    return (get_int(m, "height", kind), get_int(m, "view", kind), get_int(m, "sender", kind),
+            get_bytes(m, "block_hash", kind, DIGEST_LEN), _sig(m, kind))
 
 
 @dataclass(frozen=True, slots=True)

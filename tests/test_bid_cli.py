@@ -168,6 +168,20 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     sealed_path = tmp_path / "a.sealed.json"
     run = CliRunner().invoke
 
+    def prove_args(out: Path) -> list[str]:
+        return [
+            "bid",
+            "prove",
+            "--url",
+            url,
+            "--sealed",
+            str(sealed_path),
+            "--anchor",
+            str(anchor),
+            "--out",
+            str(out),
+        ]
+
     def seal_args(tender: str, uscc: str, price: str, out: Path, guarantee: str) -> list[str]:
         return [
             "bid",
@@ -196,21 +210,7 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     again = run(main, seal_args(tender, uscc["a"], "1", tmp_path / "second.json", ""))
     assert again.exit_code != 0 and "bid refused" in again.output  # one bid per entity and lot
 
-    early = run(
-        main,
-        [
-            "bid",
-            "prove",
-            "--url",
-            url,
-            "--sealed",
-            str(sealed_path),
-            "--anchor",
-            str(anchor),
-            "--out",
-            str(tmp_path / "early.json"),
-        ],
-    )
+    early = run(main, prove_args(tmp_path / "early.json"))
     assert early.exit_code != 0 and "refused" in early.output  # sealed until the deadline
 
     client.wait_until(deadline)
@@ -220,21 +220,7 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     assert result.exit_code == 0, result.output
     assert "88800000" in result.output  # the contract decrypted A's price on chain
 
-    result = run(
-        main,
-        [
-            "bid",
-            "prove",
-            "--url",
-            url,
-            "--sealed",
-            str(sealed_path),
-            "--anchor",
-            str(anchor),
-            "--out",
-            str(tmp_path / "proof.json"),
-        ],
-    )
+    result = run(main, prove_args(tmp_path / "proof.json"))
     assert result.exit_code == 0, result.output
     assert result.output.count("[ok]") == 3
     verify = run(main, ["verify", str(tmp_path / "proof.json"), "--anchor", str(anchor)])
