@@ -94,9 +94,8 @@ class PrePrepare:
     sig: bytes = NO_SIG
 
     def signing_bytes(self, suite: Suite, chain_id: str) -> bytes:
-        body = {"chain_id": chain_id, "height": self.height, "view": self.view,
-                "sender": self.sender, "block_hash": self.block.hash(suite)}
-        return bytes((tags.PRE_PREPARE,)) + encoding.encode(body)
+        return _signed_vote(tags.PRE_PREPARE, chain_id, self.height, self.view, self.sender,
+                            self.block.hash(suite))
 
     def to_obj(self) -> dict[str, Any]:
         return {"type": "pre_prepare", "height": self.height, "view": self.view,
@@ -119,9 +118,8 @@ class Prepare:
     sig: bytes = NO_SIG
 
     def signing_bytes(self, suite: Suite, chain_id: str) -> bytes:
-        body = {"chain_id": chain_id, "height": self.height, "view": self.view,
-                "sender": self.sender, "block_hash": self.block_hash}
-        return bytes((tags.PREPARE,)) + encoding.encode(body)
+        return _signed_vote(tags.PREPARE, chain_id, self.height, self.view, self.sender,
+                            self.block_hash)
 
     def to_obj(self) -> dict[str, Any]:
         return _vote_to_obj("prepare", self)
@@ -148,6 +146,15 @@ class Commit:
     @classmethod
     def from_obj(cls, m: dict[str, Any]) -> Commit:
         return cls(*_vote_fields("commit", m))
+
+
+def _signed_vote(tag: int, chain_id: str, height: int, view: int, sender: int,
+                 block_hash: bytes) -> bytes:
+    """``tag ‖ CE({chain_id, height, view, sender, block_hash})``: what a pre-prepare or a
+    prepare signs (commit votes sign PROTOCOL §5's bytes, which name no sender)."""
+    body = {"chain_id": chain_id, "height": height, "view": view, "sender": sender,
+            "block_hash": block_hash}
+    return bytes((tag,)) + encoding.encode(body)
 
 
 def _vote_to_obj(kind: str, v: Prepare | Commit) -> dict[str, Any]:

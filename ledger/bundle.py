@@ -37,7 +37,7 @@ from ledger.block import (
     validators_to_obj,
     verify_qc,
 )
-from ledger.crypto import DIGEST_LEN
+from ledger.crypto import DIGEST_LEN, Suite
 from ledger.errors import InvalidInput, ProofError
 from ledger.fields import exact_map, get_bytes, get_int, get_list, get_str
 from ledger.genesis import Anchor
@@ -175,6 +175,17 @@ def _parse(obj: Any) -> _Parsed:
         raise ProofError(f"malformed bundle: {exc}") from None
 
 
+def _check_certified(suite: Suite, header: Header, qc: QC, current: ValidatorSet, where: str,
+                     unreached: str) -> None:
+    """``header`` is certified by ``qc`` under ``current``, the set the walk has reached."""
+    if header.validators_hash != validators_hash(suite, current):
+        raise ProofError(f"missing validator change: {where} is certified by {unreached}")
+    try:
+        verify_qc(suite, qc, header, current)
+    except ProofError as exc:
+        raise ProofError(f"{where}: {exc}") from None
+
+
 def verify_bundle(bundle_obj: Any, anchor: Anchor) -> VerifiedRecord:
     """Verify a binary-form bundle against ``anchor``; ProofError says what failed."""
     b = _parse(bundle_obj)
@@ -201,15 +212,8 @@ def verify_bundle(bundle_obj: Any, anchor: Anchor) -> VerifiedRecord:
                 f"record's block {b.header.height}"
             )
         last_height = h.height
-        if h.validators_hash != validators_hash(suite, current):
-            raise ProofError(
-                f"missing validator change: {where} is certified by a set the chain before "
-                "it does not reach"
-            )
-        try:
-            verify_qc(suite, entry.qc, h, current)
-        except ProofError as exc:
-            raise ProofError(f"{where}: {exc}") from None
+        _check_certified(suite, h, entry.qc, current, where,
+                         "a set the chain before it does not reach")
         if validators_hash(suite, entry.next_validators) != h.next_validators_hash:
             raise ProofError(f"{where}: next_validators do not hash to next_validators_hash")
         current = entry.next_validators
@@ -219,15 +223,8 @@ def verify_bundle(bundle_obj: Any, anchor: Anchor) -> VerifiedRecord:
         raise ProofError(f"wrong chain id in the header of {where}: {header.chain_id!r}")
     if header.height < 1:
         raise ProofError("a bundle proves a record after a committed block, height ≥ 1")
-    if header.validators_hash != validators_hash(suite, current):
-        raise ProofError(
-            f"missing validator change: {where} is certified by a validator set that "
-            "validator_chain does not lead to"
-        )
-    try:
-        verify_qc(suite, b.qc, header, current)
-    except ProofError as exc:
-        raise ProofError(f"{where}: {exc}") from None
+    _check_certified(suite, header, b.qc, current, where,
+                     "a validator set that validator_chain does not lead to")
     try:
         verify_proof(suite, header.state_root, b.key, b.proof, b.value)
     except ProofError as exc:

@@ -27,8 +27,8 @@ validators_hash``) are indexed under ``schema.VALIDATOR_CHANGE`` for proof bundl
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from ledger import encoding, schema
 from ledger.block import (
@@ -49,6 +49,8 @@ from ledger.errors import CorruptStore, InvalidInput
 from ledger.kv import KV
 from ledger.smt import StateTree, stored_root
 from ledger.tx import Receipt, SignedTx
+
+_T = TypeVar("_T")
 
 _CACHE_HEADERS = 4096
 _CACHE_VALIDATOR_SETS = 64
@@ -130,13 +132,7 @@ class BlockStore:
         """The QC of block ``height`` (None at genesis, which has none, and beyond the head)."""
         if not self._within(height) or height == 0:
             return None
-        raw = self.kv.get(schema.qc_key(height))
-        if raw is None:
-            raise CorruptStore(f"QC of block {height} is missing")
-        try:
-            qc = QC.decode(raw)
-        except InvalidInput as exc:
-            raise CorruptStore(f"QC of block {height} does not decode: {exc}") from None
+        qc = self._read(schema.qc_key(height), f"QC of block {height}", QC.decode)
         if qc.height != height or qc.block_hash != self._load_header(height).hash(self.suite):
             raise CorruptStore(f"QC stored for block {height} names another block")
         return qc
@@ -164,16 +160,8 @@ class BlockStore:
     def receipts(self, height: int) -> list[Receipt] | None:
         if not self._within(height):
             return None
-        raw = self.kv.get(schema.receipts_key(height))
-        if raw is None:
-            raise CorruptStore(f"receipts of block {height} are missing")
-        try:
-            obj = encoding.decode(raw, 1 << 30)
-            if not isinstance(obj, list):
-                raise InvalidInput("receipts must be an array")
-            found = [Receipt.from_obj(r) for r in obj]
-        except InvalidInput as exc:
-            raise CorruptStore(f"receipts of block {height} do not decode: {exc}") from None
+        found = self._read(schema.receipts_key(height), f"receipts of block {height}",
+                           _decode_receipts)
         if receipts_root(self.suite, found) != self._load_header(height).receipts_root:
             raise CorruptStore(f"receipts of block {height} do not match its receipts_root")
         return found
@@ -195,13 +183,8 @@ class BlockStore:
         head = self.head()[0]
         if not 0 <= height <= head + 1:
             raise LookupError(f"no validator set for height {height} (head is {head})")
-        raw = self.kv.get(schema.validators_key(height))
-        if raw is None:
-            raise CorruptStore(f"validator set of height {height} is missing")
-        try:
-            vals = validators_from_obj(encoding.decode(raw))
-        except InvalidInput as exc:
-            raise CorruptStore(f"validator set of height {height} does not decode: {exc}") from None
+        vals = self._read(schema.validators_key(height), f"validator set of height {height}",
+                          lambda raw: validators_from_obj(encoding.decode(raw)))
         expected = (
             self._load_header(height).validators_hash
             if height <= head
@@ -369,14 +352,18 @@ class BlockStore:
             return cached
         return self._load_block(height).header
 
-    def _load_block(self, height: int) -> Block:
-        raw = self.kv.get(schema.block_key(height))
+    def _read(self, key: bytes, what: str, decode: Callable[[bytes], _T]) -> _T:
+        """A stored record of ours: missing or undecodable is a corrupt store, never input."""
+        raw = self.kv.get(key)
         if raw is None:
-            raise CorruptStore(f"block {height} is missing")
+            raise CorruptStore(f"{what}: missing from the store")
         try:
-            block = Block.decode(raw)
+            return decode(raw)
         except InvalidInput as exc:
-            raise CorruptStore(f"block {height} does not decode: {exc}") from None
+            raise CorruptStore(f"{what} does not decode: {exc}") from None
+
+    def _load_block(self, height: int) -> Block:
+        block = self._read(schema.block_key(height), f"block {height}", Block.decode)
         h = block.header
         block_hash = h.hash(self.suite)
         indexed = self.kv.get(schema.block_by_hash_key(block_hash))
@@ -391,6 +378,13 @@ class BlockStore:
             raise CorruptStore(f"block {height}: its transactions do not match its tx_root")
         _remember(self._headers, height, h, _CACHE_HEADERS)
         return block
+
+
+def _decode_receipts(raw: bytes) -> list[Receipt]:
+    obj = encoding.decode(raw, 1 << 30)
+    if not isinstance(obj, list):
+        raise InvalidInput("receipts must be an array")
+    return [Receipt.from_obj(r) for r in obj]
 
 
 def _decode_head(raw: bytes) -> tuple[int, bytes]:
