@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from ledger import tags
 from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite
 from ledger.errors import ProofError
-from ledger.merkle import inclusion_proof, merkle_root, verify_inclusion
+from ledger.merkle import audit_path, merkle_root, verify_inclusion
 
 SUITES = [ED25519_SHA256, SM2_SM3]
 
@@ -38,12 +38,12 @@ def test_root_equals_the_rfc6962_recursion(suite: Suite, n: int) -> None:
 
 
 @pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
-def test_every_inclusion_proof_verifies_and_a_wrong_one_fails(suite: Suite) -> None:
+def test_every_audit_path_verifies_and_a_wrong_one_fails(suite: Suite) -> None:
     for n in (1, 2, 3, 5, 8, 13):
         items = [suite.hash(bytes([i])) for i in range(n)]
         root = merkle_root(suite, items)
         for i in range(n):
-            path = inclusion_proof(suite, items, i)
+            path = audit_path(suite, items, i)
             verify_inclusion(suite, items[i], i, n, path, root)
             with pytest.raises(ProofError):
                 verify_inclusion(suite, suite.hash(b"other"), i, n, path, root)
@@ -60,4 +60,4 @@ def test_index_outside_the_tree_is_refused() -> None:
     with pytest.raises(ProofError):
         verify_inclusion(ED25519_SHA256, b"x" * 32, 3, 3, [], b"\0" * 32)
     with pytest.raises(IndexError):
-        inclusion_proof(ED25519_SHA256, [b"x" * 32], 1)
+        audit_path(ED25519_SHA256, [b"x" * 32], 1)
