@@ -35,6 +35,8 @@ BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # datetime reaches year 9999; later (or negative) times are shown as raw milliseconds only.
 _MAX_TIME_MS = 253_402_300_799_999
+# A JSON bundle writes each byte as two hex digits, plus field names and punctuation.
+MAX_JSON_BYTES = 3 * bundle.MAX_BUNDLE_BYTES
 _TITLES = {"state": "state bundle (PROTOCOL §7)", "inclusion": "inclusion bundle (PROTOCOL §8)",
            "multi": "multi-key bundle (PROTOCOL §9)"}
 
@@ -119,13 +121,17 @@ def load(data: bytes | str) -> tuple[Literal["json", "binary"], Kind, Any]:
     if isinstance(data, str):
         data = data.encode("utf-8")
     if data.lstrip()[:1] == b"{":
+        if len(data) > MAX_JSON_BYTES:
+            raise ProofError(f"a JSON bundle is at most {MAX_JSON_BYTES} bytes, got {len(data)}")
         try:
             obj = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ProofError(f"not a JSON document: {exc}") from None
+        except RecursionError:
+            raise ProofError("not a bundle: the JSON document is nested too deeply") from None
         kind = detect_kind(obj)
         return "json", kind, _FROM_JSON[kind](obj)
-    obj = bundle.decode_form(data, "bundle (neither JSON nor canonical encoding)")
+    obj = bundle.decode_form(data, "bundle (not JSON, so read as its CE bytes)")
     return "binary", detect_kind(obj), obj
 
 

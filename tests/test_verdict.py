@@ -144,10 +144,13 @@ def test_a_failing_bundle_says_why_and_claims_nothing(chain: Chain) -> None:
 
 @pytest.mark.parametrize(("data", "reason"), [
     (b"{not json", "not a JSON document"),
-    (b"\xc1", "neither JSON nor canonical encoding"),
+    (b"\xc1", "not JSON, so read as its CE bytes"),
     (json.dumps({"hello": 1}), "not a proof bundle"),
     (json.dumps({"key": "k", "tx": "00"}), "not a proof bundle"),
     (encoding.encode([1, 2]), "not a proof bundle"),
+    (b"{\"a\":" * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),
+    (b'{"key": "' + b"x" * (25 << 20) + b'"}', "a JSON bundle is at most"),
+    (json.dumps({"key": "k", "value": "ABCD"}), "lowercase hex"),
 ])
 def test_what_is_not_a_bundle_is_refused_with_a_reason(
     chain: Chain, data: bytes | str, reason: str

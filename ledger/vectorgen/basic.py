@@ -109,8 +109,8 @@ def smt_vectors() -> list[dict[str, Any]]:
         altered = copy.deepcopy(cases[1])
         altered["proof"]["siblings"][0] = flip_byte(altered["proof"]["siblings"][0], 0)
         altered["valid"] = False
-        claimed: dict[str, Any] = {"key": SMT_KEYS[1], "value": None, "proof": proofs[SMT_KEYS[2]].to_obj(),
-                   "valid": False}
+        claimed: dict[str, Any] = {"key": SMT_KEYS[1], "value": None,
+                                   "proof": proofs[SMT_KEYS[2]].to_obj(), "valid": False}
         cases += [altered, claimed]
         out.append(jsonform.tagged_to_json({"suite": s.name, "root": tree.root,
                                             "empty_root": ZERO_HASH, "state": state,
