@@ -88,16 +88,22 @@ def block_state() -> dict[str, bytes]:
     return {k: full[k] for k in (*keep, IDENTITY_KEY)}
 
 
+def state_tree(suite: Suite, state: dict[str, bytes]) -> StateTree:
+    """An in-memory state tree holding ``state``, its writes confirmed (proofs can be read)."""
+    kv = MemoryKV()
+    tree = StateTree(suite, kv)
+    batch = kv.batch()
+    tree.apply(state, batch, 1)
+    kv.write(batch)
+    tree.confirm_written()
+    return tree
+
+
 def smt_vectors() -> list[dict[str, Any]]:
     out = []
     state = vector_state()
     for s in suites():
-        kv = MemoryKV()
-        tree = StateTree(s, kv)
-        batch = kv.batch()
-        tree.apply(state, batch, 1)
-        kv.write(batch)
-        tree.confirm_written()
+        tree = state_tree(s, state)
         cases: list[dict[str, Any]] = []
         proofs: dict[str, Proof] = {}
         for key in SMT_KEYS:

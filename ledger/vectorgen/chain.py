@@ -31,10 +31,9 @@ from ledger import encoding, inclusion, jsonform, multi
 from ledger.block import QC, Header, Validator, commit_vote_bytes, validators_hash
 from ledger.bundle import Certified, ChainEntry, make_bundle
 from ledger.crypto import ZERO_HASH, Suite
-from ledger.kv import MemoryKV
 from ledger.merkle import audit_path, merkle_root
-from ledger.smt import StateTree
 from ledger.tx import Receipt, SignedTx, TxBody
+from ledger.vectorgen.basic import state_tree
 from ledger.vectorgen.taken import Taken, flip_byte, secret_of
 
 GENESIS_TIME_MS = 1_760_000_000_000
@@ -94,16 +93,6 @@ def sign_qc(suite: Suite, taken: Taken, h: Header, current: Sequence[Validator],
         pubkey = current[i].pubkey
         votes.append((i, taken.signature(suite, pubkey, message, keys[pubkey])))
     return QC(h.height, h.view, h.hash(suite), tuple(votes))
-
-
-def state_tree(suite: Suite, state: dict[str, bytes]) -> StateTree:
-    kv = MemoryKV()
-    tree = StateTree(suite, kv)
-    batch = kv.batch()
-    tree.apply(state, batch, 1)
-    kv.write(batch)
-    tree.confirm_written()
-    return tree
 
 
 def block3(suite: Suite, taken: Taken, kind: str) -> ChainEntry:
