@@ -179,8 +179,9 @@ def _tagged(value: Any, where: str, to_json: bool, depth: int) -> Any:
     if isinstance(value, Mapping):
         if not to_json and set(value) == {"$bin"}:
             return hex_to_bytes(value["$bin"], f"{where}.$bin")
-        if to_json and "$bin" in value:
-            raise InvalidInput(f"{where}: a map key '$bin' cannot be written in tagged JSON")
+        if to_json and set(value) == {"$bin"}:
+            # Other keys beside "$bin" keep a map a map when read back; alone it would not.
+            raise InvalidInput(f"{where}: a map whose only key is '$bin' has no tagged JSON form")
         out = {}
         for k, v in value.items():
             if type(k) is not str:

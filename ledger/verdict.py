@@ -13,7 +13,9 @@ for state bundles (the whole §7 bundle; every §9 entry, or the one named by ``
 command's exit code can answer the question asked. ``render_text`` is for people,
 ``render_json`` for programs. JSON follows ``ledger.jsonform``'s convention: hashes and other
 schema-typed bytes as lowercase hex; untyped values (records, args, events) tagged,
-``{"$bin": "<hex>"}`` for a byte string. Nothing here reads a clock, a file or the network.
+``{"$bin": "<hex>"}`` for a byte string. A proven value with no JSON form (bytes that are
+not canonical encoding, or a map whose only key is ``"$bin"``) is shown as ``UNREADABLE``; it
+does not make a valid bundle invalid. Nothing here reads a clock, a file or the network.
 """
 
 from __future__ import annotations
@@ -177,9 +179,9 @@ def _verified(kind: Kind, form: Literal["json", "binary"], obj: Any, anchor: Anc
     body, receipt = inc.tx.body, inc.receipt
     outcome = TxOutcome(
         tx_id=inc.tx_id, sender=body.sender, nonce=body.nonce, call=body.call,
-        args=jsonform.tagged_to_json(body.args), chain_id=body.chain_id,
+        args=_tagged(body.args), chain_id=body.chain_id,
         index=inc.index, count=inc.count, code=receipt.code, message=receipt.message,
-        events=[jsonform.tagged_to_json(e) for e in receipt.events],
+        events=[_tagged(e) for e in receipt.events],
     )
     return _block(kind, form, anchor, inc.header, tx=outcome)
 
@@ -196,11 +198,23 @@ def _entry(anchor: Anchor, key: str, value: bytes | None) -> Entry:
     if value is None:
         return Entry(key, False)
     try:
-        record = jsonform.tagged_to_json(encoding.decode(value))
+        record = _tagged(encoding.decode(value))
     except InvalidInput:
-        # The proof covers the bytes whatever they hold; show them when they do not decode.
-        record = {"$bin": value.hex()}
+        # The proof covers the bytes whatever they hold; ``value`` still shows them.
+        record = UNREADABLE
     return Entry(key, True, record, value, anchor.suite.hd(tags.STATE_VALUE, value))
+
+
+# What a verdict shows for a proven value with no JSON form (bytes that are not canonical
+# encoding, or a map whose only key is "$bin", which tagged JSON would read as bytes).
+UNREADABLE = {"unreadable": "this value has no JSON form; its CE bytes are in 'value'"}
+
+
+def _tagged(value: Any) -> Any:
+    try:
+        return jsonform.tagged_to_json(value)
+    except InvalidInput:
+        return UNREADABLE
 
 
 # ---- the question asked ------------------------------------------------------------------

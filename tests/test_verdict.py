@@ -164,3 +164,38 @@ def test_expect_accepts_only_present_or_absent(chain: Chain) -> None:
                    _anchor(chain))
     with pytest.raises(InvalidInput, match="'present' or 'absent'"):
         check_expect(v, "maybe")
+
+
+def test_proven_values_without_a_json_form_stay_valid_and_are_marked() -> None:
+    """A record that is not canonical encoding, or args holding a map whose only key is
+    "$bin" (tagged JSON would read it back as bytes), are still proven: the verdict is
+    valid, marks them unreadable and keeps the CE bytes."""
+    from ledger.verdict import UNREADABLE
+
+    chain = Chain.new(ED25519_SHA256)
+    odd = chain.tx("bidder-a", 0, "demo.put", {"odd": {"$bin": b"\x01"}, "n": 1})
+    chain.extend({"demo/raw": b"\xc1", "demo/odd": encoding.encode({"$bin": "x", "k": b"\x02"})},
+                 [odd])
+    anchor = export_anchor(chain.store)
+    v = verify_any(encoding.encode(multi.build_multi(chain.store, chain.store.tree,
+                                                     ["demo/raw", "demo/odd"])), anchor)
+    assert v.valid
+    raw, other = {e.key: e for e in v.entries}["demo/raw"], {e.key: e for e in v.entries}[
+        "demo/odd"]
+    assert raw.record == UNREADABLE and raw.value == b"\xc1"
+    # "$bin" beside another key stays a map, so it has a tagged form.
+    assert other.record == {"$bin": "x", "k": {"$bin": "02"}}
+    v_tx = verify_any(encoding.encode(inclusion.build_inclusion(chain.store,
+                                                                odd.tx_id(chain.suite))), anchor)
+    assert v_tx.valid and v_tx.tx is not None and v_tx.tx.args == UNREADABLE
+    assert "unreadable" in render_text(v_tx)
+
+
+def test_tagged_json_round_trips_a_map_with_a_bin_key_beside_others() -> None:
+    from ledger import jsonform
+
+    value = {"$bin": "aa", "x": [b"\x00", {"$bin": 1, "y": None}]}
+    assert jsonform.tagged_from_json(json.loads(json.dumps(jsonform.tagged_to_json(value)))) == (
+        value)
+    with pytest.raises(InvalidInput, match="only key is '\\$bin'"):
+        jsonform.tagged_to_json({"k": {"$bin": b"\x01"}})
