@@ -32,6 +32,7 @@ from ledger.errors import InvalidInput, ProofError
 from ledger.genesis import Anchor
 
 Kind = Literal["state", "inclusion", "multi"]
+Form = Literal["json", "binary"]
 Expect = Literal["present", "absent"]
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -80,7 +81,7 @@ class Verdict:
 
     valid: bool
     kind: Kind | None
-    form: Literal["json", "binary"] | None
+    form: Form | None
     suite: str
     reason: str | None = None
     chain_id: str | None = None
@@ -117,33 +118,36 @@ def beijing_time(time_ms: int) -> str:
 # ---- reading and verifying ---------------------------------------------------------------
 
 
-def load(data: bytes | str) -> tuple[Literal["json", "binary"], Kind, Any]:
-    """The form, the kind and the binary-form object of a bundle as it arrives; ProofError
-    when it is neither form or no bundle kind."""
+_KIND_FIELDS: tuple[tuple[str, Kind], ...] = (
+    ("key", "state"), ("tx", "inclusion"), ("entries", "multi"))
+
+
+def read_form(data: bytes | str) -> tuple[Form, Any]:
+    """``("json", parsed JSON)`` when ``data`` starts with ``{``, else ``("binary", decoded
+    CE)``; ProofError when it is neither."""
     if isinstance(data, str):
-        data = data.encode("utf-8")
-    if data.lstrip()[:1] == b"{":
-        if len(data) > MAX_JSON_BYTES:
-            raise ProofError(f"a JSON bundle is at most {MAX_JSON_BYTES} bytes, got {len(data)}")
         try:
-            obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = data.encode("utf-8")
+        except UnicodeEncodeError as exc:
             raise ProofError(f"not a JSON document: {exc}") from None
-        except RecursionError:
-            raise ProofError("not a bundle: the JSON document is nested too deeply") from None
-        kind = detect_kind(obj)
-        return "json", kind, _FROM_JSON[kind](obj)
-    obj = bundle.decode_form(data, "bundle (not JSON, so read as its CE bytes)")
-    return "binary", detect_kind(obj), obj
+    if data.lstrip()[:1] != b"{":
+        return "binary", bundle.decode_form(data, "bundle (not JSON, so read as its CE bytes)")
+    if len(data) > MAX_JSON_BYTES:
+        raise ProofError(f"a JSON bundle is at most {MAX_JSON_BYTES} bytes, got {len(data)}")
+    try:
+        return "json", json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProofError(f"not a JSON document: {exc}") from None
+    except RecursionError:
+        raise ProofError("not a bundle: the JSON document is nested too deeply") from None
 
 
 def detect_kind(obj: Any) -> Kind:
     """§7 names a ``key``, §8 a ``tx``, §9 ``entries``; anything else is not a bundle."""
     if isinstance(obj, Mapping):
-        kinds = [k for f, k in (("key", "state"), ("tx", "inclusion"), ("entries", "multi"))
-                 if f in obj]
+        kinds = [kind for name, kind in _KIND_FIELDS if name in obj]
         if len(kinds) == 1:
-            return kinds[0]  # type: ignore[return-value]
+            return kinds[0]
     raise ProofError("not a proof bundle: a map with one of 'key' (§7), 'tx' (§8) or "
                      "'entries' (§9) was expected")
 
@@ -152,21 +156,30 @@ _FROM_JSON = {"state": bundle.from_json, "inclusion": inclusion.from_json,
               "multi": multi.from_json}
 
 
+def load(data: bytes | str) -> tuple[Form, Kind, Any]:
+    """The form, the kind and the binary-form object of a bundle as it arrives; ProofError
+    when it is neither form, no bundle kind, or (JSON) has bytes that are not hex."""
+    form, raw = read_form(data)
+    kind = detect_kind(raw)
+    return form, kind, _FROM_JSON[kind](raw) if form == "json" else raw
+
+
 def verify_any(data: bytes | str, anchor: Anchor) -> Verdict:
     """Verify a bundle of any kind in either form against ``anchor``; never raises for a bad
-    bundle (the verdict says why it is not valid)."""
-    suite = anchor.suite.name
-    form: Literal["json", "binary"] | None = None
+    bundle (the verdict says why it is not valid, and which kind it looked like)."""
+    form: Form | None = None
     kind: Kind | None = None
     try:
-        form, kind, obj = load(data)
+        form, raw = read_form(data)
+        kind = detect_kind(raw)
+        obj = _FROM_JSON[kind](raw) if form == "json" else raw
         return _verified(kind, form, obj, anchor)
     except InvalidInput as exc:
         # ProofError is an InvalidInput; both mean "this bundle proves nothing".
-        return Verdict(False, kind, form, suite, reason=str(exc))
+        return Verdict(False, kind, form, anchor.suite.name, reason=str(exc))
 
 
-def _verified(kind: Kind, form: Literal["json", "binary"], obj: Any, anchor: Anchor) -> Verdict:
+def _verified(kind: Kind, form: Form, obj: Any, anchor: Anchor) -> Verdict:
     if kind == "state":
         record = bundle.verify_bundle(obj, anchor)
         return _block(kind, form, anchor, record.header,
@@ -186,7 +199,7 @@ def _verified(kind: Kind, form: Literal["json", "binary"], obj: Any, anchor: Anc
     return _block(kind, form, anchor, inc.header, tx=outcome)
 
 
-def _block(kind: Kind, form: Literal["json", "binary"], anchor: Anchor, header: Header,
+def _block(kind: Kind, form: Form, anchor: Anchor, header: Header,
            entries: tuple[Entry, ...] = (), tx: TxOutcome | None = None) -> Verdict:
     return Verdict(True, kind, form, anchor.suite.name, chain_id=header.chain_id,
                    genesis_hash=anchor.genesis_hash(), height=header.height,

@@ -199,3 +199,13 @@ def test_tagged_json_round_trips_a_map_with_a_bin_key_beside_others() -> None:
         value)
     with pytest.raises(InvalidInput, match="only key is '\\$bin'"):
         jsonform.tagged_to_json({"k": {"$bin": b"\x01"}})
+
+
+def test_a_json_bundle_with_bad_hex_is_refused_as_its_kind(chain: Chain) -> None:
+    as_json = multi.to_json(multi.build_multi(chain.store, chain.store.tree, [KEY]))
+    as_json["genesis_hash"] = as_json["genesis_hash"].upper()
+    v = verify_any(json.dumps(as_json), _anchor(chain))
+    assert (v.valid, v.kind, v.form) == (False, "multi", "json")
+    assert "malformed multi-key bundle" in (v.reason or "") and "lowercase hex" in (v.reason or "")
+    lone_surrogate = verify_any('{"key": "\ud800"}', _anchor(chain))
+    assert not lone_surrogate.valid and "not a JSON document" in (lone_surrogate.reason or "")
