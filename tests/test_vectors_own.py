@@ -70,19 +70,15 @@ def test_an_sm2_signature_that_does_not_verify_is_not_taken(tmp_path: Path) -> N
 
 
 def test_a_taken_block_hash_must_agree_across_cases(tmp_path: Path) -> None:
-    def other_prev(b: dict[str, Any]) -> None:
-        b["header"]["prev_hash"] = {"$bin": "11" * 32}
-
-    taken = Taken(tmp_path)
     shutil.copytree(SHARED_DIR, tmp_path, dirs_exist_ok=True)
     path = tmp_path / "multi.json"
     data = json.loads(path.read_text("utf-8"))
-    other_prev(data[0]["cases"][0]["multi"])
-    data[0]["cases"].append(json.loads(json.dumps(data[0]["cases"][0])))
-    data[0]["cases"][-1]["multi"]["header"]["prev_hash"] = {"$bin": "22" * 32}
+    cases = data[0]["cases"]
+    cases.append(json.loads(json.dumps(cases[0])))
+    cases[-1]["multi"]["header"]["prev_hash"] = {"$bin": "22" * 32}
     path.write_text(json.dumps(data), "utf-8")
     with pytest.raises(LookupError, match="2 values of prev_hash"):
-        generate(taken)
+        generate(Taken(tmp_path))
 
 
 def test_the_own_vectors_verify_with_the_library() -> None:
