@@ -76,9 +76,10 @@ class Admission:
 
     # ---- client and gossip batches ---------------------------------------------------------
 
-    async def submit(self, encoded: Sequence[bytes], source: str,
+    async def submit(self, encoded: Sequence[bytes], source: str | None,
                      from_peer: bool = False) -> list[TxResult]:
-        """Admit one batch; one result per input, in order."""
+        """Admit one batch; one result per input, in order. ``source`` names whose
+        verification budget pays (a client address); ``None`` for peers' gossip."""
         arrived = time.monotonic()
         pool = self.chain.pool
         if not from_peer and len(pool) >= self.limits.client_backlog_max:

@@ -33,7 +33,7 @@ from ledger.bundle import to_json as bundle_to_json
 from ledger.encoding import decode_trusted
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
-from shell.admission import R_BUSY, Admission
+from shell.admission import R_BUSY, R_RATE, Admission
 from shell.chain import Chain
 from shell.config import NodeLimits
 from shell.httpguard import GuardedServer
@@ -53,6 +53,7 @@ class NodeView(Protocol):
     admission: Admission
     metrics: Metrics
     limits: NodeLimits
+    body_budget: TokenBuckets
 
     def status(self) -> dict[str, Any]: ...
 
@@ -92,8 +93,13 @@ def height_param(text: str) -> int:
     return int(text)
 
 
+class BodyBudgetExceeded(Exception):
+    """The client spent its request-bytes budget: 429 before its body is read."""
+
+
 async def read_json(request: web.Request, node: NodeView) -> Any:
-    """The request's JSON body: its declared size checked first, read under a timeout."""
+    """The request's JSON body: its declared size checked (and charged to the client's
+    bytes budget) first, then read under a timeout."""
     limits = node.limits
     declared = request.content_length
     if declared is None:
@@ -101,6 +107,8 @@ async def read_json(request: web.Request, node: NodeView) -> Any:
     if declared > limits.max_request_bytes:
         raise web.HTTPRequestEntityTooLarge(max_size=limits.max_request_bytes,
                                             actual_size=declared)
+    if not node.body_budget.take(request.remote or "?", declared, time.monotonic()):
+        raise BodyBudgetExceeded()
     try:
         data = await asyncio.wait_for(request.read(), limits.http_body_timeout_ms / 1000)
     except TimeoutError:
@@ -134,6 +142,8 @@ async def post_txs(request: web.Request, node: NodeView) -> web.StreamResponse:
     status = 202 if accepted == len(results) else 400
     if accepted == 0 and all(r.reason == R_BUSY for r in results):
         status = 503
+    elif accepted == 0 and all(r.reason == R_RATE for r in results):
+        status = 429
     return json_response({"accepted": accepted, "results": out}, status)
 
 
@@ -336,6 +346,9 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
                 return error(429, "rate limit exceeded")
             response: web.StreamResponse = await handler(request)
             return response
+        except BodyBudgetExceeded:
+            node.metrics.inc("http_requests_limited_total")
+            return error(429, "request bytes over this client's budget; retry later")
         except InvalidInput as exc:
             return error(400, str(exc))
         except LookupError as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from consensus import durable
 from consensus.api import ReplicaConfig, StoreState
 from consensus.pool import PoolLimits, TxPool
 from consensus.replica import Replica
@@ -108,13 +109,27 @@ class Chain:
         """The set that certifies the next block."""
         return self.store.validators_at(self.height() + 1)
 
-    def make_replica(self, secret: bytes, config: ReplicaConfig) -> Replica:
+    def make_replica(self, secret: bytes, config: ReplicaConfig,
+                     abstain: bool = False) -> Replica:
         height = self.height()
         consensus = dict(self.kv.scan(CONSENSUS_PREFIX))
         state = StoreState(self.store.head_header(), self.store.qc(height), consensus)
         source = PoolSource(self.pool, config.batch_tx_max, config.batch_bytes_max)
         return Replica(self.suite, secret, self.chain_id, self.validators(), self.app,
-                       source, state, config)
+                       source, state, config, abstain)
+
+    def votes_are_mine(self, pubkey: bytes, confirm_lost: bool = False) -> bool:
+        """Whether this store's consensus records are ``pubkey``'s own votes: true for a
+        store this node created (the owner record is written at height 0), false for one
+        with blocks and no owner record, or another key's (see ``consensus.durable``).
+        ``confirm_lost``: the operator accepts the loss; the store becomes ours."""
+        owner = self.kv.get(durable.OWNER_KEY)
+        if owner == pubkey:
+            return True
+        if (owner is None and self.height() == 0) or confirm_lost:
+            self.persist([(durable.OWNER_KEY, pubkey)])
+            return True
+        return False
 
     # ---- reads ------------------------------------------------------------------------------
 

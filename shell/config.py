@@ -48,7 +48,8 @@ class NodeLimits:
     max_request_bytes: int = 8 * 1024 * 1024
     max_txs_per_request: int = 5_000
     requests_per_second: int = 2_000  # per client address, token bucket
-    verifications_per_second: int = 20_000  # signature checks per client address
+    verifications_per_second: int = 5_000  # signature checks per client address
+    request_bytes_per_second: int = 32 * 1024 * 1024  # request body bytes per client address
     client_backlog_max: int = 2_000  # ready transactions above which clients get 503 "busy"
     gossip_batch_max: int = 2_000
     gossip_batches_in_flight: int = 64  # received gossip batches being admitted at once
@@ -77,6 +78,7 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "max_txs_per_request": (1, 100_000),
         "requests_per_second": (1, 1_000_000),
         "verifications_per_second": (1, 10_000_000),
+        "request_bytes_per_second": (1024, 1 << 40),
         "client_backlog_max": (1, 10_000_000),
         "gossip_batch_max": (1, 100_000),
         "gossip_batches_in_flight": (1, 10_000),
