@@ -441,7 +441,7 @@ class Node:
         admitted: list[SignedTx] = []
         gossip: list[bytes] = []
         for (i, tx, size), ok in zip(todo, oks, strict=True):
-            reason = self.pool.add(tx, size, ok)
+            reason = self.pool.add(tx, size, ok, now_ms=int(arrived * 1000))
             tx_id = tx.tx_id(self.suite)
             results[i] = TxResult(tx_id.hex(), reason is None, reason or "")
             if reason is None:
