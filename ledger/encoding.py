@@ -22,10 +22,10 @@ import msgpack
 from ledger.errors import EncodingError
 from ledger.limits import INT_MAX as _INT_MAX
 from ledger.limits import INT_MIN as _INT_MIN
-from ledger.limits import MAX_CE_DEPTH
+from ledger.limits import MAX_CE_BYTES, MAX_CE_DEPTH
 
 # Every value that goes through CE is bounded; callers may pass a smaller bound.
-MAX_ENCODED_BYTES = 16 * 1024 * 1024
+MAX_ENCODED_BYTES = MAX_CE_BYTES
 
 Value = Any  # None | bool | int | str | bytes | list[Value] | dict[str, Value]
 _LEAVES = frozenset({str, bytes, type(None), bool})

@@ -47,6 +47,9 @@ Sizes (encoded bytes):
   hashes, five integers), so ``MAX_BLOCK_TX_BYTES = MAX_BLOCK_BYTES - 4 KiB`` of
   transactions always make a block within ``MAX_BLOCK_BYTES``; the pool's ``take`` never
   returns more.
+- ``MAX_CE_BYTES = MAX_BLOCK_BYTES + 1 MiB``: the default bound of the CE decoder, the
+  largest block with what wraps it (a consensus message; a replica's prepared record, a
+  block and a certificate of at most 256 votes); a peer frame (32 MiB) holds it.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ MAX_BLOCK_TXS = 10_000
 MAX_BLOCK_BYTES = 16 * 1024 * 1024
 BLOCK_ENVELOPE_BYTES = 4 * 1024
 MAX_BLOCK_TX_BYTES = MAX_BLOCK_BYTES - BLOCK_ENVELOPE_BYTES
+MAX_CE_BYTES = MAX_BLOCK_BYTES + (1 << 20)
 
 
 def _check_consistent() -> None:

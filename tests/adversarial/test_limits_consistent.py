@@ -10,6 +10,7 @@ import pytest
 
 from consensus import wire
 from consensus.api import ReplicaConfig
+from consensus.durable import PreparedRecord
 from consensus.messages import (
     MAX_MESSAGE_BYTES,
     NewView,
@@ -34,6 +35,7 @@ def test_the_bounds_nest() -> None:
     assert jsonform.MAX_DEPTH == limits.JSON_MAX_DEPTH
     assert limits.MESSAGE_DEPTH <= limits.MAX_CE_DEPTH
     assert limits.MAX_BLOCK_BYTES + limits.BLOCK_ENVELOPE_BYTES <= MAX_MESSAGE_BYTES
+    assert MAX_MESSAGE_BYTES <= limits.MAX_CE_BYTES
     assert MAX_MESSAGE_BYTES + 64 <= wire.DEFAULT_MAX_FRAME_BYTES  # frame header, body map
     assert PoolLimits().max_tx_bytes <= limits.MAX_TX_BYTES
     cfg = ReplicaConfig()
@@ -93,3 +95,7 @@ def test_every_message_carrying_it_fits_a_message_and_a_frame(full_block: Block)
         assert decode_message(data) == msg
         frame = wire.encode_frame(wire.CONSENSUS, 7, {"msg": data})
         assert wire.decode_frame(frame).body["msg"] == data
+    # what a replica persists once prepared, and reads back after a restart
+    record = PreparedRecord(1, PreparedCert(1, 0, h, tuple((i, bytes(64)) for i in range(256))),
+                            full_block)
+    assert PreparedRecord.decode(record.encode()) == record
