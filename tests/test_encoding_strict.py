@@ -1,5 +1,6 @@
 """The strict decoder's canonical check (hooks plus one re-pack) against the definition:
-``decode(data)`` succeeds exactly when ``encode(unpack(data)) == data``."""
+``decode(data)`` succeeds exactly when ``encode(unpack(data)) == data``; and its nesting
+bound, exact too."""
 
 from __future__ import annotations
 
