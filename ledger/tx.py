@@ -4,11 +4,13 @@ A signed transaction is ``{"body": BODY, "sig": bin}``; ``tx_id = Hd(0x20, CE(BO
 not cover the signature. Version 1 bodies carry exactly the five fields of PROTOCOL §3; no
 optional fields are defined yet, and a body with any other field is refused.
 
-Decoding a transaction (``SignedTx.decode``, and ``from_obj`` for one inside a block or a
-JSON document) enforces the canonical-data limits of ``ledger.limits``: at most
-``MAX_TX_BYTES``, ``args`` within ``check_args`` (nesting, item counts, key, text and
+Decoding a transaction enforces the canonical-data limits of ``ledger.limits``:
+``SignedTx.decode`` refuses more than ``MAX_TX_BYTES`` or ``TX_DEPTH`` levels before
+building anything, and ``from_obj`` (which ``decode`` uses, and so does a block or a JSON
+document) refuses ``args`` outside ``check_args`` (nesting, item counts, key, text and
 byte-string lengths, CE types only). So every transaction that decodes can be encoded
-again, and any block of them stays within the block decoder's limits.
+again, and any block of them stays within the block decoder's limits. (The size of a
+transaction built by ``from_obj`` is the pool's to check, on its encoding.)
 """
 
 from __future__ import annotations
