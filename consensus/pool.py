@@ -31,9 +31,10 @@ base, a sender over ``max_per_sender``, each with a stable reason string (``R_*`
 Order. ``take`` returns ready transactions in the order they *became* ready (on arrival,
 or when the gap before them filled, or when a commit moved the base up to them), which
 keeps each sender's nonces consecutive from its base and serves the sender waiting longest
-first. Nothing that arrives later is offered before a transaction already ready, so an
-honest transaction is offered within ``ceil(ready ahead of it / max_count)`` takes, where
-the ready transactions ahead of it are bounded by the pool's limits and only shrink.
+first. Nothing that arrives later is offered before a transaction already ready: when the
+transactions each take offers commit, a transaction that became ready with ``k - 1``
+ready ones ahead of it is offered within ``ceil(k / max_count)`` takes, whatever anyone
+sends meanwhile (``k`` is bounded by the pool's limits; what is ahead only shrinks).
 
 The shell's contract: after each committed block, call ``remove_committed`` with the
 block's tx ids and each of its senders' next nonce (the pool keeps every sender's base
