@@ -132,7 +132,7 @@ def _check_value(value: Any, depth: int, stack: list[tuple[Any, int]], what: str
             raise InvalidInput(f"{what} has a text longer than {MAX_ARGS_STR_BYTES} bytes")
     elif t is bytes:
         if len(value) > MAX_ARGS_STR_BYTES:
-            raise InvalidInput(f"{what} has a byte string longer than {MAX_ARGS_STR_BYTES}")
+            raise InvalidInput(f"{what} has a byte string longer than {MAX_ARGS_STR_BYTES} bytes")
     elif t is int:
         if not INT_MIN <= value <= INT_MAX:
             raise InvalidInput(f"{what} has an integer outside the 64-bit range")
