@@ -379,6 +379,32 @@ class TxPool:
                 bases[key] = max(bases.get(key, 0), nonce + 1)
         return sum(self._advance(key, base) for key, base in bases.items())
 
+    def drop(self, tx_ids: Iterable[bytes]) -> int:
+        """Forget transactions a proposal could not run (``consensus.api.DropTxs``), with
+        every later nonce of their senders: those can't run without them either. Bases do
+        not move (nothing committed). Returns how many transactions left the pool."""
+        dropped = 0
+        for tx_id in tx_ids:
+            entry = self._by_id.get(tx_id)
+            if entry is None:
+                continue
+            key, nonce = entry.tx.body.sender, entry.tx.body.nonce
+            sender = self._senders[key]
+            for n in sorted(sender.future):
+                if n >= nonce:
+                    self._forget(key, sender, self._unlink_future(key, sender, n))
+                    dropped += 1
+            if nonce in sender.ready:
+                cut = [sender.ready.pop(n) for n in range(nonce, sender.ready_end)]
+                sender.ready_end = nonce
+                if not sender.ready:
+                    self._ready_senders -= 1
+                for e in cut:
+                    del self._ready[e.tx_id]
+                    self._forget(key, sender, e)
+                dropped += len(cut)
+        return dropped
+
     def expire(self, now_ms: int) -> int:
         """Drop future transactions that arrived ``future_ttl_ms`` or longer before
         ``now_ms``; returns how many."""

@@ -255,7 +255,7 @@ class Replica:
                 or leader(self.height, 0, len(self.validators)) != self.index):
             return
         cfg = self.config
-        ready = self.txs.ready_count()
+        ready = self.txs.ready_count
         full = ready >= cfg.batch_tx_max
         waited = self.ticks_in_view >= cfg.batch_wait_ticks and ready > 0
         if not (full or waited or self.ticks_in_view >= cfg.empty_block_ticks):

@@ -44,6 +44,9 @@ from shell.ratelimit import TokenBuckets
 log = logging.getLogger("credchain.node")
 
 
+EXIT_FORCED = 3  # a second signal cut the shutdown short
+
+
 class StartupError(InvalidInput):
     """The node can't start; ``str()`` is one line naming the setting or resource."""
 
@@ -137,6 +140,7 @@ class Node:
         period_s = self.limits.tick_ms / 1000
         while True:
             await asyncio.sleep(period_s)
+            self.chain.pool.expire(int(time.monotonic() * 1000))
             with contextlib.suppress(asyncio.QueueFull):
                 self.events.put_nowait(Tick(now_ms()))
 
@@ -212,21 +216,20 @@ class Node:
         self.chain.close()
         log.info("node %s stopped", self.config.name)
 
+    def on_signal(self) -> None:
+        """SIGTERM/SIGINT: stop cleanly; a second one while stopping: exit at once (the
+        store is safe either way: every block is one atomic batch)."""
+        if self.stopping.is_set():
+            log.warning("second signal: exiting now")
+            os._exit(EXIT_FORCED)
+        log.info("signal: stopping")
+        self.stopping.set()
+
     async def run(self) -> None:
         """Serve until SIGTERM or SIGINT (a second one forces the exit), then stop."""
         loop = asyncio.get_running_loop()
-        signals = 0
-
-        def on_signal() -> None:
-            nonlocal signals
-            signals += 1
-            if signals > 1:
-                log.warning("second signal: exiting now")
-                os._exit(1)
-            self.stopping.set()
-
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, on_signal)
+            loop.add_signal_handler(sig, self.on_signal)
         await self.start()
         consumer = self.consumer
         assert consumer is not None

@@ -331,3 +331,18 @@ def test_verify_batch_flags_bad_signature(suite: Suite) -> None:
     good = make_tx(secret, 0, suite)
     bad = SignedTx(make_tx(secret, 1, suite).body, good.sig)
     assert verify_batch(suite, [good, bad]) == [True, False]
+
+
+def test_drop_forgets_a_transaction_and_its_senders_later_nonces_without_moving_the_base(
+) -> None:
+    pool = TxPool(SUITE, CHAIN, lambda s: 0)
+    a, b = SUITE.generate_secret(), SUITE.generate_secret()
+    txs = [make_tx(a, n) for n in (0, 1, 2, 5)] + [make_tx(b, 0)]
+    for t in txs:
+        assert add(pool, t) is None
+    assert pool.ready_count == 4 and pool.future_count == 1
+    assert pool.drop([txs[1].tx_id(SUITE), bytes(32)]) == 3  # nonces 1, 2 and future 5
+    pool.check_invariants()
+    assert [t.body.nonce for t in pool.take(10, 1 << 20)] == [0, 0]
+    assert add(pool, make_tx(a, 1)) is None  # the base did not move: nonce 1 is welcome
+    pool.check_invariants()

@@ -29,7 +29,8 @@ http_header_timeout_ms = 1000
 http_idle_timeout_ms = 2000
 http_connections_max = 300
 handshake_timeout_ms = 1000
-verifications_per_second = 2000
+txs_per_second = 2000
+request_bytes_per_second = 4194304
 """
 
 
