@@ -15,113 +15,38 @@ here.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
 from consensus.pool import R_BUSY, R_SENDER_BUSY
 from contracts.disclosure import sealed_key_reason, sealed_tx_reason
-from ledger import jsonform
+from ledger import inclusion, jsonform, multi
 from ledger.bundle import build_bundle
 from ledger.bundle import to_json as bundle_to_json
 from ledger.encoding import decode_trusted
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
-from shell.admission import R_RATE, Admission
-from shell.chain import Chain
-from shell.config import NodeLimits
+from shell.admission import R_RATE
+from shell.apikit import (
+    BodyBudgetExceeded,
+    Handler,
+    NodeView,
+    Route,
+    error,
+    height_param,
+    json_response,
+    read_json,
+)
 from shell.httpguard import GuardedServer
-from shell.metrics import Metrics
 from shell.ratelimit import TokenBuckets
 
 log = logging.getLogger("credchain.api")
 
-_HEIGHT = re.compile(r"[0-9]{1,19}")
 ERROR_LOG_EVERY_S = 60.0
-
-
-class NodeView(Protocol):
-    """What the handlers read from the node (``shell.server.Node``)."""
-
-    chain: Chain
-    admission: Admission
-    metrics: Metrics
-    limits: NodeLimits
-    body_budget: TokenBuckets
-
-    def status(self) -> dict[str, Any]: ...
-
-    def health(self) -> tuple[bool, str]: ...
-
-    def store_fault(self, reason: str) -> None: ...
-
-
-Handler = Callable[[web.Request, NodeView], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    params: tuple[dict[str, Any], ...] = ()
-    request: dict[str, Any] | None = None
-    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-# ---- helpers ------------------------------------------------------------------------------
-
-
-def json_response(obj: Any, status: int = 200) -> web.Response:
-    return web.json_response(obj, status=status, dumps=lambda o: json.dumps(o, sort_keys=True))
-
-
-def error(status: int, reason: str) -> web.Response:
-    return json_response({"error": reason}, status)
-
-
-def height_param(text: str) -> int:
-    if not _HEIGHT.fullmatch(text):
-        raise InvalidInput(f"bad height {text[:40]!r}: decimal digits 0-9 only")
-    return int(text)
-
-
-class BodyBudgetExceeded(Exception):
-    """The client spent its request-bytes budget: 429 before its body is read."""
-
-
-async def read_json(request: web.Request, node: NodeView) -> Any:
-    """The request's JSON body: its declared size checked (and charged to the client's
-    bytes budget) first, then read under a timeout."""
-    limits = node.limits
-    declared = request.content_length
-    if declared is None:
-        raise InvalidInput("a request body needs a Content-Length")
-    if declared > limits.max_request_bytes:
-        raise web.HTTPRequestEntityTooLarge(max_size=limits.max_request_bytes,
-                                            actual_size=declared)
-    if not node.body_budget.take(request.remote or "?", declared, time.monotonic()):
-        raise BodyBudgetExceeded()
-    try:
-        data = await asyncio.wait_for(request.read(), limits.http_body_timeout_ms / 1000)
-    except TimeoutError:
-        raise InvalidInput("the request body did not arrive in time") from None
-    except web.HTTPRequestEntityTooLarge:
-        raise
-    except Exception as exc:  # a body aiohttp can't read (bad gzip, broken chunks)
-        raise InvalidInput(f"unreadable request body: {type(exc).__name__}") from None
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):
-        raise InvalidInput("request body must be JSON (and nested less deeply)") from None
 
 
 # ---- handlers -----------------------------------------------------------------------------
@@ -177,10 +102,13 @@ async def get_block(request: web.Request, node: NodeView) -> web.StreamResponse:
         if sealed:
             return error(403, sealed)
     qc = store.qc(h)
+    receipts = store.receipts(h) or []
     return json_response({
         "hash": block.hash(node.chain.suite).hex(),
         "block": to_json(block.to_obj(), jsonform.BLOCK),
-        "qc": to_json(qc.to_obj(), jsonform.QC) if qc else None})
+        "qc": to_json(qc.to_obj(), jsonform.QC) if qc else None,
+        "tx_ids": [t.hex() for t in block.tx_ids(node.chain.suite)],
+        "receipts": [to_json(r.to_obj(), jsonform.RECEIPT) for r in receipts]})
 
 
 async def get_header(request: web.Request, node: NodeView) -> web.StreamResponse:
@@ -217,6 +145,35 @@ async def get_proof(request: web.Request, node: NodeView) -> web.StreamResponse:
     height = height_param(h) if h is not None else None
     store = node.chain.store
     return json_response(bundle_to_json(build_bundle(store, store.tree, key, height)))
+
+
+async def get_inclusion(request: web.Request, node: NodeView) -> web.StreamResponse:
+    tx_id = hex_to_bytes(request.match_info["tx_id"], "tx id")
+    store = node.chain.store
+    tx = store.tx(tx_id)
+    if tx is None:
+        return error(404, f"transaction {tx_id.hex()} is not committed")
+    sealed = sealed_tx_reason(node.chain.head_state(), tx, _now_ms(node))
+    if sealed:
+        return error(403, sealed)
+    return json_response(inclusion.to_json(inclusion.build_inclusion(store, tx_id)))
+
+
+async def get_multi_proof(request: web.Request, node: NodeView) -> web.StreamResponse:
+    keys = request.query.getall("key", [])
+    if not keys:
+        return error(400, "name the records with one or more ?key=... parameters")
+    if len(keys) > multi.MAX_ENTRIES:
+        return error(400, f"at most {multi.MAX_ENTRIES} keys in one bundle")
+    state, now_ms = node.chain.head_state(), _now_ms(node)
+    for key in keys:
+        sealed = sealed_key_reason(state, key, now_ms)
+        if sealed:
+            return error(403, sealed)
+    h = request.query.get("height")
+    height = height_param(h) if h is not None else None
+    store = node.chain.store
+    return json_response(multi.to_json(multi.build_multi(store, store.tree, keys, height)))
 
 
 async def get_status(request: web.Request, node: NodeView) -> web.StreamResponse:
@@ -282,6 +239,16 @@ ROUTES: tuple[Route, ...] = (
           params=(_path("key", "state key"),
                   {"name": "height", "in": "query", "required": False,
                    "schema": {"type": "integer", "minimum": 0}})),
+    Route("GET", "/txs/{tx_id}/inclusion", get_inclusion,
+          "A PROTOCOL §8 inclusion bundle: the signed transaction and its receipt, certified",
+          params=(_path("tx_id", "transaction id, hex"),),
+          responses={"404": {"description": "not committed"}}),
+    Route("GET", "/proofs", get_multi_proof,
+          "A PROTOCOL §9 multi-key bundle: several records at one height",
+          params=({"name": "key", "in": "query", "required": True, "style": "form",
+                   "explode": True, "schema": {"type": "array", "items": {"type": "string"}}},
+                  {"name": "height", "in": "query", "required": False,
+                   "schema": {"type": "integer", "minimum": 0}})),
     Route("GET", "/status", get_status, "Height, view, leader, peers, pool size"),
     Route("GET", "/healthz", get_health, "200 while healthy, else 503 with the reason"),
     Route("GET", "/metrics", get_metrics, "Prometheus text metrics"),
@@ -289,9 +256,14 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+def all_routes() -> tuple[Route, ...]:
+    """This module's routes and every feature module's (each adds its table here)."""
+    return ROUTES
+
+
 def openapi() -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for r in ROUTES:
+    for r in all_routes():
         responses = {code: {"description": spec["description"], **(
             {"content": {"application/json": {"schema": spec["schema"]}}}
             if "schema" in spec else {})} for code, spec in r.responses.items()}
@@ -406,7 +378,7 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
 
     app = web.Application(client_max_size=node.limits.max_request_bytes,
                           middlewares=[middleware])
-    for route in ROUTES:
+    for route in all_routes():
         app.router.add_route(route.method, _aiohttp_path(route.path), _bind(route.handler, node))
     return app
 

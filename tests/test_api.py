@@ -377,3 +377,33 @@ def test_a_transaction_behind_a_nonce_gap_waits_and_commits_once_the_gap_fills()
         assert got_first["height"] <= got_later["height"]
 
     run(body, limits=NodeLimits(tick_ms=10))
+
+
+def test_inclusion_and_multi_key_bundles_verify_offline() -> None:
+    from ledger import inclusion, multi, verdict
+
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
+        t0 = tx(0)
+        await client.post("/txs", json=hexes(t0))
+        got = await wait_committed(client, t0.tx_id(SUITE).hex())
+        anchor = Anchor.of(SUITE, n.chain.store.header(0), n.chain.store.validators_at(0))
+        resp = await client.get(f"/txs/{t0.tx_id(SUITE).hex()}/inclusion")
+        assert resp.status == 200
+        proved = inclusion.verify_inclusion_bundle(inclusion.from_json(await resp.json()),
+                                                   anchor)
+        assert proved.header.height == got["height"]
+        nonce_key = f"nonce/{SUITE.public_key(CLIENT).hex()}"
+        resp = await client.get(f"/proofs?key={nonce_key}&key=param/no_such_param")
+        assert resp.status == 200
+        v = verdict.verify_any(json.dumps(await resp.json()), anchor)
+        assert v.valid and [e.present for e in v.entries] == [True, False]
+        assert multi.verify_multi(multi.from_json(await (await client.get(
+            f"/proofs?key={nonce_key}")).json()), anchor)
+        assert (await client.get("/proofs")).status == 400
+        assert (await client.get("/proofs?key=bid/T1/1/ab")).status == 403
+        assert (await client.get(f"/txs/{'00' * 32}/inclusion")).status == 404
+        block = await (await client.get(f"/blocks/{got['height']}")).json()
+        assert t0.tx_id(SUITE).hex() in block["tx_ids"]
+        assert len(block["receipts"]) == len(block["tx_ids"])
+
+    run(body)
