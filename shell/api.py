@@ -31,6 +31,7 @@ from ledger.encoding import decode_trusted
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
 from shell.admission import R_RATE
+from shell.api_events import EVENT_ROUTES
 from shell.apikit import (
     BodyBudgetExceeded,
     Handler,
@@ -258,7 +259,7 @@ ROUTES: tuple[Route, ...] = (
 
 def all_routes() -> tuple[Route, ...]:
     """This module's routes and every feature module's (each adds its table here)."""
-    return ROUTES
+    return ROUTES + EVENT_ROUTES
 
 
 def openapi() -> dict[str, Any]:

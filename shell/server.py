@@ -36,6 +36,7 @@ from shell.api import build_app
 from shell.chain import Chain
 from shell.config import ConfigError, NodeConfig
 from shell.driver import Driver
+from shell.events import EventHub
 from shell.httpguard import GuardedServer
 from shell.metrics import Metrics
 from shell.peers import PeerNet
@@ -78,7 +79,9 @@ class Node:
         self.peers = PeerNet(config, chain, secret, self.admission, self.metrics,
                              validators=lambda: self.driver.replica.validators,
                              deliver=self.events.put)
-        self.driver = Driver(replica, chain, self.peers, observers=[self._on_commit])
+        self.event_hub = EventHub(chain, self.metrics)
+        self.driver = Driver(replica, chain, self.peers,
+                             observers=[self._on_commit, self.event_hub.on_commit])
         self.guard = GuardedServer(lambda: None, self.limits.http_header_timeout_ms,
                                    self.limits.http_idle_timeout_ms,
                                    self.limits.http_connections_max)
@@ -161,7 +164,8 @@ class Node:
     def start_core(self) -> None:
         """Start the replica's task and the timer (no sockets: tests use this alone)."""
         self.consumer = asyncio.create_task(self._consume())
-        self._tasks += [self.consumer, asyncio.create_task(self._ticker())]
+        self._tasks += [self.consumer, asyncio.create_task(self._ticker()),
+                        self.event_hub.start()]
 
     async def start(self) -> None:
         """Listen (peers, HTTP), dial the peers, start the timer and the replica."""
@@ -205,6 +209,7 @@ class Node:
     async def stop(self) -> None:
         """Close peer links first, then HTTP, then the tasks; each step is bounded."""
         self.stopping.set()
+        self.event_hub.close()  # event streams end first: their handlers hold HTTP open
         grace_s = self.limits.shutdown_grace_ms / 1000
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._close_listeners(), grace_s)

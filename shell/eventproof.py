@@ -1,0 +1,162 @@
+"""Each stream item with its proof, built by the node and checked offline by anyone.
+
+- A **chain event** ``H.P.E`` comes with the PROTOCOL §8 inclusion bundle of its
+  transaction: the signed transaction and its receipt, certified by block ``H``'s QC. The
+  check: the bundle verifies against the genesis anchor (``ledger.verdict``), it is the
+  item's transaction (``tx_id``) at the item's height, its receipt is ``OK`` and the
+  receipt's event number ``event_index`` is exactly the item's ``event``.
+- A **notice** ``H.n.T.TENDER`` comes with two PROTOCOL §7 bundles of the state key
+  ``tender/TENDER``, after blocks ``H−1`` and ``H``. The check: both verify, their heights are
+  ``H−1`` and ``H``, the record after ``H−1`` has ``deadline_ms = d`` with ``d − before_ms =
+  T``, and ``time(H−1) < T ≤ time(H)``: the notice's rule (``shell.notices``), proven from
+  two certified headers and one certified record.
+
+``build_proof`` is the node's side (``GET /events/{cursor}``); ``check_proof`` needs only the
+document it returned and the anchor: no clock, no network.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.disclosure import sealed_tx_reason
+from contracts.tender import tender_key
+from ledger import inclusion
+from ledger.bundle import build_bundle
+from ledger.bundle import to_json as bundle_to_json
+from ledger.genesis import Anchor
+from ledger.verdict import Verdict, verify_any
+from shell.eventkit import END, EVENT, Key, cursor_text
+from shell.events import EventHub
+from shell.notices import notice_type
+
+
+def build_proof(hub: EventHub, key: Key) -> dict[str, Any]:
+    """The item at ``key`` with its proof; LookupError when there is no such public item,
+    InvalidInput for a block-end cursor."""
+    from ledger.errors import InvalidInput
+
+    height, kind = key[0], key[1]
+    if kind == END:
+        raise InvalidInput("a block-end cursor names no item; give an event's or a notice's")
+    chain = hub.chain
+    if not 1 <= height <= chain.height():
+        raise LookupError(f"no committed block {height}")
+    bi = hub.block_items(height)
+    if kind == EVENT:
+        item = next((e for e in bi.events if e.key == key), None)
+        if item is None:
+            raise LookupError(f"no public event {cursor_text(key)}")
+        body = json.loads(item.data)
+        tx_id = bytes.fromhex(body["tx_id"])
+        tx = chain.store.tx(tx_id)
+        head_ms = chain.store.head_header().time_ms
+        if tx is None or sealed_tx_reason(chain.head_state(), tx, head_ms) is not None:
+            # cannot happen for an item of the public lane (shell.events, point 1)
+            raise AssertionError(f"the public event {cursor_text(key)} is not readable")
+        return {"item": body, "inclusion": inclusion.to_json(
+            inclusion.build_inclusion(chain.store, tx_id))}
+    if hub.schedule.covered_height < height - 1:
+        raise LookupError("this node is still indexing tender deadlines; retry shortly")
+    tender_id, threshold = key[4], key[2]
+    deadline = hub.schedule.deadline_at(tender_id, height - 1)
+    if deadline is None or deadline < threshold:
+        raise LookupError(f"no notice {cursor_text(key)}")
+    found = [n for n in hub.notices(bi, (deadline - threshold,)) if n.key == key]
+    if not found:
+        raise LookupError(f"no notice {cursor_text(key)}")
+    state_key = tender_key(tender_id)
+    store = chain.store
+    return {"item": json.loads(found[0].data),
+            "before": bundle_to_json(build_bundle(store, store.tree, state_key, height - 1))
+            if height > 1 else None,
+            "at": bundle_to_json(build_bundle(store, store.tree, state_key, height))}
+
+
+@dataclass(frozen=True)
+class ProofCheck:
+    """The outcome of ``check_proof``: ``ok`` or the ``problems`` found, with the bundles'
+    verdicts (their heights and Beijing times are what a reader shows)."""
+
+    ok: bool
+    problems: tuple[str, ...] = ()
+    verdicts: tuple[Verdict, ...] = field(default_factory=tuple)
+
+
+def check_proof(doc: Any, anchor: Anchor) -> ProofCheck:
+    """Check ``GET /events/{cursor}``'s answer offline against the genesis anchor."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("item"), dict):
+        return ProofCheck(False, ("not an item with its proof",))
+    item = doc["item"]
+    if item.get("source") == "chain":
+        verdict = verify_any(json.dumps(doc.get("inclusion")), anchor)
+        return _done(check_event(item, verdict), (verdict,))
+    if item.get("source") == "derived":
+        if doc.get("before") is None:
+            return ProofCheck(False, ("a notice needs the bundle after the previous block",))
+        before = verify_any(json.dumps(doc["before"]), anchor)
+        at = verify_any(json.dumps(doc.get("at")), anchor)
+        return _done(check_notice(item, before, at), (before, at))
+    return ProofCheck(False, ("the item is neither a chain event nor a notice",))
+
+
+def check_event(item: dict[str, Any], verdict: Verdict) -> list[str]:
+    if not verdict.valid or verdict.tx is None:
+        return [f"the inclusion bundle does not verify: {verdict.reason or 'not §8'}"]
+    tx, problems = verdict.tx, []
+    if tx.tx_id.hex() != item.get("tx_id"):
+        problems.append("the bundle proves another transaction")
+    if verdict.height != item.get("height"):
+        problems.append(f"the bundle's block is {verdict.height}, the item says "
+                        f"{item.get('height')}")
+    if verdict.time_ms != item.get("time_ms"):
+        problems.append("the block time differs from the item's")
+    if tx.code != "OK":
+        problems.append(f"the transaction failed ({tx.code}): it emitted nothing")
+    index = item.get("event_index")
+    if not isinstance(index, int) or not 0 <= index < len(tx.events):
+        problems.append("the receipt has no event at the item's event_index")
+    elif tx.events[index] != item.get("event"):
+        problems.append("the receipt's event differs from the item's")
+    elif item.get("type") != tx.events[index].get("type"):
+        problems.append("the item's type is not its event's")
+    return problems
+
+
+def check_notice(item: dict[str, Any], before: Verdict, at: Verdict) -> list[str]:
+    height = item.get("height")
+    state_key = tender_key(str(item.get("tender_id")))
+    problems = [f"the bundle after block {name} does not verify: {v.reason}"
+                for name, v in (("H-1", before), ("H", at)) if not v.valid]
+    if problems:
+        return problems
+    if not isinstance(height, int) or before.height != height - 1 or at.height != height:
+        return [f"the bundles are after blocks {before.height} and {at.height}, the notice "
+                f"needs {height} - 1 and {height}"]
+    entry = before.entries[0] if before.entries else None
+    if entry is None or entry.key != state_key or not entry.present:
+        return [f"the first bundle does not show {state_key} present"]
+    record = entry.record if isinstance(entry.record, dict) else {}
+    deadline, before_ms = record.get("deadline_ms"), item.get("before_ms")
+    threshold = item.get("threshold_ms")
+    if deadline != item.get("deadline_ms"):
+        problems.append(f"the record's deadline is {deadline}, the notice says "
+                        f"{item.get('deadline_ms')}")
+    if not isinstance(before_ms, int) or not isinstance(deadline, int) or (
+            deadline - before_ms != threshold):
+        problems.append("threshold_ms is not deadline_ms - before_ms")
+    elif not (before.time_ms is not None and at.time_ms is not None
+              and before.time_ms < threshold <= at.time_ms):
+        problems.append(f"the threshold {threshold} was not crossed between the blocks' "
+                        f"times {before.time_ms} and {at.time_ms}")
+    if at.time_ms != item.get("time_ms"):
+        problems.append("the block time differs from the notice's")
+    if isinstance(before_ms, int) and item.get("type") != notice_type(before_ms):
+        problems.append("the notice's type does not match before_ms")
+    return problems
+
+
+def _done(problems: list[str], verdicts: tuple[Verdict, ...]) -> ProofCheck:
+    return ProofCheck(not problems, tuple(problems), verdicts)

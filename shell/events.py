@@ -1,0 +1,536 @@
+"""The event hub: the chain's events and derived notices, in commit order, for every reader.
+
+What a stream is
+----------------
+A stream walks the chain block by block from where the reader resumes: for each block ``H``
+it sends the derived notices of ``H`` (``shell.notices``), then the events of ``H``'s
+receipts in transaction order, each item with a cursor (``shell.eventkit``). A block's items
+are a function of the chain alone, computed once (``block_items``) and shared by every
+subscriber from a bounded cache; a block not in the cache is read from the store. Backfill
+and live delivery are the same walk: "live" only means the walk reached the head and waits
+for the next commit, so there is no seam where an item could be lost or sent twice; a
+reader that resumes after cursor ``c`` gets exactly the items whose cursor sorts after ``c``.
+
+A slow reader is never buffered for: the walk is pulled by the writer, so it pauses while
+the reader's socket is full, falls behind, and later reads old blocks from the store. What
+it holds is bounded (its socket's send buffer, one flush of frames); a reader whose socket
+accepts nothing for ``write_stall_ms`` is cut off with the reason (``shell.api_events``).
+
+Sealed bids (DOMAIN.md step 4): the argument
+--------------------------------------------
+1. *The public lane.* An event is delivered to the public iff its transaction succeeded and
+   ``contracts.disclosure.sealed_tx_reason(state, tx, time(H))`` is None, asked with the time
+   of the event's own block ``H``. Under the rule disclosure applies (a ``bid.*`` call before
+   its tender's deadline) the answer for a committed transaction is fixed for good: a
+   deadline moves only later and only before it passes, so ``time(H) < deadline`` judged on
+   any later state is what it was at ``H``. Hence a transaction sealed when committed never
+   enters the public stream, not even after the deadline; one public when committed is
+   public on every read path for good (sealed now implies sealed at commit).
+2. *Cursors leave no trace of sealed transactions.* In ``H.P.E`` the ``P`` is the rank among
+   the block's transactions *in the public lane* (0, 1, 2 … without holes), not the raw
+   transaction index. An unfiltered public stream shows ``P = 0, 1, 2 …`` in every block
+   whether or not bids sit between those transactions; holes appear only where the
+   reader's own filter left something out. The whole public stream is a function of the
+   public lane's events, block heights and times, and fields of tender, guarantee and credit
+   records fixed when they were created; none of these depends on whether, how many or
+   which sealed transactions a block holds, so two chains that differ only in sealed bid
+   transactions give byte-identical public streams (``tests/test_events_privacy.py``).
+   No counter or metric here counts anything outside the public lane.
+3. *When the deadline passes* a stranger's stream shows ``notice.deadline_passed`` in the
+   first block whose time reaches the deadline, before that block's events; the bids
+   themselves never enter it. Who bid and how many becomes public through the opening's
+   events (``bid.opened``, ``bid.lot_failed`` with its count, ``bid.revealed``,
+   ``bid.opening_record``), and each bid transaction is readable after the deadline by its
+   id on the other read paths.
+4. *Outside the stream* (not made worse here, for the reader-identity issue): a §8 bundle
+   states its block's transaction ``count``, and ``GET /blocks/{h}`` answers 403 for a block
+   holding a sealed bid, so a stranger who fetches those can still count non-public
+   transactions in a block.
+
+Readers entitled to sealed material (the bidder, supervisors) need reader identity; they
+would get a lane of their own whose cursors extend the public ones, so a public cursor stays
+valid for them. Today every reader is the public.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.credit import record_key as credit_key
+from contracts.disclosure import sealed_tx_reason
+from contracts.guarantee import guarantee_key
+from contracts.periods import DAY_MS, HOUR_MS
+from contracts.state import Overlay
+from contracts.tender import tender_key
+from contracts.uscc import valid_uscc
+from ledger.errors import InvalidInput
+from ledger.jsonform import tagged_to_json
+from ledger.tx import Receipt, SignedTx
+from shell.chain import Chain
+from shell.eventkit import (
+    END,
+    Filter,
+    Item,
+    Key,
+    Subjects,
+    cursor_text,
+    end_key,
+    event_key,
+    first_height,
+    json_bytes,
+    make_item,
+    notice_key,
+    sse_frame,
+)
+from shell.metrics import Metrics
+from shell.notices import DEADLINE_EVENTS, NOTICE_TYPES, TenderSchedule, notice_type
+
+log = logging.getLogger("credchain.events")
+
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """The hub's bounds (defaults; the node config has no section for them yet)."""
+
+    subscribers_max: int = 2_000
+    subscribers_per_caller_max: int = 16
+    heartbeat_ms: int = 15_000  # default; a reader may ask for 1-60 s
+    write_stall_ms: int = 30_000  # a socket that accepts nothing this long is cut off
+    send_buffer_bytes: int = 64 * 1024  # per subscriber: the socket's write high-water
+    flush_bytes: int = 32 * 1024  # frames gathered before one write
+    cache_blocks: int = 256  # prepared blocks kept for every reader
+    cache_items_max: int = 20_000  # ... and items in them
+    backfill_slice_blocks: int = 64  # blocks walked before yielding the event loop
+    cursor_ahead_max_blocks: int = 100_000  # a cursor further ahead of our head is refused
+    schedule_versions_max: int = 200_000  # deadlines remembered (shell.notices)
+    subject_cache_max: int = 4_096  # tenders whose region, kind and parties are cached
+    offsets_max: int = 4  # reminders per reader
+    offset_max_ms: int = 60 * DAY_MS
+    default_offsets_ms: tuple[int, ...] = (3 * DAY_MS, HOUR_MS)
+    page_items_max: int = 1_000
+    page_blocks_max: int = 10_000
+
+
+class StreamRefused(Exception):
+    """No subscription: ``status`` (429 or 503) and the reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(eq=False)
+class Subscription:
+    caller: str
+    closed: str | None = None  # why the hub ended it
+    delivered: int = 0
+
+
+@dataclass
+class BlockItems:
+    height: int
+    time_ms: int
+    prev_time_ms: int
+    events: tuple[Item, ...]
+    notices: dict[tuple[int, ...], tuple[Item, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Walk:
+    """What a reader asked for: resume after ``after``, these filters and reminders."""
+
+    after: Key
+    filter: Filter
+    offsets_ms: tuple[int, ...]
+    heartbeat_ms: int
+
+    @property
+    def wants_notices(self) -> bool:
+        return any(self.filter.wants_type(t) for t in NOTICE_TYPES)
+
+
+class EventHub:
+    """One per node: built with the chain, fed by the driver's commit observer."""
+
+    def __init__(self, chain: Chain, metrics: Metrics,
+                 settings: StreamSettings | None = None) -> None:
+        self.chain = chain
+        self.metrics = metrics
+        self.settings = settings or StreamSettings()
+        self.schedule = TenderSchedule(self.settings.schedule_versions_max)
+        self._cache: OrderedDict[int, BlockItems] = OrderedDict()
+        self._cached_items = 0
+        self._tenders: OrderedDict[str, Subjects] = OrderedDict()
+        self._callers: defaultdict[str, int] = defaultdict(int)
+        self._subs: set[Subscription] = set()
+        self._committed = _Signal()  # a block was committed
+        self._indexed = _Signal()  # the deadline schedule covers more blocks
+        self.closing = False
+        self._register_metrics()
+
+    # ---- feeding ------------------------------------------------------------------------
+
+    def on_commit(self, block: Any, qc: Any, receipts: list[Receipt]) -> None:
+        """The driver's commit observer: index the block's deadlines, wake the walkers."""
+        height = int(block.header.height)
+        if self.schedule.covered_height == height - 1:
+            self.schedule.index_block(height, deadline_changes(receipts))
+            self._indexed.fire()
+        self._committed.fire()
+
+    def start(self) -> asyncio.Task[None]:
+        """The task that indexes the deadlines of the blocks already in the store."""
+        return asyncio.create_task(self._index_stored())
+
+    async def _index_stored(self) -> None:
+        store, started = self.chain.store, time.monotonic()
+        while not self.closing and self.schedule.covered_height < self.chain.height():
+            top = min(self.chain.height(),
+                      self.schedule.covered_height + self.settings.backfill_slice_blocks)
+            for h in range(self.schedule.covered_height + 1, top + 1):
+                self.schedule.index_block(h, deadline_changes(store.receipts(h) or []))
+            self._indexed.fire()
+            await asyncio.sleep(0)
+        log.info("deadline schedule: %d blocks, %d deadlines indexed in %.1f s",
+                 self.schedule.covered_height, len(self.schedule), time.monotonic() - started)
+
+    def close(self) -> None:
+        """The node stops: every walk ends with the reason."""
+        self.closing = True
+        for sub in self._subs:
+            sub.closed = sub.closed or "the node is stopping"
+        self._committed.fire()
+        self._indexed.fire()
+
+    # ---- subscriptions ------------------------------------------------------------------
+
+    def subscribe(self, caller: str) -> Subscription:
+        s = self.settings
+        if self.closing:
+            raise StreamRefused(503, "the node is stopping")
+        if len(self._subs) >= s.subscribers_max:
+            self.metrics.inc("events_refused_total", reason="node_full")
+            raise StreamRefused(503, f"this node serves at most {s.subscribers_max} streams; "
+                                     "retry later or ask another node")
+        if self._callers[caller] >= s.subscribers_per_caller_max:
+            self.metrics.inc("events_refused_total", reason="caller_cap")
+            raise StreamRefused(429, f"at most {s.subscribers_per_caller_max} streams per "
+                                     "caller; close one first")
+        sub = Subscription(caller)
+        self._subs.add(sub)
+        self._callers[caller] += 1
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.discard(sub)
+            self._callers[sub.caller] -= 1
+            if self._callers[sub.caller] <= 0:
+                del self._callers[sub.caller]
+
+    def cut(self, sub: Subscription, label: str, reason: str) -> None:
+        sub.closed = sub.closed or reason
+        self.metrics.inc("events_cutoff_total", reason=label)
+
+    # ---- a block's items ----------------------------------------------------------------
+
+    def block_items(self, height: int) -> BlockItems:
+        """Block ``height``'s public events, prepared once and cached (bounded)."""
+        got = self._cache.get(height)
+        if got is not None:
+            self._cache.move_to_end(height)
+            return got
+        got = self._prepare(height)
+        self._cache[height] = got
+        self._cached_items += len(got.events)
+        s = self.settings
+        while len(self._cache) > 1 and (len(self._cache) > s.cache_blocks
+                                        or self._cached_items > s.cache_items_max):
+            _, old = self._cache.popitem(last=False)
+            self._cached_items -= len(old.events)
+        return got
+
+    def _prepare(self, height: int) -> BlockItems:
+        store = self.chain.store
+        block, receipts = store.block(height), store.receipts(height)
+        if block is None or receipts is None or height < 1:
+            raise LookupError(f"no committed block {height}")
+        prev = store.header(height - 1)
+        assert prev is not None
+        now_ms = block.header.time_ms
+        state = self.chain.head_state()
+        tx_ids = block.tx_ids(self.chain.suite)
+        items: list[Item] = []
+        rank = 0
+        for i, (tx, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
+            if not receipt.ok or not receipt.events:
+                continue
+            if sealed_tx_reason(state, tx, now_ms) is not None:
+                continue  # not in the public lane, and no trace of it (module docstring)
+            for e, event in enumerate(receipt.events):
+                type_ = event.get("type")
+                body = {"source": "chain", "height": height, "time_ms": now_ms,
+                        "tx_id": tx_ids[i].hex(), "call": tx.body.call, "event_index": e,
+                        "event": _event_json(event)}
+                items.append(make_item(event_key(height, rank, e), str(type_),
+                                       self._subjects(event, tx), body))
+            rank += 1
+        return BlockItems(height, now_ms, prev.time_ms, tuple(items))
+
+    def notices(self, bi: BlockItems, offsets_ms: tuple[int, ...]) -> tuple[Item, ...]:
+        """The notices of a block for these reminder offsets (deadline_passed always)."""
+        wanted = tuple(sorted(set(offsets_ms) | {0}))
+        got = bi.notices.get(wanted)
+        if got is not None:
+            return got
+        out = []
+        for f in self.schedule.fired(bi.height, bi.prev_time_ms, bi.time_ms, wanted):
+            body = {"source": "derived", "height": bi.height, "time_ms": bi.time_ms,
+                    "deadline_ms": f.deadline_ms, "before_ms": f.before_ms,
+                    "threshold_ms": f.threshold_ms,
+                    "proof": {"state_key": tender_key(f.tender_id),
+                              "heights": [bi.height - 1, bi.height]}}
+            out.append(make_item(notice_key(bi.height, f.threshold_ms, f.tender_id),
+                                 notice_type(f.before_ms), self._tender(f.tender_id), body))
+        got = tuple(out)
+        if len(bi.notices) < 8:  # a few offset sets per block; others are recomputed
+            bi.notices[wanted] = got
+        return got
+
+    def select(self, height: int, walk: Walk, after: Key) -> list[Item]:
+        """The items of block ``height`` after ``after`` that ``walk`` wants, in order."""
+        bi = self.block_items(height)
+        chosen: list[Item] = []
+        if walk.wants_notices:
+            offsets = walk.offsets_ms if walk.filter.wants_type(NOTICE_TYPES[0]) else ()
+            chosen += [n for n in self.notices(bi, offsets)
+                       if n.key > after and walk.filter.matches(n)]
+        chosen += [e for e in bi.events if e.key > after and walk.filter.matches(e)]
+        return chosen
+
+    # ---- who an item concerns -------------------------------------------------------------
+
+    def _subjects(self, event: dict[str, Any], tx: SignedTx) -> Subjects:
+        type_ = str(event.get("type", ""))
+        tender_id = _id(event.get("tender_id")) or _id(tx.body.args.get("tender_id"))
+        entities = set(_usccs(event))
+        regions: tuple[str, ...] = ()
+        kinds: tuple[str, ...] = ()
+        state = Overlay(self.chain.head_state())
+        if type_.startswith("guarantee.") and isinstance(event.get("number"), str):
+            g = state.get(guarantee_key(event["number"]))
+            if isinstance(g, dict):
+                entities |= set(_usccs({k: g.get(k) for k in ("principal", "beneficiary")}))
+                tender_id = tender_id or _id(g.get("tender_id"))
+        if type_.startswith("credit.") and isinstance(event.get("id"), str):
+            rec = state.get(credit_key(event["id"]))
+            if isinstance(rec, dict):
+                regions = tuple(str(r) for r in rec.get("scope_regions", ()))
+                kinds = tuple(str(k) for k in rec.get("scope_kinds", ()))
+        if tender_id:
+            t = self._tender(tender_id)
+            return Subjects(tender_id, t.regions, t.kinds, frozenset(entities | t.entities))
+        return Subjects("", regions, kinds, frozenset(entities))
+
+    def _tender(self, tender_id: str) -> Subjects:
+        """A tender's region, kind, tenderer and agent: fixed when it is announced, so a
+        cached answer never goes stale."""
+        got = self._tenders.get(tender_id)
+        if got is not None:
+            self._tenders.move_to_end(tender_id)
+            return got
+        t = Overlay(self.chain.head_state()).get(tender_key(tender_id))
+        if not isinstance(t, dict):
+            return Subjects(tender_id)
+        parties = frozenset(_usccs({k: t.get(k) for k in ("tenderer", "agent")}))
+        got = Subjects(tender_id, (str(t.get("region", "")),), (str(t.get("kind", "")),),
+                       parties)
+        self._tenders[tender_id] = got
+        if len(self._tenders) > self.settings.subject_cache_max:
+            self._tenders.popitem(last=False)
+        return got
+
+    # ---- walking ------------------------------------------------------------------------
+
+    def check_start(self, after: Key) -> None:
+        """A cursor far ahead of this node's chain is refused (``LookupError``: 404)."""
+        ahead = after[0] - self.chain.height()
+        if ahead > self.settings.cursor_ahead_max_blocks:
+            raise LookupError(f"the cursor is {ahead} blocks ahead of this node's chain")
+
+    def page(self, walk: Walk, limit: int) -> tuple[list[Item], Key]:
+        """Up to ``limit`` items after ``walk.after`` (at most ``page_blocks_max`` blocks
+        read), and the cursor to continue from (never past what was read)."""
+        after, items = walk.after, list[Item]()
+        h = max(1, first_height(after))
+        stop = min(self.chain.height(), h + self.settings.page_blocks_max - 1)
+        if walk.wants_notices:
+            stop = min(stop, self.schedule.covered_height + 1)
+        while h <= stop:
+            for item in self.select(h, walk, after):
+                if len(items) == limit:
+                    return items, after
+                items.append(item)
+                after = item.key
+            after = end_key(h)
+            h += 1
+        return items, after
+
+    async def walk(self, sub: Subscription, walk: Walk) -> AsyncGenerator[bytes, None]:
+        """Frames for one reader, gathered into writes of about ``flush_bytes``: items,
+        heartbeats (carrying the cursor to resume from, never behind what was sent), and
+        a last ``cutoff`` frame when the hub ends the stream."""
+        s = self.settings
+        after = walk.after
+        h = max(1, first_height(after))
+        beat_s = walk.heartbeat_ms / 1000
+        out = _Outbox(self.metrics, sub)
+        walked = 0
+        while sub.closed is None:
+            ready = h <= self.chain.height() and (
+                not walk.wants_notices or self.schedule.covered_height >= h - 1)
+            if not ready:
+                if out.pending():
+                    yield out.take()
+                signal = self._committed if h > self.chain.height() else self._indexed
+                await signal.wait(out.last_write_s + beat_s - time.monotonic())
+                if sub.closed is None and time.monotonic() - out.last_write_s >= beat_s:
+                    yield out.take(self.heartbeat(after))
+                continue
+            for item in self.select(h, walk, after):
+                out.add(item.frame)
+                after = item.key
+                if out.size() >= s.flush_bytes:
+                    yield out.take()
+            after = end_key(h)
+            h += 1
+            walked += 1
+            if walked % s.backfill_slice_blocks == 0 or (
+                    time.monotonic() - out.last_write_s >= beat_s):
+                # Let the rest of the node run during a long backfill, and tell a reader
+                # whose filter matched nothing for a while how far the walk has come.
+                yield out.take(b"" if out.pending() else self.heartbeat(after))
+        if out.pending():
+            yield out.take()
+        yield cutoff_frame(sub.closed or "ended", after)
+
+    def heartbeat(self, after: Key) -> bytes:
+        text = cursor_text(after)
+        data = json_bytes({"cursor": text, "head": self.chain.height(),
+                           "height": after[0] if after[1] == END else after[0] - 1})
+        return sse_frame(data, text, "heartbeat")
+
+    # ---- metrics ------------------------------------------------------------------------
+
+    def _register_metrics(self) -> None:
+        m = self.metrics
+        m.counter("events_delivered_total",
+                  "Items (chain events and notices, public only) written to event streams.")
+        m.counter("events_cutoff_total", "Event streams the node ended, by reason.")
+        m.counter("events_refused_total", "Event stream requests refused, by reason.")
+        m.gauge_fn("events_subscribers", "Open event streams.",
+                   lambda: [((), float(len(self._subs)))])
+        m.gauge_fn("events_schedule_height", "Blocks whose tender deadlines are indexed.",
+                   lambda: [((), float(self.schedule.covered_height))])
+        m.gauge_fn("events_cached_items", "Prepared stream items kept for every reader.",
+                   lambda: [((), float(self._cached_items))])
+
+
+def cutoff_frame(reason: str, after: Key) -> bytes:
+    text = cursor_text(after)
+    return sse_frame(json_bytes({"reason": reason, "cursor": text}), text, "cutoff")
+
+
+def deadline_changes(receipts: Sequence[Receipt]) -> list[tuple[str, int]]:
+    """``(tender_id, deadline_ms)`` set by a block's events, in order."""
+    out = []
+    for r in receipts:
+        for e in r.events:
+            if e.get("type") in DEADLINE_EVENTS:
+                tid, deadline = e.get("tender_id"), e.get("deadline_ms")
+                if isinstance(tid, str) and type(deadline) is int:
+                    out.append((tid, deadline))
+    return out
+
+
+def _event_json(event: dict[str, Any]) -> Any:
+    try:
+        return tagged_to_json(event)
+    except InvalidInput:  # a value tagged JSON can't carry: the bundle still has its bytes
+        return {"type": str(event.get("type")), "unreadable": True}
+
+
+def _id(value: Any) -> str:
+    return value if isinstance(value, str) and 0 < len(value) <= 64 and set(
+        value) <= _ID_CHARS else ""
+
+
+def _usccs(value: Any, depth: int = 0) -> list[str]:
+    """Every valid USCC among ``value``'s strings (in maps and lists, a few levels deep)."""
+    if isinstance(value, str):
+        return [value] if len(value) == 18 and valid_uscc(value) else []
+    if depth > 4:
+        return []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return [u for v in value for u in _usccs(v, depth + 1)]
+    return []
+
+
+class _Signal:
+    """Wakes every walker waiting for it; each ``fire`` arms a fresh event for the next."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        old, self._event = self._event, asyncio.Event()
+        old.set()
+
+    async def wait(self, timeout_s: float) -> None:
+        if timeout_s <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout_s)
+
+
+class _Outbox:
+    """A walker's frames waiting for the next write, and what it has written."""
+
+    def __init__(self, metrics: Metrics, sub: Subscription) -> None:
+        self._metrics = metrics
+        self._sub = sub
+        self._buf = bytearray()
+        self._items = 0
+        self.last_write_s = time.monotonic()
+
+    def add(self, frame: bytes) -> None:
+        self._buf += frame
+        self._items += 1
+
+    def size(self) -> int:
+        return len(self._buf)
+
+    def pending(self) -> bool:
+        return bool(self._buf)
+
+    def take(self, extra: bytes = b"") -> bytes:
+        data = bytes(self._buf) + extra
+        if self._items:
+            self._metrics.inc("events_delivered_total", self._items)
+            self._sub.delivered += self._items
+        self._buf.clear()
+        self._items = 0
+        self.last_write_s = time.monotonic()
+        return data
