@@ -82,7 +82,8 @@ def parse_walk(request: web.Request, hub: EventHub, live_default: bool) -> Walk:
     else:
         raise InvalidInput("say where to start: cursor=... or from_height=...")
     hub.check_start(after)
-    flt = parse_filter({k: q.getall(k) for k in ("type", "tender", "region", "kind", "entity")})
+    flt = parse_filter({k: q.getall(k, []) for k in ("type", "tender", "region", "kind",
+                                                     "entity")})
     return Walk(after, flt, parse_offsets(q.get("remind"), hub), parse_heartbeat(q, hub))
 
 

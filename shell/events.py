@@ -13,8 +13,11 @@ reader that resumes after cursor ``c`` gets exactly the items whose cursor sorts
 
 A slow reader is never buffered for: the walk is pulled by the writer, so it pauses while
 the reader's socket is full, falls behind, and later reads old blocks from the store. What
-it holds is bounded (its socket's send buffer, one flush of frames); a reader whose socket
-accepts nothing for ``write_stall_ms`` is cut off with the reason (``shell.api_events``).
+the node holds for one reader is bounded: ``send_buffer_bytes`` (its socket's high-water
+mark) + 64 KiB (aiohttp writes that much before it waits for the socket) + ``flush_bytes``
+(one write of frames) — 112 KiB with the defaults — beside the kernel's socket buffers. A
+reader whose socket accepts nothing for ``write_stall_ms`` is cut off with the reason
+(``shell.api_events``).
 
 Sealed bids (DOMAIN.md step 4): the argument
 --------------------------------------------
@@ -105,8 +108,8 @@ class StreamSettings:
     subscribers_per_caller_max: int = 16
     heartbeat_ms: int = 15_000  # default; a reader may ask for 1-60 s
     write_stall_ms: int = 30_000  # a socket that accepts nothing this long is cut off
-    send_buffer_bytes: int = 64 * 1024  # per subscriber: the socket's write high-water
-    flush_bytes: int = 32 * 1024  # frames gathered before one write
+    send_buffer_bytes: int = 32 * 1024  # per subscriber: the socket's write high-water
+    flush_bytes: int = 16 * 1024  # frames gathered before one write
     cache_blocks: int = 256  # prepared blocks kept for every reader
     cache_items_max: int = 20_000  # ... and items in them
     backfill_slice_blocks: int = 64  # blocks walked before yielding the event loop

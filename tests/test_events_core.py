@@ -106,7 +106,10 @@ def test_ranks_have_no_holes_where_sealed_bids_sit(story_chain: SynthChain) -> N
         if i["source"] == "chain" and i["event_index"] == 0:
             by_block.setdefault(i["height"], []).append(int(i["cursor"].split(".")[1]))
     assert all(ranks == list(range(len(ranks))) for ranks in by_block.values())
-    # block 3 holds [attest, bid, bid, attest]: the stream shows ranks 0 and 1
+    # block 3 holds [attest, bid, bid, amend]: the stream shows ranks 0 and 1
+    block = story_chain.store.block(3)
+    assert block is not None and [t.body.call for t in block.txs] == [
+        "identity.attest", "bid.submit", "bid.submit", "tender.amend"]
     assert by_block[3] == [0, 1]
 
 

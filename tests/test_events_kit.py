@@ -242,8 +242,10 @@ def tender_story(sc: SynthChain, story: Story, tender_id: str = "T-1",
     issue = sc.time_ms() + 1_000
     deadline = issue + 21 * DAY_MS
     sc.run([story.announce(tender_id, issue, deadline)], at_ms=issue)
+    # a block orders transactions by sender, in order of first appearance: the bids sit
+    # between the attestor's and the platform's public transactions
     sc.run([story.attest("a", t), *(story.bid(n, tender_id) for n in bids[:2]),
-            story.attest("b", t)])
+            story.amend(tender_id, deadline)])
     sc.run([story.bid(n, tender_id) for n in bids[2:]])
     sc.run([], at_ms=issue + DAY_MS)
     new_deadline = deadline + 2 * DAY_MS
