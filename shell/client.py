@@ -166,6 +166,17 @@ class NodeClient:
         body = TxBody(chain_id or self.status()["chain_id"], sender, nonce, call, args)
         return sign_tx(suite, secret, body)
 
+    def events(self, **query: str | int) -> dict[str, Any]:
+        """A page of stream items (``GET /events``): ``{"items", "next", "head"}``; give
+        ``from_height`` or ``cursor`` (the last page's ``next``), and any filters."""
+        got: dict[str, Any] = self.get("/events?" + urllib.parse.urlencode(query))
+        return got
+
+    def event_proof(self, cursor: str) -> dict[str, Any]:
+        """One stream item with its proof (``shell.eventproof.check_proof`` checks it)."""
+        got: dict[str, Any] = self.get(f"/events/{urllib.parse.quote(cursor, safe='')}")
+        return got
+
     def send(self, signed: SignedTx, timeout_s: float = 30.0) -> Committed:
         """Submit one transaction and wait until it is committed (whatever its receipt)."""
         got = self.submit([signed])

@@ -1,0 +1,111 @@
+"""Notices forwarded as signed webhooks (``credchain watch --post URL``), at least once.
+
+Each stream item is one ``POST`` of its JSON (exactly the stream's ``data``) with:
+
+- ``Idempotency-Key: <chain_id>:<cursor>`` — the same for every attempt, after a restart
+  of ``watch`` and from any node (the cursor is the chain's), so the receiver can drop a
+  repeat; ``X-Credchain-Event-Id: <cursor>`` too.
+- ``X-Credchain-Timestamp: <Unix ms>`` and ``X-Credchain-Signature: sha256=<hex>`` with
+  ``HMAC-SHA256(secret, timestamp + "." + body)``: the receiver recomputes it with the shared
+  secret and refuses a stale timestamp (``verify`` below, 5 minutes by default), so a
+  captured request can't be replayed later.
+
+Why HMAC with a shared secret rather than the node's key: the signature only says "this came
+from our watcher", for one hop; what the notice *says* is proven by its PROTOCOL §8 bundle
+(``GET /events/{cursor}``), whoever relays it. A mini-program back end checks an HMAC with
+its language's standard library, where an SM2 or Ed25519 check needs a crypto library of
+the suite; and ``watch`` never needs a validator's key on the machine it runs on.
+
+Delivery: a 2xx answer is success. Connection failures, timeouts, 408, 425, 429 and 5xx are
+retried for ever with back-off (0.5 s doubling to 60 s, ±20% jitter; a ``Retry-After`` of
+up to 300 s is honoured), so nothing is skipped while the receiver is down; ``watch`` saves
+its cursor only after success, so a crash re-sends the last item (same idempotency key).
+Any other answer (e.g. 400: the receiver rejects the payload) stops with
+``WebhookRefused``: retrying can't help and skipping would lose a notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import random
+import time
+from collections.abc import Callable, Mapping
+
+import aiohttp
+
+BACKOFF_MIN_S = 0.5
+BACKOFF_MAX_S = 60.0
+RETRY_AFTER_MAX_S = 300.0
+TOLERANCE_MS = 300_000
+RETRYABLE = frozenset({408, 425, 429})
+
+
+def signature(secret: bytes, timestamp_ms: int, body: bytes) -> str:
+    mac = hmac.new(secret, str(timestamp_ms).encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now_ms: int,
+           tolerance_ms: int = TOLERANCE_MS) -> bool:
+    """The receiver's check: a signature over this body and a timestamp within tolerance."""
+    stamp = headers.get("X-Credchain-Timestamp", "")
+    if not stamp.isdigit() or abs(now_ms - int(stamp)) > tolerance_ms:
+        return False
+    expected = signature(secret, int(stamp), body)
+    return hmac.compare_digest(expected, headers.get("X-Credchain-Signature", ""))
+
+
+class WebhookRefused(Exception):
+    """The receiver refused an item for good (a 4xx that retrying can't change)."""
+
+
+class Poster:
+    def __init__(self, url: str, secret: bytes, chain_id: str,
+                 session: aiohttp.ClientSession, timeout_s: float = 10.0,
+                 clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+                 on_retry: Callable[[str], None] = lambda _: None) -> None:
+        self.url = url
+        self.secret = secret
+        self.chain_id = chain_id
+        self.session = session
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.clock_ms = clock_ms
+        self.on_retry = on_retry
+        self.attempts = 0
+
+    async def deliver(self, cursor: str, body: bytes) -> None:
+        """POST until a 2xx (see the module docstring); WebhookRefused for a final refusal."""
+        backoff_s = BACKOFF_MIN_S
+        while True:
+            stamp = self.clock_ms()
+            headers = {"Content-Type": "application/json",
+                       "Idempotency-Key": f"{self.chain_id}:{cursor}",
+                       "X-Credchain-Event-Id": cursor,
+                       "X-Credchain-Timestamp": str(stamp),
+                       "X-Credchain-Signature": signature(self.secret, stamp, body)}
+            self.attempts += 1
+            wait_s = backoff_s
+            try:
+                async with self.session.post(self.url, data=body, headers=headers,
+                                             timeout=self.timeout) as resp:
+                    if 200 <= resp.status < 300:
+                        return
+                    text = (await resp.text())[:200]
+                    if resp.status not in RETRYABLE and resp.status < 500:
+                        raise WebhookRefused(f"{self.url} refused {cursor}: HTTP "
+                                             f"{resp.status} {text}")
+                    wait_s = max(wait_s, _retry_after(resp.headers.get("Retry-After")))
+                    why = f"HTTP {resp.status}"
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                why = type(exc).__name__
+            self.on_retry(f"webhook {cursor}: {why}; retrying in {wait_s:.1f} s")
+            await asyncio.sleep(wait_s * random.uniform(0.8, 1.2))
+            backoff_s = min(BACKOFF_MAX_S, backoff_s * 2)
+
+
+def _retry_after(value: str | None) -> float:
+    if value is None or not value.strip().isdigit():
+        return 0.0
+    return min(RETRY_AFTER_MAX_S, float(value.strip()))
