@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import shell.eventkit
+import shell.events
 import shell.notices
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
@@ -264,17 +265,21 @@ def render(types: dict[str, EventType], descriptions: dict[str, str]) -> str:
         zh, en = TITLES[n]
         lines.append(f"| `{n}` | {zh} | {en} |")
     lines += ["", *_docstring_section(shell.notices.__doc__ or "", "The rule", "Memory:"),
+              "## Sealed bids", "",
+              *_docstring_section(shell.events.__doc__ or "", "1. *The public lane.*", None),
               "## Contract calls", "", "| call | what (its handler's docstring) |",
               "|---|---|"]
     lines += [f"| `{c}` | {d or '—'} |" for c, d in sorted(descriptions.items())]
     return "\n".join(lines) + "\n"
 
 
-def _docstring_section(doc: str, start: str, stop: str) -> list[str]:
-    """The lines of a module docstring from the one starting with ``start`` to ``stop``."""
+def _docstring_section(doc: str, start: str, stop: str | None) -> list[str]:
+    """The lines of a module docstring from the one starting with ``start`` to the one
+    starting with ``stop`` (or the end)."""
     lines = doc.splitlines()
     first = next(i for i, line in enumerate(lines) if line.strip().startswith(start))
-    last = next(i for i, line in enumerate(lines) if i > first and line.strip().startswith(stop))
+    last = next((i for i, line in enumerate(lines) if i > first and stop is not None
+                 and line.strip().startswith(stop)), len(lines))
     out = [line.rstrip() for line in lines[first:last]]
     while out and not out[-1]:
         out.pop()

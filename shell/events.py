@@ -48,7 +48,10 @@ Sealed bids (DOMAIN.md step 4): the argument
 4. *Outside the stream* (not made worse here, for the reader-identity issue): a §8 bundle
    states its block's transaction ``count``, and ``GET /blocks/{h}`` answers 403 for a block
    holding a sealed bid, so a stranger who fetches those can still count non-public
-   transactions in a block.
+   transactions in a block. And disclosure today treats ``guarantee.issue`` as public, so
+   ``guarantee.issued`` (its principal, tender and lot) is in the public stream before the
+   deadline as it is on every other read path; the stream follows disclosure, and hides it
+   the day disclosure does.
 
 Readers entitled to sealed material (the bidder, supervisors) need reader identity; they
 would get a lane of their own whose cursors extend the public ones, so a public cursor stays
@@ -73,6 +76,7 @@ from contracts.periods import DAY_MS, HOUR_MS
 from contracts.state import Overlay
 from contracts.tender import tender_key
 from contracts.uscc import valid_uscc
+from ledger.block import QC, Block
 from ledger.errors import InvalidInput
 from ledger.jsonform import tagged_to_json
 from ledger.tx import Receipt, SignedTx
@@ -102,7 +106,8 @@ _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 
 @dataclass(frozen=True)
 class StreamSettings:
-    """The hub's bounds (defaults; the node config has no section for them yet)."""
+    """The hub's bounds. The node config has no section for them yet: these defaults
+    apply, and the hub reads them when a stream opens (tests replace them)."""
 
     subscribers_max: int = 2_000
     subscribers_per_caller_max: int = 16
@@ -183,9 +188,10 @@ class EventHub:
 
     # ---- feeding ------------------------------------------------------------------------
 
-    def on_commit(self, block: Any, qc: Any, receipts: list[Receipt]) -> None:
-        """The driver's commit observer: index the block's deadlines, wake the walkers."""
-        height = int(block.header.height)
+    def on_commit(self, block: Block, qc: QC, receipts: list[Receipt]) -> None:
+        """The driver's commit observer: index the block's deadlines, wake the walkers
+        (cheap: a block's items are prepared when a walker first needs them)."""
+        height = block.header.height
         if self.schedule.covered_height == height - 1:
             self.schedule.index_block(height, deadline_changes(receipts))
             self._indexed.fire()
