@@ -140,6 +140,7 @@ async def get_stream(request: web.Request, node: NodeView) -> web.StreamResponse
             return resp
         # The node-side buffer of this reader: the socket's, bounded here (shell.events).
         transport.set_write_buffer_limits(high=hub.settings.send_buffer_bytes)
+        sub.gone = transport.is_closing  # a walk waiting for blocks notices a reader left
         await resp.write(_hello(hub, walk))
         async with contextlib.aclosing(hub.walk(sub, walk)) as frames:
             async for chunk in frames:

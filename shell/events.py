@@ -65,7 +65,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +142,7 @@ class Subscription:
     caller: str
     closed: str | None = None  # why the hub ended it
     delivered: int = 0
+    gone: Callable[[], bool] = lambda: False  # the reader left (its connection closed)
 
 
 @dataclass
@@ -405,7 +406,7 @@ class EventHub:
         beat_s = walk.heartbeat_ms / 1000
         out = _Outbox(self.metrics, sub)
         walked = 0
-        while sub.closed is None:
+        while sub.closed is None and not sub.gone():
             ready = h <= self.chain.height() and (
                 not walk.wants_notices or self.schedule.covered_height >= h - 1)
             if not ready:
@@ -429,6 +430,8 @@ class EventHub:
                 # Let the rest of the node run during a long backfill, and tell a reader
                 # whose filter matched nothing for a while how far the walk has come.
                 yield out.take(b"" if out.pending() else self.heartbeat(after))
+        if sub.gone():
+            return
         if out.pending():
             yield out.take()
         yield cutoff_frame(sub.closed or "ended", after)
