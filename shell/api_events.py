@@ -178,7 +178,7 @@ async def get_page(request: web.Request, node: NodeView) -> web.StreamResponse:
     limit = hub.settings.page_items_max if limit_text is None else height_param(limit_text)
     if not 1 <= limit <= hub.settings.page_items_max:
         raise InvalidInput(f"limit must be within 1-{hub.settings.page_items_max}")
-    items, after = hub.page(walk, limit)
+    items, after = hub.page(walk, limit, caller_of(request))
     body = (b'{"head":' + str(hub.chain.height()).encode() + b',"items":['
             + b",".join(i.data for i in items) + b'],"next":'
             + json.dumps(cursor_text(after)).encode() + b"}")

@@ -19,6 +19,11 @@ mark) + 64 KiB (aiohttp writes that much before it waits for the socket) + ``flu
 reader whose socket accepts nothing for ``write_stall_ms`` is cut off with the reason
 (``shell.api_events``).
 
+Backfill is work, and it is budgeted: a block read from the store (not in the shared cache)
+costs its caller one token plus one per event, from ``reads_per_s_per_caller`` a second; a
+caller out of tokens waits (its streams slow down, its pages come shorter), so no caller's
+backfills take the node's CPU from consensus and the other readers.
+
 Sealed bids (DOMAIN.md step 4): the argument
 --------------------------------------------
 1. *The public lane.* An event is delivered to the public iff its transaction succeeded and
@@ -98,6 +103,7 @@ from shell.eventkit import (
 )
 from shell.metrics import Metrics
 from shell.notices import DEADLINE_EVENTS, NOTICE_TYPES, TenderSchedule, notice_type
+from shell.ratelimit import TokenBuckets
 
 log = logging.getLogger("credchain.events")
 
@@ -125,7 +131,9 @@ class StreamSettings:
     offset_max_ms: int = 60 * DAY_MS
     default_offsets_ms: tuple[int, ...] = (3 * DAY_MS, HOUR_MS)
     page_items_max: int = 1_000
-    page_blocks_max: int = 10_000
+    page_blocks_max: int = 2_000
+    reads_per_s_per_caller: int = 20_000  # blocks + events a caller's walks read from the
+    # store per second (prepared blocks in the cache cost nothing): backfill is work
 
 
 class StreamRefused(Exception):
@@ -182,6 +190,7 @@ class EventHub:
         self._tenders: OrderedDict[str, Subjects] = OrderedDict()
         self._callers: defaultdict[str, int] = defaultdict(int)
         self._subs: set[Subscription] = set()
+        self._reads: TokenBuckets | None = None  # per caller, made at the first read
         self._committed = _Signal()  # a block was committed
         self._indexed = _Signal()  # the deadline schedule covers more blocks
         self.closing = False
@@ -254,13 +263,16 @@ class EventHub:
 
     # ---- a block's items ----------------------------------------------------------------
 
-    def block_items(self, height: int) -> BlockItems:
-        """Block ``height``'s public events, prepared once and cached (bounded)."""
+    def block_items(self, height: int, caller: str | None = None) -> BlockItems:
+        """Block ``height``'s public events, prepared once and cached (bounded). A read
+        from the store is charged to ``caller``'s budget (``read_wait_s``)."""
         got = self._cache.get(height)
         if got is not None:
             self._cache.move_to_end(height)
             return got
         got = self._prepare(height)
+        if caller is not None:
+            self._budget().take_up_to(caller, 1 + len(got.events), time.monotonic())
         self._cache[height] = got
         self._cached_items += len(got.events)
         s = self.settings
@@ -297,6 +309,21 @@ class EventHub:
             rank += 1
         return BlockItems(height, now_ms, prev.time_ms, tuple(items))
 
+    def read_wait_s(self, caller: str, height: int) -> float:
+        """How long ``caller`` must wait before block ``height`` is read for it: 0 when
+        the block is prepared already or the caller's budget has a token left."""
+        if height in self._cache:
+            return 0.0
+        budget = self._budget()
+        missing = 1.0 - budget.available(caller, time.monotonic())
+        return max(0.0, missing / budget.rate)
+
+    def _budget(self) -> TokenBuckets:
+        rate = self.settings.reads_per_s_per_caller
+        if self._reads is None or self._reads.rate != rate:
+            self._reads = TokenBuckets(rate)
+        return self._reads
+
     def notices(self, bi: BlockItems, offsets_ms: tuple[int, ...]) -> tuple[Item, ...]:
         """The notices of a block for these reminder offsets (deadline_passed always)."""
         wanted = tuple(sorted(set(offsets_ms) | {0}))
@@ -317,9 +344,10 @@ class EventHub:
             bi.notices[wanted] = got
         return got
 
-    def select(self, height: int, walk: Walk, after: Key) -> list[Item]:
+    def select(self, height: int, walk: Walk, after: Key,
+               caller: str | None = None) -> list[Item]:
         """The items of block ``height`` after ``after`` that ``walk`` wants, in order."""
-        bi = self.block_items(height)
+        bi = self.block_items(height, caller)
         chosen: list[Item] = []
         if walk.wants_notices:
             offsets = walk.offsets_ms if walk.filter.wants_type(NOTICE_TYPES[0]) else ()
@@ -378,16 +406,19 @@ class EventHub:
         if ahead > self.settings.cursor_ahead_max_blocks:
             raise LookupError(f"the cursor is {ahead} blocks ahead of this node's chain")
 
-    def page(self, walk: Walk, limit: int) -> tuple[list[Item], Key]:
-        """Up to ``limit`` items after ``walk.after`` (at most ``page_blocks_max`` blocks
-        read), and the cursor to continue from (never past what was read)."""
+    def page(self, walk: Walk, limit: int, caller: str | None = None) -> tuple[list[Item], Key]:
+        """Up to ``limit`` items after ``walk.after`` (at most ``page_blocks_max`` blocks,
+        as far as ``caller``'s read budget goes), and the cursor to continue from (never
+        past what was read)."""
         after, items = walk.after, list[Item]()
         h = max(1, first_height(after))
         stop = min(self.chain.height(), h + self.settings.page_blocks_max - 1)
         if walk.wants_notices:
             stop = min(stop, self.schedule.covered_height + 1)
         while h <= stop:
-            for item in self.select(h, walk, after):
+            if caller is not None and self.read_wait_s(caller, h) > 0:
+                break  # over budget: the reader continues from here later
+            for item in self.select(h, walk, after, caller):
                 if len(items) == limit:
                     return items, after
                 items.append(item)
@@ -417,7 +448,13 @@ class EventHub:
                 if sub.closed is None and time.monotonic() - out.last_write_s >= beat_s:
                     yield out.take(self.heartbeat(after))
                 continue
-            for item in self.select(h, walk, after):
+            wait_s = self.read_wait_s(sub.caller, h)
+            if wait_s > 0:  # this caller's walks read the store faster than its budget
+                if out.pending():
+                    yield out.take()
+                await asyncio.sleep(min(wait_s, beat_s))
+                continue
+            for item in self.select(h, walk, after, sub.caller):
                 out.add(item.frame)
                 after = item.key
                 if out.size() >= s.flush_bytes:

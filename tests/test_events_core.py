@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from typing import Any
 
 import pytest
@@ -195,6 +196,22 @@ def test_a_cursor_far_ahead_of_the_chain_is_refused() -> None:
     sc.hub.check_start(end_key(10))
     with pytest.raises(LookupError, match="ahead"):
         sc.hub.check_start(end_key(11))
+
+
+def test_reading_the_store_is_budgeted_per_caller(story_chain: SynthChain) -> None:
+    sc = story_chain.restart(StreamSettings(reads_per_s_per_caller=20))  # nothing cached
+    walk = everything(offsets_ms=OFFSETS)
+    first, after = sc.hub.page(walk, 1_000, caller="greedy")
+    assert after[0] < sc.chain.height()  # stopped at its budget: 20 blocks + events
+    assert after[0] <= 20
+    again, after2 = sc.hub.page(Walk(after, Filter(), OFFSETS, 15_000), 1_000, "greedy")
+    assert again == [] and after2 == after  # no tokens left: no work done
+    # another caller has its own budget; blocks already prepared cost nothing
+    other, _ = sc.hub.page(walk, 1_000, caller="other")
+    assert [i.cursor for i in other[: len(first)]] == [i.cursor for i in first]
+    time.sleep(0.3)  # a few tokens come back
+    _, after3 = sc.hub.page(Walk(after, Filter(), OFFSETS, 15_000), 1_000, "greedy")
+    assert after3 > after
 
 
 # ---- reminders ----------------------------------------------------------------------------

@@ -167,7 +167,7 @@ class Watch:
                                         session, on_retry=_note)
                     _note(f"following {frame.url} from {hello['after']} (head {hello['head']})")
                 elif frame.event == "message":
-                    item = frame.json()
+                    item = _item(frame.data)
                     if self.anchor is not None:
                         await self._verify(session, frame.url, item)
                     self._show(item)
@@ -211,6 +211,16 @@ class Watch:
             click.echo(render_line(item))
 
 
+def _item(data: str) -> dict[str, Any]:
+    try:
+        item = json.loads(data)
+    except ValueError:
+        item = None
+    if not isinstance(item, dict) or not isinstance(item.get("cursor"), str):
+        fail(f"the node sent an item that is not a stream item: {data[:80]!r}")
+    return item
+
+
 def _note(text: str) -> None:
     print(f"watch: {text}", file=sys.stderr, flush=True)
 
@@ -223,8 +233,9 @@ def render_line(item: dict[str, Any]) -> str:
     from shell.eventkit import duration_text
 
     zh, en = TITLES.get(item["type"], (item["type"], ""))
-    about = " · ".join([*([item["tender_id"]] if item.get("tender_id") else []),
-                        *item.get("kinds", []), *item.get("regions", [])])
+    scope = [("全部 all" if v == "*" else v) for v in [*item.get("kinds", []),
+                                                      *item.get("regions", [])]]
+    about = " · ".join([*([item["tender_id"]] if item.get("tender_id") else []), *scope])
     parts = [beijing_time(int(item["time_ms"])), f"{zh} | {en}" if en else zh]
     if about:
         parts.append(f"[{about}]")
