@@ -66,6 +66,8 @@ class NodeLimits:
     http_idle_timeout_ms: int = 60_000  # an idle keep-alive connection is closed after this
     http_connections_max: int = 1_000
     shutdown_grace_ms: int = 3_000  # a stopping node waits this long for its tasks
+    health_stall_ms: int = 30_000  # no commit this long while work waits (or past the
+    #                                heartbeat): /healthz says the chain is stalled
 
 
 # (min, max) of every integer setting, by section; a value outside is refused.
@@ -94,6 +96,7 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "http_idle_timeout_ms": (100, 3_600_000),
         "http_connections_max": (1, 1_000_000),
         "shutdown_grace_ms": (100, 60_000),
+        "health_stall_ms": (1_000, 86_400_000),
     },
     "pool": {
         "max_txs": (1, 10_000_000),

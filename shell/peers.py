@@ -102,6 +102,9 @@ class PeerNet:
         self._validators = validators
         self._deliver = deliver
         self.links: dict[bytes, Link] = {}  # by the peer's public key
+        # The height each peer works on, from its latest consensus message: a node far
+        # behind its peers is catching up (/healthz, /status).
+        self.peer_heights: dict[bytes, int] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._gossip: set[asyncio.Task[Any]] = set()
@@ -149,6 +152,13 @@ class PeerNet:
     def peer_indexes(self) -> list[int]:
         keys = [v.pubkey for v in self._validators()]
         return sorted(keys.index(k) for k in self.links if k in keys)
+
+    def peer_head_heights(self) -> dict[int, int]:
+        """Validator index → the head height its messages show (the height it works on
+        minus one), for the peers linked now."""
+        keys = [v.pubkey for v in self._validators()]
+        return {keys.index(k): max(0, h - 1) for k, h in self.peer_heights.items()
+                if k in keys and k in self.links}
 
     # ---- the driver's transport, and gossip -------------------------------------------------
 
@@ -278,6 +288,8 @@ class PeerNet:
     async def _on_frame(self, link: Link, frame: wire.Frame) -> None:
         if frame.kind == wire.CONSENSUS:
             message = decode_message(frame.body["msg"])
+            self.peer_heights[link.pubkey] = max(self.peer_heights.get(link.pubkey, 0),
+                                                 message.height)
             if isinstance(message, PrePrepare | NewView):
                 # The proposal's transactions are verified on the worker threads before the
                 # replica sees it; this link's later frames wait, so their order is kept.

@@ -27,10 +27,12 @@ from typing import Any
 from aiohttp import web
 
 from consensus.api import Event, Tick, TxsAdmitted
+from consensus.quorum import quorum
 from ledger.block import QC, Block
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.genesis import GenesisDoc
 from ledger.tx import Receipt
+from ledger.verdict import beijing_time
 from shell.admission import Admission
 from shell.api import build_app
 from shell.chain import Chain
@@ -251,6 +253,10 @@ class Node:
         self._fault = reason
 
     def health(self) -> tuple[bool, str]:
+        """Healthy only while the node serves a live chain: its store is sound, its
+        replica runs, it is not far behind its peers, it sees a quorum, and the chain
+        makes progress (a commit within ``health_stall_ms`` while transactions wait, and at
+        least one per heartbeat). Otherwise the first reason that holds."""
         if self._fault is not None:
             return False, f"store fault: {self._fault}"
         if self.votes_missing:
@@ -258,11 +264,36 @@ class Node:
                            "missing; restart with --confirm-lost-votes once sure")
         if self.consumer is None or self.consumer.done():
             return False, "the replica is not running"
+        height, peers = self.chain.height(), self.peers.peer_head_heights()
+        if peers and max(peers.values()) > height + 1:
+            return False, f"catching up: at height {height}, peers at {max(peers.values())}"
+        st = self.driver.status()
+        linked = len(self.peers.peer_indexes()) + (st.index is not None)
+        if st.validators > 1 and linked < quorum(st.validators):
+            return False, (f"no quorum: linked to {linked} of {st.validators} validators "
+                           f"(counting this one), {quorum(st.validators)} needed")
+        age_ms = (time.monotonic() - self.last_commit_s) * 1000
+        stall_ms = self.limits.health_stall_ms
+        if self.chain.pool.ready_count and age_ms > stall_ms:
+            return False, (f"stalled: {self.chain.pool.ready_count} transactions wait and "
+                           f"nothing committed for {age_ms / 1000:.0f} s")
+        if age_ms > self._heartbeat_ms() + stall_ms:
+            return False, f"stalled: nothing committed for {age_ms / 1000:.0f} s"
         return True, "ok"
+
+    def _heartbeat_ms(self) -> int:
+        return self.config.replica.empty_block_ticks * self.limits.tick_ms
 
     def status(self) -> dict[str, Any]:
         st = self.driver.status()
+        head = self.chain.store.head_header()
+        peer_heads = self.peers.peer_head_heights()
         return {
+            "catching_up": bool(peer_heads) and max(peer_heads.values()) > head.height + 1,
+            "last_block_time_ms": head.time_ms,
+            "last_block_time": beijing_time(head.time_ms),
+            "peer_heights": {str(i): h for i, h in sorted(peer_heads.items())},
+            "heartbeat_ms": self._heartbeat_ms(),
             "chain_id": self.chain.chain_id,
             "suite": self.chain.suite.name,
             "node": self.config.name,

@@ -69,6 +69,7 @@ def one_validator_node(
         data_dir=Path("unused"),
         genesis_file=Path("unused"),
         limits=limits or NodeLimits(tick_ms=10),
+        replica=ReplicaConfig(empty_block_ticks=20),  # tests wait for block time to pass
     )
     return Node(config, chain, validator_secret)
 

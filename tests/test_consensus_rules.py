@@ -224,11 +224,32 @@ def test_view_timeout_doubles_with_each_view_up_to_the_cap() -> None:
 
 def test_a_timed_out_replica_persists_then_multicasts_a_view_change() -> None:
     c = Cluster()
-    effects = c.tick_all(RULES_CONFIG.view_timeout_ticks, only=[2])
+    # Idle, a proposal is owed once the heartbeat is due: then the leader has its timeout.
+    effects = c.tick_all(RULES_CONFIG.empty_block_ticks + RULES_CONFIG.view_timeout_ticks,
+                         only=[2])
     k = first_index(effects, Send, ViewChange)
     assert k > 0 and isinstance(effects[k - 1], Persist)
     (vc,) = sent(effects, ViewChange)
     assert isinstance(vc, ViewChange) and vc.view == 1 and vc.prepared is None
+
+
+def test_an_idle_chain_writes_no_block_before_the_heartbeat_and_changes_no_view() -> None:
+    c = Cluster(config=replace(RULES_CONFIG, empty_block_ticks=200))
+    effects = c.tick_all(199)
+    c.deliver()
+    assert sent(effects, PrePrepare) == [] and sent(effects, ViewChange) == []
+    assert c.heights() == [0, 0, 0, 0]
+    c.run_until(1, max_ticks=20)  # the heartbeat block
+    assert c.block(0, 1) is not None and c.block(0, 1).txs == ()  # type: ignore[union-attr]
+
+
+def test_a_replica_holding_ready_transactions_times_out_a_leader_that_does_not_propose(
+) -> None:
+    c = Cluster(config=replace(RULES_CONFIG, empty_block_ticks=10_000))
+    c.submit(c.tx(), to=[2])  # the leader (1) never hears of it
+    effects = c.tick_all(RULES_CONFIG.view_timeout_ticks, only=[2])
+    (vc,) = sent(effects, ViewChange)
+    assert isinstance(vc, ViewChange) and vc.view == 1
 
 
 def test_view_change_carries_the_prepared_certificate_and_the_new_primary_reproposes_it() -> None:
@@ -251,7 +272,7 @@ def test_a_block_refused_for_its_time_is_still_prepared_when_re_proposed_under_a
     c = Cluster()
     c.tick_all(1, only=[0, 1, 2])
     c.step(3, Tick(c.now_ms() - 100_000))  # replica 3's clock is far behind
-    (pp,) = sent(c.submit(c.tx(), to=[1]), PrePrepare)
+    (pp,) = sent(c.submit(c.tx(), to=[1]) + c.step(1, Tick(c.now_ms())), PrePrepare)
     h = pp.block.hash(c.suite)  # type: ignore[union-attr]
     no_commits = lambda s, d, m: isinstance(m, Commit)  # noqa: E731
     c.deliver(no_commits)
@@ -388,7 +409,7 @@ def test_a_replica_whose_key_is_not_in_the_set_follows_as_an_observer_and_never_
 
 def test_config_bounds_are_checked() -> None:
     with pytest.raises(ValueError):
-        ReplicaConfig(view_timeout_ticks=5, empty_block_ticks=5).check()
+        ReplicaConfig(view_timeout_ticks=5, batch_wait_ticks=3).check()
     with pytest.raises(ValueError):
         ReplicaConfig(batch_tx_max=0).check()
 

@@ -26,15 +26,18 @@ def network() -> None:
 @click.option("--clients", default=4, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--base-port", default=0, show_default=True, type=click.IntRange(0, 65000),
               help="peer port of node 0 (node i: base+2i peer, base+2i+1 HTTP); 0 = free ports")
+@click.option("--heartbeat-ms", type=click.IntRange(50, 86_400_000),
+              help="an idle chain writes an empty block this often (default: 5 minutes)")
 @click.option("--demo", is_flag=True,
               help="grant the trading story's roles and SHORTENED demo periods in genesis "
                    "(contracts.scenario; for `credchain demo`)")
 def network_init(n_nodes: int, suite: str, out: str, chain_id: str, clients: int,
-                 base_port: int, demo: bool) -> None:
+                 base_port: int, demo: bool, heartbeat_ms: int | None) -> None:
     """Keys, genesis, node configs and anchor for a local N-validator network in OUT."""
     from shell.localnet import init_network
 
-    init_network(Path(out), n_nodes, suite, chain_id, clients, base_port, demo)
+    init_network(Path(out), n_nodes, suite, chain_id, clients, base_port, demo,
+                 heartbeat_ms=heartbeat_ms)
     click.echo(f"network of {n_nodes} validators ({suite}) written to {out}")
 
 
