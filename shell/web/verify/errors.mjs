@@ -1,0 +1,27 @@
+// Error kinds of the verifier, named as in the Python ledger (ledger/errors.py).
+//
+// InvalidInput: bytes or values from outside that are malformed or out of bounds.
+// EncodingError: input that is not canonical encoding (PROTOCOL §1).
+// ProofError: a state proof, Merkle path, QC or bundle that does not verify.
+// Every message says what failed; bundle.mjs turns the first one met into the verdict.
+
+export class InvalidInput extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'InvalidInput';
+  }
+}
+
+export class EncodingError extends InvalidInput {
+  constructor(message) {
+    super(message);
+    this.name = 'EncodingError';
+  }
+}
+
+export class ProofError extends InvalidInput {
+  constructor(message) {
+    super(message);
+    this.name = 'ProofError';
+  }
+}
