@@ -39,30 +39,29 @@ function failure(kind, reason) {
   return { ok: false, kind, reason };
 }
 
-// The binary form of `input` and its kind; InvalidInput with "malformed bundle: …".
-function binaryForm(input) {
+// `input` as a value of the CE model: decoded CE bytes, or parsed JSON text, or as it is.
+function readInput(input) {
   if (isBytes(input)) {
-    let obj;
     try {
-      obj = decode(input, MAX_BUNDLE_BYTES);
+      return decode(input, MAX_BUNDLE_BYTES);
     } catch (err) {
       if (err instanceof InvalidInput) throw new InvalidInput(`malformed bundle: ${err.message}`);
       throw err;
     }
-    return { obj, kind: kindOf(obj) };
   }
-  let json = input;
-  if (typeof input === 'string') {
-    try {
-      json = JSON.parse(input);
-    } catch (err) {
-      throw new InvalidInput(`malformed bundle: not valid JSON: ${err.message}`);
-    }
-  }
-  const kind = kindOf(json);
-  if (kind === null) return { obj: json, kind };
+  if (typeof input !== 'string') return input;
   try {
-    return { obj: fromJson(json, SCHEMAS[kind], kind), kind };
+    return JSON.parse(input);
+  } catch (err) {
+    throw new InvalidInput(`malformed bundle: not valid JSON: ${err.message}`);
+  }
+}
+
+// The binary form of what `readInput` gave: JSON's hex fields become bytes per `kind`.
+function binaryForm(value, kind, fromBytes) {
+  if (fromBytes) return value;
+  try {
+    return fromJson(value, SCHEMAS[kind], kind);
   } catch (err) {
     if (err instanceof InvalidInput) throw new InvalidInput(`malformed bundle: ${err.message}`);
     throw err;
@@ -80,21 +79,23 @@ export async function verifyBundle(bundle, anchor, options = {}) {
       throw err;
     }
   }
-  let form;
+  let value;
   try {
-    form = binaryForm(bundle);
+    value = readInput(bundle);
   } catch (err) {
     if (err instanceof InvalidInput) return failure(null, err.message);
     throw err;
   }
-  if (form.kind === null) {
+  const kind = kindOf(value);
+  if (kind === null) {
     return failure(null, 'malformed bundle: not a bundle of PROTOCOL §7, §8 or §9 '
       + '(a map with a key, tx or entries field)');
   }
   try {
-    return { ok: true, ...(await verifyParsed(form.obj, form.kind, loaded)) };
+    const obj = binaryForm(value, kind, isBytes(bundle));
+    return { ok: true, ...(await verifyParsed(obj, kind, loaded)) };
   } catch (err) {
-    if (err instanceof InvalidInput) return failure(form.kind, err.message);
+    if (err instanceof InvalidInput) return failure(kind, err.message);
     throw err;
   }
 }
