@@ -195,7 +195,7 @@ export function parseBundle(obj, kind) {
 /** What a proven record says: present or not, its CE bytes and their decoded value. */
 export function describeRecord(key, value) {
   if (value === null) return { key, present: false, value: null, value_ce: null };
-  const out = { key, present: true, value: undefined, value_ce: toHex(value) };
+  const out = { key, present: true, value_ce: toHex(value) };
   try {
     out.value = decode(value);
   } catch (err) {
