@@ -19,7 +19,8 @@ const ZERO = new Uint8Array(32);
  */
 export async function loadAnchor(anchorJson, suiteOptions = {}) {
   const parsed = typeof anchorJson === 'string' ? parseJsonText(anchorJson) : anchorJson;
-  const m = exactMap(fromJson(parsed, ANCHOR, 'anchor'), 'anchor', ['suite', 'genesis_header', 'validators']);
+  const fields = ['suite', 'genesis_header', 'validators'];
+  const m = exactMap(fromJson(parsed, ANCHOR, 'anchor'), 'anchor', fields);
   const suite = await makeSuite(getStr(m, 'suite', 'anchor', 32), suiteOptions);
   const header = parseHeader(m.genesis_header);
   const validators = parseValidators(m.validators);

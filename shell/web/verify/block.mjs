@@ -148,6 +148,8 @@ export async function verifyQc(suite, qc, header, validators) {
     checked.map(([index, sig]) => suite.verify(validators[index].pubkey, message, sig)),
   );
   const failed = verdicts.indexOf(false);
-  if (failed >= 0) throw new ProofError(`QC vote of validator ${checked[failed][0]} does not verify`);
+  if (failed >= 0) {
+    throw new ProofError(`QC vote of validator ${checked[failed][0]} does not verify`);
+  }
   if (misplaced !== null) throw new ProofError(misplaced.message);
 }

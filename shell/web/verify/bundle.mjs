@@ -18,7 +18,9 @@ import { verifyInclusion } from './merkle.mjs';
 import { pyRepr } from './pytext.mjs';
 import { parseProof, verifyProof } from './smt.mjs';
 import { DIGEST_LEN } from './suites.mjs';
-import { MAX_TX_BYTES, parseReceipt, parseSignedTx, receiptHash, txId, txSigningBytes } from './tx.mjs';
+import {
+  MAX_TX_BYTES, parseReceipt, parseSignedTx, receiptHash, txId, txSigningBytes,
+} from './tx.mjs';
 
 export const BUNDLE_VERSION = 1;
 // A validator change is a governance act: a chain sees few. The bound stops a bundle from
@@ -211,7 +213,8 @@ async function checkStateProof(suite, header, key, proof, value) {
     await verifyProof(suite, header.state_root, key, proof, value);
   } catch (err) {
     if (err instanceof ProofError) {
-      throw new ProofError(`state proof of ${pyRepr(key)} at block ${header.height}: ${err.message}`);
+      const where = `state proof of ${pyRepr(key)} at block ${header.height}`;
+      throw new ProofError(`${where}: ${err.message}`);
     }
     if (err instanceof InvalidInput) throw new ProofError(`malformed state proof: ${err.message}`);
     throw err;
@@ -238,10 +241,12 @@ async function checkPath(suite, what, leaf, b, path, root) {
 async function proveInclusion(suite, b) {
   const { body, sig } = b.tx;
   if (body.chain_id !== b.chain_id) {
-    throw new ProofError(`the transaction is for chain ${pyRepr(body.chain_id)}, not ${pyRepr(b.chain_id)}`);
+    throw new ProofError(`the transaction is for chain ${pyRepr(body.chain_id)}, `
+      + `not ${pyRepr(b.chain_id)}`);
   }
   if (body.sender.length !== suite.pubkeyLen) {
-    throw new ProofError(`transaction signature: ${suite.name} public key must be ${suite.pubkeyLen} bytes`);
+    throw new ProofError(`transaction signature: ${suite.name} public key must be `
+      + `${suite.pubkeyLen} bytes`);
   }
   if (!(await suite.verify(body.sender, txSigningBytes(body), sig))) {
     throw new ProofError('transaction signature: signature does not verify');
@@ -249,7 +254,8 @@ async function proveInclusion(suite, b) {
   const id = await txId(suite, body);
   await checkPath(suite, 'transaction path', id, b, b.tx_path, b.header.tx_root);
   if (!equal(b.receipt.tx_id, id)) {
-    throw new ProofError("the receipt is of another transaction: its tx_id is not the transaction's id");
+    throw new ProofError('the receipt is of another transaction: '
+      + "its tx_id is not the transaction's id");
   }
   const leaf = await receiptHash(suite, b.receipt_bytes);
   await checkPath(suite, 'receipt path', leaf, b, b.receipt_path, b.header.receipts_root);

@@ -21,7 +21,9 @@ export function fromHex(text, where = 'value') {
   if (typeof text !== 'string') {
     throw new InvalidInput(`${where} must be a lowercase hex string, got ${typeof text}`);
   }
-  if (!LOWER_HEX.test(text)) throw new InvalidInput(`${where} must be lowercase hex of even length`);
+  if (!LOWER_HEX.test(text)) {
+    throw new InvalidInput(`${where} must be lowercase hex of even length`);
+  }
   const out = new Uint8Array(text.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(2 * i, 2), 16);
   return out;

@@ -256,7 +256,9 @@ function strLength(r, head) {
 }
 
 function readValue(r, depth) {
-  if (depth > MAX_DEPTH) throw new EncodingError(`malformed encoding: nested deeper than ${MAX_DEPTH}`);
+  if (depth > MAX_DEPTH) {
+    throw new EncodingError(`malformed encoding: nested deeper than ${MAX_DEPTH}`);
+  }
   const head = r.uint(1);
   if (head <= 0x7f) return head;
   if (head >= 0xe0) return head - 0x100;

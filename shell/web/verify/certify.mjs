@@ -29,7 +29,9 @@ async function walkValidatorChain(suite, b, anchor) {
     const entry = b.chain[i];
     const h = entry.header;
     const where = `validator_chain[${i}] (block ${h.height})`;
-    if (h.chain_id !== b.chain_id) throw new ProofError(`wrong chain id in ${where}: ${pyRepr(h.chain_id)}`);
+    if (h.chain_id !== b.chain_id) {
+      throw new ProofError(`wrong chain id in ${where}: ${pyRepr(h.chain_id)}`);
+    }
     if (h.height <= lastHeight || h.height >= b.header.height) {
       throw new ProofError(`${where}: validator changes must be at ascending heights below the `
         + `record's block ${b.header.height}`);

@@ -21,7 +21,8 @@ const Y_MASK = (1n << 255n) - 1n;
 // The y of the points of order 8 are ±ORDER8_Y (the test suite checks that they have order
 // 8); with y = 0 (order 4), y = 1 (order 1) and y = -1 (order 2) they are every y of a
 // point of small order.
-export const ORDER8_Y = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+export const ORDER8_Y =
+  2707385501144840649318225287225658788936804267575313519463743609750303402022n;
 const SMALL_ORDER_Y = new Set([0n, 1n, P - 1n, ORDER8_Y, P - ORDER8_Y]);
 
 // Points in extended coordinates (X, Y, Z, T) with x = X/Z, y = Y/Z, xy = T/Z.

@@ -38,8 +38,12 @@ export function getInt(obj, key, what, minimum = 0) {
 
 export function getStr(obj, key, what, maxLen = 256) {
   const v = obj[key];
-  if (typeof v !== 'string') throw new InvalidInput(`${what}.${key} must be text, got ${pyTypeName(v)}`);
-  if (pyLen(v) > maxLen) throw new InvalidInput(`${what}.${key} is longer than ${maxLen} characters`);
+  if (typeof v !== 'string') {
+    throw new InvalidInput(`${what}.${key} must be text, got ${pyTypeName(v)}`);
+  }
+  if (pyLen(v) > maxLen) {
+    throw new InvalidInput(`${what}.${key} is longer than ${maxLen} characters`);
+  }
   return v;
 }
 
@@ -55,7 +59,9 @@ export function getBytes(obj, key, what, length = null, maxLen = 1 << 20) {
 
 export function getList(obj, key, what, maxLen) {
   const v = obj[key];
-  if (!Array.isArray(v)) throw new InvalidInput(`${what}.${key} must be an array, got ${pyTypeName(v)}`);
+  if (!Array.isArray(v)) {
+    throw new InvalidInput(`${what}.${key} must be an array, got ${pyTypeName(v)}`);
+  }
   if (v.length > maxLen) {
     throw new InvalidInput(`${what}.${key} has ${v.length} items, above the bound of ${maxLen}`);
   }

@@ -131,7 +131,9 @@ function walkOut(value, schema, where, depth) {
   if (depth > MAX_DEPTH) throw new InvalidInput(`${where}: nested deeper than ${MAX_DEPTH}`);
   switch (schema.kind) {
     case 'bin':
-      if (!isBytes(value)) throw new InvalidInput(`${where} must be bytes, got ${pyTypeName(value)}`);
+      if (!isBytes(value)) {
+        throw new InvalidInput(`${where} must be bytes, got ${pyTypeName(value)}`);
+      }
       return toHex(value);
     case 'plain':
       return plain(value, where, depth);
@@ -176,7 +178,9 @@ function taggedToJson(value, where, depth) {
   if (depth > MAX_DEPTH) throw new InvalidInput(`${where}: nested deeper than ${MAX_DEPTH}`);
   if (isBytes(value)) return { $bin: toHex(value) };
   if (typeof value === 'bigint') return value; // beyond 2^53: the caller decides how to print it
-  if (Array.isArray(value)) return value.map((v, i) => taggedToJson(v, `${where}[${i}]`, depth + 1));
+  if (Array.isArray(value)) {
+    return value.map((v, i) => taggedToJson(v, `${where}[${i}]`, depth + 1));
+  }
   if (isMap(value)) {
     if (Object.hasOwn(value, '$bin')) {
       throw new InvalidInput(`${where}: a map key '$bin' cannot be written in tagged JSON`);

@@ -30,7 +30,9 @@ export async function merkleRoot(suite, items) {
 
 /** Throw ProofError unless `item` is leaf `index` of a tree of `size` leaves with `root`. */
 export async function verifyInclusion(suite, item, index, size, path, root) {
-  if (!(index >= 0 && index < size)) throw new ProofError(`index ${index} outside a tree of ${size}`);
+  if (!(index >= 0 && index < size)) {
+    throw new ProofError(`index ${index} outside a tree of ${size}`);
+  }
   let cur = await suite.hd(tags.TX_LEAF, item);
   let fn = BigInt(index);
   let sn = BigInt(size) - 1n;
@@ -48,5 +50,7 @@ export async function verifyInclusion(suite, item, index, size, path, root) {
     fn >>= 1n;
     sn >>= 1n;
   }
-  if (sn !== 0n || !equal(cur, root)) throw new ProofError('inclusion path does not lead to the root');
+  if (sn !== 0n || !equal(cur, root)) {
+    throw new ProofError('inclusion path does not lead to the root');
+  }
 }

@@ -60,7 +60,9 @@ export function pySorted(texts) {
   return [...texts].sort((a, b) => {
     const pa = points(a);
     const pb = points(b);
-    for (let i = 0; i < Math.min(pa.length, pb.length); i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
+    for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+      if (pa[i] !== pb[i]) return pa[i] - pb[i];
+    }
     return pa.length - pb.length;
   });
 }

@@ -66,7 +66,7 @@ function rotr(x, n) {
 export function sha256(data) {
   const padded = mdPad(data, 64, 8);
   const view = new DataView(padded.buffer);
-  const h = H256.slice();
+  const h = Int32Array.from(H256);
   const w = new Uint32Array(64);
   for (let block = 0; block < padded.length; block += 64) {
     for (let t = 0; t < 16; t++) w[t] = view.getUint32(block + 4 * t);
@@ -75,7 +75,7 @@ export function sha256(data) {
       const s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >>> 10);
       w[t] = (w[t - 16] + s0 + w[t - 7] + s1) | 0;
     }
-    let [a, b, c, d, e, f, g, hh] = h;
+    let a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
     for (let t = 0; t < 64; t++) {
       const t1 = (hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g))
         + K256[t] + w[t]) | 0;
@@ -83,8 +83,8 @@ export function sha256(data) {
       hh = g; g = f; f = e; e = (d + t1) | 0;
       d = c; c = b; b = a; a = (t1 + t2) | 0;
     }
-    const next = [a, b, c, d, e, f, g, hh];
-    for (let i = 0; i < 8; i++) h[i] = (h[i] + next[i]) | 0;
+    h[0] = (h[0] + a) | 0; h[1] = (h[1] + b) | 0; h[2] = (h[2] + c) | 0; h[3] = (h[3] + d) | 0;
+    h[4] = (h[4] + e) | 0; h[5] = (h[5] + f) | 0; h[6] = (h[6] + g) | 0; h[7] = (h[7] + hh) | 0;
   }
   const out = new Uint8Array(32);
   const outView = new DataView(out.buffer);
@@ -93,6 +93,11 @@ export function sha256(data) {
 }
 
 // ---- SHA-512 on 64-bit words held as (high, low) 32-bit halves ------------------------------
+// Sums of halves are exact in doubles (a few terms below 2^35); `| 0` takes them mod 2^32 and
+// the low sum's carry goes into the high half. No arrays per round: this is the Ed25519
+// fallback's hash, run once per signature.
+
+const TWO_32 = 4294967296;
 
 // Right rotation of the 64-bit word (hi, lo) by n, 0 < n < 64: the high half of the result.
 function rotrHi(hi, lo, n) {
@@ -103,12 +108,59 @@ function rotrLo(hi, lo, n) {
   return n < 32 ? (lo >>> n) | (hi << (32 - n)) : (hi >>> (n - 32)) | (lo << (64 - n));
 }
 
-function shrHi(hi, n) {
-  return hi >>> n;
+// Message schedule W[16..79] (FIPS 180-4 §6.4.2 step 1), W[t] at w[2t] (high), w[2t+1] (low).
+function schedule512(w) {
+  for (let t = 16; t < 80; t++) {
+    const xh = w[2 * t - 30];
+    const xl = w[2 * t - 29];
+    const yh = w[2 * t - 4];
+    const yl = w[2 * t - 3];
+    const s0h = rotrHi(xh, xl, 1) ^ rotrHi(xh, xl, 8) ^ (xh >>> 7);
+    const s0l = rotrLo(xh, xl, 1) ^ rotrLo(xh, xl, 8) ^ ((xl >>> 7) | (xh << 25));
+    const s1h = rotrHi(yh, yl, 19) ^ rotrHi(yh, yl, 61) ^ (yh >>> 6);
+    const s1l = rotrLo(yh, yl, 19) ^ rotrLo(yh, yl, 61) ^ ((yl >>> 6) | (yh << 26));
+    const lo = (s1l >>> 0) + (w[2 * t - 13] >>> 0) + (s0l >>> 0) + (w[2 * t - 31] >>> 0);
+    w[2 * t] = (s1h + w[2 * t - 14] + s0h + w[2 * t - 32] + Math.floor(lo / TWO_32)) | 0;
+    w[2 * t + 1] = lo | 0;
+  }
 }
 
-function shrLo(hi, lo, n) {
-  return (lo >>> n) | (hi << (32 - n));
+// The 80 rounds over one block (§6.4.2 steps 2-4), adding the result into h.
+function compress512(h, w) {
+  let ah = h[0], al = h[1], bh = h[2], bl = h[3], ch = h[4], cl = h[5], dh = h[6], dl = h[7];
+  let eh = h[8], el = h[9], fh = h[10], fl = h[11], gh = h[12], gl = h[13], hh = h[14], hl = h[15];
+  for (let t = 0; t < 80; t++) {
+    const bigSigma1h = rotrHi(eh, el, 14) ^ rotrHi(eh, el, 18) ^ rotrHi(eh, el, 41);
+    const bigSigma1l = rotrLo(eh, el, 14) ^ rotrLo(eh, el, 18) ^ rotrLo(eh, el, 41);
+    const chooseh = (eh & fh) ^ (~eh & gh);
+    const choosel = (el & fl) ^ (~el & gl);
+    const t1lo = (hl >>> 0) + (bigSigma1l >>> 0) + (choosel >>> 0) + K512[2 * t + 1]
+      + (w[2 * t + 1] >>> 0);
+    const t1h = (hh + bigSigma1h + chooseh + K512[2 * t] + w[2 * t]
+      + Math.floor(t1lo / TWO_32)) | 0;
+    const t1l = t1lo | 0;
+    const bigSigma0h = rotrHi(ah, al, 28) ^ rotrHi(ah, al, 34) ^ rotrHi(ah, al, 39);
+    const bigSigma0l = rotrLo(ah, al, 28) ^ rotrLo(ah, al, 34) ^ rotrLo(ah, al, 39);
+    const majh = (ah & bh) ^ (ah & ch) ^ (bh & ch);
+    const majl = (al & bl) ^ (al & cl) ^ (bl & cl);
+    const t2lo = (bigSigma0l >>> 0) + (majl >>> 0);
+    const t2h = (bigSigma0h + majh + Math.floor(t2lo / TWO_32)) | 0;
+    const t2l = t2lo | 0;
+    hh = gh; hl = gl; gh = fh; gl = fl; fh = eh; fl = el;
+    const elo = (dl >>> 0) + (t1l >>> 0);
+    eh = (dh + t1h + Math.floor(elo / TWO_32)) | 0;
+    el = elo | 0;
+    dh = ch; dl = cl; ch = bh; cl = bl; bh = ah; bl = al;
+    const alo = (t1l >>> 0) + (t2l >>> 0);
+    ah = (t1h + t2h + Math.floor(alo / TWO_32)) | 0;
+    al = alo | 0;
+  }
+  const out = [ah, al, bh, bl, ch, cl, dh, dl, eh, el, fh, fl, gh, gl, hh, hl];
+  for (let i = 0; i < 16; i += 2) {
+    const lo = (h[i + 1] >>> 0) + (out[i + 1] >>> 0);
+    h[i] = (h[i] + out[i] + Math.floor(lo / TWO_32)) | 0;
+    h[i + 1] = lo | 0;
+  }
 }
 
 export function sha512(data) {
@@ -117,62 +169,12 @@ export function sha512(data) {
   const h = Int32Array.from(H512);
   const w = new Int32Array(160);
   for (let block = 0; block < padded.length; block += 128) {
-    for (let t = 0; t < 32; t++) w[t] = view.getUint32(block + 4 * t);
-    for (let t = 16; t < 80; t++) {
-      const xh = w[2 * (t - 15)];
-      const xl = w[2 * (t - 15) + 1];
-      const s0h = rotrHi(xh, xl, 1) ^ rotrHi(xh, xl, 8) ^ shrHi(xh, 7);
-      const s0l = rotrLo(xh, xl, 1) ^ rotrLo(xh, xl, 8) ^ shrLo(xh, xl, 7);
-      const yh = w[2 * (t - 2)];
-      const yl = w[2 * (t - 2) + 1];
-      const s1h = rotrHi(yh, yl, 19) ^ rotrHi(yh, yl, 61) ^ shrHi(yh, 6);
-      const s1l = rotrLo(yh, yl, 19) ^ rotrLo(yh, yl, 61) ^ shrLo(yh, yl, 6);
-      add64(w, 2 * t, [
-        [s1h, s1l], [w[2 * (t - 7)], w[2 * (t - 7) + 1]], [s0h, s0l],
-        [w[2 * (t - 16)], w[2 * (t - 16) + 1]],
-      ]);
-    }
-    const v = Int32Array.from(h);
-    for (let t = 0; t < 80; t++) round512(v, w, t);
-    for (let i = 0; i < 8; i++) add64(h, 2 * i, [[h[2 * i], h[2 * i + 1]], [v[2 * i], v[2 * i + 1]]]);
+    for (let i = 0; i < 32; i++) w[i] = view.getInt32(block + 4 * i);
+    schedule512(w);
+    compress512(h, w);
   }
   const out = new Uint8Array(64);
   const outView = new DataView(out.buffer);
-  for (let i = 0; i < 16; i++) outView.setUint32(4 * i, h[i] >>> 0);
+  for (let i = 0; i < 16; i++) outView.setInt32(4 * i, h[i]);
   return out;
-}
-
-// target[at], target[at+1] = the 64-bit sum of `terms` (each [hi, lo]).
-function add64(target, at, terms) {
-  let lo = 0;
-  let hi = 0;
-  for (const [th, tl] of terms) {
-    lo += tl >>> 0;
-    hi += th >>> 0;
-  }
-  hi += Math.floor(lo / 0x100000000);
-  target[at] = hi | 0;
-  target[at + 1] = lo | 0;
-}
-
-// One SHA-512 round over the working variables v = [a, b, ..., h] as hi/lo pairs.
-function round512(v, w, t) {
-  const [ah, al, bh, bl, ch, cl, dh, dl, eh, el, fh, fl, gh, gl, hh, hl] = v;
-  const sigE = [
-    rotrHi(eh, el, 14) ^ rotrHi(eh, el, 18) ^ rotrHi(eh, el, 41),
-    rotrLo(eh, el, 14) ^ rotrLo(eh, el, 18) ^ rotrLo(eh, el, 41),
-  ];
-  const choose = [(eh & fh) ^ (~eh & gh), (el & fl) ^ (~el & gl)];
-  const t1 = new Int32Array(2);
-  add64(t1, 0, [[hh, hl], sigE, choose, [K512[2 * t], K512[2 * t + 1]], [w[2 * t], w[2 * t + 1]]]);
-  const sigA = [
-    rotrHi(ah, al, 28) ^ rotrHi(ah, al, 34) ^ rotrHi(ah, al, 39),
-    rotrLo(ah, al, 28) ^ rotrLo(ah, al, 34) ^ rotrLo(ah, al, 39),
-  ];
-  const majority = [(ah & bh) ^ (ah & ch) ^ (bh & ch), (al & bl) ^ (al & cl) ^ (bl & cl)];
-  const t2 = new Int32Array(2);
-  add64(t2, 0, [sigA, majority]);
-  v.copyWithin(2, 0, 14); // h = g, g = f, ..., b = a
-  add64(v, 8, [[dh, dl], [t1[0], t1[1]]]); // e = d + T1
-  add64(v, 0, [[t1[0], t1[1]], [t2[0], t2[1]]]); // a = T1 + T2
 }

@@ -95,8 +95,8 @@ export function decodePublicKey(pubkey) {
   return [x, y, 1n];
 }
 
-/** Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A) (GB/T 32918.2 §5.5), where
- * ENTL_A is the bit length of ID_A as two big-endian bytes. */
+/** Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A) (GB/T 32918.2 §5.5),
+ * where ENTL_A is the bit length of ID_A as two big-endian bytes. */
 export function zA(pubkey, id = DEFAULT_ID) {
   const idBytes = utf8(id);
   const bits = idBytes.length * 8;

@@ -28,7 +28,7 @@ function compress(v, view, offset, w) {
   for (let j = 16; j < 68; j++) {
     w[j] = p1(w[j - 16] ^ w[j - 9] ^ rotl(w[j - 3], 15)) ^ rotl(w[j - 13], 7) ^ w[j - 6];
   }
-  let [a, b, c, d, e, f, g, h] = v;
+  let a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
   for (let j = 0; j < 64; j++) {
     const a12 = rotl(a, 12);
     const ss1 = rotl((a12 + e + T_ROTATED[j]) | 0, 7);
@@ -46,8 +46,7 @@ function compress(v, view, offset, w) {
     f = e;
     e = p0(tt2);
   }
-  const next = [a, b, c, d, e, f, g, h];
-  for (let i = 0; i < 8; i++) v[i] ^= next[i];
+  v[0] ^= a; v[1] ^= b; v[2] ^= c; v[3] ^= d; v[4] ^= e; v[5] ^= f; v[6] ^= g; v[7] ^= h;
 }
 
 /** The 32-byte SM3 digest of `data`. */

@@ -23,7 +23,9 @@ export const ZERO_HASH = new Uint8Array(DIGEST_LEN);
 
 /** Hd(0x13, utf8(key)): where `key` sits in the tree. */
 export function keyPath(suite, key) {
-  if (typeof key !== 'string') throw new InvalidInput(`state key must be text, got ${pyTypeName(key)}`);
+  if (typeof key !== 'string') {
+    throw new InvalidInput(`state key must be text, got ${pyTypeName(key)}`);
+  }
   let raw;
   try {
     raw = utf8(key);

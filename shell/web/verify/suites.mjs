@@ -102,8 +102,10 @@ function makeSm2Sm3() {
  * (default: this page's, if any); `ed25519BigInt: true` to verify Ed25519 in BigInt even
  * where WebCrypto has it (tests and benchmarks of the fallback).
  */
-export async function makeSuite(name, { webCrypto = defaultWebCrypto(), ed25519BigInt = false } = {}) {
+export async function makeSuite(name, options = {}) {
+  const { webCrypto = defaultWebCrypto(), ed25519BigInt = false } = options;
   if (name === 'ed25519-sha256') return makeEd25519Sha256(webCrypto, ed25519BigInt);
   if (name === 'sm2-sm3') return makeSm2Sm3();
-  throw new InvalidInput(`unknown crypto suite ${pyRepr(name)}; known: ${pyRepr([...SUITE_NAMES])}`);
+  throw new InvalidInput(
+    `unknown crypto suite ${pyRepr(name)}; known: ${pyRepr([...SUITE_NAMES])}`);
 }
