@@ -139,3 +139,10 @@ test('long strings, bytes, arrays and maps take the 16- and 32-bit length forms'
   assert.equal(Buffer.from(bytes.subarray(0, 3)).toString('hex'), 'de0010');
   assert.deepEqual(decode(bytes), sixteen);
 });
+
+test('a Node Buffer decodes to the same plain values as a Uint8Array', () => {
+  const bytes = encode({ b: new Uint8Array([1, 2, 3]), list: [new Uint8Array([4])] });
+  const fromBuffer = decode(Buffer.concat([Buffer.from('ff', 'hex'), Buffer.from(bytes)]).subarray(1));
+  assert.deepEqual(fromBuffer, decode(bytes));
+  assert.equal(fromBuffer.b.constructor, Uint8Array);
+});

@@ -110,3 +110,13 @@ test('nesting deeper than the JSON bound is refused', () => {
   for (let i = 0; i < 40; i++) deep = [deep];
   assert.throws(() => taggedFromJson(deep), /nested deeper than 32/);
 });
+
+test('text is well-formed unless a surrogate half stands alone', async () => {
+  const { isWellFormedText } = await import('../../shell/web/verify/bytes.mjs');
+  for (const text of ['', 'abc', '公共资源', '\u{1F600}', 'a\u{10000}b']) {
+    assert.equal(isWellFormedText(text), true, JSON.stringify(text));
+  }
+  for (const text of ['\ud800', '\udc00', 'a\ud800b', '\udc00\ud800', '\u{1F600}'.slice(0, 1)]) {
+    assert.equal(isWellFormedText(text), false, JSON.stringify(text));
+  }
+});

@@ -5,13 +5,12 @@
 // set, too few votes, votes unsorted or repeated or outside the set, a vote that does not
 // verify over 0x31 ‖ CE({chain_id, height, view, block_hash}) — each with the Python message.
 
-import { concat, equal } from './bytes.mjs';
+import { concat, equal, isBytes } from './bytes.mjs';
 import { encode } from './ce.mjs';
 import { InvalidInput, ProofError } from './errors.mjs';
 import { exactMap, getBytes, getInt, getList, getStr, isInt } from './fields.mjs';
 import { DIGEST_LEN, SIG_LEN } from './suites.mjs';
 import * as tags from './tags.mjs';
-import { isBytes } from './bytes.mjs';
 
 export const MAX_VALIDATORS = 256;
 const HASH_FIELDS = [

@@ -7,8 +7,6 @@ const HEX_DIGITS = '0123456789abcdef';
 const LOWER_HEX = /^(?:[0-9a-f]{2})*$/;
 const utf8Encoder = new TextEncoder();
 const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-// A UTF-16 surrogate half with no partner: such text has no UTF-8 form.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export function toHex(bytes) {
   let out = '';
@@ -29,8 +27,20 @@ export function fromHex(text, where = 'value') {
   return out;
 }
 
+/** Whether `text` has no UTF-16 surrogate half without its partner (such text has no UTF-8
+ * form). A loop, not a lookbehind regex: Safari before 16.4 cannot even parse those. */
 export function isWellFormedText(text) {
-  return !LONE_SURROGATE.test(text);
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      if (next < 0xdc00 || next > 0xdfff) return false;
+      i++;
+    } else if (unit >= 0xdc00 && unit <= 0xdfff) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** UTF-8 bytes of `text`; text with a lone surrogate has none and is refused. */

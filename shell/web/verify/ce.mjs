@@ -332,7 +332,8 @@ export function decode(data, maxBytes = MAX_ENCODED_BYTES) {
   if (data.length > maxBytes) {
     throw new EncodingError(`encoding is ${data.length} bytes, above the bound of ${maxBytes}`);
   }
-  const r = new Reader(data);
+  // A subclass such as Node's Buffer has other slice() semantics: read a plain view of it.
+  const r = new Reader(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   if (data.length === 0) throw new EncodingError('malformed encoding: empty input');
   const value = readValue(r, 0);
   if (r.pos !== data.length) throw new EncodingError('trailing bytes after the encoded value');

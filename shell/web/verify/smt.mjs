@@ -8,13 +8,12 @@
 // key's first len(siblings) bits, and goes up bit by bit of the key's path. It proves
 // presence when the leaf's path is the key's, absence otherwise.
 
-import { concat, equal, utf8 } from './bytes.mjs';
+import { concat, equal, isBytes, utf8 } from './bytes.mjs';
 import { InvalidInput, ProofError } from './errors.mjs';
 import { exactMap, getBytes, getList } from './fields.mjs';
 import { pyRepr, pyTypeName } from './pytext.mjs';
 import { DIGEST_LEN } from './suites.mjs';
 import * as tags from './tags.mjs';
-import { isBytes } from './bytes.mjs';
 
 export const PATH_BITS = 256;
 // A path has 256 bits, so no proof can carry more siblings than that.
