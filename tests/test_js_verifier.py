@@ -211,10 +211,20 @@ TAMPERS: dict[str, Tamper] = {
 }
 
 
+# Tamperings only the JSON form can carry: (label, header field, new value from the old).
+JSON_TAMPERS: list[tuple[str, str, Callable[[Any], Any]]] = [
+    ("upper-case hex", "state_root", lambda old: old.upper()),
+    ("odd-length hex", "state_root", lambda old: old[1:]),
+    ("hex field as a number", "tx_root", lambda old: 12),
+    ("time as a fraction", "time_ms", lambda old: old + 0.5),
+    ("height as text", "height", lambda old: str(old)),
+]
+
+
 def tampered_items(chain: Chain) -> Iterator[Item]:
     """Each tampering of ``TAMPERS`` on the identity's bundle at height 6 (two validator
-    changes carried, the record present), a JSON form with upper-case hex, and the bundle
-    against the anchors of other chains."""
+    changes carried, the record present), each of ``JSON_TAMPERS`` on its JSON form, and the
+    bundle against the anchors of other chains."""
     anchor = export_anchor(chain.store)
     name = chain.suite.name
     for label, tamper in TAMPERS.items():
@@ -222,9 +232,10 @@ def tampered_items(chain: Chain) -> Iterator[Item]:
         tamper(obj, chain)
         yield _item(f"{name}/tampered: {label}", anchor, obj)
     fresh = bundle.build_bundle(chain.store, chain.store.tree, IDENTITY, 6)
-    upper = _hex_form(fresh)
-    upper["header"]["state_root"] = upper["header"]["state_root"].upper()
-    yield _item(f"{name}/tampered: upper-case hex", anchor, None, json_form=upper)
+    for label, field, bad in JSON_TAMPERS:
+        json_form = _hex_form(fresh)
+        json_form["header"][field] = bad(json_form["header"][field])
+        yield _item(f"{name}/tampered JSON: {label}", anchor, None, json_form=json_form)
     other_id = Chain.new(chain.suite, chain_id="other-chain")
     other_id.extend({IDENTITY: v("x")})
     yield _item(f"{name}/anchor of another chain id", export_anchor(other_id.store), fresh)
@@ -355,7 +366,7 @@ def test_js_and_python_verdicts_agree_on_live_bundles(chains: list[Chain],
     # both occur, every tampered one is refused.
     assert kinds["valid"] == len(SUITES) * len(HEIGHTS) * len(KEYS)
     assert kinds["present"] > 20 and kinds["absent"] > 20
-    assert kinds["refused"] == len(SUITES) * (len(TAMPERS) + 3)
+    assert kinds["refused"] == len(SUITES) * (len(TAMPERS) + len(JSON_TAMPERS) + 2)
 
 
 def test_js_and_python_agree_on_signatures_at_the_edges(tmp_path: Path) -> None:

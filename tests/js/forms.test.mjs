@@ -32,7 +32,7 @@ test('hex must be lowercase and of even length', async () => {
   assert.equal(await reasonFor(odd),
     'malformed bundle: bundle.header.state_root must be lowercase hex of even length');
   const notText = { ...validJson(), value: 12 };
-  assert.equal(await reasonFor(notText), 'malformed bundle: bundle.value must be a lowercase hex string, got number');
+  assert.equal(await reasonFor(notText), 'malformed bundle: bundle.value must be a lowercase hex string, got int');
 });
 
 test('a field the schema does not know is refused where it is', async () => {

@@ -2,6 +2,7 @@
 // and little-endian integers. Small helpers every other module of the verifier shares.
 
 import { InvalidInput } from './errors.mjs';
+import { pyTypeName } from './pytext.mjs';
 
 const HEX_DIGITS = '0123456789abcdef';
 const LOWER_HEX = /^(?:[0-9a-f]{2})*$/;
@@ -17,7 +18,7 @@ export function toHex(bytes) {
 /** Strict lowercase hex of even length to bytes; `where` names the field in the error. */
 export function fromHex(text, where = 'value') {
   if (typeof text !== 'string') {
-    throw new InvalidInput(`${where} must be a lowercase hex string, got ${typeof text}`);
+    throw new InvalidInput(`${where} must be a lowercase hex string, got ${pyTypeName(text)}`);
   }
   if (!LOWER_HEX.test(text)) {
     throw new InvalidInput(`${where} must be lowercase hex of even length`);

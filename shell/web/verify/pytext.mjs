@@ -1,8 +1,6 @@
 // How the Python verifier writes values in its messages (str repr, list repr, type names),
 // so that a failed bundle gets the same reason from both verifiers.
 
-import { isBytes } from './bytes.mjs';
-
 // Python's str.isprintable() is false for these general categories (but true for ' ').
 const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
 
@@ -44,7 +42,7 @@ export function pyTypeName(value) {
   if (typeof value === 'bigint') return 'int';
   if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
   if (typeof value === 'string') return 'str';
-  if (isBytes(value)) return 'bytes';
+  if (value instanceof Uint8Array) return 'bytes';
   if (Array.isArray(value)) return 'list';
   return 'dict';
 }
