@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { describeRecord } from '../../shell/web/verify/bundle.mjs';
 import { encode, toHex, verifyBundle } from '../../shell/web/verify/index.mjs';
 import { BUNDLE, fromJson, taggedFromJson, taggedToJsonValue, toJson } from '../../shell/web/verify/json.mjs';
 import { anchorFileOf, readVectors } from './support.mjs';
@@ -119,4 +120,15 @@ test('text is well-formed unless a surrogate half stands alone', async () => {
   for (const text of ['\ud800', '\udc00', 'a\ud800b', '\udc00\ud800', '\u{1F600}'.slice(0, 1)]) {
     assert.equal(isWellFormedText(text), false, JSON.stringify(text));
   }
+});
+
+test('a proven value that is not canonical CE is shown as bytes, with why it is not decoded', () => {
+  assert.deepEqual(describeRecord('k', null), { key: 'k', present: false, value: null, value_ce: null });
+  assert.deepEqual(describeRecord('k', encode({ a: 1 })),
+    { key: 'k', present: true, value: { a: 1 }, value_ce: '81a16101' });
+  const odd = describeRecord('k', Uint8Array.of(0xcc, 0x01));
+  assert.equal(odd.present, true);
+  assert.equal(odd.value_ce, 'cc01');
+  assert.equal('value' in odd, false);
+  assert.equal(odd.value_error, 'the proven value is not canonical CE: encoding is not canonical');
 });

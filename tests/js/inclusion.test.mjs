@@ -82,7 +82,15 @@ const TAMPERINGS = [
     receipt.extra = 1;
     b.receipt = encode(receipt);
   }, /^malformed bundle: receipt has unknown field\(s\) \['extra'\]$/],
-  ['a count of zero', (b) => { b.count = 0; }, /^malformed bundle: inclusion.count must be ≥ 1, got 0$/],
+  ['a count of zero', (b) => { b.count = 0; },
+    /^malformed bundle: inclusion.count must be ≥ 1, got 0$/],
+  ['a count above a block\'s bound', (b) => { b.count = 10001; },
+    /^malformed bundle: inclusion.count is above 10000$/],
+  ['a sender key of the wrong length', (b) => {
+    const tx = decode(b.tx);
+    tx.body.sender = tx.body.sender.subarray(1);
+    b.tx = encode(tx);
+  }, /^transaction signature: (ed25519-sha256|sm2-sm3) public key must be (32|65) bytes$/],
   ['a path hash of 31 bytes', (b) => { b.receipt_path[0] = b.receipt_path[0].subarray(1); },
     /^malformed bundle: inclusion.receipt_path\[0\] must be 32 bytes$/],
   ['the receipt path swapped with the transaction path', (b) => {
