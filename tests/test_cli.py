@@ -109,7 +109,7 @@ def test_node_start_with_bad_config_is_a_message(tmp_path: Path) -> None:
     bad = tmp_path / "node.toml"
     bad.write_text("index = 0\n")
     code, text = invoke("node", "start", "--config", str(bad))
-    assert code != 0 and "bad node config" in text
+    assert code == 2 and "cannot start: setting 'name' is missing" in text
 
 
 def test_status_of_an_unreachable_node_is_a_message() -> None:
