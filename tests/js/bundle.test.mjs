@@ -39,7 +39,8 @@ for (const entry of SUITES) {
         const obj = taggedFromJson(c.bundle);
         for (const [form, input] of Object.entries(forms(obj, BUNDLE))) {
           const verdict = await verifyBundle(input, anchor, config.options);
-          assert.equal(verdict.kind, 'bundle', form);
+          assert.equal(verdict.kind, 'state', form);
+          assert.equal(verdict.form, form === 'CE bytes' ? 'binary' : 'json');
           if (!c.valid) {
             assert.equal(verdict.ok, false, form);
             assert.ok(verdict.reason.includes(EXPECTED_REASON[c.name]), `${form}: ${verdict.reason}`);
@@ -55,6 +56,9 @@ for (const entry of SUITES) {
           assert.equal(verdict.block_hash, toHex(obj.qc.block_hash));
           assert.equal(verdict.present, obj.value !== null);
           assert.equal(verdict.value_ce, obj.value === null ? null : toHex(obj.value));
+          assert.equal(verdict.value_hash, obj.value === null ? null : toHex(obj.proof.leaf.value_hash));
+          assert.deepEqual(verdict.entries.map((e) => e.key), [obj.key]);
+          assert.equal(verdict.genesis_hash, toHex(obj.genesis_hash));
           assert.deepEqual(verdict.value, obj.value === null ? null : decode(obj.value));
         }
       });
@@ -100,7 +104,8 @@ const TAMPERINGS = [
     /^block 7: QC vote index 9 is outside the validator set$/],
   ['votes out of order', (b) => { b.qc.votes.reverse(); },
     /^block 7: QC votes are not sorted by index or list an index twice$/],
-  ['the record at height 0', (b) => { b.header.height = 0; }, /height ≥ 1|ascending heights/],
+  ['the record at height 0', (b) => { b.header.height = 0; },
+    /^validator_chain\[0\] \(block 3\): validator changes must be at ascending heights below the bundle's block 0$/],
   ['a header of another chain', (b) => { b.header.chain_id = 'elsewhere'; },
     /^wrong chain id in the header of block 7: 'elsewhere'$/],
   ['a QC for another height', (b) => { b.qc.height = 6; }, /names another block|differs/],
@@ -154,7 +159,7 @@ test('an anchor that is not a genesis anchor is refused before any bundle is rea
   for (const [tamper, reason] of cases) {
     const anchor = anchorFileOf(entry);
     tamper(anchor);
-    assert.deepEqual(await verifyBundle(bundle, anchor), { ok: false, kind: null, reason });
+    assert.deepEqual(await verifyBundle(bundle, anchor), { ok: false, kind: null, form: null, reason });
   }
   assert.match((await verifyBundle(bundle, '{not json')).reason, /^bad anchor: anchor file is not valid JSON/);
 });

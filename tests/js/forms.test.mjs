@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { describeRecord } from '../../shell/web/verify/bundle.mjs';
+import { describeEntry } from '../../shell/web/verify/record.mjs';
+import { makeSuite } from '../../shell/web/verify/suites.mjs';
 import { encode, toHex, verifyBundle } from '../../shell/web/verify/index.mjs';
 import { BUNDLE, fromJson, taggedFromJson, taggedToJsonValue, toJson } from '../../shell/web/verify/json.mjs';
 import { anchorFileOf, readVectors } from './support.mjs';
@@ -68,36 +69,50 @@ test('CE input must be canonical and within the bound', async () => {
   const bytes = encode(VALID);
   assert.equal((await verifyBundle(bytes, ANCHOR)).ok, true);
   const trailing = Uint8Array.from([...bytes, 0]);
-  assert.equal(await reasonFor(trailing), 'malformed bundle: trailing bytes after the encoded value');
+  assert.equal(await reasonFor(trailing),
+    'malformed bundle (not JSON, so read as its CE bytes): trailing bytes after the encoded value');
   // version 1 written as uint8 (cc 01) where the positive fixint 01 is canonical.
   const at = toHex(bytes).indexOf(toHex(encode('version')) + '01') / 2 + 8;
   const widened = Uint8Array.from([...bytes.subarray(0, at), 0xcc, ...bytes.subarray(at)]);
-  assert.equal(await reasonFor(widened), 'malformed bundle: encoding is not canonical');
+  assert.equal(await reasonFor(widened),
+    'malformed bundle (not JSON, so read as its CE bytes): encoding is not canonical');
 });
 
-test('what is not a bundle, or not JSON, gets a reason and no kind', async () => {
-  const notBundle = 'malformed bundle: not a bundle of PROTOCOL §7, §8 or §9 (a map with a key, tx or entries field)';
-  for (const input of [{}, [], 'null', '7', encode({ height: 1 }), encode([1, 2])]) {
-    assert.deepEqual(await verifyBundle(input, ANCHOR), { ok: false, kind: null, reason: notBundle });
+test('what is not a bundle, or not JSON, gets a reason, and the form it was read in', async () => {
+  const notBundle = "not a proof bundle: a map with one of 'key' (§7), 'tx' (§8) or "
+    + "'entries' (§9) was expected";
+  const both = { ...validJson(), tx: '00' };
+  for (const [input, form] of [[{}, 'json'], [[], 'json'], ['{}', 'json'], [both, 'json'],
+    ['7', 'binary'], [encode({ height: 1 }), 'binary'], [encode([1, 2]), 'binary']]) {
+    assert.deepEqual(await verifyBundle(input, ANCHOR),
+      { ok: false, kind: null, form, suite: 'ed25519-sha256', reason: notBundle });
   }
-  assert.match(await reasonFor('{"key": '), /^malformed bundle: not valid JSON/);
-  assert.match(await reasonFor(new Uint8Array(0)), /^malformed bundle: malformed encoding: empty input$/);
+  // Text or bytes that do not start with "{" are read as CE bytes, as ledger/verdict.py does.
+  assert.equal(await reasonFor('null'), 'malformed bundle (not JSON, so read as its CE bytes): '
+    + 'trailing bytes after the encoded value');
+  assert.match(await reasonFor('{"key": '), /^not a JSON document: /);
+  assert.match(await reasonFor(Uint8Array.from([0x20, 0x7b, 0xff])), /^not a JSON document: /);
+  assert.equal(await reasonFor(new Uint8Array(0)),
+    'malformed bundle (not JSON, so read as its CE bytes): malformed encoding: empty input');
 });
 
-test('the kind is told by the fields: key, tx or entries', async () => {
+test('the kind is told by the fields: key, tx or entries, exactly one', async () => {
   const asInclusion = { ...validJson(), tx: '00' };
   delete asInclusion.key;
   const verdict = await verifyBundle(asInclusion, ANCHOR);
   assert.equal(verdict.kind, 'inclusion');
-  assert.match(verdict.reason, /^malformed bundle: inclusion has unknown field 'proof'|^malformed bundle: inclusion has unknown field 'value'/);
+  assert.equal(verdict.form, 'json');
+  assert.match(verdict.reason,
+    /^malformed inclusion bundle: inclusion bundle has unknown field '(value|proof)'$/);
 });
 
-test('the tagged form round-trips byte strings and refuses a "$bin" key it cannot write', () => {
+test('the tagged form round-trips byte strings and refuses a lone "$bin" key it cannot write', () => {
   const value = { a: [new Uint8Array([1, 2]), 'x', 3, null, true], b: { c: new Uint8Array(0) } };
   const json = taggedToJsonValue(value);
   assert.deepEqual(json, { a: [{ $bin: '0102' }, 'x', 3, null, true], b: { c: { $bin: '' } } });
   assert.deepEqual(taggedFromJson(json), value);
-  assert.throws(() => taggedToJsonValue({ $bin: 'x' }), /cannot be written in tagged JSON/);
+  assert.throws(() => taggedToJsonValue({ $bin: 'x' }), /only key is '\$bin' has no tagged JSON form/);
+  assert.deepEqual(taggedToJsonValue({ $bin: 'x', other: 1 }), { $bin: 'x', other: 1 });
   assert.throws(() => taggedFromJson({ $bin: 'ABCD' }), /lowercase hex/);
 });
 
@@ -122,11 +137,15 @@ test('text is well-formed unless a surrogate half stands alone', async () => {
   }
 });
 
-test('a proven value that is not canonical CE is shown as bytes, with why it is not decoded', () => {
-  assert.deepEqual(describeRecord('k', null), { key: 'k', present: false, value: null, value_ce: null });
-  assert.deepEqual(describeRecord('k', encode({ a: 1 })),
-    { key: 'k', present: true, value: { a: 1 }, value_ce: '81a16101' });
-  const odd = describeRecord('k', Uint8Array.of(0xcc, 0x01));
+test('a proven value that is not canonical CE is shown as bytes, with why it is not decoded', async () => {
+  const suite = await makeSuite('ed25519-sha256');
+  assert.deepEqual(await describeEntry(suite, 'k', null),
+    { key: 'k', present: false, value: null, value_ce: null, value_hash: null });
+  const record = await describeEntry(suite, 'k', encode({ a: 1 }));
+  assert.deepEqual(record.value, { a: 1 });
+  assert.equal(record.value_ce, '81a16101');
+  assert.equal(record.value_hash, toHex(await suite.hd(0x12, encode({ a: 1 }))));
+  const odd = await describeEntry(suite, 'k', Uint8Array.of(0xcc, 0x01));
   assert.equal(odd.present, true);
   assert.equal(odd.value_ce, 'cc01');
   assert.equal('value' in odd, false);

@@ -60,17 +60,19 @@ for (const name of SUITE_NAMES) {
       for (let i = 0; i < n; i++) {
         const path = await auditPath(suite, leaves, i);
         await verifyInclusion(suite, leaves[i], i, n, path, root);
-        await assert.rejects(verifyInclusion(suite, other, i, n, path, root), /does not lead to the root/);
+        await assert.rejects(verifyInclusion(suite, other, i, n, path, root),
+          /audit path does not lead to the root/);
         if (n > 1) {
           // A path proves a leaf's place for a given count: every other index fails.
           for (let j = 0; j < n; j++) {
-            if (j !== i) await assert.rejects(verifyInclusion(suite, leaves[i], j, n, path, root), ProofError);
+            if (j === i) continue;
+            await assert.rejects(verifyInclusion(suite, leaves[i], j, n, path, root), ProofError);
           }
           await assert.rejects(verifyInclusion(suite, leaves[i], i, n, path.slice(0, -1), root),
-            /does not lead to the root/);
+            { message: /^audit path is too short for index \d+ of \d+ leaves$/ });
         }
         await assert.rejects(verifyInclusion(suite, leaves[i], i, n, [...path, root], root),
-          /longer than the tree is deep|does not lead to the root/);
+          /audit path is longer than a tree of \d+ leaves is deep|audit path does not lead to the root/);
       }
     }
   });
@@ -79,9 +81,23 @@ for (const name of SUITE_NAMES) {
 test('an index outside the tree and a path longer than the tree fail with their reasons', async () => {
   const suite = await makeSuite('ed25519-sha256');
   const leaf = new Uint8Array(32).fill(7);
-  await assert.rejects(verifyInclusion(suite, leaf, 3, 3, [], new Uint8Array(32)), /index 3 outside a tree of 3/);
-  await assert.rejects(verifyInclusion(suite, leaf, -1, 3, [], new Uint8Array(32)), /outside a tree/);
+  const zero = new Uint8Array(32);
+  await assert.rejects(verifyInclusion(suite, leaf, 3, 3, [], zero),
+    { message: /^index 3 is outside a tree of 3 leaves$/ });
+  await assert.rejects(verifyInclusion(suite, leaf, -1, 3, [], zero),
+    { message: /^index -1 is outside a tree of 3 leaves$/ });
   const root = await suite.hd(0x00, leaf);
   await verifyInclusion(suite, leaf, 0, 1, [], root);
-  await assert.rejects(verifyInclusion(suite, leaf, 0, 1, [root], root), /longer than the tree is deep/);
+  await assert.rejects(verifyInclusion(suite, leaf, 0, 1, [root], root),
+    { message: /^audit path is longer than a tree of 1 leaves is deep at index 0$/ });
+});
+
+test('a path above 64 hashes, or with a hash that is not 32 bytes, is refused', async () => {
+  const suite = await makeSuite('ed25519-sha256');
+  const leaf = new Uint8Array(32);
+  const hash = new Uint8Array(32);
+  await assert.rejects(verifyInclusion(suite, leaf, 0, 2 ** 40, new Array(65).fill(hash), hash),
+    { message: /^audit path has 65 entries, above 64$/ });
+  await assert.rejects(verifyInclusion(suite, leaf, 0, 2, [new Uint8Array(31)], hash),
+    { message: /^every audit path entry must be 32 bytes$/ });
 });

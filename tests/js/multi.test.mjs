@@ -13,8 +13,8 @@ import { anchorFileOf, configsFor, forms, hexForm, readVectors } from './support
 const SUITES = readVectors('multi.json');
 
 const EXPECTED_REASON = {
-  'entries not sorted by key': /^malformed bundle: multi.entries\[1\]: key 'frozen\/91440300MA5F00000X' sorts before 'identity\/91440300MA5F00000X'; entries must be sorted by the UTF-8 bytes of their keys$/,
-  'a key twice': /^malformed bundle: multi.entries\[4\]: key 'identity\/91440300MA5F00000X' appears twice$/,
+  'entries not sorted by key': /^multi-key bundle entries are not sorted by key: 'frozen\/91440300MA5F00000X' comes after 'identity\/91440300MA5F00000X'$/,
+  'a key twice': /^multi-key bundle lists key 'identity\/91440300MA5F00000X' twice$/,
   'a present record claimed absent': /^state proof of 'credit\/914400000000000003\/rec0' at block 5: state proof shows 'credit\/914400000000000003\/rec0' present, not absent$/,
   'header changed after signing': /^block 5: QC for height 5 names another block than its header$/,
 };
@@ -36,6 +36,7 @@ for (const entry of SUITES) {
         for (const [form, input] of Object.entries(forms(obj, MULTI))) {
           const verdict = await verifyBundle(input, anchorFileOf(entry), config.options);
           assert.equal(verdict.kind, 'multi', form);
+          assert.equal(verdict.form, form === 'CE bytes' ? 'binary' : 'json');
           if (!c.valid) {
             assert.equal(verdict.ok, false, form);
             assert.match(verdict.reason, EXPECTED_REASON[c.name], form);
@@ -49,6 +50,7 @@ for (const entry of SUITES) {
             assert.equal(proven.present, e.value !== null);
             assert.equal(proven.value_ce, e.value === null ? null : toHex(e.value));
             assert.deepEqual(proven.value, e.value === null ? null : decode(e.value));
+            assert.equal(proven.value_hash, e.value === null ? null : toHex(e.proof.leaf.value_hash));
           }
           // Two present, two absent, as the case's name says.
           assert.deepEqual(verdict.entries.map((e) => e.present).sort(), [false, false, true, true]);
@@ -59,7 +61,7 @@ for (const entry of SUITES) {
 }
 
 const TAMPERINGS = [
-  ['no entries', (b) => { b.entries = []; }, /^malformed bundle: multi.entries must not be empty$/],
+  ['no entries', (b) => { b.entries = []; }, /^malformed multi-key bundle: entries is empty$/],
   ['an absent record claimed present', (b) => {
     const absent = b.entries.find((e) => e.value === null);
     absent.value = encode({ frozen: true });
@@ -69,7 +71,7 @@ const TAMPERINGS = [
     present.value = encode('other');
   }, /state proof holds another value for/],
   ['an entry with an extra field', (b) => { b.entries[0].extra = 1; },
-    /^malformed bundle: multi.entries\[0\] has unknown field/],
+    /^malformed multi-key bundle: multi-key bundle.entries\[0\] has unknown field/],
   ['a proof of another entry', (b) => { b.entries[0].proof = b.entries[3].proof; },
     /^state proof of '.*' at block 5: /],
 ];

@@ -82,10 +82,15 @@ export function configsFor(suiteName) {
   return suiteName === 'ed25519-sha256' ? CONFIGS : [CONFIGS[0], CONFIGS[CONFIGS.length - 1]];
 }
 
-/** A binary-form bundle in each form verifyBundle takes (`schema` gives its JSON form). */
+/** A binary-form bundle in each form verifyBundle takes (`schema` gives its JSON form): the
+ * JSON form as an object, as text and as the bytes of a file; the CE bytes. */
 export function forms(obj, schema) {
   const json = toJson(obj, schema);
-  return { 'JSON object': json, 'JSON text': JSON.stringify(json), 'CE bytes': encode(obj) };
+  const text = JSON.stringify(json);
+  return {
+    'JSON object': json, 'JSON text': text, 'JSON bytes': new TextEncoder().encode(text),
+    'CE bytes': encode(obj),
+  };
 }
 
 /** Byte strings as hex throughout, with no schema: the JSON form of whatever `value` is,

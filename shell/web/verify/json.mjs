@@ -1,9 +1,10 @@
-// The JSON forms of bundles and anchors: the same fields as the binary (CE) form, each field
-// typed `bin` in PROTOCOL written as lowercase hex (ledger/jsonform.py). JSON has no byte
-// strings, so the schemas below say which fields are bytes; `fromJson` turns their hex
-// into Uint8Array and refuses anything else (upper case, odd length, a field the schema does
-// not know), with jsonform.py's messages. Free-form values (transaction args, receipt events,
-// the test vectors) use the tagged form: a byte string is {"$bin": "<hex>"}.
+// The JSON forms of bundles and anchors (ledger/jsonform.py, ledger/PROTOCOL.md §10): the
+// same fields as the binary (CE) form, each field typed `bin` in PROTOCOL written as lowercase
+// hex. JSON has no byte strings, so the schemas below say which fields are bytes; `fromJson`
+// turns their hex into Uint8Array and refuses anything else (upper case, odd length, a field
+// the schema does not know), with jsonform.py's messages. Untyped values (transaction args,
+// receipt events, decoded records, the test vectors) use the tagged form: a byte string is
+// {"$bin": "<hex>"}.
 //
 // JSON parsed in JS holds numbers as doubles: an integer beyond 2^53 has already lost its
 // value, so it is refused here rather than hashed wrongly.
@@ -182,8 +183,10 @@ function taggedToJson(value, where, depth) {
     return value.map((v, i) => taggedToJson(v, `${where}[${i}]`, depth + 1));
   }
   if (isMap(value)) {
-    if (Object.hasOwn(value, '$bin')) {
-      throw new InvalidInput(`${where}: a map key '$bin' cannot be written in tagged JSON`);
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === '$bin') {
+      // Other keys beside "$bin" keep a map a map when read back; alone it would not.
+      throw new InvalidInput(`${where}: a map whose only key is '$bin' has no tagged JSON form`);
     }
     return mapEntries(value, (k, v) => taggedToJson(v, `${where}.${k}`, depth + 1));
   }
