@@ -3,7 +3,7 @@
 // InvalidInput: bytes or values from outside that are malformed or out of bounds.
 // EncodingError: input that is not canonical encoding (PROTOCOL §1).
 // ProofError: a state proof, Merkle path, QC or bundle that does not verify.
-// Every message says what failed; bundle.mjs turns the first one met into the verdict.
+// Every message says what failed; verdict.mjs turns the first one met into the verdict.
 
 export class InvalidInput extends Error {
   constructor(message) {
