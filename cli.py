@@ -144,11 +144,15 @@ def node_group() -> None:
 
 @node_group.command("start")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
-def node_start(config_path: str) -> None:
+@click.option("--confirm-lost-votes", is_flag=True,
+              help="this store lost the record of the validator's own votes (restored from a "
+                   "backup, or copied): vote anyway. Only once the chain has moved past the "
+                   "heights this validator may have voted at")
+def node_start(config_path: str, confirm_lost_votes: bool) -> None:
     """Run one node from its config file until SIGTERM / Ctrl-C."""
     from shell.server import main as run_node
 
-    sys.exit(run_node(config_path))
+    sys.exit(run_node(config_path, confirm_lost_votes))
 
 
 @main.group("net")

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from ledger.block import QC, Block, Header, ValidatorSet
+from ledger.limits import MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS
 from ledger.tx import SignedTx
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ class Application(Protocol):
 class TxSource(Protocol):
     """Where a leader takes its proposal's transactions from (the shell's pool)."""
 
+    @property
     def ready_count(self) -> int:
         """How many transactions could run now (each sender's consecutive nonces)."""
         ...
@@ -213,6 +215,9 @@ class ReplicaConfig:
     evidence_max: int = 64            # equivocation evidence kept
 
     def check(self) -> None:
+        if self.batch_tx_max > MAX_BLOCK_TXS or self.batch_bytes_max > MAX_BLOCK_TX_BYTES:
+            raise ValueError(f"a batch must fit a block: at most {MAX_BLOCK_TXS} transactions "
+                             f"and {MAX_BLOCK_TX_BYTES} bytes")
         if self.view_timeout_ticks <= self.empty_block_ticks + 2:
             raise ValueError("view_timeout_ticks must exceed empty_block_ticks + 2")
         if self.view_timeout_max_ticks < self.view_timeout_ticks:

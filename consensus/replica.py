@@ -75,7 +75,10 @@ class Replica:
 
     def __init__(self, suite: Suite, secret: bytes, chain_id: str,
                  validators: ValidatorSet, app: Application, txs: TxSource,
-                 store_state: StoreState, config: ReplicaConfig | None = None) -> None:
+                 store_state: StoreState, config: ReplicaConfig | None = None,
+                 abstain: bool = False) -> None:
+        """``abstain``: never vote or propose, even while in the set (the shell found the
+        store's record of our own votes missing; voting again could contradict them)."""
         self.config = config or ReplicaConfig()
         self.config.check()
         self.suite = suite
@@ -87,7 +90,8 @@ class Replica:
         self.validators = validators
         # Our index is our key's place in the set; outside it we follow as an observer
         # (never voting or proposing) until a validator change seats us.
-        self.index: int | None = _index_of(validators, self.pubkey)
+        self.abstain = abstain
+        self.index: int | None = None if abstain else _index_of(validators, self.pubkey)
         self.head: Header = store_state.head
         self.head_qc: QC | None = store_state.head_qc
         self.now_ms = 0
@@ -251,7 +255,7 @@ class Replica:
                 or leader(self.height, 0, len(self.validators)) != self.index):
             return
         cfg = self.config
-        ready = self.txs.ready_count()
+        ready = self.txs.ready_count
         full = ready >= cfg.batch_tx_max
         waited = self.ticks_in_view >= cfg.batch_wait_ticks and ready > 0
         if not (full or waited or self.ticks_in_view >= cfg.empty_block_ticks):
@@ -410,7 +414,7 @@ class Replica:
         self.head, self.head_qc = block.header, qc
         if next_validators != self.validators:
             self.validators = next_validators
-            self.index = _index_of(next_validators, self.pubkey)
+            self.index = None if self.abstain else _index_of(next_validators, self.pubkey)
         self._barrier = True  # the shell applies the block before we touch the app again
         self._enter_height()
 

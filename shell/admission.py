@@ -2,6 +2,10 @@
 
 ``Admission.submit(encoded, source, from_peer)`` takes one batch and, per transaction:
 
+0. charges the source's budget (``txs_per_second``) one token per transaction *before*
+   decoding it: the transactions beyond the budget are refused unread, so what a client may
+   cost the node (decoding, checks, a signature verification each) is bounded by work, not
+   by its number of requests;
 1. decodes it strictly (``SignedTx.decode``: canonical bytes, the data limits);
 2. pre-checks it against the pool (chain id, size, duplicate, stale or pending nonce, the
    sender's and the pool's bounds) — cheap refusals before any signature work;
@@ -9,8 +13,7 @@
    the chain is permissioned, so a stranger's transaction never reaches a pool or a block;
 4. verifies the signatures not already known (``VerifiedSignatures``) on the worker threads,
    each at most once per node even when a client and a peer's gossip bring it at the same
-   moment (a verification in flight is shared), and within the source's verification budget
-   (``verifications_per_second``: work, not requests, is what a source may spend);
+   moment (a verification in flight is shared);
 5. adds what verified to the pool, nudges the replica (``TxsAdmitted``, coalesced), and
    gossips what a client sent to the peers in batches.
 
@@ -28,7 +31,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from consensus.pool import verify_batch
+from consensus.pool import R_BUSY, verify_batch
 from contracts.senders import sender_known
 from ledger.block import Block
 from ledger.errors import InvalidInput
@@ -38,9 +41,8 @@ from shell.config import NodeLimits
 from shell.metrics import Metrics
 from shell.ratelimit import TokenBuckets
 
-R_BUSY = "busy"
 R_UNKNOWN_SENDER = "unknown_sender"
-R_RATE = "verification_budget_exceeded"
+R_RATE = "rate_limited"  # over the source's transaction budget: retry later (HTTP 429)
 R_DUPLICATE = "duplicate"
 
 
@@ -60,7 +62,7 @@ class Admission:
         self._nudge = nudge
         self._gossip = gossip
         self._threads = ThreadPoolExecutor(limits.verify_threads, "verify")
-        self._budgets = TokenBuckets(limits.verifications_per_second)
+        self._budgets = TokenBuckets(limits.txs_per_second, limits.max_txs_per_request)
         self._in_flight: dict[bytes, asyncio.Future[None]] = {}  # id + sig -> checked
         self.arrivals: dict[bytes, float] = {}  # tx id -> arrival (monotonic s), bounded
         metrics.counter("txs_refused_total", "Transactions refused at admission, by reason.")
@@ -76,16 +78,23 @@ class Admission:
 
     # ---- client and gossip batches ---------------------------------------------------------
 
-    async def submit(self, encoded: Sequence[bytes], source: str,
+    async def submit(self, encoded: Sequence[bytes], source: str | None,
                      from_peer: bool = False) -> list[TxResult]:
-        """Admit one batch; one result per input, in order."""
+        """Admit one batch; one result per input, in order. ``source`` names whose
+        verification budget pays (a client address); ``None`` for peers' gossip."""
         arrived = time.monotonic()
         pool = self.chain.pool
-        if not from_peer and len(pool) >= self.limits.client_backlog_max:
-            # Back-pressure: past this backlog more admissions only add latency and take CPU
-            # from consensus; clients retry later (HTTP 503). Gossip is still admitted.
+        if not from_peer and pool.busy:
+            # Back-pressure: past the ready backlog more admissions only add latency and
+            # take CPU from consensus; clients retry later (HTTP 503). Gossip is still
+            # offered to the pool, which has its own bounds.
             return self._refuse_all(len(encoded), R_BUSY)
         results: list[TxResult | None] = [None] * len(encoded)
+        if source is not None:
+            allowed = self._budgets.take_up_to(source, len(encoded), arrived)
+            for i in range(allowed, len(encoded)):
+                results[i] = self._refused("", R_RATE)
+            encoded = encoded[:allowed]
         todo: list[tuple[int, SignedTx, int]] = []
         seen: set[bytes] = set()
         known = self._known_senders()
@@ -106,14 +115,11 @@ class Admission:
                 continue
             seen.add(tx_id)
             todo.append((i, tx, len(data)))
-        oks = await self._verify_once([tx for _, tx, _ in todo], source)
+        oks = await self._verify_once([tx for _, tx, _ in todo])
         admitted: list[bytes] = []
         for (i, tx, size), ok in zip(todo, oks, strict=True):
             tx_id = tx.tx_id(self.chain.suite)
-            if ok is None:
-                results[i] = self._refused(tx_id.hex(), R_RATE)
-                continue
-            reason = pool.add(tx, size, ok)
+            reason = pool.add(tx, size, ok, now_ms=int(arrived * 1000))
             if reason is not None:
                 results[i] = self._refused(tx_id.hex(), reason)
                 continue
@@ -163,14 +169,14 @@ class Admission:
         txs = tuple(pool.intern(tx) for tx in block.txs)
         self.metrics.inc("txs_interned_total",
                          sum(a is not b for a, b in zip(txs, block.txs, strict=True)))
-        await self._verify_once(list(txs), source=None)
+        await self._verify_once(list(txs))
         return Block(block.header, txs) if txs != block.txs else block
 
     # ---- verification, once per signature -------------------------------------------------
 
-    async def _verify_once(self, txs: list[SignedTx], source: str | None) -> list[bool | None]:
-        """Per transaction: True/False, or None when the source's budget ran out. A
-        transaction already verified (or being verified) is not verified again."""
+    async def _verify_once(self, txs: list[SignedTx]) -> list[bool]:
+        """Whether each signature verifies. A transaction already verified (or being
+        verified) is not verified again."""
         sigs = self.chain.sigs
         keys = [tx.tx_id(self.chain.suite) + tx.sig for tx in txs]
         pending = {self._in_flight[k] for k in keys if k in self._in_flight}
@@ -178,12 +184,7 @@ class Admission:
             await asyncio.wait(pending)
         todo = [i for i, tx in enumerate(txs) if not sigs.known(tx)]
         self.metrics.inc("verify_skipped_total", len(txs) - len(todo))
-        out: list[bool | None] = [True] * len(txs)
-        if source is not None and todo:
-            allowed = self._budgets.take_up_to(source, len(todo), time.monotonic())
-            for i in todo[allowed:]:
-                out[i] = None
-            todo = todo[:allowed]
+        out = [True] * len(txs)
         if not todo:
             return out
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

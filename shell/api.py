@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from consensus.pool import R_BUSY, R_SENDER_BUSY
 from contracts.disclosure import sealed_key_reason, sealed_tx_reason
 from ledger import jsonform
 from ledger.bundle import build_bundle
@@ -33,7 +34,7 @@ from ledger.bundle import to_json as bundle_to_json
 from ledger.encoding import decode_trusted
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
-from shell.admission import R_BUSY, Admission
+from shell.admission import R_RATE, Admission
 from shell.chain import Chain
 from shell.config import NodeLimits
 from shell.httpguard import GuardedServer
@@ -53,6 +54,7 @@ class NodeView(Protocol):
     admission: Admission
     metrics: Metrics
     limits: NodeLimits
+    body_budget: TokenBuckets
 
     def status(self) -> dict[str, Any]: ...
 
@@ -92,8 +94,13 @@ def height_param(text: str) -> int:
     return int(text)
 
 
+class BodyBudgetExceeded(Exception):
+    """The client spent its request-bytes budget: 429 before its body is read."""
+
+
 async def read_json(request: web.Request, node: NodeView) -> Any:
-    """The request's JSON body: its declared size checked first, read under a timeout."""
+    """The request's JSON body: its declared size checked (and charged to the client's
+    bytes budget) first, then read under a timeout."""
     limits = node.limits
     declared = request.content_length
     if declared is None:
@@ -101,6 +108,8 @@ async def read_json(request: web.Request, node: NodeView) -> Any:
     if declared > limits.max_request_bytes:
         raise web.HTTPRequestEntityTooLarge(max_size=limits.max_request_bytes,
                                             actual_size=declared)
+    if not node.body_budget.take(request.remote or "?", declared, time.monotonic()):
+        raise BodyBudgetExceeded()
     try:
         data = await asyncio.wait_for(request.read(), limits.http_body_timeout_ms / 1000)
     except TimeoutError:
@@ -134,6 +143,8 @@ async def post_txs(request: web.Request, node: NodeView) -> web.StreamResponse:
     status = 202 if accepted == len(results) else 400
     if accepted == 0 and all(r.reason == R_BUSY for r in results):
         status = 503
+    elif accepted == 0 and all(r.reason in (R_RATE, R_SENDER_BUSY) for r in results):
+        status = 429
     return json_response({"accepted": accepted, "results": out}, status)
 
 
@@ -303,6 +314,38 @@ def openapi() -> dict[str, Any]:
 # ---- the application ----------------------------------------------------------------------
 
 
+class OncePerKind(logging.Filter):
+    """A log filter for aiohttp's own loggers: one record per kind of error per
+    ``ERROR_LOG_EVERY_S``, without its traceback (a flood of broken requests can't flood the
+    node's log)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        kind = type(exc).__name__ if exc is not None else record.getMessage()[:80]
+        now = time.monotonic()
+        if now - self._last.get(kind, -ERROR_LOG_EVERY_S) < ERROR_LOG_EVERY_S:
+            return False
+        if len(self._last) < 1024:
+            self._last[kind] = now
+        if exc is not None:
+            record.msg = f"{record.getMessage()}: {kind}: {str(exc)[:200]}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_aiohttp_logs() -> None:
+    for name in ("aiohttp.server", "aiohttp.web", "aiohttp.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, OncePerKind) for f in logger.filters):
+            logger.addFilter(OncePerKind())
+
+
 class _ErrorLog:
     """Logs an unexpected error once per kind per ``ERROR_LOG_EVERY_S``."""
 
@@ -322,6 +365,7 @@ class _ErrorLog:
 
 
 def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
+    quiet_aiohttp_logs()
     requests = TokenBuckets(node.limits.requests_per_second)
     errors = _ErrorLog()
     node.metrics.counter("http_requests_limited_total",
@@ -331,11 +375,20 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         guard.enter(request.transport)
         try:
+            encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                # Refused before the body is read: no decompression of what a client sends.
+                refused = error(415, f"Content-Encoding {encoding[:20]!r} is not accepted")
+                refused.force_close()
+                return refused
             if not requests.take(request.remote or "?", 1, time.monotonic()):
                 node.metrics.inc("http_requests_limited_total")
                 return error(429, "rate limit exceeded")
             response: web.StreamResponse = await handler(request)
             return response
+        except BodyBudgetExceeded:
+            node.metrics.inc("http_requests_limited_total")
+            return error(429, "request bytes over this client's budget; retry later")
         except InvalidInput as exc:
             return error(400, str(exc))
         except LookupError as exc:

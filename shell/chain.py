@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from consensus import durable
 from consensus.api import ReplicaConfig, StoreState
 from consensus.pool import PoolLimits, TxPool
 from consensus.replica import Replica
@@ -31,27 +32,9 @@ from ledger.kv import KV
 from ledger.schema import CONSENSUS as CONSENSUS_PREFIX
 from ledger.sigcache import VerifiedSignatures
 from ledger.store import BlockStore
-from ledger.tx import Receipt, SignedTx
+from ledger.tx import Receipt
 
 RECEIPT_CACHE_BLOCKS = 64
-
-
-class PoolSource:
-    """The pool as the replica's ``TxSource``: ready transactions, counted up to one
-    block's worth (a leader only needs to know whether a block would be full)."""
-
-    def __init__(self, pool: TxPool, count_cap: int, bytes_cap: int) -> None:
-        self._pool = pool
-        self._count_cap = count_cap
-        self._bytes_cap = bytes_cap
-
-    def ready_count(self) -> int:
-        if not len(self._pool):
-            return 0
-        return len(self._pool.take(self._count_cap, self._bytes_cap))
-
-    def take(self, max_count: int, max_bytes: int) -> list[SignedTx]:
-        return self._pool.take(max_count, max_bytes)
 
 
 class Chain:
@@ -100,7 +83,7 @@ class Chain:
         return receipts
 
     def drop_txs(self, tx_ids: Sequence[bytes]) -> None:
-        self.pool.remove_committed(tx_ids, {})
+        self.pool.drop(tx_ids)
 
     # ---- the replica ------------------------------------------------------------------------
 
@@ -108,13 +91,26 @@ class Chain:
         """The set that certifies the next block."""
         return self.store.validators_at(self.height() + 1)
 
-    def make_replica(self, secret: bytes, config: ReplicaConfig) -> Replica:
+    def make_replica(self, secret: bytes, config: ReplicaConfig,
+                     abstain: bool = False) -> Replica:
         height = self.height()
         consensus = dict(self.kv.scan(CONSENSUS_PREFIX))
         state = StoreState(self.store.head_header(), self.store.qc(height), consensus)
-        source = PoolSource(self.pool, config.batch_tx_max, config.batch_bytes_max)
         return Replica(self.suite, secret, self.chain_id, self.validators(), self.app,
-                       source, state, config)
+                       self.pool, state, config, abstain)
+
+    def votes_are_mine(self, pubkey: bytes, confirm_lost: bool = False) -> bool:
+        """Whether this store's consensus records are ``pubkey``'s own votes: true for a
+        store this node created (the owner record is written at height 0), false for one
+        with blocks and no owner record, or another key's (see ``consensus.durable``).
+        ``confirm_lost``: the operator accepts the loss; the store becomes ours."""
+        owner = self.kv.get(durable.OWNER_KEY)
+        if owner == pubkey:
+            return True
+        if (owner is None and self.height() == 0) or confirm_lost:
+            self.persist([(durable.OWNER_KEY, pubkey)])
+            return True
+        return False
 
     # ---- reads ------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 from consensus.api import ReplicaConfig
 from consensus.pool import PoolLimits
 from ledger.errors import InvalidInput
+from ledger.keyfile import read_passphrase_file
 
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -48,8 +48,8 @@ class NodeLimits:
     max_request_bytes: int = 8 * 1024 * 1024
     max_txs_per_request: int = 5_000
     requests_per_second: int = 2_000  # per client address, token bucket
-    verifications_per_second: int = 20_000  # signature checks per client address
-    client_backlog_max: int = 2_000  # ready transactions above which clients get 503 "busy"
+    txs_per_second: int = 2_000  # transactions decoded and verified, per client address
+    request_bytes_per_second: int = 8 * 1024 * 1024  # request body bytes per client address
     gossip_batch_max: int = 2_000
     gossip_batches_in_flight: int = 64  # received gossip batches being admitted at once
     verify_threads: int = 2
@@ -76,8 +76,8 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "max_request_bytes": (1024, 256 * 1024 * 1024),
         "max_txs_per_request": (1, 100_000),
         "requests_per_second": (1, 1_000_000),
-        "verifications_per_second": (1, 10_000_000),
-        "client_backlog_max": (1, 10_000_000),
+        "txs_per_second": (1, 10_000_000),
+        "request_bytes_per_second": (1024, 1 << 40),
         "gossip_batch_max": (1, 100_000),
         "gossip_batches_in_flight": (1, 10_000),
         "verify_threads": (1, 64),
@@ -100,7 +100,12 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "max_bytes": (1024, 64 * 1024 * 1024 * 1024),
         "max_per_sender": (1, 1_000_000),
         "max_nonce_gap": (0, 1_000_000),
-        "max_tx_bytes": (128, 16 * 1024 * 1024),
+        "max_tx_bytes": (128, 64 * 1024),
+        "backlog_txs": (1, 10_000_000),
+        "sender_share_min": (1, 1_000_000),
+        "max_future_per_sender": (1, 10_000),
+        "max_future_txs": (1, 10_000_000),
+        "future_ttl_ms": (1_000, 86_400_000),
     },
     "replica": {
         "batch_tx_max": (1, 10_000),
@@ -211,15 +216,10 @@ def read_passphrase(env: str | None, file: str | None) -> bytes:
             raise ConfigError(f"environment variable {env} is not set")
         return value.encode()
     if file:
-        path = Path(file)
         try:
-            mode = path.stat().st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise ConfigError(f"passphrase file {path} is readable by other users "
-                                  f"(mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
-            return path.read_bytes().rstrip(b"\r\n")
-        except OSError as exc:
-            raise ConfigError(f"cannot read passphrase file {path}: {exc.strerror}") from None
+            return read_passphrase_file(file)
+        except InvalidInput as exc:
+            raise ConfigError(str(exc)) from None
     raise ConfigError("neither a passphrase environment variable nor a passphrase file is set")
 
 

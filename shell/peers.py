@@ -289,8 +289,10 @@ class PeerNet:
             if len(self._gossip) >= self.limits.gossip_batches_in_flight:
                 self.metrics.inc("gossip_dropped_total", len(frame.body["txs"]))
                 return
+            # Gossip is not budgeted per source: it comes from authenticated validators and
+            # is bounded by the batches in flight.
             task = asyncio.create_task(self.admission.submit(
-                frame.body["txs"], source=f"peer:{link.pubkey.hex()}", from_peer=True))
+                frame.body["txs"], source=None, from_peer=True))
             self._gossip.add(task)
             task.add_done_callback(self._gossip.discard)
         elif frame.kind == wire.FETCH:

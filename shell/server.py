@@ -39,8 +39,12 @@ from shell.driver import Driver
 from shell.httpguard import GuardedServer
 from shell.metrics import Metrics
 from shell.peers import PeerNet
+from shell.ratelimit import TokenBuckets
 
 log = logging.getLogger("credchain.node")
+
+
+EXIT_FORCED = 3  # a second signal cut the shutdown short
 
 
 class StartupError(InvalidInput):
@@ -54,15 +58,23 @@ def now_ms() -> int:
 class Node:
     """One node process. Build with ``Node.open(config)``; ``run()`` serves until stopped."""
 
-    def __init__(self, config: NodeConfig, chain: Chain, secret: bytes) -> None:
+    def __init__(self, config: NodeConfig, chain: Chain, secret: bytes,
+                 confirm_lost_votes: bool = False) -> None:
         self.config = config
         self.limits = config.limits
         self.chain = chain
         self.metrics = Metrics()
         self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
         self._nudged = False
+        self.body_budget = TokenBuckets(self.limits.request_bytes_per_second)
         self.admission = Admission(chain, self.limits, self.metrics, self._nudge, self._gossip)
-        replica = chain.make_replica(secret, config.replica)
+        pubkey = chain.suite.public_key(secret)
+        self.votes_missing = not chain.votes_are_mine(pubkey, confirm_lost_votes)
+        if self.votes_missing:
+            log.error("this store has blocks but no record that its consensus votes are "
+                      "this validator's (restored or copied?): the node follows the chain "
+                      "without voting; once sure, restart with --confirm-lost-votes")
+        replica = chain.make_replica(secret, config.replica, abstain=self.votes_missing)
         self.peers = PeerNet(config, chain, secret, self.admission, self.metrics,
                              validators=lambda: self.driver.replica.validators,
                              deliver=self.events.put)
@@ -80,7 +92,7 @@ class Node:
         self._register_metrics()
 
     @classmethod
-    def open(cls, config: NodeConfig) -> Node:
+    def open(cls, config: NodeConfig, confirm_lost_votes: bool = False) -> Node:
         """Load the key, open (or create from the genesis file) the store."""
         from ledger.keyfile import load_key
         from ledger.kv import LevelKV
@@ -95,12 +107,12 @@ class Node:
             raise StartupError(_db_error(db, exc)) from None
         try:
             chain = Chain.open(kv, doc, config.pool)
-            node = cls(config, chain, secret)
+            node = cls(config, chain, secret, confirm_lost_votes)
         except BaseException:
             kv.close()
             raise
         index = node.driver.replica.index
-        if index is not None and index != config.index:
+        if index is not None and index != config.index and not node.votes_missing:
             chain.close()
             raise StartupError(f"the config says index = {config.index}, but this key is "
                                f"validator {index} of the chain's set")
@@ -128,6 +140,7 @@ class Node:
         period_s = self.limits.tick_ms / 1000
         while True:
             await asyncio.sleep(period_s)
+            self.chain.pool.expire(int(time.monotonic() * 1000))
             with contextlib.suppress(asyncio.QueueFull):
                 self.events.put_nowait(Tick(now_ms()))
 
@@ -203,21 +216,20 @@ class Node:
         self.chain.close()
         log.info("node %s stopped", self.config.name)
 
+    def on_signal(self) -> None:
+        """SIGTERM/SIGINT: stop cleanly; a second one while stopping: exit at once (the
+        store is safe either way: every block is one atomic batch)."""
+        if self.stopping.is_set():
+            log.warning("second signal: exiting now")
+            os._exit(EXIT_FORCED)
+        log.info("signal: stopping")
+        self.stopping.set()
+
     async def run(self) -> None:
         """Serve until SIGTERM or SIGINT (a second one forces the exit), then stop."""
         loop = asyncio.get_running_loop()
-        signals = 0
-
-        def on_signal() -> None:
-            nonlocal signals
-            signals += 1
-            if signals > 1:
-                log.warning("second signal: exiting now")
-                os._exit(1)
-            self.stopping.set()
-
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, on_signal)
+            loop.add_signal_handler(sig, self.on_signal)
         await self.start()
         consumer = self.consumer
         assert consumer is not None
@@ -241,6 +253,9 @@ class Node:
     def health(self) -> tuple[bool, str]:
         if self._fault is not None:
             return False, f"store fault: {self._fault}"
+        if self.votes_missing:
+            return False, ("not voting: the store's record of this validator's votes is "
+                           "missing; restart with --confirm-lost-votes once sure")
         if self.consumer is None or self.consumer.done():
             return False, "the replica is not running"
         return True, "ok"
@@ -257,6 +272,7 @@ class Node:
             "view": st.view,
             "leader": st.leader,
             "in_view_change": st.in_view_change,
+            "abstaining": self.votes_missing,
             "peers": self.peers.peer_indexes(),
             "pool_size": len(self.chain.pool),
             "validators": st.validators,
@@ -287,12 +303,12 @@ def _db_error(db: Path, exc: Exception) -> str:
     return f"cannot open the store in {db}: {text.splitlines()[0] if text else exc}"
 
 
-def main(config_path: str) -> int:
+def main(config_path: str, confirm_lost_votes: bool = False) -> int:
     """Run one node from its config file until SIGTERM/SIGINT; returns the exit code."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        node = Node.open(NodeConfig.load(config_path))
+        node = Node.open(NodeConfig.load(config_path), confirm_lost_votes)
         asyncio.run(node.run())
     except (ConfigError, StartupError, InvalidInput) as exc:
         # One line naming the setting or the resource, on stderr: never a traceback.

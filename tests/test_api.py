@@ -34,7 +34,7 @@ VALIDATOR = bytes(range(32))
 CLIENT = bytes(range(1, 33))
 
 
-def make_node(limits: NodeLimits | None = None) -> Node:
+def make_node(limits: NodeLimits | None = None, pool: PoolLimits | None = None) -> Node:
     doc = GenesisDoc.from_json(
         {
             "chain_id": CHAIN,
@@ -42,19 +42,20 @@ def make_node(limits: NodeLimits | None = None) -> Node:
             "time_ms": time.time_ns() // 1_000_000 - 60_000,
             "validators": [{"name": "v0", "pubkey": SUITE.public_key(VALIDATOR).hex()}],
             "committee": [SUITE.public_key(CLIENT).hex()],
-            "roles": {},
+            "roles": {"platform": [SUITE.public_key(bytes(range(2, 34))).hex()]},
             "params": {},
         }
     )
-    return one_validator_node(doc, VALIDATOR, limits)
+    return one_validator_node(doc, VALIDATOR, limits, pool)
 
 
 def one_validator_node(
-    doc: GenesisDoc, validator_secret: bytes, limits: NodeLimits | None = None
+    doc: GenesisDoc, validator_secret: bytes, limits: NodeLimits | None = None,
+    pool: PoolLimits | None = None,
 ) -> Node:
     """A node that is the only validator of ``doc``'s chain, on a fresh MemoryKV; no peers,
     no files (the key is given)."""
-    chain = Chain.open(MemoryKV(), doc)
+    chain = Chain.open(MemoryKV(), doc, pool)
     config = NodeConfig(
         index=0,
         name="v0",
@@ -333,21 +334,27 @@ def test_blocks_served_for_catch_up_are_bounded_in_bytes() -> None:
     run(body)
 
 
-def test_clients_get_503_busy_past_the_backlog() -> None:
-    limits = NodeLimits(tick_ms=10, client_backlog_max=1)
+def test_clients_get_503_busy_past_the_ready_backlog_and_429_past_their_share() -> None:
+    async def body() -> None:
+        # No replica running: what is admitted stays in the pool.
+        n = make_node(pool=PoolLimits(backlog_txs=4, sender_share_min=2))
+        app = build_app(n, n.guard)
+        async with TestClient(TestServer(app)) as client:
+            first = await client.post("/txs", json=hexes(tx(0), tx(1)))
+            assert first.status == 202
+            # Past half the backlog a sender holding its share waits; others don't.
+            share = await client.post("/txs", json=hexes(tx(2)))
+            assert share.status == 429
+            assert (await share.json())["results"][0]["reason"] == "sender_busy"
+            other = bytes(range(2, 34))
+            resp = await client.post("/txs", json=hexes(tx(0, secret=other), tx(1, secret=other)))
+            assert resp.status == 202 and n.chain.pool.busy
+            busy = await client.post("/txs", json=hexes(tx(5)))
+            assert busy.status == 503
+            assert (await busy.json())["results"][0]["reason"] == "busy"
+        n.admission.close()
 
-    async def body(n: Node, client: TestClient[Any, Any]) -> None:
-        # A nonce gap keeps this one pending, so the backlog stays at one transaction.
-        resp = await client.post("/txs", json=hexes(tx(5)))
-        assert resp.status == 202 and len(n.chain.pool) == 1
-        resp = await client.post("/txs", json=hexes(tx(0)))
-        assert resp.status == 503
-        assert (await resp.json())["results"][0]["reason"] == "busy"
-        # gossip from a peer is still admitted: other validators already accepted it
-        results = await n.admission.submit([tx(0).encode()], "peer", from_peer=True)
-        assert results[0].accepted
-
-    run(body, limits=limits)
+    asyncio.run(body())
 
 
 def test_a_transaction_behind_a_nonce_gap_waits_and_commits_once_the_gap_fills() -> None:

@@ -462,3 +462,14 @@ def test_messages_for_the_next_height_are_buffered_and_replayed_after_the_commit
     proposal = ahead[0].message
     assert isinstance(proposal, PrePrepare) and len(votes) == 1
     assert votes[0].block_hash == proposal.block.hash(c.suite)  # type: ignore[union-attr]
+
+
+def test_a_clock_stepped_forward_and_back_judges_proposals_by_the_latest_reading() -> None:
+    """The replica's "now" is its clock's latest reading, not the highest one it ever saw: a
+    validator whose clock jumped an hour ahead and was set right votes again at once."""
+    c = Cluster()
+    c.step(2, Tick(c.now_ms() + 3_600_000))  # the clock jumps an hour ahead ...
+    c.step(2, Tick(c.now_ms()))  # ... and is set right
+    pp = propose(c)
+    (vote,) = sent(c.step(2, MessageIn(1, pp)), Prepare)
+    assert isinstance(vote, Prepare) and vote.block_hash == pp.block.hash(c.suite)

@@ -136,7 +136,7 @@ class SimNode:
         fresh = [tx for tx in txs if chain.pool.precheck(tx, len(tx.encode())) is None]
         admitted = 0
         for tx, ok in zip(fresh, verify_batch(chain.suite, fresh), strict=True):
-            if chain.pool.add(tx, len(tx.encode()), ok) is None:
+            if chain.pool.add(tx, len(tx.encode()), ok, now_ms=0) is None:
                 chain.sigs.add(tx)
                 admitted += 1
         return self.driver.step(TxsAdmitted()) if admitted else []
