@@ -212,6 +212,30 @@ STATE_TAMPERS: dict[str, Callable[[Any], None]] = {
     "key and tx both": lambda b: b.update(tx=b"\x00"),
 }
 
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"x": value}
+    return value
+
+
+def _with_args(args: dict[str, Any]) -> Callable[[Any], None]:
+    def tamper(b: Any) -> None:
+        tx = encoding.decode(b["tx"])
+        tx["body"]["args"] = args
+        b["tx"] = encoding.encode(tx)
+    return tamper
+
+
+# §8 tamperings at the transaction limits (ledger/limits.py), beside test_bundle_inclusion's.
+LIMIT_TAMPERS: dict[str, Callable[[Any], None]] = {
+    "args nested 17 levels": _with_args(_nested(17)),
+    "args list of 1025 items": _with_args({"l": [0] * 1025}),
+    "args key of 129 bytes": _with_args({"公" * 43: 1}),
+    "args text of 8193 bytes": _with_args({"t": "x" * 8193}),
+    "args not a map": _with_args([]),  # type: ignore[arg-type]
+}
+
 # Tamperings only the JSON text can carry: (label, header field, new value from the old).
 JSON_TAMPERS: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("upper-case hex", "state_root", lambda old: old.upper()),
@@ -248,6 +272,10 @@ def tampered_items(records: Chain, txs: Chain) -> Iterator[Item]:
         obj = inclusion.build_inclusion(txs.store, block.txs[2].tx_id(txs.suite))
         tamper(obj)
         yield from _both_forms(f"{suite}/inclusion tampered: {label}", txs_anchor, obj)
+    for label, limit_tamper in LIMIT_TAMPERS.items():
+        obj = inclusion.build_inclusion(txs.store, block.txs[2].tx_id(txs.suite))
+        limit_tamper(obj)
+        yield from _both_forms(f"{suite}/inclusion at the limits: {label}", txs_anchor, obj)
     for label, (tamper, _) in test_bundle_multi.TAMPERS.items():
         obj = multi.build_multi(txs.store, txs.store.tree, test_bundle_multi.KEYS, 5)
         tamper(obj)
@@ -429,7 +457,7 @@ def test_js_and_python_verdicts_agree_on_live_and_vector_bundles(
              if i["python"]["kind"] == "inclusion"}
     assert presences == {True, False} and codes == {"OK", "E_DEADLINE"}
     assert len(tampered) == 2 * len(SUITES) * (
-        len(STATE_TAMPERS) + 2 + len(test_bundle_inclusion.TAMPERS)
+        len(STATE_TAMPERS) + 2 + len(test_bundle_inclusion.TAMPERS) + len(LIMIT_TAMPERS)
         + len(test_bundle_multi.TAMPERS)) + len(SUITES) * len(JSON_TAMPERS)
 
 

@@ -71,10 +71,30 @@ test('the decoder bounds the input size', () => {
   assert.throws(() => decode(data, data.length - 1), /above the bound/);
 });
 
-test('the decoder bounds nesting as msgpack-python does', () => {
-  const deep = (n) => Uint8Array.from([...new Array(n).fill(0x91), 0x00]);
-  assert.doesNotThrow(() => decode(deep(MAX_DEPTH)));
-  assert.throws(() => decode(deep(MAX_DEPTH + 1)), EncodingError);
+test('nesting is bounded at 32 containers both ways, as ledger/limits.py bounds it', () => {
+  assert.equal(MAX_DEPTH, 32);
+  const nested = (n) => {
+    let value = 0;
+    for (let i = 0; i < n; i++) value = i % 2 ? { k: value } : [value];
+    return value;
+  };
+  // 31 containers inside a 32nd: accepted; one more is refused, encoding and decoding.
+  const deepest = nested(MAX_DEPTH);
+  assert.deepEqual(decode(encode(deepest)), deepest);
+  assert.throws(() => encode(nested(MAX_DEPTH + 1)),
+    { name: 'TooDeep', message: 'value nested deeper than 32 levels' });
+  const tooDeep = Uint8Array.from([...new Array(MAX_DEPTH + 1).fill(0x91), 0x00]);
+  assert.throws(() => decode(tooDeep), { name: 'TooDeep', message: 'value nested deeper than 32 levels' });
+  // A caller's smaller bound is exact too; scalars have depth 0, `{}` depth 1.
+  for (let bound = 1; bound <= 5; bound++) {
+    for (let depth = 0; depth <= 6; depth++) {
+      const bytes = encode(nested(depth));
+      if (depth <= bound) assert.deepEqual(decode(bytes, 1 << 20, bound), nested(depth));
+      else assert.throws(() => decode(bytes, 1 << 20, bound), { message: `value nested deeper than ${bound} levels` });
+    }
+  }
+  assert.throws(() => decode(encode(0), 1 << 20, 33), RangeError);
+  assert.throws(() => decode(encode(0), 1 << 20, 0), RangeError);
 });
 
 for (const [name, value] of [

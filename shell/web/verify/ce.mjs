@@ -12,11 +12,12 @@
 // objects for maps.
 
 import { compare, equal, fromUtf8, isBytes, utf8 } from './bytes.mjs';
-import { EncodingError, InvalidInput } from './errors.mjs';
+import { EncodingError, InvalidInput, TooDeep } from './errors.mjs';
 
-export const MAX_ENCODED_BYTES = 16 * 1024 * 1024;
-// msgpack-python's unpacker refuses nesting deeper than its 1024-entry stack; so do we.
-export const MAX_DEPTH = 1024;
+// ledger/limits.py: MAX_CE_BYTES (a block of 16 MiB and what wraps it) and MAX_CE_DEPTH.
+export const MAX_ENCODED_BYTES = 17 * 1024 * 1024;
+// At most 32 nested containers (a scalar has depth 0, `{}` depth 1), in both directions.
+export const MAX_DEPTH = 32;
 const INT_MIN = -(1n << 63n);
 const UINT_MAX = (1n << 64n) - 1n;
 
@@ -116,8 +117,12 @@ function writeStr(w, text) {
   w.bytes(raw);
 }
 
+function tooDeep(maxDepth) {
+  return new TooDeep(`value nested deeper than ${maxDepth} levels`);
+}
+
+// `depth`: how many containers enclose `value`.
 function writeValue(w, value, depth) {
-  if (depth > MAX_DEPTH) throw new EncodingError(`value nested deeper than ${MAX_DEPTH}`);
   if (value === null) return w.byte(0xc0);
   if (value === false) return w.byte(0xc2);
   if (value === true) return w.byte(0xc3);
@@ -137,11 +142,15 @@ function writeValue(w, value, depth) {
     return w.bytes(value);
   }
   if (Array.isArray(value)) {
+    if (depth >= MAX_DEPTH) throw tooDeep(MAX_DEPTH);
     writeLength(w, value.length, 0x90, 15, null, 0xdc, 0xdd);
     for (const item of value) writeValue(w, item, depth + 1);
     return undefined;
   }
-  if (isPlainObject(value)) return writeMap(w, value, depth);
+  if (isPlainObject(value)) {
+    if (depth >= MAX_DEPTH) throw tooDeep(MAX_DEPTH);
+    return writeMap(w, value, depth);
+  }
   throw new EncodingError(`type ${describe(value)} has no canonical encoding`);
 }
 
@@ -181,8 +190,9 @@ export function encode(value) {
 // ---- decoding ------------------------------------------------------------------------------
 
 class Reader {
-  constructor(bytes) {
+  constructor(bytes, maxDepth) {
     this.bytes = bytes;
+    this.maxDepth = maxDepth;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = 0;
   }
@@ -255,10 +265,9 @@ function strLength(r, head) {
   return -1;
 }
 
+// `depth`: how many containers enclose the value read; a container read at depth d is the
+// (d + 1)-th level, refused beyond `r.maxDepth`.
 function readValue(r, depth) {
-  if (depth > MAX_DEPTH) {
-    throw new EncodingError(`malformed encoding: nested deeper than ${MAX_DEPTH}`);
-  }
   const head = r.uint(1);
   if (head <= 0x7f) return head;
   if (head >= 0xe0) return head - 0x100;
@@ -294,12 +303,14 @@ function readValue(r, depth) {
 }
 
 function readArray(r, count, depth) {
+  if (depth >= r.maxDepth) throw tooDeep(r.maxDepth);
   const out = new Array(r.items(count));
   for (let i = 0; i < count; i++) out[i] = readValue(r, depth + 1);
   return out;
 }
 
 function readMap(r, count, depth) {
+  if (depth >= r.maxDepth) throw tooDeep(r.maxDepth);
   r.items(count);
   const out = {};
   let previous = null;
@@ -326,14 +337,18 @@ function readMap(r, count, depth) {
   return out;
 }
 
-/** Decode CE bytes, refusing anything non-canonical, truncated, trailing or above `maxBytes`. */
-export function decode(data, maxBytes = MAX_ENCODED_BYTES) {
+/** Decode CE bytes, refusing anything non-canonical, truncated, trailing, above `maxBytes`
+ * or nested deeper than `maxDepth` (at most MAX_DEPTH: deeper could not be encoded again). */
+export function decode(data, maxBytes = MAX_ENCODED_BYTES, maxDepth = MAX_DEPTH) {
   if (!isBytes(data)) throw new EncodingError(`expected bytes, got ${describe(data)}`);
+  if (!(maxDepth >= 1 && maxDepth <= MAX_DEPTH)) {
+    throw new RangeError(`maxDepth must be in 1..${MAX_DEPTH}, got ${maxDepth}`);
+  }
   if (data.length > maxBytes) {
     throw new EncodingError(`encoding is ${data.length} bytes, above the bound of ${maxBytes}`);
   }
   // A subclass such as Node's Buffer has other slice() semantics: read a plain view of it.
-  const r = new Reader(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  const r = new Reader(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), maxDepth);
   if (data.length === 0) throw new EncodingError('malformed encoding: empty input');
   const value = readValue(r, 0);
   if (r.pos !== data.length) throw new EncodingError('trailing bytes after the encoded value');

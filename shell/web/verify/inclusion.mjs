@@ -17,9 +17,8 @@ import { InvalidInput, ProofError } from './errors.mjs';
 import { exactMap, getBytes, getInt, getList } from './fields.mjs';
 import { MAX_PATH_LEN, verifyInclusion } from './merkle.mjs';
 import { DIGEST_LEN } from './suites.mjs';
-import {
-  MAX_TX_BYTES, parseReceipt, parseSignedTx, receiptHash, txId, txSigningBytes,
-} from './tx.mjs';
+import { MAX_TX_BYTES } from './limits.mjs';
+import { decodeSignedTx, parseReceipt, receiptHash, txId, txSigningBytes } from './tx.mjs';
 
 export const WHAT = 'inclusion bundle';
 // A receipt carries a message (≤ 4 KiB) and the events of one transaction.
@@ -55,10 +54,10 @@ function parse(obj) {
   }
 }
 
-// `bytes` decoded canonically and read by `parseFn`; a failure says which field and why.
-function decodeCarried(bytes, maxBytes, parseFn, what) {
+// `read(bytes)`, a strict decode and parse; a failure says which field and why.
+function decodeCarried(bytes, read, what) {
   try {
-    return parseFn(decode(bytes, maxBytes));
+    return read(bytes);
   } catch (err) {
     if (err instanceof InvalidInput) {
       throw new ProofError(`malformed ${WHAT}: ${what}: ${err.message}`);
@@ -84,9 +83,8 @@ async function checkPath(suite, b, header, pathName, rootName, leaf) {
 export async function verifyInclusionBundle(obj, anchor) {
   const b = parse(obj);
   const header = await verifyCertified(b.certified, anchor);
-  const tx = decodeCarried(b.tx, MAX_TX_BYTES, parseSignedTx,
-    'tx is not a canonical transaction');
-  const receipt = decodeCarried(b.receipt, MAX_RECEIPT_BYTES, parseReceipt,
+  const tx = decodeCarried(b.tx, decodeSignedTx, 'tx is not a canonical transaction');
+  const receipt = decodeCarried(b.receipt, (bytes) => parseReceipt(decode(bytes, MAX_RECEIPT_BYTES)),
     'receipt is not a canonical receipt');
   const { suite } = anchor;
   if (!(await suite.verify(tx.body.sender, txSigningBytes(tx.body), tx.sig))) {

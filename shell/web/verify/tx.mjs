@@ -1,17 +1,17 @@
 // Signed transactions (PROTOCOL §3) and receipts (§8) as an inclusion bundle carries them:
-// strict parsers of their decoded CE with ledger/tx.py's messages, the transaction id
-// Hd(0x20, CE(body)), the signing bytes 0x21 ‖ CE(body) and the receipt hash
-// Hd(0x22, CE(receipt)).
+// strict decoding within the transaction limits (limits.mjs) and parsers with ledger/tx.py's
+// messages, the transaction id Hd(0x20, CE(body)), the signing bytes 0x21 ‖ CE(body) and the
+// receipt hash Hd(0x22, CE(receipt)).
 
 import { concat } from './bytes.mjs';
-import { encode } from './ce.mjs';
-import { InvalidInput } from './errors.mjs';
+import { decode, encode } from './ce.mjs';
+import { EncodingError, InvalidInput, TooDeep } from './errors.mjs';
 import { exactMap, getBytes, getInt, getStr, isMap } from './fields.mjs';
+import { MAX_ARGS_DEPTH, MAX_TX_BYTES, TX_DEPTH, checkArgs } from './limits.mjs';
 import { pyRepr } from './pytext.mjs';
 import { SIG_LEN } from './suites.mjs';
 import * as tags from './tags.mjs';
 
-export const MAX_TX_BYTES = 64 * 1024;
 export const MAX_CALL_LEN = 64;
 const MAX_CHAIN_ID_LEN = 256;
 const MAX_SENDER_LEN = 65;
@@ -20,7 +20,7 @@ const RECEIPT_FIELDS = ['tx_id', 'code', 'message', 'events'];
 
 function parseBody(obj) {
   const m = exactMap(obj, 'tx body', BODY_FIELDS);
-  if (!isMap(m.args)) throw new InvalidInput('tx body.args must be a map');
+  checkArgs(m.args);
   const call = getStr(m, 'call', 'tx body', MAX_CALL_LEN);
   if (call.split('.').length !== 2) {
     throw new InvalidInput(`tx body.call must be 'contract.method', got ${pyRepr(call)}`);
@@ -32,6 +32,19 @@ function parseBody(obj) {
     call,
     args: m.args,
   };
+}
+
+/** `{body, sig}` of a signed transaction's CE bytes, decoded within the limits. */
+export function decodeSignedTx(bytes) {
+  let obj;
+  try {
+    obj = decode(bytes, MAX_TX_BYTES, TX_DEPTH);
+  } catch (err) {
+    if (!(err instanceof TooDeep)) throw err;
+    throw new EncodingError(`transaction nested deeper than ${TX_DEPTH} levels: its args `
+      + `may nest at most ${MAX_ARGS_DEPTH}`);
+  }
+  return parseSignedTx(obj);
 }
 
 /** `{body, sig}` of a decoded signed transaction. */
