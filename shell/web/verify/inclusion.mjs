@@ -84,8 +84,8 @@ export async function verifyInclusionBundle(obj, anchor) {
   const b = parse(obj);
   const header = await verifyCertified(b.certified, anchor);
   const tx = decodeCarried(b.tx, decodeSignedTx, 'tx is not a canonical transaction');
-  const receipt = decodeCarried(b.receipt, (bytes) => parseReceipt(decode(bytes, MAX_RECEIPT_BYTES)),
-    'receipt is not a canonical receipt');
+  const readReceipt = (bytes) => parseReceipt(decode(bytes, MAX_RECEIPT_BYTES));
+  const receipt = decodeCarried(b.receipt, readReceipt, 'receipt is not a canonical receipt');
   const { suite } = anchor;
   if (!(await suite.verify(tx.body.sender, txSigningBytes(tx.body), tx.sig))) {
     throw new ProofError("the transaction's signature does not verify under its sender");
