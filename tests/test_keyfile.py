@@ -145,7 +145,7 @@ def test_passphrase_files_are_read_once_checked(tmp_path: Path) -> None:
 
 
 def test_network_init_writes_files_that_load(tmp_path: Path) -> None:
-    from cli import NETWORK_PASSPHRASE_FILE, init_network
+    from shell.localnet import NETWORK_PASSPHRASE_FILE, init_network
 
     out = tmp_path / "net"
     old_umask = os.umask(0o022)  # the usual umask: new files would be 0644 by default
