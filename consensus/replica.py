@@ -91,11 +91,14 @@ class Replica:
         self.app = app
         self.txs = txs
         self.validators = validators
-        # Our index is our key's place in the set; outside it we follow as an observer
-        # (never voting or proposing) until a validator change seats us.
         self.abstain = abstain
-        self.index: int | None = None if abstain else _index_of(validators, self.pubkey)
         self.head: Header = store_state.head
+        # Our own votes on record reach up to this height. At the height in flight they are
+        # restored below (``_restore``); but when the store's head is further behind them
+        # (blocks restored from an older copy, or fetched again after a resync) we can't
+        # know every vote we sent between: we vote again only above the recorded height.
+        recorded = durable.recorded_height(store_state.consensus)
+        self.vote_floor = recorded if recorded > self.head.height + 1 else 0
         self.head_qc: QC | None = store_state.head_qc
         self.now_ms = 0
         self.ticks = 0
@@ -111,7 +114,15 @@ class Replica:
 
     # ---- per-height state ------------------------------------------------------------------
 
+    def _my_index(self) -> int | None:
+        """Our key's place in the set, or None: outside the set (an observer until a
+        validator change seats us), abstaining, or at or below our vote floor."""
+        if self.abstain or self.head.height + 1 <= self.vote_floor:
+            return None
+        return _index_of(self.validators, self.pubkey)
+
     def _enter_height(self) -> None:
+        self.index = self._my_index()
         self.height = self.head.height + 1
         self.view = 0
         self.in_view_change = False
@@ -427,7 +438,6 @@ class Replica:
         self.head, self.head_qc = block.header, qc
         if next_validators != self.validators:
             self.validators = next_validators
-            self.index = None if self.abstain else _index_of(next_validators, self.pubkey)
         self._barrier = True  # the shell applies the block before we touch the app again
         self._enter_height()
 

@@ -63,6 +63,8 @@ def one_validator_node(
         passphrase_env=None,
         passphrase_file=None,
         host="127.0.0.1",
+        peer_host="127.0.0.1",
+        http_host="127.0.0.1",
         peer_port=0,
         http_port=0,
         peers=(),

@@ -494,3 +494,34 @@ def test_a_clock_stepped_forward_and_back_judges_proposals_by_the_latest_reading
     pp = propose(c)
     (vote,) = sent(c.step(2, MessageIn(1, pp)), Prepare)
     assert isinstance(vote, Prepare) and vote.block_hash == pp.block.hash(c.suite)
+
+
+def test_a_replica_whose_store_is_behind_its_own_vote_records_abstains_up_to_them() -> None:
+    """Blocks restored from an older copy (or fetched again after a resync) with the round
+    record of a later height: the replica can't know every vote it sent in between, so it
+    follows without voting until it is past that height."""
+    c = Cluster()
+    c.run_until(3)
+    ahead = durable.RoundRecord(10, 0, False, b"\x01" * 32, None)
+    for i in (2,):
+        batch = c.kvs[i].batch()
+        batch.put(durable.ROUND_KEY, ahead.encode())
+        c.kvs[i].write(batch)
+    r = c.restart(2)
+    assert r.vote_floor == 10 and r.index is None
+    c.run_until(11, only=[0, 1, 3], drop=lambda s, d, m: 2 in (s, d))
+    sent_by_2: list[Message] = []
+    for lo in range(4, 11, 4):  # it fetches the blocks it lacks: no vote on the way
+        blocks = tuple((c.block(0, h), c.qc(0, h)) for h in range(lo, min(lo + 4, 12)))
+        effects = c.step(2, BlocksFetched(0, blocks))  # type: ignore[arg-type]
+        sent_by_2 += [e.message for e in effects if isinstance(e, Send)]
+    assert c.heights()[2] == 11 and sent_by_2 == []
+    assert c.replicas[2].height == 12 and c.replicas[2].index == 2  # above the floor: votes
+
+
+def test_a_restart_at_the_height_of_its_round_record_votes_as_before() -> None:
+    c = Cluster()
+    pp = propose(c)
+    c.step(2, MessageIn(1, pp))
+    r = c.restart(2)
+    assert r.vote_floor == 0 and r.index == 2 and r.my_prepare == pp.block.hash(c.suite)

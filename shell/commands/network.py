@@ -59,6 +59,30 @@ def node_start(config_path: str, confirm_lost_votes: bool) -> None:
     sys.exit(run_node(config_path, confirm_lost_votes))
 
 
+@node_group.command("resync")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def node_resync(config_path: str, yes: bool) -> None:
+    """Set a damaged store aside; the node then fetches and re-verifies the chain."""
+    from shell.config import NodeConfig
+    from shell.resync import resync
+
+    config = NodeConfig.load(config_path)
+    if not yes:
+        click.confirm(f"move {config.data_dir / 'db'} aside and rebuild it from the peers?",
+                      abort=True)
+    done = resync(config)
+    click.echo(f"the damaged store is now {done.damaged}; a new one is in {done.fresh}")
+    if done.records_kept:
+        click.echo("this validator's vote records were carried over: it votes again once "
+                   "past the heights it voted at")
+    else:
+        click.echo("the old vote records could not be read: the node will follow without "
+                   "voting until you start it with --confirm-lost-votes")
+    click.echo(f"start the node (credchain node start --config {config_path}); it fetches "
+               "the chain from its peers, checking every block's QC and re-executing it")
+
+
 @click.group("net")
 def net_group() -> None:
     """A whole local network."""
