@@ -202,11 +202,13 @@ class Replica:
         elif isinstance(event, TxsAdmitted):
             self._maybe_propose(out)
         elif isinstance(event, MessageIn):
-            if event.message.sender != event.sender_index:
-                out.append(Log("warning", f"peer {event.sender_index} relayed a message "
-                                          f"signed as {event.message.sender}; dropped"))
+            msg = event.message
+            if (msg.height == self.height and 0 <= msg.sender < len(self.validators)
+                    and self.validators[msg.sender].pubkey != event.peer):
+                out.append(Log("warning", f"peer {event.peer.hex()[:16]} relayed a message "
+                                          f"signed as validator {msg.sender}; dropped"))
                 return
-            self._on_message(event.message, out)
+            self._on_message(msg, out, event.peer)
         elif isinstance(event, BlocksFetched):
             self._on_fetched(event, out)
         elif isinstance(event, BlockApplied):
@@ -302,14 +304,15 @@ class Replica:
         return 0 <= msg.sender < n and messages.verify(
             self.suite, self.chain_id, self.validators[msg.sender].pubkey, msg)
 
-    def _on_message(self, msg: Message, out: list[Effect]) -> None:
+    def _on_message(self, msg: Message, out: list[Effect], peer: bytes | None = None) -> None:
+        """``peer``: the key of the link it came over (None when replayed from the buffer)."""
         if msg.height < self.height:
             return
         if msg.height > self.height:
             self._buffer(msg)
             stuck = self.ticks_at_height >= self.config.fetch_timeout_ticks
-            if msg.height > self.height + 1 or stuck:
-                self._maybe_fetch(msg.sender, out)
+            if peer is not None and (msg.height > self.height + 1 or stuck):
+                self._maybe_fetch(peer, out)
             return
         if msg.view > self.view + self.config.view_window:
             return
@@ -422,8 +425,9 @@ class Replica:
             known = self._valid.get(block_hash)
             if known is None:
                 # Decided without us seeing the block: a voter will have it shortly.
-                voters = [i for i, _ in self.commits.signatures(view, block_hash)]
-                self._maybe_fetch(next(i for i in voters if i != self.index), out)
+                voter = next(i for i, _ in self.commits.signatures(view, block_hash)
+                             if i != self.index)
+                self._maybe_fetch(self.validators[voter].pubkey, out)
                 continue
             qc = QC(self.height, view, block_hash, self.commits.signatures(view, block_hash))
             self._commit(known[0], qc, known[1], out)
@@ -536,8 +540,8 @@ class Replica:
 
     # ---- catch-up --------------------------------------------------------------------------
 
-    def _maybe_fetch(self, peer: int, out: list[Effect]) -> None:
-        if peer == self.index or self.ticks < self._fetch_deadline or self._fetched:
+    def _maybe_fetch(self, peer: bytes, out: list[Effect]) -> None:
+        if peer == self.pubkey or self.ticks < self._fetch_deadline or self._fetched:
             return
         self._fetch_deadline = self.ticks + self.config.fetch_timeout_ticks
         out.append(FetchBlocks(peer, self.height, self.config.fetch_blocks_max))

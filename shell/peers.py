@@ -173,8 +173,10 @@ class PeerNet:
         else:
             self._send_to(to, wire.CONSENSUS, body)
 
-    def fetch(self, peer: int, from_height: int, max_blocks: int) -> None:
-        self._send_to(peer, wire.FETCH, {"from_height": from_height, "max_blocks": max_blocks})
+    def fetch(self, peer: bytes, from_height: int, max_blocks: int) -> None:
+        link = self.links.get(peer)
+        if link is not None:
+            link.send(wire.FETCH, {"from_height": from_height, "max_blocks": max_blocks})
 
     def gossip(self, txs: list[bytes]) -> None:
         step = self.limits.gossip_batch_max
@@ -300,7 +302,7 @@ class PeerNet:
                 block = await self.admission.verify_block(message.block)
                 if block is not message.block:
                     message = _with_block(message, block)
-            await self._deliver(MessageIn(message.sender, message))
+            await self._deliver(MessageIn(link.pubkey, message))
         elif frame.kind == wire.TXS:
             if len(self._gossip) >= self.limits.gossip_batches_in_flight:
                 self.metrics.inc("gossip_dropped_total", len(frame.body["txs"]))
@@ -323,9 +325,7 @@ class PeerNet:
         elif frame.kind == wire.BLOCKS:
             blocks = tuple((Block.decode(b), QC.decode(q)) for b, q in frame.body["blocks"])
             if blocks:
-                index = self.peer_index(link)
-                if index is not None:
-                    await self._deliver(BlocksFetched(index, blocks))
+                await self._deliver(BlocksFetched(link.pubkey, blocks))
 
     def _fetch_if_behind(self, link: Link, peer_head: int) -> None:
         """A peer is ahead: ask it for the next blocks (at most one request a second). The
@@ -338,9 +338,6 @@ class PeerNet:
         link.send(wire.FETCH, {"from_height": ours + 1,
                                "max_blocks": self.limits.fetch_blocks_served_max})
 
-    def peer_index(self, link: Link) -> int | None:
-        keys = [v.pubkey for v in self._validators()]
-        return keys.index(link.pubkey) if link.pubkey in keys else None
 
 
 def _with_block(message: PrePrepare | NewView, block: Block) -> Message:
