@@ -24,6 +24,7 @@ PREPARE = 0x51
 VIEW_CHANGE = 0x52
 NEW_VIEW = 0x53
 PEER_HANDSHAKE = 0x5A
+API_REQUEST = 0x5D  # a reader's signed HTTP request (shell/readers.py)
 
 # Contract-level commitments (contracts/ documents each encoding).
 BID_COMMITMENT = 0x60

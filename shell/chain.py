@@ -23,6 +23,7 @@ from contracts.app import ChainApp
 from contracts.keys import nonce as nonce_key
 from contracts.registry import default_executor
 from contracts.state import StateReader
+from ledger import schema
 from ledger.block import QC, Block, ValidatorSet, verify_qc
 from ledger.crypto import Suite
 from ledger.encoding import decode_trusted
@@ -157,6 +158,16 @@ class Chain:
     def state_value(self, key: str) -> bytes | None:
         """CE bytes of ``key``'s value at the head, or None."""
         return self.store.tree.get(key)
+
+    def state_keys(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` state keys starting with ``prefix`` at the head, in key order."""
+        out: list[str] = []
+        start = schema.state_head_key(prefix)
+        for k, _ in self.kv.scan(start):
+            if len(out) >= limit:
+                break
+            out.append(k[len(schema.STATE_HEAD):].decode("utf-8"))
+        return out
 
     def receipt(self, tx_id: bytes) -> tuple[int, int, Receipt] | None:
         """``(height, index, receipt)`` of a committed transaction. A block's receipts are

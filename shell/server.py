@@ -44,6 +44,7 @@ from shell.httpguard import GuardedServer
 from shell.metrics import Metrics
 from shell.peers import PeerNet
 from shell.ratelimit import TokenBuckets
+from shell.readers import Readers
 
 log = logging.getLogger("credchain.node")
 
@@ -71,6 +72,7 @@ class Node:
         self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
         self._nudged = False
         self.body_budget = TokenBuckets(self.limits.request_bytes_per_second)
+        self.readers = Readers(chain.suite, chain.chain_id)
         self.admission = Admission(chain, self.limits, self.metrics, self._nudge, self._gossip)
         pubkey = chain.suite.public_key(secret)
         self.votes_missing = not chain.votes_are_mine(pubkey, confirm_lost_votes)

@@ -63,7 +63,7 @@ def _subject(suite: Suite, text: str) -> str:
 def _send(url: str, key_file: str, env: str | None, file: str | None, call: str,
           args: dict[str, Any]) -> None:
     suite, secret = load_key(key_file, env, file)
-    client = NodeClient(url)
+    client = NodeClient(url).as_key(suite, secret)
     chain_suite = client.status()["suite"]
     if suite.name != chain_suite:
         fail(f"the key is a {suite.name} key; this chain uses {chain_suite}")
