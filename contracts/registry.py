@@ -6,7 +6,19 @@ state roots part ways at the first transaction they treat differently.
 
 from __future__ import annotations
 
-from contracts import bid, consent, credit, governance, guarantee, identity, tender
+from contracts import (
+    beacon,
+    bid,
+    consent,
+    credit,
+    draw,
+    evaluation,
+    experts,
+    governance,
+    guarantee,
+    identity,
+    tender,
+)
 from contracts.runtime import Contract, Executor
 
 CONTRACTS: list[Contract] = [
@@ -19,6 +31,12 @@ CONTRACTS: list[Contract] = [
     bid.CONTRACT,
     guarantee.CONTRACT,
     # --- end of trading contracts ---
+    # evaluation committees (DOMAIN.md step 7): the pool, the validators' beacon, the draw,
+    # score sheets
+    experts.CONTRACT,
+    beacon.CONTRACT,
+    draw.CONTRACT,
+    evaluation.CONTRACT,
 ]
 
 

@@ -240,6 +240,7 @@ GENESIS: Mapping[str, Schema] = {
     "committee": ListOf(BIN),
     "roles": MapOf(ListOf(BIN)),
     "params": MapOf(PLAIN),
+    "demo": PLAIN,
 }
 ANCHOR: Mapping[str, Schema] = {
     "suite": PLAIN,
