@@ -314,4 +314,3 @@ def beacon_actions(
 
 
 CONTRACT = Contract("beacon", {"commit": commit, "reveal": reveal, "finalize": finalize})
-

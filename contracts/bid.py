@@ -40,14 +40,6 @@ from contracts.credit import bid_blockers, has_qualification
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, E_STATE, ContractError
 from contracts.identity import require_entity_sender
 from contracts.runtime import Call, Contract
-from contracts.tender_rules import (
-    BID,
-    EVALUATED,
-    LOT,
-    LOT_DECRYPTING,
-    SEALED,
-    advance,
-)
 from contracts.tender import (
     bid_key,
     bidder_conflict,
@@ -60,6 +52,14 @@ from contracts.tender import (
     save,
     slots_key,
     step,
+)
+from contracts.tender_rules import (
+    BID,
+    EVALUATED,
+    LOT,
+    LOT_DECRYPTING,
+    SEALED,
+    advance,
 )
 from ledger import encoding, tags
 from ledger.crypto import DIGEST_LEN

@@ -114,9 +114,7 @@ def eligible(get: StateGet, code: str, specialty: str, spec: DrawSpec) -> tuple[
     return True, then["region"] == spec.home_region
 
 
-def _fill(
-    get: StateGet, shuffle: _Shuffle, g: int, spec: DrawSpec, drawn: Drawn, need: int
-) -> int:
+def _fill(get: StateGet, shuffle: _Shuffle, g: int, spec: DrawSpec, drawn: Drawn, need: int) -> int:
     """Seat up to ``need`` experts of group ``g`` from its cursor on; returns how many."""
     group = spec.groups[g]
     seated = {s.code for s in drawn.seats}

@@ -32,8 +32,8 @@ from contracts import args as A
 from contracts import beacon, committee, experts
 from contracts.errors import E_BAD_ARGS, E_FORBIDDEN, E_NOT_FOUND, E_STATE, ContractError
 from contracts.governance import require_unfrozen_sender
-from contracts.lifecycle import Table, branches, to
 from contracts.identity import entity_of_key
+from contracts.lifecycle import Table, branches, to
 from contracts.runtime import Call, Contract
 from contracts.tender import bid_key, load, opened_slots, record_id, require_side, save, step
 from contracts.tender_rules import DRAWING, E_TOO_EARLY, advance, load_periods
@@ -134,7 +134,10 @@ def _check_size(call: Call, size: int, experts_count: int) -> None:
     low, high = int(call.param("committee_min_size")), int(call.param("committee_max_size"))
     if size % 2 == 0 or not low <= size <= high:
         raise ContractError(E_COMMITTEE, f"the committee is odd, {low} to {high} members")
-    num, den = int(call.param("committee_expert_min_num")), int(call.param("committee_expert_min_den"))
+    num, den = (
+        int(call.param("committee_expert_min_num")),
+        int(call.param("committee_expert_min_den")),
+    )
     if experts_count > size or experts_count * den < num * size:
         raise ContractError(
             E_COMMITTEE, f"experts must be at least {num}/{den} of the committee of {size}"
@@ -159,7 +162,9 @@ def _timing(call: Call, tender: dict[str, Any]) -> tuple[int, int]:
         )
     longest = int(call.param("evaluation_max_days"))
     if end <= start or periods.days_apart(start, end) > longest:
-        raise ContractError(E_BAD_ARGS, f"the evaluation ends after it starts, within {longest} days")
+        raise ContractError(
+            E_BAD_ARGS, f"the evaluation ends after it starts, within {longest} days"
+        )
     return start, end
 
 
@@ -195,8 +200,17 @@ def request(call: Call) -> None:
     }
     subject = call.block.suite.hash(encoding.encode(rec))
     beacon.open_request(call, beacon_id(tender["tender_id"], round_), subject)
-    rec.update({"subject": subject, "status": DRAW.start("request"), "seed": b"", "cursors": [],
-                "members": [], "declined": [], "seated_ms": 0})
+    rec.update(
+        {
+            "subject": subject,
+            "status": DRAW.start("request"),
+            "seed": b"",
+            "cursors": [],
+            "members": [],
+            "declined": [],
+            "seated_ms": 0,
+        }
+    )
     call.state.put(draw_key(tender["tender_id"], round_), rec)
     tender.update({"eval_round": round_, "evaluation_start_ms": start, "evaluation_end_ms": end})
     advance(tender, "request_draw")
@@ -209,13 +223,25 @@ def request(call: Call) -> None:
 
 def _members(draw: dict[str, Any], drawn: committee.Drawn) -> list[dict[str, Any]]:
     seats = [
-        {"member": s.code, "kind": EXPERT, "key": b"", "group": s.group,
-         "position": s.position, "local": s.local}
+        {
+            "member": s.code,
+            "kind": EXPERT,
+            "key": b"",
+            "group": s.group,
+            "position": s.position,
+            "local": s.local,
+        }
         for s in drawn.seats
     ]
     reps = [
-        {"member": f"rep-{i}", "kind": REPRESENTATIVE, "key": key, "group": -1,
-         "position": -1, "local": False}
+        {
+            "member": f"rep-{i}",
+            "kind": REPRESENTATIVE,
+            "key": key,
+            "group": -1,
+            "position": -1,
+            "local": False,
+        }
         for i, key in enumerate(draw["representatives"])
     ]
     return seats + reps
@@ -234,7 +260,9 @@ def seat(call: Call) -> None:
     if status == beacon.FAILED:
         outcome = "beacon_failed"
     else:
-        drawn = committee.draw_committee(call.state.get, call.block.suite, seed, committee.spec_of(draw))
+        drawn = committee.draw_committee(
+            call.state.get, call.block.suite, seed, committee.spec_of(draw)
+        )
         draw.update({"seed": seed, "cursors": drawn.cursors, "members": _members(draw, drawn)})
         outcome = "short" if drawn.short else "seated"
     DRAW.advance(draw, "seat", outcome)
@@ -242,7 +270,9 @@ def seat(call: Call) -> None:
     call.state.put(draw_key(tender["tender_id"], draw["round"]), draw)
     advance(tender, "seat", outcome)
     save(call, tender)
-    call.emit("draw.seated", tender_id=tender["tender_id"], round=draw["round"], status=draw["status"])
+    call.emit(
+        "draw.seated", tender_id=tender["tender_id"], round=draw["round"], status=draw["status"]
+    )
 
 
 def drawn_of(draw: dict[str, Any]) -> committee.Drawn:
@@ -270,7 +300,9 @@ def decline(call: Call) -> None:
         raise ContractError(E_STATE, "a member that has scored cannot decline")
     drawn = drawn_of(draw)
     spec = committee.spec_of(draw)
-    new = committee.replace_seat(call.state.get, call.block.suite, draw["seed"], spec, drawn, member["member"])
+    new = committee.replace_seat(
+        call.state.get, call.block.suite, draw["seed"], spec, drawn, member["member"]
+    )
     reps = [m for m in draw["members"] if m["kind"] == REPRESENTATIVE]
     draw["members"] = _members({"representatives": []}, drawn) + reps
     draw["cursors"] = drawn.cursors
@@ -280,8 +312,12 @@ def decline(call: Call) -> None:
     call.state.put(draw_key(tender["tender_id"], draw["round"]), draw)
     advance(tender, "decline", outcome)
     save(call, tender)
-    call.emit("draw.declined", tender_id=tender["tender_id"], member=member["member"],
-              replaced_by="" if new is None else new.code)
+    call.emit(
+        "draw.declined",
+        tender_id=tender["tender_id"],
+        member=member["member"],
+        replaced_by="" if new is None else new.code,
+    )
 
 
 CONTRACT = Contract("draw", {"request": request, "seat": seat, "decline": decline})

@@ -130,7 +130,9 @@ def score(call: Call) -> None:
     lot = A.integer(call.args, "lot", 1, 0xFFFF)
     lot_of(tender, lot)
     bidder = require_uscc(A.text(call.args, "bidder", max_len=18))
-    bid = call.state.get(bid_key(tender["tender_id"], lot, slot_of(call, tender["tender_id"], lot, bidder)))
+    bid = call.state.get(
+        bid_key(tender["tender_id"], lot, slot_of(call, tender["tender_id"], lot, bidder))
+    )
     if bid is None or bid["status"] != REVEALED:
         raise ContractError(E_NOT_FOUND, f"{bidder} has no valid bid on lot {lot}")
     round_ = tender["eval_round"]
@@ -177,7 +179,9 @@ def close(call: Call) -> None:
         advance(tender, "close_evaluation", "redo")
     else:
         result["outcome"] = "decided"
-        result["lots"] = [_decide_lot(call, tender, lot, bids, counted) for lot, bids in valid.items()]
+        result["lots"] = [
+            _decide_lot(call, tender, lot, bids, counted) for lot, bids in valid.items()
+        ]
         advance(tender, "close_evaluation", "decided")
     call.state.put(result_key(tid, round_), result)
     save(call, tender)
@@ -238,18 +242,26 @@ def sign(call: Call) -> None:
         raise ContractError(E_REPORT_HASH, "the hash signed is not the posted report's")
     if member in posted["signatures"]:
         raise ContractError(E_EXISTS, f"{member} has signed the report")
-    dissent = A.blob(call.args, "dissent_hash", length=HASH_LEN) if "dissent_hash" in call.args else b""
+    dissent = (
+        A.blob(call.args, "dissent_hash", length=HASH_LEN) if "dissent_hash" in call.args else b""
+    )
     signed = len(posted["signatures"]) + 1 == len(result["counted"])
-    posted["signatures"] = {**posted["signatures"], member: {"at_ms": call.now_ms, "dissent_hash": dissent}}
+    posted["signatures"] = {
+        **posted["signatures"],
+        member: {"at_ms": call.now_ms, "dissent_hash": dissent},
+    }
     call.state.put(report_key(tid, round_), posted)
     if signed:
-        tender.update({"report_hash": posted["report_hash"], "committee_size": draw["size"],
-                       "publicity_start_ms": call.now_ms})
+        tender.update(
+            {
+                "report_hash": posted["report_hash"],
+                "committee_size": draw["size"],
+                "publicity_start_ms": call.now_ms,
+            }
+        )
     advance(tender, "sign_report", "signed" if signed else "pending")
     save(call, tender)
     call.emit("evaluation.signed", tender_id=tid, member=member, complete=signed)
 
 
-CONTRACT = Contract(
-    "evaluation", {"score": score, "close": close, "report": report, "sign": sign}
-)
+CONTRACT = Contract("evaluation", {"score": score, "close": close, "report": report, "sign": sign})

@@ -111,7 +111,11 @@ def exposure(
 
 
 def _check(
-    uscc: str | None, kind: str | None, kinds: frozenset[str], cursor: int, limit: int,
+    uscc: str | None,
+    kind: str | None,
+    kinds: frozenset[str],
+    cursor: int,
+    limit: int,
     limit_max: int,
 ) -> None:
     if uscc is not None and not valid_uscc(uscc):
@@ -125,8 +129,12 @@ def _check(
 
 
 def _matches(
-    rec: dict[str, Any], now_ms: int, kinds: frozenset[str], uscc: str | None,
-    kind: str | None, region: str | None,
+    rec: dict[str, Any],
+    now_ms: int,
+    kinds: frozenset[str],
+    uscc: str | None,
+    kind: str | None,
+    region: str | None,
 ) -> bool:
     if rec["kind"] not in kinds or not record_in_force(rec, now_ms):
         return False
@@ -139,7 +147,10 @@ def _matches(
 
 
 def _candidates(
-    get: Callable[[str], Any], uscc: str | None, kind: str | None, region: str | None,
+    get: Callable[[str], Any],
+    uscc: str | None,
+    kind: str | None,
+    region: str | None,
     cursor: int,
 ) -> Iterator[int]:
     """Sanction numbers ≥ cursor, ascending, from the most selective index for the filters."""

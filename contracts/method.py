@@ -103,9 +103,7 @@ def scored_criteria(method: dict[str, Any]) -> dict[str, int]:
     return {c["name"]: int(c["max_points"]) for c in method["criteria"]}
 
 
-def bonus_points(
-    state: Overlay, method: dict[str, Any], uscc: str, tender: dict[str, Any]
-) -> int:
+def bonus_points(state: Overlay, method: dict[str, Any], uscc: str, tender: dict[str, Any]) -> int:
     """The reward bonus of a bidder, from the records in force at the tender's bid deadline
     (written by then, in the tender's kind and region), capped at the method's maximum."""
     bonus = method["bonus"]

@@ -17,6 +17,7 @@ from contracts import (
     governance,
     guarantee,
     identity,
+    supermarket,
     tender,
 )
 from contracts.runtime import Contract, Executor
@@ -37,6 +38,8 @@ CONTRACTS: list[Contract] = [
     beacon.CONTRACT,
     draw.CONTRACT,
     evaluation.CONTRACT,
+    # the intermediary services supermarket: catalogue, agencies, selection requests
+    supermarket.contract(),
 ]
 
 

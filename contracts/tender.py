@@ -23,10 +23,10 @@ from contracts import args
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, E_STATE, ContractError
 from contracts.governance import require_unfrozen_sender
 from contracts.identity import entity_of_key, require_entity_sender
+from contracts.lifecycle import OK, Transition
+from contracts.method import parse_method
 from contracts.params import text_set
 from contracts.runtime import Call, Contract
-from contracts.lifecycle import OK
-from contracts.method import parse_method
 from contracts.tender_rules import (
     LOT,
     OBJECTION,
@@ -36,7 +36,6 @@ from contracts.tender_rules import (
     RULE_SETS,
     TENDER,
     GuardView,
-    Transition,
     advance,
     load_periods,
     require,

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_STATE
+from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_STATE, E_UNKNOWN_CALL
 from contracts.periods import DAY_MS, MINUTE_MS, ms_of_beijing
-from contracts.errors import E_UNKNOWN_CALL
 from contracts.tender import (
     E_AMEND_LATE,
     E_CANDIDATE,
@@ -66,14 +65,19 @@ def test_advance_takes_the_next_state_from_the_table_and_refuses_a_move_not_in_i
 
 
 def test_no_handler_writes_a_tender_or_bid_state_literal() -> None:
-    """The table is the single source: handlers move records only through ``advance``."""
+    """The tables are the single source: no handler assigns a state or status literal (or
+    creates a record with one); records move only through ``advance``."""
     import re
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "contracts"
-    pattern = re.compile(r"""\[["'](state|status)["']\]\s*=[^=]""")
+    assigned = re.compile(r"""\[["'](state|status)["']\]\s*=\s*["']""")
+    created = re.compile(r"""["'](state|status)["']\s*:\s*["'][a-z]""")
     for name in ("tender.py", "bid.py", "draw.py", "evaluation.py", "selection.py"):
-        assert not pattern.search((root / name).read_text()), name
+        text = (root / name).read_text()
+        assert not assigned.search(text) and not created.search(text), name
+    text = (root / "bid.py").read_text()
+    assert "advance(" in text and "BID.advance(" in text
 
 
 def test_the_old_candidates_call_is_gone() -> None:

@@ -352,11 +352,11 @@ class Trading:
         start = self.tender()["evaluation_start_ms"]
         self.h.time_ms = max(self.h.time_ms, start)
 
-    def score_all(self, points: Any = None, members: Sequence[dict[str, Any]] | None = None) -> None:
+    def score_all(
+        self, points: Any = None, members: Sequence[dict[str, Any]] | None = None
+    ) -> None:
         """Every member (or those given) scores every valid bid; ``points(member, uscc)``
         gives a sheet's points (default: none, for a price-only method)."""
-        from contracts.evaluation import valid_bids  # noqa: F401 (documents the source)
-
         self.to_evaluation_start()
         opening = self.h.get("tender/T1/opening")
         for member in members if members is not None else self.current_draw()["members"]:
