@@ -271,7 +271,11 @@ def seat(call: Call) -> None:
     advance(tender, "seat", outcome)
     save(call, tender)
     call.emit(
-        "draw.seated", tender_id=tender["tender_id"], round=draw["round"], status=draw["status"]
+        "draw.seated",
+        tender_id=tender["tender_id"],
+        round=draw["round"],
+        status=draw["status"],
+        members=[m["member"] for m in draw["members"]],
     )
 
 

@@ -185,7 +185,13 @@ def close(call: Call) -> None:
         advance(tender, "close_evaluation", "decided")
     call.state.put(result_key(tid, round_), result)
     save(call, tender)
-    call.emit("evaluation.closed", tender_id=tid, round=round_, outcome=result["outcome"])
+    call.emit(
+        "evaluation.closed",
+        tender_id=tid,
+        round=round_,
+        outcome=result["outcome"],
+        candidates=[lot["candidates"] for lot in result["lots"]],
+    )
 
 
 def _decide_lot(
