@@ -1,6 +1,11 @@
-"""Tenders (``tender.*``): announce, amend, objections and replies, supervision, evaluation,
-award, contract and archive. The lifecycle itself is data in ``contracts.tender_rules``; the
-handlers here check who may act and what the arguments say, then ask the table.
+"""Tenders (``tender.*``): announce, amend, objections and replies, supervision, award,
+contract and archive. The lifecycle itself is data in ``contracts.tender_rules``; the
+handlers here check who may act and what the arguments say, ask the table, and move the
+tender with ``tender_rules.advance``. The evaluation (step 7) is ``contracts.draw`` and
+``contracts.evaluation``: candidates come only from the score sheets, so there is no call
+that names them. An announcement carries the evaluation method (``contracts.method``) and
+whether the evaluation is cross-region; its document issue start is never before its own
+block (``E_ISSUE_START``: the statutory days can't be spent before the tender exists).
 
 Who may act on a tender ("the tender's side"): the platform key that announced it, or a key
 bound to the tenderer or its agent (``identity.entity_of_key``). Supervisors (role
