@@ -108,6 +108,7 @@ class _Demo:
     sealed: dict[str, SealedBid] = field(default_factory=dict)
     bid_receipts: dict[str, Receipt] = field(default_factory=dict)
     experts: list[str] = field(default_factory=list)
+    opened_ms: int = 0  # at or after the opening record's block
 
     def send(self, who: str, call: str, args: dict[str, Any], expect: Any = OK) -> Receipt:
         return self.s.send(who, call, args, expect)
@@ -281,6 +282,7 @@ def _deadline_and_opening(d: _Demo) -> None:
     r = d.send("d", "bid.reveal", wrong)
     d.say(f"   D gave a wrong key: {r.events[0]['type']} (its guarantee becomes claimable)")
     d.send("platform", "bid.close", {"tender_id": d.tender_id})
+    d.opened_ms = d.client.now_ms()
     d.say("   opening record published: A, B, C revealed; D decrypt_failed")
 
 
@@ -344,6 +346,8 @@ def _evaluate(d: _Demo, members: list[str], start_ms: int) -> list[str]:
             points = {"technical": tech + i % 3 - 1, "business": business}
             d.send(_member_actor(d, member), "evaluation.score",
                    {"tender_id": tid, "lot": 1, "bidder": d.uscc[name], "points": points})
+    # objections to the opening may come for a while: the evaluation closes after them
+    d.client.wait_until(d.opened_ms + int(SCENARIO_PARAMS["opening_objection_ms"]) + 1)
     r = d.send("platform", "evaluation.close", {"tender_id": tid})
     candidates = [str(c) for c in r.events[-1]["candidates"][0]]
     by_uscc = {u: n.upper() for n, u in d.uscc.items()}

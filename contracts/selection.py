@@ -167,6 +167,8 @@ def request(call: Call) -> None:
                 E_DIRECT_CEILING, f"a direct selection's budget is at most {ceiling} fen"
             )
         agency = require_uscc(A.text(a, "agency", max_len=18))
+        if agency == owner:
+            raise ContractError(E_FORBIDDEN, "the owner does not select itself")
         _require_standing(call, agency, item)
         rec.update(
             {
