@@ -415,3 +415,19 @@ MarketMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_market_machine = MarketMachine.TestCase
+
+
+def test_the_beacon_takes_at_most_its_bound_of_open_requests() -> None:
+    m = Market(2)
+    m.h.govern("set_param", {"name": "beacon_open_max", "value": 1})
+    for rid in ("R1", "R2"):
+        m.request(rid, method="random")
+        for a in m.agencies:
+            m.respond(a, 1000, rid)
+    m.past_window("R2")
+    m.h.expect_ok(m.owner, "market.select", {"request_id": "R1"})
+    m.h.expect_refused(m.owner, "market.select", {"request_id": "R2"}, beacon.E_BEACON_BUSY)
+    m.t.run_beacon()
+    m.h.expect_ok(m.owner, "market.select", {"request_id": "R1"})  # settles and frees it
+    m.h.expect_ok(m.owner, "market.select", {"request_id": "R2"})
+    assert m.get("R2")["status"] == "drawing"
