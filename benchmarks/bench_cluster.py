@@ -1,7 +1,7 @@
 """Cluster benchmark: 4 validator processes on this machine under concurrent signed load.
 
 For each suite: ``network init`` a fresh 4-validator network on free loopback ports, start
-it (``cli.LocalNet``), pre-sign the load (so client signing does not compete with the
+it (``shell.localnet.LocalNet``), pre-sign the load (so client signing does not compete with the
 validators during the measured window), then let concurrent clients POST batches of signed
 transactions to random nodes for ``--seconds``. Reported:
 
@@ -45,9 +45,9 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cli import LocalNet, init_network  # noqa: E402
 from ledger.crypto import Suite, get_suite  # noqa: E402
 from ledger.tx import TxBody, sign_tx  # noqa: E402
+from shell.localnet import LocalNet, init_network  # noqa: E402
 
 CALL = "bench.noop"
 

@@ -44,7 +44,9 @@ def main() -> int:
             heights = sim.run()
             blocks += min(heights.values())
             worst_recovery = max(worst_recovery, (sim.recovery_ticks, mix, seed))
-        except AssertionError as exc:
+        except Exception as exc:  # a checker failure, or any crash of the real code
+            text = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
+            exc = AssertionError(f"{text}; reproduce with seed={seed}")
             failures.append((mix, seed, str(exc)))
             print(f"FAIL mix={mix} seed={seed}: {exc}", flush=True)
         ran += 1

@@ -8,7 +8,10 @@ durability contract of ``consensus/__init__.py``.
 Events:
 - ``Tick(now_ms)``: one timer tick; ``now_ms`` is the shell's wall clock (UTC ms). The
   replica never reads a clock: this is its only source of time.
-- ``ClientTxs(txs)``: transactions whose signatures the shell already checked.
+- ``TxsAdmitted()``: the transaction source (``TxSource``, the shell's pool) admitted
+  transactions; a leader may propose now. The replica keeps no queue of its own: it asks
+  the source for a batch when it proposes, so the pool is the one owner of waiting
+  transactions (signatures checked by the shell on admission).
 - ``MessageIn(sender_index, message)``: a decoded consensus message from the authenticated
   peer link of validator ``sender_index``. The replica checks the message's own signature
   (and every signature inside it) against the validator set of the message's height, since
@@ -25,6 +28,8 @@ Effects:
 - ``Send(to, message)``: to validator index ``to``, or to every other validator if ``None``.
 - ``CommitBlock(block, qc)``: the block is decided; write block, QC and state in one batch.
 - ``FetchBlocks(from_peer, from_height, max_blocks)``: ask a peer for committed blocks.
+- ``DropTxs(tx_ids)``: transactions the source offered that the application left out of a
+  proposal (they can never run as they are): the shell removes them from its pool.
 - ``Log(level, text)``: something an operator may want to read.
 """
 
@@ -35,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from ledger.block import QC, Block, Header, ValidatorSet
+from ledger.limits import MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS
 from ledger.tx import SignedTx
 
 if TYPE_CHECKING:
@@ -50,8 +56,8 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientTxs:
-    txs: tuple[SignedTx, ...]
+class TxsAdmitted:
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,7 @@ class BlockApplied:
     height: int
 
 
-Event = Tick | ClientTxs | MessageIn | BlocksFetched | BlockApplied
+Event = Tick | TxsAdmitted | MessageIn | BlocksFetched | BlockApplied
 
 
 # ---- effects --------------------------------------------------------------------------------
@@ -103,12 +109,17 @@ class FetchBlocks:
 
 
 @dataclass(frozen=True, slots=True)
+class DropTxs:
+    tx_ids: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Log:
     level: str  # "debug" | "info" | "warning"
     text: str
 
 
-Effect = Persist | Send | CommitBlock | FetchBlocks | Log
+Effect = Persist | Send | CommitBlock | FetchBlocks | DropTxs | Log
 
 
 # ---- the application the replica drives ----------------------------------------------------
@@ -137,6 +148,34 @@ class Application(Protocol):
         """The set certifying the block after ``block``; called right after ``propose`` or
         ``validate`` of that same block returned."""
         ...
+
+
+class TxSource(Protocol):
+    """Where a leader takes its proposal's transactions from (the shell's pool)."""
+
+    @property
+    def ready_count(self) -> int:
+        """How many transactions could run now (each sender's consecutive nonces)."""
+        ...
+
+    def take(self, max_count: int, max_bytes: int) -> list[SignedTx]:
+        """Up to ``max_count`` ready transactions, ``max_bytes`` in all, in the order a
+        block may run them; nothing is removed (commits and ``DropTxs`` remove)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaStatus:
+    """What a replica tells the shell about itself (``Replica.status()``), as one value."""
+
+    height: int           # the height being decided (head + 1)
+    view: int
+    leader: int           # index of the leader of ``view`` at ``height``
+    in_view_change: bool
+    index: int | None     # our validator index; None while not in the set (an observer)
+    validators: int
+    head_time_ms: int
+    evidence: int         # equivocation evidence kept
 
 
 # ---- what the shell restores, and the knobs -------------------------------------------------
@@ -171,18 +210,20 @@ class ReplicaConfig:
     height_window: int = 4            # buffer messages up to this many heights ahead
     view_window: int = 32             # accept votes up to this many views ahead
     future_buffer_max: int = 64       # buffered future messages per sender
-    tx_queue_max: int = 50_000        # transactions waiting for a proposal
     fetch_timeout_ticks: int = 20     # give up waiting for a BlocksFetched after this
     fetch_blocks_max: int = 64        # blocks asked for in one FetchBlocks
     evidence_max: int = 64            # equivocation evidence kept
 
     def check(self) -> None:
+        if self.batch_tx_max > MAX_BLOCK_TXS or self.batch_bytes_max > MAX_BLOCK_TX_BYTES:
+            raise ValueError(f"a batch must fit a block: at most {MAX_BLOCK_TXS} transactions "
+                             f"and {MAX_BLOCK_TX_BYTES} bytes")
         if self.view_timeout_ticks <= self.empty_block_ticks + 2:
             raise ValueError("view_timeout_ticks must exceed empty_block_ticks + 2")
         if self.view_timeout_max_ticks < self.view_timeout_ticks:
             raise ValueError("view_timeout_max_ticks must be ≥ view_timeout_ticks")
         for name in ("batch_tx_max", "batch_bytes_max", "height_window", "view_window",
-                     "future_buffer_max", "tx_queue_max", "fetch_timeout_ticks",
+                     "future_buffer_max", "fetch_timeout_ticks",
                      "fetch_blocks_max", "view_change_resend_ticks", "evidence_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1")

@@ -10,6 +10,8 @@ the message it justifies is sent:
 - ``c/prepared`` → CE ``{"height", "cert": PreparedCert, "block": BLOCK}``: its highest
   prepared certificate at ``height`` and that block, reported in every view change.
 
+- ``c/owner`` → the validator public key whose votes the records above are (raw bytes).
+
 Records of a height below the head's next height are stale and ignored on load.
 """
 
@@ -27,6 +29,11 @@ from ledger.fields import exact_map, get_int
 
 ROUND_KEY = schema.consensus_key(b"round")
 PREPARED_KEY = schema.consensus_key(b"prepared")
+# The public key of the validator whose votes these records are, written when the store is
+# created. A store with blocks but no owner record (restored without its consensus records,
+# or copied from another node) can't prove what this validator voted: the shell starts it
+# abstaining until an operator confirms.
+OWNER_KEY = schema.consensus_key(b"owner")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,11 @@
 PBFT (Castro & Liskov) on a chain, one block per height, no pipelining (the in-flight
 window is one height; messages up to ``height_window`` heights ahead are buffered):
 
-1. View 0 of a height: the leader ``(view + height) mod n`` batches queued transactions
-   (bounded by count, bytes and ``batch_wait_ticks``; an empty block after
-   ``empty_block_ticks``), executes them (``Application.propose``) and broadcasts a
-   ``PrePrepare`` carrying the block. Views above 0 propose through ``NewView`` only.
+1. View 0 of a height: the leader ``(view + height) mod n`` takes a batch of ready
+   transactions from the shell's pool (``TxSource``; bounded by count, bytes and
+   ``batch_wait_ticks``; an empty block after ``empty_block_ticks``), executes them
+   (``Application.propose``) and broadcasts a ``PrePrepare`` carrying the block. Views above
+   0 propose through ``NewView`` only. The replica keeps no transaction queue of its own.
 2. A replica checks the proposal (``consensus.checks``: parent, height, proposer, time,
    validator set, re-execution) and broadcasts a ``Prepare``.
 3. A quorum of prepares for the block it accepted in its view makes it *prepared*: it
@@ -27,15 +28,15 @@ A broken internal invariant raises ``AssertionError`` and must stop the node.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 
 from consensus import durable, messages
 from consensus.api import (
     Application,
     BlockApplied,
     BlocksFetched,
-    ClientTxs,
     CommitBlock,
+    DropTxs,
     Effect,
     Event,
     FetchBlocks,
@@ -43,9 +44,12 @@ from consensus.api import (
     MessageIn,
     Persist,
     ReplicaConfig,
+    ReplicaStatus,
     Send,
     StoreState,
     Tick,
+    TxsAdmitted,
+    TxSource,
 )
 from consensus.checks import check_fetched, check_proposal
 from consensus.durable import PreparedRecord, RoundRecord
@@ -58,10 +62,9 @@ from consensus.viewchange import (
     check_view_change,
     highest_prepared,
 )
-from consensus.voteset import AddResult, Evidence, VoteSet
+from consensus.voteset import Evidence, VoteSet
 from ledger.block import QC, Block, Header, ValidatorSet
 from ledger.crypto import Suite
-from ledger.tx import SignedTx
 
 _DEFERRED_MAX = 100_000  # events held while a commit is being applied (a few at most)
 _REJECTED_MAX = 64  # invalid proposals re-executed per height before we stop looking
@@ -70,9 +73,12 @@ _REJECTED_MAX = 64  # invalid proposals re-executed per height before we stop lo
 class Replica:
     """One validator's consensus state machine. See the module docstring."""
 
-    def __init__(self, index: int, suite: Suite, secret: bytes, chain_id: str,
-                 validators: ValidatorSet, app: Application, store_state: StoreState,
-                 config: ReplicaConfig | None = None) -> None:
+    def __init__(self, suite: Suite, secret: bytes, chain_id: str,
+                 validators: ValidatorSet, app: Application, txs: TxSource,
+                 store_state: StoreState, config: ReplicaConfig | None = None,
+                 abstain: bool = False) -> None:
+        """``abstain``: never vote or propose, even while in the set (the shell found the
+        store's record of our own votes missing; voting again could contradict them)."""
         self.config = config or ReplicaConfig()
         self.config.check()
         self.suite = suite
@@ -80,16 +86,17 @@ class Replica:
         self.pubkey = suite.public_key(secret)
         self.chain_id = chain_id
         self.app = app
+        self.txs = txs
         self.validators = validators
-        if not (0 <= index < len(validators) and validators[index].pubkey == self.pubkey):
-            raise ValueError(f"validator {index} of the set does not hold this secret key")
-        self.index: int | None = index
+        # Our index is our key's place in the set; outside it we follow as an observer
+        # (never voting or proposing) until a validator change seats us.
+        self.abstain = abstain
+        self.index: int | None = None if abstain else _index_of(validators, self.pubkey)
         self.head: Header = store_state.head
         self.head_qc: QC | None = store_state.head_qc
         self.now_ms = 0
         self.ticks = 0
         self.evidence: list[Evidence] = []
-        self._txs: OrderedDict[bytes, SignedTx] = OrderedDict()
         self._future: dict[int, deque[Message]] = {}
         self._ready: deque[Message] = deque()
         self._deferred: deque[Event] = deque(maxlen=_DEFERRED_MAX)
@@ -113,8 +120,8 @@ class Replica:
         # (hash, fresh): a block refused as a fresh proposal (say, for its time) may still be
         # re-proposed under a prepared certificate, where its time is not judged again.
         self._invalid: set[tuple[bytes, bool]] = set()
-        self.prepares = VoteSet("prepare", self.height, self.config.evidence_max)
-        self.commits = VoteSet("commit", self.height, self.config.evidence_max)
+        self.prepares = VoteSet("prepare", self.height)
+        self.commits = VoteSet("commit", self.height)
         self.my_prepare: bytes | None = None
         self.my_commit: bytes | None = None
         self.prepared: PreparedRecord | None = None
@@ -178,8 +185,7 @@ class Replica:
     def _handle(self, event: Event, out: list[Effect]) -> None:
         if isinstance(event, Tick):
             self._on_tick(event.now_ms, out)
-        elif isinstance(event, ClientTxs):
-            self._queue_txs(event.txs)
+        elif isinstance(event, TxsAdmitted):
             self._maybe_propose(out)
         elif isinstance(event, MessageIn):
             if event.message.sender != event.sender_index:
@@ -201,7 +207,9 @@ class Replica:
         return min(base, self.config.view_timeout_max_ticks)
 
     def _on_tick(self, now_ms: int, out: list[Effect]) -> None:
-        self.now_ms = max(self.now_ms, now_ms)
+        # The latest reading, not the highest ever seen: a clock stepped forward and back
+        # must not keep judging proposals (and timing our own) by the forward time.
+        self.now_ms = now_ms
         self.ticks += 1
         self.ticks_at_height += 1
         if self.index is None:
@@ -226,33 +234,18 @@ class Replica:
 
     # ---- transactions and proposals --------------------------------------------------------
 
-    def _queue_txs(self, txs: tuple[SignedTx, ...]) -> None:
-        for tx in txs:
-            if len(self._txs) >= self.config.tx_queue_max:
-                return
-            self._txs.setdefault(tx.tx_id(self.suite), tx)
-
-    def _take_batch(self) -> tuple[SignedTx, ...]:
-        batch: list[SignedTx] = []
-        size = 0
-        for tx in self._txs.values():
-            n = len(tx.encode())
-            if len(batch) >= self.config.batch_tx_max or size + n > self.config.batch_bytes_max:
-                break
-            batch.append(tx)
-            size += n
-        return tuple(batch)
-
-    def _build_block(self, view: int) -> Block:
+    def _build_block(self, view: int, out: list[Effect]) -> Block:
         assert self.index is not None
-        offered = self._take_batch()
+        cfg = self.config
+        offered = tuple(self.txs.take(cfg.batch_tx_max, cfg.batch_bytes_max))
         time_ms = max(self.now_ms, self.head.time_ms + 1)
         block = self.app.propose(self.head, self.height, view, self.index, time_ms, offered)
-        included = set(block.tx_ids(self.suite))
-        for tx in offered:  # what the application left out cannot be proposed now
-            tid = tx.tx_id(self.suite)
-            if tid not in included:
-                self._txs.pop(tid, None)
+        if len(block.txs) < len(offered):
+            # What the application left out can't run as it is: the pool forgets it.
+            included = set(block.tx_ids(self.suite))
+            left = tuple(t for t in (tx.tx_id(self.suite) for tx in offered)
+                         if t not in included)
+            out.append(DropTxs(left))
         self._valid[block.hash(self.suite)] = (block, self.app.next_validators(block))
         return block
 
@@ -262,11 +255,12 @@ class Replica:
                 or leader(self.height, 0, len(self.validators)) != self.index):
             return
         cfg = self.config
-        full = len(self._txs) >= cfg.batch_tx_max
-        waited = self.ticks_in_view >= cfg.batch_wait_ticks and bool(self._txs)
+        ready = self.txs.ready_count
+        full = ready >= cfg.batch_tx_max
+        waited = self.ticks_in_view >= cfg.batch_wait_ticks and ready > 0
         if not (full or waited or self.ticks_in_view >= cfg.empty_block_ticks):
             return
-        block = self._build_block(0)
+        block = self._build_block(0, out)
         block_hash = block.hash(self.suite)
         self.proposal = block
         # Our prepare is persisted before the pre-prepare leaves, so a restarted leader
@@ -318,9 +312,10 @@ class Replica:
     def _on_vote(self, votes: VoteSet, msg: Prepare | Commit, out: list[Effect]) -> None:
         if votes.voted(msg.view, msg.sender) == msg.block_hash or not self._verified(msg):
             return
-        if votes.add(msg.view, msg.sender, msg.block_hash, msg.sig) is AddResult.EQUIVOCATION:
+        evidence = votes.add(msg.view, msg.sender, msg.block_hash, msg.sig)
+        if evidence is not None:
             if len(self.evidence) < self.config.evidence_max:
-                self.evidence.append(votes.evidence[-1])
+                self.evidence.append(evidence)
             out.append(Log("warning", f"validator {msg.sender} equivocated: two {votes.kind} "
                                       f"votes at height {msg.height} view {msg.view}"))
 
@@ -417,12 +412,9 @@ class Replica:
         out.append(Log("info", f"committed height {self.height} view {qc.view} "
                                f"with {len(block.txs)} txs"))
         self.head, self.head_qc = block.header, qc
-        for tid in block.tx_ids(self.suite):
-            self._txs.pop(tid, None)
         if next_validators != self.validators:
             self.validators = next_validators
-            mine = [i for i, v in enumerate(next_validators) if v.pubkey == self.pubkey]
-            self.index = mine[0] if mine else None
+            self.index = None if self.abstain else _index_of(next_validators, self.pubkey)
         self._barrier = True  # the shell applies the block before we touch the app again
         self._enter_height()
 
@@ -484,7 +476,7 @@ class Replica:
             if block is None or not self._check_block(block, fresh=False, out=out):
                 raise AssertionError("a prepared block in a checked view change fails checks")
         else:
-            block = self._build_block(self.view)
+            block = self._build_block(self.view, out)
         nv = self._sign(NewView(self.height, self.view, self.index,
                                 tuple(vc.stripped() for vc in vcs), block))
         self._my_new_view = nv
@@ -551,6 +543,15 @@ class Replica:
 
     # ---- read-only views for the shell and tests -------------------------------------------
 
-    @property
-    def queued_txs(self) -> int:
-        return len(self._txs)
+    def status(self) -> ReplicaStatus:
+        n = len(self.validators)
+        return ReplicaStatus(self.height, self.view, leader(self.height, self.view, n),
+                             self.in_view_change, self.index, n, self.head.time_ms,
+                             len(self.evidence))
+
+
+def _index_of(validators: ValidatorSet, pubkey: bytes) -> int | None:
+    for i, v in enumerate(validators):
+        if v.pubkey == pubkey:
+            return i
+    return None

@@ -3,19 +3,13 @@
 Like CometBFT's ``VoteSet``: add signed votes (already verified by the caller), ask
 "quorum for this block in this view?", and get the sorted signatures that make the
 certificate. A validator that signs two different block hashes in one view is an
-equivocator: the first vote stays counted and both signed votes are kept as ``Evidence``.
+equivocator: the first vote stays counted, and ``add`` returns both signed votes as
+``Evidence`` (once per validator and view); the caller keeps it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
-
-
-class AddResult(Enum):
-    ADDED = "added"
-    DUPLICATE = "duplicate"
-    EQUIVOCATION = "equivocation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,29 +27,27 @@ class Evidence:
 class VoteSet:
     """Votes of one kind (prepare or commit) at one height, across views."""
 
-    __slots__ = ("kind", "height", "_by_view", "evidence", "_evidence_max")
+    __slots__ = ("kind", "height", "_by_view", "_equivocated")
 
-    def __init__(self, kind: str, height: int, evidence_max: int = 64) -> None:
+    def __init__(self, kind: str, height: int) -> None:
         self.kind = kind
         self.height = height
         # view -> index -> (block_hash, sig): one counted vote per validator and view.
         self._by_view: dict[int, dict[int, tuple[bytes, bytes]]] = {}
-        self.evidence: list[Evidence] = []
-        self._evidence_max = evidence_max
+        self._equivocated: set[tuple[int, int]] = set()  # (view, index) already reported
 
-    def add(self, view: int, index: int, block_hash: bytes, sig: bytes) -> AddResult:
+    def add(self, view: int, index: int, block_hash: bytes, sig: bytes) -> Evidence | None:
+        """Count the vote (a repeat or a second vote of the validator in the view is not
+        counted again); return ``Evidence`` the first time it contradicts the counted one."""
         votes = self._by_view.setdefault(view, {})
         prior = votes.get(index)
         if prior is None:
             votes[index] = (block_hash, sig)
-            return AddResult.ADDED
-        if prior[0] == block_hash:
-            return AddResult.DUPLICATE
-        if len(self.evidence) < self._evidence_max and not any(
-                e.view == view and e.index == index for e in self.evidence):
-            self.evidence.append(Evidence(self.kind, self.height, view, index, prior,
-                                          (block_hash, sig)))
-        return AddResult.EQUIVOCATION
+            return None
+        if prior[0] == block_hash or (view, index) in self._equivocated:
+            return None
+        self._equivocated.add((view, index))
+        return Evidence(self.kind, self.height, view, index, prior, (block_hash, sig))
 
     def count(self, view: int, block_hash: bytes) -> int:
         votes = self._by_view.get(view, {})

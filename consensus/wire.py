@@ -1,9 +1,14 @@
 """Peer link frames and the signed handshake (pure: bytes in, values or reasons out).
 
-A peer link is a websocket between two validators; every websocket binary message is one
-frame, at most ``max_frame_bytes`` long (the shell also sets the websocket's own limit):
+A peer link is a TCP stream between two validators carrying length-prefixed frames:
 
-    frame = kind (1 byte) ‖ seq (8 bytes, big-endian) ‖ CE(body)
+    record = length (4 bytes, big-endian) ‖ frame
+    frame  = kind (1 byte) ‖ seq (8 bytes, big-endian) ‖ CE(body)
+
+The shell reads the length first and refuses a frame over the limit of the link's phase
+before reading or decoding any of it: ``HANDSHAKE_MAX_FRAME_BYTES`` until the peer's AUTH
+verified (a stranger can make the node read and decode a few hundred bytes, no more), then
+the configured ``max_frame_bytes``.
 
 ``seq`` counts the frames a sender sent on this link, from 0; a receiver refuses a frame
 whose ``seq`` is not exactly the next one (a replayed, dropped or reordered frame means the
@@ -17,6 +22,8 @@ link is broken, so the shell closes it and reconnects). Frame kinds and bodies:
 | 0x11 | TXS | ``{"txs": [bin, ...]}`` — a gossip batch of CE-encoded signed transactions |
 | 0x12 | FETCH | ``{"from_height": int, "max_blocks": int}`` — ask for committed blocks |
 | 0x13 | BLOCKS | ``{"blocks": [[bin block, bin qc], ...]}`` — the answer, ascending heights |
+| 0x14 | PING | ``{}`` — sent when a link is otherwise idle; a link silent for longer than the
+  shell's idle timeout is closed (a peer that died without a FIN is noticed) |
 
 Handshake: each side sends HELLO with a fresh random 32-byte nonce, then AUTH: its node key's
 signature over
@@ -51,6 +58,7 @@ CONSENSUS = 0x10
 TXS = 0x11
 FETCH = 0x12
 BLOCKS = 0x13
+PING = 0x14
 KIND_NAMES = {
     HELLO: "hello",
     AUTH: "auth",
@@ -58,10 +66,13 @@ KIND_NAMES = {
     TXS: "txs",
     FETCH: "fetch",
     BLOCKS: "blocks",
+    PING: "ping",
 }
 
 NONCE_LEN = 32
 HEADER_LEN = 9
+LENGTH_PREFIX_LEN = 4
+HANDSHAKE_MAX_FRAME_BYTES = 512  # HELLO and AUTH are ~100 bytes
 DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024
 MAX_GOSSIP_TXS = 10_000
 MAX_FETCH_BLOCKS = 256
@@ -120,6 +131,8 @@ def _check_body(kind: int, body: Any) -> None:
         n = get_int(m, "max_blocks", what, minimum=1)
         if n > MAX_FETCH_BLOCKS:
             raise WireError(f"fetch asks for {n} blocks, above {MAX_FETCH_BLOCKS}")
+    elif kind == PING:
+        exact_map(body, what, set())
     elif kind == BLOCKS:
         blocks = get_list(exact_map(body, what, {"blocks"}), "blocks", what, MAX_FETCH_BLOCKS)
         for pair in blocks:

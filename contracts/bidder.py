@@ -1,10 +1,12 @@
 """The bidder's side of a sealed bid: everything a bidder's tool computes off chain.
 
 ``seal_bid`` turns a bid file and a price summary into the arguments of ``bid.submit`` (or
-``bid.replace``): it draws a fresh content key and nonce, encrypts the summary under the
-suite's AEAD with the commitment header as associated data, hashes the (already encrypted)
-bid file, and builds the commitment. The bidder keeps the returned ``SealedBid`` (above
-all ``content_key``) until the opening, then sends ``reveal_args`` in the decryption window.
+``bid.replace``): it draws a fresh content key and nonce, pads the summary to the fixed
+4,096-byte plaintext of ``contracts.sealing`` (so every sealed summary has one length,
+whatever the price) and encrypts it under the suite's AEAD with the commitment header as
+associated data, hashes the (already encrypted) bid file, and builds the commitment. The
+bidder keeps the returned ``SealedBid`` (above all ``content_key``) until the opening, then
+sends ``reveal_args`` in the decryption window.
 
 Randomness lives here, never in contract code: this module runs in the bidder's tool.
 """
@@ -61,7 +63,9 @@ def seal_bid(
     nonce: bytes | None = None,
 ) -> SealedBid:
     """Seal a bid. ``bid_file`` is the encrypted bid file as uploaded to the platform; the
-    summary (``price_fen``, the file's hash, ``extra`` fields) must encode to ≤ 4 KiB."""
+    summary (``price_fen``, the file's hash, ``extra`` fields) must encode to at most
+    ``sealing.MAX_SUMMARY_BYTES`` (4,094: the padded plaintext is 4 KiB). ``summary`` in
+    the result is that encoding, unpadded (what ``bid.reveal`` records on chain)."""
     if price_fen < 0:
         raise ValueError("a price is a non-negative number of fen")
     spec = sealing.aead_spec(suite)

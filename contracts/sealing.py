@@ -22,8 +22,21 @@ Summary AEAD by suite (the content key is chosen by the bidder and revealed afte
 - ``ed25519-sha256``: XChaCha20-Poly1305 (libsodium via pynacl), key 32 bytes, nonce 24;
 - ``sm2-sm3``: SM4-GCM (``cryptography``), key 16 bytes, nonce 12, tag 16.
 
-The plaintext summary is the canonical encoding of a map that must hold at least
-``{"price_fen": int, "file_hash": bin32}``; it is at most ``MAX_SUMMARY_BYTES``.
+The summary is the canonical encoding of a map that must hold at least
+``{"price_fen": int, "file_hash": bin32}``, at most ``MAX_SUMMARY_BYTES`` (4,094) long. It
+is padded to a fixed size before encryption, so the sealed summary's length says nothing
+about the price (a price at or above 2**32 fen encodes 4 bytes longer) or any other field.
+The AEAD plaintext is always ``SUMMARY_PADDED_BYTES`` (4,096) bytes::
+
+    offset  len      field
+    0       2        n = length of the summary, unsigned big-endian (1..4094)
+    2       n        the summary: CE({"price_fen": ..., "file_hash": ..., ...})
+    2 + n   4094-n   zero bytes
+
+so every sealed summary of a suite has the same length (``sealed_len``: 4,136 bytes with
+XChaCha20-Poly1305, 4,124 with SM4-GCM). ``seal`` pads and ``open_sealed`` checks and
+strips the padding (a wrong length, a bad ``n`` or a non-zero pad byte is a ``SealError``,
+like a wrong key), returning the summary itself.
 """
 
 from __future__ import annotations
@@ -41,7 +54,9 @@ from ledger.crypto import Suite
 COMMITMENT_VERSION = 1
 BODY_LEN = 149
 AAD_LEN = 85
-MAX_SUMMARY_BYTES = 4096
+SUMMARY_PADDED_BYTES = 4096
+SUMMARY_LEN_BYTES = 2
+MAX_SUMMARY_BYTES = SUMMARY_PADDED_BYTES - SUMMARY_LEN_BYTES
 USCC_LEN = 18
 HASH_LEN = 32
 
@@ -71,9 +86,34 @@ def aead_spec(suite: Suite) -> AeadSpec:
     raise ValueError(f"no summary cipher for suite {suite.name!r}")
 
 
-def max_sealed_len(suite: Suite) -> int:
+def sealed_len(suite: Suite) -> int:
+    """The length of every sealed summary of ``suite``: nonce, padded plaintext, tag."""
     spec = aead_spec(suite)
-    return spec.nonce_len + MAX_SUMMARY_BYTES + spec.tag_len
+    return spec.nonce_len + SUMMARY_PADDED_BYTES + spec.tag_len
+
+
+def max_sealed_len(suite: Suite) -> int:
+    """The bound ``bid.submit`` puts on a sealed summary (one length fits all of them)."""
+    return sealed_len(suite)
+
+
+def pad_summary(summary: bytes) -> bytes:
+    """The fixed-size AEAD plaintext of a summary (layout in the module docstring)."""
+    if not 1 <= len(summary) <= MAX_SUMMARY_BYTES:
+        raise ValueError(f"a bid summary is 1 to {MAX_SUMMARY_BYTES} bytes, got {len(summary)}")
+    pad = SUMMARY_PADDED_BYTES - SUMMARY_LEN_BYTES - len(summary)
+    return len(summary).to_bytes(SUMMARY_LEN_BYTES, "big") + summary + bytes(pad)
+
+
+def unpad_summary(plain: bytes) -> bytes:
+    """The summary inside a padded plaintext; ``SealError`` unless the padding is exact."""
+    if len(plain) != SUMMARY_PADDED_BYTES:
+        raise SealError(f"summary plaintext is {len(plain)} bytes, not {SUMMARY_PADDED_BYTES}")
+    n = int.from_bytes(plain[:SUMMARY_LEN_BYTES], "big")
+    end = SUMMARY_LEN_BYTES + n
+    if not 1 <= n <= MAX_SUMMARY_BYTES or plain[end:] != bytes(SUMMARY_PADDED_BYTES - end):
+        raise SealError("summary padding is malformed")
+    return plain[SUMMARY_LEN_BYTES:end]
 
 
 def header(suite: Suite, chain_id: str, tender_id: str, lot: int, uscc: str) -> bytes:
@@ -126,13 +166,13 @@ def commitment(
     return suite.hd(tags.BID_COMMITMENT, body)
 
 
-def seal(suite: Suite, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """``nonce ‖ ciphertext ‖ tag``. The caller supplies a fresh random nonce."""
+def seal(suite: Suite, key: bytes, nonce: bytes, summary: bytes, aad: bytes) -> bytes:
+    """``nonce ‖ ciphertext ‖ tag`` of the padded ``summary`` (always ``sealed_len``
+    bytes). The caller supplies a fresh random nonce."""
     spec = aead_spec(suite)
     if len(key) != spec.key_len or len(nonce) != spec.nonce_len:
         raise ValueError(f"key must be {spec.key_len} bytes and nonce {spec.nonce_len}")
-    if len(plaintext) > MAX_SUMMARY_BYTES:
-        raise ValueError(f"a bid summary is at most {MAX_SUMMARY_BYTES} bytes")
+    plaintext = pad_summary(summary)
     if spec is XCHACHA:
         ct: bytes = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, key)
         return nonce + ct
@@ -143,23 +183,25 @@ def seal(suite: Suite, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -
 
 
 def open_sealed(suite: Suite, key: bytes, sealed: bytes, aad: bytes) -> bytes:
-    """Decrypt a sealed summary; ``SealError`` for a wrong key, tampering or bad lengths."""
+    """Decrypt a sealed summary and strip its padding: the summary (CE bytes).
+    ``SealError`` for a wrong key, tampering, a wrong length or malformed padding."""
     spec = aead_spec(suite)
     if len(key) != spec.key_len:
         raise SealError(f"content key must be {spec.key_len} bytes")
-    if len(sealed) < spec.nonce_len + spec.tag_len or len(sealed) > max_sealed_len(suite):
-        raise SealError("sealed summary has an impossible length")
+    if len(sealed) != sealed_len(suite):
+        raise SealError(f"a sealed summary is {sealed_len(suite)} bytes, got {len(sealed)}")
     nonce, rest = sealed[: spec.nonce_len], sealed[spec.nonce_len :]
     if spec is XCHACHA:
         try:
             plain: bytes = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(rest, aad, nonce, key)
         except nacl.exceptions.CryptoError as exc:
             raise SealError("summary does not decrypt under this key") from exc
-        return plain
+        return unpad_summary(plain)
     ct, tag = rest[: -spec.tag_len], rest[-spec.tag_len :]
     dec = Cipher(algorithms.SM4(key), modes.GCM(nonce, tag)).decryptor()
     dec.authenticate_additional_data(aad)
     try:
-        return dec.update(ct) + dec.finalize()
+        plain = dec.update(ct) + dec.finalize()
     except InvalidTag as exc:
         raise SealError("summary does not decrypt under this key") from exc
+    return unpad_summary(plain)

@@ -18,12 +18,13 @@ from ledger import encoding, tags
 from ledger.crypto import DIGEST_LEN, SIG_LEN, ZERO_HASH, Suite
 from ledger.errors import InvalidInput, ProofError
 from ledger.fields import exact_map, get_bytes, get_int, get_list, get_str
+from ledger.limits import BLOCK_DEPTH
+from ledger.limits import MAX_BLOCK_BYTES as MAX_BLOCK_BYTES  # re-exported: bounds live there
+from ledger.limits import MAX_BLOCK_TXS as MAX_BLOCK_TXS
 from ledger.merkle import merkle_root
 from ledger.tx import Receipt, SignedTx
 
 MAX_VALIDATORS = 256
-MAX_BLOCK_TXS = 10_000
-MAX_BLOCK_BYTES = 16 * 1024 * 1024
 
 
 def max_faulty(n: int) -> int:
@@ -173,7 +174,10 @@ class Block:
 
     @classmethod
     def decode(cls, data: bytes) -> Block:
-        return cls.from_obj(encoding.decode(data, MAX_BLOCK_BYTES))
+        """Strict decode within the block limits of ``ledger.limits`` (size, transaction
+        count, nesting, and every transaction's own limits), which a block of admitted
+        transactions always meets."""
+        return cls.from_obj(encoding.decode(data, MAX_BLOCK_BYTES, BLOCK_DEPTH))
 
     def hash(self, suite: Suite) -> bytes:
         return self.header.hash(suite)

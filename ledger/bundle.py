@@ -1,29 +1,32 @@
-"""Proof bundles (PROTOCOL §7): one record, provable offline to anyone holding the anchor.
+"""Proof bundles (PROTOCOL §7), and the certified header that §7, §8 and §9 bundles share.
 
-```
-BUNDLE = {"version": 1, "chain_id": str, "genesis_hash": bin32, "key": str,
-          "value": bin | nil, "proof": PROOF, "header": HEADER, "qc": QC,
-          "validator_chain": [{"header": HEADER, "qc": QC, "next_validators": VALIDATORS}, ...]}
-```
+Every bundle kind carries the same envelope: ``version``, ``chain_id``, ``genesis_hash``,
+``header``, ``qc`` and ``validator_chain`` (``[{"header", "qc", "next_validators"}, ...]``).
+``Certified`` is that envelope parsed; ``certified_at`` reads it from a store (node side);
+``verify_certified`` is the one check of it (verifier side): chain id and genesis hash
+against the anchor, each validator-chain entry (ascending heights below the header's, its
+QC under the current set, its next set hashing to ``next_validators_hash``), then the final
+QC under the set reached. ``ledger.inclusion`` (§8) and ``ledger.multi`` (§9) use these three
+and add only what their kind proves.
 
-``build_bundle`` (node side) reads a committed height from the store: the header and QC of
-that height, the state proof of the key under its state root, and for every earlier block
-that changed the validator set (``next_validators_hash != validators_hash``) its header, QC
-and the next set, so a verifier can walk from the genesis set to the set that signed.
+A §7 bundle proves one state record::
 
-``verify_bundle`` (verifier side, no node, no store) checks, in order and naming the first
-failure in its ``ProofError``: the version; the chain id against the anchor; the genesis
-hash; each validator-chain entry (ascending heights below the record's, its QC under the
-current set, its next set hashing to ``next_validators_hash``); the final QC under the set
-reached; the state proof against ``header.state_root`` with the value given.
+    BUNDLE = {"version": 1, "chain_id": str, "genesis_hash": bin32, "key": str,
+              "value": bin | nil, "proof": PROOF, "header": HEADER, "qc": QC,
+              "validator_chain": [...]}
+
+``build_bundle`` (node side) reads it from the store and the state tree; ``verify_bundle``
+(no node, no store) checks the envelope and then the state proof of ``key`` against
+``header.state_root`` with the value given, naming the first failure in its ``ProofError``.
 
 Two forms: binary (a CE-ready object with raw bytes; ``encode_bundle``/``decode_bundle``)
-and JSON (``to_json``/``from_json``, bytes as lowercase hex following
-``ledger.jsonform.BUNDLE``, the one schema of which fields are bytes).
+and JSON (``to_json``/``from_json``, schema-typed bytes as lowercase hex following
+``ledger.jsonform.BUNDLE``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,12 +55,46 @@ MAX_VALIDATOR_CHAIN = 1024
 MAX_KEY_LEN = 512
 MAX_VALUE_BYTES = 1 << 20
 MAX_BUNDLE_BYTES = 8 << 20
-_FIELDS = {
-    "version", "chain_id", "genesis_hash", "key", "value", "proof", "header", "qc",
-    "validator_chain",
-}
-
+MAX_CHAIN_ID_LEN = 64
+ENVELOPE_FIELDS = frozenset({"version", "chain_id", "genesis_hash", "header", "qc",
+                             "validator_chain"})
+_FIELDS = {*ENVELOPE_FIELDS, "key", "value", "proof"}
 _ENTRY_FIELDS = {"header", "qc", "next_validators"}
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    """One validator change: the block that made it, its QC, and the set it hands over to."""
+
+    header: Header
+    qc: QC
+    next_validators: ValidatorSet
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"header": self.header.to_obj(), "qc": self.qc.to_obj(),
+                "next_validators": validators_to_obj(self.next_validators)}
+
+
+@dataclass(frozen=True)
+class Certified:
+    """The envelope every bundle kind shares: a header, its QC, and the validator changes
+    that lead from the genesis set to the set that signed that QC."""
+
+    chain_id: str
+    genesis_hash: bytes
+    header: Header
+    qc: QC
+    chain: tuple[ChainEntry, ...]
+
+    def head_fields(self) -> dict[str, Any]:
+        """``version``, ``chain_id``, ``genesis_hash``: what a bundle's map starts with."""
+        return {"version": BUNDLE_VERSION, "chain_id": self.chain_id,
+                "genesis_hash": self.genesis_hash}
+
+    def tail_fields(self) -> dict[str, Any]:
+        """``header``, ``qc``, ``validator_chain``: what a bundle's map ends with."""
+        return {"header": self.header.to_obj(), "qc": self.qc.to_obj(),
+                "validator_chain": [e.to_obj() for e in self.chain]}
 
 
 @dataclass(frozen=True)
@@ -71,47 +108,32 @@ class VerifiedRecord:
     header: Header
 
 
-def build_bundle(store: BlockStore, tree: StateTree, key: str, height: int | None = None) -> Any:
-    """The binary-form bundle proving ``key``'s value (or absence) after block ``height``
-    (default: the head). Genesis has no QC, so ``height`` must be at least 1."""
+# ---- node side ---------------------------------------------------------------------------
+
+
+def certified_at(store: BlockStore, height: int | None = None) -> Certified:
+    """The envelope of a bundle about block ``height`` (default: the head); genesis has no
+    QC, so ``height`` must be at least 1."""
     head = store.head()[0]
     target = head if height is None else height
-    if not 1 <= target <= head:
+    if type(target) is not int or not 1 <= target <= head:
         raise InvalidInput(f"a bundle needs a committed height in 1..{head}, got {target}")
-    if not isinstance(key, str) or len(key) > MAX_KEY_LEN:
-        raise InvalidInput(f"state key must be text of at most {MAX_KEY_LEN} characters")
     header = _need(store.header(target), target)
     qc = store.qc(target)
     if qc is None:
         raise LookupError(f"no QC stored for block {target}")
     genesis = _need(store.header(0), 0)
-    value, proof = tree.get_with_proof(key, header.state_root)
     chain = []
     for change in store.validator_change_heights(target - 1):
         change_qc = store.qc(change)
         if change_qc is None:
             # A change in the genesis block itself cannot happen (init checks it).
             raise LookupError(f"no QC stored for the validator change at block {change}")
-        chain.append(
-            {
-                "header": _need(store.header(change), change).to_obj(),
-                "qc": change_qc.to_obj(),
-                "next_validators": validators_to_obj(store.validators_at(change + 1)),
-            }
-        )
-    if len(chain) > MAX_VALIDATOR_CHAIN:
-        raise LookupError(f"more than {MAX_VALIDATOR_CHAIN} validator changes to prove")
-    return {
-        "version": BUNDLE_VERSION,
-        "chain_id": header.chain_id,
-        "genesis_hash": genesis.hash(store.suite),
-        "key": key,
-        "value": value,
-        "proof": proof.to_obj(),
-        "header": header.to_obj(),
-        "qc": qc.to_obj(),
-        "validator_chain": chain,
-    }
+        chain.append(ChainEntry(_need(store.header(change), change), change_qc,
+                                store.validators_at(change + 1)))
+        if len(chain) > MAX_VALIDATOR_CHAIN:
+            raise LookupError(f"more than {MAX_VALIDATOR_CHAIN} validator changes to prove")
+    return Certified(header.chain_id, genesis.hash(store.suite), header, qc, tuple(chain))
 
 
 def _need(header: Header | None, height: int) -> Header:
@@ -120,59 +142,48 @@ def _need(header: Header | None, height: int) -> Header:
     return header
 
 
-@dataclass(frozen=True)
-class _ChainEntry:
-    header: Header
-    qc: QC
-    next_validators: ValidatorSet
+def check_key(key: Any) -> str:
+    """A state key a bundle may name: text of at most ``MAX_KEY_LEN`` characters."""
+    if type(key) is not str or len(key) > MAX_KEY_LEN:
+        raise InvalidInput(f"state key must be text of at most {MAX_KEY_LEN} characters")
+    return key
 
 
-@dataclass(frozen=True)
-class _Parsed:
-    chain_id: str
-    genesis_hash: bytes
-    key: str
-    value: bytes | None
-    proof: Proof
-    header: Header
-    qc: QC
-    chain: tuple[_ChainEntry, ...]
+def make_bundle(certified: Certified, key: str, value: bytes | None, proof: Proof) -> Any:
+    """The binary-form §7 bundle of these parts (fields in the order PROTOCOL §7 lists)."""
+    return {**certified.head_fields(), "key": key, "value": value, "proof": proof.to_obj(),
+            **certified.tail_fields()}
 
 
-def _parse(obj: Any) -> _Parsed:
-    """Strict shape checks of the binary form; wrong shape is a ProofError too."""
-    try:
-        m = exact_map(obj, "bundle", _FIELDS)
-        version = get_int(m, "version", "bundle")
-        if version != BUNDLE_VERSION:
-            raise ProofError(f"bundle version {version} is not supported (only {BUNDLE_VERSION})")
-        value = m["value"]
-        if value is not None:
-            value = get_bytes(m, "value", "bundle", max_len=MAX_VALUE_BYTES)
-        chain = []
-        for i, entry in enumerate(get_list(m, "validator_chain", "bundle", MAX_VALIDATOR_CHAIN)):
-            e = exact_map(entry, f"bundle.validator_chain[{i}]", _ENTRY_FIELDS)
-            chain.append(
-                _ChainEntry(
-                    Header.from_obj(e["header"]),
-                    QC.from_obj(e["qc"]),
-                    validators_from_obj(e["next_validators"]),
-                )
-            )
-        return _Parsed(
-            chain_id=get_str(m, "chain_id", "bundle", 64),
-            genesis_hash=get_bytes(m, "genesis_hash", "bundle", DIGEST_LEN),
-            key=get_str(m, "key", "bundle", MAX_KEY_LEN),
-            value=value,
-            proof=Proof.from_obj(m["proof"]),
-            header=Header.from_obj(m["header"]),
-            qc=QC.from_obj(m["qc"]),
-            chain=tuple(chain),
-        )
-    except ProofError:
-        raise
-    except InvalidInput as exc:
-        raise ProofError(f"malformed bundle: {exc}") from None
+def build_bundle(store: BlockStore, tree: StateTree, key: str, height: int | None = None) -> Any:
+    """The binary-form bundle proving ``key``'s value (or absence) after block ``height``
+    (default: the head). Genesis has no QC, so ``height`` must be at least 1."""
+    certified = certified_at(store, height)
+    value, proof = tree.get_with_proof(check_key(key), certified.header.state_root)
+    return make_bundle(certified, key, value, proof)
+
+
+# ---- verifier side -----------------------------------------------------------------------
+
+
+def parse_certified(m: Mapping[str, Any], what: str) -> Certified:
+    """The envelope fields of a bundle map ``m`` (binary form), strictly typed; wrong shape
+    is an InvalidInput naming the field, a version other than 1 a ProofError."""
+    version = get_int(m, "version", what)
+    if version != BUNDLE_VERSION:
+        raise ProofError(f"{what} version {version} is not supported (only {BUNDLE_VERSION})")
+    chain = []
+    for i, entry in enumerate(get_list(m, "validator_chain", what, MAX_VALIDATOR_CHAIN)):
+        e = exact_map(entry, f"{what}.validator_chain[{i}]", _ENTRY_FIELDS)
+        chain.append(ChainEntry(Header.from_obj(e["header"]), QC.from_obj(e["qc"]),
+                                validators_from_obj(e["next_validators"])))
+    return Certified(
+        chain_id=get_str(m, "chain_id", what, MAX_CHAIN_ID_LEN),
+        genesis_hash=get_bytes(m, "genesis_hash", what, DIGEST_LEN),
+        header=Header.from_obj(m["header"]),
+        qc=QC.from_obj(m["qc"]),
+        chain=tuple(chain),
+    )
 
 
 def _check_certified(suite: Suite, header: Header, qc: QC, current: ValidatorSet, where: str,
@@ -186,30 +197,30 @@ def _check_certified(suite: Suite, header: Header, qc: QC, current: ValidatorSet
         raise ProofError(f"{where}: {exc}") from None
 
 
-def verify_bundle(bundle_obj: Any, anchor: Anchor) -> VerifiedRecord:
-    """Verify a binary-form bundle against ``anchor``; ProofError says what failed."""
-    b = _parse(bundle_obj)
+def verify_certified(c: Certified, anchor: Anchor) -> Header:
+    """Raise ProofError unless ``c.header`` is certified starting from ``anchor`` (the
+    checks PROTOCOL §7 lists, in its order); returns the header."""
     suite = anchor.suite
-    if b.chain_id != anchor.header.chain_id:
+    if c.chain_id != anchor.header.chain_id:
         raise ProofError(
-            f"wrong chain id: the bundle is for {b.chain_id!r}, "
+            f"wrong chain id: the bundle is for {c.chain_id!r}, "
             f"the anchor for {anchor.header.chain_id!r}"
         )
-    if b.genesis_hash != anchor.genesis_hash():
+    if c.genesis_hash != anchor.genesis_hash():
         raise ProofError("bad genesis hash: the bundle's genesis_hash is not the anchor's header")
     current = anchor.validators
     if validators_hash(suite, current) != anchor.header.next_validators_hash:
         raise ProofError("the anchor's validator set does not certify block 1")
     last_height = 0
-    for i, entry in enumerate(b.chain):
+    for i, entry in enumerate(c.chain):
         h = entry.header
         where = f"validator_chain[{i}] (block {h.height})"
-        if h.chain_id != b.chain_id:
+        if h.chain_id != c.chain_id:
             raise ProofError(f"wrong chain id in {where}: {h.chain_id!r}")
-        if h.height <= last_height or h.height >= b.header.height:
+        if h.height <= last_height or h.height >= c.header.height:
             raise ProofError(
                 f"{where}: validator changes must be at ascending heights below the "
-                f"record's block {b.header.height}"
+                f"bundle's block {c.header.height}"
             )
         last_height = h.height
         _check_certified(suite, h, entry.qc, current, where,
@@ -217,34 +228,87 @@ def verify_bundle(bundle_obj: Any, anchor: Anchor) -> VerifiedRecord:
         if validators_hash(suite, entry.next_validators) != h.next_validators_hash:
             raise ProofError(f"{where}: next_validators do not hash to next_validators_hash")
         current = entry.next_validators
-    header = b.header
+    header = c.header
     where = f"block {header.height}"
-    if header.chain_id != b.chain_id:
+    if header.chain_id != c.chain_id:
         raise ProofError(f"wrong chain id in the header of {where}: {header.chain_id!r}")
     if header.height < 1:
-        raise ProofError("a bundle proves a record after a committed block, height ≥ 1")
-    _check_certified(suite, header, b.qc, current, where,
+        raise ProofError("a bundle proves something about a committed block, height ≥ 1")
+    _check_certified(suite, header, c.qc, current, where,
                      "a validator set that validator_chain does not lead to")
+    return header
+
+
+def verify_state_entry(suite: Suite, header: Header, key: str, value: bytes | None,
+                       proof: Proof) -> None:
+    """The state proof of ``key`` (present with ``value``, absent when None) against
+    ``header.state_root``, its failure named with the key and block (§7, §9)."""
+    where = f"block {header.height}"
     try:
-        verify_proof(suite, header.state_root, b.key, b.proof, b.value)
+        verify_proof(suite, header.state_root, key, proof, value)
     except ProofError as exc:
-        raise ProofError(f"state proof of {b.key!r} at {where}: {exc}") from None
+        raise ProofError(f"state proof of {key!r} at {where}: {exc}") from None
     except InvalidInput as exc:
-        raise ProofError(f"malformed state proof: {exc}") from None
-    return VerifiedRecord(b.key, b.value, header.height, header)
+        raise ProofError(f"malformed state proof of {key!r}: {exc}") from None
+
+
+def _parse(obj: Any) -> tuple[Certified, str, bytes | None, Proof]:
+    """Strict shape checks of the binary form; wrong shape is a ProofError too."""
+    try:
+        m = exact_map(obj, "bundle", _FIELDS)
+        certified = parse_certified(m, "bundle")
+        value = m["value"]
+        if value is not None:
+            value = get_bytes(m, "value", "bundle", max_len=MAX_VALUE_BYTES)
+        key = get_str(m, "key", "bundle", MAX_KEY_LEN)
+        return certified, key, value, Proof.from_obj(m["proof"])
+    except ProofError:
+        raise
+    except InvalidInput as exc:
+        raise ProofError(f"malformed bundle: {exc}") from None
+
+
+def verify_bundle(bundle_obj: Any, anchor: Anchor) -> VerifiedRecord:
+    """Verify a binary-form bundle against ``anchor``; ProofError says what failed."""
+    certified, key, value, proof = _parse(bundle_obj)
+    header = verify_certified(certified, anchor)
+    verify_state_entry(anchor.suite, header, key, value, proof)
+    return VerifiedRecord(key, value, header.height, header)
+
+
+# ---- the two forms (shared by §7, §8 and §9) ----------------------------------------------
+
+
+def json_form(obj: Any, schema: jsonform.Schema, what: str) -> Any:
+    """The JSON form of a binary-form bundle of any kind: schema-typed bytes as hex."""
+    return jsonform.to_json(obj, schema, what)
+
+
+def binary_form(obj: Any, schema: jsonform.Schema, what: str) -> Any:
+    """The binary form of a JSON-form bundle; bad hex or an unknown field is a ProofError
+    (``malformed <what>``); other shape checks happen when the bundle is verified."""
+    try:
+        return jsonform.from_json(obj, schema, what)
+    except InvalidInput as exc:
+        raise ProofError(f"malformed {what}: {exc}") from None
+
+
+def decode_form(data: bytes, what: str) -> Any:
+    """A bundle of any kind from its CE bytes (canonical, at most ``MAX_BUNDLE_BYTES``)."""
+    try:
+        return encoding.decode(data, MAX_BUNDLE_BYTES)
+    except InvalidInput as exc:
+        raise ProofError(f"malformed {what}: {exc}") from None
 
 
 def to_json(bundle_obj: Any) -> Any:
     """The JSON form: every ``bin`` field of PROTOCOL §7 as lowercase hex."""
-    return jsonform.to_json(bundle_obj, jsonform.BUNDLE, "bundle")
+    return json_form(bundle_obj, jsonform.BUNDLE, "bundle")
 
 
 def from_json(obj: Any) -> Any:
     """The binary form of a JSON-form bundle (shape checks happen in ``verify_bundle``)."""
-    try:
-        return jsonform.from_json(obj, jsonform.BUNDLE, "bundle")
-    except InvalidInput as exc:
-        raise ProofError(f"malformed bundle: {exc}") from None
+    return binary_form(obj, jsonform.BUNDLE, "bundle")
 
 
 def encode_bundle(bundle_obj: Any) -> bytes:
@@ -252,7 +316,4 @@ def encode_bundle(bundle_obj: Any) -> bytes:
 
 
 def decode_bundle(data: bytes) -> Any:
-    try:
-        return encoding.decode(data, MAX_BUNDLE_BYTES)
-    except InvalidInput as exc:
-        raise ProofError(f"malformed bundle: {exc}") from None
+    return decode_form(data, "bundle")

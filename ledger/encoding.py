@@ -4,27 +4,36 @@ Rules: integers shortest form (msgpack-python's default), no floats, text as ``s
 ``bin``, maps with ``str`` keys sorted by their UTF-8 bytes, applied recursively. The decoder
 is strict: it checks key order and types while unpacking, re-encodes what it decoded
 and rejects input whose bytes differ.
+
+Both directions are bounded in nesting (``ledger.limits.MAX_CE_DEPTH`` unless the caller
+passes a smaller bound): a value nested deeper is an ``EncodingError``, never a
+``RecursionError``. The encoder's walk is recursive but stops at the bound; the decoder
+never recurses in Python (msgpack unpacks iteratively, and the hooks below measure each
+container's depth from its children's as it is built, bottom-up).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
 
 from ledger.errors import EncodingError
+from ledger.limits import INT_MAX as _INT_MAX
+from ledger.limits import INT_MIN as _INT_MIN
+from ledger.limits import MAX_CE_BYTES, MAX_CE_DEPTH
 
 # Every value that goes through CE is bounded; callers may pass a smaller bound.
-MAX_ENCODED_BYTES = 16 * 1024 * 1024
-_INT_MIN = -(1 << 63)
-_INT_MAX = (1 << 64) - 1
+MAX_ENCODED_BYTES = MAX_CE_BYTES
 
 Value = Any  # None | bool | int | str | bytes | list[Value] | dict[str, Value]
 _LEAVES = frozenset({str, bytes, type(None), bool})
 
 
-def _canonical(value: Value) -> Value:
-    """Return ``value`` with maps key-sorted, checking every type on the way."""
+def _canonical(value: Value, room: int) -> Value:
+    """Return ``value`` with maps key-sorted, checking every type on the way; ``room`` is
+    how many more levels of containers may open (the recursion stops there)."""
     t = type(value)
     if t is str or t is bytes or value is None or t is bool:
         return value
@@ -33,6 +42,8 @@ def _canonical(value: Value) -> Value:
             raise EncodingError(f"integer out of the 64-bit range: {value}")
         return value
     if t is dict:
+        if room <= 0:
+            raise _too_deep()
         keys = list(value)
         for k in keys:
             if type(k) is not str:
@@ -44,21 +55,33 @@ def _canonical(value: Value) -> Value:
         for k in keys:
             v = value[k]
             # Text and bytes are the common leaves: kept as they are without a call.
-            out[k] = v if type(v) in _LEAVES else _canonical(v)
+            out[k] = v if type(v) in _LEAVES else _canonical(v, room - 1)
         return out
     if t is list or t is tuple:
-        return [v if type(v) in _LEAVES else _canonical(v) for v in value]
+        if room <= 0:
+            raise _too_deep()
+        return [v if type(v) in _LEAVES else _canonical(v, room - 1) for v in value]
     if isinstance(value, bool | int):  # subclasses such as IntEnum
-        return _canonical(int(value))
+        return _canonical(int(value), room)
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
     raise EncodingError(f"type {t.__name__} has no canonical encoding")
 
 
+class TooDeep(EncodingError):
+    """A value nested deeper than the bound its encoder or decoder was given."""
+
+
+def _too_deep() -> EncodingError:
+    return TooDeep(f"value nested deeper than {MAX_CE_DEPTH} levels")
+
+
 def encode(value: Value) -> bytes:
-    """Encode ``value`` canonically; raises EncodingError for anything CE cannot carry."""
+    """Encode ``value`` canonically; raises EncodingError for anything CE cannot carry,
+    including a value nested deeper than ``MAX_CE_DEPTH``."""
     try:
-        return msgpack.packb(_canonical(value), use_bin_type=True)  # type: ignore[no-any-return]
+        return msgpack.packb(  # type: ignore[no-any-return]
+            _canonical(value, MAX_CE_DEPTH), use_bin_type=True)
     except EncodingError:
         raise
     except (TypeError, ValueError, OverflowError) as exc:
@@ -86,57 +109,100 @@ def encode_int(value: int) -> bytes:
 # The types a decoded value may hold: msgpack also yields float, ExtType and Timestamp,
 # which CE does not carry.
 _DECODED_TYPES = frozenset({type(None), bool, int, str, bytes, list, dict})
+_DECODED_SCALARS = frozenset({type(None), bool, int, str, bytes})
 
 
-def _check_pairs(pairs: list[tuple[Any, Value]]) -> dict[str, Value]:
-    """``object_pairs_hook``: text keys in strictly increasing order (no duplicates), values
-    of CE types. Code point order is UTF-8 byte order."""
-    prev: str | None = None
-    for k, v in pairs:
-        if type(k) is not str:
-            raise EncodingError(f"map key is not text: {k!r}")
-        if prev is not None and not prev < k:
-            raise EncodingError("encoding is not canonical: map keys unsorted or repeated")
-        prev = k
-        if type(v) not in _DECODED_TYPES:
-            raise EncodingError(f"type {type(v).__name__} has no canonical encoding")
-    return dict(pairs)
+Hook = Callable[[list[Any]], Any]
 
 
-def _check_items(items: list[Value]) -> list[Value]:
-    """``list_hook``: every element of an array is of a CE type."""
-    for v in items:
-        if type(v) not in _DECODED_TYPES:
-            raise EncodingError(f"type {type(v).__name__} has no canonical encoding")
-    return items
+def _hooks(max_depth: int) -> tuple[Hook, Hook]:
+    """The unpacker's hooks for one decode (``object_pairs_hook``, ``list_hook``). Per map
+    and array as msgpack builds it: map keys are text in strictly increasing order (code
+    point order is UTF-8 byte order), values are of CE types, and the container's depth
+    (one more than its deepest child container's) is within ``max_depth``. Depths are
+    remembered by ``id`` while the value is built, except the common depth 1 (no container
+    inside), which is what an unnoted container has; every container stays alive inside
+    the result, so no id is reused meanwhile. Checked inline rather than through helpers:
+    this runs for every decoded value."""
+    depths: dict[int, int] = {}
+
+    def pairs(pairs: list[tuple[Any, Value]]) -> dict[str, Value]:
+        prev: str | None = None
+        deepest = 0
+        for k, v in pairs:
+            if type(k) is not str:
+                raise EncodingError(f"map key is not text: {k!r}")
+            if prev is not None and not prev < k:
+                raise EncodingError("encoding is not canonical: map keys unsorted or repeated")
+            prev = k
+            t = type(v)
+            if t is dict or t is list:
+                d = depths.get(id(v), 1)
+                if d > deepest:
+                    deepest = d
+            elif t not in _DECODED_SCALARS:
+                raise EncodingError(f"type {t.__name__} has no canonical encoding")
+        out = dict(pairs)
+        if deepest:
+            if deepest >= max_depth:
+                raise TooDeep(f"value nested deeper than {max_depth} levels")
+            depths[id(out)] = deepest + 1
+        return out
+
+    def items(items: list[Value]) -> list[Value]:
+        deepest = 0
+        for v in items:
+            t = type(v)
+            if t is dict or t is list:
+                d = depths.get(id(v), 1)
+                if d > deepest:
+                    deepest = d
+            elif t not in _DECODED_SCALARS:
+                raise EncodingError(f"type {t.__name__} has no canonical encoding")
+        if deepest:
+            if deepest >= max_depth:
+                raise TooDeep(f"value nested deeper than {max_depth} levels")
+            depths[id(items)] = deepest + 1
+        return items
+
+    return pairs, items
 
 
-def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES) -> Value:
-    """Decode CE bytes, rejecting anything non-canonical, truncated, trailing or oversize.
+def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES,
+           max_depth: int = MAX_CE_DEPTH) -> Value:
+    """Decode CE bytes, rejecting anything non-canonical, truncated, trailing, oversize or
+    nested deeper than ``max_depth``.
 
     The unpacker's hooks check, per map and array as it is built, that map keys are text in
-    strictly increasing order and that every value has a CE type (no floats, no ext types);
-    then the value, whose maps are therefore already in canonical order, is packed again
-    as is and must give back ``data`` exactly (shortest integers and lengths, bin vs str).
+    strictly increasing order, that every value has a CE type (no floats, no ext types)
+    and that the nesting stays within ``max_depth`` (``_hooks``); then the value, whose
+    maps are therefore already in canonical order, is packed again as is and must give
+    back ``data`` exactly (shortest integers and lengths, bin vs str).
     Together that is ``encode(decode(data)) == data`` without a Python walk that re-sorts."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise EncodingError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
     if len(data) > max_bytes:
         raise EncodingError(f"encoding is {len(data)} bytes, above the bound of {max_bytes}")
+    if not 1 <= max_depth <= MAX_CE_DEPTH:
+        # Deeper values could not be encoded again; a caller asking for that is a bug.
+        raise ValueError(f"max_depth must be in 1..{MAX_CE_DEPTH}, got {max_depth}")
+    pairs_hook, list_hook = _hooks(max_depth)
     try:
         value = msgpack.unpackb(
             data,
             raw=False,
             use_list=True,
             strict_map_key=True,
-            object_pairs_hook=_check_pairs,
-            list_hook=_check_items,
+            object_pairs_hook=pairs_hook,
+            list_hook=list_hook,
         )
     except EncodingError:
         raise
     except msgpack.ExtraData as exc:
         raise EncodingError("trailing bytes after the encoded value") from exc
+    except msgpack.StackError as exc:  # msgpack's own bound, far above ours
+        raise TooDeep(f"value nested deeper than {max_depth} levels") from exc
     except (ValueError, msgpack.UnpackException, TypeError) as exc:
         raise EncodingError(f"malformed encoding: {exc}") from exc
     if type(value) not in _DECODED_TYPES:

@@ -1,12 +1,22 @@
 """The JSON form of typed values: the same fields as the binary (CE) form, bytes as hex.
 
-JSON has no byte strings, so a value's JSON form needs to know which fields are bytes. That
-knowledge lives here, once, as schemas (``HEADER``, ``QC``, ``VALIDATORS``, ``PROOF``,
-``BUNDLE``, ``TX``, ``RECEIPT``, ``BLOCK``, ``GENESIS``, ``ANCHOR``): ``to_json(value, schema)``
-turns every ``bin`` field into lowercase hex, ``from_json(obj, schema)`` turns the hex back
-into bytes and refuses anything else (upper case, odd length, a field the schema does not
-know). Free-form maps whose shape no schema fixes (transaction ``args``, receipt ``events``)
-use the tagged form of the test vectors: a byte string is ``{"$bin": "<hex>"}``.
+One convention for bytes in JSON, everywhere (API, CLI, files; PROTOCOL.md §10):
+
+- **Schema-typed fields are plain lowercase hex.** Where a schema fixes which fields are
+  bytes (``HEADER``, ``QC``, ``VALIDATORS``, ``PROOF``, ``PATH``, ``BUNDLE``, ``INCLUSION``,
+  ``MULTI``, ``TX``, ``RECEIPT``, ``BLOCK``, ``GENESIS``, ``ANCHOR``): ``to_json(value,
+  schema)`` writes every ``bin`` field as lowercase hex, ``from_json(obj, schema)`` turns it
+  back into bytes and refuses anything else (upper case, odd length, a field the schema
+  does not know).
+- **Untyped values are tagged.** Where no schema fixes the shape (transaction ``args``,
+  receipt ``events``, decoded state records, any free-form value): a byte string is
+  ``{"$bin": "<lowercase hex>"}`` (``tagged_to_json`` / ``tagged_from_json``), so a reader
+  can tell bytes from text without knowing the contract. A map whose only key is
+  ``"$bin"`` is therefore not a value CE may carry in tagged JSON.
+
+The test-vector files (``ledger/vectors``, ``../shared/vectors``) are read without schemas,
+so they are tagged throughout; a tagged document becomes a schema-typed one by
+``tagged_from_json`` followed by ``to_json(value, schema)``.
 
 Field *presence* and types other than bytes are not judged here: the typed ``from_obj``
 parsers (``Header.from_obj`` …) do that on the binary form this module returns.
@@ -169,8 +179,9 @@ def _tagged(value: Any, where: str, to_json: bool, depth: int) -> Any:
     if isinstance(value, Mapping):
         if not to_json and set(value) == {"$bin"}:
             return hex_to_bytes(value["$bin"], f"{where}.$bin")
-        if to_json and "$bin" in value:
-            raise InvalidInput(f"{where}: a map key '$bin' cannot be written in tagged JSON")
+        if to_json and set(value) == {"$bin"}:
+            # Other keys beside "$bin" keep a map a map when read back; alone it would not.
+            raise InvalidInput(f"{where}: a map whose only key is '$bin' has no tagged JSON form")
         out = {}
         for k, v in value.items():
             if type(k) is not str:
@@ -180,7 +191,7 @@ def _tagged(value: Any, where: str, to_json: bool, depth: int) -> Any:
     raise InvalidInput(f"{where}: type {type(value).__name__} has no JSON form")
 
 
-# The schemas: every field typed ``bin`` in PROTOCOL §3–§7, and nowhere else.
+# The schemas: every field typed ``bin`` in PROTOCOL §3–§9, and nowhere else.
 HEADER: Mapping[str, Schema] = {
     "chain_id": PLAIN,
     "height": PLAIN,
@@ -206,6 +217,7 @@ PROOF: Mapping[str, Schema] = {
     "leaf": Nullable({"path": BIN, "value_hash": BIN}),
     "siblings": ListOf(BIN),
 }
+VALIDATOR_CHAIN = ListOf({"header": HEADER, "qc": QC, "next_validators": VALIDATORS})
 BUNDLE: Mapping[str, Schema] = {
     "version": PLAIN,
     "chain_id": PLAIN,
@@ -215,7 +227,34 @@ BUNDLE: Mapping[str, Schema] = {
     "proof": PROOF,
     "header": HEADER,
     "qc": QC,
-    "validator_chain": ListOf({"header": HEADER, "qc": QC, "next_validators": VALIDATORS}),
+    "validator_chain": VALIDATOR_CHAIN,
+}
+# PROTOCOL §8: an RFC 9162 audit path, sibling hashes from the leaf up.
+PATH = ListOf(BIN)
+INCLUSION: Mapping[str, Schema] = {
+    "version": PLAIN,
+    "chain_id": PLAIN,
+    "genesis_hash": BIN,
+    "index": PLAIN,
+    "count": PLAIN,
+    "tx": BIN,
+    "tx_path": PATH,
+    "receipt": BIN,
+    "receipt_path": PATH,
+    "header": HEADER,
+    "qc": QC,
+    "validator_chain": VALIDATOR_CHAIN,
+}
+# PROTOCOL §9.
+MULTI_ENTRY: Mapping[str, Schema] = {"key": PLAIN, "value": Nullable(BIN), "proof": PROOF}
+MULTI: Mapping[str, Schema] = {
+    "version": PLAIN,
+    "chain_id": PLAIN,
+    "genesis_hash": BIN,
+    "entries": ListOf(MULTI_ENTRY),
+    "header": HEADER,
+    "qc": QC,
+    "validator_chain": VALIDATOR_CHAIN,
 }
 TX_BODY: Mapping[str, Schema] = {
     "chain_id": PLAIN,

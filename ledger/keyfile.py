@@ -16,13 +16,18 @@ must match. A wrong passphrase and a tampered file are indistinguishable by desi
 give ``InvalidInput("wrong passphrase or corrupted key file")``.
 
 Files are created with mode 0600 through ``os.open`` (never readable by others, not even
-for an instant), and never overwritten.
+for an instant), and never overwritten. A key file or passphrase file that group or others
+may access (``mode & 0o077``) is refused when it is read, with a one-line error naming the
+file and the fix (``chmod 600 FILE``): an encrypted key whose passphrase sits in a
+world-readable file is a key anyone on the machine holds. ``read_passphrase_file`` is the
+one reader of passphrase files, for the node and the CLI alike.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +51,7 @@ KEY_LEN = 32
 # Bounds on what a file may ask for, so a hostile file cannot make us allocate gigabytes.
 MAX_SCRYPT_N = 1 << 20
 MAX_FILE_BYTES = 64 * 1024
+MAX_PASSPHRASE_FILE_BYTES = 4096
 WRONG = "wrong passphrase or corrupted key file"
 
 
@@ -178,13 +184,41 @@ def save_key(
     return KeyPair(suite, secret, suite.public_key(secret))
 
 
-def load_key(path: str | Path, passphrase: bytes | str) -> KeyPair:
-    """Read and decrypt a key file; every failure is an InvalidInput with a clear message."""
+def _read_private(path: str | Path, what: str, max_bytes: int) -> bytes:
+    """The bytes of ``path`` (at most ``max_bytes`` + 1 read), refusing a file that is not
+    a regular file or that group or others may access. The mode is checked on the open
+    file (``fstat``), so it is the mode of exactly what is read."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
-        raise InvalidInput(f"cannot read key file {path}: {exc.strerror}") from None
+        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InvalidInput(f"{what} {path} is not a regular file")
+        if os.name == "posix" and st.st_mode & 0o077:
+            raise InvalidInput(
+                f"{what} {path} is accessible by group or others (mode "
+                f"{stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:  # a read may return less than asked for
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def load_key(path: str | Path, passphrase: bytes | str) -> KeyPair:
+    """Read and decrypt a key file; every failure is an InvalidInput with a clear message
+    (a file group or others may access is refused before it is parsed)."""
+    raw = _read_private(path, "key file", MAX_FILE_BYTES)
     if len(raw) > MAX_FILE_BYTES:
         raise InvalidInput(f"key file {path} is too large to be a key file")
     try:
@@ -192,3 +226,16 @@ def load_key(path: str | Path, passphrase: bytes | str) -> KeyPair:
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput(f"{WRONG} (not JSON)") from None
     return decrypt_key(doc, passphrase)
+
+
+def read_passphrase_file(path: str | Path) -> bytes:
+    """The passphrase in ``path``: its bytes without the trailing line break. Refuses a
+    file group or others may access, an empty one and one too large to be a passphrase."""
+    raw = _read_private(path, "passphrase file", MAX_PASSPHRASE_FILE_BYTES)
+    if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
+        raise InvalidInput(f"passphrase file {path} is larger than "
+                           f"{MAX_PASSPHRASE_FILE_BYTES} bytes")
+    phrase = raw.rstrip(b"\r\n")
+    if not phrase:
+        raise InvalidInput(f"passphrase file {path} is empty")
+    return phrase

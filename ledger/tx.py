@@ -3,6 +3,14 @@
 A signed transaction is ``{"body": BODY, "sig": bin}``; ``tx_id = Hd(0x20, CE(BODY))`` does
 not cover the signature. Version 1 bodies carry exactly the five fields of PROTOCOL §3; no
 optional fields are defined yet, and a body with any other field is refused.
+
+Decoding a transaction enforces the canonical-data limits of ``ledger.limits``:
+``SignedTx.decode`` refuses more than ``MAX_TX_BYTES`` or ``TX_DEPTH`` levels before
+building anything, and ``from_obj`` (which ``decode`` uses, and so does a block or a JSON
+document) refuses ``args`` outside ``check_args`` (nesting, item counts, key, text and
+byte-string lengths, CE types only). So every transaction that decodes can be encoded
+again, and any block of them stays within the block decoder's limits. (The size of a
+transaction built by ``from_obj`` is the pool's to check, on its encoding.)
 """
 
 from __future__ import annotations
@@ -13,10 +21,11 @@ from typing import Any
 
 from ledger import encoding, tags
 from ledger.crypto import SIG_LEN, Suite
-from ledger.errors import InvalidInput
+from ledger.errors import EncodingError, InvalidInput
 from ledger.fields import exact_map, get_bytes, get_int, get_str
+from ledger.limits import MAX_ARGS_DEPTH, TX_DEPTH, check_args
+from ledger.limits import MAX_TX_BYTES as MAX_TX_BYTES  # re-exported: the bound lives there
 
-MAX_TX_BYTES = 64 * 1024
 MAX_CALL_LEN = 64
 _BODY_FIELDS = {"chain_id", "sender", "nonce", "call", "args"}
 _MAX_CHAIN_ID_LEN = 256
@@ -53,11 +62,11 @@ class TxBody:
                     and type(nonce) is int and nonce >= 0
                     and type(call) is str and len(call) <= MAX_CALL_LEN and call.count(".") == 1
                     and type(args) is dict):
+                check_args(args)
                 return cls(chain_id, sender, nonce, call, args)
         m = exact_map(obj, "tx body", _BODY_FIELDS)
         args = m["args"]
-        if not isinstance(args, dict):
-            raise InvalidInput("tx body.args must be a map")
+        check_args(args)
         call = get_str(m, "call", "tx body", MAX_CALL_LEN)
         if call.count(".") != 1:
             raise InvalidInput(f"tx body.call must be 'contract.method', got {call!r}")
@@ -124,7 +133,12 @@ class SignedTx:
         """Strict decode (canonical form checked once). The transaction keeps ``data`` as its
         encoding and the body's canonical bytes, a slice of it, so neither ``encode`` nor
         ``tx_id`` encodes again."""
-        tx = cls.from_obj(encoding.decode(data, MAX_TX_BYTES))
+        try:
+            obj = encoding.decode(data, MAX_TX_BYTES, TX_DEPTH)
+        except encoding.TooDeep:
+            raise EncodingError(f"transaction nested deeper than {TX_DEPTH} levels: its "
+                                f"args may nest at most {MAX_ARGS_DEPTH}") from None
+        tx = cls.from_obj(obj)
         data = bytes(data)
         tx._wire.append(data)
         if data[: len(_TX_HEAD)] == _TX_HEAD and data[-_TX_TAIL_LEN:-SIG_LEN] == _TX_SIG_MARK:

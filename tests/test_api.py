@@ -14,16 +14,19 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-import node as node_mod
 from consensus.api import ReplicaConfig
 from consensus.pool import PoolLimits
 from ledger.bundle import from_json, verify_bundle
 from ledger.crypto import ED25519_SHA256
 from ledger.errors import InvalidInput
-from ledger.genesis import Anchor, GenesisDoc, init_store
+from ledger.genesis import Anchor, GenesisDoc
 from ledger.kv import MemoryKV
-from ledger.store import BlockStore
 from ledger.tx import SignedTx, TxBody, sign_tx
+from shell.api import build_app
+from shell.chain import Chain
+from shell.config import ConfigError, NodeConfig, NodeLimits
+from shell.ratelimit import TokenBuckets
+from shell.server import Node
 
 SUITE = ED25519_SHA256
 CHAIN = "api-test"
@@ -31,7 +34,7 @@ VALIDATOR = bytes(range(32))
 CLIENT = bytes(range(1, 33))
 
 
-def make_node(limits: node_mod.NodeLimits | None = None) -> node_mod.Node:
+def make_node(limits: NodeLimits | None = None, pool: PoolLimits | None = None) -> Node:
     doc = GenesisDoc.from_json(
         {
             "chain_id": CHAIN,
@@ -39,25 +42,21 @@ def make_node(limits: node_mod.NodeLimits | None = None) -> node_mod.Node:
             "time_ms": time.time_ns() // 1_000_000 - 60_000,
             "validators": [{"name": "v0", "pubkey": SUITE.public_key(VALIDATOR).hex()}],
             "committee": [SUITE.public_key(CLIENT).hex()],
-            "roles": {},
+            "roles": {"platform": [SUITE.public_key(bytes(range(2, 34))).hex()]},
             "params": {},
         }
     )
-    return one_validator_node(doc, VALIDATOR, limits)
+    return one_validator_node(doc, VALIDATOR, limits, pool)
 
 
 def one_validator_node(
-    doc: GenesisDoc, validator_secret: bytes, limits: node_mod.NodeLimits | None = None
-) -> node_mod.Node:
+    doc: GenesisDoc, validator_secret: bytes, limits: NodeLimits | None = None,
+    pool: PoolLimits | None = None,
+) -> Node:
     """A node that is the only validator of ``doc``'s chain, on a fresh MemoryKV; no peers,
     no files (the key is given)."""
-    suite = doc.crypto
-    kv = MemoryKV()
-    init_store(BlockStore(kv, suite), doc)
-    store = BlockStore(kv, suite)
-    chain = node_mod.Chain(kv, store, None, doc)
-    chain.app = node_mod.make_app(store, chain.is_verified)
-    config = node_mod.NodeConfig(
+    chain = Chain.open(MemoryKV(), doc, pool)
+    config = NodeConfig(
         index=0,
         name="v0",
         key_file=Path("unused"),
@@ -69,18 +68,18 @@ def one_validator_node(
         peers=(),
         data_dir=Path("unused"),
         genesis_file=Path("unused"),
-        limits=limits or node_mod.NodeLimits(tick_ms=10),
+        limits=limits or NodeLimits(tick_ms=10),
     )
-    return node_mod.Node(config, chain, validator_secret)
+    return Node(config, chain, validator_secret)
 
 
 @asynccontextmanager
 async def running(
-    limits: node_mod.NodeLimits | None = None,
-) -> AsyncIterator[tuple[node_mod.Node, TestClient[Any, Any]]]:
+    limits: NodeLimits | None = None,
+) -> AsyncIterator[tuple[Node, TestClient[Any, Any]]]:
     n = make_node(limits)
     n.start_core()
-    client = TestClient(TestServer(node_mod.build_http_app(n)))
+    client = TestClient(TestServer(build_app(n, n.guard)))
     await client.start_server()
     try:
         yield n, client
@@ -89,7 +88,7 @@ async def running(
         for task in n._tasks:
             task.cancel()
         await asyncio.gather(*n._tasks, return_exceptions=True)
-        n.verifier.shutdown()
+        n.admission.close()
 
 
 def run(body: Callable[..., Awaitable[None]], **kw: Any) -> None:
@@ -121,7 +120,7 @@ async def wait_committed(client: TestClient[Any, Any], tx_id: str) -> dict[str, 
 
 
 def test_submitted_txs_commit_with_receipts_blocks_and_headers() -> None:
-    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
         t0, t1 = tx(0), tx(1)
         resp = await client.post("/txs", json=hexes(t0, t1))
         assert resp.status == 202
@@ -146,7 +145,7 @@ def test_submitted_txs_commit_with_receipts_blocks_and_headers() -> None:
         assert again.status == 400
         reason = (await again.json())["results"][0]["reason"]
         assert reason in ("stale_nonce", "already_committed")
-        assert len(n.pool) == 0
+        assert len(n.chain.pool) == 0
 
     run(body)
 
@@ -159,7 +158,7 @@ def _tx_obj(j: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_bad_transactions_get_4xx_with_reasons() -> None:
-    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
         assert (await client.post("/txs", data=b"not json")).status == 400
         assert (await client.post("/txs", json={"txs": []})).status == 400
         assert (await client.post("/txs", json={"txs": ["zz"]})).status == 400
@@ -194,9 +193,9 @@ def test_bad_transactions_get_4xx_with_reasons() -> None:
 
 
 def test_request_limits() -> None:
-    limits = node_mod.NodeLimits(tick_ms=10, max_request_bytes=4096, max_txs_per_request=2)
+    limits = NodeLimits(tick_ms=10, max_request_bytes=4096, max_txs_per_request=2)
 
-    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
         resp = await client.post("/txs", json={"txs": ["00" * 4000]})
         assert resp.status == 413
         resp = await client.post("/txs", json=hexes(tx(0), tx(1), tx(2)))
@@ -206,9 +205,9 @@ def test_request_limits() -> None:
 
 
 def test_rate_limit() -> None:
-    limits = node_mod.NodeLimits(tick_ms=10, requests_per_second=3)
+    limits = NodeLimits(tick_ms=10, requests_per_second=3)
 
-    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
         codes = [(await client.get("/healthz")).status for _ in range(6)]
         assert codes[:3] == [200, 200, 200]
         assert 429 in codes[3:]
@@ -217,7 +216,7 @@ def test_rate_limit() -> None:
 
 
 def test_status_metrics_health_openapi() -> None:
-    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
         status = await (await client.get("/status")).json()
         assert status["chain_id"] == CHAIN and status["index"] == 0
         assert {"height", "view", "leader", "peers", "pool_size"} <= set(status)
@@ -239,7 +238,7 @@ def test_status_metrics_health_openapi() -> None:
 
 
 def test_state_read_proof_bundle_and_sealed_keys() -> None:
-    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
         t0 = tx(0)
         await client.post("/txs", json=hexes(t0))
         await wait_committed(client, t0.tx_id(SUITE).hex())
@@ -265,28 +264,37 @@ def test_config_load_and_refusals(tmp_path: Path) -> None:
         'http_port = 2\ndata_dir = "d"\ngenesis_file = "g.json"\n'
         '[limits]\ntick_ms = 20\n[[peers]]\nindex = 1\nhost = "127.0.0.1"\nport = 3\n'
     )
-    cfg = node_mod.NodeConfig.load(p)
+    cfg = NodeConfig.load(p)
     assert cfg.limits.tick_ms == 20 and cfg.peers[0].port == 3
     assert cfg.data_dir == (tmp_path / "d").resolve()
     p.write_text(p.read_text().replace("tick_ms = 20", "tick_seconds = 1"))
-    with pytest.raises(InvalidInput, match="unknown NodeLimits"):
-        node_mod.NodeConfig.load(p)
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) \['tick_seconds'\] in \[limits\]"):
+        NodeConfig.load(p)
+    p.write_text(p.read_text().replace("tick_seconds = 1", "tick_ms = 0"))
+    with pytest.raises(ConfigError, match=r"limits.tick_ms must be an integer in \[5, 10000\]"):
+        NodeConfig.load(p)
+    p.write_text(p.read_text().replace("[limits]", "surprise = 1\n[limits]"))
+    with pytest.raises(ConfigError, match="unknown setting"):
+        NodeConfig.load(p)
     with pytest.raises(InvalidInput, match="cannot read"):
-        node_mod.NodeConfig.load(tmp_path / "missing.toml")
+        NodeConfig.load(tmp_path / "missing.toml")
 
 
-def test_rate_limiter_refills() -> None:
-    limiter = node_mod.RateLimiter(per_second=2)
-    assert limiter.allow("a", 0.0) and limiter.allow("a", 0.0)
-    assert not limiter.allow("a", 0.0)
-    assert limiter.allow("b", 0.0)
-    assert limiter.allow("a", 0.6)
+def test_token_buckets_refill_and_count_work() -> None:
+    buckets = TokenBuckets(rate_per_s=2)
+    assert buckets.take("a", 1, 0.0) and buckets.take("a", 1, 0.0)
+    assert not buckets.take("a", 1, 0.0)
+    assert buckets.take("b", 1, 0.0)
+    assert buckets.take("a", 1, 0.6)
+    work = TokenBuckets(rate_per_s=100)
+    assert work.take_up_to("c", 5000, 0.0) == 100  # a big batch gets only its budget
+    assert work.take_up_to("c", 10, 0.05) == 5
 
 
 def test_example_config_documents_the_defaults() -> None:
     path = Path(__file__).resolve().parents[1] / "configs" / "node.example.toml"
-    cfg = node_mod.NodeConfig.load(path)
-    assert cfg.limits == node_mod.NodeLimits()
+    cfg = NodeConfig.load(path)
+    assert cfg.limits == NodeLimits()
     assert cfg.pool == PoolLimits()
     assert cfg.replica == ReplicaConfig()
     assert [p.index for p in cfg.peers] == [1, 2, 3]
@@ -302,49 +310,15 @@ def test_decode_tx_primes_the_exact_canonical_body(suite_name: str) -> None:
     for n in (0, 1, 300, 70000):
         body = TxBody(CHAIN, suite.public_key(secret), n, "a.b", {"blob": bytes(n % 500)})
         signed = sign_tx(suite, secret, body)
-        got = node_mod.decode_tx(signed.encode())
+        got = SignedTx.decode(signed.encode())
         assert got.body.__dict__["encoded"] == encoding.encode(body.to_obj())
         assert got.tx_id(suite) == signed.tx_id(suite) and got == signed
     with pytest.raises(InvalidInput):
-        node_mod.decode_tx(signed.encode() + b"\x00")
-
-
-def test_sealed_bid_keys_and_blocks_follow_the_tender_deadline() -> None:
-    from ledger import encoding
-    from ledger.schema import state_head_key
-
-    n = make_node()
-    head_ms = n.chain.store.head_header().time_ms
-
-    def tender(tender_id: str, deadline_ms: int) -> None:
-        batch = n.chain.kv.batch()
-        batch.put(
-            state_head_key(f"tender/{tender_id}"),
-            encoding.encode({"tender_id": tender_id, "deadline_ms": deadline_ms}),
-        )
-        n.chain.kv.write(batch)
-
-    tender("OPEN", head_ms + 3_600_000)
-    tender("DONE", head_ms - 1)
-    assert node_mod.sealed_reason(n.chain, "bid/OPEN/1/ab") is not None
-    assert node_mod.sealed_reason(n.chain, "bidset/OPEN/1") is not None
-    assert node_mod.sealed_reason(n.chain, "bid/NOPE/1/ab") is not None  # unknown: refused
-    assert node_mod.sealed_reason(n.chain, "bid/DONE/1/ab") is None
-    assert node_mod.sealed_reason(n.chain, "tender/OPEN") is None
-
-    def bid_tx(tender_id: str, call: str = "bid.submit") -> SignedTx:
-        body = TxBody(CHAIN, SUITE.public_key(CLIENT), 0, call, {"tender_id": tender_id})
-        return sign_tx(SUITE, CLIENT, body)
-
-    assert node_mod.sealed_tx_reason(n.chain, bid_tx("OPEN")) is not None
-    assert node_mod.sealed_tx_reason(n.chain, bid_tx("DONE")) is None
-    assert node_mod.sealed_tx_reason(n.chain, bid_tx("NOPE")) is None  # failed call
-    assert node_mod.sealed_tx_reason(n.chain, bid_tx("OPEN", "tender.amend")) is None
-    n.verifier.shutdown()
+        SignedTx.decode(signed.encode() + b"\x00")
 
 
 def test_blocks_served_for_catch_up_are_bounded_in_bytes() -> None:
-    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
         for i in range(3):
             t = tx(i)
             await client.post("/txs", json=hexes(t))
@@ -360,40 +334,76 @@ def test_blocks_served_for_catch_up_are_bounded_in_bytes() -> None:
     run(body)
 
 
-def test_clients_get_503_busy_past_the_backlog() -> None:
-    limits = node_mod.NodeLimits(tick_ms=10, client_backlog_max=1)
+def test_clients_get_503_busy_past_the_ready_backlog_and_429_past_their_share() -> None:
+    async def body() -> None:
+        # No replica running: what is admitted stays in the pool.
+        n = make_node(pool=PoolLimits(backlog_txs=4, sender_share_min=2))
+        app = build_app(n, n.guard)
+        async with TestClient(TestServer(app)) as client:
+            first = await client.post("/txs", json=hexes(tx(0), tx(1)))
+            assert first.status == 202
+            # Past half the backlog a sender holding its share waits; others don't.
+            share = await client.post("/txs", json=hexes(tx(2)))
+            assert share.status == 429
+            assert (await share.json())["results"][0]["reason"] == "sender_busy"
+            other = bytes(range(2, 34))
+            resp = await client.post("/txs", json=hexes(tx(0, secret=other), tx(1, secret=other)))
+            assert resp.status == 202 and n.chain.pool.busy
+            busy = await client.post("/txs", json=hexes(tx(5)))
+            assert busy.status == 503
+            assert (await busy.json())["results"][0]["reason"] == "busy"
+        n.admission.close()
 
-    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
-        # A nonce gap keeps this one pending, so the backlog stays at one transaction.
-        resp = await client.post("/txs", json=hexes(tx(5)))
-        assert resp.status == 202 and len(n.pool) == 1
-        resp = await client.post("/txs", json=hexes(tx(0)))
-        assert resp.status == 503
-        assert (await resp.json())["results"][0]["reason"] == "busy"
-        # gossip from a peer is still admitted: other validators already accepted it
-        results = await n.submit([tx(0).encode()], from_peer=1)
-        assert results[0].accepted
-
-    run(body, limits=limits)
+    asyncio.run(body())
 
 
 def test_a_transaction_behind_a_nonce_gap_waits_and_commits_once_the_gap_fills() -> None:
-    async def body(n: node_mod.Node, client: TestClient[Any, Any]) -> None:
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
         later, first = tx(1), tx(0)
         resp = await client.post("/txs", json=hexes(later))
         assert resp.status == 202
         for _ in range(20):  # blocks go by; the gapped transaction is not consumed
             await asyncio.sleep(0.02)
-        assert later.tx_id(n.suite) in n.pool
-        assert (await (await client.get(f"/txs/{later.tx_id(n.suite).hex()}")).json())[
+        assert later.tx_id(SUITE) in n.chain.pool
+        assert (await (await client.get(f"/txs/{later.tx_id(SUITE).hex()}")).json())[
             "status"
         ] == "pending"
         resp = await client.post("/txs", json=hexes(first))
         assert resp.status == 202
-        got_first = await wait_committed(client, first.tx_id(n.suite).hex())
-        got_later = await wait_committed(client, later.tx_id(n.suite).hex())
+        got_first = await wait_committed(client, first.tx_id(SUITE).hex())
+        got_later = await wait_committed(client, later.tx_id(SUITE).hex())
         # Both ran with the right nonce: noop's unknown-call code, never E_NONCE.
         assert got_first["receipt"]["code"] == got_later["receipt"]["code"] == "E_UNKNOWN_CALL"
         assert got_first["height"] <= got_later["height"]
 
-    run(body, limits=node_mod.NodeLimits(tick_ms=10))
+    run(body, limits=NodeLimits(tick_ms=10))
+
+
+def test_inclusion_and_multi_key_bundles_verify_offline() -> None:
+    from ledger import inclusion, multi, verdict
+
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
+        t0 = tx(0)
+        await client.post("/txs", json=hexes(t0))
+        got = await wait_committed(client, t0.tx_id(SUITE).hex())
+        anchor = Anchor.of(SUITE, n.chain.store.header(0), n.chain.store.validators_at(0))
+        resp = await client.get(f"/txs/{t0.tx_id(SUITE).hex()}/inclusion")
+        assert resp.status == 200
+        proved = inclusion.verify_inclusion_bundle(inclusion.from_json(await resp.json()),
+                                                   anchor)
+        assert proved.header.height == got["height"]
+        nonce_key = f"nonce/{SUITE.public_key(CLIENT).hex()}"
+        resp = await client.get(f"/proofs?key={nonce_key}&key=param/no_such_param")
+        assert resp.status == 200
+        v = verdict.verify_any(json.dumps(await resp.json()), anchor)
+        assert v.valid and [e.present for e in v.entries] == [True, False]
+        assert multi.verify_multi(multi.from_json(await (await client.get(
+            f"/proofs?key={nonce_key}")).json()), anchor)
+        assert (await client.get("/proofs")).status == 400
+        assert (await client.get("/proofs?key=bid/T1/1/ab")).status == 403
+        assert (await client.get(f"/txs/{'00' * 32}/inclusion")).status == 404
+        block = await (await client.get(f"/blocks/{got['height']}")).json()
+        assert t0.tx_id(SUITE).hex() in block["tx_ids"]
+        assert len(block["receipts"]) == len(block["tx_ids"])
+
+    run(body)

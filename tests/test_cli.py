@@ -79,13 +79,38 @@ def _bundle_files(tmp_path: Path, suite: Suite) -> tuple[Path, Path, dict[str, o
 
 
 @pytest.mark.parametrize("suite", [ED25519_SHA256, SM2_SM3], ids=lambda s: s.name)
-def test_verify_accepts_a_valid_bundle(tmp_path: Path, suite: Suite) -> None:
+def test_verify_says_what_a_valid_bundle_proves(tmp_path: Path, suite: Suite) -> None:
     bundle_path, anchor_path, _ = _bundle_files(tmp_path, suite)
     code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path))
     assert code == 0, text
+    assert text.startswith("VALID: state bundle (PROTOCOL §7)")
+    assert "PRESENT cred/a" in text and '{"level": 1}' in text and "+08:00" in text
+    code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path), "--json")
     out = json.loads(text)
-    assert out["valid"] is True and out["key"] == "cred/a" and out["height"] == 1
-    assert out["value_ce"] == encoding.encode({"level": 1}).hex()
+    assert out["valid"] is True and out["block"]["height"] == 1
+    assert out["entries"] == [{"key": "cred/a", "present": True, "record": {"level": 1},
+                               "value": encoding.encode({"level": 1}).hex(),
+                               "value_hash": out["entries"][0]["value_hash"]}]
+    code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path),
+                        "--expect", "present")
+    assert code == 0 and "YES: as expected, cred/a is present" in text
+    code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path),
+                        "--expect", "absent")
+    assert code == 1 and "NO: expected absent, but cred/a is present" in text
+
+
+def test_verify_says_absent_plainly_and_expect_answers_the_question(tmp_path: Path) -> None:
+    chain = Chain.new(ED25519_SHA256, 4)
+    chain.extend({"cred/a": encoding.encode({"level": 1})})
+    bundle = to_json(build_bundle(chain.store, chain.store.tree, "guarantee/G-MADE-UP"))
+    bundle_path, anchor_path = tmp_path / "b.json", tmp_path / "anchor.json"
+    bundle_path.write_text(json.dumps(bundle))
+    export_anchor(chain.store).save(anchor_path)
+    code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path))
+    assert code == 0 and "ABSENT  guarantee/G-MADE-UP" in text  # a valid proof of absence
+    code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path),
+                        "--expect", "present")
+    assert code == 1 and "NO: expected present, but guarantee/G-MADE-UP is absent" in text
 
 
 def test_verify_refuses_tampered_bundles_with_a_reason(tmp_path: Path) -> None:
@@ -94,22 +119,23 @@ def test_verify_refuses_tampered_bundles_with_a_reason(tmp_path: Path) -> None:
     forged["value"] = encoding.encode({"level": 9}).hex()
     bundle_path.write_text(json.dumps(forged))
     code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path))
-    assert code != 0 and "Error" in text and "Traceback" not in text
+    assert code == 1 and "NOT VALID" in text and "Traceback" not in text
+    assert "Nothing in this bundle is proven" in text and "level" not in text
     bundle_path.write_text("{not json")
     code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path))
-    assert code != 0 and "cannot read bundle" in text
+    assert code == 1 and "NOT VALID" in text
     other = Chain.new(ED25519_SHA256, 4, chain_id="other-chain")
     export_anchor(other.store).save(anchor_path)
     bundle_path.write_text(json.dumps(bundle))
     code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path))
-    assert code != 0 and "Error" in text
+    assert code == 1 and "NOT VALID" in text
 
 
 def test_node_start_with_bad_config_is_a_message(tmp_path: Path) -> None:
     bad = tmp_path / "node.toml"
     bad.write_text("index = 0\n")
     code, text = invoke("node", "start", "--config", str(bad))
-    assert code != 0 and "bad node config" in text
+    assert code == 2 and "cannot start: setting 'name' is missing" in text
 
 
 def test_status_of_an_unreachable_node_is_a_message() -> None:

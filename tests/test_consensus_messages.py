@@ -18,28 +18,26 @@ from consensus.messages import (
     decode_message,
     encode_message,
 )
-from consensus.voteset import AddResult, VoteSet
+from consensus.voteset import VoteSet
 from ledger import encoding, tags
 from ledger.block import QC, Validator, verify_qc
 from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite
 from ledger.errors import InvalidInput
 from ledger.kv import MemoryKV
-from tests.sim import app as toy
-from tests.sim.simulator import CHAIN_ID, validator_keys
+from shell.chain import Chain
+from tests.sim.nodes import CHAIN_ID, genesis, validator_keys
 
 
-def _setup(suite: Suite) -> tuple[list[tuple[bytes, bytes]], tuple[Validator, ...], toy.ToyApp]:
+def _setup(suite: Suite) -> tuple[list[tuple[bytes, bytes]], tuple[Validator, ...], Chain]:
     keys = validator_keys(suite, 4)
     vals = tuple(Validator(f"v{i}", pk) for i, (_, pk) in enumerate(keys))
-    kv = MemoryKV()
-    toy.init_store(kv, suite, CHAIN_ID, vals)
-    return keys, vals, toy.ToyApp(suite, kv)
+    return keys, vals, Chain.open(MemoryKV(), genesis(suite, 4))
 
 
 def _all_messages(suite: Suite) -> list[Message]:
-    keys, vals, app = _setup(suite)
-    head = toy.genesis_header(suite, CHAIN_ID, vals)
-    block = app.propose(head, 1, 0, 1, head.time_ms + 5, ())
+    keys, vals, chain = _setup(suite)
+    head = chain.store.head_header()
+    block = chain.app.propose(head, 1, 0, 1, head.time_ms + 5, ())
     h = block.hash(suite)
 
     def s(i: int, m: messages.M) -> messages.M:
@@ -78,9 +76,9 @@ def test_signing_bytes_start_with_the_documented_tag() -> None:
 
 def test_a_quorum_of_commit_messages_is_a_protocol_qc() -> None:
     suite = ED25519_SHA256
-    keys, vals, app = _setup(suite)
-    head = toy.genesis_header(suite, CHAIN_ID, vals)
-    block = app.propose(head, 1, 0, 1, head.time_ms + 5, ())
+    keys, vals, chain = _setup(suite)
+    head = chain.store.head_header()
+    block = chain.app.propose(head, 1, 0, 1, head.time_ms + 5, ())
     h = block.hash(suite)
     votes = tuple((i, messages.sign(suite, keys[i][0], CHAIN_ID, Commit(1, 2, i, h)).sig)
                   for i in (0, 2, 3))
@@ -144,16 +142,17 @@ def test_durable_records_round_trip() -> None:
 def test_vote_set_counts_one_vote_per_validator_and_keeps_equivocation_evidence() -> None:
     vs = VoteSet("commit", 3)
     a, b = b"\x0a" * 32, b"\x0b" * 32
-    assert vs.add(0, 1, a, b"s1") is AddResult.ADDED
-    assert vs.add(0, 1, a, b"s1'") is AddResult.DUPLICATE
-    assert vs.add(0, 1, b, b"s2") is AddResult.EQUIVOCATION
-    assert vs.add(1, 1, b, b"s3") is AddResult.ADDED  # another view: not equivocation
+    assert vs.add(0, 1, a, b"s1") is None
+    assert vs.add(0, 1, a, b"s1'") is None  # a repeat
+    ev = vs.add(0, 1, b, b"s2")
+    assert vs.add(0, 1, b, b"s2") is None  # reported once per validator and view
+    assert vs.add(1, 1, b, b"s3") is None  # another view: not equivocation
     vs.add(0, 2, a, b"t")
     vs.add(0, 0, a, b"u")
     assert vs.count(0, a) == 3 and vs.count(0, b) == 0
     assert vs.has_quorum(0, a, 3) and not vs.has_quorum(1, b, 2)
     assert vs.signatures(0, a) == ((0, b"u"), (1, b"s1"), (2, b"t"))
     assert vs.quorum_blocks(3) == [(0, a)]
-    (ev,) = vs.evidence
+    assert ev is not None
     assert (ev.height, ev.view, ev.index, ev.first, ev.second) == (3, 0, 1, (a, b"s1"),
                                                                    (b, b"s2"))

@@ -13,7 +13,6 @@ import pytest
 from consensus import durable, messages
 from consensus.api import (
     BlocksFetched,
-    ClientTxs,
     CommitBlock,
     Effect,
     FetchBlocks,
@@ -27,11 +26,9 @@ from consensus.api import (
 )
 from consensus.messages import Commit, Message, NewView, Prepare, PrePrepare, ViewChange
 from consensus.quorum import leader, quorum, weak_quorum
-from consensus.replica import Replica
 from ledger.block import Block, verify_qc
-from tests.sim import app as toy
 from tests.sim.harness import RULES_CONFIG, Cluster
-from tests.sim.simulator import CHAIN_ID
+from tests.sim.nodes import CHAIN_ID, GENESIS_TIME_MS
 
 
 def sent(effects: list[Effect], kind: type) -> list[Message]:
@@ -115,9 +112,9 @@ def test_backup_accepts_a_valid_pre_prepare_and_persists_its_prepare_before_send
 
 
 @pytest.mark.parametrize("change, reason", [
-    ({"state_root": b"\x07" * 32}, "state root mismatch"),
-    ({"time_ms": toy.GENESIS_TIME_MS}, "not after the parent"),
-    ({"time_ms": toy.GENESIS_TIME_MS + 10_000_000}, "ms from"),
+    ({"state_root": b"\x07" * 32}, "state_root mismatch"),
+    ({"time_ms": GENESIS_TIME_MS}, "not after the parent"),
+    ({"time_ms": GENESIS_TIME_MS + 10_000_000}, "ms from"),
     ({"proposer": 2}, "not the leader"),
     ({"prev_hash": b"\x01" * 32}, "prev_hash"),
 ])
@@ -183,10 +180,10 @@ def test_a_commit_quorum_becomes_a_qc_that_verifies_and_the_block_is_committed()
     c.run_until(3)
     for i in range(4):
         for height in (1, 2, 3):
-            block, qc = toy.read_block(c.kvs[i], height), toy.read_qc(c.kvs[i], height)
+            block, qc = c.block(i, height), c.qc(i, height)
             assert block is not None and qc is not None
             verify_qc(c.suite, qc, block.header, c.validators)
-    assert len({toy.read_block(kv, 3) for kv in c.kvs}) == 1
+    assert len({c.block(i, 3) for i in range(4)}) == 1
 
 
 def test_a_replica_that_missed_every_prepare_still_commits_on_a_commit_quorum() -> None:
@@ -244,9 +241,9 @@ def test_view_change_carries_the_prepared_certificate_and_the_new_primary_reprop
     prepared_hash = c.replicas[0].prepared.cert.block_hash  # type: ignore[union-attr]
     assert c.heights() == [0, 0, 0, 0]
     c.run_until(1)  # the network heals: view change, new view, commit
-    block = toy.read_block(c.kvs[0], 1)
+    block = c.block(0, 1)
     assert block is not None and block.hash(c.suite) == prepared_hash
-    qc = toy.read_qc(c.kvs[0], 1)
+    qc = c.qc(0, 1)
     assert qc is not None and qc.view >= 1 and block.header.view == 0
 
 
@@ -254,7 +251,7 @@ def test_a_block_refused_for_its_time_is_still_prepared_when_re_proposed_under_a
     c = Cluster()
     c.tick_all(1, only=[0, 1, 2])
     c.step(3, Tick(c.now_ms() - 100_000))  # replica 3's clock is far behind
-    (pp,) = sent(c.step(1, ClientTxs((c.tx(),))), PrePrepare)
+    (pp,) = sent(c.submit(c.tx(), to=[1]), PrePrepare)
     h = pp.block.hash(c.suite)  # type: ignore[union-attr]
     no_commits = lambda s, d, m: isinstance(m, Commit)  # noqa: E731
     c.deliver(no_commits)
@@ -291,8 +288,8 @@ def test_a_new_view_that_drops_a_prepared_block_is_rejected() -> None:
     assert all(isinstance(v, ViewChange) and v.prepared and v.prepared.block_hash == h
                for v in vcs)
     new_leader = leader(1, 1, 4)
-    fresh = toy.ToyApp(c.suite, c.kvs[new_leader]).propose(
-        c.replicas[new_leader].head, 1, 1, new_leader, c.now_ms(), ())
+    app = c.nodes[new_leader].chain.app  # type: ignore[union-attr]
+    fresh = app.propose(c.replicas[new_leader].head, 1, 1, new_leader, c.now_ms(), ())
     bad_nv = messages.sign(c.suite, c.keys[new_leader][0], CHAIN_ID, NewView(
         1, 1, new_leader, tuple(v.stripped() for v in vcs[:3]), fresh))  # type: ignore[union-attr]
     effects = c.step(0, MessageIn(new_leader, bad_nv))
@@ -368,19 +365,25 @@ def test_a_restarted_replica_resumes_its_view_change_and_keeps_its_certificate()
 def test_head_and_consensus_records_from_the_store_are_what_a_replica_restores() -> None:
     c = Cluster()
     c.run_until(2)
-    state, vals = toy.store_state(c.kvs[0])
+    state = c.store_state(0)
     assert isinstance(state, StoreState) and state.head.height == 2 and state.head_qc
-    r = Replica(0, c.suite, c.keys[0][0], CHAIN_ID, vals, toy.ToyApp(c.suite, c.kvs[0]), state,
-                RULES_CONFIG)
-    assert r.height == 3 and r.head == state.head
+    r = c.restart(0)
+    assert r.height == 3 and r.head == state.head and r.head_qc == state.head_qc
 
 
-def test_a_replica_refuses_a_key_that_is_not_its_validator_entry() -> None:
-    c = Cluster()
-    state, vals = toy.store_state(c.kvs[0])
-    with pytest.raises(ValueError, match="does not hold"):
-        Replica(0, c.suite, c.keys[1][0], CHAIN_ID, vals, toy.ToyApp(c.suite, c.kvs[0]),
-                state, RULES_CONFIG)
+def test_a_replica_whose_key_is_not_in_the_set_follows_as_an_observer_and_never_votes() -> None:
+    c = Cluster(n=4, observers=1)
+    assert c.replicas[4].index is None
+    sent_by_observer: list[Message] = []
+    for _ in range(60):
+        c.tick_all()
+        while c.queue:
+            q = c.queue.popleft()
+            effects = c.step(q.dst, MessageIn(q.sender, q.message))
+            if q.dst == 4:
+                sent_by_observer += [e.message for e in effects if isinstance(e, Send)]
+    assert sent_by_observer == []
+    assert c.heights()[4] >= 2 and c.block(4, 2) == c.block(0, 2), "it follows the chain"
 
 
 def test_config_bounds_are_checked() -> None:
@@ -408,7 +411,7 @@ def test_a_lagging_replica_fetches_blocks_and_checks_each_qc_before_applying() -
     assert fetch.from_height == 1
     blocks = []
     for h in (1, 2, 3):
-        b, q = toy.read_block(c.kvs[0], h), toy.read_qc(c.kvs[0], h)
+        b, q = c.block(0, h), c.qc(0, h)
         assert b is not None and q is not None
         blocks.append((b, q))
     tampered = tuple((b, replace(q, votes=tuple((i, bytes(64)) for i, _ in q.votes)))
@@ -425,18 +428,19 @@ def test_a_lagging_replica_fetches_blocks_and_checks_each_qc_before_applying() -
 
 
 def test_a_validator_set_change_takes_effect_at_the_next_height() -> None:
-    c = Cluster()
-    c.submit(c.tx(call="val.set", drop=3))
+    c = Cluster(n=5)
+    c.submit(c.client.propose("remove_validator", {"pubkey": c.keys[4][1]}))
     c.run_until(1)
-    block = toy.read_block(c.kvs[0], 1)
+    block = c.block(0, 1)
     assert block is not None and len(block.txs) == 1
-    assert [len(r.validators) for r in c.replicas] == [3, 3, 3, 3]
-    assert c.replicas[3].index is None
-    c.run_until(3, only=[0, 1, 2])
-    b3, qc3 = toy.read_block(c.kvs[0], 3), toy.read_qc(c.kvs[0], 3)
+    assert block.header.next_validators_hash != block.header.validators_hash
+    assert [len(r.validators) for r in c.replicas] == [4, 4, 4, 4, 4]
+    assert c.replicas[4].index is None
+    c.run_until(3, only=[0, 1, 2, 3])
+    b3, qc3 = c.block(0, 3), c.qc(0, 3)
     assert b3 is not None and qc3 is not None
-    verify_qc(c.suite, qc3, b3.header, c.validators[:3])
-    assert all(i < 3 for i, _ in qc3.votes)
+    verify_qc(c.suite, qc3, b3.header, c.validators[:4])
+    assert all(i < 4 for i, _ in qc3.votes)
 
 
 def test_messages_for_the_next_height_are_buffered_and_replayed_after_the_commit() -> None:
@@ -450,7 +454,7 @@ def test_messages_for_the_next_height_are_buffered_and_replayed_after_the_commit
         assert sent(c.step(3, MessageIn(q.sender, q.message)), Prepare) == []
     c.queue.clear()
     c.step(3, Tick(c.now_ms()))
-    blocks = (toy.read_block(c.kvs[0], 1), toy.read_qc(c.kvs[0], 1))
+    blocks = (c.block(0, 1), c.qc(0, 1))
     assert blocks[0] is not None and blocks[1] is not None
     effects = c.step(3, BlocksFetched(0, (blocks,)))  # type: ignore[arg-type]
     assert [e.block.header.height for e in effects if isinstance(e, CommitBlock)] == [1]
@@ -458,3 +462,14 @@ def test_messages_for_the_next_height_are_buffered_and_replayed_after_the_commit
     proposal = ahead[0].message
     assert isinstance(proposal, PrePrepare) and len(votes) == 1
     assert votes[0].block_hash == proposal.block.hash(c.suite)  # type: ignore[union-attr]
+
+
+def test_a_clock_stepped_forward_and_back_judges_proposals_by_the_latest_reading() -> None:
+    """The replica's "now" is its clock's latest reading, not the highest one it ever saw: a
+    validator whose clock jumped an hour ahead and was set right votes again at once."""
+    c = Cluster()
+    c.step(2, Tick(c.now_ms() + 3_600_000))  # the clock jumps an hour ahead ...
+    c.step(2, Tick(c.now_ms()))  # ... and is set right
+    pp = propose(c)
+    (vote,) = sent(c.step(2, MessageIn(1, pp)), Prepare)
+    assert isinstance(vote, Prepare) and vote.block_hash == pp.block.hash(c.suite)

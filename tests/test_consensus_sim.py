@@ -75,3 +75,26 @@ def test_seeds_the_soak_once_failed_on_now_pass(mix: str, seed: int) -> None:
     for a view it had left: caught by the persist-then-send check)."""
     heights = Simulator(seed, MIXES[mix](seed)).run()
     assert min(heights.values()) >= 2
+
+
+@pytest.mark.parametrize("mix", ["validators4", "validators7"])
+def test_governance_mixes_seat_and_unseat_validators_during_faults(mix: str) -> None:
+    sim = Simulator(2, MIXES[mix](2))
+    heights = sim.run()
+    honest = sum(m.honest for m in sim.members)
+    # Both changes (seat a spare, unseat a validator) were committed by every honest node.
+    assert sim.stats["validator_changes"] == 2 * honest
+    assert sim.stats["crashes"] >= 1 and min(heights.values()) >= 2
+    spare = next(m for m in sim.members if m.ident == "s0")
+    assert spare.node.driver is not None and spare.node.driver.replica.index is not None
+
+
+def test_the_checker_reports_a_store_that_reopens_below_its_last_complete_block() -> None:
+    """Negative control for the reopen check: a node whose store lost a block."""
+    sim = Simulator(0, Scenario(fault_ticks=40, check_liveness=False))
+    sim.run()
+    m = sim.members[0]
+    assert m.node.chain is not None and m.node.chain.height() >= 1
+    sim.checker.max_height[m.ident] += 1
+    with pytest.raises(SafetyViolation, match=r"reopened at height .*reproduce with seed=0"):
+        sim.checker.on_reopen(m.ident, m.node.chain)

@@ -371,3 +371,21 @@ DrawMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_draw_machine = DrawMachine.TestCase
+
+
+def test_experts_validators_and_role_holders_are_known_senders() -> None:
+    """The permissioned admission (``contracts.senders``) lets an expert sign its sheets and
+    a validator send the beacon; a key that is none of these stays out."""
+    from contracts.senders import sender_known
+
+    t = Trading()
+    (code,) = t.register_experts(1)
+    now = t.h.time_ms
+    assert sender_known(t.h.state, t.expert(code).pubkey, now)
+    assert sender_known(t.h.state, t.validator_accounts()[0].pubkey, now)
+    assert sender_known(t.h.state, t.pool.pubkey, now)  # the expert_pool role
+    assert not sender_known(t.h.state, t.h.account("nobody").pubkey, now)
+    fresh = t.h.account("expert-new-key")
+    t.h.expect_ok(t.pool, "expert.update", {"code": code, "pubkey": fresh.pubkey})
+    assert sender_known(t.h.state, fresh.pubkey, now)
+    assert not sender_known(t.h.state, t.expert(code).pubkey, now)  # the old key is gone

@@ -1,5 +1,6 @@
 """The strict decoder's canonical check (hooks plus one re-pack) against the definition:
-``decode(data)`` succeeds exactly when ``encode(unpack(data)) == data``."""
+``decode(data)`` succeeds exactly when ``encode(unpack(data)) == data``; and its nesting
+bound, exact too."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.encoding import decode, encode
+from ledger.encoding import TooDeep, decode, encode
 from ledger.errors import EncodingError
+from ledger.limits import MAX_CE_DEPTH
 
 _scalars = st.none() | st.booleans() | st.integers(-(1 << 63), (1 << 64) - 1) | st.text(
     max_size=8
@@ -86,3 +88,39 @@ def test_unicode_keys_sort_by_utf8_bytes() -> None:
     assert list(decode(data)) == ["a", "z", "é"]
     with pytest.raises(EncodingError):
         decode(b"\x82\xa2\xc3\xa9\x01\xa1z\x02")
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+_nested = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                max_size=3),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_nested, st.integers(1, 8))
+def test_the_depth_bound_is_exact(value: Any, bound: int) -> None:
+    """``decode(data, max_depth=d)`` accepts exactly the values of at most ``d`` nested
+    containers (a scalar has depth 0), and says so when it refuses."""
+    data = encode(value)
+    if _depth(value) <= bound:
+        assert decode(data, max_depth=bound) == value
+    else:
+        with pytest.raises(TooDeep, match=f"nested deeper than {bound} levels"):
+            decode(data, max_depth=bound)
+
+
+def test_a_depth_bound_beyond_what_the_encoder_allows_is_a_caller_bug() -> None:
+    with pytest.raises(ValueError, match="max_depth"):
+        decode(b"\xc0", max_depth=MAX_CE_DEPTH + 1)
+    with pytest.raises(ValueError, match="max_depth"):
+        decode(b"\xc0", max_depth=0)

@@ -1,4 +1,5 @@
-"""Encrypted key files: round trip per suite, wrong passphrase, tampering, mode 0600."""
+"""Encrypted key files: round trip per suite, wrong passphrase, tampering, mode 0600; key
+and passphrase files that group or others may access are refused with the fix."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite
 from ledger.errors import InvalidInput
 
 FAST_N = 1 << 10  # tampering tests need no real cost; one test uses the default
+
+
+def write_private(path: Path, text: str | bytes) -> Path:
+    """Write ``path`` with mode 0600, as every file the project writes is."""
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    path.chmod(0o600)
+    return path
 
 
 @pytest.mark.parametrize("suite", [ED25519_SHA256, SM2_SM3], ids=lambda s: s.name)
@@ -82,7 +90,7 @@ def test_tampered_file_fails_with_the_same_message(tmp_path: Path, field: str) -
         doc["note"] = "x"
     tampered = tmp_path / "t.key"
     text = "{not json" if field == "garbage" else json.dumps(doc)
-    tampered.write_text(text)
+    write_private(tampered, text)
     with pytest.raises(InvalidInput, match="^wrong passphrase or corrupted key file"):
         keyfile.load_key(tampered, "pw")
 
@@ -92,8 +100,7 @@ def test_hostile_scrypt_cost_is_refused_before_deriving(tmp_path: Path) -> None:
     keyfile.save_key(path, ED25519_SHA256, bytes(range(32)), "pw", FAST_N)
     doc = json.loads(path.read_text())
     doc["kdf"]["n"] = 1 << 30
-    path2 = tmp_path / "hostile.key"
-    path2.write_text(json.dumps(doc))
+    path2 = write_private(tmp_path / "hostile.key", json.dumps(doc))
     with pytest.raises(InvalidInput, match="out of bounds"):
         keyfile.load_key(path2, "pw")
 
@@ -101,3 +108,52 @@ def test_hostile_scrypt_cost_is_refused_before_deriving(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="cannot read key file"):
         keyfile.load_key(tmp_path / "absent.key", "pw")
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o601, 0o620])
+def test_a_key_file_others_may_access_is_refused_with_the_fix(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "k.key"
+    keyfile.save_key(path, ED25519_SHA256, bytes(range(32)), "pw", FAST_N)
+    path.chmod(mode)
+    with pytest.raises(InvalidInput) as err:
+        keyfile.load_key(path, "pw")
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message
+    assert message.endswith(f"run: chmod 600 {path}") and f"{mode:04o}" in message
+    path.chmod(0o600)  # the fix works
+    assert keyfile.load_key(path, "pw").secret == bytes(range(32))
+    path.chmod(0o400)  # owner-only, read-only is fine too
+    assert keyfile.load_key(path, "pw").secret == bytes(range(32))
+
+
+def test_passphrase_files_are_read_once_checked(tmp_path: Path) -> None:
+    path = write_private(tmp_path / "pass", b"correct horse\r\n")
+    assert keyfile.read_passphrase_file(path) == b"correct horse"
+    path.chmod(0o644)
+    with pytest.raises(InvalidInput, match=f"passphrase file {path} .*; run: chmod 600 {path}$"):
+        keyfile.read_passphrase_file(path)
+    empty = write_private(tmp_path / "empty", b"\n")
+    with pytest.raises(InvalidInput, match="is empty"):
+        keyfile.read_passphrase_file(empty)
+    big = write_private(tmp_path / "big", b"x" * (keyfile.MAX_PASSPHRASE_FILE_BYTES + 1))
+    with pytest.raises(InvalidInput, match="larger than"):
+        keyfile.read_passphrase_file(big)
+    with pytest.raises(InvalidInput, match="cannot read passphrase file"):
+        keyfile.read_passphrase_file(tmp_path / "absent")
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        keyfile.read_passphrase_file(tmp_path)
+
+
+def test_network_init_writes_files_that_load(tmp_path: Path) -> None:
+    from shell.localnet import NETWORK_PASSPHRASE_FILE, init_network
+
+    out = tmp_path / "net"
+    old_umask = os.umask(0o022)  # the usual umask: new files would be 0644 by default
+    try:
+        manifest = init_network(out, 2, "ed25519-sha256", "chain", clients=1)
+    finally:
+        os.umask(old_umask)
+    phrase = keyfile.read_passphrase_file(out / NETWORK_PASSPHRASE_FILE)
+    for name in ("node0.key", "node1.key", manifest["clients"][0]["key_file"]):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
+        keyfile.load_key(out / name, phrase)

@@ -2,14 +2,15 @@
 mid-load and restart it, and check that every replica ends with identical blocks and that
 every transaction the API reported committed is in the chain exactly once.
 
-Each test builds a fresh 4-validator network (``cli.init_network`` on free ports), runs it
-with ``cli.LocalNet``, and is bounded in time. The load generator here (``Load``) is also
-what ``benchmarks/bench_cluster.py`` drives.
+Each test builds a fresh 4-validator network (``shell.localnet.init_network`` on free
+ports), runs it with ``shell.localnet.LocalNet``, and is bounded in time. The load generator
+here (``Load``) is also what ``benchmarks/bench_cluster.py`` drives.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import time
 from collections import Counter
@@ -21,13 +22,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from cli import LocalNet, init_network
 from ledger import jsonform
 from ledger.crypto import Suite, get_suite
 from ledger.tx import SignedTx, TxBody, sign_tx
+from shell.localnet import LocalNet, init_network
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.timeout(150)]
 
+SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 NOOP_CALL = "bench.noop"  # no contract: the receipt is E_UNKNOWN_CALL, the nonce still moves
 
 
@@ -35,13 +37,15 @@ NOOP_CALL = "bench.noop"  # no contract: the receipt is E_UNKNOWN_CALL, the nonc
 class Load:
     """Concurrent clients submitting signed transactions in batches to a set of nodes.
 
-    Every batch comes from a fresh sender with nonces 0..k-1, so a batch lost with a killed
-    node never blocks later ones. ``submitted`` maps tx id → submit time (monotonic s) of
-    every transaction a node accepted."""
+    Every batch comes from a sender not used before, with nonces 0..k-1, so a batch lost with
+    a killed node never blocks later ones; the senders are ``load_keys``, granted a role in
+    genesis (the chain admits only senders it knows). ``submitted`` maps tx id → submit time
+    (monotonic s) of every transaction a node accepted."""
 
     suite: Suite
     chain_id: str
     urls: list[str]
+    secrets: list[bytes]
     batch_txs: int = 100
     call: str = NOOP_CALL
     submitted: dict[bytes, float] = field(default_factory=dict)
@@ -51,7 +55,9 @@ class Load:
     _seq: int = 0
 
     def make_batch(self) -> list[SignedTx]:
-        secret = self.suite.generate_secret()
+        if self._seq >= len(self.secrets):
+            raise AssertionError("the load used every sender key granted in genesis")
+        secret = self.secrets[self._seq]
         sender = self.suite.public_key(secret)
         self._seq += 1
         return [
@@ -163,10 +169,26 @@ async def committed_ids(url: str, ids: list[bytes]) -> set[bytes]:
     return out
 
 
+LOAD_SENDERS = 400
+
+
+def load_keys(suite: Suite) -> list[bytes]:
+    """Deterministic secret keys of the load's senders (valid for both suites)."""
+    out = []
+    for i in range(LOAD_SENDERS):
+        digest = hashlib.sha256(f"load/{i}".encode()).digest()
+        out.append((int.from_bytes(digest, "big") % (SM2_N - 2) + 1).to_bytes(32, "big")
+                   if suite.name == "sm2-sm3" else digest)
+    return out
+
+
 @pytest.fixture()
 def net(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalNet]:
     suite = getattr(request, "param", "ed25519-sha256")
-    init_network(tmp_path / "net", 4, suite, "mp-test", clients=0)
+    s = get_suite(suite)
+    senders = [s.public_key(k) for k in load_keys(s)]
+    init_network(tmp_path / "net", 4, suite, "mp-test", clients=0,
+                 extra_roles={"platform": senders})
     local = LocalNet(tmp_path / "net")
     local.start_all()
     codes: list[int] = []
@@ -191,8 +213,8 @@ def _all_up(urls: list[str]) -> Any:
 
 
 def make_load(net: LocalNet) -> Load:
-    return Load(get_suite(net.manifest["suite"]), net.manifest["chain_id"], net.urls,
-                batch_txs=50)
+    suite = get_suite(net.manifest["suite"])
+    return Load(suite, net.manifest["chain_id"], net.urls, load_keys(suite), batch_txs=50)
 
 
 async def check_final(net: LocalNet, load: Load) -> None:

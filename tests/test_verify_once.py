@@ -11,6 +11,7 @@ from ledger.block import Block
 from ledger.crypto import ED25519_SHA256
 from ledger.kv import MemoryKV
 from ledger.tx import SignedTx, TxBody, sign_tx
+from shell.ratelimit import TokenBuckets
 from tests.chainkit import Chain
 from tests.test_pool import CHAIN, SUITE, add, make_tx
 
@@ -62,6 +63,7 @@ def test_node_verifies_each_signature_once_across_admission_and_proposals() -> N
     import asyncio
 
     from tests.test_api import CHAIN as API_CHAIN
+    from tests.test_api import CLIENT as API_CLIENT
     from tests.test_api import SUITE as API_SUITE
     from tests.test_api import make_node
 
@@ -74,14 +76,25 @@ def test_node_verifies_each_signature_once_across_admission_and_proposals() -> N
         forged = SignedTx(txs[5].body, bytes(64))
         # Two overlapping checks at once (a proposal racing its gossip): the shared
         # transactions are verified by one of them only, the other waits for it.
-        first, second = await asyncio.gather(n._verify_once(txs[:4]),
-                                             n._verify_once(txs[2:5] + [forged]))
+        check = n.admission._verify_once
+        first, second = await asyncio.gather(check(txs[:4]), check(txs[2:5] + [forged]))
         assert first == [True] * 4 and second == [True, True, True, False]
-        assert n.verified == 6  # 5 distinct good signatures + the forged one, once each
-        assert all(n.chain.app.known_verified(t) for t in txs[:5])
-        assert not n.chain.app.known_verified(forged)
-        again = await n._verify_once(txs[:5])
-        assert again == [True] * 5 and n.verified == 6 and not n._verifying
-        n.verifier.shutdown()
+        verified = n.metrics.value("signatures_verified_total")
+        assert verified == 6  # 5 distinct good signatures + the forged one, once each
+        assert all(n.chain.sigs.known(t) for t in txs[:5])
+        assert not n.chain.sigs.known(forged)
+        again = await check(txs[:5])
+        assert again == [True] * 5 and n.metrics.value("signatures_verified_total") == 6
+        assert not n.admission._in_flight
+        # A source's budget counts transactions (decoded, verified), not requests.
+        known = API_SUITE.public_key(API_CLIENT)  # the chain admits only senders it knows
+        more = [sign_tx(API_SUITE, API_CLIENT, TxBody(API_CHAIN, known, i, "bench.noop", {}))
+                for i in range(50)]
+        n.admission._budgets = TokenBuckets(rate_per_s=10)
+        results = await n.admission.submit([t.encode() for t in more], "client-a")
+        assert [r.accepted for r in results] == [True] * 10 + [False] * 40
+        assert {r.reason for r in results[10:]} == {"rate_limited"}
+        assert n.metrics.value("signatures_verified_total") == 6 + 10
+        n.admission.close()
 
     asyncio.run(body())

@@ -18,6 +18,7 @@ from ledger.block import QC, Block, ValidatorSet, verify_qc
 from ledger.crypto import Suite
 from ledger.errors import ProofError
 from ledger.kv import KV
+from shell.chain import Chain
 
 
 class SafetyViolation(AssertionError):
@@ -72,6 +73,18 @@ class Checker:
                 self.fail(f"node {node} committed tx {tid.hex()[:12]} at heights "
                           f"{seen[tid]} and {h.height}")
             seen[tid] = h.height
+
+    def on_reopen(self, node: str, chain: Chain) -> None:
+        """A (re)started node's store: it reopens at the last block the node completed
+        (a crash inside a step loses nothing committed and keeps nothing half-written), and
+        its state tree is at that block's state root."""
+        height = chain.height()
+        if height != self.max_height.get(node, 0):
+            self.fail(f"node {node} reopened at height {height}, but its last complete "
+                      f"block is {self.max_height.get(node, 0)}")
+        header = chain.store.head_header()
+        if chain.store.tree.root != header.state_root:
+            self.fail(f"node {node} reopened with a state tree off its head's state root")
 
     def on_head(self, node: str, height: int) -> None:
         """A node's stored head, observed after a step or a restart: never backwards."""

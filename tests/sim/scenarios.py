@@ -41,6 +41,14 @@ MIXES: dict[str, Callable[[int], Scenario]] = {
     "everything7": lambda s: Scenario(n=7, link=LOSSY, partitions=ALL_PARTITIONS,
                                       crash_rate=0.03,
                                       byzantine={s % 7: "bad_root", (s + 1) % 7: "bad_sig"}),
+    # Governance seats a fifth validator (an observer until then) and unseats another,
+    # while links lose messages, nodes crash and partitions come and go.
+    "validators4": lambda s: Scenario(spares=1, link=LOSSY, crash_rate=0.02,
+                                      gov=((20, "add"), (110, f"remove:{s % 4}")),
+                                      fault_ticks=260),
+    "validators7": lambda s: Scenario(n=7, spares=1, partitions=ALL_PARTITIONS,
+                                      crash_rate=0.02, fault_ticks=260,
+                                      gov=((20, "add"), (120, f"remove:{(s + 1) % 7}"))),
 }
 
 

@@ -1,62 +1,58 @@
-"""A seeded, deterministic cluster of real ``Replica``s (TigerBeetle's VOPR, in small).
+"""A seeded, deterministic cluster of real nodes (TigerBeetle's VOPR, in small).
 
-``Simulator(seed, scenario).run()`` builds ``n`` validators on ``MemoryKV`` stores with the
-toy application, then runs two phases in simulated ticks:
+Each node is the node's own machinery (``tests/sim/nodes.py``): the real block store, state
+tree, contracts and pool on a ``MemoryKV``, and the one ``shell.driver.Driver`` around a real
+``Replica``; only the network is simulated. ``Simulator(seed, scenario).run()`` runs two
+phases in simulated ticks:
 
 1. **faults** (``fault_ticks``): the scenario's link model (loss, duplication, delay and so
-   reordering), changing partitions (halves, isolated leader, ring), crashes (at a random
-   point inside a step's effects: a crashed node keeps only what it persisted) and
-   restarts, byzantine nodes (equivocating leader, bad signatures, wrong state root,
-   silent) and twins (two nodes with one key);
+   reordering), changing partitions (halves, isolated leader, ring), crashes (a crashed
+   node's storage or transport raises at a random operation inside a step: it keeps only
+   what it wrote before) and restarts, byzantine nodes (equivocating leader, bad
+   signatures, wrong state root, silent), twins (two nodes with one key), and governance
+   seating and unseating validators;
 2. **liveness** (``liveness_ticks``): the network heals and crashed nodes restart
    (byzantine nodes and twins stay); every honest node must reach the highest honest height
    at the heal plus ``liveness_blocks`` in time.
 
-The ``Checker`` runs after every step; any failure raises with ``reproduce with seed=N``.
-Everything random comes from one ``random.Random(seed)``.
+The ``Checker`` runs after every step and at every restart; any failure raises with
+``reproduce with seed=N``. Everything random comes from one ``random.Random(seed)``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import random
-from collections import Counter
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from consensus import messages
-from consensus.api import (
-    BlockApplied,
-    BlocksFetched,
-    ClientTxs,
-    CommitBlock,
-    Effect,
-    Event,
-    FetchBlocks,
-    Log,
-    MessageIn,
-    Persist,
-    ReplicaConfig,
-    Send,
-    Tick,
-)
+from consensus.api import BlocksFetched, Event, MessageIn, ReplicaConfig, Tick
 from consensus.messages import Message, NewView, PrePrepare
-from consensus.replica import Replica
-from ledger.block import QC, Block, Validator, ValidatorSet
-from ledger.crypto import Suite, get_suite
+from ledger.block import QC, Block
+from ledger.crypto import get_suite
 from ledger.kv import MemoryKV
-from ledger.tx import SignedTx, TxBody, sign_tx
-from tests.sim import app as toy
+from ledger.tx import Receipt, SignedTx
+from shell.chain import Chain
 from tests.sim.checker import Checker, LivenessFailure
 from tests.sim.network import LinkModel, Network
-
-CHAIN_ID = "sim-chain"
-TICK_MS = 10
-_SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+from tests.sim.nodes import (
+    CHAIN_ID,
+    GENESIS_TIME_MS,
+    TICK_MS,
+    Client,
+    SimNode,
+    genesis,
+    validator_keys,
+)
 
 SIM_CONFIG = ReplicaConfig(batch_tx_max=50, batch_wait_ticks=1, empty_block_ticks=8,
                            view_timeout_ticks=24, view_timeout_max_ticks=192,
                            view_change_resend_ticks=8, max_clock_skew_ms=1000,
                            fetch_timeout_ticks=12, fetch_blocks_max=16)
+RESUBMIT_TICKS = 25  # the client re-sends what has not committed (pools die with crashes)
+CLIENT_PENDING_MAX = 200
 
 
 @dataclass
@@ -78,43 +74,99 @@ class Scenario:
     clock_skew_ms: int = 30
     suite: str = "ed25519-sha256"
     check_liveness: bool = True
+    # Governance during faults: at these ticks the committee proposes to seat the next spare
+    # ("add") or to unseat validator ``index`` ("remove:INDEX"); spares start as observers.
+    spares: int = 0
+    gov: tuple[tuple[int, str], ...] = ()
     config: ReplicaConfig = SIM_CONFIG
 
 
-def validator_secret(suite: Suite, index: int) -> bytes:
-    digest = hashlib.sha256(f"sim-validator-{index}".encode()).digest()
-    if suite.name == "sm2-sm3":
-        return (int.from_bytes(digest, "big") % (_SM2_N - 2) + 1).to_bytes(32, "big")
-    return digest
+class _CountWarnings(logging.Handler):
+    def __init__(self, stats: Counter[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.stats = stats
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stats["warnings"] += 1
 
 
-_KEYS: dict[tuple[str, int], tuple[bytes, bytes]] = {}
+def _counting_logger(stats: Counter[str]) -> logging.Logger:
+    """The replicas' log: warnings are counted (tests read ``stats``), nothing is printed."""
+    log = logging.Logger("credchain.sim")
+    log.addHandler(_CountWarnings(stats))
+    log.propagate = False
+    return log
 
 
-def validator_keys(suite: Suite, n: int) -> list[tuple[bytes, bytes]]:
-    out = []
-    for i in range(n):
-        if (suite.name, i) not in _KEYS:
-            secret = validator_secret(suite, i)
-            _KEYS[(suite.name, i)] = (secret, suite.public_key(secret))
-        out.append(_KEYS[(suite.name, i)])
-    return out
+class Crash(Exception):
+    """Raised inside a step by a node's storage or transport: the process died there."""
+
+
+class FaultPoint:
+    """Counts a node's storage and transport operations; raises ``Crash`` at the chosen one."""
+
+    def __init__(self) -> None:
+        self.left: int | None = None
+
+    def op(self) -> None:
+        if self.left is None:
+            return
+        if self.left == 0:
+            raise Crash()
+        self.left -= 1
+
+
+class SimStorage:
+    """The chain as the driver's storage, with a fault point and the checker's eyes."""
+
+    def __init__(self, sim: Simulator, node: SimNode, chain: Chain, fault: FaultPoint) -> None:
+        self.sim, self.node, self.chain, self.fault = sim, node, chain, fault
+
+    def persist(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+        self.fault.op()
+        self.chain.persist(items)
+
+    def commit(self, block: Block, qc: QC) -> list[Receipt]:
+        self.fault.op()
+        vals = self.chain.store.validators_at(block.header.height)
+        receipts = self.chain.commit(block, qc)
+        self.sim.on_commit(self.node, block, qc, receipts, vals)
+        return receipts
+
+    def drop_txs(self, tx_ids: Sequence[bytes]) -> None:
+        self.chain.drop_txs(tx_ids)
+
+
+class SimTransport:
+    def __init__(self, sim: Simulator, node: SimNode, fault: FaultPoint) -> None:
+        self.sim, self.node, self.fault = sim, node, fault
+
+    def send(self, to: int | None, message: Message) -> None:
+        self.fault.op()
+        self.sim.send(self.node, to, message)
+
+    def fetch(self, peer: int, from_height: int, max_blocks: int) -> None:
+        self.fault.op()
+        self.sim.fetch(self.node, peer, from_height, max_blocks)
 
 
 @dataclass
-class Node:
-    ident: str
-    index: int
+class Member:
+    """A simulated node and what the simulator knows of it."""
+
+    node: SimNode
     behaviour: str  # "honest", "twin" or a byzantine kind
-    kv: MemoryKV
     skew_ms: int
-    replica: Replica | None = None
-    app: toy.ToyApp | None = None
+    fault: FaultPoint = field(default_factory=FaultPoint)
     restart_at: int = -1
 
     @property
     def honest(self) -> bool:
         return self.behaviour == "honest"
+
+    @property
+    def ident(self) -> str:
+        return self.node.ident
 
 
 class Simulator:
@@ -123,165 +175,184 @@ class Simulator:
         self.sc = scenario
         self.rng = random.Random(seed)
         self.suite = get_suite(scenario.suite)
-        self.keys = validator_keys(self.suite, scenario.n)
-        self.validators: ValidatorSet = tuple(
-            Validator(f"v{i}", pk) for i, (_, pk) in enumerate(self.keys))
+        self.doc = genesis(self.suite, scenario.n)
+        self.keys = validator_keys(self.suite, scenario.n + scenario.spares)
         self.net = Network(self.rng, scenario.link)
         self.checker = Checker(self.suite, seed)
-        self.tick = 0
-        self.nodes: list[Node] = []
-        for i in range(scenario.n):
-            kind = scenario.byzantine.get(i, "twin" if i in scenario.twins else "honest")
-            idents = [str(i), f"{i}b"] if i in scenario.twins else [str(i)]
-            for ident in idents:
-                kv = MemoryKV()
-                toy.init_store(kv, self.suite, CHAIN_ID, self.validators)
-                skew = self.rng.randint(-scenario.clock_skew_ms, scenario.clock_skew_ms)
-                node = Node(ident, i, kind, kv, skew)
-                self.nodes.append(node)
-                self._start(node)
-        self._tx_counter = 0
-        self._client_secret = hashlib.sha256(b"sim-client").digest()
-        self._client_pk = get_suite("ed25519-sha256").public_key(self._client_secret)
-        self._partitioned = False
         self.stats: Counter[str] = Counter()
+        self.log = _counting_logger(self.stats)
+        self.tick = 0
+        self.members: list[Member] = []
+        for i in range(scenario.n + scenario.spares):
+            spare = i >= scenario.n
+            kind = "honest" if spare else scenario.byzantine.get(
+                i, "twin" if i in scenario.twins else "honest")
+            base = f"s{i - scenario.n}" if spare else str(i)
+            idents = [base, f"{base}b"] if i in scenario.twins else [base]
+            for ident in idents:
+                secret, pubkey = self.keys[i]
+                node = SimNode(ident, secret, pubkey, MemoryKV(), self.doc, scenario.config)
+                skew = self.rng.randint(-scenario.clock_skew_ms, scenario.clock_skew_ms)
+                member = Member(node, kind, skew)
+                self.members.append(member)
+                self._start(member)
+        self.client = Client(self.suite)
+        self.pending: OrderedDict[bytes, SignedTx] = OrderedDict()
+        self._partitioned = False
+        self._spares_seated = 0
         self.recovery_ticks = 0  # ticks the liveness phase needed
 
     # ---- node lifecycle --------------------------------------------------------------------
 
-    def _start(self, node: Node) -> None:
-        state, vals = toy.store_state(node.kv)
-        self.checker.on_head(node.ident, state.head.height)
-        node.app = toy.ToyApp(self.suite, node.kv)
-        secret = self.keys[node.index][0]
-        node.replica = Replica(node.index, self.suite, secret, CHAIN_ID, vals, node.app, state,
-                               self.sc.config)
-        node.restart_at = -1
+    def _start(self, m: Member) -> None:
+        node = m.node
+        node.start(SimTransport(self, node, m.fault),
+                   lambda chain: SimStorage(self, node, chain, m.fault), self.log)
+        assert node.chain is not None
+        self.checker.on_reopen(node.ident, node.chain)
+        m.fault.left = None
+        m.restart_at = -1
 
-    def _crash(self, node: Node) -> None:
+    def _crash(self, m: Member) -> None:
         self.stats["crashes"] += 1
-        node.replica = None
-        node.app = None
+        m.node.stop()
         lo, hi = self.sc.restart_after_ticks
-        node.restart_at = self.tick + self.rng.randint(lo, hi)
+        m.restart_at = self.tick + self.rng.randint(lo, hi)
 
     # ---- stepping --------------------------------------------------------------------------
 
-    def _step(self, node: Node, event: Event, crash_inside: bool = False) -> None:
-        replica = node.replica
-        assert replica is not None
-        effects = replica.step(event)
-        crash_at = self.rng.randint(0, len(effects)) if crash_inside else -1
-        applied = False
-        for k, eff in enumerate(effects):
-            if k == crash_at:
-                self._crash(node)
-                return
-            applied |= self._effect(node, eff)
-        if crash_at == len(effects):
-            self._crash(node)
+    def _step(self, m: Member, event: Event, crash_inside: bool = False) -> None:
+        driver = m.node.driver
+        assert driver is not None
+        if crash_inside:
+            m.fault.left = self.rng.randint(0, 6)
+        try:
+            driver.step(event)
+        except Crash:
+            self._crash(m)
             return
-        if applied:
-            self._step(node, BlockApplied(toy.head_height(node.kv)))
+        if crash_inside:
+            self._crash(m)  # the step ended before the chosen operation: crash after it
+            return
+        assert m.node.chain is not None
+        self.checker.on_head(m.ident, m.node.chain.height())
 
-    def _effect(self, node: Node, eff: Effect) -> bool:
-        if isinstance(eff, Persist):
-            b = node.kv.batch()
-            b.put(eff.key, eff.value)
-            node.kv.write(b)
-        elif isinstance(eff, Send):
-            self.stats[type(eff.message).__name__] += 1
-            if node.behaviour in ("honest", "twin"):
-                self.checker.on_send(node.ident, node.kv, eff.message)
-            self._send(node, eff.to, eff.message)
-        elif isinstance(eff, CommitBlock):
-            assert node.app is not None
-            h = eff.block.header.height
-            vals = toy.read_validators(node.kv, h)
-            toy.apply_commit(node.kv, self.suite, eff.block, eff.qc, node.app)
-            self.checker.on_commit(node.ident, node.honest, node.kv, eff.block, eff.qc, vals)
-            return True
-        elif isinstance(eff, FetchBlocks):
-            self.stats["fetches"] += 1
-            self._fetch(node, eff)
-        elif isinstance(eff, Log) and eff.level == "warning":
-            self.stats["warnings"] += 1
-        return False
+    def on_commit(self, node: SimNode, block: Block, qc: QC, receipts: list[Receipt],
+                  vals: tuple) -> None:  # type: ignore[type-arg]
+        m = self._member(node.ident)
+        self.checker.on_commit(node.ident, m.honest, node.kv, block, qc, vals)
+        if m.honest:
+            for tx_id in block.tx_ids(self.suite):
+                self.pending.pop(tx_id, None)
+            self.stats["validator_changes"] += int(
+                block.header.next_validators_hash != block.header.validators_hash)
+
+    def _member(self, ident: str) -> Member:
+        return next(m for m in self.members if m.ident == ident)
 
     # ---- network and byzantine behaviour ---------------------------------------------------
 
-    def _targets(self, node: Node, to: int | None) -> list[Node]:
-        return [m for m in self.nodes if m is not node and (to is None or m.index == to)
-                and not (to is None and m.index == node.index and m.ident == node.ident)]
+    def _holders(self, node: SimNode, index: int) -> list[Member]:
+        """Up members holding the key of validator ``index`` in ``node``'s current set."""
+        vals = node.validators()
+        if not 0 <= index < len(vals):
+            return []
+        key = vals[index].pubkey
+        return [m for m in self.members if m.node.pubkey == key and m.node is not node]
 
-    def _send(self, node: Node, to: int | None, msg: Message) -> None:
-        kind = node.behaviour
-        if kind == "silent":
+    def send(self, node: SimNode, to: int | None, msg: Message) -> None:
+        m = self._member(node.ident)
+        self.stats[type(msg).__name__] += 1
+        if m.behaviour in ("honest", "twin"):
+            self.checker.on_send(node.ident, node.kv, msg)
+        if m.behaviour == "silent":
             return
-        for dst in self._targets(node, to):
+        targets = ([d for d in self.members if d.node is not node] if to is None
+                   else self._holders(node, to))
+        for dst in targets:
             out = msg
-            if kind == "bad_sig" and self.rng.random() < 0.5:
+            if m.behaviour == "bad_sig" and self.rng.random() < 0.5:
                 out = replace(msg, sig=bytes([msg.sig[0] ^ 1]) + msg.sig[1:])
-            elif kind == "equivocate" and isinstance(msg, PrePrepare) and dst.index % 2:
-                out = self._forge(node, msg, time_shift_ms=1)
-            elif kind == "bad_root" and isinstance(msg, PrePrepare | NewView):
-                out = self._forge(node, msg, time_shift_ms=0, bad_root=True)
-            self.net.send(self.tick, node.ident, dst.ident, ("msg", node.index, out))
+            elif (m.behaviour == "equivocate" and isinstance(msg, PrePrepare)
+                  and self.members.index(dst) % 2):
+                out = self._forge(m, msg, time_shift_ms=1)
+            elif m.behaviour == "bad_root" and isinstance(msg, PrePrepare | NewView):
+                out = self._forge(m, msg, time_shift_ms=0, bad_root=True)
+            self.net.send(self.tick, node.ident, dst.ident, ("msg", out.sender, out))
 
-    def _forge(self, node: Node, msg: PrePrepare | NewView, time_shift_ms: int,
+    def _forge(self, m: Member, msg: PrePrepare | NewView, time_shift_ms: int,
                bad_root: bool = False) -> Message:
         h = msg.block.header
         header = h.with_changes(time_ms=h.time_ms + time_shift_ms)
         if bad_root:
-            header = header.with_changes(state_root=hashlib.sha256(h.state_root).digest())
-        secret = self.keys[node.index][0]
-        if isinstance(msg, PrePrepare):
-            return messages.sign(self.suite, secret, CHAIN_ID,
-                                 replace(msg, block=Block(header, msg.block.txs)))
-        return messages.sign(self.suite, secret, CHAIN_ID,
-                             replace(msg, block=Block(header, msg.block.txs)))
+            header = header.with_changes(state_root=self.suite.hash(h.state_root))
+        forged = replace(msg, block=Block(header, msg.block.txs))
+        return messages.sign(self.suite, m.node.secret, CHAIN_ID, forged)
 
-    def _fetch(self, node: Node, eff: FetchBlocks) -> None:
-        peers = [m for m in self.nodes if m.index == eff.from_peer and m.replica is not None]
-        if not peers:
+    def fetch(self, node: SimNode, peer: int, from_height: int, max_blocks: int) -> None:
+        self.stats["fetches"] += 1
+        holders = [h for h in self._holders(node, peer) if h.node.up]
+        if not holders:
             return
-        peer = peers[0]
-        blocks: list[tuple[Block, QC]] = []
-        for h in range(eff.from_height, eff.from_height + eff.max_blocks):
-            block, qc = toy.read_block(peer.kv, h), toy.read_qc(peer.kv, h)
-            if block is None or qc is None:
-                break
-            if peer.behaviour == "bad_sig":
-                qc = replace(qc, votes=tuple((i, bytes(64)) for i, _ in qc.votes))
-            blocks.append((block, qc))
-        self.net.send(self.tick, peer.ident, node.ident,
-                      ("fetched", eff.from_peer, tuple(blocks)))
+        src = holders[0]
+        blocks = src.node.blocks(from_height, max_blocks)
+        if src.behaviour == "bad_sig":
+            blocks = [(b, replace(q, votes=tuple((i, bytes(64)) for i, _ in q.votes)))
+                      for b, q in blocks]
+        self.net.send(self.tick, src.ident, node.ident, ("fetched", peer, tuple(blocks)))
 
-    def _client_tx(self) -> None:
-        self._tx_counter += 1
-        c = self._tx_counter
-        body = TxBody(CHAIN_ID, self._client_pk, c, "kv.set", {"key": f"k{c % 16}", "value": c})
-        tx: SignedTx = sign_tx(get_suite("ed25519-sha256"), self._client_secret, body)
+    # ---- clients and governance ------------------------------------------------------------
+
+    def _submit(self, txs: list[SignedTx]) -> None:
+        up = [m for m in self.members if m.node.up]
+        if not up or not txs:
+            return
         if self.sc.fixed_groups is not None and self.tick < self.sc.fault_ticks:
             # Each side of a held partition hears its own clients only.
-            group = self.sc.fixed_groups[c % len(self.sc.fixed_groups)]
-            targets = [m for m in self.nodes if m.ident in group]
+            group = self.sc.fixed_groups[self.client.nonce % len(self.sc.fixed_groups)]
+            targets = [m for m in up if m.ident in group]
         else:
-            k = self.rng.randint(1, len(self.nodes))
-            targets = self.rng.sample(self.nodes, k)
+            targets = self.rng.sample(up, self.rng.randint(1, len(up)))
         for m in targets:
-            if m.replica is not None:
-                self._step(m, ClientTxs((tx,)))
+            if m.node.up:
+                try:
+                    m.node.admit(txs)
+                except Crash:
+                    self._crash(m)
+
+    def _client_tick(self) -> None:
+        txs: list[SignedTx] = []
+        for at, change in self.sc.gov:
+            if at == self.tick:
+                txs.append(self._gov_tx(change))
+        if self.rng.random() < self.sc.tx_rate and len(self.pending) < CLIENT_PENDING_MAX:
+            txs.append(self.client.attest(self.client.nonce))
+        for tx in txs:
+            self.pending[tx.tx_id(self.suite)] = tx
+        if self.tick % RESUBMIT_TICKS == 0:
+            txs = list(self.pending.values())
+        self._submit(txs)
+
+    def _gov_tx(self, change: str) -> SignedTx:
+        if change == "add":
+            k = self.sc.n + self._spares_seated
+            self._spares_seated += 1
+            return self.client.propose("add_validator",
+                                       {"name": f"s{k - self.sc.n}", "pubkey": self.keys[k][1]})
+        index = int(change.split(":")[1])
+        return self.client.propose("remove_validator", {"pubkey": self.keys[index][1]})
 
     # ---- faults ----------------------------------------------------------------------------
 
     def _leader_ident(self) -> str:
-        up = [m for m in self.nodes if m.replica is not None]
+        up = [m for m in self.members if m.node.driver is not None]
         if not up:
-            return self.nodes[0].ident
-        r = max(up, key=lambda m: m.replica.height if m.replica else 0).replica
-        assert r is not None
-        return str((r.view + r.height) % self.sc.n)
+            return self.members[0].ident
+        lead = max(up, key=lambda m: m.node.height())
+        assert lead.node.driver is not None
+        status = lead.node.driver.status()
+        holders = self._holders(lead.node, status.leader)
+        return holders[0].ident if holders else lead.ident
 
     def _maybe_partition(self) -> None:
         if not self.sc.partitions or self.rng.random() >= self.sc.partition_rate:
@@ -291,7 +362,7 @@ class Simulator:
             self.net.heal()
             self._partitioned = False
             return
-        idents = [m.ident for m in self.nodes]
+        idents = [m.ident for m in self.members]
         kind = self.rng.choice(self.sc.partitions)
         if kind == "halves":
             shuffled = idents[:]
@@ -312,31 +383,29 @@ class Simulator:
     def _one_tick(self, faults: bool) -> None:
         self.tick += 1
         for item in self.net.due(self.tick):
-            dst = next(m for m in self.nodes if m.ident == item.dst)
-            if dst.replica is None:
+            dst = self._member(item.dst)
+            if not dst.node.up:
                 continue
             kind, sender, payload = item.payload
             event: Event = (MessageIn(sender, payload) if kind == "msg"
                             else BlocksFetched(sender, payload))
             self._step(dst, event)
-        crash_node = None
+        crash_member = None
         if faults and self.sc.crash_rate and self.rng.random() < self.sc.crash_rate:
-            crash_node = self.rng.choice(self.nodes)
-        for node in self.nodes:
-            if node.replica is None:
-                if node.restart_at >= 0 and (self.tick >= node.restart_at or not faults):
-                    self._start(node)
+            crash_member = self.rng.choice(self.members)
+        for m in self.members:
+            if not m.node.up:
+                if m.restart_at >= 0 and (self.tick >= m.restart_at or not faults):
+                    self._start(m)
                 continue
-            now_ms = toy.GENESIS_TIME_MS + self.tick * TICK_MS + node.skew_ms
-            self._step(node, Tick(now_ms), crash_inside=node is crash_node)
-            self.checker.on_head(node.ident, toy.head_height(node.kv))
+            now_ms = GENESIS_TIME_MS + self.tick * TICK_MS + m.skew_ms
+            self._step(m, Tick(now_ms), crash_inside=m is crash_member)
         if faults and self.sc.fixed_groups is None:
             self._maybe_partition()
-        if self.rng.random() < self.sc.tx_rate:
-            self._client_tx()
+        self._client_tick()
 
     def honest_heights(self) -> dict[str, int]:
-        return {m.ident: toy.head_height(m.kv) for m in self.nodes if m.honest}
+        return {m.ident: m.node.height() for m in self.members if m.honest}
 
     def run(self) -> dict[str, int]:
         """Run both phases; return the honest nodes' final heights."""

@@ -1,0 +1,396 @@
+"""The HTTP API: one handler per route, and ``ROUTES``, the table OpenAPI is generated from.
+
+JSON throughout; byte strings are lowercase hex (``ledger.jsonform``). Every handler gets the
+request and the node (``NodeView``); the middleware around them all applies the limits that
+count work rather than requests (``TokenBuckets``: requests and body bytes per client
+address; signature verifications are budgeted in ``Admission``), checks a body's declared
+size before reading it and reads it under a timeout, and turns failures into clear answers:
+bad input → 400 with the reason, absent → 404, over a limit → 413/429/503, a damaged store →
+503 "store fault", anything else → 500 "internal error" with the error logged once per kind
+per minute (a flood of bad requests can't flood the log).
+
+What may be shown is asked of ``contracts.disclosure`` (the sealed-bid rule), never decided
+here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from consensus.pool import R_BUSY, R_SENDER_BUSY
+from contracts.disclosure import sealed_key_reason, sealed_tx_reason
+from ledger import inclusion, jsonform, multi
+from ledger.bundle import build_bundle
+from ledger.bundle import to_json as bundle_to_json
+from ledger.encoding import decode_trusted
+from ledger.errors import CorruptStore, InvalidInput
+from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
+from shell.admission import R_RATE
+from shell.apikit import (
+    BodyBudgetExceeded,
+    Handler,
+    NodeView,
+    Route,
+    error,
+    height_param,
+    json_response,
+    read_json,
+)
+from shell.httpguard import GuardedServer
+from shell.ratelimit import TokenBuckets
+
+log = logging.getLogger("credchain.api")
+
+ERROR_LOG_EVERY_S = 60.0
+
+
+# ---- handlers -----------------------------------------------------------------------------
+
+
+async def post_txs(request: web.Request, node: NodeView) -> web.StreamResponse:
+    body = await read_json(request, node)
+    items = body.get("txs") if isinstance(body, dict) else None
+    if isinstance(body, dict) and "tx" in body and items is None:
+        items = [body["tx"]]
+    if not isinstance(items, list) or not items:
+        return error(400, 'body must be {"txs": ["<hex>", ...]} or {"tx": "<hex>"}')
+    if len(items) > node.limits.max_txs_per_request:
+        return error(413, f"at most {node.limits.max_txs_per_request} txs per request")
+    encoded = [hex_to_bytes(item, f"txs[{i}]") for i, item in enumerate(items)]
+    results = await node.admission.submit(encoded, source=request.remote or "?")
+    out = [{"tx_id": r.tx_id, "accepted": r.accepted, "reason": r.reason} for r in results]
+    accepted = sum(r.accepted for r in results)
+    status = 202 if accepted == len(results) else 400
+    if accepted == 0 and all(r.reason == R_BUSY for r in results):
+        status = 503
+    elif accepted == 0 and all(r.reason in (R_RATE, R_SENDER_BUSY) for r in results):
+        status = 429
+    return json_response({"accepted": accepted, "results": out}, status)
+
+
+async def get_tx(request: web.Request, node: NodeView) -> web.StreamResponse:
+    tx_id = hex_to_bytes(request.match_info["tx_id"], "tx id")
+    found = node.chain.receipt(tx_id)
+    if found is not None:
+        height, index, receipt = found
+        return json_response({
+            "tx_id": tx_id.hex(), "status": "committed", "height": height, "index": index,
+            "receipt": to_json(receipt.to_obj(), jsonform.RECEIPT)})
+    if tx_id in node.chain.pool:
+        return json_response({"tx_id": tx_id.hex(), "status": "pending"})
+    return json_response({"tx_id": tx_id.hex(), "status": "unknown"}, 404)
+
+
+def _now_ms(node: NodeView) -> int:
+    return int(node.chain.store.head_header().time_ms)
+
+
+async def get_block(request: web.Request, node: NodeView) -> web.StreamResponse:
+    h = height_param(request.match_info["height"])
+    store = node.chain.store
+    block = store.block(h)
+    if block is None:
+        return error(404, f"no block at height {h}")
+    state, now_ms = node.chain.head_state(), _now_ms(node)
+    for tx in block.txs:
+        sealed = sealed_tx_reason(state, tx, now_ms)
+        if sealed:
+            return error(403, sealed)
+    qc = store.qc(h)
+    receipts = store.receipts(h) or []
+    return json_response({
+        "hash": block.hash(node.chain.suite).hex(),
+        "block": to_json(block.to_obj(), jsonform.BLOCK),
+        "qc": to_json(qc.to_obj(), jsonform.QC) if qc else None,
+        "tx_ids": [t.hex() for t in block.tx_ids(node.chain.suite)],
+        "receipts": [to_json(r.to_obj(), jsonform.RECEIPT) for r in receipts]})
+
+
+async def get_header(request: web.Request, node: NodeView) -> web.StreamResponse:
+    h = height_param(request.match_info["height"])
+    header = node.chain.store.header(h)
+    if header is None:
+        return error(404, f"no block at height {h}")
+    qc = node.chain.store.qc(h)
+    return json_response({
+        "hash": header.hash(node.chain.suite).hex(),
+        "header": to_json(header.to_obj(), jsonform.HEADER),
+        "qc": to_json(qc.to_obj(), jsonform.QC) if qc else None})
+
+
+async def get_state(request: web.Request, node: NodeView) -> web.StreamResponse:
+    key = request.match_info["key"]
+    sealed = sealed_key_reason(node.chain.head_state(), key, _now_ms(node))
+    if sealed:
+        return error(403, sealed)
+    raw = node.chain.state_value(key)
+    height = node.chain.height()
+    if raw is None:
+        return json_response({"key": key, "value": None, "height": height}, 404)
+    return json_response({"key": key, "value": tagged_to_json(decode_trusted(raw)),
+                          "height": height})
+
+
+async def get_proof(request: web.Request, node: NodeView) -> web.StreamResponse:
+    key = request.match_info["key"]
+    sealed = sealed_key_reason(node.chain.head_state(), key, _now_ms(node))
+    if sealed:
+        return error(403, sealed)
+    h = request.query.get("height")
+    height = height_param(h) if h is not None else None
+    store = node.chain.store
+    return json_response(bundle_to_json(build_bundle(store, store.tree, key, height)))
+
+
+async def get_inclusion(request: web.Request, node: NodeView) -> web.StreamResponse:
+    tx_id = hex_to_bytes(request.match_info["tx_id"], "tx id")
+    store = node.chain.store
+    tx = store.tx(tx_id)
+    if tx is None:
+        return error(404, f"transaction {tx_id.hex()} is not committed")
+    sealed = sealed_tx_reason(node.chain.head_state(), tx, _now_ms(node))
+    if sealed:
+        return error(403, sealed)
+    return json_response(inclusion.to_json(inclusion.build_inclusion(store, tx_id)))
+
+
+async def get_multi_proof(request: web.Request, node: NodeView) -> web.StreamResponse:
+    keys = request.query.getall("key", [])
+    if not keys:
+        return error(400, "name the records with one or more ?key=... parameters")
+    if len(keys) > multi.MAX_ENTRIES:
+        return error(400, f"at most {multi.MAX_ENTRIES} keys in one bundle")
+    state, now_ms = node.chain.head_state(), _now_ms(node)
+    for key in keys:
+        sealed = sealed_key_reason(state, key, now_ms)
+        if sealed:
+            return error(403, sealed)
+    h = request.query.get("height")
+    height = height_param(h) if h is not None else None
+    store = node.chain.store
+    return json_response(multi.to_json(multi.build_multi(store, store.tree, keys, height)))
+
+
+async def get_status(request: web.Request, node: NodeView) -> web.StreamResponse:
+    return json_response(node.status())
+
+
+async def get_health(request: web.Request, node: NodeView) -> web.StreamResponse:
+    ok, reason = node.health()
+    return json_response({"ok": ok, "reason": reason}, 200 if ok else 503)
+
+
+async def get_metrics(request: web.Request, node: NodeView) -> web.StreamResponse:
+    return web.Response(text=node.metrics.render(), content_type="text/plain",
+                        charset="utf-8")
+
+
+async def get_openapi(request: web.Request, node: NodeView) -> web.StreamResponse:
+    return json_response(openapi())
+
+
+# ---- the table ----------------------------------------------------------------------------
+
+_HEX = {"type": "string", "pattern": "^[0-9a-f]*$"}
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": {"type": "string"}}
+
+
+_HEIGHT_PARAM = {"name": "height", "in": "path", "required": True,
+                 "description": "block height, decimal digits", "schema": {"type": "integer",
+                                                                           "minimum": 0}}
+_CERTIFIED = {"type": "object", "required": ["hash", "qc"],
+              "properties": {"hash": _HEX, "qc": {"type": ["object", "null"]}}}
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/txs", post_txs,
+          "Submit CE-encoded signed transactions (hex); each is refused or admitted",
+          request={"type": "object", "properties": {
+              "txs": {"type": "array", "items": _HEX}, "tx": _HEX}},
+          responses={"202": {"description": "all admitted"},
+                     "400": {"description": "some refused: the results say why"},
+                     "429": {"description": "over this client's request or work budget"},
+                     "503": {"description": "busy: retry later"}}),
+    Route("GET", "/txs/{tx_id}", get_tx, "Transaction status: pending, or committed with receipt",
+          params=(_path("tx_id", "transaction id, hex"),),
+          responses={"200": {"description": "pending or committed"},
+                     "404": {"description": "unknown to this node"}}),
+    Route("GET", "/blocks/{height}", get_block, "A committed block and its QC",
+          params=(_HEIGHT_PARAM,), responses={"200": {"description": "the block",
+                                                      "schema": _CERTIFIED}}),
+    Route("GET", "/headers/{height}", get_header, "A committed header and its QC",
+          params=(_HEIGHT_PARAM,), responses={"200": {"description": "the header",
+                                                      "schema": _CERTIFIED}}),
+    Route("GET", "/state/{key}", get_state,
+          "The head value of a state key (sealed bids refused before their deadline)",
+          params=(_path("key", "state key, e.g. param/bid_min_count"),),
+          responses={"200": {"description": "the value"},
+                     "404": {"description": "no such key at the head"}}),
+    Route("GET", "/proof/{key}", get_proof, "A PROTOCOL §7 proof bundle (JSON form)",
+          params=(_path("key", "state key"),
+                  {"name": "height", "in": "query", "required": False,
+                   "schema": {"type": "integer", "minimum": 0}})),
+    Route("GET", "/txs/{tx_id}/inclusion", get_inclusion,
+          "A PROTOCOL §8 inclusion bundle: the signed transaction and its receipt, certified",
+          params=(_path("tx_id", "transaction id, hex"),),
+          responses={"404": {"description": "not committed"}}),
+    Route("GET", "/proofs", get_multi_proof,
+          "A PROTOCOL §9 multi-key bundle: several records at one height",
+          params=({"name": "key", "in": "query", "required": True, "style": "form",
+                   "explode": True, "schema": {"type": "array", "items": {"type": "string"}}},
+                  {"name": "height", "in": "query", "required": False,
+                   "schema": {"type": "integer", "minimum": 0}})),
+    Route("GET", "/status", get_status, "Height, view, leader, peers, pool size"),
+    Route("GET", "/healthz", get_health, "200 while healthy, else 503 with the reason"),
+    Route("GET", "/metrics", get_metrics, "Prometheus text metrics"),
+    Route("GET", "/openapi.json", get_openapi, "This document"),
+)
+
+
+def all_routes() -> tuple[Route, ...]:
+    """This module's routes and every feature module's (each adds its table here)."""
+    return ROUTES
+
+
+def openapi() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for r in all_routes():
+        responses = {code: {"description": spec["description"], **(
+            {"content": {"application/json": {"schema": spec["schema"]}}}
+            if "schema" in spec else {})} for code, spec in r.responses.items()}
+        responses.setdefault("200" if r.method == "GET" else "202", {"description": "OK"})
+        responses.setdefault("400", {"description": "bad input: the reason",
+                                     "content": {"application/json": {"schema": _ERROR}}})
+        op: dict[str, Any] = {"summary": r.summary, "responses": responses}
+        if r.params:
+            op["parameters"] = list(r.params)
+        if r.request is not None:
+            op["requestBody"] = {"required": True,
+                                 "content": {"application/json": {"schema": r.request}}}
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    return {"openapi": "3.0.3",
+            "info": {"title": "credchain node API", "version": "1",
+                     "description": "JSON; byte strings are lowercase hex (PROTOCOL.md)."},
+            "paths": paths}
+
+
+# ---- the application ----------------------------------------------------------------------
+
+
+class OncePerKind(logging.Filter):
+    """A log filter for aiohttp's own loggers: one record per kind of error per
+    ``ERROR_LOG_EVERY_S``, without its traceback (a flood of broken requests can't flood the
+    node's log)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        kind = type(exc).__name__ if exc is not None else record.getMessage()[:80]
+        now = time.monotonic()
+        if now - self._last.get(kind, -ERROR_LOG_EVERY_S) < ERROR_LOG_EVERY_S:
+            return False
+        if len(self._last) < 1024:
+            self._last[kind] = now
+        if exc is not None:
+            record.msg = f"{record.getMessage()}: {kind}: {str(exc)[:200]}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_aiohttp_logs() -> None:
+    for name in ("aiohttp.server", "aiohttp.web", "aiohttp.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, OncePerKind) for f in logger.filters):
+            logger.addFilter(OncePerKind())
+
+
+class _ErrorLog:
+    """Logs an unexpected error once per kind per ``ERROR_LOG_EVERY_S``."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self.suppressed = 0
+
+    def error(self, exc: BaseException, path: str) -> None:
+        kind = type(exc).__name__
+        now = time.monotonic()
+        if now - self._last.get(kind, -ERROR_LOG_EVERY_S) < ERROR_LOG_EVERY_S:
+            self.suppressed += 1
+            return
+        if len(self._last) < 1024:
+            self._last[kind] = now
+        log.error("internal error on %s: %s: %s", path[:200], kind, str(exc)[:300])
+
+
+def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
+    quiet_aiohttp_logs()
+    requests = TokenBuckets(node.limits.requests_per_second)
+    errors = _ErrorLog()
+    node.metrics.counter("http_requests_limited_total",
+                         "HTTP requests refused over a client's request budget.")
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        guard.enter(request.transport)
+        try:
+            encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                # Refused before the body is read: no decompression of what a client sends.
+                refused = error(415, f"Content-Encoding {encoding[:20]!r} is not accepted")
+                refused.force_close()
+                return refused
+            if not requests.take(request.remote or "?", 1, time.monotonic()):
+                node.metrics.inc("http_requests_limited_total")
+                return error(429, "rate limit exceeded")
+            response: web.StreamResponse = await handler(request)
+            return response
+        except BodyBudgetExceeded:
+            node.metrics.inc("http_requests_limited_total")
+            return error(429, "request bytes over this client's budget; retry later")
+        except InvalidInput as exc:
+            return error(400, str(exc))
+        except LookupError as exc:
+            return error(404, str(exc))
+        except CorruptStore as exc:
+            node.store_fault(str(exc))
+            return error(503, "store fault: this node's data is damaged; ask another node")
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # a bug: answer briefly, log once per kind
+            errors.error(exc, request.path)
+            return error(500, "internal error")
+        finally:
+            guard.leave(request.transport)
+
+    app = web.Application(client_max_size=node.limits.max_request_bytes,
+                          middlewares=[middleware])
+    for route in all_routes():
+        app.router.add_route(route.method, _aiohttp_path(route.path), _bind(route.handler, node))
+    return app
+
+
+def _aiohttp_path(path: str) -> str:
+    # State keys contain slashes: the last segment of these routes takes the rest.
+    return path.replace("{key}", "{key:.+}")
+
+
+def _bind(handler: Handler, node: NodeView) -> Callable[[web.Request],
+                                                         Awaitable[web.StreamResponse]]:
+    async def bound(request: web.Request) -> web.StreamResponse:
+        return await handler(request, node)
+
+    return bound

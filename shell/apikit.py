@@ -1,0 +1,105 @@
+"""What every HTTP route is made of: ``Route`` (one handler, its OpenAPI description), the
+``NodeView`` handlers read, and the helpers they answer with.
+
+``shell.api`` builds the application and the OpenAPI document from the routes of every
+module (its own, and those of feature modules such as the event stream), so adding a route
+means adding a ``Route`` to a table, and its documentation comes with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ledger.errors import InvalidInput
+from shell.admission import Admission
+from shell.chain import Chain
+from shell.config import NodeLimits
+from shell.metrics import Metrics
+from shell.ratelimit import TokenBuckets
+
+_HEIGHT = re.compile(r"[0-9]{1,19}")
+
+
+class NodeView(Protocol):
+    """What the handlers read from the node (``shell.server.Node``)."""
+
+    chain: Chain
+    admission: Admission
+    metrics: Metrics
+    limits: NodeLimits
+    body_budget: TokenBuckets
+
+    def status(self) -> dict[str, Any]: ...
+
+    def health(self) -> tuple[bool, str]: ...
+
+    def store_fault(self, reason: str) -> None: ...
+
+
+Handler = Callable[[web.Request, NodeView], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    params: tuple[dict[str, Any], ...] = ()
+    request: dict[str, Any] | None = None
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+def json_response(obj: Any, status: int = 200) -> web.Response:
+    return web.json_response(obj, status=status, dumps=lambda o: json.dumps(o, sort_keys=True))
+
+
+def error(status: int, reason: str) -> web.Response:
+    return json_response({"error": reason}, status)
+
+
+def height_param(text: str) -> int:
+    if not _HEIGHT.fullmatch(text):
+        raise InvalidInput(f"bad height {text[:40]!r}: decimal digits 0-9 only")
+    return int(text)
+
+
+class BodyBudgetExceeded(Exception):
+    """The client spent its request-bytes budget: 429 before its body is read."""
+
+
+async def read_json(request: web.Request, node: NodeView) -> Any:
+    """The request's JSON body: its declared size checked (and charged to the client's
+    bytes budget) first, then read under a timeout."""
+    limits = node.limits
+    declared = request.content_length
+    if declared is None:
+        raise InvalidInput("a request body needs a Content-Length")
+    if declared > limits.max_request_bytes:
+        raise web.HTTPRequestEntityTooLarge(max_size=limits.max_request_bytes,
+                                            actual_size=declared)
+    if not node.body_budget.take(request.remote or "?", declared, time.monotonic()):
+        raise BodyBudgetExceeded()
+    try:
+        data = await asyncio.wait_for(request.read(), limits.http_body_timeout_ms / 1000)
+    except TimeoutError:
+        raise InvalidInput("the request body did not arrive in time") from None
+    except web.HTTPRequestEntityTooLarge:
+        raise
+    except Exception as exc:  # a body aiohttp can't read (bad gzip, broken chunks)
+        raise InvalidInput(f"unreadable request body: {type(exc).__name__}") from None
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise InvalidInput("request body must be JSON (and nested less deeply)") from None

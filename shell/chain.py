@@ -1,0 +1,196 @@
+"""The node's chain: KV, block store, state tree, application, pool and verified signatures.
+
+``Chain.open(kv, doc, pool_limits)`` builds everything in one pass, each part receiving what
+it depends on when it is built (no object is wired to another afterwards):
+
+    kv → BlockStore (+ its StateTree) → VerifiedSignatures → ChainApp → TxPool
+
+It is the driver's ``Storage`` (``persist``, ``commit``, ``drop_txs``) and what the API and
+admission read (heights, receipts, state values, nonces). The node and the simulator both
+use it: the simulator on a ``MemoryKV``, the node on LevelDB.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from consensus import durable
+from consensus.api import ReplicaConfig, StoreState
+from consensus.pool import PoolLimits, TxPool
+from consensus.replica import Replica
+from contracts.app import ChainApp
+from contracts.keys import nonce as nonce_key
+from contracts.registry import default_executor
+from contracts.state import StateReader
+from ledger.block import QC, Block, ValidatorSet
+from ledger.crypto import Suite
+from ledger.encoding import decode_trusted
+from ledger.errors import CorruptStore, InvalidInput
+from ledger.genesis import GenesisDoc, genesis_block, init_store
+from ledger.kv import KV
+from ledger.schema import CONSENSUS as CONSENSUS_PREFIX
+from ledger.sigcache import VerifiedSignatures
+from ledger.store import BlockStore
+from ledger.tx import Receipt
+
+RECEIPT_CACHE_BLOCKS = 64
+
+
+class Chain:
+    """One node's durable chain and what waits to join it. Build with ``Chain.open``."""
+
+    def __init__(self, kv: KV, store: BlockStore, app: ChainApp, pool: TxPool,
+                 sigs: VerifiedSignatures, genesis: GenesisDoc) -> None:
+        self.kv = kv
+        self.store = store
+        self.app = app
+        self.pool = pool
+        self.sigs = sigs
+        self.genesis = genesis
+        self.suite: Suite = store.suite
+        self.chain_id: str = store.chain_id
+        self._receipts: OrderedDict[int, list[Receipt]] = OrderedDict()
+
+    @classmethod
+    def open(cls, kv: KV, doc: GenesisDoc, pool_limits: PoolLimits | None = None) -> Chain:
+        """Open the chain in ``kv``, creating it from ``doc`` when ``kv`` is empty."""
+        suite = doc.crypto
+        store = BlockStore(kv, suite)
+        if store.empty:
+            init_store(store, doc)
+            store = BlockStore(kv, suite)
+        else:
+            _check_same_genesis(store, doc)
+        sigs = VerifiedSignatures(suite)
+        app = ChainApp(store, store.tree, default_executor(), suite, doc.chain_id, sigs.known)
+        pool = TxPool(suite, doc.chain_id, NonceReader(store.tree), pool_limits)
+        return cls(kv, store, app, pool, sigs, doc)
+
+    # ---- the driver's Storage --------------------------------------------------------------
+
+    def persist(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+        batch = self.kv.batch()
+        for key, value in items:
+            batch.put(key, value)
+        self.kv.write(batch, sync=True)
+
+    def commit(self, block: Block, qc: QC) -> list[Receipt]:
+        receipts = self.app.commit(block, qc)
+        senders = {tx.body.sender for tx in block.txs}
+        self.pool.remove_committed(block.tx_ids(self.suite),
+                                   {s: self.committed_nonce(s) for s in senders})
+        return receipts
+
+    def drop_txs(self, tx_ids: Sequence[bytes]) -> None:
+        self.pool.drop(tx_ids)
+
+    # ---- the replica ------------------------------------------------------------------------
+
+    def validators(self) -> ValidatorSet:
+        """The set that certifies the next block."""
+        return self.store.validators_at(self.height() + 1)
+
+    def make_replica(self, secret: bytes, config: ReplicaConfig,
+                     abstain: bool = False) -> Replica:
+        height = self.height()
+        consensus = dict(self.kv.scan(CONSENSUS_PREFIX))
+        state = StoreState(self.store.head_header(), self.store.qc(height), consensus)
+        return Replica(self.suite, secret, self.chain_id, self.validators(), self.app,
+                       self.pool, state, config, abstain)
+
+    def votes_are_mine(self, pubkey: bytes, confirm_lost: bool = False) -> bool:
+        """Whether this store's consensus records are ``pubkey``'s own votes: true for a
+        store this node created (the owner record is written at height 0), false for one
+        with blocks and no owner record, or another key's (see ``consensus.durable``).
+        ``confirm_lost``: the operator accepts the loss; the store becomes ours."""
+        owner = self.kv.get(durable.OWNER_KEY)
+        if owner == pubkey:
+            return True
+        if (owner is None and self.height() == 0) or confirm_lost:
+            self.persist([(durable.OWNER_KEY, pubkey)])
+            return True
+        return False
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def height(self) -> int:
+        return int(self.store.head()[0])
+
+    def head_hash(self) -> bytes:
+        return bytes(self.store.head()[1])
+
+    def committed_nonce(self, sender: bytes) -> int:
+        return NonceReader(self.store.tree)(sender)
+
+    def head_state(self) -> StateReader:
+        """The head state (CE bytes by key), as contracts and queries read it."""
+        return self.store.tree
+
+    def state_value(self, key: str) -> bytes | None:
+        """CE bytes of ``key``'s value at the head, or None."""
+        return self.store.tree.get(key)
+
+    def receipt(self, tx_id: bytes) -> tuple[int, int, Receipt] | None:
+        """``(height, index, receipt)`` of a committed transaction. A block's receipts are
+        loaded (and checked against its receipts_root) once, then kept in a small cache:
+        committed receipts never change."""
+        loc = self.store.tx_location(tx_id)
+        if loc is None:
+            return None
+        height, index = loc
+        receipts = self._receipts.get(height)
+        if receipts is None:
+            receipts = list(self.store.receipts(height) or [])
+            self._receipts[height] = receipts
+            if len(self._receipts) > RECEIPT_CACHE_BLOCKS:
+                self._receipts.popitem(last=False)
+        if index >= len(receipts) or receipts[index].tx_id != tx_id:
+            raise CorruptStore(f"tx index of {tx_id.hex()} points at another receipt")
+        return height, index, receipts[index]
+
+    def blocks_from(self, height: int, count: int, max_bytes: int) -> list[tuple[bytes, bytes]]:
+        """Up to ``count`` committed ``(block, qc)`` encodings from ``height`` on, at most
+        ``max_bytes`` in total (but always one, so catch-up makes progress)."""
+        out: list[tuple[bytes, bytes]] = []
+        used = 0
+        first = max(1, height)
+        for h in range(first, first + count):
+            block, qc = self.store.block(h), self.store.qc(h)
+            if block is None or qc is None:
+                break
+            pair = (block.encode(), qc.encode())
+            used += len(pair[0]) + len(pair[1])
+            if out and used > max_bytes:
+                break
+            out.append(pair)
+        return out
+
+    def close(self) -> None:
+        self.kv.close()
+
+
+class NonceReader:
+    """A sender's committed next nonce, read from the head state."""
+
+    def __init__(self, state: StateReader) -> None:
+        self._state = state
+
+    def __call__(self, sender: bytes) -> int:
+        raw = self._state.get(nonce_key(sender))
+        return 0 if raw is None else int(decode_trusted(raw))
+
+
+def _check_same_genesis(store: BlockStore, doc: GenesisDoc) -> None:
+    stored = store.header(0)
+    if stored is None:
+        raise CorruptStore("the store has a head but no genesis block")
+    # The genesis state is the contracts' state of ``doc``: its root is in the header, so
+    # comparing headers compares every genesis setting.
+    from ledger.genesis import default_state
+
+    expected = genesis_block(doc, default_state(doc)).header
+    if stored.chain_id != doc.chain_id or stored.hash(store.suite) != expected.hash(store.suite):
+        raise InvalidInput(
+            f"the store holds chain {stored.chain_id!r} with another genesis than the "
+            f"genesis file ({doc.chain_id!r}): wrong data_dir or genesis_file")

@@ -1,0 +1,189 @@
+"""A typed client of a node's HTTP API, for the CLI, the demo, tools and tests.
+
+Every call returns decoded JSON (or typed values) or raises ``NodeError``: ``status`` is the
+HTTP status (0 when the node could not be reached) and ``reason`` the node's own explanation.
+No caller ever looks for a magic key in a response to learn that a request failed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from ledger import jsonform
+from ledger.block import QC, Block, Header
+from ledger.crypto import Suite
+from ledger.tx import Receipt, SignedTx, TxBody, sign_tx
+
+
+class NodeError(Exception):
+    """The node refused a request (``status`` ≥ 400) or could not be reached (0)."""
+
+    def __init__(self, status: int, reason: str, url: str) -> None:
+        super().__init__(f"{reason} ({url}, HTTP {status})" if status else reason)
+        self.status = status
+        self.reason = reason
+        self.url = url
+
+
+@dataclass(frozen=True)
+class Submitted:
+    accepted: int
+    results: list[dict[str, Any]]
+    http_status: int
+
+    def tx_ids(self) -> list[str]:
+        return [r["tx_id"] for r in self.results]
+
+
+@dataclass(frozen=True)
+class Committed:
+    tx_id: str
+    height: int
+    index: int
+    receipt: Receipt
+
+
+class NodeClient:
+    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+
+    # ---- transport --------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, body: Any = None,
+             timeout_s: float | None = None) -> tuple[int, Any]:
+        """``(HTTP status, decoded JSON)``; raises ``NodeError`` only when the node can't be
+        reached or answers something that is not JSON."""
+        url = self.url + path
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout_s or self.timeout_s) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                return exc.code, json.loads(exc.read())
+            except (ValueError, OSError):
+                raise NodeError(exc.code, str(exc.reason), url) from None
+        except (urllib.error.URLError, OSError) as exc:
+            why = getattr(exc, "reason", exc)
+            raise NodeError(0, f"cannot reach the node at {self.url}: {why}", url) from None
+        except ValueError:
+            raise NodeError(0, f"the node at {self.url} did not answer JSON", url) from None
+
+    def request(self, method: str, path: str, body: Any = None,
+                timeout_s: float | None = None) -> Any:
+        """The decoded JSON answer; ``NodeError`` with the node's reason for any 4xx/5xx."""
+        status, payload = self.call(method, path, body, timeout_s)
+        if status >= 400:
+            raise NodeError(status, _reason(payload), self.url + path)
+        return payload
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    # ---- typed calls --------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        got: dict[str, Any] = self.get("/status")
+        return got
+
+    def head_time_ms(self) -> int:
+        return self.header(int(self.status()["height"])).time_ms
+
+    def header(self, height: int) -> Header:
+        got = self.get(f"/headers/{height}")
+        return Header.from_obj(jsonform.from_json(got["header"], jsonform.HEADER))
+
+    def block(self, height: int) -> tuple[Block, QC]:
+        got = self.get(f"/blocks/{height}")
+        block = Block.from_obj(jsonform.from_json(got["block"], jsonform.BLOCK))
+        qc = QC.from_obj(jsonform.from_json(got["qc"], jsonform.QC))
+        return block, qc
+
+    def state(self, key: str) -> Any:
+        """The decoded head value of ``key`` (bytes as ``{"$bin": hex}``), None if absent."""
+        try:
+            return self.get(f"/state/{_quote(key)}")["value"]
+        except NodeError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def nonce(self, pubkey: bytes) -> int:
+        value = self.state(f"nonce/{pubkey.hex()}")
+        return 0 if value is None else int(value)
+
+    def proof(self, key: str, height: int | None = None) -> dict[str, Any]:
+        q = f"?height={height}" if height is not None else ""
+        got: dict[str, Any] = self.get(f"/proof/{_quote(key)}{q}")
+        return got
+
+    def tx_status(self, tx_id: str) -> dict[str, Any]:
+        """``{"status": "pending" | "committed" | "unknown", ...}``."""
+        try:
+            got: dict[str, Any] = self.get(f"/txs/{tx_id}")
+            return got
+        except NodeError as exc:
+            if exc.status == 404:
+                return {"tx_id": tx_id, "status": "unknown"}
+            raise
+
+    def submit(self, txs: list[SignedTx], strict: bool = True) -> Submitted:
+        """Submit signed transactions. ``strict``: raise ``NodeError`` unless every one was
+        admitted; otherwise return the per-transaction results whatever they are."""
+        status, got = self.call("POST", "/txs", {"txs": [t.encode().hex() for t in txs]})
+        if not isinstance(got, dict) or "results" not in got:
+            raise NodeError(status, _reason(got), self.url + "/txs")
+        result = Submitted(int(got["accepted"]), list(got["results"]), status)
+        if strict and result.accepted < len(txs):
+            raise NodeError(status, _reason(got), self.url + "/txs")
+        return result
+
+    def wait_committed(self, tx_id: str, timeout_s: float = 30.0) -> Committed:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            got = self.tx_status(tx_id)
+            if got.get("status") == "committed":
+                receipt = Receipt.from_obj(jsonform.from_json(got["receipt"], jsonform.RECEIPT))
+                return Committed(tx_id, int(got["height"]), int(got["index"]), receipt)
+            time.sleep(0.05)
+        raise NodeError(0, f"transaction {tx_id} not committed within {timeout_s:.0f} s",
+                        self.url)
+
+    def sign(self, suite: Suite, secret: bytes, call: str, args: dict[str, Any],
+             nonce: int | None = None, chain_id: str | None = None) -> SignedTx:
+        sender = suite.public_key(secret)
+        if nonce is None:
+            nonce = self.nonce(sender)
+        body = TxBody(chain_id or self.status()["chain_id"], sender, nonce, call, args)
+        return sign_tx(suite, secret, body)
+
+    def send(self, signed: SignedTx, timeout_s: float = 30.0) -> Committed:
+        """Submit one transaction and wait until it is committed (whatever its receipt)."""
+        got = self.submit([signed])
+        return self.wait_committed(got.tx_ids()[0], timeout_s)
+
+
+def _quote(key: str) -> str:
+    return urllib.parse.quote(key, safe="/")
+
+
+def _reason(payload: Any) -> str:
+    if isinstance(payload, dict):
+        if isinstance(payload.get("error"), str):
+            return str(payload["error"])
+        results = payload.get("results")
+        if isinstance(results, list):
+            refused = [r for r in results if isinstance(r, dict) and not r.get("accepted")]
+            if refused:
+                return "refused: " + "; ".join(
+                    f"{r.get('tx_id', '')[:16] or '?'}: {r.get('reason')}" for r in refused[:5])
+    return "the node refused the request"

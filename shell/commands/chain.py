@@ -1,0 +1,109 @@
+"""``credchain status``, ``tx send``, ``proof``, ``verify``: a node's chain; offline checks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from shell.client import NodeClient
+from shell.commands.common import fail, key_options, load_key, url_option
+
+
+@click.command()
+@url_option
+def status(url: str) -> None:
+    """A node's height, view, leader, peers and pool size."""
+    click.echo(json.dumps(NodeClient(url).status(), indent=2))
+
+
+# ---- transactions and proofs ----------------------------------------------------------------
+
+
+@click.group()
+def tx() -> None:
+    """Transactions."""
+
+
+@tx.command("send")
+@url_option
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True))
+@key_options
+@click.option("--call", required=True, help="contract.method")
+@click.option("--args", "args_json", default="{}", help="JSON map; bytes as {\"$bin\": hex}")
+@click.option("--nonce", type=int, help="default: the sender's committed next nonce")
+@click.option("--wait", is_flag=True, help="wait (≤ 30 s) until the transaction commits")
+def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file: str | None,
+            call: str, args_json: str, nonce: int | None, wait: bool) -> None:
+    """Sign a transaction and submit it to a node."""
+    from ledger import jsonform
+
+    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
+    try:
+        args = jsonform.tagged_from_json(json.loads(args_json))
+    except ValueError as exc:
+        fail(f"--args is not valid: {exc}")
+    if not isinstance(args, dict):
+        fail("--args must be a JSON map")
+    client = NodeClient(url)
+    signed = client.sign(suite, secret, call, args, nonce)
+    submitted = client.submit([signed])
+    click.echo(json.dumps({"accepted": submitted.accepted, "results": submitted.results},
+                          indent=2))
+    if wait:
+        done = client.wait_committed(submitted.tx_ids()[0])
+        click.echo(json.dumps({"tx_id": done.tx_id, "status": "committed",
+                               "height": done.height, "index": done.index,
+                               "receipt": jsonform.to_json(done.receipt.to_obj(),
+                                                           jsonform.RECEIPT)}, indent=2))
+
+
+@click.command()
+@click.argument("key")
+@url_option
+@click.option("--height", type=int)
+@click.option("--out", required=True, type=click.Path(dir_okay=False))
+def proof(key: str, url: str, height: int | None, out: str) -> None:
+    """Fetch the proof bundle of state KEY (JSON form) into OUT."""
+    res = NodeClient(url).proof(key, height)
+    Path(out).write_text(json.dumps(res, indent=2) + "\n")
+    click.echo(f"bundle for {key!r} at height {res['header']['height']} written to {out}")
+
+
+@click.command()
+@click.argument("bundle", type=click.Path(dir_okay=False, exists=True))
+@click.option("--anchor", "anchor_path", required=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="the consortium's anchor file (genesis header and validator set)")
+@click.option("--expect", type=click.Choice(["present", "absent"]),
+              help="exit 0 only if the key (every key of a multi-key bundle, or --key) is so")
+@click.option("--key", "expect_key", help="with --expect: the one key of a multi-key bundle")
+@click.option("--json", "as_json", is_flag=True, help="print the verdict as JSON")
+def verify(bundle: str, anchor_path: str, expect: str | None, expect_key: str | None,
+           as_json: bool) -> None:
+    """Check a proof BUNDLE offline against the genesis anchor and say what it proves.
+
+    Any PROTOCOL bundle, JSON or binary: a state record present or absent (§7), a committed
+    transaction with its outcome (§8), several records at one height (§9). Exit 0 only when
+    the bundle is valid (and, with --expect, says what was expected); 1 otherwise."""
+    from ledger import verdict
+    from ledger.genesis import Anchor
+
+    if expect_key is not None and expect is None:
+        fail("--key goes with --expect")
+    anchor = Anchor.load(anchor_path)
+    try:
+        data = Path(bundle).read_bytes()
+    except OSError as exc:
+        fail(f"cannot read bundle: {exc.strerror}")
+    result = verdict.verify_any(data, anchor)
+    expectation = verdict.check_expect(result, expect, expect_key) if expect else None
+    if as_json:
+        click.echo(json.dumps(verdict.render_json(result, expectation), ensure_ascii=False,
+                              indent=2))
+    else:
+        click.echo(verdict.render_text(result, expectation), nl=False)
+    if not result.valid or (expectation is not None and not expectation.met):
+        sys.exit(1)

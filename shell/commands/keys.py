@@ -1,0 +1,33 @@
+"""``credchain keys``: key files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from shell.commands.common import SUITES, fail, key_options, passphrase
+
+
+@click.group()
+def keys() -> None:
+    """Key files."""
+
+
+@keys.command("new")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--suite", default="ed25519-sha256", show_default=True, type=SUITES)
+@key_options
+def keys_new(out: str, suite: str, passphrase_env: str | None,
+             passphrase_file: str | None) -> None:
+    """Create a key pair in the encrypted key file OUT."""
+    from ledger import keyfile
+    from ledger.crypto import get_suite
+
+    if Path(out).exists():
+        fail(f"{out} exists; refusing to overwrite a key file")
+    s = get_suite(suite)
+    secret = s.generate_secret()
+    keyfile.save_key(Path(out), s, secret, passphrase(passphrase_env, passphrase_file, True))
+    click.echo(json.dumps({"file": out, "suite": suite, "pubkey": s.public_key(secret).hex()}))

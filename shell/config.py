@@ -1,0 +1,267 @@
+"""A node's configuration: one TOML file, every setting with its default and its bounds.
+
+``NodeConfig.load(path)`` reads the file (``configs/node.example.toml`` documents every
+field); relative paths are relative to the file. Anything unknown, mistyped or out of bounds
+is refused with one line naming the setting (``ConfigError``), never a traceback. The
+numeric sections are ``[limits]`` (the shell's own bounds: ``NodeLimits``), ``[pool]``
+(``consensus.pool.PoolLimits``) and ``[replica]`` (``consensus.api.ReplicaConfig``); each
+number's allowed range is in ``BOUNDS`` beside its dataclass field.
+
+The key's passphrase is read in one place, ``read_passphrase``, for the node and the CLI:
+from an environment variable or a file (a file readable by other users is refused).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from consensus.api import ReplicaConfig
+from consensus.pool import PoolLimits
+from ledger.errors import InvalidInput
+from ledger.keyfile import read_passphrase_file
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+class ConfigError(InvalidInput):
+    """A setting that is missing, unknown, mistyped or out of bounds; ``str()`` names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAddr:
+    index: int
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLimits:
+    """The shell's bounds (the pool's and the replica's have their own dataclasses)."""
+
+    tick_ms: int = 50
+    max_frame_bytes: int = 32 * 1024 * 1024
+    max_request_bytes: int = 8 * 1024 * 1024
+    max_txs_per_request: int = 5_000
+    requests_per_second: int = 2_000  # per client address, token bucket
+    txs_per_second: int = 2_000  # transactions decoded and verified, per client address
+    request_bytes_per_second: int = 8 * 1024 * 1024  # request body bytes per client address
+    gossip_batch_max: int = 2_000
+    gossip_batches_in_flight: int = 64  # received gossip batches being admitted at once
+    verify_threads: int = 2
+    event_queue_max: int = 10_000
+    peer_queue_max: int = 10_000
+    reconnect_min_ms: int = 100
+    reconnect_max_ms: int = 5_000
+    fetch_blocks_served_max: int = 64
+    handshake_timeout_ms: int = 5_000
+    link_ping_ms: int = 1_000  # an idle peer link sends a PING this often ...
+    link_idle_timeout_ms: int = 10_000  # ... and one silent this long is closed
+    http_header_timeout_ms: int = 10_000  # a request's headers must arrive within this
+    http_body_timeout_ms: int = 30_000  # ... and its body within this
+    http_idle_timeout_ms: int = 60_000  # an idle keep-alive connection is closed after this
+    http_connections_max: int = 1_000
+    shutdown_grace_ms: int = 3_000  # a stopping node waits this long for its tasks
+
+
+# (min, max) of every integer setting, by section; a value outside is refused.
+BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
+    "limits": {
+        "tick_ms": (5, 10_000),
+        "max_frame_bytes": (64 * 1024, 256 * 1024 * 1024),
+        "max_request_bytes": (1024, 256 * 1024 * 1024),
+        "max_txs_per_request": (1, 100_000),
+        "requests_per_second": (1, 1_000_000),
+        "txs_per_second": (1, 10_000_000),
+        "request_bytes_per_second": (1024, 1 << 40),
+        "gossip_batch_max": (1, 100_000),
+        "gossip_batches_in_flight": (1, 10_000),
+        "verify_threads": (1, 64),
+        "event_queue_max": (16, 10_000_000),
+        "peer_queue_max": (16, 10_000_000),
+        "reconnect_min_ms": (10, 60_000),
+        "reconnect_max_ms": (10, 600_000),
+        "fetch_blocks_served_max": (1, 256),
+        "handshake_timeout_ms": (100, 60_000),
+        "link_ping_ms": (50, 60_000),
+        "link_idle_timeout_ms": (200, 600_000),
+        "http_header_timeout_ms": (100, 600_000),
+        "http_body_timeout_ms": (100, 3_600_000),
+        "http_idle_timeout_ms": (100, 3_600_000),
+        "http_connections_max": (1, 1_000_000),
+        "shutdown_grace_ms": (100, 60_000),
+    },
+    "pool": {
+        "max_txs": (1, 10_000_000),
+        "max_bytes": (1024, 64 * 1024 * 1024 * 1024),
+        "max_per_sender": (1, 1_000_000),
+        "max_nonce_gap": (0, 1_000_000),
+        "max_tx_bytes": (128, 64 * 1024),
+        "backlog_txs": (1, 10_000_000),
+        "sender_share_min": (1, 1_000_000),
+        "max_future_per_sender": (1, 10_000),
+        "max_future_txs": (1, 10_000_000),
+        "future_ttl_ms": (1_000, 86_400_000),
+    },
+    "replica": {
+        "batch_tx_max": (1, 10_000),
+        "batch_bytes_max": (1024, 64 * 1024 * 1024),
+        "batch_wait_ticks": (0, 10_000),
+        "empty_block_ticks": (1, 1_000_000),
+        "view_timeout_ticks": (3, 1_000_000),
+        "view_timeout_max_ticks": (3, 10_000_000),
+        "view_change_resend_ticks": (1, 1_000_000),
+        "max_clock_skew_ms": (10, 3_600_000),
+        "height_window": (1, 1_000),
+        "view_window": (1, 10_000),
+        "future_buffer_max": (1, 100_000),
+        "fetch_timeout_ticks": (1, 1_000_000),
+        "fetch_blocks_max": (1, 256),
+        "evidence_max": (1, 100_000),
+    },
+}
+_TOP_LEVEL = {"index", "name", "key_file", "passphrase_env", "passphrase_file", "host",
+              "peer_port", "http_port", "data_dir", "genesis_file", "peers", "limits", "pool",
+              "replica"}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    index: int
+    name: str
+    key_file: Path
+    passphrase_env: str | None
+    passphrase_file: Path | None
+    host: str
+    peer_port: int
+    http_port: int
+    peers: tuple[PeerAddr, ...]
+    data_dir: Path
+    genesis_file: Path
+    limits: NodeLimits = NodeLimits()
+    pool: PoolLimits = PoolLimits()
+    replica: ReplicaConfig = field(default_factory=ReplicaConfig)
+
+    @classmethod
+    def load(cls, path: str | Path) -> NodeConfig:
+        """Read a node config (``.toml``, or ``.json`` with the same fields)."""
+        p = Path(path)
+        try:
+            if p.stat().st_size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"node config {p} is over {MAX_CONFIG_BYTES} bytes")
+            text = p.read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read node config {p}: {exc.strerror or exc}") from None
+        try:
+            raw = tomllib.loads(text) if p.suffix != ".json" else json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"node config {p} is not valid TOML: {exc}") from None
+        return cls.from_obj(raw, p.parent)
+
+    @classmethod
+    def from_obj(cls, raw: Any, base: Path) -> NodeConfig:
+        if not isinstance(raw, dict):
+            raise ConfigError("node config must be a table")
+        unknown = sorted(set(raw) - _TOP_LEVEL)
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {unknown} in the node config")
+
+        def rel(name: str) -> Path:
+            return (base / _text(raw, name)).resolve()
+
+        pf = raw.get("passphrase_file")
+        pe = raw.get("passphrase_env")
+        if pe is not None and not isinstance(pe, str):
+            raise ConfigError("passphrase_env must be text")
+        limits = _section(NodeLimits, "limits", raw.get("limits", {}))
+        if limits.reconnect_max_ms < limits.reconnect_min_ms:
+            raise ConfigError("limits.reconnect_max_ms must be ≥ limits.reconnect_min_ms")
+        replica = _section(ReplicaConfig, "replica", raw.get("replica", {}))
+        try:
+            replica.check()
+        except ValueError as exc:
+            raise ConfigError(f"replica: {exc}") from None
+        return cls(
+            index=_int(raw, "index", 0, 255),
+            name=_text(raw, "name"),
+            key_file=rel("key_file"),
+            passphrase_env=pe,
+            passphrase_file=rel("passphrase_file") if pf is not None else None,
+            host=_text(raw, "host", "127.0.0.1"),
+            peer_port=_int(raw, "peer_port", 0, 65535),
+            http_port=_int(raw, "http_port", 0, 65535),
+            peers=_peers(raw.get("peers", [])),
+            data_dir=rel("data_dir"),
+            genesis_file=rel("genesis_file"),
+            limits=limits,
+            pool=_section(PoolLimits, "pool", raw.get("pool", {})),
+            replica=replica,
+        )
+
+    def passphrase(self) -> bytes:
+        return read_passphrase(self.passphrase_env,
+                               None if self.passphrase_file is None else str(self.passphrase_file))
+
+
+def read_passphrase(env: str | None, file: str | None) -> bytes:
+    """The key passphrase from environment variable ``env`` or from ``file`` (first line).
+    A passphrase file that other users can read is refused: it guards the node's key."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(f"environment variable {env} is not set")
+        return value.encode()
+    if file:
+        try:
+            return read_passphrase_file(file)
+        except InvalidInput as exc:
+            raise ConfigError(str(exc)) from None
+    raise ConfigError("neither a passphrase environment variable nor a passphrase file is set")
+
+
+def _text(raw: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = raw.get(name, default)
+    if value is None:
+        raise ConfigError(f"setting {name!r} is missing")
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"setting {name!r} must be non-empty text")
+    return value
+
+
+def _int(raw: dict[str, Any], name: str, lo: int, hi: int) -> int:
+    if name not in raw:
+        raise ConfigError(f"setting {name!r} is missing")
+    value = raw[name]
+    if type(value) is not int or not lo <= value <= hi:
+        raise ConfigError(f"setting {name!r} must be an integer in [{lo}, {hi}], not {value!r}")
+    return value
+
+
+def _peers(raw: Any) -> tuple[PeerAddr, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("peers must be an array of tables")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or set(item) - {"index", "host", "port"}:
+            raise ConfigError(f"peers[{i}] must be a table of index, host and port")
+        out.append(PeerAddr(_int(item, "index", 0, 255), _text(item, "host"),
+                            _int(item, "port", 1, 65535)))
+    return tuple(out)
+
+
+def _section(kind: Any, name: str, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {unknown} in [{name}]")
+    for key, value in raw.items():
+        lo, hi = BOUNDS[name][key]
+        if type(value) is not int or not lo <= value <= hi:
+            raise ConfigError(f"{name}.{key} must be an integer in [{lo}, {hi}], not {value!r}")
+    return kind(**raw)

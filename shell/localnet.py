@@ -1,0 +1,203 @@
+"""Local networks: the files ``network init`` writes, and the ``net up`` process supervisor.
+
+``init_network(out, n, suite, ...)`` writes everything an ``n``-validator network on loopback
+needs: validator and sample client keys (encrypted, 0600) with their passphrase file, the
+genesis document, one ``nodeI.toml`` per validator on free ports, the verifier's anchor file
+and a ``network.json`` manifest. ``LocalNet(directory)`` starts, kills and stops the
+validator processes of such a directory (``net up``, the demo, the multi-process tests and
+the cluster benchmark).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import InvalidInput
+from shell.client import NodeClient, NodeError
+
+NETWORK_PASSPHRASE_FILE = "passphrase"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free TCP ports on 127.0.0.1 (the OS picks them)."""
+    socks, ports = [], []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, clients: int,
+                 base_port: int = 0, demo: bool = False,
+                 extra_roles: Mapping[str, Sequence[bytes]] | None = None) -> dict[str, Any]:
+    """Write a whole local network into the empty (or new) directory ``out``.
+    ``extra_roles`` grants further keys roles in genesis (load generators in tests and
+    benchmarks: the chain admits only senders it knows)."""
+    from ledger import keyfile
+    from ledger.crypto import get_suite
+    from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block
+
+    if out.exists() and any(out.iterdir()):
+        raise InvalidInput(f"{out} is not empty; refusing to overwrite a network")
+    out.mkdir(parents=True, exist_ok=True)
+    suite = get_suite(suite_name)
+    phrase = secrets.token_hex(16).encode()
+    fd = os.open(out / NETWORK_PASSPHRASE_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(phrase + b"\n")
+
+    def new_key(name: str) -> bytes:
+        secret = suite.generate_secret()
+        keyfile.save_key(out / name, suite, secret, phrase)
+        return suite.public_key(secret)
+
+    validators = [{"name": f"node{i}", "pubkey": new_key(f"node{i}.key").hex()}
+                  for i in range(n_nodes)]
+    client_keys = [new_key(f"client{k}.key").hex() for k in range(clients)]
+    committee = client_keys[: max(1, min(3, clients))] if clients else [validators[0]["pubkey"]]
+    roles: dict[str, list[str]] = {}
+    params: dict[str, Any] = {}
+    if demo:
+        from contracts.scenario import SCENARIO_PARAMS, scenario_roles
+
+        roles = {r: [k.hex() for k in keys] for r, keys in scenario_roles(suite).items()}
+        params = dict(SCENARIO_PARAMS)
+    for role, members in (extra_roles or {}).items():
+        roles.setdefault(role, []).extend(k.hex() for k in members)
+    doc = GenesisDoc.from_json({
+        "chain_id": chain_id, "suite": suite_name, "time_ms": time.time_ns() // 1_000_000,
+        "validators": validators, "committee": committee, "roles": roles, "params": params})
+    doc.save(out / "genesis.json")
+    block = genesis_block(doc, default_state(doc))
+    Anchor.of(suite, block.header, doc.validators).save(out / "anchor.json")
+    ports = free_ports(2 * n_nodes) if base_port == 0 else list(
+        range(base_port, base_port + 2 * n_nodes))
+    for i in range(n_nodes):
+        (out / f"node{i}.toml").write_text(_node_toml(i, n_nodes, ports))
+    manifest = {
+        "chain_id": chain_id,
+        "suite": suite_name,
+        "nodes": [{"config": f"node{i}.toml", "http": f"http://127.0.0.1:{ports[2 * i + 1]}"}
+                  for i in range(n_nodes)],
+        "clients": [{"key_file": f"client{k}.key", "pubkey": client_keys[k]}
+                    for k in range(clients)],
+        "passphrase_file": NETWORK_PASSPHRASE_FILE,
+    }
+    (out / "network.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _node_toml(i: int, n_nodes: int, ports: list[int]) -> str:
+    peers = "\n".join(
+        f'[[peers]]\nindex = {j}\nhost = "127.0.0.1"\nport = {ports[2 * j]}\n'
+        for j in range(n_nodes) if j != i)
+    return (f'index = {i}\nname = "node{i}"\nkey_file = "node{i}.key"\n'
+            f'passphrase_file = "{NETWORK_PASSPHRASE_FILE}"\nhost = "127.0.0.1"\n'
+            f"peer_port = {ports[2 * i]}\nhttp_port = {ports[2 * i + 1]}\n"
+            f'data_dir = "data/node{i}"\ngenesis_file = "genesis.json"\n\n{peers}')
+
+
+def load_manifest(directory: Path) -> Any:
+    try:
+        return json.loads((directory / "network.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"{directory} is not a `network init` directory: {exc}") from None
+
+
+def wait_ready(urls: list[str], timeout_s: float) -> None:
+    """Wait until every node answers ``/status``; raises ``InvalidInput`` on timeout."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(urls)
+    while pending and time.monotonic() < deadline:
+        try:
+            NodeClient(pending[0], timeout_s=2.0).status()
+            pending.pop(0)
+            continue
+        except NodeError:
+            pass
+        time.sleep(0.2)
+    if pending:
+        raise InvalidInput(f"nodes not ready within {timeout_s:.0f} s: {pending}")
+
+
+class LocalNet:
+    """The validator processes of a ``network init`` directory, each started, killed and
+    restarted on its own."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.manifest = load_manifest(directory)
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(self.manifest["nodes"])
+        self.urls: list[str] = [n["http"] for n in self.manifest["nodes"]]
+
+    def config_path(self, i: int) -> Path:
+        return self.directory / str(self.manifest["nodes"][i]["config"])
+
+    def start(self, i: int) -> None:
+        logs = self.directory / "logs"
+        logs.mkdir(exist_ok=True)
+        with open(logs / f"node{i}.log", "ab") as log:
+            self.procs[i] = subprocess.Popen(
+                [sys.executable, "-m", "cli", "node", "start", "--config",
+                 str(self.config_path(i))],
+                stdout=log, stderr=subprocess.STDOUT, cwd=str(PROJECT_DIR))
+
+    def start_all(self) -> None:
+        for i in range(len(self.procs)):
+            self.start(i)
+
+    def kill(self, i: int) -> None:
+        """``kill -9``: no clean shutdown; whatever was not synced is lost."""
+        p = self.procs[i]
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+        self.procs[i] = None
+
+    def stop(self, i: int, timeout_s: float = 10.0) -> int | None:
+        """SIGTERM node ``i`` and wait; its exit code (None if it had to be killed)."""
+        p = self.procs[i]
+        self.procs[i] = None
+        if p is None:
+            return None
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        try:
+            return p.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            return None
+
+    def exited(self) -> list[int]:
+        return [i for i, p in enumerate(self.procs) if p is not None and p.poll() is not None]
+
+    def stop_all(self, timeout_s: float = 10.0) -> list[int]:
+        """SIGTERM every running node and wait; returns their exit codes (0: clean)."""
+        live = [p for p in self.procs if p is not None]
+        for p in live:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in live:
+            try:
+                p.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = [None] * len(self.procs)
+        return [p.returncode for p in live]

@@ -1,0 +1,320 @@
+"""The node's lifecycle: build it, start it, run it until a signal, stop it in bounded time.
+
+``Node.open(config)`` builds everything in one pass: the key, the chain (``shell.chain``), the
+metrics, admission, the peer links, and the driver around the replica. ``run()`` serves until
+SIGTERM or SIGINT, then stops: peer links are closed first (peers see it at once), then the
+HTTP listener, then the tasks, each within ``shutdown_grace_ms``; a second signal forces the
+exit at once. A replica step that raises (a broken invariant, a damaged store) stops the node
+with the reason and a non-zero exit code, never a process that looks healthy and does nothing.
+
+One task owns the replica (``_consume``): events from peers, admission and the timer queue up
+and are stepped one at a time through ``shell.driver.Driver``, whose effects follow the
+durability order (persist, then send, then apply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from consensus.api import Event, Tick, TxsAdmitted
+from ledger.block import QC, Block
+from ledger.errors import CorruptStore, InvalidInput
+from ledger.genesis import GenesisDoc
+from ledger.tx import Receipt
+from shell.admission import Admission
+from shell.api import build_app
+from shell.chain import Chain
+from shell.config import ConfigError, NodeConfig
+from shell.driver import Driver
+from shell.httpguard import GuardedServer
+from shell.metrics import Metrics
+from shell.peers import PeerNet
+from shell.ratelimit import TokenBuckets
+
+log = logging.getLogger("credchain.node")
+
+
+EXIT_FORCED = 3  # a second signal cut the shutdown short
+
+
+class StartupError(InvalidInput):
+    """The node can't start; ``str()`` is one line naming the setting or resource."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Node:
+    """One node process. Build with ``Node.open(config)``; ``run()`` serves until stopped."""
+
+    def __init__(self, config: NodeConfig, chain: Chain, secret: bytes,
+                 confirm_lost_votes: bool = False) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.chain = chain
+        self.metrics = Metrics()
+        self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
+        self._nudged = False
+        self.body_budget = TokenBuckets(self.limits.request_bytes_per_second)
+        self.admission = Admission(chain, self.limits, self.metrics, self._nudge, self._gossip)
+        pubkey = chain.suite.public_key(secret)
+        self.votes_missing = not chain.votes_are_mine(pubkey, confirm_lost_votes)
+        if self.votes_missing:
+            log.error("this store has blocks but no record that its consensus votes are "
+                      "this validator's (restored or copied?): the node follows the chain "
+                      "without voting; once sure, restart with --confirm-lost-votes")
+        replica = chain.make_replica(secret, config.replica, abstain=self.votes_missing)
+        self.peers = PeerNet(config, chain, secret, self.admission, self.metrics,
+                             validators=lambda: self.driver.replica.validators,
+                             deliver=self.events.put)
+        self.driver = Driver(replica, chain, self.peers, observers=[self._on_commit])
+        self.guard = GuardedServer(lambda: None, self.limits.http_header_timeout_ms,
+                                   self.limits.http_idle_timeout_ms,
+                                   self.limits.http_connections_max)
+        self.stopping = asyncio.Event()
+        self.consumer: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._runner: web.AppRunner | None = None
+        self._http: asyncio.base_events.Server | None = None
+        self._fault: str | None = None
+        self.last_commit_s = time.monotonic()
+        self._register_metrics()
+
+    @classmethod
+    def open(cls, config: NodeConfig, confirm_lost_votes: bool = False) -> Node:
+        """Load the key, open (or create from the genesis file) the store."""
+        from ledger.keyfile import load_key
+        from ledger.kv import LevelKV
+
+        secret = load_key(config.key_file, config.passphrase()).secret
+        doc = GenesisDoc.load(config.genesis_file)
+        db = config.data_dir / "db"
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            kv = LevelKV(str(db))
+        except Exception as exc:  # plyvel raises its own IOError for a held lock
+            raise StartupError(_db_error(db, exc)) from None
+        try:
+            chain = Chain.open(kv, doc, config.pool)
+            node = cls(config, chain, secret, confirm_lost_votes)
+        except BaseException:
+            kv.close()
+            raise
+        index = node.driver.replica.index
+        if index is not None and index != config.index and not node.votes_missing:
+            chain.close()
+            raise StartupError(f"the config says index = {config.index}, but this key is "
+                               f"validator {index} of the chain's set")
+        return node
+
+    # ---- the replica's task, the timer, admission's nudge ----------------------------------
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self.events.get()
+            if isinstance(event, TxsAdmitted):
+                self._nudged = False
+            self.driver.step(event)
+
+    def _nudge(self) -> None:
+        if not self._nudged:
+            with contextlib.suppress(asyncio.QueueFull):
+                self.events.put_nowait(TxsAdmitted())
+                self._nudged = True
+
+    def _gossip(self, txs: list[bytes]) -> None:
+        self.peers.gossip(txs)
+
+    async def _ticker(self) -> None:
+        period_s = self.limits.tick_ms / 1000
+        while True:
+            await asyncio.sleep(period_s)
+            self.chain.pool.expire(int(time.monotonic() * 1000))
+            with contextlib.suppress(asyncio.QueueFull):
+                self.events.put_nowait(Tick(now_ms()))
+
+    def _on_commit(self, block: Block, qc: QC, receipts: list[Receipt]) -> None:
+        now = time.monotonic()
+        self.last_commit_s = now
+        ids = block.tx_ids(self.chain.suite)
+        self.metrics.inc("txs_committed_total", len(ids))
+        self.metrics.inc("blocks_committed_total")
+        arrivals = self.admission.arrivals
+        for tx_id in ids:
+            started = arrivals.pop(tx_id, None)
+            if started is not None:
+                self.latency.observe(now - started)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def start_core(self) -> None:
+        """Start the replica's task and the timer (no sockets: tests use this alone)."""
+        self.consumer = asyncio.create_task(self._consume())
+        self._tasks += [self.consumer, asyncio.create_task(self._ticker())]
+
+    async def start(self) -> None:
+        """Listen (peers, HTTP), dial the peers, start the timer and the replica."""
+        app = build_app(self, self.guard)
+        self._runner = web.AppRunner(app, access_log=None,
+                                     shutdown_timeout=self.limits.shutdown_grace_ms / 1000)
+        await self._runner.setup()
+        server = self._runner.server
+        assert server is not None
+        self.guard.factory = server
+        loop = asyncio.get_running_loop()
+        try:
+            self._http = await loop.create_server(self.guard, self.config.host,
+                                                  self.config.http_port)
+            await self.peers.start()
+        except OSError as exc:
+            await self._close_listeners()
+            raise StartupError(f"cannot listen on {self.config.host} (http_port "
+                               f"{self.config.http_port}, peer_port {self.config.peer_port}): "
+                               f"{exc.strerror or exc}") from None
+        self._tasks.append(asyncio.create_task(self.guard.sweeper()))
+        self.start_core()
+        log.info("node %s (validator %s) up: peers on %s:%d, HTTP on %s:%d, height %d",
+                 self.config.name, self.driver.replica.index, self.config.host,
+                 self.config.peer_port, self.config.host, self.config.http_port,
+                 self.chain.height())
+
+    def http_port(self) -> int:
+        """The port the HTTP API listens on (the config's, or the one the OS chose for 0)."""
+        assert self._http is not None and self._http.sockets
+        port: int = self._http.sockets[0].getsockname()[1]
+        return port
+
+    async def _close_listeners(self) -> None:
+        await self.peers.close()
+        if self._http is not None:
+            self._http.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def stop(self) -> None:
+        """Close peer links first, then HTTP, then the tasks; each step is bounded."""
+        self.stopping.set()
+        grace_s = self.limits.shutdown_grace_ms / 1000
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._close_listeners(), grace_s)
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace_s)
+        self.admission.close()
+        self.chain.close()
+        log.info("node %s stopped", self.config.name)
+
+    def on_signal(self) -> None:
+        """SIGTERM/SIGINT: stop cleanly; a second one while stopping: exit at once (the
+        store is safe either way: every block is one atomic batch)."""
+        if self.stopping.is_set():
+            log.warning("second signal: exiting now")
+            os._exit(EXIT_FORCED)
+        log.info("signal: stopping")
+        self.stopping.set()
+
+    async def run(self) -> None:
+        """Serve until SIGTERM or SIGINT (a second one forces the exit), then stop."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.on_signal)
+        await self.start()
+        consumer = self.consumer
+        assert consumer is not None
+        waiter = asyncio.create_task(self.stopping.wait())
+        await asyncio.wait([consumer, waiter], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        failure = consumer.exception() if consumer.done() and not consumer.cancelled() else None
+        if failure is not None:
+            log.error("replica step failed, stopping: %s: %s", type(failure).__name__, failure)
+        await self.stop()
+        if failure is not None:
+            raise failure
+
+    # ---- what the API shows -------------------------------------------------------------
+
+    def store_fault(self, reason: str) -> None:
+        if self._fault is None:
+            log.error("store fault: %s", reason)
+        self._fault = reason
+
+    def health(self) -> tuple[bool, str]:
+        if self._fault is not None:
+            return False, f"store fault: {self._fault}"
+        if self.votes_missing:
+            return False, ("not voting: the store's record of this validator's votes is "
+                           "missing; restart with --confirm-lost-votes once sure")
+        if self.consumer is None or self.consumer.done():
+            return False, "the replica is not running"
+        return True, "ok"
+
+    def status(self) -> dict[str, Any]:
+        st = self.driver.status()
+        return {
+            "chain_id": self.chain.chain_id,
+            "suite": self.chain.suite.name,
+            "node": self.config.name,
+            "index": st.index,
+            "height": self.chain.height(),
+            "head_hash": self.chain.head_hash().hex(),
+            "view": st.view,
+            "leader": st.leader,
+            "in_view_change": st.in_view_change,
+            "abstaining": self.votes_missing,
+            "peers": self.peers.peer_indexes(),
+            "pool_size": len(self.chain.pool),
+            "validators": st.validators,
+        }
+
+    def _register_metrics(self) -> None:
+        m = self.metrics
+        m.counter("txs_committed_total", "Transactions committed by this node.")
+        m.counter("blocks_committed_total", "Blocks committed by this node.")
+        self.latency = m.histogram("commit_latency_seconds",
+                                   "Submission to commit, for transactions clients sent here.")
+        m.gauge_fn("height", "Height of the last committed block.",
+                   lambda: [((), float(self.chain.height()))])
+        m.gauge_fn("view", "The replica's current view.",
+                   lambda: [((), float(self.driver.status().view))])
+        m.gauge_fn("pool_size", "Transactions waiting in the pool.",
+                   lambda: [((), float(len(self.chain.pool)))])
+        m.gauge_fn("last_commit_age_seconds", "Seconds since this node last committed a block.",
+                   lambda: [((), time.monotonic() - self.last_commit_s)])
+        m.gauge_fn("http_connections", "Open HTTP connections.",
+                   lambda: [((), float(self.guard.open_connections))])
+
+
+def _db_error(db: Path, exc: Exception) -> str:
+    text = str(exc)
+    if "lock" in text.lower():
+        return f"data directory {db} is in use by another process (its LevelDB lock is held)"
+    return f"cannot open the store in {db}: {text.splitlines()[0] if text else exc}"
+
+
+def main(config_path: str, confirm_lost_votes: bool = False) -> int:
+    """Run one node from its config file until SIGTERM/SIGINT; returns the exit code."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        node = Node.open(NodeConfig.load(config_path), confirm_lost_votes)
+        asyncio.run(node.run())
+    except (ConfigError, StartupError, InvalidInput) as exc:
+        # One line naming the setting or the resource, on stderr: never a traceback.
+        print(f"credchain: cannot start: {exc}", file=sys.stderr)
+        return 2
+    except (CorruptStore, AssertionError, Exception) as exc:  # the replica stopped the node
+        log.error("node stopped: %s: %s", type(exc).__name__, exc)
+        return 1
+    return 0
