@@ -413,7 +413,13 @@ class CommitteeBench(Bench):
             self.tx(secret, call, args)
             for secret in self.validator_secrets
             for call, args in beacon_actions(
-                get, CHAIN, self.suite, self.suite.public_key(secret), secret, self.height
+                get,
+                CHAIN,
+                self.suite,
+                self.suite.public_key(secret),
+                secret,
+                self.height,
+                self.time_ms,
             )
         ]
 

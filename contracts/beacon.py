@@ -18,15 +18,24 @@ A consumer (``contracts.draw``, ``contracts.selection``) opens a request with
 ``subject`` is the hash of everything the draw depends on. The request keeps the validator
 set V of that moment (``gov/validators``): n = |V|, f = (n − 1) // 3.
 
-1. Commit, from the next height for C = ``beacon_commit_blocks`` heights, or until every
-   validator of V committed: validator v sends ``beacon.commit {id, commitment}``,
+A window closes at the first block that is both C blocks and T ms past its start, or early
+once every validator concerned has acted. Both bounds, because the leader picks its block's
+time (within the ±2 s skew bound) and anyone can make blocks come fast (send transactions):
+the block count makes several leaders take turns, the duration keeps a flood of blocks from
+cutting the window short. On an idle chain the next transaction (e.g. the consumer asking
+for the seed) makes the block that closes it.
+
+1. Commit, from the next block, until ``beacon_commit_blocks`` blocks and
+   ``beacon_commit_ms`` have passed since the request, or until every validator of V
+   committed: validator v sends ``beacon.commit {id, commitment}``,
    ``commitment = Hd(0x62, CE({"chain_id", "id", "validator": v, "value": r}))`` with
    ``r = HMAC_H(secret_v, 0x64 ‖ CE({"chain_id", "id"}))`` (``beacon_value``: HMAC over the
    chain suite's hash, keyed with the validator's secret key), so a restarted node derives
    the same value and never stores it.
-2. Reveal, for R = ``beacon_reveal_blocks`` heights after the commit phase closed: each
-   committer sends ``beacon.reveal {id, value}``, checked against its commitment. No reveal
-   is taken while commitments are (an early reveal could be answered by a late commitment).
+2. Reveal, until ``beacon_reveal_blocks`` blocks and ``beacon_reveal_ms`` have passed since
+   the commit phase's end: each committer sends ``beacon.reveal {id, value}``, checked
+   against its commitment. No reveal is taken while commitments are (an early reveal could
+   be answered by a late commitment).
 3. Final as soon as every committer revealed (in that reveal), or when the reveal window is
    over with at least f + 1 values revealed (then at least one is an honest validator's):
    ``seed = Hd(0x63, CE({"chain_id", "id", "subject", "reveals": [[pubkey, value], ...]}))``,
@@ -44,10 +53,13 @@ Why no single party can choose the seed, and what remains
   value is a PRF of a secret key and the request id, unpredictable without that key.
 - Tenderer, platform, expert pool: they fix the subject before any value is revealed and
   hold no validator key, so they have nothing to grind.
-- The leader of a block: windows count heights, not time, so the block time it picks
-  changes nothing, and the seed depends neither on which block holds a reveal nor on
-  transaction order. It may leave reveals out of its own block, but leaders rotate with the
-  height: to keep an honest reveal out, every leader of the window would have to.
+- The leader of a block: the seed depends neither on which block holds a reveal nor on
+  transaction order nor on block times; a window lasts its blocks *and* its time, so the
+  ±2 s a leader may move its block's time only matters for a reveal sent at the very end,
+  which honest nodes don't do (they reveal as soon as the commit phase is over). A leader may
+  leave reveals out of its own block, but leaders rotate with the height: to keep an honest
+  reveal out, every leader of the window would have to. Nor can anyone (the platform
+  included) close a window early by making blocks come fast: its time must pass too.
 - One validator, or up to f byzantine ones: a value is committed before any is revealed, so
   it cannot be adapted; a validator can only withhold its reveal after seeing the others'.
   That chooses between at most two seeds per byzantine committer: f colluding validators
@@ -64,10 +76,12 @@ Why no single party can choose the seed, and what remains
   transactions; ``seed_from`` is the formula and ``contracts.committee`` the draw.
 
 The node takes part automatically: after each commit it calls ``beacon_actions(get,
-chain_id, suite, validator_pubkey, validator_secret, head_height)``, a pure function of the
-head state giving the ``beacon.commit`` / ``beacon.reveal`` transactions this validator
-should send now (the same answer until they are committed; a duplicate that commits anyway
-is refused with ``E_EXISTS`` and changes nothing but the nonce).
+chain_id, suite, validator_pubkey, validator_secret, head_height, head_time_ms)``, a pure
+function of the head state giving the ``beacon.commit`` / ``beacon.reveal`` transactions
+this validator should send now (the same answer until they are committed; a duplicate that
+commits anyway is refused with ``E_EXISTS`` and changes nothing but the nonce). On a chain
+that writes blocks only when there is something to do, the node should also ask after its
+heartbeat, or on a timer, so a window that ended by time alone is noticed.
 """
 
 from __future__ import annotations
@@ -145,15 +159,18 @@ def stream(suite: Suite, seed: bytes, label: str, k: int, bound: int) -> int:
     return int.from_bytes(digest, "big") % bound
 
 
-def phase(rec: dict[str, Any], height: int) -> str:
+def phase(rec: dict[str, Any], height: int, time_ms: int) -> str:
     """``commit``, ``reveal``, ``expired`` (the window is over, not settled yet), or the
-    request's settled status (``final`` / ``failed``) at a height."""
+    request's settled status (``final`` / ``failed``) in a block of this height and time."""
     if rec["status"] != PENDING:
         return str(rec["status"])
-    closed = rec["commit_closed_height"] or rec["commit_end_height"]
-    if height < closed:
+    if rec["commit_closed_height"]:
+        end_h, end_ms = rec["commit_closed_height"], rec["commit_closed_ms"]
+    else:
+        end_h, end_ms = rec["commit_end_height"], rec["commit_end_ms"]
+    if height < end_h or time_ms < end_ms:
         return "commit"
-    if height < closed + rec["reveal_blocks"]:
+    if height < end_h + rec["reveal_blocks"] or time_ms < end_ms + rec["reveal_ms"]:
         return "reveal"
     return "expired"
 
@@ -178,8 +195,11 @@ def open_request(call: Call, request_id: str, subject: bytes) -> None:
             "opened_height": height,
             "opened_ms": call.now_ms,
             "commit_end_height": height + 1 + int(call.param("beacon_commit_blocks")),
+            "commit_end_ms": call.now_ms + int(call.param("beacon_commit_ms")),
             "commit_closed_height": 0,
+            "commit_closed_ms": 0,
             "reveal_blocks": int(call.param("beacon_reveal_blocks")),
+            "reveal_ms": int(call.param("beacon_reveal_ms")),
             "commits": {},
             "reveals": {},
             "status": PENDING,
@@ -195,7 +215,7 @@ def settle(call: Call, request_id: str) -> tuple[str, bytes]:
     """``(status, seed)`` now: ``pending``, ``final`` (with the seed) or ``failed``; a request
     whose reveal window is over is settled here, in the caller's transaction."""
     rec = _load(call, request_id)
-    if phase(rec, call.block.height) == "expired":
+    if phase(rec, call.block.height, call.now_ms) == "expired":
         _settle(call, rec)
     return str(rec["status"]), bytes(rec["seed"])
 
@@ -232,7 +252,7 @@ def _load(call: Call, request_id: str) -> dict[str, Any]:
 def _request_of(call: Call, wanted: str) -> dict[str, Any]:
     require_unfrozen_sender(call.state, call.sender)
     rec = _load(call, A.text(call.args, "id", max_len=128))
-    now = phase(rec, call.block.height)
+    now = phase(rec, call.block.height, call.now_ms)
     if now != wanted:
         raise ContractError(E_BEACON_PHASE, f"the request is in phase {now!r}, not {wanted!r}")
     return rec
@@ -247,7 +267,9 @@ def commit(call: Call) -> None:
         raise ContractError(E_EXISTS, "this validator has committed")
     rec["commits"] = {**rec["commits"], me: A.blob(call.args, "commitment", length=32)}
     if len(rec["commits"]) == len(rec["validators"]):
-        rec["commit_closed_height"] = call.block.height + 1  # reveals from the next block
+        # every validator committed: reveals from the next block, the window counted from here
+        rec["commit_closed_height"] = call.block.height + 1
+        rec["commit_closed_ms"] = call.now_ms
     call.state.put(request_key(rec["id"]), rec)
     call.emit("beacon.committed", id=rec["id"])
 
@@ -274,7 +296,7 @@ def reveal(call: Call) -> None:
 def finalize(call: Call) -> None:
     """Anyone settles a request whose reveal window is over."""
     rec = _load(call, A.text(call.args, "id", max_len=128))
-    now = phase(rec, call.block.height)
+    now = phase(rec, call.block.height, call.now_ms)
     if now in (FINAL, FAILED):
         raise ContractError(E_STATE, f"the request is already {now}")
     if now != "expired":
@@ -292,18 +314,21 @@ def beacon_actions(
     validator_pubkey: bytes,
     validator_secret: bytes,
     head_height: int,
+    head_time_ms: int,
 ) -> list[tuple[str, dict[str, Any]]]:
     """The ``(call, args)`` this validator should send now, given the head state
-    (``get(key)`` → decoded value or None) at ``head_height``: a commitment for every open
-    request in its commit phase that it has not committed to, a reveal for every one in its
-    reveal phase that it committed to and has not revealed. Pure: no clock, no I/O."""
+    (``get(key)`` → decoded value or None) at ``head_height`` / ``head_time_ms`` (the head
+    block's): a commitment for every open request in its commit phase that it has not
+    committed to, a reveal for every one in its reveal phase that it committed to and has
+    not revealed (judged for the next block, no earlier than the head's time). Pure: no
+    clock, no I/O."""
     actions: list[tuple[str, dict[str, Any]]] = []
     me = validator_pubkey.hex()
     for request_id in get(OPEN) or []:
         rec = get(request_key(request_id))
         if rec is None or validator_pubkey not in rec["validators"]:
             continue
-        now = phase(rec, head_height + 1)
+        now = phase(rec, head_height + 1, head_time_ms)
         value = beacon_value(suite, validator_secret, chain_id, request_id)
         if now == "commit" and me not in rec["commits"]:
             c = commitment_of(suite, chain_id, request_id, validator_pubkey, value)

@@ -96,10 +96,13 @@ DEFAULTS: dict[str, int | str] = {
     "draw_groups_max": 8,
     "expert_specialties_max": 8,
     "expert_relations_max": 32,
-    # the validators' beacon (contracts/beacon.py): windows counted in blocks, not in time,
-    # because the leader chooses a block's time but not how many leaders a window spans
-    "beacon_commit_blocks": 20,
-    "beacon_reveal_blocks": 20,
+    # the validators' beacon (contracts/beacon.py): a window closes once BOTH its blocks
+    # (several leaders take turns: no leader can keep a reveal out) AND its time (a flood of
+    # blocks can't shorten it) have passed, or early once every validator has acted
+    "beacon_commit_blocks": 8,
+    "beacon_commit_ms": 30_000,
+    "beacon_reveal_blocks": 8,
+    "beacon_reveal_ms": 30_000,
     "beacon_open_max": 256,
     # score sheets: criteria maxima sum to this; rewards add at most bonus_max_points
     "score_total_points": 100,
@@ -167,7 +170,9 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "expert_specialties_max": (1, 64),
     "expert_relations_max": (0, 256),
     "beacon_commit_blocks": (1, 10_000),
+    "beacon_commit_ms": (0, 7 * DAY_MS),
     "beacon_reveal_blocks": (1, 10_000),
+    "beacon_reveal_ms": (0, 7 * DAY_MS),
     "beacon_open_max": (1, 4096),
     "score_total_points": (1, 1000),
     "bonus_max_points": (0, 100),

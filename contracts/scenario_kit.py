@@ -163,8 +163,9 @@ def validator_beacon_hook(
     validator_secrets: Sequence[bytes],
 ) -> BeaconHook:
     """A hook that acts as the validators: for each secret, the transactions
-    ``beacon_actions`` asks for at the head, signed and submitted through the client.
-    ``read_state(key)`` returns a head state value decoded (None when absent)."""
+    ``beacon_actions`` asks for at the head (``head_height()``, ``client.now_ms()``), signed
+    and submitted through the client. ``read_state(key)`` returns a head state value
+    decoded (None when absent)."""
     suite = client.suite
     nonces: dict[bytes, int] = {}
 
@@ -173,7 +174,7 @@ def validator_beacon_hook(
         for secret in validator_secrets:
             pubkey = suite.public_key(secret)
             actions = beacon_actions(
-                read_state, client.chain_id, suite, pubkey, secret, head_height()
+                read_state, client.chain_id, suite, pubkey, secret, head_height(), client.now_ms()
             )
             for call, args in actions:
                 nonce = _next_nonce(client, pubkey, nonces)

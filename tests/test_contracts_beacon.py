@@ -105,20 +105,27 @@ def test_commitments_and_reveals_are_refused_outside_their_phase_and_twice() -> 
     t.h.expect_refused(vals[0], "beacon.reveal", reveal_args(t, vals[0]), E_EXISTS)
 
 
-def test_windows_count_blocks_and_a_silent_validator_is_recorded() -> None:
-    t = requested(beacon_commit_blocks=3, beacon_reveal_blocks=4)
+def test_a_window_lasts_its_blocks_and_its_time_and_a_silent_validator_is_recorded() -> None:
+    t = requested(beacon_commit_blocks=6, beacon_commit_ms=60_000, beacon_reveal_blocks=4,
+                  beacon_reveal_ms=60_000)
     vals = t.validator_accounts()
     for v in vals[:3]:
-        commit(t, v)  # v3 never commits: the phase closes after 3 blocks
+        commit(t, v)  # v3 never commits
     rec = record(t)
-    assert rec["commit_closed_height"] == 0 and t.h.height == rec["commit_end_height"] - 1
+    assert rec["commit_closed_height"] == 0 and t.h.height == rec["commit_end_height"] - 4
+    # the minute has passed but not the blocks: the commit phase runs on
+    t.h.time_ms = rec["commit_end_ms"]
+    t.h.expect_refused(vals[0], "beacon.reveal", reveal_args(t, vals[0]), E_BEACON_PHASE)
+    t.h.run_block([])
+    t.h.run_block([])
     for v in vals[:2]:
         t.h.expect_ok(v, "beacon.reveal", reveal_args(t, v))  # v2 withholds
-    # the window is still open: the draw cannot be seated yet, and nothing changes
+    # a flood of blocks does not close the reveal window before its minute
+    for _ in range(5):
+        t.h.run_block([])
     t.h.expect_refused(t.platform, "draw.seat", {"tender_id": "T1"}, E_BEACON_PENDING)
     t.h.expect_refused(t.platform, "beacon.finalize", {"id": REQ}, E_BEACON_PENDING)
-    t.h.run_block([])
-    t.h.run_block([])  # block times are the leader's choice; only heights close the window
+    t.h.advance(ms=60_000)
     t.h.expect_ok(t.platform, "beacon.finalize", {"id": REQ})
     rec = record(t)
     assert rec["status"] == "final" and len(rec["reveals"]) == 2  # f + 1 = 2 of 4
@@ -129,7 +136,8 @@ def test_windows_count_blocks_and_a_silent_validator_is_recorded() -> None:
 
 
 def test_fewer_than_f_plus_1_reveals_fail_and_the_draw_is_asked_again() -> None:
-    t = requested(beacon_commit_blocks=2, beacon_reveal_blocks=2)
+    t = requested(beacon_commit_blocks=2, beacon_reveal_blocks=2, beacon_commit_ms=0,
+                  beacon_reveal_ms=0)
     vals = t.validator_accounts()
     commit(t, vals[0])
     t.h.run_block([])
@@ -146,15 +154,17 @@ def test_beacon_actions_say_what_each_validator_sends_and_nothing_once_done() ->
     t = requested()
     h = t.h
     vals = t.validator_accounts()
-    first = beacon_actions(h.get, h.chain_id, h.suite, vals[0].pubkey, vals[0].secret, h.height)
+    first = beacon_actions(h.get, h.chain_id, h.suite, vals[0].pubkey, vals[0].secret, h.height,
+                           h.time_ms)
     assert [call for call, _ in first] == ["beacon.commit"]
     stranger = h.account("stranger")
     assert beacon_actions(h.get, h.chain_id, h.suite, stranger.pubkey, stranger.secret,
-                          h.height) == []
+                          h.height, h.time_ms) == []
     assert t.run_beacon() == 8  # 4 commitments, then 4 reveals
     assert record(t)["status"] == "final"
     assert all(
-        beacon_actions(h.get, h.chain_id, h.suite, v.pubkey, v.secret, h.height) == []
+        beacon_actions(h.get, h.chain_id, h.suite, v.pubkey, v.secret, h.height, h.time_ms)
+        == []
         for v in vals
     )
 

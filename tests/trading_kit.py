@@ -306,7 +306,7 @@ class Trading:
                 if v.name in silent:
                     continue
                 for call, args in beacon_actions(
-                    h.get, h.chain_id, h.suite, v.pubkey, v.secret, h.height
+                    h.get, h.chain_id, h.suite, v.pubkey, v.secret, h.height, h.time_ms
                 ):
                     h.expect_ok(v, call, args)
                     round_sent += 1
