@@ -202,7 +202,9 @@ class ReplicaConfig:
     batch_tx_max: int = 1000          # transactions per proposed block
     batch_bytes_max: int = 4 << 20    # encoded transaction bytes per proposed block
     batch_wait_ticks: int = 1         # a leader with transactions waits this long to batch
-    empty_block_ticks: int = 20       # a leader with none proposes an empty block after this
+    empty_block_ticks: int = 6000     # heartbeat: with nothing to propose, an empty block
+    #                                   after this many ticks at a height (5 minutes at the
+    #                                   node's 50 ms tick: an idle chain writes few blocks)
     view_timeout_ticks: int = 40      # view 0's timeout; view v waits base * 2**v ...
     view_timeout_max_ticks: int = 640  # ... up to this cap
     view_change_resend_ticks: int = 10  # re-broadcast our view change while waiting
@@ -218,8 +220,8 @@ class ReplicaConfig:
         if self.batch_tx_max > MAX_BLOCK_TXS or self.batch_bytes_max > MAX_BLOCK_TX_BYTES:
             raise ValueError(f"a batch must fit a block: at most {MAX_BLOCK_TXS} transactions "
                              f"and {MAX_BLOCK_TX_BYTES} bytes")
-        if self.view_timeout_ticks <= self.empty_block_ticks + 2:
-            raise ValueError("view_timeout_ticks must exceed empty_block_ticks + 2")
+        if self.view_timeout_ticks <= self.batch_wait_ticks + 2:
+            raise ValueError("view_timeout_ticks must exceed batch_wait_ticks + 2")
         if self.view_timeout_max_ticks < self.view_timeout_ticks:
             raise ValueError("view_timeout_max_ticks must be ≥ view_timeout_ticks")
         for name in ("batch_tx_max", "batch_bytes_max", "height_window", "view_window",

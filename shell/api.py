@@ -53,6 +53,10 @@ ERROR_LOG_EVERY_S = 60.0
 
 
 async def post_txs(request: web.Request, node: NodeView) -> web.StreamResponse:
+    if not node.admission.has_budget(request.remote or "?"):
+        refused = error(429, "over this client's transaction budget; retry later")
+        refused.force_close()  # its body is not read
+        return refused
     body = await read_json(request, node)
     items = body.get("txs") if isinstance(body, dict) else None
     if isinstance(body, dict) and "tx" in body and items is None:

@@ -26,6 +26,7 @@ from ledger.errors import InvalidInput
 from shell.client import NodeClient, NodeError
 
 NETWORK_PASSPHRASE_FILE = "passphrase"
+TICK_MS = 50  # the node's default tick (shell.config.NodeLimits.tick_ms)
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -44,10 +45,13 @@ def free_ports(count: int) -> list[int]:
 
 def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, clients: int,
                  base_port: int = 0, demo: bool = False,
-                 extra_roles: Mapping[str, Sequence[bytes]] | None = None) -> dict[str, Any]:
+                 extra_roles: Mapping[str, Sequence[bytes]] | None = None,
+                 heartbeat_ms: int | None = None) -> dict[str, Any]:
     """Write a whole local network into the empty (or new) directory ``out``.
     ``extra_roles`` grants further keys roles in genesis (load generators in tests and
-    benchmarks: the chain admits only senders it knows)."""
+    benchmarks: the chain admits only senders it knows). ``heartbeat_ms``: how often an
+    idle chain writes an empty block (default: the node's, minutes; the demo and tests wait
+    for block time to pass, so they ask for about a second)."""
     from ledger import keyfile
     from ledger.crypto import get_suite
     from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block
@@ -88,7 +92,7 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
     ports = free_ports(2 * n_nodes) if base_port == 0 else list(
         range(base_port, base_port + 2 * n_nodes))
     for i in range(n_nodes):
-        (out / f"node{i}.toml").write_text(_node_toml(i, n_nodes, ports))
+        (out / f"node{i}.toml").write_text(_node_toml(i, n_nodes, ports, heartbeat_ms))
     manifest = {
         "chain_id": chain_id,
         "suite": suite_name,
@@ -102,14 +106,17 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
     return manifest
 
 
-def _node_toml(i: int, n_nodes: int, ports: list[int]) -> str:
+def _node_toml(i: int, n_nodes: int, ports: list[int], heartbeat_ms: int | None) -> str:
     peers = "\n".join(
         f'[[peers]]\nindex = {j}\nhost = "127.0.0.1"\nport = {ports[2 * j]}\n'
         for j in range(n_nodes) if j != i)
+    replica = ("" if heartbeat_ms is None else
+               f"[replica]\nempty_block_ticks = {max(1, heartbeat_ms // TICK_MS)}  "
+               f"# an empty block every {heartbeat_ms} ms when idle\n\n")
     return (f'index = {i}\nname = "node{i}"\nkey_file = "node{i}.key"\n'
             f'passphrase_file = "{NETWORK_PASSPHRASE_FILE}"\nhost = "127.0.0.1"\n'
             f"peer_port = {ports[2 * i]}\nhttp_port = {ports[2 * i + 1]}\n"
-            f'data_dir = "data/node{i}"\ngenesis_file = "genesis.json"\n\n{peers}')
+            f'data_dir = "data/node{i}"\ngenesis_file = "genesis.json"\n\n{replica}{peers}')
 
 
 def load_manifest(directory: Path) -> Any:

@@ -63,12 +63,15 @@ def one_validator_node(
         passphrase_env=None,
         passphrase_file=None,
         host="127.0.0.1",
+        peer_host="127.0.0.1",
+        http_host="127.0.0.1",
         peer_port=0,
         http_port=0,
         peers=(),
         data_dir=Path("unused"),
         genesis_file=Path("unused"),
         limits=limits or NodeLimits(tick_ms=10),
+        replica=ReplicaConfig(empty_block_ticks=20),  # tests wait for block time to pass
     )
     return Node(config, chain, validator_secret)
 

@@ -225,11 +225,32 @@ def test_view_timeout_doubles_with_each_view_up_to_the_cap() -> None:
 
 def test_a_timed_out_replica_persists_then_multicasts_a_view_change() -> None:
     c = Cluster()
-    effects = c.tick_all(RULES_CONFIG.view_timeout_ticks, only=[2])
+    # Idle, a proposal is owed once the heartbeat is due: then the leader has its timeout.
+    effects = c.tick_all(RULES_CONFIG.empty_block_ticks + RULES_CONFIG.view_timeout_ticks,
+                         only=[2])
     k = first_index(effects, Send, ViewChange)
     assert k > 0 and isinstance(effects[k - 1], Persist)
     (vc,) = sent(effects, ViewChange)
     assert isinstance(vc, ViewChange) and vc.view == 1 and vc.prepared is None
+
+
+def test_an_idle_chain_writes_no_block_before_the_heartbeat_and_changes_no_view() -> None:
+    c = Cluster(config=replace(RULES_CONFIG, empty_block_ticks=200))
+    effects = c.tick_all(199)
+    c.deliver()
+    assert sent(effects, PrePrepare) == [] and sent(effects, ViewChange) == []
+    assert c.heights() == [0, 0, 0, 0]
+    c.run_until(1, max_ticks=20)  # the heartbeat block
+    assert c.block(0, 1) is not None and c.block(0, 1).txs == ()  # type: ignore[union-attr]
+
+
+def test_a_replica_holding_ready_transactions_times_out_a_leader_that_does_not_propose(
+) -> None:
+    c = Cluster(config=replace(RULES_CONFIG, empty_block_ticks=10_000))
+    c.submit(c.tx(), to=[2])  # the leader (1) never hears of it
+    effects = c.tick_all(RULES_CONFIG.view_timeout_ticks, only=[2])
+    (vc,) = sent(effects, ViewChange)
+    assert isinstance(vc, ViewChange) and vc.view == 1
 
 
 def test_view_change_carries_the_prepared_certificate_and_the_new_primary_reproposes_it() -> None:
@@ -252,7 +273,7 @@ def test_a_block_refused_for_its_time_is_still_prepared_when_re_proposed_under_a
     c = Cluster()
     c.tick_all(1, only=[0, 1, 2])
     c.step(3, Tick(c.now_ms() - 100_000))  # replica 3's clock is far behind
-    (pp,) = sent(c.submit(c.tx(), to=[1]), PrePrepare)
+    (pp,) = sent(c.submit(c.tx(), to=[1]) + c.step(1, Tick(c.now_ms())), PrePrepare)
     h = pp.block.hash(c.suite)  # type: ignore[union-attr]
     no_commits = lambda s, d, m: isinstance(m, Commit)  # noqa: E731
     c.deliver(no_commits)
@@ -389,7 +410,7 @@ def test_a_replica_whose_key_is_not_in_the_set_follows_as_an_observer_and_never_
 
 def test_config_bounds_are_checked() -> None:
     with pytest.raises(ValueError):
-        ReplicaConfig(view_timeout_ticks=5, empty_block_ticks=5).check()
+        ReplicaConfig(view_timeout_ticks=5, batch_wait_ticks=3).check()
     with pytest.raises(ValueError):
         ReplicaConfig(batch_tx_max=0).check()
 
@@ -474,3 +495,34 @@ def test_a_clock_stepped_forward_and_back_judges_proposals_by_the_latest_reading
     pp = propose(c)
     (vote,) = sent(c.step(2, MessageIn(1, pp)), Prepare)
     assert isinstance(vote, Prepare) and vote.block_hash == pp.block.hash(c.suite)
+
+
+def test_a_replica_whose_store_is_behind_its_own_vote_records_abstains_up_to_them() -> None:
+    """Blocks restored from an older copy (or fetched again after a resync) with the round
+    record of a later height: the replica can't know every vote it sent in between, so it
+    follows without voting until it is past that height."""
+    c = Cluster()
+    c.run_until(3)
+    ahead = durable.RoundRecord(10, 0, False, b"\x01" * 32, None)
+    for i in (2,):
+        batch = c.kvs[i].batch()
+        batch.put(durable.ROUND_KEY, ahead.encode())
+        c.kvs[i].write(batch)
+    r = c.restart(2)
+    assert r.vote_floor == 10 and r.index is None
+    c.run_until(11, only=[0, 1, 3], drop=lambda s, d, m: 2 in (s, d))
+    sent_by_2: list[Message] = []
+    for lo in range(4, 11, 4):  # it fetches the blocks it lacks: no vote on the way
+        blocks = tuple((c.block(0, h), c.qc(0, h)) for h in range(lo, min(lo + 4, 12)))
+        effects = c.step(2, BlocksFetched(0, blocks))  # type: ignore[arg-type]
+        sent_by_2 += [e.message for e in effects if isinstance(e, Send)]
+    assert c.heights()[2] == 11 and sent_by_2 == []
+    assert c.replicas[2].height == 12 and c.replicas[2].index == 2  # above the floor: votes
+
+
+def test_a_restart_at_the_height_of_its_round_record_votes_as_before() -> None:
+    c = Cluster()
+    pp = propose(c)
+    c.step(2, MessageIn(1, pp))
+    r = c.restart(2)
+    assert r.vote_floor == 0 and r.index == 2 and r.my_prepare == pp.block.hash(c.suite)

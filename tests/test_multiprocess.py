@@ -188,7 +188,7 @@ def net(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalNet]:
     s = get_suite(suite)
     senders = [s.public_key(k) for k in load_keys(s)]
     init_network(tmp_path / "net", 4, suite, "mp-test", clients=0,
-                 extra_roles={"platform": senders})
+                 extra_roles={"platform": senders}, heartbeat_ms=1000)
     local = LocalNet(tmp_path / "net")
     local.start_all()
     codes: list[int] = []
