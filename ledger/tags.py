@@ -29,5 +29,10 @@ API_REQUEST = 0x5D  # a reader's signed HTTP request (shell/readers.py)
 # Contract-level commitments (contracts/ documents each encoding).
 BID_COMMITMENT = 0x60
 BID_SLOT = 0x61  # a bid's state slot: Hd(0x61, tender/lot/entity header), contracts/bid.py
+# The validators' commit-reveal beacon (contracts/beacon.py documents each encoding):
+BEACON_COMMIT = 0x62  # a validator's commitment to its value for one request
+BEACON_SEED = 0x63  # the seed: the request's subject hashed with every reveal
+BEACON_VALUE = 0x64  # a validator's value, HMAC of its secret key over the request (off chain)
+DRAW_STREAM = 0x65  # the k-th number drawn from a seed (committee draws, random selections)
 # A new key co-signs its own binding when an entity rotates a key (contracts/identity.py).
 KEY_ROTATION = 0x6F

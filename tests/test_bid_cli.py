@@ -42,6 +42,7 @@ def _genesis() -> GenesisDoc:
             "committee": [SUITE.public_key(actor_secret(SUITE, "platform")).hex()],
             "roles": roles,
             "params": {"demo_day_ms": DAY_MS},
+            "demo": True,  # demo days exist only on a chain whose genesis says so
         }
     )
 
@@ -81,7 +82,9 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
             },
         )
     tender = f"T-{t0}"
-    deadline = client.now_ms() + 21 * DAY_MS
+    # the issue start is never before the announcing block: leave the block time to come
+    issue = client.now_ms() + 3_000
+    deadline = issue + 21 * DAY_MS
     required = 1_000_000
     story.send(
         "platform",
@@ -96,8 +99,8 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
             "platform_uscc": uscc["operator"],
             "related_parties": [],
             "doc_hash": SUITE.hash(b"docs"),
-            "issue_start_ms": client.now_ms(),
-            "doc_sale_end_ms": client.now_ms() + 5 * DAY_MS,
+            "issue_start_ms": issue,
+            "doc_sale_end_ms": issue + 5 * DAY_MS,
             "deadline_ms": deadline,
             "validity_days": 90,
             "qualifications": [],
