@@ -56,7 +56,8 @@ whether the authenticated key may hold the claimed role (the validator set, the 
 | offset | len | field |
 |---|---|---|
 | 0 | 4 | ``n``: length of what follows, big-endian (in the clear, so a reader bounds it) |
-| 4 | n | AEAD(key of the sender's side, nonce, plaintext, associated data = the 4 bytes) |
+| 4 | n | AEAD(key of the sender's side, nonce, plaintext, associated data = the 4 bytes): |
+| | | the ciphertext and its 16-byte tag, so ``n = len(plaintext) + 16`` |
 
 ``nonce = 0x00000000 ‖ counter`` (8 bytes, big-endian), the counter counting the records one
 side sent, from 0 (the AUTH). A record that is altered (including its length), replayed,

@@ -10,8 +10,10 @@ this module runs it on a stream pair and bounds every read:
 | each frame | 4-byte length, refused above ``max_bytes + 16``; that many | ``timeout_s`` each |
 
 The whole handshake runs under one deadline (``timeout_s`` from its start), so a peer that
-trickles bytes cannot stretch it. A stranger can make us read at most 71 bytes before we
-refuse it, and nothing it sends is decoded beyond the fixed HELLO header.
+trickles bytes cannot stretch it. Before the peer is authenticated it can make us read its
+HELLO (38 or 71 bytes) and one AUTH record of exactly the expected length (at most 4 + 214
+bytes), and nothing it sends is parsed beyond the fixed HELLO header until that record has
+authenticated under the session's key.
 
 Use from the link code::
 
@@ -134,8 +136,9 @@ async def secure_handshake(
     ``expected_peer_key``, and anyone else answering is refused. ``random_bytes`` draws the
     ephemeral key (tests inject a seeded source). The caller checks the returned key against
     the role it claims, and closes ``writer`` if this raises."""
-    seed = random_bytes(link_suite(suite).ephemeral_seed_len)
-    hs = Handshake(suite, chain_id, my_secret, my_role, seed, expected_peer_key)
+    # The ephemeral seed is held by no name here: the handshake drops its key once used.
+    hs = Handshake(suite, chain_id, my_secret, my_role,
+                   random_bytes(link_suite(suite).ephemeral_seed_len), expected_peer_key)
     step = "sending our HELLO"
     try:
         async with asyncio.timeout(timeout_s):
