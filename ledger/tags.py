@@ -24,6 +24,9 @@ PREPARE = 0x51
 VIEW_CHANGE = 0x52
 NEW_VIEW = 0x53
 PEER_HANDSHAKE = 0x5A
+# Secure peer links (consensus/securechannel.py documents both byte layouts):
+SECURE_LINK_AUTH = 0x5B  # a node's signature over a session's challenge, side and role
+SECURE_LINK_TRANSCRIPT = 0x5C  # the hash of a session's version, suite, ephemeral keys, chain
 API_REQUEST = 0x5D  # a reader's signed HTTP request (shell/readers.py)
 
 # Contract-level commitments (contracts/ documents each encoding).
