@@ -37,6 +37,7 @@ from ledger.tx import Receipt
 from ledger.verdict import beijing_time
 from shell.admission import Admission
 from shell.api import build_app
+from shell.beacon import BeaconDuty
 from shell.chain import Chain
 from shell.config import ConfigError, LogConfig, NodeConfig
 from shell.driver import Driver
@@ -50,6 +51,7 @@ log = logging.getLogger("credchain.node")
 
 
 EXIT_FORCED = 3  # a second signal cut the shutdown short
+BEACON_INTERVAL_S = 2.0  # beacon windows also end by time: ask what is owed this often
 
 
 class StartupError(InvalidInput):
@@ -85,6 +87,9 @@ class Node:
                              validators=lambda: self.driver.replica.validators,
                              deliver=self.events.put)
         self.driver = Driver(replica, chain, self.peers, observers=[self._on_commit])
+        self.beacon = BeaconDuty(chain, secret,
+                                 lambda encoded: self.admission.submit(encoded, source=None))
+        self._beacon_running = False
         self.guard = GuardedServer(lambda: None, self.limits.http_header_timeout_ms,
                                    self.limits.http_idle_timeout_ms,
                                    self.limits.http_connections_max)
@@ -166,13 +171,38 @@ class Node:
             started = arrivals.pop(tx_id, None)
             if started is not None:
                 self.latency.observe(now - started)
+        self._spawn_beacon()
+
+    def _spawn_beacon(self) -> None:
+        """Send what this validator owes the draw beacon (one run at a time)."""
+        if self._beacon_running or self.stopping.is_set():
+            return
+        self._beacon_running = True
+
+        async def run() -> None:
+            try:
+                await self.beacon.run_once()
+            except Exception as exc:  # a failed duty must not take the node down
+                log.warning("beacon duty failed: %s: %s", type(exc).__name__, exc)
+            finally:
+                self._beacon_running = False
+
+        task = asyncio.create_task(run())
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _beacon_timer(self) -> None:
+        while True:
+            await asyncio.sleep(BEACON_INTERVAL_S)
+            self._spawn_beacon()
 
     # ---- lifecycle --------------------------------------------------------------------------
 
     def start_core(self) -> None:
         """Start the replica's task and the timer (no sockets: tests use this alone)."""
         self.consumer = asyncio.create_task(self._consume())
-        self._tasks += [self.consumer, asyncio.create_task(self._ticker())]
+        self._tasks += [self.consumer, asyncio.create_task(self._ticker()),
+                        asyncio.create_task(self._beacon_timer())]
 
     async def start(self) -> None:
         """Listen (peers, HTTP), dial the peers, start the timer and the replica."""
