@@ -12,7 +12,7 @@ import click
 
 from ledger.errors import InvalidInput
 from shell.client import NodeError
-from shell.commands import audit, bid, chain, demo, keys, network, watch
+from shell.commands import audit, bid, chain, demo, gov, keys, network, watch
 
 
 class _Group(click.Group):
@@ -35,7 +35,7 @@ def main() -> None:
 
 for command in (keys.keys, network.network, network.node_group, network.net_group,
                 chain.status, chain.tx, chain.proof, chain.verify, demo.demo, bid.bid,
-                audit.audit, watch.watch):
+                audit.audit, gov.gov, watch.watch):
     main.add_command(command)
 
 

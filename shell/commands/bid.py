@@ -38,7 +38,7 @@ def bid_seal(url: str, key_file: str, passphrase_env: str | None, passphrase_fil
     from contracts.bidder import seal_bid
 
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
-    client = NodeClient(url)
+    client = NodeClient(url).as_key(suite, secret)  # it reads its own nonce and receipt
     chain_id = client.status()["chain_id"]
     sealed = seal_bid(suite, chain_id, tender_id, lot, uscc, Path(bid_file).read_bytes(),
                       price_fen)
@@ -75,7 +75,7 @@ def bid_reveal(url: str, key_file: str, passphrase_env: str | None,
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     args = {"tender_id": record["tender_id"], "lot": int(record["lot"]),
             "content_key": bytes.fromhex(record["content_key"])}
-    client = NodeClient(url)
+    client = NodeClient(url).as_key(suite, secret)
     receipt = client.send(client.sign(suite, secret, "bid.reveal", args)).receipt
     shown = jsonform.to_json(receipt.to_obj(), jsonform.RECEIPT)
     click.echo(json.dumps({"code": shown["code"], "events": shown.get("events", [])},
