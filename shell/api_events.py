@@ -22,8 +22,9 @@ resuming built in (``id`` / ``Last-Event-ID``) where a websocket would need a pr
 own for the same thing; a mini-program's back end gets notices as webhooks
 (``credchain watch --post``), so nothing needs a socket from a phone.
 
-The caller (for the per-caller cap) is ``caller_of(request)``: the client address today,
-the signed reader identity once the API has one.
+The caller (for the per-caller cap and the read budget) is ``caller_of(request)``: the key of
+a signed request (``shell.readers``), else the client address. Every reader is served the
+public lane (``shell.events``) for now, signed or not.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 from aiohttp import web
 
 from ledger.errors import InvalidInput
-from shell.apikit import NodeView, Route, error, height_param, json_response
+from shell.apikit import NodeView, Route, error, height_param, json_response, reader
 from shell.eventkit import (
     Filter,
     cursor_text,
@@ -56,8 +57,10 @@ CLOSE_GRACE_S = 2.0  # a cut-off reader's socket gets this long to take its last
 
 
 def caller_of(request: web.Request) -> str:
-    """Who is asking, for the per-caller cap: one value from the request."""
-    return request.remote or "?"
+    """Who is asking, for the per-caller cap and read budget: the key of a signed request
+    (``shell.readers``), else the client address."""
+    signer = reader(request).pubkey
+    return f"key:{signer.hex()}" if signer is not None else (request.remote or "?")
 
 
 def hub_of(node: NodeView) -> EventHub:

@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.disclosure import sealed_tx_reason
+from contracts.disclosure import PUBLIC, tx_disclosed
 from contracts.tender import tender_key
 from ledger import inclusion
 from ledger.bundle import build_bundle
@@ -52,10 +52,10 @@ def build_proof(hub: EventHub, key: Key) -> dict[str, Any]:
         body = json.loads(item.data)
         tx_id = bytes.fromhex(body["tx_id"])
         tx = chain.store.tx(tx_id)
-        head_ms = chain.store.head_header().time_ms
-        if tx is None or sealed_tx_reason(chain.head_state(), tx, head_ms) is not None:
-            # cannot happen for an item of the public lane (shell.events, point 1)
-            raise AssertionError(f"the public event {cursor_text(key)} is not readable")
+        head_ms = int(chain.store.head_header().time_ms)
+        if tx is None or not tx_disclosed(chain.head_state(), PUBLIC, tx, head_ms):
+            # prepared while public, withheld by the policy since (shell.events, point 1)
+            raise LookupError(f"no public event {cursor_text(key)}")
         return {"item": body, "inclusion": inclusion.to_json(
             inclusion.build_inclusion(chain.store, tx_id))}
     if hub.schedule.covered_height < height - 1:

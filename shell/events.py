@@ -26,41 +26,41 @@ backfills take the node's CPU from consensus and the other readers.
 
 Sealed bids (DOMAIN.md step 4): the argument
 --------------------------------------------
-1. *The public lane.* An event is delivered to the public iff its transaction succeeded and
-   ``contracts.disclosure.sealed_tx_reason(state, tx, time(H))`` is None, asked with the time
-   of the event's own block ``H``. Under the rule disclosure applies (a ``bid.*`` call before
-   its tender's deadline) the answer for a committed transaction is fixed for good: a
-   deadline moves only later and only before it passes, so ``time(H) < deadline`` judged on
-   any later state is what it was at ``H``. Hence a transaction sealed when committed never
-   enters the public stream, not even after the deadline; one public when committed is
-   public on every read path for good (sealed now implies sealed at commit).
+1. *The public lane.* What the public may see is decided by ``contracts.disclosure``, never
+   here. A transaction's events are in the public stream iff it succeeded and
+   ``tx_disclosed(state, PUBLIC, tx, now)`` holds twice: with the state and time *of its own
+   block* (which fixes its place for good: the chain up to that block never changes), and
+   with the head state and time when the block is prepared (so the stream never shows what
+   the other read paths refuse at that moment). Today's policy makes every act of an
+   entity's key (bids, reveals, objections, consents) and every ``bid.*`` call private to
+   that entity and supervisors for good, and a ``guarantee.issue`` private until its
+   tender's deadline; judged at its own block, before that deadline, it never enters the
+   stream. So no bid, no bidder's act and no guarantee naming a bidder reaches a stranger
+   through the stream, before the deadline or after.
 2. *Cursors leave no trace of sealed transactions.* In ``H.P.E`` the ``P`` is the rank among
-   the block's transactions *in the public lane* (0, 1, 2 … without holes), not the raw
-   transaction index. An unfiltered public stream shows ``P = 0, 1, 2 …`` in every block
-   whether or not bids sit between those transactions; holes appear only where the
-   reader's own filter left something out. The whole public stream is a function of the
-   public lane's events, block heights and times, and fields of tender, guarantee and credit
-   records fixed when they were created; none of these depends on whether, how many or
-   which sealed transactions a block holds, so two chains that differ only in sealed bid
-   transactions give byte-identical public streams (``tests/test_events_privacy.py``).
-   No counter or metric here counts anything outside the public lane.
+   the block's transactions that were public *when committed* (0, 1, 2 … without holes),
+   not the raw transaction index. An unfiltered public stream shows ``P = 0, 1, 2 …`` in
+   every block whether or not bids sit between those transactions; holes appear only where
+   the reader's own filter left something out, or (rarely) where a transaction public when
+   committed is withheld by the policy now — a public act, not a bid. The whole public
+   stream is a function of the public acts' events, block heights and times, and fields of
+   tender, guarantee and credit records fixed when they were created; none of these depends
+   on whether, how many or which bids a block holds, so two chains that differ only in bid
+   transactions give byte-identical public streams (``tests/test_events_privacy.py``). No
+   counter or metric here counts anything outside the public lane.
 3. *When the deadline passes* a stranger's stream shows ``notice.deadline_passed`` in the
-   first block whose time reaches the deadline, before that block's events; the bids
-   themselves never enter it. Who bid and how many becomes public through the opening's
-   events (``bid.opened``, ``bid.lot_failed`` with its count, ``bid.revealed``,
-   ``bid.opening_record``), and each bid transaction is readable after the deadline by its
-   id on the other read paths.
-4. *Outside the stream* (not made worse here, for the reader-identity issue): a §8 bundle
-   states its block's transaction ``count``, and ``GET /blocks/{h}`` answers 403 for a block
-   holding a sealed bid, so a stranger who fetches those can still count non-public
-   transactions in a block. And disclosure today treats ``guarantee.issue`` as public, so
-   ``guarantee.issued`` (its principal, tender and lot) is in the public stream before the
-   deadline as it is on every other read path; the stream follows disclosure, and hides it
-   the day disclosure does.
+   first block whose time reaches the deadline, before that block's events, and nothing of
+   the bids: under today's policy the opening's transactions (``bid.open``, ``bid.reveal``,
+   ``bid.close``) stay private too. The public learns the outcome from the tender's public
+   acts in the stream (evaluation, award, archive) and from the opening record in state
+   (``tender/<id>/opening``, readable with a proof from the deadline on).
+4. *Outside the stream* (not made worse here): block sizes and transaction counts are public
+   (``contracts.disclosure`` says so), and a §8 bundle states its block's ``count``.
 
-Readers entitled to sealed material (the bidder, supervisors) need reader identity; they
-would get a lane of their own whose cursors extend the public ones, so a public cursor stays
-valid for them. Today every reader is the public.
+Readers with rights (the bidder itself, supervisors) are served the public lane for now; a
+lane of their own would place their private items between the public ranks (``H.P.E`` then a
+suffix), so a public cursor stays valid for them. The caller of the per-caller cap is the
+signed reader's key when a request is signed, else the client address (``shell.api_events``).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.credit import record_key as credit_key
-from contracts.disclosure import sealed_tx_reason
+from contracts.disclosure import PUBLIC, tx_disclosed
 from contracts.guarantee import guarantee_key
 from contracts.periods import DAY_MS, HOUR_MS
 from contracts.state import Overlay
@@ -84,6 +84,7 @@ from contracts.uscc import valid_uscc
 from ledger.block import QC, Block
 from ledger.errors import InvalidInput
 from ledger.jsonform import tagged_to_json
+from ledger.smt import StateTree
 from ledger.tx import Receipt, SignedTx
 from shell.chain import Chain
 from shell.eventkit import (
@@ -287,26 +288,29 @@ class EventHub:
         block, receipts = store.block(height), store.receipts(height)
         if block is None or receipts is None or height < 1:
             raise LookupError(f"no committed block {height}")
-        prev = store.header(height - 1)
-        assert prev is not None
+        prev, root = store.header(height - 1), store.state_root_at(height)
+        assert prev is not None and root is not None
         now_ms = block.header.time_ms
-        state = self.chain.head_state()
+        then = StateAt(store.tree, root)
+        head, head_ms = self.chain.head_state(), int(store.head_header().time_ms)
         tx_ids = block.tx_ids(self.chain.suite)
         items: list[Item] = []
         rank = 0
         for i, (tx, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
             if not receipt.ok or not receipt.events:
                 continue
-            if sealed_tx_reason(state, tx, now_ms) is not None:
+            if not tx_disclosed(then, PUBLIC, tx, now_ms):
                 continue  # not in the public lane, and no trace of it (module docstring)
+            rank += 1
+            if not tx_disclosed(head, PUBLIC, tx, head_ms):
+                continue  # public when committed, withheld now (its rank stays taken)
             for e, event in enumerate(receipt.events):
                 type_ = event.get("type")
                 body = {"source": "chain", "height": height, "time_ms": now_ms,
                         "tx_id": tx_ids[i].hex(), "call": tx.body.call, "event_index": e,
                         "event": _event_json(event)}
-                items.append(make_item(event_key(height, rank, e), str(type_),
+                items.append(make_item(event_key(height, rank - 1, e), str(type_),
                                        self._subjects(event, tx), body))
-            rank += 1
         return BlockItems(height, now_ms, prev.time_ms, tuple(items))
 
     def read_wait_s(self, caller: str, height: int) -> float:
@@ -510,6 +514,17 @@ def deadline_changes(receipts: Sequence[Receipt]) -> list[tuple[str, int]]:
                 if isinstance(tid, str) and type(deadline) is int:
                     out.append((tid, deadline))
     return out
+
+
+class StateAt:
+    """The state after one block, read as contracts read state (``StateReader``)."""
+
+    def __init__(self, tree: StateTree, root: bytes) -> None:
+        self._tree = tree
+        self._root = root
+
+    def get(self, key: str) -> bytes | None:
+        return self._tree.get_at(self._root, key)
 
 
 def _event_json(event: dict[str, Any]) -> Any:

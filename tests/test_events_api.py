@@ -72,9 +72,12 @@ async def submit(client: Client, *txs: SignedTx) -> list[str]:
 
 
 async def committed(client: Client, tx_id: str) -> int:
+    """The height of a committed transaction; its receipt must be OK where the public may
+    see it (an enterprise's own act is withheld)."""
     for _ in range(500):
         got = await (await client.get(f"/txs/{tx_id}")).json()
         if got["status"] == "committed":
+            assert "withheld" in got or got["receipt"]["code"] == "OK", got["receipt"]
             return int(got["height"])
         await asyncio.sleep(0.02)
     raise AssertionError(f"{tx_id} not committed")

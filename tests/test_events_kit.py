@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from contracts.bidder import SealedBid, seal_bid
+from contracts.disclosure import PUBLIC, tx_disclosed
 from contracts.periods import DAY_MS, ms_of_beijing
 from contracts.scenario import actor_secret, bid_slot, demo_uscc, scenario_roles
 from contracts.sealing import aead_spec
@@ -44,10 +45,12 @@ ENTITY_SERIAL = {"tenderer": 1, "operator": 2, "a": 11, "b": 12, "c": 13, "d": 1
 
 
 def genesis(params: dict[str, int | str] | None = None, time_ms: int = T0) -> GenesisDoc:
+    """The test chain's genesis; a demonstration chain when ``params`` shorten the days."""
     return GenesisDoc(chain_id=CHAIN_ID, suite=SUITE.name, time_ms=time_ms,
                       validators=(Validator("v0", SUITE.public_key(VALIDATOR)),),
                       committee=[SUITE.public_key(actor_secret(SUITE, "c0"))],
-                      roles=scenario_roles(SUITE), params=dict(params or {}))
+                      roles=scenario_roles(SUITE), params=dict(params or {}),
+                      demo="demo_day_ms" in (params or {}))
 
 
 def anchor_of(doc: GenesisDoc) -> Anchor:
@@ -83,6 +86,9 @@ class SynthChain:
         qc = certify(block)
         receipts = self.chain.commit(block, qc)
         self.hub.on_commit(block, qc, receipts)
+        failed = [(t.body.call, r.code, r.message) for t, r in zip(block.txs, receipts,
+                                                                    strict=True) if not r.ok]
+        assert not failed, f"block {height}: {failed}"  # a story step that did nothing
         return receipts
 
     def restart(self, settings: StreamSettings | None = None) -> SynthChain:
@@ -148,6 +154,11 @@ class Story:
         self.sealed[(tender_id, name)] = sealed
         return self.tx(name, "bid.submit", sealed.submit_args())
 
+    def object_(self, name: str, tender_id: str) -> SignedTx:
+        """An objection to the documents: an enterprise's own act."""
+        return self.tx(name, "tender.object", {"tender_id": tender_id, "stage": "documents",
+                                               "reason_hash": SUITE.hash(name.encode())})
+
     def open(self, tender_id: str, names: Sequence[str]) -> SignedTx:
         slots = sorted(bid_slot(SUITE, self.chain_id, tender_id, 1, self.uscc(n))
                        for n in names)
@@ -180,11 +191,24 @@ def items_json(items: Sequence[Item]) -> list[dict[str, Any]]:
     return [json.loads(i.data) for i in items]
 
 
+class _After:
+    """The state after one block (a ``StateReader``)."""
+
+    def __init__(self, store: BlockStore, height: int) -> None:
+        self.store, self.root = store, store.state_root_at(height)
+
+    def get(self, key: str) -> bytes | None:
+        assert self.root is not None
+        return self.store.tree.get_at(self.root, key)
+
+
 def expected_items(store: BlockStore, offsets_ms: Sequence[int]) -> list[tuple[str, str, Any]]:
     """``(cursor, type, what)`` of every public item up to the head, from the blocks alone:
     ``what`` is ``(tx_id hex, event)`` for an event, ``(tender_id, deadline, before)`` for a
-    notice. Deadlines are followed through the events that set them; a ``bid.*`` transaction
-    before its tender's deadline is not public; notices by brute force over all tenders."""
+    notice. Deadlines are followed through the events that set them; what is public is the
+    disclosure policy's answer for the public, asked at the transaction's block and at the
+    head; notices by brute force over all tenders."""
+    head_state, head_ms = store.tree, store.head_header().time_ms
     deadlines: dict[str, int] = {}  # in force after the previous block
     out: list[tuple[str, str, Any]] = []
     head = store.head()[0]
@@ -206,13 +230,14 @@ def expected_items(store: BlockStore, offsets_ms: Sequence[int]) -> list[tuple[s
         for i, (tx, r) in enumerate(zip(block.txs, receipts, strict=True)):
             if r.code != "OK" or not r.events:
                 continue
-            tender_id = tx.body.args.get("tender_id")
-            if tx.body.call.startswith("bid.") and t < deadlines.get(str(tender_id), 0):
+            if not tx_disclosed(_After(store, h), PUBLIC, tx, t):
+                continue
+            rank += 1
+            if not tx_disclosed(head_state, PUBLIC, tx, head_ms):
                 continue
             for e, event in enumerate(r.events):
-                out.append((f"{h}.{rank}.{e}", event["type"],
+                out.append((f"{h}.{rank - 1}.{e}", event["type"],
                             (ids[i].hex(), tagged_to_json(event))))
-            rank += 1
         for r in receipts:
             for event in r.events:
                 if event["type"] in ("tender.announced", "tender.amended"):

@@ -63,7 +63,7 @@ def live() -> Iterator[tuple[NodeThread, Story, GenesisDoc]]:
 def announce(n: NodeThread, story: Story, tender_id: str, seconds: float) -> int:
     now = int(time.time() * 1000)
     n.client.send(story.attest("tenderer", now))
-    issue = n.client.head_time_ms()
+    issue = n.client.head_time_ms() + 1_000  # not before the announcing block
     deadline = issue + int(seconds * 1000)
     assert deadline - issue >= 21 * DEMO_DAY_MS
     n.client.send(story.announce(tender_id, issue, deadline, day_ms=DEMO_DAY_MS))
