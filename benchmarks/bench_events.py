@@ -234,7 +234,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         keys = [SUITE.public_key(k) for k in sender_secrets(args.senders)]
         init_network(Path(tmp) / "net", 4, SUITE.name, CHAIN_ID, clients=0,
-                     extra_roles={"attestor": keys})
+                     extra_roles={"attestor": keys}, heartbeat_ms=1000)
         net = LocalNet(Path(tmp) / "net")
         net.start_all()
         try:

@@ -24,6 +24,7 @@ from pathlib import Path
 import shell.eventkit
 import shell.events
 import shell.notices
+import shell.webhook
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 EVENTS_MD = Path(__file__).resolve().parent / "EVENTS.md"
@@ -267,6 +268,8 @@ def render(types: dict[str, EventType], descriptions: dict[str, str]) -> str:
     lines += ["", *_docstring_section(shell.notices.__doc__ or "", "The rule", "Memory:"),
               "## Sealed bids", "",
               *_docstring_section(shell.events.__doc__ or "", "1. *The public lane.*", None),
+              "## Webhooks (`credchain watch --post`)", "",
+              *_docstring_section(shell.webhook.__doc__ or "", "Each stream item", None),
               "## Contract calls", "", "| call | what (its handler's docstring) |",
               "|---|---|"]
     lines += [f"| `{c}` | {d or '—'} |" for c, d in sorted(descriptions.items())]

@@ -12,6 +12,7 @@ genesis, each attesting entities no one else does.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import time
 from collections.abc import Iterator
@@ -27,9 +28,10 @@ from contracts.scenario import demo_uscc
 from ledger import jsonform
 from ledger.crypto import Suite, get_suite
 from ledger.tx import Receipt, SignedTx, TxBody, sign_tx
+from shell.client import NodeClient
 from shell.localnet import LocalNet, init_network
 from shell.sse import follow
-from tests.test_multiprocess import get_json, heights, load_keys, note, wait_until
+from tests.test_multiprocess import heights, load_keys, note, wait_until
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.timeout(240)]
 
@@ -88,7 +90,9 @@ def make_net(tmp_path: Path, limits: str = "") -> tuple[LocalNet, AttestLoad]:
     suite = get_suite("ed25519-sha256")
     secrets = load_keys(suite)
     init_network(tmp_path / "net", 4, suite.name, "events-mp", clients=0,
-                 extra_roles={"attestor": [suite.public_key(k) for k in secrets]})
+                 extra_roles={"attestor": [suite.public_key(k) for k in secrets],
+                              "supervisor": [suite.public_key(SUPERVISOR)]},
+                 heartbeat_ms=1000)
     if limits:
         for i in range(4):
             with open(tmp_path / "net" / f"node{i}.toml", "a") as f:
@@ -114,21 +118,32 @@ def _up(urls: list[str]) -> Any:
     return pred
 
 
+SUPERVISOR = hashlib.sha256(b"events-mp/supervisor").digest()
+
+
 async def expected_from_blocks(url: str, top: int) -> list[tuple[str, str, Any]]:
-    """``(cursor, tx_id, event)`` of every event up to block ``top``, read from the
-    blocks' receipts through ``GET /blocks/{h}`` (no bids here: every event is public)."""
+    """``(cursor, tx_id, event)`` of every event up to block ``top``, read from the whole
+    blocks and receipts a supervisor is shown (``GET /blocks/{h}`` signed with its key).
+    Every transaction here is an attestor's ``identity.attest``, public business."""
+    client = NodeClient(url).as_key(get_suite("ed25519-sha256"), SUPERVISOR)
+    return await asyncio.to_thread(_read_blocks, client, top)
+
+
+def _read_blocks(client: NodeClient, top: int) -> list[tuple[str, str, Any]]:
     out = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
-        for h in range(1, top + 1):
-            got = await get_json(s, f"{url}/blocks/{h}")
-            rank = 0
-            for tx_id, r in zip(got["tx_ids"], got["receipts"], strict=True):
-                receipt = Receipt.from_obj(jsonform.from_json(r, jsonform.RECEIPT))
-                if receipt.code != "OK" or not receipt.events:
-                    continue
-                for e, event in enumerate(receipt.events):
-                    out.append((f"{h}.{rank}.{e}", tx_id, jsonform.tagged_to_json(event)))
-                rank += 1
+    for h in range(1, top + 1):
+        got = client.get(f"/blocks/{h}")
+        rank = 0
+        txs = [SignedTx.from_obj(jsonform.from_json(t, jsonform.TX))
+               for t in got["block"]["txs"]]
+        assert {t.body.call for t in txs} <= {"identity.attest"}
+        for tx_id, r in zip(got["tx_ids"], got["receipts"], strict=True):
+            receipt = Receipt.from_obj(jsonform.from_json(r, jsonform.RECEIPT))
+            if receipt.code != "OK" or not receipt.events:
+                continue
+            for e, event in enumerate(receipt.events):
+                out.append((f"{h}.{rank}.{e}", tx_id, jsonform.tagged_to_json(event)))
+            rank += 1
     return out
 
 
