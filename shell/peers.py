@@ -1,22 +1,28 @@
-"""Peer links: framed TCP streams between validators, the handshake, frames into events.
+"""Peer links: encrypted, mutually authenticated TCP streams between nodes; frames to events.
 
 ``PeerNet`` is the driver's ``Transport`` (``send``, ``fetch``) and the node's gossip. It
-listens on the peer port and dials every configured validator with a higher index than ours
-(each pair connects once); a broken link is redialled with exponential backoff.
+listens on the peer port and dials the configured peers: of two validators the one with the
+lower public key dials (each pair connects once, whatever their indexes in a changing set),
+and a node that is not in the set (an observer: a full node that verifies the chain without
+voting) dials every validator. A broken link is redialled with exponential backoff.
 
-A link's life (frame formats: ``consensus.wire``):
+A link's life:
 
-1. **Handshake**, under ``handshake_timeout_ms`` and with frames of at most
-   ``wire.HANDSHAKE_MAX_FRAME_BYTES``: the length prefix is read first and anything longer
-   is refused before a byte of it is read, so a stranger can't make the node read or decode
-   more than a few hundred bytes. Unauthenticated connections are bounded in number.
-2. A verified peer that already has a live link is **refused** (the first link stays): a
-   second connection with the same key can't displace the first. Idle links carry PINGs; a
-   link silent for ``link_idle_timeout_ms`` is closed, so a peer that died without closing
-   its socket is noticed and can reconnect.
-3. **Frames** of up to ``max_frame_bytes``, in sequence: consensus messages (a proposal's
-   transactions verified on the worker threads first, ``Admission.verify_block``), gossip
-   batches (admitted concurrently, a bounded number in flight), block requests and answers.
+1. **Secure handshake** (``shell.securelink``, CometBFT's SecretConnection in shape): fresh
+   ephemeral keys (X25519, or SM2 on ``sm2-sm3`` chains), keys per direction from the shared
+   secret, then each side proves its node key by signing the session's challenge. Every read
+   before authentication has an exact small size and one deadline
+   (``handshake_timeout_ms``), so a stranger can't make the node read or decode more than a
+   few hundred bytes; unauthenticated connections are bounded in number. Forward secrecy:
+   the ephemeral secrets are dropped once the keys are derived.
+2. **Admission**: a peer claiming a validator index must hold that index's key; an observer
+   must hold a key the chain knows (a role, an entity's or a validator's). A peer that
+   already has a live link is **refused** (the first link stays). Idle links carry STATUS
+   frames; a link silent for ``link_idle_timeout_ms`` is closed.
+3. **Frames** (``consensus.wire``), each sealed (AEAD, per-direction counter), of up to
+   ``max_frame_bytes``: consensus messages (a proposal's transactions verified on the
+   worker threads first, ``Admission.verify_block``), gossip batches (admitted concurrently,
+   a bounded number in flight), block requests and answers, STATUS.
 
 Nothing received is trusted: messages are checked by the replica, transactions by admission.
 ``send`` never blocks: a link whose outbound queue is full drops the frame (consensus
@@ -28,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -37,12 +42,14 @@ from typing import Any
 from consensus import wire
 from consensus.api import BlocksFetched, Event, MessageIn
 from consensus.messages import Message, NewView, PrePrepare, decode_message, encode_message
+from contracts.disclosure import reader_of
 from ledger.block import QC, Block, ValidatorSet
 from ledger.errors import InvalidInput
 from shell.admission import Admission
 from shell.chain import Chain
 from shell.config import NodeConfig, PeerAddr
 from shell.metrics import Metrics
+from shell.securelink import SecureStream, secure_handshake
 
 log = logging.getLogger("credchain.peers")
 
@@ -51,18 +58,22 @@ FETCH_INTERVAL_S = 1.0  # a node behind its peers asks for blocks at most this o
 
 
 class Link:
-    """One authenticated link: its stream, an outbound queue and the frame counters."""
+    """One authenticated, encrypted link: its stream, an outbound queue, frame counters."""
 
-    def __init__(self, peer: int, pubkey: bytes, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, queue_max: int) -> None:
-        self.peer = peer
+    def __init__(self, pubkey: bytes, role: int | None, stream: SecureStream,
+                 queue_max: int) -> None:
         self.pubkey = pubkey
-        self.reader = reader
-        self.writer = writer
+        self.role = role  # the validator index the peer claimed at the handshake, or None
+        self.stream = stream
         self.out: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue(queue_max)
         self.sent = wire.FrameCounter()
         self.received = wire.FrameCounter()
         self.dropped = 0
+
+    @property
+    def name(self) -> str:
+        return (f"validator {self.role}" if self.role is not None else "observer") + \
+            f" {self.pubkey.hex()[:12]}"
 
     def send(self, kind: int, body: dict[str, Any]) -> None:
         try:
@@ -72,22 +83,7 @@ class Link:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.writer.close()
-
-
-async def read_frame(reader: asyncio.StreamReader, max_bytes: int,
-                     timeout_s: float) -> wire.Frame:
-    """One length-prefixed frame; its length is checked before its bytes are read."""
-    prefix = await asyncio.wait_for(reader.readexactly(wire.LENGTH_PREFIX_LEN), timeout_s)
-    length = int.from_bytes(prefix, "big")
-    if length > max_bytes:
-        raise wire.WireError(f"frame of {length} bytes exceeds the limit of {max_bytes}")
-    data = await asyncio.wait_for(reader.readexactly(length), timeout_s)
-    return wire.decode_frame(data, max_bytes)
-
-
-def write_frame(writer: asyncio.StreamWriter, data: bytes) -> None:
-    writer.write(len(data).to_bytes(wire.LENGTH_PREFIX_LEN, "big") + data)
+            self.stream.close()
 
 
 class PeerNet:
@@ -124,10 +120,8 @@ class PeerNet:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.config.peer_host,
                                                   self.config.peer_port)
-        me = self.my_index()
         for peer in self.config.peers:
-            if me is not None and peer.index > me:
-                self._spawn(self._dial(peer))
+            self._spawn(self._dial(peer))
 
     async def close(self) -> None:
         """Stop dialling and accepting, close every link now (peers see it at once)."""
@@ -194,16 +188,28 @@ class PeerNet:
 
     # ---- connections ------------------------------------------------------------------------
 
+    def _should_dial(self, peer_key: bytes | None) -> bool:
+        """Each pair of validators connects once: the one with the lower key dials. An
+        observer (not in the set) dials every validator; validators never dial it."""
+        if self.my_index() is None:
+            return True
+        return peer_key is not None and self._pubkey < peer_key
+
     async def _dial(self, peer: PeerAddr) -> None:
         backoff_ms = self.limits.reconnect_min_ms
         while not self._closing:
+            vals = self._validators()
+            expected = vals[peer.index].pubkey if 0 <= peer.index < len(vals) else None
+            if expected == self._pubkey or not self._should_dial(expected):
+                await asyncio.sleep(self.limits.reconnect_max_ms / 1000)  # the set may change
+                continue
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(peer.host, peer.port),
                     self.limits.handshake_timeout_ms / 1000)
             except (TimeoutError, OSError):
                 reader = writer = None  # type: ignore[assignment]
-            if writer is not None and await self._run_link(reader, writer, expect=peer.index):
+            if writer is not None and await self._run_link(reader, writer, expected):
                 backoff_ms = self.limits.reconnect_min_ms
             await asyncio.sleep(backoff_ms / 1000)
             backoff_ms = min(backoff_ms * 2, self.limits.reconnect_max_ms)
@@ -214,53 +220,59 @@ class PeerNet:
             writer.close()
             return
         try:
-            await self._run_link(reader, writer, expect=None)
+            await self._run_link(reader, writer, None)
         except asyncio.CancelledError:
             # Shutting down. asyncio's stream server reads this task's exception when it
             # ends, and a cancelled connection task would be logged as an error there.
             writer.close()
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                         expect: int | None) -> tuple[int, bytes]:
-        me = self.my_index()
-        if me is None:
-            raise wire.WireError("this node is not a validator of the current set")
+    def _admit(self, pubkey: bytes, role: int | None) -> str | None:
+        """Why an authenticated peer is refused, or None."""
         vals = self._validators()
-        hs = wire.Handshake(self.chain.suite, self.chain.chain_id, vals, me, self._secret,
-                            os.urandom(wire.NONCE_LEN), expect)
-        timeout_s = self.limits.handshake_timeout_ms / 1000
-        write_frame(writer, hs.hello())
-        await writer.drain()
-        first = await read_frame(reader, wire.HANDSHAKE_MAX_FRAME_BYTES, timeout_s)
-        write_frame(writer, hs.on_hello(first))
-        await writer.drain()
-        second = await read_frame(reader, wire.HANDSHAKE_MAX_FRAME_BYTES, timeout_s)
-        peer = hs.on_auth(second)
-        return peer, vals[peer].pubkey
+        if role is not None:
+            if not (0 <= role < len(vals)) or vals[role].pubkey != pubkey:
+                return f"claims to be validator {role} with another key"
+            return None
+        if any(v.pubkey == pubkey for v in vals):
+            return None  # a validator that thinks it is not one yet (a set just changed)
+        if reader_of(self.chain.head_state(), pubkey, self.chain.store.head_header().time_ms) \
+                is None:
+            return "an observer whose key the chain does not know"
+        return None
 
     async def _run_link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        expect: int | None) -> bool:
+                        expected: bytes | None) -> bool:
         """Handshake, then read frames until the link breaks. True if the handshake held."""
         link: Link | None = None
         writer_task: asyncio.Task[None] | None = None
         self._handshaking += 1
         try:
             try:
-                peer, pubkey = await self._handshake(reader, writer, expect)
+                stream, pubkey, role = await secure_handshake(
+                    reader, writer, self.chain.suite, self.chain.chain_id, self._secret,
+                    self.my_index(), self.limits.handshake_timeout_ms / 1000,
+                    expected_peer_key=expected)
             finally:
                 self._handshaking -= 1
+            refused = self._admit(pubkey, role)
+            if refused is not None:
+                self.metrics.inc("peer_links_refused_total", reason="unknown_peer")
+                log.warning("refused a peer link: %s", refused)
+                return False
             if pubkey in self.links:
                 self.metrics.inc("peer_links_refused_total", reason="duplicate")
-                log.warning("refused a second link from validator %d (one is up)", peer)
+                log.warning("refused a second link from %s (one is up)",
+                            self.links[pubkey].name)
                 return False
-            link = Link(peer, pubkey, reader, writer, self.limits.peer_queue_max)
+            link = Link(pubkey, role, stream, self.limits.peer_queue_max)
             self.links[pubkey] = link
             link.send(wire.STATUS, {"height": self.chain.height()})
             writer_task = asyncio.create_task(self._write_loop(link))
-            log.info("link to validator %d up", peer)
+            log.info("link to %s up", link.name)
             idle_s = self.limits.link_idle_timeout_ms / 1000
             while True:
-                frame = await read_frame(reader, self.limits.max_frame_bytes, idle_s)
+                data = await stream.read_frame(self.limits.max_frame_bytes, idle_s)
+                frame = wire.decode_frame(data, self.limits.max_frame_bytes)
                 link.received.check(frame)
                 await self._on_frame(link, frame)
         except (wire.WireError, InvalidInput) as exc:
@@ -272,7 +284,7 @@ class PeerNet:
                 writer_task.cancel()
             if link is not None and self.links.get(link.pubkey) is link:
                 del self.links[link.pubkey]
-                log.info("link to validator %d down", link.peer)
+                log.info("link to %s down", link.name)
             writer.close()
         return link is not None
 
@@ -284,8 +296,8 @@ class PeerNet:
                     kind, body = await asyncio.wait_for(link.out.get(), ping_s)
                 except TimeoutError:  # idle: our head doubles as the keep-alive
                     kind, body = wire.STATUS, {"height": self.chain.height()}
-                write_frame(link.writer, wire.encode_frame(kind, link.sent.take(), body))
-                await link.writer.drain()
+                link.stream.write_frame(wire.encode_frame(kind, link.sent.take(), body))
+                await link.stream.drain()
         except (ConnectionError, OSError):
             link.close()
 
