@@ -77,8 +77,13 @@ async def post_txs(request: web.Request, node: NodeView) -> web.StreamResponse:
         return error(400, 'body must be {"txs": ["<hex>", ...]} or {"tx": "<hex>"}')
     if len(items) > node.limits.max_txs_per_request:
         return error(413, f"at most {node.limits.max_txs_per_request} txs per request")
-    encoded = [hex_to_bytes(item, f"txs[{i}]") for i, item in enumerate(items)]
-    results = await node.admission.submit(encoded, source=request.remote or "?")
+    source = request.remote or "?"
+    # The client's budget is spent before the transactions are even hex-decoded: beyond it
+    # they are refused unread.
+    allowed = node.admission.take_budget(source, len(items))
+    encoded = [hex_to_bytes(item, f"txs[{i}]") for i, item in enumerate(items[:allowed])]
+    results = await node.admission.submit(encoded)
+    results += [node.admission.refused_for_budget() for _ in items[allowed:]]
     out = [{"tx_id": r.tx_id, "accepted": r.accepted, "reason": r.reason} for r in results]
     accepted = sum(r.accepted for r in results)
     status = 202 if accepted == len(results) else 400

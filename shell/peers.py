@@ -321,8 +321,8 @@ class PeerNet:
                 return
             # Gossip is not budgeted per source: it comes from authenticated validators and
             # is bounded by the batches in flight.
-            task = asyncio.create_task(self.admission.submit(
-                frame.body["txs"], source=None, from_peer=True))
+            task = asyncio.create_task(self.admission.submit(frame.body["txs"],
+                                                             from_peer=True))
             self._gossip.add(task)
             task.add_done_callback(self._gossip.discard)
         elif frame.kind == wire.FETCH:

@@ -88,7 +88,7 @@ class Node:
                              deliver=self.events.put)
         self.driver = Driver(replica, chain, self.peers, observers=[self._on_commit])
         self.beacon = BeaconDuty(chain, secret,
-                                 lambda encoded: self.admission.submit(encoded, source=None))
+                                 lambda encoded: self.admission.submit(encoded))
         self._beacon_running = False
         self.guard = GuardedServer(lambda: None, self.limits.http_header_timeout_ms,
                                    self.limits.http_idle_timeout_ms,

@@ -277,13 +277,14 @@ async def _kill_mid_load(net: LocalNet, victim_of: Any, expect_view_change: bool
     before = max(await heights(others))
 
     async def progressed() -> bool:
-        return min(await heights(others)) >= before + 3
+        return min(await heights(others)) >= before + 4
 
     await wait_until(progressed, 40, "the surviving validators to keep committing")
     note("the others kept committing")
     if expect_view_change:
-        # Leaders rotate with the height, so the dead validator's turns need a view change.
-        views = [await header_view(others[0], h) for h in range(before + 1, before + 4)]
+        # Leaders rotate with the height: of any 4 heights in a row the dead validator leads
+        # one, which can only be decided after a view change.
+        views = [await header_view(others[0], h) for h in range(before + 1, before + 5)]
         assert max(views) >= 1, f"no view change after the leader died: views {views}"
     net.start(victim)
     load.down.discard(victim)
