@@ -103,14 +103,18 @@ class Chain:
 
     def votes_are_mine(self, pubkey: bytes, confirm_lost: bool = False) -> bool:
         """Whether this store's consensus records are ``pubkey``'s own votes: true for a
-        store this node created (the owner record is written at height 0), false for one
-        with blocks and no owner record, or another key's (see ``consensus.durable``).
-        ``confirm_lost``: the operator accepts the loss; the store becomes ours."""
+        store this node created (the owner record is written at height 0) and for one whose
+        owner key has left the validator set (a validator that rotated its key: the new key
+        never voted), false for one with blocks and no owner record, or a validator's other
+        than ours (see ``consensus.durable``). ``confirm_lost``: the operator accepts the
+        loss; the store becomes ours."""
         owner = self.kv.get(durable.OWNER_KEY)
         lost = self.kv.get(durable.VOTES_LOST_KEY) is not None
         if owner == pubkey and not lost:
             return True
-        if (owner is None and not lost and self.height() == 0) or confirm_lost:
+        rotated = (owner is not None and not lost
+                   and all(v.pubkey != owner for v in self.validators()))
+        if (owner is None and not lost and self.height() == 0) or rotated or confirm_lost:
             batch = self.kv.batch()
             batch.put(durable.OWNER_KEY, pubkey)
             batch.delete(durable.VOTES_LOST_KEY)

@@ -43,11 +43,13 @@ from consensus import wire
 from consensus.api import BlocksFetched, Event, MessageIn
 from consensus.messages import Message, NewView, PrePrepare, decode_message, encode_message
 from contracts.disclosure import reader_of
+from contracts.membership import ENDPOINT_PREFIX, endpoint_key
 from ledger.block import QC, Block, ValidatorSet
+from ledger.encoding import decode_trusted
 from ledger.errors import InvalidInput
 from shell.admission import Admission
 from shell.chain import Chain
-from shell.config import NodeConfig, PeerAddr
+from shell.config import ConfigError, NodeConfig, read_peers_file
 from shell.metrics import Metrics
 from shell.securelink import SecureStream, secure_handshake
 
@@ -55,6 +57,8 @@ log = logging.getLogger("credchain.peers")
 
 HANDSHAKES_MAX = 32  # unauthenticated connections at once
 FETCH_INTERVAL_S = 1.0  # a node behind its peers asks for blocks at most this often
+REFRESH_S = 2.0  # how often the registry and the peers file are looked at again
+REGISTRY_MAX = 1024  # endpoints read from the chain
 
 
 class Link:
@@ -109,6 +113,9 @@ class PeerNet:
         self._handshaking = 0
         self._closing = False
         self._last_fetch_s = 0.0
+        self._dialling: set[tuple[str, int]] = set()
+        self._file_peers: list[tuple[bytes, str, int]] = []
+        self._file_mtime: float | None = None
         metrics.counter("gossip_dropped_total",
                         "Gossiped transactions dropped because too many batches were in flight.")
         metrics.counter("peer_links_refused_total", "Peer connections refused, by reason.")
@@ -120,8 +127,7 @@ class PeerNet:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.config.peer_host,
                                                   self.config.peer_port)
-        for peer in self.config.peers:
-            self._spawn(self._dial(peer))
+        self._spawn(self._refresh())
 
     async def close(self) -> None:
         """Stop dialling and accepting, close every link now (peers see it at once)."""
@@ -191,22 +197,75 @@ class PeerNet:
     def _should_dial(self, peer_key: bytes | None) -> bool:
         """Each pair of validators connects once: the one with the lower key dials. An
         observer (not in the set) dials every validator; validators never dial it."""
+        if peer_key is None or peer_key == self._pubkey:
+            return False
         if self.my_index() is None:
-            return True
-        return peer_key is not None and self._pubkey < peer_key
+            return any(v.pubkey == peer_key for v in self._validators())
+        return self._pubkey < peer_key
 
-    async def _dial(self, peer: PeerAddr) -> None:
+    def targets(self) -> dict[tuple[str, int], bytes | None]:
+        """Where the peers are, address → the key expected there: the config's peers (by
+        validator index in the current set), the chain's endpoint registry (validators),
+        and the peers file."""
+        vals = self._validators()
+        out: dict[tuple[str, int], bytes | None] = {}
+        for peer in self.config.peers:
+            out[(peer.host, peer.port)] = (vals[peer.index].pubkey
+                                           if 0 <= peer.index < len(vals) else None)
+        seated = {v.pubkey for v in vals}
+        for pubkey, host, port, kind in self._registry():
+            if kind == "validator" or pubkey in seated:  # a node voted in is dialled as one
+                out[(host, port)] = pubkey
+        for pubkey, host, port in self._peers_file():
+            out[(host, port)] = pubkey
+        return out
+
+    def _registry(self) -> list[tuple[bytes, str, int, str]]:
+        out = []
+        for key in self.chain.state_keys(ENDPOINT_PREFIX, REGISTRY_MAX):
+            raw = self.chain.state_value(key)
+            entry = decode_trusted(raw) if raw is not None else None
+            if isinstance(entry, dict):
+                out.append((bytes.fromhex(key[len(ENDPOINT_PREFIX):]), str(entry["host"]),
+                            int(entry["port"]), str(entry["kind"])))
+        return out
+
+    def _peers_file(self) -> list[tuple[bytes, str, int]]:
+        path = self.config.peers_file
+        if path is None:
+            return []
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return self._file_peers
+        if mtime != self._file_mtime:
+            try:
+                self._file_peers = read_peers_file(path)
+                self._file_mtime = mtime
+                log.info("peers file %s: %d peers", path, len(self._file_peers))
+            except ConfigError as exc:
+                log.warning("%s (keeping the previous list)", exc)
+        return self._file_peers
+
+    async def _refresh(self) -> None:
+        """Dial every target that has no dialler yet; re-read the sources now and then."""
+        while not self._closing:
+            for address in self.targets():
+                if address not in self._dialling:
+                    self._dialling.add(address)
+                    self._spawn(self._dial(address))
+            await asyncio.sleep(REFRESH_S)
+
+    async def _dial(self, address: tuple[str, int]) -> None:
         backoff_ms = self.limits.reconnect_min_ms
         while not self._closing:
-            vals = self._validators()
-            expected = vals[peer.index].pubkey if 0 <= peer.index < len(vals) else None
-            if expected == self._pubkey or not self._should_dial(expected):
-                await asyncio.sleep(self.limits.reconnect_max_ms / 1000)  # the set may change
+            expected = self.targets().get(address)
+            if expected is None or not self._should_dial(expected) or expected in self.links:
+                await asyncio.sleep(REFRESH_S)  # the set, the registry or the link may change
                 continue
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(peer.host, peer.port),
-                    self.limits.handshake_timeout_ms / 1000)
+                    asyncio.open_connection(*address), self.limits.handshake_timeout_ms / 1000)
             except (TimeoutError, OSError):
                 reader = writer = None  # type: ignore[assignment]
             if writer is not None and await self._run_link(reader, writer, expected):
@@ -235,6 +294,8 @@ class PeerNet:
             return None
         if any(v.pubkey == pubkey for v in vals):
             return None  # a validator that thinks it is not one yet (a set just changed)
+        if self.chain.state_value(endpoint_key(pubkey)) is not None:
+            return None  # registered by governance
         if reader_of(self.chain.head_state(), pubkey, self.chain.store.head_header().time_ms) \
                 is None:
             return "an observer whose key the chain does not know"
