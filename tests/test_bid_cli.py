@@ -196,7 +196,7 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(os.stat(sealed_path).st_mode) == 0o600
     record = json.loads(sealed_path.read_text())
-    assert record["tx_id"] and len(bytes.fromhex(record["content_key"])) == 32
+    assert record["tx_id"] and len(bytes.fromhex(record["secret"]["content_key"])) == 32
 
     again = run(main, seal_args(tender, uscc["a"], "1", tmp_path / "second.json", ""))
     assert again.exit_code != 0 and "bid refused" in again.output  # one bid per entity and lot
@@ -213,7 +213,7 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
 
     result = run(main, prove_args(tmp_path / "proof.json"))
     assert result.exit_code == 0, result.output
-    assert result.output.count("[ok]") == 3
+    assert result.output.count("[ok]") == 7  # two §7 bundles and the §8 inclusion
     verify = run(main, ["verify", str(tmp_path / "proof.json"), "--anchor", str(anchor),
                         "--expect", "present"])
     assert verify.exit_code == 0 and "YES: as expected" in verify.output
