@@ -3,8 +3,7 @@
 - ``keys``     key files
 - ``network``  ``network init``, ``net up``, ``node start``
 - ``chain``    ``status``, ``tx send``, ``proof``, ``verify``
-- ``bid``      the bidder's ``seal``, ``replace``, ``withdraw``, ``status``, ``reveal``,
-               ``prove`` (what to keep and why: ``BIDDER.md``)
+- ``bid``      the bidder's ``seal``, ``reveal``, ``prove``
 - ``audit``    ``audit replay``
 - ``demo``     a local network with the trading story
 - ``common``   what they share: one-line failures, passphrases, keys, options
