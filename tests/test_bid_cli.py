@@ -55,6 +55,7 @@ def live_node(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     doc = _genesis()
     anchor = tmp_path / "anchor.json"
     Anchor.of(SUITE, genesis_block(doc, default_state(doc)).header, doc.validators).save(anchor)
+    doc.save(tmp_path / "genesis.json")  # for the auditor's commands (tests/test_bid_safety.py)
     loop = asyncio.new_event_loop()
     ready: dict[str, Any] = {}
     stop = asyncio.Event()

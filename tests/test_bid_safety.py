@@ -259,3 +259,29 @@ def test_tx_send_fails_on_a_failed_receipt_and_shows_events(bidding: Bidding) ->
     assert shown["receipt"]["code"] == "OK" and shown["time"].endswith("+08:00")
     assert isinstance(shown["time_ms"], int)
     assert [e["type"] for e in shown["receipt"]["events"]] == ["bid.withdrawn"]
+
+
+def test_export_and_history_stop_at_a_sealed_block_then_go_on(bidding: Bidding) -> None:
+    """Over a node's API: while the tender is open the node refuses the block holding A's
+    bid; the export stops before it (exit 3, what it has is intact), and after the deadline
+    the same command appends the rest. The genesis document is the node's own."""
+    b, tmp = bidding, bidding.tmp
+    assert b.seal("a", tmp / "a.json").exit_code == 0
+    bid_height = json.loads((tmp / "a.json").read_text())["height"]
+    node_doc = b.anchor.with_name("genesis.json")  # written by the live_node fixture
+    out = tmp / "x.sqlite"
+    args = ["audit", "export", "--genesis", str(node_doc), "--anchor", str(b.anchor),
+            "--url", b.url, "--out", str(out)]
+    got = b.cli(*args)
+    assert got.exit_code == 3, got.output
+    assert f"stopped at height {bid_height}: the node refuses that block" in got.output
+    assert "run again then" in got.output
+    got = b.cli("history", "tender", b.tender, "--db", str(out))
+    assert got.exit_code == 0 and "bids are sealed" in got.output
+    b.client.wait_until(b.deadline)
+    got = b.cli(*args)
+    assert got.exit_code == 0, got.output
+    assert f"exported heights {bid_height}.." in got.output
+    got = b.cli("history", "entity", b.uscc["a"], "--db", str(out))
+    assert "bid on tender" in got.output and "sealed (version 1" in got.output
+
