@@ -19,7 +19,9 @@ are the very writes its re-execution committed. One SQLite file, schema version 
 
 Hashes, ids, keys and CE values are BLOBs; times are Unix ms (UTC) with a Beijing-time text
 column beside them where a person reads them.
-JSON columns follow ``ledger.jsonform``'s tagged convention (bytes as ``{"$bin": hex}``).
+JSON columns follow ``ledger.jsonform``'s tagged convention (bytes as ``{"$bin": hex}``),
+except that a byte string longer than ``JSON_BIN_MAX`` (256) bytes — a sealed summary — is
+shown as ``{"$bin_omitted": length}``: the CE columns (``value``, ``raw``) hold every byte.
 Height 0 holds the genesis block and the genesis state as state changes, so the state at
 any height is the last change of each key at or below it. Indexes serve the questions the
 ``history`` commands ask: by entity, by tender, by key, by call, by event type, by time.
@@ -87,6 +89,9 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS sc_tender ON state_changes(tender_id, height)",
 )
 _USCC_LEN = 18
+# Byte strings longer than this (sealed summaries, 4 KiB) are left out of the JSON columns:
+# as hex they would double the export; the CE columns (value, raw) hold them.
+JSON_BIN_MAX = 256
 
 
 def ddl() -> list[str]:
@@ -97,9 +102,22 @@ def ddl() -> list[str]:
     return [*out, *INDEXES]
 
 
+def _shorten(value: Any) -> Any:
+    """``value`` with every byte string longer than ``JSON_BIN_MAX`` replaced by its length
+    (the CE column beside the JSON one keeps every byte)."""
+    if type(value) is bytes and len(value) > JSON_BIN_MAX:
+        return {"$bin_omitted": len(value)}
+    if type(value) in (list, tuple):
+        return [_shorten(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _shorten(v) for k, v in value.items()}
+    return value
+
+
 def _json(value: Any) -> str | None:
     try:
-        return json.dumps(jsonform.tagged_to_json(value), ensure_ascii=False, sort_keys=True)
+        return json.dumps(jsonform.tagged_to_json(_shorten(value)), ensure_ascii=False,
+                          sort_keys=True)
     except (InvalidInput, RecursionError):
         return None  # a value with no JSON form: its CE bytes are in the row
 

@@ -191,6 +191,9 @@ def test_the_export_holds_the_whole_history(story: dict[str, Any], tmp_path: Pat
     args = json.loads(db.execute("SELECT args FROM transactions WHERE call = 'bid.reveal' "
                                  "LIMIT 1").fetchone()[0])
     assert set(args) == {"tender_id", "lot", "content_key"} and "$bin" in args["content_key"]
+    sealed = json.loads(db.execute("SELECT args FROM transactions WHERE call = 'bid.submit' "
+                                   "LIMIT 1").fetchone()[0])["sealed_summary"]
+    assert sealed == {"$bin_omitted": 4136}  # too long for JSON; the raw column holds it
     types = {r[0] for r in db.execute("SELECT DISTINCT type FROM events")}
     assert {"bid.revealed", "bid.decrypt_failed", "tender.awarded"} <= types
     # the state at the tip, rebuilt from the changes alone, is the certified state root
