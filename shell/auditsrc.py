@@ -120,21 +120,3 @@ def open_source(url: str | None, data_dir: str | Path | None, doc: GenesisDoc) -
         return UrlSource(url, doc.crypto)
     return DataSource(Path(str(data_dir)), doc)
 
-
-def blocks_from_url(url: str, to_height: int | None,
-                    suite: Suite | None = None) -> Iterator[tuple[Block, QC]]:
-    from ledger.crypto import ED25519_SHA256
-
-    source = UrlSource(url, suite or ED25519_SHA256)
-    head = source.head()
-    yield from source.blocks(1, head if to_height is None else min(head, to_height))
-
-
-def blocks_from_data(data_dir: Path, doc: GenesisDoc,
-                     to_height: int | None) -> Iterator[tuple[Block, QC]]:
-    source = DataSource(data_dir, doc)
-    try:
-        head = source.head()
-        yield from source.blocks(1, head if to_height is None else min(head, to_height))
-    finally:
-        source.close()
