@@ -34,7 +34,7 @@ _PART = re.compile(r"part-(\d{12})-(\d{12})\.parquet")
 _ARROW_TYPES = {"INTEGER": "int64", "TEXT": "string", "BLOB": "binary"}
 
 
-def _pyarrow() -> Any:
+def require_pyarrow() -> Any:
     try:
         import pyarrow
         import pyarrow.parquet
@@ -76,7 +76,7 @@ def _remove_orphans(out_dir: Path, tip: int) -> None:
 def mirror(sqlite_path: Path, out_dir: Path) -> tuple[int, int, int]:
     """Copy new heights to Parquet; returns ``(first, last, rows)`` copied (``first > last``
     when there was nothing new)."""
-    pa = _pyarrow()
+    pa = require_pyarrow()
     import pyarrow.parquet as pq
 
     db = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)

@@ -96,7 +96,7 @@ def load(path: str | Path, passphrase: Passphrase | None = None) -> SealedBidFil
     doc = _read_doc(path)
     try:
         record = _from_doc(doc)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, InvalidInput) as exc:
         raise InvalidInput(f"{path} is not a sealed bid written by `credchain bid seal` "
                            f"({exc})") from None
     if record.protected is None:
@@ -161,6 +161,9 @@ def _from_doc(doc: dict[str, Any]) -> SealedBidFile:
     protected = None
     if legacy:
         content_key = _hex(doc, "content_key")
+        price = encoding.decode(_hex(doc, "summary"))["price_fen"]
+        if type(price) is not int or price < 0:
+            raise ValueError("the summary holds no valid price")
     elif "secret" in doc:
         content_key = bytes.fromhex(doc["secret"]["content_key"])
         price = doc["secret"]["price_fen"]

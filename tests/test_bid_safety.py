@@ -285,3 +285,23 @@ def test_export_and_history_stop_at_a_sealed_block_then_go_on(bidding: Bidding) 
     got = b.cli("history", "entity", b.uscc["a"], "--db", str(out))
     assert "bid on tender" in got.output and "sealed (version 1" in got.output
 
+
+
+def test_a_sealed_file_of_the_first_format_still_loads_and_retires(tmp_path: Path) -> None:
+    """Files written before the format had a version: secret fields at the top level."""
+    sealed = seal_bid(SUITE, CHAIN, "T-1", 1, demo_uscc(3), b"f", 777)
+    old = {"chain_id": CHAIN, "tender_id": "T-1", "lot": 1, "uscc": demo_uscc(3),
+           "content_key": sealed.content_key.hex(), "file_hash": sealed.file_hash.hex(),
+           "sealed_summary": sealed.sealed_summary.hex(),
+           "commitment": sealed.commitment.hex(), "summary": sealed.summary.hex(),
+           "guarantee": "G-1", "tx_id": "ab" * 32, "height": 9}
+    path = tmp_path / "old.sealed.json"
+    sealedfile.create(path, old)
+    record = sealedfile.load(path)
+    assert (record.status, record.price_fen, record.content_key) == (
+        "live", 777, sealed.content_key)
+    moved = sealedfile.rewrite(path, sealedfile.to_doc(record.with_status("withdrawn")),
+                               sealedfile.retired_path(path, "withdrawn"))
+    assert moved.name == "old.sealed.withdrawn.json" and not path.exists()
+    again = sealedfile.load(moved)
+    assert again.status == "withdrawn" and again.extra["height"] == 9

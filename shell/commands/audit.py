@@ -108,9 +108,9 @@ def audit_export(genesis_path: str, anchor_path: str | None, url: str | None,
     doc = GenesisDoc.load(genesis_path)
     anchor = Anchor.load(anchor_path) if anchor_path else None
     if parquet_dir is not None:
-        from shell.parquet import _pyarrow
+        from shell.parquet import require_pyarrow
 
-        _pyarrow()  # refuse now, not after a long export
+        require_pyarrow()  # refuse now, not after a long export
     out_path = Path(out)
     source = open_source(url, data_dir, doc)
     try:

@@ -319,7 +319,9 @@ def _send_sealed(client: NodeClient, suite: Any, secret: bytes, call: str,
     except NodeError as exc:
         if exc.status >= 400:  # refused at admission: this transaction will never commit
             _retire(record, pending, "ADMISSION", exc.reason)
-        raise
+        fail(f"{exc.reason}; whether the bid transaction {record.tx_id} reached the node is "
+             f"unknown: its sealed file stays at {pending} (not live): run `credchain bid "
+             f"status --sealed {pending}` later")
     try:
         done = client.wait_committed(record.tx_id)
     except NodeError:
