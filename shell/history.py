@@ -104,12 +104,8 @@ def _describe_record(key: str, value: Any, deleted: bool, uscc: str,
         return (f"guarantee activity for tender {v.get('tender_id')}: sealed until its deadline "
                 f"{beijing_time(sealed_until)}")
     if parts[0] == "guarantee":
-        claim = v.get("claim") or {}
-        extra = (f", claimed {_yuan(claim.get('amount_fen'))} ({claim.get('reason')})"
-                 if claim else (f" ({v.get('release_reason')})" if v.get("release_reason")
-                                else ""))
         return (f"guarantee {v.get('number')} for tender {v.get('tender_id')} lot "
-                f"{v.get('lot')}, {_yuan(v.get('amount_fen'))}: {v.get('status')}{extra}")
+                f"{v.get('lot')}, {_yuan(v.get('amount_fen'))}: {_guarantee_status(v)}")
     if parts[0] == "bid":
         if sealed_until is not None:
             return (f"bid activity on tender {parts[1]}: sealed until its deadline "
@@ -124,6 +120,14 @@ def _describe_record(key: str, value: Any, deleted: bool, uscc: str,
     if parts[0] == "tender" and len(parts) == 4 and parts[2] == "collusion":
         return f"COLLUSION found on tender {parts[1]} by a supervisor"
     return None
+
+
+def _guarantee_status(g: dict[str, Any]) -> str:
+    claim = g.get("claim") or {}
+    if claim:
+        return f"CLAIMED {_yuan(claim.get('amount_fen'))} ({claim.get('reason')})"
+    reason = f" ({g.get('release_reason')})" if g.get("release_reason") else ""
+    return f"{g.get('status')}{reason}"
 
 
 def entity_history(db: sqlite3.Connection, uscc: str) -> list[str]:
@@ -279,8 +283,7 @@ def tender_timeline(db: sqlite3.Connection, tender_id: str) -> list[str]:
         if g.get("status") in ("released", "claimed"):
             lines.append(Line(row["time_ms"], row["height"],
                               f"guarantee {g.get('number')} of {g.get('principal')} "
-                              f"{g.get('status')}" + (f" ({g.get('release_reason')})"
-                                                      if g.get("release_reason") else "")))
+                              f"{_guarantee_status(g)}"))
     if deadline <= tip_ms:
         opened = latest.get("opened_ms") or latest.get("state") not in ("bidding",)
         count = (f"; bids named at opening: {_lots_text(latest)}" if opened and

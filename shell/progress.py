@@ -52,8 +52,8 @@ class Progress:
         return self.done_blocks / elapsed if elapsed > 0 else 0.0
 
     def text(self) -> str:
-        total = self.last - self.first + 1
-        share = f" ({100 * self.done_blocks // total}%)" if total > 0 else ""
+        # the share of the whole chain up to ``last`` (a resumed run starts part-way)
+        share = f" ({100 * max(0, self.height) // self.last}%)" if self.last > 0 else ""
         rate = self.rate()
         left = self.last - self.height
         eta = _duration(left / rate) if rate > 0 and left > 0 else ("done" if left <= 0 else "?")

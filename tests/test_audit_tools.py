@@ -297,14 +297,15 @@ def test_history_of_entities_and_the_tender(story: dict[str, Any], tmp_path: Pat
     assert "bid_debarment" in got.output and "REFUSED bid.submit: E_DEBARRED" in got.output
     assert "+08:00" in got.output
     got = cli("history", "entity", uscc["d"], "--db", str(db))
-    assert "decrypt_failed" in got.output and "claimed 50,000.00 yuan (decrypt_failed)" in \
+    assert "decrypt_failed" in got.output and "CLAIMED 50,000.00 yuan (decrypt_failed)" in \
         got.output
     got = cli("history", "tender", tender, "--db", str(db))
     assert got.exit_code == 0, got.output
     order = ["announced", "objection documents", "BID DEADLINE; bids named at opening: lot 1: "
              "4 bid(s)", "opened by the platform", "revealed its key", "DECRYPT_FAILED",
              "opening record published", "evaluated", "awarded to", "contract signed",
-             "ARCHIVED", "refused tender.amend: E_ARCHIVED"]
+             "CLAIMED 50,000.00 yuan (decrypt_failed)", "ARCHIVED",
+             "refused tender.amend: E_ARCHIVED"]
     positions = [got.output.index(word) for word in order]
     assert positions == sorted(positions)
     assert "bid.submit" not in got.output  # bids are counted, never listed
