@@ -31,7 +31,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from contracts.scenario import run_scenario  # noqa: E402
 from shell.auditrun import run_replay  # noqa: E402
 from shell.export import Export  # noqa: E402
 from tests.storechain import StoreChainClient, StoreSource  # noqa: E402
@@ -53,7 +52,7 @@ def main() -> None:
     runs = 0
     while client.store.head()[0] < a.blocks:
         client.wait_until(client.now_ms() + 1)
-        run_scenario(client, lambda line: None)
+        client.story()
         runs += 1
     blocks = client.store.head()[0]
     anchor = client.anchor()

@@ -12,11 +12,13 @@ Events:
   transactions; a leader may propose now. The replica keeps no queue of its own: it asks
   the source for a batch when it proposes, so the pool is the one owner of waiting
   transactions (signatures checked by the shell on admission).
-- ``MessageIn(sender_index, message)``: a decoded consensus message from the authenticated
-  peer link of validator ``sender_index``. The replica checks the message's own signature
+- ``MessageIn(peer, message)``: a decoded consensus message from the authenticated peer link
+  of the node whose public key is ``peer``. The replica checks the message's own signature
   (and every signature inside it) against the validator set of the message's height, since
-  only it knows which set applies; the shell need not.
-- ``BlocksFetched(from_peer, blocks)``: the answer to ``FetchBlocks``: consecutive
+  only it knows which set applies; the shell need not. Peers are named by key, never by
+  index: an index means something only in one validator set, and a peer ahead of us may
+  already be in another.
+- ``BlocksFetched(peer, blocks)``: the answer to ``FetchBlocks``: consecutive
   ``(block, qc)`` pairs from the peer's store, untrusted until the replica checked each QC.
 - ``BlockApplied(height)``: optional nudge after the shell applied ``CommitBlock``; any
   later event does the same job.
@@ -27,7 +29,8 @@ Effects:
   them leaves the machine.
 - ``Send(to, message)``: to validator index ``to``, or to every other validator if ``None``.
 - ``CommitBlock(block, qc)``: the block is decided; write block, QC and state in one batch.
-- ``FetchBlocks(from_peer, from_height, max_blocks)``: ask a peer for committed blocks.
+- ``FetchBlocks(peer, from_height, max_blocks)``: ask the peer with key ``peer`` for
+  committed blocks.
 - ``DropTxs(tx_ids)``: transactions the source offered that the application left out of a
   proposal (they can never run as they are): the shell removes them from its pool.
 - ``Log(level, text)``: something an operator may want to read.
@@ -62,13 +65,13 @@ class TxsAdmitted:
 
 @dataclass(frozen=True, slots=True)
 class MessageIn:
-    sender_index: int
+    peer: bytes  # public key of the link's peer
     message: Message
 
 
 @dataclass(frozen=True, slots=True)
 class BlocksFetched:
-    from_peer: int
+    peer: bytes
     blocks: tuple[tuple[Block, QC], ...]
 
 
@@ -103,7 +106,7 @@ class CommitBlock:
 
 @dataclass(frozen=True, slots=True)
 class FetchBlocks:
-    from_peer: int
+    peer: bytes
     from_height: int
     max_blocks: int
 
@@ -202,7 +205,9 @@ class ReplicaConfig:
     batch_tx_max: int = 1000          # transactions per proposed block
     batch_bytes_max: int = 4 << 20    # encoded transaction bytes per proposed block
     batch_wait_ticks: int = 1         # a leader with transactions waits this long to batch
-    empty_block_ticks: int = 20       # a leader with none proposes an empty block after this
+    empty_block_ticks: int = 6000     # heartbeat: with nothing to propose, an empty block
+    #                                   after this many ticks at a height (5 minutes at the
+    #                                   node's 50 ms tick: an idle chain writes few blocks)
     view_timeout_ticks: int = 40      # view 0's timeout; view v waits base * 2**v ...
     view_timeout_max_ticks: int = 640  # ... up to this cap
     view_change_resend_ticks: int = 10  # re-broadcast our view change while waiting
@@ -218,8 +223,8 @@ class ReplicaConfig:
         if self.batch_tx_max > MAX_BLOCK_TXS or self.batch_bytes_max > MAX_BLOCK_TX_BYTES:
             raise ValueError(f"a batch must fit a block: at most {MAX_BLOCK_TXS} transactions "
                              f"and {MAX_BLOCK_TX_BYTES} bytes")
-        if self.view_timeout_ticks <= self.empty_block_ticks + 2:
-            raise ValueError("view_timeout_ticks must exceed empty_block_ticks + 2")
+        if self.view_timeout_ticks <= self.batch_wait_ticks + 2:
+            raise ValueError("view_timeout_ticks must exceed batch_wait_ticks + 2")
         if self.view_timeout_max_ticks < self.view_timeout_ticks:
             raise ValueError("view_timeout_max_ticks must be ≥ view_timeout_ticks")
         for name in ("batch_tx_max", "batch_bytes_max", "height_window", "view_window",

@@ -22,8 +22,11 @@ link is broken, so the shell closes it and reconnects). Frame kinds and bodies:
 | 0x11 | TXS | ``{"txs": [bin, ...]}`` — a gossip batch of CE-encoded signed transactions |
 | 0x12 | FETCH | ``{"from_height": int, "max_blocks": int}`` — ask for committed blocks |
 | 0x13 | BLOCKS | ``{"blocks": [[bin block, bin qc], ...]}`` — the answer, ascending heights |
-| 0x14 | PING | ``{}`` — sent when a link is otherwise idle; a link silent for longer than the
-  shell's idle timeout is closed (a peer that died without a FIN is noticed) |
+| 0x14 | PING | ``{}`` — kept for compatibility; a link silent for longer than the shell's
+  idle timeout is closed (a peer that died without a FIN is noticed) |
+| 0x15 | STATUS | ``{"height": int}`` — the sender's committed head; sent when a link comes up
+  and whenever it is otherwise idle, so a node behind its peers fetches blocks even while an
+  idle chain sends no consensus messages |
 
 Handshake: each side sends HELLO with a fresh random 32-byte nonce, then AUTH: its node key's
 signature over
@@ -59,6 +62,7 @@ TXS = 0x11
 FETCH = 0x12
 BLOCKS = 0x13
 PING = 0x14
+STATUS = 0x15
 KIND_NAMES = {
     HELLO: "hello",
     AUTH: "auth",
@@ -67,6 +71,7 @@ KIND_NAMES = {
     FETCH: "fetch",
     BLOCKS: "blocks",
     PING: "ping",
+    STATUS: "status",
 }
 
 NONCE_LEN = 32
@@ -133,6 +138,8 @@ def _check_body(kind: int, body: Any) -> None:
             raise WireError(f"fetch asks for {n} blocks, above {MAX_FETCH_BLOCKS}")
     elif kind == PING:
         exact_map(body, what, set())
+    elif kind == STATUS:
+        get_int(exact_map(body, what, {"height"}), "height", what)
     elif kind == BLOCKS:
         blocks = get_list(exact_map(body, what, {"blocks"}), "blocks", what, MAX_FETCH_BLOCKS)
         for pair in blocks:

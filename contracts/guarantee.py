@@ -38,7 +38,18 @@ from contracts.tender import (
     opened_slots,
     record_id,
 )
-from contracts.tender_rules import E_ARCHIVED, load_periods, period_end
+from contracts.tender_rules import (
+    ARCHIVED,
+    AWARDED,
+    DECRYPT_FAILED,
+    E_ARCHIVED,
+    LOT_OPENED,
+    REVEALED,
+    REVOKED,
+    UNDECIDED_STATES,
+    load_periods,
+    period_end,
+)
 from contracts.uscc import require_uscc
 
 E_GUARANTEE_MISSING = "E_GUARANTEE_MISSING"  # the lot requires a guarantee and none was named
@@ -83,7 +94,7 @@ def issue(call: Call) -> None:
     if call.state.exists(guarantee_key(number)):
         raise ContractError(E_EXISTS, f"guarantee {number!r} exists")
     tender = load(call, record_id(a, "tender_id"))
-    if tender["state"] == "archived":
+    if tender["state"] == ARCHIVED:
         raise ContractError(E_ARCHIVED, "the tender is archived")
     lot = args.integer(a, "lot", 1, 0xFFFF)
     lot_of(tender, lot)
@@ -188,18 +199,18 @@ def _bids_of(call: Call, tender: dict[str, Any], lot: dict[str, Any]) -> list[di
 def release_losers(call: Call, tender: dict[str, Any]) -> None:
     """On award: release the guarantees of the standing bids that did not win."""
     for lot in tender["lots"]:
-        if lot["status"] != "opened":
+        if lot["status"] != LOT_OPENED:
             continue
         for bid in _bids_of(call, tender, lot):
-            if bid["status"] == "revealed" and bid["uscc"] != lot["winner"]:
+            if bid["status"] == REVEALED and bid["uscc"] != lot["winner"]:
                 release_if_bound(call, bid["guarantee"], "not awarded")
 
 
 def release_winners(call: Call, tender: dict[str, Any]) -> None:
     """On the contract: release the winners' guarantees."""
     for lot in tender["lots"]:
-        for bid in _bids_of(call, tender, lot) if lot["status"] == "opened" else []:
-            if bid["uscc"] == lot["winner"] and bid["status"] == "revealed":
+        for bid in _bids_of(call, tender, lot) if lot["status"] == LOT_OPENED else []:
+            if bid["uscc"] == lot["winner"] and bid["status"] == REVEALED:
                 release_if_bound(call, bid["guarantee"], "contract signed")
 
 
@@ -213,12 +224,12 @@ def _claim_reason_holds(call: Call, g: dict[str, Any], reason: str) -> bool:
         return False
     bid = load_bid(call, g["tender_id"], g["lot"], g["bound_slot"])
     if reason == "revoked_after_deadline":
-        return bool(bid["status"] == "revoked")
+        return bool(bid["status"] == REVOKED)
     if reason == "decrypt_failed":
-        return bool(bid["status"] == "decrypt_failed")
+        return bool(bid["status"] == DECRYPT_FAILED)
     # refused_to_sign: the winner let the contract period pass without a contract
     lot = lot_of(tender, g["lot"])
-    if tender["state"] != "awarded" or lot["winner"] != g["principal"]:
+    if tender["state"] != AWARDED or lot["winner"] != g["principal"]:
         return False
     periods = load_periods(tender["rules"], call.param)
     return call.now_ms >= periods.period_end(tender["award_ms"], periods.contract_days)
@@ -226,7 +237,7 @@ def _claim_reason_holds(call: Call, g: dict[str, Any], reason: str) -> bool:
 
 def _guarded_tender(call: Call, g: dict[str, Any]) -> dict[str, Any]:
     tender = load(call, g["tender_id"])
-    if tender["state"] == "archived":
+    if tender["state"] == ARCHIVED:
         raise ContractError(E_ARCHIVED, "the guarantee's tender is archived")
     return tender
 
@@ -267,7 +278,7 @@ def release(call: Call) -> None:
     if g["status"] not in ("issued", "bound"):
         raise ContractError(E_GUARANTEE_USED, f"the guarantee is {g['status']}")
     if g["status"] == "bound" and not by_beneficiary:
-        if tender["state"] in ("bidding", "decrypting", "opened", "evaluated"):
+        if tender["state"] in UNDECIDED_STATES:
             raise ContractError(E_FORBIDDEN, "a bound guarantee stays until the tender is decided")
         if any(_claim_reason_holds(call, g, r) for r in CLAIM_REASONS):
             raise ContractError(E_FORBIDDEN, "a claim reason holds: only the beneficiary may waive")

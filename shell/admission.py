@@ -133,6 +133,11 @@ class Admission:
                 self._gossip(admitted)
         return [r for r in results if r is not None]
 
+    def has_budget(self, source: str) -> bool:
+        """Whether ``source`` may submit at least one transaction now (checked before its
+        request body is even read)."""
+        return self._budgets.available(source, time.monotonic()) >= 1
+
     def _known_senders(self) -> Callable[[bytes], bool]:
         """``sender_known`` on the head state, remembered per sender for one batch."""
         state = self.chain.head_state()

@@ -34,7 +34,7 @@ from ledger.errors import InvalidInput
 from ledger.genesis import Anchor, GenesisDoc
 from ledger.kv import KV, LevelKV, MemoryKV
 from ledger.store import BlockStore
-from shell.auditsrc import BlockSource, SealedBlock
+from shell.auditsrc import BlockSource, WithheldBlock
 from shell.progress import Progress
 
 CHECKPOINT = "checkpoint.json"
@@ -67,7 +67,7 @@ class RunResult:
     head_height: int
     head_hash: bytes
     state_root: bytes
-    stopped: SealedBlock | None
+    stopped: WithheldBlock | None
 
     def summary(self) -> dict[str, Any]:
         return {"chain_id": self.report.chain_id, "suite": self.report.suite,
@@ -170,12 +170,12 @@ def run_replay(doc: GenesisDoc, anchor: Anchor | None, source: BlockSource,
         last = head if to_height is None else min(head, to_height)
         progress = (Progress(label, start + 1, last, stream, every_blocks)
                     if stream is not None else None)
-        stopped: list[SealedBlock] = []
+        stopped: list[WithheldBlock] = []
 
         def blocks() -> Iterator[tuple[Block, QC]]:
             try:
                 yield from source.blocks(start + 1, last)
-            except SealedBlock as exc:
+            except WithheldBlock as exc:
                 stopped.append(exc)
 
         def on_block(audit: BlockAudit) -> None:

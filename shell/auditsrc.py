@@ -5,9 +5,12 @@ resumed replay or export still follows the same chain), and ``(block, qc)`` pair
 range of heights; what it gives is trusted by nobody: the replay
 (``contracts.audit.replay``) checks every signature, root and QC.
 
-A node refuses, to the public, blocks holding a sealed bid of a tender whose deadline has
-not passed (DOMAIN.md step 4). A source meeting that refusal raises ``SealedBlock`` with the
-height: the tools stop there, with what came before intact, and say when to run again.
+A node shows blocks with their transactions only to supervisors (``contracts.disclosure``:
+everyone else gets each block as a header, its QC, the transaction ids and the receipt
+hashes, so no block looks different for holding a sealed bid). ``UrlSource`` therefore
+signs its requests with the key it is given (a supervisor's, for a replay or an export). A
+source meeting a block it may not have raises ``WithheldBlock`` with the height: the tools
+stop there, with what came before intact, and say why.
 """
 
 from __future__ import annotations
@@ -25,13 +28,13 @@ from ledger.store import BlockStore
 from shell.client import NodeClient, NodeError
 
 
-class SealedBlock(InvalidInput):
-    """The node refuses block ``height``: it holds a sealed bid of a tender still open."""
+class WithheldBlock(InvalidInput):
+    """The node withholds block ``height``'s transactions from this reader."""
 
     def __init__(self, height: int, reason: str) -> None:
-        super().__init__(f"stopped at height {height}: the node refuses that block ({reason}); "
-                         "blocks holding sealed bids are public only after their tender's "
-                         "deadline: run again then")
+        super().__init__(f"stopped at height {height}: the node withholds that block ({reason})"
+                         "; what came before is kept: run again as a reader the node shows "
+                         "whole blocks to (a supervisor's --key)")
         self.height = height
         self.reason = reason
 
@@ -47,10 +50,13 @@ class BlockSource(Protocol):
 
 
 class UrlSource:
-    """A node's HTTP API (``GET /status``, ``/headers/{h}``, ``/blocks/{h}``)."""
+    """A node's HTTP API (``GET /status``, ``/headers/{h}``, ``/blocks/{h}``), read as the
+    key given (``secret`` of ``suite``), or as the public."""
 
-    def __init__(self, url: str, suite: Suite) -> None:
+    def __init__(self, url: str, suite: Suite, secret: bytes | None = None) -> None:
         self.client = NodeClient(url)
+        if secret is not None:
+            self.client = self.client.as_key(suite, secret)
         self.suite = suite
 
     def head(self) -> int:
@@ -70,7 +76,7 @@ class UrlSource:
                 yield self.client.block(h)
             except NodeError as exc:
                 if exc.status == 403:
-                    raise SealedBlock(h, exc.reason) from None
+                    raise WithheldBlock(h, exc.reason) from None
                 raise InvalidInput(f"the node would not give block {h}: {exc.reason}") from None
 
     def close(self) -> None:
@@ -112,11 +118,13 @@ class DataSource:
         self.kv.close()
 
 
-def open_source(url: str | None, data_dir: str | Path | None, doc: GenesisDoc) -> BlockSource:
-    """The source a command names: exactly one of a node's URL and a data directory."""
+def open_source(url: str | None, data_dir: str | Path | None, doc: GenesisDoc,
+                secret: bytes | None = None) -> BlockSource:
+    """The source a command names: exactly one of a node's URL (read as the key ``secret``
+    when given) and a data directory."""
     if (url is None) == (data_dir is None):
         raise InvalidInput("give exactly one of --url and --data")
     if url is not None:
-        return UrlSource(url, doc.crypto)
+        return UrlSource(url, doc.crypto, secret)
     return DataSource(Path(str(data_dir)), doc)
 

@@ -10,16 +10,18 @@ revoked, its guarantee claimable) from one that opens it:
    locally) and the summary names the file's bid-file hash, with a price;
 4. the file's commitment binds its tender, lot, entity, bid-file hash and sealed summary;
 5. the bid record on chain for that tender, lot and entity is this file's version: same
-   commitment, same summary hash, still sealed (after the deadline the record is readable;
-   before it, the node refuses bid reads, and the check says it could not be made);
+   commitment, same summary hash, still sealed (the client signs as the bidder's key, and
+   the node shows a bidder its own record even before the deadline; a node that refuses
+   the read makes this check "not checked", with the reason);
 6. the tender is in its decryption window.
 
 Each check is ``ok``, ``failed`` or ``not checked`` (with why); the CLI refuses to send when
 any check failed, and prints them all either way.
 
 ``prove_bid`` fetches two PROTOCOL §7 bundles from any node — the bid's state key at the
-height of the bid transaction, and the tender record (its deadline) at the head — and the
-§8 inclusion bundle of the bid transaction, writes them to files, then checks them
+height of the bid transaction, and the tender record (its deadline) at the head — and (as
+the bidder's key: the node shows an enterprise's transactions to it alone) the §8 inclusion
+bundle of the bid transaction, writes them to files, then checks them
 *offline*, from the files and the genesis anchor alone: all three certified, the proven
 commitment is the bidder's own, the transaction carrying it committed with an OK receipt
 and a ``bid.sealed`` event naming it, its block came before the deadline.
@@ -150,9 +152,8 @@ def _chain_record_check(client: NodeClient, suite: Suite, key: str,
         bid = client.state(key)
     except NodeError as exc:
         if exc.status == 403:
-            return Check("the bid record on chain could not be compared: before the deadline "
-                         "the node refuses bid reads (only the file and your key's entity "
-                         "were checked)", None)
+            return Check(f"the bid record on chain could not be compared: the node refuses "
+                         f"it to this reader ({exc.reason})", None)
         raise
     if not isinstance(bid, dict):
         return Check(f"no bid of {record.uscc} on chain for tender {record.tender_id} lot "
@@ -205,7 +206,11 @@ class BidProof:
 
 
 def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, uscc: str,
-              commitment: bytes, bid_tx_id: str, out: Path) -> BidProof:
+              commitment: bytes, bid_tx_id: str, out: Path,
+              bidder: NodeClient | None = None) -> BidProof:
+    """``client`` fetches the state bundles (as the public, after the deadline); ``bidder``
+    (a client signing as the bidder's key) the inclusion bundle, which the node shows only
+    to the bidder and supervisors: without it that part is left out and ``notes`` says so."""
     from contracts.scenario import bid_slot
     from contracts.tender import bid_key, tender_key
     from ledger import inclusion
@@ -248,8 +253,13 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, u
     }
     inclusion_path = out.with_name(out.stem + ".inclusion.json")
     try:
-        bundle = client.inclusion(bid_tx_id)
+        bundle = (bidder or client).inclusion(bid_tx_id)
     except NodeError as exc:
+        if exc.status == 403:
+            note = (f"the inclusion bundle of the bid transaction: the node shows it to the "
+                    f"bidder and supervisors only ({exc.reason}); give the bidder's --key")
+            return BidProof(checks, key, height, block_ms, deadline_ms, out, tender_path,
+                            None, [note])
         raise InvalidInput(f"the node refused the inclusion bundle of {bid_tx_id}: "
                            f"{exc.reason}") from None
     inclusion_path.write_text(json.dumps(bundle, indent=2) + "\n")

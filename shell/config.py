@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,8 @@ class NodeLimits:
     http_idle_timeout_ms: int = 60_000  # an idle keep-alive connection is closed after this
     http_connections_max: int = 1_000
     shutdown_grace_ms: int = 3_000  # a stopping node waits this long for its tasks
+    health_stall_ms: int = 30_000  # no commit this long while work waits (or past the
+    #                                heartbeat): /healthz says the chain is stalled
 
 
 # (min, max) of every integer setting, by section; a value outside is refused.
@@ -94,6 +96,7 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "http_idle_timeout_ms": (100, 3_600_000),
         "http_connections_max": (1, 1_000_000),
         "shutdown_grace_ms": (100, 60_000),
+        "health_stall_ms": (1_000, 86_400_000),
     },
     "pool": {
         "max_txs": (1, 10_000_000),
@@ -125,8 +128,24 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
     },
 }
 _TOP_LEVEL = {"index", "name", "key_file", "passphrase_env", "passphrase_file", "host",
-              "peer_port", "http_port", "data_dir", "genesis_file", "peers", "limits", "pool",
-              "replica"}
+              "peer_host", "http_host", "peer_port", "http_port", "data_dir", "genesis_file",
+              "peers", "limits", "pool", "replica", "tls", "log"}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """HTTPS for the API: the server's certificate chain and its private key (PEM)."""
+
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "text"  # "json": one JSON object per line, for log collectors
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +156,8 @@ class NodeConfig:
     passphrase_env: str | None
     passphrase_file: Path | None
     host: str
+    peer_host: str  # where peer links listen (default: host)
+    http_host: str  # where the HTTP API listens (default: host)
     peer_port: int
     http_port: int
     peers: tuple[PeerAddr, ...]
@@ -145,6 +166,9 @@ class NodeConfig:
     limits: NodeLimits = NodeLimits()
     pool: PoolLimits = PoolLimits()
     replica: ReplicaConfig = field(default_factory=ReplicaConfig)
+    tls: TlsConfig | None = None
+    log: LogConfig = LogConfig()
+    source: Path | None = None  # the file this config was read from
 
     @classmethod
     def load(cls, path: str | Path) -> NodeConfig:
@@ -160,7 +184,7 @@ class NodeConfig:
             raw = tomllib.loads(text) if p.suffix != ".json" else json.loads(text)
         except ValueError as exc:
             raise ConfigError(f"node config {p} is not valid TOML: {exc}") from None
-        return cls.from_obj(raw, p.parent)
+        return replace(cls.from_obj(raw, p.parent), source=p.resolve())
 
     @classmethod
     def from_obj(cls, raw: Any, base: Path) -> NodeConfig:
@@ -185,13 +209,16 @@ class NodeConfig:
             replica.check()
         except ValueError as exc:
             raise ConfigError(f"replica: {exc}") from None
+        host = _text(raw, "host", "127.0.0.1")
         return cls(
             index=_int(raw, "index", 0, 255),
             name=_text(raw, "name"),
             key_file=rel("key_file"),
             passphrase_env=pe,
             passphrase_file=rel("passphrase_file") if pf is not None else None,
-            host=_text(raw, "host", "127.0.0.1"),
+            host=host,
+            peer_host=_text(raw, "peer_host", host),
+            http_host=_text(raw, "http_host", host),
             peer_port=_int(raw, "peer_port", 0, 65535),
             http_port=_int(raw, "http_port", 0, 65535),
             peers=_peers(raw.get("peers", [])),
@@ -200,6 +227,8 @@ class NodeConfig:
             limits=limits,
             pool=_section(PoolLimits, "pool", raw.get("pool", {})),
             replica=replica,
+            tls=_tls(raw.get("tls"), base),
+            log=_log(raw.get("log", {})),
         )
 
     def passphrase(self) -> bytes:
@@ -251,6 +280,31 @@ def _peers(raw: Any) -> tuple[PeerAddr, ...]:
         out.append(PeerAddr(_int(item, "index", 0, 255), _text(item, "host"),
                             _int(item, "port", 1, 65535)))
     return tuple(out)
+
+
+def _tls(raw: Any, base: Path) -> TlsConfig | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"cert_file", "key_file"}:
+        raise ConfigError("[tls] must name exactly cert_file and key_file (PEM files)")
+    cert = (base / _text(raw, "cert_file")).resolve()
+    key = (base / _text(raw, "key_file")).resolve()
+    for what, path in (("tls.cert_file", cert), ("tls.key_file", key)):
+        if not path.is_file():
+            raise ConfigError(f"{what} {path} is not a readable file")
+    return TlsConfig(cert, key)
+
+
+def _log(raw: Any) -> LogConfig:
+    if not isinstance(raw, dict) or set(raw) - {"level", "format"}:
+        raise ConfigError("[log] takes level and format only")
+    level = raw.get("level", "info")
+    fmt = raw.get("format", "text")
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"log.level must be one of {list(LOG_LEVELS)}, not {level!r}")
+    if fmt not in LOG_FORMATS:
+        raise ConfigError(f"log.format must be one of {list(LOG_FORMATS)}, not {fmt!r}")
+    return LogConfig(level, fmt)
 
 
 def _section(kind: Any, name: str, raw: Any) -> Any:

@@ -209,6 +209,29 @@ def _describe_call(call: str, args: dict[str, Any], events: list[dict[str, Any]]
         return "opening record published (decryption window closed)"
     if call == "bid.revoke":
         return f"{who} revoked its bid after the deadline"
+    if call == "draw.request":
+        return "evaluation committee draw requested (waiting for the validators' beacon)"
+    if call == "draw.seat" and "draw.seated" in kinds:
+        seated = kinds["draw.seated"]
+        return (f"evaluation committee drawn: {len(seated.get('members', []))} members "
+                f"({seated.get('status')})")
+    if call == "draw.decline" and "draw.declined" in kinds:
+        by = kinds["draw.declined"].get("replaced_by")
+        return f"an expert declined; replaced by {by}" if by else "an expert declined"
+    if call == "evaluation.score":
+        return "score sheets submitted"
+    if call == "evaluation.close" and "evaluation.closed" in kinds:
+        closed = kinds["evaluation.closed"]
+        return (f"evaluation closed ({closed.get('outcome')}): candidates "
+                f"{closed.get('candidates')}")
+    if call == "evaluation.report":
+        return "evaluation report recorded"
+    if call == "evaluation.sign":
+        signed = kinds.get("evaluation.signed", {})
+        if signed.get("complete"):
+            return (f"evaluation report signed by every member; publicity of the candidates "
+                    f"from {beijing_time(t.get('publicity_start_ms', 0))}")
+        return "evaluation report signed by a member"
     if call == "tender.evaluate":
         cands = [x.get("candidates") for x in t.get("lots", [])]
         return f"evaluated: candidates {cands}; publicity starts"
@@ -239,6 +262,26 @@ def _opening_lines(db: sqlite3.Connection, tender_id: str) -> list[Line]:
                 out.append(Line(row["time_ms"], row["height"],
                                 f"  opening record, lot {lot.get('lot')}: {bid.get('uscc')} "
                                 f"{bid.get('status')} {_yuan(bid.get('price_fen'))}"))
+    return out
+
+
+def _collapse(lines: list[Line]) -> list[Line]:
+    """Runs of the same line (score sheets, signatures) as one, with the count and the last
+    block."""
+    out: list[Line] = []
+    run = 1
+    for i, line in enumerate(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        if nxt is not None and nxt.text == line.text:
+            run += 1
+            continue
+        if run > 1:
+            first = lines[i - run + 1]
+            out.append(Line(first.time_ms, first.height,
+                            f"{line.text} (×{run}, to block {line.height})"))
+        else:
+            out.append(line)
+        run = 1
     return out
 
 
@@ -292,6 +335,7 @@ def tender_timeline(db: sqlite3.Connection, tender_id: str) -> list[str]:
                                  (deadline,)).fetchone()[0]
         lines.append(Line(deadline, int(first_after or tip_height), f"BID DEADLINE{count}"))
     lines.sort(key=lambda x: (x.height, x.time_ms))
+    lines = _collapse(lines)
     head = [f"tender {tender_id} ({latest.get('rules')}, {latest.get('kind')}, region "
             f"{latest.get('region')}), now {latest.get('state')}; deadline "
             f"{beijing_time(deadline)}" + ("" if deadline <= tip_ms else

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -46,6 +47,7 @@ from shell.metrics import Metrics
 log = logging.getLogger("credchain.peers")
 
 HANDSHAKES_MAX = 32  # unauthenticated connections at once
+FETCH_INTERVAL_S = 1.0  # a node behind its peers asks for blocks at most this often
 
 
 class Link:
@@ -102,11 +104,15 @@ class PeerNet:
         self._validators = validators
         self._deliver = deliver
         self.links: dict[bytes, Link] = {}  # by the peer's public key
+        # The height each peer works on, from its latest consensus message: a node far
+        # behind its peers is catching up (/healthz, /status).
+        self.peer_heights: dict[bytes, int] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._gossip: set[asyncio.Task[Any]] = set()
         self._handshaking = 0
         self._closing = False
+        self._last_fetch_s = 0.0
         metrics.counter("gossip_dropped_total",
                         "Gossiped transactions dropped because too many batches were in flight.")
         metrics.counter("peer_links_refused_total", "Peer connections refused, by reason.")
@@ -116,7 +122,7 @@ class PeerNet:
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, self.config.host,
+        self._server = await asyncio.start_server(self._accept, self.config.peer_host,
                                                   self.config.peer_port)
         me = self.my_index()
         for peer in self.config.peers:
@@ -150,6 +156,13 @@ class PeerNet:
         keys = [v.pubkey for v in self._validators()]
         return sorted(keys.index(k) for k in self.links if k in keys)
 
+    def peer_head_heights(self) -> dict[int, int]:
+        """Validator index → the head height its messages show (the height it works on
+        minus one), for the peers linked now."""
+        keys = [v.pubkey for v in self._validators()]
+        return {keys.index(k): max(0, h - 1) for k, h in self.peer_heights.items()
+                if k in keys and k in self.links}
+
     # ---- the driver's transport, and gossip -------------------------------------------------
 
     def send(self, to: int | None, message: Message) -> None:
@@ -160,8 +173,10 @@ class PeerNet:
         else:
             self._send_to(to, wire.CONSENSUS, body)
 
-    def fetch(self, peer: int, from_height: int, max_blocks: int) -> None:
-        self._send_to(peer, wire.FETCH, {"from_height": from_height, "max_blocks": max_blocks})
+    def fetch(self, peer: bytes, from_height: int, max_blocks: int) -> None:
+        link = self.links.get(peer)
+        if link is not None:
+            link.send(wire.FETCH, {"from_height": from_height, "max_blocks": max_blocks})
 
     def gossip(self, txs: list[bytes]) -> None:
         step = self.limits.gossip_batch_max
@@ -240,6 +255,7 @@ class PeerNet:
                 return False
             link = Link(peer, pubkey, reader, writer, self.limits.peer_queue_max)
             self.links[pubkey] = link
+            link.send(wire.STATUS, {"height": self.chain.height()})
             writer_task = asyncio.create_task(self._write_loop(link))
             log.info("link to validator %d up", peer)
             idle_s = self.limits.link_idle_timeout_ms / 1000
@@ -266,8 +282,8 @@ class PeerNet:
             while True:
                 try:
                     kind, body = await asyncio.wait_for(link.out.get(), ping_s)
-                except TimeoutError:
-                    kind, body = wire.PING, {}
+                except TimeoutError:  # idle: our head doubles as the keep-alive
+                    kind, body = wire.STATUS, {"height": self.chain.height()}
                 write_frame(link.writer, wire.encode_frame(kind, link.sent.take(), body))
                 await link.writer.drain()
         except (ConnectionError, OSError):
@@ -278,13 +294,15 @@ class PeerNet:
     async def _on_frame(self, link: Link, frame: wire.Frame) -> None:
         if frame.kind == wire.CONSENSUS:
             message = decode_message(frame.body["msg"])
+            self.peer_heights[link.pubkey] = max(self.peer_heights.get(link.pubkey, 0),
+                                                 message.height)
             if isinstance(message, PrePrepare | NewView):
                 # The proposal's transactions are verified on the worker threads before the
                 # replica sees it; this link's later frames wait, so their order is kept.
                 block = await self.admission.verify_block(message.block)
                 if block is not message.block:
                     message = _with_block(message, block)
-            await self._deliver(MessageIn(message.sender, message))
+            await self._deliver(MessageIn(link.pubkey, message))
         elif frame.kind == wire.TXS:
             if len(self._gossip) >= self.limits.gossip_batches_in_flight:
                 self.metrics.inc("gossip_dropped_total", len(frame.body["txs"]))
@@ -300,16 +318,26 @@ class PeerNet:
             budget = self.limits.max_frame_bytes // 2  # room for the frame's own overhead
             pairs = self.chain.blocks_from(frame.body["from_height"], count, budget)
             link.send(wire.BLOCKS, {"blocks": [[b, q] for b, q in pairs]})
+        elif frame.kind == wire.STATUS:
+            head = frame.body["height"]
+            self.peer_heights[link.pubkey] = max(self.peer_heights.get(link.pubkey, 0), head + 1)
+            self._fetch_if_behind(link, head)
         elif frame.kind == wire.BLOCKS:
             blocks = tuple((Block.decode(b), QC.decode(q)) for b, q in frame.body["blocks"])
             if blocks:
-                index = self.peer_index(link)
-                if index is not None:
-                    await self._deliver(BlocksFetched(index, blocks))
+                await self._deliver(BlocksFetched(link.pubkey, blocks))
 
-    def peer_index(self, link: Link) -> int | None:
-        keys = [v.pubkey for v in self._validators()]
-        return keys.index(link.pubkey) if link.pubkey in keys else None
+    def _fetch_if_behind(self, link: Link, peer_head: int) -> None:
+        """A peer is ahead: ask it for the next blocks (at most one request a second). The
+        replica checks each block's QC and re-executes it before applying it."""
+        now = time.monotonic()
+        ours = self.chain.height()
+        if peer_head <= ours or now - self._last_fetch_s < FETCH_INTERVAL_S:
+            return
+        self._last_fetch_s = now
+        link.send(wire.FETCH, {"from_height": ours + 1,
+                               "max_blocks": self.limits.fetch_blocks_served_max})
+
 
 
 def _with_block(message: PrePrepare | NewView, block: Block) -> Message:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -27,19 +29,22 @@ from typing import Any
 from aiohttp import web
 
 from consensus.api import Event, Tick, TxsAdmitted
+from consensus.quorum import quorum
 from ledger.block import QC, Block
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.genesis import GenesisDoc
 from ledger.tx import Receipt
+from ledger.verdict import beijing_time
 from shell.admission import Admission
 from shell.api import build_app
 from shell.chain import Chain
-from shell.config import ConfigError, NodeConfig
+from shell.config import ConfigError, LogConfig, NodeConfig
 from shell.driver import Driver
 from shell.httpguard import GuardedServer
 from shell.metrics import Metrics
 from shell.peers import PeerNet
 from shell.ratelimit import TokenBuckets
+from shell.readers import Readers
 
 log = logging.getLogger("credchain.node")
 
@@ -67,6 +72,7 @@ class Node:
         self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
         self._nudged = False
         self.body_budget = TokenBuckets(self.limits.request_bytes_per_second)
+        self.readers = Readers(chain.suite, chain.chain_id)
         self.admission = Admission(chain, self.limits, self.metrics, self._nudge, self._gossip)
         pubkey = chain.suite.public_key(secret)
         self.votes_missing = not chain.votes_are_mine(pubkey, confirm_lost_votes)
@@ -107,6 +113,11 @@ class Node:
             raise StartupError(_db_error(db, exc)) from None
         try:
             chain = Chain.open(kv, doc, config.pool)
+            problem = chain.integrity_problem()
+            if problem is not None:
+                raise StartupError(
+                    f"the store in {db} is damaged ({problem}); move it aside and rebuild it "
+                    f"from the peers with: credchain node resync --config {config_path(config)}")
             node = cls(config, chain, secret, confirm_lost_votes)
         except BaseException:
             kv.close()
@@ -173,21 +184,25 @@ class Node:
         assert server is not None
         self.guard.factory = server
         loop = asyncio.get_running_loop()
+        cfg = self.config
         try:
-            self._http = await loop.create_server(self.guard, self.config.host,
-                                                  self.config.http_port)
+            self._http = await loop.create_server(self.guard, cfg.http_host, cfg.http_port,
+                                                  ssl=_tls_context(cfg))
+        except OSError as exc:
+            await self._close_listeners()
+            raise StartupError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port} "
+                               f"(http_host, http_port): {exc.strerror or exc}") from None
+        try:
             await self.peers.start()
         except OSError as exc:
             await self._close_listeners()
-            raise StartupError(f"cannot listen on {self.config.host} (http_port "
-                               f"{self.config.http_port}, peer_port {self.config.peer_port}): "
-                               f"{exc.strerror or exc}") from None
+            raise StartupError(f"cannot listen for peers on {cfg.peer_host}:{cfg.peer_port} "
+                               f"(peer_host, peer_port): {exc.strerror or exc}") from None
         self._tasks.append(asyncio.create_task(self.guard.sweeper()))
         self.start_core()
-        log.info("node %s (validator %s) up: peers on %s:%d, HTTP on %s:%d, height %d",
-                 self.config.name, self.driver.replica.index, self.config.host,
-                 self.config.peer_port, self.config.host, self.config.http_port,
-                 self.chain.height())
+        log.info("node %s (validator %s) up: peers on %s:%d, HTTP%s on %s:%d, height %d",
+                 cfg.name, self.driver.replica.index, cfg.peer_host, cfg.peer_port,
+                 "S" if cfg.tls else "", cfg.http_host, cfg.http_port, self.chain.height())
 
     def http_port(self) -> int:
         """The port the HTTP API listens on (the config's, or the one the OS chose for 0)."""
@@ -251,6 +266,10 @@ class Node:
         self._fault = reason
 
     def health(self) -> tuple[bool, str]:
+        """Healthy only while the node serves a live chain: its store is sound, its
+        replica runs, it is not far behind its peers, it sees a quorum, and the chain
+        makes progress (a commit within ``health_stall_ms`` while transactions wait, and at
+        least one per heartbeat). Otherwise the first reason that holds."""
         if self._fault is not None:
             return False, f"store fault: {self._fault}"
         if self.votes_missing:
@@ -258,11 +277,36 @@ class Node:
                            "missing; restart with --confirm-lost-votes once sure")
         if self.consumer is None or self.consumer.done():
             return False, "the replica is not running"
+        height, peers = self.chain.height(), self.peers.peer_head_heights()
+        if peers and max(peers.values()) > height + 1:
+            return False, f"catching up: at height {height}, peers at {max(peers.values())}"
+        st = self.driver.status()
+        linked = len(self.peers.peer_indexes()) + (st.index is not None)
+        if st.validators > 1 and linked < quorum(st.validators):
+            return False, (f"no quorum: linked to {linked} of {st.validators} validators "
+                           f"(counting this one), {quorum(st.validators)} needed")
+        age_ms = (time.monotonic() - self.last_commit_s) * 1000
+        stall_ms = self.limits.health_stall_ms
+        if self.chain.pool.ready_count and age_ms > stall_ms:
+            return False, (f"stalled: {self.chain.pool.ready_count} transactions wait and "
+                           f"nothing committed for {age_ms / 1000:.0f} s")
+        if age_ms > self._heartbeat_ms() + stall_ms:
+            return False, f"stalled: nothing committed for {age_ms / 1000:.0f} s"
         return True, "ok"
+
+    def _heartbeat_ms(self) -> int:
+        return self.config.replica.empty_block_ticks * self.limits.tick_ms
 
     def status(self) -> dict[str, Any]:
         st = self.driver.status()
+        head = self.chain.store.head_header()
+        peer_heads = self.peers.peer_head_heights()
         return {
+            "catching_up": bool(peer_heads) and max(peer_heads.values()) > head.height + 1,
+            "last_block_time_ms": head.time_ms,
+            "last_block_time": beijing_time(head.time_ms),
+            "peer_heights": {str(i): h for i, h in sorted(peer_heads.items())},
+            "heartbeat_ms": self._heartbeat_ms(),
             "chain_id": self.chain.chain_id,
             "suite": self.chain.suite.name,
             "node": self.config.name,
@@ -296,6 +340,47 @@ class Node:
                    lambda: [((), float(self.guard.open_connections))])
 
 
+def config_path(config: NodeConfig) -> str:
+    return str(config.source) if config.source is not None else "YOUR_CONFIG.toml"
+
+
+def _tls_context(config: NodeConfig) -> ssl.SSLContext | None:
+    if config.tls is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(str(config.tls.cert_file), str(config.tls.key_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise StartupError(f"cannot load the TLS certificate or key ([tls]): {exc}") from None
+    return context
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") +
+               f".{int(record.msecs):03d}Z", "level": record.levelname.lower(),
+               "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def setup_logging(config: LogConfig) -> None:
+    handler = logging.StreamHandler()
+    if config.format == "json":
+        formatter: logging.Formatter = JsonLogFormatter()
+        formatter.converter = time.gmtime
+    else:
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.level.upper())
+
+
 def _db_error(db: Path, exc: Exception) -> str:
     text = str(exc)
     if "lock" in text.lower():
@@ -305,10 +390,11 @@ def _db_error(db: Path, exc: Exception) -> str:
 
 def main(config_path: str, confirm_lost_votes: bool = False) -> int:
     """Run one node from its config file until SIGTERM/SIGINT; returns the exit code."""
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(LogConfig())
     try:
-        node = Node.open(NodeConfig.load(config_path), confirm_lost_votes)
+        config = NodeConfig.load(config_path)
+        setup_logging(config.log)
+        node = Node.open(config, confirm_lost_votes)
         asyncio.run(node.run())
     except (ConfigError, StartupError, InvalidInput) as exc:
         # One line naming the setting or the resource, on stderr: never a traceback.

@@ -10,10 +10,12 @@ on it (``store_source``) or on a ``LevelKV`` directory like a stopped node's.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from contracts.app import ChainApp
 from contracts.registry import default_executor
 from contracts.scenario import SCENARIO_PARAMS, actor_secret, scenario_roles
+from contracts.scenario_kit import BeaconHook, validator_beacon_hook
 from ledger.block import QC, Block, Validator, commit_vote_bytes, quorum
 from ledger.crypto import get_suite
 from ledger.genesis import Anchor, GenesisDoc, export_anchor, init_store
@@ -32,7 +34,7 @@ def demo_doc(suite_name: str = "ed25519-sha256", chain_id: str = "store-chain") 
     return GenesisDoc(chain_id=chain_id, suite=suite_name, time_ms=START_MS,
                       validators=validators,
                       committee=[suite.public_key(actor_secret(suite, "c0"))],
-                      roles=scenario_roles(suite), params=dict(SCENARIO_PARAMS))
+                      roles=scenario_roles(suite), params=dict(SCENARIO_PARAMS), demo=True)
 
 
 class StoreChainClient:
@@ -78,11 +80,28 @@ class StoreChainClient:
     def wait_until(self, t_ms: int) -> None:
         self.time_ms = max(self.time_ms, t_ms)
 
-    def nonce_of(self, pubkey: bytes) -> int:
+    def get(self, key: str) -> Any:
         from ledger import encoding
 
-        raw = self.store.tree.get(f"nonce/{pubkey.hex()}")
-        return 0 if raw is None else int(encoding.decode(raw))
+        raw = self.store.tree.get(key)
+        return None if raw is None else encoding.decode(raw)
+
+    def nonce_of(self, pubkey: bytes) -> int:
+        value = self.get(f"nonce/{pubkey.hex()}")
+        return 0 if value is None else int(value)
+
+    def validator_hook(self) -> BeaconHook:
+        """The validators' beacon transactions, played with their known demo keys (the
+        story's committee draw waits for them)."""
+        return validator_beacon_hook(self, self.get, lambda: self.store.head()[0],
+                                     list(self.secrets.values()))
+
+    def story(self) -> dict[str, Any]:
+        """Run the whole trading story once more on this chain."""
+        from contracts.scenario import run_scenario
+
+        self.time_ms += 1  # a new story's ids come from the time
+        return run_scenario(self, lambda line: None, beacon_hook=self.validator_hook())
 
 
 class StoreSource:
@@ -102,11 +121,11 @@ class StoreSource:
         return None if header is None else header.hash(self.store.suite)
 
     def blocks(self, first: int, last: int) -> Iterator[tuple[Block, QC]]:
-        from shell.auditsrc import SealedBlock
+        from shell.auditsrc import WithheldBlock
 
         for h in range(first, last + 1):
             if self.sealed_from is not None and h >= self.sealed_from:
-                raise SealedBlock(h, "the block holds a sealed bid before its tender's deadline")
+                raise WithheldBlock(h, "the block holds a sealed bid before its tender's deadline")
             block, qc = self.store.block(h), self.store.qc(h)
             assert block is not None and qc is not None
             yield block, qc

@@ -149,10 +149,12 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
     sealed_c = seal_bid(SUITE, CHAIN, b.tender, 1, b.uscc["c"], b"c", 95_000_000)
     b.story.send("c", "bid.submit", sealed_c.submit_args("G-c"))
 
-    # before the deadline: the bid record can't be read, the window is not open: refused
+    # before the deadline: the bidder reads its own bid (the live version 2), but the window
+    # is not open: refused
     got = b.cli("bid", "reveal", *b.key("a"), *b.protected(), "--sealed", str(a_v2))
     assert got.exit_code != 0 and "not revealed" in got.output
-    assert "[not checked] the bid record on chain could not be compared" in got.output
+    assert "[ok] the bid on chain (version 2) is this file's" in got.output
+    assert "[FAILED] tender" in got.output and "is not in a decryption window" in got.output
 
     b.open_bids(("a", "b", "c"))
     # the replaced version's file would destroy the bid: refused, naming the live version
@@ -175,10 +177,14 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
     got = b.cli("bid", "reveal", *b.key("a"), *b.protected(), "--sealed", str(a_v2))
     assert got.exit_code != 0 and "revealed, not sealed" in got.output
 
-    # the proof of A's live version, with the inclusion bundle of its transaction
+    # the proof of A's live version; the inclusion bundle of its transaction is A's to ask
     out = tmp / "proof.json"
-    got = b.cli("bid", "prove", "--url", b.url, "--sealed", str(a_v2), "--anchor",
-                str(b.anchor), "--out", str(out))
+    prove = ["bid", "prove", "--sealed", str(a_v2), "--anchor", str(b.anchor), "--out",
+             str(out)]
+    got = b.cli(*prove, "--url", b.url)
+    assert got.exit_code == 0, got.output
+    assert got.output.count("[ok]") == 3 and "[not checked] the inclusion bundle" in got.output
+    got = b.cli(*prove, *b.key("a"))
     assert got.exit_code == 0, got.output
     assert got.output.count("[ok]") == 7 and "FAILED" not in got.output
     assert "bid.replace" in got.output and "+08:00" in got.output
@@ -261,30 +267,37 @@ def test_tx_send_fails_on_a_failed_receipt_and_shows_events(bidding: Bidding) ->
     assert [e["type"] for e in shown["receipt"]["events"]] == ["bid.withdrawn"]
 
 
-def test_export_and_history_stop_at_a_sealed_block_then_go_on(bidding: Bidding) -> None:
-    """Over a node's API: while the tender is open the node refuses the block holding A's
-    bid; the export stops before it (exit 3, what it has is intact), and after the deadline
-    the same command appends the rest. The genesis document is the node's own."""
+def test_export_and_history_over_a_nodes_api_need_a_supervisor(bidding: Bidding) -> None:
+    """Over a node's API: the node shows whole blocks to supervisors only, so an export as
+    the public stops at block 1 (exit 3, nothing lost); as a supervisor it has every block,
+    sealed bids included, and the history still keeps them sealed until the deadline; after
+    the deadline the same command appends the rest and the history shows the bids."""
     b, tmp = bidding, bidding.tmp
     assert b.seal("a", tmp / "a.json").exit_code == 0
-    bid_height = json.loads((tmp / "a.json").read_text())["height"]
     node_doc = b.anchor.with_name("genesis.json")  # written by the live_node fixture
     out = tmp / "x.sqlite"
     args = ["audit", "export", "--genesis", str(node_doc), "--anchor", str(b.anchor),
             "--url", b.url, "--out", str(out)]
     got = b.cli(*args)
     assert got.exit_code == 3, got.output
-    assert f"stopped at height {bid_height}: the node refuses that block" in got.output
-    assert "run again then" in got.output
+    assert "stopped at height 1: the node withholds that block" in got.output
+    assert "a supervisor's --key" in got.output
+    supervisor = b.key("supervisor")[2:]  # --key FILE --passphrase-file FILE
+    got = b.cli(*args, *supervisor)
+    assert got.exit_code == 0, got.output
     got = b.cli("history", "tender", b.tender, "--db", str(out))
     assert got.exit_code == 0 and "bids are sealed" in got.output
+    got = b.cli("history", "entity", b.uscc["a"], "--db", str(out))
+    assert "sealed until its deadline" in got.output and "commitment" not in got.output
     b.client.wait_until(b.deadline)
-    got = b.cli(*args)
-    assert got.exit_code == 0, got.output
-    assert f"exported heights {bid_height}.." in got.output
+    got = b.cli(*args, *supervisor)
+    assert got.exit_code == 0 and "exported heights" in got.output, got.output
     got = b.cli("history", "entity", b.uscc["a"], "--db", str(out))
     assert "bid on tender" in got.output and "sealed (version 1" in got.output
-
+    # straight from the node, as a supervisor, through a temporary export
+    got = b.cli("history", "tender", b.tender, "--genesis", str(node_doc), "--url", b.url,
+                *supervisor)
+    assert got.exit_code == 0 and "BID DEADLINE" in got.output, got.output
 
 
 def test_a_sealed_file_of_the_first_format_still_loads_and_retires(tmp_path: Path) -> None:

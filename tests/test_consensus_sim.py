@@ -98,3 +98,17 @@ def test_the_checker_reports_a_store_that_reopens_below_its_last_complete_block(
     sim.checker.max_height[m.ident] += 1
     with pytest.raises(SafetyViolation, match=r"reopened at height .*reproduce with seed=0"):
         sim.checker.on_reopen(m.ident, m.node.chain)
+
+
+def test_an_idle_cluster_writes_only_heartbeat_blocks_and_changes_no_view() -> None:
+    from dataclasses import replace
+
+    from tests.sim.simulator import SIM_CONFIG
+
+    sc = Scenario(config=replace(SIM_CONFIG, empty_block_ticks=300), tx_rate=0.0,
+                  fault_ticks=1000, check_liveness=False)
+    sim = Simulator(4, sc)
+    heights = sim.run()
+    # 1,000 ticks, a heartbeat every 300 at a height (plus a few ticks to commit it).
+    assert set(heights.values()) == {3}, heights
+    assert sim.stats["ViewChange"] == 0 and sim.stats["PrePrepare"] == 3

@@ -24,7 +24,7 @@ STOP_BOUND_S = 5.0
 @pytest.mark.multiprocess
 @pytest.mark.timeout(180)
 def test_each_validator_stops_within_five_seconds_while_its_peers_run(tmp_path: Path) -> None:
-    init_network(tmp_path / "net", 4, "ed25519-sha256", "life", clients=0)
+    init_network(tmp_path / "net", 4, "ed25519-sha256", "life", clients=0, heartbeat_ms=1000)
     net = LocalNet(tmp_path / "net")
     net.start_all()
     try:

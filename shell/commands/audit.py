@@ -2,9 +2,9 @@
 
 Both commands re-execute every block from genesis (``shell.auditrun``), with progress on
 stderr, and can resume: ``replay --state-dir DIR`` and ``export`` (whose replay state lives
-beside the export, ``OUT.replay/``) continue from where the last run stopped. A node keeps
-blocks holding sealed bids of open tenders from the public: a run meeting one stops there,
-keeps what it verified, and exits 3 ("partial: run again after the deadline").
+beside the export, ``OUT.replay/``) continue from where the last run stopped. A node shows
+whole blocks to supervisors only, so ``--url`` needs a supervisor's ``--key``; a run meeting
+a block the node withholds stops there, keeps what it verified, and exits 3 ("partial").
 """
 
 from __future__ import annotations
@@ -17,12 +17,31 @@ from typing import Any
 
 import click
 
-from shell.commands.common import fail
+from shell.commands.common import fail, key_options, load_key
 
 PARTIAL_EXIT = 3
 
 
+def reader_key_options(f: Any) -> Any:
+    """``--key`` (with its passphrase options): the key a node's API is read as."""
+    f = key_options(f)
+    return click.option("--key", "key_file", type=click.Path(dir_okay=False, exists=True),
+                        help="with --url: read the node as this key (a supervisor's: the node "
+                             "shows whole blocks to supervisors only)")(f)
+
+
+def reader_secret(doc: Any, key_file: str | None, env: str | None,
+                  file: str | None) -> bytes | None:
+    if key_file is None:
+        return None
+    suite, secret = load_key(key_file, env, file)
+    if suite.name != doc.suite:
+        fail(f"{key_file} is a {suite.name} key; the chain uses {doc.suite}")
+    return secret
+
+
 def _source_options(f: Any) -> Any:
+    f = reader_key_options(f)
     f = click.option("--progress-every", default=1000, show_default=True,
                      type=click.IntRange(1),
                      help="a progress line per this many blocks (off a terminal)")(f)
@@ -51,7 +70,8 @@ def audit() -> None:
 @click.option("--out", type=click.Path(dir_okay=False), help="write the report (JSON) here")
 def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
                  data_dir: str | None, to_height: int | None, progress_every: int,
-                 state_dir: str | None, out: str | None) -> None:
+                 key_file: str | None, passphrase_env: str | None,
+                 passphrase_file: str | None, state_dir: str | None, out: str | None) -> None:
     """Re-execute every block from genesis, checking every signature, root and QC."""
     from ledger.genesis import Anchor, GenesisDoc
     from shell.auditrun import run_replay
@@ -59,7 +79,8 @@ def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
 
     doc = GenesisDoc.load(genesis_path)
     anchor = Anchor.load(anchor_path) if anchor_path else None
-    source = open_source(url, data_dir, doc)
+    source = open_source(url, data_dir, doc,
+                         reader_secret(doc, key_file, passphrase_env, passphrase_file))
     started = time.monotonic()
     try:
         result = run_replay(doc, anchor, source, Path(state_dir) if state_dir else None,
@@ -96,7 +117,9 @@ def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
                    "(needs the [parquet] extra)")
 def audit_export(genesis_path: str, anchor_path: str | None, url: str | None,
                  data_dir: str | None, to_height: int | None, progress_every: int,
-                 out: str, state_dir: str | None, parquet_dir: str | None) -> None:
+                 key_file: str | None, passphrase_env: str | None,
+                 passphrase_file: str | None, out: str, state_dir: str | None,
+                 parquet_dir: str | None) -> None:
     """Export blocks, transactions (decoded calls and args), receipts, events and state
     changes into SQLite (schema: shell/export.py), checking every block as a replay does.
 
@@ -112,7 +135,8 @@ def audit_export(genesis_path: str, anchor_path: str | None, url: str | None,
 
         require_pyarrow()  # refuse now, not after a long export
     out_path = Path(out)
-    source = open_source(url, data_dir, doc)
+    source = open_source(url, data_dir, doc,
+                         reader_secret(doc, key_file, passphrase_env, passphrase_file))
     try:
         result, first_height, rows = export_chain(doc, anchor, source, out_path, state_dir,
                                              to_height, progress_every)

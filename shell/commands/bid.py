@@ -79,7 +79,7 @@ def bid_seal(url: str, key_file: str, passphrase_env: str | None, passphrase_fil
     """Seal a bid (content key, encrypted summary, file hash, commitment) and submit it."""
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     phrase = _sealed_phrase(sealed_passphrase_env, sealed_passphrase_file)
-    client = NodeClient(url)
+    client = NodeClient(url).as_key(suite, secret)  # it reads its own nonce and receipt
     record = _seal(client, suite, secret, tender_id, lot, uscc, bid_file, price_fen, guarantee)
     live = _send_sealed(client, suite, secret, "bid.submit", record, Path(out), phrase)
     _say_live(live, Path(out))
@@ -113,7 +113,7 @@ def bid_replace(url: str, key_file: str, passphrase_env: str | None,
     if previous.protected is not None and phrase is None:
         fail(f"{previous_path} is passphrase-protected: protect the new version too "
              "(--sealed-passphrase-file or --sealed-passphrase-env)")
-    client = NodeClient(url)
+    client = NodeClient(url).as_key(suite, secret)
     record = _seal(client, suite, secret, previous.tender_id, previous.lot, previous.uscc,
                    bid_file, price_fen, previous.guarantee if guarantee is None else guarantee)
     live = _send_sealed(client, suite, secret, "bid.replace", record, Path(out), phrase)
@@ -143,7 +143,7 @@ def bid_withdraw(url: str, key_file: str, passphrase_env: str | None,
     if record.status not in ("live", "pending"):
         fail(f"{sealed_path} is a {record.status} bid, not a live one")
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
-    client = NodeClient(url)
+    client = NodeClient(url).as_key(suite, secret)
     args = {"tender_id": record.tender_id, "lot": record.lot}
     done = client.send(client.sign(suite, secret, "bid.withdraw", args))
     if done.receipt.code != "OK":
@@ -162,9 +162,13 @@ def bid_withdraw(url: str, key_file: str, passphrase_env: str | None,
 
 @bid.command("status")
 @url_option
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="the bidder's key: a bid's receipt is shown to its entity only")
+@key_options
 @click.option("--sealed", "sealed_path", required=True,
               type=click.Path(dir_okay=False, exists=True))
-def bid_status(url: str, sealed_path: str) -> None:
+def bid_status(url: str, key_file: str, passphrase_env: str | None,
+               passphrase_file: str | None, sealed_path: str) -> None:
     """What a sealed file is, and (for a file still pending) what became of its transaction:
     a committed OK bid is renamed to its live name, a refused one to *.refused.json."""
     from shell import sealedfile
@@ -174,7 +178,8 @@ def bid_status(url: str, sealed_path: str) -> None:
                f"{record.tender_id} lot {record.lot}, commitment {record.commitment.hex()}")
     if record.status != "pending":
         return
-    client = NodeClient(url)
+    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
+    client = NodeClient(url).as_key(suite, secret)
     got = client.tx_status(record.tx_id)
     if got.get("status") != "committed":
         click.echo(f"   its transaction {record.tx_id} is {got.get('status')} at {url}; if it "
@@ -208,8 +213,8 @@ def bid_reveal(url: str, key_file: str, passphrase_env: str | None,
 
     record = load_sealed(sealed_path, _opener(sealed_passphrase_env, sealed_passphrase_file))
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
-    client = NodeClient(url)
-    chain_id = client.status()["chain_id"]
+    client = NodeClient(url).as_key(suite, secret)  # its own bid record, even before the deadline
+    chain_id = client.chain_id()
     checked = check_reveal(client, suite, chain_id, suite.public_key(secret), record)
     click.echo(f"before revealing the bid of {record.uscc} on tender {record.tender_id} lot "
                f"{record.lot}:")
@@ -245,11 +250,17 @@ def bid_reveal(url: str, key_file: str, passphrase_env: str | None,
 
 @bid.command("prove")
 @url_option
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, exists=True),
+              help="the bidder's key: the node shows a bid transaction's inclusion bundle "
+                   "to its entity (without it the proof has the two state bundles only)")
+@key_options
 @click.option("--sealed", "sealed_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--anchor", "anchor_path", required=True,
               type=click.Path(dir_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
-def bid_prove(url: str, sealed_path: str, anchor_path: str, out: str) -> None:
+def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
+              passphrase_file: str | None, sealed_path: str, anchor_path: str,
+              out: str) -> None:
     """Prove the sealed bid's commitment was on chain before the deadline (after it): two
     §7 bundles and the §8 inclusion bundle of the bid transaction, checked offline."""
     from ledger.verdict import beijing_time
@@ -258,10 +269,15 @@ def bid_prove(url: str, sealed_path: str, anchor_path: str, out: str) -> None:
     record = load_sealed(sealed_path)  # public fields only: a protected file stays locked
     if not record.tx_id or record.status not in ("live", "pending"):
         fail(f"{sealed_path} holds no committed live bid ({record.status})")
-    result = prove_bid(NodeClient(url), Path(anchor_path), record.tender_id, record.lot,
-                       record.uscc, record.commitment, record.tx_id, Path(out))
+    public = NodeClient(url)  # the state bundles as anyone gets them: after the deadline
+    keyed = (public.as_key(*load_key(key_file, passphrase_env, passphrase_file))
+             if key_file else None)
+    result = prove_bid(public, Path(anchor_path), record.tender_id, record.lot,
+                       record.uscc, record.commitment, record.tx_id, Path(out), keyed)
     for text, ok in result.checks.items():
         click.echo(f"   [{'ok' if ok else 'FAILED'}] {text}")
+    for note in result.notes:
+        click.echo(f"   [not checked] {note}")
     click.echo(f"   bid bundle: {result.bid_bundle} (key {result.key}, height {result.height},"
                f" block time {beijing_time(result.block_ms)}, deadline "
                f"{beijing_time(result.deadline_ms)}); tender bundle: {result.tender_bundle};"

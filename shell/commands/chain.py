@@ -55,7 +55,7 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
         fail(f"--args is not valid: {exc}")
     if not isinstance(args, dict):
         fail("--args must be a JSON map")
-    client = NodeClient(url)
+    client = NodeClient(url).as_key(suite, secret)  # it reads its own nonce and receipt
     signed = client.sign(suite, secret, call, args, nonce)
     tx_id = client.submit([signed]).tx_ids()[0]  # strict: a refused admission is a NodeError
     if not wait:

@@ -35,7 +35,8 @@ def demo(directory: str | None, suite: str, url: str | None, anchor_path: str | 
         run_demo_story([url], Path(str(anchor_path)), Path.cwd(), click.echo)
         return
     out = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="credchain-demo-"))
-    manifest = init_network(out, 4, suite, "credchain-demo", 4, demo=True)
+    # The story waits for block time to pass: an idle demo chain writes a block a second.
+    manifest = init_network(out, 4, suite, "credchain-demo", 4, demo=True, heartbeat_ms=1000)
     click.echo(f"== a local network of 4 validators ({suite}) in {out} ==")
     net = LocalNet(out)
     net.start_all()

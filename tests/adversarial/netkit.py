@@ -48,7 +48,7 @@ class AttackNet:
         self.known = [key(f"known-{i}") for i in range(8)]
         members = [self.suite.public_key(s) for s in [key("honest"), *self.known]]
         self.manifest = init_network(self.directory, 4, SUITE_NAME, "attack-net", clients=0,
-                                     extra_roles={"platform": members})
+                                     extra_roles={"platform": members}, heartbeat_ms=1000)
         for n in self.manifest["nodes"]:
             path = self.directory / n["config"]
             path.write_text(path.read_text().replace("\n[[peers]]", ATTACK_LIMITS +

@@ -7,9 +7,10 @@ seed still replays exactly. ``f`` faulty at most in every mix that checks livene
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from tests.sim.network import LinkModel
-from tests.sim.simulator import Scenario
+from tests.sim.simulator import SIM_CONFIG, Scenario
 
 LOSSY = LinkModel(loss=0.05, duplicate=0.05, delay_min_ticks=1, delay_max_ticks=6)
 HEAVY = LinkModel(loss=0.2, duplicate=0.1, delay_min_ticks=1, delay_max_ticks=8)
@@ -49,6 +50,13 @@ MIXES: dict[str, Callable[[int], Scenario]] = {
     "validators7": lambda s: Scenario(n=7, spares=1, partitions=ALL_PARTITIONS,
                                       crash_rate=0.02, fault_ticks=260,
                                       gov=((20, "add"), (120, f"remove:{(s + 1) % 7}"))),
+    # A long heartbeat: blocks come when transactions wait (a sparse client here), and the
+    # view timers run only while a proposal is owed; faults must still be repaired.
+    "heartbeat4": lambda s: Scenario(config=replace(SIM_CONFIG, empty_block_ticks=400),
+                                     tx_rate=0.05, link=LOSSY, crash_rate=0.02,
+                                     partitions=("leader", "halves")),
+    "heartbeat7": lambda s: Scenario(n=7, config=replace(SIM_CONFIG, empty_block_ticks=400),
+                                     tx_rate=0.05, link=HEAVY, byzantine={s % 7: "silent"}),
 }
 
 
