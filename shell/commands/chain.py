@@ -34,11 +34,19 @@ def tx() -> None:
 @click.option("--call", required=True, help="contract.method")
 @click.option("--args", "args_json", default="{}", help="JSON map; bytes as {\"$bin\": hex}")
 @click.option("--nonce", type=int, help="default: the sender's committed next nonce")
-@click.option("--wait", is_flag=True, help="wait (≤ 30 s) until the transaction commits")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="wait (≤ 30 s) for the receipt; --no-wait only submits (then the exit code "
+                   "says only whether the node admitted the transaction)")
+@click.option("--json", "as_json", is_flag=True,
+              help="print JSON (times in ms and in Beijing time) instead of text")
 def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file: str | None,
-            call: str, args_json: str, nonce: int | None, wait: bool) -> None:
-    """Sign a transaction and submit it to a node."""
+            call: str, args_json: str, nonce: int | None, wait: bool, as_json: bool) -> None:
+    """Sign a transaction, submit it to a node and wait for its receipt.
+
+    Exit 0 only when the receipt's code is OK; a failed receipt prints its code and message
+    and exits 1 (the transaction is committed; it changed nothing but, at most, its nonce)."""
     from ledger import jsonform
+    from ledger.verdict import beijing_time
 
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     try:
@@ -47,17 +55,32 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
         fail(f"--args is not valid: {exc}")
     if not isinstance(args, dict):
         fail("--args must be a JSON map")
-    client = NodeClient(url)
+    client = NodeClient(url).as_key(suite, secret)  # it reads its own nonce and receipt
     signed = client.sign(suite, secret, call, args, nonce)
-    submitted = client.submit([signed])
-    click.echo(json.dumps({"accepted": submitted.accepted, "results": submitted.results},
-                          indent=2))
-    if wait:
-        done = client.wait_committed(submitted.tx_ids()[0])
-        click.echo(json.dumps({"tx_id": done.tx_id, "status": "committed",
-                               "height": done.height, "index": done.index,
-                               "receipt": jsonform.to_json(done.receipt.to_obj(),
-                                                           jsonform.RECEIPT)}, indent=2))
+    tx_id = client.submit([signed]).tx_ids()[0]  # strict: a refused admission is a NodeError
+    if not wait:
+        click.echo(json.dumps({"tx_id": tx_id, "status": "submitted"}, indent=2) if as_json
+                   else f"submitted {call} as transaction {tx_id} (not waiting for its receipt)")
+        return
+    done = client.wait_committed(tx_id)
+    time_ms = client.header(done.height).time_ms
+    receipt = jsonform.to_json(done.receipt.to_obj(), jsonform.RECEIPT)
+    if as_json:
+        click.echo(json.dumps({"tx_id": tx_id, "status": "committed", "height": done.height,
+                               "index": done.index, "time_ms": time_ms,
+                               "time": beijing_time(time_ms), "receipt": receipt},
+                              ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"transaction {tx_id} ({call})\n"
+                   f"  committed in block {done.height} (index {done.index}) at "
+                   f"{beijing_time(time_ms)}\n  receipt {done.receipt.code}"
+                   + (f": {done.receipt.message}" if done.receipt.message else ""))
+        for event in receipt.get("events", []):
+            click.echo("  event " + json.dumps(event, ensure_ascii=False, sort_keys=True))
+    if done.receipt.code != "OK":
+        fail(f"transaction failed: {done.receipt.code}: {done.receipt.message} "
+             f"(committed in block {done.height}; a failed transaction changes nothing but, at "
+             "most, its sender's nonce)")
 
 
 @click.command()
