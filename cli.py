@@ -34,7 +34,8 @@ def main() -> None:
 
 
 for command in (keys.keys, network.network, network.node_group, network.net_group,
-                chain.status, chain.tx, chain.proof, chain.verify, demo.demo, bid.bid,
+                chain.status, chain.tx, chain.proof, chain.verify, chain.eligibility,
+                demo.demo, bid.bid,
                 audit.audit, gov.gov, history.history):
     main.add_command(command)
 

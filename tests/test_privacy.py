@@ -126,6 +126,9 @@ def paths(t: Trading, chain: Chain) -> list[str]:
         "/proofs": [f"/proofs?key={k}" for k in keys] + ["/proofs?" + "&".join(
             f"key={k}" for k in keys)],
         "/tenders/{tender_id}/slots": ["/tenders/T1/slots?lot=1"],
+        "/eligibility/{uscc}": [f"/eligibility/{t.uscc_of[n]}?tender=T1" for n in BIDDERS],
+        "/exposure": ["/exposure", "/exposure?region=441500"] + [
+            f"/exposure?uscc={t.uscc_of[n]}" for n in BIDDERS],
         "/status": ["/status"], "/healthz": ["/healthz"], "/openapi.json": ["/openapi.json"],
         "/metrics": [],  # counters of a live node's traffic; compared by name below
     }
