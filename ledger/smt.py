@@ -61,7 +61,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import repeat
 from operator import itemgetter
 
 from ledger import schema, tags
@@ -77,7 +76,7 @@ from ledger.smt_layout import (
     parse_chunk,
     root_info,
 )
-from ledger.smt_native import Kernel, kernel_for
+from ledger.smt_native import Kernel, NodeMap, kernel_for
 from ledger.smt_proof import PATH_BITS, Proof, ProofLeaf, key_path, value_hash
 
 __all__ = ["CHUNK_LEVELS", "DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "StagedUpdate",
@@ -103,12 +102,12 @@ class _Layer:
     """What one adopted update staged and the KV does not hold yet."""
 
     root: bytes
-    nodes: dict[bytes, bytes]  # every new node by its hash, as the tree reads them
+    nodes: NodeMap  # every new node by its hash, as the tree reads them
     chunks: dict[bytes, bytes]  # the chunk records staged in the batch, by chunk top
     values: dict[bytes, bytes]
     heads: dict[str, bytes | None]
-    pinned_new: dict[bytes, bytes]  # new inner nodes above the pinned depth
-    pinned_old: list[bytes]  # the inner nodes above it that they supersede
+    pinned_old: bytes  # the pinned nodes superseded (32-byte hashes end to end)
+    deep: bytes  # the new nodes not to pin: below the pinned depth, or a lone-key root
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +146,7 @@ class StateTree:
         self._written_root = root
         self._layers: deque[_Layer] = deque()
         self._pinned_depth = pinned_depth
-        self._pinned: dict[bytes, bytes] = {}
+        self._pinned: NodeMap = self.kernel.new_store()
         self._generation_nodes = cache_nodes // 2
         self._hot: dict[bytes, bytes] = {}
         self._cold: dict[bytes, bytes] = {}
@@ -247,18 +246,18 @@ class StateTree:
             raise InvalidInput(f"height must be a non-negative integer, got {height!r}")
         parent = self.root
         paths, infos, values, heads = self._prepare(writes)
-        nodes: dict[bytes, bytes] = {}
+        nodes: NodeMap = self.kernel.new_store()
         chunks: dict[bytes, bytes] = {}
-        pinned_new: dict[bytes, bytes] = {}
-        pinned_old: list[bytes] = []
+        pinned_old = deep = b""
         new_root = parent
         if paths:
             update = self.kernel.update(paths, infos, *self._ref(parent), self._pinned,
                                         self._pinned_depth, self._load_pinned)
             new_root, nodes = update.root, update.nodes
-            pinned_new, pinned_old = update.pinned_new, update.pinned_old
+            pinned_old, deep = update.pinned_old, update.deep
             if update.root_info is not None:  # a lone key at the root has no parent to hint it
                 nodes[new_root] = chunks[new_root] = LEAF_PREFIX + update.root_info
+                deep += new_root
             chunks.update(self.kernel.chunk_records(update.chunk_tops, nodes, self._pinned,
                                                     self._member))
         # One list per record kind: a method call per put costs as much as the put.
@@ -269,7 +268,7 @@ class StateTree:
         head_key = schema.state_head_key
         ops += [(head_key(key), head) for key, head in heads.items()]
         ops.append((schema.state_root_key(height), new_root))
-        layer = _Layer(new_root, nodes, chunks, values, heads, pinned_new, pinned_old)
+        layer = _Layer(new_root, nodes, chunks, values, heads, pinned_old, deep)
         return StagedUpdate(parent, new_root, height, writes, ops, layer, id(self))
 
     def adopt(self, staged: StagedUpdate, batch: WriteBatch) -> bytes:
@@ -296,10 +295,7 @@ class StateTree:
         if not self._layers:
             raise RuntimeError("confirm_written called with no pending apply")
         layer = self._layers.popleft()
-        pinned = self._pinned
-        # ~10,000 removals a block: drained by a zero-length deque, the loop runs in C.
-        deque(map(pinned.pop, layer.pinned_old, repeat(None)), maxlen=0)
-        pinned.update(layer.pinned_new)
+        self.kernel.retire(self._pinned, layer.pinned_old, layer.nodes, layer.deep)
         self._written_root = layer.root
 
     def discard_pending(self) -> None:

@@ -8,8 +8,11 @@ and metrics). ``CREDCHAIN_SMT_PURE=1`` in the environment forces the pure kernel
 benchmarks and tests of the fallback).
 
 Both kernels share one interface, ``Kernel``: ``update`` and ``chunk_records`` as in
-``ledger.smt_update``, plus ``digests`` (one tagged hash over many inputs) and ``find``
-(the INFO where a path ends, for checked reads).
+``ledger.smt_update``, plus ``digests`` (one tagged hash over many inputs), ``find`` (the
+INFO where a path ends, for checked reads), and the map that holds the tree's records in
+memory (``new_store``, ``retire``): a dict for the pure kernel, the C kernel's
+``NodeStore`` (an open-addressing table keyed by the hashes themselves, ~4x fewer cache
+misses per lookup than a dict of 1.4M bytes keys) for the native one.
 """
 
 from __future__ import annotations
@@ -17,17 +20,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from ledger import smt_update
-from ledger.crypto import ED25519_SHA256, SM2_SM3, ZERO_HASH, Suite
+from ledger.crypto import DIGEST_LEN, ED25519_SHA256, SM2_SM3, ZERO_HASH, Suite
 from ledger.errors import CorruptStore
 from ledger.smt_layout import CHUNK_LEVELS, children, is_inner
 from ledger.smt_proof import PATH_BITS
 
-__all__ = ["NATIVE", "NATIVE_PROBLEM", "Kernel", "kernel_for"]
+__all__ = ["NATIVE", "NATIVE_PROBLEM", "Kernel", "NodeMap", "kernel_for"]
 
 _log = logging.getLogger("credchain.smt")
 
@@ -49,6 +54,14 @@ _native, NATIVE_PROBLEM = _import_native()
 NATIVE = _native is not None
 if not NATIVE:
     _log.warning("state tree: pure-Python kernel in use, about 3x slower: %s", NATIVE_PROBLEM)
+
+
+class NodeMap(Protocol):
+    """What the tree asks of a map from node hashes to records (a dict or a NodeStore)."""
+
+    def get(self, key: bytes, default: None = None, /) -> bytes | None: ...
+    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
+    def __len__(self) -> int: ...
 
 
 class Kernel:
@@ -73,24 +86,44 @@ class Kernel:
         hash_ = self.hash
         return [hash_(prefix + item) for item in items]
 
+    def new_store(self) -> NodeMap:
+        """An empty map of node records of the kind this kernel reads."""
+        if self._c is not None:
+            return self._c.NodeStore()  # type: ignore[no-any-return]
+        return {}
+
+    def retire(self, pinned: NodeMap, old: bytes, new: NodeMap, deep: bytes) -> None:
+        """Drop the records ``old`` (32-byte hashes end to end; absent ones too) from
+        ``pinned``, then add those of ``new`` but the ones in ``deep``."""
+        if self._c is not None:
+            pinned.retire(old, new, deep)  # type: ignore[attr-defined]
+            return
+        assert isinstance(pinned, dict) and isinstance(new, dict)
+        # ~10,000 removals a block: drained by a zero-length deque, the loop runs in C.
+        deque(map(pinned.pop, _hashes(old), repeat(None)), maxlen=0)
+        pinned.update(new)
+        deque(map(pinned.pop, _hashes(deep), repeat(None)), maxlen=0)
+
     def update(self, paths: list[bytes], infos: list[bytes | None], root: bytes,
-               root_info: bytes | None, pinned: dict[bytes, bytes], pinned_depth: int,
+               root_info: bytes | None, pinned: NodeMap, pinned_depth: int,
                load: smt_update.Load) -> smt_update.Update:
         if self._c is not None:
             found = self._c.update(self._algorithm, paths, infos, root, root_info, pinned,
                                    pinned_depth, load)
             return smt_update.Update(*found)
+        assert isinstance(pinned, dict)
         return smt_update.update(self.hash, paths, infos, root, root_info, pinned,
                                  pinned_depth, load)
 
-    def chunk_records(self, chunk_tops: dict[bytes, bytes | None], nodes: dict[bytes, bytes],
-                      pinned: dict[bytes, bytes], member: smt_update.Member) -> dict[bytes, bytes]:
+    def chunk_records(self, chunk_tops: dict[bytes, bytes | None], nodes: NodeMap,
+                      pinned: NodeMap, member: smt_update.Member) -> dict[bytes, bytes]:
         if self._c is not None:
             return self._c.chunk_records(chunk_tops, nodes, pinned,  # type: ignore[no-any-return]
                                          member)
+        assert isinstance(nodes, dict) and isinstance(pinned, dict)
         return smt_update.chunk_records(chunk_tops, nodes, pinned, member)
 
-    def find(self, root: bytes, path: bytes, pinned: dict[bytes, bytes], pinned_depth: int,
+    def find(self, root: bytes, path: bytes, pinned: NodeMap, pinned_depth: int,
              load: smt_update.Load) -> bytes | None:
         """The INFO of the lone key where ``path`` ends under the inner node ``root``, or
         None when it ends in an empty subtree."""
@@ -100,11 +133,15 @@ class Kernel:
         return _find(root, path, pinned, pinned_depth, load)
 
 
+def _hashes(joined: bytes) -> list[bytes]:
+    return [joined[at:at + DIGEST_LEN] for at in range(0, len(joined), DIGEST_LEN)]
+
+
 def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def _find(root: bytes, path: bytes, pinned: dict[bytes, bytes], pinned_depth: int,
+def _find(root: bytes, path: bytes, pinned: NodeMap, pinned_depth: int,
           load: smt_update.Load) -> bytes | None:
     node, top = root, root
     bits = int.from_bytes(path, "big")

@@ -24,6 +24,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.crypto import ZERO_HASH
 from ledger.errors import CorruptStore
@@ -64,10 +65,10 @@ class Update:
 
     root: bytes
     root_info: bytes | None  # the root's INFO when the whole tree holds one key
-    nodes: dict[bytes, bytes]  # every new inner record, by hash
+    nodes: Any  # every new inner record by hash: a dict, or the C kernel's NodeStore
     chunk_tops: dict[bytes, bytes | None]  # each new chunk top -> the node it replaces
-    pinned_new: dict[bytes, bytes]  # new inner records above the pinned depth
-    pinned_old: list[bytes]  # the pinned nodes they supersede
+    pinned_old: bytes  # the pinned nodes superseded, 32-byte hashes end to end
+    deep: bytes  # the new nodes at or below the pinned depth (not to pin), likewise
 
 
 class _Run:
@@ -218,8 +219,8 @@ def _up(run: _Run, levels: list[list[_Node]], plans: list[list[_Plan]],
     hash_ = run.hash
     nodes: dict[bytes, bytes] = {}
     chunk_tops: dict[bytes, bytes | None] = {}
-    pinned_new: dict[bytes, bytes] = {}
     pinned_old: list[bytes] = []
+    deep: list[bytes] = []
     results: list[Ref] = []
     for depth in range(len(plans) - 1, -1, -1):
         below, results = results, []
@@ -245,14 +246,14 @@ def _up(run: _Run, levels: list[list[_Node]], plans: list[list[_Plan]],
                 nodes[digest] = raw
                 if at_top:
                     chunk_tops[digest] = old
-                if pinnable:
-                    pinned_new[digest] = raw
+                if not pinnable:
+                    deep.append(digest)
                 ref = digest, None
             if old is not None and pinnable and ref[0] != old:
                 pinned_old.append(old)
             results.append(ref)
     (root, root_info), = results
-    return Update(root, root_info, nodes, chunk_tops, pinned_new, pinned_old)
+    return Update(root, root_info, nodes, chunk_tops, b"".join(pinned_old), b"".join(deep))
 
 
 def chunk_records(chunk_tops: dict[bytes, bytes | None], nodes: dict[bytes, bytes],
