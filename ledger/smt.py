@@ -151,6 +151,7 @@ class StateTree:
         self._hot: dict[bytes, bytes] = {}
         self._cold: dict[bytes, bytes] = {}
         self.node_loads = 0  # chunk records read from the KV (cache misses), for benchmarks
+        self.stages = 0  # block updates computed, for tests and metrics
 
     @property
     def root(self) -> bytes:
@@ -246,6 +247,7 @@ class StateTree:
             raise InvalidInput(f"height must be a non-negative integer, got {height!r}")
         parent = self.root
         paths, infos, values, heads = self._prepare(writes)
+        self.stages += 1
         nodes: NodeMap = self.kernel.new_store()
         chunks: dict[bytes, bytes] = {}
         pinned_old = deep = b""
@@ -269,7 +271,12 @@ class StateTree:
         ops += [(head_key(key), head) for key, head in heads.items()]
         ops.append((schema.state_root_key(height), new_root))
         layer = _Layer(new_root, nodes, chunks, values, heads, pinned_old, deep)
-        return StagedUpdate(parent, new_root, height, writes, ops, layer, id(self))
+        # A copy: the caller may reuse its dict, and adopting checks these very writes.
+        return StagedUpdate(parent, new_root, height, dict(writes), ops, layer, id(self))
+
+    def can_adopt(self, staged: StagedUpdate) -> bool:
+        """Whether ``staged`` was computed by this tree on its current root."""
+        return staged.tree_id == id(self) and staged.parent_root == self.root
 
     def adopt(self, staged: StagedUpdate, batch: WriteBatch) -> bytes:
         """Put ``staged``'s records into ``batch`` and move ``root`` to its root at once

@@ -14,6 +14,15 @@ header's ``next_validators_hash``, and that the state root the tree computes fro
 ``state_writes`` is the header's ``state_root``. Any mismatch raises ``InvalidInput`` (or
 ``ProofError`` for the QC) and writes nothing.
 
+Two ways for a caller to spare work it has already done, without weakening the checks:
+``staged``, the tree update its execution computed (``StateTree.stage``) for exactly these
+writes, is adopted when the tree is still at the root it was computed on (else the writes
+are applied again); its root is checked against the header as a recomputed one would be.
+``qc_verified=True`` says the caller (the replica that assembled or checked the QC) has
+verified its signatures: the QC must still name this block, but its quorum of signatures
+is not checked a second time. Untrusted paths (catch-up from peers, audit, restore) leave
+it False.
+
 Reads check what they load against its hash: a block whose header hash is not the indexed
 hash, a QC naming another block, receipts that do not hash to the header's receipts_root,
 a validator set that does not hash to the header's: ``CorruptStore``, never returned.
@@ -45,9 +54,9 @@ from ledger.block import (
     verify_qc,
 )
 from ledger.crypto import DIGEST_LEN, ZERO_HASH, Suite
-from ledger.errors import CorruptStore, InvalidInput
+from ledger.errors import CorruptStore, InvalidInput, ProofError
 from ledger.kv import KV
-from ledger.smt import StateTree, stored_root
+from ledger.smt import StagedUpdate, StateTree, stored_root
 from ledger.tx import Receipt, SignedTx
 
 _T = TypeVar("_T")
@@ -248,13 +257,21 @@ class BlockStore:
         receipts: Sequence[Receipt],
         state_writes: Mapping[str, bytes | None],
         next_validators: ValidatorSet,
+        *,
+        staged: StagedUpdate | None = None,
+        qc_verified: bool = False,
     ) -> None:
-        """Commit the block after the head in one synced batch, or raise and write nothing."""
-        self.check_block(block, qc, receipts, next_validators)
-        self._stage_and_write(block, qc, receipts, state_writes, next_validators, None)
+        """Commit the block after the head in one synced batch, or raise and write nothing.
+
+        ``staged``: the tree update already computed for ``state_writes`` (used if the tree
+        is still at its parent root); ``qc_verified``: the caller verified the QC's
+        signatures (see the module docstring)."""
+        self.check_block(block, qc, receipts, next_validators, qc_verified=qc_verified)
+        self._stage_and_write(block, qc, receipts, state_writes, next_validators, None, staged)
 
     def check_block(
-        self, block: Block, qc: QC, receipts: Sequence[Receipt], next_validators: ValidatorSet
+        self, block: Block, qc: QC, receipts: Sequence[Receipt], next_validators: ValidatorSet,
+        *, qc_verified: bool = False,
     ) -> None:
         """Every check of ``commit_block`` but the state root (which needs the tree)."""
         height, head_hash = self.head()
@@ -286,7 +303,10 @@ class BlockStore:
             raise InvalidInput(f"{where}: receipts_root does not match its receipts")
         if validators_hash(self.suite, next_validators) != h.next_validators_hash:
             raise InvalidInput(f"{where}: next_validators do not hash to next_validators_hash")
-        verify_qc(self.suite, qc, h, self.validators_at(h.height))
+        if not qc_verified:
+            verify_qc(self.suite, qc, h, self.validators_at(h.height))
+        elif qc.height != h.height or qc.block_hash != h.hash(self.suite):
+            raise ProofError(f"{where}: the QC given as verified is for another block")
 
     def _stage_and_write(
         self,
@@ -296,6 +316,7 @@ class BlockStore:
         state_writes: Mapping[str, bytes | None],
         next_validators: ValidatorSet,
         genesis_doc_obj: Any,
+        staged: StagedUpdate | None = None,
     ) -> None:
         h = block.header
         tree = self.tree
@@ -303,7 +324,10 @@ class BlockStore:
             # Commits are synchronous: a pending apply here is a broken invariant.
             raise RuntimeError("the state tree has an unwritten apply pending")
         batch = self.kv.batch()
-        root = tree.apply(state_writes, batch, h.height)
+        if not self._reusable(staged, state_writes, h.height):
+            staged = tree.stage(state_writes, h.height)
+        assert staged is not None and tree.can_adopt(staged)
+        root = tree.adopt(staged, batch)
         if root != h.state_root:
             tree.discard_pending()
             raise InvalidInput(
@@ -340,6 +364,12 @@ class BlockStore:
         self._chain_id = h.chain_id
         _remember(self._headers, h.height, h, _CACHE_HEADERS)
         _remember(self._validators, h.height + 1, tuple(next_validators), _CACHE_VALIDATOR_SETS)
+
+    def _reusable(self, staged: StagedUpdate | None, writes: Mapping[str, bytes | None],
+                  height: int) -> bool:
+        """Whether ``staged`` is this block's update on the tree as it is now."""
+        return (staged is not None and self.tree.can_adopt(staged) and staged.height == height
+                and staged.writes == dict(writes))
 
     # ---- loading with checks -------------------------------------------------------------
 
