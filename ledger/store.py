@@ -85,10 +85,12 @@ class BlockStore:
         root = ZERO_HASH
         if self._head is not None:
             stored = stored_root(kv, self._head[0])
-            if stored is None:
-                raise CorruptStore(f"no state root recorded for the head height {self._head[0]}")
+            header = self._load_header(self._head[0])
+            if stored is None or stored != header.state_root:
+                raise CorruptStore(f"the state root recorded for the head height "
+                                   f"{self._head[0]} is missing or not its header's")
             root = stored
-            self._chain_id = self._load_header(self._head[0]).chain_id
+            self._chain_id = header.chain_id
         if tree is None:
             tree = StateTree(suite, kv, root)
         elif tree.root != root:
@@ -211,6 +213,11 @@ class BlockStore:
             if height > up_to or not self._within(height):
                 break
             yield height
+
+    def state_value(self, key: str) -> bytes | None:
+        """CE bytes of state ``key`` at the head, checked against the head's state root
+        (``StateTree.get``): a damaged index entry is ``CorruptStore``, never an answer."""
+        return self.tree.get(key)
 
     def state_root_at(self, height: int) -> bytes | None:
         if not self._within(height):
