@@ -208,6 +208,20 @@ def bench_proofs(tree: StateTree, keys: int, count: int,
     return build_rate, verify_rate, sum(sizes) / len(sizes), max(sizes)
 
 
+def bench_head_reads(tree: StateTree, kv: LevelKV, keys: int, count: int,
+                     rng: random.Random) -> tuple[float, float]:
+    """Reads/s of head values checked against the root, and of the bare index entries."""
+    wanted = [_key(i) for i in rng.sample(range(keys), count)]
+    started = time.perf_counter()
+    for key in wanted:
+        tree.get(key)
+    checked = count / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for key in wanted:
+        kv.get(schema.state_head_key(key))
+    return checked, count / (time.perf_counter() - started)
+
+
 def bench_small(suite: Suite, keys: int) -> tuple[float, float]:
     """Roots/s of the naive recursion and of StateTree.apply on a ``keys``-key state."""
     state = {_key(i): _value(i, 0) for i in range(keys)}
@@ -304,6 +318,9 @@ def main() -> None:
               f"{statistics.median(twice):.1f} ms, once {statistics.median(once):.1f} ms "
               f"(medians of {len(once)} interleaved blocks each)")
         print_proofs(suite, tree, kv, args, hash_rate, rng)
+        checked, raw = bench_head_reads(tree, kv, args.keys, args.proofs, rng)
+        print(f"head reads: checked against the root (StateTree.get) {checked:,.0f}/s, "
+              f"the bare index read {raw:,.0f}/s")
         naive_rate, tree_rate = bench_small(suite, 5000)
         print(f"small state (5,000 keys, one batch, memory): naive recursion {naive_rate:,.0f} "
               f"keys/s, StateTree {tree_rate:,.0f} keys/s ({tree_rate / naive_rate:.1f}x)")

@@ -262,6 +262,8 @@ class StateTree:
                 deep += new_root
             chunks.update(self.kernel.chunk_records(update.chunk_tops, nodes, self._pinned,
                                                     self._member))
+        # The new root heads a record of its own (or the tree is empty, or nothing changed).
+        assert not paths or new_root == ZERO_HASH or new_root in chunks
         # One list per record kind: a method call per put costs as much as the put.
         node_prefix, value_prefix = schema.STATE_NODE, schema.STATE_VALUE
         ops: list[tuple[bytes, bytes | None]] = [
@@ -286,6 +288,7 @@ class StateTree:
             raise ValueError("a staged update can only be adopted by the tree that staged it")
         if staged.parent_root != self.root:
             raise ValueError("the tree moved since this update was staged")
+        assert staged.ops[-1] == (schema.state_root_key(staged.height), staged.root)
         count = len(batch.ops)
         batch.ops.extend(staged.ops)
         assert len(batch.ops) == count + len(staged.ops)
@@ -302,7 +305,9 @@ class StateTree:
         if not self._layers:
             raise RuntimeError("confirm_written called with no pending apply")
         layer = self._layers.popleft()
+        pinned_before = len(self._pinned)
         self.kernel.retire(self._pinned, layer.pinned_old, layer.nodes, layer.deep)
+        assert len(self._pinned) <= pinned_before + len(layer.nodes)
         self._written_root = layer.root
 
     def discard_pending(self) -> None:

@@ -331,6 +331,9 @@ class BlockStore:
             # Commits are synchronous: a pending apply here is a broken invariant.
             raise RuntimeError("the state tree has an unwritten apply pending")
         batch = self.kv.batch()
+        assert len(batch) == 0
+        assert (self._head is None) == (qc is None) and h.height == (
+            0 if self._head is None else self._head[0] + 1)
         if not self._reusable(staged, state_writes, h.height):
             staged = tree.stage(state_writes, h.height)
         assert staged is not None and tree.can_adopt(staged)
@@ -367,6 +370,7 @@ class BlockStore:
             tree.discard_pending()
             raise
         tree.confirm_written()
+        assert tree.written_root == h.state_root and tree.pending == 0
         self._head = (h.height, block_hash)
         self._chain_id = h.chain_id
         _remember(self._headers, h.height, h, _CACHE_HEADERS)
