@@ -43,8 +43,12 @@ to that key's value hash, or that exists where the tree has no key or is missing
 has one. The walk goes through the pinned nodes in memory (checked when they were loaded
 or computed), so it costs about one dict lookup per level (~21 at 1M keys; in C when the
 native kernel is in use) and no KV read: cheaper than checking the index at startup, and it
-also catches a record that rots while the node runs. Past roots are read through the tree
-itself (``get_at``), where every record is checked as it loads.
+also catches a record that rots while the node runs. A value once checked, or written by
+this tree, is kept in a small two-generation cache for the next reads of that key (hot
+keys, such as nonces and parameters, cost a dict lookup); the cache follows the confirmed
+blocks' writes, so it never holds another value than the tree. Values of pending updates
+are served from memory. Past roots are read through the tree itself (``get_at``), where
+every record is checked as it loads.
 
 Memory: the inner nodes of the newest tree above ``pinned_depth`` stay in memory for good
 (at most ``2**pinned_depth`` of them, ~200 bytes each); superseded ones are dropped as
@@ -85,6 +89,8 @@ __all__ = ["CHUNK_LEVELS", "DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "Stage
 DEFAULT_PINNED_DEPTH = 24
 # Deeper and past nodes: ~250 bytes each in memory.
 DEFAULT_CACHE_NODES = 1 << 16
+# Head values checked once, per generation of the two-generation cache.
+HEAD_CACHE_KEYS = 1 << 15
 
 _by_path = itemgetter(0)
 
@@ -152,6 +158,10 @@ class StateTree:
         self._cold: dict[bytes, bytes] = {}
         self.node_loads = 0  # chunk records read from the KV (cache misses), for benchmarks
         self.stages = 0  # block updates computed, for tests and metrics
+        # Head values already checked against the tree, or written by this tree itself,
+        # valid at the written root (updated as blocks are confirmed).
+        self._heads_hot: dict[str, bytes | None] = {}
+        self._heads_cold: dict[str, bytes | None] = {}
 
     @property
     def root(self) -> bytes:
@@ -179,7 +189,19 @@ class StateTree:
         """CE bytes of ``key``'s value at ``root``, or None: the head-value index, checked
         against the tree (see the module docstring); a mismatch is ``CorruptStore``."""
         path = key_path(self.suite, key)
-        value = self._head_value(key)
+        for layer in reversed(self._layers):  # computed here, in memory: nothing to check
+            if key in layer.heads:
+                return layer.heads[key]
+        if key in self._heads_hot:
+            return self._heads_hot[key]
+        if key in self._heads_cold:
+            return self._heads_cold[key]
+        value = self._checked_head(key, path)
+        self._remember_head(key, value)
+        return value
+
+    def _checked_head(self, key: str, path: bytes) -> bytes | None:
+        value = self._kv.get(schema.state_head_key(key))
         root = self.root
         if root == ZERO_HASH:
             info = None
@@ -198,11 +220,12 @@ class StateTree:
             raise CorruptStore(f"state index value of {key!r} is not the tree's (corrupt store)")
         return value
 
-    def _head_value(self, key: str) -> bytes | None:
-        for layer in reversed(self._layers):
-            if key in layer.heads:
-                return layer.heads[key]
-        return self._kv.get(schema.state_head_key(key))
+    def _remember_head(self, key: str, value: bytes | None) -> None:
+        hot = self._heads_hot
+        hot[key] = value
+        if len(hot) >= HEAD_CACHE_KEYS:  # as ``_remember``: two generations
+            self._heads_cold = hot
+            self._heads_hot = {}
 
     def get_at(self, root: bytes, key: str) -> bytes | None:
         """CE bytes of ``key``'s value under any past or pending ``root``, or None."""
@@ -309,6 +332,10 @@ class StateTree:
         self.kernel.retire(self._pinned, layer.pinned_old, layer.nodes, layer.deep)
         assert len(self._pinned) <= pinned_before + len(layer.nodes)
         self._written_root = layer.root
+        # The values this tree computed are the tree's: they need no check when read.
+        for key, value in layer.heads.items():
+            self._heads_cold.pop(key, None)
+            self._remember_head(key, value)
 
     def discard_pending(self) -> None:
         """Forget every update not confirmed written; ``root`` goes back to ``written_root``."""
