@@ -24,13 +24,14 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from itertools import repeat
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
 from ledger import smt_update
 from ledger.crypto import DIGEST_LEN, ED25519_SHA256, SM2_SM3, ZERO_HASH, Suite
 from ledger.errors import CorruptStore
 from ledger.smt_layout import CHUNK_LEVELS, children, is_inner
 from ledger.smt_proof import PATH_BITS
+from ledger.smt_update import NodeMap
 
 __all__ = ["NATIVE", "NATIVE_PROBLEM", "Kernel", "NodeMap", "kernel_for"]
 
@@ -54,14 +55,6 @@ _native, NATIVE_PROBLEM = _import_native()
 NATIVE = _native is not None
 if not NATIVE:
     _log.warning("state tree: pure-Python kernel in use, about 3x slower: %s", NATIVE_PROBLEM)
-
-
-class NodeMap(Protocol):
-    """What the tree asks of a map from node hashes to records (a dict or a NodeStore)."""
-
-    def get(self, key: bytes, default: None = None, /) -> bytes | None: ...
-    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
-    def __len__(self) -> int: ...
 
 
 class Kernel:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from ledger.crypto import ZERO_HASH
 from ledger.errors import CorruptStore
@@ -41,7 +41,16 @@ from ledger.smt_layout import (
 )
 from ledger.smt_proof import PATH_BITS
 
-__all__ = ["Update", "chunk_records", "update"]
+__all__ = ["NodeMap", "Update", "chunk_records", "update"]
+
+
+class NodeMap(Protocol):
+    """What the tree asks of a map from node hashes to records: a dict for this kernel,
+    the C kernel's ``NodeStore`` for that one."""
+
+    def get(self, key: bytes, default: None = None, /) -> bytes | None: ...
+    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
+    def __len__(self) -> int: ...
 
 # ``load(node, depth, chunk_top)``: the inner record of a node not found in ``pinned``.
 Load = Callable[[bytes, int, bytes], bytes]
@@ -65,7 +74,7 @@ class Update:
 
     root: bytes
     root_info: bytes | None  # the root's INFO when the whole tree holds one key
-    nodes: Any  # every new inner record by hash: a dict, or the C kernel's NodeStore
+    nodes: NodeMap  # every new inner record, by hash
     chunk_tops: dict[bytes, bytes | None]  # each new chunk top -> the node it replaces
     pinned_old: bytes  # the pinned nodes superseded, 32-byte hashes end to end
     deep: bytes  # the new nodes at or below the pinned depth (not to pin), likewise
