@@ -188,7 +188,8 @@ class StateTree:
     def get(self, key: str) -> bytes | None:
         """CE bytes of ``key``'s value at ``root``, or None: the head-value index, checked
         against the tree (see the module docstring); a mismatch is ``CorruptStore``."""
-        path = key_path(self.suite, key)
+        if type(key) is not str:
+            raise InvalidInput(f"state key must be text, got {type(key).__name__}")
         for layer in reversed(self._layers):  # computed here, in memory: nothing to check
             if key in layer.heads:
                 return layer.heads[key]
@@ -196,7 +197,7 @@ class StateTree:
             return self._heads_hot[key]
         if key in self._heads_cold:
             return self._heads_cold[key]
-        value = self._checked_head(key, path)
+        value = self._checked_head(key, key_path(self.suite, key))
         self._remember_head(key, value)
         return value
 
