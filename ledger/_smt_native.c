@@ -2,10 +2,12 @@
  *
  * The same two sweeps as the Python reference (read its docstring first): down, level by
  * level, over the nodes the block's sorted writes touch; up, joining each touched node's
- * two children, the inner ones hashed a level at a time in one tight loop. It returns the
- * same Python objects (new records, chunk tops, pinned changes) in the same order, and
- * reads nodes through the same dict of pinned records and the same Python fallback for
- * the rest, so the tree's storage code is shared by both kernels. Layouts: smt_layout.py.
+ * two children, the inner ones hashed a level at a time in one tight loop, each level's
+ * stored records prefetched before they are read. It returns what the Python kernel
+ * returns (new records, chunk tops, superseded and unpinned hashes) in the same order,
+ * the new records in a NodeStore (_smt_store.h) where the Python kernel uses a dict, and
+ * reads nodes from the pinned NodeStore, else through the same Python fallback, so the
+ * tree's storage code is shared by both kernels. Layouts: smt_layout.py.
  *
  * Functions: update, chunk_records, find (as in smt_update.py / smt_native.py), digests
  * (Hd(tag, item) over a list), hash (one digest, for tests), sha_ni (which SHA-256 runs).
