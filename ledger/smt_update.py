@@ -31,13 +31,13 @@ from ledger.errors import CorruptStore
 from ledger.smt_layout import (
     CHUNK_LEVELS,
     INNER_PREFIX,
-    INNER_TAG,
     LEAF_PREFIX,
     PATH_END,
     Ref,
     children,
     chunk_record,
     inner_record,
+    is_inner,
 )
 from ledger.smt_proof import PATH_BITS
 
@@ -180,7 +180,7 @@ def _down(run: _Run, root: bytes, root_info: bytes | None, pinned: dict[bytes, b
             raw = pinned.get(old) if depth < pinned_depth else None
             if raw is None:
                 raw = load(old, depth, top if top is not None else old)
-            if raw[0] != INNER_TAG:
+            if not is_inner(raw):
                 raise CorruptStore(f"state node {old.hex()} is a lone key without a hint")
             if depth + 1 >= PATH_BITS:
                 raise CorruptStore("state tree inner node below the deepest level")
