@@ -209,3 +209,34 @@ def test_the_pure_kernel_runs_and_says_so_without_the_extension() -> None:
     assert done.stdout.strip() == "False"
     assert "pure-Python kernel in use" in done.stderr
     assert not StateTree(ED25519_SHA256, MemoryKV(), native=False).kernel.native
+
+
+@needs_native
+@pytest.mark.parametrize("suite", SUITES, ids=lambda s: s.name)
+def test_the_c_update_grows_its_node_array_and_stores_alike(suite: Suite) -> None:
+    """A deep tree needs more touched nodes than the first allocation holds: a one-node hint
+    makes every update grow its arrays and tables; the result must not change."""
+    from ledger import _smt_native  # type: ignore[attr-defined]
+
+    kv = MemoryKV()
+    tree = StateTree(suite, kv, native=True)
+    rng = random.Random(17)
+    batch = kv.batch()
+    tree.apply({f"key/{i}": encode(i) for i in range(3000)}, batch, 1)
+    kv.write(batch)
+    tree.confirm_written()
+    for count in (1, 7, 300):
+        writes: dict[str, bytes | None] = {
+            f"key/{i}": None if i % 4 == 0 else encode([i]) for i in rng.sample(range(3500), count)}
+        paths, infos, _, _ = tree._prepare(writes)
+        args = (0 if suite is ED25519_SHA256 else 1, paths, infos, *tree._ref(tree.root),
+                tree._pinned, 24, tree._load_pinned)
+        grown = _smt_native.update(*args, 1)
+        sized = _smt_native.update(*args)
+        assert grown[:2] == sized[:2] and grown[3:] == sized[3:]
+        assert sorted(grown[2].items()) == sorted(sized[2].items())
+        pure = kernel_for(suite, False).update(paths, infos, *tree._ref(tree.root),
+                                               dict(tree._pinned.items()), 24, tree._load_pinned)
+        assert (pure.root, pure.root_info, pure.chunk_tops, pure.pinned_old, pure.deep) == (
+            grown[0], grown[1], grown[3], grown[4], grown[5])
+        assert sorted(pure.nodes.items()) == sorted(grown[2].items())
