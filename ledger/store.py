@@ -25,7 +25,10 @@ it False.
 
 Reads check what they load against its hash: a block whose header hash is not the indexed
 hash, a QC naming another block, receipts that do not hash to the header's receipts_root,
-a validator set that does not hash to the header's: ``CorruptStore``, never returned.
+a validator set that does not hash to the header's, a head state value that is not the
+tree's (``state_value``, through ``StateTree.get``), a recorded head state root that is not
+the head header's (refused at open): ``CorruptStore``, never returned. LevelDB's own
+checksums are on as well (``ledger.kv``).
 
 Heights beyond the head read as ``None``. Validator sets: ``validators_at(h)`` is the set
 that certifies block ``h``; after block ``h`` is committed ``validators_at(h + 1)`` exists
