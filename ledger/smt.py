@@ -65,7 +65,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
 
 from ledger import schema, tags
 from ledger.crypto import DIGEST_LEN, ZERO_HASH, Suite
@@ -92,7 +91,6 @@ DEFAULT_CACHE_NODES = 1 << 16
 # Head values checked once, per generation of the two-generation cache.
 HEAD_CACHE_KEYS = 1 << 15
 
-_by_path = itemgetter(0)
 
 
 def stored_root(kv: KV, height: int) -> bytes | None:
@@ -270,7 +268,7 @@ class StateTree:
         if type(height) is not int or height < 0:
             raise InvalidInput(f"height must be a non-negative integer, got {height!r}")
         parent = self.root
-        paths, infos, values, heads = self._prepare(writes)
+        paths, infos, values, heads, encoded_keys = self._prepare(writes)
         self.stages += 1
         nodes: NodeMap = self.kernel.new_store()
         chunks: dict[bytes, bytes] = {}
@@ -293,12 +291,13 @@ class StateTree:
         ops: list[tuple[bytes, bytes | None]] = [
             (node_prefix + top, record) for top, record in chunks.items()]
         ops += [(value_prefix + digest, value) for digest, value in values.items()]
-        head_key = schema.state_head_key
-        ops += [(head_key(key), head) for key, head in heads.items()]
+        head_prefix = schema.STATE_HEAD  # ``schema.state_head_key`` on the encoded keys
+        ops += [(head_prefix + key, head)
+                for key, head in zip(encoded_keys, heads.values(), strict=True)]
         ops.append((schema.state_root_key(height), new_root))
         layer = _Layer(new_root, nodes, chunks, values, heads, pinned_old, deep)
-        # A copy: the caller may reuse its dict, and adopting checks these very writes.
-        return StagedUpdate(parent, new_root, height, dict(writes), ops, layer, id(self))
+        # ``heads`` is a copy: the caller may reuse its dict, and adopting checks these writes.
+        return StagedUpdate(parent, new_root, height, heads, ops, layer, id(self))
 
     def can_adopt(self, staged: StagedUpdate) -> bool:
         """Whether ``staged`` was computed by this tree on its current root."""
@@ -343,38 +342,33 @@ class StateTree:
         self._layers.clear()
 
     def _prepare(self, writes: Mapping[str, bytes | None]) -> tuple[
-            list[bytes], list[bytes | None], dict[bytes, bytes], dict[str, bytes | None]]:
-        """The writes sorted by path as (paths, INFOs), the values by hash, the head values."""
-        keys: list[str] = []
-        encoded: list[bytes] = []
-        live: list[bytes] = []
-        for key, value in writes.items():
-            if type(key) is not str:
-                raise InvalidInput(f"state key must be text, got {type(key).__name__}")
-            if value is not None and type(value) is not bytes:
-                raise InvalidInput(f"value of {key!r} must be CE bytes or None")
-            try:
-                encoded.append(key.encode("utf-8"))
-            except UnicodeEncodeError as exc:
-                raise InvalidInput(f"state key is not valid UTF-8 text: {exc}") from exc
-            keys.append(key)
-            if value is not None:
-                live.append(value)
+            list[bytes], list[bytes | None], dict[bytes, bytes], dict[str, bytes | None],
+            list[bytes]]:
+        """The writes sorted by path as (paths, INFOs), the values by hash, the head values
+        and the keys' UTF-8 bytes (in the order of ``writes``). Comprehensions, not a loop
+        of appends: this runs for every key of every block."""
+        heads = dict(writes)
+        if any(type(key) is not str for key in heads):
+            bad = next(key for key in heads if type(key) is not str)
+            raise InvalidInput(f"state key must be text, got {type(bad).__name__}")
+        values_in_order = list(heads.values())
+        if any(value is not None and type(value) is not bytes for value in values_in_order):
+            bad_key = next(k for k, v in heads.items() if v is not None and type(v) is not bytes)
+            raise InvalidInput(f"value of {bad_key!r} must be CE bytes or None")
+        try:
+            encoded = [key.encode("utf-8") for key in heads]
+        except UnicodeEncodeError as exc:
+            raise InvalidInput(f"state key is not valid UTF-8 text: {exc}") from exc
+        live = [value for value in values_in_order if value is not None]
         kernel = self.kernel
         paths = kernel.digests(tags.STATE_PATH, encoded)
-        digests = iter(kernel.digests(tags.STATE_VALUE, live))
-        values: dict[bytes, bytes] = {}
-        rows: list[tuple[bytes, bytes | None]] = []
-        for path, value in zip(paths, writes.values(), strict=True):
-            if value is None:
-                rows.append((path, None))
-            else:
-                digest = next(digests)
-                values[digest] = value
-                rows.append((path, path + digest))
-        rows.sort(key=_by_path)
-        return ([path for path, _ in rows], [info for _, info in rows], values,
-                dict(zip(keys, writes.values(), strict=True)))
+        value_digests = kernel.digests(tags.STATE_VALUE, live)
+        next_digest = iter(value_digests).__next__
+        infos = [None if value is None else path + next_digest()
+                 for path, value in zip(paths, values_in_order, strict=True)]
+        order = sorted(range(len(paths)), key=paths.__getitem__)
+        return ([paths[at] for at in order], [infos[at] for at in order],
+                dict(zip(value_digests, live, strict=True)), heads, encoded)
 
     def _ref(self, node: bytes) -> tuple[bytes, bytes | None]:
         """A root as a subtree reference (its INFO read from the node itself)."""
