@@ -14,13 +14,17 @@
 - ``next_validators(block)`` is the set certifying the block after ``block``: the value of
   state key ``gov/validators`` (``contracts.keys.VALIDATORS``, written by governance) after
   the block, or the current set if the state holds none.
-- ``commit(block, qc)`` commits through ``BlockStore.commit_block`` with the very writes and
-  receipts the execution produced, in one synced batch; returns the receipts.
+- ``commit(block, qc, qc_verified=False)`` commits through ``BlockStore.commit_block`` with
+  the very writes, receipts and state-tree update the execution produced, in one synced
+  batch; returns the receipts. ``qc_verified=True``: the caller (the replica that assembled
+  or checked the QC) verified its signatures, so the store does not verify them again.
 
-State roots are computed without touching the KV: the writes are applied to the tree into a
-throwaway batch and the pending layer is discarded at once (``StateTree.discard_pending``),
-so the tree stays at the head. An executed block's result is cached by block hash (bounded),
-so the block a replica validated, or the leader proposed, is not executed again on commit.
+State roots are computed without touching the KV or moving the tree: the writes are staged
+(``StateTree.stage``) on the head's root. An executed block's result, with that staged
+update and the parent root it was computed on, is cached by block hash (bounded), so the
+block a replica validated, or the leader proposed, is neither executed nor its tree update
+computed again on commit: the store adopts the staged update when the tree is still at its
+parent root, and recomputes it otherwise.
 
 Signatures: the executor does not check them. Transactions handed to ``propose`` were
 checked by the shell (``ClientTxs``) and are remembered as verified; ``validate`` checks the
@@ -51,7 +55,7 @@ from ledger.block import (
 )
 from ledger.crypto import Suite
 from ledger.errors import InvalidInput
-from ledger.smt import StateTree
+from ledger.smt import StagedUpdate, StateTree
 from ledger.store import BlockStore
 from ledger.tx import Receipt, SignedTx
 
@@ -67,6 +71,7 @@ class Executed:
     writes: dict[str, bytes | None]
     receipts: list[Receipt]
     next_validators: ValidatorSet
+    staged: StagedUpdate  # the tree update of ``writes``, on ``staged.parent_root``
 
 
 class ChainApp:
@@ -182,7 +187,7 @@ class ChainApp:
             if getattr(mine, name) != getattr(h, name):
                 return f"{name} mismatch: re-execution gives {getattr(mine, name).hex()}"
         self._cache(block.hash(self.suite), Executed(block, done.writes, done.receipts,
-                                                     done.next_validators))
+                                                     done.next_validators, done.staged))
         return None
 
     def next_validators(self, block: Block) -> ValidatorSet:
@@ -190,10 +195,12 @@ class ChainApp:
 
     # ---- commit -------------------------------------------------------------------------
 
-    def commit(self, block: Block, qc: QC) -> list[Receipt]:
-        """Commit a decided block (one synced batch); returns its receipts."""
+    def commit(self, block: Block, qc: QC, qc_verified: bool = False) -> list[Receipt]:
+        """Commit a decided block (one synced batch); returns its receipts. ``qc_verified``:
+        the caller verified the QC's signatures (the replica that assembled it)."""
         done = self._result_of(block)
-        self.store.commit_block(block, qc, done.receipts, done.writes, done.next_validators)
+        self.store.commit_block(block, qc, done.receipts, done.writes, done.next_validators,
+                                staged=done.staged, qc_verified=qc_verified)
         height = block.header.height
         for block_hash in [k for k, e in self._executed.items() if e.block.header.height <= height]:
             del self._executed[block_hash]
@@ -242,8 +249,8 @@ class ChainApp:
         result = self.executor.execute_block(tree, ctx, txs)
         self.executions += 1
         writes = dict(result.writes)
-        root = tree.apply(writes, self.store.kv.batch(), draft.height)
-        tree.discard_pending()
+        staged = tree.stage(writes, draft.height)
+        root = staged.root
         current = self.store.validators_at(draft.height)
         nxt = self._next_set(writes, current)
         header = draft.with_changes(
@@ -255,7 +262,7 @@ class ChainApp:
         )
         block = Block(header, txs)
         block.remember_tx_root(self.suite, root_of_txs)
-        done = Executed(block, writes, list(result.receipts), nxt)
+        done = Executed(block, writes, list(result.receipts), nxt, staged)
         if cache:
             self._cache(header.hash(self.suite), done)
         return done

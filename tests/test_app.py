@@ -187,3 +187,35 @@ def test_propose_runs_each_senders_nonces_in_order_and_holds_back_a_gap() -> Non
     n2 = chain.tx("bob", 2, "gov.vote", vote)
     block = _propose(chain, app, [n3, stale, n2])
     assert [t.tx_id(suite) for t in block.txs] == [n2.tx_id(suite), n3.tx_id(suite)]
+
+
+@pytest.mark.parametrize("suite", [ED25519_SHA256, SM2_SM3], ids=lambda s: s.name)
+def test_commit_adopts_the_tree_update_its_execution_staged(suite: Suite) -> None:
+    """Issue 8 item 5: a block's state-tree update is computed once, on propose or validate."""
+    leader, leader_app = _node(suite)
+    follower, follower_app = _node(suite)
+    block = _propose(leader, leader_app, [_add_validator(leader, 0, "node4")])
+    assert follower_app.validate(follower.store.head_header(), block) is None
+    stages = (leader.store.tree.stages, follower.store.tree.stages)
+    qc = leader.sign_qc(block.header)
+    leader_app.commit(block, qc)
+    follower_app.commit(block, qc, qc_verified=True)
+    assert (leader.store.tree.stages, follower.store.tree.stages) == stages
+    assert leader.store.tree.root == follower.store.tree.root == block.header.state_root
+    assert follower.store.tree.get("gov/validators") == leader.store.tree.get("gov/validators")
+
+
+def test_the_staged_update_is_adopted_only_on_its_parent_root() -> None:
+    chain, app = _node(ED25519_SHA256)
+    first = _propose(chain, app, [_add_validator(chain, 0, "node4")])
+    app.commit(first, chain.sign_qc(first.header))
+    second = _propose(chain, app, [chain.tx("alice", 1, "gov.vote", {"id": 1})])
+    staged = app._executed[second.hash(ED25519_SHA256)].staged
+    tree = chain.store.tree
+    assert staged.parent_root == first.header.state_root and tree.can_adopt(staged)
+    tree.apply({"demo/x": b"\x01"}, chain.store.kv.batch(), 99)  # the tree moves
+    assert not tree.can_adopt(staged)
+    tree.discard_pending()
+    stages = tree.stages
+    app.commit(second, chain.sign_qc(second.header))
+    assert tree.stages == stages and tree.root == second.header.state_root
