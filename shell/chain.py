@@ -78,7 +78,9 @@ class Chain:
         self.kv.write(batch, sync=True)
 
     def commit(self, block: Block, qc: QC) -> list[Receipt]:
-        receipts = self.app.commit(block, qc)
+        # Every CommitBlock comes from the replica, which verified the QC: assembled from
+        # votes it checked, or checked with the fetched block (consensus.checks).
+        receipts = self.app.commit(block, qc, qc_verified=True)
         senders = {tx.body.sender for tx in block.txs}
         self.pool.remove_committed(block.tx_ids(self.suite),
                                    {s: self.committed_nonce(s) for s in senders})
