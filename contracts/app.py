@@ -36,7 +36,6 @@ signature), either remembered here or answered by the optional ``is_verified(tx)
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from contracts import keys
@@ -55,12 +54,12 @@ from ledger.block import (
 )
 from ledger.crypto import Suite
 from ledger.errors import InvalidInput
+from ledger.sigcache import VerifiedSignatures
 from ledger.smt import StagedUpdate, StateTree
 from ledger.store import BlockStore
 from ledger.tx import Receipt, SignedTx
 
 EXECUTED_CACHE_BLOCKS = 16
-VERIFIED_CACHE_TXS = 200_000
 
 
 @dataclass(frozen=True)
@@ -82,8 +81,10 @@ class ChainApp:
         executor: Executor,
         suite: Suite,
         chain_id: str,
-        is_verified: Callable[[SignedTx], bool] | None = None,
+        sigs: VerifiedSignatures | None = None,
     ) -> None:
+        """``sigs``: the node's one record of verified signatures, shared with admission
+        (a fresh one when not given)."""
         if tree is not store.tree:
             raise ValueError("the chain app must use the store's own state tree")
         if store.suite.name != suite.name or store.chain_id != chain_id:
@@ -93,9 +94,8 @@ class ChainApp:
         self.executor = executor
         self.suite = suite
         self.chain_id = chain_id
-        self._is_verified = is_verified
+        self.sigs = sigs if sigs is not None else VerifiedSignatures(suite)
         self._executed: OrderedDict[bytes, Executed] = OrderedDict()
-        self._verified: OrderedDict[bytes, None] = OrderedDict()
         self.executions = 0  # blocks executed, for tests and metrics
         self.signature_checks = 0  # signatures validate had to verify itself
 
@@ -112,8 +112,8 @@ class ChainApp:
     ) -> Block:
         self._require_head(parent, height)
         chosen = self._runnable(txs)
-        for tx in chosen:
-            self._remember_verified(tx)
+        for tx in chosen:  # offered by our own pool: admission verified them
+            self.sigs.add(tx)
         draft = Header(
             chain_id=self.chain_id,
             height=height,
@@ -175,11 +175,11 @@ class ChainApp:
             if self.store.tx_location(tx_id) is not None:
                 return f"transaction {tx_id.hex()} is already committed"
         for tx in block.txs:
-            if not self._known_verified(tx):
+            if not self.sigs.known(tx):
                 self.signature_checks += 1
                 if not tx.verify_signature(self.suite):
                     return f"transaction {tx.tx_id(self.suite).hex()} has a bad signature"
-                self._remember_verified(tx)
+                self.sigs.add(tx)
         done = self._execute(h, block.txs, cache=False, source=block)
         mine = done.block.header
         for name in ("tx_root", "receipts_root", "state_root", "validators_hash",
@@ -288,22 +288,6 @@ class ChainApp:
 
     def known_verified(self, tx: SignedTx) -> bool:
         """Whether this very transaction (id and signature) is recorded as verified, by
-        ``validate`` or by the node (``remember_verified``): it need not be verified again."""
-        return tx.tx_id(self.suite) + tx.sig in self._verified
-
-    def remember_verified(self, tx: SignedTx) -> None:
-        """Record that the caller verified this transaction's signature (the node verifies
-        admissions and proposals on worker threads before the replica sees them)."""
-        self._remember_verified(tx)
-
-    def _known_verified(self, tx: SignedTx) -> bool:
-        # Keyed by id AND signature: the id does not cover the signature.
-        if tx.tx_id(self.suite) + tx.sig in self._verified:
-            return True
-        return self._is_verified is not None and self._is_verified(tx)
-
-    def _remember_verified(self, tx: SignedTx) -> None:
-        self._verified[tx.tx_id(self.suite) + tx.sig] = None
-        if len(self._verified) > VERIFIED_CACHE_TXS:
-            self._verified.popitem(last=False)
+        ``validate`` or by the node: it need not be verified again."""
+        return self.sigs.known(tx)
 

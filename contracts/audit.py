@@ -40,6 +40,7 @@ from ledger.block import QC, Block, ValidatorSet, verify_qc
 from ledger.errors import InvalidInput, ProofError
 from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block, init_store
 from ledger.kv import KV, MemoryKV
+from ledger.smt import StagedUpdate
 from ledger.store import BlockStore
 from ledger.tx import Receipt
 
@@ -131,10 +132,12 @@ class _ObservedStore(BlockStore):
 
     def commit_block(self, block: Block, qc: QC, receipts: Sequence[Receipt],
                      state_writes: Mapping[str, bytes | None],
-                     next_validators: ValidatorSet) -> None:
+                     next_validators: ValidatorSet, *, staged: StagedUpdate | None = None,
+                     qc_verified: bool = False) -> None:
         if self._before_commit is not None:
             self._before_commit(Committing(block, qc, receipts, state_writes))
-        super().commit_block(block, qc, receipts, state_writes, next_validators)
+        super().commit_block(block, qc, receipts, state_writes, next_validators,
+                             staged=staged, qc_verified=qc_verified)
 
 
 def replay(
@@ -158,10 +161,8 @@ def replay(
             raise AuditFailure(0, "the replay state given was built from another genesis")
     if anchor is not None and anchor.genesis_hash() != genesis_hash:
         raise AuditFailure(0, "the genesis document does not hash to the anchor's genesis")
-    # The auditor checks every signature itself: nothing counts as verified in advance.
-    app = ChainApp(
-        store, store.tree, default_executor(), suite, doc.chain_id, is_verified=lambda tx: False
-    )
+    # The auditor checks every signature itself: its app starts with no signature known.
+    app = ChainApp(store, store.tree, default_executor(), suite, doc.chain_id)
     report = AuditReport(doc.chain_id, suite.name, genesis_hash, resumed_from=store.head()[0])
     for block, qc in blocks:
         audit = _check_block(store, app, block, qc)

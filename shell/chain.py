@@ -65,7 +65,7 @@ class Chain:
         else:
             _check_same_genesis(store, doc)
         sigs = VerifiedSignatures(suite)
-        app = ChainApp(store, store.tree, default_executor(), suite, doc.chain_id, sigs.known)
+        app = ChainApp(store, store.tree, default_executor(), suite, doc.chain_id, sigs)
         pool = TxPool(suite, doc.chain_id, NonceReader(store.tree), pool_limits)
         return cls(kv, store, app, pool, sigs, doc)
 

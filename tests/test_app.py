@@ -11,6 +11,7 @@ from ledger.block import Block, validators_hash
 from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite
 from ledger.errors import InvalidInput
 from ledger.kv import MemoryKV
+from ledger.sigcache import VerifiedSignatures
 from ledger.tx import SignedTx
 from tests.chainkit import Chain
 
@@ -134,15 +135,11 @@ def test_signatures_known_verified_are_not_checked_again() -> None:
     # A pool that already verified the tx vouches for it: the forged signature would pass
     # signature checks here, so only the vouching decides (roots are signature-free).
     store = follower.store
-    trusting = ChainApp(
-        store,
-        store.tree,
-        default_executor(),
-        ED25519_SHA256,
-        store.chain_id,
-        is_verified=lambda tx: True,
-    )
     forged = Block(block.header, (SignedTx(tx.body, bytes(64)),))
+    vouched = VerifiedSignatures(ED25519_SHA256)
+    vouched.add(forged.txs[0])
+    trusting = ChainApp(store, store.tree, default_executor(), ED25519_SHA256, store.chain_id,
+                        vouched)
     assert trusting.validate(store.head_header(), forged) is None
 
 

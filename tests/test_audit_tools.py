@@ -215,9 +215,10 @@ def test_the_export_holds_the_whole_history(story: dict[str, Any], tmp_path: Pat
 
     assert state_root_of(ED25519_SHA256, state) == story["state_root"]
     winner = story["summary"]["winner"]
-    bids = db.execute("SELECT COUNT(*) FROM state_changes WHERE entity = ? AND namespace = "
-                      "'bid'", (winner,)).fetchone()[0]
-    assert bids == 2  # sealed, then revealed
+    bids = [r[0] for r in db.execute("SELECT key FROM state_changes WHERE entity = ? AND "
+                                     "namespace = 'bid' ORDER BY height", (winner,))]
+    # sealed, its guarantee's (sealed) binding, then revealed
+    assert len(bids) == 3 and "/guarantee/" in bids[1] and bids[0] == bids[2], bids
     plan = " ".join(str(r) for r in db.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM state_changes WHERE entity = ? ORDER BY height",
         (winner,)))
