@@ -5,12 +5,14 @@
 
 - ``propose(parent, height, view, proposer, time_ms, txs)`` executes ``txs`` on the head state
   (per sender in nonce order from its committed next nonce, leaving out transactions
-  already committed, repeated, stale or behind a nonce gap), and returns the
+  already committed, repeated, stale, behind a nonce gap or from a sender the chain does
+  not know), and returns the
   block with ``tx_root``, ``receipts_root``, ``state_root``, ``validators_hash`` and
   ``next_validators_hash`` filled in.
 - ``validate(parent, block)`` re-executes a block and compares every root; a block holding a
-  transaction already committed, one twice, or a transaction whose signature does not verify
-  is invalid. Returns ``None`` or the reason.
+  transaction already committed, one twice, one from a sender the chain does not know
+  (``contracts.senders``, at the parent state and the block's time), or a transaction whose
+  signature does not verify is invalid. Returns ``None`` or the reason.
 - ``next_validators(block)`` is the set certifying the block after ``block``: the value of
   state key ``gov/validators`` (``contracts.keys.VALIDATORS``, written by governance) after
   the block, or the current set if the state holds none.
@@ -27,10 +29,9 @@ computed again on commit: the store adopts the staged update when the tree is st
 parent root, and recomputes it otherwise.
 
 Signatures: the executor does not check them. Transactions handed to ``propose`` were
-checked by the shell (``ClientTxs``) and are remembered as verified; ``validate`` checks the
-signature of every transaction it has not seen verified (the same id with the same
-signature), either remembered here or answered by the optional ``is_verified(tx)`` callable
-(e.g. the transaction pool's record of the signed transaction it admitted).
+checked by the shell's admission and are recorded as verified; ``validate`` checks the
+signature of every transaction not recorded (the same id with the same signature) in the
+node's one ``ledger.sigcache.VerifiedSignatures``, shared with admission.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 
 from contracts import keys
 from contracts.runtime import BlockContext, Executor
+from contracts.senders import sender_known
 from ledger import encoding
 from ledger.block import (
     MAX_BLOCK_TXS,
@@ -111,7 +113,7 @@ class ChainApp:
         txs: tuple[SignedTx, ...],
     ) -> Block:
         self._require_head(parent, height)
-        chosen = self._runnable(txs)
+        chosen = self._runnable(txs, time_ms)
         for tx in chosen:  # offered by our own pool: admission verified them
             self.sigs.add(tx)
         draft = Header(
@@ -130,11 +132,13 @@ class ChainApp:
         done = self._execute(draft, tuple(chosen))
         return done.block
 
-    def _runnable(self, txs: tuple[SignedTx, ...]) -> list[SignedTx]:
+    def _runnable(self, txs: tuple[SignedTx, ...], time_ms: int) -> list[SignedTx]:
         """The offered transactions a block can run: per sender the consecutive nonces from
         its committed next nonce (senders in order of first appearance), leaving out
-        transactions already committed, repeated, stale, or behind a nonce gap. A
-        transaction left out is not consumed: it stays in the pool until its turn comes."""
+        transactions already committed, repeated, stale, behind a nonce gap, or from a sender
+        the chain does not know (``contracts.senders``; the block would be refused). A
+        transaction left out is not consumed: it stays in the pool until its turn comes
+        (the replica drops those no block can take)."""
         by_sender: dict[bytes, dict[int, SignedTx]] = {}
         seen: set[bytes] = set()
         for tx in txs:
@@ -145,6 +149,8 @@ class ChainApp:
             by_sender.setdefault(tx.body.sender, {}).setdefault(tx.body.nonce, tx)
         chosen: list[SignedTx] = []
         for sender, queue in by_sender.items():
+            if not sender_known(self.tree, sender, time_ms):
+                continue
             raw = self.tree.get(keys.nonce(sender))
             nonce = 0 if raw is None else int(encoding.decode_trusted(raw))
             while nonce in queue and len(chosen) < MAX_BLOCK_TXS:
@@ -174,6 +180,10 @@ class ChainApp:
             seen.add(tx_id)
             if self.store.tx_location(tx_id) is not None:
                 return f"transaction {tx_id.hex()} is already committed"
+        # The chain is permissioned: a key it does not know gets no nonce or receipt on it.
+        for sender in {tx.body.sender for tx in block.txs}:
+            if not sender_known(self.tree, sender, h.time_ms):
+                return f"sender {sender.hex()} is not known to the chain"
         for tx in block.txs:
             if not self.sigs.known(tx):
                 self.signature_checks += 1

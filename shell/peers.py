@@ -20,9 +20,13 @@ A link's life:
    already has a live link is **refused** (the first link stays). Idle links carry STATUS
    frames; a link silent for ``link_idle_timeout_ms`` is closed.
 3. **Frames** (``consensus.wire``), each sealed (AEAD, per-direction counter), of up to
-   ``max_frame_bytes``: consensus messages (a proposal's transactions verified on the
-   worker threads first, ``Admission.verify_block``), gossip batches (admitted concurrently,
-   a bounded number in flight), block requests and answers, STATUS.
+   ``max_frame_bytes``: consensus messages, proposals as header and transaction ids
+   (``shell.proposals``: rebuilt from the pool, the missing transactions asked of the
+   sender; then any signature not yet verified is, on the worker threads,
+   ``Admission.verify_block``), gossip batches (admitted concurrently, a bounded number in
+   flight), block requests and answers, STATUS. The read loop handles gossip and the
+   missing-transaction exchange itself; everything else goes, in order, to the link's
+   handler task.
 
 Nothing received is trusted: messages are checked by the replica, transactions by admission.
 ``send`` never blocks: a link whose outbound queue is full drops the frame (consensus
@@ -47,6 +51,8 @@ from contracts.membership import ENDPOINT_PREFIX, endpoint_key
 from ledger.block import QC, Block, ValidatorSet
 from ledger.encoding import decode_trusted
 from ledger.errors import InvalidInput
+from ledger.tx import SignedTx
+from shell import proposals
 from shell.admission import Admission
 from shell.chain import Chain
 from shell.config import ConfigError, NodeConfig, read_peers_file
@@ -59,6 +65,8 @@ HANDSHAKES_MAX = 32  # unauthenticated connections at once
 FETCH_INTERVAL_S = 1.0  # a node behind its peers asks for blocks at most this often
 REFRESH_S = 2.0  # how often the registry and the peers file are looked at again
 REGISTRY_MAX = 1024  # endpoints read from the chain
+INBOX_MAX = 256  # frames read from a link but not yet handled (then the read waits)
+MISSING_TXS_WAIT_S = 2.0  # how long a proposal waits for its missing transactions
 
 
 class Link:
@@ -73,6 +81,10 @@ class Link:
         self.sent = wire.FrameCounter()
         self.received = wire.FrameCounter()
         self.dropped = 0
+        # Frames handled in order by the link's own task (the read loop only reads), so a
+        # proposal waiting for its missing transactions (TXS_FOR) does not stop the read.
+        self.inbox: asyncio.Queue[wire.Frame] = asyncio.Queue(INBOX_MAX)
+        self.awaiting: asyncio.Future[list[bytes]] | None = None  # our GET_TXS's answer
 
     @property
     def name(self) -> str:
@@ -116,9 +128,18 @@ class PeerNet:
         self._dialling: set[tuple[str, int]] = set()
         self._file_peers: list[tuple[bytes, str, int]] = []
         self._file_mtime: float | None = None
+        self._sent = proposals.SentProposals()
         metrics.counter("gossip_dropped_total",
                         "Gossiped transactions dropped because too many batches were in flight.")
         metrics.counter("peer_links_refused_total", "Peer connections refused, by reason.")
+        metrics.counter("proposals_sent_compact_total",
+                        "Proposals sent as header and transaction ids.")
+        metrics.counter("proposal_txs_missing_total",
+                        "Transactions of received proposals not in the pool (asked of the "
+                        "sender).")
+        metrics.counter("proposals_incomplete_total",
+                        "Received proposals dropped: the sender did not supply every "
+                        "transaction in time.")
         metrics.gauge_fn("peers", "Authenticated peer links.",
                          lambda: [((), float(len(self.links)))])
 
@@ -166,12 +187,19 @@ class PeerNet:
     # ---- the driver's transport, and gossip -------------------------------------------------
 
     def send(self, to: int | None, message: Message) -> None:
-        body = {"msg": encode_message(message)}
+        if proposals.is_proposal(message):
+            # Header and transaction ids only: followers hold the transactions already.
+            assert isinstance(message, PrePrepare | NewView)
+            self._sent.remember(self.chain.suite, message.block)
+            kind, body = wire.PROPOSAL, proposals.compact(message, self.chain.suite)
+            self.metrics.inc("proposals_sent_compact_total")
+        else:
+            kind, body = wire.CONSENSUS, {"msg": encode_message(message)}
         if to is None:
             for link in list(self.links.values()):
-                link.send(wire.CONSENSUS, body)
+                link.send(kind, body)
         else:
-            self._send_to(to, wire.CONSENSUS, body)
+            self._send_to(to, kind, body)
 
     def fetch(self, peer: bytes, from_height: int, max_blocks: int) -> None:
         link = self.links.get(peer)
@@ -306,6 +334,7 @@ class PeerNet:
         """Handshake, then read frames until the link breaks. True if the handshake held."""
         link: Link | None = None
         writer_task: asyncio.Task[None] | None = None
+        handler_task: asyncio.Task[None] | None = None
         self._handshaking += 1
         try:
             try:
@@ -329,13 +358,24 @@ class PeerNet:
             self.links[pubkey] = link
             link.send(wire.STATUS, {"height": self.chain.height()})
             writer_task = asyncio.create_task(self._write_loop(link))
+            handler_task = asyncio.create_task(self._handle_loop(link))
             log.info("link to %s up", link.name)
             idle_s = self.limits.link_idle_timeout_ms / 1000
             while True:
                 data = await stream.read_frame(self.limits.max_frame_bytes, idle_s)
                 frame = wire.decode_frame(data, self.limits.max_frame_bytes)
                 link.received.check(frame)
-                await self._on_frame(link, frame)
+                # What needs no order is handled as it is read: gossip (admitted on its own
+                # tasks) and the exchange of a proposal's missing transactions, which the
+                # handler may be waiting for.
+                if frame.kind == wire.TXS:
+                    self._on_gossip(frame.body["txs"])
+                elif frame.kind == wire.TXS_FOR:
+                    self._on_answer(link, frame.body["txs"])
+                elif frame.kind == wire.GET_TXS:
+                    self._serve_txs(link, frame.body["ids"])
+                else:
+                    await link.inbox.put(frame)
         except (wire.WireError, InvalidInput) as exc:
             log.warning("peer link refused or closed: %s", exc)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
@@ -343,6 +383,8 @@ class PeerNet:
         finally:
             if writer_task is not None:
                 writer_task.cancel()
+            if handler_task is not None:
+                handler_task.cancel()
             if link is not None and self.links.get(link.pubkey) is link:
                 del self.links[link.pubkey]
                 log.info("link to %s down", link.name)
@@ -364,9 +406,36 @@ class PeerNet:
 
     # ---- frames in --------------------------------------------------------------------------
 
+    async def _handle_loop(self, link: Link) -> None:
+        """Handle the link's frames in the order they came; a refused frame ends the link."""
+        try:
+            while True:
+                await self._on_frame(link, await link.inbox.get())
+        except (wire.WireError, InvalidInput) as exc:
+            log.warning("peer link to %s closed: %s", link.name, exc)
+            link.close()
+        except Exception:  # a bug: say so, and drop the link rather than stall it
+            log.exception("peer link to %s closed on an internal error", link.name)
+            link.close()
+
+    def _on_gossip(self, txs: list[bytes]) -> None:
+        if len(self._gossip) >= self.limits.gossip_batches_in_flight:
+            self.metrics.inc("gossip_dropped_total", len(txs))
+            return
+        # Gossip is not budgeted per source: it comes from authenticated validators and
+        # is bounded by the batches in flight.
+        task = asyncio.create_task(self.admission.submit(txs, from_peer=True))
+        self._gossip.add(task)
+        task.add_done_callback(self._gossip.discard)
+
     async def _on_frame(self, link: Link, frame: wire.Frame) -> None:
-        if frame.kind == wire.CONSENSUS:
-            message = decode_message(frame.body["msg"])
+        if frame.kind in (wire.CONSENSUS, wire.PROPOSAL):
+            if frame.kind == wire.PROPOSAL:
+                message: Message | None = await self._rebuild(link, frame.body)
+                if message is None:
+                    return
+            else:
+                message = decode_message(frame.body["msg"])
             self.peer_heights[link.pubkey] = max(self.peer_heights.get(link.pubkey, 0),
                                                  message.height)
             if isinstance(message, PrePrepare | NewView):
@@ -376,16 +445,6 @@ class PeerNet:
                 if block is not message.block:
                     message = _with_block(message, block)
             await self._deliver(MessageIn(link.pubkey, message))
-        elif frame.kind == wire.TXS:
-            if len(self._gossip) >= self.limits.gossip_batches_in_flight:
-                self.metrics.inc("gossip_dropped_total", len(frame.body["txs"]))
-                return
-            # Gossip is not budgeted per source: it comes from authenticated validators and
-            # is bounded by the batches in flight.
-            task = asyncio.create_task(self.admission.submit(frame.body["txs"],
-                                                             from_peer=True))
-            self._gossip.add(task)
-            task.add_done_callback(self._gossip.discard)
         elif frame.kind == wire.FETCH:
             count = min(frame.body["max_blocks"], self.limits.fetch_blocks_served_max)
             budget = self.limits.max_frame_bytes // 2  # room for the frame's own overhead
@@ -399,6 +458,60 @@ class PeerNet:
             blocks = tuple((Block.decode(b), QC.decode(q)) for b, q in frame.body["blocks"])
             if blocks:
                 await self._deliver(BlocksFetched(link.pubkey, blocks))
+
+    async def _rebuild(self, link: Link, body: dict[str, Any]) -> Message | None:
+        """The proposal a PROPOSAL frame names, its transactions from our pool (waiting for
+        gossip being admitted, then asking the sender for the rest), or None when the sender
+        did not supply them in time (the proposal is lost, as if never received)."""
+        stripped, ids = proposals.parse(body)
+        pool = self.chain.pool
+        found = proposals.lookup(ids, [pool.get, self._sent.get])
+        if None in found and self._gossip:  # a proposal can overtake its own gossip
+            await asyncio.wait(set(self._gossip), timeout=MISSING_TXS_WAIT_S)
+            found = proposals.lookup(ids, [pool.get, self._sent.get])
+        missing = [i for i, tx in zip(ids, found, strict=True) if tx is None]
+        if missing:
+            self.metrics.inc("proposal_txs_missing_total", len(missing))
+            fetched = await self._ask_for_txs(link, missing)
+            found = [tx if tx is not None else fetched.get(i)
+                     for i, tx in zip(ids, found, strict=True)]
+        if None in found:
+            self.metrics.inc("proposals_incomplete_total")
+            log.info("proposal for height %d from %s dropped: %d of its transactions "
+                     "did not come", stripped.height, link.name, found.count(None))
+            return None
+        return proposals.rebuild(stripped, [tx for tx in found if tx is not None])
+
+    async def _ask_for_txs(self, link: Link, ids: list[bytes]) -> dict[bytes, SignedTx]:
+        loop = asyncio.get_running_loop()
+        link.awaiting = answer = loop.create_future()
+        link.send(wire.GET_TXS, {"ids": ids})
+        try:
+            raw = await asyncio.wait_for(answer, MISSING_TXS_WAIT_S)
+        except TimeoutError:
+            return {}
+        finally:
+            link.awaiting = None
+        return proposals.accept_answer(self.chain.suite, ids, raw)
+
+    def _on_answer(self, link: Link, txs: list[bytes]) -> None:
+        if link.awaiting is None or link.awaiting.done():
+            raise wire.WireError("a TXS_FOR frame nobody asked for")
+        link.awaiting.set_result(txs)
+
+    def _serve_txs(self, link: Link, ids: list[bytes]) -> None:
+        """Answer a peer's GET_TXS from the proposals we sent and our pool, within a frame."""
+        found = proposals.lookup(ids, [self._sent.get, self.chain.pool.get])
+        out: list[bytes] = []
+        budget = self.limits.max_frame_bytes // 2
+        for tx in found:
+            if tx is not None:
+                raw = tx.encode()
+                budget -= len(raw) + 8
+                if budget < 0:
+                    break
+                out.append(raw)
+        link.send(wire.TXS_FOR, {"txs": out})
 
     def _fetch_if_behind(self, link: Link, peer_head: int) -> None:
         """A peer is ahead: ask it for the next blocks (at most one request a second). The

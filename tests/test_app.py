@@ -16,8 +16,10 @@ from ledger.tx import SignedTx
 from tests.chainkit import Chain
 
 
-def _node(suite: Suite) -> tuple[Chain, ChainApp]:
-    committee = [Chain.new(suite).pubkey("alice")]
+def _node(suite: Suite, members: tuple[str, ...] = ("alice",)) -> tuple[Chain, ChainApp]:
+    """A chain whose committee is ``members`` (the only senders it knows, with the
+    validators)."""
+    committee = [Chain.new(suite).pubkey(m) for m in members]
     chain = Chain.new(suite, kv=MemoryKV(), committee=committee, contracts_genesis=True)
     store = chain.store
     return chain, ChainApp(store, store.tree, default_executor(), suite, store.chain_id)
@@ -38,7 +40,7 @@ def test_two_nodes_agree_and_governance_changes_the_next_set(suite: Suite) -> No
     leader, leader_app = _node(suite)
     follower, follower_app = _node(suite)
     assert leader.store.head() == follower.store.head()
-    txs = [_add_validator(leader, 0, "node4"), leader.tx("bob", 0, "gov.vote", {"id": 9})]
+    txs = [_add_validator(leader, 0, "node4"), leader.tx("alice", 1, "gov.vote", {"id": 9})]
     block = _propose(leader, leader_app, txs)
     assert [t.tx_id(suite) for t in block.txs] == [t.tx_id(suite) for t in txs]
     assert follower_app.validate(follower.store.head_header(), block) is None
@@ -117,6 +119,22 @@ def test_validate_refuses_bad_blocks_with_the_reason() -> None:
     assert got is not None and "already committed" in got
 
 
+def test_a_sender_the_chain_does_not_know_never_gets_into_a_block() -> None:
+    """The pool refuses strangers; a leader that lets one through (or a byzantine one) can't
+    put its transactions in a block: propose leaves them out, validate refuses the block."""
+    leader, leader_app = _node(ED25519_SHA256)
+    follower, app = _node(ED25519_SHA256)
+    known = _add_validator(leader, 0, "node4")
+    stranger = leader.tx("mallory", 0, "gov.vote", {"id": 1, "approve": True})
+    block = _propose(leader, leader_app, [stranger, known])
+    assert block.txs == (known,)
+    # a block built with the stranger's transaction anyway (its roots computed honestly
+    # by an app that skips the rule) is refused by every honest validator
+    forced = Block(block.header, (stranger, known))
+    reason = app.validate(follower.store.head_header(), forced)
+    assert reason is not None and "not known to the chain" in reason
+
+
 def test_commit_of_an_unvalidated_bad_block_raises_and_writes_nothing() -> None:
     chain, app = _node(ED25519_SHA256)
     block = _propose(chain, app, [_add_validator(chain, 0, "node4")])
@@ -167,7 +185,7 @@ def test_chain_app_is_the_consensus_application_and_its_chain_proves_records() -
 
 
 def test_propose_runs_each_senders_nonces_in_order_and_holds_back_a_gap() -> None:
-    chain, app = _node(ED25519_SHA256)
+    chain, app = _node(ED25519_SHA256, ("alice", "bob", "carol"))
     suite = ED25519_SHA256
     vote = {"id": 1, "approve": True}
     n0, n1, n3 = (chain.tx("bob", n, "gov.vote", vote) for n in (0, 1, 3))

@@ -254,8 +254,20 @@ def test_four_validators_commit_under_load(net: LocalNet) -> None:
         await wait_until(_committed_all(net.urls[0], load), 30, "all submitted txs to commit")
         assert min(await heights(net.urls)) > max(start)
         await check_final(net, load)
+        # Proposals went as header + ids, and every follower could rebuild them.
+        sent = sum([await metric(u, "proposals_sent_compact_total") for u in net.urls])
+        lost = sum([await metric(u, "proposals_incomplete_total") for u in net.urls])
+        assert sent > 0 and lost == 0, (sent, lost)
 
     asyncio.run(body())
+
+
+async def metric(url: str, name: str) -> float:
+    """The sum of a counter's samples in a node's /metrics (0 when it has none yet)."""
+    async with aiohttp.ClientSession() as s, s.get(f"{url}/metrics") as resp:
+        text = await resp.text()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(f"credchain_{name}"))
 
 
 def _committed_all(url: str, load: Load) -> Any:
