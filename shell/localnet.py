@@ -1,10 +1,10 @@
-"""Local networks: the files ``network init`` writes, and the ``net up`` process supervisor.
+"""Local networks: the files ``network init`` writes, and the ``network up`` process supervisor.
 
 ``init_network(out, n, suite, ...)`` writes everything an ``n``-validator network on loopback
 needs: validator and sample client keys (encrypted, 0600) with their passphrase file, the
 genesis document, one ``nodeI.toml`` per validator on free ports, the verifier's anchor file
 and a ``network.json`` manifest. ``LocalNet(directory)`` starts, kills and stops the
-validator processes of such a directory (``net up``, the demo, the multi-process tests and
+validator processes of such a directory (``network up``, the demo, the multi-process tests and
 the cluster benchmark).
 """
 

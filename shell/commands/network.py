@@ -1,4 +1,4 @@
-"""``credchain network init``, ``net up`` and ``node start``: local networks and nodes."""
+"""``credchain network init``, ``network up`` and ``node start``: local networks and nodes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from shell.commands.common import SUITES
 
 @click.group()
 def network() -> None:
-    """Local networks."""
+    """Local networks: write one (init), run one (up)."""
 
 
 @network.command("init")
@@ -89,12 +89,7 @@ def node_resync(config_path: str, yes: bool) -> None:
                "the chain from its peers, checking every block's QC and re-executing it")
 
 
-@click.group("net")
-def net_group() -> None:
-    """A whole local network."""
-
-
-@net_group.command("up")
+@network.command("up")
 @click.argument("directory", type=click.Path(file_okay=False, exists=True))
 @click.option("--seconds", default=0, type=click.IntRange(0),
               help="stop after this many seconds (0: run until Ctrl-C / SIGTERM)")
