@@ -11,9 +11,12 @@ while the schedule plays, heals, and checks:
   node had at the heal, and a batch submitted to each node after the heal commits;
 - **no acknowledged transaction lost**: every transaction a node answered as accepted is in
   the chain exactly once (``COMMIT_S`` after the heal at the latest), and every node's API
-  reports a sample of them committed. A validator's pool keeps a ready transaction until it
-  is committed (nothing here restarts a node, fills a pool or leaves a nonce gap), so an
-  accepted one that never commits is a failure, not an allowed loss;
+  reports a sample of them committed. A pool lets a transaction go only when it commits,
+  when a proposal leaves it out as unable to run (``DropTxs``: its nonce already used), when
+  it waits behind a nonce gap past ``future_ttl_ms``, or with the node's memory on a
+  restart; the load here (fresh senders, nonces 0..k-1 in one request, a call that moves the
+  nonce whatever it does) and the faults (no restart) give none of these, so an accepted
+  transaction that never commits is a failure, not an allowed loss;
 - **safety**: every node has the same block hash at every height up to the lowest head, and
   each block's QC names that height and that block with a quorum of distinct signers (so no
   two QCs for different blocks at one height);
@@ -135,6 +138,10 @@ class Namespaces:
     def host(self, i: int) -> str:
         return f"10.{self.octet}.{i}.2"
 
+    def outer(self, i: int) -> str:
+        """The root namespace's end of node ``i``'s veth pair (names: 15 bytes at most)."""
+        return f"cf{self.tag}h{i}"[:15]
+
     def prefix(self, i: int) -> list[str]:
         return ["ip", "netns", "exec", self.name(i)]
 
@@ -142,21 +149,24 @@ class Namespaces:
         _remove_stale_namespaces()
         self.octet = self._free_octet()
         for i in range(self.n):
-            ns, outer, inner = self.name(i), f"cf{self.tag}h{i}", f"cf{self.tag}n{i}"
+            ns, outer, inner = self.name(i), self.outer(i), f"cf{self.tag}n{i}"[:15]
             _ip_ok("netns", "add", ns)
             self.created.append(ns)
-            _ip_ok("link", "add", outer[:15], "type", "veth", "peer", "name", inner[:15])
-            _ip_ok("link", "set", inner[:15], "netns", ns)
-            _ip_ok("addr", "add", f"{self.gateway(i)}/24", "dev", outer[:15])
-            _ip_ok("link", "set", outer[:15], "up")
-            _ip_ok("-n", ns, "addr", "add", f"{self.host(i)}/24", "dev", inner[:15])
-            _ip_ok("-n", ns, "link", "set", inner[:15], "up")
+            _ip_ok("link", "add", outer, "type", "veth", "peer", "name", inner)
+            _ip_ok("link", "set", inner, "netns", ns)
+            _ip_ok("addr", "add", f"{self.gateway(i)}/24", "dev", outer)
+            _ip_ok("link", "set", outer, "up")
+            _ip_ok("-n", ns, "addr", "add", f"{self.host(i)}/24", "dev", inner)
+            _ip_ok("-n", ns, "link", "set", inner, "up")
             _ip_ok("-n", ns, "link", "set", "lo", "up")
 
     def destroy(self) -> None:
-        """Deleting a namespace deletes its veth end, and with it the root's end."""
+        """Deleting a namespace deletes its veth end, and with it the root's end (deleted
+        here too, in case a failed set-up left a pair outside)."""
         for ns in self.created:
             _ip("netns", "del", ns)
+        for i in range(len(self.created)):
+            _ip("link", "del", self.outer(i))
         self.created = []
 
     def _free_octet(self) -> int:
@@ -260,37 +270,41 @@ async def wait_for(pred: Callable[[], Awaitable[bool]], timeout_s: float, what: 
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
-async def run_schedule(schedule: Schedule, workdir: Path, netns: bool) -> Outcome:
+async def run_schedule(schedule: Schedule, workdir: Path, netns: bool,
+                       log: Callable[[str], None] = note) -> Outcome:
     """Play ``schedule`` on a fresh network under load, heal, check; raises
-    ``ScheduleFailed`` naming the seed."""
+    ``ScheduleFailed`` naming the seed. ``log`` hears of each step."""
     out = Outcome(schedule.seed)
     started = time.monotonic()
-    note(schedule.describe())
+    log(schedule.describe())
     try:
         async with cluster(workdir, netns) as c:
-            await _run(schedule, c, out)
+            await _run(schedule, c, out, log)
     except ScheduleFailed:
         raise
     except (AssertionError, OSError) as exc:
-        raise ScheduleFailed(f"{exc}\nreproduce with seed={schedule.seed} "
-                             f"(netns={netns}; node logs under {workdir / 'net' / 'logs'})\n"
-                             f"{schedule.describe()}") from exc
+        raise ScheduleFailed(
+            f"{exc}\nreproduce with seed={schedule.seed}: .venv/bin/python "
+            f"benchmarks/soak_proxy.py --seeds 1 --start {schedule.seed}"
+            f"{'' if netns else ' --loopback'} (node logs: {workdir / 'net' / 'logs'})\n"
+            f"{schedule.describe()}") from exc
     out.seconds = time.monotonic() - started
-    note(out.line())
+    log(out.line())
     return out
 
 
-async def _run(schedule: Schedule, c: Cluster, out: Outcome) -> None:
+async def _run(schedule: Schedule, c: Cluster, out: Outcome, log: Callable[[str], None]
+               ) -> None:
     urls = c.net.urls
 
     async def all_up() -> bool:
         return min(await heights(urls)) >= 1
 
     await wait_for(all_up, UP_S, "every node to commit block 1")
-    note(f"network up ({c.where}); playing the schedule")
+    log(f"network up ({c.where}); playing the schedule")
 
     def on_phase(k: int, phase: Phase) -> None:
-        note(f"phase {k}: {phase.describe()}")
+        log(f"phase {k}: {phase.describe()}")
 
     loader = asyncio.create_task(c.load.run(schedule.duration_ms / 1000, LOAD_CLIENTS,
                                             LOAD_RATE_PER_CLIENT))
@@ -300,7 +314,7 @@ async def _run(schedule: Schedule, c: Cluster, out: Outcome) -> None:
         await loader
     out.height_at_heal = max(await heights(urls))
     healed_at = time.monotonic()
-    note(f"healed at height {out.height_at_heal}; {len(c.load.submitted)} txs accepted")
+    log(f"healed at height {out.height_at_heal}; {len(c.load.submitted)} txs accepted")
     before = set(c.load.submitted)
     await _submit_to_each(c.load)
     out.post_heal = len(set(c.load.submitted) - before)

@@ -285,7 +285,7 @@ def test_the_ci_seeds_cover_every_fault_kind_and_mode() -> None:
 
 
 @pytest.mark.multiprocess
-@pytest.mark.timeout(200)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("seed", CI_SEEDS[:-1])
 def test_nodes_in_namespaces_survive_a_fault_schedule(seed: int, tmp_path: Path) -> None:
     reason = netns_unavailable()
@@ -296,6 +296,6 @@ def test_nodes_in_namespaces_survive_a_fault_schedule(seed: int, tmp_path: Path)
 
 
 @pytest.mark.multiprocess
-@pytest.mark.timeout(200)
+@pytest.mark.timeout(300)
 def test_nodes_on_loopback_survive_a_fault_schedule(tmp_path: Path) -> None:
     asyncio.run(run_schedule(Schedule.from_seed(CI_SEEDS[-1]), tmp_path, netns=False))
