@@ -286,6 +286,7 @@ class FaultProxy:
         self.links: dict[Flow, _Link] = {}
         self.phase = HEALED
         self.stats: Counter[str] = Counter()
+        self.flow_units: Counter[Flow] = Counter()  # units read, by flow
         self._faults: dict[Flow, Fault] = {}
         self._rngs: dict[Flow, random.Random] = {}
         self._changed = asyncio.Event()
@@ -426,6 +427,7 @@ class FaultProxy:
                 await out.put(None)
                 return
             self.stats["units"] += 1
+            self.flow_units[flow] += 1
             await self._while_held(flow)
             fault, rng = self._faults.get(flow), self._rngs.get(flow)
             if fault is None or rng is None or fault.kind in (Kind.SLOW, Kind.PARTITION):
