@@ -12,7 +12,7 @@ import click
 
 from ledger.errors import InvalidInput
 from shell.client import NodeError
-from shell.commands import audit, bid, chain, demo, gov, keys, network, watch
+from shell.commands import audit, bid, chain, demo, gov, history, keys, network, watch
 
 
 class _Group(click.Group):
@@ -33,9 +33,10 @@ def main() -> None:
     """credchain: a permissioned PBFT chain for public-resource-trading credentials."""
 
 
-for command in (keys.keys, network.network, network.node_group, network.net_group,
-                chain.status, chain.tx, chain.proof, chain.verify, demo.demo, bid.bid,
-                audit.audit, gov.gov, watch.watch):
+for command in (keys.keys, network.network, network.node_group,
+                chain.status, chain.tx, chain.proof, chain.verify, chain.eligibility,
+                demo.demo, bid.bid,
+                audit.audit, gov.gov, history.history, watch.watch):
     main.add_command(command)
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import args as A
-from contracts import keys
+from contracts import keys, membership
 from contracts.errors import (
     E_BAD_ARGS,
     E_EXISTS,
@@ -65,6 +65,7 @@ ACTIONS = (
     "set_param",
     "freeze",
     "unfreeze",
+    *membership.ACTIONS,
 )
 COMMITTEE = "gov/committee"  # CE array of member public keys, sorted
 PROPOSAL_SEQ = "gov/proposal_seq"  # int: the id the next proposal gets
@@ -177,6 +178,8 @@ def _check_action(call: Call, action: str, payload: dict[str, Any]) -> dict[str,
         if is_frozen(state, subject):
             raise ContractError(E_EXISTS, f"{subject} is already frozen")
         return {"subject": subject, "reason": reason}
+    if action in membership.ACTIONS:
+        return membership.check(call, action, payload)
     if action == "unfreeze":
         subject = A.text(payload, "subject", max_len=130)
         _check_subject(subject, suite.pubkey_len)
@@ -210,6 +213,8 @@ def _execute(call: Call, action: str, payload: dict[str, Any]) -> None:
         )
     elif action == "unfreeze":
         state.delete(keys.frozen(payload["subject"]))
+    elif action in membership.ACTIONS:
+        membership.execute(call, action, payload)
     call.emit("gov.executed", action=action)
 
 

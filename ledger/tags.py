@@ -37,5 +37,7 @@ BEACON_COMMIT = 0x62  # a validator's commitment to its value for one request
 BEACON_SEED = 0x63  # the seed: the request's subject hashed with every reveal
 BEACON_VALUE = 0x64  # a validator's value, HMAC of its secret key over the request (off chain)
 DRAW_STREAM = 0x65  # the k-th number drawn from a seed (committee draws, random selections)
+# A validator's new key signs its rotation into the set (contracts/membership.py).
+VALIDATOR_ROTATION = 0x6E
 # A new key co-signs its own binding when an entity rotates a key (contracts/identity.py).
 KEY_ROTATION = 0x6F

@@ -31,6 +31,9 @@ from contracts.disclosure import (
     may_list_slots,
     tx_disclosed,
 )
+from contracts.eligibility import answer_at_head
+from contracts.exposure import ExposureQueryError, exposure
+from contracts.state import Overlay
 from contracts.tender import bid_key
 from ledger import inclusion, jsonform, multi
 from ledger.bundle import build_bundle
@@ -78,8 +81,13 @@ async def post_txs(request: web.Request, node: NodeView) -> web.StreamResponse:
         return error(400, 'body must be {"txs": ["<hex>", ...]} or {"tx": "<hex>"}')
     if len(items) > node.limits.max_txs_per_request:
         return error(413, f"at most {node.limits.max_txs_per_request} txs per request")
-    encoded = [hex_to_bytes(item, f"txs[{i}]") for i, item in enumerate(items)]
-    results = await node.admission.submit(encoded, source=request.remote or "?")
+    source = request.remote or "?"
+    # The client's budget is spent before the transactions are even hex-decoded: beyond it
+    # they are refused unread.
+    allowed = node.admission.take_budget(source, len(items))
+    encoded = [hex_to_bytes(item, f"txs[{i}]") for i, item in enumerate(items[:allowed])]
+    results = await node.admission.submit(encoded)
+    results += [node.admission.refused_for_budget() for _ in items[allowed:]]
     out = [{"tx_id": r.tx_id, "accepted": r.accepted, "reason": r.reason} for r in results]
     accepted = sum(r.accepted for r in results)
     status = 202 if accepted == len(results) else 400
@@ -206,6 +214,29 @@ async def get_multi_proof(request: web.Request, node: NodeView) -> web.StreamRes
     return json_response(multi.to_json(multi.build_multi(store, store.tree, keys, height)))
 
 
+async def get_eligibility(request: web.Request, node: NodeView) -> web.StreamResponse:
+    uscc = request.match_info["uscc"]
+    tender_id = request.query.get("tender")
+    if not tender_id:
+        return error(400, "name the tender: ?tender=ID (and &lot=N, default 1)")
+    lot = height_param(request.query.get("lot", "1"))
+    return json_response(answer_at_head(node.chain.store, uscc, tender_id, lot))
+
+
+async def get_exposure(request: web.Request, node: NodeView) -> web.StreamResponse:
+    """Public exposure (信用信息公示): sanction records in force now, filtered, one page."""
+    q = request.query
+    try:
+        page = exposure(Overlay(node.chain.head_state()), _now_ms(node),
+                        uscc=q.get("uscc") or None, kind=q.get("kind") or None,
+                        region=q.get("region") or None,
+                        cursor=height_param(q.get("cursor", "0")),
+                        limit=height_param(q.get("limit", "50")))
+    except ExposureQueryError as exc:
+        return error(400, str(exc))
+    return json_response(tagged_to_json(page.to_obj()))
+
+
 async def get_slots(request: web.Request, node: NodeView) -> web.StreamResponse:
     tender_id = request.match_info["tender_id"]
     lot = height_param(request.query.get("lot", "1"))
@@ -302,6 +333,26 @@ ROUTES: tuple[Route, ...] = (
                   {"name": "lot", "in": "query", "required": False,
                    "schema": {"type": "integer", "minimum": 1}}),
           responses={"403": {"description": "not the tender's platform, or too early"}}),
+    Route("GET", "/eligibility/{uscc}", get_eligibility,
+          "May this entity bid on this tender now: the answer, and a PROTOCOL §9 bundle of "
+          "every record the rule reads (credchain verify re-applies the rule offline)",
+          params=(_path("uscc", "the entity's unified social credit code"),
+                  {"name": "tender", "in": "query", "required": True,
+                   "schema": {"type": "string"}},
+                  {"name": "lot", "in": "query", "required": False,
+                   "schema": {"type": "integer", "minimum": 1}})),
+    Route("GET", "/exposure", get_exposure,
+          "Sanction records in force now (public exposure), by entity, kind or region; "
+          "pages through the sanctions index with cursor",
+          params=tuple({"name": n, "in": "query", "required": False,
+                        "schema": {"type": t, **({"minimum": 0} if t == "integer" else {})},
+                        "description": d} for n, t, d in (
+              ("uscc", "string", "only this entity"),
+              ("kind", "string", "only this sanction kind"),
+              ("region", "string", "only records whose scope covers this region code"),
+              ("cursor", "integer", "from this index position (next_cursor of a page)"),
+              ("limit", "integer", "records per page"))),
+          responses={"400": {"description": "a bad filter, cursor or limit"}}),
     Route("GET", "/status", get_status, "Height, view, leader, peers, pool size"),
     Route("GET", "/healthz", get_health, "200 while healthy, else 503 with the reason"),
     Route("GET", "/metrics", get_metrics, "Prometheus text metrics"),

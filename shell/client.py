@@ -167,6 +167,27 @@ class NodeClient:
         got: dict[str, Any] = self.get(f"/proof/{_quote(key)}{q}")
         return got
 
+    def inclusion(self, tx_id: str) -> dict[str, Any]:
+        """The PROTOCOL §8 inclusion bundle (JSON form) of a committed transaction
+        (``GET /txs/{tx_id}/inclusion``); ``NodeError`` 404 when it is not committed, 403
+        while it is a sealed bid before its tender's deadline."""
+        got: dict[str, Any] = self.get(f"/txs/{tx_id}/inclusion")
+        return got
+
+    def block_json(self, height: int) -> dict[str, Any]:
+        """``GET /blocks/{height}`` as the node answers it: ``block``, ``qc``, ``hash``,
+        ``tx_ids`` and ``receipts`` (JSON forms); ``NodeError`` 403 for a block holding a
+        sealed bid before its tender's deadline, 404 beyond the head."""
+        got: dict[str, Any] = self.get(f"/blocks/{height}")
+        return got
+
+    def key_entity(self, pubkey: bytes) -> str | None:
+        """The USCC a public key is bound to on chain (``id/key/<hex>``), or None."""
+        value = self.state(f"id/key/{pubkey.hex()}")
+        if isinstance(value, dict) and isinstance(value.get("uscc"), str):
+            return str(value["uscc"])
+        return None
+
     def tx_status(self, tx_id: str) -> dict[str, Any]:
         """``{"status": "pending" | "committed" | "unknown", ...}``."""
         try:

@@ -91,7 +91,7 @@ class Node:
         self.driver = Driver(replica, chain, self.peers,
                              observers=[self._on_commit, self.event_hub.on_commit])
         self.beacon = BeaconDuty(chain, secret,
-                                 lambda encoded: self.admission.submit(encoded, source=None))
+                                 lambda encoded: self.admission.submit(encoded))
         self._beacon_running = False
         self.guard = GuardedServer(lambda: None, self.limits.http_header_timeout_ms,
                                    self.limits.http_idle_timeout_ms,
@@ -117,11 +117,19 @@ class Node:
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
             kv = LevelKV(str(db))
+        except CorruptStore as exc:  # LevelDB found a record failing its checksum
+            raise StartupError(
+                f"the store in {db} is damaged ({exc}); move it aside and rebuild it from "
+                f"the peers with: credchain node resync --config {config_path(config)}"
+            ) from None
         except Exception as exc:  # plyvel raises its own IOError for a held lock
             raise StartupError(_db_error(db, exc)) from None
         try:
-            chain = Chain.open(kv, doc, config.pool)
-            problem = chain.integrity_problem()
+            try:
+                chain = Chain.open(kv, doc, config.pool)
+                problem = chain.integrity_problem()
+            except CorruptStore as exc:  # LevelDB checksums, the head's recorded root
+                problem = str(exc)
             if problem is not None:
                 raise StartupError(
                     f"the store in {db} is damaged ({problem}); move it aside and rebuild it "

@@ -279,15 +279,17 @@ class TradingMachine(RuleBasedStateMachine):
     def no_guarantee_bound_twice(self) -> None:
         bound: dict[str, str] = {}
         for key in self.t.h.state.values:
-            if key.startswith("bid/T1/"):
+            if key.startswith("bid/T1/") and not key.startswith("bid/T1/guarantee/"):
                 bid = self.t.h.get(key)
                 number = bid["guarantee"]
                 if number and bid["status"] != "withdrawn":
                     assert number not in bound, f"{number} backs two bids"
                     bound[number] = key
         for number, key in bound.items():
-            g = self.t.h.get(f"guarantee/{number}")
-            assert g["status"] != "issued" and g["bound_slot"] == key.rsplit("/", 1)[1]
+            g = self.t.guarantee(number)
+            binding = self.t.binding(number)
+            assert g["status"] != "issued" and binding is not None
+            assert binding["slot"] == key.rsplit("/", 1)[1]
 
     @invariant()
     def an_archived_tender_never_changes(self) -> None:

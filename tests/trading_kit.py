@@ -9,6 +9,7 @@ from typing import Any
 
 from contracts.beacon import beacon_actions
 from contracts.bidder import SealedBid, open_slots, seal_bid
+from contracts.guarantee import binding_key, status_of
 from contracts.periods import DAY_MS, MINUTE_MS, ms_of_beijing
 from contracts.uscc import check_char
 from ledger.tx import Receipt, SignedTx
@@ -229,9 +230,16 @@ class Trading:
         return value
 
     def guarantee(self, number: str) -> dict[str, Any]:
+        """The guarantee's public record, with ``status`` as the contract sees it ("bound"
+        while its sealed binding record exists)."""
         value = self.h.get(f"guarantee/{number}")
         assert isinstance(value, dict)
-        return value
+        return {**value, "status": status_of(self.h.state, value)}
+
+    def binding(self, number: str) -> dict[str, Any] | None:
+        g = self.h.get(f"guarantee/{number}")
+        found = self.h.get(binding_key(g["tender_id"], number))
+        return found if isinstance(found, dict) else None
 
     def through_opening(self, count: int = 3, prices: list[int] | None = None) -> list[Account]:
         """Announce, ``count`` bids, open, every bidder reveals, close; returns the bidders."""

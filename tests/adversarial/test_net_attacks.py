@@ -17,11 +17,10 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from consensus import wire
 from ledger.keyfile import load_key
 from ledger.tx import SignedTx, TxBody, sign_tx
 from shell.client import NodeClient
-from shell.peers import read_frame, write_frame
+from shell.securelink import SecureLinkError, secure_handshake
 from tests.adversarial.attacks import crafted_tx, nested_maps
 from tests.adversarial.netkit import AttackNet, Honest, key, phases
 
@@ -91,7 +90,7 @@ def test_a_stranger_on_the_peer_port_is_cut_off_before_any_large_read(anet: Atta
         p = phases(honest, attack)
     check_floor(p, p.before, p.during, p.after)
     assert closed_fast and max(closed_fast) < 2.5, f"connections held: {sorted(closed_fast)[-5:]}"
-    assert "exceeds the limit of 512" in anet.log(0)
+    assert "not a credchain secure link" in anet.log(0)
     print(p, f"; {len(closed_fast)} stranger connections, closed within "
              f"{max(closed_fast):.2f} s")
 
@@ -106,17 +105,16 @@ def test_a_second_link_with_a_validators_key_is_refused_not_swapped_in(anet: Att
         from ledger.genesis import GenesisDoc
 
         doc = GenesisDoc.load(anet.directory / "genesis.json")
-        hs = wire.Handshake(anet.suite, anet.chain_id, doc.validators, 1, secret,
-                            os.urandom(32), 0)
-        write_frame(writer, hs.hello())
-        await writer.drain()
-        write_frame(writer, hs.on_hello(await read_frame(reader, 512, 5)))
-        await writer.drain()
-        hs.on_auth(await read_frame(reader, 512, 5))  # node 0 authenticated us as validator 1
+        # Node 0 authenticates us as validator 1 (we hold its key) ...
+        stream, peer, _ = await secure_handshake(
+            reader, writer, anet.suite, anet.chain_id, secret, 1, 5.0,
+            expected_peer_key=doc.validators[0].pubkey)
         # ... and then closes this second link: the first one stays.
-        data = await asyncio.wait_for(reader.read(), 5)
+        with contextlib.suppress(SecureLinkError):
+            while True:
+                await stream.read_frame(1 << 20, 5.0)
         writer.close()
-        return data == b""
+        return peer == doc.validators[0].pubkey
 
     assert asyncio.run(impostor())
     assert "refused a second link from validator 1" in anet.log(0)
