@@ -213,16 +213,22 @@ class EventHub:
         return asyncio.create_task(self._index_stored())
 
     async def _index_stored(self) -> None:
-        store, started = self.chain.store, time.monotonic()
+        started = time.monotonic()
         while not self.closing and self.schedule.covered_height < self.chain.height():
-            top = min(self.chain.height(),
-                      self.schedule.covered_height + self.settings.backfill_slice_blocks)
-            for h in range(self.schedule.covered_height + 1, top + 1):
-                self.schedule.index_block(h, deadline_changes(store.receipts(h) or []))
-            self._indexed.fire()
+            self._index_up_to(min(self.chain.height(), self.schedule.covered_height
+                                  + self.settings.backfill_slice_blocks))
             await asyncio.sleep(0)
         log.info("deadline schedule: %d blocks, %d deadlines indexed in %.1f s",
                  self.schedule.covered_height, len(self.schedule), time.monotonic() - started)
+
+    def _index_up_to(self, height: int) -> None:
+        """Index the deadlines of the stored blocks up to ``height``."""
+        store = self.chain.store
+        if self.schedule.covered_height >= height:
+            return
+        for h in range(self.schedule.covered_height + 1, height + 1):
+            self.schedule.index_block(h, deadline_changes(store.receipts(h) or []))
+        self._indexed.fire()
 
     def close(self) -> None:
         """The node stops: every walk ends with the reason."""
@@ -418,6 +424,9 @@ class EventHub:
         h = max(1, first_height(after))
         stop = min(self.chain.height(), h + self.settings.page_blocks_max - 1)
         if walk.wants_notices:
+            # a page does not wait for the indexing task: it indexes what it needs (bounded)
+            self._index_up_to(min(stop, self.schedule.covered_height
+                                  + self.settings.page_blocks_max))
             stop = min(stop, self.schedule.covered_height + 1)
         while h <= stop:
             if caller is not None and self.read_wait_s(caller, h) > 0:

@@ -25,7 +25,8 @@ from shell.eventkit import (
     parse_filter,
 )
 from shell.eventproof import build_proof, check_proof
-from shell.events import StreamSettings, Subscription, Walk
+from shell.events import EventHub, StreamSettings, Subscription, Walk
+from shell.metrics import Metrics
 from shell.notices import TenderSchedule
 from shell.sse import SseParser
 from tests.test_events_kit import (
@@ -139,6 +140,13 @@ def test_resuming_across_a_restart_mid_backfill(story_chain: SynthChain) -> None
     again = story_chain.restart()  # a fresh hub over the same store
     rest = page_all(again.hub, Walk(after, Filter(), OFFSETS, 15_000))
     assert as_expected([json.loads(i.data) for i in first] + rest) == want
+
+
+def test_a_page_does_not_wait_for_the_indexing_task(story_chain: SynthChain) -> None:
+    fresh = EventHub(story_chain.chain, Metrics())  # its indexing task never started
+    assert fresh.schedule.covered_height == 0
+    got = as_expected(page_all(fresh, everything(offsets_ms=OFFSETS)))
+    assert got == expected_items(story_chain.store, OFFSETS)
 
 
 def test_live_walkers_and_backfillers_see_the_blocks_in_order_while_blocks_commit() -> None:

@@ -129,6 +129,12 @@ def paths(t: Trading, chain: Chain) -> list[str]:
         "/eligibility/{uscc}": [f"/eligibility/{t.uscc_of[n]}?tender=T1" for n in BIDDERS],
         "/exposure": ["/exposure", "/exposure?region=441500"] + [
             f"/exposure?uscc={t.uscc_of[n]}" for n in BIDDERS],
+        "/events": ["/events?from_height=1", "/events?from_height=1&type=bid.*",
+                    "/events?from_height=1&tender=T1"] + [
+            f"/events?from_height=1&entity={t.uscc_of[n]}" for n in BIDDERS],
+        "/events/{cursor}": [f"/events/{h}.{p}.0" for h in range(1, height + 2)
+                             for p in range(3)],
+        "/events/stream": [],  # endless: tests/test_events_privacy.py compares its frames
         "/status": ["/status"], "/healthz": ["/healthz"], "/openapi.json": ["/openapi.json"],
         "/metrics": [],  # counters of a live node's traffic; compared by name below
     }
