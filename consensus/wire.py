@@ -27,6 +27,13 @@ link is broken, so the shell closes it and reconnects). Frame kinds and bodies:
 | 0x15 | STATUS | ``{"height": int}`` — the sender's committed head; sent when a link comes up
   and whenever it is otherwise idle, so a node behind its peers fetches blocks even while an
   idle chain sends no consensus messages |
+| 0x19 | SNAPSHOTS | ``{}`` — which certified heights can you serve a state snapshot of? |
+| 0x1A | SNAPSHOT_OFFER | ``{"low": int, "high": int}`` — any height in ``low..high``; none
+  when ``high`` is 0 (``shell.statesync``) |
+| 0x1B | SNAPSHOT_GET | ``{"height": int}`` — the manifest of that height, or
+  ``{"nodes": [bin32, ...]}`` — the state pieces headed by these hashes (``ledger.snapshot``) |
+| 0x1C | SNAPSHOT_PART | ``{"manifest": bin}`` (empty: not served) or ``{"nodes": [[bin record,
+  [[str key, bin value], ...]], ...]}`` — pieces for a prefix of the hashes asked, in order |
 
 Handshake: each side sends HELLO with a fresh random 32-byte nonce, then AUTH: its node key's
 signature over
@@ -51,7 +58,7 @@ from typing import Any
 
 from ledger import encoding, tags
 from ledger.block import Validator
-from ledger.crypto import Suite
+from ledger.crypto import DIGEST_LEN, Suite
 from ledger.errors import InvalidInput
 from ledger.fields import exact_map, get_bytes, get_int, get_list, get_str
 
@@ -63,6 +70,10 @@ FETCH = 0x12
 BLOCKS = 0x13
 PING = 0x14
 STATUS = 0x15
+SNAPSHOTS = 0x19
+SNAPSHOT_OFFER = 0x1A
+SNAPSHOT_GET = 0x1B
+SNAPSHOT_PART = 0x1C
 KIND_NAMES = {
     HELLO: "hello",
     AUTH: "auth",
@@ -72,6 +83,10 @@ KIND_NAMES = {
     BLOCKS: "blocks",
     PING: "ping",
     STATUS: "status",
+    SNAPSHOTS: "snapshots",
+    SNAPSHOT_OFFER: "snapshot_offer",
+    SNAPSHOT_GET: "snapshot_get",
+    SNAPSHOT_PART: "snapshot_part",
 }
 
 NONCE_LEN = 32
@@ -81,6 +96,7 @@ HANDSHAKE_MAX_FRAME_BYTES = 512  # HELLO and AUTH are ~100 bytes
 DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024
 MAX_GOSSIP_TXS = 10_000
 MAX_FETCH_BLOCKS = 256
+MAX_SNAPSHOT_NODES = 1024  # state pieces asked for (and answered) in one frame
 
 
 class WireError(InvalidInput):
@@ -150,6 +166,35 @@ def _check_body(kind: int, body: Any) -> None:
                 and type(pair[1]) is bytes
             ):
                 raise WireError("blocks frame must carry [block, qc] byte pairs")
+    elif kind in (SNAPSHOTS, SNAPSHOT_OFFER, SNAPSHOT_GET, SNAPSHOT_PART):
+        _check_snapshot_body(kind, body)
+
+
+def _check_snapshot_body(kind: int, body: Any) -> None:
+    """Shapes only: every piece and manifest is checked against the chain by
+    ``ledger.snapshot`` before anything in it is believed."""
+    what = KIND_NAMES[kind]
+    if kind == SNAPSHOTS:
+        exact_map(body, what, set())
+    elif kind == SNAPSHOT_OFFER:
+        m = exact_map(body, what, {"low", "high"})
+        get_int(m, "low", what)
+        get_int(m, "high", what)
+    elif kind == SNAPSHOT_GET:
+        if isinstance(body, dict) and "height" in body:
+            get_int(exact_map(body, what, {"height"}), "height", what, minimum=1)
+        else:
+            nodes = get_list(exact_map(body, what, {"nodes"}), "nodes", what, MAX_SNAPSHOT_NODES)
+            if not nodes or not all(type(n) is bytes and len(n) == DIGEST_LEN for n in nodes):
+                raise WireError("snapshot_get must name 1 or more 32-byte hashes")
+    elif isinstance(body, dict) and "manifest" in body:
+        # Bounded by the frame (at most the 256 MiB the config allows).
+        get_bytes(exact_map(body, what, {"manifest"}), "manifest", what, max_len=1 << 28)
+    else:
+        pieces = get_list(exact_map(body, what, {"nodes"}), "nodes", what, MAX_SNAPSHOT_NODES)
+        if not all(type(p) is list and len(p) == 2 and type(p[0]) is bytes
+                   and type(p[1]) is list for p in pieces):
+            raise WireError("snapshot_part must carry [record, leaves] pieces")
 
 
 def handshake_bytes(

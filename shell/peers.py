@@ -22,7 +22,8 @@ A link's life:
 3. **Frames** (``consensus.wire``), each sealed (AEAD, per-direction counter), of up to
    ``max_frame_bytes``: consensus messages (a proposal's transactions verified on the
    worker threads first, ``Admission.verify_block``), gossip batches (admitted concurrently,
-   a bounded number in flight), block requests and answers, STATUS.
+   a bounded number in flight), block requests and answers, STATUS, and the snapshot
+   requests a joining node makes (answered by ``shell.statesync.SnapshotServer``).
 
 Nothing received is trusted: messages are checked by the replica, transactions by admission.
 ``send`` never blocks: a link whose outbound queue is full drops the frame (consensus
@@ -52,6 +53,7 @@ from shell.chain import Chain
 from shell.config import ConfigError, NodeConfig, read_peers_file
 from shell.metrics import Metrics
 from shell.securelink import SecureStream, secure_handshake
+from shell.statesync import SnapshotServer
 
 log = logging.getLogger("credchain.peers")
 
@@ -93,7 +95,8 @@ class Link:
 class PeerNet:
     def __init__(self, config: NodeConfig, chain: Chain, secret: bytes, admission: Admission,
                  metrics: Metrics, validators: Callable[[], ValidatorSet],
-                 deliver: Callable[[Event], Awaitable[None]]) -> None:
+                 deliver: Callable[[Event], Awaitable[None]],
+                 snapshots: SnapshotServer | None = None) -> None:
         self.config = config
         self.limits = config.limits
         self.chain = chain
@@ -103,6 +106,7 @@ class PeerNet:
         self.metrics = metrics
         self._validators = validators
         self._deliver = deliver
+        self.snapshots = snapshots
         self.links: dict[bytes, Link] = {}  # by the peer's public key
         # The height each peer works on, from its latest consensus message: a node far
         # behind its peers is catching up (/healthz, /status).
@@ -399,6 +403,11 @@ class PeerNet:
             blocks = tuple((Block.decode(b), QC.decode(q)) for b, q in frame.body["blocks"])
             if blocks:
                 await self._deliver(BlocksFetched(link.pubkey, blocks))
+        elif (frame.kind in (wire.SNAPSHOTS, wire.SNAPSHOT_GET) and self.snapshots is not None
+              and link.out.qsize() < link.out.maxsize // 2):
+            # A link already behind on its answers gets none (the joining node drops it at
+            # its timeout and asks others), so one asker can't queue up the store's reads.
+            link.send(*self.snapshots.answer(frame.kind, frame.body))
 
     def _fetch_if_behind(self, link: Link, peer_head: int) -> None:
         """A peer is ahead: ask it for the next blocks (at most one request a second). The

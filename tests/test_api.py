@@ -24,7 +24,7 @@ from ledger.kv import MemoryKV
 from ledger.tx import SignedTx, TxBody, sign_tx
 from shell.api import build_app
 from shell.chain import Chain
-from shell.config import ConfigError, NodeConfig, NodeLimits
+from shell.config import ConfigError, NodeConfig, NodeLimits, SyncConfig
 from shell.ratelimit import TokenBuckets
 from shell.server import Node
 
@@ -301,6 +301,7 @@ def test_example_config_documents_the_defaults() -> None:
     assert cfg.limits == NodeLimits()
     assert cfg.pool == PoolLimits()
     assert cfg.replica == ReplicaConfig()
+    assert cfg.sync == SyncConfig()
     assert [p.index for p in cfg.peers] == [1, 2, 3]
 
 
