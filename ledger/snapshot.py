@@ -223,13 +223,26 @@ def export_pieces(kv: KV, suite: Suite, tops: Sequence[bytes], max_bytes: int) -
             value = kv.get(schema.state_value_key(info[PATH_END:]))
             if key is None or value is None:
                 return out
-            leaves.append([key.decode("utf-8"), value])
+            leaves.append([_checked_key(suite, key, info[:PATH_END]), value])
+            if value_hash(suite, value) != info[PATH_END:]:
+                raise CorruptStore(f"state value {info[PATH_END:].hex()} fails its hash")
             size += len(key) + len(value) + PIECE_OVERHEAD_BYTES
         if out and used + size > max_bytes:
             break
         used += size
         out.append([record, leaves])
     return out
+
+
+def _checked_key(suite: Suite, raw: bytes, path: bytes) -> str:
+    """A key-by-path record of ours: the key whose path it is, or ``CorruptStore``."""
+    try:
+        key = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CorruptStore(f"the key recorded for path {path.hex()} is not UTF-8") from None
+    if key_path(suite, key) != path:
+        raise CorruptStore(f"the key recorded for path {path.hex()} is not at that path")
+    return key
 
 
 class TreeImport:

@@ -22,9 +22,10 @@ import pytest
 
 from consensus import durable, wire
 from contracts.scenario import actor_secret
-from ledger import encoding
+from ledger import encoding, schema
+from ledger.crypto import ED25519_SHA256
 from ledger.kv import LevelKV, MemoryKV
-from ledger.snapshot import build_manifest, verify_manifest
+from ledger.snapshot import build_manifest, verify_manifest, walk_chunk
 from ledger.store import BlockStore
 from shell.chain import Chain
 from shell.config import NodeConfig, NodeLimits, PeerAddr, SyncConfig
@@ -37,6 +38,7 @@ from shell.statesync import (
     choose_height,
     owner_if_not_seated,
 )
+from tests.chainkit import Chain as KitChain
 from tests.storechain import StoreChainClient
 
 # A behaviour sees each request and the honest answer, and returns the frame to send
@@ -161,6 +163,8 @@ def check_store(story: StoreChainClient, db: Path, height: int) -> None:
         for key, _ in list(source.kv.scan(b"sk/"))[::7]:
             name = key[3:].decode()
             assert chain.state_value(name) == source.state_value(name)
+        assert chain.blocks_from(1, 5, 1 << 20) == []  # below its base: not here to serve
+        assert len(chain.blocks_from(height, 5, 1 << 20)) == 1
     finally:
         kv.close()
 
@@ -361,3 +365,24 @@ def test_the_serving_side_offers_only_what_it_keeps(story: StoreChainClient) -> 
     assert kind == wire.SNAPSHOT_PART and body == {"manifest": b""}  # outside the offer
     small = SnapshotServer(store, History(store, 0), True, 0, 1 << 10, print)
     assert small.answer(wire.SNAPSHOT_GET, {"height": head})[1] == {"manifest": b""}
+
+
+def test_a_damaged_record_is_never_served_and_reported_as_a_store_fault() -> None:
+    chain = KitChain.new(ED25519_SHA256, 4)
+    chain.extend({f"demo/k{i}": encoding.encode(i) for i in range(40)})
+    store = chain.store
+    key, value = next(iter(store.kv.scan(schema.STATE_VALUE)))
+    batch = store.kv.batch()
+    batch.put(key, value + b"\x00")
+    store.kv.write(batch)
+    faults: list[str] = []
+    server = SnapshotServer(store, History(store, 0), True, 0, 1 << 20, faults.append)
+    todo, answers = [store.tree.root], []
+    while todo and not faults:
+        kind, body = server.answer(wire.SNAPSHOT_GET, {"nodes": todo[:1]})
+        answers.append(body["nodes"])
+        top = todo.pop(0)
+        if body["nodes"]:
+            todo += walk_chunk(body["nodes"][0][0], top, store.suite)[1]
+    assert faults and "fails its hash" in faults[0]
+    assert answers[-1] == []  # the piece holding the damaged value was not sent
