@@ -30,8 +30,9 @@ link is broken, so the shell closes it and reconnects). Frame kinds and bodies:
 | 0x19 | SNAPSHOTS | ``{}`` — which certified heights can you serve a state snapshot of? |
 | 0x1A | SNAPSHOT_OFFER | ``{"low": int, "high": int}`` — any height in ``low..high``; none
   when ``high`` is 0 (``shell.statesync``) |
-| 0x1B | SNAPSHOT_GET | ``{"height": int}`` — the manifest of that height, or
-  ``{"nodes": [bin32, ...]}`` — the state pieces headed by these hashes (``ledger.snapshot``) |
+| 0x1B | SNAPSHOT_GET | ``{"height": int, "max_bytes": int}`` — the manifest of that height,
+  or ``{"nodes": [bin32, ...], "max_bytes": int}`` — the state pieces headed by these hashes
+  (``ledger.snapshot``); ``max_bytes``: the asker's bound on the answer's body |
 | 0x1C | SNAPSHOT_PART | ``{"manifest": bin}`` (empty: not served) or ``{"nodes": [[bin record,
   [[str key, bin value], ...]], ...]}`` — pieces for a prefix of the hashes asked, in order |
 
@@ -182,9 +183,13 @@ def _check_snapshot_body(kind: int, body: Any) -> None:
         get_int(m, "high", what)
     elif kind == SNAPSHOT_GET:
         if isinstance(body, dict) and "height" in body:
-            get_int(exact_map(body, what, {"height"}), "height", what, minimum=1)
+            m = exact_map(body, what, {"height", "max_bytes"})
+            get_int(m, "height", what, minimum=1)
+            get_int(m, "max_bytes", what, minimum=1)
         else:
-            nodes = get_list(exact_map(body, what, {"nodes"}), "nodes", what, MAX_SNAPSHOT_NODES)
+            m = exact_map(body, what, {"nodes", "max_bytes"})
+            get_int(m, "max_bytes", what, minimum=1)
+            nodes = get_list(m, "nodes", what, MAX_SNAPSHOT_NODES)
             if not nodes or not all(type(n) is bytes and len(n) == DIGEST_LEN for n in nodes):
                 raise WireError("snapshot_get must name 1 or more 32-byte hashes")
     elif isinstance(body, dict) and "manifest" in body:

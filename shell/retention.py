@@ -14,6 +14,8 @@ Below the oldest height served, blocks, headers, proof bundles (§7, §9) and in
 bundles (§8) are refused with ``HistoryPruned`` naming the oldest height, which the HTTP API
 answers ``410 Gone``: never a 500, never an answer about another height. Genesis (height 0,
 the verifiers' anchor) is always served. Snapshots are offered within the same range.
+Peers catching up by block sync are served whatever the store holds (``retain_heights``
+deletes nothing, so refusing them would only push them to state sync sooner).
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ range of heights ``low..high`` it can serve, from the oldest it retains
 key-by-path index covers) to its head. Nothing is prepared in advance: the state tree is
 content-addressed and never pruned, so every held root can be served from the live store,
 and a joining node may take pieces of one root from several peers at once. Answers are
-bounded: at most ``MAX_SNAPSHOT_NODES`` pieces and half a frame of bytes each, a manifest
-only if it fits one frame, and a link whose outbound queue is half full gets no answer
-(it asks again after its timeout).
+bounded: at most ``MAX_SNAPSHOT_NODES`` pieces, within half a frame and within the
+``max_bytes`` the asker names (its own frame bound), a manifest only if it fits that too
+(else an empty one: "not served"), and a link whose outbound queue is half full gets no
+answer (the asker drops it at its timeout and asks the others).
 
 **Joining** (``sync_new_store``), before the node itself starts:
 
@@ -117,14 +118,15 @@ class SnapshotServer:
             return wire.SNAPSHOT_OFFER, {"low": low, "high": high}
         assert kind == wire.SNAPSHOT_GET
         low, high = self.offer()
+        budget = min(self.budget, body["max_bytes"])
         try:
             if "height" in body:
                 height = body["height"]
                 raw = build_manifest(self.store, height) if low <= height <= high else b""
-                return wire.SNAPSHOT_PART, {"manifest": raw if len(raw) <= self.budget else b""}
+                return wire.SNAPSHOT_PART, {"manifest": raw if len(raw) <= budget else b""}
             if high == 0:
                 return wire.SNAPSHOT_PART, {"nodes": []}
-            pieces = export_pieces(self.store.kv, self.store.suite, body["nodes"], self.budget)
+            pieces = export_pieces(self.store.kv, self.store.suite, body["nodes"], budget)
         except CorruptStore as exc:
             self._on_fault(str(exc))
             return wire.SNAPSHOT_PART, ({"manifest": b""} if "height" in body else {"nodes": []})
@@ -153,6 +155,7 @@ class SyncPeer:
         self.pubkey = pubkey
         self.offer: tuple[int, int] = (0, 0)
         self._max = max_frame_bytes
+        self.answer_max = max_frame_bytes // 2  # asked of the peer: room for the framing
         self._sent = wire.FrameCounter()
         self._received = wire.FrameCounter()
         self._busy = asyncio.Lock()
@@ -351,8 +354,9 @@ class StateSync:
         timeout_s = self.sync.request_timeout_ms / 1000
         for peer in [p for p in self.peers if p.covers(height)]:
             try:
-                body = await peer.request(wire.SNAPSHOT_GET, {"height": height},
-                                          wire.SNAPSHOT_PART, timeout_s)
+                body = await peer.request(
+                    wire.SNAPSHOT_GET, {"height": height, "max_bytes": peer.answer_max},
+                    wire.SNAPSHOT_PART, timeout_s)
                 raw = body.get("manifest")
                 if not raw:
                     raise PeerGone(f"offered height {height} but sent no manifest of it")
@@ -418,8 +422,9 @@ class StateSync:
                 continue
             asked = tree.take(self.sync.pieces_per_request)
             try:
-                body = await peer.request(wire.SNAPSHOT_GET, {"nodes": asked},
-                                          wire.SNAPSHOT_PART, timeout_s)
+                body = await peer.request(
+                    wire.SNAPSHOT_GET, {"nodes": asked, "max_bytes": peer.answer_max},
+                    wire.SNAPSHOT_PART, timeout_s)
             except PeerGone as exc:
                 tree.give_back(asked)
                 changed.set()
@@ -485,6 +490,10 @@ def owner_if_not_seated(pubkey: bytes) -> Callable[[Manifest], Mapping[bytes, by
 
     def records(manifest: Manifest) -> Mapping[bytes, bytes]:
         if any(v.pubkey == pubkey for v in manifest.next_validators):
+            log.warning("state sync: this node's key is a validator's at height %d and the new "
+                        "store has no record of its votes: it follows without voting until "
+                        "started with --confirm-lost-votes (`node resync --state-sync` on the "
+                        "old store carries the records over instead)", manifest.height + 1)
             return {}
         return {durable.OWNER_KEY: pubkey}
 

@@ -24,6 +24,7 @@ from consensus import durable, wire
 from contracts.scenario import actor_secret
 from ledger import encoding, schema
 from ledger.crypto import ED25519_SHA256
+from ledger.errors import InvalidInput
 from ledger.kv import LevelKV, MemoryKV
 from ledger.snapshot import build_manifest, verify_manifest, walk_chunk
 from ledger.store import BlockStore
@@ -361,10 +362,18 @@ def test_the_serving_side_offers_only_what_it_keeps(story: StoreChainClient) -> 
     empty = BlockStore(MemoryKV(), story.suite)
     assert SnapshotServer(empty, History(empty, 0), True, 0, 1 << 20, print).offer() == (0, 0)
     server = SnapshotServer(store, History(store, 10), True, 0, 1 << 20, print)
-    kind, body = server.answer(wire.SNAPSHOT_GET, {"height": head - 20})
+    kind, body = server.answer(wire.SNAPSHOT_GET, {"height": head - 20, "max_bytes": 1 << 20})
     assert kind == wire.SNAPSHOT_PART and body == {"manifest": b""}  # outside the offer
     small = SnapshotServer(store, History(store, 0), True, 0, 1 << 10, print)
-    assert small.answer(wire.SNAPSHOT_GET, {"height": head})[1] == {"manifest": b""}
+    assert small.answer(wire.SNAPSHOT_GET, {"height": head, "max_bytes": 1 << 20})[1] == {
+        "manifest": b""}  # over its own frame
+    assert server.answer(wire.SNAPSHOT_GET, {"height": head, "max_bytes": 1 << 20})[1][
+        "manifest"]
+    assert server.answer(wire.SNAPSHOT_GET, {"height": head, "max_bytes": 100})[1] == {
+        "manifest": b""}  # over the asker's bound
+    top = store.tree.root
+    assert server.answer(wire.SNAPSHOT_GET, {"nodes": [top], "max_bytes": 1})[1]["nodes"], (
+        "always one piece")
 
 
 def test_a_damaged_record_is_never_served_and_reported_as_a_store_fault() -> None:
@@ -379,10 +388,42 @@ def test_a_damaged_record_is_never_served_and_reported_as_a_store_fault() -> Non
     server = SnapshotServer(store, History(store, 0), True, 0, 1 << 20, faults.append)
     todo, answers = [store.tree.root], []
     while todo and not faults:
-        kind, body = server.answer(wire.SNAPSHOT_GET, {"nodes": todo[:1]})
+        kind, body = server.answer(wire.SNAPSHOT_GET, {"nodes": todo[:1], "max_bytes": 1 << 20})
         answers.append(body["nodes"])
         top = todo.pop(0)
         if body["nodes"]:
             todo += walk_chunk(body["nodes"][0][0], top, store.suite)[1]
     assert faults and "fails its hash" in faults[0]
     assert answers[-1] == []  # the piece holding the damaged value was not sent
+
+
+@pytest.mark.parametrize("kind, body", [
+    (wire.SNAPSHOTS, {}),
+    (wire.SNAPSHOT_OFFER, {"low": 1, "high": 9}),
+    (wire.SNAPSHOT_GET, {"height": 5, "max_bytes": 1000}),
+    (wire.SNAPSHOT_GET, {"nodes": [b"\x01" * 32], "max_bytes": 1000}),
+    (wire.SNAPSHOT_PART, {"manifest": b""}),
+    (wire.SNAPSHOT_PART, {"nodes": [[b"\x11", [["k", b"v"]]]]}),
+])
+def test_snapshot_frames_round_trip(kind: int, body: dict[str, Any]) -> None:
+    frame = wire.decode_frame(wire.encode_frame(kind, 7, body))
+    assert (frame.kind, frame.seq, frame.body) == (kind, 7, body)
+
+
+@pytest.mark.parametrize("kind, body", [
+    (wire.SNAPSHOTS, {"x": 1}),
+    (wire.SNAPSHOT_OFFER, {"low": 1}),
+    (wire.SNAPSHOT_GET, {"height": 0, "max_bytes": 1000}),
+    (wire.SNAPSHOT_GET, {"height": 5}),
+    (wire.SNAPSHOT_GET, {"nodes": [], "max_bytes": 1000}),
+    (wire.SNAPSHOT_GET, {"nodes": [b"\x01" * 31], "max_bytes": 1000}),
+    (wire.SNAPSHOT_GET, {"nodes": [b"\x01" * 32] * (wire.MAX_SNAPSHOT_NODES + 1),
+                         "max_bytes": 1000}),
+    (wire.SNAPSHOT_GET, {"nodes": [b"\x01" * 32], "max_bytes": 0}),
+    (wire.SNAPSHOT_PART, {"nodes": [[b"\x11"]]}),
+    (wire.SNAPSHOT_PART, {"nodes": [["record", []]]}),
+    (wire.SNAPSHOT_PART, {"manifest": "text"}),
+])
+def test_snapshot_frames_of_the_wrong_shape_are_refused(kind: int, body: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput):
+        wire.decode_frame(wire.encode_frame(kind, 7, body))
