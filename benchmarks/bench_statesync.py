@@ -1,10 +1,14 @@
 """State sync against block sync: the time a new node needs to reach the same head.
 
     .venv/bin/python benchmarks/bench_statesync.py [--blocks 400] [--txs 50] [--peers 2]
+                                                   [--kind attest|nonce]
 
-Set-up (not timed): a chain in a LevelDB store, ``--blocks`` blocks of ``--txs`` identity
-attestations each (real signed transactions executed by the contracts, QCs signed by 3 of
-the 4 demo validators; ``tests/storechain.py``).
+Set-up (not timed): a chain in a LevelDB store, ``--blocks`` blocks of ``--txs`` signed
+transactions each, executed by the contracts, QCs signed by 3 of the 4 demo validators
+(``tests/storechain.py``). ``--kind attest``: identity attestations, each adding an entity
+and a key binding to the state (the state grows with the history: state sync's worst case);
+``--kind nonce``: calls that fail (an unknown method) and so change only their sender's
+nonce (a long history over a small state, as a chain of mostly updates).
 
 Timed, each into a new LevelDB store on disk:
 
@@ -52,7 +56,7 @@ from tests.storechain import StoreChainClient  # noqa: E402
 DAY_MS = 86_400_000
 
 
-def build(directory: Path, blocks: int, per_block: int) -> StoreChainClient:
+def build(directory: Path, blocks: int, per_block: int, kind: str) -> StoreChainClient:
     client = StoreChainClient(kv=LevelKV(str(directory)))
     suite = client.suite
     secret = actor_secret(suite, "attestor")
@@ -66,8 +70,8 @@ def build(directory: Path, blocks: int, per_block: int) -> StoreChainClient:
                     "cert_serial": f"B-{serial}", "valid_from_ms": client.time_ms - DAY_MS,
                     "valid_to_ms": client.time_ms + 365 * DAY_MS,
                     "keys": [suite.public_key(actor_secret(suite, f"e{serial}"))]}
-            body = TxBody(client.chain_id, suite.public_key(secret), nonce, "identity.attest",
-                          args)
+            call = "identity.attest" if kind == "attest" else "bench.nothing"
+            body = TxBody(client.chain_id, suite.public_key(secret), nonce, call, args)
             txs.append(sign_tx(suite, secret, body))
             nonce += 1
         client.block(tuple(txs))
@@ -157,13 +161,14 @@ def main() -> None:
     ap.add_argument("--blocks", type=int, default=400)
     ap.add_argument("--txs", type=int, default=50, help="attestations per block")
     ap.add_argument("--peers", type=int, default=2)
+    ap.add_argument("--kind", choices=["attest", "nonce"], default="attest")
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-statesync-"))
     try:
         load_before = os.getloadavg()
         t = time.perf_counter()
-        source = build(work / "source", a.blocks, a.txs)
-        print(f"built {a.blocks} blocks of {a.txs} attestations in "
+        source = build(work / "source", a.blocks, a.txs, a.kind)
+        print(f"built {a.blocks} blocks of {a.txs} transactions ({a.kind}) in "
               f"{time.perf_counter() - t:.1f} s (not timed below)")
         blocks_s = block_sync(source, work / "block-sync")
         print(f"block sync from genesis (no network): {blocks_s:.2f} s "

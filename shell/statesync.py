@@ -41,11 +41,21 @@ When no peer answers, none offers a snapshot, or every snapshot offered fails, t
 returns None with a log line saying why and the node starts from genesis and block-syncs
 (the fallback). A crash mid-sync leaves only ``db.statesync``, removed at the next try.
 
-Vote records: a store created by state sync has no record of this key's consensus votes. If
-the key is not in the set that certifies block ``H + 1`` it cannot have voted at any height
-the store will see, and the store is marked as its own; a validator's key makes the node
-follow without voting until ``--confirm-lost-votes`` (as for any store that lost its
-records), unless ``node resync --state-sync`` carried the records over from the old store.
+Vote records: a store created by state sync has no record of this key's consensus votes.
+When the key is not in the set that certifies block ``H + 1``, the store is marked as its own,
+as a store created from genesis is (an observer, or a validator voted in later, votes once
+seated); a key in that set makes the node follow without voting until
+``--confirm-lost-votes`` (as for any store that lost its records), unless
+``node resync --state-sync`` carried the records over from the old store.
+
+What a state-synced store does not know: the blocks below ``H`` and so the ids of the
+transactions committed there. ``ChainApp`` refuses a block holding an already committed
+transaction by its id; for one committed below ``H`` a state-synced node sees only that its
+nonce is stale (the contracts answer ``E_NONCE`` and change nothing) and would accept the
+block an archive node refuses. A replay is harmless to the state either way, but the two
+disagree on the block's validity: a state-synced *validator* could help a faulty leader
+commit such a block that archive validators then refuse to apply. Judging "already
+committed" by state alone (a stale nonce) is a protocol change left to the lead.
 """
 
 from __future__ import annotations
@@ -251,12 +261,12 @@ class StateSync:
         self._tried = False  # a snapshot was chosen at least once
 
     def targets(self) -> dict[tuple[str, int], bytes | None]:
-        """Where to ask: the configured peers (keys of the genesis set, the only set this
-        node knows yet) and the peers file."""
-        vals = self.doc.validators
+        """Where to ask, with the key expected there: the configured peers (any key: the
+        set at their index may have changed since genesis, the only set this node knows
+        yet; every peer still proves its key, and nothing it sends is believed unless it
+        verifies from the anchor) and the peers file (its keys)."""
         out: dict[tuple[str, int], bytes | None] = {
-            (p.host, p.port): vals[p.index].pubkey if p.index < len(vals) else None
-            for p in self.config.peers}
+            (p.host, p.port): None for p in self.config.peers}
         if self.config.peers_file is not None:
             try:
                 for pubkey, host, port in read_peers_file(self.config.peers_file):
