@@ -49,13 +49,10 @@ seated); a key in that set makes the node follow without voting until
 ``node resync --state-sync`` carried the records over from the old store.
 
 What a state-synced store does not know: the blocks below ``H`` and so the ids of the
-transactions committed there. ``ChainApp`` refuses a block holding an already committed
-transaction by its id; for one committed below ``H`` a state-synced node sees only that its
-nonce is stale (the contracts answer ``E_NONCE`` and change nothing) and would accept the
-block an archive node refuses. A replay is harmless to the state either way, but the two
-disagree on the block's validity: a state-synced *validator* could help a faulty leader
-commit such a block that archive validators then refuse to apply. Judging "already
-committed" by state alone (a stale nonce) is a protocol change left to the lead.
+transactions committed there. Block validity never needs them: ``ChainApp.validate`` refuses
+a transaction whose nonce is not its sender's next (a committed one's nonce is used), which
+the state alone decides, so a state-synced validator judges every block as an archive
+validator does.
 """
 
 from __future__ import annotations
