@@ -106,7 +106,14 @@ class Chain:
                      abstain: bool = False) -> Replica:
         height = self.height()
         consensus = dict(self.kv.scan(CONSENSUS_PREFIX))
-        state = StoreState(self.store.head_header(), self.store.qc(height), consensus)
+        recent = []
+        for h in range(height, max(0, height - config.leader_memory_heights), -1):
+            header = self.store.header(h)  # None below a state-synced store's base
+            if header is None:
+                break
+            recent.append(header)
+        state = StoreState(self.store.head_header(), self.store.qc(height), consensus,
+                           tuple(reversed(recent)))
         return Replica(self.suite, secret, self.chain_id, self.validators(), self.app,
                        self.pool, state, config, abstain)
 

@@ -139,6 +139,7 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "fetch_timeout_ticks": (1, 1_000_000),
         "fetch_blocks_max": (1, 256),
         "evidence_max": (1, 100_000),
+        "leader_memory_heights": (0, 1_000_000),
     },
     "sync": {
         "retain_heights": (0, 1 << 40),
