@@ -24,8 +24,9 @@ A link's life:
    (``shell.proposals``: rebuilt from the pool, the missing transactions asked of the
    sender; then any signature not yet verified is, on the worker threads,
    ``Admission.verify_block``), gossip batches (admitted concurrently, a bounded number in
-   flight), block requests and answers, STATUS. The read loop handles gossip and the
-   missing-transaction exchange itself; everything else goes, in order, to the link's
+   flight), block requests and answers, STATUS, and the snapshot requests a joining node
+   makes (answered by ``shell.statesync.SnapshotServer``). The read loop handles gossip and
+   the missing-transaction exchange itself; everything else goes, in order, to the link's
    handler task.
 
 Nothing received is trusted: messages are checked by the replica, transactions by admission.
@@ -58,6 +59,7 @@ from shell.chain import Chain
 from shell.config import ConfigError, NodeConfig, read_peers_file
 from shell.metrics import Metrics
 from shell.securelink import SecureStream, secure_handshake
+from shell.statesync import SnapshotServer
 
 log = logging.getLogger("credchain.peers")
 
@@ -105,7 +107,8 @@ class Link:
 class PeerNet:
     def __init__(self, config: NodeConfig, chain: Chain, secret: bytes, admission: Admission,
                  metrics: Metrics, validators: Callable[[], ValidatorSet],
-                 deliver: Callable[[Event], Awaitable[None]]) -> None:
+                 deliver: Callable[[Event], Awaitable[None]],
+                 snapshots: SnapshotServer | None = None) -> None:
         self.config = config
         self.limits = config.limits
         self.chain = chain
@@ -115,6 +118,7 @@ class PeerNet:
         self.metrics = metrics
         self._validators = validators
         self._deliver = deliver
+        self.snapshots = snapshots
         self.links: dict[bytes, Link] = {}  # by the peer's public key
         # The height each peer works on, from its latest consensus message: a node far
         # behind its peers is catching up (/healthz, /status).
@@ -458,6 +462,11 @@ class PeerNet:
             blocks = tuple((Block.decode(b), QC.decode(q)) for b, q in frame.body["blocks"])
             if blocks:
                 await self._deliver(BlocksFetched(link.pubkey, blocks))
+        elif (frame.kind in (wire.SNAPSHOTS, wire.SNAPSHOT_GET) and self.snapshots is not None
+              and link.out.qsize() < link.out.maxsize // 2):
+            # A link already behind on its answers gets none (the joining node drops it at
+            # its timeout and asks others), so one asker can't queue up the store's reads.
+            link.send(*self.snapshots.answer(frame.kind, frame.body))
 
     async def _rebuild(self, link: Link, body: dict[str, Any]) -> Message | None:
         """The proposal a PROPOSAL frame names, its transactions from our pool (waiting for

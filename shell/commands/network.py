@@ -148,27 +148,42 @@ def _toml(text: str) -> str:
               help="this store lost the record of the validator's own votes (restored from a "
                    "backup, or copied): vote anyway. Only once the chain has moved past the "
                    "heights this validator may have voted at")
-def node_start(config_path: str, confirm_lost_votes: bool) -> None:
+@click.option("--state-sync", is_flag=True,
+              help="an empty data directory starts from the peers' snapshot of a recent "
+                   "certified height instead of replaying from genesis (falls back to that "
+                   "when no peer offers one); ignored once the store holds a chain")
+def node_start(config_path: str, confirm_lost_votes: bool, state_sync: bool) -> None:
     """Run one node from its config file until SIGTERM / Ctrl-C."""
     from shell.server import main as run_node
 
-    sys.exit(run_node(config_path, confirm_lost_votes))
+    sys.exit(run_node(config_path, confirm_lost_votes, state_sync))
 
 
 @node_group.command("resync")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
-def node_resync(config_path: str, yes: bool) -> None:
+@click.option("--state-sync", is_flag=True,
+              help="fill the new store from the peers' snapshot of a recent certified height "
+                   "(falls back to genesis when no peer offers one)")
+def node_resync(config_path: str, yes: bool, state_sync: bool) -> None:
     """Set a damaged store aside; the node then fetches and re-verifies the chain."""
     from shell.config import NodeConfig
     from shell.resync import resync
+    from shell.server import setup_logging
 
     config = NodeConfig.load(config_path)
     if not yes:
         click.confirm(f"move {config.data_dir / 'db'} aside and rebuild it from the peers?",
                       abort=True)
-    done = resync(config)
+    if state_sync:
+        setup_logging(config.log)  # the sync's progress goes to the log, as the node's
+    done = resync(config, state_sync)
     click.echo(f"the damaged store is now {done.damaged}; a new one is in {done.fresh}")
+    if done.state_synced is not None:
+        click.echo(f"state-synced at height {done.state_synced.height} "
+                   f"({done.state_synced.keys} keys, {done.state_synced.seconds:.1f} s)")
+    elif state_sync:
+        click.echo("no usable snapshot: the new store starts from genesis (see the log)")
     if done.records_kept:
         click.echo("this validator's vote records were carried over: it votes again once "
                    "past the heights it voted at")
