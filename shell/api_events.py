@@ -39,9 +39,11 @@ from aiohttp import web
 from ledger.errors import InvalidInput
 from shell.apikit import NodeView, Route, error, height_param, json_response, reader
 from shell.eventkit import (
+    NOTICE,
     Filter,
     cursor_text,
     end_key,
+    first_height,
     json_bytes,
     parse_cursor,
     parse_duration_ms,
@@ -70,7 +72,8 @@ def hub_of(node: NodeView) -> EventHub:
     return hub
 
 
-def parse_walk(request: web.Request, hub: EventHub, live_default: bool) -> Walk:
+def parse_walk(request: web.Request, node: NodeView, hub: EventHub,
+               live_default: bool) -> Walk:
     """The reader's start, filters, reminders and heartbeat; InvalidInput (400) on bad input."""
     q = request.query
     resume = request.headers.get("Last-Event-ID", "").strip()
@@ -85,6 +88,8 @@ def parse_walk(request: web.Request, hub: EventHub, live_default: bool) -> Walk:
     else:
         raise InvalidInput("say where to start: cursor=... or from_height=...")
     hub.check_start(after)
+    # below the oldest height this node keeps: 410 naming it (shell.retention)
+    node.history.check(first_height(after), "the events of block")
     flt = parse_filter({k: q.getall(k, []) for k in ("type", "tender", "region", "kind",
                                                      "entity")})
     return Walk(after, flt, parse_offsets(q.get("remind"), hub), parse_heartbeat(q, hub))
@@ -127,7 +132,7 @@ def _shown(flt: Filter) -> dict[str, list[str]]:
 
 async def get_stream(request: web.Request, node: NodeView) -> web.StreamResponse:
     hub = hub_of(node)
-    walk = parse_walk(request, hub, live_default=True)
+    walk = parse_walk(request, node, hub, live_default=True)
     try:
         sub = hub.subscribe(caller_of(request))
     except StreamRefused as exc:
@@ -176,7 +181,7 @@ async def _last_words(resp: web.StreamResponse, transport: asyncio.Transport,
 
 async def get_page(request: web.Request, node: NodeView) -> web.StreamResponse:
     hub = hub_of(node)
-    walk = parse_walk(request, hub, live_default=False)
+    walk = parse_walk(request, node, hub, live_default=False)
     limit_text = request.query.get("limit")
     limit = hub.settings.page_items_max if limit_text is None else height_param(limit_text)
     if not 1 <= limit <= hub.settings.page_items_max:
@@ -190,7 +195,10 @@ async def get_page(request: web.Request, node: NodeView) -> web.StreamResponse:
 
 async def get_item(request: web.Request, node: NodeView) -> web.StreamResponse:
     hub = hub_of(node)
-    return json_response(build_proof(hub, parse_cursor(request.match_info["cursor"])))
+    key = parse_cursor(request.match_info["cursor"])
+    # a notice's proof reads the block before its own
+    node.history.check(key[0] - 1 if key[1] == NOTICE else key[0], "the items of block")
+    return json_response(build_proof(hub, key))
 
 
 _FILTER_PARAMS = tuple(

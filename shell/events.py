@@ -224,11 +224,32 @@ class EventHub:
     def _index_up_to(self, height: int) -> None:
         """Index the deadlines of the stored blocks up to ``height``."""
         store = self.chain.store
+        if self.schedule.covered_height < store.base:
+            self._seed_at_base()
         if self.schedule.covered_height >= height:
             return
         for h in range(self.schedule.covered_height + 1, height + 1):
             self.schedule.index_block(h, deadline_changes(store.receipts(h) or []))
         self._indexed.fire()
+
+    def _seed_at_base(self) -> None:
+        """A store started from a snapshot at height B holds no block below B: the schedule
+        starts from the deadlines the tender records held after B."""
+        store = self.chain.store
+        root = store.state_root_at(store.base)
+        assert root is not None
+        then = Overlay(StateAt(store.tree, root))
+        found = []
+        prefix = tender_key("")
+        # tender records and their sub-records (objections, slots …) share the prefix
+        for key in self.chain.state_keys(prefix, 16 * self.settings.schedule_versions_max):
+            tender_id = key[len(prefix):]
+            record = None if "/" in tender_id else then.get(key)
+            if isinstance(record, dict) and type(record.get("deadline_ms")) is int:
+                found.append((tender_id, int(record["deadline_ms"])))
+        self.schedule.seed(store.base, found)
+        log.info("deadline schedule starts at the store's base %d: %d tenders", store.base,
+                 len(found))
 
     def close(self) -> None:
         """The node stops: every walk ends with the reason."""

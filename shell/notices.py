@@ -37,7 +37,9 @@ amendment), sorted by deadline, at most ``versions_max``; beyond that the earlie
 deadlines are forgotten and ``forgotten_until_ms`` says up to where reminders of old blocks
 can no longer be reproduced. It is built at start by reading every block's receipts once
 (``tender.announced`` and ``tender.amended`` carry ``deadline_ms``) and kept current by the
-commit observer.
+commit observer. A store started from a snapshot at height ``B`` holds no block below ``B``:
+the schedule then starts from the tender records at ``B`` (``seed``), so reminders of blocks
+after ``B`` are the same as an archive node's, and those of earlier blocks are not served.
 """
 
 from __future__ import annotations
@@ -107,6 +109,17 @@ class TenderSchedule:
             versions.remove(dropped)
             if not versions:
                 del self._of_tender[dropped.tender_id]
+        self.covered_height = height
+
+    def seed(self, height: int, deadlines: Iterable[tuple[str, int]]) -> None:
+        """Start after block ``height`` (a store started from a snapshot there holds no
+        earlier block) with the deadlines in force after it."""
+        if self.covered_height or self._by_deadline:
+            raise AssertionError("a schedule is seeded before it indexes any block")
+        for tender_id, deadline_ms in deadlines:
+            version = _Version(deadline_ms, tender_id, height, NEVER)
+            bisect.insort(self._by_deadline, version, key=_deadline)
+            self._of_tender.setdefault(tender_id, []).append(version)
         self.covered_height = height
 
     def fired(self, height: int, prev_time_ms: int, time_ms: int,

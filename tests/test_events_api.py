@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -312,6 +313,28 @@ def test_pages_follow_the_stream_and_each_item_proves_itself_offline() -> None:
         assert missing.status == 404
 
     run(body, doc=doc)
+
+
+def test_history_a_node_no_longer_serves_is_410_naming_the_oldest_height() -> None:
+    async def body(n: Node, client: Client) -> None:
+        story, now = Story(), int(time.time() * 1000)
+        ids = await submit(client, *attests(story, 2, now))
+        first = await committed(client, ids[-1])
+        while n.chain.height() < first + 5:
+            await asyncio.sleep(0.05)
+        n.history.retain_heights = 3  # serve the last 3 heights only
+        oldest = n.history.oldest()
+        for path in ("/events/stream?from_height=1", "/events?from_height=1",
+                     f"/events?cursor={first}.0.0", f"/events/{first}.0.0"):
+            resp = await client.get(path)
+            assert resp.status == 410, (path, resp.status)
+            named = re.search(r"oldest height this node keeps \((\d+)\)",
+                              (await resp.json())["error"])
+            assert named and int(named.group(1)) >= oldest  # the head moves on meanwhile
+        resp = await client.get(f"/events?from_height={oldest}")
+        assert resp.status == 200
+
+    run(body)
 
 
 def test_the_api_document_lists_the_event_routes() -> None:

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from contracts.periods import DAY_MS, HOUR_MS
-from ledger.errors import InvalidInput
+from ledger.errors import HistoryPruned, InvalidInput
+from shell.chain import Chain
 from shell.eventkit import (
     Filter,
     cursor_text,
@@ -39,6 +40,7 @@ from tests.test_events_kit import (
     page_all,
     tender_story,
 )
+from tests.test_snapshot import state_sync
 
 OFFSETS = (3 * DAY_MS, HOUR_MS)
 
@@ -147,6 +149,25 @@ def test_a_page_does_not_wait_for_the_indexing_task(story_chain: SynthChain) -> 
     assert fresh.schedule.covered_height == 0
     got = as_expected(page_all(fresh, everything(offsets_ms=OFFSETS)))
     assert got == expected_items(story_chain.store, OFFSETS)
+
+
+def test_a_store_started_from_a_snapshot_gives_the_archive_stream_after_its_base(
+        story_chain: SynthChain) -> None:
+    base = 7  # after the amendment (block 6), before the reminders fire (9, 10, 11)
+    synced = state_sync(story_chain.store, story_chain.doc, base)
+    chain = Chain.open(synced.kv, story_chain.doc)
+    hub = EventHub(chain, Metrics())
+    for h in range(base + 1, story_chain.chain.height() + 1):  # then block sync, as a node
+        block, qc = story_chain.store.block(h), story_chain.store.qc(h)
+        assert block is not None and qc is not None
+        hub.on_commit(block, qc, chain.commit(block, qc))
+    got = page_all(hub, everything(base, OFFSETS))
+    want = page_all(story_chain.hub, everything(base, OFFSETS))
+    assert got == want and [i["type"] for i in got if i["source"] == "derived"].count(
+        "notice.deadline_passed") == 2
+    assert hub.schedule.covered_height == chain.height()
+    with pytest.raises(HistoryPruned):
+        page_all(hub, everything(base - 2, OFFSETS))
 
 
 def test_live_walkers_and_backfillers_see_the_blocks_in_order_while_blocks_commit() -> None:
