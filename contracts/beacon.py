@@ -267,6 +267,10 @@ def commit(call: Call) -> None:
     Args:
         id: the beacon request (opened by ``draw.request`` or a random ``market.select``).
         commitment: ``Hd(0x62, CE({"chain_id", "id", "validator", "value"}))``.
+
+    A request is opened only inside ``draw.request`` and a random ``market.select``, never by
+    a call of its own (they are refused ``E_BEACON_BUSY`` while ``beacon_open_max`` requests
+    are open).
     """
     rec = _request_of(call, "commit")
     if call.sender not in rec["validators"]:

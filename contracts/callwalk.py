@@ -182,10 +182,7 @@ MODELLED: dict[Callable[..., Any], Callable[[dict[str, Value]], set[Refusal]]] =
 # refusals from these are about arguments in general or the runtime, not the call's logic
 GENERIC_MODULES = (A.__name__,)
 GENERIC_FUNCTIONS = ("Call.emit",)
-KEY_CHECK = Refusal(
-    E_BAD_ARGS, "a public key of the wrong length for the suite", "ledger.crypto.check_pubkey",
-    True,
-)
+KEY_CHECK = Refusal(E_BAD_ARGS, "a malformed public key", "ledger.crypto.check_pubkey", True)
 
 
 # --- reading a function's source ---
@@ -276,7 +273,8 @@ class _Scope:
                 found = inspect.getattr_static(Call, expr.attr, None)
                 return getattr(Call, expr.attr) if inspect.isfunction(found) else None
             base = self.resolve(expr.value)
-            if base is None or not isinstance(base, ModuleType | type) and not _ours_object(base):
+            ours = str(type(base).__module__).startswith(PACKAGE + ".")
+            if base is None or not (isinstance(base, ModuleType | type) or ours):
                 return None
             return getattr(base, expr.attr, None)
         return None
@@ -389,10 +387,6 @@ class _Scope:
         return self.strings(expr)
 
 
-def _ours_object(obj: Any) -> bool:
-    return str(getattr(type(obj), "__module__", "")).startswith(PACKAGE + ".")
-
-
 def _method_call(scope: _Scope, fn: Callable[..., Any], node: ast.Call) -> bool:
     """A method called on an object (``call.emit(...)``, ``TENDER.advance(...)``): its first
     parameter is the object, not the call site's first argument."""
@@ -494,6 +488,7 @@ def _plain_read(scope: _Scope, node: ast.AST) -> Read | None:
 
 _walking: set[tuple[Callable[..., Any], tuple[tuple[str, str], ...]]] = set()
 _memo: dict[tuple[Callable[..., Any], tuple[tuple[str, str], ...]], Facts] = {}
+_cuts = [0]  # recursions cut so far
 
 
 def _env_key(env: dict[str, Value]) -> tuple[tuple[str, str], ...]:
@@ -507,14 +502,17 @@ def walk(fn: Callable[..., Any], env: dict[str, Value] | None = None) -> Facts:
     key = (fn, _env_key(env))
     if key in _memo:
         return _memo[key]
-    if key in _walking:  # recursion: the outer walk of this function collects it all
+    if key in _walking:  # recursion: the outer walk of this function collects it all, but
+        _cuts[0] += 1  # what was walked meanwhile lacks it: not kept for later calls
         return Facts()
     _walking.add(key)
+    cuts = _cuts[0]
     try:
         facts = _walk_body(_Scope(fn, env))
     finally:
         _walking.discard(key)
-    _memo[key] = facts
+    if _cuts[0] == cuts:
+        _memo[key] = facts
     return facts
 
 
