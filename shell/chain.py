@@ -107,11 +107,11 @@ class Chain:
         height = self.height()
         consensus = dict(self.kv.scan(CONSENSUS_PREFIX))
         recent = []
-        for h in range(height, max(0, height - config.leader_memory_heights), -1):
-            header = self.store.header(h)  # None below a state-synced store's base
-            if header is None:
-                break
-            recent.append(header)
+        low = max(self.store.base, height - config.leader_memory_heights + 1, 1)
+        for h in range(height, low - 1, -1):  # a state-synced store holds none below base
+            header = self.store.header(h)
+            if header is not None:
+                recent.append(header)
         state = StoreState(self.store.head_header(), self.store.qc(height), consensus,
                            tuple(reversed(recent)))
         return Replica(self.suite, secret, self.chain_id, self.validators(), self.app,

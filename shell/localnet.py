@@ -177,7 +177,7 @@ class LocalNet:
     (a test runs it in a network namespace with ``ip netns exec NAME``)."""
 
     def __init__(self, directory: Path, command_prefix: Sequence[Sequence[str]] = ()) -> None:
-        self.directory = directory
+        self.directory = directory.resolve()  # the nodes run in the project directory
         self.command_prefix = [list(p) for p in command_prefix]
         self.manifest = load_manifest(directory)
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(self.manifest["nodes"])
