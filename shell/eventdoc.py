@@ -1,12 +1,12 @@
 """The event reference, generated from the code: ``shell/EVENTS.md``.
 
 Every event type comes from the contracts' own source: each ``call.emit("type", field=...)``
-in ``contracts/*.py`` is found by reading the syntax tree, with its field names, the
-function it sits in, and the contract calls that reach it (each call the node runs, from
-``contracts.registry``, through its handler and the functions that calls inside
-``contracts``). The stream's envelope, the cursor
-rules and the notices come from ``shell.eventkit``, ``shell.notices`` and this module's
-tables. Other engineers add contract calls and events all the time, so nothing here is
+in ``contracts/*.py`` is found by reading the syntax tree, with its field names and the
+function it sits in; the contract calls that reach it (each call the node runs, from
+``contracts.registry``) come from ``contracts.callwalk``, the walk that also writes the call
+reference ``contracts/CALLS.md``, so the two references never disagree. The stream's
+envelope, the cursor rules and the notices come from ``shell.eventkit``, ``shell.notices``
+and this module's tables. Other engineers add contract calls and events all the time, so nothing here is
 copied by hand: regenerate with ``python -m shell.eventdoc`` (a test fails while the file
 is stale).
 
@@ -132,105 +132,59 @@ class EventType:
     calls: set[str] = field(default_factory=set)  # contract calls that reach it
 
 
-@dataclass
-class _Function:
-    emits: list[tuple[str, set[str], bool]] = field(default_factory=list)
-    calls: set[str] = field(default_factory=set)  # qualified names, resolved later
-    doc: str = ""
-
-
-def scan(contracts_dir: Path = CONTRACTS_DIR,
-         handlers: dict[str, str] | None = None) -> tuple[dict[str, EventType], dict[str, str]]:
-    """Every emitted event type, and every contract call's one-line description.
-    ``handlers``: call → handler function name (default: the registry's)."""
-    functions: dict[str, _Function] = {}
-    handlers = registered_handlers() if handlers is None else handlers
-    for path in sorted(contracts_dir.glob("*.py")):
-        module = f"contracts.{path.stem}"
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        names = _imports(tree, module)
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef):
-                functions[f"{module}.{node.name}"] = _function(node, module, names)
-    types: dict[str, EventType] = {}
-    for qualified, fn in functions.items():
-        for type_, fields, dynamic in fn.emits:
-            t = types.setdefault(type_, EventType(type_))
-            t.fields |= fields
-            t.dynamic_fields |= dynamic
-            t.sites.add(qualified.removeprefix("contracts."))
-    descriptions = {}
-    for call, qualified in handlers.items():
-        descriptions[call] = functions[qualified].doc if qualified in functions else ""
-        for reached in _reachable(qualified, functions):
-            for type_, _, _ in functions[reached].emits:
-                types[type_].calls.add(call)
-    return dict(sorted(types.items())), descriptions
-
-
-def _imports(tree: ast.Module, module: str) -> dict[str, str]:
-    """Names bound by ``from contracts... import ...`` anywhere in the module."""
-    names: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
-                "contracts"):
-            for alias in node.names:
-                target = (f"contracts.{alias.name}" if node.module == "contracts"
-                          else f"{node.module}.{alias.name}")
-                names[alias.asname or alias.name] = target
-    return names
-
-
-def _function(node: ast.FunctionDef, module: str, names: dict[str, str]) -> _Function:
-    fn = _Function(doc=(ast.get_docstring(node) or "").strip().split("\n")[0])
-    local = dict(names)
-    local.update(_imports(ast.Module(body=node.body, type_ignores=[]), module))
-    for sub in ast.walk(node):
-        if not isinstance(sub, ast.Call):
-            continue
-        f = sub.func
-        if isinstance(f, ast.Attribute) and f.attr == "emit" and sub.args:
-            first = sub.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                kwargs = {k.arg for k in sub.keywords if k.arg is not None}
-                dynamic = any(k.arg is None for k in sub.keywords)
-                fn.emits.append((first.value, kwargs, dynamic))
-        elif isinstance(f, ast.Name):
-            fn.calls.add(local.get(f.id, f"{module}.{f.id}"))
-        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
-            target = local.get(f.value.id)
-            if target is not None:
-                fn.calls.add(f"{target}.{f.attr}")
-    return fn
-
-
-def registered_handlers() -> dict[str, str]:
-    """Every contract call the node runs (``contracts.registry``) → its handler's name."""
+def scan(contracts_dir: Path = CONTRACTS_DIR) -> dict[str, EventType]:
+    """Every event type the contracts' source emits (and where), with the registered calls
+    that reach it and its fields as ``contracts.callwalk`` reads them (the same walk that
+    writes ``contracts/CALLS.md``)."""
+    from contracts.callwalk import walk
     from contracts.registry import CONTRACTS
 
-    return {f"{c.name}.{method}": f"{h.__module__}.{h.__qualname__}"
-            for c in CONTRACTS for method, h in c.methods.items()}
+    types: dict[str, EventType] = {}
+    for path in sorted(contracts_dir.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                for type_, fields, dynamic in _emits(node):
+                    t = types.setdefault(type_, EventType(type_))
+                    t.fields |= fields
+                    t.dynamic_fields |= dynamic
+                    t.sites.add(f"{path.stem}.{node.name}")
+    for contract in CONTRACTS:
+        for method, handler in contract.methods.items():
+            for type_, attrs in walk(handler).events.items():
+                t = types.setdefault(type_, EventType(type_))
+                t.calls.add(f"{contract.name}.{method}")
+                t.fields |= set(attrs)
+    return dict(sorted(types.items()))
 
 
-def _reachable(start: str, functions: dict[str, _Function]) -> set[str]:
-    seen, todo = set(), [start]
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in functions:
-            continue
-        seen.add(name)
-        todo += list(functions[name].calls)
-    return seen
+def _emits(node: ast.FunctionDef) -> list[tuple[str, set[str], bool]]:
+    """``call.emit("type", field=...)`` in a function: type, field names, and whether some
+    fields are given with ``**``."""
+    out = []
+    for sub in ast.walk(node):
+        if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)
+                and sub.func.attr == "emit" and sub.args
+                and isinstance(sub.args[0], ast.Constant) and isinstance(sub.args[0].value, str)):
+            out.append((sub.args[0].value, {k.arg for k in sub.keywords if k.arg is not None},
+                        any(k.arg is None for k in sub.keywords)))
+    return out
 
 
-def render(types: dict[str, EventType], descriptions: dict[str, str]) -> str:
+def _call_link(call: str) -> str:
+    """A link to the call's entry in the call reference (GitHub's heading anchors)."""
+    return f"[`{call}`](../contracts/CALLS.md#{call.replace('.', '')})"
+
+
+def render(types: dict[str, EventType]) -> str:
     lines = [
         "# Events and notices (reference)",
         "",
-        "GENERATED by `python -m shell.eventdoc` from the contracts' `call.emit(...)` and the",
-        "stream's code: do not edit by hand (a test fails while this file is stale). The",
-        "contract calls themselves: `contracts/CALLS.md` where present, and each handler's",
-        "docstring; their state keys: `contracts/STATE_KEYS.md`.",
+        "GENERATED by `python -m shell.eventdoc` from the contracts' `call.emit(...)`, the",
+        "walk behind the call reference (`contracts/callwalk.py`) and the stream's code: do",
+        "not edit by hand (a test fails while this file is stale). Each call, with its",
+        "arguments, codes and events: `contracts/CALLS.md`; state keys:",
+        "`contracts/STATE_KEYS.md`.",
         "",
         "Read them with `GET /events/stream` (Server-Sent Events), `GET /events` (pages) and",
         "`GET /events/{cursor}` (one item with its proof), or `credchain watch`.",
@@ -246,8 +200,8 @@ def render(types: dict[str, EventType], descriptions: dict[str, str]) -> str:
         *_docstring_section(shell.eventkit.__doc__ or "", "Cursor texts", "``Filter``"),
         "## Chain events",
         "",
-        "Fields are the receipt event's (besides `type`). *Reached from* lists the contract",
-        "calls whose handler emits the event directly or through the functions it calls.",
+        "Fields are the receipt event's (besides `type`). *Reached from*: the registered calls",
+        "whose handler emits the event, directly or through the functions it calls.",
         "",
         "| type | 中文 | English | fields | reached from | emitted in |",
         "|---|---|---|---|---|---|",
@@ -257,7 +211,7 @@ def render(types: dict[str, EventType], descriptions: dict[str, str]) -> str:
         fields = ", ".join(f"`{f}`" for f in sorted(t.fields)) or "—"
         if t.dynamic_fields:
             fields += " (and fields given with `**`)"
-        calls = ", ".join(f"`{c}`" for c in sorted(t.calls)) or "—"
+        calls = ", ".join(_call_link(c) for c in sorted(t.calls)) or "—"
         sites = ", ".join(f"`{s}`" for s in sorted(t.sites))
         lines.append(f"| `{t.type}` | {zh} | {en} | {fields} | {calls} | {sites} |")
     lines += ["", "## Derived notices", "",
@@ -269,11 +223,8 @@ def render(types: dict[str, EventType], descriptions: dict[str, str]) -> str:
               "## Sealed bids", "",
               *_docstring_section(shell.events.__doc__ or "", "1. *The public lane.*", None),
               "## Webhooks (`credchain watch --post`)", "",
-              *_docstring_section(shell.webhook.__doc__ or "", "Each stream item", None),
-              "## Contract calls", "", "| call | what (its handler's docstring) |",
-              "|---|---|"]
-    lines += [f"| `{c}` | {d or '—'} |" for c, d in sorted(descriptions.items())]
-    return "\n".join(lines) + "\n"
+              *_docstring_section(shell.webhook.__doc__ or "", "Each stream item", None)]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _docstring_section(doc: str, start: str, stop: str | None) -> list[str]:
@@ -290,7 +241,7 @@ def _docstring_section(doc: str, start: str, stop: str | None) -> list[str]:
 
 
 def main() -> int:
-    EVENTS_MD.write_text(render(*scan()), encoding="utf-8")
+    EVENTS_MD.write_text(render(scan()), encoding="utf-8")
     print(f"wrote {EVENTS_MD}", file=sys.stderr)
     return 0
 
