@@ -6,9 +6,9 @@ function it sits in; the contract calls that reach it (each call the node runs, 
 ``contracts.registry``) come from ``contracts.callwalk``, the walk that also writes the call
 reference ``contracts/CALLS.md``, so the two references never disagree. The stream's
 envelope, the cursor rules and the notices come from ``shell.eventkit``, ``shell.notices``
-and this module's tables. Other engineers add contract calls and events all the time, so nothing here is
-copied by hand: regenerate with ``python -m shell.eventdoc`` (a test fails while the file
-is stale).
+and this module's tables. Other engineers add contract calls and events all the time, so
+nothing here is copied by hand: regenerate with ``python -m shell.eventdoc`` (a test fails
+while the file is stale).
 
 ``TITLES`` gives each type a Chinese and an English title (what ``credchain watch`` prints);
 a type without one is still documented, with its name as its title.
