@@ -4,7 +4,7 @@ The sealed file (``shell.sealedfile``) is written under a name that does not loo
 (``OUT.pending``) before the bid transaction leaves, and renamed to ``OUT`` only once the
 transaction committed with an OK receipt; a refused bid's file is renamed
 ``*.refused.json`` with the reason, a replaced one ``*.replaced.json``, a withdrawn one
-``*.withdrawn.json``. What to keep and what losing it costs: ``shell/commands/BIDDER.md``.
+``*.withdrawn.json``. What to keep and what losing it costs: the README, "Bidding".
 """
 
 from __future__ import annotations
