@@ -13,15 +13,22 @@ time as "now":
   the live-slot set (``bidset/<tender>/...``): only to supervisors before the deadline; an
   enterprise key's nonce (``nonce/<key>``, which moves in the block of each transaction it
   sends, bids included): only to that key and supervisors. Everything else: anyone.
-- ``tx_disclosed(state, reader, tx, now_ms)`` — may the body and receipt of a committed
-  transaction be shown? Transactions sent by an entity's key (bids, reveals, objections,
-  consents: private acts of enterprises) are shown only to that key's entity and to
-  supervisors — for *every* such transaction, whatever it is, so that what is withheld does
-  not itself mark the bids; acts of role and validator keys (announcements, attestations,
-  credit records, guarantees, governance) are public business. A withheld transaction is
-  still listed by id and located (height, index): ids are hashes and say nothing. A
-  guarantee's issue names the enterprise that means to bid for a tender lot: it is shown
-  from that tender's deadline on, before it only to the enterprises it names.
+- ``tx_disclosed(state, reader, tx, now_ms, sender_states=())`` — may the body and receipt
+  of a committed transaction be shown? Supervisors and the sender's own entity always may.
+  For anyone else: a transaction naming a tender (``args["tender_id"]``) is public from that
+  tender's bid deadline on (the opening, its record, evaluation, publicity and award are
+  public business, and so is every bid once the opening lists it); before the deadline the
+  tender's own side (its platform, tenderer or agent) acts in public — announcements,
+  amendments, replies — and every other entity's act on it is private, ``bid.*`` calls
+  included whoever sends them. Other acts of an entity's key (consents, key changes) are
+  private to that entity: what is withheld then does not itself mark the bids. Acts of role
+  and validator keys (attestations, credit records, governance) are public business. A
+  guarantee's issue names the enterprise that means to bid for a tender lot: before the
+  deadline it is shown only to the enterprises it names. A withheld transaction is still
+  listed by id and located (height, index): ids are hashes and say nothing. Whose act it was
+  is judged in ``sender_states``, the states around the transaction's own block (the key may
+  have been unbound or rotated since), then in ``state``; the deadline in ``state`` (a
+  deadline only moves later).
 - ``full_blocks(reader)`` — may blocks be served with their transactions and receipts?
   Supervisors only; everyone else gets every block in the same shape (header, QC, the
   transaction ids, the receipt hashes), so no block looks different for holding a bid.
@@ -35,7 +42,9 @@ by whoever can compute it (``contracts/bid.py``); state roots change in every bl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from contracts import keys
 from contracts.governance import ROLES
@@ -95,11 +104,8 @@ def _entity_key(state: StateReader, key_hex: str) -> bool:
 
 def deadline_ms(state: StateReader, tender_id: str) -> int | None:
     """The tender's bid deadline, or None when there is no such tender."""
-    if not tender_id or "/" in tender_id:
-        return None
-    tender = Overlay(state).get(tender_key(tender_id))
-    value = tender.get("deadline_ms") if isinstance(tender, dict) else None
-    return value if isinstance(value, int) else None
+    tender = _tender(state, tender_id)
+    return None if tender is None else tender["deadline_ms"]
 
 
 def key_refusal(state: StateReader, reader: Reader, key: str, now_ms: int) -> str | None:
@@ -126,28 +132,44 @@ def key_refusal(state: StateReader, reader: Reader, key: str, now_ms: int) -> st
     return f"{key} is sealed until the tender's bid deadline ({deadline} ms)"
 
 
-def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int) -> bool:
+def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int,
+                 sender_states: Sequence[StateReader] = ()) -> bool:
     if reader.supervisor or tx.body.sender == reader.pubkey:
         return True
-    if tx.body.call in INTENT_CALLS:
-        return _intent_disclosed(state, reader, tx, now_ms)
-    binding = Overlay(state).get(key_binding_key(tx.body.sender))
-    owner = binding.get("uscc") if isinstance(binding, dict) else None
-    if owner is None and not tx.body.call.startswith(SEALED_CALLS):
-        return True  # a role's, a validator's (or an unbound key's) act: public business
-    return reader.uscc is not None and reader.uscc == owner
-
-
-def _intent_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int) -> bool:
-    """A guarantee issued for a tender lot names the enterprise that means to bid: public
-    from the tender's deadline on, before it only to the enterprises it names."""
-    args = tx.body.args
-    tender_id = args.get("tender_id")
-    deadline = deadline_ms(state, tender_id) if isinstance(tender_id, str) else None
-    if deadline is None or now_ms >= deadline:
+    owner = _owner((*sender_states, state), tx.body.sender)
+    if owner is not None and reader.uscc == owner:
         return True
-    return reader.uscc is not None and reader.uscc in (args.get("principal"),
-                                                       args.get("beneficiary"))
+    call, args = tx.body.call, tx.body.args
+    tender_id = args.get("tender_id") if isinstance(args, dict) else None
+    tender = _tender(state, tender_id) if isinstance(tender_id, str) else None
+    if tender is not None:
+        if now_ms >= tender["deadline_ms"]:
+            return True  # from the deadline on, everything about a tender is public
+        if owner is not None and owner in (tender.get("tenderer"), tender.get("agent")):
+            return True  # the tender's own side: its amendments and replies are public
+    if call in INTENT_CALLS:
+        return reader.uscc is not None and isinstance(args, dict) and reader.uscc in (
+            args.get("principal"), args.get("beneficiary"))
+    return owner is None and not call.startswith(SEALED_CALLS)
+
+
+def _owner(states: Sequence[StateReader], pubkey: bytes) -> str | None:
+    """The entity the key was bound to in the first of ``states`` that binds it."""
+    for state in states:
+        binding = Overlay(state).get(key_binding_key(pubkey))
+        owner = binding.get("uscc") if isinstance(binding, dict) else None
+        if isinstance(owner, str):
+            return owner
+    return None
+
+
+def _tender(state: StateReader, tender_id: str) -> dict[str, Any] | None:
+    if not tender_id or "/" in tender_id:
+        return None
+    tender = Overlay(state).get(tender_key(tender_id))
+    if isinstance(tender, dict) and isinstance(tender.get("deadline_ms"), int):
+        return tender
+    return None
 
 
 def full_blocks(reader: Reader) -> bool:

@@ -108,7 +108,7 @@ async def get_tx(request: web.Request, node: NodeView) -> web.StreamResponse:
                                "index": index}
         tx = node.chain.store.tx(tx_id)
         if tx is not None and tx_disclosed(node.chain.head_state(), reader(request), tx,
-                                           _now_ms(node)):
+                                           _now_ms(node), node.chain.sender_states(height)):
             out["receipt"] = to_json(receipt.to_obj(), jsonform.RECEIPT)
             out["tx"] = to_json(tx.to_obj(), jsonform.TX)
         else:
@@ -204,7 +204,8 @@ async def get_inclusion(request: web.Request, node: NodeView) -> web.StreamRespo
     location = store.tx_location(tx_id)
     if location is not None:
         node.history.check(location[0], "the transaction's block")
-    if not tx_disclosed(node.chain.head_state(), reader(request), tx, _now_ms(node)):
+    around = node.chain.sender_states(location[0]) if location is not None else ()
+    if not tx_disclosed(node.chain.head_state(), reader(request), tx, _now_ms(node), around):
         return error(403, WITHHELD)
     return json_response(inclusion.to_json(inclusion.build_inclusion(store, tx_id)))
 

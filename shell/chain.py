@@ -37,6 +37,7 @@ from ledger.genesis import GenesisDoc, genesis_block, init_store
 from ledger.kv import KV
 from ledger.schema import CONSENSUS as CONSENSUS_PREFIX
 from ledger.sigcache import VerifiedSignatures
+from ledger.smt import StateTree
 from ledger.snapshot import ensure_path_index
 from ledger.store import BlockStore
 from ledger.tx import Receipt
@@ -181,6 +182,19 @@ class Chain:
         """The head state (CE bytes by key), as contracts and queries read it."""
         return self.store.tree
 
+    def state_at(self, height: int) -> StateReader | None:
+        """The state after block ``height`` (read as contracts read state), or None when this
+        node holds no state root for that height (below a snapshot's base)."""
+        root = self.store.state_root_at(height) if height >= 0 else None
+        return None if root is None else StateAt(self.store.tree, root)
+
+    def sender_states(self, height: int) -> tuple[StateReader, ...]:
+        """The states around block ``height`` in which to judge whose key sent one of its
+        transactions (``contracts.disclosure.tx_disclosed``): before it (a key rotated or
+        unbound in the block) and after it (a key bound in the block)."""
+        return tuple(s for s in (self.state_at(height - 1), self.state_at(height))
+                     if s is not None)
+
     def state_value(self, key: str) -> bytes | None:
         """CE bytes of ``key``'s value at the head, or None."""
         return self.store.tree.get(key)
@@ -245,6 +259,17 @@ class NonceReader:
     def __call__(self, sender: bytes) -> int:
         raw = self._state.get(nonce_key(sender))
         return 0 if raw is None else int(decode_trusted(raw))
+
+
+class StateAt:
+    """The state after one block, read as contracts read state (``StateReader``)."""
+
+    def __init__(self, tree: StateTree, root: bytes) -> None:
+        self._tree = tree
+        self._root = root
+
+    def get(self, key: str) -> bytes | None:
+        return self._tree.get_at(self._root, key)
 
 
 def _check_same_genesis(store: BlockStore, doc: GenesisDoc) -> None:

@@ -53,7 +53,8 @@ def build_proof(hub: EventHub, key: Key) -> dict[str, Any]:
         tx_id = bytes.fromhex(body["tx_id"])
         tx = chain.store.tx(tx_id)
         head_ms = int(chain.store.head_header().time_ms)
-        if tx is None or not tx_disclosed(chain.head_state(), PUBLIC, tx, head_ms):
+        if tx is None or not tx_disclosed(chain.head_state(), PUBLIC, tx, head_ms,
+                                          chain.sender_states(height)):
             # prepared while public, withheld by the policy since (shell.events, point 1)
             raise LookupError(f"no public event {cursor_text(key)}")
         return {"item": body, "inclusion": inclusion.to_json(

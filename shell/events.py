@@ -31,12 +31,14 @@ Sealed bids (DOMAIN.md step 4): the argument
    ``tx_disclosed(state, PUBLIC, tx, now)`` holds twice: with the state and time *of its own
    block* (which fixes its place for good: the chain up to that block never changes), and
    with the head state and time when the block is prepared (so the stream never shows what
-   the other read paths refuse at that moment). Today's policy makes every act of an
-   entity's key (bids, reveals, objections, consents) and every ``bid.*`` call private to
-   that entity and supervisors for good, and a ``guarantee.issue`` private until its
-   tender's deadline; judged at its own block, before that deadline, it never enters the
-   stream. So no bid, no bidder's act and no guarantee naming a bidder reaches a stranger
-   through the stream, before the deadline or after.
+   the other read paths refuse at that moment). Today's policy makes a transaction naming a
+   tender public from that tender's deadline on, and before it keeps every ``bid.*`` call,
+   every other act of an entity's key that is not the tender's own side, and a
+   ``guarantee.issue`` naming a bidder from the public. A bid is only ever committed before
+   its deadline, so judged at its own block it never enters the stream; the opening, its
+   record and the award (sent after the deadline) do, as public notices must. So no bid, no
+   bidder's act and no guarantee naming a bidder reaches a stranger through the stream
+   before the deadline; after it, the stream carries what the opening makes public.
 2. *Cursors leave no trace of sealed transactions.* In ``H.P.E`` the ``P`` is the rank among
    the block's transactions that were public *when committed* (0, 1, 2 … without holes),
    not the raw transaction index. An unfiltered public stream shows ``P = 0, 1, 2 …`` in
@@ -84,7 +86,6 @@ from contracts.uscc import valid_uscc
 from ledger.block import QC, Block
 from ledger.errors import InvalidInput
 from ledger.jsonform import tagged_to_json
-from ledger.smt import StateTree
 from ledger.tx import Receipt, SignedTx
 from shell.chain import Chain
 from shell.eventkit import (
@@ -236,9 +237,9 @@ class EventHub:
         """A store started from a snapshot at height B holds no block below B: the schedule
         starts from the deadlines the tender records held after B."""
         store = self.chain.store
-        root = store.state_root_at(store.base)
-        assert root is not None
-        then = Overlay(StateAt(store.tree, root))
+        base_state = self.chain.state_at(store.base)
+        assert base_state is not None
+        then = Overlay(base_state)
         found = []
         prefix = tender_key("")
         # tender records and their sub-records (objections, slots …) share the prefix
@@ -318,7 +319,9 @@ class EventHub:
         prev, root = store.header(height - 1), store.state_root_at(height)
         assert prev is not None and root is not None
         now_ms = block.header.time_ms
-        then = StateAt(store.tree, root)
+        then = self.chain.state_at(height)
+        assert then is not None
+        around = self.chain.sender_states(height)
         head, head_ms = self.chain.head_state(), int(store.head_header().time_ms)
         tx_ids = block.tx_ids(self.chain.suite)
         items: list[Item] = []
@@ -326,10 +329,10 @@ class EventHub:
         for i, (tx, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
             if not receipt.ok or not receipt.events:
                 continue
-            if not tx_disclosed(then, PUBLIC, tx, now_ms):
+            if not tx_disclosed(then, PUBLIC, tx, now_ms, around):
                 continue  # not in the public lane, and no trace of it (module docstring)
             rank += 1
-            if not tx_disclosed(head, PUBLIC, tx, head_ms):
+            if not tx_disclosed(head, PUBLIC, tx, head_ms, around):
                 continue  # public when committed, withheld now (its rank stays taken)
             for e, event in enumerate(receipt.events):
                 type_ = event.get("type")
@@ -544,17 +547,6 @@ def deadline_changes(receipts: Sequence[Receipt]) -> list[tuple[str, int]]:
                 if isinstance(tid, str) and type(deadline) is int:
                     out.append((tid, deadline))
     return out
-
-
-class StateAt:
-    """The state after one block, read as contracts read state (``StateReader``)."""
-
-    def __init__(self, tree: StateTree, root: bytes) -> None:
-        self._tree = tree
-        self._root = root
-
-    def get(self, key: str) -> bytes | None:
-        return self._tree.get_at(self._root, key)
 
 
 def _event_json(event: dict[str, Any]) -> Any:

@@ -77,9 +77,10 @@ def test_an_enterprise_keys_nonce_is_its_own_and_a_roles_is_public() -> None:
     assert key_refusal(STATE, PUBLIC, keys.nonce(PLATFORM), NOW_MS) is None
 
 
-def tx(secret_seed: int, call: str) -> SignedTx:
+def tx(secret_seed: int, call: str, args: dict[str, object] | None = None) -> SignedTx:
     secret = bytes([secret_seed]) * 32
-    body = TxBody("c", SUITE.public_key(secret), 0, call, {"tender_id": "OPEN"})
+    body = TxBody("c", SUITE.public_key(secret), 0, call,
+                  {"tender_id": "OPEN"} if args is None else args)
     return sign_tx(SUITE, secret, body)
 
 
@@ -114,3 +115,35 @@ def test_a_guarantee_issued_for_an_open_tender_names_its_bidder_to_nobody_else()
     assert not tx_disclosed(STATE, READ_B, issue, NOW_MS)
     assert tx_disclosed(STATE, READ_A, issue, NOW_MS)
     assert tx_disclosed(STATE, PUBLIC, issue, NOW_MS + 3_600_000)  # the deadline passed
+
+
+def test_from_the_deadline_on_everything_about_a_tender_is_public() -> None:
+    bidder_seed, tenderer_seed, other_seed = 9, 10, 11
+    bidder, tenderer, other = (SUITE.public_key(bytes([s]) * 32)
+                               for s in (bidder_seed, tenderer_seed, other_seed))
+    values = {k: encoding.decode(v) for k, v in STATE.raw.items()}
+    values["tender/OPEN"] = {**values["tender/OPEN"], "tenderer": B, "agent": ""}
+    state = State({**values, **attested(A, bidder), **attested(B, tenderer)})
+    deadline = NOW_MS + 3_600_000
+    bid, award = tx(bidder_seed, "bid.submit"), tx(tenderer_seed, "tender.award")
+    amend, open_ = tx(tenderer_seed, "tender.amend"), tx(3, "bid.open")
+    # before the deadline: the tender's own side acts in public, a bidder's act is sealed
+    assert tx_disclosed(state, PUBLIC, amend, NOW_MS)
+    assert not tx_disclosed(state, PUBLIC, bid, NOW_MS)
+    assert not tx_disclosed(state, READ_B, bid, NOW_MS)  # not even to the tenderer
+    assert not tx_disclosed(state, PUBLIC, open_, NOW_MS)
+    # from the deadline on: the bid, the opening and the award are public
+    for shown in (bid, award, amend, open_):
+        assert tx_disclosed(state, PUBLIC, shown, deadline)
+    # an entity's act naming no tender stays its own, after any deadline
+    consent = tx(bidder_seed, "consent.grant", {"grantee": A})
+    assert not tx_disclosed(state, PUBLIC, consent, deadline)
+    # whose act it was is judged when it was sent: a key unbound since stays its entity's
+    unbound = State({k: encoding.decode(v) for k, v in state.raw.items()
+                     if k != key_binding_key(bidder)})
+    assert tx_disclosed(unbound, PUBLIC, consent, NOW_MS)  # judged at the head only
+    assert not tx_disclosed(unbound, PUBLIC, consent, NOW_MS, (state,))
+    assert tx_disclosed(unbound, READ_A, consent, NOW_MS, (state,))
+    # a bid by a key of no entity is still a bid
+    assert not tx_disclosed(state, PUBLIC, tx(other_seed, "bid.submit"), NOW_MS)
+    assert other not in (bidder, tenderer)

@@ -99,7 +99,10 @@ def test_the_stream_is_what_the_blocks_say(story_chain: SynthChain) -> None:
     got = as_expected(page_all(story_chain.hub, everything(offsets_ms=OFFSETS)))
     assert got == expected_items(story_chain.store, OFFSETS)
     types = [g[1] for g in got]
-    assert not [t for t in types if t.startswith("bid.")]  # bidders' and bid acts: private
+    # bids are sealed when committed (before the deadline): never in the public stream
+    assert not {"bid.sealed", "bid.withdrawn"} & set(types)
+    # the opening and its record come after the deadline: public notices
+    assert {"bid.opened", "bid.opening_record"} <= set(types)
     assert types.count("notice.deadline_passed") == 2
 
 

@@ -227,13 +227,14 @@ def expected_items(store: BlockStore, offsets_ms: Sequence[int]) -> list[tuple[s
             out.append((f"{h}.n.{threshold}.{tender_id}", kind, (tender_id, d, before)))
         rank = 0
         ids = block.tx_ids(SUITE)
+        around = (_After(store, h - 1), _After(store, h))
         for i, (tx, r) in enumerate(zip(block.txs, receipts, strict=True)):
             if r.code != "OK" or not r.events:
                 continue
-            if not tx_disclosed(_After(store, h), PUBLIC, tx, t):
+            if not tx_disclosed(_After(store, h), PUBLIC, tx, t, around):
                 continue
             rank += 1
-            if not tx_disclosed(head_state, PUBLIC, tx, head_ms):
+            if not tx_disclosed(head_state, PUBLIC, tx, head_ms, around):
                 continue
             for e, event in enumerate(r.events):
                 out.append((f"{h}.{rank - 1}.{e}", event["type"],
