@@ -491,8 +491,10 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
         except CorruptStore as exc:
             node.store_fault(str(exc))
             return error(503, "store fault: this node's data is damaged; ask another node")
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise  # a redirect
+            return _error_of(exc)
         except Exception as exc:  # a bug: answer briefly, log once per kind
             errors.error(exc, request.path)
             return error(500, "internal error")
@@ -504,6 +506,19 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
     for route in all_routes():
         app.router.add_route(route.method, _aiohttp_path(route.path), _bind(route.handler, node))
     return app
+
+
+def _error_of(exc: web.HTTPException) -> web.Response:
+    """aiohttp's own refusals (a body over the limit, no such path, a method the path does
+    not take) as the API's error object, like every other error, not aiohttp's plain text."""
+    prefix = f"{exc.status}: "
+    text = exc.text or exc.reason
+    refused = error(exc.status, text[len(prefix):] if text.startswith(prefix) else text)
+    if "Allow" in exc.headers:  # a 405 names the methods the path takes
+        refused.headers["Allow"] = exc.headers["Allow"]
+    if exc.status == 413:
+        refused.force_close()  # its body is not read
+    return refused
 
 
 async def _reader_of(request: web.Request, node: NodeView) -> Reader:
