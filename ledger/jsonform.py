@@ -43,6 +43,26 @@ class Plain:
     """A JSON scalar (text, integer, boolean, null) or plain containers of them, no bytes."""
 
 
+# Plain fields of one known JSON type. They convert exactly as ``Plain`` does (types other
+# than bytes are the ``from_obj`` parsers' to judge); the type they name is what the API's
+# OpenAPI document states for the field (``shell.apischema``), so it is written once, here.
+class Int(Plain):
+    """A JSON integer ≥ 0 (heights, views, indexes, counts, nonces, Unix ms)."""
+
+
+class Text(Plain):
+    """A JSON string."""
+
+
+class Flag(Plain):
+    """A JSON boolean."""
+
+
+class Hash(Bin):
+    """A 32-byte digest (``bin32`` in PROTOCOL.md): 64 lowercase hex digits. Converts as
+    ``Bin``; its length is the ``from_obj`` parsers' to check."""
+
+
 class Tagged:
     """A free-form value in which a byte string is written ``{"$bin": "<hex>"}``."""
 
@@ -76,7 +96,11 @@ Schema: TypeAlias = (
 )
 
 BIN = Bin()
+HASH = Hash()
 PLAIN = Plain()
+INT = Int()
+TEXT = Text()
+FLAG = Flag()
 TAGGED = Tagged()
 
 
@@ -191,38 +215,39 @@ def _tagged(value: Any, where: str, to_json: bool, depth: int) -> Any:
     raise InvalidInput(f"{where}: type {type(value).__name__} has no JSON form")
 
 
-# The schemas: every field typed ``bin`` in PROTOCOL §3–§9, and nowhere else.
+# The schemas: every field typed ``bin`` in PROTOCOL §3–§9, and nowhere else (``HASH`` where it
+# is ``bin32``); plain fields name their JSON type (``INT``, ``TEXT``, ``FLAG``).
 HEADER: Mapping[str, Schema] = {
-    "chain_id": PLAIN,
-    "height": PLAIN,
-    "prev_hash": BIN,
-    "time_ms": PLAIN,
-    "view": PLAIN,
-    "proposer": PLAIN,
-    "tx_root": BIN,
-    "receipts_root": BIN,
-    "state_root": BIN,
-    "validators_hash": BIN,
-    "next_validators_hash": BIN,
+    "chain_id": TEXT,
+    "height": INT,
+    "prev_hash": HASH,
+    "time_ms": INT,
+    "view": INT,
+    "proposer": INT,
+    "tx_root": HASH,
+    "receipts_root": HASH,
+    "state_root": HASH,
+    "validators_hash": HASH,
+    "next_validators_hash": HASH,
 }
 QC: Mapping[str, Schema] = {
-    "height": PLAIN,
-    "view": PLAIN,
-    "block_hash": BIN,
-    "votes": ListOf(Fixed((PLAIN, BIN))),
+    "height": INT,
+    "view": INT,
+    "block_hash": HASH,
+    "votes": ListOf(Fixed((INT, BIN))),
 }
-VALIDATOR: Mapping[str, Schema] = {"name": PLAIN, "pubkey": BIN}
+VALIDATOR: Mapping[str, Schema] = {"name": TEXT, "pubkey": BIN}
 VALIDATORS = ListOf(VALIDATOR)
 PROOF: Mapping[str, Schema] = {
-    "leaf": Nullable({"path": BIN, "value_hash": BIN}),
-    "siblings": ListOf(BIN),
+    "leaf": Nullable({"path": HASH, "value_hash": HASH}),
+    "siblings": ListOf(HASH),
 }
 VALIDATOR_CHAIN = ListOf({"header": HEADER, "qc": QC, "next_validators": VALIDATORS})
 BUNDLE: Mapping[str, Schema] = {
-    "version": PLAIN,
-    "chain_id": PLAIN,
-    "genesis_hash": BIN,
-    "key": PLAIN,
+    "version": INT,
+    "chain_id": TEXT,
+    "genesis_hash": HASH,
+    "key": TEXT,
     "value": Nullable(BIN),
     "proof": PROOF,
     "header": HEADER,
@@ -230,13 +255,13 @@ BUNDLE: Mapping[str, Schema] = {
     "validator_chain": VALIDATOR_CHAIN,
 }
 # PROTOCOL §8: an RFC 9162 audit path, sibling hashes from the leaf up.
-PATH = ListOf(BIN)
+PATH = ListOf(HASH)
 INCLUSION: Mapping[str, Schema] = {
-    "version": PLAIN,
-    "chain_id": PLAIN,
-    "genesis_hash": BIN,
-    "index": PLAIN,
-    "count": PLAIN,
+    "version": INT,
+    "chain_id": TEXT,
+    "genesis_hash": HASH,
+    "index": INT,
+    "count": INT,
     "tx": BIN,
     "tx_path": PATH,
     "receipt": BIN,
@@ -246,43 +271,43 @@ INCLUSION: Mapping[str, Schema] = {
     "validator_chain": VALIDATOR_CHAIN,
 }
 # PROTOCOL §9.
-MULTI_ENTRY: Mapping[str, Schema] = {"key": PLAIN, "value": Nullable(BIN), "proof": PROOF}
+MULTI_ENTRY: Mapping[str, Schema] = {"key": TEXT, "value": Nullable(BIN), "proof": PROOF}
 MULTI: Mapping[str, Schema] = {
-    "version": PLAIN,
-    "chain_id": PLAIN,
-    "genesis_hash": BIN,
+    "version": INT,
+    "chain_id": TEXT,
+    "genesis_hash": HASH,
     "entries": ListOf(MULTI_ENTRY),
     "header": HEADER,
     "qc": QC,
     "validator_chain": VALIDATOR_CHAIN,
 }
 TX_BODY: Mapping[str, Schema] = {
-    "chain_id": PLAIN,
+    "chain_id": TEXT,
     "sender": BIN,
-    "nonce": PLAIN,
-    "call": PLAIN,
+    "nonce": INT,
+    "call": TEXT,
     "args": TAGGED,
 }
 TX: Mapping[str, Schema] = {"body": TX_BODY, "sig": BIN}
 RECEIPT: Mapping[str, Schema] = {
-    "tx_id": BIN,
-    "code": PLAIN,
-    "message": PLAIN,
+    "tx_id": HASH,
+    "code": TEXT,
+    "message": TEXT,
     "events": TAGGED,
 }
 BLOCK: Mapping[str, Schema] = {"header": HEADER, "txs": ListOf(TX)}
 GENESIS: Mapping[str, Schema] = {
-    "chain_id": PLAIN,
-    "suite": PLAIN,
-    "time_ms": PLAIN,
+    "chain_id": TEXT,
+    "suite": TEXT,
+    "time_ms": INT,
     "validators": VALIDATORS,
     "committee": ListOf(BIN),
     "roles": MapOf(ListOf(BIN)),
     "params": MapOf(PLAIN),
-    "demo": PLAIN,
+    "demo": FLAG,
 }
 ANCHOR: Mapping[str, Schema] = {
-    "suite": PLAIN,
+    "suite": TEXT,
     "genesis_header": HEADER,
     "validators": VALIDATORS,
 }

@@ -1,14 +1,20 @@
-"""The HTTP API: one handler per route, and ``ROUTES``, the table OpenAPI is generated from.
+"""The HTTP API: one handler per route, and ``ROUTES``, the table OpenAPI is generated from
+(``shell.apischema``: every route's answers, status by status, with their schemas). What a
+client needs to know is in ``shell/API.md``.
 
-JSON throughout; byte strings are lowercase hex (``ledger.jsonform``). Every handler gets the
-request and the node (``NodeView``); the middleware around them all applies the limits that
-count work rather than requests (``TokenBuckets``: requests and body bytes per client
-address; signature verifications are budgeted in ``Admission``), checks a body's declared
-size before reading it and reads it under a timeout, and turns failures into clear answers:
-bad input → 400 with the reason, absent → 404, below the oldest height this node keeps
-(``shell.retention``) → 410 naming it, over a limit → 413/429/503, a damaged store →
+JSON throughout (``/metrics`` excepted), with one convention for bytes (``ledger.jsonform``,
+PROTOCOL §10): a field a schema types as bytes is lowercase hex; in an untyped value (state
+values, transaction args, events) a byte string is ``{"$bin": "<lowercase hex>"}``. Every
+handler gets the request and the node (``NodeView``); the middleware around them all applies
+the limits that count work rather than requests (``TokenBuckets``: requests and body bytes
+per client address; signature verifications are budgeted in ``Admission``), checks a body's
+declared size before reading it and reads it under a timeout, and turns failures into clear
+answers, each an error object ``{"error": reason}``: bad input → 400 with the reason, a
+refused signature → 401, absent → 404, below the oldest height this node keeps
+(``shell.retention``) → 410 naming it, over a limit → 413/415/429/503, a damaged store →
 503 "store fault", anything else → 500 "internal error" with the error logged once per kind
-per minute (a flood of bad requests can't flood the log).
+per minute (a flood of bad requests can't flood the log). aiohttp's own refusals (no such
+path, a body over the limit) are error objects too.
 
 What may be shown is asked of ``contracts.disclosure`` (the sealed-bid rule), never decided
 here.
@@ -57,6 +63,7 @@ from shell.apikit import (
     read_json,
     reader,
 )
+from shell.apischema import ERROR, answer, document, ref
 from shell.httpguard import GuardedServer
 from shell.ratelimit import TokenBuckets
 from shell.readers import H_KEY, H_SIG, AuthError
@@ -286,9 +293,9 @@ async def get_openapi(request: web.Request, node: NodeView) -> web.StreamRespons
 
 
 # ---- the table ----------------------------------------------------------------------------
-
-_HEX = {"type": "string", "pattern": "^[0-9a-f]*$"}
-_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+# Every route declares each status it answers with its schema (``shell.apischema``: the
+# middleware's error answers are added to every route there); tests/test_openapi.py checks
+# real answers of every route against the document.
 
 
 def _path(name: str, description: str) -> dict[str, Any]:
@@ -296,83 +303,108 @@ def _path(name: str, description: str) -> dict[str, Any]:
             "schema": {"type": "string"}}
 
 
+def _query(name: str, description: str, schema: dict[str, Any],
+           required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema}
+
+
 _HEIGHT_PARAM = {"name": "height", "in": "path", "required": True,
                  "description": "block height, decimal digits", "schema": {"type": "integer",
                                                                            "minimum": 0}}
-_GONE = {"410": {"description": "below the oldest height this node keeps (the message names "
-                              "it): ask an archive node", "schema": _ERROR}}
-_CERTIFIED = {"type": "object", "required": ["hash", "qc"],
-              "properties": {"hash": _HEX, "qc": {"type": ["object", "null"]}}}
+_AT_HEIGHT = _query("height", "prove at this committed height (default: the head)",
+                    {"type": "integer", "minimum": 1})
+_LOT = _query("lot", "the lot (default 1)", {"type": "integer", "minimum": 1})
+_GONE = {"410": answer("below the oldest height this node keeps (the message names it): ask "
+                      "an archive node", ERROR)}
+_REFUSED = {"403": answer("sealed for this reader (the reason says until when, or who may "
+                         "read it)", ERROR)}
+_NOT_HELD = {"404": answer("no such block or QC here", ERROR)}
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/txs", post_txs,
           "Submit CE-encoded signed transactions (hex); each is refused or admitted",
-          request={"type": "object", "properties": {
-              "txs": {"type": "array", "items": _HEX}, "tx": _HEX}},
-          responses={"202": {"description": "all admitted"},
-                     "400": {"description": "some refused: the results say why"},
-                     "429": {"description": "over this client's request or work budget"},
-                     "503": {"description": "busy: retry later"}}),
+          request=ref("TxSubmission"),
+          responses={
+              "202": answer("all admitted", ref("TxResults")),
+              "400": answer("some refused (the results say why), or a malformed body",
+                           ref("TxResults")),
+              "413": answer("more transactions than max_txs_per_request, or a body over "
+                           "max_request_bytes", ERROR),
+              "429": answer("over this client's transaction budget, or every transaction "
+                           "refused for its sender's share of the pool", ref("TxResults")),
+              "503": answer("busy: the pool is full, retry later", ref("TxResults"))}),
     Route("GET", "/txs/{tx_id}", get_tx, "Transaction status: pending, or committed with receipt",
           params=(_path("tx_id", "transaction id, hex"),),
-          responses={"200": {"description": "pending or committed"},
-                     "404": {"description": "unknown to this node"}}),
+          responses={"200": answer("pending, or committed (content shown or withheld)",
+                                  ref("TxStatus")),
+                     "404": answer("unknown to this node", ref("TxUnknown"))}),
     Route("GET", "/blocks/{height}", get_block, "A committed block and its QC",
-          params=(_HEIGHT_PARAM,), responses={"200": {"description": "the block",
-                                                      "schema": _CERTIFIED}, **_GONE}),
+          params=(_HEIGHT_PARAM,),
+          responses={"200": answer("the block", ref("CertifiedBlock")),
+                     "404": answer("no block at this height", ERROR), **_GONE}),
     Route("GET", "/headers/{height}", get_header, "A committed header and its QC",
-          params=(_HEIGHT_PARAM,), responses={"200": {"description": "the header",
-                                                      "schema": _CERTIFIED}, **_GONE}),
+          params=(_HEIGHT_PARAM,),
+          responses={"200": answer("the header", ref("CertifiedHeader")),
+                     "404": answer("no block at this height", ERROR), **_GONE}),
     Route("GET", "/state/{key}", get_state,
           "The head value of a state key (sealed bids refused before their deadline)",
-          params=(_path("key", "state key, e.g. param/bid_min_count"),),
-          responses={"200": {"description": "the value"},
-                     "404": {"description": "no such key at the head"}}),
+          params=(_path("key", "state key, e.g. param/bid_min_count (may contain '/')"),),
+          responses={"200": answer("the value", ref("StateValue")), **_REFUSED,
+                     "404": answer("no such key at the head", ref("StateAbsent"))}),
     Route("GET", "/proof/{key}", get_proof, "A PROTOCOL §7 proof bundle (JSON form)",
-          params=(_path("key", "state key"),
-                  {"name": "height", "in": "query", "required": False,
-                   "schema": {"type": "integer", "minimum": 0}}), responses=_GONE),
+          params=(_path("key", "state key (may contain '/')"), _AT_HEIGHT),
+          responses={"200": answer("the bundle: the value or its absence, certified",
+                                  ref("Bundle")), **_REFUSED, **_NOT_HELD, **_GONE}),
     Route("GET", "/txs/{tx_id}/inclusion", get_inclusion,
           "A PROTOCOL §8 inclusion bundle: the signed transaction and its receipt, certified",
           params=(_path("tx_id", "transaction id, hex"),),
-          responses={"404": {"description": "not committed"}, **_GONE}),
+          responses={"200": answer("the bundle", ref("Inclusion")),
+                     "403": answer("an entity's own act, withheld from this reader", ERROR),
+                     "404": answer("not committed (at the heights this node holds)", ERROR),
+                     **_GONE}),
     Route("GET", "/proofs", get_multi_proof,
           "A PROTOCOL §9 multi-key bundle: several records at one height",
           params=({"name": "key", "in": "query", "required": True, "style": "form",
-                   "explode": True, "schema": {"type": "array", "items": {"type": "string"}}},
-                  {"name": "height", "in": "query", "required": False,
-                   "schema": {"type": "integer", "minimum": 0}}), responses=_GONE),
+                   "explode": True, "description": "a state key; repeat for each record",
+                   "schema": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                              "maxItems": multi.MAX_ENTRIES}}, _AT_HEIGHT),
+          responses={"200": answer("the bundle", ref("Multi")), **_REFUSED, **_NOT_HELD,
+                     **_GONE}),
     Route("GET", "/tenders/{tender_id}/slots", get_slots,
           "The live bid slots of a tender's lot, for its platform after the deadline "
           "(a signed request), and supervisors",
-          params=(_path("tender_id", "the tender"),
-                  {"name": "lot", "in": "query", "required": False,
-                   "schema": {"type": "integer", "minimum": 1}}),
-          responses={"403": {"description": "not the tender's platform, or too early"}}),
+          params=(_path("tender_id", "the tender"), _LOT),
+          responses={"200": answer("the slots", ref("Slots")),
+                     "403": answer("not the tender's platform, or too early", ERROR)}),
     Route("GET", "/eligibility/{uscc}", get_eligibility,
           "May this entity bid on this tender now: the answer, and a PROTOCOL §9 bundle of "
           "every record the rule reads (credchain verify re-applies the rule offline)",
           params=(_path("uscc", "the entity's unified social credit code"),
-                  {"name": "tender", "in": "query", "required": True,
-                   "schema": {"type": "string"}},
-                  {"name": "lot", "in": "query", "required": False,
-                   "schema": {"type": "integer", "minimum": 1}})),
+                  _query("tender", "the tender", {"type": "string"}, required=True), _LOT),
+          responses={"200": answer("the answer and its records", ref("Eligibility"))}),
     Route("GET", "/exposure", get_exposure,
           "Sanction records in force now (public exposure), by entity, kind or region; "
           "pages through the sanctions index with cursor",
-          params=tuple({"name": n, "in": "query", "required": False,
-                        "schema": {"type": t, **({"minimum": 0} if t == "integer" else {})},
-                        "description": d} for n, t, d in (
-              ("uscc", "string", "only this entity"),
-              ("kind", "string", "only this sanction kind"),
-              ("region", "string", "only records whose scope covers this region code"),
-              ("cursor", "integer", "from this index position (next_cursor of a page)"),
-              ("limit", "integer", "records per page"))),
-          responses={"400": {"description": "a bad filter, cursor or limit"}}),
-    Route("GET", "/status", get_status, "Height, view, leader, peers, pool size"),
-    Route("GET", "/healthz", get_health, "200 while healthy, else 503 with the reason"),
-    Route("GET", "/metrics", get_metrics, "Prometheus text metrics"),
-    Route("GET", "/openapi.json", get_openapi, "This document"),
+          params=(_query("uscc", "only this entity", {"type": "string"}),
+                  _query("kind", "only this sanction kind", {"type": "string"}),
+                  _query("region", "only records whose scope covers this region code",
+                         {"type": "string"}),
+                  _query("cursor", "from this index position (next_cursor of a page)",
+                         {"type": "integer", "minimum": 0}),
+                  _query("limit", "records per page", {"type": "integer", "minimum": 1})),
+          responses={"200": answer("one page", ref("ExposurePage")),
+                     "400": answer("a bad filter, cursor or limit", ERROR)}),
+    Route("GET", "/status", get_status, "Height, view, leader, peers, pool size",
+          responses={"200": answer("the node's status", ref("Status"))}),
+    Route("GET", "/healthz", get_health, "200 while healthy, else 503 with the reason",
+          responses={"200": answer("healthy", ref("Health")),
+                     "503": answer("not healthy: the first reason", ref("Health"))}),
+    Route("GET", "/metrics", get_metrics, "Prometheus text metrics",
+          responses={"200": {"description": "Prometheus text exposition format",
+                             "content_type": "text/plain", "schema": {"type": "string"}}}),
+    Route("GET", "/openapi.json", get_openapi, "This document",
+          responses={"200": answer("the OpenAPI 3.1 document", ref("OpenAPI"))}),
 )
 
 
@@ -382,25 +414,8 @@ def all_routes() -> tuple[Route, ...]:
 
 
 def openapi() -> dict[str, Any]:
-    paths: dict[str, Any] = {}
-    for r in all_routes():
-        responses = {code: {"description": spec["description"], **(
-            {"content": {"application/json": {"schema": spec["schema"]}}}
-            if "schema" in spec else {})} for code, spec in r.responses.items()}
-        responses.setdefault("200" if r.method == "GET" else "202", {"description": "OK"})
-        responses.setdefault("400", {"description": "bad input: the reason",
-                                     "content": {"application/json": {"schema": _ERROR}}})
-        op: dict[str, Any] = {"summary": r.summary, "responses": responses}
-        if r.params:
-            op["parameters"] = list(r.params)
-        if r.request is not None:
-            op["requestBody"] = {"required": True,
-                                 "content": {"application/json": {"schema": r.request}}}
-        paths.setdefault(r.path, {})[r.method.lower()] = op
-    return {"openapi": "3.0.3",
-            "info": {"title": "credchain node API", "version": "1",
-                     "description": "JSON; byte strings are lowercase hex (PROTOCOL.md)."},
-            "paths": paths}
+    """The OpenAPI document of ``all_routes()`` (``shell.apischema``)."""
+    return document(all_routes())
 
 
 # ---- the application ----------------------------------------------------------------------
@@ -493,8 +508,10 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
         except CorruptStore as exc:
             node.store_fault(str(exc))
             return error(503, "store fault: this node's data is damaged; ask another node")
-        except web.HTTPException:
-            raise
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise  # a redirect
+            return _error_of(exc)
         except Exception as exc:  # a bug: answer briefly, log once per kind
             errors.error(exc, request.path)
             return error(500, "internal error")
@@ -506,6 +523,19 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
     for route in all_routes():
         app.router.add_route(route.method, _aiohttp_path(route.path), _bind(route.handler, node))
     return app
+
+
+def _error_of(exc: web.HTTPException) -> web.Response:
+    """aiohttp's own refusals (a body over the limit, no such path, a method the path does
+    not take) as the API's error object, like every other error, not aiohttp's plain text."""
+    prefix = f"{exc.status}: "
+    text = exc.text or exc.reason
+    refused = error(exc.status, text[len(prefix):] if text.startswith(prefix) else text)
+    if "Allow" in exc.headers:  # a 405 names the methods the path takes
+        refused.headers["Allow"] = exc.headers["Allow"]
+    if exc.status == 413:
+        refused.force_close()  # its body is not read
+    return refused
 
 
 async def _reader_of(request: web.Request, node: NodeView) -> Reader:

@@ -38,6 +38,7 @@ from aiohttp import web
 
 from ledger.errors import InvalidInput
 from shell.apikit import NodeView, Route, error, height_param, json_response, reader
+from shell.apischema import ERROR, TEXT, answer, ref
 from shell.eventkit import (
     NOTICE,
     Filter,
@@ -222,6 +223,8 @@ _START_PARAMS = (
      "schema": {"type": "string"}},
 )
 
+_GONE_EVENTS = answer("below the oldest height this node keeps: ask an archive node", ERROR)
+
 EVENT_ROUTES: tuple[Route, ...] = (
     Route("GET", "/events/stream", get_stream,
           "Server-Sent Events: chain events and deadline notices from a cursor, then live",
@@ -231,17 +234,28 @@ EVENT_ROUTES: tuple[Route, ...] = (
                   {"name": "Last-Event-ID", "in": "header", "required": False,
                    "description": "the last cursor received (takes precedence)",
                    "schema": {"type": "string"}}),
-          responses={"200": {"description": "text/event-stream"},
-                     "429": {"description": "this caller has its most streams open"},
-                     "503": {"description": "the node serves its most streams"}}),
+          responses={"200": {"description": "Server-Sent Events: a `hello` frame, then "
+                                            "items (`id:` the cursor, `data:` an EventItem), "
+                                            "heartbeats and a `cutoff` frame if cut off",
+                             "content_type": "text/event-stream", "schema": TEXT},
+                     "400": answer("a bad cursor, filter, reminder or heartbeat", ERROR),
+                     "410": _GONE_EVENTS,
+                     "429": answer("this caller has its most streams open", ERROR),
+                     "503": answer("the node serves its most streams", ERROR)}),
     Route("GET", "/events", get_page,
           "Chain events and deadline notices as JSON pages (the stream's items)",
           params=(*_START_PARAMS, *_FILTER_PARAMS,
                   {"name": "limit", "in": "query", "required": False,
-                   "schema": {"type": "integer", "minimum": 1, "maximum": 1000}})),
+                   "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}),
+          responses={"200": answer("one page of items and the cursor after it",
+                                  ref("EventPage")),
+                     "400": answer("a bad cursor, filter, reminder or limit", ERROR),
+                     "410": _GONE_EVENTS}),
     Route("GET", "/events/{cursor}", get_item,
           "One event (with its §8 inclusion bundle) or notice (with two §7 bundles)",
           params=({"name": "cursor", "in": "path", "required": True,
                    "schema": {"type": "string"}},),
-          responses={"404": {"description": "no such public item"}}),
+          responses={"200": answer("the item and its proof", ref("EventProof")),
+                     "400": answer("not a cursor", ERROR),
+                     "404": answer("no such public item", ERROR), "410": _GONE_EVENTS}),
 )

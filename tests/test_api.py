@@ -204,10 +204,22 @@ def test_request_limits() -> None:
     async def body(n: Node, client: TestClient[Any, Any]) -> None:
         resp = await client.post("/txs", json={"txs": ["00" * 4000]})
         assert resp.status == 413
+        assert "4096" in (await resp.json())["error"]  # an error object, not aiohttp's text
         resp = await client.post("/txs", json=hexes(tx(0), tx(1), tx(2)))
         assert resp.status == 413
 
     run(body, limits=limits)
+
+
+def test_paths_and_methods_the_api_does_not_have_are_error_objects() -> None:
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
+        resp = await client.get("/no/such/path")
+        assert resp.status == 404 and await resp.json() == {"error": "Not Found"}
+        resp = await client.post("/status")
+        assert resp.status == 405 and resp.headers["Allow"] == "GET"
+        assert await resp.json() == {"error": "Method Not Allowed"}
+
+    run(body)
 
 
 def test_rate_limit() -> None:

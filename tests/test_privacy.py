@@ -24,13 +24,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from contracts.app import ChainApp
 from contracts.registry import default_executor
 from contracts.scenario import bid_slot
-from ledger.block import QC, commit_vote_bytes, quorum
+from ledger.block import QC, Block, commit_vote_bytes, quorum
 from ledger.genesis import init_store
 from ledger.kv import MemoryKV
 from ledger.store import BlockStore
 from shell.api import build_app, openapi
 from shell.chain import Chain
-from shell.config import NodeConfig, NodeLimits
+from shell.config import NodeConfig, NodeLimits, SyncConfig
 from shell.readers import sign_request
 from shell.server import Node
 from tests.trading_kit import DEADLINE_MS, Trading
@@ -82,15 +82,23 @@ def replay(t: Trading) -> Chain:
     return Chain.open(kv, t.h.doc)
 
 
-def node_of(chain: Chain, t: Trading) -> Node:
+def node_of(chain: Chain, t: Trading, limits: NodeLimits | None = None,
+            sync: SyncConfig | None = None) -> Node:
     from pathlib import Path
 
     config = NodeConfig(index=0, name="v0", key_file=Path("-"), passphrase_env=None,
                         passphrase_file=None, host="127.0.0.1", peer_host="127.0.0.1",
                         http_host="127.0.0.1", peer_port=0, http_port=0, peers=(),
                         data_dir=Path("-"), genesis_file=Path("-"),
-                        limits=NodeLimits(requests_per_second=100_000))
+                        limits=limits or NodeLimits(requests_per_second=100_000),
+                        sync=sync or SyncConfig())
     return Node(config, chain, t.validator_accounts()[0].secret)
+
+
+def block_at(chain: Chain, height: int) -> Block:
+    block = chain.store.block(height)
+    assert block is not None, f"no block {height}"
+    return block
 
 
 def mask(value: Any) -> Any:
@@ -107,6 +115,11 @@ def mask(value: Any) -> Any:
 
 def paths(t: Trading, chain: Chain) -> list[str]:
     """Every GET a stranger can make with what is public, per endpoint of the OpenAPI."""
+    return [target for targets in path_groups(t, chain).values() for target in targets]
+
+
+def path_groups(t: Trading, chain: Chain) -> dict[str, list[str]]:
+    """``paths`` by the OpenAPI path each asks (tests/test_openapi.py checks the answers)."""
     suite, tender, lot = t.h.suite, "T1", 1
     keys = ["tender/T1", f"bidset/T1/{lot}", "gov/validators"]
     for name in BIDDERS:
@@ -115,7 +128,7 @@ def paths(t: Trading, chain: Chain) -> list[str]:
                  f"nonce/{pub.hex()}", f"guarantee/G-{name}", f"id/entity/{uscc}",
                  f"id/key/{pub.hex()}", f"bid/T1/guarantee/G-{name}"]
     height = chain.height()
-    ids = [i.hex() for h in range(1, height + 1) for i in chain.store.block(h).tx_ids(suite)]
+    ids = [i.hex() for h in range(1, height + 1) for i in block_at(chain, h).tx_ids(suite)]
     makers = {
         "/txs/{tx_id}": [f"/txs/{i}" for i in ids],
         "/txs/{tx_id}/inclusion": [f"/txs/{i}/inclusion" for i in ids],
@@ -138,12 +151,12 @@ def paths(t: Trading, chain: Chain) -> list[str]:
         "/status": ["/status"], "/healthz": ["/healthz"], "/openapi.json": ["/openapi.json"],
         "/metrics": [],  # counters of a live node's traffic; compared by name below
     }
-    out = []
+    out = {}
     for path, ops in openapi()["paths"].items():
         if "get" not in ops:
             continue
         assert path in makers, f"the privacy suite does not know how to ask {path}: add it"
-        out += makers[path]
+        out[path] = makers[path]
     return out
 
 
