@@ -262,7 +262,9 @@ ROUTES: tuple[Route, ...] = (
 
 def all_routes() -> tuple[Route, ...]:
     """This module's routes and every feature module's (each adds its table here)."""
-    return ROUTES
+    from shell.portal.routes import ROUTES as PORTAL_ROUTES
+
+    return ROUTES + PORTAL_ROUTES
 
 
 def openapi() -> dict[str, Any]:
