@@ -70,7 +70,7 @@ def render_entity(reader: PortalReader, frame: Frame, uscc: str,
     )
     keys = [entity_key(uscc), frozen_key, *(record_key(rid) for rid, _ in records)]
     name = str(att.get("name", "")) if att else ""
-    return page("主体信息", name or uscc, frame,
+    return page("主体信息", "Entity", frame,
                 section("attestation", label("身份认证", "Attestation"),
                         _attestation(reader, uscc, att),
                         verify_action(state_proof(entity_key(uscc)), "the attestation")),
@@ -90,7 +90,8 @@ def render_entity(reader: PortalReader, frame: Frame, uscc: str,
                             "（§9 多键证明，可离线判断能否投标）。",
                             "Checks the attestation, the freeze record and every credit record "
                             "in one §9 bundle, to judge offline whether it may bid now.")),
-                        verify_action(multi_proof(keys[:MULTI_KEYS_MAX]), "all its records")))
+                        verify_action(multi_proof(keys[:MULTI_KEYS_MAX]), "all its records")),
+                subject=name or uscc)
 
 
 def _attestation(reader: PortalReader, uscc: str, att: dict[str, Any] | None) -> Markup:

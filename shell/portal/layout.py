@@ -123,13 +123,17 @@ _NAV = (
 
 
 def page(title_zh: str, title_en: str, frame: Frame | None, *body: Child,
-         current: str = "", scripts: Sequence[str] = ("portal.mjs",)) -> str:
-    """A whole page: header, navigation, ``body`` as the main content, footer."""
+         subject: str | None = None, current: str = "",
+         scripts: Sequence[str] = ("portal.mjs",)) -> str:
+    """A whole page: header, navigation, ``body`` as the main content, footer. ``subject``:
+    what the page is about (a tender id, an entity's name), after the title."""
     head = join(
         el("meta", {"charset": "utf-8"}),
         el("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}),
-        el("title", None, f"{title_zh} · {title_en} — credchain"),
+        el("title", None, (f"{subject} · " if subject else "")
+           + f"{title_zh} · {title_en} — credchain"),
         el("link", {"rel": "stylesheet", "href": PREFIX + "/static/portal.css"}),
+        el("link", {"rel": "icon", "href": "data:,"}),  # no request for /favicon.ico
         [el("script", {"type": "module", "src": PREFIX + "/js/" + s}) for s in scripts],
     )
     nav = el("nav", {"aria-label": plain("主导航", "Main navigation")},
@@ -147,7 +151,8 @@ def page(title_zh: str, title_en: str, frame: Frame | None, *body: Child,
                    label("信任锚：未载入", "Trust anchor: none loaded"), " ",
                    el("a", {"href": page_url("/anchor")}, label("载入", "load one"))))
     main = el("main", {"id": "main", "tabindex": "-1"},
-              el("h1", None, label(title_zh, title_en)), *body)
+              el("h1", None, label(title_zh, title_en),
+                 (" ", el("span", {"class": "subject"}, subject)) if subject else None), *body)
     return document("zh-CN", head, join(header, main, _footer(frame)))
 
 

@@ -72,7 +72,7 @@ def render_tender(reader: PortalReader, frame: Frame, tender_id: str,
                                f"The transaction index is {behind} blocks behind: some steps' "
                                "transactions appear later.")) if behind or index.full else None
     return page(
-        "招标项目", tender_id, frame,
+        "招标项目", "Tender", frame,
         notice("sealed", label("投标截止前不公开任何投标信息（包括投标数量）。",
                                "Before the bid deadline nothing about bids is shown, not even "
                                "their number.")) if open_for_bids else None,
@@ -89,7 +89,8 @@ def render_tender(reader: PortalReader, frame: Frame, tender_id: str,
                                     f"Checks the tender's {len(shown)} records in one §9 "
                                     "bundle.")),
                 verify_action(multi_proof(shown, {key: reader.withheld(key, tender)}),
-                              "all of the tender's records")))
+                              "all of the tender's records")),
+        subject=tender_id)
 
 
 def _summary(tender_id: str, t: dict[str, Any], names: EntityNames) -> Markup:
