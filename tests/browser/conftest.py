@@ -77,6 +77,17 @@ def served_sm(demo_sm: DemoChain, tmp_path_factory: pytest.TempPathFactory) -> I
         yield served
 
 
+@pytest.fixture(scope="session")
+def figures() -> Iterator[Any]:
+    """Timings the tests add (page loads, verifications); written when the session ends."""
+    from tests.browser.pagekit import Figures
+
+    gathered = Figures()
+    yield gathered
+    if gathered.samples:
+        gathered.write()
+
+
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
     """A fresh browser context per test: no anchor pinned, no service worker, no cache."""

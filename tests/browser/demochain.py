@@ -6,8 +6,10 @@ real blocks — proposed by ``ChainApp``, certified by the one validator's QC, c
 days pass in no time), then adds what the pages must also show: an entity and a credit
 record whose text is markup (``<script>``: it must be shown as text), and a tender still
 open for bids, with three sealed bids and their guarantees, whose deadline is an hour
-ahead in real time. ``serve(demo)`` starts a one-validator ``Node`` on that chain on a free
-loopback port (real HTTP, real portal, new blocks at real time) from its own thread.
+ahead in real time, beside a tender alike in all but its id that has no bid at all (the
+portal must show the two alike). ``serve(demo)`` starts a one-validator ``Node`` on that
+chain on a free loopback port (real HTTP, real portal, new blocks at real time) from its own
+thread.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class DemoChain:
     summary: dict[str, Any]
     open_tender: str
     open_bidders: list[str]
+    empty_tender: str
     xss_uscc: str
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -118,28 +121,32 @@ def build_demo_chain(suite_name: str = "ed25519-sha256") -> DemoChain:
         "uscc": xss, "kind": "serious_breach", "document_no": "DOC-<1>", "basis": XSS_BASIS,
         "scope_kinds": ["*"], "scope_regions": ["441502"], "from_ms": t0 - DAY_MS,
         "to_ms": t0 + 400 * DAY_MS, "evidence_hash": bytes(32)})
-    open_tender, bidders = _open_tender(client, story, uscc)
+    open_tender, empty_tender, bidders = _open_tenders(client, story, uscc)
     genesis = chain.store.header(0)
     assert genesis is not None
     anchor = Anchor.of(suite, genesis, doc.validators)
-    return DemoChain(chain, doc, secret, anchor, summary, open_tender, bidders, xss)
+    return DemoChain(chain, doc, secret, anchor, summary, open_tender, bidders, empty_tender,
+                     xss)
 
 
-def _open_tender(client: ChainClient, story: _Story, uscc: dict[str, str],
-                 ) -> tuple[str, list[str]]:
-    """A tender taking bids for another hour of real time, with three sealed bids."""
+def _open_tenders(client: ChainClient, story: _Story, uscc: dict[str, str],
+                  ) -> tuple[str, str, list[str]]:
+    """Two tenders taking bids for another hour of real time, alike but for their ids: the
+    first gets three sealed bids, the second none."""
     suite, chain = client.suite, client.chain_id
-    issue = client.now_ms() + 1
-    tender_id = f"SW-OPEN-{issue}"
-    story.send("platform", "tender.announce", {
-        "tender_id": tender_id, "rules": "bidding-law", "kind": "goods", "region": "441500",
-        "tenderer": uscc["tenderer"], "agent": "", "platform_uscc": uscc["operator"],
-        "related_parties": [], "doc_hash": suite.hash(b"open tender documents"),
-        "issue_start_ms": issue, "doc_sale_end_ms": issue + 5 * 2_000,
-        "deadline_ms": time.time_ns() // 1_000_000 + 3_600_000, "validity_days": 60,
-        "qualifications": [], "lots": [{"name": "办公设备采购 <i>lot</i>",
-                                         "estimated_price_fen": 100_000_000,
-                                         "guarantee_fen": 1_000_000}]})
+    issue = client.now_ms() + 10_000  # after the announcing blocks
+    deadline = time.time_ns() // 1_000_000 + 3_600_000
+    tender_id, empty_id = f"SW-OPEN-{issue}", f"SW-NONE-{issue}"
+    for tid in (tender_id, empty_id):
+        story.send("platform", "tender.announce", {
+            "tender_id": tid, "rules": "bidding-law", "kind": "goods", "region": "441500",
+            "tenderer": uscc["tenderer"], "agent": "", "platform_uscc": uscc["operator"],
+            "related_parties": [], "doc_hash": suite.hash(b"open tender documents"),
+            "issue_start_ms": issue, "doc_sale_end_ms": issue + 5 * 2_000,
+            "deadline_ms": deadline, "validity_days": 60, "qualifications": [],
+            "lots": [{"name": "办公设备采购 <i>lot</i>", "estimated_price_fen": 100_000_000,
+                      "guarantee_fen": 1_000_000}]})
+    client.wait_until(issue)
     bidders = ["a", "b", "c"]
     for name in bidders:
         number = f"BG-OPEN-{issue}-{name}"
@@ -151,7 +158,7 @@ def _open_tender(client: ChainClient, story: _Story, uscc: dict[str, str],
         sealed = seal_bid(suite, chain, tender_id, 1, uscc[name], f"open bid {name}".encode(),
                           90_000_000)
         story.send(name, "bid.submit", sealed.submit_args(number))
-    return tender_id, [uscc[n] for n in bidders]
+    return tender_id, empty_id, [uscc[n] for n in bidders]
 
 
 def entity_name(name: str) -> str:

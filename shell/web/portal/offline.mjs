@@ -93,6 +93,7 @@ async function run() {
 }
 
 async function takeFiles(files) {
+  let gotBundle = false;
   for (const file of files) {
     const bytes = await readFile(file);
     if (looksLikeAnchor(bytes)) {
@@ -101,12 +102,13 @@ async function takeFiles(files) {
     } else {
       picked.bundle = bytes;
       picked.bundleName = file.name;
+      gotBundle = true;
     }
   }
   say('o-bundle-state', ...(picked.bundleName ? [...bi('证明文件：', 'Bundle file: '), picked.bundleName]
     : bi('尚未选择证明文件。', 'No bundle file chosen yet.')));
   await showAnchorChoice();
-  if (picked.bundle) await run();
+  if (gotBundle) await run(); // a new anchor alone waits for the Verify button or a bundle
 }
 
 function wire() {
