@@ -121,12 +121,35 @@ def build_demo_chain(suite_name: str = "ed25519-sha256") -> DemoChain:
         "uscc": xss, "kind": "serious_breach", "document_no": "DOC-<1>", "basis": XSS_BASIS,
         "scope_kinds": ["*"], "scope_regions": ["441502"], "from_ms": t0 - DAY_MS,
         "to_ms": t0 + 400 * DAY_MS, "evidence_hash": bytes(32)})
+    extra = _credit_history(story, uscc, t0)
     open_tender, empty_tender, bidders = _open_tenders(client, story, uscc)
     genesis = chain.store.header(0)
     assert genesis is not None
     anchor = Anchor.of(suite, genesis, doc.validators)
     return DemoChain(chain, doc, secret, anchor, summary, open_tender, bidders, empty_tender,
-                     xss)
+                     xss, extra)
+
+
+def _credit_history(story: _Story, uscc: dict[str, str], t0: int) -> dict[str, Any]:
+    """Records in force and not: a qualification and a reward in force, a sanction
+    repaired, one expired (so pages and the exposure list must tell them apart)."""
+
+    def record(who: str, kind: str, from_ms: int, to_ms: int, **more: Any) -> str:
+        receipt = story.send("bureau", "credit.record", {
+            "uscc": uscc[who], "kind": kind, "document_no": f"DOC-{kind}-{who}-{t0}",
+            "basis": f"{kind} (demo)", "scope_kinds": ["*"], "scope_regions": ["*"],
+            "from_ms": from_ms, "to_ms": to_ms, "evidence_hash": bytes(32), **more})
+        return receipt.tx_id.hex()
+
+    qualification = record("a", "qualification", t0 - DAY_MS, t0 + 365 * DAY_MS,
+                           category="建筑工程施工总承包", level=3)
+    reward = record("b", "good_standing", t0 - DAY_MS, t0 + 365 * DAY_MS)
+    repaired = record("d", "serious_breach", t0 - DAY_MS, t0 + 365 * DAY_MS)
+    story.send("bureau", "credit.repair", {"id": repaired, "decision_no": "REPAIR-1",
+                                           "basis": "整改完成", "evidence_hash": bytes(32)})
+    expired = record("f", "tax_violation", t0 - 400 * DAY_MS, t0 - 10 * DAY_MS)
+    return {"qualification": qualification, "reward": reward, "repaired": repaired,
+            "expired": expired}
 
 
 def _open_tenders(client: ChainClient, story: _Story, uscc: dict[str, str],
