@@ -36,8 +36,11 @@ def _no_browser(reason: str) -> None:
                 "than pass without a browser.", pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not for the session: Playwright's sync API keeps an
+    event loop running in the main thread while it is open, and tests of other modules call
+    ``asyncio.run`` there."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:

@@ -155,7 +155,8 @@ def _credit_history(story: _Story, uscc: dict[str, str], t0: int) -> dict[str, A
 def _open_tenders(client: ChainClient, story: _Story, uscc: dict[str, str],
                   ) -> tuple[str, str, list[str]]:
     """Two tenders taking bids for another hour of real time, alike but for their ids: the
-    first gets three sealed bids, the second none."""
+    first gets three sealed bids, the second none. Both are amended, objected to (the
+    supervisor dismisses it), suspended and resumed before the bids."""
     suite, chain = client.suite, client.chain_id
     issue = client.now_ms() + 10_000  # after the announcing blocks
     deadline = time.time_ns() // 1_000_000 + 3_600_000
@@ -170,6 +171,15 @@ def _open_tenders(client: ChainClient, story: _Story, uscc: dict[str, str],
             "lots": [{"name": "办公设备采购 <i>lot</i>", "estimated_price_fen": 100_000_000,
                       "guarantee_fen": 1_000_000}]})
     client.wait_until(issue)
+    for tid in (tender_id, empty_id):  # what the documents went through, alike on both
+        story.send("platform", "tender.amend", {"tender_id": tid, "affects_bids": False,
+                                                "doc_hash": suite.hash(b"documents v2")})
+        story.send("d", "tender.object", {"tender_id": tid, "stage": "documents",
+                                          "reason_hash": suite.hash(b"a question")})
+        story.send("supervisor", "tender.rule", {"tender_id": tid, "n": 1,
+                                                 "ruling": "dismissed"})
+        story.send("supervisor", "tender.suspend", {"tender_id": tid})
+        story.send("supervisor", "tender.resume", {"tender_id": tid})
     bidders = ["a", "b", "c"]
     for name in bidders:
         number = f"BG-OPEN-{issue}-{name}"
