@@ -289,7 +289,9 @@ def test_the_tender_index_holds_the_tenders_side_and_never_a_bid(demo: DemoChain
              for e in index.of_tender(t)]
     assert not any(c in ("bid.submit", "bid.reveal", "bid.replace", "bid.withdraw")
                    for c in every)
-    assert [e.call for e in index.of_tender(demo.open_tender)] == ["tender.announce"]
+    assert [e.call for e in index.of_tender(demo.open_tender)] == [
+        "tender.announce", "tender.amend", "tender.object", "tender.rule", "tender.suspend",
+        "tender.resume"]
 
 
 class _Reader:
