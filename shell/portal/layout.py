@@ -66,7 +66,7 @@ def verify_action(proof: Proof, what: str) -> Markup:
               el("button", {"type": "button", "class": "verify-btn",
                             "aria-label": f"验证 {what} / Verify {what}"},
                  label("验证", "Verify"),
-                 " ", el("small", None, _KIND_NOTE[proof.kind])),
+                 " ", el("small", None, f"{_KIND_NOTE[proof.kind]} · {what}")),
               el("div", {"class": "verdict", "role": "status", "aria-live": "polite"}))
 
 

@@ -62,10 +62,14 @@ def load_ms(page: Any) -> float:
         " return n.loadEventEnd - n.startTime; }"))
 
 
-def screenshot(page: Any, name: str) -> Path:
+def screenshot(page: Any, name: str, element: Any = None) -> Path:
+    """The whole page, or one element of it, as ``shell/web/screenshots/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    if element is not None:
+        element.screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=True)
     return path
 
 

@@ -77,7 +77,7 @@ def test_a_verified_record_is_screenshotted_with_its_panel(served_ed: Served,
     page.goto(f"{served_ed.url}/portal/tender/{served_ed.demo.summary['tender_id']}")
     box = page.locator("div.verify").first
     assert verify(page, box)["state"] == "present"
-    path = screenshot(page, "tender-verified")
+    path = screenshot(page, "tender-verified", page.locator("#announcement").locator(".."))
     assert path.stat().st_size > 10_000
 
 
