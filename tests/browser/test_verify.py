@@ -98,12 +98,14 @@ def _first_state_box(page: Any) -> Any:
     return page.locator("div.verify[data-kind=state]").first
 
 
+@pytest.mark.parametrize("suite", ["ed25519-sha256", "sm2-sm3"])
 @pytest.mark.parametrize("tampering", ["record", "block time", "signature"])
 def test_a_tampered_bundle_fails_with_the_python_verifiers_reason(
-        tampering: str, served_ed: Served, context: Any) -> None:
+        tampering: str, suite: str, request: pytest.FixtureRequest, context: Any) -> None:
+    served = _served(request, suite)
     page = context.new_page()
-    pin_anchor(page, served_ed.url, served_ed.anchor_path)
-    tender = served_ed.demo.summary["tender_id"]
+    pin_anchor(page, served.url, served.anchor_path)
+    tender = served.demo.summary["tender_id"]
     seen: list[dict[str, Any]] = []
 
     def change(b: dict[str, Any]) -> None:
@@ -117,10 +119,10 @@ def test_a_tampered_bundle_fails_with_the_python_verifiers_reason(
         seen.append(b)
 
     _tamper_route(page, "**/proof/**", change)
-    page.goto(f"{served_ed.url}/portal/tender/{tender}")
+    page.goto(f"{served.url}/portal/tender/{tender}")
     result = verify(page, _first_state_box(page))
     assert result["state"] == "fail"
-    py = pyverdict.verify_any(json.dumps(seen[0]), Anchor.load(served_ed.anchor_path))
+    py = pyverdict.verify_any(json.dumps(seen[0]), Anchor.load(served.anchor_path))
     assert not py.valid and py.reason
     assert py.reason in result["text"]
     assert "NOT VALID" in result["text"] and "Nothing in this bundle is proven" in result["text"]
