@@ -53,6 +53,7 @@ class TenderTxs:
     def __init__(self, reader: PortalReader, entries: list[TxEntry]) -> None:
         self._reader = reader
         self._entries = entries
+        self._asked: dict[bytes, bool] = {}  # each transaction read and asked once a page
 
     def of(self, call: str) -> list[TxEntry]:
         return [e for e in self._entries if e.call == call and self._shown(e)]
@@ -64,9 +65,11 @@ class TenderTxs:
         return None
 
     def _shown(self, entry: TxEntry) -> bool:
-        tx = self._reader.chain.store.tx(entry.tx_id)
-        return tx is not None and sealed_tx_reason(self._reader.state, tx,
-                                                   self._reader.now_ms) is None
+        if entry.tx_id not in self._asked:
+            tx = self._reader.chain.store.tx(entry.tx_id)
+            self._asked[entry.tx_id] = tx is not None and sealed_tx_reason(
+                self._reader.state, tx, self._reader.now_ms) is None
+        return self._asked[entry.tx_id]
 
 
 def _tx(entry: TxEntry | None, what: str) -> list[tuple[Proof, str]]:
