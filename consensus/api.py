@@ -12,11 +12,13 @@ Events:
   transactions; a leader may propose now. The replica keeps no queue of its own: it asks
   the source for a batch when it proposes, so the pool is the one owner of waiting
   transactions (signatures checked by the shell on admission).
-- ``MessageIn(sender_index, message)``: a decoded consensus message from the authenticated
-  peer link of validator ``sender_index``. The replica checks the message's own signature
+- ``MessageIn(peer, message)``: a decoded consensus message from the authenticated peer link
+  of the node whose public key is ``peer``. The replica checks the message's own signature
   (and every signature inside it) against the validator set of the message's height, since
-  only it knows which set applies; the shell need not.
-- ``BlocksFetched(from_peer, blocks)``: the answer to ``FetchBlocks``: consecutive
+  only it knows which set applies; the shell need not. Peers are named by key, never by
+  index: an index means something only in one validator set, and a peer ahead of us may
+  already be in another.
+- ``BlocksFetched(peer, blocks)``: the answer to ``FetchBlocks``: consecutive
   ``(block, qc)`` pairs from the peer's store, untrusted until the replica checked each QC.
 - ``BlockApplied(height)``: optional nudge after the shell applied ``CommitBlock``; any
   later event does the same job.
@@ -27,7 +29,8 @@ Effects:
   them leaves the machine.
 - ``Send(to, message)``: to validator index ``to``, or to every other validator if ``None``.
 - ``CommitBlock(block, qc)``: the block is decided; write block, QC and state in one batch.
-- ``FetchBlocks(from_peer, from_height, max_blocks)``: ask a peer for committed blocks.
+- ``FetchBlocks(peer, from_height, max_blocks)``: ask the peer with key ``peer`` for
+  committed blocks.
 - ``DropTxs(tx_ids)``: transactions the source offered that the application left out of a
   proposal (they can never run as they are): the shell removes them from its pool.
 - ``Log(level, text)``: something an operator may want to read.
@@ -62,13 +65,13 @@ class TxsAdmitted:
 
 @dataclass(frozen=True, slots=True)
 class MessageIn:
-    sender_index: int
+    peer: bytes  # public key of the link's peer
     message: Message
 
 
 @dataclass(frozen=True, slots=True)
 class BlocksFetched:
-    from_peer: int
+    peer: bytes
     blocks: tuple[tuple[Block, QC], ...]
 
 
@@ -103,7 +106,7 @@ class CommitBlock:
 
 @dataclass(frozen=True, slots=True)
 class FetchBlocks:
-    from_peer: int
+    peer: bytes
     from_height: int
     max_blocks: int
 

@@ -34,6 +34,9 @@ PREPARED_KEY = schema.consensus_key(b"prepared")
 # or copied from another node) can't prove what this validator voted: the shell starts it
 # abstaining until an operator confirms.
 OWNER_KEY = schema.consensus_key(b"owner")
+# Written by ``credchain node resync`` when the damaged store's consensus records could not
+# be carried over: the new store must not vote until an operator confirms.
+VOTES_LOST_KEY = schema.consensus_key(b"votes_lost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,17 @@ class PreparedRecord:
         m = exact_map(encoding.decode(data), "prepared record", {"height", "cert", "block"})
         return cls(get_int(m, "height", "prepared"), PreparedCert.from_obj(m["cert"]),
                    Block.from_obj(m["block"]))
+
+
+def recorded_height(consensus: Mapping[bytes, bytes]) -> int:
+    """The height of our latest round record (0 without one): we may have voted up to it."""
+    raw = consensus.get(ROUND_KEY)
+    if raw is None:
+        return 0
+    try:
+        return RoundRecord.decode(raw).height
+    except InvalidInput as exc:
+        raise CorruptStore(f"consensus record does not decode: {exc}") from exc
 
 
 def load(consensus: Mapping[bytes, bytes],

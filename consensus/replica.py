@@ -5,8 +5,9 @@ window is one height; messages up to ``height_window`` heights ahead are buffere
 
 1. View 0 of a height: the leader ``(view + height) mod n`` takes a batch of ready
    transactions from the shell's pool (``TxSource``; bounded by count, bytes and
-   ``batch_wait_ticks``; an empty "heartbeat" block once ``empty_block_ticks`` passed at
-   the height with nothing to propose, so an idle chain writes few blocks), executes them
+   ``batch_wait_ticks``, or at once when it has just applied the previous height's block;
+   an empty "heartbeat" block once ``empty_block_ticks`` passed at the height with nothing
+   to propose, so an idle chain writes few blocks), executes them
    (``Application.propose``) and broadcasts a ``PrePrepare`` carrying the block. Views above
    0 propose through ``NewView`` only. The replica keeps no transaction queue of its own.
 2. A replica checks the proposal (``consensus.checks``: parent, height, proposer, time,
@@ -91,11 +92,14 @@ class Replica:
         self.app = app
         self.txs = txs
         self.validators = validators
-        # Our index is our key's place in the set; outside it we follow as an observer
-        # (never voting or proposing) until a validator change seats us.
         self.abstain = abstain
-        self.index: int | None = None if abstain else _index_of(validators, self.pubkey)
         self.head: Header = store_state.head
+        # Our own votes on record reach up to this height. At the height in flight they are
+        # restored below (``_restore``); but when the store's head is further behind them
+        # (blocks restored from an older copy, or fetched again after a resync) we can't
+        # know every vote we sent between: we vote again only above the recorded height.
+        recorded = durable.recorded_height(store_state.consensus)
+        self.vote_floor = recorded if recorded > self.head.height + 1 else 0
         self.head_qc: QC | None = store_state.head_qc
         self.now_ms = 0
         self.ticks = 0
@@ -111,7 +115,15 @@ class Replica:
 
     # ---- per-height state ------------------------------------------------------------------
 
+    def _my_index(self) -> int | None:
+        """Our key's place in the set, or None: outside the set (an observer until a
+        validator change seats us), abstaining, or at or below our vote floor."""
+        if self.abstain or self.head.height + 1 <= self.vote_floor:
+            return None
+        return _index_of(self.validators, self.pubkey)
+
     def _enter_height(self) -> None:
+        self.index = self._my_index()
         self.height = self.head.height + 1
         self.view = 0
         self.in_view_change = False
@@ -191,15 +203,21 @@ class Replica:
         elif isinstance(event, TxsAdmitted):
             self._maybe_propose(out)
         elif isinstance(event, MessageIn):
-            if event.message.sender != event.sender_index:
-                out.append(Log("warning", f"peer {event.sender_index} relayed a message "
-                                          f"signed as {event.message.sender}; dropped"))
+            msg = event.message
+            if (msg.height == self.height and 0 <= msg.sender < len(self.validators)
+                    and self.validators[msg.sender].pubkey != event.peer):
+                out.append(Log("warning", f"peer {event.peer.hex()[:16]} relayed a message "
+                                          f"signed as validator {msg.sender}; dropped"))
                 return
-            self._on_message(event.message, out)
+            self._on_message(msg, out, event.peer)
         elif isinstance(event, BlocksFetched):
             self._on_fetched(event, out)
         elif isinstance(event, BlockApplied):
-            pass  # the drain at the top of ``step`` already resumed
+            # The drain at the top of ``step`` already resumed. A leader of the new height
+            # proposes at once what gathered during the last one: those transactions have
+            # waited a whole round already (batching them longer only adds latency).
+            if not self._barrier:
+                self._maybe_propose(out, at_once=True)
         else:
             raise AssertionError(f"unknown event {event!r}")
 
@@ -262,7 +280,7 @@ class Replica:
         self._valid[block.hash(self.suite)] = (block, self.app.next_validators(block))
         return block
 
-    def _maybe_propose(self, out: list[Effect]) -> None:
+    def _maybe_propose(self, out: list[Effect], at_once: bool = False) -> None:
         if (self.index is None or self.view != 0 or self.in_view_change
                 or self.proposal is not None or self.my_prepare is not None
                 or leader(self.height, 0, len(self.validators)) != self.index):
@@ -270,7 +288,7 @@ class Replica:
         cfg = self.config
         ready = self.txs.ready_count
         full = ready >= cfg.batch_tx_max
-        waited = self.ticks_in_view >= cfg.batch_wait_ticks and ready > 0
+        waited = (at_once or self.ticks_in_view >= cfg.batch_wait_ticks) and ready > 0
         if not (full or waited or self.ticks_at_height >= cfg.empty_block_ticks):
             return
         block = self._build_block(0, out)
@@ -291,14 +309,15 @@ class Replica:
         return 0 <= msg.sender < n and messages.verify(
             self.suite, self.chain_id, self.validators[msg.sender].pubkey, msg)
 
-    def _on_message(self, msg: Message, out: list[Effect]) -> None:
+    def _on_message(self, msg: Message, out: list[Effect], peer: bytes | None = None) -> None:
+        """``peer``: the key of the link it came over (None when replayed from the buffer)."""
         if msg.height < self.height:
             return
         if msg.height > self.height:
             self._buffer(msg)
             stuck = self.ticks_at_height >= self.config.fetch_timeout_ticks
-            if msg.height > self.height + 1 or stuck:
-                self._maybe_fetch(msg.sender, out)
+            if peer is not None and (msg.height > self.height + 1 or stuck):
+                self._maybe_fetch(peer, out)
             return
         if msg.view > self.view + self.config.view_window:
             return
@@ -411,8 +430,9 @@ class Replica:
             known = self._valid.get(block_hash)
             if known is None:
                 # Decided without us seeing the block: a voter will have it shortly.
-                voters = [i for i, _ in self.commits.signatures(view, block_hash)]
-                self._maybe_fetch(next(i for i in voters if i != self.index), out)
+                voter = next(i for i, _ in self.commits.signatures(view, block_hash)
+                             if i != self.index)
+                self._maybe_fetch(self.validators[voter].pubkey, out)
                 continue
             qc = QC(self.height, view, block_hash, self.commits.signatures(view, block_hash))
             self._commit(known[0], qc, known[1], out)
@@ -427,7 +447,6 @@ class Replica:
         self.head, self.head_qc = block.header, qc
         if next_validators != self.validators:
             self.validators = next_validators
-            self.index = None if self.abstain else _index_of(next_validators, self.pubkey)
         self._barrier = True  # the shell applies the block before we touch the app again
         self._enter_height()
 
@@ -526,8 +545,8 @@ class Replica:
 
     # ---- catch-up --------------------------------------------------------------------------
 
-    def _maybe_fetch(self, peer: int, out: list[Effect]) -> None:
-        if peer == self.index or self.ticks < self._fetch_deadline or self._fetched:
+    def _maybe_fetch(self, peer: bytes, out: list[Effect]) -> None:
+        if peer == self.pubkey or self.ticks < self._fetch_deadline or self._fetched:
             return
         self._fetch_deadline = self.ticks + self.config.fetch_timeout_ticks
         out.append(FetchBlocks(peer, self.height, self.config.fetch_blocks_max))

@@ -22,8 +22,15 @@ link is broken, so the shell closes it and reconnects). Frame kinds and bodies:
 | 0x11 | TXS | ``{"txs": [bin, ...]}`` — a gossip batch of CE-encoded signed transactions |
 | 0x12 | FETCH | ``{"from_height": int, "max_blocks": int}`` — ask for committed blocks |
 | 0x13 | BLOCKS | ``{"blocks": [[bin block, bin qc], ...]}`` — the answer, ascending heights |
-| 0x14 | PING | ``{}`` — sent when a link is otherwise idle; a link silent for longer than the
-  shell's idle timeout is closed (a peer that died without a FIN is noticed) |
+| 0x14 | PING | ``{}`` — kept for compatibility; a link silent for longer than the shell's
+  idle timeout is closed (a peer that died without a FIN is noticed) |
+| 0x15 | STATUS | ``{"height": int}`` — the sender's committed head; sent when a link comes up
+  and whenever it is otherwise idle, so a node behind its peers fetches blocks even while an
+  idle chain sends no consensus messages |
+| 0x16 | PROPOSAL | ``{"msg": bin, "tx_ids": [bin32, ...]}`` — a pre-prepare or new view whose
+  block is encoded without its transactions, and their ids in order (``shell.proposals``) |
+| 0x17 | GET_TXS | ``{"ids": [bin32, ...]}`` — the transactions of a proposal the receiver lacks |
+| 0x18 | TXS_FOR | ``{"txs": [bin, ...]}`` — the answer: those the sender holds, CE-encoded |
 
 Handshake: each side sends HELLO with a fresh random 32-byte nonce, then AUTH: its node key's
 signature over
@@ -47,8 +54,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger import encoding, tags
-from ledger.block import Validator
-from ledger.crypto import Suite
+from ledger.block import MAX_BLOCK_TXS, Validator
+from ledger.crypto import DIGEST_LEN, Suite
 from ledger.errors import InvalidInput
 from ledger.fields import exact_map, get_bytes, get_int, get_list, get_str
 
@@ -59,6 +66,10 @@ TXS = 0x11
 FETCH = 0x12
 BLOCKS = 0x13
 PING = 0x14
+STATUS = 0x15
+PROPOSAL = 0x16
+GET_TXS = 0x17
+TXS_FOR = 0x18
 KIND_NAMES = {
     HELLO: "hello",
     AUTH: "auth",
@@ -67,6 +78,10 @@ KIND_NAMES = {
     FETCH: "fetch",
     BLOCKS: "blocks",
     PING: "ping",
+    STATUS: "status",
+    PROPOSAL: "proposal",
+    GET_TXS: "get_txs",
+    TXS_FOR: "txs_for",
 }
 
 NONCE_LEN = 32
@@ -121,10 +136,18 @@ def _check_body(kind: int, body: Any) -> None:
         get_bytes(exact_map(body, what, {"sig"}), "sig", what, 64)
     elif kind == CONSENSUS:
         get_bytes(exact_map(body, what, {"msg"}), "msg", what, max_len=DEFAULT_MAX_FRAME_BYTES)
-    elif kind == TXS:
-        txs = get_list(exact_map(body, what, {"txs"}), "txs", what, MAX_GOSSIP_TXS)
+    elif kind in (TXS, TXS_FOR):
+        txs = get_list(exact_map(body, what, {"txs"}), "txs", what,
+                       MAX_GOSSIP_TXS if kind == TXS else MAX_BLOCK_TXS)
         if not all(type(t) is bytes for t in txs):
-            raise WireError("txs frame must carry byte strings")
+            raise WireError(f"{what} frame must carry byte strings")
+    elif kind in (PROPOSAL, GET_TXS):
+        m = exact_map(body, what, {"msg", "tx_ids"} if kind == PROPOSAL else {"ids"})
+        if kind == PROPOSAL:
+            get_bytes(m, "msg", what, max_len=DEFAULT_MAX_FRAME_BYTES)
+        ids = get_list(m, "tx_ids" if kind == PROPOSAL else "ids", what, MAX_BLOCK_TXS)
+        if not all(type(i) is bytes and len(i) == DIGEST_LEN for i in ids):
+            raise WireError(f"{what} frame must carry 32-byte transaction ids")
     elif kind == FETCH:
         m = exact_map(body, what, {"from_height", "max_blocks"})
         get_int(m, "from_height", what)
@@ -133,6 +156,8 @@ def _check_body(kind: int, body: Any) -> None:
             raise WireError(f"fetch asks for {n} blocks, above {MAX_FETCH_BLOCKS}")
     elif kind == PING:
         exact_map(body, what, set())
+    elif kind == STATUS:
+        get_int(exact_map(body, what, {"height"}), "height", what)
     elif kind == BLOCKS:
         blocks = get_list(exact_map(body, what, {"blocks"}), "blocks", what, MAX_FETCH_BLOCKS)
         for pair in blocks:

@@ -23,7 +23,8 @@ from contracts.app import ChainApp
 from contracts.keys import nonce as nonce_key
 from contracts.registry import default_executor
 from contracts.state import StateReader
-from ledger.block import QC, Block, ValidatorSet
+from ledger import schema
+from ledger.block import QC, Block, ValidatorSet, verify_qc
 from ledger.crypto import Suite
 from ledger.encoding import decode_trusted
 from ledger.errors import CorruptStore, InvalidInput
@@ -35,6 +36,7 @@ from ledger.store import BlockStore
 from ledger.tx import Receipt
 
 RECEIPT_CACHE_BLOCKS = 64
+INTEGRITY_WINDOW = 64  # blocks checked back from the head at every start
 
 
 class Chain:
@@ -63,7 +65,7 @@ class Chain:
         else:
             _check_same_genesis(store, doc)
         sigs = VerifiedSignatures(suite)
-        app = ChainApp(store, store.tree, default_executor(), suite, doc.chain_id, sigs.known)
+        app = ChainApp(store, store.tree, default_executor(), suite, doc.chain_id, sigs)
         pool = TxPool(suite, doc.chain_id, NonceReader(store.tree), pool_limits)
         return cls(kv, store, app, pool, sigs, doc)
 
@@ -76,7 +78,9 @@ class Chain:
         self.kv.write(batch, sync=True)
 
     def commit(self, block: Block, qc: QC) -> list[Receipt]:
-        receipts = self.app.commit(block, qc)
+        # Every CommitBlock comes from the replica, which verified the QC: assembled from
+        # votes it checked, or checked with the fetched block (consensus.checks).
+        receipts = self.app.commit(block, qc, qc_verified=True)
         senders = {tx.body.sender for tx in block.txs}
         self.pool.remove_committed(block.tx_ids(self.suite),
                                    {s: self.committed_nonce(s) for s in senders})
@@ -101,16 +105,46 @@ class Chain:
 
     def votes_are_mine(self, pubkey: bytes, confirm_lost: bool = False) -> bool:
         """Whether this store's consensus records are ``pubkey``'s own votes: true for a
-        store this node created (the owner record is written at height 0), false for one
-        with blocks and no owner record, or another key's (see ``consensus.durable``).
-        ``confirm_lost``: the operator accepts the loss; the store becomes ours."""
+        store this node created (the owner record is written at height 0) and for one whose
+        owner key has left the validator set (a validator that rotated its key: the new key
+        never voted), false for one with blocks and no owner record, or a validator's other
+        than ours (see ``consensus.durable``). ``confirm_lost``: the operator accepts the
+        loss; the store becomes ours."""
         owner = self.kv.get(durable.OWNER_KEY)
-        if owner == pubkey:
+        lost = self.kv.get(durable.VOTES_LOST_KEY) is not None
+        if owner == pubkey and not lost:
             return True
-        if (owner is None and self.height() == 0) or confirm_lost:
-            self.persist([(durable.OWNER_KEY, pubkey)])
+        rotated = (owner is not None and not lost
+                   and all(v.pubkey != owner for v in self.validators()))
+        if (owner is None and not lost and self.height() == 0) or rotated or confirm_lost:
+            batch = self.kv.batch()
+            batch.put(durable.OWNER_KEY, pubkey)
+            batch.delete(durable.VOTES_LOST_KEY)
+            self.kv.write(batch, sync=True)
             return True
         return False
+
+    def integrity_problem(self, window: int = INTEGRITY_WINDOW) -> str | None:
+        """What is wrong with this store, or None: the state tree is at the head's state
+        root, and the last ``window`` blocks each follow their parent and carry a QC that
+        verifies under their validator set (LevelDB checks its own records' checksums as it
+        reads them). Run at every start; a damaged store is refused, never served."""
+        store = self.store
+        try:
+            head = store.head_header()
+            if store.tree.root != head.state_root:
+                return f"the state tree is not at the state root of the head block {head.height}"
+            for h in range(head.height, max(0, head.height - window), -1):
+                header, parent = store.header(h), store.header(h - 1)
+                qc = store.qc(h)
+                if header is None or parent is None or qc is None:
+                    return f"block {h} or its parent or QC is missing"
+                if header.prev_hash != parent.hash(self.suite):
+                    return f"block {h} does not follow block {h - 1}"
+                verify_qc(self.suite, qc, header, store.validators_at(h))
+        except (CorruptStore, InvalidInput) as exc:
+            return str(exc)
+        return None
 
     # ---- reads ------------------------------------------------------------------------------
 
@@ -130,6 +164,16 @@ class Chain:
     def state_value(self, key: str) -> bytes | None:
         """CE bytes of ``key``'s value at the head, or None."""
         return self.store.tree.get(key)
+
+    def state_keys(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` state keys starting with ``prefix`` at the head, in key order."""
+        out: list[str] = []
+        start = schema.state_head_key(prefix)
+        for k, _ in self.kv.scan(start):
+            if len(out) >= limit:
+                break
+            out.append(k[len(schema.STATE_HEAD):].decode("utf-8"))
+        return out
 
     def receipt(self, tx_id: bytes) -> tuple[int, int, Receipt] | None:
         """``(height, index, receipt)`` of a committed transaction. A block's receipts are

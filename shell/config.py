@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +128,24 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
     },
 }
 _TOP_LEVEL = {"index", "name", "key_file", "passphrase_env", "passphrase_file", "host",
-              "peer_port", "http_port", "data_dir", "genesis_file", "peers", "limits", "pool",
-              "replica"}
+              "peer_host", "http_host", "peer_port", "http_port", "data_dir", "genesis_file",
+              "peers", "peers_file", "limits", "pool", "replica", "tls", "log"}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """HTTPS for the API: the server's certificate chain and its private key (PEM)."""
+
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "text"  # "json": one JSON object per line, for log collectors
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +156,8 @@ class NodeConfig:
     passphrase_env: str | None
     passphrase_file: Path | None
     host: str
+    peer_host: str  # where peer links listen (default: host)
+    http_host: str  # where the HTTP API listens (default: host)
     peer_port: int
     http_port: int
     peers: tuple[PeerAddr, ...]
@@ -148,6 +166,10 @@ class NodeConfig:
     limits: NodeLimits = NodeLimits()
     pool: PoolLimits = PoolLimits()
     replica: ReplicaConfig = field(default_factory=ReplicaConfig)
+    tls: TlsConfig | None = None
+    log: LogConfig = LogConfig()
+    source: Path | None = None  # the file this config was read from
+    peers_file: Path | None = None  # more peers, re-read while the node runs
 
     @classmethod
     def load(cls, path: str | Path) -> NodeConfig:
@@ -163,7 +185,7 @@ class NodeConfig:
             raw = tomllib.loads(text) if p.suffix != ".json" else json.loads(text)
         except ValueError as exc:
             raise ConfigError(f"node config {p} is not valid TOML: {exc}") from None
-        return cls.from_obj(raw, p.parent)
+        return replace(cls.from_obj(raw, p.parent), source=p.resolve())
 
     @classmethod
     def from_obj(cls, raw: Any, base: Path) -> NodeConfig:
@@ -188,21 +210,27 @@ class NodeConfig:
             replica.check()
         except ValueError as exc:
             raise ConfigError(f"replica: {exc}") from None
+        host = _text(raw, "host", "127.0.0.1")
         return cls(
             index=_int(raw, "index", 0, 255),
             name=_text(raw, "name"),
             key_file=rel("key_file"),
             passphrase_env=pe,
             passphrase_file=rel("passphrase_file") if pf is not None else None,
-            host=_text(raw, "host", "127.0.0.1"),
+            host=host,
+            peer_host=_text(raw, "peer_host", host),
+            http_host=_text(raw, "http_host", host),
             peer_port=_int(raw, "peer_port", 0, 65535),
             http_port=_int(raw, "http_port", 0, 65535),
             peers=_peers(raw.get("peers", [])),
+            peers_file=rel("peers_file") if raw.get("peers_file") is not None else None,
             data_dir=rel("data_dir"),
             genesis_file=rel("genesis_file"),
             limits=limits,
             pool=_section(PoolLimits, "pool", raw.get("pool", {})),
             replica=replica,
+            tls=_tls(raw.get("tls"), base),
+            log=_log(raw.get("log", {})),
         )
 
     def passphrase(self) -> bytes:
@@ -244,6 +272,28 @@ def _int(raw: dict[str, Any], name: str, lo: int, hi: int) -> int:
     return value
 
 
+def read_peers_file(path: Path) -> list[tuple[bytes, str, int]]:
+    """``(pubkey, host, port)`` of each ``[[peers]]`` entry of a peers file (TOML: ``pubkey``
+    hex, ``host``, ``port``), re-read by a running node when the file changes."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read peers file {path}: {exc}") from None
+    out = []
+    items = raw.get("peers", [])
+    if not isinstance(items, list) or set(raw) - {"peers"}:
+        raise ConfigError(f"peers file {path} holds only [[peers]] tables")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != {"pubkey", "host", "port"}:
+            raise ConfigError(f"peers file {path}: peers[{i}] needs pubkey, host and port")
+        try:
+            key = bytes.fromhex(_text(item, "pubkey"))
+        except ValueError:
+            raise ConfigError(f"peers file {path}: peers[{i}].pubkey is not hex") from None
+        out.append((key, _text(item, "host"), _int(item, "port", 1, 65535)))
+    return out
+
+
 def _peers(raw: Any) -> tuple[PeerAddr, ...]:
     if not isinstance(raw, list):
         raise ConfigError("peers must be an array of tables")
@@ -254,6 +304,31 @@ def _peers(raw: Any) -> tuple[PeerAddr, ...]:
         out.append(PeerAddr(_int(item, "index", 0, 255), _text(item, "host"),
                             _int(item, "port", 1, 65535)))
     return tuple(out)
+
+
+def _tls(raw: Any, base: Path) -> TlsConfig | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"cert_file", "key_file"}:
+        raise ConfigError("[tls] must name exactly cert_file and key_file (PEM files)")
+    cert = (base / _text(raw, "cert_file")).resolve()
+    key = (base / _text(raw, "key_file")).resolve()
+    for what, path in (("tls.cert_file", cert), ("tls.key_file", key)):
+        if not path.is_file():
+            raise ConfigError(f"{what} {path} is not a readable file")
+    return TlsConfig(cert, key)
+
+
+def _log(raw: Any) -> LogConfig:
+    if not isinstance(raw, dict) or set(raw) - {"level", "format"}:
+        raise ConfigError("[log] takes level and format only")
+    level = raw.get("level", "info")
+    fmt = raw.get("format", "text")
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"log.level must be one of {list(LOG_LEVELS)}, not {level!r}")
+    if fmt not in LOG_FORMATS:
+        raise ConfigError(f"log.format must be one of {list(LOG_FORMATS)}, not {fmt!r}")
+    return LogConfig(level, fmt)
 
 
 def _section(kind: Any, name: str, raw: Any) -> Any:

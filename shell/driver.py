@@ -73,8 +73,9 @@ class Transport(Protocol):
         """To validator ``to``, or to every other validator when ``None``; never blocks."""
         ...
 
-    def fetch(self, peer: int, from_height: int, max_blocks: int) -> None:
-        """Ask ``peer`` for committed blocks; the answer comes back as ``BlocksFetched``."""
+    def fetch(self, peer: bytes, from_height: int, max_blocks: int) -> None:
+        """Ask the peer with key ``peer`` for committed blocks; the answer comes back as
+        ``BlocksFetched``."""
         ...
 
 
@@ -127,7 +128,7 @@ class Driver:
                 for observe in self.observers:
                     observe(effect.block, effect.qc, receipts)
             elif isinstance(effect, FetchBlocks):
-                self.transport.fetch(effect.from_peer, effect.from_height, effect.max_blocks)
+                self.transport.fetch(effect.peer, effect.from_height, effect.max_blocks)
             elif isinstance(effect, DropTxs):
                 self.storage.drop_txs(effect.tx_ids)
             elif isinstance(effect, Log):

@@ -27,6 +27,7 @@ from shell.client import NodeClient, NodeError
 
 NETWORK_PASSPHRASE_FILE = "passphrase"
 TICK_MS = 50  # the node's default tick (shell.config.NodeLimits.tick_ms)
+DEFAULT_PEER_PORT = 26650  # with --hosts: peers on this port, HTTP on the next
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -46,12 +47,17 @@ def free_ports(count: int) -> list[int]:
 def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, clients: int,
                  base_port: int = 0, demo: bool = False,
                  extra_roles: Mapping[str, Sequence[bytes]] | None = None,
-                 heartbeat_ms: int | None = None) -> dict[str, Any]:
+                 heartbeat_ms: int | None = None,
+                 hosts: Sequence[str] = ()) -> dict[str, Any]:
     """Write a whole local network into the empty (or new) directory ``out``.
     ``extra_roles`` grants further keys roles in genesis (load generators in tests and
     benchmarks: the chain admits only senders it knows). ``heartbeat_ms``: how often an
     idle chain writes an empty block (default: the node's, minutes; the demo and tests wait
-    for block time to pass, so they ask for about a second)."""
+    for block time to pass, so they ask for about a second). ``hosts``: one address per
+    node, for validators on separate machines (each listens on all its interfaces, on
+    ``base_port`` and the next port, default 26650/26651); none: all on loopback."""
+    if hosts and len(hosts) != n_nodes:
+        raise InvalidInput(f"--hosts names {len(hosts)} hosts for {n_nodes} nodes")
     from ledger import keyfile
     from ledger.crypto import get_suite
     from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block
@@ -85,18 +91,27 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
         roles.setdefault(role, []).extend(k.hex() for k in members)
     doc = GenesisDoc.from_json({
         "chain_id": chain_id, "suite": suite_name, "time_ms": time.time_ns() // 1_000_000,
-        "validators": validators, "committee": committee, "roles": roles, "params": params})
+        "validators": validators, "committee": committee, "roles": roles, "params": params,
+        **({"demo": True} if demo else {})})
     doc.save(out / "genesis.json")
     block = genesis_block(doc, default_state(doc))
     Anchor.of(suite, block.header, doc.validators).save(out / "anchor.json")
-    ports = free_ports(2 * n_nodes) if base_port == 0 else list(
-        range(base_port, base_port + 2 * n_nodes))
+    if hosts:  # one node per machine: the same two ports everywhere
+        port = base_port or DEFAULT_PEER_PORT
+        ports = [port, port + 1] * n_nodes
+        addresses = list(hosts)
+    else:
+        ports = free_ports(2 * n_nodes) if base_port == 0 else list(
+            range(base_port, base_port + 2 * n_nodes))
+        addresses = ["127.0.0.1"] * n_nodes
     for i in range(n_nodes):
-        (out / f"node{i}.toml").write_text(_node_toml(i, n_nodes, ports, heartbeat_ms))
+        (out / f"node{i}.toml").write_text(
+            _node_toml(i, addresses, ports, heartbeat_ms, listen_all=bool(hosts)))
     manifest = {
         "chain_id": chain_id,
         "suite": suite_name,
-        "nodes": [{"config": f"node{i}.toml", "http": f"http://127.0.0.1:{ports[2 * i + 1]}"}
+        "nodes": [{"config": f"node{i}.toml",
+                   "http": f"http://{addresses[i]}:{ports[2 * i + 1]}"}
                   for i in range(n_nodes)],
         "clients": [{"key_file": f"client{k}.key", "pubkey": client_keys[k]}
                     for k in range(clients)],
@@ -106,15 +121,17 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
     return manifest
 
 
-def _node_toml(i: int, n_nodes: int, ports: list[int], heartbeat_ms: int | None) -> str:
+def _node_toml(i: int, addresses: list[str], ports: list[int], heartbeat_ms: int | None,
+               listen_all: bool) -> str:
     peers = "\n".join(
-        f'[[peers]]\nindex = {j}\nhost = "127.0.0.1"\nport = {ports[2 * j]}\n'
-        for j in range(n_nodes) if j != i)
+        f'[[peers]]\nindex = {j}\nhost = "{addresses[j]}"\nport = {ports[2 * j]}\n'
+        for j in range(len(addresses)) if j != i)
+    host = "0.0.0.0" if listen_all else "127.0.0.1"
     replica = ("" if heartbeat_ms is None else
                f"[replica]\nempty_block_ticks = {max(1, heartbeat_ms // TICK_MS)}  "
                f"# an empty block every {heartbeat_ms} ms when idle\n\n")
     return (f'index = {i}\nname = "node{i}"\nkey_file = "node{i}.key"\n'
-            f'passphrase_file = "{NETWORK_PASSPHRASE_FILE}"\nhost = "127.0.0.1"\n'
+            f'passphrase_file = "{NETWORK_PASSPHRASE_FILE}"\nhost = "{host}"\n'
             f"peer_port = {ports[2 * i]}\nhttp_port = {ports[2 * i + 1]}\n"
             f'data_dir = "data/node{i}"\ngenesis_file = "genesis.json"\n\n{replica}{peers}')
 

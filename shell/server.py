@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -35,18 +37,21 @@ from ledger.tx import Receipt
 from ledger.verdict import beijing_time
 from shell.admission import Admission
 from shell.api import build_app
+from shell.beacon import BeaconDuty
 from shell.chain import Chain
-from shell.config import ConfigError, NodeConfig
+from shell.config import ConfigError, LogConfig, NodeConfig
 from shell.driver import Driver
 from shell.httpguard import GuardedServer
 from shell.metrics import Metrics
 from shell.peers import PeerNet
 from shell.ratelimit import TokenBuckets
+from shell.readers import Readers
 
 log = logging.getLogger("credchain.node")
 
 
 EXIT_FORCED = 3  # a second signal cut the shutdown short
+BEACON_INTERVAL_S = 2.0  # beacon windows also end by time: ask what is owed this often
 
 
 class StartupError(InvalidInput):
@@ -69,6 +74,7 @@ class Node:
         self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
         self._nudged = False
         self.body_budget = TokenBuckets(self.limits.request_bytes_per_second)
+        self.readers = Readers(chain.suite, chain.chain_id)
         self.admission = Admission(chain, self.limits, self.metrics, self._nudge, self._gossip)
         pubkey = chain.suite.public_key(secret)
         self.votes_missing = not chain.votes_are_mine(pubkey, confirm_lost_votes)
@@ -81,6 +87,9 @@ class Node:
                              validators=lambda: self.driver.replica.validators,
                              deliver=self.events.put)
         self.driver = Driver(replica, chain, self.peers, observers=[self._on_commit])
+        self.beacon = BeaconDuty(chain, secret,
+                                 lambda encoded: self.admission.submit(encoded))
+        self._beacon_running = False
         self.guard = GuardedServer(lambda: None, self.limits.http_header_timeout_ms,
                                    self.limits.http_idle_timeout_ms,
                                    self.limits.http_connections_max)
@@ -105,10 +114,23 @@ class Node:
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
             kv = LevelKV(str(db))
+        except CorruptStore as exc:  # LevelDB found a record failing its checksum
+            raise StartupError(
+                f"the store in {db} is damaged ({exc}); move it aside and rebuild it from "
+                f"the peers with: credchain node resync --config {config_path(config)}"
+            ) from None
         except Exception as exc:  # plyvel raises its own IOError for a held lock
             raise StartupError(_db_error(db, exc)) from None
         try:
-            chain = Chain.open(kv, doc, config.pool)
+            try:
+                chain = Chain.open(kv, doc, config.pool)
+                problem = chain.integrity_problem()
+            except CorruptStore as exc:  # LevelDB checksums, the head's recorded root
+                problem = str(exc)
+            if problem is not None:
+                raise StartupError(
+                    f"the store in {db} is damaged ({problem}); move it aside and rebuild it "
+                    f"from the peers with: credchain node resync --config {config_path(config)}")
             node = cls(config, chain, secret, confirm_lost_votes)
         except BaseException:
             kv.close()
@@ -157,13 +179,38 @@ class Node:
             started = arrivals.pop(tx_id, None)
             if started is not None:
                 self.latency.observe(now - started)
+        self._spawn_beacon()
+
+    def _spawn_beacon(self) -> None:
+        """Send what this validator owes the draw beacon (one run at a time)."""
+        if self._beacon_running or self.stopping.is_set():
+            return
+        self._beacon_running = True
+
+        async def run() -> None:
+            try:
+                await self.beacon.run_once()
+            except Exception as exc:  # a failed duty must not take the node down
+                log.warning("beacon duty failed: %s: %s", type(exc).__name__, exc)
+            finally:
+                self._beacon_running = False
+
+        task = asyncio.create_task(run())
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _beacon_timer(self) -> None:
+        while True:
+            await asyncio.sleep(BEACON_INTERVAL_S)
+            self._spawn_beacon()
 
     # ---- lifecycle --------------------------------------------------------------------------
 
     def start_core(self) -> None:
         """Start the replica's task and the timer (no sockets: tests use this alone)."""
         self.consumer = asyncio.create_task(self._consume())
-        self._tasks += [self.consumer, asyncio.create_task(self._ticker())]
+        self._tasks += [self.consumer, asyncio.create_task(self._ticker()),
+                        asyncio.create_task(self._beacon_timer())]
 
     async def start(self) -> None:
         """Listen (peers, HTTP), dial the peers, start the timer and the replica."""
@@ -175,21 +222,25 @@ class Node:
         assert server is not None
         self.guard.factory = server
         loop = asyncio.get_running_loop()
+        cfg = self.config
         try:
-            self._http = await loop.create_server(self.guard, self.config.host,
-                                                  self.config.http_port)
+            self._http = await loop.create_server(self.guard, cfg.http_host, cfg.http_port,
+                                                  ssl=_tls_context(cfg))
+        except OSError as exc:
+            await self._close_listeners()
+            raise StartupError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port} "
+                               f"(http_host, http_port): {exc.strerror or exc}") from None
+        try:
             await self.peers.start()
         except OSError as exc:
             await self._close_listeners()
-            raise StartupError(f"cannot listen on {self.config.host} (http_port "
-                               f"{self.config.http_port}, peer_port {self.config.peer_port}): "
-                               f"{exc.strerror or exc}") from None
+            raise StartupError(f"cannot listen for peers on {cfg.peer_host}:{cfg.peer_port} "
+                               f"(peer_host, peer_port): {exc.strerror or exc}") from None
         self._tasks.append(asyncio.create_task(self.guard.sweeper()))
         self.start_core()
-        log.info("node %s (validator %s) up: peers on %s:%d, HTTP on %s:%d, height %d",
-                 self.config.name, self.driver.replica.index, self.config.host,
-                 self.config.peer_port, self.config.host, self.config.http_port,
-                 self.chain.height())
+        log.info("node %s (validator %s) up: peers on %s:%d, HTTP%s on %s:%d, height %d",
+                 cfg.name, self.driver.replica.index, cfg.peer_host, cfg.peer_port,
+                 "S" if cfg.tls else "", cfg.http_host, cfg.http_port, self.chain.height())
 
     def http_port(self) -> int:
         """The port the HTTP API listens on (the config's, or the one the OS chose for 0)."""
@@ -327,6 +378,47 @@ class Node:
                    lambda: [((), float(self.guard.open_connections))])
 
 
+def config_path(config: NodeConfig) -> str:
+    return str(config.source) if config.source is not None else "YOUR_CONFIG.toml"
+
+
+def _tls_context(config: NodeConfig) -> ssl.SSLContext | None:
+    if config.tls is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(str(config.tls.cert_file), str(config.tls.key_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise StartupError(f"cannot load the TLS certificate or key ([tls]): {exc}") from None
+    return context
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") +
+               f".{int(record.msecs):03d}Z", "level": record.levelname.lower(),
+               "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            out["error"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def setup_logging(config: LogConfig) -> None:
+    handler = logging.StreamHandler()
+    if config.format == "json":
+        formatter: logging.Formatter = JsonLogFormatter()
+        formatter.converter = time.gmtime
+    else:
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(config.level.upper())
+
+
 def _db_error(db: Path, exc: Exception) -> str:
     text = str(exc)
     if "lock" in text.lower():
@@ -336,10 +428,11 @@ def _db_error(db: Path, exc: Exception) -> str:
 
 def main(config_path: str, confirm_lost_votes: bool = False) -> int:
     """Run one node from its config file until SIGTERM/SIGINT; returns the exit code."""
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(LogConfig())
     try:
-        node = Node.open(NodeConfig.load(config_path), confirm_lost_votes)
+        config = NodeConfig.load(config_path)
+        setup_logging(config.log)
+        node = Node.open(config, confirm_lost_votes)
         asyncio.run(node.run())
     except (ConfigError, StartupError, InvalidInput) as exc:
         # One line naming the setting or the resource, on stderr: never a traceback.

@@ -154,3 +154,19 @@ def test_network_init_demo_grants_the_story_roles_and_params(tmp_path: Path) -> 
     want = scenario_roles(ED25519_SHA256)
     assert {r: sorted(m) for r, m in doc.roles.items()} == {r: sorted(m) for r, m in want.items()}
     assert doc.params == SCENARIO_PARAMS
+
+
+def test_network_init_for_separate_machines(tmp_path: Path) -> None:
+    out = tmp_path / "net"
+    code, text = invoke("network", "init", "--nodes", "4", "--out", str(out), "--clients", "0",
+                        "--hosts", "10.0.0.1,10.0.0.2,shanwei.example,10.0.0.4")
+    assert code == 0, text
+    cfg = tomllib.loads((out / "node2.toml").read_text())
+    assert cfg["host"] == "0.0.0.0" and (cfg["peer_port"], cfg["http_port"]) == (26650, 26651)
+    assert [(p["index"], p["host"], p["port"]) for p in cfg["peers"]] == [
+        (0, "10.0.0.1", 26650), (1, "10.0.0.2", 26650), (3, "10.0.0.4", 26650)]
+    manifest = json.loads((out / "network.json").read_text())
+    assert manifest["nodes"][2]["http"] == "http://shanwei.example:26651"
+    code, text = invoke("network", "init", "--nodes", "3", "--out", str(tmp_path / "n2"),
+                        "--hosts", "a,b")
+    assert code != 0 and "names 2 hosts for 3 nodes" in text

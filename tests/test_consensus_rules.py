@@ -102,7 +102,7 @@ def test_primary_without_txs_proposes_an_empty_block_only_after_empty_block_tick
 def test_backup_accepts_a_valid_pre_prepare_and_persists_its_prepare_before_sending() -> None:
     c = Cluster()
     pp = propose(c)
-    effects = c.step(2, MessageIn(1, pp))
+    effects = c.step(2, MessageIn(c.key(1), pp))
     k_persist, k_send = first_index(effects, Persist), first_index(effects, Send, Prepare)
     assert 0 <= k_persist < k_send
     (vote,) = sent(effects, Prepare)
@@ -122,7 +122,7 @@ def test_backup_rejects_a_pre_prepare_that_fails_re_execution_or_header_checks(
         change: dict[str, object], reason: str) -> None:
     c = Cluster()
     bad = forged(c, propose(c), **change)
-    effects = c.step(2, MessageIn(1, bad))
+    effects = c.step(2, MessageIn(c.key(1), bad))
     assert sent(effects, Prepare) == []
     if change.get("proposer") != 2:
         logs = [e.text for e in effects if isinstance(e, Log)]
@@ -133,43 +133,44 @@ def test_backup_ignores_a_pre_prepare_from_a_replica_that_is_not_the_primary() -
     c = Cluster()
     pp = propose(c)
     by_other = messages.sign(c.suite, c.keys[3][0], CHAIN_ID, replace(pp, sender=3))
-    assert sent(c.step(2, MessageIn(3, by_other)), Prepare) == []
+    assert sent(c.step(2, MessageIn(c.key(3), by_other)), Prepare) == []
 
 
 def test_messages_with_bad_signatures_are_ignored() -> None:
     c = Cluster()
     pp = propose(c)
     bad = replace(pp, sig=bytes(64))
-    assert c.step(2, MessageIn(1, bad)) == []
+    assert c.step(2, MessageIn(c.key(1), bad)) == []
     vote = messages.sign(c.suite, c.keys[3][0], CHAIN_ID,
                          Prepare(1, 0, 3, pp.block.hash(c.suite)))
-    c.step(2, MessageIn(3, replace(vote, sig=vote.sig[:-1] + b"\x00")))
+    # flip a bit: setting a byte to zero leaves the signature valid when it already was zero
+    c.step(2, MessageIn(c.key(3), replace(vote, sig=vote.sig[:-1] + bytes([vote.sig[-1] ^ 1]))))
     assert c.replicas[2].prepares.count(0, pp.block.hash(c.suite)) == 0
 
 
 def test_a_relayed_message_whose_sender_differs_from_the_link_is_dropped() -> None:
     c = Cluster()
     pp = propose(c)
-    effects = c.step(2, MessageIn(3, pp))
+    effects = c.step(2, MessageIn(c.key(3), pp))
     assert sent(effects, Prepare) == [] and any(isinstance(e, Log) for e in effects)
 
 
 def test_backup_prepares_at_most_one_block_per_view() -> None:
     c = Cluster()
     pp = propose(c)
-    assert len(sent(c.step(2, MessageIn(1, pp)), Prepare)) == 1
+    assert len(sent(c.step(2, MessageIn(c.key(1), pp)), Prepare)) == 1
     other = forged(c, pp, time_ms=pp.block.header.time_ms + 1)
-    assert sent(c.step(2, MessageIn(1, other)), Prepare) == []
+    assert sent(c.step(2, MessageIn(c.key(1), other)), Prepare) == []
 
 
 def test_prepared_replica_persists_its_certificate_then_multicasts_a_commit() -> None:
     c = Cluster()
     pp = propose(c)
     h = pp.block.hash(c.suite)
-    c.step(2, MessageIn(1, pp))
+    c.step(2, MessageIn(c.key(1), pp))
     votes = [messages.sign(c.suite, c.keys[i][0], CHAIN_ID, Prepare(1, 0, i, h)) for i in (1, 3)]
-    assert sent(c.step(2, MessageIn(1, votes[0])), Commit) == []  # 2 of 3 so far
-    effects = c.step(2, MessageIn(3, votes[1]))
+    assert sent(c.step(2, MessageIn(c.key(1), votes[0])), Commit) == []  # 2 of 3 so far
+    effects = c.step(2, MessageIn(c.key(3), votes[1]))
     assert 0 <= first_index(effects, Persist) < first_index(effects, Send, Commit)
     prep = durable.PreparedRecord.decode(c.kvs[2].get(durable.PREPARED_KEY) or b"")
     assert prep.cert.block_hash == h and len(prep.cert.votes) == 3
@@ -186,16 +187,36 @@ def test_a_commit_quorum_becomes_a_qc_that_verifies_and_the_block_is_committed()
     assert len({c.block(i, 3) for i in range(4)}) == 1
 
 
+def test_the_next_leader_proposes_what_waits_as_soon_as_it_applied_the_block() -> None:
+    """No tick between heights: the leader of height 2 holding transactions proposes in the
+    very step that applied height 1 (they waited a whole round already)."""
+    c = Cluster()
+    propose_first = propose(c)
+    c.submit(c.tx(), to=[2])  # the leader of height 2 view 0
+    c.queue.clear()
+    for i in range(4):
+        if i != 1:
+            c.step(i, MessageIn(c.key(1), propose_first))
+    applied_with_proposal = []
+    while c.queue:
+        q = c.queue.popleft()
+        effects = c.step(q.dst, MessageIn(c.key(q.sender), q.message))
+        if any(isinstance(e, CommitBlock) for e in effects):
+            applied_with_proposal.append((q.dst, [m.height for m in sent(effects, PrePrepare)]))
+    assert (2, [2]) in applied_with_proposal, applied_with_proposal
+    assert all(pps == [] for i, pps in applied_with_proposal if i != 2)
+
+
 def test_a_replica_that_missed_every_prepare_still_commits_on_a_commit_quorum() -> None:
     c = Cluster()
     pp = propose(c)
     h = pp.block.hash(c.suite)
-    c.step(3, MessageIn(1, pp))
+    c.step(3, MessageIn(c.key(1), pp))
     c.queue.clear()
     effects: list[Effect] = []
     for i in (0, 1, 2):
         vote = messages.sign(c.suite, c.keys[i][0], CHAIN_ID, Commit(1, 0, i, h))
-        effects += c.step(3, MessageIn(i, vote))
+        effects += c.step(3, MessageIn(c.key(i), vote))
     (commit,) = [e for e in effects if isinstance(e, CommitBlock)]
     assert commit.block.hash(c.suite) == h and [i for i, _ in commit.qc.votes] == [0, 1, 2]
 
@@ -203,11 +224,11 @@ def test_a_replica_that_missed_every_prepare_still_commits_on_a_commit_quorum() 
 def test_equivocating_votes_are_kept_as_evidence_and_counted_once() -> None:
     c = Cluster()
     pp = propose(c)
-    c.step(2, MessageIn(1, pp))
+    c.step(2, MessageIn(c.key(1), pp))
     a = messages.sign(c.suite, c.keys[3][0], CHAIN_ID, Prepare(1, 0, 3, b"\x01" * 32))
     b = messages.sign(c.suite, c.keys[3][0], CHAIN_ID, Prepare(1, 0, 3, b"\x02" * 32))
-    c.step(2, MessageIn(3, a))
-    effects = c.step(2, MessageIn(3, b))
+    c.step(2, MessageIn(c.key(3), a))
+    effects = c.step(2, MessageIn(c.key(3), b))
     (ev,) = c.replicas[2].evidence
     assert ev.index == 3 and {ev.first[0], ev.second[0]} == {b"\x01" * 32, b"\x02" * 32}
     assert any(isinstance(e, Log) and "equivocated" in e.text for e in effects)
@@ -285,7 +306,7 @@ def test_a_block_refused_for_its_time_is_still_prepared_when_re_proposed_under_a
             q = c.queue.popleft()
             if isinstance(q.message, Commit):
                 continue
-            effects = c.step(q.dst, MessageIn(q.sender, q.message))
+            effects = c.step(q.dst, MessageIn(c.key(q.sender), q.message))
             if q.dst == 3:
                 prepares_by_3 += sent(effects, Prepare)
         if prepares_by_3:
@@ -299,7 +320,7 @@ def test_a_new_view_that_drops_a_prepared_block_is_rejected() -> None:
     h = pp.block.hash(c.suite)
     for i in range(4):  # everyone prepared ``pp`` in view 0
         if i != 1:
-            c.step(i, MessageIn(1, pp))
+            c.step(i, MessageIn(c.key(1), pp))
     c.deliver(lambda s, d, m: isinstance(m, Commit))
     vcs = []
     for i in range(4):
@@ -313,7 +334,7 @@ def test_a_new_view_that_drops_a_prepared_block_is_rejected() -> None:
     fresh = app.propose(c.replicas[new_leader].head, 1, 1, new_leader, c.now_ms(), ())
     bad_nv = messages.sign(c.suite, c.keys[new_leader][0], CHAIN_ID, NewView(
         1, 1, new_leader, tuple(v.stripped() for v in vcs[:3]), fresh))  # type: ignore[union-attr]
-    effects = c.step(0, MessageIn(new_leader, bad_nv))
+    effects = c.step(0, MessageIn(c.key(new_leader), bad_nv))
     assert sent(effects, Prepare) == []
     assert any(isinstance(e, Log) and "highest prepared" in e.text for e in effects)
 
@@ -322,8 +343,8 @@ def test_a_replica_joins_a_higher_view_seen_from_f_plus_one_others() -> None:
     c = Cluster()
     vcs = [messages.sign(c.suite, c.keys[i][0], CHAIN_ID, ViewChange(1, 3, i, None, None))
            for i in (1, 2)]
-    assert sent(c.step(0, MessageIn(1, vcs[0])), ViewChange) == []  # f = 1 is not enough
-    (vc,) = sent(c.step(0, MessageIn(2, vcs[1])), ViewChange)
+    assert sent(c.step(0, MessageIn(c.key(1), vcs[0])), ViewChange) == []  # f = 1 is not enough
+    (vc,) = sent(c.step(0, MessageIn(c.key(2), vcs[1])), ViewChange)
     assert isinstance(vc, ViewChange) and vc.view == 3 and c.replicas[0].view == 3
 
 
@@ -351,14 +372,14 @@ def test_the_leader_repeats_its_new_view_to_a_replica_that_missed_it() -> None:
 def test_a_restarted_replica_never_prepares_a_different_block_in_the_same_view() -> None:
     c = Cluster()
     pp = propose(c)
-    c.step(2, MessageIn(1, pp))
+    c.step(2, MessageIn(c.key(1), pp))
     r = c.restart(2)
     assert r.my_prepare == pp.block.hash(c.suite) and r.view == 0
     c.step(2, Tick(c.now_ms()))  # its clock is back: both blocks are well-timed
     other = forged(c, pp, time_ms=pp.block.header.time_ms + 1)
-    effects = c.step(2, MessageIn(1, other))
+    effects = c.step(2, MessageIn(c.key(1), other))
     assert sent(effects, Prepare) == [] and any(isinstance(e, Log) for e in effects)
-    again = sent(c.step(2, MessageIn(1, pp)), Prepare)
+    again = sent(c.step(2, MessageIn(c.key(1), pp)), Prepare)
     assert [m.block_hash for m in again] == [pp.block.hash(c.suite)]  # type: ignore[union-attr]
 
 
@@ -375,7 +396,7 @@ def test_a_restarted_replica_resumes_its_view_change_and_keeps_its_certificate()
     c = Cluster()
     pp = propose(c)
     for i in (0, 2, 3):
-        c.step(i, MessageIn(1, pp))
+        c.step(i, MessageIn(c.key(1), pp))
     c.deliver(lambda s, d, m: isinstance(m, Commit))
     c.tick_all(RULES_CONFIG.view_timeout_ticks, only=[2])
     r = c.restart(2)
@@ -400,7 +421,7 @@ def test_a_replica_whose_key_is_not_in_the_set_follows_as_an_observer_and_never_
         c.tick_all()
         while c.queue:
             q = c.queue.popleft()
-            effects = c.step(q.dst, MessageIn(q.sender, q.message))
+            effects = c.step(q.dst, MessageIn(c.key(q.sender), q.message))
             if q.dst == 4:
                 sent_by_observer += [e.message for e in effects if isinstance(e, Send)]
     assert sent_by_observer == []
@@ -427,7 +448,7 @@ def test_a_lagging_replica_fetches_blocks_and_checks_each_qc_before_applying() -
     c.tick_all(RULES_CONFIG.empty_block_ticks + 1, only=[0, 1, 2])
     msg = next(q.message for q in c.queue if q.dst == 3 and q.message.height >= 5)
     c.queue.clear()
-    effects = c.step(3, MessageIn(msg.sender, msg))
+    effects = c.step(3, MessageIn(c.key(msg.sender), msg))
     (fetch,) = [e for e in effects if isinstance(e, FetchBlocks)]
     assert fetch.from_height == 1
     blocks = []
@@ -437,10 +458,10 @@ def test_a_lagging_replica_fetches_blocks_and_checks_each_qc_before_applying() -
         blocks.append((b, q))
     tampered = tuple((b, replace(q, votes=tuple((i, bytes(64)) for i, _ in q.votes)))
                      for b, q in blocks)
-    effects = c.step(3, BlocksFetched(0, tampered))
+    effects = c.step(3, BlocksFetched(c.key(0), tampered))
     assert not any(isinstance(e, CommitBlock) for e in effects)
     assert any(isinstance(e, Log) and "does not verify" in e.text for e in effects)
-    effects = c.step(3, BlocksFetched(0, tuple(blocks)))
+    effects = c.step(3, BlocksFetched(c.key(0), tuple(blocks)))
     assert [e.block.header.height for e in effects if isinstance(e, CommitBlock)] == [1, 2, 3]
     assert c.heights()[3] == 3
 
@@ -472,12 +493,12 @@ def test_messages_for_the_next_height_are_buffered_and_replayed_after_the_commit
     ahead = [q for q in c.queue if q.dst == 3 and isinstance(q.message, PrePrepare)]
     assert ahead and ahead[0].message.height == 2
     for q in ahead:  # height 2's proposal reaches 3 while it still sits at height 1
-        assert sent(c.step(3, MessageIn(q.sender, q.message)), Prepare) == []
+        assert sent(c.step(3, MessageIn(c.key(q.sender), q.message)), Prepare) == []
     c.queue.clear()
     c.step(3, Tick(c.now_ms()))
     blocks = (c.block(0, 1), c.qc(0, 1))
     assert blocks[0] is not None and blocks[1] is not None
-    effects = c.step(3, BlocksFetched(0, (blocks,)))  # type: ignore[arg-type]
+    effects = c.step(3, BlocksFetched(c.key(0), (blocks,)))  # type: ignore[arg-type]
     assert [e.block.header.height for e in effects if isinstance(e, CommitBlock)] == [1]
     votes = [m for m in sent(effects, Prepare) if m.height == 2]
     proposal = ahead[0].message
@@ -492,5 +513,57 @@ def test_a_clock_stepped_forward_and_back_judges_proposals_by_the_latest_reading
     c.step(2, Tick(c.now_ms() + 3_600_000))  # the clock jumps an hour ahead ...
     c.step(2, Tick(c.now_ms()))  # ... and is set right
     pp = propose(c)
-    (vote,) = sent(c.step(2, MessageIn(1, pp)), Prepare)
+    (vote,) = sent(c.step(2, MessageIn(c.key(1), pp)), Prepare)
     assert isinstance(vote, Prepare) and vote.block_hash == pp.block.hash(c.suite)
+
+
+def test_a_replica_whose_store_is_behind_its_own_vote_records_abstains_up_to_them() -> None:
+    """Blocks restored from an older copy (or fetched again after a resync) with the round
+    record of a later height: the replica can't know every vote it sent in between, so it
+    follows without voting until it is past that height."""
+    c = Cluster()
+    c.run_until(3)
+    ahead = durable.RoundRecord(10, 0, False, b"\x01" * 32, None)
+    for i in (2,):
+        batch = c.kvs[i].batch()
+        batch.put(durable.ROUND_KEY, ahead.encode())
+        c.kvs[i].write(batch)
+    r = c.restart(2)
+    assert r.vote_floor == 10 and r.index is None
+    c.run_until(11, only=[0, 1, 3], drop=lambda s, d, m: 2 in (s, d))
+    sent_by_2: list[Message] = []
+    for lo in range(4, 11, 4):  # it fetches the blocks it lacks: no vote on the way
+        blocks = tuple((c.block(0, h), c.qc(0, h)) for h in range(lo, min(lo + 4, 12)))
+        effects = c.step(2, BlocksFetched(c.key(0), blocks))  # type: ignore[arg-type]
+        sent_by_2 += [e.message for e in effects if isinstance(e, Send)]
+    assert c.heights()[2] == 11 and sent_by_2 == []
+    assert c.replicas[2].height == 12 and c.replicas[2].index == 2  # above the floor: votes
+
+
+def test_a_restart_at_the_height_of_its_round_record_votes_as_before() -> None:
+    c = Cluster()
+    pp = propose(c)
+    c.step(2, MessageIn(c.key(1), pp))
+    r = c.restart(2)
+    assert r.vote_floor == 0 and r.index == 2 and r.my_prepare == pp.block.hash(c.suite)
+
+
+def test_a_replica_behind_a_validator_change_fetches_from_the_peer_that_spoke() -> None:
+    """Regression (soak seed validators4/102117): a message from a peer already under a new
+    validator set names its sender by an index of that set; the lagging replica must fetch
+    from the peer whose link it came over, not from whoever holds that index in its old set."""
+    c = Cluster(n=5)
+    c.submit(c.client.propose("remove_validator", {"pubkey": c.keys[1][1]}))
+    c.run_until(1, only=[0, 1, 2, 3], drop=lambda s, d, m: d == 4)
+    assert c.heights()[4] == 0 and c.replicas[0].validators[1].pubkey == c.keys[2][1]
+    c.run_until(3, only=[0, 2, 3], drop=lambda s, d, m: 4 in (s, d) or 1 in (s, d))
+    c.tick_all(RULES_CONFIG.fetch_timeout_ticks, only=[4])
+    c.tick_all(RULES_CONFIG.empty_block_ticks + 1, only=[0, 2, 3])  # height 4 is proposed
+    for q in [q for q in c.queue if q.dst == 2]:
+        c.step(2, MessageIn(c.key(q.sender), q.message))
+    ahead = next(q.message for q in c.queue if q.sender == 2 and q.message.height >= 4)
+    assert ahead.sender == 1  # index 1 of the new set is validator 2
+    c.queue.clear()
+    effects = c.step(4, MessageIn(c.key(2), ahead))
+    (fetch,) = [e for e in effects if isinstance(e, FetchBlocks)]
+    assert fetch.peer == c.key(2) and fetch.from_height == 1

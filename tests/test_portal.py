@@ -23,7 +23,6 @@ from shell.portal import inputs, tenders
 from shell.portal.layout import verify_action
 from shell.portal.markup import Markup, el, join
 from shell.portal.reads import PortalReader, SealedRecord
-from shell.portal.timeline import committee_steps, render_steps
 from shell.portal.txindex import TxIndex
 from tests.browser.demochain import XSS_NAME, DemoChain, Served, build_demo_chain, serve
 from tests.browser.pagekit import get
@@ -109,6 +108,7 @@ def test_inputs_refuse_what_the_contracts_would_refuse() -> None:
     ("/portal/?bogus=1", "unknown parameter"),
     ("/portal/?after=%3Cscript%3E", "after must be"),
     ("/portal/exposure?kind=qualification", "kind must be one of"),
+    ("/portal/exposure?after=-1", "after must be a number"),
     ("/portal/exposure?uscc=91350100M000100Y44", "not a valid unified social credit code"),
     ("/portal/guarantee?number=%3Cscript%3E", "a guarantee number must be"),
     ("/portal/tender/SW-1?x=1", "unknown parameter"),
@@ -206,13 +206,14 @@ def test_sealed_bid_records_are_refused_before_the_deadline_and_read_after(
     uscc_a = demo.open_bidders[0]
     slot = bid_slot(suite, chain_id, demo.open_tender, 1, uscc_a)
     sealed = f"bid/{demo.open_tender}/1/{slot.hex()}"
-    with pytest.raises(SealedRecord, match="sealed bid record"):
+    with pytest.raises(SealedRecord, match="sealed until the tender.s bid deadline"):
         reader.get(sealed)
     assert demo.chain.state_value(sealed) is not None  # it is there: the reader refused it
     assert reader.scan(f"bid/{demo.open_tender}/", None, 100, 100).items == []
     assert reader.scan(f"bidset/{demo.open_tender}/", None, 100, 100).items == []
     opened = reader.scan(f"bid/{demo.summary['tender_id']}/", None, 100, 100)
-    assert len(opened.items) == 4  # after the deadline the same scan reads the bids
+    # after the deadline the same scan reads the four bids and their guarantees' bindings
+    assert sorted(k.split("/")[2] for k, _ in opened.items) == ["1"] * 4 + ["guarantee"] * 4
 
 
 def test_the_tender_listing_pages_through_every_tender_once(demo: DemoChain,
@@ -236,32 +237,30 @@ def test_the_tender_listing_pages_through_every_tender_once(demo: DemoChain,
 
 
 def test_the_exposure_list_holds_the_sanctions_in_force_and_pages_through_them(
-        demo: DemoChain) -> None:
+        demo: DemoChain, served: Served) -> None:
     reader = PortalReader(demo.chain)
-    full = exposure_module.exposure(reader)
+    full = exposure_module.exposure_page(reader, limit=50)
     listed = {(r["uscc"], r["kind"]) for r in full.records}
     u = demo.summary["uscc"]
     assert listed == {(u["e"], "bid_debarment"), (demo.xss_uscc, "serious_breach")}
     ids = {r["id"] for r in full.records}
     assert demo.extra["repaired"] not in ids and demo.extra["expired"] not in ids
     assert demo.extra["qualification"] not in ids  # in force, but no sanction
-    by_region = exposure_module.exposure(reader, region="441502")
+    by_region = exposure_module.exposure_page(reader, region="441502")
     assert len(by_region.records) == 2  # the debarment's scope is "*"
-    assert [r["uscc"] for r in exposure_module.exposure(reader, region="110000").records] \
+    assert [r["uscc"] for r in exposure_module.exposure_page(reader, region="110000").records] \
         == [u["e"]]
-    assert [r["kind"] for r in exposure_module.exposure(reader, kind="serious_breach").records] \
-        == ["serious_breach"]
-    assert exposure_module.exposure(reader, uscc=u["a"]).records == []
-    seen, cursor = [], None
+    # The page pages through them one by one with the query's cursor, missing none.
+    seen: list[str] = []
+    path = "/portal/exposure"
     for _ in range(10):
-        page = exposure_module.exposure(reader, limit=1, cursor=cursor)
-        seen += [r["id"] for r in page.records]
-        if page.next_cursor is None:
+        _, html, _ = get(served.url + path)
+        seen += re.findall(r'data-expect="credit/record/([0-9a-f]+)"', html)
+        more = re.search(r'<p class="more"><a href="([^"]+)"', html)
+        if more is None:
             break
-        cursor = page.next_cursor
-    assert seen == [r["id"] for r in full.records]
-    with pytest.raises(exposure_module.ExposureQueryError):
-        exposure_module.exposure(reader, kind="award")
+        path = more.group(1).replace("&amp;", "&")
+    assert sorted(seen) == sorted(ids)
 
 
 def test_the_entity_page_sorts_records_in_force_from_the_rest(served: Served) -> None:
@@ -284,7 +283,8 @@ def test_the_tender_index_holds_the_tenders_side_and_never_a_bid(demo: DemoChain
         pass
     calls = [e.call for e in index.of_tender(demo.summary["tender_id"])]
     assert calls[0] == "tender.announce" and calls[-1] == "tender.archive"
-    assert {"tender.object", "tender.reply", "bid.open", "bid.close", "tender.award"} <= set(calls)
+    assert {"tender.object", "tender.reply", "bid.open", "bid.close", "tender.award",
+            "draw.request", "draw.seat", "evaluation.close"} <= set(calls)
     every = [e.call for t in (demo.summary["tender_id"], demo.open_tender)
              for e in index.of_tender(t)]
     assert not any(c in ("bid.submit", "bid.reveal", "bid.replace", "bid.withdraw")
@@ -294,35 +294,21 @@ def test_the_tender_index_holds_the_tenders_side_and_never_a_bid(demo: DemoChain
         "tender.resume"]
 
 
-class _Reader:
-    """What committee_steps reads, for records the contracts of issue 13 will write."""
-
-    def __init__(self, records: dict[str, Any]) -> None:
-        self.records = records
-
-    def get(self, key: str) -> Any:
-        return self.records.get(key)
-
-
-def test_the_committee_hook_shows_a_drawn_committee_and_its_scores() -> None:
-    records = {
-        "draw/T-1/1": {"members": [{"member": "EX-0007"}, {"member": "EX-0042"}],
-                       "status": "seated", "seated_ms": 1_700_000_000_000},
-        "eval/T-1/1/result": {"closed_ms": 1_700_000_100_000, "lots": [
-            {"lot": 1, "ranking": [{"uscc": "91350100M000100Y43", "price_fen": 100,
-                                    "total": 9_512}]}]},
-    }
-    steps = committee_steps(_Reader(records), "T-1", {"eval_round": 1},  # type: ignore
-                            lambda u: el("code", None, u))
-    html = render_steps(steps, verify_action)
-    assert "EX-0007, EX-0042" in html and "9512" in html and "91350100M000100Y43" in html
-    assert 'data-url="/proof/draw/T-1/1"' in html
-    assert 'data-url="/proof/eval/T-1/1/result"' in html
-    # On main the tender keeps only the committee's size and report hash.
-    steps = committee_steps(_Reader({}), "T-1", {"committee_size": 5,  # type: ignore
-                                                 "report_hash": b"\x01" * 32},
-                            lambda u: el("code", None, u))
-    assert "Committee size" in render_steps(steps, verify_action)
+def test_the_tender_page_shows_the_drawn_committee_its_scores_and_report(
+        served: Served) -> None:
+    demo = served.demo
+    tender = demo.summary["tender_id"]
+    _, html, _ = get(f"{served.url}/portal/tender/{tender}")
+    for text in ("Committee draw requested (round 1)", "Committee seated (round 1)",
+                 "Evaluation result (round 1)", "Evaluation report (round 1)",
+                 "candidates decided", "Members&#x27; mean"):
+        assert text in html, text
+    for member in demo.summary["committee"]:
+        assert member in html
+    for key in (f"draw/{tender}/1", f"eval/{tender}/1/result", f"eval/{tender}/1/report"):
+        assert f'data-expect="{key}"' in html
+    # totals are points with the chain's decimals, e.g. 95.12
+    assert re.search(r'<td class="num">\d{2,3}\.\d\d</td>', html)
 
 
 def test_the_xss_entity_is_text_on_every_page(served: Served) -> None:

@@ -26,18 +26,24 @@ def network() -> None:
 @click.option("--clients", default=4, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--base-port", default=0, show_default=True, type=click.IntRange(0, 65000),
               help="peer port of node 0 (node i: base+2i peer, base+2i+1 HTTP); 0 = free ports")
+@click.option("--hosts", help="comma-separated addresses, one per node, for separate "
+                             "machines (default: all on 127.0.0.1)")
 @click.option("--heartbeat-ms", type=click.IntRange(50, 86_400_000),
               help="an idle chain writes an empty block this often (default: 5 minutes)")
 @click.option("--demo", is_flag=True,
               help="grant the trading story's roles and SHORTENED demo periods in genesis "
                    "(contracts.scenario; for `credchain demo`)")
 def network_init(n_nodes: int, suite: str, out: str, chain_id: str, clients: int,
-                 base_port: int, demo: bool, heartbeat_ms: int | None) -> None:
-    """Keys, genesis, node configs and anchor for a local N-validator network in OUT."""
+                 base_port: int, demo: bool, heartbeat_ms: int | None,
+                 hosts: str | None) -> None:
+    """Keys, genesis, node configs and anchor for an N-validator network in OUT: on
+    loopback, or with --hosts one validator per machine (copy nodeI.toml, nodeI.key, the
+    passphrase and genesis.json to machine I; keep the other keys off it)."""
     from shell.localnet import init_network
 
+    host_list = [h.strip() for h in hosts.split(",")] if hosts else []
     init_network(Path(out), n_nodes, suite, chain_id, clients, base_port, demo,
-                 heartbeat_ms=heartbeat_ms)
+                 heartbeat_ms=heartbeat_ms, hosts=host_list)
     click.echo(f"network of {n_nodes} validators ({suite}) written to {out}")
 
 
@@ -57,6 +63,30 @@ def node_start(config_path: str, confirm_lost_votes: bool) -> None:
     from shell.server import main as run_node
 
     sys.exit(run_node(config_path, confirm_lost_votes))
+
+
+@node_group.command("resync")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def node_resync(config_path: str, yes: bool) -> None:
+    """Set a damaged store aside; the node then fetches and re-verifies the chain."""
+    from shell.config import NodeConfig
+    from shell.resync import resync
+
+    config = NodeConfig.load(config_path)
+    if not yes:
+        click.confirm(f"move {config.data_dir / 'db'} aside and rebuild it from the peers?",
+                      abort=True)
+    done = resync(config)
+    click.echo(f"the damaged store is now {done.damaged}; a new one is in {done.fresh}")
+    if done.records_kept:
+        click.echo("this validator's vote records were carried over: it votes again once "
+                   "past the heights it voted at")
+    else:
+        click.echo("the old vote records could not be read: the node will follow without "
+                   "voting until you start it with --confirm-lost-votes")
+    click.echo(f"start the node (credchain node start --config {config_path}); it fetches "
+               "the chain from its peers, checking every block's QC and re-executing it")
 
 
 @click.group("net")

@@ -15,7 +15,7 @@ from typing import Any
 from contracts.credit import entity_index_key, record_in_force, record_key
 from contracts.identity import entity_key, in_force
 from contracts.keys import frozen
-from shell.portal.exposure import SANCTION_KINDS
+from shell.portal.exposure import sanction_kinds
 from shell.portal.layout import (
     Frame,
     facts,
@@ -55,18 +55,18 @@ def render_entity(reader: PortalReader, frame: Frame, uscc: str,
     freeze = reader.get(frozen_key)
     records = _credit(reader, uscc)
     now = reader.now_ms
+    sanctions = sanction_kinds(reader)
     groups = (
         ("qualifications", label("资质与业绩", "Qualifications and performance"),
          [r for r in records if r[1].get("kind") in ABILITY_KINDS and record_in_force(r[1], now)]),
         ("rewards", label("守信激励", "Rewards"),
          [r for r in records if r[1].get("kind") in REWARD_KINDS and record_in_force(r[1], now)]),
         ("sanctions", label("生效中的惩戒", "Sanctions in force"),
-         [r for r in records if r[1].get("kind") in SANCTION_KINDS
-          and record_in_force(r[1], now)]),
+         [r for r in records if r[1].get("kind") in sanctions and record_in_force(r[1], now)]),
         ("history", label("其他信用记录（含已失效、已修复）",
                           "Other records (ended, repaired, expired)"),
          [r for r in records if not record_in_force(r[1], now)
-          or r[1].get("kind") not in (*ABILITY_KINDS, *REWARD_KINDS, *SANCTION_KINDS)]),
+          or r[1].get("kind") not in (*ABILITY_KINDS, *REWARD_KINDS, *sanctions)]),
     )
     keys = [entity_key(uscc), frozen_key, *(record_key(rid) for rid, _ in records)]
     name = str(att.get("name", "")) if att else ""

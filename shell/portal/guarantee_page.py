@@ -3,9 +3,9 @@ issued by a guarantor that holds the role and is not frozen, valid now, for how 
 not claimed — with one §9 bundle proving the guarantee, the issuer's role and the absence of
 a freeze at one height.
 
-Before its tender's bid deadline the page says the guarantee is issued and valid but not
-whether a bid has bound it (its ``status`` and ``bound_slot`` are withheld here and in the
-verify panel: ``PortalReader.withheld``).
+The public record does not change when a bid binds the guarantee (the binding is its own
+record, sealed with the tender's bids: ``contracts/STATE_KEYS.md``), so the page shows the
+record as it is, before a deadline as after.
 """
 
 from __future__ import annotations
@@ -73,11 +73,7 @@ def _result(reader: PortalReader, number: str, key: str, g: dict[str, Any]) -> M
     issuer_frozen = reader.get(frozen_key) is not None
     now = reader.now_ms
     valid_now = g.get("valid_from_ms", 0) <= now < g.get("valid_to_ms", 0)
-    withheld = reader.withheld(key, g)
     status: Markup = named(GUARANTEE_STATES, g.get("status"))
-    if withheld:
-        status = label("已开立（投标截止前不显示是否已用于投标）",
-                       "issued (whether a bid has bound it is not shown before the deadline)")
     claimed = g.get("status") == "claimed"
     checks = [
         (whitelisted, plain("开立机构持有保函机构角色", "the issuer holds the guarantor role")),
@@ -101,7 +97,7 @@ def _result(reader: PortalReader, number: str, key: str, g: dict[str, Any]) -> M
         (label("开立时间", "Issued"), when(g.get("issued_ms"))),
         (label("状态", "Status"), status),
     ]
-    if claim and not withheld:
+    if claim:
         rows.append((label("索赔", "Claim"),
                      f"{yuan(claim.get('amount_fen'))} · {claim.get('reason', '')} · "
                      f"{when(claim.get('at_ms'))}"))
@@ -112,8 +108,7 @@ def _result(reader: PortalReader, number: str, key: str, g: dict[str, Any]) -> M
         el("p", None, label("以上为节点所述；请用下方按钮在浏览器中核验。",
                             "This is what the node says; check it in your browser below.")),
         facts(rows),
-        verify_action(state_proof(key, withheld), "the guarantee"),
+        verify_action(state_proof(key), "the guarantee"),
         el("h3", None, label("保函、开立机构角色与冻结状态（同一高度）",
                              "The guarantee, the issuer's role and freeze, at one height")),
-        verify_action(multi_proof([key, role_key, frozen_key], {key: withheld}),
-                      "the guarantee with its issuer"))
+        verify_action(multi_proof([key, role_key, frozen_key]), "the guarantee with its issuer"))

@@ -47,6 +47,13 @@ def cursor(text: str) -> str:
     return text
 
 
+def count(text: str, what: str) -> int:
+    """A non-negative integer of at most 12 digits (a position in a list)."""
+    if not re.fullmatch(r"[0-9]{1,12}", text):
+        raise BadRequest(f"{what} must be a number (got {text[:40]!r})")
+    return int(text)
+
+
 def uscc(text: str) -> str:
     text = text.strip().upper()
     if not valid_uscc(text):

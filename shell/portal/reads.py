@@ -1,23 +1,27 @@
 """Every read the portal makes, in one place, each asked of ``contracts.disclosure`` first.
 
+The portal is the public's view: it reads as ``contracts.disclosure.PUBLIC`` (an unsigned
+request), whoever asks — a signed request does not make a page show more.
 ``PortalReader(chain)`` fixes one instant for a whole page: the head state, its height and
 the head block's time as "now" (the chain's clock, as the API's). Pages read only through
 it:
 
-- ``get(key)`` / ``raw(key)``: a record, after ``sealed_key_reason`` — a sealed key raises
+- ``get(key)`` / ``raw(key)``: a record, after ``key_refusal`` — a refused key raises
   ``SealedRecord`` (the portal never asks for one; if it did, the page is refused rather
   than shown);
+- ``tx_shown(tx)``: whether a committed transaction may be shown (``tx_disclosed``: an
+  enterprise's own acts, such as objections and a tenderer's replies, are not public);
 - ``scan(prefix, after, limit, scan_max)``: the head values under a key prefix in key order
   (the KV keeps them under ``ledger.schema.state_head_key``), bounded twice: at most
   ``limit`` records returned and ``scan_max`` keys looked at per call, with the cursor to go
   on from; sealed keys are skipped, each asked;
 - ``withheld(key, record)``: the fields of a public record the portal does not show before
-  a bid deadline, because they would tell something about bids. This is the portal's own
-  reading of DOMAIN.md step 4 for two records ``contracts.disclosure`` does not cover yet
-  (issue 10 moves such rules there): a tender's per-lot ``bids`` (0 until opening — shown
-  it would read as "nobody has bid") and a guarantee's ``status`` and ``bound_slot`` (they
-  change when a bid binds it). ``guarantee_listable`` says whether a guarantee may be listed
-  at all: not while its tender takes bids (its existence names a likely bidder).
+  a bid deadline: a tender's per-lot ``bids``, 0 until opening — shown, it would read as
+  "nobody has bid". ``guarantee_listable``: whether a guarantee may be *listed* (on its
+  principal's page): not while its tender takes bids, since its existence names a likely
+  bidder — the reading ``contracts.disclosure`` applies to a guarantee's issue. Checked by
+  its number (验真) a guarantee is shown whenever: whoever has the number knows that much.
+  Both are the portal's own display rules; the policy stays in ``contracts.disclosure``.
 """
 
 from __future__ import annotations
@@ -26,15 +30,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.disclosure import deadline_ms, sealed_key_reason
+from contracts.disclosure import PUBLIC, deadline_ms, key_refusal, tx_disclosed
 from contracts.runtime import param
 from contracts.state import Overlay
 from ledger import schema
 from ledger.encoding import decode_trusted
+from ledger.tx import SignedTx
 from shell.chain import Chain
 
 TENDER_WITHHELD_BEFORE_DEADLINE = ("lots.*.bids",)
-GUARANTEE_WITHHELD_BEFORE_DEADLINE = ("status", "bound_slot")
 
 
 class NotFound(Exception):
@@ -66,7 +70,15 @@ class PortalReader:
         self._overlay = Overlay(self.state)
 
     def sealed(self, key: str) -> str | None:
-        return sealed_key_reason(self.state, key, self.now_ms)
+        return key_refusal(self.state, PUBLIC, key, self.now_ms)
+
+    def tx_shown(self, tx: SignedTx) -> bool:
+        return tx_disclosed(self.state, PUBLIC, tx, self.now_ms)
+
+    @property
+    def overlay(self) -> Overlay:
+        """The head state for the contracts' own queries (they ask nothing sealed)."""
+        return self._overlay
 
     def raw(self, key: str) -> bytes | None:
         reason = self.sealed(key)
@@ -127,8 +139,6 @@ class PortalReader:
         parts = key.split("/")
         if len(parts) == 2 and parts[0] == "tender":
             return () if self.deadline_passed(parts[1]) else TENDER_WITHHELD_BEFORE_DEADLINE
-        if len(parts) == 2 and parts[0] == "guarantee":
-            return () if self.guarantee_listable(record) else GUARANTEE_WITHHELD_BEFORE_DEADLINE
         return ()
 
     def guarantee_listable(self, record: Any) -> bool:

@@ -24,6 +24,7 @@ from shell.portal.layout import (
 )
 from shell.portal.markup import Markup, el, join
 from shell.portal.reads import PortalReader
+from shell.portal.steps import TenderTxs
 from shell.portal.text import (
     LOT_STATES,
     TENDER_KINDS,
@@ -34,7 +35,7 @@ from shell.portal.text import (
     when,
     yuan,
 )
-from shell.portal.timeline import TenderTxs, render_steps, tender_steps
+from shell.portal.timeline import render_steps, tender_steps
 from shell.portal.txindex import TxIndex
 
 SUBRECORDS_MAX = 500

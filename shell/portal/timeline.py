@@ -4,25 +4,24 @@ the committee and its scores once public, candidates' publicity with its end, th
 notice, the contract, collusion findings, archive.
 
 Each step comes from a state record (the tender, ``tender/<id>/objection/<n>``,
-``tender/<id>/opening``, ``tender/<id>/collusion/<uscc>``, and — once issue 13's contracts
-land — ``draw/<id>/<round>`` and ``eval/<id>/<round>/result``, read by ``committee_steps``)
-and, where state keeps no time or to prove who did it, from the tender's indexed
-transaction (``shell.portal.txindex``), each asked of ``contracts.disclosure`` first. Every
-step carries the verify actions of what it shows. Before the deadline no step says anything
-about bids; the deadline step says so.
+``tender/<id>/opening``, ``tender/<id>/collusion/<uscc>``; the committee's records are read
+by ``shell.portal.committee``) and, where state keeps no time or to prove who did it, from
+the tender's indexed transactions (``shell.portal.steps.TenderTxs``: a transaction is shown
+only where ``contracts.disclosure`` allows). Every step carries the verify actions of what
+it shows. Before the deadline no step says anything about bids; the deadline step says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-from contracts.disclosure import sealed_tx_reason
 from contracts.tender_rules import load_periods
-from shell.portal.layout import Proof, facts, notice, state_proof, tx_proof
+from shell.portal.committee import committee_steps
+from shell.portal.layout import Proof, facts, notice, state_proof
 from shell.portal.markup import Child, Markup, el, join
 from shell.portal.reads import PortalReader
+from shell.portal.steps import Names, Step, TenderTxs
 from shell.portal.text import (
     OBJECTION_STAGES,
     OBJECTION_STATES,
@@ -33,47 +32,6 @@ from shell.portal.text import (
     when,
     yuan,
 )
-from shell.portal.txindex import TxEntry
-
-Names = Callable[[str], Markup]  # a USCC as a link with the entity's name
-
-
-@dataclass(frozen=True)
-class Step:
-    at_ms: int
-    title: Markup
-    body: Markup
-    proofs: Sequence[tuple[Proof, str]] = field(default_factory=tuple)
-    upcoming: bool = False
-
-
-class TenderTxs:
-    """The tender's indexed transactions by call, each shown only if disclosure allows."""
-
-    def __init__(self, reader: PortalReader, entries: list[TxEntry]) -> None:
-        self._reader = reader
-        self._entries = entries
-        self._asked: dict[bytes, bool] = {}  # each transaction read and asked once a page
-
-    def of(self, call: str) -> list[TxEntry]:
-        return [e for e in self._entries if e.call == call and self._shown(e)]
-
-    def first(self, call: str, **args: object) -> TxEntry | None:
-        for e in self.of(call):
-            if all(e.args.get(k) == v for k, v in args.items()):
-                return e
-        return None
-
-    def _shown(self, entry: TxEntry) -> bool:
-        if entry.tx_id not in self._asked:
-            tx = self._reader.chain.store.tx(entry.tx_id)
-            self._asked[entry.tx_id] = tx is not None and sealed_tx_reason(
-                self._reader.state, tx, self._reader.now_ms) is None
-        return self._asked[entry.tx_id]
-
-
-def _tx(entry: TxEntry | None, what: str) -> list[tuple[Proof, str]]:
-    return [] if entry is None else [(tx_proof(entry.tx_id), what)]
 
 
 def tender_steps(reader: PortalReader, tender_id: str, tender: dict[str, Any],
@@ -85,8 +43,7 @@ def tender_steps(reader: PortalReader, tender_id: str, tender: dict[str, Any],
                           f"{when(tender.get('issue_start_ms'))} — "
                           f"{when(tender.get('doc_sale_end_ms'))}"),
                          (label("投标截止", "Bid deadline"), when(tender.get("deadline_ms")))]),
-                  _tx(txs.first("tender.announce"), "the announcement transaction"))]
-    amends = txs.of("tender.amend")
+                  txs.proof(txs.first("tender.announce"), "the announcement transaction"))]
     for i, amendment in enumerate(tender.get("amendments") or [], start=1):
         steps.append(Step(
             amendment.get("at_ms", 0), label(f"澄清或修改 {i}", f"Amendment {i}"),
@@ -96,22 +53,23 @@ def tender_steps(reader: PortalReader, tender_id: str, tender: dict[str, Any],
                     label("是", "yes") if amendment.get("affects_bids") else label("否", "no")),
                    (label("修改后的截止时间", "Deadline after it"),
                     when(amendment.get("deadline_ms")))]),
-            _tx(amends[i - 1] if i <= len(amends) else None, f"amendment {i}")))
+            txs.proof(txs.nth("tender.amend", i), f"amendment {i}")))
     steps += _objection_steps(tender_id, subs, txs, names)
     for call, zh, en in (("tender.suspend", "项目暂停", "Suspended by a supervisor"),
                          ("tender.resume", "项目恢复", "Resumed")):
-        steps += [Step(e.time_ms, label(zh, en), join(), _tx(e, en)) for e in txs.of(call)]
+        steps += [Step(e.time_ms, label(zh, en), join(), txs.proof(e, en))
+                  for e in txs.shown(call)]
     steps.append(_deadline_step(reader, tender_id, tender))
     if reader.deadline_passed(tender_id):
         steps += _opening_steps(tender_id, tender, subs, txs, names)
-        steps += committee_steps(reader, tender_id, tender, names)
+        steps += committee_steps(reader, tender_id, tender, txs, names)
         steps += _award_steps(reader, key, tender, txs, names)
         steps += _collusion_steps(tender_id, subs, names)
     if tender.get("archived_ms"):
         steps.append(Step(tender["archived_ms"], label("项目归档", "Archived"),
                           el("p", None, label("归档后不再接受任何变更。",
                                               "Archived: no further change is accepted.")),
-                          _tx(txs.first("tender.archive"), "the archive transaction")))
+                          txs.proof(txs.first("tender.archive"), "the archive transaction")))
     done = sorted((s for s in steps if not s.upcoming), key=lambda s: s.at_ms)
     return done + [s for s in steps if s.upcoming]
 
@@ -119,7 +77,6 @@ def tender_steps(reader: PortalReader, tender_id: str, tender: dict[str, Any],
 def _objection_steps(tender_id: str, subs: dict[str, Any], txs: TenderTxs,
                      names: Names) -> list[Step]:
     steps = []
-    objected = txs.of("tender.object")
     prefix = f"tender/{tender_id}/objection/"
     numbered = sorted((int(k[len(prefix):]), k, v) for k, v in subs.items()
                       if k.startswith(prefix) and k[len(prefix):].isdigit())
@@ -133,21 +90,22 @@ def _objection_steps(tender_id: str, subs: dict[str, Any], txs: TenderTxs,
                     el("code", None, short_hex(obj.get("reason_hash"), 64))),
                    (label("状态", "Status"), named(OBJECTION_STATES, obj.get("status")))]),
             [(state_proof(key), f"objection {n}"),
-             *_tx(objected[n - 1] if n <= len(objected) else None, f"objection {n} sent")]))
+             *txs.proof(txs.nth("tender.object", n), f"objection {n} sent")]))
         reply = txs.first("tender.reply", n=n)
         if obj.get("reply_hash"):
             steps.append(Step(
-                reply.time_ms if reply else obj.get("at_ms", 0),
+                txs.time_of(reply, obj.get("at_ms", 0)),
                 label(f"答复异议 {n}", f"Reply to objection {n}"),
                 facts([(label("答复哈希", "Reply hash"),
                         el("code", None, short_hex(obj.get("reply_hash"), 64)))]),
-                _tx(reply, f"reply to objection {n}")))
+                [(state_proof(key), f"objection {n} as replied"),
+                 *txs.proof(reply, f"reply to objection {n}")]))
         if obj.get("ruling"):
             ruled = txs.first("tender.rule", n=n)
             steps.append(Step(
-                ruled.time_ms if ruled else obj.get("at_ms", 0),
+                txs.time_of(ruled, obj.get("at_ms", 0)),
                 label(f"监督部门裁决异议 {n}", f"Ruling on objection {n}"),
-                el("p", None, str(obj["ruling"])), _tx(ruled, f"ruling on objection {n}")))
+                el("p", None, str(obj["ruling"])), txs.proof(ruled, f"ruling on objection {n}")))
     return steps
 
 
@@ -171,7 +129,7 @@ def _opening_steps(tender_id: str, tender: dict[str, Any], subs: dict[str, Any],
     if tender.get("opened_ms"):
         steps.append(Step(tender["opened_ms"], label("开标", "Opening"), facts([
             (label("解密截止", "Decryption window ends"), when(tender.get("window_end_ms")))]),
-            _tx(txs.first("bid.open"), "the opening transaction")))
+            txs.proof(txs.first("bid.open"), "the opening transaction")))
     failed = [lot for lot in tender.get("lots") or [] if lot.get("status") == "failed"]
     opening = subs.get(f"tender/{tender_id}/opening")
     if isinstance(opening, dict):
@@ -179,7 +137,7 @@ def _opening_steps(tender_id: str, tender: dict[str, Any], subs: dict[str, Any],
         steps.append(Step(opening.get("closed_ms", 0), label("开标记录", "Opening record"),
                           join(*tables),
                           [(state_proof(f"tender/{tender_id}/opening"), "the opening record"),
-                           *_tx(txs.first("bid.close"), "closing the decryption window")]))
+                           *txs.proof(txs.first("bid.close"), "closing the decryption window")]))
     elif failed and not tender.get("opened_ms"):
         steps.append(Step(tender.get("deadline_ms", 0), label("流标", "Failed"), el(
             "p", None, label("有效投标不足三家，项目流标。",
@@ -202,49 +160,6 @@ def _opening_table(lot: dict[str, Any], names: Names) -> Markup:
               el("tbody", None, rows))
 
 
-def committee_steps(reader: PortalReader, tender_id: str, tender: dict[str, Any],
-                    names: Names) -> list[Step]:
-    """The committee and its scores once public. On main the tender keeps the committee's
-    size and report hash; issue 13 adds the drawn committee (``draw/<id>/<round>``) and the
-    computed result (``eval/<id>/<round>/result``), shown here when the chain has them."""
-    steps: list[Step] = []
-    for rnd in range(1, int(tender.get("eval_round") or 0) + 1):
-        draw = reader.get(f"draw/{tender_id}/{rnd}")
-        if isinstance(draw, dict):
-            members = [str(m.get("member", "")) for m in draw.get("members") or []]
-            steps.append(Step(draw.get("seated_ms") or draw.get("request_ms", 0),
-                              label(f"评标委员会抽取（第 {rnd} 轮）",
-                                    f"Committee drawn (round {rnd})"),
-                              facts([(label("成员代码", "Member codes"), ", ".join(members)),
-                                     (label("状态", "Status"), str(draw.get("status", "")))]),
-                              [(state_proof(f"draw/{tender_id}/{rnd}"), f"draw {rnd}")]))
-        result = reader.get(f"eval/{tender_id}/{rnd}/result")
-        if isinstance(result, dict):
-            steps.append(Step(result.get("closed_ms", 0),
-                              label(f"评标结果（第 {rnd} 轮）", f"Scores (round {rnd})"),
-                              join(*[_ranking(lot, names) for lot in result.get("lots") or []]),
-                              [(state_proof(f"eval/{tender_id}/{rnd}/result"),
-                                f"evaluation result {rnd}")]))
-    if not steps and tender.get("committee_size"):
-        steps.append(Step(tender.get("publicity_start_ms", 0), label("评标", "Evaluation"), facts(
-            [(label("评标委员会人数", "Committee size"), str(tender["committee_size"])),
-             (label("评标报告哈希", "Report hash"),
-              el("code", None, short_hex(tender.get("report_hash"), 64)))])))
-    return steps
-
-
-def _ranking(lot: dict[str, Any], names: Names) -> Markup:
-    rows = [el("tr", None, el("td", None, names(str(r.get("uscc", "")))),
-               el("td", {"class": "num"}, yuan(r.get("price_fen"))),
-               el("td", {"class": "num"}, str(r.get("total", ""))))
-            for r in lot.get("ranking") or []]
-    return el("table", {"class": "ranking"},
-              el("caption", None, label(f"标段 {lot.get('lot')}", f"Lot {lot.get('lot')}")),
-              el("thead", None, el("tr", None, [el("th", {"scope": "col"}, h) for h in (
-                  label("投标人", "Bidder"), label("报价", "Price"), label("总分", "Total"))])),
-              el("tbody", None, rows))
-
-
 def _award_steps(reader: PortalReader, key: str, tender: dict[str, Any], txs: TenderTxs,
                  names: Names) -> list[Step]:
     steps = []
@@ -259,20 +174,20 @@ def _award_steps(reader: PortalReader, key: str, tender: dict[str, Any], txs: Te
                     label("公示中", "running") if reader.now_ms < end else label("已结束",
                                                                               "ended"))]),
             *[_ranked(lot, "candidates", names) for lot in lots]),
-            [(state_proof(key), "the tender record"),
-             *_tx(txs.first("tender.evaluate"), "the evaluation transaction")]))
+            [(state_proof(key), "the tender record")]))
     if tender.get("award_ms"):
         steps.append(Step(tender["award_ms"], label("中标结果公告", "Award notice"),
                           join(*[_ranked(lot, "winner", names) for lot in lots]),
                           [(state_proof(key), "the tender record"),
-                           *_tx(txs.first("tender.award"), "the award transaction")]))
+                           *txs.proof(txs.first("tender.award"), "the award transaction")]))
     if tender.get("contract_hash"):
         entry = txs.first("tender.record_contract")
-        steps.append(Step(entry.time_ms if entry else tender.get("award_ms", 0),
+        steps.append(Step(txs.time_of(entry, tender.get("award_ms", 0)),
                           label("合同签订", "Contract recorded"),
                           facts([(label("合同哈希", "Contract hash"),
                                   el("code", None, short_hex(tender["contract_hash"], 64)))]),
-                          _tx(entry, "the contract transaction")))
+                          [(state_proof(key), "the tender record"),
+                           *txs.proof(entry, "the contract transaction")]))
     return steps
 
 

@@ -27,6 +27,7 @@ CHROMIUM_FLAGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "shell" / "web" / "screenshots"
+ACTION_TIMEOUT_MS = 90_000
 
 
 def _no_browser(reason: str) -> None:
@@ -95,6 +96,9 @@ def figures() -> Iterator[Any]:
 def context(browser: Any) -> Iterator[Any]:
     """A fresh browser context per test: no anchor pinned, no service worker, no cache."""
     ctx = browser.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN")
+    # Generous: CI shares two cores with other runs (the page-load limit is asserted apart).
+    ctx.set_default_timeout(ACTION_TIMEOUT_MS)
+    ctx.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
     try:
         yield ctx
     finally:

@@ -26,17 +26,18 @@ from typing import Any
 from consensus.api import ReplicaConfig
 from contracts.bidder import seal_bid
 from contracts.periods import DAY_MS
-from contracts.scenario import (
-    ENTITIES,
+from contracts.scenario import ENTITIES, run_scenario
+from contracts.scenario_kit import (
     SCENARIO_PARAMS,
     _Story,
     actor_secret,
     demo_uscc,
-    run_scenario,
     scenario_roles,
+    validator_beacon_hook,
 )
 from ledger.block import QC, Validator, commit_vote_bytes
 from ledger.crypto import get_suite
+from ledger.encoding import decode_trusted
 from ledger.genesis import Anchor, GenesisDoc
 from ledger.kv import MemoryKV
 from ledger.tx import Receipt, SignedTx
@@ -104,11 +105,18 @@ def build_demo_chain(suite_name: str = "ed25519-sha256") -> DemoChain:
     doc = GenesisDoc(chain_id=CHAIN_ID, suite=suite_name, time_ms=start,
                      validators=(Validator("v0", suite.public_key(secret)),),
                      committee=[suite.public_key(actor_secret(suite, "c0"))],
-                     roles=scenario_roles(suite), params=dict(SCENARIO_PARAMS))
+                     roles=scenario_roles(suite), params=dict(SCENARIO_PARAMS), demo=True)
     chain = Chain.open(MemoryKV(), doc)
     assert chain.votes_are_mine(suite.public_key(secret))  # a store this node created
     client = ChainClient(chain, secret, start)
-    summary = run_scenario(client, lambda _line: None)
+
+    def read_state(key: str) -> Any:
+        raw = chain.state_value(key)
+        return None if raw is None else decode_trusted(raw)
+
+    # The one validator plays its part in the committee draw's beacon.
+    hook = validator_beacon_hook(client, read_state, chain.height, [secret])
+    summary = run_scenario(client, lambda _line: None, beacon_hook=hook)
     story = _Story(client, lambda _line: None, {})
     uscc = summary["uscc"]
     xss = demo_uscc(99)
@@ -191,6 +199,14 @@ def _open_tenders(client: ChainClient, story: _Story, uscc: dict[str, str],
         sealed = seal_bid(suite, chain, tender_id, 1, uscc[name], f"open bid {name}".encode(),
                           90_000_000)
         story.send(name, "bid.submit", sealed.submit_args(number))
+    # A guarantee no bid binds, for the tender without bids: its page must read like a bound
+    # one's (the binding is sealed with the bids).
+    number = f"BG-NONE-{issue}-d"
+    story.send("bank", "guarantee.issue", {
+        "number": number, "principal": uscc["d"], "beneficiary": uscc["tenderer"],
+        "tender_id": empty_id, "lot": 1, "amount_fen": 1_000_000,
+        "valid_from_ms": issue - DAY_MS, "valid_to_ms": issue + 400 * DAY_MS,
+        "file_hash": suite.hash(number.encode())})
     return tender_id, empty_id, [uscc[n] for n in bidders]
 
 
@@ -212,7 +228,8 @@ def serve(demo: DemoChain, anchor_path: Path,
     """The demo chain behind a real one-validator node's HTTP API on a free port."""
     demo.anchor.save(anchor_path)
     config = NodeConfig(index=0, name="v0", key_file=Path("unused"), passphrase_env=None,
-                        passphrase_file=None, host="127.0.0.1", peer_port=0, http_port=0,
+                        passphrase_file=None, host="127.0.0.1", peer_host="127.0.0.1",
+                        http_host="127.0.0.1", peer_port=0, http_port=0,
                         peers=(), data_dir=Path("unused"), genesis_file=Path("unused"),
                         limits=limits or NodeLimits(tick_ms=10),
                         replica=ReplicaConfig(empty_block_ticks=100))

@@ -16,6 +16,7 @@ from ledger import bundle as bundle_form
 from ledger import encoding
 from ledger import verdict as pyverdict
 from ledger.genesis import Anchor
+from shell.portal.txindex import TxIndex
 from tests.browser.demochain import Served
 from tests.browser.pagekit import FINAL, Watch, get
 
@@ -33,7 +34,10 @@ def _bundles(served: Served, out: Path) -> dict[str, Path]:
     files["state.json"].write_text(state, "utf-8")
     files["state.ce"] = out / "tender.bundle.ce"
     files["state.ce"].write_bytes(encoding.encode(bundle_form.from_json(json.loads(state))))
-    tx_id = demo.summary["winner_bid_tx"].hex()
+    index = TxIndex(demo.chain)  # the announcement: a platform's act, public business
+    while index.catch_up():
+        pass
+    tx_id = index.of_tender(tender)[0].tx_id.hex()
     status, inc, _ = get(f"{served.url}/txs/{tx_id}/inclusion")
     assert status == 200
     files["inclusion.json"] = out / "bid.inclusion.json"
@@ -102,7 +106,7 @@ def test_the_offline_page_checks_bundles_with_the_network_gone(
     assert served_ed.demo.summary["tender_id"] in picked["text"]
     assert _pick(page, anchor_path, files["state.ce"])["state"] == "present"
     included = _pick(page, anchor_path, files["inclusion.json"])
-    assert included["state"] == "tx" and "bid.submit" in included["text"]
+    assert included["state"] == "tx" and "tender.announce" in included["text"]
     several = _pick(page, anchor_path, files["multi.json"])
     assert several["state"] == "multi" and "Proven ABSENT" in several["text"]
 

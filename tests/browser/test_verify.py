@@ -171,7 +171,7 @@ def test_a_wrong_anchor_fails_with_the_reason(wrong: str, said: str, served_ed: 
     chain_id = "another-chain" if wrong == "another chain" else doc.chain_id
     other = GenesisDoc(chain_id=chain_id, suite=doc.suite, time_ms=doc.time_ms + 1,
                        validators=doc.validators, committee=doc.committee, roles=doc.roles,
-                       params=doc.params)
+                       params=doc.params, demo=doc.demo)
     anchor = Anchor.of(served_ed.demo.anchor.suite,
                        genesis_block(other, default_state(other)).header, other.validators)
     wrong_path = tmp_path / "wrong-anchor.json"

@@ -52,7 +52,7 @@ class _Transport:
             targets = [d for d, node in enumerate(c.nodes) if node.pubkey == key]
         c.queue.extend(Queued(self.i, d, message) for d in targets)
 
-    def fetch(self, peer: int, from_height: int, max_blocks: int) -> None:
+    def fetch(self, peer: bytes, from_height: int, max_blocks: int) -> None:
         self.cluster.fetches.append((self.i, FetchBlocks(peer, from_height, max_blocks)))
 
 
@@ -105,6 +105,10 @@ class Cluster:
         assert chain is not None
         return chain.store.qc(height)
 
+    def key(self, i: int) -> bytes:
+        """Node ``i``'s public key: how events name the peer a message came from."""
+        return self.nodes[i].pubkey
+
     def now_ms(self) -> int:
         return GENESIS_TIME_MS + self.ticks * TICK_MS
 
@@ -141,7 +145,7 @@ class Cluster:
             q = self.queue.popleft()
             if drop is not None and drop(q.sender, q.dst, q.message):
                 continue
-            self.step(q.dst, MessageIn(q.sender, q.message))
+            self.step(q.dst, MessageIn(self.key(q.sender), q.message))
             delivered += 1
         return delivered
 

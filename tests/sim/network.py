@@ -30,7 +30,7 @@ class InFlight:
     deliver_tick: int
     seq: int
     dst: str = field(compare=False)
-    payload: Any = field(compare=False)  # ("msg", sender_index, message) | ("fetched", ...)
+    payload: Any = field(compare=False)  # ("msg", sender key, message) | ("fetched", ...)
 
 
 class Network:

@@ -145,7 +145,7 @@ class SimTransport:
         self.fault.op()
         self.sim.send(self.node, to, message)
 
-    def fetch(self, peer: int, from_height: int, max_blocks: int) -> None:
+    def fetch(self, peer: bytes, from_height: int, max_blocks: int) -> None:
         self.fault.op()
         self.sim.fetch(self.node, peer, from_height, max_blocks)
 
@@ -278,7 +278,7 @@ class Simulator:
                 out = self._forge(m, msg, time_shift_ms=1)
             elif m.behaviour == "bad_root" and isinstance(msg, PrePrepare | NewView):
                 out = self._forge(m, msg, time_shift_ms=0, bad_root=True)
-            self.net.send(self.tick, node.ident, dst.ident, ("msg", out.sender, out))
+            self.net.send(self.tick, node.ident, dst.ident, ("msg", node.pubkey, out))
 
     def _forge(self, m: Member, msg: PrePrepare | NewView, time_shift_ms: int,
                bad_root: bool = False) -> Message:
@@ -289,9 +289,10 @@ class Simulator:
         forged = replace(msg, block=Block(header, msg.block.txs))
         return messages.sign(self.suite, m.node.secret, CHAIN_ID, forged)
 
-    def fetch(self, node: SimNode, peer: int, from_height: int, max_blocks: int) -> None:
+    def fetch(self, node: SimNode, peer: bytes, from_height: int, max_blocks: int) -> None:
         self.stats["fetches"] += 1
-        holders = [h for h in self._holders(node, peer) if h.node.up]
+        holders = [m for m in self.members
+                   if m.node.pubkey == peer and m.node is not node and m.node.up]
         if not holders:
             return
         src = holders[0]

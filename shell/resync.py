@@ -1,0 +1,74 @@
+"""``credchain node resync``: set a damaged store aside and start a new one that the node
+fills again from its peers.
+
+The damaged store (``data_dir/db``) is renamed ``db.damaged-<UTC time>`` (nothing is
+deleted: an operator may want it for a post-mortem), a new store is created from the genesis
+file, and this validator's own consensus records (its round record, prepared certificate and
+owner record: ``consensus.durable``) are carried over when the old store can still be read.
+With them, the replica knows the height up to which it may have voted and only votes above
+it (``Replica.vote_floor``) while it fetches the chain again; without them the new store is
+marked "votes lost" and the node follows without voting until an operator confirms
+(``node start --confirm-lost-votes``). Every fetched block's QC is verified and the block
+re-executed before it is applied, so the rebuilt store trusts no peer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from consensus import durable
+from ledger.errors import InvalidInput
+from ledger.genesis import GenesisDoc
+from ledger.schema import CONSENSUS
+from shell.chain import Chain
+from shell.config import NodeConfig
+
+
+@dataclass(frozen=True)
+class Resynced:
+    damaged: Path
+    fresh: Path
+    records_kept: bool
+
+
+def resync(config: NodeConfig) -> Resynced:
+    from ledger.kv import LevelKV
+
+    db = config.data_dir / "db"
+    if not (db / "CURRENT").exists():
+        raise InvalidInput(f"{db} holds no store; the node creates one when it starts")
+    records = _readable_records(db)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    damaged = db.with_name(f"db.damaged-{stamp}")
+    db.rename(damaged)
+    kv = LevelKV(str(db))
+    try:
+        chain = Chain.open(kv, GenesisDoc.load(config.genesis_file), config.pool)
+        if records:
+            chain.persist(sorted(records.items()))
+        else:
+            chain.persist([(durable.VOTES_LOST_KEY, b"\x01")])
+    finally:
+        kv.close()
+    return Resynced(damaged, db, bool(records))
+
+
+def _readable_records(db: Path) -> dict[bytes, bytes]:
+    """This validator's consensus records from the old store, or {} when it can't be read.
+    A store that is still open (its node running) is refused: stop the node first."""
+    from ledger.kv import LevelKV
+
+    try:
+        kv = LevelKV(str(db), create=False)
+    except Exception as exc:  # plyvel raises its own IOError; a held lock says "lock"
+        if "lock" in str(exc).lower():
+            raise InvalidInput(f"{db} is in use: stop the node before resyncing it") from None
+        return {}
+    try:
+        return dict(kv.scan(CONSENSUS))
+    except Exception:  # a damaged store may fail anywhere; its records are then lost
+        return {}
+    finally:
+        kv.close()

@@ -1,0 +1,82 @@
+"""``credchain gov``: arguments checked before anything is signed; proposals, votes, list and
+show against a live node."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from ledger import keyfile
+from ledger.crypto import ED25519_SHA256 as SUITE
+from ledger.genesis import GenesisDoc
+from tests.livenode import serve
+
+VALIDATOR = bytes(range(32))
+COMMITTEE = [bytes([5]) * 32, bytes([6]) * 32]  # two members: a proposal needs both
+
+
+@pytest.fixture
+def gov_node(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    doc = GenesisDoc.from_json({
+        "chain_id": "gov-test", "suite": SUITE.name, "time_ms": time.time_ns() // 10**6 - 60_000,
+        "validators": [{"name": "v0", "pubkey": SUITE.public_key(VALIDATOR).hex()}],
+        "committee": [SUITE.public_key(k).hex() for k in COMMITTEE], "roles": {}, "params": {}})
+    (tmp_path / "pass").write_bytes(b"pw")
+    (tmp_path / "pass").chmod(0o600)
+    keys = []
+    for i, secret in enumerate(COMMITTEE):
+        keyfile.save_key(tmp_path / f"m{i}.key", SUITE, secret, b"pw")
+        keys.append(str(tmp_path / f"m{i}.key"))
+    with serve(doc, VALIDATOR) as url:
+        yield url, [f"--url={url}", f"--passphrase-file={tmp_path / 'pass'}"] + keys
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=True)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def test_bad_arguments_are_refused_before_anything_is_signed(
+        gov_node: tuple[str, list[str]]) -> None:
+    url, (u, p, k0, _) = gov_node
+    key = f"--key={k0}"
+    code, text = run("gov", "propose", "add-validator", u, p, key, "--name", "x",
+                     "--pubkey", "abcd")
+    assert code == 1 and "--pubkey is not a ed25519-sha256 public key" in text
+    code, text = run("gov", "propose", "set-param", u, p, key, "--name", "bid_min_count",
+                     "--value", "three")
+    assert code == 1 and "takes an integer" in text
+    code, text = run("gov", "propose", "set-param", u, p, key, "--name", "no_such",
+                     "--value", "1")
+    assert code == 1 and "unknown chain parameter" in text
+    code, text = run("gov", "propose", "freeze", u, p, key, "--subject", "91350100M000100Y44",
+                     "--reason", "x")
+    assert code == 1 and "a USCC or a public key" in text  # a bad check character
+    code, text = run("gov", "propose", "remove-validator", u, p, key)
+    assert code == 1 and "missing --pubkey" in text
+    code, text = run("gov", "vote", "9", "--approve", u, p, key)
+    assert code == 1 and "there is no proposal 9" in text
+    code, text = run("gov", "list", u)
+    assert code == 0 and "no proposal among the last 0" in text
+
+
+def test_a_proposal_executes_when_the_committee_has_voted(
+        gov_node: tuple[str, list[str]]) -> None:
+    url, (u, p, k0, k1) = gov_node
+    code, text = run("gov", "propose", "set-param", u, p, f"--key={k0}", "--name",
+                     "bid_min_count", "--value", "4")
+    assert code == 0 and "gov.proposed" in text, text
+    code, text = run("gov", "show", "0", u)
+    assert code == 0 and "#0 open" in text and "yes 1, no 0" in text and "+08:00" in text
+    code, text = run("gov", "vote", "0", "--approve", u, p, f"--key={k1}")
+    assert code == 0 and "gov.decided" in text and '"executed"' in text, text
+    code, text = run("gov", "list", u, "--status", "executed")
+    assert code == 0 and "#0 executed set_param" in text
+    code, text = run("gov", "vote", "0", "--approve", u, p, f"--key={k1}")
+    assert code == 1 and "E_" in text  # decided: the contract refuses a late vote
