@@ -140,3 +140,37 @@ def test_the_offline_page_reopens_offline_from_its_service_worker(
     refused = _pick(page, wrong_path, files["state.json"])
     assert refused["state"] == "fail"
     assert "anchor validators do not hash to the genesis validators_hash" in refused["text"]
+
+
+def test_on_a_plain_http_address_the_pages_verify_without_webcrypto(
+        browser: Any, served_ed: Served, tmp_path: Path, figures: Any) -> None:
+    """A reader on a platform's plain-http address (no secure context: no WebCrypto, no
+    service worker) still gets every check — the verifier's own SHA-2 and Ed25519 — and is
+    told the page can't be kept for later."""
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
+    from tests.browser.pagekit import pin_anchor, verify_all
+
+    port = served_ed.url.rsplit(":", 1)[1]
+    insecure = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[*CHROMIUM_FLAGS, "--host-resolver-rules=MAP portal.test 127.0.0.1"])
+    try:
+        page = insecure.new_context().new_page()
+        page.set_default_timeout(90_000)
+        base = f"http://portal.test:{port}"
+        page.goto(base + "/portal/offline")
+        assert page.evaluate("isSecureContext") is False
+        assert page.evaluate("typeof crypto.subtle") == "undefined"
+        assert "cannot keep the page for later" in page.inner_text("#o-sw-state")
+        files = _bundles(served_ed, tmp_path)
+        assert _pick(page, served_ed.anchor_path, files["state.json"])["state"] == "present"
+        bad = _pick(page, served_ed.anchor_path, files["tampered.json"])
+        assert bad["state"] == "fail"
+        pin_anchor(page, base, served_ed.anchor_path)
+        page.goto(f"{base}/portal/tender/{served_ed.demo.summary['tender_id']}")
+        for r in verify_all(page):
+            assert r["state"] in ("present", "tx", "multi"), r["text"][:300]
+            figures.add(f"verify ed25519-sha256 {r['kind']} without WebCrypto (plain http)",
+                        r["ms"])
+    finally:
+        insecure.close()
