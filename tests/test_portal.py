@@ -305,8 +305,11 @@ def test_the_tender_page_shows_the_drawn_committee_its_scores_and_report(
         assert text in html, text
     for member in demo.summary["committee"]:
         assert member in html
+    multi = re.search(r'data-kind="multi" data-url="([^"]+)"', html)
+    assert multi is not None
     for key in (f"draw/{tender}/1", f"eval/{tender}/1/result", f"eval/{tender}/1/report"):
         assert f'data-expect="{key}"' in html
+        assert "key=" + key.replace("/", "%2F") in multi.group(1)  # all at one height too
     # totals are points with the chain's decimals, e.g. 95.12
     assert re.search(r'<td class="num">\d{2,3}\.\d\d</td>', html)
 

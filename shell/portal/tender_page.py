@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shell.portal.committee import ROUNDS_MAX
 from shell.portal.layout import (
     Frame,
     entity_link,
@@ -68,7 +69,8 @@ def render_tender(reader: PortalReader, frame: Frame, tender_id: str,
     behind = index.catch_up()
     txs = TenderTxs(reader, index.of_tender(tender_id))
     steps = tender_steps(reader, tender_id, tender, subs, txs, names)
-    shown = [key, *(k for k in subs if "/slots/" not in k)][:MULTI_KEYS_MAX]
+    shown = [key, *(k for k in subs if "/slots/" not in k),
+             *_committee_keys(reader, tender_id, tender)][:MULTI_KEYS_MAX]
     lag = notice("info", label(f"交易索引尚有 {behind} 个区块未读完，部分步骤的交易稍后显示。",
                                f"The transaction index is {behind} blocks behind: some steps' "
                                "transactions appear later.")) if behind or index.full else None
@@ -92,6 +94,14 @@ def render_tender(reader: PortalReader, frame: Frame, tender_id: str,
                 verify_action(multi_proof(shown, {key: reader.withheld(key, tender)}),
                               "all of the tender's records")),
         subject=tender_id)
+
+
+def _committee_keys(reader: PortalReader, tender_id: str, t: dict[str, Any]) -> list[str]:
+    """The evaluation rounds' records the timeline shows (``shell.portal.committee``)."""
+    rounds = min(int(t.get("eval_round") or 0), ROUNDS_MAX)
+    keys = [k for r in range(1, rounds + 1) for k in (
+        f"draw/{tender_id}/{r}", f"eval/{tender_id}/{r}/result", f"eval/{tender_id}/{r}/report")]
+    return [k for k in keys if reader.get(k) is not None]
 
 
 def _summary(tender_id: str, t: dict[str, Any], names: EntityNames) -> Markup:
