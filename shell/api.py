@@ -410,7 +410,9 @@ ROUTES: tuple[Route, ...] = (
 
 def all_routes() -> tuple[Route, ...]:
     """This module's routes and every feature module's (each adds its table here)."""
-    return ROUTES + EVENT_ROUTES
+    from shell.portal.routes import ROUTES as PORTAL_ROUTES
+
+    return ROUTES + EVENT_ROUTES + PORTAL_ROUTES
 
 
 def openapi() -> dict[str, Any]:

@@ -57,7 +57,8 @@ class Route:
     """One route and its OpenAPI description (``shell.apischema.document``). ``params``:
     OpenAPI parameter objects; ``request``: the JSON Schema of a JSON body; ``responses``:
     status → ``{"description", "schema", "content_type"}`` for every status the handler
-    answers (``content_type`` is ``application/json`` unless given; the middleware's error
+    answers (``content_type`` is ``application/json`` unless given, one type or a tuple of
+    types the answer may come in; the middleware's error
     statuses are added to every route by the document)."""
 
     method: str

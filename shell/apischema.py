@@ -81,6 +81,12 @@ def answer(description: str, schema: Mapping[str, Any]) -> dict[str, Any]:
     return {"description": description, "schema": dict(schema)}
 
 
+def text_answer(description: str, *content_types: str) -> dict[str, Any]:
+    """A route's answer for one status in one of these non-JSON types (a page, a script)."""
+    return {"description": description, "content_type": content_types,
+            "schema": {"type": "string"}}
+
+
 def array(items: Mapping[str, Any], **more: Any) -> dict[str, Any]:
     return {"type": "array", "items": dict(items), **more}
 
@@ -298,7 +304,8 @@ def _responses(route: Route) -> dict[str, Any]:
             # The middleware may answer this status with an error object on any route.
             schema = ERROR if schema in (None, ERROR) else {"anyOf": [schema, ERROR]}
         if schema is not None:
-            answer["content"] = _content(content_type, schema)
+            types = (content_type,) if isinstance(content_type, str) else content_type
+            answer["content"] = {t: {"schema": dict(schema)} for t in types}
         out[code] = answer
     for code, (name, _) in MIDDLEWARE.items():
         out.setdefault(code, {"$ref": _RESPONSES + name})

@@ -3,15 +3,21 @@
 ``HttpScenarioClient`` is ``contracts.scenario.ScenarioClient`` over a node's API (``submit``
 waits until the transaction is committed; "now" is the head block's time).
 ``run_demo_story`` runs the story on one node, then proves the winner's sealed bid from
-another node and verifies it offline against the genesis anchor.
+another node and verifies it offline against the genesis anchor, and returns the story's
+summary. ``portal_lines`` say where a person clicks through what happened (the disclosure
+portal every node serves under ``/portal/``) and which anchor file to load there;
+``keep_running`` waits for Ctrl-C (or SIGTERM) so the network stays up meanwhile.
 """
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
+from urllib.parse import quote
 
 from ledger.crypto import get_suite
 from ledger.errors import InvalidInput
@@ -49,7 +55,7 @@ class HttpScenarioClient:
 
 
 def run_demo_story(urls: list[str], anchor_path: Path, out: Path,
-                   echo: Callable[[str], None]) -> None:
+                   echo: Callable[[str], None]) -> dict[str, Any]:
     from contracts.scenario import ENTITIES, run_scenario
     from contracts.scenario_kit import actor_secret, demo_uscc
 
@@ -75,6 +81,7 @@ def run_demo_story(urls: list[str], anchor_path: Path, out: Path,
         echo(f"   the story's supervisor key, to audit as a supervisor (credchain audit replay "
              f"--key {saved} --passphrase-file {out / 'passphrase'}): {saved}")
     echo("== the trading story ran end to end on the network ==")
+    return summary
 
 
 def save_supervisor_key(out: Path, suite: Any) -> Path | None:
@@ -91,3 +98,37 @@ def save_supervisor_key(out: Path, suite: Any) -> Path | None:
     if not target.exists():
         save_key(target, suite, actor_secret(suite, "supervisor"), read_passphrase_file(phrase))
     return target
+
+
+PORTAL_PATH = "/portal/"
+
+
+def portal_lines(url: str, anchor_path: Path, summary: dict[str, Any] | None) -> list[str]:
+    """Where to look at the chain in a browser: the portal, the story's tender and winner."""
+    base = url.rstrip("/") + PORTAL_PATH
+    lines = [f"== the disclosure portal (公开信息门户): {base} ==",
+             f"   trust anchor to load there (页面“信任锚”): {anchor_path}"]
+    if summary is not None:
+        lines += [f"   the story's tender: {base}tender/{quote(summary['tender_id'], safe='')}",
+                  f"   its winner: {base}entity/{quote(summary['winner'], safe='')}",
+                  f"   a claimed guarantee (验真): {base}guarantee?number="
+                  f"{quote(summary['claimed'], safe='')}"]
+    return lines
+
+
+def keep_running(echo: Callable[[str], None], poll_s: float = 0.5) -> None:
+    """Block until Ctrl-C or SIGTERM (both end as KeyboardInterrupt, caught here), so the
+    caller's ``finally`` stops the network."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    echo("== the network keeps running; press Ctrl-C to stop it ==")
+    try:
+        while True:
+            time.sleep(poll_s)
+    except KeyboardInterrupt:
+        echo("== stopping ==")
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -113,6 +113,14 @@ def mask(value: Any) -> Any:
     return value
 
 
+HTML_HEX = re.compile(r"[0-9a-f]{16,}…?")
+
+
+def html_mask(text: str) -> str:
+    """A page (or script) as text, hashes and ids masked as ``mask`` masks them in JSON."""
+    return HTML_HEX.sub("<hex>", text)
+
+
 def paths(t: Trading, chain: Chain) -> list[str]:
     """Every GET a stranger can make with what is public, per endpoint of the OpenAPI."""
     return [target for targets in path_groups(t, chain).values() for target in targets]
@@ -150,6 +158,20 @@ def path_groups(t: Trading, chain: Chain) -> dict[str, list[str]]:
         "/events/stream": [],  # endless: tests/test_events_privacy.py compares its frames
         "/status": ["/status"], "/healthz": ["/healthz"], "/openapi.json": ["/openapi.json"],
         "/metrics": [],  # counters of a live node's traffic; compared by name below
+        # The disclosure portal's pages (HTML, compared with hashes masked: html_mask).
+        "/portal": ["/portal"],
+        "/portal/": ["/portal/", "/portal/?kind=works", "/portal/?region=441500"],
+        "/portal/tender/{tender_id}": ["/portal/tender/T1"],
+        "/portal/entity": [f"/portal/entity?uscc={t.uscc_of[n]}" for n in BIDDERS],
+        "/portal/entity/{uscc}": [f"/portal/entity/{t.uscc_of[n]}" for n in BIDDERS],
+        "/portal/exposure": ["/portal/exposure"] + [
+            f"/portal/exposure?uscc={t.uscc_of[n]}" for n in BIDDERS],
+        "/portal/guarantee": [f"/portal/guarantee?number=G-{n}" for n in BIDDERS],
+        "/portal/offline": ["/portal/offline"], "/portal/anchor": ["/portal/anchor"],
+        "/portal/static/{name}": ["/portal/static/portal.css"],
+        "/portal/js/{name}": ["/portal/js/portal.mjs"],
+        "/portal/js/verify/{name}": ["/portal/js/verify/index.mjs"],
+        "/portal/sw.js": ["/portal/sw.js"],
     }
     out = {}
     for path, ops in openapi()["paths"].items():
@@ -168,8 +190,11 @@ async def answers(node: Node, targets: list[str], signer: bytes | None,
             headers = {} if signer is None else sign_request(t.h.suite, signer, chain_id,
                                                              "GET", target)
             resp = await client.get(target, headers=headers)
-            body = await resp.json() if resp.content_type == "application/json" else None
-            out.append((resp.status, mask(body)))
+            if resp.content_type == "application/json":
+                body = mask(await resp.json())
+            else:
+                body = html_mask(await resp.text())
+            out.append((resp.status, body))
         metrics = await (await client.get("/metrics")).text()
         out.append((0, sorted(line.split(" ")[0].split("{")[0] for line in
                               metrics.splitlines() if not line.startswith("#"))))

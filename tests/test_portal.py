@@ -1,0 +1,342 @@
+"""The portal without a browser: HTML escaping, what a URL may say (a clear 400 page),
+unknown things (404), headers and assets, the switch that turns it off, the reads it makes
+(sealed keys refused, bounded scans with cursors that miss nothing), the exposure list, the
+tender transaction index and the committee hook — on the demo chain served by a real node
+(``tests/browser/demochain.py``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.scenario import bid_slot
+from shell.api import openapi
+from shell.config import NodeLimits
+from shell.portal import exposure as exposure_module
+from shell.portal import inputs, tenders
+from shell.portal.layout import verify_action
+from shell.portal.markup import Markup, el, join
+from shell.portal.reads import PortalReader, SealedRecord
+from shell.portal.txindex import TxIndex
+from tests.browser.demochain import XSS_NAME, DemoChain, Served, build_demo_chain, serve
+from tests.browser.pagekit import get
+
+
+@pytest.fixture(scope="module")
+def demo() -> DemoChain:
+    return build_demo_chain("ed25519-sha256")
+
+
+@pytest.fixture(scope="module")
+def served(demo: DemoChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serve(demo, tmp_path_factory.mktemp("portal") / "anchor.json") as s:
+        yield s
+
+
+# ---- markup ---------------------------------------------------------------------------------
+
+
+def test_text_and_attributes_are_escaped_and_names_are_checked() -> None:
+    out = el("p", {"title": '"><script>x</script>', "data-x": "a&b"}, "<b>hi</b>", 3, None,
+             ["<i>", el("em", None, "ok")])
+    assert out == ('<p title="&quot;&gt;&lt;script&gt;x&lt;/script&gt;" data-x="a&amp;b">'
+                   "&lt;b&gt;hi&lt;/b&gt;3&lt;i&gt;<em>ok</em></p>")
+    assert join("<", Markup("<br>")) == "&lt;<br>"
+    with pytest.raises(ValueError):
+        el("p onclick=x")
+    with pytest.raises(ValueError):
+        el("p", {"onclick=x y": "1"})
+    with pytest.raises(ValueError):
+        el("br", None, "child")
+
+
+def test_a_verify_action_carries_what_it_must_prove() -> None:
+    from shell.portal.layout import multi_proof, state_proof
+
+    html = verify_action(state_proof("tender/T-1", ["lots.*.bids"]), "the <tender>")
+    assert 'data-url="/proof/tender/T-1"' in html and 'data-expect="tender/T-1"' in html
+    assert 'data-withhold="{&quot;tender/T-1&quot;: [&quot;lots.*.bids&quot;]}"' in html
+    assert "the &lt;tender&gt;" in html
+    multi = multi_proof(["z/1", "a/2", "a/2"])
+    assert multi.url == "/proofs?key=a%2F2&key=z%2F1" and multi.expect == "a/2\nz/1"
+
+
+# ---- inputs ---------------------------------------------------------------------------------
+
+
+def test_inputs_refuse_what_the_contracts_would_refuse() -> None:
+    assert inputs.uscc(" 91350100m000100y43 ") == "91350100M000100Y43"
+    for bad in ("91350100M000100Y44", "123", ""):
+        with pytest.raises(inputs.BadRequest, match="unified social credit code"):
+            inputs.uscc(bad)
+    assert inputs.record_id("SW-1.a_b", "id") == "SW-1.a_b"
+    for bad in ("", "a/b", "x" * 65, "<x>"):
+        with pytest.raises(inputs.BadRequest):
+            inputs.record_id(bad, "id")
+    assert inputs.day_start_ms("2026-01-01", "from") == 1767196800000  # 00:00 +08:00
+    assert inputs.day_end_ms("2026-01-01", "to") - inputs.day_start_ms("2026-01-01", "to") \
+        == 86_400_000
+    for bad in ("2026-13-01", "2026-02-30", "26-1-1", "yesterday"):
+        with pytest.raises(inputs.BadRequest):
+            inputs.day_start_ms(bad, "from")
+    with pytest.raises(inputs.BadRequest, match="unknown parameter"):
+        inputs.single({"nope": "1"}, ("kind",))
+    from multidict import MultiDict
+
+    with pytest.raises(inputs.BadRequest, match="given twice"):
+        inputs.single(MultiDict([("kind", ""), ("kind", "goods")]), ("kind",))
+
+
+# ---- pages over HTTP ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "reason"), [
+    ("/portal/tender/bad%21id", "a tender id must be"),
+    ("/portal/entity/12345", "not a valid unified social credit code"),
+    ("/portal/entity?uscc=", "give an entity"),
+    ("/portal/?kind=spaceships", "kind must be one of"),
+    ("/portal/?from=2026-02-30", "is not a calendar date"),
+    ("/portal/?to=tomorrow", "must be a date"),
+    ("/portal/?region=" + "x" * 40, "a region is 1-32 characters"),
+    ("/portal/?kind=goods&kind=works", "given twice"),
+    ("/portal/?bogus=1", "unknown parameter"),
+    ("/portal/?after=%3Cscript%3E", "after must be"),
+    ("/portal/exposure?kind=qualification", "kind must be one of"),
+    ("/portal/exposure?after=-1", "after must be a number"),
+    ("/portal/exposure?uscc=91350100M000100Y44", "not a valid unified social credit code"),
+    ("/portal/guarantee?number=%3Cscript%3E", "a guarantee number must be"),
+    ("/portal/tender/SW-1?x=1", "unknown parameter"),
+])
+def test_bad_input_is_a_400_page_saying_why(served: Served, path: str, reason: str) -> None:
+    status, html, headers = get(served.url + path)
+    assert status == 400, html
+    assert headers["Content-Type"].startswith("text/html")
+    assert reason in html.replace("&#x27;", "'")
+    assert "<script>" not in html
+
+
+def test_unknown_things_are_404_pages(served: Served) -> None:
+    status, html, _ = get(served.url + "/portal/tender/NO-SUCH-TENDER")
+    assert status == 404 and "no tender" in html.replace("&#x27;", "'")
+    status, html, _ = get(served.url + "/portal/entity/91350100M000100Y43")
+    assert status == 404 and "no attestation or credit record" in html
+
+
+def test_an_unknown_guarantee_number_says_so_and_offers_the_proof_of_absence(
+        served: Served) -> None:
+    status, html, _ = get(served.url + "/portal/guarantee?number=NO-SUCH-1")
+    assert status == 200 and "No guarantee numbered NO-SUCH-1" in html
+    assert 'data-url="/proof/guarantee/NO-SUCH-1"' in html
+
+
+def test_pages_and_assets_carry_their_types_and_a_strict_policy(served: Served) -> None:
+    status, _, headers = get(served.url + "/portal/")
+    assert status == 200 and "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["Cache-Control"] == "no-store"
+    status, js, headers = get(served.url + "/portal/js/verify/index.mjs")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert "export async function verifyBundle" in js
+    import urllib.request
+
+    req = urllib.request.Request(served.url + "/portal/js/verify/index.mjs",
+                                 headers={"If-None-Match": headers["ETag"]})
+    try:
+        urllib.request.urlopen(req)
+        raise AssertionError("expected 304")
+    except urllib.error.HTTPError as e:
+        assert e.code == 304
+    for missing in ("/portal/js/nope.mjs", "/portal/js/sw-body.js", "/portal/static/..%2Fx"):
+        assert get(served.url + missing)[0] == 404
+
+
+def test_the_service_worker_keeps_exactly_what_the_offline_page_loads(served: Served) -> None:
+    status, sw, headers = get(served.url + "/portal/sw.js")
+    assert status == 200 and headers["Service-Worker-Allowed"] == "/portal/"
+    assets = json.loads(re.search(r"const ASSETS = (\[.*\]);", sw).group(1))  # type: ignore
+    assert "/portal/offline" in assets and "/portal/js/offline.mjs" in assets
+    assert "/portal/js/verify/sm2.mjs" in assets
+    for asset in assets:
+        assert get(served.url + asset)[0] == 200, asset
+    _, offline, _ = get(served.url + "/portal/offline")
+    for src in re.findall(r'src="([^"]+)"', offline):
+        assert src in assets
+
+
+def test_the_portal_is_in_the_openapi_document_and_redirects_its_root(served: Served) -> None:
+    paths = openapi()["paths"]
+    for path in ("/portal/", "/portal/tender/{tender_id}", "/portal/entity/{uscc}",
+                 "/portal/exposure", "/portal/guarantee", "/portal/offline"):
+        assert "get" in paths[path]
+    import urllib.request
+
+    with urllib.request.urlopen(served.url + "/portal") as r:
+        assert r.url.endswith("/portal/")
+    with urllib.request.urlopen(served.url + "/portal/entity?uscc=91441500ma0000011c") as r:
+        assert r.url.endswith("/portal/entity/91441500MA0000011C")
+
+
+@dataclass(frozen=True, slots=True)
+class _PortalOff(NodeLimits):
+    portal_enabled: int = 0
+
+
+def test_the_setting_turns_the_portal_off_and_leaves_the_api(demo: DemoChain,
+                                                            tmp_path: Path) -> None:
+    with serve(demo, tmp_path / "anchor.json", limits=_PortalOff(tick_ms=10)) as s:
+        for path in ("/portal/", "/portal/offline", "/portal/js/portal.mjs", "/portal/sw.js",
+                     f"/portal/tender/{demo.summary['tender_id']}"):
+            status, text, _ = get(s.url + path)
+            assert status == 404 and "portal_enabled = 0" in text, path
+        assert get(s.url + "/status")[0] == 200
+
+
+# ---- reads ----------------------------------------------------------------------------------
+
+
+def test_sealed_bid_records_are_refused_before_the_deadline_and_read_after(
+        demo: DemoChain) -> None:
+    reader = PortalReader(demo.chain)
+    suite, chain_id = demo.chain.suite, demo.chain.chain_id
+    uscc_a = demo.open_bidders[0]
+    slot = bid_slot(suite, chain_id, demo.open_tender, 1, uscc_a)
+    sealed = f"bid/{demo.open_tender}/1/{slot.hex()}"
+    with pytest.raises(SealedRecord, match="sealed until the tender.s bid deadline"):
+        reader.get(sealed)
+    assert demo.chain.state_value(sealed) is not None  # it is there: the reader refused it
+    assert reader.scan(f"bid/{demo.open_tender}/", None, 100, 100).items == []
+    assert reader.scan(f"bidset/{demo.open_tender}/", None, 100, 100).items == []
+    opened = reader.scan(f"bid/{demo.summary['tender_id']}/", None, 100, 100)
+    # after the deadline the same scan reads the four bids and their guarantees' bindings
+    assert sorted(k.split("/")[2] for k, _ in opened.items) == ["1"] * 4 + ["guarantee"] * 4
+
+
+def test_the_tender_listing_pages_through_every_tender_once(demo: DemoChain,
+                                                           monkeypatch: Any) -> None:
+    reader = PortalReader(demo.chain)
+    everything = tenders.list_tenders(reader, tenders.TenderQuery())
+    ids = [tid for tid, _ in everything.rows]
+    assert ids == sorted(ids) and len(ids) == 3 and everything.next_after is None
+    for size, scan in ((1, 5_000), (2, 5_000), (20, 2)):
+        monkeypatch.setattr(tenders, "PAGE_SIZE", size)
+        monkeypatch.setattr(tenders, "SCAN_MAX", scan)
+        seen: list[str] = []
+        after = None
+        for _ in range(100):
+            page = tenders.list_tenders(reader, tenders.TenderQuery(after=after))
+            seen += [tid for tid, _ in page.rows]
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert seen == ids, (size, scan)
+
+
+def test_the_exposure_list_holds_the_sanctions_in_force_and_pages_through_them(
+        demo: DemoChain, served: Served) -> None:
+    reader = PortalReader(demo.chain)
+    full = exposure_module.exposure_page(reader, limit=50)
+    listed = {(r["uscc"], r["kind"]) for r in full.records}
+    u = demo.summary["uscc"]
+    assert listed == {(u["e"], "bid_debarment"), (demo.xss_uscc, "serious_breach")}
+    ids = {r["id"] for r in full.records}
+    assert demo.extra["repaired"] not in ids and demo.extra["expired"] not in ids
+    assert demo.extra["qualification"] not in ids  # in force, but no sanction
+    by_region = exposure_module.exposure_page(reader, region="441502")
+    assert len(by_region.records) == 2  # the debarment's scope is "*"
+    assert [r["uscc"] for r in exposure_module.exposure_page(reader, region="110000").records] \
+        == [u["e"]]
+    # The page pages through them one by one with the query's cursor, missing none.
+    seen: list[str] = []
+    path = "/portal/exposure"
+    for _ in range(10):
+        _, html, _ = get(served.url + path)
+        seen += re.findall(r'data-expect="credit/record/([0-9a-f]+)"', html)
+        more = re.search(r'<p class="more"><a href="([^"]+)"', html)
+        if more is None:
+            break
+        path = more.group(1).replace("&amp;", "&")
+    assert sorted(seen) == sorted(ids)
+
+
+def test_the_entity_page_sorts_records_in_force_from_the_rest(served: Served) -> None:
+    demo = served.demo
+    u = demo.summary["uscc"]
+    _, html_a, _ = get(f"{served.url}/portal/entity/{u['a']}")
+    quals = html_a.split('id="qualifications"')[1].split("</section>")[0]
+    assert "建筑工程施工总承包 3" in quals
+    _, html_d, _ = get(f"{served.url}/portal/entity/{u['d']}")
+    in_force = html_d.split('id="sanctions"')[1].split("</section>")[0]
+    history = html_d.split('id="history"')[1].split("</section>")[0]
+    assert "serious breach" not in in_force and "serious breach" in history
+    assert "Repaired" in history
+
+
+def test_the_tender_index_holds_the_tenders_side_and_never_a_bid(demo: DemoChain) -> None:
+    index = TxIndex(demo.chain)
+    assert index.catch_up(max_blocks=3) > 0  # bounded: the rest waits for the next page
+    while index.catch_up(max_blocks=50):
+        pass
+    calls = [e.call for e in index.of_tender(demo.summary["tender_id"])]
+    assert calls[0] == "tender.announce" and calls[-1] == "tender.archive"
+    assert {"tender.object", "tender.reply", "bid.open", "bid.close", "tender.award",
+            "draw.request", "draw.seat", "evaluation.close"} <= set(calls)
+    every = [e.call for t in (demo.summary["tender_id"], demo.open_tender)
+             for e in index.of_tender(t)]
+    assert not any(c in ("bid.submit", "bid.reveal", "bid.replace", "bid.withdraw")
+                   for c in every)
+    assert [e.call for e in index.of_tender(demo.open_tender)] == [
+        "tender.announce", "tender.amend", "tender.object", "tender.rule", "tender.suspend",
+        "tender.resume"]
+
+
+def test_the_tender_page_shows_the_drawn_committee_its_scores_and_report(
+        served: Served) -> None:
+    demo = served.demo
+    tender = demo.summary["tender_id"]
+    _, html, _ = get(f"{served.url}/portal/tender/{tender}")
+    for text in ("Committee draw requested (round 1)", "Committee seated (round 1)",
+                 "Evaluation result (round 1)", "Evaluation report (round 1)",
+                 "candidates decided", "Members&#x27; mean"):
+        assert text in html, text
+    for member in demo.summary["committee"]:
+        assert member in html
+    multi = re.search(r'data-kind="multi" data-url="([^"]+)"', html)
+    assert multi is not None
+    for key in (f"draw/{tender}/1", f"eval/{tender}/1/result", f"eval/{tender}/1/report"):
+        assert f'data-expect="{key}"' in html
+        assert "key=" + key.replace("/", "%2F") in multi.group(1)  # all at one height too
+    # totals are points with the chain's decimals, e.g. 95.12
+    assert re.search(r'<td class="num">\d{2,3}\.\d\d</td>', html)
+
+
+def test_the_xss_entity_is_text_on_every_page(served: Served) -> None:
+    for path in (f"/portal/entity/{served.demo.xss_uscc}", "/portal/exposure"):
+        _, html, _ = get(served.url + path)
+        assert "<script>window" not in html and "<img src=x" not in html
+    _, html, _ = get(f"{served.url}/portal/entity/{served.demo.xss_uscc}")
+    assert XSS_NAME.replace("<", "&lt;").replace(">", "&gt;") in html
+
+
+def test_after_the_deadline_the_opening_and_award_carry_their_proofs(served: Served) -> None:
+    demo = served.demo
+    tender = demo.summary["tender_id"]
+    index = TxIndex(demo.chain)
+    while index.catch_up(max_blocks=50):
+        pass
+    entries = {e.call: e for e in index.of_tender(tender)}
+    _, html, _ = get(f"{served.url}/portal/tender/{tender}")
+    for call in ("bid.open", "bid.close", "tender.award"):
+        url = f"/txs/{entries[call].tx_id.hex()}/inclusion"
+        assert f'data-url="{url}"' in html, call  # the §8 check of a public notice
+        status, _, _ = get(f"{served.url}{url}")
+        assert status == 200, call
+    # the open tender's objector acted before the deadline: its act stays its own
+    objection = next(e for e in index.of_tender(demo.open_tender)
+                     if e.call == "tender.object")
+    status, _, _ = get(f"{served.url}/txs/{objection.tx_id.hex()}/inclusion")
+    assert status == 403
