@@ -1,43 +1,62 @@
-"""Cluster benchmark: 4 validator processes on this machine under concurrent signed load.
+"""Cluster benchmark: validator processes on this machine under the realistic mix, open loop.
 
-For each suite: ``network init`` a fresh 4-validator network on free loopback ports, start
-it (``shell.localnet.LocalNet``), pre-sign the load (so client signing does not compete with the
-validators during the measured window), then let concurrent clients POST batches of signed
-transactions to random nodes for ``--seconds``. Reported:
+One run (``run_once``): build a fresh network whose validators start from an offline-built
+setup history (``benchmarks/prebuilt.py``: entities attested, tenders announced, guarantees
+issued, the opening tenders' bids sealed and opened; optional filler to a chosen state
+size), pre-sign the window's transactions (``benchmarks/workload.py``: the mix and its
+proportions are documented there), start the validators (``shell.localnet.LocalNet``,
+loopback only), and for ``--seconds`` send one request of 100 transactions every
+``100 / rate`` seconds on a fixed grid (open loop: a request is sent on time whatever the
+answers to earlier ones; at most ``MAX_REQUESTS_IN_FLIGHT`` outstanding, a request that
+had to wait is counted *late*) round-robin to the nodes, each request composed of whole
+runs of every call type in the template's proportions. Beside the writes, a reader sends
+proof-bundle queries (guarantee proofs and eligibility bundles) at ``--read-share`` of the
+write rate, also open loop. Every loop is bounded in count and time.
 
-- committed tx/s: growth of ``credchain_txs_committed_total`` on node 0 over the window;
-- p50 / p99 submit-to-commit latency: the nodes' ``credchain_commit_latency_seconds``
-  histograms (from a request's arrival at the node that admitted it to that node applying
-  the block), merged over all nodes, interpolated inside buckets;
+Reported per call type, from the same run:
+
+- committed tx/s: transactions of that call whose block the node that admitted them had
+  applied by the end of the window, divided by the window;
+- p50 / p99 latency, *submit → committed and applied*, measured by polling: each node's
+  ``GET /status`` height is polled every ``POLL_MS`` (all nodes at once); a transaction's
+  latency is the first poll that saw the admitting node at or past the height of the block
+  that holds it, minus the moment its request was sent (resolution: the poll interval plus a
+  status round trip; the block heights come from node 0's store, read after the nodes stop);
+- failed receipts by code (the realistic mix intends none; ``bench.noop`` intends
+  ``E_UNKNOWN_CALL``), refused submissions by reason, and transactions accepted but never
+  committed ("lost");
+- for the whole mix: validator CPU per committed transaction per node (/proc, the window
+  only), CPU cores used by each validator and by this load generator, signature
+  verifications per committed transaction per node (node counters, window plus drain), and
+  the nodes' own latency histogram (``credchain_commit_latency_seconds``) as a cross-check;
 - the signature-verification bound measured in the same run: single-core verifies/s of the
-  suite × cores ÷ validators (each validator verifies every transaction once);
-- CPU cores used by each validator process and by this load generator over the window
-  (/proc), and validator CPU per committed transaction (all 4 nodes together): the figure
-  that does not depend on how much of the shared machine the run got;
-- signature verifications per committed transaction per node (node counters; a pending or
-  refused transaction still counts, so a run that ends with a backlog reads above 1).
+  suite × cores ÷ validators (every validator verifies every signature once), and the
+  committed rate as a fraction of it;
+- reads: completed reads/s per kind, p50/p99 request latency, answers by HTTP status.
 
-The clients are open loop: each posts one batch per interval on a fixed grid without
-waiting for earlier answers (at most 16 requests in flight per client), so a slow node does
-not lower the offered load.
+The no-op line (``--mix noop``: ``bench.noop``, one nonce write per transaction) is the
+comparison with the earlier results; ``--mix both`` (the default) runs the realistic mix and
+then the no-op mix at the same offered rate. ``--profile DIR`` records node 0 with py-spy
+for the window and prints where its time went per transaction (``benchmarks/nodeprofile.py``).
 
-The transactions call ``bench.noop``: no contract handles it, so each receipt is
-``E_UNKNOWN_CALL`` but the sender's nonce still moves (one state write per transaction).
-The clients run on the same 2 cores as the 4 validators, so they take from the total.
-
-Run: ``.venv/bin/python benchmarks/bench_cluster.py --seconds 20`` (both suites, bounded).
+Run: ``.venv/bin/python benchmarks/bench_cluster.py --rates 1500 --seconds 20``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
-import random
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter, defaultdict, deque
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +64,34 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import nodeprofile  # noqa: E402
+from benchmarks.prebuilt import build_network, open_store  # noqa: E402
+from benchmarks.workload import TEMPLATES, Run, Workload, request_txs  # noqa: E402
 from ledger.crypto import Suite, get_suite  # noqa: E402
-from ledger.tx import TxBody, sign_tx  # noqa: E402
-from shell.localnet import LocalNet, init_network  # noqa: E402
+from ledger.tx import OK  # noqa: E402
+from shell.localnet import LocalNet  # noqa: E402
 
-CALL = "bench.noop"
+POLL_MS = 50
+MAX_REQUESTS_IN_FLIGHT = 64
+MAX_READS_IN_FLIGHT = 16
+UP_TIMEOUT_S = 60.0
+DRAIN_MAX_S = 30.0
+STALL_S = 8.0  # no new block this long while transactions wait: the drain gives up
+INTENDED_CODES = {"bench.noop": {"E_UNKNOWN_CALL"}}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    suite: str = "ed25519-sha256"
+    validators: int = 4
+    mix: str = "realistic"
+    rate_tx_s: float = 1500.0
+    seconds: float = 20.0
+    read_share: float = 0.02  # reads per second as a fraction of the offered write rate
+    filler_keys: int = 0
+    pad_bytes: int = 0  # bench.noop only: a padding argument of this many bytes
+    profile_dir: str = ""
+    keep_dir: str = ""
 
 
 def verifies_per_second(suite: Suite, seconds: float = 1.0) -> float:
@@ -65,68 +107,8 @@ def verifies_per_second(suite: Suite, seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - start)
 
 
-def presign(suite: Suite, chain_id: str, batches: int, batch_txs: int) -> list[list[str]]:
-    out = []
-    for b in range(batches):
-        secret = suite.generate_secret()
-        sender = suite.public_key(secret)
-        out.append([
-            sign_tx(suite, secret, TxBody(chain_id, sender, n, CALL, {"b": b})).encode().hex()
-            for n in range(batch_txs)
-        ])
-    return out
-
-
-async def metrics(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
-    async with session.get(f"{url}/metrics") as resp:
-        text = await resp.text()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
-
-
-def histogram(ms: list[dict[str, float]]) -> list[tuple[float, float]]:
-    """Merged cumulative buckets ``[(upper_bound_s, count), ...]`` over all nodes."""
-    prefix = 'credchain_commit_latency_seconds_bucket{le="'
-    merged: dict[float, float] = {}
-    for m in ms:
-        for name, value in m.items():
-            if name.startswith(prefix):
-                le = name[len(prefix):-2]
-                bound = float("inf") if le == "+Inf" else float(le)
-                merged[bound] = merged.get(bound, 0.0) + value
-    return sorted(merged.items())
-
-
-def quantile(buckets: list[tuple[float, float]], q: float) -> float:
-    total = buckets[-1][1] if buckets else 0
-    if total == 0:
-        return float("nan")
-    target = q * total
-    lo_bound, lo_count = 0.0, 0.0
-    for bound, count in buckets:
-        if count >= target:
-            if bound == float("inf"):
-                return lo_bound
-            frac = (target - lo_count) / max(count - lo_count, 1e-9)
-            return lo_bound + frac * (bound - lo_bound)
-        lo_bound, lo_count = bound, count
-    return lo_bound
-
-
-def diff(after: list[tuple[float, float]], before: list[tuple[float, float]]) -> list[
-    tuple[float, float]
-]:
-    b = dict(before)
-    return [(k, v - b.get(k, 0.0)) for k, v in after]
-
-
 def cpu_seconds(net: LocalNet) -> dict[str, float]:
-    """CPU seconds (user + system) so far of each validator process and of this process
-    (the load generator), from /proc and getrusage."""
+    """CPU seconds (user + system) so far of each validator and of this load generator."""
     tick_s = 1 / os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     for i, proc in enumerate(net.procs):
@@ -142,169 +124,564 @@ def cpu_seconds(net: LocalNet) -> dict[str, float]:
     return out
 
 
-def _per_tx_node(before: list[dict[str, float]], after: list[dict[str, float]],
-                 counter: str) -> float:
-    committed = (after[0]["credchain_txs_committed_total"]
-                 - before[0]["credchain_txs_committed_total"])
-    total = sum(a.get(counter, 0.0) - b.get(counter, 0.0) for a, b in zip(after, before,
-                                                                           strict=True))
-    return total / max(committed * len(after), 1.0)
+def parse_metrics(text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
 
 
-async def drive(net: LocalNet, batches: list[list[str]], seconds: float, clients: int,
-                rate_tx_s: float, max_in_flight: int = 16) -> dict[str, Any]:
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        deadline = time.monotonic() + 30
-        while True:
+def node_histogram_quantile(before: list[dict[str, float]], after: list[dict[str, float]],
+                            q: float) -> float:
+    """Quantile of the merged ``credchain_commit_latency_seconds`` growth, interpolated."""
+    prefix = 'credchain_commit_latency_seconds_bucket{le="'
+    merged: dict[float, float] = defaultdict(float)
+    for b, a in zip(before, after, strict=True):
+        for name, value in a.items():
+            if name.startswith(prefix):
+                le = name[len(prefix):-2]
+                merged[float("inf") if le == "+Inf" else float(le)] += value - b.get(name, 0.0)
+    buckets = sorted(merged.items())
+    total = buckets[-1][1] if buckets else 0.0
+    if total <= 0:
+        return float("nan")
+    lo_bound, lo_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= q * total:
+            if bound == float("inf"):
+                return lo_bound
+            return lo_bound + (q * total - lo_count) / max(count - lo_count, 1e-9) * (
+                bound - lo_bound)
+        lo_bound, lo_count = bound, count
+    return lo_bound
+
+
+def quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ---- the window's traffic ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run ready to send: its transactions' ids and hex encodings computed in advance."""
+
+    call: str
+    sender: bytes
+    node: int
+    tx_ids: tuple[bytes, ...]
+    hexes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, run: Run, suite: Suite) -> Prepared:
+        return cls(run.call, run.sender, run.node, tuple(tx.tx_id(suite) for tx in run.txs),
+                   tuple(tx.encode().hex() for tx in run.txs))
+
+
+@dataclass
+class Sent:
+    call: str
+    node: int
+    sent_s: float
+    accepted: bool = False
+    reason: str = ""
+
+
+class Scheduler:
+    """Composes each request from whole runs: per node and call, the senders' queues in
+    turn, a sender skipped while its previous request is unanswered."""
+
+    def __init__(self, runs: list[Prepared], n_nodes: int, template: Any) -> None:
+        self.template = template
+        self.queues: dict[tuple[int, str], list[deque[Prepared]]] = defaultdict(list)
+        by_sender: dict[tuple[int, str, bytes], deque[Prepared]] = {}
+        for run in runs:
+            key = (run.node, run.call, run.sender)
+            if key not in by_sender:
+                by_sender[key] = deque()
+                self.queues[(run.node, run.call)].append(by_sender[key])
+            by_sender[key].append(run)
+        self.turn: Counter[tuple[int, str]] = Counter()
+        self.busy: set[bytes] = set()
+        self.short: Counter[str] = Counter()
+        self.n_nodes = n_nodes
+
+    def compose(self, node: int) -> list[Prepared]:
+        out: list[Prepared] = []
+        for slot in self.template:
+            senders = self.queues.get((node, slot.call), [])
+            for _ in range(slot.runs):
+                run = self._next(node, slot.call, senders)
+                if run is None:
+                    self.short[slot.call] += 1
+                else:
+                    out.append(run)
+        for run in out:
+            self.busy.add(run.sender)
+        return out
+
+    def _next(self, node: int, call: str, senders: list[deque[Prepared]]) -> Prepared | None:
+        for _ in range(len(senders)):
+            q = senders[self.turn[(node, call)] % len(senders)]
+            self.turn[(node, call)] += 1
+            if q and q[0].sender not in self.busy:
+                return q.popleft()
+        return None
+
+    def release(self, runs: list[Prepared]) -> None:
+        for run in runs:
+            self.busy.discard(run.sender)
+
+
+@dataclass
+class Window:
+    sent: dict[bytes, Sent] = field(default_factory=dict)
+    refused: Counter[str] = field(default_factory=Counter)  # "call reason"
+    late_requests: int = 0
+    request_errors: int = 0
+    reads: list[tuple[str, float, int]] = field(default_factory=list)  # kind, latency, status
+    first_seen: list[dict[int, float]] = field(default_factory=list)  # node -> height -> t
+    t0: float = 0.0
+    t1: float = 0.0
+
+
+async def _post(session: aiohttp.ClientSession, url: str, runs: list[Prepared], w: Window,
+                sched: Scheduler) -> None:
+    txs = [(run.call, pair) for run in runs for pair in zip(run.tx_ids, run.hexes, strict=True)]
+    try:
+        async with session.post(f"{url}/txs", json={"txs": [hx for _, (_, hx) in txs]}) as resp:
+            out = await resp.json()
+        for (call, (tx_id, _)), r in zip(txs, out.get("results", []), strict=False):
+            w.sent[tx_id].accepted = bool(r["accepted"])
+            if not r["accepted"]:
+                w.sent[tx_id].reason = r["reason"]
+                w.refused[f"{call} {r['reason'].split(':', 1)[0]}"] += 1
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
+        w.request_errors += 1
+        for call, (tx_id, _) in txs:
+            w.sent[tx_id].reason = "request_error"
+            w.refused[f"{call} request_error"] += 1
+    finally:
+        sched.release(runs)
+
+
+async def _poll(session: aiohttp.ClientSession, urls: list[str], w: Window,
+                stop: asyncio.Event) -> None:
+    """Each node polled on its own (a node busy applying a block must not delay the others'
+    samples): the first time each height was seen applied there."""
+
+    async def node(i: int) -> None:
+        last = 0
+        while not stop.is_set():
             try:
-                s = await metrics(session, net.urls[0])
-                if s.get("credchain_peers", 0) >= len(net.urls) - 1 and s["credchain_height"] >= 1:
-                    break
-            except (aiohttp.ClientError, OSError):
+                async with session.get(f"{urls[i]}/status") as resp:
+                    height = int((await resp.json())["height"])
+                now = time.monotonic()
+                for h in range(last + 1, height + 1):
+                    w.first_seen[i].setdefault(h, now)
+                last = max(last, height)
+            except (aiohttp.ClientError, TimeoutError, OSError, ValueError, KeyError):
                 pass
-            if time.monotonic() > deadline:
-                raise SystemExit("network did not come up within 30 s")
-            await asyncio.sleep(0.2)
-        before = [await metrics(session, u) for u in net.urls]
-        queue = list(reversed(batches))
-        accepted = refused = 0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL_MS / 1000)
+
+    await asyncio.gather(*(node(i) for i in range(len(urls))))
+
+
+async def _read(session: aiohttp.ClientSession, urls: list[str], targets: list[tuple[str, str]],
+                rate_per_s: float, until: float, w: Window) -> None:
+    if rate_per_s <= 0 or not targets:
+        return
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def one(kind: str, url: str) -> None:
+        started = time.monotonic()
+        try:
+            async with session.get(url) as resp:
+                await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            status = 0
+        w.reads.append((kind, time.monotonic() - started, status))
+
+    interval = 1 / rate_per_s
+    next_at = time.monotonic()
+    for i in range(int(rate_per_s * (until - next_at)) + 1):
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        next_at += interval
+        if time.monotonic() >= until:
+            break
+        if len(in_flight) >= MAX_READS_IN_FLIGHT:
+            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+        kind, path = targets[i % len(targets)]
+        task = asyncio.create_task(one(kind, urls[i % len(urls)] + path))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    if in_flight:
+        await asyncio.wait(in_flight)
+
+
+async def _metrics(session: aiohttp.ClientSession, urls: list[str]) -> list[dict[str, float]]:
+    out = []
+    for u in urls:
+        async with session.get(f"{u}/metrics") as resp:
+            out.append(parse_metrics(await resp.text()))
+    return out
+
+
+async def _wait_up(session: aiohttp.ClientSession, urls: list[str], height: int) -> None:
+    deadline = time.monotonic() + UP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            ok = 0
+            for u in urls:
+                async with session.get(f"{u}/status") as resp:
+                    st = await resp.json()
+                ok += len(st["peers"]) >= len(urls) - 1 and st["height"] >= height
+            if ok == len(urls):
+                return
+        except (aiohttp.ClientError, OSError, ValueError, KeyError):
+            pass
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"the network did not come up within {UP_TIMEOUT_S:.0f} s")
+
+
+async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Prepared],
+                setup_height: int, profile_out: Path | None) -> dict[str, Any]:
+    urls = net.urls
+    template = TEMPLATES[cfg.mix]
+    sched = Scheduler(runs, len(urls), template)
+    w = Window(first_seen=[{} for _ in urls])
+    stalled = False
+    interval_s = request_txs(template) / cfg.rate_tx_s
+    timeout = aiohttp.ClientTimeout(total=60)
+    conn = aiohttp.TCPConnector(limit=MAX_REQUESTS_IN_FLIGHT + MAX_READS_IN_FLIGHT + 16)
+    async with aiohttp.ClientSession(timeout=timeout, connector=conn) as session:
+        await _wait_up(session, urls, setup_height)
+        before = await _metrics(session, urls)
+        spy = _start_profile(net, cfg, profile_out)
+        stop_poll = asyncio.Event()
+        poller = asyncio.create_task(_poll(session, urls, w, stop_poll))
         cpu0 = cpu_seconds(net)
-        t0 = time.monotonic()
-        until = t0 + seconds
-
+        w.t0 = time.monotonic()
+        until = w.t0 + cfg.seconds
+        reader = asyncio.create_task(_read(session, urls, workload.read_targets(),
+                                           cfg.read_share * cfg.rate_tx_s, until, w))
         in_flight: set[asyncio.Task[None]] = set()
-        late = 0
-
-        async def post(url: str, txs: list[str]) -> None:
-            nonlocal accepted, refused
-            try:
-                async with session.post(f"{url}/txs", json={"txs": txs}) as resp:
-                    out = await resp.json()
-                accepted += out["accepted"]
-                refused += len(txs) - out["accepted"]
-            except (aiohttp.ClientError, TimeoutError, OSError):
-                refused += len(txs)
-
-        async def client(w: int) -> None:
-            nonlocal late
-            rng = random.Random(w)
-            # Open loop: each client offers rate/clients tx/s, one batch per interval on a
-            # fixed grid, without waiting for earlier answers (a slow node must not lower
-            # the offered load); at most ``max_in_flight`` requests outstanding per client.
-            interval_s = len(batches[0]) * clients / rate_tx_s
-            next_at = t0 + interval_s * w / clients
-            mine: set[asyncio.Task[None]] = set()
-            while queue and time.monotonic() < until:
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                next_at += interval_s
-                if len(mine) >= max_in_flight:
-                    late += 1
-                    await asyncio.wait(mine, return_when=asyncio.FIRST_COMPLETED)
-                url = net.urls[rng.randrange(len(net.urls))]
-                task = asyncio.create_task(post(url, queue.pop()))
-                for group in (mine, in_flight):
-                    group.add(task)
-                    task.add_done_callback(group.discard)
-
-        await asyncio.gather(*(client(w) for w in range(clients)))
-        t1 = time.monotonic()
+        next_at = w.t0
+        k = 0
+        while time.monotonic() < until:
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += interval_s
+            if len(in_flight) >= MAX_REQUESTS_IN_FLIGHT:
+                w.late_requests += 1
+                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            node = k % len(urls)
+            k += 1
+            batch = sched.compose(node)
+            if not batch:
+                continue
+            now = time.monotonic()
+            for run in batch:
+                for tx_id in run.tx_ids:
+                    w.sent[tx_id] = Sent(run.call, node, now)
+            task = asyncio.create_task(_post(session, urls[node], batch, w, sched))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        w.t1 = time.monotonic()
         cpu1 = cpu_seconds(net)
         if in_flight:
             await asyncio.wait(in_flight)
-        m1 = await metrics(session, net.urls[0])
-        committed = m1["credchain_txs_committed_total"] - before[0]["credchain_txs_committed_total"]
-        # Let the backlog drain (bounded) so every latency sample lands.
-        drain_until = time.monotonic() + 10
+        await reader
+        drain_until = time.monotonic() + DRAIN_MAX_S
+        progress_at, top = time.monotonic(), -1
         while time.monotonic() < drain_until:
-            m = await metrics(session, net.urls[0])
-            if m["credchain_pool_size"] == 0:
+            sts = [await (await session.get(f"{u}/status")).json() for u in urls]
+            if all(s["pool_size"] == 0 for s in sts) and len({s["height"] for s in sts}) == 1:
                 break
-            await asyncio.sleep(0.2)
-        after = [await metrics(session, u) for u in net.urls]
-        hist = diff(histogram(after), histogram(before))
-        return {
-            "window_s": t1 - t0,
-            "accepted": accepted,
-            "refused": refused,
-            "committed_in_window": committed,
-            "tx_per_s": committed / (t1 - t0),
-            "p50_s": quantile(hist, 0.50),
-            "p99_s": quantile(hist, 0.99),
-            "samples": hist[-1][1] if hist else 0,
-            "ran_out_of_presigned": not queue,
-            "late_batches": late,
-            # Signatures verified per committed transaction per validator, over the whole
-            # run and drain (a transaction refused or still pending adds verifications too).
-            "verifies_per_tx_node": _per_tx_node(before, after,
-                                                 "credchain_signatures_verified_total"),
-            "interned_per_tx_node": _per_tx_node(before, after, "credchain_txs_interned_total"),
-            "cpu_share": {k: (cpu1[k] - cpu0[k]) / (t1 - t0) for k in cpu1},
-        }
+            if max(s["height"] for s in sts) > top:
+                progress_at, top = time.monotonic(), max(s["height"] for s in sts)
+            elif time.monotonic() - progress_at > STALL_S:
+                stalled = True  # transactions wait in a pool and no block comes: report it
+                break
+            await asyncio.sleep(0.25)
+        drained_s = time.monotonic() - w.t1
+        cpu2 = cpu_seconds(net)
+        await asyncio.sleep(2 * POLL_MS / 1000)
+        stop_poll.set()
+        await poller
+        after = await _metrics(session, urls)
+    if spy is not None:
+        spy.wait(timeout=30)
+    window_s = w.t1 - w.t0
+    return {"window": w, "window_s": window_s, "drained_s": drained_s,
+            "cpu_share": {k2: (cpu1[k2] - cpu0[k2]) / window_s for k2 in cpu1},
+            "cpu_to_drained_s": {k2: cpu2[k2] - cpu0[k2] for k2 in cpu2}, "stalled": stalled,
+            "metrics_before": before, "metrics_after": after, "short": dict(sched.short)}
 
 
-def run_suite(suite_name: str, seconds: float, clients: int, batch_txs: int,
-              rate_tx_s: float, keep_dir: Path | None = None) -> dict[str, Any]:
-    suite = get_suite(suite_name)
+def _start_profile(net: LocalNet, cfg: RunConfig,
+                   out: Path | None) -> subprocess.Popen[bytes] | None:
+    if out is None or net.procs[0] is None:
+        return None
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(spy), "record", "--pid", str(net.procs[0].pid), "--duration",
+                             str(int(cfg.seconds)), "--rate", "100", "--format", "raw",
+                             "--nonblocking", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# ---- one run -------------------------------------------------------------------------------
+
+
+def run_once(cfg: RunConfig) -> dict[str, Any]:
+    """Build, run and measure one network; returns every figure (JSON-serialisable)."""
+    suite = get_suite(cfg.suite)
     verify_rate = verifies_per_second(suite)
     cores = os.cpu_count() or 1
-    bound = verify_rate * cores / 4
-    n_batches = int(rate_tx_s * seconds * 1.1 / batch_txs) + clients
-    t = time.monotonic()
+    template = TEMPLATES[cfg.mix]
+    requests = int(cfg.rate_tx_s * cfg.seconds * 1.05 / request_txs(template)) + cfg.validators
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
-        if keep_dir is not None:
-            tmp = str(keep_dir / f"{suite_name}-{rate_tx_s:.0f}")
-        init_network(Path(tmp) / "net", 4, suite_name, "bench", clients=0)
-        batches = presign(suite, "bench", n_batches, batch_txs)
-        sign_s = time.monotonic() - t
-        net = LocalNet(Path(tmp) / "net")
+        root = Path(cfg.keep_dir) if cfg.keep_dir else Path(tmp)
+        out = root / f"{cfg.mix}-{cfg.suite}-{cfg.validators}v-{cfg.rate_tx_s:.0f}-{time.time_ns()}"
+        workload = Workload(suite, cfg.validators, template, requests,
+                            now_ms=time.time_ns() // 1_000_000, filler_keys=cfg.filler_keys,
+                            pad_bytes=cfg.pad_bytes)
+        build = build_network(out, workload, cfg.validators, cfg.suite)
+        if build.failed:
+            raise SystemExit(f"the setup history has failed receipts: {build.failed}")
+        t = time.monotonic()
+        runs = [Prepared.of(run, suite) for run in workload.window_runs()]
+        presign_s = time.monotonic() - t
+        profile_out = (Path(cfg.profile_dir) / f"{out.name}.txt") if cfg.profile_dir else None
+        if profile_out is not None:
+            profile_out.parent.mkdir(parents=True, exist_ok=True)
+        net = LocalNet(out)
         net.start_all()
         try:
-            result = asyncio.run(drive(net, batches, seconds, clients, rate_tx_s))
+            d = asyncio.run(drive(net, cfg, workload, runs, build.blocks, profile_out))
         finally:
             net.stop_all()
-    node_cores = sum(v for k, v in result["cpu_share"].items() if k.startswith("node"))
-    result["node_cpu_us_per_tx"] = node_cores * 1e6 / max(result["tx_per_s"], 1e-9)
-    result.update({"suite": suite_name, "offered_tx_s": rate_tx_s,
-                   "verify_per_s_1core": verify_rate, "cores": cores,
-                   "verify_bound_tx_s": bound, "presign_s": sign_s})
+        chain = _read_chain(out, cfg.suite, build.blocks)
+    result = _summarise(cfg, d, chain)
+    result.update({
+        "config": asdict(cfg), "cores": cores, "verify_per_s_1core": verify_rate,
+        "verify_bound_tx_s": verify_rate * cores / cfg.validators,
+        "load_avg": os.getloadavg(), "setup": asdict(build), "presign_s": presign_s,
+        "window_txs_prepared": sum(len(run.tx_ids) for run in runs)})
+    result["bound_ratio"] = result["all"]["tx_s"] / result["verify_bound_tx_s"]
+    if profile_out is not None and profile_out.exists():
+        committed = result["all"]["committed_in_window"]
+        node0_cpu_s = result["cpu_share"].get("node0", 0.0) * result["window_s"]
+        result["profile"] = nodeprofile.summarise(profile_out, committed, result["window_s"],
+                                                  node0_cpu_s)
+        result["profile_file"] = str(profile_out)
     return result
 
 
+def _read_chain(out: Path, suite_name: str, setup_height: int) -> dict[bytes, tuple[int, str]]:
+    """tx id → (height, receipt code) of every block after the setup, from node 0's store."""
+    kv, store = open_store(out, 0, suite_name)
+    found: dict[bytes, tuple[int, str]] = {}
+    try:
+        head = store.head()[0]
+        suite = get_suite(suite_name)
+        for h in range(setup_height + 1, head + 1):
+            block = store.block(h)
+            receipts = store.receipts(h) or []
+            if block is None:
+                continue
+            for tx_id, r in zip(block.tx_ids(suite), receipts, strict=True):
+                found[tx_id] = (h, r.code)
+    finally:
+        kv.close()
+    return found
+
+
+def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, str]]
+               ) -> dict[str, Any]:
+    w: Window = d["window"]
+    window_s = d["window_s"]
+    per: dict[str, dict[str, Any]] = {}
+    all_lat: list[float] = []
+
+    def row(call: str) -> dict[str, Any]:
+        return per.setdefault(call, {"sent": 0, "accepted": 0, "committed": 0,
+                                     "committed_in_window": 0, "lost": 0, "latencies": [],
+                                     "failed": Counter(), "intended_failures": Counter()})
+
+    for tx_id, s in w.sent.items():
+        r = row(s.call)
+        r["sent"] += 1
+        r["accepted"] += s.accepted
+        where = chain.get(tx_id)
+        if where is None:
+            r["lost"] += s.accepted
+            continue
+        height, code = where
+        r["committed"] += 1
+        if code != OK:
+            bucket = "intended_failures" if code in INTENDED_CODES.get(s.call, ()) else "failed"
+            r[bucket][code] += 1
+        seen = w.first_seen[s.node].get(height)
+        if seen is None:  # the admitting node's poll missed it: the first node that showed it
+            seen = min((fs[height] for fs in w.first_seen if height in fs), default=None)
+        if seen is None:
+            continue
+        r["latencies"].append(seen - s.sent_s)
+        r["committed_in_window"] += seen <= w.t1
+    out_rows: dict[str, Any] = {}
+    for call, r in sorted(per.items()):
+        lat = r.pop("latencies")
+        all_lat.extend(lat)
+        out_rows[call] = {**r, "failed": dict(r["failed"]),
+                          "intended_failures": dict(r["intended_failures"]),
+                          "tx_s": r["committed_in_window"] / window_s,
+                          "p50_s": quantile(lat, 0.5), "p99_s": quantile(lat, 0.99)}
+    total_in_window = sum(r["committed_in_window"] for r in out_rows.values())
+    node_cores = sum(v for k, v in d["cpu_share"].items() if k.startswith("node"))
+    n = cfg.validators
+    before, after = d["metrics_before"], d["metrics_after"]
+    committed_total = int(sum(r["committed"] for r in out_rows.values()))
+
+    def per_tx_node(counter: str) -> float:
+        grown = sum(float(a.get(counter, 0.0)) - float(b.get(counter, 0.0))
+                    for a, b in zip(after, before, strict=True))
+        return float(grown) / max(committed_total * n, 1)
+
+    reads: dict[str, Any] = {}
+    for kind in sorted({k for k, _, _ in w.reads}):
+        lat = [t for k, t, st in w.reads if k == kind and st == 200]
+        statuses = Counter(str(st) for k, _, st in w.reads if k == kind)
+        reads[kind] = {"reads": len(lat), "reads_s": len(lat) / window_s,
+                       "p50_s": quantile(lat, 0.5), "p99_s": quantile(lat, 0.99),
+                       "statuses": dict(statuses)}
+    return {
+        "window_s": window_s, "drained_s": d["drained_s"], "calls": out_rows, "reads": reads,
+        "all": {"sent": len(w.sent), "committed_in_window": total_in_window,
+                "committed": committed_total, "tx_s": total_in_window / window_s,
+                "p50_s": quantile(all_lat, 0.5), "p99_s": quantile(all_lat, 0.99),
+                "failed": sum(sum(r["failed"].values()) for r in out_rows.values()),
+                "lost": sum(r["lost"] for r in out_rows.values())},
+        "refused": dict(w.refused), "late_requests": w.late_requests,
+        "request_errors": w.request_errors, "short_runs": d["short"],
+        "cpu_share": d["cpu_share"],
+        # all the validators' CPU from the window's start to the end of the drain, over every
+        # transaction of the window committed by then, per node
+        "node_cpu_us_per_tx_node": sum(v for k, v in d["cpu_to_drained_s"].items()
+                                       if k.startswith("node")) * 1e6
+                                   / max(committed_total, 1) / n,
+        "stalled": d["stalled"],
+        "node_cores": node_cores,
+        "verifies_per_tx_node": per_tx_node("credchain_signatures_verified_total"),
+        "node_hist_p50_s": node_histogram_quantile(before, after, 0.5),
+        "node_hist_p99_s": node_histogram_quantile(before, after, 0.99),
+    }
+
+
+# ---- printing ------------------------------------------------------------------------------
+
+
+def _ms(s: float) -> str:
+    return "—" if s != s else f"{s * 1000:,.0f}"
+
+
+def print_result(r: dict[str, Any]) -> None:
+    c = r["config"]
+    print(f"\n== {c['mix']} mix, {c['suite']}, {c['validators']} validators, offered "
+          f"{c['rate_tx_s']:.0f} tx/s for {r['window_s']:.1f} s, state "
+          f"{r['setup']['state_keys']:,} keys at start (setup {r['setup']['blocks']} blocks / "
+          f"{r['setup']['txs']:,} txs), "
+          f"load avg {r['load_avg'][0]:.1f} ==")
+    print(f"{'call':<18}{'sent':>8}{'committed':>10}{'tx/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'lost':>6}  failed receipts")
+    for call, row in r["calls"].items():
+        failed = ", ".join(f"{k} {v}" for k, v in row["failed"].items()) or "0"
+        intended = ", ".join(f"{k} {v}" for k, v in row["intended_failures"].items())
+        print(f"{call:<18}{row['sent']:>8}{row['committed']:>10}{row['tx_s']:>8.0f}"
+              f"{_ms(row['p50_s']):>8}{_ms(row['p99_s']):>8}{row['lost']:>6}  {failed}"
+              + (f" (intended: {intended})" if intended else ""))
+    a = r["all"]
+    print(f"{'all writes':<18}{a['sent']:>8}{a['committed']:>10}{a['tx_s']:>8.0f}"
+          f"{_ms(a['p50_s']):>8}{_ms(a['p99_s']):>8}{a['lost']:>6}  {a['failed']}")
+    for kind, row in r["reads"].items():
+        print(f"{kind:<18}{row['reads']:>8}{'':>10}{row['reads_s']:>8.1f}{_ms(row['p50_s']):>8}"
+              f"{_ms(row['p99_s']):>8}        HTTP {row['statuses']}")
+    print(f"verify bound {r['verify_bound_tx_s']:,.0f} tx/s "
+          f"({r['verify_per_s_1core']:,.0f}/s/core x {r['cores']} cores / {c['validators']}); "
+          f"committed = {r['bound_ratio']:.1%} of it")
+    print(f"validator CPU per tx per node {r['node_cpu_us_per_tx_node']:,.0f} us; cores used: "
+          + " ".join(f"{k} {v:.2f}" for k, v in r["cpu_share"].items())
+          + f"; verifications per tx per node {r['verifies_per_tx_node']:.2f}")
+    print(f"node histograms (all calls): p50 {_ms(r['node_hist_p50_s'])} ms, p99 "
+          f"{_ms(r['node_hist_p99_s'])} ms; drained in {r['drained_s']:.1f} s; late requests "
+          f"{r['late_requests']}; runs short {r['short_runs'] or 0}; refused {r['refused'] or 0}"
+          + ("; STALLED: transactions left in a pool, no block for "
+             f"{STALL_S:.0f} s" if r["stalled"] else ""))
+    if "profile" in r:
+        nodeprofile.print_summary(r["profile"])
+
+
+def median_row(results: list[dict[str, Any]]) -> dict[str, float]:
+    """Medians over repeated runs of the figures the curves and RESULTS.md use."""
+    def med(f: Any) -> float:
+        return float(statistics.median(float(f(r)) for r in results))
+    return {"tx_s": med(lambda r: r["all"]["tx_s"]), "p50_s": med(lambda r: r["all"]["p50_s"]),
+            "p99_s": med(lambda r: r["all"]["p99_s"]),
+            "cpu_us_per_tx_node": med(lambda r: r["node_cpu_us_per_tx_node"]),
+            "bound_tx_s": med(lambda r: r["verify_bound_tx_s"]),
+            "bound_ratio": med(lambda r: r["bound_ratio"]),
+            "verifies_per_tx_node": med(lambda r: r["verifies_per_tx_node"]),
+            "node_cores": med(lambda r: r["node_cores"]), "runs": len(results)}
+
+
+def _jsonable(r: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(json.dumps(r, default=str))
+    return out
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--suite", choices=["ed25519-sha256", "sm2-sm3", "both"], default="both")
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--suite", choices=["ed25519-sha256", "sm2-sm3"], default="ed25519-sha256")
+    ap.add_argument("--mix", choices=["realistic", "noop", "both"], default="both")
+    ap.add_argument("--rates", default="1500", help="offered write tx/s, comma-separated")
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=100, help="transactions per POST")
-    ap.add_argument("--ed-rates", default="1000,1500,2000",
-                    help="offered tx/s for ed25519-sha256, comma-separated (one run each)")
-    ap.add_argument("--sm-rates", default="300,500", help="offered tx/s for sm2-sm3")
-    ap.add_argument("--keep-dir", type=Path, default=None,
-                    help="run the networks under this directory and keep it (node logs)")
+    ap.add_argument("--validators", type=int, default=4)
+    ap.add_argument("--read-share", type=float, default=0.02,
+                    help="proof reads per second as a fraction of the offered write rate")
+    ap.add_argument("--filler-keys", type=int, default=0,
+                    help="state keys to add in the setup history (attested entities, keys, "
+                         "credit records)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per configuration (medians)")
+    ap.add_argument("--profile", default="", help="py-spy node 0 into this directory")
+    ap.add_argument("--keep-dir", default="", help="keep the networks (node logs) here")
+    ap.add_argument("--json-out", default="", help="append every run's figures (JSON lines)")
     args = ap.parse_args()
-    suites = ["ed25519-sha256", "sm2-sm3"] if args.suite == "both" else [args.suite]
-    rates = {"ed25519-sha256": args.ed_rates, "sm2-sm3": args.sm_rates}
-    print(f"cluster benchmark: 4 validators, {args.clients} clients, batches of {args.batch}, "
-          f"{args.seconds:.0f} s per run, {os.cpu_count()} cores")
-    for name in suites:
-        for rate in (float(x) for x in rates[name].split(",")):
-            r = run_suite(name, args.seconds, args.clients, args.batch, rate, args.keep_dir)
-            print(
-                f"{r['suite']:>15} offered {rate:5.0f} tx/s: {r['tx_per_s']:6.0f} committed tx/s"
-                f"  p50 {r['p50_s'] * 1000:5.0f} ms  p99 {r['p99_s'] * 1000:5.0f} ms  "
-                f"(accepted {r['accepted']}, refused {r['refused']}, {r['samples']:.0f} "
-                f"latency samples, window {r['window_s']:.1f} s)  |  verify bound "
-                f"{r['verify_bound_tx_s']:5.0f} tx/s ({r['verify_per_s_1core']:.0f} "
-                f"verifies/s/core x {r['cores']} cores / 4)  |  CPU cores used: "
-                + " ".join(f"{k} {v:.2f}" for k, v in r["cpu_share"].items())
-                + f"  |  validator CPU per committed tx (4 nodes) {r['node_cpu_us_per_tx']:.0f} us"
-                + f"  |  load avg {os.getloadavg()[0]:.1f}"
-                + f"  |  signature verifications per tx per node {r['verifies_per_tx_node']:.2f}"
-                + f" (proposal txs taken from the pool {r['interned_per_tx_node']:.2f})"
-                + (f"  |  {r['late_batches']} batches sent late" if r["late_batches"] else ""),
-                flush=True,
-            )
+    mixes = ["realistic", "noop"] if args.mix == "both" else [args.mix]
+    for rate in (float(x) for x in args.rates.split(",")):
+        for mix in mixes:
+            cfg = RunConfig(args.suite, args.validators, mix, rate, args.seconds,
+                            args.read_share, args.filler_keys, 0, args.profile, args.keep_dir)
+            results = []
+            for _ in range(args.repeat):
+                r = run_once(cfg)
+                print_result(r)
+                results.append(r)
+                if args.json_out:
+                    with open(args.json_out, "a") as f:
+                        f.write(json.dumps(_jsonable(r)) + "\n")
+            if args.repeat > 1:
+                m = median_row(results)
+                print(f"-- median of {m['runs']} runs: {m['tx_s']:.0f} tx/s, p50 "
+                      f"{_ms(m['p50_s'])} ms, p99 {_ms(m['p99_s'])} ms, CPU/tx/node "
+                      f"{m['cpu_us_per_tx_node']:.0f} us, {m['bound_ratio']:.1%} of the bound "
+                      f"({m['bound_tx_s']:.0f} tx/s)")
 
 
 if __name__ == "__main__":
