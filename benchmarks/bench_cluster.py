@@ -50,6 +50,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -189,6 +190,7 @@ class Sent:
     call: str
     node: int
     sent_s: float
+    prev: bytes | None  # the sender's transaction before this one in its run, if any
     accepted: bool = False
     reason: str = ""
 
@@ -358,7 +360,7 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
     template = TEMPLATES[cfg.mix]
     sched = Scheduler(runs, len(urls), template)
     w = Window(first_seen=[{} for _ in urls])
-    stalled = False
+    stalled: list[dict[str, Any]] = []
     interval_s = request_txs(template) / cfg.rate_tx_s
     timeout = aiohttp.ClientTimeout(total=60)
     conn = aiohttp.TCPConnector(limit=MAX_REQUESTS_IN_FLIGHT + MAX_READS_IN_FLIGHT + 16)
@@ -389,8 +391,8 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
                 continue
             now = time.monotonic()
             for run in batch:
-                for tx_id in run.tx_ids:
-                    w.sent[tx_id] = Sent(run.call, node, now)
+                for j, tx_id in enumerate(run.tx_ids):
+                    w.sent[tx_id] = Sent(run.call, node, now, run.tx_ids[j - 1] if j else None)
             task = asyncio.create_task(_post(session, urls[node], batch, w, sched))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
@@ -408,7 +410,9 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
             if max(s["height"] for s in sts) > top:
                 progress_at, top = time.monotonic(), max(s["height"] for s in sts)
             elif time.monotonic() - progress_at > STALL_S:
-                stalled = True  # transactions wait in a pool and no block comes: report it
+                # transactions wait in a pool and no block comes: report what each node says
+                stalled = [{k2: st.get(k2) for k2 in ("height", "view", "leader", "pool_size",
+                                                     "in_view_change")} for st in sts]
                 break
             await asyncio.sleep(0.25)
         drained_s = time.monotonic() - w.t1
@@ -440,40 +444,69 @@ def _start_profile(net: LocalNet, cfg: RunConfig,
 # ---- one run -------------------------------------------------------------------------------
 
 
-def run_once(cfg: RunConfig) -> dict[str, Any]:
-    """Build, run and measure one network; returns every figure (JSON-serialisable)."""
+def run_repeated(cfg: RunConfig, repeats: int,
+                 on_result: Any = None) -> list[dict[str, Any]]:
+    """Build the network once (setup history, pre-signed window), then run ``repeats``
+    measurements, each on a fresh copy of the built network with the same transactions;
+    returns every run's figures (JSON-serialisable). ``on_result(r)`` sees each as it ends."""
     suite = get_suite(cfg.suite)
-    verify_rate = verifies_per_second(suite)
-    cores = os.cpu_count() or 1
     template = TEMPLATES[cfg.mix]
     requests = int(cfg.rate_tx_s * cfg.seconds * 1.05 / request_txs(template)) + cfg.validators
+    results = []
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         root = Path(cfg.keep_dir) if cfg.keep_dir else Path(tmp)
-        out = root / f"{cfg.mix}-{cfg.suite}-{cfg.validators}v-{cfg.rate_tx_s:.0f}-{time.time_ns()}"
+        name = f"{cfg.mix}-{cfg.suite}-{cfg.validators}v-{cfg.rate_tx_s:.0f}-{time.time_ns()}"
+        built = root / f"{name}-built"
         workload = Workload(suite, cfg.validators, template, requests,
                             now_ms=time.time_ns() // 1_000_000, filler_keys=cfg.filler_keys,
                             pad_bytes=cfg.pad_bytes)
-        build = build_network(out, workload, cfg.validators, cfg.suite)
+        t = time.monotonic()
+        build = build_network(built, workload, cfg.validators, cfg.suite)
+        build_s = time.monotonic() - t
         if build.failed:
             raise SystemExit(f"the setup history has failed receipts: {build.failed}")
         t = time.monotonic()
         runs = [Prepared.of(run, suite) for run in workload.window_runs()]
         presign_s = time.monotonic() - t
-        profile_out = (Path(cfg.profile_dir) / f"{out.name}.txt") if cfg.profile_dir else None
-        if profile_out is not None:
-            profile_out.parent.mkdir(parents=True, exist_ok=True)
-        net = LocalNet(out)
-        net.start_all()
-        try:
-            d = asyncio.run(drive(net, cfg, workload, runs, build.blocks, profile_out))
-        finally:
-            net.stop_all()
-        chain = _read_chain(out, cfg.suite, build.blocks)
+        for k in range(repeats):
+            out = root / f"{name}-run{k}"
+            shutil.copytree(built, out)
+            r = _measure(cfg, out, workload, runs, build.blocks)
+            shutil.rmtree(out / "data", ignore_errors=True)
+            r.update({"setup": asdict(build), "build_s": build_s, "presign_s": presign_s,
+                      "repeat": k})
+            results.append(r)
+            if on_result is not None:
+                on_result(r)
+    return results
+
+
+def run_once(cfg: RunConfig) -> dict[str, Any]:
+    """Build, run and measure one network."""
+    return run_repeated(cfg, 1)[0]
+
+
+def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared],
+             setup_height: int) -> dict[str, Any]:
+    suite = get_suite(cfg.suite)
+    verify_rate = verifies_per_second(suite)
+    cores = os.cpu_count() or 1
+    load_before = os.getloadavg()
+    profile_out = (Path(cfg.profile_dir) / f"{out.name}.txt") if cfg.profile_dir else None
+    if profile_out is not None:
+        profile_out.parent.mkdir(parents=True, exist_ok=True)
+    net = LocalNet(out)
+    net.start_all()
+    try:
+        d = asyncio.run(drive(net, cfg, workload, runs, setup_height, profile_out))
+    finally:
+        net.stop_all()
+    chain = _read_chain(out, cfg.suite, setup_height)
     result = _summarise(cfg, d, chain)
     result.update({
         "config": asdict(cfg), "cores": cores, "verify_per_s_1core": verify_rate,
         "verify_bound_tx_s": verify_rate * cores / cfg.validators,
-        "load_avg": os.getloadavg(), "setup": asdict(build), "presign_s": presign_s,
+        "load_avg_before": load_before, "load_avg": os.getloadavg(),
         "window_txs_prepared": sum(len(run.tx_ids) for run in runs)})
     result["bound_ratio"] = result["all"]["tx_s"] / result["verify_bound_tx_s"]
     if profile_out is not None and profile_out.exists():
@@ -513,7 +546,8 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
 
     def row(call: str) -> dict[str, Any]:
         return per.setdefault(call, {"sent": 0, "accepted": 0, "committed": 0,
-                                     "committed_in_window": 0, "lost": 0, "latencies": [],
+                                     "committed_in_window": 0, "lost": 0,
+                                     "lost_behind_refused": 0, "latencies": [],
                                      "failed": Counter(), "intended_failures": Counter()})
 
     for tx_id, s in w.sent.items():
@@ -523,6 +557,8 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
         where = chain.get(tx_id)
         if where is None:
             r["lost"] += s.accepted
+            if s.accepted and s.prev is not None and not w.sent[s.prev].accepted:
+                r["lost_behind_refused"] += 1  # its predecessor was refused: a nonce gap
             continue
         height, code = where
         r["committed"] += 1
@@ -568,7 +604,8 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
                 "committed": committed_total, "tx_s": total_in_window / window_s,
                 "p50_s": quantile(all_lat, 0.5), "p99_s": quantile(all_lat, 0.99),
                 "failed": sum(sum(r["failed"].values()) for r in out_rows.values()),
-                "lost": sum(r["lost"] for r in out_rows.values())},
+                "lost": sum(r["lost"] for r in out_rows.values()),
+                "lost_behind_refused": sum(r["lost_behind_refused"] for r in out_rows.values())},
         "refused": dict(w.refused), "late_requests": w.late_requests,
         "request_errors": w.request_errors, "short_runs": d["short"],
         "cpu_share": d["cpu_share"],
@@ -580,9 +617,25 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
         "stalled": d["stalled"],
         "node_cores": node_cores,
         "verifies_per_tx_node": per_tx_node("credchain_signatures_verified_total"),
+        "node_refused": _grown_by_label(before, after, "credchain_txs_refused_total"),
+        "gossip_dropped": _grown_by_label(before, after, "credchain_gossip_dropped_total"),
         "node_hist_p50_s": node_histogram_quantile(before, after, 0.5),
         "node_hist_p99_s": node_histogram_quantile(before, after, 0.99),
     }
+
+
+def _grown_by_label(before: list[dict[str, float]], after: list[dict[str, float]],
+                    metric: str) -> dict[str, float]:
+    """Growth of a labelled counter summed over the nodes, by label set (client and peer
+    submissions alike: a peer's gossip refused as busy shows here, not in the client's)."""
+    out: dict[str, float] = defaultdict(float)
+    for b, a in zip(before, after, strict=True):
+        for name, value in a.items():
+            if name.startswith(metric):
+                grown = value - b.get(name, 0.0)
+                if grown:
+                    out[name[len(metric):] or "total"] += grown
+    return dict(out)
 
 
 # ---- printing ------------------------------------------------------------------------------
@@ -609,7 +662,9 @@ def print_result(r: dict[str, Any]) -> None:
               + (f" (intended: {intended})" if intended else ""))
     a = r["all"]
     print(f"{'all writes':<18}{a['sent']:>8}{a['committed']:>10}{a['tx_s']:>8.0f}"
-          f"{_ms(a['p50_s']):>8}{_ms(a['p99_s']):>8}{a['lost']:>6}  {a['failed']}")
+          f"{_ms(a['p50_s']):>8}{_ms(a['p99_s']):>8}{a['lost']:>6}  {a['failed']}"
+          + (f"  ({a['lost_behind_refused']} lost behind a refused predecessor: nonce gaps)"
+             if a["lost_behind_refused"] else ""))
     for kind, row in r["reads"].items():
         print(f"{kind:<18}{row['reads']:>8}{'':>10}{row['reads_s']:>8.1f}{_ms(row['p50_s']):>8}"
               f"{_ms(row['p99_s']):>8}        HTTP {row['statuses']}")
@@ -623,7 +678,10 @@ def print_result(r: dict[str, Any]) -> None:
           f"{_ms(r['node_hist_p99_s'])} ms; drained in {r['drained_s']:.1f} s; late requests "
           f"{r['late_requests']}; runs short {r['short_runs'] or 0}; refused {r['refused'] or 0}"
           + ("; STALLED: transactions left in a pool, no block for "
-             f"{STALL_S:.0f} s" if r["stalled"] else ""))
+             f"{STALL_S:.0f} s: {r['stalled']}" if r["stalled"] else ""))
+    if r["node_refused"] or r["gossip_dropped"]:
+        print(f"refused at the nodes (clients and peers): {r['node_refused']}; gossip dropped: "
+              f"{r['gossip_dropped'] or 0}")
     if "profile" in r:
         nodeprofile.print_summary(r["profile"])
 
@@ -668,14 +726,13 @@ def main() -> None:
         for mix in mixes:
             cfg = RunConfig(args.suite, args.validators, mix, rate, args.seconds,
                             args.read_share, args.filler_keys, 0, args.profile, args.keep_dir)
-            results = []
-            for _ in range(args.repeat):
-                r = run_once(cfg)
+            def show(r: dict[str, Any]) -> None:
                 print_result(r)
-                results.append(r)
                 if args.json_out:
                     with open(args.json_out, "a") as f:
                         f.write(json.dumps(_jsonable(r)) + "\n")
+
+            results = run_repeated(cfg, args.repeat, show)
             if args.repeat > 1:
                 m = median_row(results)
                 print(f"-- median of {m['runs']} runs: {m['tx_s']:.0f} tx/s, p50 "
