@@ -46,8 +46,8 @@ COMPONENTS: list[tuple[str, str, str | None]] = [
     ("HTTP API and JSON", r"aiohttp/web|shell/api|shell/apikit|shell/httpguard|json/|"
                           r"ledger/jsonform\.py|aiohttp/", None),
     ("chain application and commit", r"shell/chain\.py|shell/driver\.py|shell/server\.py", None),
-    ("asyncio event loop", r"asyncio/|selectors\.py", None),
-    ("threads (idle bookkeeping)", r"threading\.py|concurrent/", None),
+    ("asyncio event loop (scheduling, transports)", r"asyncio/|selectors\.py", None),
+    ("thread pool hand-offs", r"threading\.py|concurrent/", None),
 ]
 # Samples whose innermost frame waits rather than computes (py-spy does not always see these
 # threads as idle): counted apart, as thread-seconds per second of the window, and left out
