@@ -71,7 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import nodeprofile  # noqa: E402
 from benchmarks.prebuilt import build_network, open_store  # noqa: E402
-from benchmarks.workload import TEMPLATES, Run, Workload, request_txs  # noqa: E402
+from benchmarks.workload import Run, Workload, mixes, request_txs, template_of  # noqa: E402
 from ledger.crypto import Suite, get_suite  # noqa: E402
 from ledger.tx import OK  # noqa: E402
 from shell.localnet import LocalNet  # noqa: E402
@@ -362,7 +362,7 @@ async def _wait_up(session: aiohttp.ClientSession, urls: list[str], height: int)
 async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Prepared],
                 setup_height: int, profile_out: Path | None) -> dict[str, Any]:
     urls = net.urls
-    template = TEMPLATES[cfg.mix]
+    template = template_of(cfg.mix)
     sched = Scheduler(runs, len(urls), template)
     w = Window(first_seen=[{} for _ in urls])
     stalled: list[dict[str, Any]] = []
@@ -462,7 +462,7 @@ def run_repeated(cfg: RunConfig, repeats: int,
     measurements, each on a fresh copy of the built network with the same transactions;
     returns every run's figures (JSON-serialisable). ``on_result(r)`` sees each as it ends."""
     suite = get_suite(cfg.suite)
-    template = TEMPLATES[cfg.mix]
+    template = template_of(cfg.mix)
     requests = int(cfg.rate_tx_s * cfg.seconds * 1.05 / request_txs(template)) + cfg.validators
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
@@ -730,7 +730,8 @@ def _jsonable(r: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--suite", choices=["ed25519-sha256", "sm2-sm3"], default="ed25519-sha256")
-    ap.add_argument("--mix", choices=["realistic", "noop", "both"], default="both")
+    ap.add_argument("--mix", choices=[*mixes(), "both"], default="both",
+                    help="both: realistic then noop; call:<name>: one call of the mix alone")
     ap.add_argument("--rates", default="1500", help="offered write tx/s, comma-separated")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--validators", type=int, default=4)
@@ -744,9 +745,9 @@ def main() -> None:
     ap.add_argument("--keep-dir", default="", help="keep the networks (node logs) here")
     ap.add_argument("--json-out", default="", help="append every run's figures (JSON lines)")
     args = ap.parse_args()
-    mixes = ["realistic", "noop"] if args.mix == "both" else [args.mix]
+    chosen = ["realistic", "noop"] if args.mix == "both" else [args.mix]
     for rate in (float(x) for x in args.rates.split(",")):
-        for mix in mixes:
+        for mix in chosen:
             cfg = RunConfig(args.suite, args.validators, mix, rate, args.seconds,
                             args.read_share, args.filler_keys, 0, args.profile, args.keep_dir)
             def show(r: dict[str, Any]) -> None:

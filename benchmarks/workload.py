@@ -37,6 +37,10 @@ Reads beside the writes (``read_targets``): proof bundles of guarantees (验真,
 ``GET /proof/guarantee/<number>``) and eligibility queries (an entity's attestation and its
 credit index in one §9 bundle, ``GET /proofs?key=id/entity/<uscc>&key=credit/entity/<uscc>``).
 
+``call:<name>`` mixes run one call of the realistic mix alone (``template_of``), to measure
+its cost per transaction apart. Every setup also attests ``MEMBERS`` entities: the subjects
+of the window's credit records and the principals of its guarantees.
+
 No call in the realistic mix is meant to fail: every receipt should be ``OK``. The no-op
 template (``NOOP``) calls ``bench.noop``, which no contract handles (receipt
 ``E_UNKNOWN_CALL``, the nonce still moves): the comparison line of the earlier benchmarks.
@@ -102,6 +106,24 @@ REALISTIC: tuple[Slot, ...] = (
 )
 NOOP: tuple[Slot, ...] = (Slot("bench.noop", 4, 25),)
 TEMPLATES = {"realistic": REALISTIC, "noop": NOOP}
+MEMBERS = 64  # entities attested in every setup: principals and subjects of window records
+
+
+def template_of(mix: str) -> tuple[Slot, ...]:
+    """``realistic``, ``noop``, or ``call:<name>``: one call of the realistic mix alone,
+    100 transactions per request in runs of its usual length (its cost measured apart)."""
+    if mix in TEMPLATES:
+        return TEMPLATES[mix]
+    name = mix.removeprefix("call:")
+    for slot in REALISTIC:
+        if slot.call == name:
+            return (Slot(name, 100 // slot.run_txs, slot.run_txs),)
+    raise ValueError(f"unknown mix {mix!r}: realistic, noop or call:<one of "
+                     f"{', '.join(s.call for s in REALISTIC)}>")
+
+
+def mixes() -> list[str]:
+    return [*TEMPLATES, *(f"call:{s.call}" for s in REALISTIC)]
 ROLE_OF_CALL = {
     "identity.attest": "attestor",
     "credit.record": "credit_authority",
@@ -190,8 +212,9 @@ class Workload:
         runs = {slot.call: slot.runs * self.requests for slot in self.template}
         self.bidders = [actor(s, f"bidder/{i}") for i in range(runs.get("bid.submit", 0))]
         self.revealers = [actor(s, f"revealer/{i}") for i in range(runs.get("bid.reveal", 0))]
-        self.bidding_tenders = self._tender_ids("A", len(self.bidders))
+        self.bidding_tenders = self._tender_ids("A", len(self.bidders)) or ["BENCH-A-0"]
         self.opening_tenders = self._tender_ids("B", len(self.revealers))
+        self.members = [(actor(s, f"member/{i}"), uscc(9_000_000 + i)) for i in range(MEMBERS)]
         self.sealed: dict[tuple[str, int, str], SealedBid] = {}
         self.guarantees_setup: list[str] = []
         self.entities_setup: list[str] = []
@@ -264,6 +287,7 @@ class Workload:
         ents = [(self.tenderer, self.tenderer_uscc, "tenderer")]
         ents += [(b, self._bidder_uscc("A", i), b.label) for i, b in enumerate(self.bidders)]
         ents += [(b, self._bidder_uscc("B", i), b.label) for i, b in enumerate(self.revealers)]
+        ents += [(a, code, a.label) for a, code in self.members]
         yield t, [self._sign(self._role("attestor", i), "identity.attest",
                              self._attest_args(code, name, [a.pubkey], t))
                   for i, (a, code, name) in enumerate(ents)]
@@ -389,9 +413,8 @@ class Workload:
             issue = now + DAY_MS
             return self._announce_args(f"BENCH-W-{n}", issue, issue + 25 * DAY_MS)
         if call == "guarantee.issue":
-            i = n % max(1, len(self.bidders))
-            tid = self.bidding_tenders[i % len(self.bidding_tenders)]
-            return self._guarantee_args(f"GW-{n}", self._bidder_uscc("A", i), tid,
+            tid = self.bidding_tenders[n % len(self.bidding_tenders)]
+            return self._guarantee_args(f"GW-{n}", self.members[n % MEMBERS][1], tid,
                                         1 + n % LOTS_PER_TENDER, now - DAY_MS,
                                         now + 30 * DAY_MS)
         return {"n": n, "pad": bytes(self.pad_bytes)} if self.pad_bytes else {"n": n}

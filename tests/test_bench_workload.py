@@ -23,7 +23,9 @@ from benchmarks.workload import (
     REALISTIC,
     Workload,
     actor,
+    mixes,
     request_txs,
+    template_of,
 )
 from ledger.block import Validator
 from ledger.crypto import get_suite
@@ -100,3 +102,19 @@ def test_read_targets_name_setup_records() -> None:
         key = (path.removeprefix("/proof/") if kind == "read.guarantee_proof"
                else path.split("key=")[1].rstrip("&"))
         assert chain.store.tree.get(key) is not None, key
+
+
+@pytest.mark.parametrize("mix", [m for m in mixes() if m.startswith("call:")])
+def test_each_call_alone_commits_without_a_failed_receipt(mix: str) -> None:
+    suite = get_suite("ed25519-sha256")
+    template = template_of(mix)
+    workload = Workload(suite, N_VALIDATORS, template, requests=1,
+                        now_ms=time.time_ns() // 1_000_000)
+    chain, secrets = _chain(workload)
+    report = BuildReport()
+    play(chain, secrets, workload.setup_blocks(), report)
+    window = [tx for run in workload.window_runs() for tx in run.txs]
+    assert {tx.body.call for tx in window} == {template[0].call}
+    done = play(chain, secrets, iter([(workload.now_ms + 1_000, window)]), report)
+    assert [r.code for _, r in done if r.code != OK] == []
+    assert report.failed == {}
