@@ -111,13 +111,16 @@ MEMBERS = 64  # entities attested in every setup: principals and subjects of win
 
 def template_of(mix: str) -> tuple[Slot, ...]:
     """``realistic``, ``noop``, or ``call:<name>``: one call of the realistic mix alone,
-    100 transactions per request in runs of its usual length (its cost measured apart)."""
+    100 transactions per request (its cost measured apart)."""
     if mix in TEMPLATES:
         return TEMPLATES[mix]
     name = mix.removeprefix("call:")
     for slot in REALISTIC:
         if slot.call == name:
-            return (Slot(name, 100 // slot.run_txs, slot.run_txs),)
+            # a role holder's runs of 10 (ten senders per request: the role's senders per
+            # node are not all busy at once); a bidder's runs keep their length
+            run_txs = 10 if name in ROLE_OF_CALL else slot.run_txs
+            return (Slot(name, 100 // run_txs, run_txs),)
     raise ValueError(f"unknown mix {mix!r}: realistic, noop or call:<one of "
                      f"{', '.join(s.call for s in REALISTIC)}>")
 
