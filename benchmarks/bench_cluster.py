@@ -549,6 +549,17 @@ def _read_chain(out: Path, suite_name: str, setup_height: int) -> dict[bytes, tu
     return found
 
 
+def _behind_refused(w: Window, s: Sent) -> bool:
+    """Whether an earlier transaction of the same run (same sender) was refused."""
+    prev = s.prev
+    while prev is not None:
+        before = w.sent[prev]
+        if not before.accepted:
+            return True
+        prev = before.prev
+    return False
+
+
 def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, str]]
                ) -> dict[str, Any]:
     w: Window = d["window"]
@@ -569,8 +580,8 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
         where = chain.get(tx_id)
         if where is None:
             r["lost"] += s.accepted
-            if s.accepted and s.prev is not None and not w.sent[s.prev].accepted:
-                r["lost_behind_refused"] += 1  # its predecessor was refused: a nonce gap
+            if s.accepted and _behind_refused(w, s):
+                r["lost_behind_refused"] += 1  # an earlier nonce of its run was refused
             continue
         height, code = where
         r["committed"] += 1
@@ -683,7 +694,7 @@ def print_result(r: dict[str, Any]) -> None:
     a = r["all"]
     print(f"{'all writes':<18}{a['sent']:>8}{a['committed']:>10}{a['tx_s']:>8.0f}"
           f"{_ms(a['p50_s']):>8}{_ms(a['p99_s']):>8}{a['lost']:>6}  {a['failed']}"
-          + (f"  ({a['lost_behind_refused']} lost behind a refused predecessor: nonce gaps)"
+          + (f"  ({a['lost_behind_refused']} lost behind a refused earlier nonce: gaps)"
              if a["lost_behind_refused"] else ""))
     for kind, row in r["reads"].items():
         print(f"{kind:<18}{row['reads']:>8}{'':>10}{row['reads_s']:>8.1f}{_ms(row['p50_s']):>8}"
