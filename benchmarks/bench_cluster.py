@@ -5,7 +5,8 @@ setup history (``benchmarks/prebuilt.py``: entities attested, tenders announced,
 issued, the opening tenders' bids sealed and opened; optional filler to a chosen state
 size), pre-sign the window's transactions (``benchmarks/workload.py``: the mix and its
 proportions are documented there), start the validators (``shell.localnet.LocalNet``,
-loopback only), and for ``--seconds`` send one request of 100 transactions every
+loopback only), and for ``--seconds`` (after ``--warmup`` seconds of the same load, not
+measured) send one request of 100 transactions every
 ``100 / rate`` seconds on a fixed grid (open loop: a request is sent on time whatever the
 answers to earlier ones; at most ``MAX_REQUESTS_IN_FLIGHT`` outstanding, a request that
 had to wait is counted *late*) round-robin to the nodes, each request composed of whole
@@ -96,6 +97,7 @@ class RunConfig:
     read_share: float = 0.02  # reads per second as a fraction of the offered write rate
     filler_keys: int = 0
     pad_bytes: int = 0  # bench.noop only: a padding argument of this many bytes
+    warmup_s: float = 0.0  # load sent before the measured window (caches, pool, pipeline)
     profile_dir: str = ""
     keep_dir: str = ""
 
@@ -371,7 +373,6 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
     conn = aiohttp.TCPConnector(limit=MAX_REQUESTS_IN_FLIGHT + MAX_READS_IN_FLIGHT + 16)
     async with aiohttp.ClientSession(timeout=timeout, connector=conn) as session:
         await _wait_up(session, urls, setup_height)
-        before = await _metrics(session, urls)
         stop_poll = asyncio.Event()
         poller = asyncio.create_task(_poll(session, urls, w, stop_poll))
         # the idle network with the poller running: what the benchmark itself costs a node
@@ -380,16 +381,22 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
         cpu_idle1 = cpu_seconds(net)
         idle_cores = {k2: (cpu_idle1[k2] - cpu_idle0[k2]) / (time.monotonic() - idle0)
                       for k2 in cpu_idle1}
-        spy = _start_profile(net, cfg, profile_out)
-        cpu0 = cpu_seconds(net)
-        w.t0 = time.monotonic()
-        until = w.t0 + cfg.seconds
-        reader = asyncio.create_task(_read(session, urls, workload.read_targets(),
-                                           cfg.read_share * cfg.rate_tx_s, until, w))
+        started_s = time.monotonic()
+        until = started_s + cfg.warmup_s + cfg.seconds
         in_flight: set[asyncio.Task[None]] = set()
-        next_at = w.t0
+        next_at = started_s
         k = 0
+        measuring = False
         while time.monotonic() < until:
+            if not measuring and time.monotonic() >= started_s + cfg.warmup_s:
+                # the measured window starts (after the warm-up, if any)
+                measuring = True
+                before = await _metrics(session, urls)
+                spy = _start_profile(net, cfg, profile_out)
+                cpu0 = cpu_seconds(net)
+                w.t0 = time.monotonic()
+                reader = asyncio.create_task(_read(session, urls, workload.read_targets(),
+                                                   cfg.read_share * cfg.rate_tx_s, until, w))
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             next_at += interval_s
             if len(in_flight) >= MAX_REQUESTS_IN_FLIGHT:
@@ -463,7 +470,8 @@ def run_repeated(cfg: RunConfig, repeats: int,
     returns every run's figures (JSON-serialisable). ``on_result(r)`` sees each as it ends."""
     suite = get_suite(cfg.suite)
     template = template_of(cfg.mix)
-    requests = int(cfg.rate_tx_s * cfg.seconds * 1.05 / request_txs(template)) + cfg.validators
+    requests = int(cfg.rate_tx_s * (cfg.seconds + cfg.warmup_s) * 1.05 / request_txs(template)
+                   ) + cfg.validators
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         root = Path(cfg.keep_dir) if cfg.keep_dir else Path(tmp)
@@ -549,6 +557,14 @@ def _read_chain(out: Path, suite_name: str, setup_height: int) -> dict[bytes, tu
     return found
 
 
+def _seen(w: Window, s: Sent, height: int) -> float | None:
+    """When the admitting node was first seen at or past ``height`` (else the first node)."""
+    seen = w.first_seen[s.node].get(height)
+    if seen is None:  # the admitting node's poll missed it: the first node that showed it
+        seen = min((fs[height] for fs in w.first_seen if height in fs), default=None)
+    return seen
+
+
 def _behind_refused(w: Window, s: Sent) -> bool:
     """Whether an earlier transaction of the same run (same sender) was refused."""
     prev = s.prev
@@ -573,7 +589,20 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
                                      "lost_behind_refused": 0, "latencies": [],
                                      "failed": Counter(), "intended_failures": Counter()})
 
+    after_t0 = 0  # transactions applied after the window opened (warm-up ones included)
+    warmup_failed: Counter[str] = Counter()
     for tx_id, s in w.sent.items():
+        if s.sent_s < w.t0:  # sent in the warm-up: counted only where it lands in the window
+            where = chain.get(tx_id)
+            if where is None:
+                continue
+            seen = _seen(w, s, where[0])
+            if where[1] != OK and where[1] not in INTENDED_CODES.get(s.call, ()):
+                warmup_failed[f"{s.call} {where[1]}"] += 1
+            if seen is not None and seen > w.t0:
+                after_t0 += 1
+                row(s.call)["committed_in_window"] += seen <= w.t1
+            continue
         r = row(s.call)
         r["sent"] += 1
         r["accepted"] += s.accepted
@@ -588,11 +617,10 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
         if code != OK:
             bucket = "intended_failures" if code in INTENDED_CODES.get(s.call, ()) else "failed"
             r[bucket][code] += 1
-        seen = w.first_seen[s.node].get(height)
-        if seen is None:  # the admitting node's poll missed it: the first node that showed it
-            seen = min((fs[height] for fs in w.first_seen if height in fs), default=None)
+        seen = _seen(w, s, height)
         if seen is None:
             continue
+        after_t0 += 1
         r["latencies"].append(seen - s.sent_s)
         r["committed_in_window"] += seen <= w.t1
     out_rows: dict[str, Any] = {}
@@ -607,7 +635,8 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
     node_cores = sum(v for k, v in d["cpu_share"].items() if k.startswith("node"))
     n = cfg.validators
     before, after = d["metrics_before"], d["metrics_after"]
-    committed_total = int(sum(r["committed"] for r in out_rows.values()))
+    # CPU and verifications from the window's start on, over what was applied from then on
+    committed_total = after_t0
 
     def per_tx_node(counter: str) -> float:
         grown = sum(float(a.get(counter, 0.0)) - float(b.get(counter, 0.0))
@@ -623,12 +652,16 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
                        "statuses": dict(statuses)}
     return {
         "window_s": window_s, "drained_s": d["drained_s"], "calls": out_rows, "reads": reads,
-        "all": {"sent": len(w.sent), "committed_in_window": total_in_window,
-                "committed": committed_total, "tx_s": total_in_window / window_s,
+        "all": {"sent": sum(r["sent"] for r in out_rows.values()),
+                "committed_in_window": total_in_window,
+                "committed": sum(r["committed"] for r in out_rows.values()),
+                "applied_after_window_start": committed_total,
+                "tx_s": total_in_window / window_s,
                 "p50_s": quantile(all_lat, 0.5), "p99_s": quantile(all_lat, 0.99),
                 "failed": sum(sum(r["failed"].values()) for r in out_rows.values()),
                 "lost": sum(r["lost"] for r in out_rows.values()),
-                "lost_behind_refused": sum(r["lost_behind_refused"] for r in out_rows.values())},
+                "lost_behind_refused": sum(r["lost_behind_refused"] for r in out_rows.values()),
+                "warmup_failed": dict(warmup_failed)},
         "refused": dict(w.refused), "late_requests": w.late_requests,
         "request_errors": w.request_errors, "short_runs": d["short"],
         "cpu_share": d["cpu_share"],
@@ -745,6 +778,8 @@ def main() -> None:
                     help="both: realistic then noop; call:<name>: one call of the mix alone")
     ap.add_argument("--rates", default="1500", help="offered write tx/s, comma-separated")
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--warmup", type=float, default=0.0,
+                    help="seconds of load before the measured window (not measured)")
     ap.add_argument("--validators", type=int, default=4)
     ap.add_argument("--read-share", type=float, default=0.02,
                     help="proof reads per second as a fraction of the offered write rate")
@@ -759,8 +794,10 @@ def main() -> None:
     chosen = ["realistic", "noop"] if args.mix == "both" else [args.mix]
     for rate in (float(x) for x in args.rates.split(",")):
         for mix in chosen:
-            cfg = RunConfig(args.suite, args.validators, mix, rate, args.seconds,
-                            args.read_share, args.filler_keys, 0, args.profile, args.keep_dir)
+            cfg = RunConfig(suite=args.suite, validators=args.validators, mix=mix, rate_tx_s=rate,
+                            seconds=args.seconds, read_share=args.read_share,
+                            filler_keys=args.filler_keys, profile_dir=args.profile,
+                            keep_dir=args.keep_dir, warmup_s=args.warmup)
             def show(r: dict[str, Any]) -> None:
                 print_result(r)
                 if args.json_out:

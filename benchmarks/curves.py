@@ -124,7 +124,7 @@ def plot(name: str, title: str, xlabel: str, points: list[Point], axes_spec: lis
 
 def curve_state(args: argparse.Namespace, log: Path) -> Path:
     base = RunConfig(suite=args.suite, mix="realistic", rate_tx_s=args.rate, seconds=args.seconds,
-                     read_share=args.read_share)
+                     read_share=args.read_share, warmup_s=args.warmup)
     points = [measure("state", float(n), replace(base, filler_keys=n), args.repeat, log)
               for n in (int(v) for v in args.sizes.split(","))]
     for p in points:
@@ -136,7 +136,7 @@ def curve_state(args: argparse.Namespace, log: Path) -> Path:
 
 def curve_validators(args: argparse.Namespace, log: Path) -> Path:
     base = RunConfig(suite=args.suite, mix="realistic", rate_tx_s=args.rate, seconds=args.seconds,
-                     read_share=args.read_share)
+                     read_share=args.read_share, warmup_s=args.warmup)
     points = [measure("validators", float(n), replace(base, validators=n), args.repeat, log)
               for n in (int(v) for v in args.validators.split(","))]
     return plot("validators", f"realistic mix, {args.suite}, {args.rate:.0f} tx/s offered",
@@ -146,7 +146,7 @@ def curve_validators(args: argparse.Namespace, log: Path) -> Path:
 
 def curve_txsize(args: argparse.Namespace, log: Path) -> Path:
     base = RunConfig(suite=args.suite, mix="noop", rate_tx_s=args.rate, seconds=args.seconds,
-                     read_share=0.0)
+                     read_share=0.0, warmup_s=args.warmup)
     points = []
     for pad in (int(v) for v in args.pads.split(",")):
         p = measure("txsize", float(pad), replace(base, pad_bytes=pad), args.repeat, log)
@@ -158,7 +158,7 @@ def curve_txsize(args: argparse.Namespace, log: Path) -> Path:
 
 def curve_latency(args: argparse.Namespace, log: Path) -> Path:
     base = RunConfig(suite=args.suite, mix="realistic", seconds=args.seconds,
-                     read_share=args.read_share)
+                     read_share=args.read_share, warmup_s=args.warmup)
     points = [measure("latency", rate, replace(base, rate_tx_s=rate), args.repeat, log)
               for rate in (float(v) for v in args.rates.split(","))]
     return plot("latency", f"realistic mix, {args.suite}, 4 validators", "offered tx/s", points,
@@ -182,6 +182,8 @@ def main() -> None:
     ap.add_argument("--validators", default="4,7")
     ap.add_argument("--pads", default="0,1024,4096,16384")
     ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--warmup", type=float, default=0.0,
+                    help="seconds of load before each measured window")
     ap.add_argument("--read-share", type=float, default=0.02)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json-out", type=Path, default=HERE / "curves.jsonl")
