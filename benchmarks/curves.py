@@ -19,7 +19,8 @@ Curves (``python benchmarks/curves.py CURVE [options]``; ``all`` runs the four i
 
 Every run is a fresh network (the setup is built once per point and copied for each
 repeat). A point is the median of ``--repeat`` runs; the error bars span the runs. The
-verification bound of each run is recorded beside it. Needs the ``[bench]`` extra
+verification bound of each run is recorded beside it. ``--from-json FILE`` plots a curve
+again from recorded runs. Needs the ``[bench]`` extra
 (matplotlib): ``.venv/bin/pip install -e '.[bench]'``.
 """
 
@@ -71,7 +72,11 @@ def measure(label: str, x: float, cfg: RunConfig, repeat: int, log: Path) -> Poi
         with log.open("a") as f:
             f.write(json.dumps({"curve": label, "x": x, **r}, default=str) + "\n")
 
-    runs = run_repeated(cfg, repeat, keep)
+    return point_of(x, run_repeated(cfg, repeat, keep))
+
+
+def point_of(x: float, runs: list[dict[str, Any]]) -> Point:
+    """A curve's point from its runs: medians, and min/max for the bars."""
     return {
         "x": x, "tx_s": _stats(runs, _all_tx_s), "cpu_us": _stats(runs, _cpu),
         "p50_ms": _stats(runs, _p50_ms), "p99_ms": _stats(runs, _p99_ms),
@@ -110,6 +115,8 @@ def plot(name: str, title: str, xlabel: str, points: list[Point], axes_spec: lis
         ax.set_ylim(bottom=0)
         if log_x:
             ax.set_xscale("log")
+        else:
+            ax.set_xticks(xs)
         ax.legend(fontsize=8)
     load = [a for p in points for a in p["load_avg"]]
     fig.suptitle(f"{title}\nmedian of {points[0]['runs']} runs per point (bars: min–max); "
@@ -127,6 +134,10 @@ def curve_state(args: argparse.Namespace, log: Path) -> Path:
                      read_share=args.read_share, warmup_s=args.warmup)
     points = [measure("state", float(n), replace(base, filler_keys=n), args.repeat, log)
               for n in (int(v) for v in args.sizes.split(","))]
+    return plot_state(args, points)
+
+
+def plot_state(args: argparse.Namespace, points: list[Point]) -> Path:
     for p in points:
         p["x"] = p["state_keys"]
     return plot("state", f"realistic mix, {args.suite}, 4 validators, {args.rate:.0f} tx/s offered",
@@ -139,6 +150,10 @@ def curve_validators(args: argparse.Namespace, log: Path) -> Path:
                      read_share=args.read_share, warmup_s=args.warmup)
     points = [measure("validators", float(n), replace(base, validators=n), args.repeat, log)
               for n in (int(v) for v in args.validators.split(","))]
+    return plot_validators(args, points)
+
+
+def plot_validators(args: argparse.Namespace, points: list[Point]) -> Path:
     return plot("validators", f"realistic mix, {args.suite}, {args.rate:.0f} tx/s offered",
                 "validators", points,
                 [TX_S, CPU])
@@ -147,10 +162,12 @@ def curve_validators(args: argparse.Namespace, log: Path) -> Path:
 def curve_txsize(args: argparse.Namespace, log: Path) -> Path:
     base = RunConfig(suite=args.suite, mix="noop", rate_tx_s=args.rate, seconds=args.seconds,
                      read_share=0.0, warmup_s=args.warmup)
-    points = []
-    for pad in (int(v) for v in args.pads.split(",")):
-        p = measure("txsize", float(pad), replace(base, pad_bytes=pad), args.repeat, log)
-        points.append(p)
+    points = [measure("txsize", float(pad), replace(base, pad_bytes=pad), args.repeat, log)
+              for pad in (int(v) for v in args.pads.split(","))]
+    return plot_txsize(args, points)
+
+
+def plot_txsize(args: argparse.Namespace, points: list[Point]) -> Path:
     return plot("txsize", f"bench.noop with padding, {args.suite}, 4 validators, "
                 f"{args.rate:.0f} tx/s offered", "padding argument (bytes)", points,
                 [TX_S, CPU])
@@ -161,6 +178,10 @@ def curve_latency(args: argparse.Namespace, log: Path) -> Path:
                      read_share=args.read_share, warmup_s=args.warmup)
     points = [measure("latency", rate, replace(base, rate_tx_s=rate), args.repeat, log)
               for rate in (float(v) for v in args.rates.split(","))]
+    return plot_latency(args, points)
+
+
+def plot_latency(args: argparse.Namespace, points: list[Point]) -> Path:
     return plot("latency", f"realistic mix, {args.suite}, 4 validators", "offered tx/s", points,
                 [("submit → applied latency (ms)",
                   [("p50_ms", "p50", "tab:green"), ("p99_ms", "p99", "tab:red")]), TX_S])
@@ -168,6 +189,22 @@ def curve_latency(args: argparse.Namespace, log: Path) -> Path:
 
 CURVES = {"state": curve_state, "validators": curve_validators, "txsize": curve_txsize,
           "latency": curve_latency}
+PLOTS = {"state": plot_state, "validators": plot_validators, "txsize": plot_txsize,
+         "latency": plot_latency}
+
+
+def replot(name: str, args: argparse.Namespace, records: Path) -> Path:
+    """Plot a curve again from the runs recorded in ``records`` (JSON lines)."""
+    runs: dict[float, list[dict[str, Any]]] = {}
+    for line in records.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("curve") == name:
+            runs.setdefault(float(r["x"]), []).append(r)
+    if not runs:
+        raise SystemExit(f"no runs of curve {name!r} in {records}")
+    args.suite = next(iter(runs.values()))[0]["config"]["suite"]
+    args.rate = next(iter(runs.values()))[0]["config"]["rate_tx_s"]
+    return PLOTS[name](args, [point_of(x, rs) for x, rs in sorted(runs.items())])
 
 
 def main() -> None:
@@ -187,11 +224,14 @@ def main() -> None:
     ap.add_argument("--read-share", type=float, default=0.02)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json-out", type=Path, default=HERE / "curves.jsonl")
+    ap.add_argument("--from-json", type=Path, default=None,
+                    help="plot again from recorded runs (JSON lines) instead of running")
     args = ap.parse_args()
     names = list(CURVES) if args.curve == "all" else [args.curve]
     for name in names:
         started = time.monotonic()
-        png = CURVES[name](args, args.json_out)
+        png = (replot(name, args, args.from_json) if args.from_json is not None
+               else CURVES[name](args, args.json_out))
         print(f"curve {name}: {png} ({time.monotonic() - started:.0f} s)", flush=True)
 
 
