@@ -44,7 +44,8 @@ comparison with the earlier results; ``--mix both`` (the default) runs the reali
 then the no-op mix at the same offered rate. ``--profile DIR`` records node 0 with py-spy
 for the window and prints where its time went per transaction (``benchmarks/nodeprofile.py``).
 
-Run: ``.venv/bin/python benchmarks/bench_cluster.py --rates 1500 --seconds 20``.
+Run: ``.venv/bin/python benchmarks/bench_cluster.py --rates 300 --seconds 20 --repeat 3``
+(results and the exact commands of each figure: ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -776,7 +777,7 @@ def main() -> None:
     ap.add_argument("--suite", choices=["ed25519-sha256", "sm2-sm3"], default="ed25519-sha256")
     ap.add_argument("--mix", choices=[*mixes(), "both"], default="both",
                     help="both: realistic then noop; call:<name>: one call of the mix alone")
-    ap.add_argument("--rates", default="1500", help="offered write tx/s, comma-separated")
+    ap.add_argument("--rates", default="300", help="offered write tx/s, comma-separated")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--warmup", type=float, default=0.0,
                     help="seconds of load before the measured window (not measured)")
