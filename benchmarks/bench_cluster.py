@@ -10,7 +10,11 @@ measured) send one request of 100 transactions every
 ``100 / rate`` seconds on a fixed grid (open loop: a request is sent on time whatever the
 answers to earlier ones; at most ``MAX_REQUESTS_IN_FLIGHT`` outstanding, a request that
 had to wait is counted *late*) round-robin to the nodes, each request composed of whole
-runs of every call type in the template's proportions. Beside the writes, a reader sends
+runs of every call type in the template's proportions. A transaction refused with a "later"
+answer (``busy``, ``sender_busy``, ``rate_limited``, ``future_limit``, ``pool_full``) is sent
+again with the rest of its run at its sender's next turn, as a client told 503/429 does
+(``--no-retry``: never; a refused nonce then leaves a gap that stops its sender's later
+transactions). Beside the writes, a reader sends
 proof-bundle queries (guarantee proofs and eligibility bundles) at ``--read-share`` of the
 write rate, also open loop. Every loop is bounded in count and time.
 
@@ -99,6 +103,7 @@ class RunConfig:
     filler_keys: int = 0
     pad_bytes: int = 0  # bench.noop only: a padding argument of this many bytes
     warmup_s: float = 0.0  # load sent before the measured window (caches, pool, pipeline)
+    retry: bool = True  # resend after a "later" refusal (busy, sender_busy, rate_limited...)
     profile_dir: str = ""
     keep_dir: str = ""
 
@@ -187,6 +192,10 @@ class Prepared:
     tx_ids: tuple[bytes, ...]
     hexes: tuple[str, ...]
 
+    def suffix(self, start: int) -> Prepared:
+        return Prepared(self.call, self.sender, self.node, self.tx_ids[start:],
+                        self.hexes[start:])
+
     @classmethod
     def of(cls, run: Run, suite: Suite) -> Prepared:
         return cls(run.call, run.sender, run.node, tuple(tx.tx_id(suite) for tx in run.txs),
@@ -200,7 +209,8 @@ class Sent:
     sent_s: float
     prev: bytes | None  # the sender's transaction before this one in its run, if any
     accepted: bool = False
-    reason: str = ""
+    reason: str = ""  # the last refusal's reason ("" once accepted)
+    attempts: int = 1
 
 
 class Scheduler:
@@ -210,13 +220,13 @@ class Scheduler:
     def __init__(self, runs: list[Prepared], n_nodes: int, template: Any) -> None:
         self.template = template
         self.queues: dict[tuple[int, str], list[deque[Prepared]]] = defaultdict(list)
-        by_sender: dict[tuple[int, str, bytes], deque[Prepared]] = {}
+        self.by_sender: dict[tuple[int, str, bytes], deque[Prepared]] = {}
         for run in runs:
             key = (run.node, run.call, run.sender)
-            if key not in by_sender:
-                by_sender[key] = deque()
-                self.queues[(run.node, run.call)].append(by_sender[key])
-            by_sender[key].append(run)
+            if key not in self.by_sender:
+                self.by_sender[key] = deque()
+                self.queues[(run.node, run.call)].append(self.by_sender[key])
+            self.by_sender[key].append(run)
         self.turn: Counter[tuple[int, str]] = Counter()
         self.busy: set[bytes] = set()
         self.short: Counter[str] = Counter()
@@ -244,6 +254,10 @@ class Scheduler:
                 return q.popleft()
         return None
 
+    def requeue(self, run: Prepared) -> None:
+        """``run`` goes out again at its sender's next turn, before its later runs."""
+        self.by_sender[(run.node, run.call, run.sender)].appendleft(run)
+
     def release(self, runs: list[Prepared]) -> None:
         for run in runs:
             self.busy.discard(run.sender)
@@ -254,6 +268,7 @@ class Window:
     sent: dict[bytes, Sent] = field(default_factory=dict)
     refused: Counter[str] = field(default_factory=Counter)  # "call reason"
     late_requests: int = 0
+    resent: int = 0  # transactions sent again after a "later" refusal
     request_errors: int = 0
     reads: list[tuple[str, float, int]] = field(default_factory=list)  # kind, latency, status
     first_seen: list[dict[int, float]] = field(default_factory=list)  # node -> height -> t
@@ -261,24 +276,47 @@ class Window:
     t1: float = 0.0
 
 
+# Refusals that say "later": the sender sends the refused transaction and the rest of its
+# run again at its next turn, as a client told 503/429 does. Answers that say the node holds
+# (or has committed) the transaction already count as accepted.
+RETRY_REASONS = {"busy", "sender_busy", "rate_limited", "future_limit", "pool_full",
+                 "sender_limit", "request_error"}
+HELD_REASONS = {"duplicate", "nonce_pending", "stale_nonce"}
+
+
 async def _post(session: aiohttp.ClientSession, url: str, runs: list[Prepared], w: Window,
-                sched: Scheduler) -> None:
-    txs = [(run.call, pair) for run in runs for pair in zip(run.tx_ids, run.hexes, strict=True)]
+                sched: Scheduler, retry: bool) -> None:
+    hexes = [hx for run in runs for hx in run.hexes]
+    results: list[tuple[bool, str]]
     try:
-        async with session.post(f"{url}/txs", json={"txs": [hx for _, (_, hx) in txs]}) as resp:
+        async with session.post(f"{url}/txs", json={"txs": hexes}) as resp:
             out = await resp.json()
-        for (call, (tx_id, _)), r in zip(txs, out.get("results", []), strict=False):
-            w.sent[tx_id].accepted = bool(r["accepted"])
-            if not r["accepted"]:
-                w.sent[tx_id].reason = r["reason"]
-                w.refused[f"{call} {r['reason'].split(':', 1)[0]}"] += 1
+        results = [(bool(r["accepted"]), str(r["reason"]).split(":", 1)[0])
+                   for r in out.get("results", [])]
     except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
         w.request_errors += 1
-        for call, (tx_id, _) in txs:
-            w.sent[tx_id].reason = "request_error"
-            w.refused[f"{call} request_error"] += 1
-    finally:
-        sched.release(runs)
+        results = []
+    results += [(False, "request_error")] * (len(hexes) - len(results))
+    k = 0
+    for run in runs:
+        again = None  # index in the run from which it is sent again
+        for j, tx_id in enumerate(run.tx_ids):
+            accepted, reason = results[k]
+            k += 1
+            sent = w.sent[tx_id]
+            if accepted or (reason in HELD_REASONS and sent.attempts > 1):
+                sent.accepted, sent.reason = True, ""
+                continue
+            w.refused[f"{run.call} {reason}"] += 1
+            sent.reason = reason
+            if retry and reason in RETRY_REASONS and again is None:
+                again = j
+        if again is not None:
+            for tx_id in run.tx_ids[again:]:
+                w.sent[tx_id].attempts += 1
+            w.resent += len(run.tx_ids) - again
+            sched.requeue(run.suffix(again))
+    sched.release(runs)
 
 
 async def _poll(session: aiohttp.ClientSession, urls: list[str], w: Window,
@@ -411,8 +449,11 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
             now = time.monotonic()
             for run in batch:
                 for j, tx_id in enumerate(run.tx_ids):
-                    w.sent[tx_id] = Sent(run.call, node, now, run.tx_ids[j - 1] if j else None)
-            task = asyncio.create_task(_post(session, urls[node], batch, w, sched))
+                    if tx_id not in w.sent:  # a first attempt (a resend keeps its first time)
+                        w.sent[tx_id] = Sent(run.call, node, now,
+                                             run.tx_ids[j - 1] if j else None)
+            task = asyncio.create_task(_post(session, urls[node], batch, w, sched,
+                                             cfg.retry))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         w.t1 = time.monotonic()
@@ -663,7 +704,7 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
                 "lost": sum(r["lost"] for r in out_rows.values()),
                 "lost_behind_refused": sum(r["lost_behind_refused"] for r in out_rows.values()),
                 "warmup_failed": dict(warmup_failed)},
-        "refused": dict(w.refused), "late_requests": w.late_requests,
+        "refused": dict(w.refused), "late_requests": w.late_requests, "resent": w.resent,
         "request_errors": w.request_errors, "short_runs": d["short"],
         "cpu_share": d["cpu_share"],
         # all the validators' CPU from the window's start to the end of the drain, over every
@@ -743,7 +784,8 @@ def print_result(r: dict[str, Any]) -> None:
           + f"; verifications per tx per node {r['verifies_per_tx_node']:.2f}")
     print(f"node histograms (all calls): p50 {_ms(r['node_hist_p50_s'])} ms, p99 "
           f"{_ms(r['node_hist_p99_s'])} ms; drained in {r['drained_s']:.1f} s; late requests "
-          f"{r['late_requests']}; runs short {r['short_runs'] or 0}; refused {r['refused'] or 0}"
+          f"{r['late_requests']}; runs short {r['short_runs'] or 0}; refusals {r['refused'] or 0}"
+          f" (transactions sent again after them: {r['resent']})"
           + ("; STALLED: transactions left in a pool, no block for "
              f"{STALL_S:.0f} s: {r['stalled']}" if r["stalled"] else ""))
     if r["node_refused"] or r["gossip_dropped"]:
@@ -779,6 +821,8 @@ def main() -> None:
                     help="both: realistic then noop; call:<name>: one call of the mix alone")
     ap.add_argument("--rates", default="300", help="offered write tx/s, comma-separated")
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--no-retry", action="store_true",
+                    help="never send a refused transaction again (the first runs' behaviour)")
     ap.add_argument("--warmup", type=float, default=0.0,
                     help="seconds of load before the measured window (not measured)")
     ap.add_argument("--validators", type=int, default=4)
@@ -798,7 +842,8 @@ def main() -> None:
             cfg = RunConfig(suite=args.suite, validators=args.validators, mix=mix, rate_tx_s=rate,
                             seconds=args.seconds, read_share=args.read_share,
                             filler_keys=args.filler_keys, profile_dir=args.profile,
-                            keep_dir=args.keep_dir, warmup_s=args.warmup)
+                            keep_dir=args.keep_dir, warmup_s=args.warmup,
+                            retry=not args.no_retry)
             def show(r: dict[str, Any]) -> None:
                 print_result(r)
                 if args.json_out:

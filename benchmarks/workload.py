@@ -70,6 +70,7 @@ from contracts.periods import DAY_MS
 from contracts.uscc import check_char
 from ledger import tags
 from ledger.crypto import Suite
+from ledger.limits import MAX_ARGS_STR_BYTES
 from ledger.tx import SignedTx, TxBody, sign_tx
 
 CHAIN_ID = "bench"
@@ -420,7 +421,10 @@ class Workload:
             return self._guarantee_args(f"GW-{n}", self.members[n % MEMBERS][1], tid,
                                         1 + n % LOTS_PER_TENDER, now - DAY_MS,
                                         now + 30 * DAY_MS)
-        return {"n": n, "pad": bytes(self.pad_bytes)} if self.pad_bytes else {"n": n}
+        # bench.noop: the padding in byte strings of at most MAX_ARGS_STR_BYTES (8 KiB)
+        pad = [bytes(min(MAX_ARGS_STR_BYTES, self.pad_bytes - i))
+               for i in range(0, self.pad_bytes, MAX_ARGS_STR_BYTES)]
+        return {"n": n, "pad": pad} if pad else {"n": n}
 
     # ---- reads ---------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from ledger.block import Validator
 from ledger.crypto import get_suite
 from ledger.genesis import GenesisDoc
 from ledger.kv import MemoryKV
-from ledger.tx import OK
+from ledger.tx import OK, SignedTx
 from shell.chain import Chain
 
 N_VALIDATORS = 4
@@ -77,10 +77,11 @@ def test_realistic_mix_commits_without_a_failed_receipt(suite_name: str) -> None
     assert report.failed == {}
 
 
-def test_noop_mix_fails_only_as_intended() -> None:
+@pytest.mark.parametrize("pad_bytes", [0, 64, 16_384])
+def test_noop_mix_fails_only_as_intended(pad_bytes: int) -> None:
     suite = get_suite("ed25519-sha256")
     workload = Workload(suite, N_VALIDATORS, NOOP, requests=1,
-                        now_ms=time.time_ns() // 1_000_000, pad_bytes=64)
+                        now_ms=time.time_ns() // 1_000_000, pad_bytes=pad_bytes)
     chain, secrets = _chain(workload)
     report = BuildReport()
     play(chain, secrets, workload.setup_blocks(), report)
@@ -88,6 +89,9 @@ def test_noop_mix_fails_only_as_intended() -> None:
     done = play(chain, secrets, iter([(workload.now_ms + 1_000, window)]), report)
     assert {r.code for _, r in done} == {"E_UNKNOWN_CALL"}
     assert len(done) == request_txs(NOOP)
+    for tx, _ in done:  # what the node's admission checks first (a malformed tx is refused)
+        assert SignedTx.decode(tx.encode()) == tx
+        assert len(tx.encode()) >= pad_bytes
 
 
 def test_read_targets_name_setup_records() -> None:
