@@ -12,7 +12,7 @@ import click
 
 from ledger.errors import InvalidInput
 from shell.client import NodeError
-from shell.commands import audit, bid, chain, demo, gov, keys, network
+from shell.commands import audit, bid, chain, demo, gov, history, keys, network
 
 
 class _Group(click.Group):
@@ -34,8 +34,9 @@ def main() -> None:
 
 
 for command in (keys.keys, network.network, network.node_group, network.net_group,
-                chain.status, chain.tx, chain.proof, chain.verify, demo.demo, bid.bid,
-                audit.audit, gov.gov):
+                chain.status, chain.tx, chain.proof, chain.verify, chain.eligibility,
+                demo.demo, bid.bid,
+                audit.audit, gov.gov, history.history):
     main.add_command(command)
 
 

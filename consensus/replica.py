@@ -5,8 +5,9 @@ window is one height; messages up to ``height_window`` heights ahead are buffere
 
 1. View 0 of a height: the leader ``(view + height) mod n`` takes a batch of ready
    transactions from the shell's pool (``TxSource``; bounded by count, bytes and
-   ``batch_wait_ticks``; an empty "heartbeat" block once ``empty_block_ticks`` passed at
-   the height with nothing to propose, so an idle chain writes few blocks), executes them
+   ``batch_wait_ticks``, or at once when it has just applied the previous height's block;
+   an empty "heartbeat" block once ``empty_block_ticks`` passed at the height with nothing
+   to propose, so an idle chain writes few blocks), executes them
    (``Application.propose``) and broadcasts a ``PrePrepare`` carrying the block. Views above
    0 propose through ``NewView`` only. The replica keeps no transaction queue of its own.
 2. A replica checks the proposal (``consensus.checks``: parent, height, proposer, time,
@@ -212,7 +213,11 @@ class Replica:
         elif isinstance(event, BlocksFetched):
             self._on_fetched(event, out)
         elif isinstance(event, BlockApplied):
-            pass  # the drain at the top of ``step`` already resumed
+            # The drain at the top of ``step`` already resumed. A leader of the new height
+            # proposes at once what gathered during the last one: those transactions have
+            # waited a whole round already (batching them longer only adds latency).
+            if not self._barrier:
+                self._maybe_propose(out, at_once=True)
         else:
             raise AssertionError(f"unknown event {event!r}")
 
@@ -275,7 +280,7 @@ class Replica:
         self._valid[block.hash(self.suite)] = (block, self.app.next_validators(block))
         return block
 
-    def _maybe_propose(self, out: list[Effect]) -> None:
+    def _maybe_propose(self, out: list[Effect], at_once: bool = False) -> None:
         if (self.index is None or self.view != 0 or self.in_view_change
                 or self.proposal is not None or self.my_prepare is not None
                 or leader(self.height, 0, len(self.validators)) != self.index):
@@ -283,7 +288,7 @@ class Replica:
         cfg = self.config
         ready = self.txs.ready_count
         full = ready >= cfg.batch_tx_max
-        waited = self.ticks_in_view >= cfg.batch_wait_ticks and ready > 0
+        waited = (at_once or self.ticks_in_view >= cfg.batch_wait_ticks) and ready > 0
         if not (full or waited or self.ticks_at_height >= cfg.empty_block_ticks):
             return
         block = self._build_block(0, out)

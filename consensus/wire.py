@@ -27,6 +27,10 @@ link is broken, so the shell closes it and reconnects). Frame kinds and bodies:
 | 0x15 | STATUS | ``{"height": int}`` — the sender's committed head; sent when a link comes up
   and whenever it is otherwise idle, so a node behind its peers fetches blocks even while an
   idle chain sends no consensus messages |
+| 0x16 | PROPOSAL | ``{"msg": bin, "tx_ids": [bin32, ...]}`` — a pre-prepare or new view whose
+  block is encoded without its transactions, and their ids in order (``shell.proposals``) |
+| 0x17 | GET_TXS | ``{"ids": [bin32, ...]}`` — the transactions of a proposal the receiver lacks |
+| 0x18 | TXS_FOR | ``{"txs": [bin, ...]}`` — the answer: those the sender holds, CE-encoded |
 
 Handshake: each side sends HELLO with a fresh random 32-byte nonce, then AUTH: its node key's
 signature over
@@ -50,8 +54,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger import encoding, tags
-from ledger.block import Validator
-from ledger.crypto import Suite
+from ledger.block import MAX_BLOCK_TXS, Validator
+from ledger.crypto import DIGEST_LEN, Suite
 from ledger.errors import InvalidInput
 from ledger.fields import exact_map, get_bytes, get_int, get_list, get_str
 
@@ -63,6 +67,9 @@ FETCH = 0x12
 BLOCKS = 0x13
 PING = 0x14
 STATUS = 0x15
+PROPOSAL = 0x16
+GET_TXS = 0x17
+TXS_FOR = 0x18
 KIND_NAMES = {
     HELLO: "hello",
     AUTH: "auth",
@@ -72,6 +79,9 @@ KIND_NAMES = {
     BLOCKS: "blocks",
     PING: "ping",
     STATUS: "status",
+    PROPOSAL: "proposal",
+    GET_TXS: "get_txs",
+    TXS_FOR: "txs_for",
 }
 
 NONCE_LEN = 32
@@ -126,10 +136,18 @@ def _check_body(kind: int, body: Any) -> None:
         get_bytes(exact_map(body, what, {"sig"}), "sig", what, 64)
     elif kind == CONSENSUS:
         get_bytes(exact_map(body, what, {"msg"}), "msg", what, max_len=DEFAULT_MAX_FRAME_BYTES)
-    elif kind == TXS:
-        txs = get_list(exact_map(body, what, {"txs"}), "txs", what, MAX_GOSSIP_TXS)
+    elif kind in (TXS, TXS_FOR):
+        txs = get_list(exact_map(body, what, {"txs"}), "txs", what,
+                       MAX_GOSSIP_TXS if kind == TXS else MAX_BLOCK_TXS)
         if not all(type(t) is bytes for t in txs):
-            raise WireError("txs frame must carry byte strings")
+            raise WireError(f"{what} frame must carry byte strings")
+    elif kind in (PROPOSAL, GET_TXS):
+        m = exact_map(body, what, {"msg", "tx_ids"} if kind == PROPOSAL else {"ids"})
+        if kind == PROPOSAL:
+            get_bytes(m, "msg", what, max_len=DEFAULT_MAX_FRAME_BYTES)
+        ids = get_list(m, "tx_ids" if kind == PROPOSAL else "ids", what, MAX_BLOCK_TXS)
+        if not all(type(i) is bytes and len(i) == DIGEST_LEN for i in ids):
+            raise WireError(f"{what} frame must carry 32-byte transaction ids")
     elif kind == FETCH:
         m = exact_map(body, what, {"from_height", "max_blocks"})
         get_int(m, "from_height", what)

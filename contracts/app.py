@@ -5,38 +5,43 @@
 
 - ``propose(parent, height, view, proposer, time_ms, txs)`` executes ``txs`` on the head state
   (per sender in nonce order from its committed next nonce, leaving out transactions
-  already committed, repeated, stale or behind a nonce gap), and returns the
+  already committed, repeated, stale, behind a nonce gap or from a sender the chain does
+  not know), and returns the
   block with ``tx_root``, ``receipts_root``, ``state_root``, ``validators_hash`` and
   ``next_validators_hash`` filled in.
 - ``validate(parent, block)`` re-executes a block and compares every root; a block holding a
-  transaction already committed, one twice, or a transaction whose signature does not verify
-  is invalid. Returns ``None`` or the reason.
+  transaction already committed, one twice, one from a sender the chain does not know
+  (``contracts.senders``, at the parent state and the block's time), or a transaction whose
+  signature does not verify is invalid. Returns ``None`` or the reason.
 - ``next_validators(block)`` is the set certifying the block after ``block``: the value of
   state key ``gov/validators`` (``contracts.keys.VALIDATORS``, written by governance) after
   the block, or the current set if the state holds none.
-- ``commit(block, qc)`` commits through ``BlockStore.commit_block`` with the very writes and
-  receipts the execution produced, in one synced batch; returns the receipts.
+- ``commit(block, qc, qc_verified=False)`` commits through ``BlockStore.commit_block`` with
+  the very writes, receipts and state-tree update the execution produced, in one synced
+  batch; returns the receipts. ``qc_verified=True``: the caller (the replica that assembled
+  or checked the QC) verified its signatures, so the store does not verify them again.
 
-State roots are computed without touching the KV: the writes are applied to the tree into a
-throwaway batch and the pending layer is discarded at once (``StateTree.discard_pending``),
-so the tree stays at the head. An executed block's result is cached by block hash (bounded),
-so the block a replica validated, or the leader proposed, is not executed again on commit.
+State roots are computed without touching the KV or moving the tree: the writes are staged
+(``StateTree.stage``) on the head's root. An executed block's result, with that staged
+update and the parent root it was computed on, is cached by block hash (bounded), so the
+block a replica validated, or the leader proposed, is neither executed nor its tree update
+computed again on commit: the store adopts the staged update when the tree is still at its
+parent root, and recomputes it otherwise.
 
 Signatures: the executor does not check them. Transactions handed to ``propose`` were
-checked by the shell (``ClientTxs``) and are remembered as verified; ``validate`` checks the
-signature of every transaction it has not seen verified (the same id with the same
-signature), either remembered here or answered by the optional ``is_verified(tx)`` callable
-(e.g. the transaction pool's record of the signed transaction it admitted).
+checked by the shell's admission and are recorded as verified; ``validate`` checks the
+signature of every transaction not recorded (the same id with the same signature) in the
+node's one ``ledger.sigcache.VerifiedSignatures``, shared with admission.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from contracts import keys
 from contracts.runtime import BlockContext, Executor
+from contracts.senders import sender_known
 from ledger import encoding
 from ledger.block import (
     MAX_BLOCK_TXS,
@@ -51,12 +56,12 @@ from ledger.block import (
 )
 from ledger.crypto import Suite
 from ledger.errors import InvalidInput
-from ledger.smt import StateTree
+from ledger.sigcache import VerifiedSignatures
+from ledger.smt import StagedUpdate, StateTree
 from ledger.store import BlockStore
 from ledger.tx import Receipt, SignedTx
 
 EXECUTED_CACHE_BLOCKS = 16
-VERIFIED_CACHE_TXS = 200_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class Executed:
     writes: dict[str, bytes | None]
     receipts: list[Receipt]
     next_validators: ValidatorSet
+    staged: StagedUpdate  # the tree update of ``writes``, on ``staged.parent_root``
 
 
 class ChainApp:
@@ -77,8 +83,10 @@ class ChainApp:
         executor: Executor,
         suite: Suite,
         chain_id: str,
-        is_verified: Callable[[SignedTx], bool] | None = None,
+        sigs: VerifiedSignatures | None = None,
     ) -> None:
+        """``sigs``: the node's one record of verified signatures, shared with admission
+        (a fresh one when not given)."""
         if tree is not store.tree:
             raise ValueError("the chain app must use the store's own state tree")
         if store.suite.name != suite.name or store.chain_id != chain_id:
@@ -88,9 +96,8 @@ class ChainApp:
         self.executor = executor
         self.suite = suite
         self.chain_id = chain_id
-        self._is_verified = is_verified
+        self.sigs = sigs if sigs is not None else VerifiedSignatures(suite)
         self._executed: OrderedDict[bytes, Executed] = OrderedDict()
-        self._verified: OrderedDict[bytes, None] = OrderedDict()
         self.executions = 0  # blocks executed, for tests and metrics
         self.signature_checks = 0  # signatures validate had to verify itself
 
@@ -106,9 +113,9 @@ class ChainApp:
         txs: tuple[SignedTx, ...],
     ) -> Block:
         self._require_head(parent, height)
-        chosen = self._runnable(txs)
-        for tx in chosen:
-            self._remember_verified(tx)
+        chosen = self._runnable(txs, time_ms)
+        for tx in chosen:  # offered by our own pool: admission verified them
+            self.sigs.add(tx)
         draft = Header(
             chain_id=self.chain_id,
             height=height,
@@ -125,11 +132,13 @@ class ChainApp:
         done = self._execute(draft, tuple(chosen))
         return done.block
 
-    def _runnable(self, txs: tuple[SignedTx, ...]) -> list[SignedTx]:
+    def _runnable(self, txs: tuple[SignedTx, ...], time_ms: int) -> list[SignedTx]:
         """The offered transactions a block can run: per sender the consecutive nonces from
         its committed next nonce (senders in order of first appearance), leaving out
-        transactions already committed, repeated, stale, or behind a nonce gap. A
-        transaction left out is not consumed: it stays in the pool until its turn comes."""
+        transactions already committed, repeated, stale, behind a nonce gap, or from a sender
+        the chain does not know (``contracts.senders``; the block would be refused). A
+        transaction left out is not consumed: it stays in the pool until its turn comes
+        (the replica drops those no block can take)."""
         by_sender: dict[bytes, dict[int, SignedTx]] = {}
         seen: set[bytes] = set()
         for tx in txs:
@@ -140,6 +149,8 @@ class ChainApp:
             by_sender.setdefault(tx.body.sender, {}).setdefault(tx.body.nonce, tx)
         chosen: list[SignedTx] = []
         for sender, queue in by_sender.items():
+            if not sender_known(self.tree, sender, time_ms):
+                continue
             raw = self.tree.get(keys.nonce(sender))
             nonce = 0 if raw is None else int(encoding.decode_trusted(raw))
             while nonce in queue and len(chosen) < MAX_BLOCK_TXS:
@@ -169,12 +180,16 @@ class ChainApp:
             seen.add(tx_id)
             if self.store.tx_location(tx_id) is not None:
                 return f"transaction {tx_id.hex()} is already committed"
+        # The chain is permissioned: a key it does not know gets no nonce or receipt on it.
+        for sender in {tx.body.sender for tx in block.txs}:
+            if not sender_known(self.tree, sender, h.time_ms):
+                return f"sender {sender.hex()} is not known to the chain"
         for tx in block.txs:
-            if not self._known_verified(tx):
+            if not self.sigs.known(tx):
                 self.signature_checks += 1
                 if not tx.verify_signature(self.suite):
                     return f"transaction {tx.tx_id(self.suite).hex()} has a bad signature"
-                self._remember_verified(tx)
+                self.sigs.add(tx)
         done = self._execute(h, block.txs, cache=False, source=block)
         mine = done.block.header
         for name in ("tx_root", "receipts_root", "state_root", "validators_hash",
@@ -182,7 +197,7 @@ class ChainApp:
             if getattr(mine, name) != getattr(h, name):
                 return f"{name} mismatch: re-execution gives {getattr(mine, name).hex()}"
         self._cache(block.hash(self.suite), Executed(block, done.writes, done.receipts,
-                                                     done.next_validators))
+                                                     done.next_validators, done.staged))
         return None
 
     def next_validators(self, block: Block) -> ValidatorSet:
@@ -190,10 +205,12 @@ class ChainApp:
 
     # ---- commit -------------------------------------------------------------------------
 
-    def commit(self, block: Block, qc: QC) -> list[Receipt]:
-        """Commit a decided block (one synced batch); returns its receipts."""
+    def commit(self, block: Block, qc: QC, qc_verified: bool = False) -> list[Receipt]:
+        """Commit a decided block (one synced batch); returns its receipts. ``qc_verified``:
+        the caller verified the QC's signatures (the replica that assembled it)."""
         done = self._result_of(block)
-        self.store.commit_block(block, qc, done.receipts, done.writes, done.next_validators)
+        self.store.commit_block(block, qc, done.receipts, done.writes, done.next_validators,
+                                staged=done.staged, qc_verified=qc_verified)
         height = block.header.height
         for block_hash in [k for k, e in self._executed.items() if e.block.header.height <= height]:
             del self._executed[block_hash]
@@ -242,8 +259,8 @@ class ChainApp:
         result = self.executor.execute_block(tree, ctx, txs)
         self.executions += 1
         writes = dict(result.writes)
-        root = tree.apply(writes, self.store.kv.batch(), draft.height)
-        tree.discard_pending()
+        staged = tree.stage(writes, draft.height)
+        root = staged.root
         current = self.store.validators_at(draft.height)
         nxt = self._next_set(writes, current)
         header = draft.with_changes(
@@ -255,7 +272,7 @@ class ChainApp:
         )
         block = Block(header, txs)
         block.remember_tx_root(self.suite, root_of_txs)
-        done = Executed(block, writes, list(result.receipts), nxt)
+        done = Executed(block, writes, list(result.receipts), nxt, staged)
         if cache:
             self._cache(header.hash(self.suite), done)
         return done
@@ -281,22 +298,6 @@ class ChainApp:
 
     def known_verified(self, tx: SignedTx) -> bool:
         """Whether this very transaction (id and signature) is recorded as verified, by
-        ``validate`` or by the node (``remember_verified``): it need not be verified again."""
-        return tx.tx_id(self.suite) + tx.sig in self._verified
-
-    def remember_verified(self, tx: SignedTx) -> None:
-        """Record that the caller verified this transaction's signature (the node verifies
-        admissions and proposals on worker threads before the replica sees them)."""
-        self._remember_verified(tx)
-
-    def _known_verified(self, tx: SignedTx) -> bool:
-        # Keyed by id AND signature: the id does not cover the signature.
-        if tx.tx_id(self.suite) + tx.sig in self._verified:
-            return True
-        return self._is_verified is not None and self._is_verified(tx)
-
-    def _remember_verified(self, tx: SignedTx) -> None:
-        self._verified[tx.tx_id(self.suite) + tx.sig] = None
-        if len(self._verified) > VERIFIED_CACHE_TXS:
-            self._verified.popitem(last=False)
+        ``validate`` or by the node: it need not be verified again."""
+        return self.sigs.known(tx)
 

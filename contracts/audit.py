@@ -14,21 +14,35 @@ each one:
 
 The first failure stops the replay with the height and the reason. The report lists, per
 block, what was checked, and ends with the head hash and state root the auditor computed.
+
+Hooks for the tools around a replay (``shell.auditrun``): ``on_block(audit)`` is called after
+each block is committed to the replay's store (progress, checkpoints); ``before_commit(c)``
+is called with what a block is about to commit — the block, its QC, the receipts and the
+state writes its re-execution produced — after every check passed and before the replay's
+store writes it (an export records the block first, so it is never behind the store).
+
+Resuming: given a ``kv`` that already holds a replay of this genesis (the auditor's own
+store, kept on disk between runs), ``replay`` continues on it: the blocks given must start
+at its head + 1. Its genesis block must be the one ``doc`` makes; everything the store holds
+was written by earlier replays after the same checks, and the store checks what it reads
+against the hashes it recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.app import ChainApp
 from contracts.registry import default_executor
-from ledger.block import QC, Block, verify_qc
+from ledger.block import QC, Block, ValidatorSet, verify_qc
 from ledger.errors import InvalidInput, ProofError
-from ledger.genesis import Anchor, GenesisDoc, init_store
+from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block, init_store
 from ledger.kv import KV, MemoryKV
+from ledger.smt import StagedUpdate
 from ledger.store import BlockStore
+from ledger.tx import Receipt
 
 
 class AuditFailure(InvalidInput):
@@ -62,16 +76,27 @@ class BlockAudit:
         }
 
 
+@dataclass(frozen=True)
+class Committing:
+    """What a checked block is about to commit to the replay's store."""
+
+    block: Block
+    qc: QC
+    receipts: Sequence[Receipt]
+    writes: Mapping[str, bytes | None]
+
+
 @dataclass
 class AuditReport:
     chain_id: str
     suite: str
     genesis_hash: bytes
     blocks: list[BlockAudit] = field(default_factory=list)
+    resumed_from: int = 0  # the height the replay's store already held when this run began
 
     @property
     def head_height(self) -> int:
-        return self.blocks[-1].height if self.blocks else 0
+        return self.blocks[-1].height if self.blocks else self.resumed_from
 
     @property
     def signatures_checked(self) -> int:
@@ -84,7 +109,10 @@ class AuditReport:
             "suite": self.suite,
             "genesis_hash": self.genesis_hash.hex(),
             "head_height": self.head_height,
-            "head_hash": last.block_hash.hex() if last else self.genesis_hash.hex(),
+            "resumed_from": self.resumed_from,
+            # a resumed run that added no block knows its head from the resumed store only
+            "head_hash": last.block_hash.hex() if last else (
+                self.genesis_hash.hex() if self.resumed_from == 0 else None),
             "state_root": last.state_root.hex() if last else None,
             "transactions": sum(b.txs for b in self.blocks),
             "failed_transactions": sum(b.failed_txs for b in self.blocks),
@@ -94,26 +122,53 @@ class AuditReport:
         }
 
 
+class _ObservedStore(BlockStore):
+    """The replay's store, telling ``before_commit`` what each block commits before it does."""
+
+    def __init__(self, kv: KV, doc: GenesisDoc,
+                 before_commit: Callable[[Committing], None] | None) -> None:
+        super().__init__(kv, doc.crypto)
+        self._before_commit = before_commit
+
+    def commit_block(self, block: Block, qc: QC, receipts: Sequence[Receipt],
+                     state_writes: Mapping[str, bytes | None],
+                     next_validators: ValidatorSet, *, staged: StagedUpdate | None = None,
+                     qc_verified: bool = False) -> None:
+        if self._before_commit is not None:
+            self._before_commit(Committing(block, qc, receipts, state_writes))
+        super().commit_block(block, qc, receipts, state_writes, next_validators,
+                             staged=staged, qc_verified=qc_verified)
+
+
 def replay(
     doc: GenesisDoc,
     blocks: Iterable[tuple[Block, QC]],
     anchor: Anchor | None = None,
     kv: KV | None = None,
+    on_block: Callable[[BlockAudit], None] | None = None,
+    before_commit: Callable[[Committing], None] | None = None,
 ) -> AuditReport:
-    """Replay ``blocks`` (heights 1, 2, … in order) on a fresh chain built from ``doc``."""
+    """Replay ``blocks`` (heights 1, 2, … in order) on a fresh chain built from ``doc``, or,
+    when ``kv`` already holds a replay of ``doc``, from its head + 1 on."""
     suite = doc.crypto
-    store = BlockStore(kv if kv is not None else MemoryKV(), suite)
-    genesis = init_store(store, doc)
-    genesis_hash = genesis.hash(suite)
+    store = _ObservedStore(kv if kv is not None else MemoryKV(), doc, before_commit)
+    if store.empty:
+        genesis_hash = init_store(store, doc).hash(suite)
+    else:
+        genesis_hash = genesis_block(doc, default_state(doc)).hash(suite)
+        held = store.header(0)
+        if held is None or held.hash(suite) != genesis_hash:
+            raise AuditFailure(0, "the replay state given was built from another genesis")
     if anchor is not None and anchor.genesis_hash() != genesis_hash:
         raise AuditFailure(0, "the genesis document does not hash to the anchor's genesis")
-    # The auditor checks every signature itself: nothing counts as verified in advance.
-    app = ChainApp(
-        store, store.tree, default_executor(), suite, doc.chain_id, is_verified=lambda tx: False
-    )
-    report = AuditReport(doc.chain_id, suite.name, genesis_hash)
+    # The auditor checks every signature itself: its app starts with no signature known.
+    app = ChainApp(store, store.tree, default_executor(), suite, doc.chain_id)
+    report = AuditReport(doc.chain_id, suite.name, genesis_hash, resumed_from=store.head()[0])
     for block, qc in blocks:
-        report.blocks.append(_check_block(store, app, block, qc))
+        audit = _check_block(store, app, block, qc)
+        report.blocks.append(audit)
+        if on_block is not None:
+            on_block(audit)
     return report
 
 

@@ -53,6 +53,14 @@ from contracts.tender import (
     slots_key,
     step,
 )
+from contracts.tender_rules import (
+    BID,
+    EVALUATED,
+    LOT,
+    LOT_DECRYPTING,
+    SEALED,
+    advance,
+)
 from ledger import encoding, tags
 from ledger.crypto import DIGEST_LEN
 from ledger.errors import EncodingError
@@ -63,7 +71,7 @@ E_DEBARRED = "E_DEBARRED"  # a debarring credit record in scope is in force
 E_UNQUALIFIED = "E_UNQUALIFIED"  # a required qualification is missing
 E_BID_SET = "E_BID_SET"  # the slots named at opening are not exactly the live bids
 
-LIVE = "sealed"
+LIVE = SEALED
 ZERO = bytes(DIGEST_LEN)
 
 
@@ -154,7 +162,8 @@ def submit(call: Call) -> None:
     guarantee.bind(call, tender, lot, uscc, number, slot)
     history: list[dict[str, Any]] = [] if old is None else old["history"] + [_version_of(old)]
     version = 1 if old is None else old["version"] + 1
-    _write(call, key, tender["tender_id"], lot, uscc, version, fields, number, history)
+    status = BID.next_state("" if old is None else old["status"], "submit")
+    _write(call, key, (tender["tender_id"], lot, uscc), status, version, fields, number, history)
     _toggle(call, tender["tender_id"], lot, slot)
     call.emit("bid.sealed", commitment=fields["commitment"], version=version)
 
@@ -174,7 +183,9 @@ def replace(call: Call) -> None:
         guarantee.unbind(call, old["guarantee"])
         guarantee.bind(call, tender, lot, uscc, number, slot)
     history = old["history"] + [_version_of(old)]
-    _write(call, key, tender["tender_id"], lot, uscc, old["version"] + 1, fields, number, history)
+    status = BID.next_state(old["status"], "replace")
+    version = old["version"] + 1
+    _write(call, key, (tender["tender_id"], lot, uscc), status, version, fields, number, history)
     call.emit("bid.sealed", commitment=fields["commitment"], version=old["version"] + 1)
 
 
@@ -187,7 +198,7 @@ def withdraw(call: Call) -> None:
         raise ContractError(E_NOT_FOUND, "no live bid of this entity on this lot")
     guarantee.unbind(call, old["guarantee"])
     old["history"] = old["history"] + [_version_of(old)]
-    old["status"] = "withdrawn"
+    BID.advance(old, "withdraw")
     old["guarantee"] = ""
     old["at_ms"] = call.now_ms
     call.state.put(key, old)
@@ -208,21 +219,21 @@ def _version_of(bid: dict[str, Any]) -> dict[str, Any]:
 def _write(
     call: Call,
     key: str,
-    tender_id: str,
-    lot: int,
-    uscc: str,
+    where: tuple[str, int, str],
+    status: str,
     version: int,
     fields: dict[str, Any],
     number: str,
     history: list[dict[str, Any]],
 ) -> None:
+    tender_id, lot, uscc = where
     call.state.put(
         key,
         {
             "tender_id": tender_id,
             "lot": lot,
             "uscc": uscc,
-            "status": LIVE,
+            "status": status,
             "version": version,
             **fields,
             "guarantee": number,
@@ -257,15 +268,15 @@ def open_(call: Call) -> None:
         call.state.put(slots_key(tender["tender_id"], lot["lot"]), live)
         lot["bids"] = len(live)
         if len(live) < min_count:
-            lot["status"] = "failed"
+            LOT.advance(lot, "open", "too_few")
             for slot in live:
                 bid = load_bid(call, tender["tender_id"], lot["lot"], slot)
                 guarantee.release_if_bound(call, bid["guarantee"], "lot failed")
             call.emit("bid.lot_failed", lot=lot["lot"], bids=len(live))
         else:
-            lot["status"] = "decrypting"
+            LOT.advance(lot, "open", "opening")
             any_open = True
-    tender["state"] = "decrypting" if any_open else "failed"
+    advance(tender, "open", "opening" if any_open else "all_failed")
     tender["window_end_ms"] = call.now_ms + call.param("decrypt_window_ms")
     save(call, tender)
     call.emit("bid.opened", tender_id=tender["tender_id"], state=tender["state"])
@@ -300,7 +311,7 @@ def reveal(call: Call) -> None:
     slot = slot_of(call, tender["tender_id"], lot, uscc)
     # a live bid of a lot being decrypted was named at opening: the set check is exact and
     # no bid can arrive after the deadline
-    if lot_record["status"] != "decrypting":
+    if lot_record["status"] != LOT_DECRYPTING:
         raise ContractError(E_NOT_FOUND, f"lot {lot} is not being opened")
     bid = load_bid(call, tender["tender_id"], lot, slot)
     if bid["status"] != LIVE:
@@ -308,10 +319,10 @@ def reveal(call: Call) -> None:
     key = args.blob(call.args, "content_key", max_len=64)
     price = _decrypt(call, tender["tender_id"], lot, uscc, bid, key)
     if price is None:
-        bid["status"] = "decrypt_failed"
+        BID.advance(bid, "reveal", "failed")
         call.emit("bid.decrypt_failed", lot=lot, uscc=uscc)
     else:
-        bid["status"] = "revealed"
+        BID.advance(bid, "reveal", "decrypted")
         bid["price_fen"] = price
         call.emit("bid.revealed", lot=lot, uscc=uscc, price_fen=price)
     bid["content_key"] = key
@@ -357,8 +368,8 @@ def close(call: Call) -> None:
     for lot, lot_bids in zip(tender["lots"], bids_by_lot, strict=True):
         entries = []
         for b in lot_bids:
-            if lot["status"] == "decrypting" and b["status"] == LIVE:
-                b["status"] = "decrypt_failed"
+            if lot["status"] == LOT_DECRYPTING and b["status"] == LIVE:
+                BID.advance(b, "close", "silent")
                 call.state.put(bid_key(tender["tender_id"], lot["lot"], slot_hex(call, b)), b)
             entries.append(
                 {
@@ -368,13 +379,13 @@ def close(call: Call) -> None:
                     "commitment": b["commitment"],
                 }
             )
-        if lot["status"] == "decrypting":
-            lot["status"] = "opened"
+        if lot["status"] == LOT_DECRYPTING:
+            LOT.advance(lot, "close")
         record_lots.append({"lot": lot["lot"], "status": lot["status"], "bids": entries})
     call.state.put(
         opening_key(tender["tender_id"]), {"closed_ms": call.now_ms, "lots": record_lots}
     )
-    tender["state"] = "opened"
+    advance(tender, "close")
     tender["opened_ms"] = call.now_ms
     save(call, tender)
     call.emit("bid.opening_record", tender_id=tender["tender_id"])
@@ -393,11 +404,11 @@ def revoke(call: Call) -> None:
     uscc = require_entity_sender(call)
     slot = slot_of(call, tender["tender_id"], lot, uscc)
     bid = call.state.get(bid_key(tender["tender_id"], lot, slot))
-    if bid is None or bid["status"] not in (LIVE, "revealed"):
+    if bid is None or BID.row(bid["status"], "revoke") is None:
         raise ContractError(E_NOT_FOUND, "no standing bid of this entity on this lot")
-    if uscc in lot_of(tender, lot)["candidates"] and tender["state"] == "evaluated":
+    if uscc in lot_of(tender, lot)["candidates"] and tender["state"] == EVALUATED:
         call.emit("bid.candidate_revoked", lot=lot, uscc=uscc)
-    bid["status"] = "revoked"
+    BID.advance(bid, "revoke")
     bid["revoked_ms"] = call.now_ms
     call.state.put(bid_key(tender["tender_id"], lot, slot), bid)
     call.emit("bid.revoked", lot=lot, uscc=uscc)

@@ -17,7 +17,15 @@ count them (``periods.end_of_months_ms``):
 - bid_debarment, gp_debarment: ``bid_debarment_min_months … bid_debarment_max_months``;
 - judgment_defaulter: at most ``judgment_defaulter_months``; ``extend`` adds up to as much
   again, counted from the current end;
-- qualification, performance, good_standing: any ``to_ms > from_ms``.
+- quality_enterprise (优质企业库): at most ``quality_enterprise_months`` (one year);
+- qualification, performance, good_standing, award: any ``to_ms > from_ms``.
+
+Rewards (守信激励): ``good_standing``, ``quality_enterprise`` and ``award`` records; a
+tender's evaluation method may grant bonus points for them (``contracts.method``).
+Sanctions (kinds in the parameter ``sanction_kinds``: serious breach, judgment defaulter,
+debarments, tax violation) are also appended, when written, to the exposure indexes below,
+which ``contracts.exposure`` reads to list the sanctions in force by entity, kind and region
+(曝光).
 
 Only the issuer of a record may repair (信用修复: negative kinds only, once; the record keeps
 its repair decision and stops being in force), extend (judgment defaulters) or end it (e.g.
@@ -32,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import args as A
+from contracts import lists
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, E_STATE, ContractError
 from contracts.governance import is_frozen, require_unfrozen_sender
 from contracts.identity import is_attested
@@ -49,6 +58,8 @@ KINDS = (
     "qualification",
     "performance",
     "good_standing",
+    "quality_enterprise",
+    "award",
     "general_breach",
     "serious_breach",
     "judgment_defaulter",
@@ -74,7 +85,13 @@ _BOUNDED = {
     "bid_debarment": "bid_debarment",
     "gp_debarment": "bid_debarment",
 }
+REWARD_KINDS = ("good_standing", "quality_enterprise", "award")
 ALL = "*"
+
+# Exposure indexes (append-only lists, ``contracts.lists``): every sanction record gets the
+# next number n (``credit/sanction/<n>`` → its id); the kind, region and entity indexes list
+# those numbers in ascending order. A region is keyed by the hex of its UTF-8 (free text).
+SANCTIONS = "credit/sanction"
 
 
 def record_key(record_id: str) -> str:
@@ -84,6 +101,18 @@ def record_key(record_id: str) -> str:
 def entity_index_key(uscc: str) -> str:
     """CE array of the ids of every record about the entity, oldest first."""
     return f"credit/entity/{uscc}"
+
+
+def sanction_kind_index(kind: str) -> str:
+    return f"credit/sanction_by/kind/{kind}"
+
+
+def sanction_region_index(region: str) -> str:
+    return f"credit/sanction_by/region/{region.encode().hex()}"
+
+
+def sanction_entity_index(uscc: str) -> str:
+    return f"credit/sanction_by/entity/{uscc}"
 
 
 def document_key(issuer: bytes, document_no_hash: bytes) -> str:
@@ -113,7 +142,8 @@ def records_of(state: Overlay, uscc: str) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def _in_scope(rec: dict[str, Any], tender_kind: str, region: str) -> bool:
+def in_scope(rec: dict[str, Any], tender_kind: str, region: str) -> bool:
+    """The record's scope covers this tender kind and region."""
     kinds, regions = rec["scope_kinds"], rec["scope_regions"]
     return (ALL in kinds or tender_kind in kinds) and (ALL in regions or region in regions)
 
@@ -128,7 +158,7 @@ def bid_blockers(
         for record_id, rec in records_of(state, uscc)
         if rec["kind"] in debarring
         and record_in_force(rec, now_ms)
-        and _in_scope(rec, tender_kind, region)
+        and in_scope(rec, tender_kind, region)
     ]
 
 
@@ -217,8 +247,8 @@ def _check_bounds(call: Call, kind: str, from_ms: int, to_ms: int) -> None:
         high = end_of_months_ms(from_ms, int(call.param(f"{prefix}_max_months")))
         if not low <= to_ms <= high:
             raise ContractError(E_BOUNDS, f"a {kind} record must end within [{low}, {high}]")
-    elif kind == "judgment_defaulter":
-        high = end_of_months_ms(from_ms, int(call.param("judgment_defaulter_months")))
+    elif kind in ("judgment_defaulter", "quality_enterprise"):
+        high = end_of_months_ms(from_ms, int(call.param(f"{kind}_months")))
         if to_ms > high:
             raise ContractError(E_BOUNDS, f"a {kind} record must end by {high}")
 
@@ -284,7 +314,19 @@ def record(call: Call) -> None:
     call.state.put(record_key(record_id), rec)
     call.state.put(entity_index_key(uscc), [*index, record_id])
     call.state.put(doc_key, {"record_id": record_id})
+    if kind in text_set(str(call.param("sanction_kinds"))):
+        _index_sanction(call, record_id, rec)
     call.emit("credit.recorded", id=record_id, uscc=uscc, kind=kind)
+
+
+def _index_sanction(call: Call, record_id: str, rec: dict[str, Any]) -> None:
+    """Append a sanction to the exposure indexes (global, kind, each scope region, entity)."""
+    state = call.state
+    n = lists.append(state, SANCTIONS, record_id)
+    lists.append(state, sanction_kind_index(rec["kind"]), n)
+    for region in rec["scope_regions"]:
+        lists.append(state, sanction_region_index(region), n)
+    lists.append(state, sanction_entity_index(rec["uscc"]), n)
 
 
 def _own_record(call: Call) -> tuple[str, dict[str, Any]]:

@@ -1,23 +1,96 @@
-"""What the chain may show to whom: the sealed-bid rule, as queries the API asks.
+"""Who may learn what: the disclosure policy every read path of the API asks.
 
-DOMAIN.md step 4: before a tender's bid deadline nobody but the bidder may learn who or how
-many have bid. The HTTP shell holds no state-key literal of its own; it asks here, for every
-read path, with the head state and the head block's time as "now":
+DOMAIN.md step 4: before a tender's bid deadline nobody but the bidder itself may learn who
+or how many have bid, through *any* read path; supervisors may read sealed material for
+supervision and audit. The HTTP shell holds no state-key literal and no rule of its own: it
+resolves the caller (``reader_of``: a signed request's key, its entity and roles at the head;
+``PUBLIC`` for an unsigned one) and asks here, with the head state and the head block's
+time as "now":
 
-- ``sealed_key_reason(state, key, now_ms)``: why a state key may not be served (records
-  under ``bid/<tender>/...`` and ``bidset/<tender>/...`` before that tender's deadline; a key
-  of an unknown tender stays refused), or ``None``;
-- ``sealed_tx_reason(state, tx, now_ms)``: why a transaction (and so a block holding it) may
-  not be shown: a ``bid.*`` call before its tender's deadline, or ``None``.
+- ``key_refusal(state, reader, key, now_ms)`` — may this state key be served (value or
+  proof)? ``None`` or the reason. Sealed bid records (``bid/<tender>/<lot>/<slot>``) before
+  their tender's deadline: only to the bidder itself (the record's entity) and supervisors;
+  the live-slot set (``bidset/<tender>/...``): only to supervisors before the deadline; an
+  enterprise key's nonce (``nonce/<key>``, which moves in the block of each transaction it
+  sends, bids included): only to that key and supervisors. Everything else: anyone.
+- ``tx_disclosed(state, reader, tx, now_ms)`` — may the body and receipt of a committed
+  transaction be shown? Transactions sent by an entity's key (bids, reveals, objections,
+  consents: private acts of enterprises) are shown only to that key's entity and to
+  supervisors — for *every* such transaction, whatever it is, so that what is withheld does
+  not itself mark the bids; acts of role and validator keys (announcements, attestations,
+  credit records, guarantees, governance) are public business. A withheld transaction is
+  still listed by id and located (height, index): ids are hashes and say nothing. A
+  guarantee's issue names the enterprise that means to bid for a tender lot: it is shown
+  from that tender's deadline on, before it only to the enterprises it names.
+- ``full_blocks(reader)`` — may blocks be served with their transactions and receipts?
+  Supervisors only; everyone else gets every block in the same shape (header, QC, the
+  transaction ids, the receipt hashes), so no block looks different for holding a bid.
+- ``may_list_slots(state, reader, tender_id, now_ms)`` — the tender's platform (the key that
+  announced it) and supervisors, after the deadline: the live slots it must name at opening.
+
+Residual disclosure, stated honestly: block sizes and transaction counts are public (bids
+add transactions like any other entity act); a slot derived from public data can be tested
+by whoever can compute it (``contracts/bid.py``); state roots change in every block.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from contracts import keys
+from contracts.governance import ROLES
+from contracts.identity import entity_of_key, key_binding_key
 from contracts.state import Overlay, StateReader
 from contracts.tender import tender_key
 from ledger.tx import SignedTx
 
 SEALED_PREFIXES = ("bid/", "bidset/")
+SEALED_CALLS = ("bid.",)  # an entity's act whatever key sent it (a key unbound later, too)
+INTENT_CALLS = frozenset({"guarantee.issue"})  # a role's act that says who means to bid
+SUPERVISOR = "supervisor"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who asks: a key the chain knows, its entity (if the key is bound to one) and its
+    roles, all at the head; or nobody in particular (``PUBLIC``)."""
+
+    pubkey: bytes | None = None
+    uscc: str | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def supervisor(self) -> bool:
+        return SUPERVISOR in self.roles
+
+    @property
+    def known(self) -> bool:
+        return self.pubkey is not None
+
+
+PUBLIC = Reader()
+
+
+def reader_of(state: StateReader, pubkey: bytes, now_ms: int) -> Reader | None:
+    """The reader a key stands for at the head, or None when the chain does not know the
+    key (no entity binding in force, no role, not a validator)."""
+    view = Overlay(state)
+    roles = frozenset(r for r in ROLES if view.exists(keys.role(r, pubkey)))
+    uscc = entity_of_key(view, pubkey, now_ms)
+    validators = view.get(keys.VALIDATORS)
+    validator = isinstance(validators, list) and any(
+        v.get("pubkey") == pubkey for v in validators)
+    if uscc is None and not roles and not validator:
+        return None
+    return Reader(pubkey, uscc, roles)
+
+
+def _entity_key(state: StateReader, key_hex: str) -> bool:
+    try:
+        pubkey = bytes.fromhex(key_hex)
+    except ValueError:
+        return False
+    return Overlay(state).exists(key_binding_key(pubkey))
 
 
 def deadline_ms(state: StateReader, tender_id: str) -> int | None:
@@ -29,25 +102,79 @@ def deadline_ms(state: StateReader, tender_id: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def sealed_key_reason(state: StateReader, key: str, now_ms: int) -> str | None:
+def key_refusal(state: StateReader, reader: Reader, key: str, now_ms: int) -> str | None:
+    if reader.supervisor:
+        return None
+    if key.startswith("nonce/"):
+        if reader.pubkey is not None and key == keys.nonce(reader.pubkey):
+            return None
+        if not _entity_key(state, key.removeprefix("nonce/")):
+            return None  # a role's or validator's nonce: public, like its acts
+        return "an enterprise key's nonce is private to it: sign the request with that key"
     if not key.startswith(SEALED_PREFIXES):
         return None
     parts = key.split("/")
     deadline = deadline_ms(state, parts[1]) if len(parts) > 1 else None
     if deadline is None:
         return f"{key} is a sealed bid record of an unknown tender"
-    if now_ms < deadline:
-        return f"{key} is a sealed bid record until the bid deadline ({deadline} ms)"
+    if now_ms >= deadline:
+        return None
+    if parts[0] == "bid" and reader.uscc is not None:
+        record = Overlay(state).get(key)
+        if isinstance(record, dict) and record.get("uscc") == reader.uscc:
+            return None  # the bidder reads its own bid
+    return f"{key} is sealed until the tender's bid deadline ({deadline} ms)"
+
+
+def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int) -> bool:
+    if reader.supervisor or tx.body.sender == reader.pubkey:
+        return True
+    if tx.body.call in INTENT_CALLS:
+        return _intent_disclosed(state, reader, tx, now_ms)
+    binding = Overlay(state).get(key_binding_key(tx.body.sender))
+    owner = binding.get("uscc") if isinstance(binding, dict) else None
+    if owner is None and not tx.body.call.startswith(SEALED_CALLS):
+        return True  # a role's, a validator's (or an unbound key's) act: public business
+    return reader.uscc is not None and reader.uscc == owner
+
+
+def _intent_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int) -> bool:
+    """A guarantee issued for a tender lot names the enterprise that means to bid: public
+    from the tender's deadline on, before it only to the enterprises it names."""
+    args = tx.body.args
+    tender_id = args.get("tender_id")
+    deadline = deadline_ms(state, tender_id) if isinstance(tender_id, str) else None
+    if deadline is None or now_ms >= deadline:
+        return True
+    return reader.uscc is not None and reader.uscc in (args.get("principal"),
+                                                       args.get("beneficiary"))
+
+
+def full_blocks(reader: Reader) -> bool:
+    return reader.supervisor
+
+
+def may_list_slots(state: StateReader, reader: Reader, tender_id: str, now_ms: int) -> str | None:
+    """None when ``reader`` may list the tender's live bid slots now, else the reason."""
+    tender = Overlay(state).get(tender_key(tender_id))
+    if not isinstance(tender, dict):
+        return f"no tender {tender_id!r}"
+    if not reader.supervisor and (reader.pubkey is None
+                                  or reader.pubkey != tender.get("platform_key")):
+        return "only the tender's platform (or a supervisor) lists its bid slots"
+    if now_ms < int(tender["deadline_ms"]) and not reader.supervisor:
+        return "bid slots are sealed until the tender's bid deadline"
     return None
+
+
+# The two questions the API asked before readers had identities (a stranger's view).
+
+
+def sealed_key_reason(state: StateReader, key: str, now_ms: int) -> str | None:
+    return key_refusal(state, PUBLIC, key, now_ms)
 
 
 def sealed_tx_reason(state: StateReader, tx: SignedTx, now_ms: int) -> str | None:
-    if not tx.body.call.startswith("bid."):
+    if tx_disclosed(state, PUBLIC, tx, now_ms):
         return None
-    tender_id = tx.body.args.get("tender_id")
-    deadline = deadline_ms(state, tender_id) if isinstance(tender_id, str) else None
-    if deadline is None:
-        return None  # no such tender: the call failed and sealed nothing
-    if now_ms < deadline:
-        return "the block holds a sealed bid before its tender's deadline"
-    return None
+    return "the transaction is an entity's own act: shown to that entity and supervisors"

@@ -4,7 +4,10 @@
 ``ledger.genesis.GenesisDoc`` (or anything with the same attributes, ``GenesisLike``):
 every parameter of ``params.DEFAULTS``, overridden by ``doc.params`` (an unknown name or a
 value of the wrong type is refused with ``ValueError``); ``gov/validators``; every committee
-key as role ``committee`` (and ``gov/committee``); ``doc.roles`` (role name → member keys).
+key as role ``committee`` (and ``gov/committee``); ``doc.roles`` (role name → member keys);
+``gov/demo_chain`` = true when ``doc.demo`` declares a demonstration chain. A parameter of
+``params.DEMO_ONLY`` (the demo days) away from its default on a chain that is not a demo
+chain is refused (DOMAIN.md: demo days exist only on a chain whose genesis says so).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, Protocol
 from contracts import keys
 from contracts.errors import ContractError
 from contracts.governance import ROLES, grant_role
-from contracts.params import DEFAULTS, check_param
+from contracts.params import DEFAULTS, DEMO_ONLY, check_param
 from contracts.state import DictState, Overlay
 from ledger.block import Validator, validators_from_obj, validators_to_obj
 
@@ -34,6 +37,8 @@ class GenesisLike(Protocol):
     def roles(self) -> Mapping[str, Sequence[bytes]]: ...
     @property
     def params(self) -> Mapping[str, Any]: ...
+    @property
+    def demo(self) -> bool: ...
 
 
 def genesis_state(doc: GenesisLike) -> dict[str, bytes]:
@@ -46,8 +51,15 @@ def genesis_state(doc: GenesisLike) -> dict[str, bytes]:
         except ContractError as exc:
             raise ValueError(f"genesis params: {exc.message}") from exc
         values[checked_name] = checked_value
+    for name in DEMO_ONLY:
+        if values[name] != DEFAULTS[name] and not doc.demo:
+            raise ValueError(
+                f"genesis params: {name} is for demonstration chains only (genesis field demo)"
+            )
     for name, value in values.items():
         state.put(keys.param(name), value)
+    if doc.demo:
+        state.put(keys.DEMO_CHAIN, True)
 
     vals = validators_from_obj(validators_to_obj(list(doc.validators)))
     state.put(keys.VALIDATORS, validators_to_obj(vals))

@@ -8,6 +8,8 @@ A proposal names one action and its payload:
 - ``grant_role`` / ``revoke_role {role, member}``: ``role/<role>/<member hex>``; the committee
   is also listed in ``gov/committee`` (it never becomes empty);
 - ``set_param {name, value}``: ``param/<name>``, a known name, a value of its type and bounds;
+  a demo-only parameter (``params.DEMO_ONLY``) may leave its default only on a demonstration
+  chain (``gov/demo_chain``, written by genesis alone), else ``E_DEMO_ONLY``;
 - ``freeze {subject, reason}`` / ``unfreeze {subject}``: ``frozen/<USCC or pubkey hex>``.
 
 Votes needed = ``ceil(n × gov_threshold_pct / 100)`` of the current committee of ``n``; only
@@ -24,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import args as A
-from contracts import keys
+from contracts import keys, membership
 from contracts.errors import (
     E_BAD_ARGS,
     E_EXISTS,
@@ -33,7 +35,7 @@ from contracts.errors import (
     E_STATE,
     ContractError,
 )
-from contracts.params import check_param
+from contracts.params import DEFAULTS, DEMO_ONLY, check_param
 from contracts.runtime import Call, Contract, param
 from contracts.state import Overlay
 from contracts.uscc import valid_uscc
@@ -43,8 +45,18 @@ E_EXPIRED = "E_EXPIRED"  # the proposal's voting period is over
 E_DECIDED = "E_DECIDED"  # the proposal was already executed or rejected
 E_VOTED = "E_VOTED"  # this member already voted on the proposal
 E_VALIDATORS = "E_VALIDATORS"  # the validator change would leave an unusable set
+E_DEMO_ONLY = "E_DEMO_ONLY"  # a demo-only parameter (demo days) on a chain that is not a demo
 
-ROLES = ("committee", "platform", "attestor", "credit_authority", "guarantor", "supervisor")
+ROLES = (
+    "committee",
+    "platform",
+    "attestor",
+    "credit_authority",
+    "guarantor",
+    "supervisor",
+    "expert_pool",  # the provincial expert pool: registers and updates experts
+    "supermarket_admin",  # keeps the intermediary supermarket's catalogue
+)
 ACTIONS = (
     "add_validator",
     "remove_validator",
@@ -53,6 +65,7 @@ ACTIONS = (
     "set_param",
     "freeze",
     "unfreeze",
+    *membership.ACTIONS,
 )
 COMMITTEE = "gov/committee"  # CE array of member public keys, sorted
 PROPOSAL_SEQ = "gov/proposal_seq"  # int: the id the next proposal gets
@@ -68,6 +81,11 @@ def proposal_key(proposal_id: int) -> str:
 def is_frozen(state: Overlay, subject: str) -> bool:
     """True while an account (public key hex) or an entity (USCC) is frozen."""
     return state.exists(keys.frozen(subject))
+
+
+def is_demo_chain(state: Overlay) -> bool:
+    """True on a chain whose genesis declared it a demonstration chain."""
+    return state.get(keys.DEMO_CHAIN) is True
 
 
 def require_unfrozen_sender(state: Overlay, sender: bytes) -> None:
@@ -150,6 +168,8 @@ def _check_action(call: Call, action: str, payload: dict[str, Any]) -> dict[str,
         return {"role": role, "member": member}
     if action == "set_param":
         name, value = check_param(payload.get("name"), payload.get("value"))
+        if name in DEMO_ONLY and value != DEFAULTS[name] and not is_demo_chain(state):
+            raise ContractError(E_DEMO_ONLY, f"{name} may be set only on a demonstration chain")
         return {"name": name, "value": value}
     if action == "freeze":
         subject = A.text(payload, "subject", max_len=130)
@@ -158,6 +178,8 @@ def _check_action(call: Call, action: str, payload: dict[str, Any]) -> dict[str,
         if is_frozen(state, subject):
             raise ContractError(E_EXISTS, f"{subject} is already frozen")
         return {"subject": subject, "reason": reason}
+    if action in membership.ACTIONS:
+        return membership.check(call, action, payload)
     if action == "unfreeze":
         subject = A.text(payload, "subject", max_len=130)
         _check_subject(subject, suite.pubkey_len)
@@ -191,6 +213,8 @@ def _execute(call: Call, action: str, payload: dict[str, Any]) -> None:
         )
     elif action == "unfreeze":
         state.delete(keys.frozen(payload["subject"]))
+    elif action in membership.ACTIONS:
+        membership.execute(call, action, payload)
     call.emit("gov.executed", action=action)
 
 

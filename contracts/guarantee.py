@@ -1,13 +1,18 @@
 """Electronic bid guarantees (电子保函, ``guarantee.*``): issue, bind at bid, release, claim.
 
-``guarantee/<number>`` holds the whole record, so anyone can verify (验真) a guarantee by
+``guarantee/<number>`` holds the public record, so anyone can verify (验真) a guarantee by
 its number with a proof bundle of that one key::
 
     {"number", "issuer": bin (guarantor key), "principal": USCC, "beneficiary": USCC,
      "tender_id", "lot", "amount_fen", "valid_from_ms", "valid_to_ms", "file_hash": bin32,
-     "issued_ms", "status": "issued" | "bound" | "released" | "claimed",
-     "bound_slot": hex ("" when unbound), "released_ms", "release_reason",
-     "claim": {} | {"reason", "amount_fen", "at_ms", "by"}}
+     "issued_ms", "status": "issued" | "released" | "claimed",
+     "released_ms", "release_reason", "claim": {} | {"reason", "amount_fen", "at_ms", "by"}}
+
+Binding it to a bid does not touch that record (its change would tell a stranger that its
+principal bid, before the deadline): the binding is its own record, sealed like the bid,
+``bid/<tender>/guarantee/<number>`` → ``{"uscc", "lot", "slot", "bound_ms"}``, present while
+the guarantee is bound (and after a release or claim, as history). A guarantee's state is
+therefore "bound" when it is "issued" and that record exists (``status_of``).
 
 Binding (at bid) checks every rule of DOMAIN.md, each with its own code below. A guarantee is
 released when its lot fails, when the tender is awarded to another bidder, when its bidder's
@@ -38,7 +43,18 @@ from contracts.tender import (
     opened_slots,
     record_id,
 )
-from contracts.tender_rules import E_ARCHIVED, load_periods, period_end
+from contracts.tender_rules import (
+    ARCHIVED,
+    AWARDED,
+    DECRYPT_FAILED,
+    E_ARCHIVED,
+    LOT_OPENED,
+    REVEALED,
+    REVOKED,
+    UNDECIDED_STATES,
+    load_periods,
+    period_end,
+)
 from contracts.uscc import require_uscc
 
 E_GUARANTEE_MISSING = "E_GUARANTEE_MISSING"  # the lot requires a guarantee and none was named
@@ -55,6 +71,23 @@ HASH_LEN = 32
 
 def guarantee_key(number: str) -> str:
     return f"guarantee/{number}"
+
+
+def binding_key(tender_id: str, number: str) -> str:
+    """A guarantee's binding to a bid: sealed with the tender's bids until the deadline."""
+    return f"bid/{tender_id}/guarantee/{number}"
+
+
+def _binding(call: Call, g: dict[str, Any]) -> dict[str, Any] | None:
+    found = call.state.get(binding_key(g["tender_id"], g["number"]))
+    return found if isinstance(found, dict) else None
+
+
+def status_of(state: Any, g: dict[str, Any]) -> str:
+    """"issued", "bound", "released" or "claimed" (bound: issued, with a binding record)."""
+    if g["status"] == "issued" and state.get(binding_key(g["tender_id"], g["number"])):
+        return "bound"
+    return str(g["status"])
 
 
 def lookup(state: Any, number: str) -> dict[str, Any] | None:
@@ -83,7 +116,7 @@ def issue(call: Call) -> None:
     if call.state.exists(guarantee_key(number)):
         raise ContractError(E_EXISTS, f"guarantee {number!r} exists")
     tender = load(call, record_id(a, "tender_id"))
-    if tender["state"] == "archived":
+    if tender["state"] == ARCHIVED:
         raise ContractError(E_ARCHIVED, "the tender is archived")
     lot = args.integer(a, "lot", 1, 0xFFFF)
     lot_of(tender, lot)
@@ -107,7 +140,6 @@ def issue(call: Call) -> None:
             "file_hash": args.blob(a, "file_hash", length=HASH_LEN),
             "issued_ms": call.now_ms,
             "status": "issued",
-            "bound_slot": "",
             "released_ms": 0,
             "release_reason": "",
             "claim": {},
@@ -147,11 +179,11 @@ def bind(call: Call, tender: dict[str, Any], lot: int, uscc: str, number: str, s
         raise ContractError(
             E_GUARANTEE_VALIDITY, "the guarantee must be in force through bid validity"
         )
-    if g["status"] != "issued":
-        raise ContractError(E_GUARANTEE_USED, f"the guarantee is {g['status']}")
-    g["status"] = "bound"
-    g["bound_slot"] = slot
-    _save(call, g)
+    status = status_of(call.state, g)
+    if status != "issued":
+        raise ContractError(E_GUARANTEE_USED, f"the guarantee is {status}")
+    call.state.put(binding_key(g["tender_id"], number),
+                   {"uscc": uscc, "lot": lot, "slot": slot, "bound_ms": call.now_ms})
 
 
 def unbind(call: Call, number: str) -> None:
@@ -159,16 +191,14 @@ def unbind(call: Call, number: str) -> None:
     if not number:
         return
     g = _load(call, number)
-    g["status"] = "issued"
-    g["bound_slot"] = ""
-    _save(call, g)
+    call.state.delete(binding_key(g["tender_id"], number))
 
 
 def release_if_bound(call: Call, number: str, reason: str) -> None:
     if not number:
         return
     g = _load(call, number)
-    if g["status"] == "bound":
+    if status_of(call.state, g) == "bound":
         g["status"] = "released"
         g["released_ms"] = call.now_ms
         g["release_reason"] = reason
@@ -188,18 +218,18 @@ def _bids_of(call: Call, tender: dict[str, Any], lot: dict[str, Any]) -> list[di
 def release_losers(call: Call, tender: dict[str, Any]) -> None:
     """On award: release the guarantees of the standing bids that did not win."""
     for lot in tender["lots"]:
-        if lot["status"] != "opened":
+        if lot["status"] != LOT_OPENED:
             continue
         for bid in _bids_of(call, tender, lot):
-            if bid["status"] == "revealed" and bid["uscc"] != lot["winner"]:
+            if bid["status"] == REVEALED and bid["uscc"] != lot["winner"]:
                 release_if_bound(call, bid["guarantee"], "not awarded")
 
 
 def release_winners(call: Call, tender: dict[str, Any]) -> None:
     """On the contract: release the winners' guarantees."""
     for lot in tender["lots"]:
-        for bid in _bids_of(call, tender, lot) if lot["status"] == "opened" else []:
-            if bid["uscc"] == lot["winner"] and bid["status"] == "revealed":
+        for bid in _bids_of(call, tender, lot) if lot["status"] == LOT_OPENED else []:
+            if bid["uscc"] == lot["winner"] and bid["status"] == REVEALED:
                 release_if_bound(call, bid["guarantee"], "contract signed")
 
 
@@ -209,16 +239,17 @@ def _claim_reason_holds(call: Call, g: dict[str, Any], reason: str) -> bool:
     tender = load(call, g["tender_id"])
     if reason == "collusion":
         return call.state.exists(collusion_key(tender["tender_id"], g["principal"]))
-    if not g["bound_slot"]:
+    binding = _binding(call, g)
+    if binding is None:
         return False
-    bid = load_bid(call, g["tender_id"], g["lot"], g["bound_slot"])
+    bid = load_bid(call, g["tender_id"], g["lot"], binding["slot"])
     if reason == "revoked_after_deadline":
-        return bool(bid["status"] == "revoked")
+        return bool(bid["status"] == REVOKED)
     if reason == "decrypt_failed":
-        return bool(bid["status"] == "decrypt_failed")
+        return bool(bid["status"] == DECRYPT_FAILED)
     # refused_to_sign: the winner let the contract period pass without a contract
     lot = lot_of(tender, g["lot"])
-    if tender["state"] != "awarded" or lot["winner"] != g["principal"]:
+    if tender["state"] != AWARDED or lot["winner"] != g["principal"]:
         return False
     periods = load_periods(tender["rules"], call.param)
     return call.now_ms >= periods.period_end(tender["award_ms"], periods.contract_days)
@@ -226,7 +257,7 @@ def _claim_reason_holds(call: Call, g: dict[str, Any], reason: str) -> bool:
 
 def _guarded_tender(call: Call, g: dict[str, Any]) -> dict[str, Any]:
     tender = load(call, g["tender_id"])
-    if tender["state"] == "archived":
+    if tender["state"] == ARCHIVED:
         raise ContractError(E_ARCHIVED, "the guarantee's tender is archived")
     return tender
 
@@ -242,8 +273,9 @@ def claim(call: Call) -> None:
     if reason not in CLAIM_REASONS:
         raise ContractError(E_BAD_ARGS, f"reason must be one of {list(CLAIM_REASONS)}")
     amount = args.amount_fen(call.args, "amount_fen")
-    if g["status"] != "bound":
-        raise ContractError(E_GUARANTEE_USED, f"the guarantee is {g['status']}")
+    status = status_of(call.state, g)
+    if status != "bound":
+        raise ContractError(E_GUARANTEE_USED, f"the guarantee is {status}")
     if not 0 < amount <= g["amount_fen"]:
         raise ContractError(E_CLAIM, f"a claim is between 1 and {g['amount_fen']} fen")
     if not _claim_reason_holds(call, g, reason):
@@ -264,10 +296,11 @@ def release(call: Call) -> None:
     by_beneficiary = entity_of_key(call.state, call.sender, call.now_ms) == g["beneficiary"]
     if call.sender != g["issuer"] and not by_beneficiary:
         raise ContractError(E_FORBIDDEN, "only the issuer or the beneficiary may release")
-    if g["status"] not in ("issued", "bound"):
-        raise ContractError(E_GUARANTEE_USED, f"the guarantee is {g['status']}")
-    if g["status"] == "bound" and not by_beneficiary:
-        if tender["state"] in ("bidding", "decrypting", "opened", "evaluated"):
+    status = status_of(call.state, g)
+    if status not in ("issued", "bound"):
+        raise ContractError(E_GUARANTEE_USED, f"the guarantee is {status}")
+    if status == "bound" and not by_beneficiary:
+        if tender["state"] in UNDECIDED_STATES:
             raise ContractError(E_FORBIDDEN, "a bound guarantee stays until the tender is decided")
         if any(_claim_reason_holds(call, g, r) for r in CLAIM_REASONS):
             raise ContractError(E_FORBIDDEN, "a claim reason holds: only the beneficiary may waive")

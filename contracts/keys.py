@@ -28,3 +28,6 @@ def frozen(subject: str) -> str:
 
 
 VALIDATORS = "gov/validators"  # CE array of {"name", "pubkey"}: the set for the next block
+# ``true`` on a demonstration chain (genesis field ``demo``); absent elsewhere. Written only
+# by genesis: no transaction can write it, so no vote can make a chain a demo chain.
+DEMO_CHAIN = "gov/demo_chain"

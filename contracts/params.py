@@ -81,7 +81,59 @@ DEFAULTS: dict[str, int | str] = {
     # event (0, the default, counts real Beijing calendar days); see contracts/tender_rules.py
     "demo_day_ms": 0,
     # --- end of trading parameters ---
+    # --- evaluation committees, expert draw, score sheets (DOMAIN.md step 7) ---
+    "committee_max_size": 25,
+    # experts (technical and economic) are at least num/den of the committee
+    "committee_expert_min_num": 2,
+    "committee_expert_min_den": 3,
+    # a cross-region tender draws at least num/den of its experts from other regions' pools
+    "cross_region_min_num": 1,
+    "cross_region_min_den": 3,
+    # the draw comes no more than this many days before the evaluation starts
+    "draw_lead_max_days": 2,
+    # DOMAIN.md sets no bound: this keeps a stalled evaluation from holding a tender forever
+    "evaluation_max_days": 10,
+    "draw_groups_max": 8,
+    "expert_specialties_max": 8,
+    "expert_relations_max": 32,
+    # the validators' beacon (contracts/beacon.py): a window closes once BOTH its blocks
+    # (several leaders take turns: no leader can keep a reveal out) AND its time (a flood of
+    # blocks can't shorten it) have passed, or early once every validator has acted
+    "beacon_commit_blocks": 8,
+    "beacon_commit_ms": 30_000,
+    "beacon_reveal_blocks": 8,
+    "beacon_reveal_ms": 30_000,
+    "beacon_open_max": 256,
+    # score sheets: criteria maxima sum to this; rewards add at most bonus_max_points
+    "score_total_points": 100,
+    "bonus_max_points": 2,
+    # totals are kept in 1/10^score_decimals of a point, rounded half up (保留两位小数)
+    "score_decimals": 2,
+    # with at least this many members scoring, one highest and one lowest are dropped per bid
+    "drop_extremes_min_members": 7,
+    "method_criteria_max": 16,
+    # --- credit rewards and exposure ---
+    "quality_enterprise_months": 12,
+    # sanction records: public while in force (曝光), and they clear agencies out
+    "sanction_kinds": "serious_breach,judgment_defaulter,bid_debarment,gp_debarment,tax_violation",
+    # --- intermediary services supermarket (网上中介服务超市) ---
+    "market_direct_max_fen": 10_000_000,  # direct selection: budget at most 100,000 yuan
+    "market_response_min_days": 3,
+    "market_confirm_days": 2,
+    "market_rating_max": 5,  # ratings are 1..market_rating_max
+    "market_low_rating_max": 2,  # a rating at or below this is a low rating
+    "market_low_ratings_count": 3,  # this many low ratings ...
+    "market_low_ratings_months": 12,  # ... within this many months suspend the agency ...
+    "market_suspension_months": 12,  # ... for this many months (so does a sanction in force)
+    "market_responses_max": 200,
+    "market_required_max": 8,  # qualifications an item may require
+    # quality_price ranks an agency with no rating in the last 12 months at this rating
+    "market_unrated_rating": 3,
 }
+
+# Parameters that only a demonstration chain (genesis field ``demo``) may set to anything but
+# their default; governance can never turn them on elsewhere (E_DEMO_ONLY).
+DEMO_ONLY = ("demo_day_ms",)
 
 # Inclusive bounds of int parameters whose range is narrower than [0, 2^63-1].
 BOUNDS: dict[str, tuple[int, int]] = {
@@ -107,6 +159,36 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "candidates_max": (1, 10),
     "guarantee_max_bp": (0, 10_000),
     # --- end of trading bounds ---
+    "committee_max_size": (1, 99),
+    "committee_expert_min_num": (0, 100),
+    "committee_expert_min_den": (1, 100),
+    "cross_region_min_num": (0, 100),
+    "cross_region_min_den": (1, 100),
+    "draw_lead_max_days": (0, 60),
+    "evaluation_max_days": (1, 365),
+    "draw_groups_max": (1, 32),
+    "expert_specialties_max": (1, 64),
+    "expert_relations_max": (0, 256),
+    "beacon_commit_blocks": (1, 10_000),
+    "beacon_commit_ms": (0, 7 * DAY_MS),
+    "beacon_reveal_blocks": (1, 10_000),
+    "beacon_reveal_ms": (0, 7 * DAY_MS),
+    "beacon_open_max": (1, 4096),
+    "score_total_points": (1, 1000),
+    "bonus_max_points": (0, 100),
+    "score_decimals": (0, 6),
+    "drop_extremes_min_members": (3, 99),
+    "method_criteria_max": (0, 64),
+    "quality_enterprise_months": (1, 120),
+    "market_response_min_days": (0, 60),
+    "market_confirm_days": (1, 60),
+    "market_rating_max": (2, 100),
+    "market_low_ratings_count": (1, 100),
+    "market_low_ratings_months": (1, 120),
+    "market_suspension_months": (1, 120),
+    "market_responses_max": (1, 2000),
+    "market_required_max": (0, 32),
+    "market_unrated_rating": (0, 100),
 }
 
 

@@ -6,7 +6,20 @@ state roots part ways at the first transaction they treat differently.
 
 from __future__ import annotations
 
-from contracts import bid, consent, credit, governance, guarantee, identity, tender
+from contracts import (
+    beacon,
+    bid,
+    consent,
+    credit,
+    draw,
+    evaluation,
+    experts,
+    governance,
+    guarantee,
+    identity,
+    supermarket,
+    tender,
+)
 from contracts.runtime import Contract, Executor
 
 CONTRACTS: list[Contract] = [
@@ -19,6 +32,14 @@ CONTRACTS: list[Contract] = [
     bid.CONTRACT,
     guarantee.CONTRACT,
     # --- end of trading contracts ---
+    # evaluation committees (DOMAIN.md step 7): the pool, the validators' beacon, the draw,
+    # score sheets
+    experts.CONTRACT,
+    beacon.CONTRACT,
+    draw.CONTRACT,
+    evaluation.CONTRACT,
+    # the intermediary services supermarket: catalogue, agencies, selection requests
+    supermarket.contract(),
 ]
 
 

@@ -1,8 +1,10 @@
 """Who may send transactions at all: the chain is permissioned.
 
 A sender is *known* when the state names its public key: a validator of the next block's set
-(``gov/validators``), a holder of any governance role (``role/<role>/<hex>``), or a key bound
-to an entity whose attestation is in force and lists it (``identity.entity_of_key``). A new
+(``gov/validators``, who also send the beacon's commitments and reveals), a holder of any
+governance role (``role/<role>/<hex>``), a key bound to an entity whose attestation is in
+force and lists it (``identity.entity_of_key``), or an evaluation expert's key
+(``expert/key/<hex>``: experts sign score sheets and reports, and decline, from it). A new
 entity's first key becomes known through the attestor's binding. An unknown key can't get a
 transaction into the pool or a block, so a stranger can't write nonce entries or failed
 receipts onto the chain.
@@ -14,7 +16,7 @@ state a block runs on. Deterministic: ``now_ms`` is a block time, never a clock.
 
 from __future__ import annotations
 
-from contracts import keys
+from contracts import experts, keys
 from contracts.governance import ROLES
 from contracts.identity import entity_of_key
 from contracts.state import Overlay, StateReader
@@ -26,5 +28,7 @@ def sender_known(state: StateReader, pubkey: bytes, now_ms: int) -> bool:
     if isinstance(validators, list) and any(v.get("pubkey") == pubkey for v in validators):
         return True
     if any(view.exists(keys.role(role, pubkey)) for role in ROLES):
+        return True
+    if view.exists(experts.key_index(pubkey)):
         return True
     return entity_of_key(view, pubkey, now_ms) is not None

@@ -1,6 +1,11 @@
-"""Tenders (``tender.*``): announce, amend, objections and replies, supervision, evaluation,
-award, contract and archive. The lifecycle itself is data in ``contracts.tender_rules``; the
-handlers here check who may act and what the arguments say, then ask the table.
+"""Tenders (``tender.*``): announce, amend, objections and replies, supervision, award,
+contract and archive. The lifecycle itself is data in ``contracts.tender_rules``; the
+handlers here check who may act and what the arguments say, ask the table, and move the
+tender with ``tender_rules.advance``. The evaluation (step 7) is ``contracts.draw`` and
+``contracts.evaluation``: candidates come only from the score sheets, so there is no call
+that names them. An announcement carries the evaluation method (``contracts.method``) and
+whether the evaluation is cross-region; its document issue start is never before its own
+block (``E_ISSUE_START``: the statutory days can't be spent before the tender exists).
 
 Who may act on a tender ("the tender's side"): the platform key that announced it, or a key
 bound to the tenderer or its agent (``identity.entity_of_key``). Supervisors (role
@@ -23,13 +28,20 @@ from contracts import args
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, E_STATE, ContractError
 from contracts.governance import require_unfrozen_sender
 from contracts.identity import entity_of_key, require_entity_sender
+from contracts.lifecycle import OK, Transition
+from contracts.method import parse_method
 from contracts.params import text_set
 from contracts.runtime import Call, Contract
 from contracts.tender_rules import (
+    LOT,
+    OBJECTION,
+    OBJECTION_OPEN,
     OBJECTION_STAGES,
+    REVEALED,
     RULE_SETS,
+    TENDER,
     GuardView,
-    Transition,
+    advance,
     load_periods,
     require,
 )
@@ -40,9 +52,9 @@ E_SALE_SHORT = "E_SALE_SHORT"  # documents on sale for fewer than the minimum da
 E_DEADLINE_EARLIER = "E_DEADLINE_EARLIER"  # a deadline may never move earlier
 E_AMEND_LATE = "E_AMEND_LATE"  # an amendment that affects bids, too close to the deadline
 E_GUARANTEE_RULE = "E_GUARANTEE_RULE"  # a lot's required guarantee breaks the 2% / cap rule
-E_COMMITTEE = "E_COMMITTEE"  # the evaluation committee is not odd and large enough
-E_CANDIDATE = "E_CANDIDATE"  # a candidate or winner that is not allowed
+E_CANDIDATE = "E_CANDIDATE"  # a winner that is not a standing candidate
 E_REPLY_LATE = "E_REPLY_LATE"  # the reply period is over (a supervisor may still rule)
+E_ISSUE_START = "E_ISSUE_START"  # the document issue start is before the announcing block
 
 ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
 HASH_LEN = 32
@@ -80,7 +92,7 @@ def standing_bidders(call: Call, tender: dict[str, Any], lot: int) -> set[str]:
     out = set()
     for slot in opened_slots(call, tender["tender_id"], lot):
         bid = call.state.get(bid_key(tender["tender_id"], lot, slot))
-        if bid is not None and bid["status"] == "revealed":
+        if bid is not None and bid["status"] == REVEALED:
             out.add(str(bid["uscc"]))
     return out
 
@@ -113,7 +125,8 @@ def save(call: Call, tender: dict[str, Any]) -> None:
 
 
 def step(call: Call, tender: dict[str, Any], action: str, **facts: bool) -> Transition:
-    """Check the lifecycle table for ``action`` (raises the guard's code when refused)."""
+    """Check the lifecycle table for ``action`` (raises the guard's code when refused); the
+    handler then moves the tender with ``tender_rules.advance`` once it knows the outcome."""
     rules = tender["rules"]
     view = GuardView(tender, call.now_ms, lambda: load_periods(rules, call.param), facts)
     return require(view, action)
@@ -204,6 +217,9 @@ def announce(call: Call) -> None:
     deadline_ms = args.integer(a, "deadline_ms")
     validity_days = args.integer(a, "validity_days", 1, call.param("bid_validity_max_days"))
     periods = load_periods(rules, call.param)
+    if issue_start_ms < call.now_ms:
+        # the statutory days can't be spent before the tender exists (DOMAIN.md step 1)
+        raise ContractError(E_ISSUE_START, "the document issue start is before this block")
     if deadline_ms <= call.now_ms:
         raise ContractError(E_DEADLINE_SHORT, "the deadline has already passed")
     if periods.days_apart(issue_start_ms, deadline_ms) < periods.bid_min_days:
@@ -217,6 +233,10 @@ def announce(call: Call) -> None:
         )
     lots = _lots(call, kind)
     quals = _qualifications(call)
+    method = parse_method(call, a.get("method"))
+    cross_region = a.get("cross_region", False)
+    if type(cross_region) is not bool:
+        raise ContractError(E_BAD_ARGS, "argument 'cross_region' must be true or false")
     tender: dict[str, Any] = {
         "tender_id": tender_id,
         "rules": rules,
@@ -234,7 +254,7 @@ def announce(call: Call) -> None:
         "validity_days": validity_days,
         "qualifications": quals,
         "lots": lots,
-        "state": "bidding",
+        "state": TENDER.start("announce"),
         "suspended": False,
         "objections": 0,
         "objections_open": 0,
@@ -247,6 +267,11 @@ def announce(call: Call) -> None:
         "report_hash": b"",
         "committee_size": 0,
         "contract_hash": b"",
+        "method": method,
+        "cross_region": cross_region,
+        "eval_round": 0,
+        "evaluation_start_ms": 0,
+        "evaluation_end_ms": 0,
     }
     save(call, tender)
     call.emit("tender.announced", tender_id=tender_id, deadline_ms=deadline_ms)
@@ -273,7 +298,7 @@ def _lots(call: Call, kind: str) -> list[dict[str, Any]]:
                 "name": name,
                 "estimated_price_fen": price,
                 "guarantee_fen": required,
-                "status": "bidding",
+                "status": LOT.start("announce"),
                 "bids": 0,
                 "candidates": [],
                 "winner": "",
@@ -323,6 +348,10 @@ def amend(call: Call) -> None:
         )
     if len(tender["amendments"]) >= call.param("tender_amendments_max"):
         raise ContractError(E_STATE, "too many amendments")
+    if "method" in call.args:
+        if not affects:
+            raise ContractError(E_BAD_ARGS, "a new evaluation method affects bids")
+        tender["method"] = parse_method(call, call.args["method"])
     tender["amendments"].append(
         {
             "doc_hash": doc_hash,
@@ -356,7 +385,7 @@ def object_(call: Call) -> None:
             "objector": uscc,
             "reason_hash": _hash_arg(call, "reason_hash"),
             "at_ms": call.now_ms,
-            "status": "open",
+            "status": OBJECTION.start("object"),
             "reply_hash": b"",
             "ruling": "",
         },
@@ -382,12 +411,12 @@ def reply(call: Call) -> None:
     require_side(call, tender)
     step(call, tender, "reply")
     n, obj = _objection(call, tender)
-    if obj["status"] != "open":
+    if obj["status"] != OBJECTION_OPEN:
         raise ContractError(E_STATE, f"objection {n} is {obj['status']}")
     periods = load_periods(tender["rules"], call.param)
     if call.now_ms >= periods.period_end(obj["at_ms"], periods.reply_days):
         raise ContractError(E_REPLY_LATE, "the reply period is over; a supervisor rules now")
-    obj["status"] = "replied"
+    OBJECTION.advance(obj, "reply")
     obj["reply_hash"] = _hash_arg(call, "reply_hash")
     call.state.put(objection_key(tender["tender_id"], n), obj)
     tender["objections_open"] -= 1
@@ -406,9 +435,9 @@ def rule(call: Call) -> None:
     ruling = args.text(call.args, "ruling", max_len=16)
     if ruling not in ("upheld", "dismissed"):
         raise ContractError(E_BAD_ARGS, "ruling must be 'upheld' or 'dismissed'")
-    if obj["status"] == "open":
+    if obj["status"] == OBJECTION_OPEN:
         tender["objections_open"] -= 1
-    obj["status"] = "ruled"
+    OBJECTION.advance(obj, "rule")
     obj["ruling"] = ruling
     call.state.put(objection_key(tender["tender_id"], n), obj)
     save(call, tender)
@@ -457,36 +486,6 @@ def find_collusion(call: Call) -> None:
     call.emit("tender.collusion", tender_id=tender["tender_id"], uscc=uscc)
 
 
-def evaluate(call: Call) -> None:
-    """The platform posts the report hash, committee size and ranked candidates per lot."""
-    tender = load(call, record_id(call.args, "tender_id"))
-    require_platform(call, tender)
-    step(call, tender, "evaluate")
-    size = args.integer(call.args, "committee_size", 0, 99)
-    if size % 2 == 0 or size < call.param("committee_min_size"):
-        raise ContractError(E_COMMITTEE, "the committee must be odd and at least the minimum size")
-    ranked = call.args.get("candidates")
-    if type(ranked) is not list or len(ranked) != len(tender["lots"]):
-        raise ContractError(E_BAD_ARGS, "candidates must be one array per lot")
-    for lot, names in zip(tender["lots"], ranked, strict=True):
-        valid = standing_bidders(call, tender, lot["lot"])
-        if type(names) is not list or len(names) > call.param("candidates_max"):
-            raise ContractError(
-                E_CANDIDATE, f"lot {lot['lot']}: at most {call.param('candidates_max')} candidates"
-            )
-        if len(set(names)) != len(names) or not all(type(x) is str and x in valid for x in names):
-            raise ContractError(
-                E_CANDIDATE, f"lot {lot['lot']}: candidates must be distinct valid bidders"
-            )
-        lot["candidates"] = list(names)
-    tender["report_hash"] = _hash_arg(call, "report_hash")
-    tender["committee_size"] = size
-    tender["publicity_start_ms"] = call.now_ms
-    tender["state"] = "evaluated"
-    save(call, tender)
-    call.emit("tender.evaluated", tender_id=tender["tender_id"])
-
-
 def award(call: Call) -> None:
     """Award each open lot to one of its candidates; losers' guarantees are released."""
     from contracts import guarantee
@@ -510,7 +509,7 @@ def award(call: Call) -> None:
             )
         lot["winner"] = winner
     tender["award_ms"] = call.now_ms
-    tender["state"] = "awarded"
+    advance(tender, "award")
     save(call, tender)
     guarantee.release_losers(call, tender)
     call.emit("tender.awarded", tender_id=tender["tender_id"], winners=list(winners))
@@ -524,7 +523,7 @@ def record_contract(call: Call) -> None:
     require_side(call, tender)
     step(call, tender, "contract")
     tender["contract_hash"] = _hash_arg(call, "contract_hash")
-    tender["state"] = "contracted"
+    advance(tender, "contract")
     save(call, tender)
     guarantee.release_winners(call, tender)
     call.emit("tender.contracted", tender_id=tender["tender_id"])
@@ -535,7 +534,7 @@ def archive(call: Call) -> None:
     tender = load(call, record_id(call.args, "tender_id"))
     require_side(call, tender)
     step(call, tender, "archive")
-    tender["state"] = "archived"
+    advance(tender, "archive", OK)
     tender["archived_ms"] = call.now_ms
     save(call, tender)
     call.emit("tender.archived", tender_id=tender["tender_id"])
@@ -560,7 +559,6 @@ CONTRACT = Contract(
         "suspend": suspend,
         "resume": resume,
         "find_collusion": find_collusion,
-        "evaluate": evaluate,
         "award": award,
         "record_contract": record_contract,
         "archive": archive,

@@ -1,10 +1,21 @@
 """The tender lifecycle as data: transition tables, guards, and the periods of each rule set.
 
-``TRANSITIONS[(state, action)]`` gives the states the action may lead to and the names of
-the guards that must all hold; ``SIDE_ACTIONS`` are allowed in every live state and leave
-the state as it is. A handler asks ``require(view, action)`` for the transition, then picks
-one of its allowed next states (e.g. ``open`` leads to ``decrypting``, or to ``failed``
-when every lot has too few bids). ``archived`` has no row at all: every write is refused.
+``TRANSITIONS[(state, action)]`` gives the outcomes of an action (each leading to one next
+state) and the names of the guards that must all hold; ``SIDE_ACTIONS`` are allowed in every
+live state and leave the state as it is. A handler asks ``require(view, action)`` (every
+guard checked, or the guard's code), decides the outcome (e.g. ``open``: ``opening`` when a
+lot has enough bids, else ``all_failed``), and moves the record with ``advance`` — which
+takes the next state *from the table* (``contracts.lifecycle``): no handler writes a state
+of its own. ``LOT`` and ``BID`` are the same kind of table for lot and bid statuses.
+``archived`` has no row at all: every write is refused.
+
+Step 7 (DOMAIN.md "Evaluation committees"): ``opened`` → ``request_draw`` → ``drawing``
+(the validators' beacon runs; ``seat`` fills the committee or records a short pool or a
+failed beacon) → ``evaluating`` (score sheets; a decline is replaced by the same draw, or
+sends the tender back to ``drawing`` when the pool runs short) → ``close_evaluation`` →
+``reporting`` (candidates computed by the contract) or back to ``opened`` (no majority of
+members scored: redo with a new draw) → ``sign_report`` by every counted member →
+``evaluated`` (publicity starts).
 
 Periods per rule set (chain parameters ``<prefix>_<name>``; DOMAIN.md and the laws):
 
@@ -50,6 +61,7 @@ from functools import cached_property
 from typing import Any
 
 from contracts.errors import ContractError
+from contracts.lifecycle import OK, LifecycleBug, Table, Transition, branches, to
 from contracts.periods import days_between as calendar_days_between
 from contracts.periods import end_of_period_ms as calendar_period_end
 
@@ -78,50 +90,144 @@ E_CONTRACT_LATE = "E_CONTRACT_LATE"  # the contract period is over
 E_ARCHIVED = "E_ARCHIVED"  # the tender is archived: nothing may change
 E_LIFECYCLE = "E_LIFECYCLE"  # the action does not exist in the tender's state
 
+# Tender states (``tender/<id>`` field ``state``).
+BIDDING = "bidding"
+DECRYPTING = "decrypting"
+OPENED = "opened"
+DRAWING = "drawing"  # a committee draw was requested: the beacon runs, then the seats
+EVALUATING = "evaluating"  # the committee is seated: members submit score sheets
+REPORTING = "reporting"  # candidates computed: the members sign the report's hash
+EVALUATED = "evaluated"  # the report is signed by every counted member: publicity runs
+AWARDED = "awarded"
+CONTRACTED = "contracted"
+FAILED = "failed"
 ARCHIVED = "archived"
-LIVE_STATES = ("bidding", "decrypting", "opened", "evaluated", "awarded", "contracted", "failed")
+LIVE_STATES = (
+    BIDDING,
+    DECRYPTING,
+    OPENED,
+    DRAWING,
+    EVALUATING,
+    REPORTING,
+    EVALUATED,
+    AWARDED,
+    CONTRACTED,
+    FAILED,
+)
+# a tender in one of these has not decided its lots yet (bound guarantees stay bound)
+UNDECIDED_STATES = (BIDDING, DECRYPTING, OPENED, DRAWING, EVALUATING, REPORTING, EVALUATED)
 
-
-@dataclass(frozen=True)
-class Transition:
-    next_states: frozenset[str]
-    guards: tuple[str, ...]
-
-
-def _t(*next_states: str, guards: tuple[str, ...] = ()) -> Transition:
-    return Transition(frozenset(next_states), guards)
-
+# Lot statuses (``lots[i].status``) and bid statuses (``bid/…`` field ``status``).
+LOT_BIDDING = "bidding"
+LOT_DECRYPTING = "decrypting"
+LOT_OPENED = "opened"
+LOT_FAILED = "failed"
+SEALED = "sealed"  # live: counted in the bid set digest, named at opening
+WITHDRAWN = "withdrawn"
+REVEALED = "revealed"
+DECRYPT_FAILED = "decrypt_failed"
+REVOKED = "revoked"
 
 _ADVANCE = ("not_suspended", "no_open_objection")
 
 TRANSITIONS: dict[tuple[str, str], Transition] = {
-    ("bidding", "amend"): _t("bidding", guards=("before_deadline", "not_suspended")),
-    ("bidding", "bid"): _t("bidding", guards=("before_deadline", "not_suspended")),
-    ("bidding", "object_documents"): _t("bidding", guards=("documents_objection_window",)),
-    ("bidding", "open"): _t("decrypting", "failed", guards=("at_or_after_deadline", *_ADVANCE)),
-    ("decrypting", "reveal"): _t("decrypting", guards=("in_decrypt_window",)),
-    ("decrypting", "close"): _t("opened", "failed", guards=("decrypt_window_done",)),
-    ("decrypting", "revoke_bid"): _t("decrypting"),
-    ("opened", "object_opening"): _t("opened", guards=("opening_objection_window",)),
-    ("opened", "revoke_bid"): _t("opened"),
-    ("opened", "evaluate"): _t("evaluated", guards=("opening_objection_over", *_ADVANCE)),
-    ("evaluated", "object_candidates"): _t("evaluated", guards=("in_publicity",)),
-    ("evaluated", "revoke_bid"): _t("evaluated"),
-    ("evaluated", "award"): _t("awarded", guards=("publicity_over", *_ADVANCE)),
-    ("awarded", "object_result"): _t("awarded", guards=("result_objection_window",)),
-    ("awarded", "contract"): _t("contracted", guards=("within_contract_days", *_ADVANCE)),
+    ("", "announce"): to(BIDDING),
+    (BIDDING, "amend"): to(BIDDING, guards=("before_deadline", "not_suspended")),
+    (BIDDING, "bid"): to(BIDDING, guards=("before_deadline", "not_suspended")),
+    (BIDDING, "object_documents"): to(BIDDING, guards=("documents_objection_window",)),
+    (BIDDING, "open"): branches(
+        {"opening": DECRYPTING, "all_failed": FAILED},
+        guards=("at_or_after_deadline", *_ADVANCE),
+    ),
+    (DECRYPTING, "reveal"): to(DECRYPTING, guards=("in_decrypt_window",)),
+    (DECRYPTING, "close"): to(OPENED, guards=("decrypt_window_done",)),
+    (DECRYPTING, "revoke_bid"): to(DECRYPTING),
+    (OPENED, "object_opening"): to(OPENED, guards=("opening_objection_window",)),
+    (OPENED, "revoke_bid"): to(OPENED),
+    # step 7: a committee is drawn (contracts.draw), scores (contracts.evaluation), reports
+    (OPENED, "request_draw"): to(DRAWING, guards=_ADVANCE),
+    (DRAWING, "request_draw"): to(DRAWING, guards=_ADVANCE),  # after a failed draw only
+    (DRAWING, "seat"): branches(
+        {"seated": EVALUATING, "short": DRAWING, "beacon_failed": DRAWING},
+        guards=("not_suspended",),
+    ),
+    (DRAWING, "object_opening"): to(DRAWING, guards=("opening_objection_window",)),
+    (DRAWING, "revoke_bid"): to(DRAWING),
+    (EVALUATING, "decline"): branches({"replaced": EVALUATING, "short": DRAWING}),
+    (EVALUATING, "score"): to(EVALUATING, guards=("in_evaluation", "not_suspended")),
+    (EVALUATING, "close_evaluation"): branches(
+        {"decided": REPORTING, "redo": OPENED},
+        guards=("evaluation_done", "opening_objection_over", *_ADVANCE),
+    ),
+    (EVALUATING, "object_opening"): to(EVALUATING, guards=("opening_objection_window",)),
+    (EVALUATING, "revoke_bid"): to(EVALUATING),
+    (REPORTING, "post_report"): to(REPORTING, guards=("not_suspended",)),
+    (REPORTING, "sign_report"): branches(
+        {"pending": REPORTING, "signed": EVALUATED}, guards=_ADVANCE
+    ),
+    (REPORTING, "revoke_bid"): to(REPORTING),
+    (EVALUATED, "object_candidates"): to(EVALUATED, guards=("in_publicity",)),
+    (EVALUATED, "revoke_bid"): to(EVALUATED),
+    (EVALUATED, "award"): to(AWARDED, guards=("publicity_over", *_ADVANCE)),
+    (AWARDED, "object_result"): to(AWARDED, guards=("result_objection_window",)),
+    (AWARDED, "contract"): to(CONTRACTED, guards=("within_contract_days", *_ADVANCE)),
     # the winner never signed: the tender may be closed once the contract period is over
-    ("awarded", "archive"): _t("archived", guards=("contract_period_over", "no_open_objection")),
-    ("contracted", "object_result"): _t("contracted", guards=("result_objection_window",)),
-    ("contracted", "archive"): _t("archived", guards=("no_open_objection",)),
-    ("failed", "archive"): _t("archived", guards=("no_open_objection",)),
+    (AWARDED, "archive"): to(ARCHIVED, guards=("contract_period_over", "no_open_objection")),
+    (CONTRACTED, "object_result"): to(CONTRACTED, guards=("result_objection_window",)),
+    (CONTRACTED, "archive"): to(ARCHIVED, guards=("no_open_objection",)),
+    (FAILED, "archive"): to(ARCHIVED, guards=("no_open_objection",)),
 }
 
 # Allowed in every live state, state unchanged.
 SIDE_ACTIONS = ("reply", "rule", "suspend", "resume", "find_collusion")
 for _state in LIVE_STATES:
     for _action in SIDE_ACTIONS:
-        TRANSITIONS[(_state, _action)] = _t(_state)
+        TRANSITIONS[(_state, _action)] = to(_state)
+
+TENDER = Table("tender", "state", TRANSITIONS, frozenset((*LIVE_STATES, ARCHIVED)))
+
+LOT = Table(
+    "lot",
+    "status",
+    {
+        ("", "announce"): to(LOT_BIDDING),
+        (LOT_BIDDING, "open"): branches({"too_few": LOT_FAILED, "opening": LOT_DECRYPTING}),
+        (LOT_DECRYPTING, "close"): to(LOT_OPENED),
+    },
+    frozenset((LOT_BIDDING, LOT_DECRYPTING, LOT_OPENED, LOT_FAILED)),
+)
+
+# One slot per entity and lot; "" is a slot with no bid yet.
+BID = Table(
+    "bid",
+    "status",
+    {
+        ("", "submit"): to(SEALED),
+        (WITHDRAWN, "submit"): to(SEALED),
+        (SEALED, "replace"): to(SEALED),
+        (SEALED, "withdraw"): to(WITHDRAWN),
+        (SEALED, "reveal"): branches({"decrypted": REVEALED, "failed": DECRYPT_FAILED}),
+        (SEALED, "close"): branches({"silent": DECRYPT_FAILED}),  # no key before the window end
+        (SEALED, "revoke"): to(REVOKED),
+        (REVEALED, "revoke"): to(REVOKED),
+    },
+    frozenset((SEALED, WITHDRAWN, REVEALED, DECRYPT_FAILED, REVOKED)),
+)
+
+# An objection (``tender/<id>/objection/<n>``): the tender's side replies within the reply
+# period, or a supervisor rules (once, open or replied).
+OBJECTION_OPEN, OBJECTION_REPLIED, OBJECTION_RULED = "open", "replied", "ruled"
+OBJECTION = Table(
+    "objection",
+    "status",
+    {
+        ("", "object"): to(OBJECTION_OPEN),
+        (OBJECTION_OPEN, "reply"): to(OBJECTION_REPLIED),
+        (OBJECTION_OPEN, "rule"): to(OBJECTION_RULED),
+        (OBJECTION_REPLIED, "rule"): to(OBJECTION_RULED),
+    },
+    frozenset((OBJECTION_OPEN, OBJECTION_REPLIED, OBJECTION_RULED)),
+)
 
 OBJECTION_STAGES = {
     "documents": "object_documents",
@@ -287,6 +393,16 @@ GUARDS: dict[str, tuple[GuardFn, str, str]] = {
         E_TOO_EARLY,
         "the contract period has not ended",
     ),
+    "in_evaluation": (
+        lambda v: v.tender["evaluation_start_ms"] <= v.now_ms < v.tender["evaluation_end_ms"],
+        E_WINDOW,
+        "outside the evaluation period the draw request announced",
+    ),
+    "evaluation_done": (
+        lambda v: v.now_ms >= v.tender["evaluation_end_ms"] or v.facts.get("all_scored", False),
+        E_TOO_EARLY,
+        "the evaluation period is still running and some members have not scored every bid",
+    ),
 }
 
 
@@ -305,11 +421,18 @@ def require(view: GuardView, action: str) -> Transition:
     return transition
 
 
+def advance(tender: dict[str, Any], action: str, outcome: str = OK) -> str:
+    """The one way a tender's state changes: to the state the table gives for the move
+    (``LifecycleBug`` if the move is not in the table; guards were checked by ``require``)."""
+    return TENDER.advance(tender, action, outcome)
+
+
 def check_table() -> None:
-    """Every guard a row names exists and every next state is a known state (tests call it)."""
-    known = set(LIVE_STATES) | {ARCHIVED}
-    for (state, action), transition in TRANSITIONS.items():
-        assert state in LIVE_STATES, (state, action)
-        assert transition.next_states <= known, (state, action)
-        for guard in transition.guards:
-            assert guard in GUARDS, (state, action, guard)
+    """Every table row names known guards and leads to known states; archived has no row
+    (tests call it)."""
+    TENDER.check(GUARDS)
+    LOT.check()
+    BID.check()
+    OBJECTION.check()
+    if any(state == ARCHIVED for state, _ in TRANSITIONS):
+        raise LifecycleBug("an archived tender must have no row")

@@ -10,8 +10,15 @@ with every field explained, is ``configs/genesis.example.json``)::
       "validators": [{"name": "shanwei", "pubkey": "<hex>"}, ...],   # the first validator set
       "committee": ["<hex pubkey>", ...], # governance keys of the founding platforms
       "roles": {"attestor": ["<hex>"], ...},   # initial role grants (DOMAIN.md roles)
-      "params": {"bid_debarment_min_days": 365, ...}   # overrides of contract defaults
+      "params": {"bid_debarment_min_days": 365, ...},  # overrides of contract defaults
+      "demo": true                        # optional, default false: a demonstration chain
     }
+
+``demo`` declares a demonstration chain, the only kind on which the parameters of
+``contracts.params.DEMO_ONLY`` (the shortened "demo days", ``demo_day_ms``) may differ from
+their defaults, in genesis or later by governance (DOMAIN.md, readings settled). It is
+absent from the binary and JSON forms when false, so a production genesis document reads
+and encodes as it always did.
 
 Bytes are lowercase hex in the JSON form (``ledger.jsonform.GENESIS``) and raw in the binary
 form (``GenesisDoc.to_obj``; the store keeps its CE under ``schema.GENESIS``). Parsing is
@@ -62,6 +69,7 @@ MAX_GENESIS_FILE_BYTES = 4 << 20
 _CHAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _FIELDS = {"chain_id", "suite", "time_ms", "validators", "committee", "roles", "params"}
+_OPTIONAL = frozenset({"demo"})
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class GenesisDoc:
     committee: list[bytes] = field(default_factory=list)
     roles: dict[str, list[bytes]] = field(default_factory=dict)
     params: dict[str, int | str] = field(default_factory=dict)
+    demo: bool = False
 
     @property
     def crypto(self) -> Suite:
@@ -80,7 +89,7 @@ class GenesisDoc:
 
     def to_obj(self) -> dict[str, Any]:
         """The binary form (bytes raw): what CE encodes and ``from_obj`` reads."""
-        return {
+        obj: dict[str, Any] = {
             "chain_id": self.chain_id,
             "suite": self.suite,
             "time_ms": self.time_ms,
@@ -89,10 +98,13 @@ class GenesisDoc:
             "roles": {r: list(m) for r, m in self.roles.items()},
             "params": dict(self.params),
         }
+        if self.demo:
+            obj["demo"] = True
+        return obj
 
     @classmethod
     def from_obj(cls, obj: Any) -> GenesisDoc:
-        m = exact_map(obj, "genesis", _FIELDS)
+        m = exact_map(obj, "genesis", _FIELDS, _OPTIONAL)
         chain_id = get_str(m, "chain_id", "genesis", 64)
         if not _CHAIN_ID.fullmatch(chain_id):
             raise InvalidInput("genesis.chain_id must be 1..64 characters of [A-Za-z0-9._-]")
@@ -123,7 +135,10 @@ class GenesisDoc:
             if type(value) not in (int, str):
                 raise InvalidInput(f"genesis.params.{name} must be an integer or text")
             params[name] = value
-        return cls(chain_id, suite.name, time_ms, validators, committee, roles, params)
+        demo = m.get("demo", False)
+        if type(demo) is not bool:
+            raise InvalidInput("genesis.demo must be true or false")
+        return cls(chain_id, suite.name, time_ms, validators, committee, roles, params, demo)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = jsonform.to_json(self.to_obj(), jsonform.GENESIS)

@@ -19,3 +19,9 @@ def sm2_sign(secret: bytes, pubkey: bytes, message: bytes) -> bytes:
 def sm2_verify(pubkey: bytes, message: bytes, signature: bytes) -> bool:
     verifier = sm2.CryptSM2(private_key="", public_key=pubkey[1:].hex(), mode=1)
     return bool(verifier.verify_with_sm3(signature.hex(), message))
+
+
+def sm2_multiply(scalar: int, point: bytes) -> bytes:
+    """``scalar·point`` on the SM2 curve, ``04‖X‖Y`` in and out (gmssl's own ladder)."""
+    curve = sm2.CryptSM2(private_key="", public_key="")
+    return b"\x04" + bytes.fromhex(curve._kg(scalar, point[1:].hex()))

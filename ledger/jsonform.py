@@ -279,6 +279,7 @@ GENESIS: Mapping[str, Schema] = {
     "committee": ListOf(BIN),
     "roles": MapOf(ListOf(BIN)),
     "params": MapOf(PLAIN),
+    "demo": PLAIN,
 }
 ANCHOR: Mapping[str, Schema] = {
     "suite": PLAIN,

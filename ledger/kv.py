@@ -4,6 +4,13 @@ Everything durable goes through ``KV``: point reads, ordered prefix scans, and a
 batches. One block is one ``Batch`` written with ``sync=True`` (a single fsync), so a crash
 leaves either all of a block or none of it. The in-memory backend has the same semantics
 and is what the simulator and most unit tests use. Keys are built only in ``ledger.schema``.
+
+LevelDB's own checksums are on: the database is opened with ``paranoid_checks`` (a damaged
+log, manifest or table found at open or in compaction is an error, not something skipped)
+and every read verifies the CRC of the blocks it loads from disk (``verify_checksums``; a
+cached block was verified when it was loaded). Any corruption LevelDB reports is raised as
+``CorruptStore``, never returned as data. Records whose bytes are damaged in a way that
+keeps the CRC (or in memory) are caught above, by the hash checks of every loader.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from collections.abc import Iterator
 from typing import Protocol
 
 import plyvel
+
+from ledger.errors import CorruptStore
 
 
 class Batch(Protocol):
@@ -101,36 +110,57 @@ class MemoryKV:
 
 
 class LevelKV:
-    """LevelDB through plyvel. A batch is written atomically; ``sync`` fsyncs the log."""
+    """LevelDB through plyvel. A batch is written atomically; ``sync`` fsyncs the log.
 
-    def __init__(self, path: str, create: bool = True) -> None:
+    ``checksums``: LevelDB's checks on (see the module docstring); off only in tests that
+    show what the layers above catch on their own.
+    """
+
+    def __init__(self, path: str, create: bool = True, checksums: bool = True) -> None:
         os.makedirs(path, exist_ok=True)
-        # No compression: most bytes written are hashes (state nodes, ids), which do not
-        # compress, so Snappy only costs CPU on every write and compaction.
-        self._db = plyvel.DB(
-            path,
-            create_if_missing=create,
-            lru_cache_size=64 << 20,
-            write_buffer_size=32 << 20,
-            bloom_filter_bits=10,
-            compression=None,
-        )
+        self._checksums = checksums
+        try:
+            # No compression: most bytes written are hashes (state nodes, ids), which do
+            # not compress, so Snappy only costs CPU on every write and compaction.
+            self._db = plyvel.DB(
+                path,
+                create_if_missing=create,
+                paranoid_checks=checksums,
+                lru_cache_size=64 << 20,
+                write_buffer_size=32 << 20,
+                bloom_filter_bits=10,
+                compression=None,
+            )
+        except plyvel.CorruptionError as exc:
+            raise CorruptStore(f"LevelDB store {path} is corrupt at open: {exc}") from exc
         self.writes = 0
 
     def get(self, key: bytes) -> bytes | None:
-        return self._db.get(key)  # type: ignore[no-any-return]
+        try:
+            return self._db.get(key, verify_checksums=self._checksums)  # type: ignore[no-any-return]
+        except plyvel.CorruptionError as exc:
+            raise CorruptStore(f"LevelDB read of {key[:40]!r} failed its checksum: {exc}") from exc
 
     def scan(
         self, prefix: bytes, start: bytes | None = None, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            yield from self._scan(prefix, start, reverse)
+        except plyvel.CorruptionError as exc:
+            raise CorruptStore(f"LevelDB scan of {prefix!r} failed its checksum: {exc}") from exc
+
+    def _scan(
+        self, prefix: bytes, start: bytes | None, reverse: bool
+    ) -> Iterator[tuple[bytes, bytes]]:
+        checked = self._checksums
         if start is not None and not reverse:
-            it = self._db.iterator(start=max(prefix, start), prefix=None)
+            it = self._db.iterator(start=max(prefix, start), prefix=None, verify_checksums=checked)
             for k, v in it:
                 if not k.startswith(prefix):
                     break
                 yield k, v
             return
-        yield from self._db.iterator(prefix=prefix, reverse=reverse)
+        yield from self._db.iterator(prefix=prefix, reverse=reverse, verify_checksums=checked)
 
     def batch(self) -> WriteBatch:
         return WriteBatch()

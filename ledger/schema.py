@@ -16,7 +16,7 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
 | ``vc/`` | height | empty: the block at that height changes the set (next ≠ current) |
 | ``sn/`` | node hash | state tree chunk: 3 levels of inner nodes under that one (``ledger.smt``) |
 | ``sv/`` | value hash | CE of a state value (content-addressed, so past heights stay readable) |
-| ``sk/`` | utf8 key | CE of the current (head) value of a state key |
+| ``sk/`` | utf8 key | CE of the head value of a state key (checked against the tree on read) |
 | ``sr/`` | height | state root after that block |
 | ``c/`` | consensus part | the replica's own durable consensus data (votes, certificates) |
 """

@@ -14,9 +14,21 @@ header's ``next_validators_hash``, and that the state root the tree computes fro
 ``state_writes`` is the header's ``state_root``. Any mismatch raises ``InvalidInput`` (or
 ``ProofError`` for the QC) and writes nothing.
 
+Two ways for a caller to spare work it has already done, without weakening the checks:
+``staged``, the tree update its execution computed (``StateTree.stage``) for exactly these
+writes, is adopted when the tree is still at the root it was computed on (else the writes
+are applied again); its root is checked against the header as a recomputed one would be.
+``qc_verified=True`` says the caller (the replica that assembled or checked the QC) has
+verified its signatures: the QC must still name this block, but its quorum of signatures
+is not checked a second time. Untrusted paths (catch-up from peers, audit, restore) leave
+it False.
+
 Reads check what they load against its hash: a block whose header hash is not the indexed
 hash, a QC naming another block, receipts that do not hash to the header's receipts_root,
-a validator set that does not hash to the header's: ``CorruptStore``, never returned.
+a validator set that does not hash to the header's, a head state value that is not the
+tree's (``state_value``, through ``StateTree.get``), a recorded head state root that is not
+the head header's (refused at open): ``CorruptStore``, never returned. LevelDB's own
+checksums are on as well (``ledger.kv``).
 
 Heights beyond the head read as ``None``. Validator sets: ``validators_at(h)`` is the set
 that certifies block ``h``; after block ``h`` is committed ``validators_at(h + 1)`` exists
@@ -45,9 +57,9 @@ from ledger.block import (
     verify_qc,
 )
 from ledger.crypto import DIGEST_LEN, ZERO_HASH, Suite
-from ledger.errors import CorruptStore, InvalidInput
+from ledger.errors import CorruptStore, InvalidInput, ProofError
 from ledger.kv import KV
-from ledger.smt import StateTree, stored_root
+from ledger.smt import StagedUpdate, StateTree, stored_root
 from ledger.tx import Receipt, SignedTx
 
 _T = TypeVar("_T")
@@ -76,10 +88,12 @@ class BlockStore:
         root = ZERO_HASH
         if self._head is not None:
             stored = stored_root(kv, self._head[0])
-            if stored is None:
-                raise CorruptStore(f"no state root recorded for the head height {self._head[0]}")
+            header = self._load_header(self._head[0])
+            if stored is None or stored != header.state_root:
+                raise CorruptStore(f"the state root recorded for the head height "
+                                   f"{self._head[0]} is missing or not its header's")
             root = stored
-            self._chain_id = self._load_header(self._head[0]).chain_id
+            self._chain_id = header.chain_id
         if tree is None:
             tree = StateTree(suite, kv, root)
         elif tree.root != root:
@@ -203,6 +217,11 @@ class BlockStore:
                 break
             yield height
 
+    def state_value(self, key: str) -> bytes | None:
+        """CE bytes of state ``key`` at the head, checked against the head's state root
+        (``StateTree.get``): a damaged index entry is ``CorruptStore``, never an answer."""
+        return self.tree.get(key)
+
     def state_root_at(self, height: int) -> bytes | None:
         if not self._within(height):
             return None
@@ -248,13 +267,21 @@ class BlockStore:
         receipts: Sequence[Receipt],
         state_writes: Mapping[str, bytes | None],
         next_validators: ValidatorSet,
+        *,
+        staged: StagedUpdate | None = None,
+        qc_verified: bool = False,
     ) -> None:
-        """Commit the block after the head in one synced batch, or raise and write nothing."""
-        self.check_block(block, qc, receipts, next_validators)
-        self._stage_and_write(block, qc, receipts, state_writes, next_validators, None)
+        """Commit the block after the head in one synced batch, or raise and write nothing.
+
+        ``staged``: the tree update already computed for ``state_writes`` (used if the tree
+        is still at its parent root); ``qc_verified``: the caller verified the QC's
+        signatures (see the module docstring)."""
+        self.check_block(block, qc, receipts, next_validators, qc_verified=qc_verified)
+        self._stage_and_write(block, qc, receipts, state_writes, next_validators, None, staged)
 
     def check_block(
-        self, block: Block, qc: QC, receipts: Sequence[Receipt], next_validators: ValidatorSet
+        self, block: Block, qc: QC, receipts: Sequence[Receipt], next_validators: ValidatorSet,
+        *, qc_verified: bool = False,
     ) -> None:
         """Every check of ``commit_block`` but the state root (which needs the tree)."""
         height, head_hash = self.head()
@@ -286,7 +313,10 @@ class BlockStore:
             raise InvalidInput(f"{where}: receipts_root does not match its receipts")
         if validators_hash(self.suite, next_validators) != h.next_validators_hash:
             raise InvalidInput(f"{where}: next_validators do not hash to next_validators_hash")
-        verify_qc(self.suite, qc, h, self.validators_at(h.height))
+        if not qc_verified:
+            verify_qc(self.suite, qc, h, self.validators_at(h.height))
+        elif qc.height != h.height or qc.block_hash != h.hash(self.suite):
+            raise ProofError(f"{where}: the QC given as verified is for another block")
 
     def _stage_and_write(
         self,
@@ -296,6 +326,7 @@ class BlockStore:
         state_writes: Mapping[str, bytes | None],
         next_validators: ValidatorSet,
         genesis_doc_obj: Any,
+        staged: StagedUpdate | None = None,
     ) -> None:
         h = block.header
         tree = self.tree
@@ -303,7 +334,13 @@ class BlockStore:
             # Commits are synchronous: a pending apply here is a broken invariant.
             raise RuntimeError("the state tree has an unwritten apply pending")
         batch = self.kv.batch()
-        root = tree.apply(state_writes, batch, h.height)
+        assert len(batch) == 0
+        assert (self._head is None) == (qc is None) and h.height == (
+            0 if self._head is None else self._head[0] + 1)
+        if not self._reusable(staged, state_writes, h.height):
+            staged = tree.stage(state_writes, h.height)
+        assert staged is not None and tree.can_adopt(staged)
+        root = tree.adopt(staged, batch)
         if root != h.state_root:
             tree.discard_pending()
             raise InvalidInput(
@@ -336,10 +373,17 @@ class BlockStore:
             tree.discard_pending()
             raise
         tree.confirm_written()
+        assert tree.written_root == h.state_root and tree.pending == 0
         self._head = (h.height, block_hash)
         self._chain_id = h.chain_id
         _remember(self._headers, h.height, h, _CACHE_HEADERS)
         _remember(self._validators, h.height + 1, tuple(next_validators), _CACHE_VALIDATOR_SETS)
+
+    def _reusable(self, staged: StagedUpdate | None, writes: Mapping[str, bytes | None],
+                  height: int) -> bool:
+        """Whether ``staged`` is this block's update on the tree as it is now."""
+        return (staged is not None and self.tree.can_adopt(staged) and staged.height == height
+                and staged.writes == dict(writes))
 
     # ---- loading with checks -------------------------------------------------------------
 

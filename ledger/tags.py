@@ -24,9 +24,20 @@ PREPARE = 0x51
 VIEW_CHANGE = 0x52
 NEW_VIEW = 0x53
 PEER_HANDSHAKE = 0x5A
+# Secure peer links (consensus/securechannel.py documents both byte layouts):
+SECURE_LINK_AUTH = 0x5B  # a node's signature over a session's challenge, side and role
+SECURE_LINK_TRANSCRIPT = 0x5C  # the hash of a session's version, suite, ephemeral keys, chain
+API_REQUEST = 0x5D  # a reader's signed HTTP request (shell/readers.py)
 
 # Contract-level commitments (contracts/ documents each encoding).
 BID_COMMITMENT = 0x60
 BID_SLOT = 0x61  # a bid's state slot: Hd(0x61, tender/lot/entity header), contracts/bid.py
+# The validators' commit-reveal beacon (contracts/beacon.py documents each encoding):
+BEACON_COMMIT = 0x62  # a validator's commitment to its value for one request
+BEACON_SEED = 0x63  # the seed: the request's subject hashed with every reveal
+BEACON_VALUE = 0x64  # a validator's value, HMAC of its secret key over the request (off chain)
+DRAW_STREAM = 0x65  # the k-th number drawn from a seed (committee draws, random selections)
+# A validator's new key signs its rotation into the set (contracts/membership.py).
+VALIDATOR_ROTATION = 0x6E
 # A new key co-signs its own binding when an entity rotates a key (contracts/identity.py).
 KEY_ROTATION = 0x6F

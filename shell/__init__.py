@@ -7,6 +7,7 @@ One module per concern:
 - ``driver``     the one synchronous driver of a replica's effects (node and simulator alike)
 - ``admission``  transactions in: decode, pre-check, known senders, verify once, pool, gossip
 - ``peers``      peer links: framing, handshake, frames to replica events, the driver's transport
+- ``securelink`` encrypted, mutually authenticated peer streams (``consensus.securechannel``)
 - ``api``        the HTTP API: one handler per route; ``routes`` is the table OpenAPI comes from
 - ``metrics``    Prometheus metrics with HELP text and labels
 - ``ratelimit``  token buckets per source (requests, verifications)

@@ -1,11 +1,7 @@
 """Admission: transactions from clients and peers into the pool, each signature checked once.
 
-``Admission.submit(encoded, source, from_peer)`` takes one batch and, per transaction:
+``Admission.submit(encoded, from_peer)`` takes one batch and, per transaction:
 
-0. charges the source's budget (``txs_per_second``) one token per transaction *before*
-   decoding it: the transactions beyond the budget are refused unread, so what a client may
-   cost the node (decoding, checks, a signature verification each) is bounded by work, not
-   by its number of requests;
 1. decodes it strictly (``SignedTx.decode``: canonical bytes, the data limits);
 2. pre-checks it against the pool (chain id, size, duplicate, stale or pending nonce, the
    sender's and the pool's bounds) — cheap refusals before any signature work;
@@ -16,6 +12,11 @@
    moment (a verification in flight is shared);
 5. adds what verified to the pool, nudges the replica (``TxsAdmitted``, coalesced), and
    gossips what a client sent to the peers in batches.
+
+A client's batch is first charged to its budget (``take_budget``: ``txs_per_second`` per
+address, one token per transaction) by the API, before anything is decoded: transactions
+beyond it are refused unread, so what a client may cost the node (decoding, checks, a
+signature verification each) is bounded by work, not by its number of requests.
 
 Proposals take the same path for their transactions (``verify_block``) before the replica
 sees them, so a follower never verifies on the event loop, and the pool's own copies of
@@ -78,10 +79,9 @@ class Admission:
 
     # ---- client and gossip batches ---------------------------------------------------------
 
-    async def submit(self, encoded: Sequence[bytes], source: str | None,
-                     from_peer: bool = False) -> list[TxResult]:
-        """Admit one batch; one result per input, in order. ``source`` names whose
-        verification budget pays (a client address); ``None`` for peers' gossip."""
+    async def submit(self, encoded: Sequence[bytes], from_peer: bool = False
+                     ) -> list[TxResult]:
+        """Admit one batch; one result per input, in order."""
         arrived = time.monotonic()
         pool = self.chain.pool
         if not from_peer and pool.busy:
@@ -90,11 +90,6 @@ class Admission:
             # offered to the pool, which has its own bounds.
             return self._refuse_all(len(encoded), R_BUSY)
         results: list[TxResult | None] = [None] * len(encoded)
-        if source is not None:
-            allowed = self._budgets.take_up_to(source, len(encoded), arrived)
-            for i in range(allowed, len(encoded)):
-                results[i] = self._refused("", R_RATE)
-            encoded = encoded[:allowed]
         todo: list[tuple[int, SignedTx, int]] = []
         seen: set[bytes] = set()
         known = self._known_senders()
@@ -132,6 +127,13 @@ class Admission:
             if not from_peer:
                 self._gossip(admitted)
         return [r for r in results if r is not None]
+
+    def take_budget(self, source: str, count: int) -> int:
+        """Spend up to ``count`` of ``source``'s transaction budget; how many it may send."""
+        return self._budgets.take_up_to(source, count, time.monotonic())
+
+    def refused_for_budget(self) -> TxResult:
+        return self._refused("", R_RATE)
 
     def has_budget(self, source: str) -> bool:
         """Whether ``source`` may submit at least one transaction now (checked before its

@@ -23,7 +23,18 @@ from typing import Any
 from aiohttp import web
 
 from consensus.pool import R_BUSY, R_SENDER_BUSY
-from contracts.disclosure import sealed_key_reason, sealed_tx_reason
+from contracts.disclosure import (
+    PUBLIC,
+    Reader,
+    full_blocks,
+    key_refusal,
+    may_list_slots,
+    tx_disclosed,
+)
+from contracts.eligibility import answer_at_head
+from contracts.exposure import ExposureQueryError, exposure
+from contracts.state import Overlay
+from contracts.tender import bid_key
 from ledger import inclusion, jsonform, multi
 from ledger.bundle import build_bundle
 from ledger.bundle import to_json as bundle_to_json
@@ -32,6 +43,7 @@ from ledger.errors import CorruptStore, InvalidInput
 from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
 from shell.admission import R_RATE
 from shell.apikit import (
+    READER,
     BodyBudgetExceeded,
     Handler,
     NodeView,
@@ -39,10 +51,13 @@ from shell.apikit import (
     error,
     height_param,
     json_response,
+    read_body,
     read_json,
+    reader,
 )
 from shell.httpguard import GuardedServer
 from shell.ratelimit import TokenBuckets
+from shell.readers import H_KEY, H_SIG, AuthError
 
 log = logging.getLogger("credchain.api")
 
@@ -65,8 +80,13 @@ async def post_txs(request: web.Request, node: NodeView) -> web.StreamResponse:
         return error(400, 'body must be {"txs": ["<hex>", ...]} or {"tx": "<hex>"}')
     if len(items) > node.limits.max_txs_per_request:
         return error(413, f"at most {node.limits.max_txs_per_request} txs per request")
-    encoded = [hex_to_bytes(item, f"txs[{i}]") for i, item in enumerate(items)]
-    results = await node.admission.submit(encoded, source=request.remote or "?")
+    source = request.remote or "?"
+    # The client's budget is spent before the transactions are even hex-decoded: beyond it
+    # they are refused unread.
+    allowed = node.admission.take_budget(source, len(items))
+    encoded = [hex_to_bytes(item, f"txs[{i}]") for i, item in enumerate(items[:allowed])]
+    results = await node.admission.submit(encoded)
+    results += [node.admission.refused_for_budget() for _ in items[allowed:]]
     out = [{"tx_id": r.tx_id, "accepted": r.accepted, "reason": r.reason} for r in results]
     accepted = sum(r.accepted for r in results)
     status = 202 if accepted == len(results) else 400
@@ -82,12 +102,23 @@ async def get_tx(request: web.Request, node: NodeView) -> web.StreamResponse:
     found = node.chain.receipt(tx_id)
     if found is not None:
         height, index, receipt = found
-        return json_response({
-            "tx_id": tx_id.hex(), "status": "committed", "height": height, "index": index,
-            "receipt": to_json(receipt.to_obj(), jsonform.RECEIPT)})
+        out: dict[str, Any] = {"tx_id": tx_id.hex(), "status": "committed", "height": height,
+                               "index": index}
+        tx = node.chain.store.tx(tx_id)
+        if tx is not None and tx_disclosed(node.chain.head_state(), reader(request), tx,
+                                           _now_ms(node)):
+            out["receipt"] = to_json(receipt.to_obj(), jsonform.RECEIPT)
+            out["tx"] = to_json(tx.to_obj(), jsonform.TX)
+        else:
+            out["withheld"] = WITHHELD
+        return json_response(out)
     if tx_id in node.chain.pool:
         return json_response({"tx_id": tx_id.hex(), "status": "pending"})
     return json_response({"tx_id": tx_id.hex(), "status": "unknown"}, 404)
+
+
+WITHHELD = ("an entity's own act: its content is shown to that entity (sign the request with "
+            "its key) and to supervisors")
 
 
 def _now_ms(node: NodeView) -> int:
@@ -100,19 +131,19 @@ async def get_block(request: web.Request, node: NodeView) -> web.StreamResponse:
     block = store.block(h)
     if block is None:
         return error(404, f"no block at height {h}")
-    state, now_ms = node.chain.head_state(), _now_ms(node)
-    for tx in block.txs:
-        sealed = sealed_tx_reason(state, tx, now_ms)
-        if sealed:
-            return error(403, sealed)
     qc = store.qc(h)
     receipts = store.receipts(h) or []
-    return json_response({
-        "hash": block.hash(node.chain.suite).hex(),
-        "block": to_json(block.to_obj(), jsonform.BLOCK),
+    suite = node.chain.suite
+    out: dict[str, Any] = {
+        "hash": block.hash(suite).hex(),
+        "header": to_json(block.header.to_obj(), jsonform.HEADER),
         "qc": to_json(qc.to_obj(), jsonform.QC) if qc else None,
-        "tx_ids": [t.hex() for t in block.tx_ids(node.chain.suite)],
-        "receipts": [to_json(r.to_obj(), jsonform.RECEIPT) for r in receipts]})
+        "tx_ids": [t.hex() for t in block.tx_ids(suite)],
+        "receipt_hashes": [r.hash(suite).hex() for r in receipts]}
+    if full_blocks(reader(request)):
+        out["block"] = to_json(block.to_obj(), jsonform.BLOCK)
+        out["receipts"] = [to_json(r.to_obj(), jsonform.RECEIPT) for r in receipts]
+    return json_response(out)
 
 
 async def get_header(request: web.Request, node: NodeView) -> web.StreamResponse:
@@ -127,11 +158,15 @@ async def get_header(request: web.Request, node: NodeView) -> web.StreamResponse
         "qc": to_json(qc.to_obj(), jsonform.QC) if qc else None})
 
 
+def _key_refused(request: web.Request, node: NodeView, key: str) -> str | None:
+    return key_refusal(node.chain.head_state(), reader(request), key, _now_ms(node))
+
+
 async def get_state(request: web.Request, node: NodeView) -> web.StreamResponse:
     key = request.match_info["key"]
-    sealed = sealed_key_reason(node.chain.head_state(), key, _now_ms(node))
-    if sealed:
-        return error(403, sealed)
+    refused = _key_refused(request, node, key)
+    if refused:
+        return error(403, refused)
     raw = node.chain.state_value(key)
     height = node.chain.height()
     if raw is None:
@@ -142,9 +177,9 @@ async def get_state(request: web.Request, node: NodeView) -> web.StreamResponse:
 
 async def get_proof(request: web.Request, node: NodeView) -> web.StreamResponse:
     key = request.match_info["key"]
-    sealed = sealed_key_reason(node.chain.head_state(), key, _now_ms(node))
-    if sealed:
-        return error(403, sealed)
+    refused = _key_refused(request, node, key)
+    if refused:
+        return error(403, refused)
     h = request.query.get("height")
     height = height_param(h) if h is not None else None
     store = node.chain.store
@@ -157,9 +192,8 @@ async def get_inclusion(request: web.Request, node: NodeView) -> web.StreamRespo
     tx = store.tx(tx_id)
     if tx is None:
         return error(404, f"transaction {tx_id.hex()} is not committed")
-    sealed = sealed_tx_reason(node.chain.head_state(), tx, _now_ms(node))
-    if sealed:
-        return error(403, sealed)
+    if not tx_disclosed(node.chain.head_state(), reader(request), tx, _now_ms(node)):
+        return error(403, WITHHELD)
     return json_response(inclusion.to_json(inclusion.build_inclusion(store, tx_id)))
 
 
@@ -169,15 +203,53 @@ async def get_multi_proof(request: web.Request, node: NodeView) -> web.StreamRes
         return error(400, "name the records with one or more ?key=... parameters")
     if len(keys) > multi.MAX_ENTRIES:
         return error(400, f"at most {multi.MAX_ENTRIES} keys in one bundle")
-    state, now_ms = node.chain.head_state(), _now_ms(node)
     for key in keys:
-        sealed = sealed_key_reason(state, key, now_ms)
-        if sealed:
-            return error(403, sealed)
+        refused = _key_refused(request, node, key)
+        if refused:
+            return error(403, refused)
     h = request.query.get("height")
     height = height_param(h) if h is not None else None
     store = node.chain.store
     return json_response(multi.to_json(multi.build_multi(store, store.tree, keys, height)))
+
+
+async def get_eligibility(request: web.Request, node: NodeView) -> web.StreamResponse:
+    uscc = request.match_info["uscc"]
+    tender_id = request.query.get("tender")
+    if not tender_id:
+        return error(400, "name the tender: ?tender=ID (and &lot=N, default 1)")
+    lot = height_param(request.query.get("lot", "1"))
+    return json_response(answer_at_head(node.chain.store, uscc, tender_id, lot))
+
+
+async def get_exposure(request: web.Request, node: NodeView) -> web.StreamResponse:
+    """Public exposure (信用信息公示): sanction records in force now, filtered, one page."""
+    q = request.query
+    try:
+        page = exposure(Overlay(node.chain.head_state()), _now_ms(node),
+                        uscc=q.get("uscc") or None, kind=q.get("kind") or None,
+                        region=q.get("region") or None,
+                        cursor=height_param(q.get("cursor", "0")),
+                        limit=height_param(q.get("limit", "50")))
+    except ExposureQueryError as exc:
+        return error(400, str(exc))
+    return json_response(tagged_to_json(page.to_obj()))
+
+
+async def get_slots(request: web.Request, node: NodeView) -> web.StreamResponse:
+    tender_id = request.match_info["tender_id"]
+    lot = height_param(request.query.get("lot", "1"))
+    refused = may_list_slots(node.chain.head_state(), reader(request), tender_id,
+                             _now_ms(node))
+    if refused:
+        return error(403, refused)
+    prefix = bid_key(tender_id, lot, "")
+    slots = [key[len(prefix):] for key in node.chain.state_keys(prefix, SLOTS_MAX)]
+    return json_response({"tender_id": tender_id, "lot": lot, "slots": slots,
+                          "height": node.chain.height()})
+
+
+SLOTS_MAX = 10_000
 
 
 async def get_status(request: web.Request, node: NodeView) -> web.StreamResponse:
@@ -253,6 +325,33 @@ ROUTES: tuple[Route, ...] = (
                    "explode": True, "schema": {"type": "array", "items": {"type": "string"}}},
                   {"name": "height", "in": "query", "required": False,
                    "schema": {"type": "integer", "minimum": 0}})),
+    Route("GET", "/tenders/{tender_id}/slots", get_slots,
+          "The live bid slots of a tender's lot, for its platform after the deadline "
+          "(a signed request), and supervisors",
+          params=(_path("tender_id", "the tender"),
+                  {"name": "lot", "in": "query", "required": False,
+                   "schema": {"type": "integer", "minimum": 1}}),
+          responses={"403": {"description": "not the tender's platform, or too early"}}),
+    Route("GET", "/eligibility/{uscc}", get_eligibility,
+          "May this entity bid on this tender now: the answer, and a PROTOCOL §9 bundle of "
+          "every record the rule reads (credchain verify re-applies the rule offline)",
+          params=(_path("uscc", "the entity's unified social credit code"),
+                  {"name": "tender", "in": "query", "required": True,
+                   "schema": {"type": "string"}},
+                  {"name": "lot", "in": "query", "required": False,
+                   "schema": {"type": "integer", "minimum": 1}})),
+    Route("GET", "/exposure", get_exposure,
+          "Sanction records in force now (public exposure), by entity, kind or region; "
+          "pages through the sanctions index with cursor",
+          params=tuple({"name": n, "in": "query", "required": False,
+                        "schema": {"type": t, **({"minimum": 0} if t == "integer" else {})},
+                        "description": d} for n, t, d in (
+              ("uscc", "string", "only this entity"),
+              ("kind", "string", "only this sanction kind"),
+              ("region", "string", "only records whose scope covers this region code"),
+              ("cursor", "integer", "from this index position (next_cursor of a page)"),
+              ("limit", "integer", "records per page"))),
+          responses={"400": {"description": "a bad filter, cursor or limit"}}),
     Route("GET", "/status", get_status, "Height, view, leader, peers, pool size"),
     Route("GET", "/healthz", get_health, "200 while healthy, else 503 with the reason"),
     Route("GET", "/metrics", get_metrics, "Prometheus text metrics"),
@@ -360,8 +459,11 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
             if not requests.take(request.remote or "?", 1, time.monotonic()):
                 node.metrics.inc("http_requests_limited_total")
                 return error(429, "rate limit exceeded")
+            request[READER] = await _reader_of(request, node)
             response: web.StreamResponse = await handler(request)
             return response
+        except AuthError as exc:
+            return error(401, str(exc))
         except BodyBudgetExceeded:
             node.metrics.inc("http_requests_limited_total")
             return error(429, "request bytes over this client's budget; retry later")
@@ -385,6 +487,17 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
     for route in all_routes():
         app.router.add_route(route.method, _aiohttp_path(route.path), _bind(route.handler, node))
     return app
+
+
+async def _reader_of(request: web.Request, node: NodeView) -> Reader:
+    """Who asks: the public, or the key that signed the request (``shell.readers``)."""
+    if H_SIG not in request.headers and H_KEY not in request.headers:
+        return PUBLIC
+    body = await read_body(request, node) if request.body_exists else b""
+    head = node.chain.store.head_header()
+    return node.readers.reader(request.headers, request.method, request.path_qs, body,
+                               time.time_ns() // 1_000_000, node.chain.head_state(),
+                               head.time_ms)
 
 
 def _aiohttp_path(path: str) -> str:

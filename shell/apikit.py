@@ -18,12 +18,14 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from contracts.disclosure import PUBLIC, Reader
 from ledger.errors import InvalidInput
 from shell.admission import Admission
 from shell.chain import Chain
 from shell.config import NodeLimits
 from shell.metrics import Metrics
 from shell.ratelimit import TokenBuckets
+from shell.readers import Readers
 
 _HEIGHT = re.compile(r"[0-9]{1,19}")
 
@@ -36,6 +38,7 @@ class NodeView(Protocol):
     metrics: Metrics
     limits: NodeLimits
     body_budget: TokenBuckets
+    readers: Readers
 
     def status(self) -> dict[str, Any]: ...
 
@@ -79,9 +82,22 @@ class BodyBudgetExceeded(Exception):
     """The client spent its request-bytes budget: 429 before its body is read."""
 
 
-async def read_json(request: web.Request, node: NodeView) -> Any:
-    """The request's JSON body: its declared size checked (and charged to the client's
-    bytes budget) first, then read under a timeout."""
+READER = web.RequestKey("reader", Reader)
+BODY = web.RequestKey("body", bytes)
+
+
+def reader(request: web.Request) -> Reader:
+    """Who asks (``shell.readers``): set by the API's middleware for every request."""
+    found: Reader = request.get(READER, PUBLIC)
+    return found
+
+
+async def read_body(request: web.Request, node: NodeView) -> bytes:
+    """The request's body: its declared size checked (and charged to the client's bytes
+    budget) first, then read under a timeout; read once per request."""
+    cached: bytes | None = request.get(BODY)
+    if cached is not None:
+        return cached
     limits = node.limits
     declared = request.content_length
     if declared is None:
@@ -92,13 +108,20 @@ async def read_json(request: web.Request, node: NodeView) -> Any:
     if not node.body_budget.take(request.remote or "?", declared, time.monotonic()):
         raise BodyBudgetExceeded()
     try:
-        data = await asyncio.wait_for(request.read(), limits.http_body_timeout_ms / 1000)
+        body = await asyncio.wait_for(request.read(), limits.http_body_timeout_ms / 1000)
+        request[BODY] = body
+        return body
     except TimeoutError:
         raise InvalidInput("the request body did not arrive in time") from None
     except web.HTTPRequestEntityTooLarge:
         raise
-    except Exception as exc:  # a body aiohttp can't read (bad gzip, broken chunks)
+    except Exception as exc:  # a body aiohttp can't read (broken chunks)
         raise InvalidInput(f"unreadable request body: {type(exc).__name__}") from None
+
+
+async def read_json(request: web.Request, node: NodeView) -> Any:
+    """The request's JSON body (``read_body``), parsed."""
+    data = await read_body(request, node)
     try:
         return json.loads(data)
     except (ValueError, RecursionError):

@@ -1,52 +1,130 @@
-"""Where ``credchain audit replay`` reads a chain from: a node's API or a stopped node's store.
+"""Where auditors read a chain from: a node's API or a stopped node's store.
 
-Each source yields ``(block, qc)`` pairs from height 1 up; the replay itself
-(``contracts.audit.replay``) trusts none of it and checks every signature, root and QC.
+A ``BlockSource`` gives the head height, the hash of the block at a height (to check that a
+resumed replay or export still follows the same chain), and ``(block, qc)`` pairs over a
+range of heights; what it gives is trusted by nobody: the replay
+(``contracts.audit.replay``) checks every signature, root and QC.
+
+A node shows blocks with their transactions only to supervisors (``contracts.disclosure``:
+everyone else gets each block as a header, its QC, the transaction ids and the receipt
+hashes, so no block looks different for holding a sealed bid). ``UrlSource`` therefore
+signs its requests with the key it is given (a supervisor's, for a replay or an export). A
+source meeting a block it may not have raises ``WithheldBlock`` with the height: the tools
+stop there, with what came before intact, and say why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from ledger.block import QC, Block
+from ledger.crypto import Suite
 from ledger.errors import InvalidInput
 from ledger.genesis import GenesisDoc
+from ledger.kv import LevelKV
+from ledger.store import BlockStore
 from shell.client import NodeClient, NodeError
 
 
-def blocks_from_url(url: str, to_height: int | None) -> Iterator[tuple[Block, QC]]:
-    client = NodeClient(url)
-    head = int(client.status()["height"])
-    last = head if to_height is None else min(head, to_height)
-    for h in range(1, last + 1):
+class WithheldBlock(InvalidInput):
+    """The node withholds block ``height``'s transactions from this reader."""
+
+    def __init__(self, height: int, reason: str) -> None:
+        super().__init__(f"stopped at height {height}: the node withholds that block ({reason})"
+                         "; what came before is kept: run again as a reader the node shows "
+                         "whole blocks to (a supervisor's --key)")
+        self.height = height
+        self.reason = reason
+
+
+class BlockSource(Protocol):
+    def head(self) -> int: ...
+
+    def block_hash(self, height: int) -> bytes | None: ...
+
+    def blocks(self, first: int, last: int) -> Iterator[tuple[Block, QC]]: ...
+
+    def close(self) -> None: ...
+
+
+class UrlSource:
+    """A node's HTTP API (``GET /status``, ``/headers/{h}``, ``/blocks/{h}``), read as the
+    key given (``secret`` of ``suite``), or as the public."""
+
+    def __init__(self, url: str, suite: Suite, secret: bytes | None = None) -> None:
+        self.client = NodeClient(url)
+        if secret is not None:
+            self.client = self.client.as_key(suite, secret)
+        self.suite = suite
+
+    def head(self) -> int:
+        return int(self.client.status()["height"])
+
+    def block_hash(self, height: int) -> bytes | None:
         try:
-            yield client.block(h)
+            return self.client.header(height).hash(self.suite)
         except NodeError as exc:
-            raise InvalidInput(f"the node would not give block {h}: {exc.reason}") from None
+            if exc.status == 404:
+                return None
+            raise
+
+    def blocks(self, first: int, last: int) -> Iterator[tuple[Block, QC]]:
+        for h in range(first, last + 1):
+            try:
+                yield self.client.block(h)
+            except NodeError as exc:
+                if exc.status == 403:
+                    raise WithheldBlock(h, exc.reason) from None
+                raise InvalidInput(f"the node would not give block {h}: {exc.reason}") from None
+
+    def close(self) -> None:
+        pass
 
 
-def blocks_from_data(data_dir: Path, doc: GenesisDoc,
-                     to_height: int | None) -> Iterator[tuple[Block, QC]]:
-    from ledger.kv import LevelKV
-    from ledger.store import BlockStore
+class DataSource:
+    """A STOPPED node's data directory (its LevelDB under ``db/``), read directly."""
 
-    db_dir = data_dir / "db" if (data_dir / "db" / "CURRENT").exists() else data_dir
-    if not (db_dir / "CURRENT").exists():
-        raise InvalidInput(f"{data_dir} holds no node database (expected {data_dir}/db)")
-    try:
-        kv = LevelKV(str(db_dir), create=False)
-    except Exception as exc:  # plyvel reports a held lock or a missing DB this way
-        raise InvalidInput(f"cannot open {data_dir} (is its node still running?): "
-                           f"{str(exc).splitlines()[0]}") from None
-    try:
-        store = BlockStore(kv, doc.crypto)
-        head = store.head()[0]
-        last = head if to_height is None else min(head, to_height)
-        for h in range(1, last + 1):
-            block, qc = store.block(h), store.qc(h)
+    def __init__(self, data_dir: Path, doc: GenesisDoc) -> None:
+        db_dir = data_dir / "db" if (data_dir / "db" / "CURRENT").exists() else data_dir
+        if not (db_dir / "CURRENT").exists():
+            raise InvalidInput(f"{data_dir} holds no node database (expected {data_dir}/db)")
+        try:
+            self.kv = LevelKV(str(db_dir), create=False)
+        except Exception as exc:  # plyvel reports a held lock or a missing DB this way
+            raise InvalidInput(f"cannot open {data_dir} (is its node still running?): "
+                               f"{str(exc).splitlines()[0]}") from None
+        self.store = BlockStore(self.kv, doc.crypto)
+        if self.store.empty:
+            self.kv.close()
+            raise InvalidInput(f"{data_dir} holds no chain")
+
+    def head(self) -> int:
+        return self.store.head()[0]
+
+    def block_hash(self, height: int) -> bytes | None:
+        header = self.store.header(height)
+        return None if header is None else header.hash(self.store.suite)
+
+    def blocks(self, first: int, last: int) -> Iterator[tuple[Block, QC]]:
+        for h in range(first, last + 1):
+            block, qc = self.store.block(h), self.store.qc(h)
             if block is None or qc is None:
                 raise InvalidInput(f"the data directory has no block or QC at height {h}")
             yield block, qc
-    finally:
-        kv.close()
+
+    def close(self) -> None:
+        self.kv.close()
+
+
+def open_source(url: str | None, data_dir: str | Path | None, doc: GenesisDoc,
+                secret: bytes | None = None) -> BlockSource:
+    """The source a command names: exactly one of a node's URL (read as the key ``secret``
+    when given) and a data directory."""
+    if (url is None) == (data_dir is None):
+        raise InvalidInput("give exactly one of --url and --data")
+    if url is not None:
+        return UrlSource(url, doc.crypto, secret)
+    return DataSource(Path(str(data_dir)), doc)
+

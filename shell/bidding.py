@@ -1,36 +1,191 @@
-"""The bidder's side over a node: the sealed-bid file, and proving a sealed bid to anyone.
+"""The bidder's side over a node: what is checked before a reveal, and proving a sealed bid.
+
+``check_reveal`` runs, before a content key leaves the bidder's machine, every check that
+can tell a reveal that would mark the bid ``decrypt_failed`` (the bidder's fault: treated as
+revoked, its guarantee claimable) from one that opens it:
+
+1. the file is for the node's chain;
+2. the key signing the reveal is bound on chain to the file's entity (``id/key/<hex>``);
+3. the content key opens the file's own sealed summary (the contract's decryption, done
+   locally) and the summary names the file's bid-file hash, with a price;
+4. the file's commitment binds its tender, lot, entity, bid-file hash and sealed summary;
+5. the bid record on chain for that tender, lot and entity is this file's version: same
+   commitment, same summary hash, still sealed (the client signs as the bidder's key, and
+   the node shows a bidder its own record even before the deadline; a node that refuses
+   the read makes this check "not checked", with the reason);
+6. the tender is in its decryption window.
+
+Each check is ``ok``, ``failed`` or ``not checked`` (with why); the CLI refuses to send when
+any check failed, and prints them all either way.
 
 ``prove_bid`` fetches two PROTOCOL §7 bundles from any node — the bid's state key at the
-height of the bid transaction, and the tender record (its deadline) at the head — writes
-them to files, then checks them *offline*, from the files and the genesis anchor alone: both
-certified, the proven commitment is the bidder's own, its block came before the deadline.
-The sealed-bid file written by ``credchain bid seal`` holds the content key (mode 0600).
+height of the bid transaction, and the tender record (its deadline) at the head — and (as
+the bidder's key: the node shows an enterprise's transactions to it alone) the §8 inclusion
+bundle of the bid transaction, writes them to files, then checks them
+*offline*, from the files and the genesis anchor alone: all three certified, the proven
+commitment is the bidder's own, the transaction carrying it committed with an OK receipt
+and a ``bid.sealed`` event naming it, its block came before the deadline.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledger.errors import InvalidInput
+from contracts import sealing
+from ledger import encoding
+from ledger.crypto import Suite
+from ledger.errors import EncodingError, InvalidInput
+from ledger.verdict import beijing_time
 from shell.client import NodeClient, NodeError
+from shell.sealedfile import Passphrase, SealedBidFile
+from shell.sealedfile import load as load_file
 
 SEALED_FIELDS = ("tender_id", "lot", "uscc", "content_key", "commitment")
 
 
-def load_sealed(path: str | Path) -> dict[str, Any]:
+def load_sealed(path: str | Path, passphrase: Passphrase | None = None) -> SealedBidFile:
+    """The sealed bid file at ``path`` (``shell.sealedfile``), opened with ``passphrase``."""
+    return load_file(path, passphrase)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: ``ok`` True / False, or None when it could not be made (``text`` says why)."""
+
+    text: str
+    ok: bool | None
+
+    @property
+    def mark(self) -> str:
+        return {True: "ok", False: "FAILED", None: "not checked"}[self.ok]
+
+
+@dataclass(frozen=True)
+class RevealCheck:
+    checks: list[Check]
+    price_fen: int | None
+    window_end_ms: int | None
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.ok is False]
+
+
+def open_summary(suite: Suite, record: SealedBidFile) -> tuple[int | None, str]:
+    """What the contract's decryption will find: ``(price_fen, "")``, or ``(None, why)``."""
+    if record.content_key is None:
+        return None, "the sealed file is locked (no passphrase given)"
+    aad = sealing.header(suite, record.chain_id, record.tender_id, record.lot, record.uscc)
     try:
-        record: dict[str, Any] = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{path} is not a sealed bid written by `credchain bid seal`: "
-                           f"{exc}") from None
-    missing = [f for f in SEALED_FIELDS if f not in record]
-    if missing:
-        raise InvalidInput(f"{path} is not a sealed bid written by `credchain bid seal` "
-                           f"(no {missing})")
-    return record
+        plain = sealing.open_sealed(suite, record.content_key, record.sealed_summary, aad)
+        summary = encoding.decode(plain, max_bytes=sealing.MAX_SUMMARY_BYTES)
+    except (sealing.SealError, EncodingError) as exc:
+        return None, f"the content key does not open the sealed summary ({exc})"
+    if not isinstance(summary, dict) or summary.get("file_hash") != record.file_hash:
+        return None, "the sealed summary names another bid-file hash"
+    price = summary.get("price_fen")
+    if type(price) is not int or price < 0:
+        return None, "the sealed summary holds no valid price"
+    if record.price_fen is not None and record.price_fen != price:
+        return None, "the price kept in the file is not the sealed summary's"
+    return price, ""
+
+
+def entity_check(client: NodeClient, pubkey: bytes, uscc: str) -> Check:
+    """Is ``pubkey`` bound on chain to ``uscc``?"""
+    bound = client.key_entity(pubkey)
+    if bound is None:
+        return Check(f"your key {pubkey.hex()[:16]}… is bound to no entity on chain "
+                     f"(the file's bidder is {uscc})", False)
+    if bound != uscc:
+        return Check(f"your key is bound to {bound}, but the sealed file is {uscc}'s", False)
+    return Check(f"your key is bound to {uscc}, the sealed file's bidder", True)
+
+
+def check_reveal(client: NodeClient, suite: Suite, chain_id: str, pubkey: bytes,
+                 record: SealedBidFile) -> RevealCheck:
+    from contracts.scenario import bid_slot
+    from contracts.tender import bid_key, tender_key
+
+    checks = [Check(f"the sealed file is for this node's chain ({chain_id})",
+                    record.chain_id == chain_id)]
+    if record.chain_id != chain_id:
+        checks[0] = Check(f"the sealed file is for chain {record.chain_id}, the node's is "
+                          f"{chain_id}", False)
+        return RevealCheck(checks, None, None)
+    checks.append(entity_check(client, pubkey, record.uscc))
+    price, why = open_summary(suite, record)
+    checks.append(Check(why or "the content key opens the file's sealed summary: price "
+                        f"{price_text(price)}, bid-file hash as committed", price is not None))
+    expected = sealing.commitment(suite, chain_id, record.tender_id, record.lot, record.uscc,
+                                  record.file_hash, record.sealed_summary)
+    checks.append(Check("the file's commitment binds its tender, lot, entity, bid-file hash "
+                        "and sealed summary", expected == record.commitment))
+    slot = bid_slot(suite, chain_id, record.tender_id, record.lot, record.uscc).hex()
+    checks.append(_chain_record_check(client, suite, bid_key(record.tender_id, record.lot, slot),
+                                      record))
+    tender = client.state(tender_key(record.tender_id))
+    window_end: int | None = None
+    if not isinstance(tender, dict):
+        checks.append(Check(f"no tender {record.tender_id} on chain", False))
+    else:
+        window_end = int(tender.get("window_end_ms") or 0)
+        lots = [x for x in tender.get("lots", []) if x.get("lot") == record.lot]
+        lot_status = lots[0].get("status") if lots else None
+        now_ms = client.head_time_ms()
+        in_window = (tender.get("state") == "decrypting" and lot_status == "decrypting"
+                     and now_ms < window_end)
+        checks.append(Check(
+            f"tender {record.tender_id} lot {record.lot} is in its decryption window (until "
+            f"{beijing_time(window_end)})" if in_window else
+            f"tender {record.tender_id} lot {record.lot} is not in a decryption window "
+            f"(tender {tender.get('state')}, lot {lot_status})", in_window))
+    return RevealCheck(checks, price, window_end)
+
+
+def _chain_record_check(client: NodeClient, suite: Suite, key: str,
+                        record: SealedBidFile) -> Check:
+    try:
+        bid = client.state(key)
+    except NodeError as exc:
+        if exc.status == 403:
+            return Check(f"the bid record on chain could not be compared: the node refuses "
+                         f"it to this reader ({exc.reason})", None)
+        raise
+    if not isinstance(bid, dict):
+        return Check(f"no bid of {record.uscc} on chain for tender {record.tender_id} lot "
+                     f"{record.lot}", False)
+    on_chain = _bin(bid.get("commitment"))
+    if on_chain != record.commitment:
+        return Check(f"the live bid on chain (version {bid.get('version')}, commitment "
+                     f"{(on_chain or b'').hex()[:16]}…) is not this file's (commitment "
+                     f"{record.commitment.hex()[:16]}…): use the file of your latest seal "
+                     "or replace", False)
+    if _bin(bid.get("summary_hash")) != suite.hash(record.sealed_summary):
+        return Check("the sealed summary on chain is not this file's", False)
+    if bid.get("status") != "sealed":
+        return Check(f"the bid on chain is {bid.get('status')}, not sealed: nothing to reveal",
+                     False)
+    return Check(f"the bid on chain (version {bid.get('version')}) is this file's: same "
+                 "commitment and sealed summary, still sealed", True)
+
+
+def _bin(value: Any) -> bytes | None:
+    if isinstance(value, dict) and isinstance(value.get("$bin"), str):
+        return bytes.fromhex(value["$bin"])
+    return None
+
+
+def price_text(price_fen: int | None) -> str:
+    if price_fen is None:
+        return "unknown"
+    return f"{price_fen // 100:,}.{price_fen % 100:02d} yuan ({price_fen} fen)"
+
+
+# ---- proving ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -42,6 +197,8 @@ class BidProof:
     deadline_ms: int
     bid_bundle: Path
     tender_bundle: Path
+    inclusion_bundle: Path | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -49,10 +206,14 @@ class BidProof:
 
 
 def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, uscc: str,
-              commitment: bytes, bid_tx_id: str, out: Path) -> BidProof:
+              commitment: bytes, bid_tx_id: str, out: Path,
+              bidder: NodeClient | None = None) -> BidProof:
+    """``client`` fetches the state bundles (as the public, after the deadline); ``bidder``
+    (a client signing as the bidder's key) the inclusion bundle, which the node shows only
+    to the bidder and supervisors: without it that part is left out and ``notes`` says so."""
     from contracts.scenario import bid_slot
     from contracts.tender import bid_key, tender_key
-    from ledger import encoding
+    from ledger import inclusion
     from ledger.bundle import from_json, verify_bundle
     from ledger.genesis import Anchor
 
@@ -85,8 +246,39 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, u
     deadline_ms = int(encoding.decode(tender_record.value)["deadline_ms"])
     block_ms = bid_record.header.time_ms
     checks = {
-        "both bundles verify against the genesis anchor (QC chain, state proofs)": True,
+        "both state bundles verify against the genesis anchor (QC chain, state proofs)": True,
         "the proven commitment is the bidder's own": bid["commitment"] == commitment,
-        "the block holding it is before the tender's deadline": block_ms < deadline_ms,
+        f"the block holding it ({beijing_time(block_ms)}) is before the tender's deadline "
+        f"({beijing_time(deadline_ms)})": block_ms < deadline_ms,
     }
-    return BidProof(checks, key, height, block_ms, deadline_ms, out, tender_path)
+    inclusion_path = out.with_name(out.stem + ".inclusion.json")
+    try:
+        bundle = (bidder or client).inclusion(bid_tx_id)
+    except NodeError as exc:
+        if exc.status == 403:
+            note = (f"the inclusion bundle of the bid transaction: the node shows it to the "
+                    f"bidder and supervisors only ({exc.reason}); give the bidder's --key")
+            return BidProof(checks, key, height, block_ms, deadline_ms, out, tender_path,
+                            None, [note])
+        raise InvalidInput(f"the node refused the inclusion bundle of {bid_tx_id}: "
+                           f"{exc.reason}") from None
+    inclusion_path.write_text(json.dumps(bundle, indent=2) + "\n")
+    proven = inclusion.verify_inclusion_bundle(
+        inclusion.from_json(json.loads(inclusion_path.read_text())), anchor)
+    body, receipt = proven.tx.body, proven.receipt
+    sealed_events = [e for e in receipt.events
+                     if e.get("type") == "bid.sealed" and e.get("commitment") == commitment]
+    checks.update({
+        "the bid transaction's inclusion bundle verifies (signature, tx and receipt paths)":
+            True,
+        f"that transaction ({body.call}) carries this commitment for tender {tender_id} lot "
+        f"{lot}": (body.call in ("bid.submit", "bid.replace")
+                   and body.args.get("commitment") == commitment
+                   and body.args.get("tender_id") == tender_id and body.args.get("lot") == lot),
+        f"its receipt is {receipt.code} with a bid.sealed event naming the commitment":
+            receipt.code == "OK" and bool(sealed_events),
+        f"it was committed in block {proven.height} ({beijing_time(proven.header.time_ms)}), "
+        "before the deadline": proven.header.time_ms < deadline_ms,
+    })
+    return BidProof(checks, key, height, block_ms, deadline_ms, out, tender_path,
+                    inclusion_path)

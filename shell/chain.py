@@ -23,6 +23,7 @@ from contracts.app import ChainApp
 from contracts.keys import nonce as nonce_key
 from contracts.registry import default_executor
 from contracts.state import StateReader
+from ledger import schema
 from ledger.block import QC, Block, ValidatorSet, verify_qc
 from ledger.crypto import Suite
 from ledger.encoding import decode_trusted
@@ -64,7 +65,7 @@ class Chain:
         else:
             _check_same_genesis(store, doc)
         sigs = VerifiedSignatures(suite)
-        app = ChainApp(store, store.tree, default_executor(), suite, doc.chain_id, sigs.known)
+        app = ChainApp(store, store.tree, default_executor(), suite, doc.chain_id, sigs)
         pool = TxPool(suite, doc.chain_id, NonceReader(store.tree), pool_limits)
         return cls(kv, store, app, pool, sigs, doc)
 
@@ -77,7 +78,9 @@ class Chain:
         self.kv.write(batch, sync=True)
 
     def commit(self, block: Block, qc: QC) -> list[Receipt]:
-        receipts = self.app.commit(block, qc)
+        # Every CommitBlock comes from the replica, which verified the QC: assembled from
+        # votes it checked, or checked with the fetched block (consensus.checks).
+        receipts = self.app.commit(block, qc, qc_verified=True)
         senders = {tx.body.sender for tx in block.txs}
         self.pool.remove_committed(block.tx_ids(self.suite),
                                    {s: self.committed_nonce(s) for s in senders})
@@ -102,14 +105,18 @@ class Chain:
 
     def votes_are_mine(self, pubkey: bytes, confirm_lost: bool = False) -> bool:
         """Whether this store's consensus records are ``pubkey``'s own votes: true for a
-        store this node created (the owner record is written at height 0), false for one
-        with blocks and no owner record, or another key's (see ``consensus.durable``).
-        ``confirm_lost``: the operator accepts the loss; the store becomes ours."""
+        store this node created (the owner record is written at height 0) and for one whose
+        owner key has left the validator set (a validator that rotated its key: the new key
+        never voted), false for one with blocks and no owner record, or a validator's other
+        than ours (see ``consensus.durable``). ``confirm_lost``: the operator accepts the
+        loss; the store becomes ours."""
         owner = self.kv.get(durable.OWNER_KEY)
         lost = self.kv.get(durable.VOTES_LOST_KEY) is not None
         if owner == pubkey and not lost:
             return True
-        if (owner is None and not lost and self.height() == 0) or confirm_lost:
+        rotated = (owner is not None and not lost
+                   and all(v.pubkey != owner for v in self.validators()))
+        if (owner is None and not lost and self.height() == 0) or rotated or confirm_lost:
             batch = self.kv.batch()
             batch.put(durable.OWNER_KEY, pubkey)
             batch.delete(durable.VOTES_LOST_KEY)
@@ -157,6 +164,16 @@ class Chain:
     def state_value(self, key: str) -> bytes | None:
         """CE bytes of ``key``'s value at the head, or None."""
         return self.store.tree.get(key)
+
+    def state_keys(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` state keys starting with ``prefix`` at the head, in key order."""
+        out: list[str] = []
+        start = schema.state_head_key(prefix)
+        for k, _ in self.kv.scan(start):
+            if len(out) >= limit:
+                break
+            out.append(k[len(schema.STATE_HEAD):].decode("utf-8"))
+        return out
 
     def receipt(self, tx_id: bytes) -> tuple[int, int, Receipt] | None:
         """``(height, index, receipt)`` of a committed transaction. A block's receipts are

@@ -3,6 +3,10 @@
 Every call returns decoded JSON (or typed values) or raises ``NodeError``: ``status`` is the
 HTTP status (0 when the node could not be reached) and ``reason`` the node's own explanation.
 No caller ever looks for a magic key in a response to learn that a request failed.
+
+A client made with a ``Signer`` signs every request with that key (``shell.readers``): the
+node then answers as it answers that key's entity and roles (its own bids and nonces; all
+of it for a supervisor). Without one, the client reads as the public.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from ledger import jsonform
 from ledger.block import QC, Block, Header
 from ledger.crypto import Suite
 from ledger.tx import Receipt, SignedTx, TxBody, sign_tx
+from shell.readers import sign_request
 
 
 class NodeError(Exception):
@@ -49,10 +54,31 @@ class Committed:
     receipt: Receipt
 
 
+@dataclass(frozen=True)
+class Signer:
+    suite: Suite
+    secret: bytes
+
+    @property
+    def pubkey(self) -> bytes:
+        return self.suite.public_key(self.secret)
+
+
 class NodeClient:
-    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 10.0, signer: Signer | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
+        self.signer = signer
+        self._chain_id: str | None = None
+
+    def as_key(self, suite: Suite, secret: bytes) -> NodeClient:
+        """A client of the same node that signs its requests with this key."""
+        return NodeClient(self.url, self.timeout_s, Signer(suite, secret))
+
+    def chain_id(self) -> str:
+        if self._chain_id is None:
+            self._chain_id = str(NodeClient(self.url, self.timeout_s).status()["chain_id"])
+        return self._chain_id
 
     # ---- transport --------------------------------------------------------------------------
 
@@ -62,8 +88,11 @@ class NodeClient:
         reached or answers something that is not JSON."""
         url = self.url + path
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if self.signer is not None:
+            headers.update(sign_request(self.signer.suite, self.signer.secret, self.chain_id(),
+                                        method, path, data or b""))
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout_s or self.timeout_s) as resp:
                 return resp.status, json.loads(resp.read())
@@ -102,8 +131,19 @@ class NodeClient:
         got = self.get(f"/headers/{height}")
         return Header.from_obj(jsonform.from_json(got["header"], jsonform.HEADER))
 
-    def block(self, height: int) -> tuple[Block, QC]:
+    def block_ids(self, height: int) -> tuple[Header, list[bytes]]:
+        """A block as anyone may see it: its header and its transaction ids."""
         got = self.get(f"/blocks/{height}")
+        header = Header.from_obj(jsonform.from_json(got["header"], jsonform.HEADER))
+        return header, [bytes.fromhex(t) for t in got["tx_ids"]]
+
+    def block(self, height: int) -> tuple[Block, QC]:
+        """A whole block with its transactions: the node shows it to supervisors."""
+        got = self.get(f"/blocks/{height}")
+        if "block" not in got:
+            raise NodeError(403, f"the node shows block {height}'s transactions to supervisors "
+                                 "only (sign the requests with a supervisor's key)",
+                            self.url + f"/blocks/{height}")
         block = Block.from_obj(jsonform.from_json(got["block"], jsonform.BLOCK))
         qc = QC.from_obj(jsonform.from_json(got["qc"], jsonform.QC))
         return block, qc
@@ -118,6 +158,7 @@ class NodeClient:
             raise
 
     def nonce(self, pubkey: bytes) -> int:
+        """A sender's next nonce. An entity key's nonce is private: read it as that key."""
         value = self.state(f"nonce/{pubkey.hex()}")
         return 0 if value is None else int(value)
 
@@ -125,6 +166,27 @@ class NodeClient:
         q = f"?height={height}" if height is not None else ""
         got: dict[str, Any] = self.get(f"/proof/{_quote(key)}{q}")
         return got
+
+    def inclusion(self, tx_id: str) -> dict[str, Any]:
+        """The PROTOCOL §8 inclusion bundle (JSON form) of a committed transaction
+        (``GET /txs/{tx_id}/inclusion``); ``NodeError`` 404 when it is not committed, 403
+        while it is a sealed bid before its tender's deadline."""
+        got: dict[str, Any] = self.get(f"/txs/{tx_id}/inclusion")
+        return got
+
+    def block_json(self, height: int) -> dict[str, Any]:
+        """``GET /blocks/{height}`` as the node answers it: ``block``, ``qc``, ``hash``,
+        ``tx_ids`` and ``receipts`` (JSON forms); ``NodeError`` 403 for a block holding a
+        sealed bid before its tender's deadline, 404 beyond the head."""
+        got: dict[str, Any] = self.get(f"/blocks/{height}")
+        return got
+
+    def key_entity(self, pubkey: bytes) -> str | None:
+        """The USCC a public key is bound to on chain (``id/key/<hex>``), or None."""
+        value = self.state(f"id/key/{pubkey.hex()}")
+        if isinstance(value, dict) and isinstance(value.get("uscc"), str):
+            return str(value["uscc"])
+        return None
 
     def tx_status(self, tx_id: str) -> dict[str, Any]:
         """``{"status": "pending" | "committed" | "unknown", ...}``."""
@@ -152,6 +214,10 @@ class NodeClient:
         while time.monotonic() < deadline:
             got = self.tx_status(tx_id)
             if got.get("status") == "committed":
+                if "receipt" not in got:
+                    raise NodeError(0, f"transaction {tx_id} committed at height "
+                                       f"{got['height']}; the node withholds its receipt "
+                                       "(read it as the sender's key)", self.url)
                 receipt = Receipt.from_obj(jsonform.from_json(got["receipt"], jsonform.RECEIPT))
                 return Committed(tx_id, int(got["height"]), int(got["index"]), receipt)
             time.sleep(0.05)
@@ -162,8 +228,8 @@ class NodeClient:
              nonce: int | None = None, chain_id: str | None = None) -> SignedTx:
         sender = suite.public_key(secret)
         if nonce is None:
-            nonce = self.nonce(sender)
-        body = TxBody(chain_id or self.status()["chain_id"], sender, nonce, call, args)
+            nonce = self.as_key(suite, secret).nonce(sender)
+        body = TxBody(chain_id or self.chain_id(), sender, nonce, call, args)
         return sign_tx(suite, secret, body)
 
     def send(self, signed: SignedTx, timeout_s: float = 30.0) -> Committed:

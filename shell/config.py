@@ -129,7 +129,7 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
 }
 _TOP_LEVEL = {"index", "name", "key_file", "passphrase_env", "passphrase_file", "host",
               "peer_host", "http_host", "peer_port", "http_port", "data_dir", "genesis_file",
-              "peers", "limits", "pool", "replica", "tls", "log"}
+              "peers", "peers_file", "limits", "pool", "replica", "tls", "log"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 
@@ -169,6 +169,7 @@ class NodeConfig:
     tls: TlsConfig | None = None
     log: LogConfig = LogConfig()
     source: Path | None = None  # the file this config was read from
+    peers_file: Path | None = None  # more peers, re-read while the node runs
 
     @classmethod
     def load(cls, path: str | Path) -> NodeConfig:
@@ -222,6 +223,7 @@ class NodeConfig:
             peer_port=_int(raw, "peer_port", 0, 65535),
             http_port=_int(raw, "http_port", 0, 65535),
             peers=_peers(raw.get("peers", [])),
+            peers_file=rel("peers_file") if raw.get("peers_file") is not None else None,
             data_dir=rel("data_dir"),
             genesis_file=rel("genesis_file"),
             limits=limits,
@@ -268,6 +270,28 @@ def _int(raw: dict[str, Any], name: str, lo: int, hi: int) -> int:
     if type(value) is not int or not lo <= value <= hi:
         raise ConfigError(f"setting {name!r} must be an integer in [{lo}, {hi}], not {value!r}")
     return value
+
+
+def read_peers_file(path: Path) -> list[tuple[bytes, str, int]]:
+    """``(pubkey, host, port)`` of each ``[[peers]]`` entry of a peers file (TOML: ``pubkey``
+    hex, ``host``, ``port``), re-read by a running node when the file changes."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read peers file {path}: {exc}") from None
+    out = []
+    items = raw.get("peers", [])
+    if not isinstance(items, list) or set(raw) - {"peers"}:
+        raise ConfigError(f"peers file {path} holds only [[peers]] tables")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != {"pubkey", "host", "port"}:
+            raise ConfigError(f"peers file {path}: peers[{i}] needs pubkey, host and port")
+        try:
+            key = bytes.fromhex(_text(item, "pubkey"))
+        except ValueError:
+            raise ConfigError(f"peers file {path}: peers[{i}].pubkey is not hex") from None
+        out.append((key, _text(item, "host"), _int(item, "port", 1, 65535)))
+    return out
 
 
 def _peers(raw: Any) -> tuple[PeerAddr, ...]:

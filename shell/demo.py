@@ -20,12 +20,17 @@ from shell.client import NodeClient
 
 
 class HttpScenarioClient:
+    """The story's client reads as the story's supervisor (a demo key): it needs the nonces
+    of the story's enterprises, which the node shows only to their keys and supervisors."""
+
     def __init__(self, url: str, timeout_s: float = 60.0) -> None:
-        self.node = NodeClient(url)
-        self.timeout_s = timeout_s
-        status = self.node.status()
+        from contracts.scenario import actor_secret
+
+        status = NodeClient(url).status()
         self.chain_id: str = status["chain_id"]
         self.suite = get_suite(status["suite"])
+        self.node = NodeClient(url).as_key(self.suite, actor_secret(self.suite, "supervisor"))
+        self.timeout_s = timeout_s
 
     def submit(self, signed: SignedTx) -> Receipt:
         return self.node.send(signed, self.timeout_s).receipt
@@ -44,13 +49,19 @@ class HttpScenarioClient:
 
 def run_demo_story(urls: list[str], anchor_path: Path, out: Path,
                    echo: Callable[[str], None]) -> None:
-    from contracts.scenario import run_scenario
+    from contracts.scenario import ENTITIES, run_scenario
+    from contracts.scenario_kit import actor_secret, demo_uscc
 
-    summary = run_scenario(HttpScenarioClient(urls[0]), echo)
+    client = HttpScenarioClient(urls[0])
+    summary = run_scenario(client, echo)
     echo("-- the winner proves its sealed bid to anyone, from another node --")
+    winner = next(n for n, (serial, _) in ENTITIES.items()
+                  if demo_uscc(serial) == summary["winner"])
+    bidder = NodeClient(urls[-1]).as_key(client.suite, actor_secret(client.suite, winner))
     proof = prove_bid(NodeClient(urls[-1]), anchor_path, summary["tender_id"], 1,
                       summary["winner"], summary["winner_commitment"],
-                      summary["winner_bid_tx"].hex(), out / "winner-bid.bundle.json")
+                      summary["winner_bid_tx"].hex(), out / "winner-bid.bundle.json",
+                      bidder=bidder)
     for text, ok in proof.checks.items():
         echo(f"   [{'ok' if ok else 'FAILED'}] {text}")
     echo(f"   bid bundle: {proof.bid_bundle} (key {proof.key}, height {proof.height}); "

@@ -91,7 +91,8 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
         roles.setdefault(role, []).extend(k.hex() for k in members)
     doc = GenesisDoc.from_json({
         "chain_id": chain_id, "suite": suite_name, "time_ms": time.time_ns() // 1_000_000,
-        "validators": validators, "committee": committee, "roles": roles, "params": params})
+        "validators": validators, "committee": committee, "roles": roles, "params": params,
+        **({"demo": True} if demo else {})})
     doc.save(out / "genesis.json")
     block = genesis_block(doc, default_state(doc))
     Anchor.of(suite, block.header, doc.validators).save(out / "anchor.json")

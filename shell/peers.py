@@ -1,22 +1,32 @@
-"""Peer links: framed TCP streams between validators, the handshake, frames into events.
+"""Peer links: encrypted, mutually authenticated TCP streams between nodes; frames to events.
 
 ``PeerNet`` is the driver's ``Transport`` (``send``, ``fetch``) and the node's gossip. It
-listens on the peer port and dials every configured validator with a higher index than ours
-(each pair connects once); a broken link is redialled with exponential backoff.
+listens on the peer port and dials the configured peers: of two validators the one with the
+lower public key dials (each pair connects once, whatever their indexes in a changing set),
+and a node that is not in the set (an observer: a full node that verifies the chain without
+voting) dials every validator. A broken link is redialled with exponential backoff.
 
-A link's life (frame formats: ``consensus.wire``):
+A link's life:
 
-1. **Handshake**, under ``handshake_timeout_ms`` and with frames of at most
-   ``wire.HANDSHAKE_MAX_FRAME_BYTES``: the length prefix is read first and anything longer
-   is refused before a byte of it is read, so a stranger can't make the node read or decode
-   more than a few hundred bytes. Unauthenticated connections are bounded in number.
-2. A verified peer that already has a live link is **refused** (the first link stays): a
-   second connection with the same key can't displace the first. Idle links carry PINGs; a
-   link silent for ``link_idle_timeout_ms`` is closed, so a peer that died without closing
-   its socket is noticed and can reconnect.
-3. **Frames** of up to ``max_frame_bytes``, in sequence: consensus messages (a proposal's
-   transactions verified on the worker threads first, ``Admission.verify_block``), gossip
-   batches (admitted concurrently, a bounded number in flight), block requests and answers.
+1. **Secure handshake** (``shell.securelink``, CometBFT's SecretConnection in shape): fresh
+   ephemeral keys (X25519, or SM2 on ``sm2-sm3`` chains), keys per direction from the shared
+   secret, then each side proves its node key by signing the session's challenge. Every read
+   before authentication has an exact small size and one deadline
+   (``handshake_timeout_ms``), so a stranger can't make the node read or decode more than a
+   few hundred bytes; unauthenticated connections are bounded in number. Forward secrecy:
+   the ephemeral secrets are dropped once the keys are derived.
+2. **Admission**: a peer claiming a validator index must hold that index's key; an observer
+   must hold a key the chain knows (a role, an entity's or a validator's). A peer that
+   already has a live link is **refused** (the first link stays). Idle links carry STATUS
+   frames; a link silent for ``link_idle_timeout_ms`` is closed.
+3. **Frames** (``consensus.wire``), each sealed (AEAD, per-direction counter), of up to
+   ``max_frame_bytes``: consensus messages, proposals as header and transaction ids
+   (``shell.proposals``: rebuilt from the pool, the missing transactions asked of the
+   sender; then any signature not yet verified is, on the worker threads,
+   ``Admission.verify_block``), gossip batches (admitted concurrently, a bounded number in
+   flight), block requests and answers, STATUS. The read loop handles gossip and the
+   missing-transaction exchange itself; everything else goes, in order, to the link's
+   handler task.
 
 Nothing received is trusted: messages are checked by the replica, transactions by admission.
 ``send`` never blocks: a link whose outbound queue is full drops the frame (consensus
@@ -28,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -37,32 +46,50 @@ from typing import Any
 from consensus import wire
 from consensus.api import BlocksFetched, Event, MessageIn
 from consensus.messages import Message, NewView, PrePrepare, decode_message, encode_message
+from contracts.disclosure import reader_of
+from contracts.membership import ENDPOINT_PREFIX, endpoint_key
 from ledger.block import QC, Block, ValidatorSet
+from ledger.encoding import decode_trusted
 from ledger.errors import InvalidInput
+from ledger.tx import SignedTx
+from shell import proposals
 from shell.admission import Admission
 from shell.chain import Chain
-from shell.config import NodeConfig, PeerAddr
+from shell.config import ConfigError, NodeConfig, read_peers_file
 from shell.metrics import Metrics
+from shell.securelink import SecureStream, secure_handshake
 
 log = logging.getLogger("credchain.peers")
 
 HANDSHAKES_MAX = 32  # unauthenticated connections at once
 FETCH_INTERVAL_S = 1.0  # a node behind its peers asks for blocks at most this often
+REFRESH_S = 2.0  # how often the registry and the peers file are looked at again
+REGISTRY_MAX = 1024  # endpoints read from the chain
+INBOX_MAX = 256  # frames read from a link but not yet handled (then the read waits)
+MISSING_TXS_WAIT_S = 2.0  # how long a proposal waits for its missing transactions
 
 
 class Link:
-    """One authenticated link: its stream, an outbound queue and the frame counters."""
+    """One authenticated, encrypted link: its stream, an outbound queue, frame counters."""
 
-    def __init__(self, peer: int, pubkey: bytes, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, queue_max: int) -> None:
-        self.peer = peer
+    def __init__(self, pubkey: bytes, role: int | None, stream: SecureStream,
+                 queue_max: int) -> None:
         self.pubkey = pubkey
-        self.reader = reader
-        self.writer = writer
+        self.role = role  # the validator index the peer claimed at the handshake, or None
+        self.stream = stream
         self.out: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue(queue_max)
         self.sent = wire.FrameCounter()
         self.received = wire.FrameCounter()
         self.dropped = 0
+        # Frames handled in order by the link's own task (the read loop only reads), so a
+        # proposal waiting for its missing transactions (TXS_FOR) does not stop the read.
+        self.inbox: asyncio.Queue[wire.Frame] = asyncio.Queue(INBOX_MAX)
+        self.awaiting: asyncio.Future[list[bytes]] | None = None  # our GET_TXS's answer
+
+    @property
+    def name(self) -> str:
+        return (f"validator {self.role}" if self.role is not None else "observer") + \
+            f" {self.pubkey.hex()[:12]}"
 
     def send(self, kind: int, body: dict[str, Any]) -> None:
         try:
@@ -72,22 +99,7 @@ class Link:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.writer.close()
-
-
-async def read_frame(reader: asyncio.StreamReader, max_bytes: int,
-                     timeout_s: float) -> wire.Frame:
-    """One length-prefixed frame; its length is checked before its bytes are read."""
-    prefix = await asyncio.wait_for(reader.readexactly(wire.LENGTH_PREFIX_LEN), timeout_s)
-    length = int.from_bytes(prefix, "big")
-    if length > max_bytes:
-        raise wire.WireError(f"frame of {length} bytes exceeds the limit of {max_bytes}")
-    data = await asyncio.wait_for(reader.readexactly(length), timeout_s)
-    return wire.decode_frame(data, max_bytes)
-
-
-def write_frame(writer: asyncio.StreamWriter, data: bytes) -> None:
-    writer.write(len(data).to_bytes(wire.LENGTH_PREFIX_LEN, "big") + data)
+            self.stream.close()
 
 
 class PeerNet:
@@ -113,9 +125,21 @@ class PeerNet:
         self._handshaking = 0
         self._closing = False
         self._last_fetch_s = 0.0
+        self._dialling: set[tuple[str, int]] = set()
+        self._file_peers: list[tuple[bytes, str, int]] = []
+        self._file_mtime: float | None = None
+        self._sent = proposals.SentProposals()
         metrics.counter("gossip_dropped_total",
                         "Gossiped transactions dropped because too many batches were in flight.")
         metrics.counter("peer_links_refused_total", "Peer connections refused, by reason.")
+        metrics.counter("proposals_sent_compact_total",
+                        "Proposals sent as header and transaction ids.")
+        metrics.counter("proposal_txs_missing_total",
+                        "Transactions of received proposals not in the pool (asked of the "
+                        "sender).")
+        metrics.counter("proposals_incomplete_total",
+                        "Received proposals dropped: the sender did not supply every "
+                        "transaction in time.")
         metrics.gauge_fn("peers", "Authenticated peer links.",
                          lambda: [((), float(len(self.links)))])
 
@@ -124,10 +148,7 @@ class PeerNet:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.config.peer_host,
                                                   self.config.peer_port)
-        me = self.my_index()
-        for peer in self.config.peers:
-            if me is not None and peer.index > me:
-                self._spawn(self._dial(peer))
+        self._spawn(self._refresh())
 
     async def close(self) -> None:
         """Stop dialling and accepting, close every link now (peers see it at once)."""
@@ -166,12 +187,19 @@ class PeerNet:
     # ---- the driver's transport, and gossip -------------------------------------------------
 
     def send(self, to: int | None, message: Message) -> None:
-        body = {"msg": encode_message(message)}
+        if proposals.is_proposal(message):
+            # Header and transaction ids only: followers hold the transactions already.
+            assert isinstance(message, PrePrepare | NewView)
+            self._sent.remember(self.chain.suite, message.block)
+            kind, body = wire.PROPOSAL, proposals.compact(message, self.chain.suite)
+            self.metrics.inc("proposals_sent_compact_total")
+        else:
+            kind, body = wire.CONSENSUS, {"msg": encode_message(message)}
         if to is None:
             for link in list(self.links.values()):
-                link.send(wire.CONSENSUS, body)
+                link.send(kind, body)
         else:
-            self._send_to(to, wire.CONSENSUS, body)
+            self._send_to(to, kind, body)
 
     def fetch(self, peer: bytes, from_height: int, max_blocks: int) -> None:
         link = self.links.get(peer)
@@ -194,16 +222,81 @@ class PeerNet:
 
     # ---- connections ------------------------------------------------------------------------
 
-    async def _dial(self, peer: PeerAddr) -> None:
+    def _should_dial(self, peer_key: bytes | None) -> bool:
+        """Each pair of validators connects once: the one with the lower key dials. An
+        observer (not in the set) dials every validator; validators never dial it."""
+        if peer_key is None or peer_key == self._pubkey:
+            return False
+        if self.my_index() is None:
+            return any(v.pubkey == peer_key for v in self._validators())
+        return self._pubkey < peer_key
+
+    def targets(self) -> dict[tuple[str, int], bytes | None]:
+        """Where the peers are, address → the key expected there: the config's peers (by
+        validator index in the current set), the chain's endpoint registry (validators),
+        and the peers file."""
+        vals = self._validators()
+        out: dict[tuple[str, int], bytes | None] = {}
+        for peer in self.config.peers:
+            out[(peer.host, peer.port)] = (vals[peer.index].pubkey
+                                           if 0 <= peer.index < len(vals) else None)
+        seated = {v.pubkey for v in vals}
+        for pubkey, host, port, kind in self._registry():
+            if kind == "validator" or pubkey in seated:  # a node voted in is dialled as one
+                out[(host, port)] = pubkey
+        for pubkey, host, port in self._peers_file():
+            out[(host, port)] = pubkey
+        return out
+
+    def _registry(self) -> list[tuple[bytes, str, int, str]]:
+        out = []
+        for key in self.chain.state_keys(ENDPOINT_PREFIX, REGISTRY_MAX):
+            raw = self.chain.state_value(key)
+            entry = decode_trusted(raw) if raw is not None else None
+            if isinstance(entry, dict):
+                out.append((bytes.fromhex(key[len(ENDPOINT_PREFIX):]), str(entry["host"]),
+                            int(entry["port"]), str(entry["kind"])))
+        return out
+
+    def _peers_file(self) -> list[tuple[bytes, str, int]]:
+        path = self.config.peers_file
+        if path is None:
+            return []
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return self._file_peers
+        if mtime != self._file_mtime:
+            try:
+                self._file_peers = read_peers_file(path)
+                self._file_mtime = mtime
+                log.info("peers file %s: %d peers", path, len(self._file_peers))
+            except ConfigError as exc:
+                log.warning("%s (keeping the previous list)", exc)
+        return self._file_peers
+
+    async def _refresh(self) -> None:
+        """Dial every target that has no dialler yet; re-read the sources now and then."""
+        while not self._closing:
+            for address in self.targets():
+                if address not in self._dialling:
+                    self._dialling.add(address)
+                    self._spawn(self._dial(address))
+            await asyncio.sleep(REFRESH_S)
+
+    async def _dial(self, address: tuple[str, int]) -> None:
         backoff_ms = self.limits.reconnect_min_ms
         while not self._closing:
+            expected = self.targets().get(address)
+            if expected is None or not self._should_dial(expected) or expected in self.links:
+                await asyncio.sleep(REFRESH_S)  # the set, the registry or the link may change
+                continue
             try:
                 reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(peer.host, peer.port),
-                    self.limits.handshake_timeout_ms / 1000)
+                    asyncio.open_connection(*address), self.limits.handshake_timeout_ms / 1000)
             except (TimeoutError, OSError):
                 reader = writer = None  # type: ignore[assignment]
-            if writer is not None and await self._run_link(reader, writer, expect=peer.index):
+            if writer is not None and await self._run_link(reader, writer, expected):
                 backoff_ms = self.limits.reconnect_min_ms
             await asyncio.sleep(backoff_ms / 1000)
             backoff_ms = min(backoff_ms * 2, self.limits.reconnect_max_ms)
@@ -214,55 +307,75 @@ class PeerNet:
             writer.close()
             return
         try:
-            await self._run_link(reader, writer, expect=None)
+            await self._run_link(reader, writer, None)
         except asyncio.CancelledError:
             # Shutting down. asyncio's stream server reads this task's exception when it
             # ends, and a cancelled connection task would be logged as an error there.
             writer.close()
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                         expect: int | None) -> tuple[int, bytes]:
-        me = self.my_index()
-        if me is None:
-            raise wire.WireError("this node is not a validator of the current set")
+    def _admit(self, pubkey: bytes, role: int | None) -> str | None:
+        """Why an authenticated peer is refused, or None."""
         vals = self._validators()
-        hs = wire.Handshake(self.chain.suite, self.chain.chain_id, vals, me, self._secret,
-                            os.urandom(wire.NONCE_LEN), expect)
-        timeout_s = self.limits.handshake_timeout_ms / 1000
-        write_frame(writer, hs.hello())
-        await writer.drain()
-        first = await read_frame(reader, wire.HANDSHAKE_MAX_FRAME_BYTES, timeout_s)
-        write_frame(writer, hs.on_hello(first))
-        await writer.drain()
-        second = await read_frame(reader, wire.HANDSHAKE_MAX_FRAME_BYTES, timeout_s)
-        peer = hs.on_auth(second)
-        return peer, vals[peer].pubkey
+        if role is not None:
+            if not (0 <= role < len(vals)) or vals[role].pubkey != pubkey:
+                return f"claims to be validator {role} with another key"
+            return None
+        if any(v.pubkey == pubkey for v in vals):
+            return None  # a validator that thinks it is not one yet (a set just changed)
+        if self.chain.state_value(endpoint_key(pubkey)) is not None:
+            return None  # registered by governance
+        if reader_of(self.chain.head_state(), pubkey, self.chain.store.head_header().time_ms) \
+                is None:
+            return "an observer whose key the chain does not know"
+        return None
 
     async def _run_link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        expect: int | None) -> bool:
+                        expected: bytes | None) -> bool:
         """Handshake, then read frames until the link breaks. True if the handshake held."""
         link: Link | None = None
         writer_task: asyncio.Task[None] | None = None
+        handler_task: asyncio.Task[None] | None = None
         self._handshaking += 1
         try:
             try:
-                peer, pubkey = await self._handshake(reader, writer, expect)
+                stream, pubkey, role = await secure_handshake(
+                    reader, writer, self.chain.suite, self.chain.chain_id, self._secret,
+                    self.my_index(), self.limits.handshake_timeout_ms / 1000,
+                    expected_peer_key=expected)
             finally:
                 self._handshaking -= 1
+            refused = self._admit(pubkey, role)
+            if refused is not None:
+                self.metrics.inc("peer_links_refused_total", reason="unknown_peer")
+                log.warning("refused a peer link: %s", refused)
+                return False
             if pubkey in self.links:
                 self.metrics.inc("peer_links_refused_total", reason="duplicate")
-                log.warning("refused a second link from validator %d (one is up)", peer)
+                log.warning("refused a second link from %s (one is up)",
+                            self.links[pubkey].name)
                 return False
-            link = Link(peer, pubkey, reader, writer, self.limits.peer_queue_max)
+            link = Link(pubkey, role, stream, self.limits.peer_queue_max)
             self.links[pubkey] = link
             link.send(wire.STATUS, {"height": self.chain.height()})
             writer_task = asyncio.create_task(self._write_loop(link))
-            log.info("link to validator %d up", peer)
+            handler_task = asyncio.create_task(self._handle_loop(link))
+            log.info("link to %s up", link.name)
             idle_s = self.limits.link_idle_timeout_ms / 1000
             while True:
-                frame = await read_frame(reader, self.limits.max_frame_bytes, idle_s)
+                data = await stream.read_frame(self.limits.max_frame_bytes, idle_s)
+                frame = wire.decode_frame(data, self.limits.max_frame_bytes)
                 link.received.check(frame)
-                await self._on_frame(link, frame)
+                # What needs no order is handled as it is read: gossip (admitted on its own
+                # tasks) and the exchange of a proposal's missing transactions, which the
+                # handler may be waiting for.
+                if frame.kind == wire.TXS:
+                    self._on_gossip(frame.body["txs"])
+                elif frame.kind == wire.TXS_FOR:
+                    self._on_answer(link, frame.body["txs"])
+                elif frame.kind == wire.GET_TXS:
+                    self._serve_txs(link, frame.body["ids"])
+                else:
+                    await link.inbox.put(frame)
         except (wire.WireError, InvalidInput) as exc:
             log.warning("peer link refused or closed: %s", exc)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
@@ -270,9 +383,11 @@ class PeerNet:
         finally:
             if writer_task is not None:
                 writer_task.cancel()
+            if handler_task is not None:
+                handler_task.cancel()
             if link is not None and self.links.get(link.pubkey) is link:
                 del self.links[link.pubkey]
-                log.info("link to validator %d down", link.peer)
+                log.info("link to %s down", link.name)
             writer.close()
         return link is not None
 
@@ -284,16 +399,43 @@ class PeerNet:
                     kind, body = await asyncio.wait_for(link.out.get(), ping_s)
                 except TimeoutError:  # idle: our head doubles as the keep-alive
                     kind, body = wire.STATUS, {"height": self.chain.height()}
-                write_frame(link.writer, wire.encode_frame(kind, link.sent.take(), body))
-                await link.writer.drain()
+                link.stream.write_frame(wire.encode_frame(kind, link.sent.take(), body))
+                await link.stream.drain()
         except (ConnectionError, OSError):
             link.close()
 
     # ---- frames in --------------------------------------------------------------------------
 
+    async def _handle_loop(self, link: Link) -> None:
+        """Handle the link's frames in the order they came; a refused frame ends the link."""
+        try:
+            while True:
+                await self._on_frame(link, await link.inbox.get())
+        except (wire.WireError, InvalidInput) as exc:
+            log.warning("peer link to %s closed: %s", link.name, exc)
+            link.close()
+        except Exception:  # a bug: say so, and drop the link rather than stall it
+            log.exception("peer link to %s closed on an internal error", link.name)
+            link.close()
+
+    def _on_gossip(self, txs: list[bytes]) -> None:
+        if len(self._gossip) >= self.limits.gossip_batches_in_flight:
+            self.metrics.inc("gossip_dropped_total", len(txs))
+            return
+        # Gossip is not budgeted per source: it comes from authenticated validators and
+        # is bounded by the batches in flight.
+        task = asyncio.create_task(self.admission.submit(txs, from_peer=True))
+        self._gossip.add(task)
+        task.add_done_callback(self._gossip.discard)
+
     async def _on_frame(self, link: Link, frame: wire.Frame) -> None:
-        if frame.kind == wire.CONSENSUS:
-            message = decode_message(frame.body["msg"])
+        if frame.kind in (wire.CONSENSUS, wire.PROPOSAL):
+            if frame.kind == wire.PROPOSAL:
+                message: Message | None = await self._rebuild(link, frame.body)
+                if message is None:
+                    return
+            else:
+                message = decode_message(frame.body["msg"])
             self.peer_heights[link.pubkey] = max(self.peer_heights.get(link.pubkey, 0),
                                                  message.height)
             if isinstance(message, PrePrepare | NewView):
@@ -303,16 +445,6 @@ class PeerNet:
                 if block is not message.block:
                     message = _with_block(message, block)
             await self._deliver(MessageIn(link.pubkey, message))
-        elif frame.kind == wire.TXS:
-            if len(self._gossip) >= self.limits.gossip_batches_in_flight:
-                self.metrics.inc("gossip_dropped_total", len(frame.body["txs"]))
-                return
-            # Gossip is not budgeted per source: it comes from authenticated validators and
-            # is bounded by the batches in flight.
-            task = asyncio.create_task(self.admission.submit(
-                frame.body["txs"], source=None, from_peer=True))
-            self._gossip.add(task)
-            task.add_done_callback(self._gossip.discard)
         elif frame.kind == wire.FETCH:
             count = min(frame.body["max_blocks"], self.limits.fetch_blocks_served_max)
             budget = self.limits.max_frame_bytes // 2  # room for the frame's own overhead
@@ -326,6 +458,60 @@ class PeerNet:
             blocks = tuple((Block.decode(b), QC.decode(q)) for b, q in frame.body["blocks"])
             if blocks:
                 await self._deliver(BlocksFetched(link.pubkey, blocks))
+
+    async def _rebuild(self, link: Link, body: dict[str, Any]) -> Message | None:
+        """The proposal a PROPOSAL frame names, its transactions from our pool (waiting for
+        gossip being admitted, then asking the sender for the rest), or None when the sender
+        did not supply them in time (the proposal is lost, as if never received)."""
+        stripped, ids = proposals.parse(body)
+        pool = self.chain.pool
+        found = proposals.lookup(ids, [pool.get, self._sent.get])
+        if None in found and self._gossip:  # a proposal can overtake its own gossip
+            await asyncio.wait(set(self._gossip), timeout=MISSING_TXS_WAIT_S)
+            found = proposals.lookup(ids, [pool.get, self._sent.get])
+        missing = [i for i, tx in zip(ids, found, strict=True) if tx is None]
+        if missing:
+            self.metrics.inc("proposal_txs_missing_total", len(missing))
+            fetched = await self._ask_for_txs(link, missing)
+            found = [tx if tx is not None else fetched.get(i)
+                     for i, tx in zip(ids, found, strict=True)]
+        if None in found:
+            self.metrics.inc("proposals_incomplete_total")
+            log.info("proposal for height %d from %s dropped: %d of its transactions "
+                     "did not come", stripped.height, link.name, found.count(None))
+            return None
+        return proposals.rebuild(stripped, [tx for tx in found if tx is not None])
+
+    async def _ask_for_txs(self, link: Link, ids: list[bytes]) -> dict[bytes, SignedTx]:
+        loop = asyncio.get_running_loop()
+        link.awaiting = answer = loop.create_future()
+        link.send(wire.GET_TXS, {"ids": ids})
+        try:
+            raw = await asyncio.wait_for(answer, MISSING_TXS_WAIT_S)
+        except TimeoutError:
+            return {}
+        finally:
+            link.awaiting = None
+        return proposals.accept_answer(self.chain.suite, ids, raw)
+
+    def _on_answer(self, link: Link, txs: list[bytes]) -> None:
+        if link.awaiting is None or link.awaiting.done():
+            raise wire.WireError("a TXS_FOR frame nobody asked for")
+        link.awaiting.set_result(txs)
+
+    def _serve_txs(self, link: Link, ids: list[bytes]) -> None:
+        """Answer a peer's GET_TXS from the proposals we sent and our pool, within a frame."""
+        found = proposals.lookup(ids, [self._sent.get, self.chain.pool.get])
+        out: list[bytes] = []
+        budget = self.limits.max_frame_bytes // 2
+        for tx in found:
+            if tx is not None:
+                raw = tx.encode()
+                budget -= len(raw) + 8
+                if budget < 0:
+                    break
+                out.append(raw)
+        link.send(wire.TXS_FOR, {"txs": out})
 
     def _fetch_if_behind(self, link: Link, peer_head: int) -> None:
         """A peer is ahead: ask it for the next blocks (at most one request a second). The

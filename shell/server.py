@@ -37,6 +37,7 @@ from ledger.tx import Receipt
 from ledger.verdict import beijing_time
 from shell.admission import Admission
 from shell.api import build_app
+from shell.beacon import BeaconDuty
 from shell.chain import Chain
 from shell.config import ConfigError, LogConfig, NodeConfig
 from shell.driver import Driver
@@ -44,11 +45,13 @@ from shell.httpguard import GuardedServer
 from shell.metrics import Metrics
 from shell.peers import PeerNet
 from shell.ratelimit import TokenBuckets
+from shell.readers import Readers
 
 log = logging.getLogger("credchain.node")
 
 
 EXIT_FORCED = 3  # a second signal cut the shutdown short
+BEACON_INTERVAL_S = 2.0  # beacon windows also end by time: ask what is owed this often
 
 
 class StartupError(InvalidInput):
@@ -71,6 +74,7 @@ class Node:
         self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
         self._nudged = False
         self.body_budget = TokenBuckets(self.limits.request_bytes_per_second)
+        self.readers = Readers(chain.suite, chain.chain_id)
         self.admission = Admission(chain, self.limits, self.metrics, self._nudge, self._gossip)
         pubkey = chain.suite.public_key(secret)
         self.votes_missing = not chain.votes_are_mine(pubkey, confirm_lost_votes)
@@ -83,6 +87,9 @@ class Node:
                              validators=lambda: self.driver.replica.validators,
                              deliver=self.events.put)
         self.driver = Driver(replica, chain, self.peers, observers=[self._on_commit])
+        self.beacon = BeaconDuty(chain, secret,
+                                 lambda encoded: self.admission.submit(encoded))
+        self._beacon_running = False
         self.guard = GuardedServer(lambda: None, self.limits.http_header_timeout_ms,
                                    self.limits.http_idle_timeout_ms,
                                    self.limits.http_connections_max)
@@ -107,11 +114,19 @@ class Node:
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
             kv = LevelKV(str(db))
+        except CorruptStore as exc:  # LevelDB found a record failing its checksum
+            raise StartupError(
+                f"the store in {db} is damaged ({exc}); move it aside and rebuild it from "
+                f"the peers with: credchain node resync --config {config_path(config)}"
+            ) from None
         except Exception as exc:  # plyvel raises its own IOError for a held lock
             raise StartupError(_db_error(db, exc)) from None
         try:
-            chain = Chain.open(kv, doc, config.pool)
-            problem = chain.integrity_problem()
+            try:
+                chain = Chain.open(kv, doc, config.pool)
+                problem = chain.integrity_problem()
+            except CorruptStore as exc:  # LevelDB checksums, the head's recorded root
+                problem = str(exc)
             if problem is not None:
                 raise StartupError(
                     f"the store in {db} is damaged ({problem}); move it aside and rebuild it "
@@ -164,13 +179,38 @@ class Node:
             started = arrivals.pop(tx_id, None)
             if started is not None:
                 self.latency.observe(now - started)
+        self._spawn_beacon()
+
+    def _spawn_beacon(self) -> None:
+        """Send what this validator owes the draw beacon (one run at a time)."""
+        if self._beacon_running or self.stopping.is_set():
+            return
+        self._beacon_running = True
+
+        async def run() -> None:
+            try:
+                await self.beacon.run_once()
+            except Exception as exc:  # a failed duty must not take the node down
+                log.warning("beacon duty failed: %s: %s", type(exc).__name__, exc)
+            finally:
+                self._beacon_running = False
+
+        task = asyncio.create_task(run())
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _beacon_timer(self) -> None:
+        while True:
+            await asyncio.sleep(BEACON_INTERVAL_S)
+            self._spawn_beacon()
 
     # ---- lifecycle --------------------------------------------------------------------------
 
     def start_core(self) -> None:
         """Start the replica's task and the timer (no sockets: tests use this alone)."""
         self.consumer = asyncio.create_task(self._consume())
-        self._tasks += [self.consumer, asyncio.create_task(self._ticker())]
+        self._tasks += [self.consumer, asyncio.create_task(self._ticker()),
+                        asyncio.create_task(self._beacon_timer())]
 
     async def start(self) -> None:
         """Listen (peers, HTTP), dial the peers, start the timer and the replica."""

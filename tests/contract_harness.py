@@ -72,8 +72,10 @@ class Harness:
         roles: Mapping[str, Sequence[str]] | None = None,
         executor: Executor | None = None,
         genesis_ms: int = GENESIS_MS,
+        demo: bool = False,
     ) -> None:
-        """``roles`` maps a role to account names granted it at genesis."""
+        """``roles`` maps a role to account names granted it at genesis; ``demo`` makes a
+        demonstration chain (demo days allowed)."""
         self.suite = get_suite(suite_name)
         self.chain_id = CHAIN_ID
         self.executor = executor or default_executor()
@@ -92,6 +94,7 @@ class Harness:
                 r: [self.account(n).pubkey for n in names] for r, names in (roles or {}).items()
             },
             params=dict(params or {}),
+            demo=demo,
         )
         self.state = DictState(genesis_state(self.doc))
         self.height = 0

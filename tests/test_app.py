@@ -11,12 +11,15 @@ from ledger.block import Block, validators_hash
 from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite
 from ledger.errors import InvalidInput
 from ledger.kv import MemoryKV
+from ledger.sigcache import VerifiedSignatures
 from ledger.tx import SignedTx
 from tests.chainkit import Chain
 
 
-def _node(suite: Suite) -> tuple[Chain, ChainApp]:
-    committee = [Chain.new(suite).pubkey("alice")]
+def _node(suite: Suite, members: tuple[str, ...] = ("alice",)) -> tuple[Chain, ChainApp]:
+    """A chain whose committee is ``members`` (the only senders it knows, with the
+    validators)."""
+    committee = [Chain.new(suite).pubkey(m) for m in members]
     chain = Chain.new(suite, kv=MemoryKV(), committee=committee, contracts_genesis=True)
     store = chain.store
     return chain, ChainApp(store, store.tree, default_executor(), suite, store.chain_id)
@@ -37,7 +40,7 @@ def test_two_nodes_agree_and_governance_changes_the_next_set(suite: Suite) -> No
     leader, leader_app = _node(suite)
     follower, follower_app = _node(suite)
     assert leader.store.head() == follower.store.head()
-    txs = [_add_validator(leader, 0, "node4"), leader.tx("bob", 0, "gov.vote", {"id": 9})]
+    txs = [_add_validator(leader, 0, "node4"), leader.tx("alice", 1, "gov.vote", {"id": 9})]
     block = _propose(leader, leader_app, txs)
     assert [t.tx_id(suite) for t in block.txs] == [t.tx_id(suite) for t in txs]
     assert follower_app.validate(follower.store.head_header(), block) is None
@@ -116,6 +119,22 @@ def test_validate_refuses_bad_blocks_with_the_reason() -> None:
     assert got is not None and "already committed" in got
 
 
+def test_a_sender_the_chain_does_not_know_never_gets_into_a_block() -> None:
+    """The pool refuses strangers; a leader that lets one through (or a byzantine one) can't
+    put its transactions in a block: propose leaves them out, validate refuses the block."""
+    leader, leader_app = _node(ED25519_SHA256)
+    follower, app = _node(ED25519_SHA256)
+    known = _add_validator(leader, 0, "node4")
+    stranger = leader.tx("mallory", 0, "gov.vote", {"id": 1, "approve": True})
+    block = _propose(leader, leader_app, [stranger, known])
+    assert block.txs == (known,)
+    # a block built with the stranger's transaction anyway (its roots computed honestly
+    # by an app that skips the rule) is refused by every honest validator
+    forced = Block(block.header, (stranger, known))
+    reason = app.validate(follower.store.head_header(), forced)
+    assert reason is not None and "not known to the chain" in reason
+
+
 def test_commit_of_an_unvalidated_bad_block_raises_and_writes_nothing() -> None:
     chain, app = _node(ED25519_SHA256)
     block = _propose(chain, app, [_add_validator(chain, 0, "node4")])
@@ -134,15 +153,11 @@ def test_signatures_known_verified_are_not_checked_again() -> None:
     # A pool that already verified the tx vouches for it: the forged signature would pass
     # signature checks here, so only the vouching decides (roots are signature-free).
     store = follower.store
-    trusting = ChainApp(
-        store,
-        store.tree,
-        default_executor(),
-        ED25519_SHA256,
-        store.chain_id,
-        is_verified=lambda tx: True,
-    )
     forged = Block(block.header, (SignedTx(tx.body, bytes(64)),))
+    vouched = VerifiedSignatures(ED25519_SHA256)
+    vouched.add(forged.txs[0])
+    trusting = ChainApp(store, store.tree, default_executor(), ED25519_SHA256, store.chain_id,
+                        vouched)
     assert trusting.validate(store.head_header(), forged) is None
 
 
@@ -170,7 +185,7 @@ def test_chain_app_is_the_consensus_application_and_its_chain_proves_records() -
 
 
 def test_propose_runs_each_senders_nonces_in_order_and_holds_back_a_gap() -> None:
-    chain, app = _node(ED25519_SHA256)
+    chain, app = _node(ED25519_SHA256, ("alice", "bob", "carol"))
     suite = ED25519_SHA256
     vote = {"id": 1, "approve": True}
     n0, n1, n3 = (chain.tx("bob", n, "gov.vote", vote) for n in (0, 1, 3))
@@ -187,3 +202,35 @@ def test_propose_runs_each_senders_nonces_in_order_and_holds_back_a_gap() -> Non
     n2 = chain.tx("bob", 2, "gov.vote", vote)
     block = _propose(chain, app, [n3, stale, n2])
     assert [t.tx_id(suite) for t in block.txs] == [n2.tx_id(suite), n3.tx_id(suite)]
+
+
+@pytest.mark.parametrize("suite", [ED25519_SHA256, SM2_SM3], ids=lambda s: s.name)
+def test_commit_adopts_the_tree_update_its_execution_staged(suite: Suite) -> None:
+    """Issue 8 item 5: a block's state-tree update is computed once, on propose or validate."""
+    leader, leader_app = _node(suite)
+    follower, follower_app = _node(suite)
+    block = _propose(leader, leader_app, [_add_validator(leader, 0, "node4")])
+    assert follower_app.validate(follower.store.head_header(), block) is None
+    stages = (leader.store.tree.stages, follower.store.tree.stages)
+    qc = leader.sign_qc(block.header)
+    leader_app.commit(block, qc)
+    follower_app.commit(block, qc, qc_verified=True)
+    assert (leader.store.tree.stages, follower.store.tree.stages) == stages
+    assert leader.store.tree.root == follower.store.tree.root == block.header.state_root
+    assert follower.store.tree.get("gov/validators") == leader.store.tree.get("gov/validators")
+
+
+def test_the_staged_update_is_adopted_only_on_its_parent_root() -> None:
+    chain, app = _node(ED25519_SHA256)
+    first = _propose(chain, app, [_add_validator(chain, 0, "node4")])
+    app.commit(first, chain.sign_qc(first.header))
+    second = _propose(chain, app, [chain.tx("alice", 1, "gov.vote", {"id": 1})])
+    staged = app._executed[second.hash(ED25519_SHA256)].staged
+    tree = chain.store.tree
+    assert staged.parent_root == first.header.state_root and tree.can_adopt(staged)
+    tree.apply({"demo/x": b"\x01"}, chain.store.kv.batch(), 99)  # the tree moves
+    assert not tree.can_adopt(staged)
+    tree.discard_pending()
+    stages = tree.stages
+    app.commit(second, chain.sign_qc(second.header))
+    assert tree.stages == stages and tree.root == second.header.state_root

@@ -42,6 +42,7 @@ def _genesis() -> GenesisDoc:
             "committee": [SUITE.public_key(actor_secret(SUITE, "platform")).hex()],
             "roles": roles,
             "params": {"demo_day_ms": DAY_MS},
+            "demo": True,  # demo days exist only on a chain whose genesis says so
         }
     )
 
@@ -52,6 +53,7 @@ def live_node(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     doc = _genesis()
     anchor = tmp_path / "anchor.json"
     Anchor.of(SUITE, genesis_block(doc, default_state(doc)).header, doc.validators).save(anchor)
+    doc.save(tmp_path / "genesis.json")  # for the auditor's commands (tests/test_bid_safety.py)
     with serve(doc, VALIDATOR) as url:
         yield url, anchor
 
@@ -81,7 +83,9 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
             },
         )
     tender = f"T-{t0}"
-    deadline = client.now_ms() + 21 * DAY_MS
+    # the issue start is never before the announcing block: leave the block time to come
+    issue = client.now_ms() + 3_000
+    deadline = issue + 21 * DAY_MS
     required = 1_000_000
     story.send(
         "platform",
@@ -96,8 +100,8 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
             "platform_uscc": uscc["operator"],
             "related_parties": [],
             "doc_hash": SUITE.hash(b"docs"),
-            "issue_start_ms": client.now_ms(),
-            "doc_sale_end_ms": client.now_ms() + 5 * DAY_MS,
+            "issue_start_ms": issue,
+            "doc_sale_end_ms": issue + 5 * DAY_MS,
             "deadline_ms": deadline,
             "validity_days": 90,
             "qualifications": [],
@@ -136,10 +140,11 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     sealed_path = tmp_path / "a.sealed.json"
     run = CliRunner().invoke
 
-    def prove_args(out: Path) -> list[str]:
+    def prove_args(out: Path, *key: str) -> list[str]:
         return [
             "bid",
             "prove",
+            *key,
             "--url",
             url,
             "--sealed",
@@ -173,7 +178,7 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(os.stat(sealed_path).st_mode) == 0o600
     record = json.loads(sealed_path.read_text())
-    assert record["tx_id"] and len(bytes.fromhex(record["content_key"])) == 32
+    assert record["tx_id"] and len(bytes.fromhex(record["secret"]["content_key"])) == 32
 
     again = run(main, seal_args(tender, uscc["a"], "1", tmp_path / "second.json", ""))
     assert again.exit_code != 0 and "bid refused" in again.output  # one bid per entity and lot
@@ -188,9 +193,9 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     assert result.exit_code == 0, result.output
     assert "88800000" in result.output  # the contract decrypted A's price on chain
 
-    result = run(main, prove_args(tmp_path / "proof.json"))
+    result = run(main, prove_args(tmp_path / "proof.json", *common))
     assert result.exit_code == 0, result.output
-    assert result.output.count("[ok]") == 3
+    assert result.output.count("[ok]") == 7  # two §7 bundles and the §8 inclusion
     verify = run(main, ["verify", str(tmp_path / "proof.json"), "--anchor", str(anchor),
                         "--expect", "present"])
     assert verify.exit_code == 0 and "YES: as expected" in verify.output

@@ -143,7 +143,8 @@ def test_messages_with_bad_signatures_are_ignored() -> None:
     assert c.step(2, MessageIn(c.key(1), bad)) == []
     vote = messages.sign(c.suite, c.keys[3][0], CHAIN_ID,
                          Prepare(1, 0, 3, pp.block.hash(c.suite)))
-    c.step(2, MessageIn(c.key(3), replace(vote, sig=vote.sig[:-1] + b"\x00")))
+    # flip a bit: setting a byte to zero leaves the signature valid when it already was zero
+    c.step(2, MessageIn(c.key(3), replace(vote, sig=vote.sig[:-1] + bytes([vote.sig[-1] ^ 1]))))
     assert c.replicas[2].prepares.count(0, pp.block.hash(c.suite)) == 0
 
 
@@ -184,6 +185,26 @@ def test_a_commit_quorum_becomes_a_qc_that_verifies_and_the_block_is_committed()
             assert block is not None and qc is not None
             verify_qc(c.suite, qc, block.header, c.validators)
     assert len({c.block(i, 3) for i in range(4)}) == 1
+
+
+def test_the_next_leader_proposes_what_waits_as_soon_as_it_applied_the_block() -> None:
+    """No tick between heights: the leader of height 2 holding transactions proposes in the
+    very step that applied height 1 (they waited a whole round already)."""
+    c = Cluster()
+    propose_first = propose(c)
+    c.submit(c.tx(), to=[2])  # the leader of height 2 view 0
+    c.queue.clear()
+    for i in range(4):
+        if i != 1:
+            c.step(i, MessageIn(c.key(1), propose_first))
+    applied_with_proposal = []
+    while c.queue:
+        q = c.queue.popleft()
+        effects = c.step(q.dst, MessageIn(c.key(q.sender), q.message))
+        if any(isinstance(e, CommitBlock) for e in effects):
+            applied_with_proposal.append((q.dst, [m.height for m in sent(effects, PrePrepare)]))
+    assert (2, [2]) in applied_with_proposal, applied_with_proposal
+    assert all(pps == [] for i, pps in applied_with_proposal if i != 2)
 
 
 def test_a_replica_that_missed_every_prepare_still_commits_on_a_commit_quorum() -> None:

@@ -78,11 +78,12 @@ def test_a_sealed_bid_is_accepted_and_state_holds_no_count_or_list() -> None:
     t.h.expect_ok(b, "bid.submit", t.bid_args(b, 100, "G1"))
     changed = {k for k in t.h.state.values if before.get(k) != t.h.state.values[k]}
     assert t.tender() == tender_before  # the tender record does not learn of the bid
-    bid_keys = {k for k in changed if k.startswith("bid/")}
-    assert len(bid_keys) == 1 and next(iter(bid_keys)).startswith("bid/T1/1/")
+    bid_keys = {k for k in changed if k.startswith("bid/T1/1/")}
+    assert len(bid_keys) == 1
+    # The guarantee's public record does not change: its binding is sealed with the bids.
     assert changed - bid_keys == {
         "bidset/T1/1",
-        "guarantee/G1",
+        "bid/T1/guarantee/G1",
         f"nonce/{b.pubkey.hex()}",
     }
     slot = next(iter(bid_keys)).rsplit("/", 1)[1]

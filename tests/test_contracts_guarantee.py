@@ -171,9 +171,11 @@ def test_a_guarantee_bound_to_one_bid_cannot_back_another() -> None:
     b = t.entity("b")
     t.bid(b, 1)
     g = t.guarantee("G-b-1")
-    assert g["status"] == "bound" and g["bound_slot"]
+    binding = t.binding("G-b-1")
+    assert g["status"] == "bound" and binding is not None and binding["slot"]
+    assert t.h.get("guarantee/G-b-1")["status"] == "issued"  # the public record is unchanged
     # principal, tender and lot pin a guarantee to one slot; a second submit there is refused
-    # before the guarantee is looked at, and the record shows the slot it is bound to
+    # before the guarantee is looked at, and the binding names the slot it is bound to
     t.h.expect_refused(b, "bid.submit", t.bid_args(b, 1, "G-b-1"), "E_EXISTS")
 
 

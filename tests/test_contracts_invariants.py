@@ -121,7 +121,7 @@ class TradingMachine(RuleBasedStateMachine):
                 self.close()
             elif state == "opened":
                 self.next_ms += 31 * MINUTE_MS
-                self.evaluate(3)
+                self.evaluate(True)
             elif state == "evaluated":
                 self.next_ms += 4 * DAY_MS
                 self.award(0)
@@ -210,19 +210,36 @@ class TradingMachine(RuleBasedStateMachine):
         args = {"tender_id": "T1", "uscc": uscc, "evidence_hash": H32}
         self.send(self.t.supervisor, "tender.find_collusion", args)
 
-    @rule(count=st.integers(0, 4))
-    def evaluate(self, count: int) -> None:
-        opening = self.t.h.get("tender/T1/opening")
-        valid = []
-        if opening is not None:
-            valid = [b["uscc"] for b in opening["lots"][0]["bids"] if b["status"] == "revealed"]
-        args = {
-            "tender_id": "T1",
-            "report_hash": H32,
-            "committee_size": 5,
-            "candidates": [valid[:count]],
-        }
-        self.send(self.t.platform, "tender.evaluate", args)
+    @rule(score_all=st.booleans())
+    def evaluate(self, score_all: bool) -> None:
+        """Draw a committee (the harness plays the validators' beacon), score every valid
+        bid (or let only two members score: no majority, the round is redone), close, and
+        have every counted member sign the report."""
+        t = self.t
+        if not t.expert_codes:
+            t.register_experts(7)
+        self.send(t.platform, "draw.request", t.draw_args())
+        t.run_beacon()
+        self.send(t.platform, "draw.seat", {"tender_id": "T1"})
+        if t.h.get("tender/T1")["state"] != "evaluating":
+            return
+        t.to_evaluation_start()
+        members = t.current_draw()["members"]
+        opening = t.h.get("tender/T1/opening")
+        valid = [b["uscc"] for b in opening["lots"][0]["bids"] if b["status"] == "revealed"]
+        for member in members if score_all else members[:2]:
+            for uscc in valid:
+                sheet = {"tender_id": "T1", "lot": 1, "bidder": uscc, "points": {}}
+                self.send(t.member_account(member), "evaluation.score", sheet)
+        if not score_all:
+            self.next_ms = max(self.next_ms, t.h.get("tender/T1")["evaluation_end_ms"])
+        self.send(t.platform, "evaluation.close", {"tender_id": "T1"})
+        self.send(t.platform, "evaluation.report", {"tender_id": "T1", "report_hash": H32})
+        result = t.h.get(f"eval/T1/{t.h.get('tender/T1')['eval_round']}/result")
+        by_name = {m["member"]: m for m in members}
+        for name in result["counted"] if result else []:
+            sign = {"tender_id": "T1", "report_hash": H32}
+            self.send(t.member_account(by_name[name]), "evaluation.sign", sign)
 
     @rule(pick=st.integers(0, 3))
     def award(self, pick: int) -> None:
@@ -262,15 +279,17 @@ class TradingMachine(RuleBasedStateMachine):
     def no_guarantee_bound_twice(self) -> None:
         bound: dict[str, str] = {}
         for key in self.t.h.state.values:
-            if key.startswith("bid/T1/"):
+            if key.startswith("bid/T1/") and not key.startswith("bid/T1/guarantee/"):
                 bid = self.t.h.get(key)
                 number = bid["guarantee"]
                 if number and bid["status"] != "withdrawn":
                     assert number not in bound, f"{number} backs two bids"
                     bound[number] = key
         for number, key in bound.items():
-            g = self.t.h.get(f"guarantee/{number}")
-            assert g["status"] != "issued" and g["bound_slot"] == key.rsplit("/", 1)[1]
+            g = self.t.guarantee(number)
+            binding = self.t.binding(number)
+            assert g["status"] != "issued" and binding is not None
+            assert binding["slot"] == key.rsplit("/", 1)[1]
 
     @invariant()
     def an_archived_tender_never_changes(self) -> None:

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_STATE
+from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_STATE, E_UNKNOWN_CALL
 from contracts.periods import DAY_MS, MINUTE_MS, ms_of_beijing
 from contracts.tender import (
     E_AMEND_LATE,
     E_CANDIDATE,
-    E_COMMITTEE,
     E_DEADLINE_EARLIER,
     E_DEADLINE_SHORT,
     E_GUARANTEE_RULE,
+    E_ISSUE_START,
     E_REPLY_LATE,
     E_SALE_SHORT,
 )
@@ -44,6 +44,66 @@ def test_the_transition_table_is_consistent_and_archived_has_no_row() -> None:
     assert not [k for k in TRANSITIONS if k[0] == "archived"]
     assert TRANSITIONS[("bidding", "open")].next_states == {"decrypting", "failed"}
     assert "publicity_over" in TRANSITIONS[("evaluated", "award")].guards
+    assert TRANSITIONS[("evaluating", "close_evaluation")].next_states == {"reporting", "opened"}
+    assert ("opened", "evaluate") not in TRANSITIONS  # candidates are never posted
+
+
+def test_advance_takes_the_next_state_from_the_table_and_refuses_a_move_not_in_it() -> None:
+    from contracts.lifecycle import LifecycleBug
+    from contracts.tender_rules import BID, advance
+
+    tender = {"state": "bidding"}
+    assert advance(tender, "open", "all_failed") == "failed" and tender["state"] == "failed"
+    with pytest.raises(LifecycleBug):
+        advance(tender, "award")  # failed has no award row: a bug, never a caller's error
+    with pytest.raises(LifecycleBug):
+        advance({"state": "bidding"}, "open", "maybe")  # an outcome the row does not have
+    bid = {"status": "sealed"}
+    assert BID.advance(bid, "reveal", "failed") == "decrypt_failed"
+    with pytest.raises(LifecycleBug):
+        BID.advance(bid, "withdraw")
+
+
+def test_no_handler_writes_a_tender_or_bid_state_literal() -> None:
+    """The tables are the single source: no handler assigns a state or status literal (or
+    creates a record with one); records move only through ``advance``."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "contracts"
+    assigned = re.compile(r"""\[["'](state|status)["']\]\s*=\s*["']""")
+    created = re.compile(r"""["'](state|status)["']\s*:\s*["'][a-z]""")
+    for name in ("tender.py", "bid.py", "draw.py", "evaluation.py", "selection.py"):
+        text = (root / name).read_text()
+        assert not assigned.search(text) and not created.search(text), name
+    text = (root / "bid.py").read_text()
+    assert "advance(" in text and "BID.advance(" in text
+
+
+def test_the_old_candidates_call_is_gone() -> None:
+    t = Trading()
+    bidders = t.through_opening(3)
+    t.h.advance(ms=31 * MINUTE_MS)
+    ev = {
+        "tender_id": "T1",
+        "report_hash": H32,
+        "committee_size": 5,
+        "candidates": [[t.uscc_of[bidders[0].name]]],
+    }
+    t.h.expect_refused(t.platform, "tender.evaluate", ev, E_UNKNOWN_CALL)
+
+
+def test_an_issue_start_before_the_announcing_block_is_refused() -> None:
+    t = Trading()
+    at = ISSUE_MS + 1
+    t.h.expect_refused(
+        t.platform, "tender.announce", t.announce_args(), E_ISSUE_START, at_ms=at
+    )
+    # the issue start may be the announcing block's own instant
+    same_instant = t.h.time_ms + 1000
+    t.h.expect_ok(
+        t.platform, "tender.announce", t.announce_args(issue_start_ms=same_instant)
+    )
 
 
 def test_a_platform_announces_a_tender() -> None:
@@ -247,60 +307,33 @@ def test_a_supervisor_suspends_and_resumes() -> None:
     t.h.expect_ok(b, "bid.submit", t.bid_args(b, 100, "G1"))
 
 
-def test_opening_objections_last_30_minutes_and_hold_the_evaluation() -> None:
+def test_opening_objections_last_30_minutes_and_hold_the_draw() -> None:
     t = Trading()
     bidders = t.through_opening(3)
+    t.register_experts(7)
     t.h.expect_ok(bidders[2], "tender.object", obj("opening"))
     t.h.advance(ms=31 * MINUTE_MS)
     t.h.expect_refused(bidders[1], "tender.object", obj("opening"), E_WINDOW)
-    ev = {
-        "tender_id": "T1",
-        "report_hash": H32,
-        "committee_size": 5,
-        "candidates": [[t.uscc_of[bidders[0].name]]],
-    }
-    t.h.expect_refused(t.platform, "tender.evaluate", ev, E_OBJECTION_OPEN)
+    t.h.expect_refused(t.platform, "draw.request", t.draw_args(), E_OBJECTION_OPEN)
     t.h.expect_ok(t.platform, "tender.reply", {"tender_id": "T1", "n": 1, "reply_hash": H32})
-    t.h.expect_ok(t.platform, "tender.evaluate", ev)
+    t.draw(5)
+    assert t.tender()["state"] == "evaluating"
 
 
-def test_evaluation_waits_for_the_opening_objection_period() -> None:
+def test_the_evaluation_closes_only_after_the_opening_objection_period() -> None:
     t = Trading()
-    bidders = t.through_opening(3)
-    ev = {
-        "tender_id": "T1",
-        "report_hash": H32,
-        "committee_size": 5,
-        "candidates": [[t.uscc_of[bidders[0].name]]],
-    }
-    t.h.expect_refused(t.platform, "tender.evaluate", ev, E_TOO_EARLY)
+    t.through_opening(3)
+    t.register_experts(7)
+    t.draw(5)
+    t.score_all()
+    t.h.time_ms = t.tender()["opened_ms"] + 10 * MINUTE_MS
+    t.h.expect_refused(t.platform, "evaluation.close", T, E_TOO_EARLY)
+    t.h.time_ms = t.tender()["opened_ms"] + 30 * MINUTE_MS
+    t.close_evaluation()
+    assert t.tender()["state"] == "reporting"
 
 
-@pytest.mark.parametrize(
-    ("size", "candidates", "code"),
-    [
-        (4, [0], E_COMMITTEE),
-        (3, [0], E_COMMITTEE),
-        (5, [0, 0], E_CANDIDATE),
-        (5, [0, 1, 2, 3], E_CANDIDATE),
-        (5, ["stranger"], E_CANDIDATE),
-    ],
-)
-def test_evaluation_rules(size: int, candidates: list[object], code: str) -> None:
-    t = Trading()
-    bidders = t.through_opening(4)
-    stranger = t.entity("stranger")
-    t.h.advance(ms=31 * MINUTE_MS)
-    names = [
-        t.uscc_of[stranger.name] if c == "stranger" else t.uscc_of[bidders[int(c)].name]  # type: ignore[call-overload]
-        for c in candidates
-    ]
-    ev = {"tender_id": "T1", "report_hash": H32, "committee_size": size, "candidates": [names]}
-    t.h.expect_refused(t.platform, "tender.evaluate", ev, code)
-    t.h.expect_refused(t.tenderer, "tender.evaluate", {**ev, "committee_size": 7}, E_FORBIDDEN)
-
-
-def test_a_decrypt_failed_bidder_cannot_be_a_candidate() -> None:
+def test_a_decrypt_failed_bidder_is_never_scored_nor_a_candidate() -> None:
     t = Trading()
     t.announce()
     bidders = t.bidders(3)
@@ -312,13 +345,15 @@ def test_a_decrypt_failed_bidder_cannot_be_a_candidate() -> None:
     t.h.advance(ms=31 * MINUTE_MS)
     t.close()
     t.h.advance(ms=31 * MINUTE_MS)
-    ev = {
-        "tender_id": "T1",
-        "report_hash": H32,
-        "committee_size": 5,
-        "candidates": [[t.uscc_of[bidders[2].name]]],
-    }
-    t.h.expect_refused(t.platform, "tender.evaluate", ev, E_CANDIDATE)
+    t.register_experts(7)
+    t.draw(5)
+    t.to_evaluation_start()
+    member = t.expert(t.current_draw()["members"][0]["member"])
+    sheet = {"tender_id": "T1", "lot": 1, "bidder": t.uscc_of[bidders[2].name], "points": {}}
+    t.h.expect_refused(member, "evaluation.score", sheet, "E_NOT_FOUND")
+    t.score_all()
+    t.close_evaluation()
+    assert t.tender()["lots"][0]["candidates"] == [t.uscc_of[b.name] for b in bidders[:2]]
 
 
 def award_args(t: Trading, who: str) -> dict[str, object]:
@@ -385,7 +420,7 @@ def test_a_contract_after_30_days_is_refused() -> None:
 
 
 def test_demo_days_shorten_every_period() -> None:
-    t = Trading(params={"demo_day_ms": 60_000, "bl_bid_min_days": 20})
+    t = Trading(params={"demo_day_ms": 60_000, "bl_bid_min_days": 20}, demo=True)
     # 20 demo "days" of one minute each
     t.h.expect_refused(
         t.platform,
@@ -412,12 +447,13 @@ def test_gov_procurement_replies_take_up_to_7_days_and_publicity_1_day() -> None
         t.reveal(b2)
     t.close()
     t.h.advance(ms=31 * MINUTE_MS)
-    names = [t.uscc_of[x.name] for x in bidders]
-    t.h.expect_ok(
-        t.platform,
-        "tender.evaluate",
-        {"tender_id": "T1", "report_hash": H32, "committee_size": 5, "candidates": [names]},
-    )
+    t.register_experts(7)
+    t.draw(5)
+    t.score_all()
+    t.close_evaluation()
+    t.report_and_sign()
+    assert t.tender()["state"] == "evaluated"
+    t.h.time_ms = max(t.h.time_ms, t.tender()["publicity_start_ms"])
     t.h.advance(days=1)  # publicity of one day ends at 24:00 of the next day
     t.h.expect_refused(t.platform, "tender.award", award_args(t, bidders[0].name), E_PUBLICITY)
     t.h.advance(days=1)

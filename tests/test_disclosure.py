@@ -1,14 +1,25 @@
-"""The sealed-bid rule as the API asks it (``contracts.disclosure``), on a plain state."""
+"""The disclosure policy (``contracts.disclosure``) on a plain state: who may read what."""
 
 from __future__ import annotations
 
-from contracts.disclosure import sealed_key_reason, sealed_tx_reason
+from contracts import keys
+from contracts.disclosure import (
+    PUBLIC,
+    Reader,
+    full_blocks,
+    key_refusal,
+    may_list_slots,
+    reader_of,
+    tx_disclosed,
+)
+from contracts.identity import entity_key, key_binding_key
 from ledger import encoding
 from ledger.crypto import ED25519_SHA256 as SUITE
 from ledger.tx import SignedTx, TxBody, sign_tx
 
 NOW_MS = 1_760_000_000_000
-CLIENT = bytes(range(1, 33))
+A_KEY, B_KEY, PLATFORM, SUP = (bytes([i]) * 32 for i in (1, 2, 3, 4))
+A, B = "91350100M000100Y43", "91441500MA00000113"
 
 
 class State:
@@ -19,26 +30,87 @@ class State:
         return self.raw.get(key)
 
 
-STATE = State({"tender/OPEN": {"tender_id": "OPEN", "deadline_ms": NOW_MS + 3_600_000},
-               "tender/DONE": {"tender_id": "DONE", "deadline_ms": NOW_MS - 1}})
+def attested(uscc: str, key: bytes) -> dict[str, object]:
+    return {entity_key(uscc): {"uscc": uscc, "valid_from_ms": 0, "valid_to_ms": NOW_MS * 2,
+                               "revoked_ms": 0, "keys": [key]},
+            key_binding_key(key): {"uscc": uscc, "since_ms": 0}}
 
 
-def test_sealed_bid_keys_follow_the_tender_deadline() -> None:
-    assert sealed_key_reason(STATE, "bid/OPEN/1/ab", NOW_MS) is not None
-    assert sealed_key_reason(STATE, "bidset/OPEN/1", NOW_MS) is not None
-    assert sealed_key_reason(STATE, "bid/NOPE/1/ab", NOW_MS) is not None  # unknown: refused
-    assert sealed_key_reason(STATE, "bid/DONE/1/ab", NOW_MS) is None
-    assert sealed_key_reason(STATE, "tender/OPEN", NOW_MS) is None
-    assert sealed_key_reason(STATE, "bid/OPEN/1/ab", NOW_MS + 3_600_000) is None
+STATE = State({
+    "tender/OPEN": {"tender_id": "OPEN", "deadline_ms": NOW_MS + 3_600_000,
+                    "platform_key": PLATFORM},
+    "tender/DONE": {"tender_id": "DONE", "deadline_ms": NOW_MS - 1, "platform_key": PLATFORM},
+    "bid/OPEN/1/aa": {"uscc": A}, "bid/DONE/1/aa": {"uscc": A},
+    keys.role("platform", PLATFORM): {"granted_height": 0},
+    keys.role("supervisor", SUP): {"granted_height": 0},
+    **attested(A, A_KEY), **attested(B, B_KEY),
+})
+READ_A = Reader(A_KEY, A, frozenset())
+READ_B = Reader(B_KEY, B, frozenset())
+READ_PLATFORM = Reader(PLATFORM, None, frozenset({"platform"}))
+READ_SUP = Reader(SUP, None, frozenset({"supervisor"}))
 
 
-def bid_tx(tender_id: str, call: str = "bid.submit") -> SignedTx:
-    body = TxBody("c", SUITE.public_key(CLIENT), 0, call, {"tender_id": tender_id})
-    return sign_tx(SUITE, CLIENT, body)
+def test_readers_are_resolved_from_the_chain() -> None:
+    assert reader_of(STATE, A_KEY, NOW_MS) == READ_A
+    assert reader_of(STATE, SUP, NOW_MS) == READ_SUP
+    assert reader_of(STATE, bytes(32), NOW_MS) is None  # a key the chain does not know
 
 
-def test_blocks_with_bid_transactions_follow_the_tender_deadline() -> None:
-    assert sealed_tx_reason(STATE, bid_tx("OPEN"), NOW_MS) is not None
-    assert sealed_tx_reason(STATE, bid_tx("DONE"), NOW_MS) is None
-    assert sealed_tx_reason(STATE, bid_tx("NOPE"), NOW_MS) is None  # the call failed
-    assert sealed_tx_reason(STATE, bid_tx("OPEN", "tender.amend"), NOW_MS) is None
+def test_a_sealed_bid_is_the_bidders_and_the_supervisors_until_the_deadline() -> None:
+    for reader, allowed in ((PUBLIC, False), (READ_B, False), (READ_PLATFORM, False),
+                            (READ_A, True), (READ_SUP, True)):
+        assert (key_refusal(STATE, reader, "bid/OPEN/1/aa", NOW_MS) is None) == allowed
+    assert key_refusal(STATE, READ_A, "bidset/OPEN/1", NOW_MS) is not None  # not the count
+    assert key_refusal(STATE, READ_SUP, "bidset/OPEN/1", NOW_MS) is None
+    assert key_refusal(STATE, PUBLIC, "bid/NOPE/1/aa", NOW_MS) is not None  # unknown tender
+    assert key_refusal(STATE, PUBLIC, "bid/DONE/1/aa", NOW_MS) is None  # after the deadline
+    assert key_refusal(STATE, PUBLIC, "bid/OPEN/1/aa", NOW_MS + 3_600_000) is None
+    assert key_refusal(STATE, PUBLIC, "tender/OPEN", NOW_MS) is None
+
+
+def test_an_enterprise_keys_nonce_is_its_own_and_a_roles_is_public() -> None:
+    assert key_refusal(STATE, PUBLIC, keys.nonce(A_KEY), NOW_MS) is not None
+    assert key_refusal(STATE, READ_B, keys.nonce(A_KEY), NOW_MS) is not None
+    assert key_refusal(STATE, READ_A, keys.nonce(A_KEY), NOW_MS) is None
+    assert key_refusal(STATE, READ_SUP, keys.nonce(A_KEY), NOW_MS) is None
+    assert key_refusal(STATE, PUBLIC, keys.nonce(PLATFORM), NOW_MS) is None
+
+
+def tx(secret_seed: int, call: str) -> SignedTx:
+    secret = bytes([secret_seed]) * 32
+    body = TxBody("c", SUITE.public_key(secret), 0, call, {"tender_id": "OPEN"})
+    return sign_tx(SUITE, secret, body)
+
+
+def test_an_enterprises_acts_are_shown_to_it_and_supervisors_a_roles_to_all() -> None:
+    seed = 9
+    pub = SUITE.public_key(bytes([seed]) * 32)
+    state = State({**{k: encoding.decode(v) for k, v in STATE.raw.items()},
+                   **attested(A, pub)})
+    own = tx(seed, "consent.grant")
+    assert not tx_disclosed(state, PUBLIC, own, NOW_MS)
+    assert not tx_disclosed(state, READ_B, own, NOW_MS)
+    assert tx_disclosed(state, READ_A, own, NOW_MS)  # another key of the same entity
+    assert tx_disclosed(state, READ_SUP, own, NOW_MS)
+    assert tx_disclosed(state, PUBLIC, tx(3, "tender.announce"), NOW_MS)  # unbound: public
+    assert not tx_disclosed(state, PUBLIC, tx(8, "bid.submit"), NOW_MS)  # a bid, whoever
+    assert not full_blocks(PUBLIC) and not full_blocks(READ_A) and full_blocks(READ_SUP)
+
+
+def test_the_tenders_platform_lists_its_slots_after_the_deadline() -> None:
+    assert may_list_slots(STATE, READ_PLATFORM, "DONE", NOW_MS) is None
+    assert may_list_slots(STATE, READ_PLATFORM, "OPEN", NOW_MS) is not None
+    assert may_list_slots(STATE, READ_A, "DONE", NOW_MS) is not None
+    assert may_list_slots(STATE, READ_SUP, "OPEN", NOW_MS) is None
+    assert may_list_slots(STATE, READ_SUP, "NOPE", NOW_MS) is not None
+
+
+def test_a_guarantee_issued_for_an_open_tender_names_its_bidder_to_nobody_else() -> None:
+    body = TxBody("c", SUITE.public_key(bytes([5]) * 32), 0, "guarantee.issue",
+                  {"tender_id": "OPEN", "principal": A, "beneficiary": "91350100M000100Y43"})
+    issue = sign_tx(SUITE, bytes([5]) * 32, body)
+    assert not tx_disclosed(STATE, PUBLIC, issue, NOW_MS)
+    assert not tx_disclosed(STATE, READ_B, issue, NOW_MS)
+    assert tx_disclosed(STATE, READ_A, issue, NOW_MS)
+    assert tx_disclosed(STATE, PUBLIC, issue, NOW_MS + 3_600_000)  # the deadline passed

@@ -73,3 +73,31 @@ def test_a_damaged_store_is_refused_and_node_resync_rebuilds_it(tmp_path: Path) 
     finally:
         codes = net.stop_all()
     assert codes == [0, 0, 0] or codes == [0, 0, 0, 0], codes
+
+
+def test_a_flipped_byte_in_the_leveldb_files_is_refused_at_start(tmp_path: Path) -> None:
+    """The report that opened issue 9: a byte flipped in a stopped node's LevelDB log. The
+    node must refuse to start with one line naming the damage and the resync command, not
+    drop the damaged records silently and serve errors (or wrong answers) later."""
+    init_network(tmp_path / "net", 4, "ed25519-sha256", "flip", clients=0, heartbeat_ms=200)
+    net = LocalNet(tmp_path / "net")
+    net.start_all()
+    try:
+        wait_ready(net.urls, 30)
+        wait_height(net.urls, 5, 60)
+        assert net.stop(3) == 0
+    finally:
+        net.stop_all()
+    db = tmp_path / "net" / "data" / "node3" / "db"
+    files = sorted((p for p in db.iterdir() if p.suffix in (".log", ".ldb")),
+                   key=lambda p: p.stat().st_size)
+    victim = files[-1]
+    data = bytearray(victim.read_bytes())
+    assert len(data) > 1000, f"{victim.name} has only {len(data)} bytes"
+    data[len(data) // 2] ^= 0x40
+    victim.write_bytes(bytes(data))
+    started = credchain("node", "start", "--config", str(tmp_path / "net" / "node3.toml"))
+    assert started.returncode == 2, (victim.name, started.stderr[-2000:])
+    line = started.stderr.strip().splitlines()[-1]
+    assert "damaged" in line and "credchain node resync --config" in line, line
+    assert "Traceback" not in started.stderr

@@ -467,3 +467,38 @@ def test_a_corrupt_chunk_stops_reads() -> None:
         with pytest.raises(CorruptStore):
             for key in state:
                 tree.prove(key)
+
+
+# -- staged updates --------------------------------------------------------------------
+
+
+def test_stage_changes_nothing_and_adopt_needs_the_same_tree_and_root() -> None:
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    tree = StateTree(suite, kv)
+    first = commit(tree, kv, {"a": encode(1), "b": encode(2)}, 1)
+    before = snapshot(kv)
+    writes: dict[str, bytes | None] = {"a": None, "c": encode(3)}
+    staged = tree.stage(writes, 2)
+    writes["c"] = encode(4)  # the caller's dict may change: the staged writes do not
+    assert staged.writes == {"a": None, "c": encode(3)} and staged.parent_root == first
+    assert staged.root == naive_root(suite, {"b": encode(2), "c": encode(3)})
+    assert tree.root == first and tree.pending == 0 and snapshot(kv) == before
+    assert tree.get("a") == encode(1) and tree.get("c") is None
+    other = StateTree(suite, kv, first)
+    with pytest.raises(ValueError, match="tree that staged it"):
+        other.adopt(staged, kv.batch())
+    moved = tree.stage({"d": encode(5)}, 2)
+    tree.adopt(moved, kv.batch())
+    assert not tree.can_adopt(staged)
+    with pytest.raises(ValueError, match="moved"):
+        tree.adopt(staged, kv.batch())
+    tree.discard_pending()
+    batch = kv.batch()
+    assert tree.adopt(staged, batch) == staged.root and len(batch) == len(staged.ops)
+    assert tree.get("c") == encode(3) and tree.get("a") is None  # pending, from memory
+    kv.write(batch)
+    tree.confirm_written()
+    assert tree.written_root == staged.root and stored_root(kv, 2) == staged.root
+    check_state(StateTree(suite, kv, staged.root), staged.root,
+                {"b": encode(2), "c": encode(3)}, ["a", "d"])

@@ -365,3 +365,55 @@ def test_kill_9_during_commits_reopens_at_a_complete_block(tmp_path: Path) -> No
         assert store.block(height + 1) is None
     finally:
         kv.close()
+
+
+def test_commit_recomputes_a_staged_update_it_cannot_use() -> None:
+    """A staged update for other writes, another height or another root is not adopted; the
+    state root check stays whatever the caller hands over."""
+    chain = Chain.new(ED25519_SHA256)
+    store, tree = chain.store, chain.store.tree
+    writes = {"demo/a": v(1)}
+    block, receipts = chain.make_block(writes)
+    qc = chain.sign_qc(block.header)
+    nxt = store.validators_at(1)
+    wrong_writes = tree.stage({"demo/a": v(2)}, 1)
+    wrong_height = tree.stage(writes, 7)
+    for staged in (wrong_writes, wrong_height):
+        assert staged.root != block.header.state_root or staged.height != 1
+    # A staged update whose writes differ is recomputed from the writes given: commits.
+    stages = tree.stages
+    store.commit_block(block, qc, receipts, writes, nxt, staged=wrong_writes)
+    assert tree.stages == stages + 1 and tree.root == block.header.state_root
+    # A staged update from before that block is stale now: recomputed (and refused here,
+    # since these writes do not give the next header's root).
+    block2, receipts2 = chain.make_block({"demo/b": v(2)})
+    with pytest.raises(InvalidInput, match="state root"):
+        store.commit_block(block2, chain.sign_qc(block2.header), receipts2, {"demo/b": v(3)},
+                           nxt, staged=wrong_height)
+    assert store.head()[0] == 1 and tree.pending == 0
+
+
+def test_a_verified_qc_is_not_verified_again_but_must_name_the_block(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    chain = Chain.new(ED25519_SHA256)
+    store = chain.store
+    block, receipts = chain.make_block({"demo/a": v(1)})
+    other = chain.sign_qc(block.header.with_changes(time_ms=block.header.time_ms + 1))
+    nxt = store.validators_at(1)
+    import ledger.store as store_module
+
+    def no_verify(*_: object) -> None:
+        raise AssertionError("verify_qc called for a QC the caller verified")
+
+    monkeypatch.setattr(store_module, "verify_qc", no_verify)
+    with pytest.raises(ProofError, match="another block"):
+        store.commit_block(block, other, receipts, {"demo/a": v(1)}, nxt, qc_verified=True)
+    store.commit_block(block, chain.sign_qc(block.header), receipts, {"demo/a": v(1)}, nxt,
+                       qc_verified=True)
+    assert store.head()[0] == 1
+    # Untrusted paths keep the check: a QC short of the quorum is refused.
+    monkeypatch.undo()
+    block2, receipts2 = chain.make_block({"demo/b": v(2)})
+    with pytest.raises(ProofError):
+        store.commit_block(block2, chain.sign_qc(block2.header, voters=[0]), receipts2,
+                           {"demo/b": v(2)}, store.validators_at(2))

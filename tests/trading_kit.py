@@ -1,12 +1,15 @@
 """Shared set-up for the trading contract tests: a harness with every role, attested
-bidders, a standard tender, sealed bids and guarantees (contracts-trading's test helper)."""
+bidders, a standard tender, sealed bids and guarantees, an expert pool, the validators'
+beacon (the harness plays the validators), a drawn committee and its score sheets."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from contracts.beacon import beacon_actions
 from contracts.bidder import SealedBid, open_slots, seal_bid
+from contracts.guarantee import binding_key, status_of
 from contracts.periods import DAY_MS, MINUTE_MS, ms_of_beijing
 from contracts.uscc import check_char
 from ledger.tx import Receipt, SignedTx
@@ -18,8 +21,14 @@ ROLES = {
     "guarantor": ["bank"],
     "supervisor": ["supervisor"],
     "credit_authority": ["bureau"],
+    "expert_pool": ["pool"],
+    "supermarket_admin": ["market"],
 }
-ISSUE_MS = GENESIS_MS  # 2024-03-01 09:00 Beijing
+SPECIALTY = "A010101"  # 房屋建筑 (the tender's specialty in these tests)
+OTHER_REGION = "440300"
+# 2024-03-01 12:00 Beijing: after the harness's first blocks (the issue start is never
+# before the announcing block), still on the genesis day
+ISSUE_MS = ms_of_beijing(2024, 3, 1, 12, 0)
 DEADLINE_MS = ms_of_beijing(2024, 3, 21, 9, 30)  # 20 days after the issue day
 SALE_END_MS = ms_of_beijing(2024, 3, 6, 17, 0)
 VALIDITY_DAYS = 90
@@ -38,9 +47,12 @@ class Trading:
     """One chain with a platform, attestor, bank, supervisor, bureau and named bidders."""
 
     def __init__(
-        self, suite_name: str = "ed25519-sha256", params: Mapping[str, int | str] | None = None
+        self,
+        suite_name: str = "ed25519-sha256",
+        params: Mapping[str, int | str] | None = None,
+        demo: bool = False,
     ) -> None:
-        self.h = Harness(suite_name, params=params, roles=ROLES)
+        self.h = Harness(suite_name, params=params, roles=ROLES, demo=demo)
         h = self.h
         # every block run, so a test can replay the same transactions on a fresh state
         self.blocks: list[tuple[list[SignedTx], int]] = []
@@ -58,6 +70,8 @@ class Trading:
         self.bank = h.account("bank")
         self.supervisor = h.account("supervisor")
         self.bureau = h.account("bureau")
+        self.pool = h.account("pool")
+        self.expert_codes: list[str] = []
         self.uscc_of: dict[str, str] = {}
         self.sealed: dict[tuple[str, str, int], SealedBid] = {}
         self.tenderer = self.entity("tenderer", 1)
@@ -216,9 +230,16 @@ class Trading:
         return value
 
     def guarantee(self, number: str) -> dict[str, Any]:
+        """The guarantee's public record, with ``status`` as the contract sees it ("bound"
+        while its sealed binding record exists)."""
         value = self.h.get(f"guarantee/{number}")
         assert isinstance(value, dict)
-        return value
+        return {**value, "status": status_of(self.h.state, value)}
+
+    def binding(self, number: str) -> dict[str, Any] | None:
+        g = self.h.get(f"guarantee/{number}")
+        found = self.h.get(binding_key(g["tender_id"], number))
+        return found if isinstance(found, dict) else None
 
     def through_opening(self, count: int = 3, prices: list[int] | None = None) -> list[Account]:
         """Announce, ``count`` bids, open, every bidder reveals, close; returns the bidders."""
@@ -233,18 +254,15 @@ class Trading:
         return bidders
 
     def through_evaluation(self, count: int = 3) -> list[Account]:
+        """Through opening, then a committee of 5 drawn from 7 experts scores every bid
+        (price only: the lowest price ranks first), the report is signed: publicity runs."""
         bidders = self.through_opening(count)
         self.h.advance(ms=31 * MINUTE_MS)
-        self.h.expect_ok(
-            self.platform,
-            "tender.evaluate",
-            {
-                "tender_id": "T1",
-                "report_hash": H32,
-                "committee_size": 5,
-                "candidates": [[self.uscc_of[b.name] for b in bidders[:3]]],
-            },
-        )
+        self.register_experts(7)
+        self.draw(5)
+        self.score_all()
+        self.close_evaluation()
+        self.report_and_sign()
         return bidders
 
     def through_award(self, count: int = 3) -> list[Account]:
@@ -256,3 +274,125 @@ class Trading:
             {"tender_id": "T1", "winners": [self.uscc_of[bidders[0].name]]},
         )
         return bidders
+
+    # --- the expert pool, the beacon and the committee (DOMAIN.md step 7) ---
+
+    def expert(self, code: str) -> Account:
+        return self.h.account(f"expert-{code}")
+
+    def register_experts(
+        self, count: int, region: str = REGION, specialty: str = SPECIALTY, **over: Any
+    ) -> list[str]:
+        """Register ``count`` experts (codes E0001…); returns their codes."""
+        codes = []
+        for _ in range(count):
+            code = f"E{len(self.expert_codes) + 1:04d}"
+            args: dict[str, Any] = {
+                "code": code,
+                "pubkey": self.expert(code).pubkey,
+                "specialties": [specialty],
+                "region": region,
+                "employer": uscc(900 + len(self.expert_codes)),
+            }
+            args.update(over)
+            self.h.expect_ok(self.pool, "expert.register", args)
+            self.expert_codes.append(code)
+            codes.append(code)
+        return codes
+
+    def validator_accounts(self) -> list[Account]:
+        return [self.h.account(v.name) for v in self.h.validators]
+
+    def run_beacon(self, silent: Sequence[str] = ()) -> int:
+        """Act as the validators (``silent`` ones never send): send what ``beacon_actions``
+        says until nobody has anything to send; returns how many transactions were sent."""
+        h = self.h
+        sent = 0
+        while True:
+            round_sent = 0
+            for v in self.validator_accounts():
+                if v.name in silent:
+                    continue
+                for call, args in beacon_actions(
+                    h.get, h.chain_id, h.suite, v.pubkey, v.secret, h.height, h.time_ms
+                ):
+                    h.expect_ok(v, call, args)
+                    round_sent += 1
+            if round_sent == 0:
+                return sent
+            sent += round_sent
+
+    def draw_args(
+        self, size: int = 5, count: int | None = None, reps: Sequence[bytes] = (), **over: Any
+    ) -> dict[str, Any]:
+        start = self.h.time_ms + DAY_MS // 2
+        args: dict[str, Any] = {
+            "tender_id": "T1",
+            "evaluation_start_ms": start,
+            "evaluation_end_ms": start + DAY_MS,
+            "size": size,
+            "groups": [{"specialty": SPECIALTY, "count": size if count is None else count}],
+            "representatives": list(reps),
+        }
+        args.update(over)
+        return args
+
+    def draw(self, size: int = 5, **over: Any) -> dict[str, Any]:
+        """Request a draw, run the beacon, seat the committee; returns the draw record."""
+        self.h.expect_ok(self.platform, "draw.request", self.draw_args(size, **over))
+        self.run_beacon()
+        self.h.expect_ok(self.platform, "draw.seat", {"tender_id": "T1"})
+        return self.current_draw()
+
+    def current_draw(self, tender_id: str = "T1") -> dict[str, Any]:
+        tender = self.tender(tender_id)
+        value = self.h.get(f"draw/{tender_id}/{tender['eval_round']}")
+        assert isinstance(value, dict)
+        return value
+
+    def member_account(self, member: dict[str, Any]) -> Account:
+        if member["kind"] == "expert":
+            return self.expert(member["member"])
+        (acct,) = [a for a in self.h._accounts.values() if a.pubkey == member["key"]]
+        return acct
+
+    def to_evaluation_start(self) -> None:
+        start = self.tender()["evaluation_start_ms"]
+        self.h.time_ms = max(self.h.time_ms, start)
+
+    def score_all(
+        self, points: Any = None, members: Sequence[dict[str, Any]] | None = None
+    ) -> None:
+        """Every member (or those given) scores every valid bid; ``points(member, uscc)``
+        gives a sheet's points (default: none, for a price-only method)."""
+        self.to_evaluation_start()
+        opening = self.h.get("tender/T1/opening")
+        for member in members if members is not None else self.current_draw()["members"]:
+            acct = self.member_account(member)
+            for lot in opening["lots"]:
+                for bid in lot["bids"]:
+                    if bid["status"] != "revealed":
+                        continue
+                    sheet = {} if points is None else points(member["member"], bid["uscc"])
+                    self.h.expect_ok(
+                        acct,
+                        "evaluation.score",
+                        {"tender_id": "T1", "lot": lot["lot"], "bidder": bid["uscc"],
+                         "points": sheet},
+                    )
+
+    def close_evaluation(self) -> Receipt:
+        return self.h.expect_ok(self.platform, "evaluation.close", {"tender_id": "T1"})
+
+    def report_and_sign(self, report_hash: bytes = H32) -> None:
+        self.h.expect_ok(
+            self.platform, "evaluation.report", {"tender_id": "T1", "report_hash": report_hash}
+        )
+        result = self.h.get(f"eval/T1/{self.tender()['eval_round']}/result")
+        members = {m["member"]: m for m in self.current_draw()["members"]}
+        for name in result["counted"]:
+            self.h.expect_ok(
+                self.member_account(members[name]),
+                "evaluation.sign",
+                {"tender_id": "T1", "report_hash": report_hash},
+            )

@@ -1,53 +1,190 @@
-"""``credchain audit``: replay and check a chain's whole history."""
+"""``credchain audit``: replay and check a chain's whole history; export it.
+
+Both commands re-execute every block from genesis (``shell.auditrun``), with progress on
+stderr, and can resume: ``replay --state-dir DIR`` and ``export`` (whose replay state lives
+beside the export, ``OUT.replay/``) continue from where the last run stopped. A node shows
+whole blocks to supervisors only, so ``--url`` needs a supervisor's ``--key``; a run meeting
+a block the node withholds stops there, keeps what it verified, and exits 3 ("partial").
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
-from shell.commands.common import fail
+from shell.commands.common import fail, key_options, load_key
+
+PARTIAL_EXIT = 3
+
+
+def reader_key_options(f: Any) -> Any:
+    """``--key`` (with its passphrase options): the key a node's API is read as."""
+    f = key_options(f)
+    return click.option("--key", "key_file", type=click.Path(dir_okay=False, exists=True),
+                        help="with --url: read the node as this key (a supervisor's: the node "
+                             "shows whole blocks to supervisors only)")(f)
+
+
+def reader_secret(doc: Any, key_file: str | None, env: str | None,
+                  file: str | None) -> bytes | None:
+    if key_file is None:
+        return None
+    suite, secret = load_key(key_file, env, file)
+    if suite.name != doc.suite:
+        fail(f"{key_file} is a {suite.name} key; the chain uses {doc.suite}")
+    return secret
+
+
+def _source_options(f: Any) -> Any:
+    f = reader_key_options(f)
+    f = click.option("--progress-every", default=1000, show_default=True,
+                     type=click.IntRange(1),
+                     help="a progress line per this many blocks (off a terminal)")(f)
+    f = click.option("--to-height", type=click.IntRange(0),
+                     help="stop after this height (default: the head)")(f)
+    f = click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True),
+                     help="read blocks and QCs from a STOPPED node's data_dir instead")(f)
+    f = click.option("--url", help="fetch blocks and QCs from this node's HTTP API")(f)
+    f = click.option("--anchor", "anchor_path", type=click.Path(dir_okay=False, exists=True),
+                     help="the consortium's anchor file: the genesis must hash to it")(f)
+    f = click.option("--genesis", "genesis_path", required=True,
+                     type=click.Path(dir_okay=False, exists=True),
+                     help="the chain's genesis document")(f)
+    return f
 
 
 @click.group()
 def audit() -> None:
-    """Replay and check a chain's whole history."""
+    """Replay and check a chain's whole history; export it for queries."""
 
 
 @audit.command("replay")
-@click.option("--genesis", "genesis_path", required=True,
-              type=click.Path(dir_okay=False, exists=True), help="the chain's genesis document")
-@click.option("--anchor", "anchor_path", type=click.Path(dir_okay=False, exists=True),
-              help="the consortium's anchor file: the genesis must hash to it")
-@click.option("--url", help="fetch blocks and QCs from this node's HTTP API")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True),
-              help="read blocks and QCs from a STOPPED node's data_dir instead")
-@click.option("--to-height", type=int, help="stop after this height (default: the head)")
+@_source_options
+@click.option("--state-dir", type=click.Path(file_okay=False),
+              help="keep the replay's own store here and resume from it on the next run")
 @click.option("--out", type=click.Path(dir_okay=False), help="write the report (JSON) here")
 def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
-                 data_dir: str | None, to_height: int | None, out: str | None) -> None:
+                 data_dir: str | None, to_height: int | None, progress_every: int,
+                 key_file: str | None, passphrase_env: str | None,
+                 passphrase_file: str | None, state_dir: str | None, out: str | None) -> None:
     """Re-execute every block from genesis, checking every signature, root and QC."""
-    from contracts.audit import replay
     from ledger.genesis import Anchor, GenesisDoc
-    from shell.auditsrc import blocks_from_data, blocks_from_url
+    from shell.auditrun import run_replay
+    from shell.auditsrc import open_source
 
-    if (url is None) == (data_dir is None):
-        fail("give exactly one of --url and --data")
     doc = GenesisDoc.load(genesis_path)
     anchor = Anchor.load(anchor_path) if anchor_path else None
-    source = (blocks_from_url(url, to_height) if url
-              else blocks_from_data(Path(str(data_dir)), doc, to_height))
+    source = open_source(url, data_dir, doc,
+                         reader_secret(doc, key_file, passphrase_env, passphrase_file))
     started = time.monotonic()
-    summary = replay(doc, source, anchor).to_json()
+    try:
+        result = run_replay(doc, anchor, source, Path(state_dir) if state_dir else None,
+                            to_height, sys.stderr, progress_every)
+    finally:
+        source.close()
     seconds = time.monotonic() - started
+    summary = result.summary()
+    resumed = (f" (resumed at {summary['resumed_from']}: heights 1..{summary['resumed_from']}"
+               " were verified by earlier runs)" if summary["resumed_from"] else "")
     click.echo(f"replayed heights 1..{summary['head_height']} of {summary['chain_id']} "
-               f"({summary['suite']}) in {seconds:.1f} s: {summary['transactions']} "
-               f"transactions ({summary['failed_transactions']} failed receipts), "
+               f"({summary['suite']}), {len(result.report.blocks)} in this run in "
+               f"{seconds:.1f} s{resumed}: {summary['transactions']} transactions "
+               f"({summary['failed_transactions']} failed receipts), "
                f"{summary['signatures_checked']} signatures checked, "
                f"validator changes at {summary['validator_changes'] or 'none'}")
     click.echo(f"head {summary['head_hash']}  state root {summary['state_root']}")
     if out:
         Path(out).write_text(json.dumps(summary, indent=2) + "\n")
         click.echo(f"report written to {out}")
+    if result.stopped is not None:
+        click.echo(f"PARTIAL: {result.stopped}", err=True)
+        sys.exit(PARTIAL_EXIT)
+
+
+@audit.command("export")
+@_source_options
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="the SQLite export (created, or appended to when it exists)")
+@click.option("--state-dir", type=click.Path(file_okay=False),
+              help="the replay state the export continues from (default: OUT.replay)")
+@click.option("--parquet", "parquet_dir", type=click.Path(file_okay=False),
+              help="also mirror the export as Parquet part files in this directory "
+                   "(needs the [parquet] extra)")
+def audit_export(genesis_path: str, anchor_path: str | None, url: str | None,
+                 data_dir: str | None, to_height: int | None, progress_every: int,
+                 key_file: str | None, passphrase_env: str | None,
+                 passphrase_file: str | None, out: str, state_dir: str | None,
+                 parquet_dir: str | None) -> None:
+    """Export blocks, transactions (decoded calls and args), receipts, events and state
+    changes into SQLite (schema: shell/export.py), checking every block as a replay does.
+
+    Re-running appends the heights after the export's tip, once the tip is checked to be
+    the source's block at that height."""
+    from ledger.genesis import Anchor, GenesisDoc
+    from shell.auditsrc import open_source
+
+    doc = GenesisDoc.load(genesis_path)
+    anchor = Anchor.load(anchor_path) if anchor_path else None
+    if parquet_dir is not None:
+        from shell.parquet import require_pyarrow
+
+        require_pyarrow()  # refuse now, not after a long export
+    out_path = Path(out)
+    source = open_source(url, data_dir, doc,
+                         reader_secret(doc, key_file, passphrase_env, passphrase_file))
+    try:
+        result, first_height, rows = export_chain(doc, anchor, source, out_path, state_dir,
+                                             to_height, progress_every)
+    finally:
+        source.close()
+    done = (f"exported heights {first_height}..{result.head_height} ({rows:,} rows)"
+            if result.head_height >= first_height else "nothing new to export")
+    click.echo(f"{done} of {doc.chain_id} in {out}; tip {result.head_height} "
+               f"{result.head_hash.hex()} state root {result.state_root.hex()}")
+    if parquet_dir is not None:
+        from shell.parquet import mirror
+
+        first, last, copied = mirror(out_path, Path(parquet_dir))
+        click.echo(f"Parquet: heights {first}..{last} ({copied:,} rows) written to "
+                   f"{parquet_dir}" if first <= last else f"Parquet: {parquet_dir} is up to "
+                   f"date (height {last})")
+    if result.stopped is not None:
+        click.echo(f"PARTIAL: {result.stopped}", err=True)
+        sys.exit(PARTIAL_EXIT)
+
+
+def export_chain(doc: Any, anchor: Any, source: Any, out_path: Path, state_dir: str | None,
+            to_height: int | None, progress_every: int) -> tuple[Any, int, int]:
+    from shell.auditrun import run_replay
+    from shell.export import Export
+
+    export = Export(out_path, doc)
+    try:
+        tip = export.tip()
+        if tip.height > 0 and source.block_hash(tip.height) != tip.hash:
+            fail(f"the export's tip (height {tip.height}, {tip.hash.hex()[:16]}…) is not the "
+                 "source's block at that height: this export follows another chain, or the "
+                 "source is behind it")
+        rows = 0
+
+        def taken() -> int:
+            nonlocal rows
+            got = export.take_rows()
+            rows += got
+            return got
+
+        result = run_replay(doc, anchor, source,
+                            Path(state_dir) if state_dir else out_path.with_name(
+                                out_path.name + ".replay"),
+                            to_height, sys.stderr, progress_every,
+                            before_commit=export.record, rows_taken=taken, label="export",
+                            start_at_most=tip.height)
+        taken()
+        return result, tip.height + 1, rows
+    finally:
+        export.close()

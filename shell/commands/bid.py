@@ -1,20 +1,64 @@
-"""``credchain bid``: the bidder's side: seal, reveal, prove."""
+"""``credchain bid``: the bidder's side: seal, replace, withdraw, status, reveal, prove.
+
+The sealed file (``shell.sealedfile``) is written under a name that does not look live
+(``OUT.pending``) before the bid transaction leaves, and renamed to ``OUT`` only once the
+transaction committed with an OK receipt; a refused bid's file is renamed
+``*.refused.json`` with the reason, a replaced one ``*.replaced.json``, a withdrawn one
+``*.withdrawn.json``. What to keep and what losing it costs: ``shell/commands/BIDDER.md``.
+"""
 
 from __future__ import annotations
 
-import json
-import os
+import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
-from shell.client import NodeClient
+from shell.client import NodeClient, NodeError
 from shell.commands.common import fail, key_options, load_key, url_option
+from shell.sealedfile import SealedBidFile
 
 
 @click.group()
 def bid() -> None:
-    """The bidder's side: seal and submit a bid, reveal its key at opening, prove it."""
+    """The bidder's side: seal, replace or withdraw a bid, reveal its key at opening, prove it."""
+
+
+def sealed_passphrase_options(f: Any) -> Any:
+    f = click.option("--sealed-passphrase-file", type=click.Path(dir_okay=False),
+                     help="passphrase of the sealed file (mode 0600), not the key's")(f)
+    f = click.option("--sealed-passphrase-env",
+                     help="environment variable holding the sealed file's passphrase")(f)
+    return f
+
+
+def _sealed_phrase(env: str | None, file: str | None) -> bytes | None:
+    from shell.config import read_passphrase
+
+    return read_passphrase(env, file) if env or file else None
+
+
+def _opener(env: str | None, file: str | None) -> Any:
+    """Gives the sealed file's passphrase when the file turns out to be protected."""
+    def get() -> bytes:
+        given = _sealed_phrase(env, file)
+        if given is not None:
+            return given
+        text: str = click.prompt("sealed-file passphrase", hide_input=True)
+        return text.encode()
+    return get
+
+
+def _bid_options(f: Any) -> Any:
+    f = click.option("--out", required=True, type=click.Path(dir_okay=False),
+                     help="where to keep the sealed bid (holds the content key: mode 0600)")(f)
+    f = click.option("--price-fen", required=True, type=click.IntRange(0))(f)
+    f = click.option("--file", "bid_file", required=True,
+                     type=click.Path(dir_okay=False, exists=True),
+                     help="the (encrypted) bid file as uploaded to the platform")(f)
+    return f
 
 
 @bid.command("seal")
@@ -22,89 +66,315 @@ def bid() -> None:
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True),
               help="a key bound to the bidder's attestation")
 @key_options
+@sealed_passphrase_options
 @click.option("--tender", "tender_id", required=True)
-@click.option("--lot", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--lot", default=1, show_default=True, type=click.IntRange(1, 0xFFFF))
 @click.option("--uscc", required=True, help="the bidder's unified social credit code")
-@click.option("--file", "bid_file", required=True, type=click.Path(dir_okay=False, exists=True),
-              help="the (encrypted) bid file as uploaded to the platform")
-@click.option("--price-fen", required=True, type=click.IntRange(0))
+@_bid_options
 @click.option("--guarantee", default="", help="the electronic guarantee's number")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="where to keep the sealed bid (holds the content key: mode 0600)")
 def bid_seal(url: str, key_file: str, passphrase_env: str | None, passphrase_file: str | None,
-             tender_id: str, lot: int, uscc: str, bid_file: str, price_fen: int,
-             guarantee: str, out: str) -> None:
+             sealed_passphrase_env: str | None, sealed_passphrase_file: str | None,
+             tender_id: str, lot: int, uscc: str, bid_file: str, price_fen: int, out: str,
+             guarantee: str) -> None:
     """Seal a bid (content key, encrypted summary, file hash, commitment) and submit it."""
-    from contracts.bidder import seal_bid
-
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
-    client = NodeClient(url)
-    chain_id = client.status()["chain_id"]
-    sealed = seal_bid(suite, chain_id, tender_id, lot, uscc, Path(bid_file).read_bytes(),
-                      price_fen)
-    record = {"chain_id": chain_id, "tender_id": tender_id, "lot": lot, "uscc": uscc,
-              "content_key": sealed.content_key.hex(), "file_hash": sealed.file_hash.hex(),
-              "sealed_summary": sealed.sealed_summary.hex(),
-              "commitment": sealed.commitment.hex(), "summary": sealed.summary.hex(),
-              "guarantee": guarantee}
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:  # before submitting: the key must never be lost
-        json.dump(record, f, indent=2)
-    done = client.send(client.sign(suite, secret, "bid.submit",
-                                   sealed.submit_args(guarantee)))
+    phrase = _sealed_phrase(sealed_passphrase_env, sealed_passphrase_file)
+    client = NodeClient(url).as_key(suite, secret)  # it reads its own nonce and receipt
+    record = _seal(client, suite, secret, tender_id, lot, uscc, bid_file, price_fen, guarantee)
+    live = _send_sealed(client, suite, secret, "bid.submit", record, Path(out), phrase)
+    _say_live(live, Path(out))
+
+
+@bid.command("replace")
+@url_option
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True))
+@key_options
+@sealed_passphrase_options
+@click.option("--previous", "previous_path", required=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="the sealed file of the live bid being replaced (renamed *.replaced.json "
+                   "once the new version is committed)")
+@_bid_options
+@click.option("--guarantee", default=None,
+              help="the guarantee of the new version (default: the previous version's)")
+def bid_replace(url: str, key_file: str, passphrase_env: str | None,
+                passphrase_file: str | None, sealed_passphrase_env: str | None,
+                sealed_passphrase_file: str | None, previous_path: str, bid_file: str,
+                price_fen: int, out: str, guarantee: str | None) -> None:
+    """Seal a new version of a live bid and submit it (before the deadline); the latest
+    version is the one that counts, and only its file can reveal it."""
+    from shell import sealedfile
+
+    previous = sealedfile.load(previous_path)
+    if previous.status not in ("live", "pending"):
+        fail(f"{previous_path} is a {previous.status} bid, not a live one")
+    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
+    phrase = _sealed_phrase(sealed_passphrase_env, sealed_passphrase_file)
+    if previous.protected is not None and phrase is None:
+        fail(f"{previous_path} is passphrase-protected: protect the new version too "
+             "(--sealed-passphrase-file or --sealed-passphrase-env)")
+    client = NodeClient(url).as_key(suite, secret)
+    record = _seal(client, suite, secret, previous.tender_id, previous.lot, previous.uscc,
+                   bid_file, price_fen, previous.guarantee if guarantee is None else guarantee)
+    live = _send_sealed(client, suite, secret, "bid.replace", record, Path(out), phrase)
+    old = previous.with_status("replaced", superseded={
+        "by_tx_id": live.tx_id, "by_commitment": live.commitment.hex(), "file": out})
+    moved = sealedfile.rewrite(Path(previous_path), sealedfile.to_doc(old),
+                               sealedfile.retired_path(Path(previous_path), "replaced"))
+    _say_live(live, Path(out))
+    click.echo(f"   the previous version's file is now {moved}: it can no longer reveal "
+               "this bid")
+
+
+@bid.command("withdraw")
+@url_option
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True))
+@key_options
+@click.option("--sealed", "sealed_path", required=True,
+              type=click.Path(dir_okay=False, exists=True))
+def bid_withdraw(url: str, key_file: str, passphrase_env: str | None,
+                 passphrase_file: str | None, sealed_path: str) -> None:
+    """Withdraw a live bid before the deadline: it leaves the bid set, its guarantee is
+    unbound; the entity may seal a new bid on the lot before the deadline."""
+    from ledger.verdict import beijing_time
+    from shell import sealedfile
+
+    record = sealedfile.load(sealed_path)
+    if record.status not in ("live", "pending"):
+        fail(f"{sealed_path} is a {record.status} bid, not a live one")
+    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
+    client = NodeClient(url).as_key(suite, secret)
+    args = {"tender_id": record.tender_id, "lot": record.lot}
+    done = client.send(client.sign(suite, secret, "bid.withdraw", args))
     if done.receipt.code != "OK":
-        fail(f"bid refused: {done.receipt.code} {done.receipt.message}")
-    record["tx_id"], record["height"] = done.tx_id, done.height
-    Path(out).write_text(json.dumps(record, indent=2))
-    click.echo(f"sealed bid committed at height {done.height} (tx {done.tx_id}); "
-               f"commitment {sealed.commitment.hex()}; keep {out} until the opening")
+        fail(f"withdrawal refused: {done.receipt.code}: {done.receipt.message}")
+    time_ms = client.header(done.height).time_ms
+    old = record.with_status("withdrawn", superseded={
+        "withdrawn_tx_id": done.tx_id, "height": done.height, "time_ms": time_ms,
+        "time": beijing_time(time_ms)})
+    moved = sealedfile.rewrite(Path(sealed_path), sealedfile.to_doc(old),
+                               sealedfile.retired_path(Path(sealed_path), "withdrawn"))
+    guarantee = f"guarantee {record.guarantee} unbound" if record.guarantee else "no guarantee"
+    click.echo(f"bid on tender {record.tender_id} lot {record.lot} withdrawn in block "
+               f"{done.height} at {beijing_time(time_ms)} ({guarantee}); its file is now "
+               f"{moved}")
+
+
+@bid.command("status")
+@url_option
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="the bidder's key: a bid's receipt is shown to its entity only")
+@key_options
+@click.option("--sealed", "sealed_path", required=True,
+              type=click.Path(dir_okay=False, exists=True))
+def bid_status(url: str, key_file: str, passphrase_env: str | None,
+               passphrase_file: str | None, sealed_path: str) -> None:
+    """What a sealed file is, and (for a file still pending) what became of its transaction:
+    a committed OK bid is renamed to its live name, a refused one to *.refused.json."""
+    from shell import sealedfile
+
+    record = sealedfile.load(sealed_path)
+    click.echo(f"{sealed_path}: {record.status} bid of {record.uscc} on tender "
+               f"{record.tender_id} lot {record.lot}, commitment {record.commitment.hex()}")
+    if record.status != "pending":
+        return
+    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
+    client = NodeClient(url).as_key(suite, secret)
+    got = client.tx_status(record.tx_id)
+    if got.get("status") != "committed":
+        click.echo(f"   its transaction {record.tx_id} is {got.get('status')} at {url}; if it "
+                   "never commits, this file is not a live bid")
+        return
+    path = Path(sealed_path)
+    out = path.with_name(path.name[: -len(".pending")]) if path.name.endswith(".pending") \
+        else path
+    done = client.wait_committed(record.tx_id)
+    _finish(client, record, path, out, done.height, done.receipt.code, done.receipt.message)
+    click.echo(f"   committed in block {done.height}: {done.receipt.code}; the file is now "
+               f"{out if done.receipt.code == 'OK' else 'retired'}")
 
 
 @bid.command("reveal")
 @url_option
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True))
 @key_options
+@sealed_passphrase_options
 @click.option("--sealed", "sealed_path", required=True, type=click.Path(dir_okay=False))
 def bid_reveal(url: str, key_file: str, passphrase_env: str | None,
-               passphrase_file: str | None, sealed_path: str) -> None:
-    """Reveal the content key in the decryption window; the contract decrypts on chain."""
-    from ledger import jsonform
-    from shell.bidding import load_sealed
+               passphrase_file: str | None, sealed_passphrase_env: str | None,
+               sealed_passphrase_file: str | None, sealed_path: str) -> None:
+    """Reveal the content key in the decryption window; the contract decrypts on chain.
 
-    record = load_sealed(sealed_path)
+    Before sending, the file is checked against your key's entity, against itself (the key
+    opens its summary) and against the bid on chain; any mismatch refuses to send, because
+    a wrong key marks the bid decrypt_failed for good."""
+    from ledger.verdict import beijing_time
+    from shell.bidding import check_reveal, load_sealed, price_text
+
+    record = load_sealed(sealed_path, _opener(sealed_passphrase_env, sealed_passphrase_file))
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
-    args = {"tender_id": record["tender_id"], "lot": int(record["lot"]),
-            "content_key": bytes.fromhex(record["content_key"])}
-    client = NodeClient(url)
-    receipt = client.send(client.sign(suite, secret, "bid.reveal", args)).receipt
-    shown = jsonform.to_json(receipt.to_obj(), jsonform.RECEIPT)
-    click.echo(json.dumps({"code": shown["code"], "events": shown.get("events", [])},
-                          indent=2))
+    client = NodeClient(url).as_key(suite, secret)  # its own bid record, even before the deadline
+    chain_id = client.chain_id()
+    checked = check_reveal(client, suite, chain_id, suite.public_key(secret), record)
+    click.echo(f"before revealing the bid of {record.uscc} on tender {record.tender_id} lot "
+               f"{record.lot}:")
+    for c in checked.checks:
+        click.echo(f"   [{c.mark}] {c.text}")
+    if checked.failed or record.content_key is None:
+        fail("not revealed: the checks above failed; sending this content key could mark "
+             "the bid decrypt_failed (treated as revoked, guarantee claimable)")
+    args = {"tender_id": record.tender_id, "lot": record.lot, "content_key": record.content_key}
+    done = client.send(client.sign(suite, secret, "bid.reveal", args))
+    receipt = done.receipt
     if receipt.code != "OK":
-        fail(f"reveal refused: {receipt.code} {receipt.message}")
+        fail(f"reveal refused: {receipt.code}: {receipt.message} (nothing changed)")
+    time_ms = client.header(done.height).time_ms
+    kinds = {e.get("type"): e for e in receipt.events}
+    if "bid.revealed" in kinds:
+        price = int(kinds["bid.revealed"]["price_fen"])
+        click.echo(f"revealed in block {done.height} at {beijing_time(time_ms)}: the contract "
+                   f"decrypted your price, {price_text(price)}")
+        return
+    guarantee = record.guarantee or "(none bound)"
+    click.echo("\n".join([
+        "!" * 78,
+        "!!! DECRYPTION FAILED: the contract could not open your bid with this content key.",
+        f"!!! Your bid on tender {record.tender_id} lot {record.lot} is now decrypt_failed, "
+        "for good:",
+        "!!! it is treated as REVOKED, takes no part in the evaluation, and the tenderer may",
+        f"!!! CLAIM your electronic guarantee {guarantee}. There is no second try.",
+        "!" * 78]), err=True)
+    click.echo(f"decrypt_failed in block {done.height} at {beijing_time(time_ms)}", err=True)
+    sys.exit(3)
 
 
 @bid.command("prove")
 @url_option
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, exists=True),
+              help="the bidder's key: the node shows a bid transaction's inclusion bundle "
+                   "to its entity (without it the proof has the two state bundles only)")
+@key_options
 @click.option("--sealed", "sealed_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--anchor", "anchor_path", required=True,
               type=click.Path(dir_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
-def bid_prove(url: str, sealed_path: str, anchor_path: str, out: str) -> None:
-    """Prove the sealed bid's commitment was on chain before the deadline (after it)."""
+def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
+              passphrase_file: str | None, sealed_path: str, anchor_path: str,
+              out: str) -> None:
+    """Prove the sealed bid's commitment was on chain before the deadline (after it): two
+    §7 bundles and the §8 inclusion bundle of the bid transaction, checked offline."""
+    from ledger.verdict import beijing_time
     from shell.bidding import load_sealed, prove_bid
 
-    record = load_sealed(sealed_path)
-    if "tx_id" not in record:
-        fail(f"{sealed_path} has no committed bid transaction")
-    result = prove_bid(NodeClient(url), Path(anchor_path), record["tender_id"],
-                       int(record["lot"]), record["uscc"], bytes.fromhex(record["commitment"]),
-                       record["tx_id"], Path(out))
+    record = load_sealed(sealed_path)  # public fields only: a protected file stays locked
+    if not record.tx_id or record.status not in ("live", "pending"):
+        fail(f"{sealed_path} holds no committed live bid ({record.status})")
+    public = NodeClient(url)  # the state bundles as anyone gets them: after the deadline
+    keyed = (public.as_key(*load_key(key_file, passphrase_env, passphrase_file))
+             if key_file else None)
+    result = prove_bid(public, Path(anchor_path), record.tender_id, record.lot,
+                       record.uscc, record.commitment, record.tx_id, Path(out), keyed)
     for text, ok in result.checks.items():
         click.echo(f"   [{'ok' if ok else 'FAILED'}] {text}")
+    for note in result.notes:
+        click.echo(f"   [not checked] {note}")
     click.echo(f"   bid bundle: {result.bid_bundle} (key {result.key}, height {result.height},"
-               f" block time {result.block_ms}, deadline {result.deadline_ms}); tender bundle:"
-               f" {result.tender_bundle}")
+               f" block time {beijing_time(result.block_ms)}, deadline "
+               f"{beijing_time(result.deadline_ms)}); tender bundle: {result.tender_bundle};"
+               f" inclusion bundle: {result.inclusion_bundle}")
     click.echo(f"   check it yourself: credchain verify {out} --anchor {anchor_path}")
     if not result.ok:
         fail("the commitment could not be proved")
+
+
+# ---- the shared steps ---------------------------------------------------------------------
+
+
+def _seal(client: NodeClient, suite: Any, secret: bytes, tender_id: str, lot: int, uscc: str,
+          bid_file: str, price_fen: int, guarantee: str) -> SealedBidFile:
+    """Seal a bid for the key's own entity (refusing another entity's USCC before sending)."""
+    from contracts.bidder import seal_bid
+    from shell.bidding import entity_check
+
+    check = entity_check(client, suite.public_key(secret), uscc)
+    if not check.ok:
+        fail(f"not sealed: {check.text}")
+    chain_id = client.status()["chain_id"]
+    try:
+        sealed = seal_bid(suite, chain_id, tender_id, lot, uscc, Path(bid_file).read_bytes(),
+                          price_fen)
+    except ValueError as exc:
+        fail(f"cannot seal: {exc}")
+    return SealedBidFile(
+        chain_id=chain_id, tender_id=tender_id, lot=lot, uscc=uscc, guarantee=guarantee,
+        file_hash=sealed.file_hash, sealed_summary=sealed.sealed_summary,
+        commitment=sealed.commitment, content_key=sealed.content_key, price_fen=price_fen)
+
+
+def _send_sealed(client: NodeClient, suite: Any, secret: bytes, call: str,
+                 record: SealedBidFile, out: Path, phrase: bytes | None) -> SealedBidFile:
+    """Write the sealed file as ``OUT.pending``, send, and make it live or retire it."""
+    from shell import sealedfile
+
+    pending = sealedfile.pending_path(out)
+    for taken in (out, pending):
+        if taken.exists():
+            fail(f"{taken} exists already; a sealed file is never overwritten")
+    args = {"tender_id": record.tender_id, "lot": record.lot, "file_hash": record.file_hash,
+            "sealed_summary": record.sealed_summary, "commitment": record.commitment,
+            "guarantee": record.guarantee}
+    signed = client.sign(suite, secret, call, args)
+    record = replace(record, tx_id=signed.tx_id(suite).hex())
+    doc = sealedfile.to_doc(record, phrase)
+    record = replace(record, protected=doc.get("protected"))
+    # Written before the transaction leaves: the content key must never be lost, and until
+    # the receipt says OK the file must not look like a live bid.
+    sealedfile.create(pending, doc)
+    try:
+        client.submit([signed])
+    except NodeError as exc:
+        if exc.status >= 400:  # refused at admission: this transaction will never commit
+            _retire(record, pending, "ADMISSION", exc.reason)
+        fail(f"{exc.reason}; whether the bid transaction {record.tx_id} reached the node is "
+             f"unknown: its sealed file stays at {pending} (not live): run `credchain bid "
+             f"status --sealed {pending}` later")
+    try:
+        done = client.wait_committed(record.tx_id)
+    except NodeError:
+        fail(f"the bid transaction {record.tx_id} is not committed yet; its sealed file stays "
+             f"at {pending} (not live): run `credchain bid status --sealed {pending}` later")
+    return _finish(client, record, pending, out, done.height, done.receipt.code,
+                   done.receipt.message)
+
+
+def _finish(client: NodeClient, record: SealedBidFile, pending: Path, out: Path, height: int,
+            code: str, message: str) -> SealedBidFile:
+    from ledger.verdict import beijing_time
+    from shell import sealedfile
+
+    if code != "OK":
+        _retire(record, pending, code, message, height)
+    time_ms = client.header(height).time_ms
+    live = record.with_status("live", height=height, time_ms=time_ms, time=beijing_time(time_ms))
+    sealedfile.rewrite(pending, sealedfile.to_doc(live), out)
+    return live
+
+
+def _retire(record: SealedBidFile, pending: Path, code: str, message: str,
+            height: int | None = None) -> NoReturn:
+    from shell import sealedfile
+
+    refused = record.with_status("refused", refusal={"code": code, "message": message,
+                                                     "height": height})
+    moved = sealedfile.rewrite(pending, sealedfile.to_doc(refused),
+                               sealedfile.retired_path(pending, "refused"))
+    fail(f"bid refused: {code}: {message}; its sealed file was moved to {moved} "
+         "(not a live bid)")
+
+
+def _say_live(live: SealedBidFile, out: Path) -> None:
+    protected = "passphrase-protected" if live.protected else "mode 0600, key in clear"
+    click.echo(f"sealed bid committed in block {live.extra.get('height')} at "
+               f"{live.extra.get('time')} (tx {live.tx_id}); commitment "
+               f"{live.commitment.hex()}; keep {out} ({protected}) until the opening")
+

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ledger.errors import InvalidInput
 from shell.client import NodeClient
 from shell.commands.common import fail, key_options, load_key, url_option
 
@@ -34,11 +36,19 @@ def tx() -> None:
 @click.option("--call", required=True, help="contract.method")
 @click.option("--args", "args_json", default="{}", help="JSON map; bytes as {\"$bin\": hex}")
 @click.option("--nonce", type=int, help="default: the sender's committed next nonce")
-@click.option("--wait", is_flag=True, help="wait (≤ 30 s) until the transaction commits")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="wait (≤ 30 s) for the receipt; --no-wait only submits (then the exit code "
+                   "says only whether the node admitted the transaction)")
+@click.option("--json", "as_json", is_flag=True,
+              help="print JSON (times in ms and in Beijing time) instead of text")
 def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file: str | None,
-            call: str, args_json: str, nonce: int | None, wait: bool) -> None:
-    """Sign a transaction and submit it to a node."""
+            call: str, args_json: str, nonce: int | None, wait: bool, as_json: bool) -> None:
+    """Sign a transaction, submit it to a node and wait for its receipt.
+
+    Exit 0 only when the receipt's code is OK; a failed receipt prints its code and message
+    and exits 1 (the transaction is committed; it changed nothing but, at most, its nonce)."""
     from ledger import jsonform
+    from ledger.verdict import beijing_time
 
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     try:
@@ -47,17 +57,32 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
         fail(f"--args is not valid: {exc}")
     if not isinstance(args, dict):
         fail("--args must be a JSON map")
-    client = NodeClient(url)
+    client = NodeClient(url).as_key(suite, secret)  # it reads its own nonce and receipt
     signed = client.sign(suite, secret, call, args, nonce)
-    submitted = client.submit([signed])
-    click.echo(json.dumps({"accepted": submitted.accepted, "results": submitted.results},
-                          indent=2))
-    if wait:
-        done = client.wait_committed(submitted.tx_ids()[0])
-        click.echo(json.dumps({"tx_id": done.tx_id, "status": "committed",
-                               "height": done.height, "index": done.index,
-                               "receipt": jsonform.to_json(done.receipt.to_obj(),
-                                                           jsonform.RECEIPT)}, indent=2))
+    tx_id = client.submit([signed]).tx_ids()[0]  # strict: a refused admission is a NodeError
+    if not wait:
+        click.echo(json.dumps({"tx_id": tx_id, "status": "submitted"}, indent=2) if as_json
+                   else f"submitted {call} as transaction {tx_id} (not waiting for its receipt)")
+        return
+    done = client.wait_committed(tx_id)
+    time_ms = client.header(done.height).time_ms
+    receipt = jsonform.to_json(done.receipt.to_obj(), jsonform.RECEIPT)
+    if as_json:
+        click.echo(json.dumps({"tx_id": tx_id, "status": "committed", "height": done.height,
+                               "index": done.index, "time_ms": time_ms,
+                               "time": beijing_time(time_ms), "receipt": receipt},
+                              ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"transaction {tx_id} ({call})\n"
+                   f"  committed in block {done.height} (index {done.index}) at "
+                   f"{beijing_time(time_ms)}\n  receipt {done.receipt.code}"
+                   + (f": {done.receipt.message}" if done.receipt.message else ""))
+        for event in receipt.get("events", []):
+            click.echo("  event " + json.dumps(event, ensure_ascii=False, sort_keys=True))
+    if done.receipt.code != "OK":
+        fail(f"transaction failed: {done.receipt.code}: {done.receipt.message} "
+             f"(committed in block {done.height}; a failed transaction changes nothing but, at "
+             "most, its sender's nonce)")
 
 
 @click.command()
@@ -70,6 +95,48 @@ def proof(key: str, url: str, height: int | None, out: str) -> None:
     res = NodeClient(url).proof(key, height)
     Path(out).write_text(json.dumps(res, indent=2) + "\n")
     click.echo(f"bundle for {key!r} at height {res['header']['height']} written to {out}")
+
+
+@click.command()
+@click.argument("uscc")
+@url_option
+@click.option("--tender", "tender_id", required=True, help="the tender")
+@click.option("--lot", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="where to keep the answer with its proof (credchain verify checks it)")
+def eligibility(uscc: str, url: str, tender_id: str, lot: int, out: str) -> None:
+    """May entity USCC bid on a tender now? The node's answer, with a PROTOCOL §9 bundle
+    of every record the rule reads: `credchain verify OUT --anchor A` re-applies the rule
+    offline, trusting no node."""
+    import urllib.parse
+
+    got = NodeClient(url).get(f"/eligibility/{urllib.parse.quote(uscc)}?"
+                              f"tender={urllib.parse.quote(tender_id)}&lot={lot}")
+    answer = got.pop("answer")
+    Path(out).write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n")
+    click.echo(_answer_text(answer, got["question"]))
+    click.echo(f"answer and proof written to {out}; check it offline: "
+               f"credchain verify {out} --anchor ANCHOR")
+
+
+def _answer_text(answer: dict[str, Any], question: dict[str, Any]) -> str:
+    from ledger.verdict import beijing_time
+
+    who = f"{question['uscc']} on {question['tender_id']} lot {question['lot']}"
+    at = beijing_time(int(answer["at_ms"]))
+    if answer["eligible"]:
+        return f"ELIGIBLE: {who}, at {at}"
+    lines = [f"NOT ELIGIBLE: {who}, at {at}"]
+    for r in answer["reasons"]:
+        line = f"  {r['reason']}: {', '.join(r['records']) or '-'}"
+        for b in r.get("blocking", []):
+            until = beijing_time(b['until_ms'])
+            line += f"\n    {b['record']} ({b['kind']}) in force until {until}"
+        if r.get("missing"):
+            line += "\n    missing " + ", ".join(f"{m['category']} level {m['level']}"
+                                             for m in r["missing"])
+        lines.append(line)
+    return "\n".join(lines)
 
 
 @click.command()
@@ -87,7 +154,9 @@ def verify(bundle: str, anchor_path: str, expect: str | None, expect_key: str | 
 
     Any PROTOCOL bundle, JSON or binary: a state record present or absent (§7), a committed
     transaction with its outcome (§8), several records at one height (§9). Exit 0 only when
-    the bundle is valid (and, with --expect, says what was expected); 1 otherwise."""
+    the bundle is valid (and, with --expect, says what was expected); 1 otherwise.
+    An eligibility answer (`credchain eligibility`) is re-decided offline: exit 0 eligible,
+    2 valid but not eligible, 1 not valid."""
     from ledger import verdict
     from ledger.genesis import Anchor
 
@@ -98,6 +167,8 @@ def verify(bundle: str, anchor_path: str, expect: str | None, expect_key: str | 
         data = Path(bundle).read_bytes()
     except OSError as exc:
         fail(f"cannot read bundle: {exc.strerror}")
+    if _verify_eligibility(data, anchor, as_json):
+        return
     result = verdict.verify_any(data, anchor)
     expectation = verdict.check_expect(result, expect, expect_key) if expect else None
     if as_json:
@@ -107,3 +178,30 @@ def verify(bundle: str, anchor_path: str, expect: str | None, expect_key: str | 
         click.echo(verdict.render_text(result, expectation), nl=False)
     if not result.valid or (expectation is not None and not expectation.met):
         sys.exit(1)
+
+
+def _verify_eligibility(data: bytes, anchor: Any, as_json: bool) -> bool:
+    """An eligibility answer (``credchain eligibility``): verify its bundle, re-apply the
+    rule offline at the bundle's block and print the verdict; False if it is not one."""
+    from contracts.eligibility import is_envelope, verify_answer
+    from ledger.errors import ProofError
+
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return False
+    if not is_envelope(obj):
+        return False
+    try:
+        proved, answer = verify_answer(obj, anchor)
+    except (ProofError, InvalidInput) as exc:
+        click.echo(f"NOT VALID: eligibility answer\n  reason: {exc}\n  Nothing is proven.")
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps({"valid": True, "height": proved.height, **answer.to_obj(),
+                               "question": obj["question"]}, indent=2))
+    else:
+        click.echo(f"VALID: {len(proved.entries)} records proven at block {proved.height}, "
+                   "the rule applied offline to them:")
+        click.echo(_answer_text(answer.to_obj(), obj["question"]))
+    sys.exit(0 if answer.eligible else 2)

@@ -10,6 +10,8 @@ threshold; ``gov show`` says where it stands, in Beijing time.
     credchain gov propose grant-role --role attestor --member HEX ...
     credchain gov propose set-param --name bid_min_count --value 3 ...
     credchain gov propose freeze --subject USCC_OR_PUBKEY --reason "..." ...
+    credchain gov propose set-endpoint --pubkey HEX --host 10.1.2.3 --port 26650 --kind observer
+    credchain gov propose rotate-validator --old HEX --new-key new.key ...
     credchain gov vote 7 --approve | --reject ...
     credchain gov list [--status open]
     credchain gov show 7
@@ -63,7 +65,7 @@ def _subject(suite: Suite, text: str) -> str:
 def _send(url: str, key_file: str, env: str | None, file: str | None, call: str,
           args: dict[str, Any]) -> None:
     suite, secret = load_key(key_file, env, file)
-    client = NodeClient(url)
+    client = NodeClient(url).as_key(suite, secret)
     chain_suite = client.status()["suite"]
     if suite.name != chain_suite:
         fail(f"the key is a {suite.name} key; this chain uses {chain_suite}")
@@ -87,8 +89,8 @@ def _chain_suite(url: str) -> Suite:
 
 @gov.command("propose")
 @click.argument("action", type=click.Choice(
-    ["add-validator", "remove-validator", "grant-role", "revoke-role", "set-param", "freeze",
-     "unfreeze"]))
+    ["add-validator", "remove-validator", "rotate-validator", "set-endpoint", "clear-endpoint",
+     "grant-role", "revoke-role", "set-param", "freeze", "unfreeze"]))
 @url_option
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True),
               help="a committee member's key")
@@ -100,28 +102,47 @@ def _chain_suite(url: str) -> Suite:
 @click.option("--value", help="set-param: the value (an integer or text, by the parameter)")
 @click.option("--subject", help="freeze/unfreeze: a USCC or a public key (hex)")
 @click.option("--reason", help="freeze: why")
+@click.option("--old", help="rotate-validator: the validator's current public key (hex)")
+@click.option("--new-key", type=click.Path(dir_okay=False, exists=True),
+              help="rotate-validator: the new key's file (it signs the rotation; same "
+                   "passphrase options)")
+@click.option("--host", help="set-endpoint: the node's peer address (host name or IP)")
+@click.option("--port", type=click.IntRange(1, 65535), help="set-endpoint: its peer port")
+@click.option("--kind", type=click.Choice(["validator", "observer"]),
+              help="set-endpoint: a validator's node, or an observer (a non-voting node)")
 def propose(action: str, url: str, key_file: str, passphrase_env: str | None,
             passphrase_file: str | None, name: str | None, pubkey: str | None,
             role: str | None, member: str | None, value: str | None, subject: str | None,
-            reason: str | None) -> None:
+            reason: str | None, old: str | None, new_key: str | None, host: str | None,
+            port: int | None, kind: str | None) -> None:
     """Propose ACTION; the proposal is your yes vote."""
     suite = _chain_suite(url)
     needs = {"add-validator": ("name", "pubkey"), "remove-validator": ("pubkey",),
+             "rotate-validator": ("old", "new_key"),
+             "set-endpoint": ("pubkey", "host", "port", "kind"), "clear-endpoint": ("pubkey",),
              "grant-role": ("role", "member"), "revoke-role": ("role", "member"),
              "set-param": ("name", "value"), "freeze": ("subject", "reason"),
              "unfreeze": ("subject",)}[action]
     given = {"name": name, "pubkey": pubkey, "role": role, "member": member, "value": value,
-             "subject": subject, "reason": reason}
-    missing = [f"--{n}" for n in needs if given[n] is None]
-    extra = [f"--{n}" for n, v in given.items() if v is not None and n not in needs]
+             "subject": subject, "reason": reason, "old": old, "new_key": new_key,
+             "host": host, "port": port, "kind": kind}
+    missing = [_flag(n) for n in needs if given[n] is None]
+    extra = [_flag(n) for n, v in given.items() if v is not None and n not in needs]
     if missing or extra:
-        fail(f"{action} takes {', '.join('--' + n for n in needs)}"
+        fail(f"{action} takes {', '.join(_flag(n) for n in needs)}"
              + (f"; missing {', '.join(missing)}" if missing else "")
              + (f"; not {', '.join(extra)}" if extra else ""))
     payload: dict[str, Any]
     if action == "add-validator":
         payload = {"name": str(name), "pubkey": _pubkey(suite, str(pubkey), "--pubkey")}
     elif action == "remove-validator":
+        payload = {"pubkey": _pubkey(suite, str(pubkey), "--pubkey")}
+    elif action == "rotate-validator":
+        payload = _rotation(url, suite, str(old), str(new_key), passphrase_env, passphrase_file)
+    elif action == "set-endpoint":
+        payload = {"pubkey": _pubkey(suite, str(pubkey), "--pubkey"), "host": str(host),
+                   "port": int(port or 0), "kind": str(kind)}
+    elif action == "clear-endpoint":
         payload = {"pubkey": _pubkey(suite, str(pubkey), "--pubkey")}
     elif action in ("grant-role", "revoke-role"):
         payload = {"role": role, "member": _pubkey(suite, str(member), "--member")}
@@ -133,6 +154,22 @@ def propose(action: str, url: str, key_file: str, passphrase_env: str | None,
         payload = {"subject": _subject(suite, str(subject))}
     _send(url, key_file, passphrase_env, passphrase_file, "gov.propose",
           {"action": action.replace("-", "_"), "payload": payload})
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _rotation(url: str, suite: Suite, old: str, new_key: str, env: str | None,
+              file: str | None) -> dict[str, Any]:
+    from contracts.membership import sign_rotation
+
+    old_key = _pubkey(suite, old, "--old")
+    new_suite, new_secret = load_key(new_key, env, file)
+    if new_suite.name != suite.name:
+        fail(f"--new-key is a {new_suite.name} key; this chain uses {suite.name}")
+    sig = sign_rotation(suite, new_secret, NodeClient(url).chain_id(), old_key)
+    return {"old": old_key, "new": suite.public_key(new_secret), "new_sig": sig}
 
 
 def _param(name: str, text: str) -> dict[str, Any]:

@@ -1,0 +1,235 @@
+"""The intermediary services supermarket (网上中介服务超市): the catalogue, agencies, and
+their standing — clearing out and suspension (DOMAIN.md "Intermediary services
+supermarket"). Selection requests are ``contracts.selection``.
+
+- ``market.add_item {code, name, required: [{category, min_level}]}`` and
+  ``market.update_item {code, name?, required?, active?}`` — role ``supermarket_admin``:
+  the catalogue of service items under unified codes (1–32 of ``[A-Za-z0-9._-]``), each
+  with the qualification kinds and levels an agency needs.
+- ``market.register {item}`` — an attested agency, from its key, while it holds every
+  qualification the item requires in force and is not suspended; registered once, it
+  serves every platform on the chain (一地入驻，全省共用).
+
+Standing (``standing``), checked whenever an agency responds or is selected: attested and
+not frozen, registered for the item, every required qualification in force *now* (an agency
+whose qualification lapsed can't respond), and not suspended. Suspension (清退):
+
+- a sanction record (kinds in ``sanction_kinds``) suspends the agency from the record's
+  start for ``market_suspension_months`` months, or for as long as the record stays in force
+  if that is longer; a repair or an end by its issuer lifts it (信用修复 ends the joint
+  punishment) — read from the credit records, so no job has to run when a record starts;
+- ``market_low_ratings_count`` ratings of at most ``market_low_rating_max`` within
+  ``market_low_ratings_months`` months suspend it for ``market_suspension_months`` months
+  from the rating that makes the count (``rate`` writes the suspension).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from contracts import args as A
+from contracts.credit import has_qualification, records_of
+from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, ContractError
+from contracts.governance import is_frozen, require_unfrozen_sender
+from contracts.identity import is_attested, require_entity_sender
+from contracts.params import text_set
+from contracts.periods import end_of_months_ms
+from contracts.runtime import Call, Contract, param
+from contracts.state import Overlay
+
+E_UNQUALIFIED = "E_UNQUALIFIED"  # the agency lacks a qualification the item requires
+E_SUSPENDED_AGENCY = "E_SUSPENDED_AGENCY"  # the agency is cleared out (suspended)
+
+_CODE = re.compile(r"[A-Za-z0-9._-]{1,32}")
+
+
+def item_key(code: str) -> str:
+    return f"market/item/{code}"
+
+
+def registration_key(item: str, uscc: str) -> str:
+    return f"market/reg/{item}/{uscc}"
+
+
+def agency_key(uscc: str) -> str:
+    """An agency's ratings of the last months and its rating suspension."""
+    return f"market/agency/{uscc}"
+
+
+# --- standing (selection and the API read these) ---
+
+
+def load_item(state: Overlay, code: str) -> dict[str, Any] | None:
+    item = state.get(item_key(code))
+    return dict(item) if item is not None else None
+
+
+def agency(state: Overlay, uscc: str) -> dict[str, Any]:
+    rec = state.get(agency_key(uscc))
+    return (
+        dict(rec)
+        if rec is not None
+        else {"ratings": [], "suspended_from_ms": 0, "suspended_to_ms": 0, "suspension_reason": ""}
+    )
+
+
+def sanction_suspends(state: Overlay, uscc: str, now_ms: int) -> bool:
+    """A sanction record suspends the agency now (see the module docstring)."""
+    kinds = text_set(str(param(state, "sanction_kinds")))
+    months = int(param(state, "market_suspension_months"))
+    for _, rec in records_of(state, uscc):
+        if rec["kind"] not in kinds or now_ms < rec["from_ms"]:
+            continue
+        lifted = [t for t in (rec["repaired_ms"], rec["ended_ms"]) if t]
+        if lifted and min(lifted) <= now_ms:
+            continue
+        if now_ms < max(end_of_months_ms(rec["from_ms"], months), rec["to_ms"]):
+            return True
+    return False
+
+
+def suspended(state: Overlay, uscc: str, now_ms: int) -> bool:
+    rec = agency(state, uscc)
+    by_ratings = rec["suspended_from_ms"] <= now_ms < rec["suspended_to_ms"]
+    return by_ratings or sanction_suspends(state, uscc, now_ms)
+
+
+def qualified(state: Overlay, uscc: str, item: dict[str, Any], now_ms: int) -> bool:
+    return all(
+        has_qualification(state, uscc, q["category"], q["min_level"], now_ms)
+        for q in item["required"]
+    )
+
+
+def standing(state: Overlay, uscc: str, item: dict[str, Any], now_ms: int) -> list[str]:
+    """Why the agency may not respond or be selected for the item now ([] = it may):
+    ``not_attested``, ``frozen``, ``not_registered``, ``unqualified``, ``suspended``."""
+    reasons = []
+    if not is_attested(state, uscc, now_ms):
+        reasons.append("not_attested")
+    if is_frozen(state, uscc):
+        reasons.append("frozen")
+    if not state.exists(registration_key(item["code"], uscc)):
+        reasons.append("not_registered")
+    if not qualified(state, uscc, item, now_ms):
+        reasons.append("unqualified")
+    if suspended(state, uscc, now_ms):
+        reasons.append("suspended")
+    return reasons
+
+
+def record_rating(call: Call, uscc: str, rating: int, request_id: str) -> bool:
+    """Keep a rating among the agency's recent ones; suspend it when the low ratings of the
+    window reach the count. Returns whether this rating suspended it."""
+    rec = agency(call.state, uscc)
+    window = int(call.param("market_low_ratings_months"))
+    recent = [r for r in rec["ratings"] if call.now_ms < end_of_months_ms(r[0], window)]
+    recent.append([call.now_ms, rating, request_id])
+    rec["ratings"] = recent
+    low = [r for r in recent if r[1] <= int(call.param("market_low_rating_max"))]
+    newly = rating <= int(call.param("market_low_rating_max")) and len(low) >= int(
+        call.param("market_low_ratings_count")
+    )
+    if newly:
+        rec["suspended_from_ms"] = call.now_ms
+        rec["suspended_to_ms"] = end_of_months_ms(
+            call.now_ms, int(call.param("market_suspension_months"))
+        )
+        rec["suspension_reason"] = f"{len(low)} low ratings within {window} months"
+    call.state.put(agency_key(uscc), rec)
+    return newly
+
+
+# --- handlers ---
+
+
+def _code(a: Any, name: str) -> str:
+    code = A.text(a, name, max_len=32)
+    if not _CODE.fullmatch(code):
+        raise ContractError(E_BAD_ARGS, f"a unified code is 1–32 of [A-Za-z0-9._-]: {code!r}")
+    return code
+
+
+def _required(call: Call) -> list[dict[str, Any]]:
+    raw = call.args.get("required")
+    limit = int(call.param("market_required_max"))
+    if type(raw) is not list or len(raw) > limit:
+        raise ContractError(E_BAD_ARGS, f"required must be an array of at most {limit}")
+    out = []
+    for q in raw:
+        if type(q) is not dict or set(q) != {"category", "min_level"}:
+            raise ContractError(E_BAD_ARGS, "a required qualification is {category, min_level}")
+        out.append(
+            {
+                "category": A.text(q, "category", max_len=64),
+                "min_level": A.integer(q, "min_level", 0, 100),
+            }
+        )
+    return out
+
+
+def _require_admin(call: Call) -> None:
+    require_unfrozen_sender(call.state, call.sender)
+    call.require_role("supermarket_admin")
+
+
+def add_item(call: Call) -> None:
+    _require_admin(call)
+    code = _code(call.args, "code")
+    if call.state.exists(item_key(code)):
+        raise ContractError(E_EXISTS, f"item {code} is in the catalogue")
+    item = {
+        "code": code,
+        "name": A.text(call.args, "name", max_len=128),
+        "required": _required(call),
+        "active": True,
+        "added_ms": call.now_ms,
+    }
+    call.state.put(item_key(code), item)
+    call.emit("market.item_added", code=code)
+
+
+def update_item(call: Call) -> None:
+    _require_admin(call)
+    code = _code(call.args, "code")
+    item = load_item(call.state, code)
+    if item is None:
+        raise ContractError(E_NOT_FOUND, f"no item {code}")
+    if "name" in call.args:
+        item["name"] = A.text(call.args, "name", max_len=128)
+    if "required" in call.args:
+        item["required"] = _required(call)
+    if "active" in call.args:
+        active = call.args["active"]
+        if type(active) is not bool:
+            raise ContractError(E_BAD_ARGS, "argument 'active' must be true or false")
+        item["active"] = active
+    call.state.put(item_key(code), item)
+    call.emit("market.item_updated", code=code)
+
+
+def register(call: Call) -> None:
+    uscc = require_entity_sender(call)
+    code = _code(call.args, "item")
+    item = load_item(call.state, code)
+    if item is None or not item["active"]:
+        raise ContractError(E_NOT_FOUND, f"no active item {code}")
+    if call.state.exists(registration_key(code, uscc)):
+        raise ContractError(E_EXISTS, f"{uscc} is registered for {code}")
+    if not qualified(call.state, uscc, item, call.now_ms):
+        raise ContractError(E_UNQUALIFIED, f"{uscc} lacks a qualification {code} requires")
+    if suspended(call.state, uscc, call.now_ms):
+        raise ContractError(E_SUSPENDED_AGENCY, f"{uscc} is suspended")
+    call.state.put(registration_key(code, uscc), {"registered_ms": call.now_ms})
+    call.emit("market.registered", item=code, uscc=uscc)
+
+
+CATALOGUE_METHODS = {"add_item": add_item, "update_item": update_item, "register": register}
+
+
+def contract() -> Contract:
+    """The ``market`` contract: the catalogue calls here and the selection calls."""
+    from contracts.selection import SELECTION_METHODS
+
+    return Contract("market", {**CATALOGUE_METHODS, **SELECTION_METHODS})

@@ -1,0 +1,115 @@
+"""``credchain history``: an entity's history and a tender's timeline, in Beijing time.
+
+They read an export (``credchain audit export``): ``--db FILE`` alone reads it as it is;
+with ``--genesis`` and ``--url`` or ``--data`` the export is first brought up to date from the
+chain (every new block re-executed and checked), into ``--db`` when given (kept for the next
+question) or into a temporary file. A node shows whole blocks to supervisors only: reading
+it by ``--url`` needs a supervisor's ``--key``; a block withheld ends the history at the
+block before it, and the output says so.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shell.commands.common import fail
+
+
+def _options(f: Any) -> Any:
+    from shell.commands.audit import reader_key_options
+
+    f = reader_key_options(f)
+    f = click.option("--anchor", "anchor_path", type=click.Path(dir_okay=False, exists=True),
+                     help="the consortium's anchor file: the genesis must hash to it")(f)
+    f = click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True),
+                     help="read the chain from a STOPPED node's data_dir")(f)
+    f = click.option("--url", help="read the chain from this node's HTTP API")(f)
+    f = click.option("--genesis", "genesis_path", type=click.Path(dir_okay=False, exists=True),
+                     help="the chain's genesis document (to read the chain itself)")(f)
+    f = click.option("--db", "db_path", type=click.Path(dir_okay=False),
+                     help="an export (`credchain audit export`); updated first when the chain "
+                          "is named too")(f)
+    return f
+
+
+@click.group()
+def history() -> None:
+    """An entity's history or a tender's timeline, from the chain or an export."""
+
+
+def _lines(db_path: str | None, genesis_path: str | None, url: str | None,
+           data_dir: str | None, anchor_path: str | None, key: tuple[Any, ...],
+           ask: Any) -> list[str]:
+    from shell.export import open_reader
+
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="credchain-history-") as scratch:
+        if genesis_path is not None:
+            notes = _refresh(Path(db_path) if db_path else Path(scratch) / "export.sqlite",
+                             genesis_path, url, data_dir, anchor_path, key)
+            db_path = db_path or str(Path(scratch) / "export.sqlite")
+        elif url is not None or data_dir is not None:
+            fail("reading the chain needs its genesis document (--genesis)")
+        if db_path is None:
+            fail("give an export (--db) or the chain (--genesis with --url or --data)")
+        db = open_reader(Path(db_path))
+        try:
+            return [*ask(db), *notes]
+        finally:
+            db.close()
+
+
+def _refresh(db_path: Path, genesis_path: str, url: str | None, data_dir: str | None,
+             anchor_path: str | None, key: tuple[Any, ...]) -> list[str]:
+    from ledger.genesis import Anchor, GenesisDoc
+    from shell.auditsrc import open_source
+    from shell.commands.audit import export_chain, reader_secret
+
+    doc = GenesisDoc.load(genesis_path)
+    anchor = Anchor.load(anchor_path) if anchor_path else None
+    source = open_source(url, data_dir, doc, reader_secret(doc, *key))
+    try:
+        result, _, _ = export_chain(doc, anchor, source, db_path, None, None, 1000)
+    finally:
+        source.close()
+    if result.stopped is None:
+        return []
+    return [f"NOTE: the history ends at block {result.head_height}: {result.stopped}"]
+
+
+@history.command("entity")
+@click.argument("uscc")
+@_options
+def history_entity(uscc: str, db_path: str | None, genesis_path: str | None, url: str | None,
+                   data_dir: str | None, anchor_path: str | None, key_file: str | None,
+                   passphrase_env: str | None, passphrase_file: str | None) -> None:
+    """USCC's attestations, keys, credit records, guarantees, bids and objections."""
+    from contracts.uscc import valid_uscc
+    from shell.history import entity_history
+
+    if not valid_uscc(uscc):
+        fail(f"{uscc!r} is not a valid unified social credit code (GB 32100-2015)")
+    for line in _lines(db_path, genesis_path, url, data_dir, anchor_path,
+                       (key_file, passphrase_env, passphrase_file),
+                       lambda db: entity_history(db, uscc)):
+        click.echo(line)
+
+
+@history.command("tender")
+@click.argument("tender_id")
+@_options
+def history_tender(tender_id: str, db_path: str | None, genesis_path: str | None,
+                   url: str | None, data_dir: str | None, anchor_path: str | None,
+                   key_file: str | None, passphrase_env: str | None,
+                   passphrase_file: str | None) -> None:
+    """A tender's timeline: announcement to archive."""
+    from shell.history import tender_timeline
+
+    for line in _lines(db_path, genesis_path, url, data_dir, anchor_path,
+                       (key_file, passphrase_env, passphrase_file),
+                       lambda db: tender_timeline(db, tender_id)):
+        click.echo(line)

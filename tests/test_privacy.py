@@ -1,0 +1,199 @@
+"""A stranger against a live node during a tender: no read path tells a tender with bids from
+one without (DOMAIN.md step 4, issue 10).
+
+Two chains are built from the same genesis with the same blocks at the same times, except
+that in chain B three enterprises bid on the tender while in chain A the same enterprises
+do something else of their own (a data consent) in the same blocks. Guarantees are issued
+for them on both chains. Then a stranger (unsigned requests) asks every endpoint of the API
+— the list comes from the OpenAPI document, so a new endpoint can't be left out — with every
+parameter it could know: the tender, its lot, each enterprise's USCC and key, the slot a
+bid of theirs would have if slots were computed from public data, the guarantee numbers,
+every height and every transaction id the blocks list. Hashes, roots, signatures and ids are
+masked (they differ between any two chains); everything else must be equal. A supervisor's
+signed reads of the same paths must differ (the comparison can see a difference).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from contracts.app import ChainApp
+from contracts.registry import default_executor
+from contracts.scenario import bid_slot
+from ledger.block import QC, commit_vote_bytes, quorum
+from ledger.genesis import init_store
+from ledger.kv import MemoryKV
+from ledger.store import BlockStore
+from shell.api import build_app, openapi
+from shell.chain import Chain
+from shell.config import NodeConfig, NodeLimits
+from shell.readers import sign_request
+from shell.server import Node
+from tests.trading_kit import DEADLINE_MS, Trading
+
+BIDDERS = ("x", "y", "z")
+HEX = re.compile(r"^[0-9a-f]{40,}$")
+
+
+def story(bids: bool, idle: bool = False) -> Trading:
+    """``bids``: the enterprises bid; else they grant a consent in those blocks, or with
+    ``idle`` those blocks are empty (they do nothing at all)."""
+    t = Trading(demo=False)
+    t.announce()
+    for name in BIDDERS:
+        t.entity(name)
+    for name in BIDDERS:
+        t.issue(f"G-{name}", name)
+    for name in BIDDERS:
+        who = t.h.account(name)
+        if bids:
+            t.h.expect_ok(who, "bid.submit", t.bid_args(who, 1_000_000, f"G-{name}"))
+        elif idle:
+            t.h.run_block([])
+        else:
+            t.h.expect_ok(who, "consent.grant", {
+                "platform": t.platform.pubkey, "dataset": "qualification",
+                "scope": ["bidding"], "valid_to_ms": t.h.time_ms + 86_400_000})
+    assert t.h.time_ms < DEADLINE_MS
+    return t
+
+
+def replay(t: Trading) -> Chain:
+    """The same blocks, certified by the harness's validators, in a real store."""
+    kv = MemoryKV()
+    store = BlockStore(kv, t.h.suite)
+    init_store(store, t.h.doc)
+    app = ChainApp(store, store.tree, default_executor(), t.h.suite, t.h.chain_id)
+    secrets = {a.pubkey: a.secret for a in t.validator_accounts()}
+    for txs, at_ms in t.blocks:
+        head = store.head_header()
+        height = head.height + 1
+        block = app.propose(head, height, 0, height % len(secrets), at_ms, tuple(txs))
+        vals = store.validators_at(height)
+        block_hash = block.header.hash(t.h.suite)
+        msg = commit_vote_bytes(t.h.chain_id, height, 0, block_hash)
+        votes = tuple((i, t.h.suite.sign(secrets[vals[i].pubkey], msg))
+                      for i in range(quorum(len(vals))))
+        app.commit(block, QC(height, 0, block_hash, votes))
+    return Chain.open(kv, t.h.doc)
+
+
+def node_of(chain: Chain, t: Trading) -> Node:
+    from pathlib import Path
+
+    config = NodeConfig(index=0, name="v0", key_file=Path("-"), passphrase_env=None,
+                        passphrase_file=None, host="127.0.0.1", peer_host="127.0.0.1",
+                        http_host="127.0.0.1", peer_port=0, http_port=0, peers=(),
+                        data_dir=Path("-"), genesis_file=Path("-"),
+                        limits=NodeLimits(requests_per_second=100_000))
+    return Node(config, chain, t.validator_accounts()[0].secret)
+
+
+def mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ("<hashes>" if k in ("siblings", "votes", "tx_ids", "receipt_hashes")
+                    else "<time>" if k.endswith("time") else mask(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    if isinstance(value, str) and HEX.match(value):
+        return "<hex>"
+    return value
+
+
+def paths(t: Trading, chain: Chain) -> list[str]:
+    """Every GET a stranger can make with what is public, per endpoint of the OpenAPI."""
+    suite, tender, lot = t.h.suite, "T1", 1
+    keys = ["tender/T1", f"bidset/T1/{lot}", "gov/validators"]
+    for name in BIDDERS:
+        uscc, pub = t.uscc_of[name], t.h.account(name).pubkey
+        keys += [f"bid/T1/{lot}/{bid_slot(suite, t.h.chain_id, tender, lot, uscc).hex()}",
+                 f"nonce/{pub.hex()}", f"guarantee/G-{name}", f"id/entity/{uscc}",
+                 f"id/key/{pub.hex()}", f"bid/T1/guarantee/G-{name}"]
+    height = chain.height()
+    ids = [i.hex() for h in range(1, height + 1) for i in chain.store.block(h).tx_ids(suite)]
+    makers = {
+        "/txs/{tx_id}": [f"/txs/{i}" for i in ids],
+        "/txs/{tx_id}/inclusion": [f"/txs/{i}/inclusion" for i in ids],
+        "/blocks/{height}": [f"/blocks/{h}" for h in range(height + 2)],
+        "/headers/{height}": [f"/headers/{h}" for h in range(height + 2)],
+        "/state/{key}": [f"/state/{k}" for k in keys],
+        "/proof/{key}": [f"/proof/{k}" for k in keys],
+        "/proofs": [f"/proofs?key={k}" for k in keys] + ["/proofs?" + "&".join(
+            f"key={k}" for k in keys)],
+        "/tenders/{tender_id}/slots": ["/tenders/T1/slots?lot=1"],
+        "/eligibility/{uscc}": [f"/eligibility/{t.uscc_of[n]}?tender=T1" for n in BIDDERS],
+        "/exposure": ["/exposure", "/exposure?region=441500"] + [
+            f"/exposure?uscc={t.uscc_of[n]}" for n in BIDDERS],
+        "/status": ["/status"], "/healthz": ["/healthz"], "/openapi.json": ["/openapi.json"],
+        "/metrics": [],  # counters of a live node's traffic; compared by name below
+    }
+    out = []
+    for path, ops in openapi()["paths"].items():
+        if "get" not in ops:
+            continue
+        assert path in makers, f"the privacy suite does not know how to ask {path}: add it"
+        out += makers[path]
+    return out
+
+
+async def answers(node: Node, targets: list[str], signer: bytes | None,
+                  chain_id: str, t: Trading) -> list[tuple[int, Any]]:
+    out = []
+    async with TestClient(TestServer(build_app(node, node.guard))) as client:
+        for target in targets:
+            headers = {} if signer is None else sign_request(t.h.suite, signer, chain_id,
+                                                             "GET", target)
+            resp = await client.get(target, headers=headers)
+            body = await resp.json() if resp.content_type == "application/json" else None
+            out.append((resp.status, mask(body)))
+        metrics = await (await client.get("/metrics")).text()
+        out.append((0, sorted(line.split(" ")[0].split("{")[0] for line in
+                              metrics.splitlines() if not line.startswith("#"))))
+    return out
+
+
+def test_a_stranger_cannot_tell_a_tender_with_bids_from_one_without() -> None:
+    ta, tb = story(bids=False), story(bids=True)
+    assert [len(txs) for txs, _ in ta.blocks] == [len(txs) for txs, _ in tb.blocks]
+    chain_a, chain_b = replay(ta), replay(tb)
+    targets_a, targets_b = paths(ta, chain_a), paths(tb, chain_b)
+    assert len(targets_a) == len(targets_b) > 100
+    node_a, node_b = node_of(chain_a, ta), node_of(chain_b, tb)
+    seen_a = asyncio.run(answers(node_a, targets_a, None, ta.h.chain_id, ta))
+    seen_b = asyncio.run(answers(node_b, targets_b, None, tb.h.chain_id, tb))
+    differ = [(ta_, a, b) for ta_, a, b in zip(targets_a, seen_a, seen_b, strict=False)
+              if a != b]
+    assert not differ, f"{len(differ)} answers differ, e.g. {differ[:3]}"
+    # The bidders' data is really there: a supervisor's reads do differ.
+    sup = ta.supervisor.secret
+    sup_a = asyncio.run(answers(node_a, targets_a, sup, ta.h.chain_id, ta))
+    sup_b = asyncio.run(answers(node_b, targets_b, sup, tb.h.chain_id, tb))
+    assert any(a != b for a, b in zip(sup_a, sup_b, strict=False))
+    for node in (node_a, node_b):
+        node.admission.close()
+
+
+def test_against_enterprises_that_did_nothing_their_records_look_the_same() -> None:
+    """Chain A0: the enterprises send nothing (empty blocks where B has their bids). Blocks
+    then differ in size — public, like every block's size — but nothing a stranger can read
+    about the enterprises, their guarantees or the tender may differ: nonces, bid and slot
+    records, guarantee records (their binding is sealed), proofs of them."""
+    ta, tb = story(bids=False, idle=True), story(bids=True)
+    chain_a, chain_b = replay(ta), replay(tb)
+    assert chain_a.height() == chain_b.height()
+    about = [p for p in paths(ta, chain_a)
+             if p.startswith(("/state/", "/proof/", "/proofs", "/tenders/"))]
+    assert about == [p for p in paths(tb, chain_b)
+                     if p.startswith(("/state/", "/proof/", "/proofs", "/tenders/"))]
+    node_a, node_b = node_of(chain_a, ta), node_of(chain_b, tb)
+    seen_a = asyncio.run(answers(node_a, about, None, ta.h.chain_id, ta))[:-1]
+    seen_b = asyncio.run(answers(node_b, about, None, tb.h.chain_id, tb))[:-1]
+    differ = [(p, a, b) for p, a, b in zip(about, seen_a, seen_b, strict=True) if a != b]
+    assert not differ, f"{len(differ)} answers differ, e.g. {differ[:3]}"
+    for node in (node_a, node_b):
+        node.admission.close()

@@ -1,0 +1,164 @@
+"""Integrity on read (issue 7 item 7), written as the attack: bytes flipped on disk.
+
+A LevelDB store is built and closed; then a byte of one record is flipped in its table
+file (the head-value index entry of ``param/bid_min_count``, a state-tree chunk, a block),
+or a record is rewritten through LevelDB itself so that its checksum holds. Reopened and
+read, the store must answer with ``CorruptStore`` (or refuse to open), never with a wrong
+value: first through LevelDB's checksums, then, with those off, through the checks of the
+store and the state tree themselves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plyvel
+import pytest
+
+from ledger import encoding, schema
+from ledger.crypto import ED25519_SHA256
+from ledger.errors import CorruptStore
+from ledger.kv import KV, LevelKV, MemoryKV
+from ledger.store import BlockStore
+from tests.chainkit import Chain
+
+SUITE = ED25519_SHA256
+PARAM = "param/bid_min_count"
+
+
+def _build(path: Path) -> tuple[bytes, bytes]:
+    """A closed LevelDB store holding PARAM = 3 among 201 keys; (state root, block 2 hash)."""
+    kv = LevelKV(str(path))
+    chain = Chain.new(SUITE, kv=kv)
+    chain.extend({PARAM: encoding.encode(3), **{f"demo/{i}": encoding.encode(i)
+                                                for i in range(200)}})
+    block = chain.extend({"demo/0": encoding.encode("changed")})
+    root = chain.store.tree.root
+    kv._db.compact_range()  # everything into table files, where the attack flips bytes
+    kv.close()
+    return root, block.header.hash(SUITE)
+
+
+def _tables(path: Path) -> list[Path]:
+    return sorted(path.glob("*.ldb")) + sorted(path.glob("*.sst"))
+
+
+def _flip(path: Path, marker: bytes, skip: int, new: int | None = None) -> None:
+    """Flip (or set to ``new``) the byte ``skip`` bytes after ``marker`` in the table file
+    that holds it."""
+    for table in _tables(path):
+        data = bytearray(table.read_bytes())
+        at = data.find(marker)
+        if at >= 0:
+            where = at + len(marker) + skip
+            data[where] = data[where] ^ 0x01 if new is None else new
+            table.write_bytes(bytes(data))
+            return
+    raise AssertionError(f"{marker!r} is in no table file")
+
+
+# A LevelDB table entry is: lengths, the key's unshared bytes, its 8-byte sequence and
+# type, then the value: the value of a key ending in ``marker`` starts 8 bytes after it.
+_VALUE_AFTER_KEY = 8
+
+
+def test_the_unchecked_store_would_have_answered_1(tmp_path: Path) -> None:
+    """The attack is real: without any check the flipped index entry reads as 1."""
+    _build(tmp_path)
+    _flip(tmp_path, b"bid_min_count", _VALUE_AFTER_KEY, new=0x01)
+    db = plyvel.DB(str(tmp_path))
+    try:
+        assert db.get(schema.state_head_key(PARAM)) == encoding.encode(1)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("checksums", [True, False], ids=["leveldb-crc", "tree-check"])
+def test_a_flipped_head_value_is_a_corrupt_store(tmp_path: Path, checksums: bool) -> None:
+    _build(tmp_path)
+    _flip(tmp_path, b"bid_min_count", _VALUE_AFTER_KEY, new=0x01)
+    with pytest.raises(CorruptStore):
+        kv = LevelKV(str(tmp_path), checksums=checksums)
+        store = BlockStore(kv, SUITE)
+        value = store.state_value(PARAM)
+        raise AssertionError(f"read {value!r} from a corrupt store")
+
+
+@pytest.mark.parametrize("checksums", [True, False], ids=["leveldb-crc", "tree-check"])
+def test_a_flipped_tree_chunk_is_a_corrupt_store(tmp_path: Path, checksums: bool) -> None:
+    root, _ = _build(tmp_path)
+    db = plyvel.DB(str(tmp_path))
+    record = db.get(schema.state_node_key(root))
+    db.close()
+    assert record is not None and len(record) > 200
+    _flip(tmp_path, record[:150], 0)  # a byte inside the root's chunk, below its top node
+    with pytest.raises(CorruptStore):
+        kv = LevelKV(str(tmp_path), checksums=checksums)
+        store = BlockStore(kv, SUITE)
+        for key in [PARAM, *(f"demo/{i}" for i in range(200))]:
+            store.tree.prove(key)
+            store.state_value(key)
+
+
+@pytest.mark.parametrize("checksums", [True, False], ids=["leveldb-crc", "hash-check"])
+def test_a_flipped_block_is_a_corrupt_store(tmp_path: Path, checksums: bool) -> None:
+    _build(tmp_path)
+    db = plyvel.DB(str(tmp_path))
+    record = db.get(schema.block_key(2))
+    db.close()
+    assert record is not None
+    _flip(tmp_path, record[:len(record) // 2], 0)  # a byte in the middle of block 2
+    with pytest.raises(CorruptStore):
+        kv = LevelKV(str(tmp_path), checksums=checksums)
+        store = BlockStore(kv, SUITE)
+        store.block(2)
+
+
+def _rewrite(kv: KV, key: bytes, value: bytes) -> None:
+    batch = kv.batch()
+    batch.put(key, value)
+    kv.write(batch)
+
+
+@pytest.mark.parametrize("backend", ["leveldb", "memory"])
+def test_an_index_entry_rewritten_with_a_valid_checksum_is_refused(tmp_path: Path,
+                                                                  backend: str) -> None:
+    """Damage LevelDB cannot see (a record rewritten whole) is caught by the tree check,
+    for contracts' reads (``tree.get``) and for the API's (``state_value``) alike."""
+    kv: KV
+    if backend == "leveldb":
+        _build(tmp_path)
+        kv = LevelKV(str(tmp_path))
+    else:
+        kv = MemoryKV()
+        chain = Chain.new(SUITE, kv=kv)
+        chain.extend({PARAM: encoding.encode(3)})
+    store = BlockStore(kv, SUITE)
+    assert store.state_value(PARAM) == encoding.encode(3)
+    for forged in (encoding.encode(1), b""):
+        _rewrite(kv, schema.state_head_key(PARAM), forged)
+        with pytest.raises(CorruptStore, match="not the tree's"):
+            BlockStore(kv, SUITE).state_value(PARAM)
+    # The store that read the value before the damage keeps answering the tree's value:
+    # a value checked once is cached, never re-read unchecked.
+    assert store.state_value(PARAM) == encoding.encode(3)
+    # An entry removed, or invented for a key the tree does not hold, is refused too.
+    batch = kv.batch()
+    batch.delete(schema.state_head_key(PARAM))
+    kv.write(batch)
+    with pytest.raises(CorruptStore, match="no value"):
+        BlockStore(kv, SUITE).tree.get(PARAM)
+    _rewrite(kv, schema.state_head_key("param/invented"), encoding.encode(7))
+    with pytest.raises(CorruptStore, match="absent in the tree"):
+        store.state_value("param/invented")
+    assert store.state_value("param/never-written") is None
+
+
+def test_a_rewritten_state_root_refuses_to_open(tmp_path: Path) -> None:
+    _build(tmp_path)
+    kv = LevelKV(str(tmp_path))
+    head = BlockStore(kv, SUITE).head()[0]
+    _rewrite(kv, schema.state_root_key(head), bytes(32))
+    with pytest.raises(CorruptStore, match="state root"):
+        BlockStore(kv, SUITE)
+    kv.close()
