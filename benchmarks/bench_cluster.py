@@ -270,7 +270,7 @@ class Window:
     late_requests: int = 0
     resent: int = 0  # transactions sent again after a "later" refusal
     request_errors: int = 0
-    reads: list[tuple[str, float, int]] = field(default_factory=list)  # kind, latency, status
+    reads: list[tuple[str, float, int, int]] = field(default_factory=list)  # kind, s, HTTP, bytes
     first_seen: list[dict[int, float]] = field(default_factory=list)  # node -> height -> t
     t0: float = 0.0
     t1: float = 0.0
@@ -350,13 +350,14 @@ async def _read(session: aiohttp.ClientSession, urls: list[str], targets: list[t
 
     async def one(kind: str, url: str) -> None:
         started = time.monotonic()
+        size = 0
         try:
             async with session.get(url) as resp:
-                await resp.read()
+                size = len(await resp.read())
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError, OSError):
             status = 0
-        w.reads.append((kind, time.monotonic() - started, status))
+        w.reads.append((kind, time.monotonic() - started, status, size))
 
     interval = 1 / rate_per_s
     next_at = time.monotonic()
@@ -686,12 +687,14 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
         return float(grown) / max(committed_total * n, 1)
 
     reads: dict[str, Any] = {}
-    for kind in sorted({k for k, _, _ in w.reads}):
-        lat = [t for k, t, st in w.reads if k == kind and st == 200]
-        statuses = Counter(str(st) for k, _, st in w.reads if k == kind)
+    for kind in sorted({k for k, _, _, _ in w.reads}):
+        lat = [t for k, t, st, _ in w.reads if k == kind and st == 200]
+        sizes = [n for k, _, st, n in w.reads if k == kind and st == 200]
+        statuses = Counter(str(st) for k, _, st, _ in w.reads if k == kind)
         reads[kind] = {"reads": len(lat), "reads_s": len(lat) / window_s,
                        "p50_s": quantile(lat, 0.5), "p99_s": quantile(lat, 0.99),
-                       "statuses": dict(statuses)}
+                       "statuses": dict(statuses),
+                       "mean_bytes": sum(sizes) / len(sizes) if sizes else 0}
     return {
         "window_s": window_s, "drained_s": d["drained_s"], "calls": out_rows, "reads": reads,
         "all": {"sent": sum(r["sent"] for r in out_rows.values()),
@@ -773,7 +776,8 @@ def print_result(r: dict[str, Any]) -> None:
              if a["lost_behind_refused"] else ""))
     for kind, row in r["reads"].items():
         print(f"{kind:<18}{row['reads']:>8}{'':>10}{row['reads_s']:>8.1f}{_ms(row['p50_s']):>8}"
-              f"{_ms(row['p99_s']):>8}        HTTP {row['statuses']}")
+              f"{_ms(row['p99_s']):>8}        HTTP {row['statuses']}, "
+              f"{row['mean_bytes']:,.0f} B each")
     print(f"verify bound {r['verify_bound_tx_s']:,.0f} tx/s "
           f"({r['verify_per_s_1core']:,.0f}/s/core x {r['cores']} cores / {c['validators']}); "
           f"committed = {r['bound_ratio']:.1%} of it")
