@@ -41,6 +41,8 @@ COMPONENTS: list[tuple[str, str, str | None]] = [
     ("sealed-bid crypto (AEAD)", r"contracts/sealing\.py|cryptography/", None),
     ("contract execution", r"contracts/", None),
     ("pool and admission", r"consensus/pool\.py|shell/admission\.py|ledger/sigcache\.py", None),
+    ("compact proposals (rebuild from the pool)", r"shell/proposals\.py", None),
+    ("peer links", r"consensus/securechannel\.py|shell/securelink\.py", None),
     ("consensus replica and messages", r"consensus/", None),
     ("peer links", r"shell/peers\.py", None),
     ("HTTP API and JSON", r"aiohttp/web|shell/api|shell/apikit|shell/httpguard|json/|"
