@@ -86,7 +86,8 @@ POLL_MS = 100
 IDLE_BASELINE_S = 3.0  # the idle network polled, before the window: the benchmark's own cost
 MAX_REQUESTS_IN_FLIGHT = 64
 MAX_READS_IN_FLIGHT = 16
-UP_TIMEOUT_S = 60.0
+UP_TIMEOUT_S = 60.0  # ... plus UP_S_PER_KEY for each state key (a node checks its store at start)
+UP_S_PER_KEY = 0.0003
 DRAIN_MAX_S = 30.0
 STALL_S = 8.0  # no new block this long while transactions wait: the drain gives up
 INTENDED_CODES = {"bench.noop": {"E_UNKNOWN_CALL"}}
@@ -384,8 +385,11 @@ async def _metrics(session: aiohttp.ClientSession, urls: list[str]) -> list[dict
     return out
 
 
-async def _wait_up(session: aiohttp.ClientSession, urls: list[str], height: int) -> None:
-    deadline = time.monotonic() + UP_TIMEOUT_S
+async def _wait_up(session: aiohttp.ClientSession, urls: list[str], height: int,
+                   timeout_s: float) -> float:
+    """Wait until every node is at ``height`` with all its peers; returns the seconds taken."""
+    started = time.monotonic()
+    deadline = started + timeout_s
     while time.monotonic() < deadline:
         try:
             ok = 0
@@ -394,11 +398,11 @@ async def _wait_up(session: aiohttp.ClientSession, urls: list[str], height: int)
                     st = await resp.json()
                 ok += len(st["peers"]) >= len(urls) - 1 and st["height"] >= height
             if ok == len(urls):
-                return
+                return time.monotonic() - started
         except (aiohttp.ClientError, OSError, ValueError, KeyError):
             pass
         await asyncio.sleep(0.2)
-    raise SystemExit(f"the network did not come up within {UP_TIMEOUT_S:.0f} s")
+    raise SystemExit(f"the network did not come up within {timeout_s:.0f} s")
 
 
 async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Prepared],
@@ -412,7 +416,8 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
     timeout = aiohttp.ClientTimeout(total=60)
     conn = aiohttp.TCPConnector(limit=MAX_REQUESTS_IN_FLIGHT + MAX_READS_IN_FLIGHT + 16)
     async with aiohttp.ClientSession(timeout=timeout, connector=conn) as session:
-        await _wait_up(session, urls, setup_height)
+        up_s = await _wait_up(session, urls, setup_height,
+                              UP_TIMEOUT_S + UP_S_PER_KEY * workload.filler_keys)
         stop_poll = asyncio.Event()
         poller = asyncio.create_task(_poll(session, urls, w, stop_poll))
         # the idle network with the poller running: what the benchmark itself costs a node
@@ -488,7 +493,7 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
     return {"window": w, "window_s": window_s, "drained_s": drained_s,
             "cpu_share": {k2: (cpu1[k2] - cpu0[k2]) / window_s for k2 in cpu1},
             "cpu_to_drained_s": {k2: cpu2[k2] - cpu0[k2] for k2 in cpu2}, "stalled": stalled,
-            "idle_cores": idle_cores, "to_drained_s": drained_s + window_s,
+            "idle_cores": idle_cores, "to_drained_s": drained_s + window_s, "up_s": up_s,
             "metrics_before": before, "metrics_after": after, "short": dict(sched.short)}
 
 
@@ -723,7 +728,7 @@ def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, 
             * d["to_drained_s"]) * 1e6 / max(committed_total, 1) / n,
         "idle_cores_per_node": sum(v for k, v in d["idle_cores"].items()
                                    if k.startswith("node")) / n,
-        "stalled": d["stalled"],
+        "stalled": d["stalled"], "up_s": d["up_s"],
         "node_cores": node_cores,
         "verifies_per_tx_node": per_tx_node("credchain_signatures_verified_total"),
         "node_refused": _grown_by_label(before, after, "credchain_txs_refused_total"),
@@ -760,7 +765,7 @@ def print_result(r: dict[str, Any]) -> None:
           f"{c['rate_tx_s']:.0f} tx/s for {r['window_s']:.1f} s, state "
           f"{r['setup']['state_keys']:,} keys at start (setup {r['setup']['blocks']} blocks / "
           f"{r['setup']['txs']:,} txs), "
-          f"load avg {r['load_avg'][0]:.1f} ==")
+          f"load avg {r['load_avg'][0]:.1f}; nodes up in {r['up_s']:.1f} s ==")
     print(f"{'call':<18}{'sent':>8}{'committed':>10}{'tx/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
           f"{'lost':>6}  failed receipts")
     for call, row in r["calls"].items():
