@@ -416,8 +416,14 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
     timeout = aiohttp.ClientTimeout(total=60)
     conn = aiohttp.TCPConnector(limit=MAX_REQUESTS_IN_FLIGHT + MAX_READS_IN_FLIGHT + 16)
     async with aiohttp.ClientSession(timeout=timeout, connector=conn) as session:
-        up_s = await _wait_up(session, urls, setup_height,
-                              UP_TIMEOUT_S + UP_S_PER_KEY * workload.filler_keys)
+        try:
+            up_s = await _wait_up(session, urls, setup_height,
+                                  UP_TIMEOUT_S + UP_S_PER_KEY * workload.filler_keys)
+        except SystemExit as exc:  # say which node died (a port taken meanwhile, ...)
+            logs = net.directory / "logs"
+            tails = {i: (logs / f"node{i}.log").read_text(errors="replace").splitlines()[-1:]
+                     for i in net.exited()}
+            raise SystemExit(f"{exc}; nodes exited: {tails or 'none'}") from None
         stop_poll = asyncio.Event()
         poller = asyncio.create_task(_poll(session, urls, w, stop_poll))
         # the idle network with the poller running: what the benchmark itself costs a node
