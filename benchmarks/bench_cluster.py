@@ -48,6 +48,10 @@ comparison with the earlier results; ``--mix both`` (the default) runs the reali
 then the no-op mix at the same offered rate. ``--profile DIR`` records node 0 with py-spy
 for the window and prints where its time went per transaction (``benchmarks/nodeprofile.py``).
 
+Modules: ``benchmarks/workload.py`` (the mix), ``benchmarks/prebuilt.py`` (the setup history),
+``benchmarks/traffic.py`` (requests, polls, reads), ``benchmarks/cluster_report.py`` (the
+figures), ``benchmarks/nodeprofile.py`` (the profile), ``benchmarks/curves.py`` (the curves).
+
 Run: ``.venv/bin/python benchmarks/bench_cluster.py --rates 300 --seconds 20 --repeat 3``
 (results and the exact commands of each figure: ``benchmarks/RESULTS.md``).
 """
@@ -56,18 +60,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,21 +77,37 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import nodeprofile  # noqa: E402
-from benchmarks.prebuilt import build_network, open_store  # noqa: E402
-from benchmarks.workload import Run, Workload, mixes, request_txs, template_of  # noqa: E402
+from benchmarks.cluster_report import (  # noqa: E402
+    STALL_S,
+    jsonable,
+    median_row,
+    ms_text,
+    parse_metrics,
+    print_result,
+    read_chain,
+    summarise,
+)
+from benchmarks.prebuilt import build_network  # noqa: E402
+from benchmarks.traffic import (  # noqa: E402
+    MAX_READS_IN_FLIGHT,
+    POLL_MS,
+    Prepared,
+    Scheduler,
+    Sent,
+    Window,
+    poll,
+    post,
+    read_proofs,
+)
+from benchmarks.workload import Workload, mixes, request_txs, template_of  # noqa: E402
 from ledger.crypto import Suite, get_suite  # noqa: E402
-from ledger.tx import OK  # noqa: E402
 from shell.localnet import LocalNet  # noqa: E402
 
-POLL_MS = 100
 IDLE_BASELINE_S = 3.0  # the idle network polled, before the window: the benchmark's own cost
 MAX_REQUESTS_IN_FLIGHT = 64
-MAX_READS_IN_FLIGHT = 16
 UP_TIMEOUT_S = 60.0  # ... plus UP_S_PER_KEY for each state key (a node checks its store at start)
 UP_S_PER_KEY = 0.0003
 DRAIN_MAX_S = 30.0
-STALL_S = 8.0  # no new block this long while transactions wait: the drain gives up
-INTENDED_CODES = {"bench.noop": {"E_UNKNOWN_CALL"}}
 
 
 @dataclass(frozen=True)
@@ -139,242 +156,7 @@ def cpu_seconds(net: LocalNet) -> dict[str, float]:
     return out
 
 
-def parse_metrics(text: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
-
-
-def node_histogram_quantile(before: list[dict[str, float]], after: list[dict[str, float]],
-                            q: float) -> float:
-    """Quantile of the merged ``credchain_commit_latency_seconds`` growth, interpolated."""
-    prefix = 'credchain_commit_latency_seconds_bucket{le="'
-    merged: dict[float, float] = defaultdict(float)
-    for b, a in zip(before, after, strict=True):
-        for name, value in a.items():
-            if name.startswith(prefix):
-                le = name[len(prefix):-2]
-                merged[float("inf") if le == "+Inf" else float(le)] += value - b.get(name, 0.0)
-    buckets = sorted(merged.items())
-    total = buckets[-1][1] if buckets else 0.0
-    if total <= 0:
-        return float("nan")
-    lo_bound, lo_count = 0.0, 0.0
-    for bound, count in buckets:
-        if count >= q * total:
-            if bound == float("inf"):
-                return lo_bound
-            return lo_bound + (q * total - lo_count) / max(count - lo_count, 1e-9) * (
-                bound - lo_bound)
-        lo_bound, lo_count = bound, count
-    return lo_bound
-
-
-def quantile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-# ---- the window's traffic ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A run ready to send: its transactions' ids and hex encodings computed in advance."""
-
-    call: str
-    sender: bytes
-    node: int
-    tx_ids: tuple[bytes, ...]
-    hexes: tuple[str, ...]
-
-    def suffix(self, start: int) -> Prepared:
-        return Prepared(self.call, self.sender, self.node, self.tx_ids[start:],
-                        self.hexes[start:])
-
-    @classmethod
-    def of(cls, run: Run, suite: Suite) -> Prepared:
-        return cls(run.call, run.sender, run.node, tuple(tx.tx_id(suite) for tx in run.txs),
-                   tuple(tx.encode().hex() for tx in run.txs))
-
-
-@dataclass
-class Sent:
-    call: str
-    node: int
-    sent_s: float
-    prev: bytes | None  # the sender's transaction before this one in its run, if any
-    accepted: bool = False
-    reason: str = ""  # the last refusal's reason ("" once accepted)
-    attempts: int = 1
-
-
-class Scheduler:
-    """Composes each request from whole runs: per node and call, the senders' queues in
-    turn, a sender skipped while its previous request is unanswered."""
-
-    def __init__(self, runs: list[Prepared], n_nodes: int, template: Any) -> None:
-        self.template = template
-        self.queues: dict[tuple[int, str], list[deque[Prepared]]] = defaultdict(list)
-        self.by_sender: dict[tuple[int, str, bytes], deque[Prepared]] = {}
-        for run in runs:
-            key = (run.node, run.call, run.sender)
-            if key not in self.by_sender:
-                self.by_sender[key] = deque()
-                self.queues[(run.node, run.call)].append(self.by_sender[key])
-            self.by_sender[key].append(run)
-        self.turn: Counter[tuple[int, str]] = Counter()
-        self.busy: set[bytes] = set()
-        self.short: Counter[str] = Counter()
-        self.n_nodes = n_nodes
-
-    def compose(self, node: int) -> list[Prepared]:
-        out: list[Prepared] = []
-        for slot in self.template:
-            senders = self.queues.get((node, slot.call), [])
-            for _ in range(slot.runs):
-                run = self._next(node, slot.call, senders)
-                if run is None:
-                    self.short[slot.call] += 1
-                else:
-                    out.append(run)
-        for run in out:
-            self.busy.add(run.sender)
-        return out
-
-    def _next(self, node: int, call: str, senders: list[deque[Prepared]]) -> Prepared | None:
-        for _ in range(len(senders)):
-            q = senders[self.turn[(node, call)] % len(senders)]
-            self.turn[(node, call)] += 1
-            if q and q[0].sender not in self.busy:
-                return q.popleft()
-        return None
-
-    def requeue(self, run: Prepared) -> None:
-        """``run`` goes out again at its sender's next turn, before its later runs."""
-        self.by_sender[(run.node, run.call, run.sender)].appendleft(run)
-
-    def release(self, runs: list[Prepared]) -> None:
-        for run in runs:
-            self.busy.discard(run.sender)
-
-
-@dataclass
-class Window:
-    sent: dict[bytes, Sent] = field(default_factory=dict)
-    refused: Counter[str] = field(default_factory=Counter)  # "call reason"
-    late_requests: int = 0
-    resent: int = 0  # transactions sent again after a "later" refusal
-    request_errors: int = 0
-    reads: list[tuple[str, float, int, int]] = field(default_factory=list)  # kind, s, HTTP, bytes
-    first_seen: list[dict[int, float]] = field(default_factory=list)  # node -> height -> t
-    t0: float = 0.0
-    t1: float = 0.0
-
-
-# Refusals that say "later": the sender sends the refused transaction and the rest of its
-# run again at its next turn, as a client told 503/429 does. Answers that say the node holds
-# (or has committed) the transaction already count as accepted.
-RETRY_REASONS = {"busy", "sender_busy", "rate_limited", "future_limit", "pool_full",
-                 "sender_limit", "request_error"}
-HELD_REASONS = {"duplicate", "nonce_pending", "stale_nonce"}
-
-
-async def _post(session: aiohttp.ClientSession, url: str, runs: list[Prepared], w: Window,
-                sched: Scheduler, retry: bool) -> None:
-    hexes = [hx for run in runs for hx in run.hexes]
-    results: list[tuple[bool, str]]
-    try:
-        async with session.post(f"{url}/txs", json={"txs": hexes}) as resp:
-            out = await resp.json()
-        results = [(bool(r["accepted"]), str(r["reason"]).split(":", 1)[0])
-                   for r in out.get("results", [])]
-    except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
-        w.request_errors += 1
-        results = []
-    results += [(False, "request_error")] * (len(hexes) - len(results))
-    k = 0
-    for run in runs:
-        again = None  # index in the run from which it is sent again
-        for j, tx_id in enumerate(run.tx_ids):
-            accepted, reason = results[k]
-            k += 1
-            sent = w.sent[tx_id]
-            if accepted or (reason in HELD_REASONS and sent.attempts > 1):
-                sent.accepted, sent.reason = True, ""
-                continue
-            w.refused[f"{run.call} {reason}"] += 1
-            sent.reason = reason
-            if retry and reason in RETRY_REASONS and again is None:
-                again = j
-        if again is not None:
-            for tx_id in run.tx_ids[again:]:
-                w.sent[tx_id].attempts += 1
-            w.resent += len(run.tx_ids) - again
-            sched.requeue(run.suffix(again))
-    sched.release(runs)
-
-
-async def _poll(session: aiohttp.ClientSession, urls: list[str], w: Window,
-                stop: asyncio.Event) -> None:
-    """Each node polled on its own (a node busy applying a block must not delay the others'
-    samples): the first time each height was seen applied there."""
-
-    async def node(i: int) -> None:
-        last = 0
-        while not stop.is_set():
-            try:
-                async with session.get(f"{urls[i]}/status") as resp:
-                    height = int((await resp.json())["height"])
-                now = time.monotonic()
-                for h in range(last + 1, height + 1):
-                    w.first_seen[i].setdefault(h, now)
-                last = max(last, height)
-            except (aiohttp.ClientError, TimeoutError, OSError, ValueError, KeyError):
-                pass
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), POLL_MS / 1000)
-
-    await asyncio.gather(*(node(i) for i in range(len(urls))))
-
-
-async def _read(session: aiohttp.ClientSession, urls: list[str], targets: list[tuple[str, str]],
-                rate_per_s: float, until: float, w: Window) -> None:
-    if rate_per_s <= 0 or not targets:
-        return
-    in_flight: set[asyncio.Task[None]] = set()
-
-    async def one(kind: str, url: str) -> None:
-        started = time.monotonic()
-        size = 0
-        try:
-            async with session.get(url) as resp:
-                size = len(await resp.read())
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError, OSError):
-            status = 0
-        w.reads.append((kind, time.monotonic() - started, status, size))
-
-    interval = 1 / rate_per_s
-    next_at = time.monotonic()
-    for i in range(int(rate_per_s * (until - next_at)) + 1):
-        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-        next_at += interval
-        if time.monotonic() >= until:
-            break
-        if len(in_flight) >= MAX_READS_IN_FLIGHT:
-            await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-        kind, path = targets[i % len(targets)]
-        task = asyncio.create_task(one(kind, urls[i % len(urls)] + path))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-    if in_flight:
-        await asyncio.wait(in_flight)
+# ---- the window ---------------------------------------------------------------------------
 
 
 async def _metrics(session: aiohttp.ClientSession, urls: list[str]) -> list[dict[str, float]]:
@@ -425,7 +207,7 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
                      for i in net.exited()}
             raise SystemExit(f"{exc}; nodes exited: {tails or 'none'}") from None
         stop_poll = asyncio.Event()
-        poller = asyncio.create_task(_poll(session, urls, w, stop_poll))
+        poller = asyncio.create_task(poll(session, urls, w, stop_poll))
         # the idle network with the poller running: what the benchmark itself costs a node
         cpu_idle0, idle0 = cpu_seconds(net), time.monotonic()
         await asyncio.sleep(IDLE_BASELINE_S)
@@ -446,7 +228,7 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
                 spy = _start_profile(net, cfg, profile_out)
                 cpu0 = cpu_seconds(net)
                 w.t0 = time.monotonic()
-                reader = asyncio.create_task(_read(session, urls, workload.read_targets(),
+                reader = asyncio.create_task(read_proofs(session, urls, workload.read_targets(),
                                                    cfg.read_share * cfg.rate_tx_s, until, w))
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             next_at += interval_s
@@ -464,7 +246,7 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
                     if tx_id not in w.sent:  # a first attempt (a resend keeps its first time)
                         w.sent[tx_id] = Sent(run.call, node, now,
                                              run.tx_ids[j - 1] if j else None)
-            task = asyncio.create_task(_post(session, urls[node], batch, w, sched,
+            task = asyncio.create_task(post(session, urls[node], batch, w, sched,
                                              cfg.retry))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
@@ -575,8 +357,8 @@ def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared]
         d = asyncio.run(drive(net, cfg, workload, runs, setup_height, profile_out))
     finally:
         net.stop_all()
-    chain = _read_chain(out, cfg.suite, setup_height)
-    result = _summarise(cfg, d, chain)
+    chain = read_chain(out, cfg.suite, setup_height)
+    result = summarise(d, chain, cfg.validators)
     result.update({
         "config": asdict(cfg), "cores": cores, "verify_per_s_1core": verify_rate,
         "verify_bound_tx_s": verify_rate * cores / cfg.validators,
@@ -590,243 +372,6 @@ def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared]
                                                   node0_cpu_s)
         result["profile_file"] = str(profile_out)
     return result
-
-
-def _read_chain(out: Path, suite_name: str, setup_height: int) -> dict[bytes, tuple[int, str]]:
-    """tx id → (height, receipt code) of every block after the setup, from node 0's store."""
-    kv, store = open_store(out, 0, suite_name)
-    found: dict[bytes, tuple[int, str]] = {}
-    try:
-        head = store.head()[0]
-        suite = get_suite(suite_name)
-        for h in range(setup_height + 1, head + 1):
-            block = store.block(h)
-            receipts = store.receipts(h) or []
-            if block is None:
-                continue
-            for tx_id, r in zip(block.tx_ids(suite), receipts, strict=True):
-                found[tx_id] = (h, r.code)
-    finally:
-        kv.close()
-    return found
-
-
-def _seen(w: Window, s: Sent, height: int) -> float | None:
-    """When the admitting node was first seen at or past ``height`` (else the first node)."""
-    seen = w.first_seen[s.node].get(height)
-    if seen is None:  # the admitting node's poll missed it: the first node that showed it
-        seen = min((fs[height] for fs in w.first_seen if height in fs), default=None)
-    return seen
-
-
-def _behind_refused(w: Window, s: Sent) -> bool:
-    """Whether an earlier transaction of the same run (same sender) was refused."""
-    prev = s.prev
-    while prev is not None:
-        before = w.sent[prev]
-        if not before.accepted:
-            return True
-        prev = before.prev
-    return False
-
-
-def _summarise(cfg: RunConfig, d: dict[str, Any], chain: dict[bytes, tuple[int, str]]
-               ) -> dict[str, Any]:
-    w: Window = d["window"]
-    window_s = d["window_s"]
-    per: dict[str, dict[str, Any]] = {}
-    all_lat: list[float] = []
-
-    def row(call: str) -> dict[str, Any]:
-        return per.setdefault(call, {"sent": 0, "accepted": 0, "committed": 0,
-                                     "committed_in_window": 0, "lost": 0,
-                                     "lost_behind_refused": 0, "latencies": [],
-                                     "failed": Counter(), "intended_failures": Counter()})
-
-    after_t0 = 0  # transactions applied after the window opened (warm-up ones included)
-    warmup_failed: Counter[str] = Counter()
-    for tx_id, s in w.sent.items():
-        if s.sent_s < w.t0:  # sent in the warm-up: counted only where it lands in the window
-            where = chain.get(tx_id)
-            if where is None:
-                continue
-            seen = _seen(w, s, where[0])
-            if where[1] != OK and where[1] not in INTENDED_CODES.get(s.call, ()):
-                warmup_failed[f"{s.call} {where[1]}"] += 1
-            if seen is not None and seen > w.t0:
-                after_t0 += 1
-                row(s.call)["committed_in_window"] += seen <= w.t1
-            continue
-        r = row(s.call)
-        r["sent"] += 1
-        r["accepted"] += s.accepted
-        where = chain.get(tx_id)
-        if where is None:
-            r["lost"] += s.accepted
-            if s.accepted and _behind_refused(w, s):
-                r["lost_behind_refused"] += 1  # an earlier nonce of its run was refused
-            continue
-        height, code = where
-        r["committed"] += 1
-        if code != OK:
-            bucket = "intended_failures" if code in INTENDED_CODES.get(s.call, ()) else "failed"
-            r[bucket][code] += 1
-        seen = _seen(w, s, height)
-        if seen is None:
-            continue
-        after_t0 += 1
-        r["latencies"].append(seen - s.sent_s)
-        r["committed_in_window"] += seen <= w.t1
-    out_rows: dict[str, Any] = {}
-    for call, r in sorted(per.items()):
-        lat = r.pop("latencies")
-        all_lat.extend(lat)
-        out_rows[call] = {**r, "failed": dict(r["failed"]),
-                          "intended_failures": dict(r["intended_failures"]),
-                          "tx_s": r["committed_in_window"] / window_s,
-                          "p50_s": quantile(lat, 0.5), "p99_s": quantile(lat, 0.99)}
-    total_in_window = sum(r["committed_in_window"] for r in out_rows.values())
-    node_cores = sum(v for k, v in d["cpu_share"].items() if k.startswith("node"))
-    n = cfg.validators
-    before, after = d["metrics_before"], d["metrics_after"]
-    # CPU and verifications from the window's start on, over what was applied from then on
-    committed_total = after_t0
-
-    def per_tx_node(counter: str) -> float:
-        grown = sum(float(a.get(counter, 0.0)) - float(b.get(counter, 0.0))
-                    for a, b in zip(after, before, strict=True))
-        return float(grown) / max(committed_total * n, 1)
-
-    reads: dict[str, Any] = {}
-    for kind in sorted({k for k, _, _, _ in w.reads}):
-        lat = [t for k, t, st, _ in w.reads if k == kind and st == 200]
-        sizes = [n for k, _, st, n in w.reads if k == kind and st == 200]
-        statuses = Counter(str(st) for k, _, st, _ in w.reads if k == kind)
-        reads[kind] = {"reads": len(lat), "reads_s": len(lat) / window_s,
-                       "p50_s": quantile(lat, 0.5), "p99_s": quantile(lat, 0.99),
-                       "statuses": dict(statuses),
-                       "mean_bytes": sum(sizes) / len(sizes) if sizes else 0}
-    return {
-        "window_s": window_s, "drained_s": d["drained_s"], "calls": out_rows, "reads": reads,
-        "all": {"sent": sum(r["sent"] for r in out_rows.values()),
-                "committed_in_window": total_in_window,
-                "committed": sum(r["committed"] for r in out_rows.values()),
-                "applied_after_window_start": committed_total,
-                "tx_s": total_in_window / window_s,
-                "p50_s": quantile(all_lat, 0.5), "p99_s": quantile(all_lat, 0.99),
-                "failed": sum(sum(r["failed"].values()) for r in out_rows.values()),
-                "lost": sum(r["lost"] for r in out_rows.values()),
-                "lost_behind_refused": sum(r["lost_behind_refused"] for r in out_rows.values()),
-                "warmup_failed": dict(warmup_failed)},
-        "refused": dict(w.refused), "late_requests": w.late_requests, "resent": w.resent,
-        "request_errors": w.request_errors, "short_runs": d["short"],
-        "cpu_share": d["cpu_share"],
-        # all the validators' CPU from the window's start to the end of the drain, over every
-        # transaction of the window committed by then, per node
-        "node_cpu_us_per_tx_node": sum(v for k, v in d["cpu_to_drained_s"].items()
-                                       if k.startswith("node")) * 1e6
-                                   / max(committed_total, 1) / n,
-        # the same less what the idle, polled network used over as long (timers, heartbeat,
-        # the status polls): the transactions' own cost
-        "node_cpu_us_per_tx_node_net": (
-            sum(v for k, v in d["cpu_to_drained_s"].items() if k.startswith("node"))
-            - sum(v for k, v in d["idle_cores"].items() if k.startswith("node"))
-            * d["to_drained_s"]) * 1e6 / max(committed_total, 1) / n,
-        "idle_cores_per_node": sum(v for k, v in d["idle_cores"].items()
-                                   if k.startswith("node")) / n,
-        "stalled": d["stalled"], "up_s": d["up_s"],
-        "node_cores": node_cores,
-        "verifies_per_tx_node": per_tx_node("credchain_signatures_verified_total"),
-        "node_refused": _grown_by_label(before, after, "credchain_txs_refused_total"),
-        "gossip_dropped": _grown_by_label(before, after, "credchain_gossip_dropped_total"),
-        "node_hist_p50_s": node_histogram_quantile(before, after, 0.5),
-        "node_hist_p99_s": node_histogram_quantile(before, after, 0.99),
-    }
-
-
-def _grown_by_label(before: list[dict[str, float]], after: list[dict[str, float]],
-                    metric: str) -> dict[str, float]:
-    """Growth of a labelled counter summed over the nodes, by label set (client and peer
-    submissions alike: a peer's gossip refused as busy shows here, not in the client's)."""
-    out: dict[str, float] = defaultdict(float)
-    for b, a in zip(before, after, strict=True):
-        for name, value in a.items():
-            if name.startswith(metric):
-                grown = value - b.get(name, 0.0)
-                if grown:
-                    out[name[len(metric):] or "total"] += grown
-    return dict(out)
-
-
-# ---- printing ------------------------------------------------------------------------------
-
-
-def _ms(s: float) -> str:
-    return "—" if s != s else f"{s * 1000:,.0f}"
-
-
-def print_result(r: dict[str, Any]) -> None:
-    c = r["config"]
-    print(f"\n== {c['mix']} mix, {c['suite']}, {c['validators']} validators, offered "
-          f"{c['rate_tx_s']:.0f} tx/s for {r['window_s']:.1f} s, state "
-          f"{r['setup']['state_keys']:,} keys at start (setup {r['setup']['blocks']} blocks / "
-          f"{r['setup']['txs']:,} txs), "
-          f"load avg {r['load_avg'][0]:.1f}; nodes up in {r['up_s']:.1f} s ==")
-    print(f"{'call':<18}{'sent':>8}{'committed':>10}{'tx/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
-          f"{'lost':>6}  failed receipts")
-    for call, row in r["calls"].items():
-        failed = ", ".join(f"{k} {v}" for k, v in row["failed"].items()) or "0"
-        intended = ", ".join(f"{k} {v}" for k, v in row["intended_failures"].items())
-        print(f"{call:<18}{row['sent']:>8}{row['committed']:>10}{row['tx_s']:>8.0f}"
-              f"{_ms(row['p50_s']):>8}{_ms(row['p99_s']):>8}{row['lost']:>6}  {failed}"
-              + (f" (intended: {intended})" if intended else ""))
-    a = r["all"]
-    print(f"{'all writes':<18}{a['sent']:>8}{a['committed']:>10}{a['tx_s']:>8.0f}"
-          f"{_ms(a['p50_s']):>8}{_ms(a['p99_s']):>8}{a['lost']:>6}  {a['failed']}"
-          + (f"  ({a['lost_behind_refused']} lost behind a refused earlier nonce: gaps)"
-             if a["lost_behind_refused"] else ""))
-    for kind, row in r["reads"].items():
-        print(f"{kind:<18}{row['reads']:>8}{'':>10}{row['reads_s']:>8.1f}{_ms(row['p50_s']):>8}"
-              f"{_ms(row['p99_s']):>8}        HTTP {row['statuses']}, "
-              f"{row['mean_bytes']:,.0f} B each")
-    print(f"verify bound {r['verify_bound_tx_s']:,.0f} tx/s "
-          f"({r['verify_per_s_1core']:,.0f}/s/core x {r['cores']} cores / {c['validators']}); "
-          f"committed = {r['bound_ratio']:.1%} of it")
-    print(f"validator CPU per tx per node {r['node_cpu_us_per_tx_node']:,.0f} us "
-          f"({r['node_cpu_us_per_tx_node_net']:,.0f} us net of the idle polled network's "
-          f"{r['idle_cores_per_node']:.3f} cores per node); cores used: "
-          + " ".join(f"{k} {v:.2f}" for k, v in r["cpu_share"].items())
-          + f"; verifications per tx per node {r['verifies_per_tx_node']:.2f}")
-    print(f"node histograms (all calls): p50 {_ms(r['node_hist_p50_s'])} ms, p99 "
-          f"{_ms(r['node_hist_p99_s'])} ms; drained in {r['drained_s']:.1f} s; late requests "
-          f"{r['late_requests']}; runs short {r['short_runs'] or 0}; refusals {r['refused'] or 0}"
-          f" (transactions sent again after them: {r['resent']})"
-          + ("; STALLED: transactions left in a pool, no block for "
-             f"{STALL_S:.0f} s: {r['stalled']}" if r["stalled"] else ""))
-    if r["node_refused"] or r["gossip_dropped"]:
-        print(f"refused at the nodes (clients and peers): {r['node_refused']}; gossip dropped: "
-              f"{r['gossip_dropped'] or 0}")
-    if "profile" in r:
-        nodeprofile.print_summary(r["profile"])
-
-
-def median_row(results: list[dict[str, Any]]) -> dict[str, float]:
-    """Medians over repeated runs of the figures the curves and RESULTS.md use."""
-    def med(f: Any) -> float:
-        return float(statistics.median(float(f(r)) for r in results))
-    return {"tx_s": med(lambda r: r["all"]["tx_s"]), "p50_s": med(lambda r: r["all"]["p50_s"]),
-            "p99_s": med(lambda r: r["all"]["p99_s"]),
-            "cpu_us_per_tx_node": med(lambda r: r["node_cpu_us_per_tx_node"]),
-            "cpu_us_per_tx_node_net": med(lambda r: r["node_cpu_us_per_tx_node_net"]),
-            "bound_tx_s": med(lambda r: r["verify_bound_tx_s"]),
-            "bound_ratio": med(lambda r: r["bound_ratio"]),
-            "verifies_per_tx_node": med(lambda r: r["verifies_per_tx_node"]),
-            "node_cores": med(lambda r: r["node_cores"]), "runs": len(results)}
-
-
-def _jsonable(r: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = json.loads(json.dumps(r, default=str))
-    return out
 
 
 def main() -> None:
@@ -863,13 +408,13 @@ def main() -> None:
                 print_result(r)
                 if args.json_out:
                     with open(args.json_out, "a") as f:
-                        f.write(json.dumps(_jsonable(r)) + "\n")
+                        f.write(json.dumps(jsonable(r)) + "\n")
 
             results = run_repeated(cfg, args.repeat, show)
             if args.repeat > 1:
                 m = median_row(results)
                 print(f"-- median of {m['runs']} runs: {m['tx_s']:.0f} tx/s, p50 "
-                      f"{_ms(m['p50_s'])} ms, p99 {_ms(m['p99_s'])} ms, CPU/tx/node "
+                      f"{ms_text(m['p50_s'])} ms, p99 {ms_text(m['p99_s'])} ms, CPU/tx/node "
                       f"{m['cpu_us_per_tx_node']:.0f} us (net "
                       f"{m['cpu_us_per_tx_node_net']:.0f}), {m['bound_ratio']:.1%} of the "
                       f"bound ({m['bound_tx_s']:.0f} tx/s)")

@@ -39,7 +39,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_cluster import RunConfig, print_result, run_repeated  # noqa: E402
+from benchmarks.bench_cluster import RunConfig, run_repeated  # noqa: E402
+from benchmarks.cluster_report import print_result  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 Point = dict[str, Any]
