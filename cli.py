@@ -33,7 +33,7 @@ def main() -> None:
     """credchain: a permissioned PBFT chain for public-resource-trading credentials."""
 
 
-for command in (keys.keys, network.network, network.node_group, network.net_group,
+for command in (keys.keys, network.network, network.node_group,
                 chain.status, chain.tx, chain.proof, chain.verify, chain.eligibility,
                 demo.demo, bid.bid,
                 audit.audit, gov.gov, history.history):

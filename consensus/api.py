@@ -190,12 +190,16 @@ class StoreState:
 
     ``head`` is the last applied block's header (genesis at height 0) and ``head_qc`` its QC
     (``None`` at genesis). ``consensus`` is every key/value under ``schema.CONSENSUS``
-    exactly as written by earlier ``Persist`` effects (empty on a fresh node).
+    exactly as written by earlier ``Persist`` effects (empty on a fresh node); ``recent`` the
+    last committed headers (see ``consensus.quorum.failed_leaders``).
     """
 
     head: Header
     head_qc: QC | None = None
     consensus: Mapping[bytes, bytes] = field(default_factory=dict)
+    # The committed headers of the heights just below the next one (up to
+    # ``ReplicaConfig.leader_memory_heights`` of them): who failed to lead lately.
+    recent: tuple[Header, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +222,8 @@ class ReplicaConfig:
     fetch_timeout_ticks: int = 20     # give up waiting for a BlocksFetched after this
     fetch_blocks_max: int = 64        # blocks asked for in one FetchBlocks
     evidence_max: int = 64            # equivocation evidence kept
+    leader_memory_heights: int = 100  # a validator that failed to lead in the last this many
+    #                                   heights leads last (consensus.quorum); 0: plain rotation
 
     def check(self) -> None:
         if self.batch_tx_max > MAX_BLOCK_TXS or self.batch_bytes_max > MAX_BLOCK_TX_BYTES:
@@ -232,3 +238,5 @@ class ReplicaConfig:
                      "fetch_blocks_max", "view_change_resend_ticks", "evidence_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1")
+        if self.leader_memory_heights < 0:
+            raise ValueError("leader_memory_heights must be ≥ 0")

@@ -52,14 +52,16 @@ def execute(suite: Suite, app: Application, head: Header,
 
 def check_proposal(suite: Suite, chain_id: str, head: Header, validators: ValidatorSet,
                    block: Block, app: Application, *, now_ms: int, max_clock_skew_ms: int,
-                   fresh: bool) -> tuple[str | None, ValidatorSet]:
+                   fresh: bool, passed_over: frozenset[int] = frozenset(),
+                   ) -> tuple[str | None, ValidatorSet]:
     """``fresh``: proposed in this view (checks time against our clock and the proposer);
-    otherwise re-proposed under a prepared certificate, whose quorum checked it already."""
+    otherwise re-proposed under a prepared certificate, whose quorum checked it already.
+    ``passed_over``: the height's ``consensus.quorum.failed_leaders``."""
     reason = check_extends(suite, chain_id, head, validators, block)
     if reason is not None:
         return reason, ()
     h = block.header
-    if h.proposer != leader(h.height, h.view, len(validators)):
+    if h.proposer != leader(h.height, h.view, len(validators), passed_over):
         return f"block proposer {h.proposer} is not the leader of view {h.view}", ()
     if fresh and abs(h.time_ms - now_ms) > max_clock_skew_ms:
         return f"block time_ms {h.time_ms} is over {max_clock_skew_ms} ms from {now_ms}", ()

@@ -59,7 +59,7 @@ from consensus.checks import check_fetched, check_proposal
 from consensus.durable import PreparedRecord, RoundRecord
 from consensus.messages import Commit, Message, NewView, Prepare, PreparedCert, PrePrepare
 from consensus.messages import ViewChange as ViewChangeMsg
-from consensus.quorum import leader, quorum, weak_quorum
+from consensus.quorum import failed_leaders, leader, quorum, weak_quorum
 from consensus.viewchange import (
     ViewChanges,
     check_new_view,
@@ -67,7 +67,7 @@ from consensus.viewchange import (
     highest_prepared,
 )
 from consensus.voteset import Evidence, VoteSet
-from ledger.block import QC, Block, Header, ValidatorSet
+from ledger.block import QC, Block, Header, ValidatorSet, validators_hash
 from ledger.crypto import Suite
 
 _DEFERRED_MAX = 100_000  # events held while a commit is being applied (a few at most)
@@ -101,6 +101,8 @@ class Replica:
         recorded = durable.recorded_height(store_state.consensus)
         self.vote_floor = recorded if recorded > self.head.height + 1 else 0
         self.head_qc: QC | None = store_state.head_qc
+        self._recent: deque[Header] = deque(store_state.recent,
+                                            maxlen=max(1, self.config.leader_memory_heights))
         self.now_ms = 0
         self.ticks = 0
         self.evidence: list[Evidence] = []
@@ -125,6 +127,9 @@ class Replica:
     def _enter_height(self) -> None:
         self.index = self._my_index()
         self.height = self.head.height + 1
+        self.passed_over = failed_leaders(
+            self._recent, self.height, len(self.validators),
+            validators_hash(self.suite, self.validators), self.config.leader_memory_heights)
         self.view = 0
         self.in_view_change = False
         self.ticks_in_view = 0
@@ -152,12 +157,16 @@ class Replica:
                     keep.append(m)
             self._future[sender] = keep
 
+    def _leader(self, view: int) -> int:
+        return leader(self.height, view, len(self.validators), self.passed_over)
+
     def _restore(self, store_state: StoreState) -> None:
         rnd, prep = durable.load(store_state.consensus, self.height)
         if prep is not None:
             reason, nxt = check_proposal(self.suite, self.chain_id, self.head, self.validators,
                                          prep.block, self.app, now_ms=0,
-                                         max_clock_skew_ms=0, fresh=False)
+                                         max_clock_skew_ms=0, fresh=False,
+                                         passed_over=self.passed_over)
             if reason is not None or prep.block.hash(self.suite) != prep.cert.block_hash:
                 raise AssertionError(f"our own prepared block no longer checks: {reason}")
             self.prepared = prep
@@ -283,7 +292,7 @@ class Replica:
     def _maybe_propose(self, out: list[Effect], at_once: bool = False) -> None:
         if (self.index is None or self.view != 0 or self.in_view_change
                 or self.proposal is not None or self.my_prepare is not None
-                or leader(self.height, 0, len(self.validators)) != self.index):
+                or self._leader(0) != self.index):
             return
         cfg = self.config
         ready = self.txs.ready_count
@@ -359,7 +368,8 @@ class Replica:
             return False  # a byzantine leader cannot make us re-execute without end
         reason, nxt = check_proposal(
             self.suite, self.chain_id, self.head, self.validators, block, self.app,
-            now_ms=self.now_ms, max_clock_skew_ms=self.config.max_clock_skew_ms, fresh=fresh)
+            now_ms=self.now_ms, max_clock_skew_ms=self.config.max_clock_skew_ms, fresh=fresh,
+            passed_over=self.passed_over)
         if reason is not None:
             self._invalid.add((block_hash, fresh))
             out.append(Log("warning", f"height {self.height}: rejected proposal: {reason}"))
@@ -369,7 +379,7 @@ class Replica:
 
     def _on_pre_prepare(self, msg: PrePrepare, out: list[Effect]) -> None:
         if (msg.view != 0 or self.view != 0 or self.in_view_change or self.proposal is not None
-                or msg.sender != leader(self.height, 0, len(self.validators))):
+                or msg.sender != self._leader(0)):
             return
         h = msg.block.header
         if h.view != 0 or h.proposer != msg.sender or not self._verified(msg):
@@ -445,6 +455,7 @@ class Replica:
         out.append(Log("info", f"committed height {self.height} view {qc.view} "
                                f"with {len(block.txs)} txs"))
         self.head, self.head_qc = block.header, qc
+        self._recent.append(block.header)
         if next_validators != self.validators:
             self.validators = next_validators
         self._barrier = True  # the shell applies the block before we touch the app again
@@ -497,7 +508,7 @@ class Replica:
             self._start_view_change(target, out)  # recurses here once, then target is None
             return
         if (not self.in_view_change or self.index is None or self._my_new_view is not None
-                or leader(self.height, self.view, n) != self.index):
+                or self._leader(self.view) != self.index):
             return
         vcs = self.vcs.for_view(self.view)
         if len(vcs) < quorum(n):
@@ -519,7 +530,7 @@ class Replica:
                                     and self.proposal is not None):
             return
         reason, fresh = check_new_view(self.suite, self.chain_id, self.validators, msg,
-                                       self.height)
+                                       self.height, self.passed_over)
         if reason is not None:
             out.append(Log("warning", f"dropped new view: {reason}"))
             return
@@ -577,7 +588,7 @@ class Replica:
 
     def status(self) -> ReplicaStatus:
         n = len(self.validators)
-        return ReplicaStatus(self.height, self.view, leader(self.height, self.view, n),
+        return ReplicaStatus(self.height, self.view, self._leader(self.view),
                              self.in_view_change, self.index, n, self.head.time_ms,
                              len(self.evidence))
 

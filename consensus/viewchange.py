@@ -74,13 +74,14 @@ def highest_prepared(vcs: list[ViewChange] | tuple[ViewChange, ...]) -> ViewChan
 
 
 def check_new_view(suite: Suite, chain_id: str, validators: ValidatorSet, nv: NewView,
-                   height: int) -> tuple[str | None, bool]:
+                   height: int, passed_over: frozenset[int] = frozenset(),
+                   ) -> tuple[str | None, bool]:
     """Check everything but the block's execution. Returns ``(reason, fresh)``: ``fresh``
     when no certificate binds the view, so the block must be a new proposal of this view."""
     n = len(validators)
     if nv.height != height:
         return f"new view is for height {nv.height}", False
-    if nv.sender != leader(height, nv.view, n):
+    if nv.sender != leader(height, nv.view, n, passed_over):
         return f"new view from {nv.sender}, who does not lead view {nv.view}", False
     if not messages.verify(suite, chain_id, validators[nv.sender].pubkey, nv):
         return "new view has a bad signature", False

@@ -31,6 +31,14 @@ link is broken, so the shell closes it and reconnects). Frame kinds and bodies:
   block is encoded without its transactions, and their ids in order (``shell.proposals``) |
 | 0x17 | GET_TXS | ``{"ids": [bin32, ...]}`` — the transactions of a proposal the receiver lacks |
 | 0x18 | TXS_FOR | ``{"txs": [bin, ...]}`` — the answer: those the sender holds, CE-encoded |
+| 0x19 | SNAPSHOTS | ``{}`` — which certified heights can you serve a state snapshot of? |
+| 0x1A | SNAPSHOT_OFFER | ``{"low": int, "high": int}`` — any height in ``low..high``; none
+  when ``high`` is 0 (``shell.statesync``) |
+| 0x1B | SNAPSHOT_GET | ``{"height": int, "max_bytes": int}`` — the manifest of that height,
+  or ``{"nodes": [bin32, ...], "max_bytes": int}`` — the state pieces headed by these hashes
+  (``ledger.snapshot``); ``max_bytes``: the asker's bound on the answer's body |
+| 0x1C | SNAPSHOT_PART | ``{"manifest": bin}`` (empty: not served) or ``{"nodes": [[bin record,
+  [[str key, bin value], ...]], ...]}`` — pieces for a prefix of the hashes asked, in order |
 
 Handshake: each side sends HELLO with a fresh random 32-byte nonce, then AUTH: its node key's
 signature over
@@ -70,6 +78,10 @@ STATUS = 0x15
 PROPOSAL = 0x16
 GET_TXS = 0x17
 TXS_FOR = 0x18
+SNAPSHOTS = 0x19
+SNAPSHOT_OFFER = 0x1A
+SNAPSHOT_GET = 0x1B
+SNAPSHOT_PART = 0x1C
 KIND_NAMES = {
     HELLO: "hello",
     AUTH: "auth",
@@ -82,6 +94,10 @@ KIND_NAMES = {
     PROPOSAL: "proposal",
     GET_TXS: "get_txs",
     TXS_FOR: "txs_for",
+    SNAPSHOTS: "snapshots",
+    SNAPSHOT_OFFER: "snapshot_offer",
+    SNAPSHOT_GET: "snapshot_get",
+    SNAPSHOT_PART: "snapshot_part",
 }
 
 NONCE_LEN = 32
@@ -91,6 +107,7 @@ HANDSHAKE_MAX_FRAME_BYTES = 512  # HELLO and AUTH are ~100 bytes
 DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024
 MAX_GOSSIP_TXS = 10_000
 MAX_FETCH_BLOCKS = 256
+MAX_SNAPSHOT_NODES = 1024  # state pieces asked for (and answered) in one frame
 
 
 class WireError(InvalidInput):
@@ -168,6 +185,39 @@ def _check_body(kind: int, body: Any) -> None:
                 and type(pair[1]) is bytes
             ):
                 raise WireError("blocks frame must carry [block, qc] byte pairs")
+    elif kind in (SNAPSHOTS, SNAPSHOT_OFFER, SNAPSHOT_GET, SNAPSHOT_PART):
+        _check_snapshot_body(kind, body)
+
+
+def _check_snapshot_body(kind: int, body: Any) -> None:
+    """Shapes only: every piece and manifest is checked against the chain by
+    ``ledger.snapshot`` before anything in it is believed."""
+    what = KIND_NAMES[kind]
+    if kind == SNAPSHOTS:
+        exact_map(body, what, set())
+    elif kind == SNAPSHOT_OFFER:
+        m = exact_map(body, what, {"low", "high"})
+        get_int(m, "low", what)
+        get_int(m, "high", what)
+    elif kind == SNAPSHOT_GET:
+        if isinstance(body, dict) and "height" in body:
+            m = exact_map(body, what, {"height", "max_bytes"})
+            get_int(m, "height", what, minimum=1)
+            get_int(m, "max_bytes", what, minimum=1)
+        else:
+            m = exact_map(body, what, {"nodes", "max_bytes"})
+            get_int(m, "max_bytes", what, minimum=1)
+            nodes = get_list(m, "nodes", what, MAX_SNAPSHOT_NODES)
+            if not nodes or not all(type(n) is bytes and len(n) == DIGEST_LEN for n in nodes):
+                raise WireError("snapshot_get must name 1 or more 32-byte hashes")
+    elif isinstance(body, dict) and "manifest" in body:
+        # Bounded by the frame (at most the 256 MiB the config allows).
+        get_bytes(exact_map(body, what, {"manifest"}), "manifest", what, max_len=1 << 28)
+    else:
+        pieces = get_list(exact_map(body, what, {"nodes"}), "nodes", what, MAX_SNAPSHOT_NODES)
+        if not all(type(p) is list and len(p) == 2 and type(p[0]) is bytes
+                   and type(p[1]) is list for p in pieces):
+            raise WireError("snapshot_part must carry [record, leaves] pieces")
 
 
 def handshake_bytes(

@@ -10,7 +10,8 @@
   block with ``tx_root``, ``receipts_root``, ``state_root``, ``validators_hash`` and
   ``next_validators_hash`` filled in.
 - ``validate(parent, block)`` re-executes a block and compares every root; a block holding a
-  transaction already committed, one twice, one from a sender the chain does not know
+  transaction twice, one whose nonce is not its sender's next at its place in the block
+  (already committed, stale or after a gap), one from a sender the chain does not know
   (``contracts.senders``, at the parent state and the block's time), or a transaction whose
   signature does not verify is invalid. Returns ``None`` or the reason.
 - ``next_validators(block)`` is the set certifying the block after ``block``: the value of
@@ -178,8 +179,21 @@ class ChainApp:
             if tx_id in seen:
                 return f"transaction {tx_id.hex()} appears twice in the block"
             seen.add(tx_id)
-            if self.store.tx_location(tx_id) is not None:
-                return f"transaction {tx_id.hex()} is already committed"
+        # Each transaction carries its sender's next nonce at its place in the block, as an
+        # honest proposal does (``_runnable``). This also refuses any transaction already
+        # committed (its nonce is used), decided from the state alone: a node that started
+        # from a snapshot, without the ids committed below it, judges a block as an archive
+        # node does.
+        expected: dict[bytes, int] = {}
+        for tx in block.txs:
+            sender = tx.body.sender
+            if sender not in expected:
+                raw = self.tree.get(keys.nonce(sender))
+                expected[sender] = 0 if raw is None else int(encoding.decode_trusted(raw))
+            if tx.body.nonce != expected[sender]:
+                return (f"transaction {tx.tx_id(self.suite).hex()} has nonce {tx.body.nonce}; "
+                        f"its sender's next is {expected[sender]} (used, or a gap)")
+            expected[sender] += 1
         # The chain is permissioned: a key it does not know gets no nonce or receipt on it.
         for sender in {tx.body.sender for tx in block.txs}:
             if not sender_known(self.tree, sender, h.time_ms):

@@ -259,6 +259,19 @@ def _request_of(call: Call, wanted: str) -> dict[str, Any]:
 
 
 def commit(call: Call) -> None:
+    """Commit to this validator's value for an open request, in its commit phase.
+
+    Who: a validator of the request's set (the set when it was opened), key not frozen; its
+    node sends it by itself (``beacon_actions``).
+
+    Args:
+        id: the beacon request (opened by ``draw.request`` or a random ``market.select``).
+        commitment: ``Hd(0x62, CE({"chain_id", "id", "validator", "value"}))``.
+
+    A request is opened only inside ``draw.request`` and a random ``market.select``, never by
+    a call of its own (they are refused ``E_BEACON_BUSY`` while ``beacon_open_max`` requests
+    are open).
+    """
     rec = _request_of(call, "commit")
     if call.sender not in rec["validators"]:
         raise ContractError(E_FORBIDDEN, "only a validator of the request's set commits")
@@ -275,6 +288,15 @@ def commit(call: Call) -> None:
 
 
 def reveal(call: Call) -> None:
+    """Reveal the committed value in the reveal phase; checked against the commitment. The
+    last committer's reveal settles the request.
+
+    Who: a validator that committed to the request, key not frozen (sent by its node).
+
+    Args:
+        id: the beacon request.
+        value: the value committed to (``beacon_value``).
+    """
     rec = _request_of(call, "reveal")
     me = call.sender.hex()
     if me not in rec["commits"]:
@@ -294,7 +316,15 @@ def reveal(call: Call) -> None:
 
 
 def finalize(call: Call) -> None:
-    """Anyone settles a request whose reveal window is over."""
+    """Settle a request whose reveal window is over: ``final`` (seed fixed) with at least
+    f + 1 reveals, else ``failed``; validators without a reveal are counted in
+    ``beacon/missed/<pubkey hex>``.
+
+    Who: Anyone (a consumer's own call, e.g. ``draw.seat``, settles it too).
+
+    Args:
+        id: the beacon request.
+    """
     rec = _load(call, A.text(call.args, "id", max_len=128))
     now = phase(rec, call.block.height, call.now_ms)
     if now in (FINAL, FAILED):

@@ -151,7 +151,27 @@ def _guarantee_number(call: Call) -> str:
 
 
 def submit(call: Call) -> None:
-    """A sealed bid, before the deadline; one per entity and lot (a withdrawn one may return)."""
+    """Submit a sealed bid before the deadline: one per entity and lot (a withdrawn one may
+    come back). The bidder must be attested, unfrozen, not the platform operator, a related
+    party, the tenderer or its agent (``E_CONFLICT``), not debarred in the tender's kind and
+    region (``E_DEBARRED``), and hold every required qualification (``E_UNQUALIFIED``); the
+    guarantee must meet every rule of ``contracts.guarantee`` (``E_GUARANTEE_*``).
+
+    Who: a key bound to the bidding entity (attestation in force; key and entity not frozen).
+
+    Args:
+        tender_id: the tender.
+        lot: the lot number (1, 2, …).
+        file_hash: hash of the encrypted bid file (as uploaded to the platform).
+        sealed_summary: the AEAD-sealed bid summary (``contracts.sealing``: one fixed length
+            per suite, 4,136 bytes with ed25519-sha256, 4,124 with sm2-sm3).
+        commitment: ``Hd(0x60, body)`` binding chain, tender, lot, entity and both hashes
+            (``E_COMMITMENT`` when it does not).
+        guarantee (optional): the guarantee number bound to the bid ('' or absent: none,
+            allowed only when the lot requires none: ``E_GUARANTEE_MISSING``).
+
+    ``contracts.bidder.seal_bid`` computes these arguments; the receipt is the bidder's proof.
+    """
     tender, lot, uscc, slot = _start(call)
     key = bid_key(tender["tender_id"], lot, slot)
     old = call.state.get(key)
@@ -169,7 +189,21 @@ def submit(call: Call) -> None:
 
 
 def replace(call: Call) -> None:
-    """A new version of the entity's bid, before the deadline; the guarantee may change."""
+    """Replace the entity's live bid by a new version before the deadline (at most
+    ``bid_versions_max`` versions); the guarantee may change. The bidding rules of
+    ``bid.submit`` apply again.
+
+    Who: a key bound to the bidding entity (attestation in force; key and entity not frozen).
+
+    Args:
+        tender_id: the tender.
+        lot: the lot number.
+        file_hash: hash of the new encrypted bid file.
+        sealed_summary: the new sealed summary.
+        commitment: the new commitment.
+        guarantee (optional): the guarantee number now bound (a different one unbinds the
+            old).
+    """
     tender, lot, uscc, slot = _start(call)
     key = bid_key(tender["tender_id"], lot, slot)
     old = call.state.get(key)
@@ -190,7 +224,16 @@ def replace(call: Call) -> None:
 
 
 def withdraw(call: Call) -> None:
-    """Withdraw before the deadline: the slot leaves the live set, the guarantee is unbound."""
+    """Withdraw the entity's live bid before the deadline: it leaves the live set and its
+    guarantee is unbound. Only the entity is checked (a bidder debarred since may still take
+    its bid back).
+
+    Who: a key bound to the bidding entity (attestation in force; key and entity not frozen).
+
+    Args:
+        tender_id: the tender.
+        lot: the lot number.
+    """
     tender, lot, uscc, slot = _start(call, eligible=False)
     key = bid_key(tender["tender_id"], lot, slot)
     old = call.state.get(key)
@@ -254,7 +297,18 @@ def load_bid(call: Call, tender_id: str, lot: int, slot: str) -> dict[str, Any]:
 
 
 def open_(call: Call) -> None:
-    """At or after the deadline the platform names each lot's live slots; lots fail or decrypt."""
+    """Open the bids at or after the deadline: the platform names each lot's live slots,
+    checked against the lot's bid-set digest (``E_BID_SET``). A lot with fewer than
+    ``bid_min_count`` live bids fails (流标; receipt OK, guarantees released); the others
+    enter the decryption window of ``decrypt_window_ms``.
+
+    Who: the platform key that announced the tender (role `platform`, not frozen).
+
+    Args:
+        tender_id: the tender.
+        slots (array per lot of arrays of bytes[32]): each lot's live slots, distinct
+            (``contracts.bidder.open_slots`` reads them from state).
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     require_platform(call, tender)
     step(call, tender, "open")
@@ -302,7 +356,17 @@ def _check_bid_set(call: Call, tender_id: str, lot: int, slots: Any) -> list[str
 
 
 def reveal(call: Call) -> None:
-    """The bidder gives its content key; the contract decrypts and checks, once."""
+    """Reveal the bid's content key in the decryption window; the contract decrypts the
+    summary and checks the bid-file hash, once. A wrong key or a mismatch is a recorded
+    outcome (receipt OK, bid ``decrypt_failed``), not a refusal.
+
+    Who: a key bound to the bidding entity (attestation in force; key and entity not frozen).
+
+    Args:
+        tender_id: the tender.
+        lot: the lot number (a lot being opened).
+        content_key: the AEAD key of the sealed summary.
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "reveal")
     lot = args.integer(call.args, "lot", 1, 0xFFFF)
@@ -352,7 +416,14 @@ def _decrypt(
 
 
 def close(call: Call) -> None:
-    """After the window (or once every bid is decided) publish the opening record."""
+    """Close the decryption window once it is over or every bid is decided, and publish the
+    opening record (bidders, prices, statuses); silent bids become ``decrypt_failed``.
+
+    Who: the platform key that announced the tender (role `platform`, not frozen).
+
+    Args:
+        tender_id: the tender.
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     require_platform(call, tender)
     bids_by_lot = [
@@ -396,7 +467,15 @@ def slot_hex(call: Call, bid: dict[str, Any]) -> str:
 
 
 def revoke(call: Call) -> None:
-    """A bidder abandons its bid after the deadline: a fault, its guarantee becomes claimable."""
+    """Abandon the entity's bid after the deadline: a fault, its guarantee becomes claimable
+    (reason ``revoked_after_deadline``); a revoked candidate can no longer win.
+
+    Who: a key bound to the bidding entity (attestation in force; key and entity not frozen).
+
+    Args:
+        tender_id: the tender.
+        lot: the lot number.
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "revoke_bid")
     lot = args.integer(call.args, "lot", 1, 0xFFFF)

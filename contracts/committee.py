@@ -137,7 +137,8 @@ def _fill(get: StateGet, shuffle: _Shuffle, g: int, spec: DrawSpec, drawn: Drawn
 
 
 def draw_committee(get: StateGet, suite: Suite, seed: bytes, spec: DrawSpec) -> Drawn:
-    """Every group's experts, in group order then draw order."""
+    """Every group's experts, in group order then draw order: anyone recomputes the
+    committee of a draw record as ``draw_committee(get, suite, seed, spec_of(record))``."""
     drawn = Drawn([], [0] * len(spec.groups))
     for g, group in enumerate(spec.groups):
         shuffle = _Shuffle(suite, seed, g, group.pool_size)

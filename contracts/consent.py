@@ -51,7 +51,20 @@ def _dataset(call: Call) -> str:
 
 
 def grant(call: Call) -> None:
-    """``{"platform", "dataset", "scope": [purpose], "valid_to_ms"}``, in force from now."""
+    """Grant a platform access to a data set the entity owns, in force from now; a later
+    grant replaces the earlier one.
+
+    Who: a key bound to an entity whose attestation is in force (key and entity not frozen):
+    the entity grants.
+
+    Args:
+        platform: the grantee's public key, which must hold the role ``platform``
+            (``E_NOT_PLATFORM``).
+        dataset: the data set's name: lowercase ``[a-z0-9_.-]``, starting with a letter or
+            digit.
+        scope: the purposes allowed, distinct (``"*"``: any purpose).
+        valid_to_ms: end of the grant: after now, at most ``consent_max_days`` away.
+    """
     uscc = require_entity_sender(call)
     platform = A.blob(call.args, "platform", max_len=65)
     if not has_role(call.state, "platform", platform):
@@ -76,7 +89,14 @@ def grant(call: Call) -> None:
 
 
 def revoke(call: Call) -> None:
-    """``{"platform", "dataset"}``: ends the grant now."""
+    """End a grant now; the record stays, marked revoked.
+
+    Who: a key bound to the granting entity, attestation in force (key and entity not frozen).
+
+    Args:
+        platform: the grantee's public key.
+        dataset: the data set's name.
+    """
     uscc = require_entity_sender(call)
     platform = A.blob(call.args, "platform", max_len=65)
     dataset = _dataset(call)

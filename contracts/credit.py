@@ -263,9 +263,28 @@ def _scope(call: Call, name: str) -> list[str]:
 
 
 def record(call: Call) -> None:
-    """``{"uscc", "kind", "category", "level", "document_no", "basis", "scope_kinds",
-    "scope_regions", "from_ms", "to_ms", "evidence_hash"}`` (category/level: qualifications
-    only, otherwise ``""`` / 0 or absent)."""
+    """Write a credit or qualification record about an entity; its id is this transaction's
+    id (hex). A sanction kind (``sanction_kinds``) is also added to the exposure indexes.
+
+    Who: a key holding the role `credit_authority`, not frozen: the record's issuer.
+
+    Args:
+        uscc: the entity the record is about.
+        kind: one of ``KINDS``: qualification, performance, good_standing,
+            quality_enterprise, award, general_breach, serious_breach, judgment_defaulter,
+            bid_debarment, gp_debarment, tax_violation.
+        category (optional): a qualification's category; only a qualification has one.
+        level (optional): a qualification's level (a higher level is a stronger grade);
+            0 or absent for other kinds.
+        document_no: the issuer's document number, once per issuer.
+        basis: the legal basis (free text).
+        scope_kinds: tender kinds covered, distinct (``"*"``: all).
+        scope_regions: region codes covered, distinct (``"*"``: all).
+        from_ms: start of effect.
+        to_ms: end of effect (excluded), after ``from_ms`` and within the kind's bounds
+            (``E_BOUNDS``: see the module docstring).
+        evidence_hash: hash of the source evidence.
+    """
     _require_authority(call)
     a = call.args
     uscc = require_uscc(a.get("uscc"))
@@ -343,7 +362,17 @@ def _own_record(call: Call) -> tuple[str, dict[str, Any]]:
 
 
 def repair(call: Call) -> None:
-    """``{"id", "decision_no", "basis", "evidence_hash"}``: 信用修复 by the issuer."""
+    """Repair (信用修复) a negative record: it stops being in force and keeps its repair
+    decision; once only.
+
+    Who: the record's issuer (role `credit_authority`, not frozen).
+
+    Args:
+        id: the record (hex tx id).
+        decision_no: the repair decision's document number.
+        basis: its basis (free text).
+        evidence_hash: hash of the decision.
+    """
     record_id, rec = _own_record(call)
     if rec["kind"] not in NEGATIVE_KINDS:
         raise ContractError(E_STATE, f"a {rec['kind']} record cannot be repaired")
@@ -358,7 +387,16 @@ def repair(call: Call) -> None:
 
 
 def extend(call: Call) -> None:
-    """``{"id", "to_ms", "document_no"}``: a judgment-defaulter record runs longer."""
+    """Extend a judgment-defaulter record, by at most ``judgment_defaulter_months`` from its
+    current end.
+
+    Who: the record's issuer (role `credit_authority`, not frozen).
+
+    Args:
+        id: the record (hex tx id).
+        to_ms: the new end, later than the current one.
+        document_no: the extending decision's document number.
+    """
     record_id, rec = _own_record(call)
     if rec["kind"] != "judgment_defaulter":
         raise ContractError(E_STATE, "only a judgment_defaulter record can be extended")
@@ -377,7 +415,14 @@ def extend(call: Call) -> None:
 
 
 def end(call: Call) -> None:
-    """``{"id", "reason"}``: the issuer ends its record now (it stays in history)."""
+    """End a record now (e.g. a qualification certificate withdrawn); it stays in history.
+
+    Who: the record's issuer (role `credit_authority`, not frozen).
+
+    Args:
+        id: the record (hex tx id).
+        reason: why (free text).
+    """
     record_id, rec = _own_record(call)
     rec["ended_ms"] = call.now_ms
     rec["end_reason"] = A.text(call.args, "reason")

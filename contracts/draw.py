@@ -169,6 +169,28 @@ def _timing(call: Call, tender: dict[str, Any]) -> tuple[int, int]:
 
 
 def request(call: Call) -> None:
+    """Request the committee draw of a tender: at or after the bid deadline (``E_TOO_EARLY``),
+    once the tender is ``opened`` (or ``drawing`` after a draw that came out short or whose
+    beacon failed), no more than ``draw_lead_max_days`` before the evaluation starts. Opens a
+    beacon request whose subject binds everything the draw depends on; the tender moves to
+    ``drawing``.
+
+    Who: the tender's side: the platform key that announced it, or a key bound to the
+    tenderer or its agent (not frozen).
+
+    Args:
+        tender_id: the tender.
+        evaluation_start_ms: start of the evaluation, not past, at most
+            ``draw_lead_max_days`` away (``E_DRAW_TIMING``).
+        evaluation_end_ms: its end, after the start, within ``evaluation_max_days``.
+        size: the committee's size: odd, ``committee_min_size``..``committee_max_size``.
+        groups (array of {specialty, count}): 1 to ``draw_groups_max`` groups, distinct
+            specialties, count 1–99; the experts (the counts' sum) are at least
+            ``committee_expert_min_num/den`` of the committee (``E_COMMITTEE``).
+        representatives (array of public keys, optional): the tenderer's representatives,
+            exactly ``size`` minus the experts, each a key bound to the tenderer
+            (``E_COMMITTEE``).
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     require_side(call, tender)
     if call.now_ms < tender["deadline_ms"]:
@@ -248,6 +270,18 @@ def _members(draw: dict[str, Any], drawn: committee.Drawn) -> list[dict[str, Any
 
 
 def seat(call: Call) -> None:
+    """Seat the committee once the draw's beacon is final (``E_BEACON_PENDING`` before): the
+    committee is computed by ``contracts.committee`` from the seed.
+
+    Who: Anyone whose key is not frozen.
+
+    Args:
+        tender_id: the tender (a draw waiting to be seated).
+
+    Outcomes (receipt OK): ``seated`` (the tender moves to ``evaluating``), ``short`` (the
+    pool had too few eligible experts) or ``beacon_failed``; after either of the last two the
+    tender stays ``drawing`` and its side requests again (a new round).
+    """
     require_unfrozen_sender(call.state, call.sender)
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "seat")
@@ -291,6 +325,15 @@ def drawn_of(draw: dict[str, Any]) -> committee.Drawn:
 
 
 def decline(call: Call) -> None:
+    """Decline a seat before scoring anything: the same draw seats the next eligible expert
+    of the group (receipt OK); if there is none the draw is ``short`` and the tender goes back
+    to ``drawing``.
+
+    Who: a drawn expert of the seated committee, from its key (not frozen).
+
+    Args:
+        tender_id: the tender.
+    """
     from contracts.evaluation import has_scored
 
     require_unfrozen_sender(call.state, call.sender)

@@ -124,6 +124,21 @@ def _points(call: Call, tender: dict[str, Any]) -> dict[str, int]:
 
 
 def score(call: Call) -> None:
+    """Submit one score sheet for one valid (decrypted, standing) bid, in the evaluation
+    period the draw request announced; the transaction's signature is the member's
+    signature on the sheet.
+
+    Who: a member of the seated committee (an expert's key or a tenderer's representative's
+    key; not frozen).
+
+    Args:
+        tender_id: the tender.
+        lot: the lot number.
+        bidder: the bidder's USCC (a valid bid on the lot, else ``E_NOT_FOUND``).
+        points ({criterion: int}): integer points ≥ 0 for exactly the method's criteria,
+            each at most its maximum (``E_SCORE_MAX``); one sheet per member and bid
+            (``E_SHEET_TWICE``).
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "score")
     _, member = _member(call, tender)
@@ -155,6 +170,23 @@ def _require_side_or_member(call: Call, tender: dict[str, Any]) -> dict[str, Any
 
 
 def close(call: Call) -> None:
+    """Close the evaluation once every member has scored every valid bid or the evaluation
+    period is over, and the opening objection period has ended. Counted are the members who
+    scored every valid bid.
+
+    Who: the tender's side (platform key, tenderer's or agent's key) or a member of the
+    committee (not frozen).
+
+    Args:
+        tender_id: the tender.
+        candidates (any): never accepted: candidates are computed from the score sheets only
+            (``E_CANDIDATE``).
+
+    Outcomes (receipt OK): ``decided`` — a majority counted: the contract computes every
+    lot's totals, ranking and up to ``candidates_max`` candidates (``contracts.scoring``) and
+    the tender moves to ``reporting``; ``redo`` — no majority: the round is void and the
+    tender goes back to ``opened`` for a new draw.
+    """
     if "candidates" in call.args:
         raise ContractError(E_CANDIDATE, "candidates are computed from the score sheets only")
     tender = load(call, record_id(call.args, "tender_id"))
@@ -222,6 +254,16 @@ def _decide_lot(
 
 
 def report(call: Call) -> None:
+    """Post the hash of the evaluation report; a new post replaces the last and clears its
+    signatures.
+
+    Who: the tender's side (platform key, tenderer's or agent's key) or a member of the
+    committee (not frozen).
+
+    Args:
+        tender_id: the tender (``reporting``).
+        report_hash: hash of the report.
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "post_report")
     _require_side_or_member(call, tender)
@@ -234,6 +276,16 @@ def report(call: Call) -> None:
 
 
 def sign(call: Call) -> None:
+    """Sign the posted report's hash, once; the last counted member's signature moves the
+    tender to ``evaluated`` and starts the publicity.
+
+    Who: a committee member whose sheets counted (not frozen).
+
+    Args:
+        tender_id: the tender.
+        report_hash: the posted report's hash (``E_REPORT_HASH`` otherwise).
+        dissent_hash (optional): hash of a written dissent.
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     tid, round_ = tender["tender_id"], tender["eval_round"]
     step(call, tender, "sign_report")

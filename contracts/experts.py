@@ -144,6 +144,22 @@ def _require_pool(call: Call) -> None:
 
 
 def register(call: Call) -> None:
+    """Register an expert in the pool under an opaque code; it is ``active`` and indexed
+    under each of its specialties.
+
+    Who: a key holding the role `expert_pool` (the provincial pool), not frozen.
+
+    Args:
+        code: the expert's public code, new.
+        pubkey: the key the expert signs with (score sheets, report, decline); no other
+            expert's.
+        specialties: distinct specialty codes of ``[A-Za-z0-9._-]``, 1 to
+            ``expert_specialties_max``.
+        region: the region of the pool it is registered in.
+        employer: its employer's USCC (never seated on that employer's tenders).
+        relations (optional): USCCs it has declared a relation to, at most
+            ``expert_relations_max``.
+    """
     _require_pool(call)
     code = _code(call.args)
     if call.state.exists(expert_key(code)):
@@ -182,6 +198,20 @@ def _load(call: Call, code: str) -> dict[str, Any]:
 
 
 def update(call: Call) -> None:
+    """Change an expert: a new version (the old one kept with the instant it ended); only
+    the fields given change.
+
+    Who: a key holding the role `expert_pool`, not frozen.
+
+    Args:
+        code: the expert.
+        status (optional): ``active``, ``suspended`` or ``retired``.
+        specialties (optional): the new specialties (new ones are indexed).
+        region (optional): the new region.
+        employer (optional): the new employer's USCC.
+        relations (optional): relations to add (relations only grow).
+        pubkey (optional): a new signing key, no other expert's.
+    """
     _require_pool(call)
     rec = _new_version(call, _load(call, _code(call.args)))
     a = call.args
@@ -211,7 +241,13 @@ def update(call: Call) -> None:
 
 
 def declare(call: Call) -> None:
-    """The expert itself declares a relation to an entity (it will never sit on its tenders)."""
+    """Declare a relation to an entity (回避): the expert will never sit on its tenders.
+
+    Who: the expert itself, from its registered key (not frozen).
+
+    Args:
+        uscc: the related entity (not declared already; at most ``expert_relations_max``).
+    """
     require_unfrozen_sender(call.state, call.sender)
     code = code_of_key(call.state.get, call.sender)
     if code is None:

@@ -92,7 +92,10 @@ def exposure(
     scan_max: int = SCAN_MAX,
     limit_max: int = LIMIT_MAX,
 ) -> ExposurePage:
-    """The sanction records in force at ``now_ms`` matching every filter given, one page."""
+    """The sanction records in force at ``now_ms`` matching every filter given, one page.
+    Public (曝光): no reader identity is needed; ``now_ms`` is the head block's ``time_ms``;
+    ``page.to_obj()`` is ``{"records", "next_cursor", "scanned"}``; bad filters raise
+    ``ExposureQueryError`` (the API answers 400). Details in the module docstring."""
     kinds = text_set(str(param(state, "sanction_kinds")))
     _check(uscc, kind, kinds, cursor, limit, limit_max)
     records: list[dict[str, Any]] = []

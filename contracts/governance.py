@@ -259,7 +259,26 @@ def _tally(call: Call, proposal_id: int, proposal: dict[str, Any]) -> None:
 
 
 def propose(call: Call) -> None:
-    """``{"action", "payload"}`` → a new open proposal with the proposer's yes vote."""
+    """Open a governance proposal; the proposal counts as the proposer's yes vote.
+
+    Who: a key holding the role `committee`, not frozen.
+
+    Args:
+        action: one of ``ACTIONS``: ``add_validator``, ``remove_validator``, ``grant_role``,
+            ``revoke_role``, ``set_param``, ``freeze``, ``unfreeze`` and the membership
+            actions ``set_endpoint``, ``clear_endpoint``, ``rotate_validator``.
+        payload: the action's fields (below), checked now and again when the proposal
+            executes.
+
+    Payloads: ``add_validator {name, pubkey}``, ``remove_validator {pubkey}`` (never below
+    ``min_validators``), ``grant_role`` / ``revoke_role {role, member}`` (the committee never
+    becomes empty), ``set_param {name, value}`` (a known name, a value of its type and bounds;
+    a demo-only parameter leaves its default only on a demonstration chain, else
+    ``E_DEMO_ONLY``), ``freeze {subject, reason}`` / ``unfreeze {subject}`` (a USCC or a
+    public key's lowercase hex), ``set_endpoint {pubkey, host, port, kind}``,
+    ``clear_endpoint {pubkey}``, ``rotate_validator {old, new, new_sig}``
+    (``contracts.membership``). With a committee of one the proposal executes at once.
+    """
     _require_member(call)
     action = A.text(call.args, "action", max_len=32)
     if action not in ACTIONS:
@@ -285,7 +304,19 @@ def propose(call: Call) -> None:
 
 
 def vote(call: Call) -> None:
-    """``{"id", "approve": bool}``: one vote per member per proposal."""
+    """Vote on an open proposal: one vote per member per proposal, until it expires.
+
+    Who: a key holding the role `committee`, not frozen; only votes of current members count.
+
+    Args:
+        id: the proposal (``gov/proposal/<id>``).
+        approve (bool): yes or no.
+
+    The vote that reaches ``ceil(n × gov_threshold_pct / 100)`` yes votes executes the
+    action in this transaction (its payload checked again: if the chain changed so that it is
+    no longer allowed, this vote is refused with the action's code and the proposal stays
+    open); the vote that makes the threshold unreachable rejects it.
+    """
     _require_member(call)
     proposal_id = A.integer(call.args, "id")
     approve = call.args.get("approve")

@@ -108,7 +108,24 @@ def _save(call: Call, record: dict[str, Any]) -> None:
 
 
 def issue(call: Call) -> None:
-    """A whitelisted, unfrozen guarantor issues a guarantee for one tender lot."""
+    """Issue an electronic guarantee for one tender lot; anyone can verify it by number.
+
+    Who: a key holding the role `guarantor` (the whitelist), not frozen: the issuer.
+
+    Args:
+        number: the guarantee number, new on the chain.
+        tender_id: the tender (not archived).
+        lot: the lot number.
+        principal: the bidder's USCC.
+        beneficiary: the tenderer's USCC.
+        amount_fen: the amount, positive.
+        valid_from_ms: start of validity.
+        valid_to_ms: end of validity, after the start.
+        file_hash: hash of the guarantee file.
+
+    Whether it fits a bid (amount, parties, validity through bid validity) is checked when a
+    bid binds it (``bid.submit``).
+    """
     require_unfrozen_sender(call.state, call.sender)
     call.require_role("guarantor")
     a = call.args
@@ -263,7 +280,17 @@ def _guarded_tender(call: Call, g: dict[str, Any]) -> dict[str, Any]:
 
 
 def claim(call: Call) -> None:
-    """The beneficiary claims, once, at most the amount, for a listed reason that holds."""
+    """Claim a bound guarantee, once, at most its amount, for a listed reason that the chain
+    shows holds (``E_CLAIM`` otherwise).
+
+    Who: a key bound to the beneficiary (the tenderer; not frozen).
+
+    Args:
+        number: the guarantee number.
+        reason: ``revoked_after_deadline``, ``decrypt_failed``, ``refused_to_sign`` or
+            ``collusion``.
+        amount_fen: the amount claimed, 1 to the guarantee's amount.
+    """
     g = _load(call, record_id(call.args, "number"))
     tender = _guarded_tender(call, g)
     require_unfrozen_sender(call.state, call.sender)
@@ -289,7 +316,14 @@ def claim(call: Call) -> None:
 
 
 def release(call: Call) -> None:
-    """Release by hand: the issuer (no claim reason may hold) or the beneficiary (a waiver)."""
+    """Release a guarantee by hand. The issuer may release an unbound one, or a bound one
+    once the tender is decided and no claim reason holds; the beneficiary may always waive.
+
+    Who: the issuer's key, or a key bound to the beneficiary (not frozen).
+
+    Args:
+        number: the guarantee number (issued or bound, not released or claimed).
+    """
     g = _load(call, record_id(call.args, "number"))
     tender = _guarded_tender(call, g)
     require_unfrozen_sender(call.state, call.sender)

@@ -158,8 +158,24 @@ def _unbind(call: Call, att: dict[str, Any], pubkey: bytes) -> None:
 
 
 def attest(call: Call) -> None:
-    """``{"uscc", "name", "entity_type", "cert_issuer", "cert_serial", "valid_from_ms",
-    "valid_to_ms", "keys": [pubkey]}``."""
+    """Attest an entity, or renew its attestation (the one replaced goes to
+    ``id/history/<uscc>/<version>`` and its keys are unbound first).
+
+    Who: a key holding the role `attestor`, not frozen; while another attestor's attestation
+    of the entity is in force, only that attestor (``E_EXISTS`` otherwise).
+
+    Args:
+        uscc: the entity.
+        name: its registered name.
+        entity_type: e.g. enterprise, public institution.
+        cert_issuer: who issued the certificate the attestation rests on.
+        cert_serial: that certificate's serial number.
+        valid_from_ms: start of validity.
+        valid_to_ms: end of validity (excluded): after the start, at most
+            ``attestation_max_days`` later.
+        keys (array of public keys): bound to the entity now, distinct; none bound to another
+            entity in force; at most ``keys_per_entity_max``.
+    """
     _require_attestor(call)
     a = call.args
     uscc = require_uscc(a.get("uscc"))
@@ -207,7 +223,15 @@ def attest(call: Call) -> None:
 
 
 def bind_key(call: Call) -> None:
-    """``{"uscc", "pubkey"}`` by the attestor of the current attestation."""
+    """Bind one more key to an entity whose attestation is in force.
+
+    Who: the attestor of the current attestation (role `attestor`, not frozen).
+
+    Args:
+        uscc: the entity.
+        pubkey: the key; not bound to another entity in force, at most
+            ``keys_per_entity_max`` keys per entity.
+    """
     _require_attestor(call)
     uscc = require_uscc(call.args.get("uscc"))
     att = _current(call, uscc)
@@ -220,7 +244,15 @@ def bind_key(call: Call) -> None:
 
 
 def unbind_key(call: Call) -> None:
-    """``{"uscc", "pubkey"}`` by the attestor, or by any key bound to the entity."""
+    """Unbind a key from an entity: a lost or leaked key is cut off at once.
+
+    Who: the attestor of the current attestation (role `attestor`, not frozen), or any key
+    bound to the entity itself (without waiting for the attestor).
+
+    Args:
+        uscc: the entity.
+        pubkey: the key to unbind (bound to this entity).
+    """
     uscc = require_uscc(call.args.get("uscc"))
     att = _current(call, uscc)
     pubkey = A.blob(call.args, "pubkey", max_len=65)
@@ -234,7 +266,17 @@ def unbind_key(call: Call) -> None:
 
 
 def rotate_key(call: Call) -> None:
-    """``{"new_key", "new_key_sig"}`` from a bound key: the new key replaces the sender."""
+    """Replace the sending key by a new one in one step (the sender is unbound, the new key
+    bound).
+
+    Who: a key bound to an entity whose attestation is in force; key and entity not frozen.
+
+    Args:
+        new_key: the new public key (not bound to another entity in force).
+        new_key_sig: the new key's signature over
+            ``0x6F ‖ CE({"chain_id", "uscc", "old_key", "new_key"})`` (``rotation_message``):
+            proof that the entity holds it.
+    """
     require_unfrozen_sender(call.state, call.sender)
     uscc = entity_of_key(call.state, call.sender, call.now_ms)
     if uscc is None:
@@ -253,7 +295,14 @@ def rotate_key(call: Call) -> None:
 
 
 def revoke(call: Call) -> None:
-    """``{"uscc", "reason"}`` by the attestor of the current attestation."""
+    """Revoke the current attestation from this block on; the record stays, marked revoked.
+
+    Who: the attestor of the current attestation (role `attestor`, not frozen).
+
+    Args:
+        uscc: the entity.
+        reason: why (free text, public).
+    """
     _require_attestor(call)
     uscc = require_uscc(call.args.get("uscc"))
     att = _current(call, uscc)

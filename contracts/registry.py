@@ -2,6 +2,10 @@
 
 Every node of a chain must run the same list (the same calls, the same code), or the nodes'
 state roots part ways at the first transaction they treat differently.
+
+``contracts/CALLS.md`` documents every call of this list (``python -m contracts.reference
+--write`` regenerates it from the handlers and their docstrings; a test fails when a call is
+added without its documentation).
 """
 
 from __future__ import annotations

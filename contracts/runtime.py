@@ -14,6 +14,8 @@ block overlay and returns the block's writes and receipts. For each transaction:
 
 Signatures are not checked here: the node checks each transaction's signature once, on entry
 to the pool or when a proposed block brings one it has not seen, before execution.
+
+The calls themselves, their arguments, senders and codes: ``contracts/CALLS.md``.
 """
 
 from __future__ import annotations

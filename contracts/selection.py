@@ -127,6 +127,26 @@ def _select_at(call: Call, rec: dict[str, Any], start: int, action: str) -> None
 
 
 def request(call: Call) -> None:
+    """Post a selection request for an item. ``direct`` selects the named agency at once;
+    the other methods take responses until ``window_end_ms``.
+
+    Who: a key bound to the project owner (an attested entity; key and entity not frozen).
+
+    Args:
+        request_id: the request's id, new: 1–64 of ``[A-Za-z0-9._-]``.
+        item: the item's code (active).
+        budget_fen: the budget (for ``direct`` at most ``market_direct_max_fen``:
+            ``E_DIRECT_CEILING``).
+        fiscal (bool): paid by fiscal funds (then the supermarket is mandatory:
+            ``market.cancel`` is refused).
+        method: ``direct``, ``random``, ``lowest_price`` or ``quality_price``.
+        agency (optional): ``direct`` only: the agency selected, in good standing for the
+            item (``E_AGENCY``), not the owner.
+        window_end_ms (optional): not ``direct``: end of the response window, at least
+            ``market_response_min_days`` away (``E_WINDOW``).
+        quality_points (optional): ``quality_price`` only: the points of 100 given to
+            quality (the rest to price).
+    """
     owner = require_entity_sender(call)
     a = call.args
     request_id = A.text(a, "request_id", max_len=64)
@@ -202,6 +222,16 @@ def _window(call: Call) -> int:
 
 
 def respond(call: Call) -> None:
+    """Respond to an open request within its window, once, at a price at most the budget
+    (at most ``market_responses_max`` responses).
+
+    Who: a key bound to an agency in good standing for the item (attested, not frozen,
+    registered, qualified now, not suspended: ``E_AGENCY``), not the owner.
+
+    Args:
+        request_id: the request.
+        price_fen: the price offered.
+    """
     uscc = require_entity_sender(call)
     rec = _load(call, None)
     if rec["status"] != OPEN or call.now_ms >= rec["window_end_ms"]:
@@ -285,6 +315,18 @@ def _recent_ratings(call: Call, uscc: str) -> tuple[int, int]:
 
 
 def select(call: Call) -> None:
+    """Select an agency once the response window is over: the first of the method's order
+    still in good standing. ``random`` first opens a request on the validators' beacon and
+    is called again once it is final (``E_BEACON_PENDING`` before).
+
+    Who: Anyone.
+
+    Args:
+        request_id: the request.
+
+    Outcomes (receipt OK): ``selected``, ``drawing`` (random: the beacon was opened) or
+    ``failed`` (no response, or none in good standing).
+    """
     rec = _load(call, "select")
     if call.now_ms < rec["window_end_ms"]:
         raise ContractError(E_TOO_EARLY, "the response window is still open")
@@ -309,6 +351,13 @@ def _agency_of_request(call: Call, rec: dict[str, Any]) -> str:
 
 
 def confirm(call: Call) -> None:
+    """Confirm the selection within ``market_confirm_days`` (``E_CONFIRM_LATE`` after).
+
+    Who: a key bound to the selected agency (attested, not frozen).
+
+    Args:
+        request_id: the request.
+    """
     uscc = require_entity_sender(call)
     rec = _load(call, "confirm")
     if uscc != _agency_of_request(call, rec):
@@ -321,6 +370,14 @@ def confirm(call: Call) -> None:
 
 
 def next_(call: Call) -> None:
+    """Once the confirmation period is over, select the next agency of the same order still
+    in good standing (receipt OK: ``selected``, or ``failed`` when none is left).
+
+    Who: Anyone.
+
+    Args:
+        request_id: the request.
+    """
     rec = _load(call, "next")
     if call.now_ms < rec["confirm_by_ms"]:
         raise ContractError(E_TOO_EARLY, "the selected agency may still confirm")
@@ -337,6 +394,14 @@ def _owner_request(call: Call, wanted: str) -> dict[str, Any]:
 
 
 def record_contract(call: Call) -> None:
+    """Record the contract signed with the confirmed agency.
+
+    Who: a key bound to the request's owner (attested, not frozen).
+
+    Args:
+        request_id: the request.
+        contract_hash: hash of the contract.
+    """
     rec = _owner_request(call, "contract")
     rec["contract_hash"] = A.blob(call.args, "contract_hash", length=HASH_LEN)
     SELECTION.advance(rec, "contract")
@@ -345,6 +410,16 @@ def record_contract(call: Call) -> None:
 
 
 def rate(call: Call) -> None:
+    """Rate the agency at completion; ``market_low_ratings_count`` ratings of at most
+    ``market_low_rating_max`` within ``market_low_ratings_months`` suspend it for
+    ``market_suspension_months``.
+
+    Who: a key bound to the request's owner (attested, not frozen).
+
+    Args:
+        request_id: the request (contracted).
+        rating: 1 to ``market_rating_max``.
+    """
     rec = _owner_request(call, "rate")
     rating = A.integer(call.args, "rating", 1, int(call.param("market_rating_max")))
     rec["rating"] = rating
@@ -362,6 +437,14 @@ def rate(call: Call) -> None:
 
 
 def cancel(call: Call) -> None:
+    """Cancel a request before its contract; refused for one paid by fiscal funds
+    (``E_FISCAL``: the owner can't drop it to hire outside the supermarket).
+
+    Who: a key bound to the request's owner (attested, not frozen).
+
+    Args:
+        request_id: the request.
+    """
     rec = _owner_request(call, "cancel")
     if rec["fiscal"]:
         raise ContractError(E_FISCAL, "a request paid by fiscal funds can't leave the supermarket")

@@ -175,6 +175,16 @@ def _require_admin(call: Call) -> None:
 
 
 def add_item(call: Call) -> None:
+    """Add a service item to the catalogue (active).
+
+    Who: a key holding the role `supermarket_admin`, not frozen.
+
+    Args:
+        code: the item's unified code, new.
+        name: its name.
+        required (array of {category, min_level}): the qualifications an agency must hold
+            in force, at most ``market_required_max`` (levels 0–100).
+    """
     _require_admin(call)
     code = _code(call.args, "code")
     if call.state.exists(item_key(code)):
@@ -191,6 +201,17 @@ def add_item(call: Call) -> None:
 
 
 def update_item(call: Call) -> None:
+    """Change a catalogue item; only the fields given change.
+
+    Who: a key holding the role `supermarket_admin`, not frozen.
+
+    Args:
+        code: the item.
+        name (optional): its new name.
+        required (array of {category, min_level}, optional): its new required
+            qualifications.
+        active (bool, optional): false takes it out of use (no registrations, no requests).
+    """
     _require_admin(call)
     code = _code(call.args, "code")
     item = load_item(call.state, code)
@@ -210,6 +231,15 @@ def update_item(call: Call) -> None:
 
 
 def register(call: Call) -> None:
+    """Register the agency for an item: once, valid for every platform on the chain
+    (一地入驻，全省共用), while it holds every qualification the item requires
+    (``E_UNQUALIFIED``) and is not suspended (``E_SUSPENDED_AGENCY``).
+
+    Who: a key bound to the agency (attestation in force; key and entity not frozen).
+
+    Args:
+        item: the item's code (active).
+    """
     uscc = require_entity_sender(call)
     code = _code(call.args, "item")
     item = load_item(call.state, code)

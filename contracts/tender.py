@@ -52,7 +52,7 @@ E_SALE_SHORT = "E_SALE_SHORT"  # documents on sale for fewer than the minimum da
 E_DEADLINE_EARLIER = "E_DEADLINE_EARLIER"  # a deadline may never move earlier
 E_AMEND_LATE = "E_AMEND_LATE"  # an amendment that affects bids, too close to the deadline
 E_GUARANTEE_RULE = "E_GUARANTEE_RULE"  # a lot's required guarantee breaks the 2% / cap rule
-E_CANDIDATE = "E_CANDIDATE"  # a winner that is not a standing candidate
+E_CANDIDATE = "E_CANDIDATE"  # a winner that is not a standing candidate, or candidates named
 E_REPLY_LATE = "E_REPLY_LATE"  # the reply period is over (a supervisor may still rule)
 E_ISSUE_START = "E_ISSUE_START"  # the document issue start is before the announcing block
 
@@ -191,7 +191,40 @@ def _uscc_list(call: Call, name: str) -> list[str]:
 
 
 def announce(call: Call) -> None:
-    """A platform registers a tender for a tenderer (DOMAIN.md lifecycle step 1)."""
+    """Announce a tender for a tenderer (DOMAIN.md lifecycle step 1); it starts ``bidding``.
+
+    Who: a key holding the role `platform`, not frozen; it becomes the tender's platform.
+
+    Args:
+        tender_id: the tender's id, new on the chain.
+        rules: the rule set: ``bidding-law`` or ``gov-procurement`` (its periods).
+        kind: one of ``tender_kinds`` (works, goods, services, land, mining).
+        region: the region code (matched exactly by credit scopes and expert regions).
+        tenderer: the tenderer's USCC.
+        agent (optional): the tenderer's agent's USCC ('' or absent: none).
+        platform_uscc: the USCC of the platform operator (it and its related parties may
+            not bid).
+        related_parties (optional): USCCs related to the platform operator (may not bid).
+        doc_hash: hash of the tender documents.
+        issue_start_ms: the documents' issue start, not before this block (``E_ISSUE_START``).
+        doc_sale_end_ms: end of document sale, at least ``doc_sale_min_days`` after the issue
+            start (``E_SALE_SHORT``).
+        deadline_ms: the bid deadline (= opening time), in the future and at least
+            ``bid_min_days`` after the issue start (``E_DEADLINE_SHORT``).
+        validity_days: how long bids stay valid after the deadline.
+        lots (array of {name, estimated_price_fen, guarantee_fen}): 1 to
+            ``tender_lots_max`` lots; a lot's required guarantee is at most 2%
+            (``guarantee_max_bp``) of its estimated price and ``guarantee_cap_fen`` for
+            ``guarantee_cap_kinds`` (``E_GUARANTEE_RULE``).
+        qualifications (array of {category, min_level}, optional): at most 16 required
+            qualifications (levels 0–100).
+        method (map, optional): the evaluation method ``{formula, price_points, criteria,
+            bonus}`` (``contracts.method``; its maxima sum to ``score_total_points``, the
+            bonus at most ``bonus_max_points``, else ``E_METHOD``); absent: all points on
+            price.
+        cross_region (bool, optional): at least ``cross_region_min_num/den`` of the experts
+            come from other regions' pools (default false).
+    """
     require_unfrozen_sender(call.state, call.sender)
     call.require_role("platform")
     a = call.args
@@ -325,7 +358,20 @@ def _qualifications(call: Call) -> list[dict[str, Any]]:
 
 
 def amend(call: Call) -> None:
-    """Clarify or amend the documents; a late amendment must move the deadline (step 2)."""
+    """Clarify or amend the documents, before the deadline (step 2); an amendment that can
+    affect bids needs the deadline ``amend_min_days`` away, moving it if need be.
+
+    Who: the tender's side: the platform key that announced it, or a key bound to the
+    tenderer or its agent (not frozen).
+
+    Args:
+        tender_id: the tender.
+        doc_hash: hash of the amended documents.
+        affects_bids (bool): whether the change can affect bids.
+        new_deadline_ms (optional): a new deadline, never earlier than the current one
+            (``E_DEADLINE_EARLIER``); absent: unchanged.
+        method (map, optional): a new evaluation method, only with ``affects_bids: true``.
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     require_side(call, tender)
     step(call, tender, "amend")
@@ -367,7 +413,20 @@ def amend(call: Call) -> None:
 
 
 def object_(call: Call) -> None:
-    """An entity objects at one of the four stages; the tender's next step waits for it."""
+    """Object at one of the four stages; while an objection is open the tender's next step
+    waits (``E_OBJECTION_OPEN``).
+
+    Who: a key bound to any attested entity (key and entity not frozen).
+
+    Args:
+        tender_id: the tender.
+        stage: ``documents`` (before the deadline, until ``doc_objection_before_days``
+            before it and, where set, within ``doc_objection_days`` of the issue start),
+            ``opening`` (within ``opening_objection_ms`` of the opening record),
+            ``candidates`` (during the publicity) or ``result`` (within
+            ``result_objection_days`` of the award).
+        reason_hash: hash of the written objection.
+    """
     uscc = require_entity_sender(call)
     tender = load(call, record_id(call.args, "tender_id"))
     stage = args.text(call.args, "stage", max_len=16)
@@ -406,7 +465,16 @@ def _objection(call: Call, tender: dict[str, Any]) -> tuple[int, dict[str, Any]]
 
 
 def reply(call: Call) -> None:
-    """The tender's side answers an open objection within the reply period."""
+    """Answer an open objection within ``reply_days`` of it (after that a supervisor rules:
+    ``E_REPLY_LATE``).
+
+    Who: the tender's side (platform key, tenderer's or agent's key; not frozen).
+
+    Args:
+        tender_id: the tender.
+        n: the objection's number (1, 2, …).
+        reply_hash: hash of the written reply.
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     require_side(call, tender)
     step(call, tender, "reply")
@@ -425,7 +493,15 @@ def reply(call: Call) -> None:
 
 
 def rule(call: Call) -> None:
-    """A supervisor decides an objection (once): ``upheld`` or ``dismissed``."""
+    """Decide an objection, open or replied, once.
+
+    Who: a key holding the role `supervisor`, not frozen.
+
+    Args:
+        tender_id: the tender.
+        n: the objection's number.
+        ruling: ``upheld`` or ``dismissed``.
+    """
     require_supervisor(call)
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "rule")
@@ -445,6 +521,13 @@ def rule(call: Call) -> None:
 
 
 def suspend(call: Call) -> None:
+    """Suspend a tender: its next steps wait (``E_SUSPENDED``) until it is resumed.
+
+    Who: a key holding the role `supervisor`, not frozen.
+
+    Args:
+        tender_id: the tender (not suspended already).
+    """
     require_supervisor(call)
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "suspend")
@@ -456,6 +539,13 @@ def suspend(call: Call) -> None:
 
 
 def resume(call: Call) -> None:
+    """Resume a suspended tender.
+
+    Who: a key holding the role `supervisor`, not frozen.
+
+    Args:
+        tender_id: the tender (suspended).
+    """
     require_supervisor(call)
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "resume")
@@ -467,7 +557,16 @@ def resume(call: Call) -> None:
 
 
 def find_collusion(call: Call) -> None:
-    """A supervisor records collusion by a bidder (its guarantee becomes claimable)."""
+    """Record collusion by a bidder in this tender: its guarantee becomes claimable
+    (reason ``collusion``).
+
+    Who: a key holding the role `supervisor`, not frozen.
+
+    Args:
+        tender_id: the tender.
+        uscc: the colluding bidder (once per tender).
+        evidence_hash: hash of the finding.
+    """
     require_supervisor(call)
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "find_collusion")
@@ -487,7 +586,16 @@ def find_collusion(call: Call) -> None:
 
 
 def award(call: Call) -> None:
-    """Award each open lot to one of its candidates; losers' guarantees are released."""
+    """Award each opened lot to one of its standing candidates, once the publicity is over
+    with no objection open; the other standing bids' guarantees are released.
+
+    Who: the tender's side (platform key, tenderer's or agent's key; not frozen).
+
+    Args:
+        tender_id: the tender.
+        winners (array of USCC or '', one per lot): each lot's winner, a candidate whose bid
+            still stands (``E_CANDIDATE``); ``''`` only for a lot without standing candidates.
+    """
     from contracts import guarantee
 
     tender = load(call, record_id(call.args, "tender_id"))
@@ -516,7 +624,15 @@ def award(call: Call) -> None:
 
 
 def record_contract(call: Call) -> None:
-    """The signed contract's hash, within the contract period; winners' guarantees released."""
+    """Record the signed contract within ``contract_days`` of the award; the winners'
+    guarantees are released.
+
+    Who: the tender's side (platform key, tenderer's or agent's key; not frozen).
+
+    Args:
+        tender_id: the tender.
+        contract_hash: hash of the signed contract.
+    """
     from contracts import guarantee
 
     tender = load(call, record_id(call.args, "tender_id"))
@@ -530,7 +646,15 @@ def record_contract(call: Call) -> None:
 
 
 def archive(call: Call) -> None:
-    """Freeze the tender for good: every later call naming it is refused."""
+    """Archive the tender for good: every later call naming it is refused (``E_ARCHIVED``).
+    From ``contracted`` or ``failed``, or from ``awarded`` once the contract period is over
+    (the winner never signed); never with an objection open.
+
+    Who: the tender's side (platform key, tenderer's or agent's key; not frozen).
+
+    Args:
+        tender_id: the tender.
+    """
     tender = load(call, record_id(call.args, "tender_id"))
     require_side(call, tender)
     step(call, tender, "archive")

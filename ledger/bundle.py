@@ -125,12 +125,8 @@ def certified_at(store: BlockStore, height: int | None = None) -> Certified:
     genesis = _need(store.header(0), 0)
     chain = []
     for change in store.validator_change_heights(target - 1):
-        change_qc = store.qc(change)
-        if change_qc is None:
-            # A change in the genesis block itself cannot happen (init checks it).
-            raise LookupError(f"no QC stored for the validator change at block {change}")
-        chain.append(ChainEntry(_need(store.header(change), change), change_qc,
-                                store.validators_at(change + 1)))
+        # Held in full, or (below a snapshot-started store's base) as the certificate chain.
+        chain.append(ChainEntry(*store.change_entry(change)))
         if len(chain) > MAX_VALIDATOR_CHAIN:
             raise LookupError(f"more than {MAX_VALIDATOR_CHAIN} validator changes to prove")
     return Certified(header.chain_id, genesis.hash(store.suite), header, qc, tuple(chain))

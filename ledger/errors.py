@@ -2,7 +2,8 @@
 
 Two kinds, as in h11: ``InvalidInput`` is bad bytes or values from outside (a peer, a client,
 a file) and always says what failed; ``CorruptStore`` is data of our own that fails its
-check on load, which must stop the node rather than be served.
+check on load, which must stop the node rather than be served. ``HistoryPruned`` is a
+lookup below the oldest height a node keeps: neither bad input nor damage.
 """
 
 
@@ -28,3 +29,16 @@ class ProofError(InvalidInput):
 
 class CorruptStore(RuntimeError):
     """Stored data that fails its hash or consistency check: never served."""
+
+
+class HistoryPruned(LookupError):
+    """A height below the oldest one this node holds or serves: not absent from the chain,
+    only from here (a store started from a snapshot, or a node keeping recent heights only).
+    ``oldest`` is the oldest height held; the HTTP API answers 410 Gone with the message."""
+
+    def __init__(self, height: int, oldest: int, what: str = "height") -> None:
+        super().__init__(
+            f"{what} {height} is below the oldest height this node keeps ({oldest}): "
+            f"ask an archive node")
+        self.height = height
+        self.oldest = oldest

@@ -7,6 +7,9 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
 |---|---|---|
 | ``m/head`` | — | CE ``{"height": int, "hash": bin32}``, the last complete block |
 | ``m/genesis`` | — | CE of the genesis document the chain was created from |
+| ``m/base`` | — | CE ``{"height": int}``: the lowest height held in full besides genesis (a store
+  started from a snapshot, ``ledger.snapshot``); absent: 0, every height is held |
+| ``m/paths`` | — | CE ``{"height": int}``: ``sp/`` names every key of every root from this height |
 | ``b/`` | height | CE block (header and txs) |
 | ``q/`` | height | CE QC of that block (absent at genesis) |
 | ``h/`` | block hash | height |
@@ -18,6 +21,10 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
 | ``sv/`` | value hash | CE of a state value (content-addressed, so past heights stay readable) |
 | ``sk/`` | utf8 key | CE of the head value of a state key (checked against the tree on read) |
 | ``sr/`` | height | state root after that block |
+| ``sp/`` | key path | UTF-8 of the state key whose path it is (never deleted: names the keys of
+  past roots, so a snapshot of any held root can be served) |
+| ``vh/`` | height | CE header of a validator change below ``m/base`` (with its QC under ``q/``
+  and the next set under ``v/``): the certificate chain a snapshot-started store keeps |
 | ``c/`` | consensus part | the replica's own durable consensus data (votes, certificates) |
 """
 
@@ -25,6 +32,8 @@ from __future__ import annotations
 
 HEAD = b"m/head"
 GENESIS = b"m/genesis"
+BASE = b"m/base"
+PATH_INDEX_FROM = b"m/paths"
 BLOCK = b"b/"
 QC = b"q/"
 BLOCK_BY_HASH = b"h/"
@@ -36,6 +45,8 @@ STATE_NODE = b"sn/"
 STATE_VALUE = b"sv/"
 STATE_HEAD = b"sk/"
 STATE_ROOT = b"sr/"
+STATE_KEY_BY_PATH = b"sp/"
+CHANGE_HEADER = b"vh/"
 CONSENSUS = b"c/"
 
 
@@ -89,6 +100,14 @@ def state_head_key(key: str) -> bytes:
 
 def state_root_key(height: int) -> bytes:
     return STATE_ROOT + height_bytes(height)
+
+
+def state_key_by_path_key(path: bytes) -> bytes:
+    return STATE_KEY_BY_PATH + path
+
+
+def change_header_key(height: int) -> bytes:
+    return CHANGE_HEADER + height_bytes(height)
 
 
 def consensus_key(part: bytes) -> bytes:

@@ -13,13 +13,16 @@ Storage (``ledger.schema``), all written into the caller's block ``WriteBatch``:
 | ``state_value_key(vh)`` | CE bytes of a value, addressed by ``Hd(0x12, CE)`` |
 | ``state_head_key(key)`` | CE bytes of the key's value at the newest root (deleted with the key) |
 | ``state_root_key(height)`` | the root after the block at ``height`` |
+| ``state_key_by_path_key(p)`` | UTF-8 of the key whose path is ``p`` (written with its value) |
 
 Chunks of 3 levels make a block's update write about a third as many records as it changes
 nodes (at 1M keys ~3,800 records instead of ~11,400 for 1,000 keys), which is what
 LevelDB's per-record cost follows. A node below a chunk's top is read through its chunk's
 top, which a walk down always passes. Chunks and values are content-addressed and never
 deleted, so every past root stays readable and provable (an archive node; no pruning). The
-empty tree is ``ZERO`` and is never stored.
+key-by-path records are never deleted either: with them every past root's keys can be named,
+which is what serving a snapshot of that root needs (``ledger.snapshot``). The empty tree is
+``ZERO`` and is never stored.
 
 Life of a block's update::
 
@@ -268,7 +271,7 @@ class StateTree:
         if type(height) is not int or height < 0:
             raise InvalidInput(f"height must be a non-negative integer, got {height!r}")
         parent = self.root
-        paths, infos, values, heads, encoded_keys = self._prepare(writes)
+        paths, infos, values, heads, encoded_keys, named = self._prepare(writes)
         self.stages += 1
         nodes: NodeMap = self.kernel.new_store()
         chunks: dict[bytes, bytes] = {}
@@ -294,6 +297,8 @@ class StateTree:
         head_prefix = schema.STATE_HEAD  # ``schema.state_head_key`` on the encoded keys
         ops += [(head_prefix + key, head)
                 for key, head in zip(encoded_keys, heads.values(), strict=True)]
+        path_prefix = schema.STATE_KEY_BY_PATH  # ``schema.state_key_by_path_key``
+        ops += [(path_prefix + path, key) for path, key in named]
         ops.append((schema.state_root_key(height), new_root))
         layer = _Layer(new_root, nodes, chunks, values, heads, pinned_old, deep)
         # ``heads`` is a copy: the caller may reuse its dict, and adopting checks these writes.
@@ -343,10 +348,11 @@ class StateTree:
 
     def _prepare(self, writes: Mapping[str, bytes | None]) -> tuple[
             list[bytes], list[bytes | None], dict[bytes, bytes], dict[str, bytes | None],
-            list[bytes]]:
-        """The writes sorted by path as (paths, INFOs), the values by hash, the head values
-        and the keys' UTF-8 bytes (in the order of ``writes``). Comprehensions, not a loop
-        of appends: this runs for every key of every block."""
+            list[bytes], list[tuple[bytes, bytes]]]:
+        """The writes sorted by path as (paths, INFOs), the values by hash, the head values,
+        the keys' UTF-8 bytes (in the order of ``writes``) and ``(path, UTF-8 key)`` of the
+        keys written with a value. Comprehensions, not a loop of appends: this runs for
+        every key of every block."""
         heads = dict(writes)
         if any(type(key) is not str for key in heads):
             bad = next(key for key in heads if type(key) is not str)
@@ -367,8 +373,10 @@ class StateTree:
         infos = [None if value is None else path + next_digest()
                  for path, value in zip(paths, values_in_order, strict=True)]
         order = sorted(range(len(paths)), key=paths.__getitem__)
+        named = [(path, key) for path, key, value in zip(paths, encoded, values_in_order,
+                                                          strict=True) if value is not None]
         return ([paths[at] for at in order], [infos[at] for at in order],
-                dict(zip(value_digests, live, strict=True)), heads, encoded)
+                dict(zip(value_digests, live, strict=True)), heads, encoded, named)
 
     def _ref(self, node: bytes) -> tuple[bytes, bytes | None]:
         """A root as a subtree reference (its INFO read from the node itself)."""

@@ -30,7 +30,13 @@ tree's (``state_value``, through ``StateTree.get``), a recorded head state root 
 the head header's (refused at open): ``CorruptStore``, never returned. LevelDB's own
 checksums are on as well (``ledger.kv``).
 
-Heights beyond the head read as ``None``. Validator sets: ``validators_at(h)`` is the set
+Heights beyond the head read as ``None``. A store started from a snapshot at height ``B``
+(``ledger.snapshot``) holds genesis, block ``B`` and everything after it in full, and of the
+heights below ``B`` only the validator changes' headers, QCs and next sets (the certificate
+chain a proof bundle carries); ``base`` is ``B`` (0 for a store grown from genesis), and a
+read of a block, header, QC, receipts or state root strictly between 0 and ``base`` raises
+``HistoryPruned`` naming the oldest height held, never ``None`` (the block exists, just not
+here). Validator sets: ``validators_at(h)`` is the set
 that certifies block ``h``; after block ``h`` is committed ``validators_at(h + 1)`` exists
 (the set for the next proposal). Heights where the set changes (``next_validators_hash !=
 validators_hash``) are indexed under ``schema.VALIDATOR_CHANGE`` for proof bundles.
@@ -57,7 +63,7 @@ from ledger.block import (
     verify_qc,
 )
 from ledger.crypto import DIGEST_LEN, ZERO_HASH, Suite
-from ledger.errors import CorruptStore, InvalidInput, ProofError
+from ledger.errors import CorruptStore, HistoryPruned, InvalidInput, ProofError
 from ledger.kv import KV
 from ledger.smt import StagedUpdate, StateTree, stored_root
 from ledger.tx import Receipt, SignedTx
@@ -82,11 +88,13 @@ class BlockStore:
         self._validators: OrderedDict[int, ValidatorSet] = OrderedDict()
         self._head: tuple[int, bytes] | None = None
         self._chain_id: str | None = None
+        self.base = 0  # the lowest height held in full besides genesis (module docstring)
         raw = kv.get(schema.HEAD)
         if raw is not None:
             self._head = _decode_head(raw)
         root = ZERO_HASH
         if self._head is not None:
+            self.base = _decode_base(kv.get(schema.BASE), self._head[0])
             stored = stored_root(kv, self._head[0])
             header = self._load_header(self._head[0])
             if stored is None or stored != header.state_root:
@@ -122,14 +130,37 @@ class BlockStore:
         return self._load_header(self.head()[0])
 
     def header(self, height: int) -> Header | None:
-        if not self._within(height):
+        if not self._held(height):
             return None
         return self._load_header(height)
 
     def block(self, height: int) -> Block | None:
-        if not self._within(height):
+        if not self._held(height):
             return None
         return self._load_block(height)
+
+    def change_entry(self, height: int) -> tuple[Header, QC, ValidatorSet]:
+        """The validator change made by block ``height`` (a height that
+        ``validator_change_heights`` names): its header, QC and the set it hands over to,
+        held in full or, below ``base``, as the certificate chain; each checked against the
+        others."""
+        if self._within(height):
+            header = self._load_header(height)
+        else:
+            header = self._read(schema.change_header_key(height),
+                                f"header of the validator change at {height}",
+                                lambda raw: Header.from_obj(encoding.decode(raw)))
+        qc = self._read(schema.qc_key(height), f"QC of block {height}", QC.decode)
+        if header.height != height or qc.height != height or (
+                qc.block_hash != header.hash(self.suite)):
+            raise CorruptStore(f"header or QC of the validator change at {height} is not "
+                               "that block's")
+        nxt = self._read(schema.validators_key(height + 1), f"validator set of {height + 1}",
+                         lambda raw: validators_from_obj(encoding.decode(raw)))
+        if validators_hash(self.suite, nxt) != header.next_validators_hash:
+            raise CorruptStore(f"validator set of height {height + 1} does not match block "
+                               f"{height}'s next_validators_hash")
+        return header, qc, nxt
 
     def block_by_hash(self, block_hash: bytes) -> Block | None:
         height = self.height_of(block_hash)
@@ -144,7 +175,7 @@ class BlockStore:
 
     def qc(self, height: int) -> QC | None:
         """The QC of block ``height`` (None at genesis, which has none, and beyond the head)."""
-        if not self._within(height) or height == 0:
+        if not self._held(height) or height == 0:
             return None
         qc = self._read(schema.qc_key(height), f"QC of block {height}", QC.decode)
         if qc.height != height or qc.block_hash != self._load_header(height).hash(self.suite):
@@ -172,7 +203,7 @@ class BlockStore:
         return block.txs[loc[1]]
 
     def receipts(self, height: int) -> list[Receipt] | None:
-        if not self._within(height):
+        if not self._held(height):
             return None
         found = self._read(schema.receipts_key(height), f"receipts of block {height}",
                            _decode_receipts)
@@ -195,6 +226,8 @@ class BlockStore:
         if cached is not None:
             return cached
         head = self.head()[0]
+        if 0 < height < self.base:
+            raise HistoryPruned(height, self.base, "the validator set of height")
         if not 0 <= height <= head + 1:
             raise LookupError(f"no validator set for height {height} (head is {head})")
         vals = self._read(schema.validators_key(height), f"validator set of height {height}",
@@ -211,9 +244,10 @@ class BlockStore:
 
     def validator_change_heights(self, up_to: int) -> Iterator[int]:
         """Heights ``h ≤ up_to`` whose block names a different set for ``h + 1``."""
+        head = self.head()[0] if self._head is not None else -1
         for key, _ in self.kv.scan(schema.VALIDATOR_CHANGE):
             height = schema.height_from(key[len(schema.VALIDATOR_CHANGE):])
-            if height > up_to or not self._within(height):
+            if height > up_to or height > head:
                 break
             yield height
 
@@ -223,7 +257,9 @@ class BlockStore:
         return self.tree.get(key)
 
     def state_root_at(self, height: int) -> bytes | None:
-        if not self._within(height):
+        if height == 0 and self.base > 0:  # genesis is held, its state is not
+            raise HistoryPruned(0, self.base, "the state of height")
+        if not self._held(height):
             return None
         root = stored_root(self.kv, height)
         if root is None or root != self._load_header(height).state_root:
@@ -362,6 +398,8 @@ class BlockStore:
         if genesis_doc_obj is not None:
             put(schema.validators_key(0), next_vals)
             put(schema.GENESIS, encoding.encode(genesis_doc_obj))
+            # Every key this tree writes is named by its path (``sp/``) from genesis on.
+            put(schema.PATH_INDEX_FROM, encoding.encode({"height": 0}))
         put(schema.validators_key(h.height + 1), next_vals)
         if h.next_validators_hash != h.validators_hash:
             put(schema.validator_change_key(h.height), b"")
@@ -388,7 +426,16 @@ class BlockStore:
     # ---- loading with checks -------------------------------------------------------------
 
     def _within(self, height: int) -> bool:
-        return self._head is not None and 0 <= height <= self._head[0]
+        """Whether block ``height`` is held in full: genesis, or ``base`` to the head."""
+        return self._head is not None and 0 <= height <= self._head[0] and not (
+            0 < height < self.base)
+
+    def _held(self, height: int) -> bool:
+        """``_within`` for the public readers: a height strictly between 0 and ``base`` is
+        ``HistoryPruned`` (the block exists, not here), never an answer of "none"."""
+        if 0 < height < self.base and self._head is not None:
+            raise HistoryPruned(height, self.base)
+        return self._within(height)
 
     def _load_header(self, height: int) -> Header:
         cached = self._headers.get(height)
@@ -429,6 +476,19 @@ def _decode_receipts(raw: bytes) -> list[Receipt]:
     if not isinstance(obj, list):
         raise InvalidInput("receipts must be an array")
     return [Receipt.from_obj(r) for r in obj]
+
+
+def _decode_base(raw: bytes | None, head: int) -> int:
+    if raw is None:
+        return 0
+    try:
+        obj = encoding.decode(raw)
+    except InvalidInput as exc:
+        raise CorruptStore(f"base record does not decode: {exc}") from None
+    if not isinstance(obj, dict) or set(obj) != {"height"} or type(obj["height"]) is not int \
+            or not 0 <= obj["height"] <= head:
+        raise CorruptStore("base record is malformed or above the head")
+    return int(obj["height"])
 
 
 def _decode_head(raw: bytes) -> tuple[int, bytes]:

@@ -13,7 +13,7 @@ One module per concern:
 - ``ratelimit``  token buckets per source (requests, verifications)
 - ``server``     the node's lifecycle: start, run, stop, signals
 - ``client``     a typed HTTP client of the API, for the CLI and tests
-- ``localnet``   local networks: ``network init`` files and the ``net up`` supervisor
+- ``localnet``   local networks: ``network init`` files and the ``network up`` supervisor
 
 ``node.py`` and ``cli.py`` at the top level are thin entry points into this package.
 """

@@ -5,7 +5,8 @@ request and the node (``NodeView``); the middleware around them all applies the 
 count work rather than requests (``TokenBuckets``: requests and body bytes per client
 address; signature verifications are budgeted in ``Admission``), checks a body's declared
 size before reading it and reads it under a timeout, and turns failures into clear answers:
-bad input → 400 with the reason, absent → 404, over a limit → 413/429/503, a damaged store →
+bad input → 400 with the reason, absent → 404, below the oldest height this node keeps
+(``shell.retention``) → 410 naming it, over a limit → 413/429/503, a damaged store →
 503 "store fault", anything else → 500 "internal error" with the error logged once per kind
 per minute (a flood of bad requests can't flood the log).
 
@@ -39,7 +40,7 @@ from ledger import inclusion, jsonform, multi
 from ledger.bundle import build_bundle
 from ledger.bundle import to_json as bundle_to_json
 from ledger.encoding import decode_trusted
-from ledger.errors import CorruptStore, InvalidInput
+from ledger.errors import CorruptStore, HistoryPruned, InvalidInput
 from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
 from shell.admission import R_RATE
 from shell.apikit import (
@@ -127,6 +128,7 @@ def _now_ms(node: NodeView) -> int:
 
 async def get_block(request: web.Request, node: NodeView) -> web.StreamResponse:
     h = height_param(request.match_info["height"])
+    node.history.check(h, "block")
     store = node.chain.store
     block = store.block(h)
     if block is None:
@@ -148,6 +150,7 @@ async def get_block(request: web.Request, node: NodeView) -> web.StreamResponse:
 
 async def get_header(request: web.Request, node: NodeView) -> web.StreamResponse:
     h = height_param(request.match_info["height"])
+    node.history.check(h, "header")
     header = node.chain.store.header(h)
     if header is None:
         return error(404, f"no block at height {h}")
@@ -182,6 +185,8 @@ async def get_proof(request: web.Request, node: NodeView) -> web.StreamResponse:
         return error(403, refused)
     h = request.query.get("height")
     height = height_param(h) if h is not None else None
+    if height is not None:
+        node.history.check(height, "a proof at height")
     store = node.chain.store
     return json_response(bundle_to_json(build_bundle(store, store.tree, key, height)))
 
@@ -191,7 +196,13 @@ async def get_inclusion(request: web.Request, node: NodeView) -> web.StreamRespo
     store = node.chain.store
     tx = store.tx(tx_id)
     if tx is None:
-        return error(404, f"transaction {tx_id.hex()} is not committed")
+        oldest = node.history.oldest()
+        held = (f" at the heights this node holds ({oldest}..{node.chain.height()}; ask an "
+                "archive node for older ones)") if store.base > 0 else ""
+        return error(404, f"transaction {tx_id.hex()} is not committed{held}")
+    location = store.tx_location(tx_id)
+    if location is not None:
+        node.history.check(location[0], "the transaction's block")
     if not tx_disclosed(node.chain.head_state(), reader(request), tx, _now_ms(node)):
         return error(403, WITHHELD)
     return json_response(inclusion.to_json(inclusion.build_inclusion(store, tx_id)))
@@ -209,6 +220,8 @@ async def get_multi_proof(request: web.Request, node: NodeView) -> web.StreamRes
             return error(403, refused)
     h = request.query.get("height")
     height = height_param(h) if h is not None else None
+    if height is not None:
+        node.history.check(height, "a proof at height")
     store = node.chain.store
     return json_response(multi.to_json(multi.build_multi(store, store.tree, keys, height)))
 
@@ -284,6 +297,8 @@ def _path(name: str, description: str) -> dict[str, Any]:
 _HEIGHT_PARAM = {"name": "height", "in": "path", "required": True,
                  "description": "block height, decimal digits", "schema": {"type": "integer",
                                                                            "minimum": 0}}
+_GONE = {"410": {"description": "below the oldest height this node keeps (the message names "
+                              "it): ask an archive node", "schema": _ERROR}}
 _CERTIFIED = {"type": "object", "required": ["hash", "qc"],
               "properties": {"hash": _HEX, "qc": {"type": ["object", "null"]}}}
 
@@ -302,10 +317,10 @@ ROUTES: tuple[Route, ...] = (
                      "404": {"description": "unknown to this node"}}),
     Route("GET", "/blocks/{height}", get_block, "A committed block and its QC",
           params=(_HEIGHT_PARAM,), responses={"200": {"description": "the block",
-                                                      "schema": _CERTIFIED}}),
+                                                      "schema": _CERTIFIED}, **_GONE}),
     Route("GET", "/headers/{height}", get_header, "A committed header and its QC",
           params=(_HEIGHT_PARAM,), responses={"200": {"description": "the header",
-                                                      "schema": _CERTIFIED}}),
+                                                      "schema": _CERTIFIED}, **_GONE}),
     Route("GET", "/state/{key}", get_state,
           "The head value of a state key (sealed bids refused before their deadline)",
           params=(_path("key", "state key, e.g. param/bid_min_count"),),
@@ -314,17 +329,17 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/proof/{key}", get_proof, "A PROTOCOL §7 proof bundle (JSON form)",
           params=(_path("key", "state key"),
                   {"name": "height", "in": "query", "required": False,
-                   "schema": {"type": "integer", "minimum": 0}})),
+                   "schema": {"type": "integer", "minimum": 0}}), responses=_GONE),
     Route("GET", "/txs/{tx_id}/inclusion", get_inclusion,
           "A PROTOCOL §8 inclusion bundle: the signed transaction and its receipt, certified",
           params=(_path("tx_id", "transaction id, hex"),),
-          responses={"404": {"description": "not committed"}}),
+          responses={"404": {"description": "not committed"}, **_GONE}),
     Route("GET", "/proofs", get_multi_proof,
           "A PROTOCOL §9 multi-key bundle: several records at one height",
           params=({"name": "key", "in": "query", "required": True, "style": "form",
                    "explode": True, "schema": {"type": "array", "items": {"type": "string"}}},
                   {"name": "height", "in": "query", "required": False,
-                   "schema": {"type": "integer", "minimum": 0}})),
+                   "schema": {"type": "integer", "minimum": 0}}), responses=_GONE),
     Route("GET", "/tenders/{tender_id}/slots", get_slots,
           "The live bid slots of a tender's lot, for its platform after the deadline "
           "(a signed request), and supervisors",
@@ -469,6 +484,8 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
             return error(429, "request bytes over this client's budget; retry later")
         except InvalidInput as exc:
             return error(400, str(exc))
+        except HistoryPruned as exc:
+            return error(410, str(exc))
         except LookupError as exc:
             return error(404, str(exc))
         except CorruptStore as exc:

@@ -26,6 +26,7 @@ from shell.config import NodeLimits
 from shell.metrics import Metrics
 from shell.ratelimit import TokenBuckets
 from shell.readers import Readers
+from shell.retention import History
 
 _HEIGHT = re.compile(r"[0-9]{1,19}")
 
@@ -39,6 +40,7 @@ class NodeView(Protocol):
     limits: NodeLimits
     body_budget: TokenBuckets
     readers: Readers
+    history: History
 
     def status(self) -> dict[str, Any]: ...
 

@@ -8,6 +8,11 @@ it depends on when it is built (no object is wired to another afterwards):
 It is the driver's ``Storage`` (``persist``, ``commit``, ``drop_txs``) and what the API and
 admission read (heights, receipts, state values, nonces). The node and the simulator both
 use it: the simulator on a ``MemoryKV``, the node on LevelDB.
+
+A store started from a snapshot (``ledger.snapshot``; ``store.base`` > 0) holds genesis and
+the heights from its base on: the replica continues from its head as from any other, the
+startup check walks back no further than the base (whose QC it checks under the set the
+snapshot's certificate chain led to), and peers asking for blocks below the base get none.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from ledger.genesis import GenesisDoc, genesis_block, init_store
 from ledger.kv import KV
 from ledger.schema import CONSENSUS as CONSENSUS_PREFIX
 from ledger.sigcache import VerifiedSignatures
+from ledger.snapshot import ensure_path_index
 from ledger.store import BlockStore
 from ledger.tx import Receipt
 
@@ -64,6 +70,7 @@ class Chain:
             store = BlockStore(kv, suite)
         else:
             _check_same_genesis(store, doc)
+        ensure_path_index(store)  # once, on a store older than the key-by-path index
         sigs = VerifiedSignatures(suite)
         app = ChainApp(store, store.tree, default_executor(), suite, doc.chain_id, sigs)
         pool = TxPool(suite, doc.chain_id, NonceReader(store.tree), pool_limits)
@@ -99,7 +106,14 @@ class Chain:
                      abstain: bool = False) -> Replica:
         height = self.height()
         consensus = dict(self.kv.scan(CONSENSUS_PREFIX))
-        state = StoreState(self.store.head_header(), self.store.qc(height), consensus)
+        recent = []
+        low = max(self.store.base, height - config.leader_memory_heights + 1, 1)
+        for h in range(height, low - 1, -1):  # a state-synced store holds none below base
+            header = self.store.header(h)
+            if header is not None:
+                recent.append(header)
+        state = StoreState(self.store.head_header(), self.store.qc(height), consensus,
+                           tuple(reversed(recent)))
         return Replica(self.suite, secret, self.chain_id, self.validators(), self.app,
                        self.pool, state, config, abstain)
 
@@ -134,7 +148,13 @@ class Chain:
             head = store.head_header()
             if store.tree.root != head.state_root:
                 return f"the state tree is not at the state root of the head block {head.height}"
-            for h in range(head.height, max(0, head.height - window), -1):
+            if store.base > 0 and head.height - window < store.base:
+                base = store.header(store.base)
+                base_qc = store.qc(store.base)
+                if base is None or base_qc is None:
+                    return f"the base block {store.base} or its QC is missing"
+                verify_qc(self.suite, base_qc, base, store.validators_at(store.base))
+            for h in range(head.height, max(store.base, head.height - window), -1):
                 header, parent = store.header(h), store.header(h - 1)
                 qc = store.qc(h)
                 if header is None or parent is None or qc is None:
@@ -199,6 +219,8 @@ class Chain:
         out: list[tuple[bytes, bytes]] = []
         used = 0
         first = max(1, height)
+        if first < self.store.base:
+            return out  # history below a snapshot-started store's base is not here
         for h in range(first, first + count):
             block, qc = self.store.block(h), self.store.qc(h)
             if block is None or qc is None:

@@ -5,7 +5,8 @@ field); relative paths are relative to the file. Anything unknown, mistyped or o
 is refused with one line naming the setting (``ConfigError``), never a traceback. The
 numeric sections are ``[limits]`` (the shell's own bounds: ``NodeLimits``), ``[pool]``
 (``consensus.pool.PoolLimits``) and ``[replica]`` (``consensus.api.ReplicaConfig``); each
-number's allowed range is in ``BOUNDS`` beside its dataclass field.
+number's allowed range is in ``BOUNDS`` beside its dataclass field. ``[sync]``
+(``SyncConfig``) says how an empty store starts and which history the node keeps serving.
 
 The key's passphrase is read in one place, ``read_passphrase``, for the node and the CLI:
 from an environment variable or a file (a file readable by other users is refused).
@@ -70,6 +71,19 @@ class NodeLimits:
     #                                heartbeat): /healthz says the chain is stalled
 
 
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    """State sync and retained history (``shell.statesync``, ``shell.retention``)."""
+
+    state_sync: bool = False  # an empty store starts from a peer's snapshot, not from genesis
+    serve_snapshots: bool = True  # offer this node's certified state to joining nodes
+    retain_heights: int = 0  # 0: archive, every height served; N: only the last N heights
+    discovery_ms: int = 5_000  # a joining node waits this long for snapshot offers
+    request_timeout_ms: int = 10_000  # a peer that answers no request within this is dropped
+    pieces_per_request: int = 256  # state pieces asked of one peer at a time
+    peers_max: int = 8  # peers a joining node fetches from at once
+
+
 # (min, max) of every integer setting, by section; a value outside is refused.
 BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
     "limits": {
@@ -125,11 +139,19 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "fetch_timeout_ticks": (1, 1_000_000),
         "fetch_blocks_max": (1, 256),
         "evidence_max": (1, 100_000),
+        "leader_memory_heights": (0, 1_000_000),
+    },
+    "sync": {
+        "retain_heights": (0, 1 << 40),
+        "discovery_ms": (100, 600_000),
+        "request_timeout_ms": (100, 600_000),
+        "pieces_per_request": (1, 1024),
+        "peers_max": (1, 64),
     },
 }
 _TOP_LEVEL = {"index", "name", "key_file", "passphrase_env", "passphrase_file", "host",
               "peer_host", "http_host", "peer_port", "http_port", "data_dir", "genesis_file",
-              "peers", "peers_file", "limits", "pool", "replica", "tls", "log"}
+              "peers", "peers_file", "limits", "pool", "replica", "tls", "log", "sync"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 
@@ -168,6 +190,7 @@ class NodeConfig:
     replica: ReplicaConfig = field(default_factory=ReplicaConfig)
     tls: TlsConfig | None = None
     log: LogConfig = LogConfig()
+    sync: SyncConfig = SyncConfig()
     source: Path | None = None  # the file this config was read from
     peers_file: Path | None = None  # more peers, re-read while the node runs
 
@@ -231,6 +254,7 @@ class NodeConfig:
             replica=replica,
             tls=_tls(raw.get("tls"), base),
             log=_log(raw.get("log", {})),
+            sync=_sync(raw.get("sync", {})),
         )
 
     def passphrase(self) -> bytes:
@@ -329,6 +353,19 @@ def _log(raw: Any) -> LogConfig:
     if fmt not in LOG_FORMATS:
         raise ConfigError(f"log.format must be one of {list(LOG_FORMATS)}, not {fmt!r}")
     return LogConfig(level, fmt)
+
+
+def _sync(raw: Any) -> SyncConfig:
+    """``[sync]``: two switches (true/false), the rest integers within ``BOUNDS``."""
+    if not isinstance(raw, dict):
+        raise ConfigError("[sync] must be a table")
+    switches = {"state_sync", "serve_snapshots"}
+    for name in switches & set(raw):
+        if type(raw[name]) is not bool:
+            raise ConfigError(f"sync.{name} must be true or false, not {raw[name]!r}")
+    numbers: SyncConfig = _section(SyncConfig, "sync",
+                                   {k: v for k, v in raw.items() if k not in switches})
+    return replace(numbers, **{k: raw[k] for k in switches & set(raw)})
 
 
 def _section(kind: Any, name: str, raw: Any) -> Any:

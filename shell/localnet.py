@@ -1,10 +1,10 @@
-"""Local networks: the files ``network init`` writes, and the ``net up`` process supervisor.
+"""Local networks: the files ``network init`` writes, and the ``network up`` process supervisor.
 
 ``init_network(out, n, suite, ...)`` writes everything an ``n``-validator network on loopback
 needs: validator and sample client keys (encrypted, 0600) with their passphrase file, the
 genesis document, one ``nodeI.toml`` per validator on free ports, the verifier's anchor file
 and a ``network.json`` manifest. ``LocalNet(directory)`` starts, kills and stops the
-validator processes of such a directory (``net up``, the demo, the multi-process tests and
+validator processes of such a directory (``network up``, the demo, the multi-process tests and
 the cluster benchmark).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -136,6 +137,17 @@ def _node_toml(i: int, addresses: list[str], ports: list[int], heartbeat_ms: int
             f'data_dir = "data/node{i}"\ngenesis_file = "genesis.json"\n\n{replica}{peers}')
 
 
+def route_peer(config: Path, peer_index: int, host: str, port: int) -> None:
+    """Make the node of ``config`` dial peer ``peer_index`` at ``host:port`` instead (a test's
+    fault-injecting proxy between the two); the file must be one ``init_network`` wrote."""
+    text = config.read_text()
+    entry = re.compile(rf'(\[\[peers\]\]\nindex = {peer_index}\nhost = )"[^"\n]*"\nport = \d+\n')
+    new, count = entry.subn(lambda m: f'{m.group(1)}"{host}"\nport = {port}\n', text)
+    if count != 1:
+        raise InvalidInput(f"{config} has no single [[peers]] entry for index {peer_index}")
+    config.write_text(new)
+
+
 def load_manifest(directory: Path) -> Any:
     try:
         return json.loads((directory / "network.json").read_text())
@@ -161,10 +173,12 @@ def wait_ready(urls: list[str], timeout_s: float) -> None:
 
 class LocalNet:
     """The validator processes of a ``network init`` directory, each started, killed and
-    restarted on its own."""
+    restarted on its own. ``command_prefix[i]``, if given, goes before node ``i``'s command
+    (a test runs it in a network namespace with ``ip netns exec NAME``)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, directory: Path, command_prefix: Sequence[Sequence[str]] = ()) -> None:
+        self.directory = directory.resolve()  # the nodes run in the project directory
+        self.command_prefix = [list(p) for p in command_prefix]
         self.manifest = load_manifest(directory)
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(self.manifest["nodes"])
         self.urls: list[str] = [n["http"] for n in self.manifest["nodes"]]
@@ -176,8 +190,9 @@ class LocalNet:
         logs = self.directory / "logs"
         logs.mkdir(exist_ok=True)
         with open(logs / f"node{i}.log", "ab") as log:
+            prefix = self.command_prefix[i] if i < len(self.command_prefix) else []
             self.procs[i] = subprocess.Popen(
-                [sys.executable, "-m", "cli", "node", "start", "--config",
+                [*prefix, sys.executable, "-m", "cli", "node", "start", "--config",
                  str(self.config_path(i))],
                 stdout=log, stderr=subprocess.STDOUT, cwd=str(PROJECT_DIR))
 

@@ -24,8 +24,9 @@ A link's life:
    (``shell.proposals``: rebuilt from the pool, the missing transactions asked of the
    sender; then any signature not yet verified is, on the worker threads,
    ``Admission.verify_block``), gossip batches (admitted concurrently, a bounded number in
-   flight), block requests and answers, STATUS. The read loop handles gossip and the
-   missing-transaction exchange itself; everything else goes, in order, to the link's
+   flight), block requests and answers, STATUS, and the snapshot requests a joining node
+   makes (answered by ``shell.statesync.SnapshotServer``). The read loop handles gossip and
+   the missing-transaction exchange itself; everything else goes, in order, to the link's
    handler task.
 
 Nothing received is trusted: messages are checked by the replica, transactions by admission.
@@ -58,12 +59,14 @@ from shell.chain import Chain
 from shell.config import ConfigError, NodeConfig, read_peers_file
 from shell.metrics import Metrics
 from shell.securelink import SecureStream, secure_handshake
+from shell.statesync import SnapshotServer
 
 log = logging.getLogger("credchain.peers")
 
 HANDSHAKES_MAX = 32  # unauthenticated connections at once
 FETCH_INTERVAL_S = 1.0  # a node behind its peers asks for blocks at most this often
 REFRESH_S = 2.0  # how often the registry and the peers file are looked at again
+DIAL_GRACE_S = 6.0  # the higher key dials too once the lower one has not linked this long
 REGISTRY_MAX = 1024  # endpoints read from the chain
 INBOX_MAX = 256  # frames read from a link but not yet handled (then the read waits)
 MISSING_TXS_WAIT_S = 2.0  # how long a proposal waits for its missing transactions
@@ -73,9 +76,10 @@ class Link:
     """One authenticated, encrypted link: its stream, an outbound queue, frame counters."""
 
     def __init__(self, pubkey: bytes, role: int | None, stream: SecureStream,
-                 queue_max: int) -> None:
+                 queue_max: int, dialer: bytes) -> None:
         self.pubkey = pubkey
         self.role = role  # the validator index the peer claimed at the handshake, or None
+        self.dialer = dialer  # the key of the side that dialled this connection
         self.stream = stream
         self.out: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue(queue_max)
         self.sent = wire.FrameCounter()
@@ -105,7 +109,8 @@ class Link:
 class PeerNet:
     def __init__(self, config: NodeConfig, chain: Chain, secret: bytes, admission: Admission,
                  metrics: Metrics, validators: Callable[[], ValidatorSet],
-                 deliver: Callable[[Event], Awaitable[None]]) -> None:
+                 deliver: Callable[[Event], Awaitable[None]],
+                 snapshots: SnapshotServer | None = None) -> None:
         self.config = config
         self.limits = config.limits
         self.chain = chain
@@ -115,6 +120,7 @@ class PeerNet:
         self.metrics = metrics
         self._validators = validators
         self._deliver = deliver
+        self.snapshots = snapshots
         self.links: dict[bytes, Link] = {}  # by the peer's public key
         # The height each peer works on, from its latest consensus message: a node far
         # behind its peers is catching up (/healthz, /status).
@@ -129,6 +135,7 @@ class PeerNet:
         self._file_peers: list[tuple[bytes, str, int]] = []
         self._file_mtime: float | None = None
         self._sent = proposals.SentProposals()
+        self._unlinked_since: dict[bytes, float] = {}  # peer key -> when its link went down
         metrics.counter("gossip_dropped_total",
                         "Gossiped transactions dropped because too many batches were in flight.")
         metrics.counter("peer_links_refused_total", "Peer connections refused, by reason.")
@@ -223,13 +230,25 @@ class PeerNet:
     # ---- connections ------------------------------------------------------------------------
 
     def _should_dial(self, peer_key: bytes | None) -> bool:
-        """Each pair of validators connects once: the one with the lower key dials. An
-        observer (not in the set) dials every validator; validators never dial it."""
+        """Each pair of validators connects once: the one with the lower key dials, and the
+        other too once no link has come up for ``DIAL_GRACE_S`` (the lower one may not know
+        its address: a city that joined with a partial peer list); of two links at once the
+        one the lower key dialled stays (``_keep_new``). An observer (not in the set) dials
+        every validator; validators never dial it."""
         if peer_key is None or peer_key == self._pubkey:
             return False
         if self.my_index() is None:
             return any(v.pubkey == peer_key for v in self._validators())
-        return self._pubkey < peer_key
+        if self._pubkey < peer_key:
+            return True
+        since = self._unlinked_since.setdefault(peer_key, time.monotonic())
+        return time.monotonic() - since >= DIAL_GRACE_S
+
+    def _keep_new(self, old: Link, dialer: bytes) -> bool:
+        """Whether a second link to ``old``'s peer replaces it: only the one the lower key
+        dialled is kept, so both ends keep the same connection."""
+        lower = min(self._pubkey, old.pubkey)
+        return old.dialer != lower and dialer == lower
 
     def targets(self) -> dict[tuple[str, int], bytes | None]:
         """Where the peers are, address → the key expected there: the config's peers (by
@@ -349,13 +368,17 @@ class PeerNet:
                 self.metrics.inc("peer_links_refused_total", reason="unknown_peer")
                 log.warning("refused a peer link: %s", refused)
                 return False
-            if pubkey in self.links:
-                self.metrics.inc("peer_links_refused_total", reason="duplicate")
-                log.warning("refused a second link from %s (one is up)",
-                            self.links[pubkey].name)
-                return False
-            link = Link(pubkey, role, stream, self.limits.peer_queue_max)
+            dialer = self._pubkey if expected is not None else pubkey
+            old = self.links.get(pubkey)
+            if old is not None:
+                if not self._keep_new(old, dialer):
+                    self.metrics.inc("peer_links_refused_total", reason="duplicate")
+                    log.info("refused a second link from %s (one is up)", old.name)
+                    return False
+                old.close()  # both ends keep the link the lower key dialled
+            link = Link(pubkey, role, stream, self.limits.peer_queue_max, dialer)
             self.links[pubkey] = link
+            self._unlinked_since.pop(pubkey, None)
             link.send(wire.STATUS, {"height": self.chain.height()})
             writer_task = asyncio.create_task(self._write_loop(link))
             handler_task = asyncio.create_task(self._handle_loop(link))
@@ -387,6 +410,7 @@ class PeerNet:
                 handler_task.cancel()
             if link is not None and self.links.get(link.pubkey) is link:
                 del self.links[link.pubkey]
+                self._unlinked_since[link.pubkey] = time.monotonic()
                 log.info("link to %s down", link.name)
             writer.close()
         return link is not None
@@ -458,6 +482,11 @@ class PeerNet:
             blocks = tuple((Block.decode(b), QC.decode(q)) for b, q in frame.body["blocks"])
             if blocks:
                 await self._deliver(BlocksFetched(link.pubkey, blocks))
+        elif (frame.kind in (wire.SNAPSHOTS, wire.SNAPSHOT_GET) and self.snapshots is not None
+              and link.out.qsize() < link.out.maxsize // 2):
+            # A link already behind on its answers gets none (the joining node drops it at
+            # its timeout and asks others), so one asker can't queue up the store's reads.
+            link.send(*self.snapshots.answer(frame.kind, frame.body))
 
     async def _rebuild(self, link: Link, body: dict[str, Any]) -> Message | None:
         """The proposal a PROPOSAL frame names, its transactions from our pool (waiting for

@@ -10,6 +10,12 @@ it (``Replica.vote_floor``) while it fetches the chain again; without them the n
 marked "votes lost" and the node follows without voting until an operator confirms
 (``node start --confirm-lost-votes``). Every fetched block's QC is verified and the block
 re-executed before it is applied, so the rebuilt store trusts no peer.
+
+With ``--state-sync`` the new store is filled from the peers' snapshot of a recent certified
+height instead (``shell.statesync``: the height's header certified from the genesis anchor,
+every piece of its state checked against that header's state root), with the same records
+carried over; block sync then goes on from that height. When no peer offers a usable
+snapshot it says so and the new store starts from genesis as without the option.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from ledger.genesis import GenesisDoc
 from ledger.schema import CONSENSUS
 from shell.chain import Chain
 from shell.config import NodeConfig
+from shell.statesync import SyncReport, sync_new_store
 
 
 @dataclass(frozen=True)
@@ -31,9 +38,11 @@ class Resynced:
     damaged: Path
     fresh: Path
     records_kept: bool
+    state_synced: SyncReport | None = None
 
 
-def resync(config: NodeConfig) -> Resynced:
+def resync(config: NodeConfig, state_sync: bool = False) -> Resynced:
+    from ledger.keyfile import load_key
     from ledger.kv import LevelKV
 
     db = config.data_dir / "db"
@@ -42,10 +51,17 @@ def resync(config: NodeConfig) -> Resynced:
     records = _readable_records(db)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     damaged = db.with_name(f"db.damaged-{stamp}")
+    doc = GenesisDoc.load(config.genesis_file)
+    secret = load_key(config.key_file, config.passphrase()).secret if state_sync else b""
     db.rename(damaged)
+    if state_sync:
+        kept = records or {durable.VOTES_LOST_KEY: b"\x01"}
+        report = sync_new_store(config, doc, secret, lambda manifest: kept)
+        if report is not None:
+            return Resynced(damaged, db, bool(records), report)
     kv = LevelKV(str(db))
     try:
-        chain = Chain.open(kv, GenesisDoc.load(config.genesis_file), config.pool)
+        chain = Chain.open(kv, doc, config.pool)
         if records:
             chain.persist(sorted(records.items()))
         else:

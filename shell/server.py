@@ -1,7 +1,10 @@
 """The node's lifecycle: build it, start it, run it until a signal, stop it in bounded time.
 
 ``Node.open(config)`` builds everything in one pass: the key, the chain (``shell.chain``), the
-metrics, admission, the peer links, and the driver around the replica. ``run()`` serves until
+metrics, admission, the peer links, and the driver around the replica. With state sync asked
+for and no chain in the data directory, ``shell.statesync`` first fills a new store from the
+peers' snapshot of a recent certified height (or, when none is usable, says so and the node
+starts from genesis); block sync then goes on from there. ``run()`` serves until
 SIGTERM or SIGINT, then stops: peer links are closed first (peers see it at once), then the
 HTTP listener, then the tasks, each within ``shutdown_grace_ms``; a second signal forces the
 exit at once. A replica step that raises (a broken invariant, a damaged store) stops the node
@@ -33,6 +36,7 @@ from consensus.quorum import quorum
 from ledger.block import QC, Block
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.genesis import GenesisDoc
+from ledger.snapshot import ensure_path_index
 from ledger.tx import Receipt
 from ledger.verdict import beijing_time
 from shell.admission import Admission
@@ -46,6 +50,8 @@ from shell.metrics import Metrics
 from shell.peers import PeerNet
 from shell.ratelimit import TokenBuckets
 from shell.readers import Readers
+from shell.retention import History
+from shell.statesync import SnapshotServer, SyncReport, has_chain, sync_new_store
 
 log = logging.getLogger("credchain.node")
 
@@ -66,11 +72,14 @@ class Node:
     """One node process. Build with ``Node.open(config)``; ``run()`` serves until stopped."""
 
     def __init__(self, config: NodeConfig, chain: Chain, secret: bytes,
-                 confirm_lost_votes: bool = False) -> None:
+                 confirm_lost_votes: bool = False,
+                 state_synced: SyncReport | None = None) -> None:
         self.config = config
         self.limits = config.limits
         self.chain = chain
         self.metrics = Metrics()
+        self.history = History(chain.store, config.sync.retain_heights)
+        self.state_synced = state_synced
         self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
         self._nudged = False
         self.body_budget = TokenBuckets(self.limits.request_bytes_per_second)
@@ -83,9 +92,12 @@ class Node:
                       "this validator's (restored or copied?): the node follows the chain "
                       "without voting; once sure, restart with --confirm-lost-votes")
         replica = chain.make_replica(secret, config.replica, abstain=self.votes_missing)
+        snapshots = SnapshotServer(chain.store, self.history, config.sync.serve_snapshots,
+                                   ensure_path_index(chain.store), self.limits.max_frame_bytes,
+                                   self.store_fault)
         self.peers = PeerNet(config, chain, secret, self.admission, self.metrics,
                              validators=lambda: self.driver.replica.validators,
-                             deliver=self.events.put)
+                             deliver=self.events.put, snapshots=snapshots)
         self.driver = Driver(replica, chain, self.peers, observers=[self._on_commit])
         self.beacon = BeaconDuty(chain, secret,
                                  lambda encoded: self.admission.submit(encoded))
@@ -103,14 +115,23 @@ class Node:
         self._register_metrics()
 
     @classmethod
-    def open(cls, config: NodeConfig, confirm_lost_votes: bool = False) -> Node:
-        """Load the key, open (or create from the genesis file) the store."""
+    def open(cls, config: NodeConfig, confirm_lost_votes: bool = False,
+             state_sync: bool = False) -> Node:
+        """Load the key, open (or state-sync, or create from the genesis file) the store.
+        ``state_sync`` (or ``[sync] state_sync``): an empty store starts from a snapshot."""
         from ledger.keyfile import load_key
         from ledger.kv import LevelKV
 
         secret = load_key(config.key_file, config.passphrase()).secret
         doc = GenesisDoc.load(config.genesis_file)
         db = config.data_dir / "db"
+        synced = None
+        if state_sync or config.sync.state_sync:
+            if has_chain(db):
+                log.info("state sync not needed: the store in %s holds a chain; block sync "
+                         "goes on from its head", db)
+            else:
+                synced = sync_new_store(config, doc, secret)
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
             kv = LevelKV(str(db))
@@ -131,7 +152,7 @@ class Node:
                 raise StartupError(
                     f"the store in {db} is damaged ({problem}); move it aside and rebuild it "
                     f"from the peers with: credchain node resync --config {config_path(config)}")
-            node = cls(config, chain, secret, confirm_lost_votes)
+            node = cls(config, chain, secret, confirm_lost_votes, synced)
         except BaseException:
             kv.close()
             raise
@@ -358,6 +379,8 @@ class Node:
             "peers": self.peers.peer_indexes(),
             "pool_size": len(self.chain.pool),
             "validators": st.validators,
+            "base_height": self.chain.store.base,
+            "oldest_height": self.history.oldest(),
         }
 
     def _register_metrics(self) -> None:
@@ -376,6 +399,19 @@ class Node:
                    lambda: [((), time.monotonic() - self.last_commit_s)])
         m.gauge_fn("http_connections", "Open HTTP connections.",
                    lambda: [((), float(self.guard.open_connections))])
+        m.gauge_fn("history_oldest_height", "Oldest height whose blocks and proofs are served.",
+                   lambda: [((), float(self.history.oldest()))])
+        synced = self.state_synced
+        m.gauge_fn("state_sync_height", "Height this node's store was state-synced from "
+                   "(0: grown from genesis).",
+                   lambda: [((), float(synced.height if synced else self.chain.store.base))])
+        if synced is not None:
+            m.gauge_fn("state_sync_keys", "State keys fetched by the state sync at start.",
+                       lambda: [((), float(synced.keys))])
+            m.gauge_fn("state_sync_bytes", "Bytes of state written by the state sync.",
+                       lambda: [((), float(synced.bytes))])
+            m.gauge_fn("state_sync_seconds", "How long the state sync at start took.",
+                       lambda: [((), synced.seconds)])
 
 
 def config_path(config: NodeConfig) -> str:
@@ -426,13 +462,13 @@ def _db_error(db: Path, exc: Exception) -> str:
     return f"cannot open the store in {db}: {text.splitlines()[0] if text else exc}"
 
 
-def main(config_path: str, confirm_lost_votes: bool = False) -> int:
+def main(config_path: str, confirm_lost_votes: bool = False, state_sync: bool = False) -> int:
     """Run one node from its config file until SIGTERM/SIGINT; returns the exit code."""
     setup_logging(LogConfig())
     try:
         config = NodeConfig.load(config_path)
         setup_logging(config.log)
-        node = Node.open(config, confirm_lost_votes)
+        node = Node.open(config, confirm_lost_votes, state_sync)
         asyncio.run(node.run())
     except (ConfigError, StartupError, InvalidInput) as exc:
         # One line naming the setting or the resource, on stderr: never a traceback.

@@ -19,12 +19,12 @@ from consensus.pool import PoolLimits
 from ledger.bundle import from_json, verify_bundle
 from ledger.crypto import ED25519_SHA256
 from ledger.errors import InvalidInput
-from ledger.genesis import Anchor, GenesisDoc
+from ledger.genesis import GenesisDoc, export_anchor
 from ledger.kv import MemoryKV
 from ledger.tx import SignedTx, TxBody, sign_tx
 from shell.api import build_app
 from shell.chain import Chain
-from shell.config import ConfigError, NodeConfig, NodeLimits
+from shell.config import ConfigError, NodeConfig, NodeLimits, SyncConfig
 from shell.ratelimit import TokenBuckets
 from shell.server import Node
 
@@ -34,7 +34,8 @@ VALIDATOR = bytes(range(32))
 CLIENT = bytes(range(1, 33))
 
 
-def make_node(limits: NodeLimits | None = None, pool: PoolLimits | None = None) -> Node:
+def make_node(limits: NodeLimits | None = None, pool: PoolLimits | None = None,
+              sync: SyncConfig | None = None) -> Node:
     doc = GenesisDoc.from_json(
         {
             "chain_id": CHAIN,
@@ -46,12 +47,12 @@ def make_node(limits: NodeLimits | None = None, pool: PoolLimits | None = None) 
             "params": {},
         }
     )
-    return one_validator_node(doc, VALIDATOR, limits, pool)
+    return one_validator_node(doc, VALIDATOR, limits, pool, sync)
 
 
 def one_validator_node(
     doc: GenesisDoc, validator_secret: bytes, limits: NodeLimits | None = None,
-    pool: PoolLimits | None = None,
+    pool: PoolLimits | None = None, sync: SyncConfig | None = None,
 ) -> Node:
     """A node that is the only validator of ``doc``'s chain, on a fresh MemoryKV; no peers,
     no files (the key is given)."""
@@ -72,15 +73,16 @@ def one_validator_node(
         genesis_file=Path("unused"),
         limits=limits or NodeLimits(tick_ms=10),
         replica=ReplicaConfig(empty_block_ticks=20),  # tests wait for block time to pass
+        sync=sync or SyncConfig(),
     )
     return Node(config, chain, validator_secret)
 
 
 @asynccontextmanager
 async def running(
-    limits: NodeLimits | None = None,
+    limits: NodeLimits | None = None, sync: SyncConfig | None = None,
 ) -> AsyncIterator[tuple[Node, TestClient[Any, Any]]]:
-    n = make_node(limits)
+    n = make_node(limits, sync=sync)
     n.start_core()
     client = TestClient(TestServer(build_app(n, n.guard)))
     await client.start_server()
@@ -251,7 +253,7 @@ def test_state_read_proof_bundle_and_sealed_keys() -> None:
         assert got["value"] == 1
         assert (await client.get("/state/nonce/absent")).status == 404
         bundle = await (await client.get(f"/proof/{key}")).json()
-        anchor = Anchor.of(SUITE, n.chain.store.header(0), n.chain.store.validators_at(0))
+        anchor = export_anchor(n.chain.store)
         record = verify_bundle(from_json(json.loads(json.dumps(bundle))), anchor)
         assert record.key == key and record.value is not None
         assert (await client.get("/state/bid/T1/1/abcd")).status == 403
@@ -295,13 +297,37 @@ def test_token_buckets_refill_and_count_work() -> None:
     assert work.take_up_to("c", 10, 0.05) == 5
 
 
-def test_example_config_documents_the_defaults() -> None:
+def test_example_config_documents_every_setting_its_default_and_bounds() -> None:
+    """configs/node.example.toml names every setting the node reads (a top-level one may be
+    commented out, as optional ones are), with each number's default and, in brackets,
+    exactly its BOUNDS: a setting added to the code without its documentation fails here."""
+    import re
+    import tomllib
+    from dataclasses import fields
+
+    from shell.config import _TOP_LEVEL, BOUNDS
+
     path = Path(__file__).resolve().parents[1] / "configs" / "node.example.toml"
     cfg = NodeConfig.load(path)
     assert cfg.limits == NodeLimits()
     assert cfg.pool == PoolLimits()
     assert cfg.replica == ReplicaConfig()
+    assert cfg.sync == SyncConfig()
     assert [p.index for p in cfg.peers] == [1, 2, 3]
+    text = path.read_text()
+    raw = tomllib.loads(text)
+    for name in _TOP_LEVEL:
+        assert re.search(rf"^#? ?\[*{name}\b", text, re.M), f"{name} is not documented"
+    for section, kind in (("limits", NodeLimits), ("pool", PoolLimits),
+                          ("replica", ReplicaConfig)):
+        names = {f.name for f in fields(kind)}
+        assert set(raw[section]) == names, (section, names ^ set(raw[section]))
+        assert set(BOUNDS[section]) == names, (section, names ^ set(BOUNDS[section]))
+        for name in names:
+            line = re.search(rf"^{name} = \S+ +# \[(\S+), (\S+)\]", text, re.M)
+            assert line, f"{section}.{name} has no [min, max] comment"
+            lo, hi = (eval(v.replace("^", "**")) for v in line.groups())  # noqa: S307
+            assert (lo, hi) == BOUNDS[section][name], (section, name, (lo, hi))
 
 
 @pytest.mark.parametrize("suite_name", ["ed25519-sha256", "sm2-sm3"])
@@ -390,7 +416,7 @@ def test_inclusion_and_multi_key_bundles_verify_offline() -> None:
         t0 = tx(0)
         await client.post("/txs", json=hexes(t0))
         got = await wait_committed(client, t0.tx_id(SUITE).hex())
-        anchor = Anchor.of(SUITE, n.chain.store.header(0), n.chain.store.validators_at(0))
+        anchor = export_anchor(n.chain.store)
         resp = await client.get(f"/txs/{t0.tx_id(SUITE).hex()}/inclusion")
         assert resp.status == 200
         proved = inclusion.verify_inclusion_bundle(inclusion.from_json(await resp.json()),

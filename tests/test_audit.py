@@ -28,7 +28,7 @@ def build_chain(suite: Suite, kv: KV | None = None) -> tuple[Chain, list[tuple[B
     add = {"name": "node4", "pubkey": chain.pubkey("node4")}
     batches = [
         [chain.tx("alice", 0, "gov.propose", {"action": "add_validator", "payload": add})],
-        [chain.tx("bob", 0, "gov.vote", {"id": 9})],  # refused: stays a failed receipt
+        [chain.tx("alice", 1, "gov.vote", {"id": 9})],  # refused: stays a failed receipt
         [],
     ]
     history = []
@@ -70,7 +70,7 @@ def test_a_rewritten_transaction_is_found() -> None:
     block, qc = history[1]
     body = block.txs[0].body
     other = TxBody(body.chain_id, body.sender, body.nonce, body.call, {"id": 1, "approve": True})
-    signed = chain.tx("bob", 0, "gov.vote", {"id": 1, "approve": True})
+    signed = chain.tx("alice", 1, "gov.vote", {"id": 1, "approve": True})
     assert signed.body == other
     with pytest.raises(AuditFailure, match="height 2"):
         replay(chain.doc, [history[0], (Block(block.header, (signed,)), qc), history[2]])

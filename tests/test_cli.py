@@ -170,3 +170,34 @@ def test_network_init_for_separate_machines(tmp_path: Path) -> None:
     code, text = invoke("network", "init", "--nodes", "3", "--out", str(tmp_path / "n2"),
                         "--hosts", "a,b")
     assert code != 0 and "names 2 hosts for 3 nodes" in text
+
+
+def test_node_init_writes_a_joining_nodes_config_and_refuses_bad_peers(tmp_path: Path) -> None:
+    from shell.config import NodeConfig
+
+    net = tmp_path / "net"
+    assert invoke("network", "init", "--nodes", "4", "--out", str(net), "--clients", "0")[0] == 0
+    city = tmp_path / "city"
+    city.mkdir()
+    (city / "phrase").write_text("city passphrase\n")
+    (city / "phrase").chmod(0o600)
+    code, text = invoke("keys", "new", str(city / "city.key"), "--passphrase-file",
+                        str(city / "phrase"))
+    assert code == 0, text
+    base = ["node", "init", "--genesis", str(net / "genesis.json"), "--key",
+            str(city / "city.key"), "--passphrase-file", str(city / "phrase"), "--name", "city",
+            "--peer-port", "27000", "--http-port", "27001"]
+    code, text = invoke(*base, "--out", str(city / "city.toml"), "--peer", "node1@10.0.0.2:26650",
+                        "--peer", "3@10.0.0.4:26650")
+    assert code == 0 and "an observer until voted in" in text, text
+    cfg = NodeConfig.load(city / "city.toml")
+    assert cfg.index == 4 and cfg.data_dir == (city / "data" / "city").resolve()
+    assert [(p.index, p.host, p.port) for p in cfg.peers] == [(1, "10.0.0.2", 26650),
+                                                               (3, "10.0.0.4", 26650)]
+    assert cfg.key_file == (city / "city.key").resolve()
+    for bad, why in (("nobody@h:1", "neither a validator's name"), ("node1@h", "HOST:PORT"),
+                     ("node1@h:99999", "HOST:PORT")):
+        code, text = invoke(*base, "--out", str(city / "x.toml"), "--peer", bad)
+        assert code != 0 and why in text, text
+    code, text = invoke(*base, "--out", str(city / "city.toml"))
+    assert code != 0 and "not overwriting" in text

@@ -7,6 +7,7 @@ the rule needs and checks the effects, in their order.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -73,6 +74,50 @@ def test_quorum_is_n_plus_f_halved_plus_one_and_weak_quorum_is_f_plus_one() -> N
 def test_leader_of_a_view_is_view_plus_height_mod_n() -> None:
     assert [leader(1, v, 4) for v in range(5)] == [1, 2, 3, 0, 1]
     assert leader(6, 0, 7) == 6 and leader(6, 1, 7) == 0
+
+
+def _header(height: int, view: int, proposer: int, vh: bytes = b"v" * 32) -> Any:
+    from ledger.block import Header
+
+    return Header(chain_id=CHAIN_ID, height=height, prev_hash=bytes(32), time_ms=height,
+                  view=view, proposer=proposer, tx_root=bytes(32), receipts_root=bytes(32),
+                  state_root=bytes(32), validators_hash=vh, next_validators_hash=vh)
+
+
+def test_a_validator_that_failed_to_lead_is_passed_over_then_leads_last() -> None:
+    from consensus.quorum import failed_leaders
+
+    vh = b"v" * 32
+    # Height 9's order is 1 2 3 0; the block committed in view 1 by 2: 1 was passed over.
+    recent = [_header(8, 0, 0), _header(9, 1, 2), _header(10, 0, 2)]
+    assert failed_leaders(recent, 11, 4, vh, window=100) == {1}
+    assert [leader(13, v, 4, frozenset({1})) for v in range(4)] == [2, 3, 0, 1]
+    assert [leader(13, v, 4) for v in range(4)] == [1, 2, 3, 0]
+    assert failed_leaders(recent, 11, 4, vh, window=1) == frozenset()  # 9 is out of it
+    assert failed_leaders(recent, 11, 4, b"w" * 32, window=100) == frozenset()  # other set
+    # At most f: of 7 validators (f = 2) the most recent failures count.
+    # height 21 (order 0 1 …): 0 passed over; height 20 (order 6 0 1 2 3 …): 6 0 1 2
+    many = [_header(20, 3, 3), _header(21, 1, 1)]
+    assert failed_leaders(many, 22, 7, vh, window=100) == {0, 6}
+    assert failed_leaders([_header(30, 2, 3)], 31, 4, vh, window=0) == frozenset()
+
+
+def test_a_crashed_validator_costs_one_view_change_per_window_not_one_per_round() -> None:
+    """3 of 4 running: with leader memory the dead validator's turns are skipped after its
+    first failure; without it, every fourth height waits a whole view timeout."""
+    def run(memory: int) -> tuple[int, int]:
+        c = Cluster(config=replace(RULES_CONFIG, leader_memory_heights=memory))
+        drop: Any = lambda s, d, m: 3 in (s, d)  # noqa: E731 (node 3 is down)
+        c.run_until(24, max_ticks=2000, drop=drop, only=[0, 1, 2])
+        views = sum(1 for h in range(1, 25) if c.block(0, h).header.view > 0)  # type: ignore
+        return c.ticks, views
+
+    ticks_memory, views_memory = run(100)
+    ticks_plain, views_plain = run(0)
+    assert views_memory == 1 and views_plain >= 5, (views_memory, views_plain)
+    # each view change skipped saves about a view timeout
+    saved = (views_plain - views_memory) * RULES_CONFIG.view_timeout_ticks
+    assert ticks_memory + saved * 0.8 <= ticks_plain, (ticks_memory, ticks_plain, saved)
 
 
 # ---- normal case ----------------------------------------------------------------------------

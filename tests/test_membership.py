@@ -70,15 +70,12 @@ def test_a_city_joins_votes_rotates_its_key_and_another_leaves(tmp_path: Path) -
         keyfile.save_key(out / "city.key", SUITE, secret, phrase)
         pub = SUITE.public_key(secret).hex()
         peer_port, http_port = free_ports(2)
-        lines = ["index = 4", 'name = "city"', 'key_file = "city.key"',
-                 'passphrase_file = "passphrase"', 'host = "127.0.0.1"',
-                 f"peer_port = {peer_port}", f"http_port = {http_port}",
-                 'data_dir = "data/city"', 'genesis_file = "genesis.json"',
-                 "[replica]", "empty_block_ticks = 8"]
-        for j in range(4):  # the peer list it starts from: the validators' addresses
-            lines += ["[[peers]]", f"index = {j}", 'host = "127.0.0.1"',
-                      f"port = {_peer_port(out, j)}"]
-        (out / "city.toml").write_text("\n".join(lines) + "\n")
+        # its config, from the genesis file and the validators' addresses it was given
+        cli("node", "init", "--out", str(out / "city.toml"), "--genesis",
+            str(out / "genesis.json"), "--key", str(out / "city.key"), "--passphrase-file",
+            str(out / "passphrase"), "--name", "city", "--peer-port", str(peer_port),
+            "--http-port", str(http_port), "--heartbeat-ms", "400",
+            *[f"--peer=node{j}@127.0.0.1:{_peer_port(out, j)}" for j in range(4)])
         cli("gov", "propose", "set-endpoint", *committee, "--pubkey", pub, "--host",
             "127.0.0.1", "--port", str(peer_port), "--kind", "observer")
         city_url = f"http://127.0.0.1:{http_port}"

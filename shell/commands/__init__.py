@@ -1,7 +1,7 @@
 """The ``credchain`` commands, one module per group (``cli.py`` assembles them):
 
 - ``keys``     key files
-- ``network``  ``network init``, ``net up``, ``node start``
+- ``network``  ``network init``, ``network up``, ``node start``
 - ``chain``    ``status``, ``tx send``, ``proof``, ``verify``
 - ``bid``      the bidder's ``seal``, ``reveal``, ``prove``
 - ``audit``    ``audit replay``

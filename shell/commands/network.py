@@ -1,4 +1,4 @@
-"""``credchain network init``, ``net up`` and ``node start``: local networks and nodes."""
+"""``credchain network init``, ``network up`` and ``node start``: local networks and nodes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from shell.commands.common import SUITES
 
 @click.group()
 def network() -> None:
-    """Local networks."""
+    """Local networks: write one (init), run one (up)."""
 
 
 @network.command("init")
@@ -52,33 +52,138 @@ def node_group() -> None:
     """Run a node."""
 
 
+@node_group.command("init")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="the config file to write (TOML); other paths are made relative to it")
+@click.option("--genesis", "genesis_file", required=True,
+              type=click.Path(dir_okay=False, exists=True), help="the network's genesis.json")
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="this node's key file (credchain keys new)")
+@click.option("--passphrase-env", help="read the key's passphrase from this variable")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, exists=True),
+              help="... or from this file (mode 0600)")
+@click.option("--name", required=True, help="shown in logs and /status")
+@click.option("--peer-port", required=True, type=click.IntRange(1, 65535))
+@click.option("--http-port", required=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to listen on (0.0.0.0: every interface)")
+@click.option("--peer", "peers", multiple=True, metavar="VALIDATOR@HOST:PORT",
+              help="a validator's peer address; VALIDATOR is its name in genesis or its index "
+                   "(repeat for each you know; more come from the chain's endpoint registry)")
+@click.option("--data-dir", help="where the store goes (default: data/NAME beside the config)")
+@click.option("--heartbeat-ms", type=click.IntRange(50, 86_400_000),
+              help="as the network's other nodes: an idle chain's empty block this often")
+def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | None,
+              passphrase_file: str | None, name: str, peer_port: int, http_port: int,
+              host: str, peers: tuple[str, ...], data_dir: str | None,
+              heartbeat_ms: int | None) -> None:
+    """Write the config of a node joining an existing network: a city's node starts as an
+    observer (it follows and verifies the chain, serves the API and proofs, never votes)
+    until the committee votes its key in; from that height on it votes."""
+    from ledger.genesis import GenesisDoc
+    from ledger.keyfile import load_key as read_key
+    from shell.commands.common import fail
+    from shell.config import NodeConfig, read_passphrase
+
+    if (passphrase_env is None) == (passphrase_file is None):
+        fail("give exactly one of --passphrase-env and --passphrase-file")
+    doc = GenesisDoc.load(genesis_file)
+    pubkey = read_key(Path(key_file), read_passphrase(passphrase_env, passphrase_file)).public_key
+    names = [v.name for v in doc.validators]
+    keys = [v.pubkey for v in doc.validators]
+    index = keys.index(pubkey) if pubkey in keys else len(keys)
+    target = Path(out).resolve()
+
+    def rel(path: str) -> str:
+        p = Path(path).resolve()
+        try:
+            return str(p.relative_to(target.parent))
+        except ValueError:
+            return str(p)
+
+    lines = [f"index = {index}  # its place in the set once voted in (unused until then)",
+             f"name = {_toml(name)}", f"key_file = {_toml(rel(key_file))}",
+             (f"passphrase_env = {_toml(passphrase_env)}" if passphrase_env else
+              f"passphrase_file = {_toml(rel(str(passphrase_file)))}"),
+             f"host = {_toml(host)}", f"peer_port = {peer_port}", f"http_port = {http_port}",
+             f"data_dir = {_toml(rel(data_dir) if data_dir else f'data/{name}')}",
+             f"genesis_file = {_toml(rel(genesis_file))}", ""]
+    if heartbeat_ms is not None:
+        from shell.localnet import TICK_MS
+
+        lines += ["[replica]", f"empty_block_ticks = {max(1, heartbeat_ms // TICK_MS)}", ""]
+    for entry in peers:
+        who, _, address = entry.partition("@")
+        peer_host, _, port = address.rpartition(":")
+        if who.isdigit() and int(who) < len(names):
+            peer_index = int(who)
+        elif who in names:
+            peer_index = names.index(who)
+        else:
+            fail(f"--peer {entry}: {who!r} is neither a validator's name in genesis "
+                 f"({', '.join(names)}) nor its index")
+        if not peer_host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            fail(f"--peer {entry}: expected VALIDATOR@HOST:PORT")
+        lines += ["[[peers]]", f"index = {peer_index}  # {names[peer_index]}",
+                  f"host = {_toml(peer_host)}", f"port = {port}", ""]
+    if target.exists():
+        fail(f"{out} exists; not overwriting it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines))
+    NodeConfig.load(target)  # what we wrote must load
+    role = f"validator {index}" if pubkey in keys else "an observer until voted in"
+    click.echo(f"wrote {out} ({role}); public key {pubkey.hex()}")
+    click.echo(f"start it with: credchain node start --config {out}")
+
+
+def _toml(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)  # a TOML basic string is a JSON string
+
+
 @node_group.command("start")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--confirm-lost-votes", is_flag=True,
               help="this store lost the record of the validator's own votes (restored from a "
                    "backup, or copied): vote anyway. Only once the chain has moved past the "
                    "heights this validator may have voted at")
-def node_start(config_path: str, confirm_lost_votes: bool) -> None:
+@click.option("--state-sync", is_flag=True,
+              help="an empty data directory starts from the peers' snapshot of a recent "
+                   "certified height instead of replaying from genesis (falls back to that "
+                   "when no peer offers one); ignored once the store holds a chain")
+def node_start(config_path: str, confirm_lost_votes: bool, state_sync: bool) -> None:
     """Run one node from its config file until SIGTERM / Ctrl-C."""
     from shell.server import main as run_node
 
-    sys.exit(run_node(config_path, confirm_lost_votes))
+    sys.exit(run_node(config_path, confirm_lost_votes, state_sync))
 
 
 @node_group.command("resync")
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
-def node_resync(config_path: str, yes: bool) -> None:
+@click.option("--state-sync", is_flag=True,
+              help="fill the new store from the peers' snapshot of a recent certified height "
+                   "(falls back to genesis when no peer offers one)")
+def node_resync(config_path: str, yes: bool, state_sync: bool) -> None:
     """Set a damaged store aside; the node then fetches and re-verifies the chain."""
     from shell.config import NodeConfig
     from shell.resync import resync
+    from shell.server import setup_logging
 
     config = NodeConfig.load(config_path)
     if not yes:
         click.confirm(f"move {config.data_dir / 'db'} aside and rebuild it from the peers?",
                       abort=True)
-    done = resync(config)
+    if state_sync:
+        setup_logging(config.log)  # the sync's progress goes to the log, as the node's
+    done = resync(config, state_sync)
     click.echo(f"the damaged store is now {done.damaged}; a new one is in {done.fresh}")
+    if done.state_synced is not None:
+        click.echo(f"state-synced at height {done.state_synced.height} "
+                   f"({done.state_synced.keys} keys, {done.state_synced.seconds:.1f} s)")
+    elif state_sync:
+        click.echo("no usable snapshot: the new store starts from genesis (see the log)")
     if done.records_kept:
         click.echo("this validator's vote records were carried over: it votes again once "
                    "past the heights it voted at")
@@ -89,12 +194,7 @@ def node_resync(config_path: str, yes: bool) -> None:
                "the chain from its peers, checking every block's QC and re-executing it")
 
 
-@click.group("net")
-def net_group() -> None:
-    """A whole local network."""
-
-
-@net_group.command("up")
+@network.command("up")
 @click.argument("directory", type=click.Path(file_okay=False, exists=True))
 @click.option("--seconds", default=0, type=click.IntRange(0),
               help="stop after this many seconds (0: run until Ctrl-C / SIGTERM)")
