@@ -6,27 +6,28 @@ issued, the opening tenders' bids sealed and opened; optional filler to a chosen
 size), pre-sign the window's transactions (``benchmarks/workload.py``: the mix and its
 proportions are documented there), start the validators (``shell.localnet.LocalNet``,
 loopback only), and for ``--seconds`` (after ``--warmup`` seconds of the same load, not
-measured) send one request of 100 transactions every
-``100 / rate`` seconds on a fixed grid (open loop: a request is sent on time whatever the
-answers to earlier ones; at most ``MAX_REQUESTS_IN_FLIGHT`` outstanding, a request that
-had to wait is counted *late*) round-robin to the nodes, each request composed of whole
-runs of every call type in the template's proportions. A transaction refused with a "later"
-answer (``busy``, ``sender_busy``, ``rate_limited``, ``future_limit``, ``pool_full``) is sent
-again with the rest of its run at its sender's next turn, as a client told 503/429 does
-(``--no-retry``: never; a refused nonce then leaves a gap that stops its sender's later
-transactions). Beside the writes, a reader sends
-proof-bundle queries (guarantee proofs and eligibility bundles) at ``--read-share`` of the
-write rate, also open loop. Every loop is bounded in count and time.
+measured) send one request of 100 transactions every ``100 / rate`` seconds on a fixed grid
+(open loop: a request is sent on time whatever the answers to earlier ones; at most
+``MAX_REQUESTS_IN_FLIGHT`` outstanding, a request that had to wait is counted *late*)
+round-robin to the nodes, each request composed of whole runs of every call type in the
+template's proportions. A transaction refused with a "later" answer (``busy``,
+``sender_busy``, ``rate_limited``, ``future_limit``, ``pool_full``) is sent again with the
+rest of its run at its sender's next turn, as a client told 503/429 does (``--no-retry``:
+never; a refused nonce then leaves a gap that stops its sender's later transactions).
+Beside the writes, a reader sends proof-bundle queries (guarantee proofs and eligibility
+bundles) at ``--read-share`` of the write rate, also open loop. Every loop is bounded in
+count and time.
 
 Reported per call type, from the same run:
 
 - committed tx/s: transactions of that call whose block the node that admitted them had
-  applied by the end of the window, divided by the window;
+  applied within the window, divided by the window (warm-up transactions count when they
+  land in it);
 - p50 / p99 latency, *submit → committed and applied*, measured by polling: each node's
   ``GET /status`` height is polled every ``POLL_MS`` (each node on its own, so a node busy
   applying a block does not delay the others' samples); a transaction's latency is the
   first poll that saw the admitting node at or past the height of the block that holds it,
-  minus the moment its request was sent (resolution: the poll interval plus a status round
+  minus the moment its request was first sent (resolution: the poll interval plus a status round
   trip; the block heights come from node 0's store, read after the nodes stop);
 - failed receipts by code (the realistic mix intends none; ``bench.noop`` intends
   ``E_UNKNOWN_CALL``), refused submissions by reason, and transactions accepted but never
