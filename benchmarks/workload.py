@@ -11,8 +11,9 @@ A ``Workload`` builds every signed transaction of one benchmark run, before any 
   records) to bring the state to a chosen number of keys;
 - ``window_runs()``: the measured load, as *runs*: one sender's consecutive transactions
   (nonces n..n+k-1), sent in one request. A sender's next run is sent only after the node
-  answered the previous one, and every sender always talks to the same node, so no run ever
-  waits behind a nonce gap; the driver composes each request from runs of every kind in the
+  answered the previous one, and every sender always talks to the same node, so no run waits
+  behind a nonce gap of the benchmark's making (a run the node refused in part is sent again
+  from the refused transaction on); the driver composes each request from runs of every kind in the
   proportions of the template below.
 
 The realistic template (``REALISTIC``, 100 transactions per request) — per tender lot bids,
@@ -47,7 +48,7 @@ template (``NOOP``) calls ``bench.noop``, which no contract handles (receipt
 
 Time: the setup history is dated in the past (genesis 40 days before the build), so the
 statutory periods are real Beijing calendar days and the chain is not a demonstration chain:
-no ``demo_day_ms`` and no ``demo`` genesis flag. The opening tenders were announced 39 days
+no ``demo_day_ms`` and no ``demo`` genesis flag. The opening tenders were announced 38 days
 ago with a deadline 21 days later; their ``bid.open`` is the last setup block, dated at the
 build; the ``decrypt_window_ms`` parameter is set to its maximum (one day) so a run may start
 long after its build. The bidding tenders' deadline is 30 days after the build.
