@@ -322,8 +322,26 @@ def render_text(verdict: Verdict, expectation: Expectation | None = None) -> str
     return "\n".join(lines) + "\n"
 
 
+SHOWN_HEX_CHARS = 64  # longer byte strings are shortened in text (``--json`` has them whole)
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    return json.dumps(_shortened(value), ensure_ascii=False, sort_keys=True,
+                      separators=(", ", ": "))
+
+
+def _shortened(value: Any) -> Any:
+    """Tagged JSON with each long ``{"$bin": hex}`` cut to its start and its length, for a
+    person reading text (an encrypted bid summary is kilobytes of hex)."""
+    if isinstance(value, dict):
+        if set(value) == {"$bin"} and isinstance(value["$bin"], str) and \
+                len(value["$bin"]) > SHOWN_HEX_CHARS:
+            hex_text = value["$bin"]
+            return {"$bin": f"{hex_text[:SHOWN_HEX_CHARS]}… ({len(hex_text) // 2} bytes)"}
+        return {k: _shortened(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shortened(v) for v in value]
+    return value
 
 
 def _entry_text(e: Entry, height: int | None) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ledger.crypto import get_suite
 from ledger.errors import InvalidInput
@@ -69,4 +70,24 @@ def run_demo_story(urls: list[str], anchor_path: Path, out: Path,
     echo(f"   check it yourself: credchain verify {proof.bid_bundle} --anchor {anchor_path}")
     if not proof.ok:
         raise InvalidInput("the winner's commitment could not be proved")
+    saved = save_supervisor_key(out, client.suite)
+    if saved is not None:
+        echo(f"   the story's supervisor key, to audit as a supervisor (credchain audit replay "
+             f"--key {saved} --passphrase-file {out / 'passphrase'}): {saved}")
     echo("== the trading story ran end to end on the network ==")
+
+
+def save_supervisor_key(out: Path, suite: Any) -> Path | None:
+    """Write the story's supervisor key (a demo key) beside the network, encrypted with the
+    network's passphrase: an auditor's replay needs whole blocks, which nodes show to
+    supervisors only. None when ``out`` holds no network passphrase."""
+    from contracts.scenario_kit import actor_secret
+    from ledger.keyfile import read_passphrase_file, save_key
+
+    phrase = out / "passphrase"
+    target = out / "supervisor.key"
+    if not phrase.is_file():
+        return None
+    if not target.exists():
+        save_key(target, suite, actor_secret(suite, "supervisor"), read_passphrase_file(phrase))
+    return target

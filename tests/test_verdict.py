@@ -209,3 +209,14 @@ def test_a_json_bundle_with_bad_hex_is_refused_as_its_kind(chain: Chain) -> None
     assert "malformed multi-key bundle" in (v.reason or "") and "lowercase hex" in (v.reason or "")
     lone_surrogate = verify_any('{"key": "\ud800"}', _anchor(chain))
     assert not lone_surrogate.valid and "not a JSON document" in (lone_surrogate.reason or "")
+
+
+def test_long_byte_strings_are_shortened_in_text_only() -> None:
+    from ledger.verdict import SHOWN_HEX_CHARS, _compact
+
+    record = {"sealed": {"$bin": "ab" * 4136}, "hash": {"$bin": "cd" * 32},
+              "list": [{"$bin": "ef" * 100}]}
+    text = _compact(record)
+    assert "(4136 bytes)" in text and "(100 bytes)" in text and "cd" * 32 in text
+    assert "ab" * (SHOWN_HEX_CHARS // 2 + 1) not in text
+    assert record["sealed"]["$bin"] == "ab" * 4136  # the value itself is left whole

@@ -107,7 +107,7 @@ def proof(key: str, url: str, height: int | None, out: str) -> None:
 def eligibility(uscc: str, url: str, tender_id: str, lot: int, out: str) -> None:
     """May entity USCC bid on a tender now? The node's answer, with a PROTOCOL §9 bundle
     of every record the rule reads: `credchain verify OUT --anchor A` re-applies the rule
-    offline, trusting no node."""
+    offline, trusting no node. Exit 0 eligible, 2 not eligible, 1 on an error."""
     import urllib.parse
 
     got = NodeClient(url).get(f"/eligibility/{urllib.parse.quote(uscc)}?"
@@ -117,6 +117,7 @@ def eligibility(uscc: str, url: str, tender_id: str, lot: int, out: str) -> None
     click.echo(_answer_text(answer, got["question"]))
     click.echo(f"answer and proof written to {out}; check it offline: "
                f"credchain verify {out} --anchor ANCHOR")
+    sys.exit(0 if answer["eligible"] else 2)
 
 
 def _answer_text(answer: dict[str, Any], question: dict[str, Any]) -> str:
