@@ -1,43 +1,75 @@
-"""Cluster benchmark: 4 validator processes on this machine under concurrent signed load.
+"""Cluster benchmark: validator processes on this machine under the realistic mix, open loop.
 
-For each suite: ``network init`` a fresh 4-validator network on free loopback ports, start
-it (``shell.localnet.LocalNet``), pre-sign the load (so client signing does not compete with the
-validators during the measured window), then let concurrent clients POST batches of signed
-transactions to random nodes for ``--seconds``. Reported:
+One run (``run_once``): build a fresh network whose validators start from an offline-built
+setup history (``benchmarks/prebuilt.py``: entities attested, tenders announced, guarantees
+issued, the opening tenders' bids sealed and opened; optional filler to a chosen state
+size), pre-sign the window's transactions (``benchmarks/workload.py``: the mix and its
+proportions are documented there), start the validators (``shell.localnet.LocalNet``,
+loopback only), and for ``--seconds`` (after ``--warmup`` seconds of the same load, not
+measured) send one request of 100 transactions every ``100 / rate`` seconds on a fixed grid
+(open loop: a request is sent on time whatever the answers to earlier ones; at most
+``MAX_REQUESTS_IN_FLIGHT`` outstanding, a request that had to wait is counted *late*)
+round-robin to the nodes, each request composed of whole runs of every call type in the
+template's proportions. A transaction refused with a "later" answer (``busy``,
+``sender_busy``, ``rate_limited``, ``future_limit``, ``pool_full``) is sent again with the
+rest of its run at its sender's next turn, as a client told 503/429 does (``--no-retry``:
+never; a refused nonce then leaves a gap that stops its sender's later transactions).
+Beside the writes, a reader sends proof-bundle queries (guarantee proofs and eligibility
+bundles) at ``--read-share`` of the write rate, also open loop. Every loop is bounded in
+count and time.
 
-- committed tx/s: growth of ``credchain_txs_committed_total`` on node 0 over the window;
-- p50 / p99 submit-to-commit latency: the nodes' ``credchain_commit_latency_seconds``
-  histograms (from a request's arrival at the node that admitted it to that node applying
-  the block), merged over all nodes, interpolated inside buckets;
+Reported per call type, from the same run:
+
+- committed tx/s: transactions of that call whose block the node that admitted them had
+  applied within the window, divided by the window (warm-up transactions count when they
+  land in it);
+- p50 / p99 latency, *submit → committed and applied*, measured by polling: each node's
+  ``GET /status`` height is polled every ``POLL_MS`` (each node on its own, so a node busy
+  applying a block does not delay the others' samples); a transaction's latency is the
+  first poll that saw the admitting node at or past the height of the block that holds it,
+  minus the moment its request was first sent (resolution: the poll interval plus a status round
+  trip; the block heights come from node 0's store, read after the nodes stop);
+- failed receipts by code (the realistic mix intends none; ``bench.noop`` intends
+  ``E_UNKNOWN_CALL``), refused submissions by reason, and transactions accepted but never
+  committed ("lost");
+- for the whole mix: validator CPU per committed transaction per node (/proc, from the
+  window's start to the end of the drain, over every transaction committed by then; also
+  net of what the idle network used while polled for ``IDLE_BASELINE_S`` before the
+  window: the polls cost each node ~0.005 cores at 100 ms), CPU cores used by each
+  validator and by this load generator, signature verifications per committed transaction
+  per node (node counters, window plus drain), and the nodes' own latency histogram
+  (``credchain_commit_latency_seconds``) as a cross-check;
 - the signature-verification bound measured in the same run: single-core verifies/s of the
-  suite × cores ÷ validators (each validator verifies every transaction once);
-- CPU cores used by each validator process and by this load generator over the window
-  (/proc), and validator CPU per committed transaction (all 4 nodes together): the figure
-  that does not depend on how much of the shared machine the run got;
-- signature verifications per committed transaction per node (node counters; a pending or
-  refused transaction still counts, so a run that ends with a backlog reads above 1).
+  suite × cores ÷ validators (every validator verifies every signature once), and the
+  committed rate as a fraction of it;
+- reads: completed reads/s per kind, p50/p99 request latency, answers by HTTP status.
 
-The clients are open loop: each posts one batch per interval on a fixed grid without
-waiting for earlier answers (at most 16 requests in flight per client), so a slow node does
-not lower the offered load.
+The no-op line (``--mix noop``: ``bench.noop``, one nonce write per transaction) is the
+comparison with the earlier results; ``--mix both`` (the default) runs the realistic mix and
+then the no-op mix at the same offered rate. ``--profile DIR`` records node 0 with py-spy
+for the window and prints where its time went per transaction (``benchmarks/nodeprofile.py``).
 
-The transactions call ``bench.noop``: no contract handles it, so each receipt is
-``E_UNKNOWN_CALL`` but the sender's nonce still moves (one state write per transaction).
-The clients run on the same 2 cores as the 4 validators, so they take from the total.
+Modules: ``benchmarks/workload.py`` (the mix), ``benchmarks/prebuilt.py`` (the setup history),
+``benchmarks/traffic.py`` (requests, polls, reads), ``benchmarks/cluster_report.py`` (the
+figures), ``benchmarks/nodeprofile.py`` (the profile), ``benchmarks/curves.py`` (the curves).
 
-Run: ``.venv/bin/python benchmarks/bench_cluster.py --seconds 20`` (both suites, bounded).
+Run: ``.venv/bin/python benchmarks/bench_cluster.py --rates 300 --seconds 20 --repeat 3``
+(results and the exact commands of each figure: ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import random
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +77,54 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import nodeprofile  # noqa: E402
+from benchmarks.cluster_report import (  # noqa: E402
+    STALL_S,
+    jsonable,
+    median_row,
+    ms_text,
+    parse_metrics,
+    print_result,
+    read_chain,
+    summarise,
+)
+from benchmarks.prebuilt import build_network  # noqa: E402
+from benchmarks.traffic import (  # noqa: E402
+    MAX_READS_IN_FLIGHT,
+    POLL_MS,
+    Prepared,
+    Scheduler,
+    Sent,
+    Window,
+    poll,
+    post,
+    read_proofs,
+)
+from benchmarks.workload import Workload, mixes, request_txs, template_of  # noqa: E402
 from ledger.crypto import Suite, get_suite  # noqa: E402
-from ledger.tx import TxBody, sign_tx  # noqa: E402
-from shell.localnet import LocalNet, init_network  # noqa: E402
+from shell.localnet import LocalNet  # noqa: E402
 
-CALL = "bench.noop"
+IDLE_BASELINE_S = 3.0  # the idle network polled, before the window: the benchmark's own cost
+MAX_REQUESTS_IN_FLIGHT = 64
+UP_TIMEOUT_S = 60.0  # ... plus UP_S_PER_KEY for each state key (a node checks its store at start)
+UP_S_PER_KEY = 0.0003
+DRAIN_MAX_S = 30.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    suite: str = "ed25519-sha256"
+    validators: int = 4
+    mix: str = "realistic"
+    rate_tx_s: float = 1500.0
+    seconds: float = 20.0
+    read_share: float = 0.02  # reads per second as a fraction of the offered write rate
+    filler_keys: int = 0
+    pad_bytes: int = 0  # bench.noop only: a padding argument of this many bytes
+    warmup_s: float = 0.0  # load sent before the measured window (caches, pool, pipeline)
+    retry: bool = True  # resend after a "later" refusal (busy, sender_busy, rate_limited...)
+    profile_dir: str = ""
+    keep_dir: str = ""
 
 
 def verifies_per_second(suite: Suite, seconds: float = 1.0) -> float:
@@ -65,68 +140,8 @@ def verifies_per_second(suite: Suite, seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - start)
 
 
-def presign(suite: Suite, chain_id: str, batches: int, batch_txs: int) -> list[list[str]]:
-    out = []
-    for b in range(batches):
-        secret = suite.generate_secret()
-        sender = suite.public_key(secret)
-        out.append([
-            sign_tx(suite, secret, TxBody(chain_id, sender, n, CALL, {"b": b})).encode().hex()
-            for n in range(batch_txs)
-        ])
-    return out
-
-
-async def metrics(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
-    async with session.get(f"{url}/metrics") as resp:
-        text = await resp.text()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            out[name] = float(value)
-    return out
-
-
-def histogram(ms: list[dict[str, float]]) -> list[tuple[float, float]]:
-    """Merged cumulative buckets ``[(upper_bound_s, count), ...]`` over all nodes."""
-    prefix = 'credchain_commit_latency_seconds_bucket{le="'
-    merged: dict[float, float] = {}
-    for m in ms:
-        for name, value in m.items():
-            if name.startswith(prefix):
-                le = name[len(prefix):-2]
-                bound = float("inf") if le == "+Inf" else float(le)
-                merged[bound] = merged.get(bound, 0.0) + value
-    return sorted(merged.items())
-
-
-def quantile(buckets: list[tuple[float, float]], q: float) -> float:
-    total = buckets[-1][1] if buckets else 0
-    if total == 0:
-        return float("nan")
-    target = q * total
-    lo_bound, lo_count = 0.0, 0.0
-    for bound, count in buckets:
-        if count >= target:
-            if bound == float("inf"):
-                return lo_bound
-            frac = (target - lo_count) / max(count - lo_count, 1e-9)
-            return lo_bound + frac * (bound - lo_bound)
-        lo_bound, lo_count = bound, count
-    return lo_bound
-
-
-def diff(after: list[tuple[float, float]], before: list[tuple[float, float]]) -> list[
-    tuple[float, float]
-]:
-    b = dict(before)
-    return [(k, v - b.get(k, 0.0)) for k, v in after]
-
-
 def cpu_seconds(net: LocalNet) -> dict[str, float]:
-    """CPU seconds (user + system) so far of each validator process and of this process
-    (the load generator), from /proc and getrusage."""
+    """CPU seconds (user + system) so far of each validator and of this load generator."""
     tick_s = 1 / os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     for i, proc in enumerate(net.procs):
@@ -142,169 +157,268 @@ def cpu_seconds(net: LocalNet) -> dict[str, float]:
     return out
 
 
-def _per_tx_node(before: list[dict[str, float]], after: list[dict[str, float]],
-                 counter: str) -> float:
-    committed = (after[0]["credchain_txs_committed_total"]
-                 - before[0]["credchain_txs_committed_total"])
-    total = sum(a.get(counter, 0.0) - b.get(counter, 0.0) for a, b in zip(after, before,
-                                                                           strict=True))
-    return total / max(committed * len(after), 1.0)
+# ---- the window ---------------------------------------------------------------------------
 
 
-async def drive(net: LocalNet, batches: list[list[str]], seconds: float, clients: int,
-                rate_tx_s: float, max_in_flight: int = 16) -> dict[str, Any]:
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                s = await metrics(session, net.urls[0])
-                if s.get("credchain_peers", 0) >= len(net.urls) - 1 and s["credchain_height"] >= 1:
-                    break
-            except (aiohttp.ClientError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("network did not come up within 30 s")
-            await asyncio.sleep(0.2)
-        before = [await metrics(session, u) for u in net.urls]
-        queue = list(reversed(batches))
-        accepted = refused = 0
-        cpu0 = cpu_seconds(net)
-        t0 = time.monotonic()
-        until = t0 + seconds
+async def _metrics(session: aiohttp.ClientSession, urls: list[str]) -> list[dict[str, float]]:
+    out = []
+    for u in urls:
+        async with session.get(f"{u}/metrics") as resp:
+            out.append(parse_metrics(await resp.text()))
+    return out
 
+
+async def _wait_up(session: aiohttp.ClientSession, urls: list[str], height: int,
+                   timeout_s: float) -> float:
+    """Wait until every node is at ``height`` with all its peers; returns the seconds taken."""
+    started = time.monotonic()
+    deadline = started + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ok = 0
+            for u in urls:
+                async with session.get(f"{u}/status") as resp:
+                    st = await resp.json()
+                ok += len(st["peers"]) >= len(urls) - 1 and st["height"] >= height
+            if ok == len(urls):
+                return time.monotonic() - started
+        except (aiohttp.ClientError, OSError, ValueError, KeyError):
+            pass
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"the network did not come up within {timeout_s:.0f} s")
+
+
+async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Prepared],
+                setup_height: int, profile_out: Path | None) -> dict[str, Any]:
+    urls = net.urls
+    template = template_of(cfg.mix)
+    sched = Scheduler(runs, len(urls), template)
+    w = Window(first_seen=[{} for _ in urls])
+    stalled: list[dict[str, Any]] = []
+    interval_s = request_txs(template) / cfg.rate_tx_s
+    timeout = aiohttp.ClientTimeout(total=60)
+    conn = aiohttp.TCPConnector(limit=MAX_REQUESTS_IN_FLIGHT + MAX_READS_IN_FLIGHT + 16)
+    async with aiohttp.ClientSession(timeout=timeout, connector=conn) as session:
+        try:
+            up_s = await _wait_up(session, urls, setup_height,
+                                  UP_TIMEOUT_S + UP_S_PER_KEY * workload.filler_keys)
+        except SystemExit as exc:  # say which node died (a port taken meanwhile, ...)
+            logs = net.directory / "logs"
+            tails = {i: (logs / f"node{i}.log").read_text(errors="replace").splitlines()[-1:]
+                     for i in net.exited()}
+            raise SystemExit(f"{exc}; nodes exited: {tails or 'none'}") from None
+        stop_poll = asyncio.Event()
+        poller = asyncio.create_task(poll(session, urls, w, stop_poll))
+        # the idle network with the poller running: what the benchmark itself costs a node
+        cpu_idle0, idle0 = cpu_seconds(net), time.monotonic()
+        await asyncio.sleep(IDLE_BASELINE_S)
+        cpu_idle1 = cpu_seconds(net)
+        idle_cores = {k2: (cpu_idle1[k2] - cpu_idle0[k2]) / (time.monotonic() - idle0)
+                      for k2 in cpu_idle1}
+        started_s = time.monotonic()
+        until = started_s + cfg.warmup_s + cfg.seconds
         in_flight: set[asyncio.Task[None]] = set()
-        late = 0
-
-        async def post(url: str, txs: list[str]) -> None:
-            nonlocal accepted, refused
-            try:
-                async with session.post(f"{url}/txs", json={"txs": txs}) as resp:
-                    out = await resp.json()
-                accepted += out["accepted"]
-                refused += len(txs) - out["accepted"]
-            except (aiohttp.ClientError, TimeoutError, OSError):
-                refused += len(txs)
-
-        async def client(w: int) -> None:
-            nonlocal late
-            rng = random.Random(w)
-            # Open loop: each client offers rate/clients tx/s, one batch per interval on a
-            # fixed grid, without waiting for earlier answers (a slow node must not lower
-            # the offered load); at most ``max_in_flight`` requests outstanding per client.
-            interval_s = len(batches[0]) * clients / rate_tx_s
-            next_at = t0 + interval_s * w / clients
-            mine: set[asyncio.Task[None]] = set()
-            while queue and time.monotonic() < until:
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-                next_at += interval_s
-                if len(mine) >= max_in_flight:
-                    late += 1
-                    await asyncio.wait(mine, return_when=asyncio.FIRST_COMPLETED)
-                url = net.urls[rng.randrange(len(net.urls))]
-                task = asyncio.create_task(post(url, queue.pop()))
-                for group in (mine, in_flight):
-                    group.add(task)
-                    task.add_done_callback(group.discard)
-
-        await asyncio.gather(*(client(w) for w in range(clients)))
-        t1 = time.monotonic()
+        next_at = started_s
+        k = 0
+        measuring = False
+        while time.monotonic() < until:
+            if not measuring and time.monotonic() >= started_s + cfg.warmup_s:
+                # the measured window starts (after the warm-up, if any)
+                measuring = True
+                before = await _metrics(session, urls)
+                spy = _start_profile(net, cfg, profile_out)
+                cpu0 = cpu_seconds(net)
+                w.t0 = time.monotonic()
+                reader = asyncio.create_task(read_proofs(session, urls, workload.read_targets(),
+                                                   cfg.read_share * cfg.rate_tx_s, until, w))
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += interval_s
+            if len(in_flight) >= MAX_REQUESTS_IN_FLIGHT:
+                w.late_requests += 1
+                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+            node = k % len(urls)
+            k += 1
+            batch = sched.compose(node)
+            if not batch:
+                continue
+            now = time.monotonic()
+            for run in batch:
+                for j, tx_id in enumerate(run.tx_ids):
+                    if tx_id not in w.sent:  # a first attempt (a resend keeps its first time)
+                        w.sent[tx_id] = Sent(run.call, node, now,
+                                             run.tx_ids[j - 1] if j else None)
+            task = asyncio.create_task(post(session, urls[node], batch, w, sched,
+                                             cfg.retry))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        w.t1 = time.monotonic()
         cpu1 = cpu_seconds(net)
         if in_flight:
             await asyncio.wait(in_flight)
-        m1 = await metrics(session, net.urls[0])
-        committed = m1["credchain_txs_committed_total"] - before[0]["credchain_txs_committed_total"]
-        # Let the backlog drain (bounded) so every latency sample lands.
-        drain_until = time.monotonic() + 10
+        await reader
+        drain_until = time.monotonic() + DRAIN_MAX_S
+        progress_at, top = time.monotonic(), -1
         while time.monotonic() < drain_until:
-            m = await metrics(session, net.urls[0])
-            if m["credchain_pool_size"] == 0:
+            sts = [await (await session.get(f"{u}/status")).json() for u in urls]
+            if all(s["pool_size"] == 0 for s in sts) and len({s["height"] for s in sts}) == 1:
                 break
-            await asyncio.sleep(0.2)
-        after = [await metrics(session, u) for u in net.urls]
-        hist = diff(histogram(after), histogram(before))
-        return {
-            "window_s": t1 - t0,
-            "accepted": accepted,
-            "refused": refused,
-            "committed_in_window": committed,
-            "tx_per_s": committed / (t1 - t0),
-            "p50_s": quantile(hist, 0.50),
-            "p99_s": quantile(hist, 0.99),
-            "samples": hist[-1][1] if hist else 0,
-            "ran_out_of_presigned": not queue,
-            "late_batches": late,
-            # Signatures verified per committed transaction per validator, over the whole
-            # run and drain (a transaction refused or still pending adds verifications too).
-            "verifies_per_tx_node": _per_tx_node(before, after,
-                                                 "credchain_signatures_verified_total"),
-            "interned_per_tx_node": _per_tx_node(before, after, "credchain_txs_interned_total"),
-            "cpu_share": {k: (cpu1[k] - cpu0[k]) / (t1 - t0) for k in cpu1},
-        }
+            if max(s["height"] for s in sts) > top:
+                progress_at, top = time.monotonic(), max(s["height"] for s in sts)
+            elif time.monotonic() - progress_at > STALL_S:
+                # transactions wait in a pool and no block comes: report what each node says
+                stalled = [{k2: st.get(k2) for k2 in ("height", "view", "leader", "pool_size",
+                                                     "in_view_change")} for st in sts]
+                break
+            await asyncio.sleep(0.25)
+        drained_s = time.monotonic() - w.t1
+        cpu2 = cpu_seconds(net)
+        await asyncio.sleep(2 * POLL_MS / 1000)
+        stop_poll.set()
+        await poller
+        after = await _metrics(session, urls)
+    if spy is not None:
+        spy.wait(timeout=30)
+    window_s = w.t1 - w.t0
+    return {"window": w, "window_s": window_s, "drained_s": drained_s,
+            "cpu_share": {k2: (cpu1[k2] - cpu0[k2]) / window_s for k2 in cpu1},
+            "cpu_to_drained_s": {k2: cpu2[k2] - cpu0[k2] for k2 in cpu2}, "stalled": stalled,
+            "idle_cores": idle_cores, "to_drained_s": drained_s + window_s, "up_s": up_s,
+            "metrics_before": before, "metrics_after": after, "short": dict(sched.short)}
 
 
-def run_suite(suite_name: str, seconds: float, clients: int, batch_txs: int,
-              rate_tx_s: float, keep_dir: Path | None = None) -> dict[str, Any]:
-    suite = get_suite(suite_name)
+def _start_profile(net: LocalNet, cfg: RunConfig,
+                   out: Path | None) -> subprocess.Popen[bytes] | None:
+    if out is None or net.procs[0] is None:
+        return None
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(spy), "record", "--pid", str(net.procs[0].pid), "--duration",
+                             str(int(cfg.seconds)), "--rate", "100", "--format", "raw",
+                             "--nonblocking", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# ---- one run -------------------------------------------------------------------------------
+
+
+def run_repeated(cfg: RunConfig, repeats: int,
+                 on_result: Any = None) -> list[dict[str, Any]]:
+    """Build the network once (setup history, pre-signed window), then run ``repeats``
+    measurements, each on a fresh copy of the built network with the same transactions;
+    returns every run's figures (JSON-serialisable). ``on_result(r)`` sees each as it ends."""
+    suite = get_suite(cfg.suite)
+    template = template_of(cfg.mix)
+    requests = int(cfg.rate_tx_s * (cfg.seconds + cfg.warmup_s) * 1.05 / request_txs(template)
+                   ) + cfg.validators
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
+        root = Path(cfg.keep_dir) if cfg.keep_dir else Path(tmp)
+        name = f"{cfg.mix}-{cfg.suite}-{cfg.validators}v-{cfg.rate_tx_s:.0f}-{time.time_ns()}"
+        built = root / f"{name}-built"
+        workload = Workload(suite, cfg.validators, template, requests,
+                            now_ms=time.time_ns() // 1_000_000, filler_keys=cfg.filler_keys,
+                            pad_bytes=cfg.pad_bytes)
+        t = time.monotonic()
+        build = build_network(built, workload, cfg.validators, cfg.suite)
+        build_s = time.monotonic() - t
+        if build.failed:
+            raise SystemExit(f"the setup history has failed receipts: {build.failed}")
+        t = time.monotonic()
+        runs = [Prepared.of(run, suite) for run in workload.window_runs()]
+        presign_s = time.monotonic() - t
+        for k in range(repeats):
+            out = root / f"{name}-run{k}"
+            shutil.copytree(built, out)
+            r = _measure(cfg, out, workload, runs, build.blocks)
+            shutil.rmtree(out / "data", ignore_errors=True)
+            r.update({"setup": asdict(build), "build_s": build_s, "presign_s": presign_s,
+                      "repeat": k})
+            results.append(r)
+            if on_result is not None:
+                on_result(r)
+    return results
+
+
+def run_once(cfg: RunConfig) -> dict[str, Any]:
+    """Build, run and measure one network."""
+    return run_repeated(cfg, 1)[0]
+
+
+def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared],
+             setup_height: int) -> dict[str, Any]:
+    suite = get_suite(cfg.suite)
     verify_rate = verifies_per_second(suite)
     cores = os.cpu_count() or 1
-    bound = verify_rate * cores / 4
-    n_batches = int(rate_tx_s * seconds * 1.1 / batch_txs) + clients
-    t = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
-        if keep_dir is not None:
-            tmp = str(keep_dir / f"{suite_name}-{rate_tx_s:.0f}")
-        init_network(Path(tmp) / "net", 4, suite_name, "bench", clients=0)
-        batches = presign(suite, "bench", n_batches, batch_txs)
-        sign_s = time.monotonic() - t
-        net = LocalNet(Path(tmp) / "net")
-        net.start_all()
-        try:
-            result = asyncio.run(drive(net, batches, seconds, clients, rate_tx_s))
-        finally:
-            net.stop_all()
-    node_cores = sum(v for k, v in result["cpu_share"].items() if k.startswith("node"))
-    result["node_cpu_us_per_tx"] = node_cores * 1e6 / max(result["tx_per_s"], 1e-9)
-    result.update({"suite": suite_name, "offered_tx_s": rate_tx_s,
-                   "verify_per_s_1core": verify_rate, "cores": cores,
-                   "verify_bound_tx_s": bound, "presign_s": sign_s})
+    load_before = os.getloadavg()
+    profile_out = (Path(cfg.profile_dir) / f"{out.name}.txt") if cfg.profile_dir else None
+    if profile_out is not None:
+        profile_out.parent.mkdir(parents=True, exist_ok=True)
+    net = LocalNet(out)
+    net.start_all()
+    try:
+        d = asyncio.run(drive(net, cfg, workload, runs, setup_height, profile_out))
+    finally:
+        net.stop_all()
+    chain = read_chain(out, cfg.suite, setup_height)
+    result = summarise(d, chain, cfg.validators)
+    result.update({
+        "config": asdict(cfg), "cores": cores, "verify_per_s_1core": verify_rate,
+        "verify_bound_tx_s": verify_rate * cores / cfg.validators,
+        "load_avg_before": load_before, "load_avg": os.getloadavg(),
+        "window_txs_prepared": sum(len(run.tx_ids) for run in runs)})
+    result["bound_ratio"] = result["all"]["tx_s"] / result["verify_bound_tx_s"]
+    if profile_out is not None and profile_out.exists():
+        committed = result["all"]["committed_in_window"]
+        node0_cpu_s = result["cpu_share"].get("node0", 0.0) * result["window_s"]
+        result["profile"] = nodeprofile.summarise(profile_out, committed, result["window_s"],
+                                                  node0_cpu_s)
+        result["profile_file"] = str(profile_out)
     return result
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--suite", choices=["ed25519-sha256", "sm2-sm3", "both"], default="both")
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("--suite", choices=["ed25519-sha256", "sm2-sm3"], default="ed25519-sha256")
+    ap.add_argument("--mix", choices=[*mixes(), "both"], default="both",
+                    help="both: realistic then noop; call:<name>: one call of the mix alone")
+    ap.add_argument("--rates", default="300", help="offered write tx/s, comma-separated")
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=100, help="transactions per POST")
-    ap.add_argument("--ed-rates", default="1000,1500,2000",
-                    help="offered tx/s for ed25519-sha256, comma-separated (one run each)")
-    ap.add_argument("--sm-rates", default="300,500", help="offered tx/s for sm2-sm3")
-    ap.add_argument("--keep-dir", type=Path, default=None,
-                    help="run the networks under this directory and keep it (node logs)")
+    ap.add_argument("--no-retry", action="store_true",
+                    help="never send a refused transaction again (the first runs' behaviour)")
+    ap.add_argument("--warmup", type=float, default=0.0,
+                    help="seconds of load before the measured window (not measured)")
+    ap.add_argument("--validators", type=int, default=4)
+    ap.add_argument("--read-share", type=float, default=0.02,
+                    help="proof reads per second as a fraction of the offered write rate")
+    ap.add_argument("--filler-keys", type=int, default=0,
+                    help="state keys to add in the setup history (attested entities, keys, "
+                         "credit records)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per configuration (medians)")
+    ap.add_argument("--profile", default="", help="py-spy node 0 into this directory")
+    ap.add_argument("--keep-dir", default="", help="keep the networks (node logs) here")
+    ap.add_argument("--json-out", default="", help="append every run's figures (JSON lines)")
     args = ap.parse_args()
-    suites = ["ed25519-sha256", "sm2-sm3"] if args.suite == "both" else [args.suite]
-    rates = {"ed25519-sha256": args.ed_rates, "sm2-sm3": args.sm_rates}
-    print(f"cluster benchmark: 4 validators, {args.clients} clients, batches of {args.batch}, "
-          f"{args.seconds:.0f} s per run, {os.cpu_count()} cores")
-    for name in suites:
-        for rate in (float(x) for x in rates[name].split(",")):
-            r = run_suite(name, args.seconds, args.clients, args.batch, rate, args.keep_dir)
-            print(
-                f"{r['suite']:>15} offered {rate:5.0f} tx/s: {r['tx_per_s']:6.0f} committed tx/s"
-                f"  p50 {r['p50_s'] * 1000:5.0f} ms  p99 {r['p99_s'] * 1000:5.0f} ms  "
-                f"(accepted {r['accepted']}, refused {r['refused']}, {r['samples']:.0f} "
-                f"latency samples, window {r['window_s']:.1f} s)  |  verify bound "
-                f"{r['verify_bound_tx_s']:5.0f} tx/s ({r['verify_per_s_1core']:.0f} "
-                f"verifies/s/core x {r['cores']} cores / 4)  |  CPU cores used: "
-                + " ".join(f"{k} {v:.2f}" for k, v in r["cpu_share"].items())
-                + f"  |  validator CPU per committed tx (4 nodes) {r['node_cpu_us_per_tx']:.0f} us"
-                + f"  |  load avg {os.getloadavg()[0]:.1f}"
-                + f"  |  signature verifications per tx per node {r['verifies_per_tx_node']:.2f}"
-                + f" (proposal txs taken from the pool {r['interned_per_tx_node']:.2f})"
-                + (f"  |  {r['late_batches']} batches sent late" if r["late_batches"] else ""),
-                flush=True,
-            )
+    chosen = ["realistic", "noop"] if args.mix == "both" else [args.mix]
+    for rate in (float(x) for x in args.rates.split(",")):
+        for mix in chosen:
+            cfg = RunConfig(suite=args.suite, validators=args.validators, mix=mix, rate_tx_s=rate,
+                            seconds=args.seconds, read_share=args.read_share,
+                            filler_keys=args.filler_keys, profile_dir=args.profile,
+                            keep_dir=args.keep_dir, warmup_s=args.warmup,
+                            retry=not args.no_retry)
+            def show(r: dict[str, Any]) -> None:
+                print_result(r)
+                if args.json_out:
+                    with open(args.json_out, "a") as f:
+                        f.write(json.dumps(jsonable(r)) + "\n")
+
+            results = run_repeated(cfg, args.repeat, show)
+            if args.repeat > 1:
+                m = median_row(results)
+                print(f"-- median of {m['runs']} runs: {m['tx_s']:.0f} tx/s, p50 "
+                      f"{ms_text(m['p50_s'])} ms, p99 {ms_text(m['p99_s'])} ms, CPU/tx/node "
+                      f"{m['cpu_us_per_tx_node']:.0f} us (net "
+                      f"{m['cpu_us_per_tx_node_net']:.0f}), {m['bound_ratio']:.1%} of the "
+                      f"bound ({m['bound_tx_s']:.0f} tx/s)")
 
 
 if __name__ == "__main__":
