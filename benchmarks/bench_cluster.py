@@ -125,6 +125,7 @@ class RunConfig:
     retry: bool = True  # resend after a "later" refusal (busy, sender_busy, rate_limited...)
     profile_dir: str = ""
     keep_dir: str = ""
+    kill_node: int = -1  # kill -9 this validator once the network is up, before the load
 
 
 def verifies_per_second(suite: Suite, seconds: float = 1.0) -> float:
@@ -190,25 +191,31 @@ async def _wait_up(session: aiohttp.ClientSession, urls: list[str], height: int,
 
 async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Prepared],
                 setup_height: int, profile_out: Path | None) -> dict[str, Any]:
-    urls = net.urls
+    every = net.urls
     template = template_of(cfg.mix)
-    sched = Scheduler(runs, len(urls), template)
-    w = Window(first_seen=[{} for _ in urls])
+    sched = Scheduler(runs, len(every), template)
+    w = Window(first_seen=[{} for _ in every])
     stalled: list[dict[str, Any]] = []
     interval_s = request_txs(template) / cfg.rate_tx_s
     timeout = aiohttp.ClientTimeout(total=60)
     conn = aiohttp.TCPConnector(limit=MAX_REQUESTS_IN_FLIGHT + MAX_READS_IN_FLIGHT + 16)
     async with aiohttp.ClientSession(timeout=timeout, connector=conn) as session:
         try:
-            up_s = await _wait_up(session, urls, setup_height,
+            up_s = await _wait_up(session, every, setup_height,
                                   UP_TIMEOUT_S + UP_S_PER_KEY * workload.filler_keys)
         except SystemExit as exc:  # say which node died (a port taken meanwhile, ...)
             logs = net.directory / "logs"
             tails = {i: (logs / f"node{i}.log").read_text(errors="replace").splitlines()[-1:]
                      for i in net.exited()}
             raise SystemExit(f"{exc}; nodes exited: {tails or 'none'}") from None
+        live = [i for i in range(len(every)) if i != cfg.kill_node]
+        if cfg.kill_node >= 0:
+            # a validator crashes: its share of the load goes to the others (a client
+            # fails over), and nothing more is asked of it
+            net.kill(cfg.kill_node)
+        urls = [every[i] for i in live]
         stop_poll = asyncio.Event()
-        poller = asyncio.create_task(poll(session, urls, w, stop_poll))
+        poller = asyncio.create_task(poll(session, every, w, stop_poll))
         # the idle network with the poller running: what the benchmark itself costs a node
         cpu_idle0, idle0 = cpu_seconds(net), time.monotonic()
         await asyncio.sleep(IDLE_BASELINE_S)
@@ -236,18 +243,19 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
             if len(in_flight) >= MAX_REQUESTS_IN_FLIGHT:
                 w.late_requests += 1
                 await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            node = k % len(urls)
+            node = k % len(every)
             k += 1
             batch = sched.compose(node)
             if not batch:
                 continue
+            target = node if node in live else live[node % len(live)]
             now = time.monotonic()
             for run in batch:
                 for j, tx_id in enumerate(run.tx_ids):
                     if tx_id not in w.sent:  # a first attempt (a resend keeps its first time)
-                        w.sent[tx_id] = Sent(run.call, node, now,
+                        w.sent[tx_id] = Sent(run.call, target, now,
                                              run.tx_ids[j - 1] if j else None)
-            task = asyncio.create_task(post(session, urls[node], batch, w, sched,
+            task = asyncio.create_task(post(session, every[target], batch, w, sched,
                                              cfg.retry))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
@@ -359,7 +367,7 @@ def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared]
     finally:
         net.stop_all()
     chain = read_chain(out, cfg.suite, setup_height)
-    result = summarise(d, chain, cfg.validators)
+    result = summarise(d, chain, cfg.validators - (cfg.kill_node >= 0))
     result.update({
         "config": asdict(cfg), "cores": cores, "verify_per_s_1core": verify_rate,
         "verify_bound_tx_s": verify_rate * cores / cfg.validators,
@@ -396,7 +404,12 @@ def main() -> None:
     ap.add_argument("--profile", default="", help="py-spy node 0 into this directory")
     ap.add_argument("--keep-dir", default="", help="keep the networks (node logs) here")
     ap.add_argument("--json-out", default="", help="append every run's figures (JSON lines)")
+    ap.add_argument("--kill-node", type=int, default=-1,
+                    help="kill -9 this validator (1..n-1) once the network is up, before the "
+                         "load: the crashed-validator figure (3 of 4)")
     args = ap.parse_args()
+    if args.kill_node == 0 or args.kill_node >= args.validators:
+        ap.error("--kill-node names a validator 1..n-1 (node 0's store is read afterwards)")
     chosen = ["realistic", "noop"] if args.mix == "both" else [args.mix]
     for rate in (float(x) for x in args.rates.split(",")):
         for mix in chosen:
@@ -404,7 +417,7 @@ def main() -> None:
                             seconds=args.seconds, read_share=args.read_share,
                             filler_keys=args.filler_keys, profile_dir=args.profile,
                             keep_dir=args.keep_dir, warmup_s=args.warmup,
-                            retry=not args.no_retry)
+                            retry=not args.no_retry, kill_node=args.kill_node)
             def show(r: dict[str, Any]) -> None:
                 print_result(r)
                 if args.json_out:

@@ -242,7 +242,9 @@ def ms_text(s: float) -> str:
 
 def print_result(r: dict[str, Any]) -> None:
     c = r["config"]
-    print(f"\n== {c['mix']} mix, {c['suite']}, {c['validators']} validators, offered "
+    killed = (f" (node {c['kill_node']} killed: {c['validators'] - 1} running)"
+              if c.get("kill_node", -1) >= 0 else "")
+    print(f"\n== {c['mix']} mix, {c['suite']}, {c['validators']} validators{killed}, offered "
           f"{c['rate_tx_s']:.0f} tx/s for {r['window_s']:.1f} s, state "
           f"{r['setup']['state_keys']:,} keys at start (setup {r['setup']['blocks']} blocks / "
           f"{r['setup']['txs']:,} txs), "

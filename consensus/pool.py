@@ -21,8 +21,10 @@ nonce 0 withheld jammed all four pools of a network until every node restarted):
 - back-pressure is per sender before it is global: once ready transactions reach half of
   ``backlog_txs``, a sender holding its share (``backlog_txs / (2 * senders with ready
   transactions)``, at least ``sender_share_min``) gets ``sender_busy`` while others are
-  still admitted; at ``backlog_txs`` every new ready transaction gets ``busy``. A single
-  sender therefore never reaches the global bound on its own.
+  still admitted; at ``backlog_txs`` every new ready transaction gets ``busy``, and so does
+  every new future one (the nonce it waits for would be refused busy too: admitted, it
+  would commit only if its client resent that gap). A single sender therefore never
+  reaches the global bound on its own.
 
 The pool also refuses a duplicate (same tx id), a stale nonce (below the sender's base), a
 nonce already pending under another body, a nonce more than ``max_nonce_gap`` above the
@@ -231,6 +233,18 @@ class TxPool:
             used_bytes += entry.size_bytes
         return out
 
+    def waiting(self, arrived_before_ms: int, limit: int) -> list[SignedTx]:
+        """Up to ``limit`` ready transactions that arrived before ``arrived_before_ms``, the
+        first in the ready order (looking at no more than ``4 * limit`` of them): what has
+        waited long enough to be offered to the peers again."""
+        out: list[SignedTx] = []
+        for looked, entry in enumerate(self._ready.values()):
+            if len(out) >= limit or looked >= 4 * limit:
+                break
+            if entry.arrival_ms < arrived_before_ms:
+                out.append(entry.tx)
+        return out
+
     # ---- admission -------------------------------------------------------------------------
 
     def precheck(self, tx: SignedTx, size_bytes: int) -> str | None:
@@ -298,6 +312,10 @@ class TxPool:
             if len(self._ready) >= self.limits.backlog_txs:
                 return R_BUSY
             return None if self._can_make_room(key, sender, size_bytes) else R_POOL_FULL
+        if len(self._ready) >= self.limits.backlog_txs:
+            # The nonce it waits for would be refused busy now: taking it would tell its
+            # client "admitted" for a transaction that commits only if that gap is resent.
+            return R_BUSY
         held_future = len(sender.future) if sender is not None else 0
         if held_future >= self.limits.max_future_per_sender:
             return R_FUTURE_FULL

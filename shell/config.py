@@ -53,6 +53,8 @@ class NodeLimits:
     request_bytes_per_second: int = 8 * 1024 * 1024  # request body bytes per client address
     gossip_batch_max: int = 2_000
     gossip_batches_in_flight: int = 64  # received gossip batches being admitted at once
+    regossip_ms: int = 2_000  # ready transactions waiting this long are offered to peers again
+    regossip_max: int = 500  # ... at most this many each time
     verify_threads: int = 2
     event_queue_max: int = 10_000
     peer_queue_max: int = 10_000
@@ -96,6 +98,8 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "request_bytes_per_second": (1024, 1 << 40),
         "gossip_batch_max": (1, 100_000),
         "gossip_batches_in_flight": (1, 10_000),
+        "regossip_ms": (100, 600_000),
+        "regossip_max": (1, 100_000),
         "verify_threads": (1, 64),
         "event_queue_max": (16, 10_000_000),
         "peer_queue_max": (16, 10_000_000),

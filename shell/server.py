@@ -186,11 +186,26 @@ class Node:
 
     async def _ticker(self) -> None:
         period_s = self.limits.tick_ms / 1000
+        regossip_at = 0
         while True:
             await asyncio.sleep(period_s)
-            self.chain.pool.expire(int(time.monotonic() * 1000))
+            mono_ms = int(time.monotonic() * 1000)
+            self.chain.pool.expire(mono_ms)
+            if mono_ms >= regossip_at:
+                regossip_at = mono_ms + self.limits.regossip_ms
+                self._regossip(mono_ms)
             with contextlib.suppress(asyncio.QueueFull):
                 self.events.put_nowait(Tick(now_ms()))
+
+    def _regossip(self, mono_ms: int) -> None:
+        """Offer the peers again what has waited ``regossip_ms`` here: gossip is dropped
+        when a peer is busy or its link was down, and a transaction held by one pool only
+        waits for that node's turn to lead (a peer that has it refuses it unread)."""
+        waiting = self.chain.pool.waiting(mono_ms - self.limits.regossip_ms,
+                                          self.limits.regossip_max)
+        if waiting:
+            self.metrics.inc("txs_regossiped_total", len(waiting))
+            self.peers.gossip([tx.encode() for tx in waiting])
 
     def _on_commit(self, block: Block, qc: QC, receipts: list[Receipt]) -> None:
         now = time.monotonic()
@@ -391,6 +406,8 @@ class Node:
         m = self.metrics
         m.counter("txs_committed_total", "Transactions committed by this node.")
         m.counter("blocks_committed_total", "Blocks committed by this node.")
+        m.counter("txs_regossiped_total",
+                  "Ready transactions gossiped again after waiting regossip_ms here.")
         self.latency = m.histogram("commit_latency_seconds",
                                    "Submission to commit, for transactions clients sent here.")
         m.gauge_fn("height", "Height of the last committed block.",

@@ -449,3 +449,24 @@ def test_inclusion_and_multi_key_bundles_verify_offline() -> None:
         assert len(block["receipt_hashes"]) == len(block["tx_ids"])
 
     run(body)
+
+
+def test_a_transaction_waiting_here_is_offered_to_the_peers_again() -> None:
+    node = make_node(NodeLimits(regossip_ms=2_000, regossip_max=10))
+    offered: list[list[bytes]] = []
+    node.peers.gossip = offered.append  # type: ignore[method-assign,assignment]
+    waiting = [tx(n) for n in range(3)]
+
+    async def admit() -> None:
+        results = await node.admission.submit([t.encode() for t in waiting])
+        assert all(r.accepted for r in results)
+
+    asyncio.run(admit())
+    offered.clear()  # the first gossip, on admission
+    now_ms = int(time.monotonic() * 1000)
+    node._regossip(now_ms)
+    assert offered == []  # not waited long enough
+    node._regossip(now_ms + 2_500)
+    assert offered == [[t.encode() for t in waiting]]
+    assert node.metrics.value("txs_regossiped_total") == 3
+    node.admission.close()

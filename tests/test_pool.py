@@ -272,9 +272,12 @@ def test_busy_when_the_ready_backlog_is_full() -> None:
     assert pool.busy
     newcomer = SUITE.generate_secret()
     assert add(pool, make_tx(newcomer, 0)) == p.R_BUSY
-    assert add(pool, make_tx(newcomer, 3)) is None  # a future one is not ready backlog
+    # nor a later nonce: it would wait behind a gap its client was just told to resend
+    assert add(pool, make_tx(newcomer, 1)) == p.R_BUSY
     pool.remove_committed([pool.take(1, 10**9)[0].tx_id(SUITE)], {})
     assert not pool.busy and add(pool, make_tx(newcomer, 0)) is None
+    pool.remove_committed([pool.take(1, 10**9)[0].tx_id(SUITE)], {})
+    assert add(pool, make_tx(newcomer, 3)) is None  # room again: a future one waits apart
 
 
 def test_remove_committed_moves_the_base_past_a_committed_transaction(pool: TxPool) -> None:
@@ -346,3 +349,16 @@ def test_drop_forgets_a_transaction_and_its_senders_later_nonces_without_moving_
     assert [t.body.nonce for t in pool.take(10, 1 << 20)] == [0, 0]
     assert add(pool, make_tx(a, 1)) is None  # the base did not move: nonce 1 is welcome
     pool.check_invariants()
+
+
+def test_waiting_offers_the_oldest_ready_transactions_again(pool: TxPool) -> None:
+    a, b = SUITE.generate_secret(), SUITE.generate_secret()
+    old = [make_tx(a, n) for n in range(3)]
+    for tx in old:
+        assert add(pool, tx, now_ms=1_000) is None
+    assert add(pool, make_tx(b, 0), now_ms=5_000) is None
+    assert add(pool, make_tx(a, 7), now_ms=1_000) is None  # future: never offered
+    assert pool.waiting(3_000, 10) == old
+    assert pool.waiting(3_000, 2) == old[:2]
+    assert pool.waiting(1_000, 10) == []  # nothing arrived before then
+    assert len(pool.waiting(6_000, 10)) == 4
