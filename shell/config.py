@@ -6,7 +6,8 @@ is refused with one line naming the setting (``ConfigError``), never a traceback
 numeric sections are ``[limits]`` (the shell's own bounds: ``NodeLimits``), ``[pool]``
 (``consensus.pool.PoolLimits``) and ``[replica]`` (``consensus.api.ReplicaConfig``); each
 number's allowed range is in ``BOUNDS`` beside its dataclass field. ``[sync]``
-(``SyncConfig``) says how an empty store starts and which history the node keeps serving.
+(``SyncConfig``) says how an empty store starts and which history the node keeps serving;
+``[events]`` (``StreamSettings``) bounds the event stream.
 
 The key's passphrase is read in one place, ``read_passphrase``, for the node and the CLI:
 from an environment variable or a file (a file readable by other users is refused).
@@ -23,8 +24,10 @@ from typing import Any
 
 from consensus.api import ReplicaConfig
 from consensus.pool import PoolLimits
+from contracts.periods import DAY_MS, HOUR_MS
 from ledger.errors import InvalidInput
 from ledger.keyfile import read_passphrase_file
+from shell.eventkit import parse_duration_ms
 
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -86,6 +89,32 @@ class SyncConfig:
     peers_max: int = 8  # peers a joining node fetches from at once
 
 
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """``[events]``: the event stream's bounds (``shell.events``, ``shell.api_events``).
+    ``default_offsets_ms`` is written ``reminders = "3d,1h"`` in the file."""
+
+    subscribers_max: int = 2_000
+    subscribers_per_caller_max: int = 16
+    heartbeat_ms: int = 15_000  # default; a reader may ask for 1-60 s
+    write_stall_ms: int = 30_000  # a socket that accepts nothing this long is cut off
+    send_buffer_bytes: int = 32 * 1024  # per subscriber: the socket's write high-water
+    flush_bytes: int = 16 * 1024  # frames gathered before one write
+    cache_blocks: int = 256  # prepared blocks kept for every reader
+    cache_items_max: int = 20_000  # ... and items in them
+    backfill_slice_blocks: int = 64  # blocks walked before yielding the event loop
+    cursor_ahead_max_blocks: int = 100_000  # a cursor further ahead of our head is refused
+    schedule_versions_max: int = 200_000  # deadlines remembered (shell.notices)
+    subject_cache_max: int = 4_096  # tenders whose region, kind and parties are cached
+    offsets_max: int = 4  # reminders per reader
+    offset_max_ms: int = 60 * DAY_MS
+    default_offsets_ms: tuple[int, ...] = (3 * DAY_MS, HOUR_MS)
+    page_items_max: int = 1_000
+    page_blocks_max: int = 2_000
+    reads_per_s_per_caller: int = 20_000  # blocks + events a caller's walks read from the
+    # store per second (prepared blocks in the cache cost nothing): backfill is work
+
+
 # (min, max) of every integer setting, by section; a value outside is refused.
 BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
     "limits": {
@@ -145,6 +174,25 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "evidence_max": (1, 100_000),
         "leader_memory_heights": (0, 1_000_000),
     },
+    "events": {
+        "subscribers_max": (1, 1_000_000),
+        "subscribers_per_caller_max": (1, 100_000),
+        "heartbeat_ms": (1_000, 60_000),
+        "write_stall_ms": (100, 3_600_000),
+        "send_buffer_bytes": (1024, 64 * 1024 * 1024),
+        "flush_bytes": (256, 64 * 1024 * 1024),
+        "cache_blocks": (1, 1_000_000),
+        "cache_items_max": (1, 100_000_000),
+        "backfill_slice_blocks": (1, 100_000),
+        "cursor_ahead_max_blocks": (1, 1 << 40),
+        "schedule_versions_max": (1, 100_000_000),
+        "subject_cache_max": (1, 10_000_000),
+        "offsets_max": (1, 64),
+        "offset_max_ms": (1_000, 3_650 * DAY_MS),
+        "page_items_max": (1, 100_000),
+        "page_blocks_max": (1, 1_000_000),
+        "reads_per_s_per_caller": (1, 100_000_000),
+    },
     "sync": {
         "retain_heights": (0, 1 << 40),
         "discovery_ms": (100, 600_000),
@@ -155,7 +203,8 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
 }
 _TOP_LEVEL = {"index", "name", "key_file", "passphrase_env", "passphrase_file", "host",
               "peer_host", "http_host", "peer_port", "http_port", "data_dir", "genesis_file",
-              "peers", "peers_file", "limits", "pool", "replica", "tls", "log", "sync"}
+              "peers", "peers_file", "limits", "pool", "replica", "tls", "log", "sync",
+              "events"}
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 
@@ -195,6 +244,7 @@ class NodeConfig:
     tls: TlsConfig | None = None
     log: LogConfig = LogConfig()
     sync: SyncConfig = SyncConfig()
+    events: StreamSettings = StreamSettings()
     source: Path | None = None  # the file this config was read from
     peers_file: Path | None = None  # more peers, re-read while the node runs
 
@@ -259,6 +309,7 @@ class NodeConfig:
             tls=_tls(raw.get("tls"), base),
             log=_log(raw.get("log", {})),
             sync=_sync(raw.get("sync", {})),
+            events=_events(raw.get("events", {})),
         )
 
     def passphrase(self) -> bytes:
@@ -370,6 +421,31 @@ def _sync(raw: Any) -> SyncConfig:
     numbers: SyncConfig = _section(SyncConfig, "sync",
                                    {k: v for k, v in raw.items() if k not in switches})
     return replace(numbers, **{k: raw[k] for k in switches & set(raw)})
+
+
+def _events(raw: Any) -> StreamSettings:
+    """``[events]``: integers within ``BOUNDS``, and ``reminders`` ("3d,1h", "none")."""
+    if not isinstance(raw, dict):
+        raise ConfigError("[events] must be a table")
+    numbers: StreamSettings = _section(StreamSettings, "events",
+                                       {k: v for k, v in raw.items() if k != "reminders"})
+    if "reminders" not in raw:
+        return numbers
+    text = raw["reminders"]
+    if not isinstance(text, str):
+        raise ConfigError("events.reminders must be text such as \"3d,1h\" or \"none\"")
+    offsets: tuple[int, ...] = ()
+    if text.strip() != "none":
+        try:
+            offsets = tuple(sorted({parse_duration_ms(p) for p in text.split(",") if p.strip()},
+                                   reverse=True))
+        except InvalidInput as exc:
+            raise ConfigError(f"events.reminders: {exc}") from None
+    if len(offsets) > numbers.offsets_max or any(
+            not 1_000 <= o <= numbers.offset_max_ms for o in offsets):
+        raise ConfigError(f"events.reminders: at most {numbers.offsets_max}, each 1s to "
+                          f"{numbers.offset_max_ms // DAY_MS}d before")
+    return replace(numbers, default_offsets_ms=offsets)
 
 
 def _section(kind: Any, name: str, raw: Any) -> Any:

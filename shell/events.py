@@ -79,7 +79,6 @@ from typing import Any
 from contracts.credit import record_key as credit_key
 from contracts.disclosure import PUBLIC, tx_disclosed
 from contracts.guarantee import guarantee_key
-from contracts.periods import DAY_MS, HOUR_MS
 from contracts.state import Overlay
 from contracts.tender import tender_key
 from contracts.uscc import valid_uscc
@@ -88,6 +87,7 @@ from ledger.errors import InvalidInput
 from ledger.jsonform import tagged_to_json
 from ledger.tx import Receipt, SignedTx
 from shell.chain import Chain
+from shell.config import StreamSettings
 from shell.eventkit import (
     END,
     Filter,
@@ -110,32 +110,6 @@ from shell.ratelimit import TokenBuckets
 log = logging.getLogger("credchain.events")
 
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
-
-
-@dataclass(frozen=True)
-class StreamSettings:
-    """The hub's bounds. The node config has no section for them yet: these defaults
-    apply, and the hub reads them when a stream opens (tests replace them)."""
-
-    subscribers_max: int = 2_000
-    subscribers_per_caller_max: int = 16
-    heartbeat_ms: int = 15_000  # default; a reader may ask for 1-60 s
-    write_stall_ms: int = 30_000  # a socket that accepts nothing this long is cut off
-    send_buffer_bytes: int = 32 * 1024  # per subscriber: the socket's write high-water
-    flush_bytes: int = 16 * 1024  # frames gathered before one write
-    cache_blocks: int = 256  # prepared blocks kept for every reader
-    cache_items_max: int = 20_000  # ... and items in them
-    backfill_slice_blocks: int = 64  # blocks walked before yielding the event loop
-    cursor_ahead_max_blocks: int = 100_000  # a cursor further ahead of our head is refused
-    schedule_versions_max: int = 200_000  # deadlines remembered (shell.notices)
-    subject_cache_max: int = 4_096  # tenders whose region, kind and parties are cached
-    offsets_max: int = 4  # reminders per reader
-    offset_max_ms: int = 60 * DAY_MS
-    default_offsets_ms: tuple[int, ...] = (3 * DAY_MS, HOUR_MS)
-    page_items_max: int = 1_000
-    page_blocks_max: int = 2_000
-    reads_per_s_per_caller: int = 20_000  # blocks + events a caller's walks read from the
-    # store per second (prepared blocks in the cache cost nothing): backfill is work
 
 
 class StreamRefused(Exception):

@@ -99,7 +99,7 @@ class Node:
         self.peers = PeerNet(config, chain, secret, self.admission, self.metrics,
                              validators=lambda: self.driver.replica.validators,
                              deliver=self.events.put, snapshots=snapshots)
-        self.event_hub = EventHub(chain, self.metrics)
+        self.event_hub = EventHub(chain, self.metrics, config.events)
         self.driver = Driver(replica, chain, self.peers,
                              observers=[self._on_commit, self.event_hub.on_commit])
         self.beacon = BeaconDuty(chain, secret,

@@ -298,6 +298,27 @@ def test_config_load_and_refusals(tmp_path: Path) -> None:
         NodeConfig.load(tmp_path / "missing.toml")
 
 
+def test_the_event_streams_settings_are_read_and_refused_like_the_others(
+        tmp_path: Path) -> None:
+    p = tmp_path / "node0.toml"
+    head = ('index = 0\nname = "n0"\nkey_file = "k"\npassphrase_env = "PW"\npeer_port = 1\n'
+            'http_port = 2\ndata_dir = "d"\ngenesis_file = "g.json"\n[events]\n')
+    p.write_text(head + 'subscribers_max = 10\nreminders = "7d, 2h"\n')
+    events = NodeConfig.load(p).events
+    assert events.subscribers_max == 10
+    assert events.default_offsets_ms == (7 * 86_400_000, 2 * 3_600_000)
+    p.write_text(head + 'reminders = "none"\n')
+    assert NodeConfig.load(p).events.default_offsets_ms == ()
+    for bad, reason in (('reminders = "3 weeks"', "bad duration"),
+                        ('reminders = "1d,2d,3d,4d,5d"', "at most 4"),
+                        ("reminders = 3", "must be text"),
+                        ("heartbeat_ms = 10", r"events.heartbeat_ms must be an integer"),
+                        ("subscriber_max = 1", "unknown setting")):
+        p.write_text(head + bad + "\n")
+        with pytest.raises(ConfigError, match=reason):
+            NodeConfig.load(p)
+
+
 def test_token_buckets_refill_and_count_work() -> None:
     buckets = TokenBuckets(rate_per_s=2)
     assert buckets.take("a", 1, 0.0) and buckets.take("a", 1, 0.0)
@@ -317,7 +338,7 @@ def test_example_config_documents_every_setting_its_default_and_bounds() -> None
     import tomllib
     from dataclasses import fields
 
-    from shell.config import _TOP_LEVEL, BOUNDS
+    from shell.config import _TOP_LEVEL, BOUNDS, StreamSettings
 
     path = Path(__file__).resolve().parents[1] / "configs" / "node.example.toml"
     cfg = NodeConfig.load(path)
@@ -325,15 +346,17 @@ def test_example_config_documents_every_setting_its_default_and_bounds() -> None
     assert cfg.pool == PoolLimits()
     assert cfg.replica == ReplicaConfig()
     assert cfg.sync == SyncConfig()
+    assert cfg.events == StreamSettings()  # reminders = "3d,1h" is default_offsets_ms
     assert [p.index for p in cfg.peers] == [1, 2, 3]
     text = path.read_text()
     raw = tomllib.loads(text)
     for name in _TOP_LEVEL:
         assert re.search(rf"^#? ?\[*{name}\b", text, re.M), f"{name} is not documented"
     for section, kind in (("limits", NodeLimits), ("pool", PoolLimits),
-                          ("replica", ReplicaConfig)):
-        names = {f.name for f in fields(kind)}
-        assert set(raw[section]) == names, (section, names ^ set(raw[section]))
+                          ("replica", ReplicaConfig), ("events", StreamSettings)):
+        names = {f.name for f in fields(kind)} - {"default_offsets_ms"}
+        written = set(raw[section]) - {"reminders"}
+        assert written == names, (section, names ^ written)
         assert set(BOUNDS[section]) == names, (section, names ^ set(BOUNDS[section]))
         for name in names:
             line = re.search(rf"^{name} = \S+ +# \[(\S+), (\S+)\]", text, re.M)
