@@ -76,12 +76,39 @@ def run_demo_story(urls: list[str], anchor_path: Path, out: Path,
     echo(f"   check it yourself: credchain verify {proof.bid_bundle} --anchor {anchor_path}")
     if not proof.ok:
         raise InvalidInput("the winner's commitment could not be proved")
+    watch_tender(urls[-1], anchor_path, summary["tender_id"], echo)
     saved = save_supervisor_key(out, client.suite)
     if saved is not None:
         echo(f"   the story's supervisor key, to audit as a supervisor (credchain audit replay "
              f"--key {saved} --passphrase-file {out / 'passphrase'}): {saved}")
     echo("== the trading story ran end to end on the network ==")
     return summary
+
+
+DEMO_REMINDERS = "10s,2s"  # a demo "day" is 2 s: 3 days and 1 hour would come before the tender
+
+
+def watch_tender(url: str, anchor_path: Path, tender_id: str,
+                 echo: Callable[[str], None]) -> int:
+    """What a bidder following the tender saw pushed to it (``credchain watch``), from the
+    chain's start up to the head, each item checked against the anchor: the notices in
+    order, in Beijing time. Returns the number of items."""
+    import asyncio
+
+    from ledger.genesis import Anchor
+    from shell.commands.watch import Watch
+
+    echo(f"-- a bidder's notices: credchain watch --url {url} --tender {tender_id} "
+         f"--from-height 1 --remind {DEMO_REMINDERS} --verify --anchor {anchor_path} "
+         "--until-head --")
+    job = Watch([url], {"tender": [tender_id], "from_height": ["1"],
+                        "remind": [DEMO_REMINDERS], "heartbeat_ms": ["1000"]},
+                "", None, None, False, None, until_head=True)
+    job.anchor = Anchor.load(anchor_path)
+    job.echo = lambda line: echo("   " + line)
+    asyncio.run(job.run())
+    echo(f"   {job.handled} items, each checked against its proof and the anchor")
+    return job.handled
 
 
 def save_supervisor_key(out: Path, suite: Any) -> Path | None:

@@ -45,6 +45,10 @@ def test_portal_lines_name_the_pages_of_the_story() -> None:
     assert "http://127.0.0.1:9/portal/guarantee?number=BG-1-d" in text
 
 
+KINDS = ("deadline (opening) soon", "deadline passed", "bids opened", "award notice",
+         "tender archived")
+
+
 @pytest.mark.multiprocess
 @pytest.mark.slow
 def test_demo_keep_serves_the_portal_until_ctrl_c(tmp_path: Path) -> None:
@@ -70,6 +74,15 @@ def test_demo_keep_serves_the_portal_until_ctrl_c(tmp_path: Path) -> None:
                       if "the disclosure portal" in ln)
         tender = next(ln.split(": ", 1)[1] for ln in lines if "the story's tender" in ln)
         assert str(out / "anchor.json") in text
+        # the bidder's watch: the tender's notices in order, each checked against its proof
+        start = next(i for i, ln in enumerate(lines) if "a bidder's notices" in ln)
+        pushed = lines[start + 1:next(i for i, ln in enumerate(lines)
+                                      if "each checked against its proof" in ln)]
+        order = [next(k for k in KINDS if k in ln) for ln in pushed
+                 if any(k in ln for k in KINDS)]
+        soon, passed, opened, award, archived = KINDS
+        assert order[:3] == [soon, soon, passed], pushed
+        assert order.index(opened) > 2 and order[-2:] == [award, archived], order
         status, html, _ = get(portal)
         assert status == 200 and "招标公告" in html
         status, html, _ = get(tender)

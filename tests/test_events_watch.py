@@ -107,6 +107,21 @@ def test_watch_prints_notices_and_resumes_exactly_from_its_cursor_file(
     assert items[2]["cursor"] == json.loads(cursor_file.read_text())["cursor"]
 
 
+def test_watch_until_head_prints_what_happened_then_stops(
+        live: tuple[NodeThread, Story, GenesisDoc]) -> None:
+    n, story, _ = live
+    announce(n, story, "W-2", 60.0)  # its deadline far off: the stream then only waits
+    head = n.client.status()["height"]
+    started = time.monotonic()
+    done = run_watch("--url", n.url, "--tender", "W-2", "--from-height", "1", "--json",
+                     "--until-head", "--heartbeat-ms", "1000")
+    assert done.exit_code == 0, done.output
+    assert time.monotonic() - started < 10  # it did not wait for what comes next
+    items = [json.loads(line) for line in done.stdout.strip().splitlines()]
+    assert [i["type"] for i in items] == ["tender.announced"]
+    assert items[0]["height"] <= head
+
+
 class Receiver:
     """A webhook receiver: answers with the statuses in ``script`` (then 200)."""
 

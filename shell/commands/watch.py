@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +54,15 @@ DEFAULT_URL = "http://127.0.0.1:26651"
               help="the chain's genesis anchor (network init writes anchor.json)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON line per item")
 @click.option("--count", type=click.IntRange(min=1), help="stop after this many items")
+@click.option("--until-head", is_flag=True,
+              help="stop once caught up with the node's head when the stream opened")
 @click.option("--heartbeat-ms", type=click.IntRange(1_000, 60_000), default=15_000,
               show_default=True)
 def watch(urls: tuple[str, ...], types: tuple[str, ...], tenders: tuple[str, ...],
           regions: tuple[str, ...], kinds: tuple[str, ...], entities: tuple[str, ...],
           remind: str | None, from_height: int | None, cursor_file: str | None,
           post_url: str | None, secret_file: str | None, verify: bool, anchor: str | None,
-          as_json: bool, count: int | None, heartbeat_ms: int) -> None:
+          as_json: bool, count: int | None, until_head: bool, heartbeat_ms: int) -> None:
     """Follow a node's events and deadline notices; print them, or forward them."""
     from ledger.keyfile import read_passphrase_file
 
@@ -79,7 +82,7 @@ def watch(urls: tuple[str, ...], types: tuple[str, ...], tenders: tuple[str, ...
     if not cursor and from_height is not None:
         query["from_height"] = [str(from_height)]
     job = Watch(list(urls), {k: v for k, v in query.items() if v}, cursor, store,
-                saved[0] if saved else None, as_json, count)
+                saved[0] if saved else None, as_json, count, until_head)
     if post_url:
         job.post_url = post_url
         job.secret = read_passphrase_file(str(secret_file))
@@ -136,7 +139,7 @@ class CursorFile:
 class Watch:
     def __init__(self, urls: list[str], query: dict[str, list[str]], cursor: str,
                  store: CursorFile | None, chain_id: str | None, as_json: bool,
-                 count: int | None) -> None:
+                 count: int | None, until_head: bool = False) -> None:
         self.urls = urls
         self.query = query
         self.cursor = cursor
@@ -144,10 +147,13 @@ class Watch:
         self.chain_id = chain_id
         self.as_json = as_json
         self.count = count
+        self.until_head = until_head
+        self.head: int | None = None  # the head when the stream first opened
         self.handled = 0
         self.post_url: str | None = None
         self.secret = b""
         self.anchor: Any = None
+        self.echo: Callable[[str], None] = click.echo  # where items are printed
 
     async def run(self) -> None:
         import aiohttp
@@ -166,6 +172,8 @@ class Watch:
                         poster = Poster(self.post_url, self.secret, hello["chain_id"],
                                         session, on_retry=_note)
                     _note(f"following {frame.url} from {hello['after']} (head {hello['head']})")
+                    if self.head is None:
+                        self.head = int(hello["head"])
                 elif frame.event == "message":
                     item = _item(frame.data)
                     if self.anchor is not None:
@@ -179,6 +187,9 @@ class Watch:
                         return
                 elif frame.event == "heartbeat":
                     self._save(frame.id)
+                    if (self.until_head and self.head is not None
+                            and int(frame.json().get("height", -1)) >= self.head):
+                        return  # every block up to the head is walked
                 elif frame.event == "cutoff":
                     _note(f"the node ended the stream: {frame.json().get('reason')}")
 
@@ -206,9 +217,9 @@ class Watch:
 
     def _show(self, item: dict[str, Any]) -> None:
         if self.as_json:
-            click.echo(json.dumps(item, ensure_ascii=False, sort_keys=True))
+            self.echo(json.dumps(item, ensure_ascii=False, sort_keys=True))
         else:
-            click.echo(render_line(item))
+            self.echo(render_line(item))
 
 
 def _item(data: str) -> dict[str, Any]:

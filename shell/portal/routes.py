@@ -245,7 +245,11 @@ def _asset_answers(*types: str) -> dict[str, dict[str, Any]]:
     return {"200": text_answer("the file", *types), "304": _UNCHANGED, "404": _OFF}
 
 
-_NAME = ({"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},)
+def _path(name: str) -> tuple[dict[str, object], ...]:
+    return ({"name": name, "in": "path", "required": True, "schema": {"type": "string"}},)
+
+
+_NAME = _path("name")
 
 
 def _q(*names: str) -> tuple[dict[str, object], ...]:
@@ -261,16 +265,14 @@ ROUTES: tuple[Route, ...] = (
           params=_q("region", "kind", "from", "to", "after"), responses=_HTML),
     Route("GET", PREFIX + "/tender/{tender_id}", _page(tender),
           "Portal: a tender's announcement and timeline (nothing of bids before the deadline)",
-          params=({"name": "tender_id", "in": "path", "required": True,
-                   "schema": {"type": "string"}},),
+          params=_path("tender_id"),
           responses=_HTML),
     Route("GET", PREFIX + "/entity", _page(entity_search),
           "Portal: look an entity up by USCC (redirects to its page)", params=_q("uscc"),
           responses={"303": {"description": "to the entity's page"}, **_HTML}),
     Route("GET", PREFIX + "/entity/{uscc}", _page(entity),
           "Portal: an entity's attestation, credit records, sanctions in force and guarantees",
-          params=({"name": "uscc", "in": "path", "required": True,
-                   "schema": {"type": "string"}},),
+          params=_path("uscc"),
           responses=_HTML),
     Route("GET", PREFIX + "/exposure", _page(exposure),
           "Portal: the exposure list, sanction records in force by entity, kind and region",

@@ -54,6 +54,11 @@ def _metrics_text(url: str) -> str:
 
 
 def check_floor(p: object, before: float, during: float, after: float) -> None:
+    import inspect
+
+    # the figures, for the record (pytest -s shows them)
+    print(f"\n{inspect.stack()[1].function}: honest tx/s before {before:.0f}, during "
+          f"{during:.0f}, after {after:.0f}")
     assert before > 0, f"no honest commits before the attack: {p}"
     assert during >= HONEST_FLOOR * before, f"the attack cost honest users too much: {p}"
     assert after >= HONEST_FLOOR * before, f"honest users did not recover: {p}"
