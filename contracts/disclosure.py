@@ -12,7 +12,9 @@ time as "now":
   their tender's deadline: only to the bidder itself (the record's entity) and supervisors;
   the live-slot set (``bidset/<tender>/...``): only to supervisors before the deadline; an
   enterprise key's nonce (``nonce/<key>``, which moves in the block of each transaction it
-  sends, bids included): only to that key and supervisors. Everything else: anyone.
+  sends, bids included): only to that key and supervisors — any key but a role's or a
+  validator's at the head, so a key unbound or rotated since stays private. Everything
+  else: anyone.
 - ``tx_disclosed(state, reader, tx, now_ms, sender_states=())`` — may the body and receipt
   of a committed transaction be shown? Supervisors and the sender's own entity always may.
   For anyone else: a transaction naming a tender (``args["tender_id"]``) is public from that
@@ -94,12 +96,20 @@ def reader_of(state: StateReader, pubkey: bytes, now_ms: int) -> Reader | None:
     return Reader(pubkey, uscc, roles)
 
 
-def _entity_key(state: StateReader, key_hex: str) -> bool:
+def _public_actor(state: StateReader, key_hex: str) -> bool:
+    """Whether the key acts in public at the head: it holds a role or is a validator's. Any
+    other key's nonce is private, an entity's key or one unbound or rotated since (whose
+    nonce moved with its acts as an entity's)."""
     try:
         pubkey = bytes.fromhex(key_hex)
     except ValueError:
-        return False
-    return Overlay(state).exists(key_binding_key(pubkey))
+        return True  # not a key: no one's nonce (the answer is "absent")
+    view = Overlay(state)
+    if any(view.exists(keys.role(r, pubkey)) for r in ROLES):
+        return True
+    validators = view.get(keys.VALIDATORS)
+    return isinstance(validators, list) and any(
+        isinstance(v, dict) and v.get("pubkey") == pubkey for v in validators)
 
 
 def deadline_ms(state: StateReader, tender_id: str) -> int | None:
@@ -114,7 +124,7 @@ def key_refusal(state: StateReader, reader: Reader, key: str, now_ms: int) -> st
     if key.startswith("nonce/"):
         if reader.pubkey is not None and key == keys.nonce(reader.pubkey):
             return None
-        if not _entity_key(state, key.removeprefix("nonce/")):
+        if _public_actor(state, key.removeprefix("nonce/")):
             return None  # a role's or validator's nonce: public, like its acts
         return "an enterprise key's nonce is private to it: sign the request with that key"
     if not key.startswith(SEALED_PREFIXES):
@@ -145,7 +155,8 @@ def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int,
     if tender is not None:
         if now_ms >= tender["deadline_ms"]:
             return True  # from the deadline on, everything about a tender is public
-        if owner is not None and owner in (tender.get("tenderer"), tender.get("agent")):
+        if owner is not None and owner in (tender.get("tenderer"), tender.get("agent"),
+                                           tender.get("platform_uscc")):
             return True  # the tender's own side: its amendments and replies are public
     if call in INTENT_CALLS:
         return reader.uscc is not None and isinstance(args, dict) and reader.uscc in (

@@ -4,7 +4,9 @@
 
 1. decodes it strictly (``SignedTx.decode``: canonical bytes, the data limits);
 2. pre-checks it against the pool (chain id, size, duplicate, stale or pending nonce, the
-   sender's and the pool's bounds) — cheap refusals before any signature work;
+   sender's and the pool's bounds) — cheap refusals before any signature work, except the
+   ones that tell where the sender's nonce stands (``SENDER_STATE_REASONS``), which a client
+   is told only once its signature has verified;
 3. requires a sender the chain knows (``contracts.senders.sender_known`` on the head state):
    the chain is permissioned, so a stranger's transaction never reaches a pool or a block;
 4. verifies the signatures not already known (``VerifiedSignatures``) on the worker threads,
@@ -32,7 +34,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from consensus.pool import R_BUSY, verify_batch
+from consensus.pool import (
+    R_BUSY,
+    R_NONCE_GAP,
+    R_NONCE_PENDING,
+    R_SENDER_FULL,
+    R_STALE_NONCE,
+    verify_batch,
+)
 from contracts.senders import sender_known
 from ledger.block import Block
 from ledger.errors import InvalidInput
@@ -52,6 +61,12 @@ class TxResult:
     tx_id: str  # hex, empty when the transaction could not be decoded
     accepted: bool
     reason: str = ""
+
+
+# Refusals that say where a sender's nonce stands (an enterprise key's nonce is private:
+# contracts.disclosure): a client learns them only for a transaction whose signature
+# verified, so nobody can probe another key's nonce with unsigned junk.
+SENDER_STATE_REASONS = frozenset({R_STALE_NONCE, R_NONCE_GAP, R_NONCE_PENDING, R_SENDER_FULL})
 
 
 class Admission:
@@ -101,6 +116,8 @@ class Admission:
                 continue
             tx_id = tx.tx_id(self.chain.suite)
             reason = pool.precheck(tx, len(data))
+            if reason in SENDER_STATE_REASONS and not from_peer:
+                reason = None  # told only to the key's holder: once its signature verifies
             if reason is None and tx_id in seen:
                 reason = R_DUPLICATE
             if reason is None and not known(tx.body.sender):

@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from consensus.pool import R_BUSY, R_SENDER_BUSY
+from contracts.bid import LIVE as LIVE_BID
 from contracts.disclosure import (
     PUBLIC,
     Reader,
@@ -266,12 +267,18 @@ async def get_slots(request: web.Request, node: NodeView) -> web.StreamResponse:
     if refused:
         return error(403, refused)
     prefix = bid_key(tender_id, lot, "")
-    slots = [key[len(prefix):] for key in node.chain.state_keys(prefix, SLOTS_MAX)]
+    state = Overlay(node.chain.head_state())
+    slots = [key[len(prefix):] for key in node.chain.state_keys(prefix, SLOTS_MAX)
+             if _live(state.get(key))]  # a withdrawn bid's slot is not named at opening
     return json_response({"tender_id": tender_id, "lot": lot, "slots": slots,
                           "height": node.chain.height()})
 
 
 SLOTS_MAX = 10_000
+
+
+def _live(record: Any) -> bool:
+    return isinstance(record, dict) and record.get("status") == LIVE_BID
 
 
 async def get_status(request: web.Request, node: NodeView) -> web.StreamResponse:

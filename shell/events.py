@@ -51,11 +51,11 @@ Sealed bids (DOMAIN.md step 4): the argument
    transactions give byte-identical public streams (``tests/test_events_privacy.py``). No
    counter or metric here counts anything outside the public lane.
 3. *When the deadline passes* a stranger's stream shows ``notice.deadline_passed`` in the
-   first block whose time reaches the deadline, before that block's events, and nothing of
-   the bids: under today's policy the opening's transactions (``bid.open``, ``bid.reveal``,
-   ``bid.close``) stay private too. The public learns the outcome from the tender's public
-   acts in the stream (evaluation, award, archive) and from the opening record in state
-   (``tender/<id>/opening``, readable with a proof from the deadline on).
+   first block whose time reaches the deadline, before that block's events; from then on
+   the opening's transactions (``bid.open``, ``bid.reveal``, ``bid.close``), the evaluation
+   and the award are public acts and their events are in the stream, as public notices of
+   an opening must be. The bids themselves were committed before the deadline and never
+   enter it (point 1).
 4. *Outside the stream* (not made worse here): block sizes and transaction counts are public
    (``contracts.disclosure`` says so), and a §8 bundle states its block's ``count``.
 

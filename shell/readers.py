@@ -103,19 +103,26 @@ class Readers:
         if not ok:
             raise AuthError("the request's signature does not verify (key, chain, method, "
                             "path and query, time, nonce and body are signed)")
+        # Who signed first: only keys the chain knows take room among the remembered nonces.
+        found = reader_of(state, key, head_ms)
+        if found is None:
+            raise AuthError("the key is not bound to an entity, a role or a validator on chain")
         seen_key = key + nonce
         if seen_key in self._seen:
             raise AuthError("this request was seen before (a replayed nonce)")
         self._remember(seen_key, now_ms)
-        found = reader_of(state, key, head_ms)
-        if found is None:
-            raise AuthError("the key is not bound to an entity, a role or a validator on chain")
         return found
 
     def _remember(self, seen_key: bytes, now_ms: int) -> None:
-        self._seen[seen_key] = now_ms
+        """Remember a nonce for the replay window. Nonces still inside it are never dropped
+        to make room (a dropped one could be replayed): when the window holds ``SEEN_MAX``,
+        signed requests wait until the oldest leave it."""
         while self._seen:
             oldest, at = next(iter(self._seen.items()))
-            if at >= now_ms - 2 * self.skew_ms and len(self._seen) <= SEEN_MAX:
+            if at >= now_ms - 2 * self.skew_ms:
                 break
             del self._seen[oldest]
+        if len(self._seen) >= SEEN_MAX:
+            raise AuthError("this node checks no more signed requests for a moment (too many "
+                            "in its replay window); retry shortly")
+        self._seen[seen_key] = now_ms

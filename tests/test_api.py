@@ -194,6 +194,14 @@ def test_bad_transactions_get_4xx_with_reasons() -> None:
         assert results[4]["reason"] == "duplicate"
         metrics = await (await client.get("/metrics")).text()
         assert 'credchain_txs_refused_total{reason="bad_signature"} 1' in metrics
+        # where a key's nonce stands is told only to whoever signs for the key: unsigned
+        # junk naming a pending or far-off nonce learns nothing but "bad signature"
+        probes = [SignedTx(tx(nonce, "other.call").body, bytes(64)) for nonce in (0, 10**6)]
+        resp = await client.post("/txs", json={"txs": [p.encode().hex() for p in probes]})
+        assert [r["reason"] for r in (await resp.json())["results"]] == [
+            "bad_signature", "bad_signature"]
+        resp = await client.post("/txs", json={"txs": [tx(10**6).encode().hex()]})
+        assert [r["reason"] for r in (await resp.json())["results"]] == ["nonce_too_far_ahead"]
 
     run(body)
 

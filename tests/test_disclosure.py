@@ -75,6 +75,11 @@ def test_an_enterprise_keys_nonce_is_its_own_and_a_roles_is_public() -> None:
     assert key_refusal(STATE, READ_A, keys.nonce(A_KEY), NOW_MS) is None
     assert key_refusal(STATE, READ_SUP, keys.nonce(A_KEY), NOW_MS) is None
     assert key_refusal(STATE, PUBLIC, keys.nonce(PLATFORM), NOW_MS) is None
+    # a key unbound (or rotated) since, or one the chain never bound: still private
+    unbound = State({k: encoding.decode(v) for k, v in STATE.raw.items()
+                     if k != key_binding_key(A_KEY)})
+    assert key_refusal(unbound, PUBLIC, keys.nonce(A_KEY), NOW_MS) is not None
+    assert key_refusal(STATE, PUBLIC, keys.nonce(bytes(32)), NOW_MS) is not None
 
 
 def tx(secret_seed: int, call: str, args: dict[str, object] | None = None) -> SignedTx:

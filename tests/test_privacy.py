@@ -241,3 +241,35 @@ def test_against_enterprises_that_did_nothing_their_records_look_the_same() -> N
     assert not differ, f"{len(differ)} answers differ, e.g. {differ[:3]}"
     for node in (node_a, node_b):
         node.admission.close()
+
+
+def test_the_slot_list_names_only_live_bids() -> None:
+    """``GET /tenders/{id}/slots`` (a supervisor here, the platform after the deadline)
+    names what ``bid.open`` must name: the live bids, not a withdrawn one."""
+    import asyncio
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from shell.api import build_app
+    from shell.readers import sign_request
+
+    t = story(bids=True)
+    gone = t.h.account(BIDDERS[0])
+    t.h.expect_ok(gone, "bid.withdraw", {"tender_id": "T1", "lot": 1})
+    node = node_of(replay(t), t)
+    suite = t.h.suite
+    live = sorted(bid_slot(suite, t.h.chain_id, "T1", 1, t.uscc_of[n]).hex()
+                  for n in BIDDERS[1:])
+
+    async def ask() -> Any:
+        target = "/tenders/T1/slots?lot=1"
+        headers = sign_request(suite, t.supervisor.secret, t.h.chain_id, "GET", target)
+        async with TestClient(TestServer(build_app(node, node.guard))) as client:
+            resp = await client.get(target, headers=headers)
+            assert resp.status == 200
+            return await resp.json()
+
+    try:
+        assert sorted(asyncio.run(ask())["slots"]) == live
+    finally:
+        node.admission.close()

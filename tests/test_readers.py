@@ -101,3 +101,36 @@ def test_a_role_revoked_a_block_ago_reads_as_nobody() -> None:
         n.admission.close()
 
     asyncio.run(body())
+
+
+def test_the_replay_window_never_drops_a_live_nonce_and_strangers_take_no_room(
+        monkeypatch: Any) -> None:
+    from contracts.state import StateReader
+    from shell import readers
+    from shell.readers import AuthError, Readers
+
+    monkeypatch.setattr(readers, "SEEN_MAX", 3)
+    n = make()
+    state: StateReader = n.chain.head_state()
+    checker = Readers(SUITE, CHAIN)
+    now = time.time_ns() // 10**6
+    target = "/status"
+
+    def check(secret: bytes, headers: dict[str, str], at: int) -> str:
+        try:
+            checker.reader(headers, "GET", target, b"", at, state, at)
+        except AuthError as exc:
+            return str(exc)
+        return "ok"
+
+    for _ in range(5):  # keys the chain does not know are refused before they take room
+        assert "not bound" in check(STRANGER, signed(STRANGER, target, now), now)
+    first = signed(SUPERVISOR, target, now)
+    assert check(SUPERVISOR, first, now) == "ok"
+    assert [check(SUPERVISOR, signed(SUPERVISOR, target, now), now) for _ in range(2)] == [
+        "ok", "ok"]
+    # full: a new request waits rather than push out a nonce that could then be replayed
+    assert "retry shortly" in check(SUPERVISOR, signed(SUPERVISOR, target, now), now)
+    assert "replayed" in check(SUPERVISOR, first, now)
+    later = now + 2 * readers.SKEW_MS + 1  # the window has moved past them
+    assert check(SUPERVISOR, signed(SUPERVISOR, target, later), later) == "ok"
