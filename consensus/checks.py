@@ -12,24 +12,27 @@ from __future__ import annotations
 
 from consensus.api import Application
 from consensus.quorum import leader
-from ledger.block import QC, Block, Header, ValidatorSet, validators_hash, verify_qc
+from ledger.block import (
+    QC,
+    Block,
+    Header,
+    ValidatorSet,
+    extends_problem,
+    validators_hash,
+    verify_qc,
+)
 from ledger.crypto import Suite
 from ledger.errors import InvalidInput
 
 
 def check_extends(suite: Suite, chain_id: str, head: Header, validators: ValidatorSet,
                   block: Block) -> str | None:
-    """Structural checks shared by proposals and fetched blocks."""
-    h = block.header
-    if h.chain_id != chain_id:
-        return f"block is for chain {h.chain_id!r}"
-    if h.height != head.height + 1:
-        return f"block height {h.height} does not follow head {head.height}"
-    if h.prev_hash != head.hash(suite):
-        return "block prev_hash is not the head's hash"
-    if h.time_ms <= head.time_ms:
-        return f"block time_ms {h.time_ms} is not after the parent's {head.time_ms}"
-    if h.validators_hash != validators_hash(suite, validators):
+    """Structural checks shared by proposals and fetched blocks: the ledger's rule for a
+    block extending the head (``ledger.block.extends_problem``), and the validator set."""
+    problem = extends_problem(suite, chain_id, head, block)
+    if problem is not None:
+        return problem
+    if block.header.validators_hash != validators_hash(suite, validators):
         return "block names another validator set"
     try:
         block.check_tx_root(suite)

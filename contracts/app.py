@@ -50,6 +50,7 @@ from ledger.block import (
     Block,
     Header,
     ValidatorSet,
+    extends_problem,
     receipts_root,
     tx_root,
     validators_from_obj,
@@ -167,18 +168,9 @@ class ChainApp:
             self._require_head(parent, h.height)
         except InvalidInput as exc:
             return str(exc)
-        if h.chain_id != self.chain_id:
-            return f"block is for chain {h.chain_id!r}"
-        if h.prev_hash != parent.hash(self.suite):
-            return "block prev_hash is not the parent's hash"
-        if len(block.txs) > MAX_BLOCK_TXS:
-            return f"block has more than {MAX_BLOCK_TXS} transactions"
-        seen: set[bytes] = set()
-        for tx in block.txs:
-            tx_id = tx.tx_id(self.suite)
-            if tx_id in seen:
-                return f"transaction {tx_id.hex()} appears twice in the block"
-            seen.add(tx_id)
+        problem = extends_problem(self.suite, self.chain_id, parent, block)
+        if problem is not None:
+            return problem
         # Each transaction carries its sender's next nonce at its place in the block, as an
         # honest proposal does (``_runnable``). This also refuses any transaction already
         # committed (its nonce is used), decided from the state alone: a node that started

@@ -202,6 +202,30 @@ class Block:
             raise InvalidInput(f"block {self.header.height}: tx_root does not match its txs")
 
 
+def extends_problem(suite: Suite, chain_id: str, parent: Header, block: Block) -> str | None:
+    """The one rule for "``block`` extends ``parent``", or what breaks it: the chain id, the
+    next height, ``prev_hash`` the parent's hash, a strictly later time, at most
+    ``MAX_BLOCK_TXS`` transactions, none twice. The replica (``consensus.checks``), the chain
+    app (``ChainApp.validate``) and the store's commit (``BlockStore.check_block``) all ask
+    this; each adds only what is its own (the replica and the store check the ``tx_root``
+    before anything runs, the app the roots its execution computes)."""
+    h = block.header
+    if h.chain_id != chain_id:
+        return f"block is for chain {h.chain_id!r}, not {chain_id!r}"
+    if h.height != parent.height + 1:
+        return f"block height {h.height} does not extend the head at height {parent.height}"
+    if h.prev_hash != parent.hash(suite):
+        return "block prev_hash is not the head's hash"
+    if h.time_ms <= parent.time_ms:
+        return f"block time_ms {h.time_ms} is not after the parent's {parent.time_ms}"
+    if len(block.txs) > MAX_BLOCK_TXS:
+        return f"block has more than {MAX_BLOCK_TXS} transactions"
+    ids = block.tx_ids(suite)
+    if len(set(ids)) != len(ids):
+        return "block contains one transaction twice"
+    return None
+
+
 # Recent Merkle roots by (suite, leaves): a block's tx_root and receipts_root are computed
 # by the executing app and again by the store's commit checks, over the same leaves. Keyed
 # by the leaves themselves, so a hit is exactly the root a recomputation would give.

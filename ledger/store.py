@@ -50,11 +50,11 @@ from typing import Any, TypeVar
 
 from ledger import encoding, schema
 from ledger.block import (
-    MAX_BLOCK_TXS,
     QC,
     Block,
     Header,
     ValidatorSet,
+    extends_problem,
     receipts_root,
     tx_root,
     validators_from_obj,
@@ -320,24 +320,14 @@ class BlockStore:
         *, qc_verified: bool = False,
     ) -> None:
         """Every check of ``commit_block`` but the state root (which needs the tree)."""
-        height, head_hash = self.head()
         h = block.header
         where = f"block {h.height}"
-        if h.chain_id != self.chain_id:
-            raise InvalidInput(f"{where} is for chain {h.chain_id!r}, not {self.chain_id!r}")
-        if h.height != height + 1:
-            raise InvalidInput(f"{where} does not extend the head at height {height}")
-        if h.prev_hash != head_hash:
-            raise InvalidInput(f"{where}: prev_hash is not the head's hash")
-        if h.time_ms <= self.head_header().time_ms:
-            raise InvalidInput(f"{where}: time_ms is not later than the head's")
-        if len(block.txs) > MAX_BLOCK_TXS:
-            raise InvalidInput(f"{where} has more than {MAX_BLOCK_TXS} transactions")
+        problem = extends_problem(self.suite, self.chain_id, self.head_header(), block)
+        if problem is not None:
+            raise InvalidInput(f"{where}: {problem}")
         ids = block.tx_ids(self.suite)
         if block.computed_tx_root(self.suite) != h.tx_root:
             raise InvalidInput(f"{where}: tx_root does not match its transactions")
-        if len(set(ids)) != len(ids):
-            raise InvalidInput(f"{where} contains one transaction twice")
         for tx_id in ids:
             if self.tx_location(tx_id) is not None:
                 raise InvalidInput(f"{where} contains transaction {tx_id.hex()}, already committed")
