@@ -169,11 +169,16 @@ class Node:
     # ---- the replica's task, the timer, admission's nudge ----------------------------------
 
     async def _consume(self) -> None:
+        was_changing = False
         while True:
             event = await self.events.get()
             if isinstance(event, TxsAdmitted):
                 self._nudged = False
             self.driver.step(event)
+            changing = self.driver.status().in_view_change
+            if changing and not was_changing:
+                self.metrics.inc("view_changes_total")
+            was_changing = changing
 
     def _nudge(self) -> None:
         if not self._nudged:
@@ -414,6 +419,17 @@ class Node:
                    lambda: [((), float(self.chain.height()))])
         m.gauge_fn("view", "The replica's current view.",
                    lambda: [((), float(self.driver.status().view))])
+        m.counter("view_changes_total", "View changes this replica started or joined.")
+        m.gauge_fn("chain_info", "This node's chain and crypto suite (the value is 1).",
+                   lambda: [((("chain_id", self.chain.chain_id),
+                              ("suite", self.chain.suite.name)), 1.0)])
+        m.gauge_fn("peer_height", "The last height each peer reported, by peer index.",
+                   lambda: [((("peer", str(i)),), float(h))
+                            for i, h in sorted(self.peers.peer_head_heights().items())])
+        m.gauge_fn("blocks_behind", "How far this node is behind the highest peer it knows "
+                   "(catching up while above 1).",
+                   lambda: [((), float(max(0, max(self.peers.peer_head_heights().values(),
+                                                  default=0) - self.chain.height())))])
         m.gauge_fn("pool_size", "Transactions waiting in the pool.",
                    lambda: [((), float(len(self.chain.pool)))])
         m.gauge_fn("last_commit_age_seconds", "Seconds since this node last committed a block.",

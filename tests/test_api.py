@@ -257,6 +257,19 @@ def test_status_metrics_health_openapi() -> None:
             "credchain_commit_latency_seconds_bucket",
         ):
             assert name in metrics
+        assert f'credchain_chain_info{{chain_id="{CHAIN}",suite="{SUITE.name}"}} 1' in metrics
+        assert "credchain_blocks_behind 0" in metrics
+        # every sample belongs to a family with its HELP text and TYPE
+        helped = {ln.split()[2] for ln in metrics.splitlines() if ln.startswith("# HELP ")}
+        typed = {ln.split()[2] for ln in metrics.splitlines() if ln.startswith("# TYPE ")}
+        assert helped == typed and all(
+            len(ln.split(" ", 3)) == 4 and ln.split(" ", 3)[3].strip()
+            for ln in metrics.splitlines() if ln.startswith("# HELP "))
+        for line in metrics.splitlines():
+            if line and not line.startswith("#"):
+                name = line.split("{")[0].split()[0]
+                family = next((f for f in (name, name.rsplit("_", 1)[0]) if f in helped), None)
+                assert family is not None and family.startswith("credchain_"), line
         doc = await (await client.get("/openapi.json")).json()
         assert doc["openapi"].startswith("3.") and "/proof/{key}" in doc["paths"]
 

@@ -298,6 +298,13 @@ async def _kill_mid_load(net: LocalNet, victim_of: Any, expect_view_change: bool
         # one, which can only be decided after a view change.
         views = [await header_view(others[0], h) for h in range(before + 1, before + 5)]
         assert max(views) >= 1, f"no view change after the leader died: views {views}"
+        import urllib.request
+
+        with urllib.request.urlopen(f"{others[0]}/metrics", timeout=10) as resp:
+            text = resp.read().decode()
+        counted = [float(ln.split()[-1]) for ln in text.splitlines()
+                   if ln.startswith("credchain_view_changes_total")]
+        assert counted and counted[0] >= 1, "the view change is not in the metrics"
     net.start(victim)
     load.down.discard(victim)
     await loader
