@@ -174,6 +174,22 @@ def test_conflicted_experts_are_never_seated_and_a_short_pool_is_recorded() -> N
     assert t2.draw(5)["status"] == "short" and t2.tender()["state"] == "drawing"
 
 
+def test_experts_are_drawn_for_the_specialty_each_group_names() -> None:
+    t, _ = opened()
+    civil = t.register_experts(6, specialty="A01")
+    cost = t.register_experts(6, specialty="B02")
+    t.draw(5, groups=[{"specialty": "A01", "count": 3}, {"specialty": "B02", "count": 2}])
+    seated = [m["member"] for m in experts_seated(t)]
+    assert len(seated) == 5
+    assert sum(1 for m in seated if m in civil) == 3 and sum(1 for m in seated if m in cost) == 2
+    for m in seated:
+        assert ("A01" if m in civil else "B02") in experts.current(t.h.get, m)["specialties"]
+    # a group of a specialty the pool lacks is not filled from another specialty
+    t2, _ = opened()
+    t2.register_experts(9, specialty="A01")
+    assert t2.draw(5, groups=[{"specialty": "C03", "count": 5}])["status"] == "short"
+
+
 def test_a_cross_region_tender_draws_a_third_of_its_experts_from_other_regions() -> None:
     t, _ = opened(cross_region=True)
     t.register_experts(12, region=REGION)

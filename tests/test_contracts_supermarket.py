@@ -155,6 +155,23 @@ def test_bad_requests_are_refused() -> None:
     m.h.expect_refused(m.owner, "market.request", m.request_args(), E_EXISTS)
 
 
+def test_one_registration_serves_the_requests_of_every_owner_on_the_chain() -> None:
+    """Registered once, an agency is in the supermarket for every platform's project owners:
+    a registration names no platform, and requests from owners of other platforms find it."""
+    m = Market(1)
+    agency = m.agencies[0]
+    other_owner = m.t.entity("owner-of-another-city")
+    m.request()
+    m.h.expect_ok(other_owner, "market.request", m.request_args("R2"))
+    m.respond(agency, 300_000)
+    m.respond(agency, 280_000, request_id="R2")
+    m.h.expect_refused(agency, "market.register", {"item": ITEM}, E_EXISTS)  # once
+    for request_id, owner in (("R1", m.owner), ("R2", other_owner)):
+        m.past_window(request_id)
+        m.h.expect_ok(owner, "market.select", {"request_id": request_id})
+        assert m.selected(request_id) == m.uscc(agency)
+
+
 def test_responses_within_the_window_from_agencies_in_good_standing_only() -> None:
     m = Market(3)
     a0, a1, a2 = m.agencies
