@@ -26,7 +26,8 @@ time as "now":
   private to that entity: what is withheld then does not itself mark the bids. Acts of role
   and validator keys (attestations, credit records, governance) are public business. A
   guarantee's issue names the enterprise that means to bid for a tender lot: before the
-  deadline it is shown only to the enterprises it names. A withheld transaction is still
+  deadline it is shown only to that enterprise (its principal), not even to the tenderer it
+  names as beneficiary. A withheld transaction is still
   listed by id and located (height, index): ids are hashes and say nothing. Whose act it was
   is judged in ``sender_states``, the states around the transaction's own block (the key may
   have been unbound or rotated since), then in ``state``; the deadline in ``state`` (a
@@ -158,9 +159,9 @@ def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int,
         if owner is not None and owner in (tender.get("tenderer"), tender.get("agent"),
                                            tender.get("platform_uscc")):
             return True  # the tender's own side: its amendments and replies are public
-    if call in INTENT_CALLS:
-        return reader.uscc is not None and isinstance(args, dict) and reader.uscc in (
-            args.get("principal"), args.get("beneficiary"))
+    if call in INTENT_CALLS:  # before the deadline: the would-be bidder's own business
+        return reader.uscc is not None and isinstance(args, dict) and (
+            reader.uscc == args.get("principal"))
     return owner is None and not call.startswith(SEALED_CALLS)
 
 

@@ -114,10 +114,10 @@ def test_the_tenders_platform_lists_its_slots_after_the_deadline() -> None:
 
 def test_a_guarantee_issued_for_an_open_tender_names_its_bidder_to_nobody_else() -> None:
     body = TxBody("c", SUITE.public_key(bytes([5]) * 32), 0, "guarantee.issue",
-                  {"tender_id": "OPEN", "principal": A, "beneficiary": "91350100M000100Y43"})
+                  {"tender_id": "OPEN", "principal": A, "beneficiary": B})
     issue = sign_tx(SUITE, bytes([5]) * 32, body)
     assert not tx_disclosed(STATE, PUBLIC, issue, NOW_MS)
-    assert not tx_disclosed(STATE, READ_B, issue, NOW_MS)
+    assert not tx_disclosed(STATE, READ_B, issue, NOW_MS)  # the beneficiary (tenderer) too
     assert tx_disclosed(STATE, READ_A, issue, NOW_MS)
     assert tx_disclosed(STATE, PUBLIC, issue, NOW_MS + 3_600_000)  # the deadline passed
 
