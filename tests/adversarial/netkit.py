@@ -43,12 +43,16 @@ class AttackNet:
     directory: Path
     suite: Suite = field(default_factory=lambda: get_suite(SUITE_NAME))
     known: list[bytes] = field(default_factory=list)  # secrets of keys granted a role
+    supervisor: bytes = b""  # a supervisor key's secret (set with the network)
 
     def __post_init__(self) -> None:
         self.known = [key(f"known-{i}") for i in range(8)]
         members = [self.suite.public_key(s) for s in [key("honest"), *self.known]]
+        self.supervisor = key("supervisor")  # reads what is private (nonces, whole blocks)
         self.manifest = init_network(self.directory, 4, SUITE_NAME, "attack-net", clients=0,
-                                     extra_roles={"platform": members}, heartbeat_ms=1000)
+                                     extra_roles={"platform": members, "supervisor": [
+                                         self.suite.public_key(self.supervisor)]},
+                                     heartbeat_ms=1000)
         for n in self.manifest["nodes"]:
             path = self.directory / n["config"]
             path.write_text(path.read_text().replace("\n[[peers]]", ATTACK_LIMITS +
