@@ -195,6 +195,32 @@ def test_a_config_naming_a_missing_certificate_is_refused_in_one_line(
     assert "Traceback" not in err
 
 
+def test_an_unusable_certificate_or_key_is_a_startup_error_naming_tls(tmp_path: Path) -> None:
+    from shell.config import TlsConfig
+    from shell.server import StartupError
+
+    (tmp_path / "first").mkdir()
+    cert, _ = self_signed(tmp_path / "first")
+    other_cert, other_key = self_signed(tmp_path)  # a key that is not the certificate's
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a PEM file\n")
+    for tls in (TlsConfig(cert, other_key), TlsConfig(garbage, other_key),
+                TlsConfig(other_cert, garbage)):
+        n = node_with(tls=tls)
+
+        async def go(n: Node = n) -> None:
+            try:
+                await n.start()
+            finally:
+                await n.stop()
+
+        with pytest.raises(StartupError) as caught:
+            asyncio.run(asyncio.wait_for(go(), 30))
+        text = str(caught.value)
+        assert text.startswith("cannot load the TLS certificate or key ([tls])"), text
+        assert "\n" not in text
+
+
 # ---- 2. separate bind addresses -------------------------------------------------------------
 
 
@@ -227,14 +253,18 @@ def test_http_and_peers_listen_on_their_own_addresses() -> None:
 
 @pytest.mark.multiprocess
 @pytest.mark.timeout(120)
-def test_a_taken_http_port_is_a_one_line_error_naming_the_setting(tmp_path: Path) -> None:
-    config, port = one_node_network(tmp_path / "net")
+@pytest.mark.parametrize(("setting", "what"), [("http_port", "HTTP"), ("peer_port", "peers")])
+def test_a_taken_port_is_a_one_line_error_naming_the_setting(
+        tmp_path: Path, setting: str, what: str) -> None:
+    config, _ = one_node_network(tmp_path / "net")
+    port = int(tomllib.loads(config.read_text())[setting])
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
         result = run_to_exit([sys.executable, "node.py", str(config)])
     line = assert_one_line_startup_error(result)
-    assert f"cannot listen for HTTP on 127.0.0.1:{port} (http_host, http_port)" in line, line
+    host = setting.replace("port", "host")
+    assert f"cannot listen for {what} on 127.0.0.1:{port} ({host}, {setting})" in line, line
     assert "in use" in line, line
 
 
