@@ -1,0 +1,394 @@
+"""Operator-facing edges of a running node: HTTPS for the API, separate bind addresses for
+peers and HTTP, one-line startup errors (a taken port, a data directory in use), the peers
+file re-read while the node runs, JSON logs and ``credchain --version``.
+
+In-process nodes serve on loopback ports the OS picks; node processes are one- or
+two-validator networks of ``shell.localnet.init_network`` on loopback, each bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from shell.client import NodeClient
+from shell.config import ConfigError, NodeConfig, PeerAddr
+from shell.localnet import PROJECT_DIR, init_network, wait_ready
+from shell.server import Node, main
+from tests.test_api import CHAIN, VALIDATOR, make_node
+from tests.test_cli import invoke
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+def node_with(**changes: Any) -> Node:
+    """``make_node()``'s one-validator node (MemoryKV, no peers) with its config changed."""
+    base = make_node()
+    base.admission.close()
+    return Node(replace(base.config, **changes), base.chain, VALIDATOR)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "api.crt", directory / "api.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    return cert_file, key_file
+
+
+def plain_http_answer(host: str, port: int) -> bytes:
+    """What a plain-text ``GET /status`` to ``host:port`` gets back before the server closes
+    the connection (or 3 s pass)."""
+    with socket.create_connection((host, port), timeout=3) as s:
+        s.sendall(f"GET /status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        got = b""
+        try:
+            while chunk := s.recv(4096):
+                got += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+        return got
+
+
+def one_node_network(directory: Path, extra: str = "") -> tuple[Path, int]:
+    """A one-validator network in ``directory``; ``extra`` TOML appended to its config.
+    Returns the config's path and its HTTP port."""
+    init_network(directory, 1, "ed25519-sha256", "ops-edges", clients=0, heartbeat_ms=1000)
+    config = directory / "node0.toml"
+    if extra:
+        config.write_text(config.read_text() + extra)
+    return config, int(tomllib.loads(config.read_text())["http_port"])
+
+
+@contextmanager
+def node_process(config: Path, log_path: Path, cli: bool = False) -> Iterator[
+        subprocess.Popen[bytes]]:
+    """A node process of ``config`` (``python node.py CONFIG``, or ``credchain node start``
+    with ``cli``), its stdout and stderr to ``log_path``; stopped with SIGTERM at the end."""
+    command = ([sys.executable, "-m", "cli", "node", "start", "--config", str(config)] if cli
+               else [sys.executable, "node.py", str(config)])
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=out, cwd=str(PROJECT_DIR))
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run_to_exit(command: list[str], timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
+                          cwd=str(PROJECT_DIR))
+
+
+def assert_one_line_startup_error(result: subprocess.CompletedProcess[str]) -> str:
+    """Exit 2, no traceback, exactly one ``credchain: cannot start:`` line; returns it."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("credchain: cannot start")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# ---- 1. HTTPS ------------------------------------------------------------------------------
+
+
+def test_the_api_serves_https_with_the_configured_certificate_and_not_plain_http(
+        tmp_path: Path) -> None:
+    from shell.config import TlsConfig
+
+    cert, key = self_signed(tmp_path)
+    n = node_with(tls=TlsConfig(cert, key))
+
+    async def go() -> None:
+        await n.start()
+        try:
+            port = n.http_port()
+            trusting = ssl.create_default_context(cafile=str(cert))
+            timeout = aiohttp.ClientTimeout(total=10)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.get(f"https://127.0.0.1:{port}/status",
+                                       ssl=trusting) as resp:
+                    assert resp.status == 200
+                    assert (await resp.json())["chain_id"] == CHAIN
+                # A client that does not trust the certificate refuses the server.
+                with pytest.raises(aiohttp.ClientConnectorCertificateError):
+                    async with session.get(f"https://127.0.0.1:{port}/status",
+                                           ssl=ssl.create_default_context()):
+                        pass
+            got = await asyncio.to_thread(plain_http_answer, "127.0.0.1", port)
+            assert not got.startswith(b"HTTP/"), got[:200]
+        finally:
+            await n.stop()
+
+    asyncio.run(asyncio.wait_for(go(), 30))
+
+
+def test_a_config_naming_a_missing_certificate_is_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, key = self_signed(tmp_path)
+    config = tmp_path / "node.toml"
+    config.write_text(
+        'index = 0\nname = "n"\nkey_file = "k"\npassphrase_env = "PW"\npeer_port = 1\n'
+        'http_port = 2\ndata_dir = "d"\ngenesis_file = "g.json"\n\n'
+        f'[tls]\ncert_file = "missing.crt"\nkey_file = "{key.name}"\n')
+    with pytest.raises(ConfigError) as caught:
+        NodeConfig.load(config)
+    text = str(caught.value)
+    assert "tls.cert_file" in text and "missing.crt" in text and "\n" not in text
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        assert main(str(config)) == 2  # the node's entry point: a message, not a traceback
+    finally:  # main() sets up the node's logging on the root logger
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot start: tls.cert_file" in err, err
+    assert "Traceback" not in err
+
+
+def test_an_unusable_certificate_or_key_is_a_startup_error_naming_tls(tmp_path: Path) -> None:
+    from shell.config import TlsConfig
+    from shell.server import StartupError
+
+    (tmp_path / "first").mkdir()
+    cert, _ = self_signed(tmp_path / "first")
+    other_cert, other_key = self_signed(tmp_path)  # a key that is not the certificate's
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a PEM file\n")
+    for tls in (TlsConfig(cert, other_key), TlsConfig(garbage, other_key),
+                TlsConfig(other_cert, garbage)):
+        n = node_with(tls=tls)
+
+        async def go(n: Node = n) -> None:
+            try:
+                await n.start()
+            finally:
+                await n.stop()
+
+        with pytest.raises(StartupError) as caught:
+            asyncio.run(asyncio.wait_for(go(), 30))
+        text = str(caught.value)
+        assert text.startswith("cannot load the TLS certificate or key ([tls])"), text
+        assert "\n" not in text
+
+
+# ---- 2. separate bind addresses -------------------------------------------------------------
+
+
+def test_http_and_peers_listen_on_their_own_addresses() -> None:
+    n = node_with(host="127.0.0.1", peer_host="127.0.0.1", http_host="127.0.0.2")
+
+    async def go() -> None:
+        await n.start()
+        try:
+            port = n.http_port()
+            assert n._http is not None and n.peers._server is not None
+            assert n._http.sockets[0].getsockname()[0] == "127.0.0.2"
+            assert n.peers._server.sockets[0].getsockname()[0] == "127.0.0.1"
+            timeout = aiohttp.ClientTimeout(total=10)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.get(f"http://127.0.0.2:{port}/status") as resp:
+                    assert resp.status == 200
+                    assert (await resp.json())["chain_id"] == CHAIN
+                with pytest.raises(aiohttp.ClientConnectorError):
+                    async with session.get(f"http://127.0.0.1:{port}/status"):
+                        pass
+        finally:
+            await n.stop()
+
+    asyncio.run(asyncio.wait_for(go(), 30))
+
+
+# ---- 3. startup errors ----------------------------------------------------------------------
+
+
+@pytest.mark.multiprocess
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("setting", "what"), [("http_port", "HTTP"), ("peer_port", "peers")])
+def test_a_taken_port_is_a_one_line_error_naming_the_setting(
+        tmp_path: Path, setting: str, what: str) -> None:
+    config, _ = one_node_network(tmp_path / "net")
+    port = int(tomllib.loads(config.read_text())[setting])
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        result = run_to_exit([sys.executable, "node.py", str(config)])
+    line = assert_one_line_startup_error(result)
+    host = setting.replace("port", "host")
+    assert f"cannot listen for {what} on 127.0.0.1:{port} ({host}, {setting})" in line, line
+    assert "in use" in line, line
+
+
+@pytest.mark.multiprocess
+@pytest.mark.timeout(120)
+def test_a_second_node_on_a_data_directory_in_use_is_a_one_line_error(tmp_path: Path) -> None:
+    config, port = one_node_network(tmp_path / "net")
+    with node_process(config, tmp_path / "first.log") as first:
+        wait_ready([f"http://127.0.0.1:{port}"], 30)
+        result = run_to_exit([sys.executable, "-m", "cli", "node", "start", "--config",
+                              str(config)])
+        assert first.poll() is None, "the first node must keep running"
+    assert first.returncode == 0
+    line = assert_one_line_startup_error(result)
+    db = (tmp_path / "net" / "data" / "node0" / "db").resolve()
+    assert f"data directory {db} is in use by another process" in line, line
+    assert "LevelDB lock" in line, line
+
+
+# ---- 4. the peers file ------------------------------------------------------------------------
+
+
+def _peers_toml(*entries: tuple[bytes, str, int]) -> str:
+    return "".join(f'[[peers]]\npubkey = "{k.hex()}"\nhost = "{h}"\nport = {p}\n\n'
+                   for k, h, p in entries)
+
+
+def test_targets_merge_the_config_and_the_peers_file_and_follow_the_file(
+        tmp_path: Path) -> None:
+    peers_file = tmp_path / "peers.toml"
+    a, b = bytes([0xA1]) * 32, bytes([0xB2]) * 32
+    n = node_with(peers=(PeerAddr(0, "127.0.0.1", 40000),), peers_file=peers_file)
+    try:
+        me = n.chain.suite.public_key(VALIDATOR)
+        assert n.peers.targets() == {("127.0.0.1", 40000): me}  # no file yet
+        peers_file.write_text(_peers_toml((a, "127.0.0.1", 40001)))
+        assert n.peers.targets() == {("127.0.0.1", 40000): me, ("127.0.0.1", 40001): a}
+
+        def rewrite(text: str, step: int) -> None:
+            peers_file.write_text(text)
+            stamp = time.time() + step  # a new mtime even on a coarse clock
+            os.utime(peers_file, (stamp, stamp))
+
+        rewrite(_peers_toml((b, "127.0.0.1", 40002), (a, "127.0.0.1", 40003)), 1)
+        assert n.peers.targets() == {("127.0.0.1", 40000): me, ("127.0.0.1", 40002): b,
+                                     ("127.0.0.1", 40003): a}
+        rewrite("[[peers]]\npubkey = \"not hex\"\n", 2)  # broken: the last list is kept
+        assert set(n.peers.targets()) == {("127.0.0.1", 40000), ("127.0.0.1", 40002),
+                                          ("127.0.0.1", 40003)}
+        peers_file.unlink()  # gone: the last list is kept
+        assert ("127.0.0.1", 40002) in n.peers.targets()
+        rewrite(_peers_toml(), 3)  # emptied: no file peers left
+        assert n.peers.targets() == {("127.0.0.1", 40000): me}
+    finally:
+        n.admission.close()
+
+
+_PEER_ENTRY = re.compile(r'\[\[peers\]\]\nindex = \d+\nhost = "[^"\n]*"\nport = \d+\n')
+
+
+@pytest.mark.multiprocess
+@pytest.mark.timeout(180)
+def test_a_peer_added_to_the_peers_file_is_dialled_while_the_node_runs(tmp_path: Path) -> None:
+    net = tmp_path / "net"
+    init_network(net, 2, "ed25519-sha256", "peers-file", clients=0, heartbeat_ms=1000)
+    configs = [net / "node0.toml", net / "node1.toml"]
+    for path in configs:  # neither node knows where the other is
+        path.write_text(_PEER_ENTRY.sub("", path.read_text()))
+    configs[0].write_text('peers_file = "peers0.toml"\n' + configs[0].read_text())
+    (net / "peers0.toml").write_text(_peers_toml())
+    node1 = tomllib.loads(configs[1].read_text())
+    node1_key = bytes.fromhex(json.loads((net / "genesis.json").read_text())
+                              ["validators"][1]["pubkey"])
+    urls = [f"http://127.0.0.1:{tomllib.loads(c.read_text())['http_port']}" for c in configs]
+    clients = [NodeClient(u, timeout_s=3.0) for u in urls]
+    with node_process(configs[0], tmp_path / "n0.log"), \
+            node_process(configs[1], tmp_path / "n1.log"):
+        wait_ready(urls, 30)
+        time.sleep(3)  # more than a refresh period: nothing to dial, nothing links
+        before = [c.status() for c in clients]
+        assert [s["peers"] for s in before] == [[], []]
+        assert [s["height"] for s in before] == [0, 0]  # 2 of 2 votes needed: no commits
+        (net / "peers0.toml").write_text(
+            _peers_toml((node1_key, "127.0.0.1", int(node1["peer_port"]))))
+        added = time.monotonic()
+        deadline = added + 40
+        after = before
+        while time.monotonic() < deadline:
+            after = [c.status() for c in clients]
+            if after[0]["peers"] == [1] and after[1]["peers"] == [0] and \
+                    min(s["height"] for s in after) >= 1:
+                break
+            time.sleep(0.25)
+        took = time.monotonic() - added
+    assert after[0]["peers"] == [1] and after[1]["peers"] == [0], after
+    assert min(s["height"] for s in after) >= 1, after  # linked: the chain commits
+    print(f"linked and committing {took:.1f} s after the peers file named the peer")
+
+
+# ---- 5. JSON logs, --version ------------------------------------------------------------------
+
+
+@pytest.mark.multiprocess
+@pytest.mark.timeout(120)
+def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    config, port = one_node_network(tmp_path / "net", '\n[log]\nformat = "json"\n')
+    log_path = tmp_path / "node.log"
+    with node_process(config, log_path, cli=True) as proc:
+        wait_ready([f"http://127.0.0.1:{port}"], 30)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    lines = log_path.read_text().splitlines()
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert records and all(isinstance(r, dict) for r in records)
+    for r in records:
+        assert r["level"] in ("debug", "info", "warning", "error", "critical"), r
+        assert isinstance(r["message"], str) and r["message"], r
+        assert r["time"].endswith("Z") and r["logger"].startswith("credchain"), r
+    messages = [r["message"] for r in records]
+    assert any(m.startswith("node node0 (validator 0) up") for m in messages), messages
+    assert any(m == "node node0 stopped" for m in messages), messages
+
+
+def test_version_prints_the_package_version_and_exits_0() -> None:
+    code, text = invoke("--version")
+    assert code == 0, text
+    assert text.strip() == f"credchain, version {version('credchain')}"
