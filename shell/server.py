@@ -259,7 +259,7 @@ class Node:
     async def start(self) -> None:
         """Listen (peers, HTTP), dial the peers, start the timer and the replica."""
         app = build_app(self, self.guard)
-        self._runner = web.AppRunner(app, access_log=None,
+        self._runner = web.AppRunner(app, access_log=None, lingering_time=HTTP_LINGER_S,
                                      shutdown_timeout=self.limits.shutdown_grace_ms / 1000)
         await self._runner.setup()
         server = self._runner.server
@@ -449,6 +449,13 @@ class Node:
                        lambda: [((), float(synced.bytes))])
             m.gauge_fn("state_sync_seconds", "How long the state sync at start took.",
                        lambda: [((), synced.seconds)])
+
+
+# After answering a request whose body it did not read (413, a body too slow), aiohttp reads
+# and drops what the client still sends for up to this long, so the client sees the answer
+# rather than a reset, then closes. aiohttp's 10 s let a silent slow client hold a
+# connection slot that long past its answer.
+HTTP_LINGER_S = 2.0
 
 
 def config_path(config: NodeConfig) -> str:

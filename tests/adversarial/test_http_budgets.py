@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 from shell import api
 from shell.apikit import NodeView
 from shell.config import NodeLimits
+from shell.server import HTTP_LINGER_S
 from tests.test_api import running
 from tests.test_ops_edges import node_with
 
@@ -92,11 +93,12 @@ async def _slow_post(port: int, declared: int, every_s: float | None,
     return answered_s, answer, closed_s
 
 
-# aiohttp's lingering close: after answering a request whose body it did not read, it reads
-# and drops what the client still sends for up to this long (so the client sees the answer,
-# not a reset), then closes. A client still sending is closed sooner by the guard's
-# header timeout (shell.httpguard: bytes since the last handler ended, nothing in progress).
-AIOHTTP_LINGER_S = 10.0
+# The lingering close (shell.server.HTTP_LINGER_S): after answering a request whose body it
+# did not read, the node reads and drops what the client still sends for up to this long
+# (so the client sees the answer, not a reset), then closes. A client still sending is
+# closed sooner by the guard's header timeout (shell.httpguard: bytes since the last handler
+# ended, nothing in progress).
+AIOHTTP_LINGER_S = HTTP_LINGER_S
 
 
 @pytest.mark.parametrize("every_s", [0.05, None], ids=["trickling", "then-silent"])
