@@ -195,7 +195,9 @@ def test_an_observer_joins_by_state_sync_serves_proofs_and_follows(tmp_path: Pat
         back = NodeClient(net.urls[0]).status()["height"] + 2
         until("node3 back and voting", lambda: (s := NodeClient(net.urls[3]).status())[
             "height"] >= back and s["index"] == 3)
-        assert NodeClient(net.urls[3]).status()["base_height"] > done
+        # from a snapshot at least as high as the chain was when it stopped (a block may or may
+        # not have come since: with node 3 down its turn to lead costs a view timeout)
+        assert NodeClient(net.urls[3]).status()["base_height"] >= done > 0
     finally:
         if city is not None:
             assert stop(city) == 0
