@@ -17,11 +17,17 @@ Where a bid lives, and what state shows before the deadline
   contract checks each exists and is live, and that their XOR equals ``bidset``, so no live
   bid can be left out (leaving some out would need their XOR to be zero).
 
-Limits, honestly: a slot is derived from public data, so anyone with raw state access who
-guesses a USCC can test whether that entity bid, and anyone who sees the blocks sees the
-bid transactions and their senders. The chain's part is to keep no count and no list; the
-node's API must refuse reads and proofs of ``bid/`` and ``bidset/`` keys and of bid
-transactions of a tender before its deadline to anyone but the bidder.
+Limits, honestly: a slot is derived from public data. The node's API refuses reads and
+proofs of ``bid/`` and ``bidset/`` keys and the bid transactions of a tender before its
+deadline to anyone but the bidder and supervisors (``contracts.disclosure``), and whole
+blocks go to supervisors only. But a PROTOCOL §6 proof of *absence* shows the leaf it ends
+at, which may be another key's: whoever grinds a public key whose path runs next to a
+computed slot (about 2^22-2^26 hashes) and asks for its proof learns whether that entity
+bid, and the same way sees ``bidset``'s value hash change. Closing that needs slots keyed
+with a secret the public lacks (e.g. a bidder secret committed at attestation, which keeps
+"one bid per entity per lot" checkable) and a change to how §6 proofs of absence show their
+neighbour; it is reported to the protocol's authors. The chain's own part holds: no count
+and no list of bids before opening.
 
 After the deadline the platform opens: a lot with fewer than ``bid_min_count`` live bids
 fails (流标; its guarantees are released and its bids are never decrypted); otherwise the
