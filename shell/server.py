@@ -258,6 +258,7 @@ class Node:
 
     async def start(self) -> None:
         """Listen (peers, HTTP), dial the peers, start the timer and the replica."""
+        tls = _tls_context(self.config)  # a bad certificate is refused before anything opens
         app = build_app(self, self.guard)
         self._runner = web.AppRunner(app, access_log=None, lingering_time=HTTP_LINGER_S,
                                      shutdown_timeout=self.limits.shutdown_grace_ms / 1000)
@@ -269,7 +270,7 @@ class Node:
         cfg = self.config
         try:
             self._http = await loop.create_server(self.guard, cfg.http_host, cfg.http_port,
-                                                  ssl=_tls_context(cfg))
+                                                  ssl=tls)
         except OSError as exc:
             await self._close_listeners()
             raise StartupError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port} "
