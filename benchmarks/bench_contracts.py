@@ -89,6 +89,16 @@ class Bench:
         ]
         self.lots = lots
 
+    def attest_bidders(self) -> list[SignedTx]:
+        """The attestor's attestation of every bidder, its key bound."""
+        return [
+            self.tx(self.keys["attestor"], "identity.attest", {
+                "uscc": code, "name": f"bidder {i}", "entity_type": "company",
+                "cert_issuer": "GDCA", "cert_serial": str(i), "valid_from_ms": T0 - DAY_MS,
+                "valid_to_ms": T0 + 365 * DAY_MS, "keys": [self.suite.public_key(secret)]})
+            for i, (code, secret) in enumerate(self.bidders)
+        ]
+
     def tx(self, secret: bytes, call: str, args: dict[str, Any]) -> SignedTx:
         pub = self.suite.public_key(secret)
         nonce = self.nonces.get(pub, 0)
@@ -110,23 +120,7 @@ class Bench:
 
     def setup(self) -> tuple[list[SignedTx], list[SignedTx]]:
         k = self.keys
-        attests = [
-            self.tx(
-                k["attestor"],
-                "identity.attest",
-                {
-                    "uscc": code,
-                    "name": f"bidder {i}",
-                    "entity_type": "company",
-                    "cert_issuer": "GDCA",
-                    "cert_serial": str(i),
-                    "valid_from_ms": T0 - DAY_MS,
-                    "valid_to_ms": T0 + 365 * DAY_MS,
-                    "keys": [self.suite.public_key(secret)],
-                },
-            )
-            for i, (code, secret) in enumerate(self.bidders)
-        ]
+        attests = self.attest_bidders()
         tenderer = demo_uscc(1)
         self.deadline = T0 + 30 * DAY_MS
         announce = self.tx(
@@ -279,25 +273,7 @@ class CommitteeBench(Bench):
     def build(self) -> None:
         """Untimed: attest bidders, register the pool, announce and open every tender."""
         k = self.keys
-        self.run(
-            [
-                self.tx(
-                    k["attestor"],
-                    "identity.attest",
-                    {
-                        "uscc": code,
-                        "name": f"bidder {i}",
-                        "entity_type": "company",
-                        "cert_issuer": "GDCA",
-                        "cert_serial": str(i),
-                        "valid_from_ms": T0 - DAY_MS,
-                        "valid_to_ms": T0 + 365 * DAY_MS,
-                        "keys": [self.suite.public_key(secret)],
-                    },
-                )
-                for i, (code, secret) in enumerate(self.bidders)
-            ]
-        )
+        self.run(self.attest_bidders())
         self.run([self._expert(i) for i in range(self.opts.pool)])
         tenders = [f"D{j}" for j in range(self.opts.draws)] + ["SCORED"]
         self.deadline = T0 + 30 * DAY_MS

@@ -78,6 +78,11 @@ E_UNQUALIFIED = "E_UNQUALIFIED"  # a required qualification is missing
 E_BID_SET = "E_BID_SET"  # the slots named at opening are not exactly the live bids
 
 LIVE = SEALED
+
+
+def is_live(record: Any) -> bool:
+    """Whether a ``bid/<tender>/<lot>/<slot>`` record is a live bid: one opening must name."""
+    return isinstance(record, dict) and record.get("status") == LIVE
 ZERO = bytes(DIGEST_LEN)
 
 
@@ -352,8 +357,7 @@ def _check_bid_set(call: Call, tender_id: str, lot: int, slots: Any) -> list[str
             raise ContractError(E_BID_SET, f"lot {lot}: slots must be distinct 32-byte values")
         slot = raw.hex()
         seen.add(slot)
-        bid = call.state.get(bid_key(tender_id, lot, slot))
-        if bid is None or bid["status"] != LIVE:
+        if not is_live(call.state.get(bid_key(tender_id, lot, slot))):
             raise ContractError(E_BID_SET, f"lot {lot}: slot {slot} is not a live bid")
         digest = _xor(digest, raw)
     if digest != (call.state.get(bidset_key(tender_id, lot)) or ZERO):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import sealing
+from contracts.bid import is_live
 from ledger import encoding
 from ledger.crypto import Suite
 
@@ -87,8 +88,7 @@ def open_slots(state_values: Mapping[str, bytes], tender_id: str, lots: int) -> 
     for key, raw in sorted(state_values.items()):
         if not key.startswith(prefix):
             continue
-        record = encoding.decode(raw)
-        if isinstance(record, dict) and record.get("status") == "sealed":
+        if is_live(encoding.decode(raw)):
             lot_text, slot = key[len(prefix) :].split("/")
             if 1 <= int(lot_text) <= lots:
                 out[int(lot_text) - 1].append(bytes.fromhex(slot))

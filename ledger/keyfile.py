@@ -107,6 +107,14 @@ def encrypt_key(
     }
 
 
+def scrypt_params_in_bounds(n: Any, r: Any, p: Any) -> bool:
+    """Whether scrypt parameters read from a file are ones this code would accept: integers,
+    ``n`` a power of two up to ``MAX_SCRYPT_N`` (a file can't make us spend unbounded memory),
+    small ``r`` and ``p``. Key files and protected sealed-bid files both ask."""
+    return all(type(x) is int for x in (n, r, p)) and (
+        2 <= n <= MAX_SCRYPT_N and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16)
+
+
 def _meta(suite: str, public: bytes, n: int, r: int, p: int, salt: bytes,
           nonce: bytes) -> dict[str, Any]:
     return {
@@ -139,9 +147,7 @@ def decrypt_key(doc: Any, passphrase: bytes | str) -> KeyPair:
         n, r, p = kdf["n"], kdf["r"], kdf["p"]
         if kdf["name"] != "scrypt" or cipher["name"] != "chacha20-poly1305":
             raise InvalidInput("key file names an unknown kdf or cipher")
-        if not all(type(x) is int for x in (n, r, p)) or not (
-            2 <= n <= MAX_SCRYPT_N and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16
-        ):
+        if not scrypt_params_in_bounds(n, r, p):
             raise InvalidInput("key file scrypt parameters are out of bounds")
         salt = hex_to_bytes(kdf["salt"], "kdf.salt")
         nonce = hex_to_bytes(cipher["nonce"], "cipher.nonce")

@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from consensus.pool import R_BUSY, R_SENDER_BUSY
-from contracts.bid import LIVE as LIVE_BID
+from contracts.bid import is_live
 from contracts.disclosure import (
     PUBLIC,
     Reader,
@@ -192,12 +192,18 @@ async def get_proof(request: web.Request, node: NodeView) -> web.StreamResponse:
     refused = _key_refused(request, node, key)
     if refused:
         return error(403, refused)
+    height = _proof_height(request, node)
+    store = node.chain.store
+    return json_response(bundle_to_json(build_bundle(store, store.tree, key, height)))
+
+
+def _proof_height(request: web.Request, node: NodeView) -> int | None:
+    """The ``?height=`` a proof is asked at (None: the head), within the history kept."""
     h = request.query.get("height")
     height = height_param(h) if h is not None else None
     if height is not None:
         node.history.check(height, "a proof at height")
-    store = node.chain.store
-    return json_response(bundle_to_json(build_bundle(store, store.tree, key, height)))
+    return height
 
 
 async def get_inclusion(request: web.Request, node: NodeView) -> web.StreamResponse:
@@ -228,10 +234,7 @@ async def get_multi_proof(request: web.Request, node: NodeView) -> web.StreamRes
         refused = _key_refused(request, node, key)
         if refused:
             return error(403, refused)
-    h = request.query.get("height")
-    height = height_param(h) if h is not None else None
-    if height is not None:
-        node.history.check(height, "a proof at height")
+    height = _proof_height(request, node)
     store = node.chain.store
     return json_response(multi.to_json(multi.build_multi(store, store.tree, keys, height)))
 
@@ -269,16 +272,12 @@ async def get_slots(request: web.Request, node: NodeView) -> web.StreamResponse:
     prefix = bid_key(tender_id, lot, "")
     state = Overlay(node.chain.head_state())
     slots = [key[len(prefix):] for key in node.chain.state_keys(prefix, SLOTS_MAX)
-             if _live(state.get(key))]  # a withdrawn bid's slot is not named at opening
+             if is_live(state.get(key))]  # a withdrawn bid's slot is not named at opening
     return json_response({"tender_id": tender_id, "lot": lot, "slots": slots,
                           "height": node.chain.height()})
 
 
 SLOTS_MAX = 10_000
-
-
-def _live(record: Any) -> bool:
-    return isinstance(record, dict) and record.get("status") == LIVE_BID
 
 
 async def get_status(request: web.Request, node: NodeView) -> web.StreamResponse:

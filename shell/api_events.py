@@ -47,8 +47,8 @@ from shell.eventkit import (
     first_height,
     json_bytes,
     parse_cursor,
-    parse_duration_ms,
     parse_filter,
+    parse_reminders,
     sse_frame,
 )
 from shell.eventproof import build_proof
@@ -100,14 +100,7 @@ def parse_offsets(text: str | None, hub: EventHub) -> tuple[int, ...]:
     s = hub.settings
     if text is None:
         return s.default_offsets_ms
-    if text.strip() == "none":
-        return ()
-    offsets = tuple(sorted({parse_duration_ms(p) for p in text.split(",") if p.strip()}))
-    if len(offsets) > s.offsets_max:
-        raise InvalidInput(f"at most {s.offsets_max} reminders (remind=3d,1h)")
-    if any(not 1_000 <= o <= s.offset_max_ms for o in offsets):
-        raise InvalidInput(f"a reminder is 1s to {s.offset_max_ms // 86_400_000}d before")
-    return offsets
+    return parse_reminders(text, s.offsets_max, s.offset_max_ms)
 
 
 def parse_heartbeat(q: Any, hub: EventHub) -> int:

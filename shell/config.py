@@ -27,7 +27,7 @@ from consensus.pool import PoolLimits
 from contracts.periods import DAY_MS, HOUR_MS
 from ledger.errors import InvalidInput
 from ledger.keyfile import read_passphrase_file
-from shell.eventkit import parse_duration_ms
+from shell.eventkit import parse_reminders
 
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -434,17 +434,11 @@ def _events(raw: Any) -> StreamSettings:
     text = raw["reminders"]
     if not isinstance(text, str):
         raise ConfigError("events.reminders must be text such as \"3d,1h\" or \"none\"")
-    offsets: tuple[int, ...] = ()
-    if text.strip() != "none":
-        try:
-            offsets = tuple(sorted({parse_duration_ms(p) for p in text.split(",") if p.strip()},
-                                   reverse=True))
-        except InvalidInput as exc:
-            raise ConfigError(f"events.reminders: {exc}") from None
-    if len(offsets) > numbers.offsets_max or any(
-            not 1_000 <= o <= numbers.offset_max_ms for o in offsets):
-        raise ConfigError(f"events.reminders: at most {numbers.offsets_max}, each 1s to "
-                          f"{numbers.offset_max_ms // DAY_MS}d before")
+    try:
+        offsets = tuple(reversed(parse_reminders(text, numbers.offsets_max,
+                                                 numbers.offset_max_ms)))
+    except InvalidInput as exc:
+        raise ConfigError(f"events.reminders: {exc}") from None
     return replace(numbers, default_offsets_ms=offsets)
 
 

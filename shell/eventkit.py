@@ -105,6 +105,19 @@ def parse_duration_ms(text: str) -> int:
     return int(m.group(1)) * _UNIT_MS[m.group(2)]
 
 
+def parse_reminders(text: str, offsets_max: int, offset_max_ms: int) -> tuple[int, ...]:
+    """``3d,1h`` (or ``none``) → the reminder offsets in ms, each 1 s to ``offset_max_ms``
+    before a deadline, at most ``offsets_max`` of them, in ascending order."""
+    if text.strip() == "none":
+        return ()
+    offsets = tuple(sorted({parse_duration_ms(p) for p in text.split(",") if p.strip()}))
+    if len(offsets) > offsets_max:
+        raise InvalidInput(f"at most {offsets_max} reminders (remind=3d,1h)")
+    if any(not 1_000 <= o <= offset_max_ms for o in offsets):
+        raise InvalidInput(f"a reminder is 1s to {offset_max_ms // 86_400_000}d before")
+    return offsets
+
+
 def duration_text(ms: int) -> str:
     for unit in ("d", "h", "m", "s"):
         if ms and ms % _UNIT_MS[unit] == 0:

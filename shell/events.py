@@ -290,12 +290,11 @@ class EventHub:
         block, receipts = store.block(height), store.receipts(height)
         if block is None or receipts is None or height < 1:
             raise LookupError(f"no committed block {height}")
-        prev, root = store.header(height - 1), store.state_root_at(height)
-        assert prev is not None and root is not None
+        prev = store.header(height - 1)
+        assert prev is not None
         now_ms = block.header.time_ms
-        then = self.chain.state_at(height)
-        assert then is not None
-        around = self.chain.sender_states(height)
+        around = self.chain.sender_states(height)  # the states before and after the block
+        then = around[-1]  # after it (a committed block's state root is always held)
         head, head_ms = self.chain.head_state(), int(store.head_header().time_ms)
         tx_ids = block.tx_ids(self.chain.suite)
         items: list[Item] = []

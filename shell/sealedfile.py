@@ -44,7 +44,15 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from contracts.sealing import USCC_LEN
 from ledger import encoding
 from ledger.errors import InvalidInput
-from ledger.keyfile import KEY_LEN, MAX_SCRYPT_N, NONCE_LEN, SALT_LEN, SCRYPT_N, SCRYPT_P, SCRYPT_R
+from ledger.keyfile import (
+    KEY_LEN,
+    NONCE_LEN,
+    SALT_LEN,
+    SCRYPT_N,
+    SCRYPT_P,
+    SCRYPT_R,
+    scrypt_params_in_bounds,
+)
 
 FORMAT = "credchain-sealed-bid"
 VERSION = 2
@@ -225,9 +233,7 @@ def unlock(record: SealedBidFile, passphrase: bytes) -> SealedBidFile:
         n, r, pp = kdf["n"], kdf["r"], kdf["p"]
         if kdf["name"] != "scrypt" or cipher["name"] != "chacha20-poly1305":
             raise ValueError("unknown kdf or cipher")
-        if not all(type(x) is int for x in (n, r, pp)) or not (
-            2 <= n <= MAX_SCRYPT_N and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= pp <= 16
-        ):
+        if not scrypt_params_in_bounds(n, r, pp):
             raise ValueError("scrypt parameters out of bounds")
         salt, nonce = bytes.fromhex(kdf["salt"]), bytes.fromhex(cipher["nonce"])
         ciphertext = bytes.fromhex(p["ciphertext"])

@@ -21,9 +21,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from ledger.genesis import GenesisDoc
 from ledger.tx import SignedTx
 from shell.api import build_app, openapi
-from shell.config import NodeLimits
+from shell.config import NodeLimits, StreamSettings
 from shell.eventproof import check_proof
-from shell.events import StreamSettings
 from shell.server import Node
 from shell.sse import SseEvent, SseParser
 from tests.test_api import one_validator_node

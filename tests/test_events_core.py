@@ -15,6 +15,7 @@ import pytest
 from contracts.periods import DAY_MS, HOUR_MS
 from ledger.errors import HistoryPruned, InvalidInput
 from shell.chain import Chain
+from shell.config import StreamSettings
 from shell.eventkit import (
     Filter,
     cursor_text,
@@ -26,7 +27,7 @@ from shell.eventkit import (
     parse_filter,
 )
 from shell.eventproof import build_proof, check_proof
-from shell.events import EventHub, StreamSettings, Subscription, Walk
+from shell.events import EventHub, Subscription, Walk
 from shell.metrics import Metrics
 from shell.notices import TenderSchedule
 from shell.sse import SseParser

@@ -30,9 +30,10 @@ from ledger.jsonform import tagged_to_json
 from ledger.kv import MemoryKV
 from ledger.store import BlockStore
 from ledger.tx import Receipt, SignedTx, TxBody, sign_tx
-from shell.chain import Chain
+from shell.chain import Chain, StateAt
+from shell.config import StreamSettings
 from shell.eventkit import Filter, Item, end_key
-from shell.events import EventHub, StreamSettings, Walk
+from shell.events import EventHub, Walk
 from shell.metrics import Metrics
 
 SUITE = ED25519_SHA256
@@ -191,15 +192,11 @@ def items_json(items: Sequence[Item]) -> list[dict[str, Any]]:
     return [json.loads(i.data) for i in items]
 
 
-class _After:
-    """The state after one block (a ``StateReader``)."""
-
-    def __init__(self, store: BlockStore, height: int) -> None:
-        self.store, self.root = store, store.state_root_at(height)
-
-    def get(self, key: str) -> bytes | None:
-        assert self.root is not None
-        return self.store.tree.get_at(self.root, key)
+def _after(store: BlockStore, height: int) -> StateAt:
+    """The state after one block."""
+    root = store.state_root_at(height)
+    assert root is not None
+    return StateAt(store.tree, root)
 
 
 def expected_items(store: BlockStore, offsets_ms: Sequence[int]) -> list[tuple[str, str, Any]]:
@@ -227,11 +224,11 @@ def expected_items(store: BlockStore, offsets_ms: Sequence[int]) -> list[tuple[s
             out.append((f"{h}.n.{threshold}.{tender_id}", kind, (tender_id, d, before)))
         rank = 0
         ids = block.tx_ids(SUITE)
-        around = (_After(store, h - 1), _After(store, h))
+        around = (_after(store, h - 1), _after(store, h))
         for i, (tx, r) in enumerate(zip(block.txs, receipts, strict=True)):
             if r.code != "OK" or not r.events:
                 continue
-            if not tx_disclosed(_After(store, h), PUBLIC, tx, t, around):
+            if not tx_disclosed(_after(store, h), PUBLIC, tx, t, around):
                 continue
             rank += 1
             if not tx_disclosed(head_state, PUBLIC, tx, head_ms, around):

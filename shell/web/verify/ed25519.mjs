@@ -10,7 +10,7 @@
 // encode([S]B - [k]A) must equal the R bytes of the signature.
 
 import { bigFromBytesLE, bigToBytesLE, concat, equal } from './bytes.mjs';
-import { bitsMsbFirst, mod, modInvPrime, modPow } from './modular.mjs';
+import { doubleScalarMult as straus, mod, modInvPrime, modPow } from './modular.mjs';
 
 const P = (1n << 255n) - 19n;
 export const L = (1n << 252n) + 27742317777372353535851937790883648493n;
@@ -101,19 +101,11 @@ export function precheck(pubkey, signature) {
   return !hasSmallOrder(pubkey);
 }
 
-/** [a]P + [b]Q by one pass of doublings over both scalars (Straus). */
+const GROUP = Object.freeze({ add, double, identity: IDENTITY });
+
+/** [a]P + [b]Q (Straus: one pass of doublings over both scalars). */
 function doubleScalarMult(a, p, b, q) {
-  const both = add(p, q);
-  const aBits = bitsMsbFirst(a, 256);
-  const bBits = bitsMsbFirst(b, 256);
-  let acc = IDENTITY;
-  for (let i = 0; i < 256; i++) {
-    acc = double(acc);
-    if (aBits[i] && bBits[i]) acc = add(acc, both);
-    else if (aBits[i]) acc = add(acc, p);
-    else if (bBits[i]) acc = add(acc, q);
-  }
-  return acc;
+  return straus(a, p, b, q, GROUP);
 }
 
 /** RFC 8032 verification in BigInt after `precheck`; `sha512` is async (WebCrypto or JS). */

@@ -33,3 +33,22 @@ export function bitsMsbFirst(k, width) {
   }
   return out;
 }
+
+/**
+ * [a]p + [b]q on a curve group by one pass of doublings over both scalars (Straus), for
+ * 256-bit scalars. `group` gives the curve's `add`, `double` and `identity`.
+ */
+export function doubleScalarMult(a, p, b, q, group) {
+  const { add, double, identity } = group;
+  const both = add(p, q);
+  const aBits = bitsMsbFirst(a, 256);
+  const bBits = bitsMsbFirst(b, 256);
+  let acc = identity;
+  for (let i = 0; i < 256; i++) {
+    acc = double(acc);
+    if (aBits[i] && bBits[i]) acc = add(acc, both);
+    else if (aBits[i]) acc = add(acc, p);
+    else if (bBits[i]) acc = add(acc, q);
+  }
+  return acc;
+}

@@ -9,7 +9,7 @@
 // both coordinates below p and on the curve; the cofactor is 1, so that is the whole group.
 
 import { bigFromBytesBE, bigToBytesBE, concat, utf8 } from './bytes.mjs';
-import { bitsMsbFirst, mod, modInvPrime } from './modular.mjs';
+import { doubleScalarMult as straus, mod, modInvPrime } from './modular.mjs';
 import { sm3 } from './sm3.mjs';
 
 export const CURVE = Object.freeze({
@@ -67,19 +67,11 @@ function affineX([x, , z]) {
   return (x * ((zInv * zInv) % P)) % P;
 }
 
-/** [a]p + [b]q by one pass of doublings over both scalars (Straus). */
+const GROUP = Object.freeze({ add, double, identity: INFINITY });
+
+/** [a]p + [b]q (Straus: one pass of doublings over both scalars). */
 function doubleScalarMult(a, p, b, q) {
-  const both = add(p, q);
-  const aBits = bitsMsbFirst(a, 256);
-  const bBits = bitsMsbFirst(b, 256);
-  let acc = INFINITY;
-  for (let i = 0; i < 256; i++) {
-    acc = double(acc);
-    if (aBits[i] && bBits[i]) acc = add(acc, both);
-    else if (aBits[i]) acc = add(acc, p);
-    else if (bBits[i]) acc = add(acc, q);
-  }
-  return acc;
+  return straus(a, p, b, q, GROUP);
 }
 
 export function isOnCurve(x, y) {
