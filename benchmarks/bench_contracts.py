@@ -44,12 +44,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts.beacon import beacon_actions  # noqa: E402
-from contracts.bidder import seal_bid  # noqa: E402
+from contracts.bidder import enrol_args, seal_bid  # noqa: E402
 from contracts.genesis import genesis_state  # noqa: E402
 from contracts.periods import DAY_MS  # noqa: E402
 from contracts.registry import default_executor  # noqa: E402
 from contracts.runtime import BlockContext, Call, Contract, Executor  # noqa: E402
-from contracts.scenario import actor_secret, bid_slot, demo_uscc  # noqa: E402
+from contracts.scenario import actor_secret, bidder_secret, demo_uscc  # noqa: E402
 from contracts.state import DictState, Overlay  # noqa: E402
 from ledger import encoding  # noqa: E402
 from ledger.block import Validator  # noqa: E402
@@ -84,6 +84,7 @@ class Bench:
         self.height = 0
         self.time_ms = T0
         self.nonces: dict[bytes, int] = {}
+        self.slots: dict[int, list[bytes]] = {}  # the sealed bids' slots per lot
         self.bidders = [
             (demo_uscc(100 + i), actor_secret(suite, f"bidder{i}")) for i in range(bidders)
         ]
@@ -98,6 +99,11 @@ class Bench:
                 "valid_to_ms": T0 + 365 * DAY_MS, "keys": [self.suite.public_key(secret)]})
             for i, (code, secret) in enumerate(self.bidders)
         ]
+
+    def enrol_bidders(self) -> list[SignedTx]:
+        """Every bidder's enrolment of its bidder secret (after its attestation)."""
+        return [self.tx(secret, "bid.enrol", enrol_args(self.suite, bidder_secret(code)))
+                for code, secret in self.bidders]
 
     def tx(self, secret: bytes, call: str, args: dict[str, Any]) -> SignedTx:
         pub = self.suite.public_key(secret)
@@ -148,6 +154,7 @@ class Bench:
             },
         )
         self.run([*attests, announce])
+        self.run(self.enrol_bidders())
         issues = [
             self.tx(
                 k["guarantor"],
@@ -172,16 +179,17 @@ class Bench:
         for lot in range(1, self.lots + 1):
             for i, (code, secret) in enumerate(self.bidders):
                 sealed = seal_bid(
-                    self.suite, CHAIN, "BENCH", lot, code, f"file {i} {lot}".encode(), 10**8 + i
+                    self.suite, CHAIN, "BENCH", lot, code, f"file {i} {lot}".encode(), 10**8 + i,
+                    bidder_secret(code),
                 )
+                self.slots.setdefault(lot, []).append(sealed.slot)
                 bids.append(self.tx(secret, "bid.submit", sealed.submit_args(f"G{i}-{lot}")))
                 reveals.append((secret, sealed.reveal_args()))
         return bids, [self.tx(s, "bid.reveal", a) for s, a in reveals]
 
     def open_all(self) -> None:
         slots = [
-            sorted(bid_slot(self.suite, CHAIN, "BENCH", lot, code) for code, _ in self.bidders)
-            for lot in range(1, self.lots + 1)
+            sorted(self.slots[lot]) for lot in range(1, self.lots + 1)
         ]
         self.time_ms = self.deadline
         self.run(
@@ -274,6 +282,7 @@ class CommitteeBench(Bench):
         """Untimed: attest bidders, register the pool, announce and open every tender."""
         k = self.keys
         self.run(self.attest_bidders())
+        self.run(self.enrol_bidders())
         self.run([self._expert(i) for i in range(self.opts.pool)])
         tenders = [f"D{j}" for j in range(self.opts.draws)] + ["SCORED"]
         self.deadline = T0 + 30 * DAY_MS
@@ -282,7 +291,8 @@ class CommitteeBench(Bench):
         bidders_of["SCORED"] = self.bidders[: self.opts.scored_bids]
         sealed = {
             t: [
-                (code, secret, seal_bid(self.suite, CHAIN, t, 1, code, b"f", 10**8 + i))
+                (code, secret, seal_bid(self.suite, CHAIN, t, 1, code, b"f", 10**8 + i,
+                                        bidder_secret(code)))
                 for i, (code, secret) in enumerate(b)
             ]
             for t, b in bidders_of.items()
@@ -303,9 +313,7 @@ class CommitteeBench(Bench):
                     {
                         "tender_id": t,
                         "slots": [
-                            sorted(
-                                bid_slot(self.suite, CHAIN, t, 1, code) for code, _, _ in sealed[t]
-                            )
+                            sorted(sb.slot for _, _, sb in sealed[t])
                         ],
                     },
                 )

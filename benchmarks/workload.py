@@ -65,11 +65,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts import sealing
-from contracts.bidder import SealedBid, seal_bid
+from contracts.bidder import SealedBid, enrol_args, seal_bid
 from contracts.periods import DAY_MS
 from contracts.uscc import check_char
-from ledger import tags
 from ledger.crypto import Suite
 from ledger.limits import MAX_ARGS_STR_BYTES
 from ledger.tx import SignedTx, TxBody, sign_tx
@@ -165,9 +163,9 @@ def uscc(serial: int) -> str:
     return first + check_char(first)
 
 
-def bid_slot(suite: Suite, tender_id: str, lot: int, code: str) -> bytes:
-    """The state slot of an entity's bid, as the platform names it in ``bid.open``."""
-    return suite.hd(tags.BID_SLOT, sealing.header(suite, CHAIN_ID, tender_id, lot, code))
+def bidder_secret(code: str) -> bytes:
+    """A bidder's secret (``bid.enrol``), fixed per USCC so runs are reproducible."""
+    return hashlib.sha256(f"bench-bidder-secret/{code}".encode()).digest()
 
 
 def filler_pubkey(suite: Suite, n: int) -> bytes:
@@ -297,6 +295,11 @@ class Workload:
                              self._attest_args(code, name, [a.pubkey], t))
                   for i, (a, code, name) in enumerate(ents)]
         self.entities_setup = [code for _, code, _ in ents[1:]]
+        bidders = [(b, self._bidder_uscc("A", i)) for i, b in enumerate(self.bidders)]
+        bidders += [(b, self._bidder_uscc("B", i)) for i, b in enumerate(self.revealers)]
+        yield t + DAY_MS // 4, [self._sign(b, "bid.enrol", enrol_args(self.suite,
+                                                                      bidder_secret(code)))
+                                for b, code in bidders]
         yield from self._filler(t + DAY_MS // 2)
 
         t_announce = self.genesis_ms + 2 * DAY_MS
@@ -335,7 +338,7 @@ class Workload:
         slots_of: dict[str, list[list[bytes]]] = {
             tid: [[] for _ in range(LOTS_PER_TENDER)] for tid in self.opening_tenders}
         for (tid, lot, code) in self.sealed:
-            slots_of[tid][lot - 1].append(bid_slot(self.suite, tid, lot, code))
+            slots_of[tid][lot - 1].append(self.sealed[(tid, lot, code)].slot)
         yield self.now_ms, [
             self._sign(platform, "bid.open",
                        {"tender_id": tid, "slots": [sorted(s) for s in slots_of[tid]]})
@@ -344,7 +347,8 @@ class Workload:
     def _seal(self, tender_id: str, lot: int, code: str, i: int) -> SealedBid:
         price = 900_000_000 + (i * 7919 + lot * 104_729) % 90_000_000
         sealed = seal_bid(self.suite, CHAIN_ID, tender_id, lot, code,
-                          f"bid file {tender_id}/{lot}/{code}".encode(), price)
+                          f"bid file {tender_id}/{lot}/{code}".encode(), price,
+                          bidder_secret(code))
         self.sealed[(tender_id, lot, code)] = sealed
         return sealed
 

@@ -1,4 +1,4 @@
-"""Sealed bids (``bid.*``): submit, replace, withdraw, open, reveal, close, revoke.
+"""Sealed bids (``bid.*``): enrol, submit, replace, withdraw, open, reveal, close, revoke.
 
 A bid is sealed: the chain sees the hash of the encrypted bid file, the encrypted summary
 (``contracts.sealing``), and the commitment ``Hd(0x60, body)`` over the fixed-width body
@@ -7,27 +7,39 @@ sender's entity, the tender, the lot and both hashes, and refuses one that does 
 
 Where a bid lives, and what state shows before the deadline
 ------------------------------------------------------------
-- ``bid/<tender>/<lot>/<slot>`` with ``slot = hex(Hd(0x61, header))`` and ``header`` the
-  85-byte commitment header (version, H(chain), H(tender), lot, USCC). One slot per entity
-  and lot is what makes "one bid per entity per lot" and "the latest version counts": a
-  replacement rewrites the slot's current version and appends the old one to its history.
+- ``bidder/<USCC>``: the entity's enrolment, the commitments ``Hd(0x66, secret)`` to its
+  bidder secrets (``bid.enrol``; a later enrolment replaces a lost secret for tenders
+  announced after it). Every bidder call before the deadline (submit, replace, withdraw)
+  names the secret (``bid_secret``; reveal and revoke find the slot among those named at
+  opening); the contract checks it against the enrolment in force when the tender was
+  announced (the first one if the entity enrolled later), so each entity has exactly one
+  secret, hence one slot, per tender lot.
+- ``bid/<tender>/<lot>/<slot>`` with ``slot = hex(Hd(0x61, header ‖ secret))``
+  (``contracts.sealing.slot``; ``header`` the 85-byte commitment header: version, H(chain),
+  H(tender), lot, USCC). One slot per entity and lot is what makes "one bid per entity per
+  lot" and "the latest version counts": a replacement rewrites the slot's current version and
+  appends the old one to its history. Nobody without the bidder's secret can compute the
+  slot, so nobody can test an entity against the state.
 - ``bidset/<tender>/<lot>``: the XOR of the live slots (32 bytes). No list and no counter of
   bids is kept until opening, so the state holds no "how many" and no index of "who".
+- A bid's guarantee is named in the bid record only; the binding record
+  (``contracts.guarantee``) is written at opening, so before the deadline no key derived
+  from a guarantee's number changes because a bid named it.
 - Opening names the live slots (the platform's node collects them from its state); the
   contract checks each exists and is live, and that their XOR equals ``bidset``, so no live
   bid can be left out (leaving some out would need their XOR to be zero).
 
-Limits, honestly: a slot is derived from public data. The node's API refuses reads and
-proofs of ``bid/`` and ``bidset/`` keys and the bid transactions of a tender before its
-deadline to anyone but the bidder and supervisors (``contracts.disclosure``), and whole
-blocks go to supervisors only. But a PROTOCOL §6 proof of *absence* shows the leaf it ends
-at, which may be another key's: whoever grinds a public key whose path runs next to a
-computed slot (about 2^22-2^26 hashes) and asks for its proof learns whether that entity
-bid, and the same way sees ``bidset``'s value hash change. Closing that needs slots keyed
-with a secret the public lacks (e.g. a bidder secret committed at attestation, which keeps
-"one bid per entity per lot" checkable) and a change to how §6 proofs of absence show their
-neighbour; it is reported to the protocol's authors. The chain's own part holds: no count
-and no list of bids before opening.
+Submit, replace and withdraw carry the secret, so those transactions stay with the bidder
+and supervisors for good (``contracts.disclosure``); the opening record is the public
+account of them.
+
+Limits, honestly: a PROTOCOL §6 proof of *absence* shows the leaf it ends at, which may be
+another key's. Slots are out of a stranger's reach, but ``bidset/<tender>/<lot>`` (and the
+bidder key's ``nonce/``) live at paths anyone can compute: whoever grinds a public key whose
+path runs next to one (about 2^22-2^26 hashes) sees its value hash change, that is how many
+times the lot's live set changed (not who), and that an entity's key acted privately in a
+block. Closing that needs a change to how §6 proofs of absence show their neighbour; it is
+reported to the protocol's authors.
 
 After the deadline the platform opens: a lot with fewer than ``bid_min_count`` live bids
 fails (流标; its guarantees are released and its bids are never decrypted); otherwise the
@@ -67,7 +79,7 @@ from contracts.tender_rules import (
     SEALED,
     advance,
 )
-from ledger import encoding, tags
+from ledger import encoding
 from ledger.crypto import DIGEST_LEN
 from ledger.errors import EncodingError
 
@@ -76,6 +88,9 @@ E_CONFLICT = "E_CONFLICT"  # the platform operator, a related party, the tendere
 E_DEBARRED = "E_DEBARRED"  # a debarring credit record in scope is in force
 E_UNQUALIFIED = "E_UNQUALIFIED"  # a required qualification is missing
 E_BID_SET = "E_BID_SET"  # the slots named at opening are not exactly the live bids
+E_BID_SECRET = "E_BID_SECRET"  # not enrolled, or the secret is not the enrolment's
+
+ENROLMENTS_MAX = 8  # commitments an entity may record in its lifetime (lost secrets)
 
 LIVE = SEALED
 
@@ -86,10 +101,64 @@ def is_live(record: Any) -> bool:
 ZERO = bytes(DIGEST_LEN)
 
 
-def slot_of(call: Call, tender_id: str, lot: int, uscc: str) -> str:
+def enrolment_key(uscc: str) -> str:
+    return f"bidder/{uscc}"
+
+
+def enrol(call: Call) -> None:
+    """Enrol as a bidder: record the commitment to a bidder secret, the secret every bid
+    call of the entity names from then on. Enrol once, early (at onboarding: an enrolment is
+    an act of the entity that strangers cannot read, but its time is not hidden). A later
+    enrolment is for a lost secret: it holds for tenders announced after it, while each
+    tender keeps the secret in force at its announcement (at most ``ENROLMENTS_MAX``).
+
+    Who: a key bound to the entity (attestation in force; key and entity not frozen).
+
+    Args:
+        commitment: ``Hd(0x66, secret)`` of a fresh 32-byte secret
+            (``contracts.bidder.enrol_args``).
+    """
+    uscc = require_entity_sender(call)
+    commitment = args.blob(call.args, "commitment", length=DIGEST_LEN)
+    record = call.state.get(enrolment_key(uscc)) or {"secrets": []}
+    if len(record["secrets"]) >= ENROLMENTS_MAX:
+        raise ContractError(E_STATE, f"{uscc} has enrolled {ENROLMENTS_MAX} times")
+    if any(e["commitment"] == commitment for e in record["secrets"]):
+        raise ContractError(E_EXISTS, "this secret is enrolled already")
+    record["secrets"] = record["secrets"] + [{"commitment": commitment, "from_ms": call.now_ms}]
+    call.state.put(enrolment_key(uscc), record)
+    call.emit("bid.enrolled", uscc=uscc, enrolments=len(record["secrets"]))
+
+
+def _enrolled_commitment(call: Call, tender: dict[str, Any], uscc: str) -> bytes:
+    """The commitment in force for this tender: the last one made at or before its
+    announcement, or the entity's first if it enrolled after that."""
+    record = call.state.get(enrolment_key(uscc))
+    if record is None or not record["secrets"]:
+        raise ContractError(E_BID_SECRET, f"{uscc} has not enrolled a bidder secret (bid.enrol)")
+    entries = record["secrets"]
+    before = [e for e in entries if e["from_ms"] <= tender["announced_ms"]]
+    return bytes((before[-1] if before else entries[0])["commitment"])
+
+
+def slot_of(call: Call, tender: dict[str, Any], lot: int, uscc: str) -> str:
+    """The slot the call's ``bid_secret`` gives this entity's bid on the lot, once the
+    secret is checked against the entity's enrolment (``E_BID_SECRET``)."""
     suite = call.block.suite
-    header = sealing.header(suite, call.block.chain_id, tender_id, lot, uscc)
-    return suite.hd(tags.BID_SLOT, header).hex()
+    secret = args.blob(call.args, "bid_secret", length=sealing.BID_SECRET_LEN)
+    if sealing.secret_commitment(suite, secret) != _enrolled_commitment(call, tender, uscc):
+        raise ContractError(E_BID_SECRET, "the bidder secret is not the one this entity enrolled")
+    chain_id = call.block.chain_id
+    return sealing.slot(suite, chain_id, tender["tender_id"], lot, uscc, secret).hex()
+
+
+def opened_slot_of(call: Call, tender_id: str, lot: int, uscc: str) -> str | None:
+    """After opening: the slot of the entity's opened bid on the lot, if it has one."""
+    for slot in opened_slots(call, tender_id, lot):
+        bid = call.state.get(bid_key(tender_id, lot, slot))
+        if bid is not None and bid["uscc"] == uscc:
+            return slot
+    return None
 
 
 def bidset_key(tender_id: str, lot: int) -> str:
@@ -152,7 +221,7 @@ def _start(call: Call, eligible: bool = True) -> tuple[dict[str, Any], int, str,
     lot = args.integer(call.args, "lot", 1, 0xFFFF)
     lot_of(tender, lot)
     uscc = _bidder(call, tender) if eligible else require_entity_sender(call)
-    return tender, lot, uscc, slot_of(call, tender["tender_id"], lot, uscc)
+    return tender, lot, uscc, slot_of(call, tender, lot, uscc)
 
 
 def _guarantee_number(call: Call) -> str:
@@ -180,6 +249,8 @@ def submit(call: Call) -> None:
             (``E_COMMITMENT`` when it does not).
         guarantee (optional): the guarantee number bound to the bid ('' or absent: none,
             allowed only when the lot requires none: ``E_GUARANTEE_MISSING``).
+        bid_secret: the entity's bidder secret (``bid.enrol``; ``E_BID_SECRET`` when it is
+            not the enrolled one): it keys the bid's slot.
 
     ``contracts.bidder.seal_bid`` computes these arguments; the receipt is the bidder's proof.
     """
@@ -190,7 +261,7 @@ def submit(call: Call) -> None:
         raise ContractError(E_EXISTS, "this entity already has a bid on this lot: replace it")
     fields = _sealed_fields(call, tender, lot, uscc)
     number = _guarantee_number(call)
-    guarantee.bind(call, tender, lot, uscc, number, slot)
+    guarantee.bind(call, tender, lot, uscc, number)
     history: list[dict[str, Any]] = [] if old is None else old["history"] + [_version_of(old)]
     version = 1 if old is None else old["version"] + 1
     status = BID.next_state("" if old is None else old["status"], "submit")
@@ -214,6 +285,7 @@ def replace(call: Call) -> None:
         commitment: the new commitment.
         guarantee (optional): the guarantee number now bound (a different one unbinds the
             old).
+        bid_secret: the entity's bidder secret.
     """
     tender, lot, uscc, slot = _start(call)
     key = bid_key(tender["tender_id"], lot, slot)
@@ -225,8 +297,7 @@ def replace(call: Call) -> None:
     fields = _sealed_fields(call, tender, lot, uscc)
     number = _guarantee_number(call)
     if number != old["guarantee"]:
-        guarantee.unbind(call, old["guarantee"])
-        guarantee.bind(call, tender, lot, uscc, number, slot)
+        guarantee.bind(call, tender, lot, uscc, number)
     history = old["history"] + [_version_of(old)]
     status = BID.next_state(old["status"], "replace")
     version = old["version"] + 1
@@ -244,13 +315,13 @@ def withdraw(call: Call) -> None:
     Args:
         tender_id: the tender.
         lot: the lot number.
+        bid_secret: the entity's bidder secret.
     """
     tender, lot, uscc, slot = _start(call, eligible=False)
     key = bid_key(tender["tender_id"], lot, slot)
     old = call.state.get(key)
     if old is None or old["status"] != LIVE:
         raise ContractError(E_NOT_FOUND, "no live bid of this entity on this lot")
-    guarantee.unbind(call, old["guarantee"])
     old["history"] = old["history"] + [_version_of(old)]
     BID.advance(old, "withdraw")
     old["guarantee"] = ""
@@ -331,6 +402,9 @@ def open_(call: Call) -> None:
     for lot, slots in zip(tender["lots"], named, strict=True):
         live = _check_bid_set(call, tender["tender_id"], lot["lot"], slots)
         call.state.put(slots_key(tender["tender_id"], lot["lot"]), live)
+        for slot in live:
+            guarantee.record_binding(call, load_bid(call, tender["tender_id"], lot["lot"], slot),
+                                     slot)
         lot["bids"] = len(live)
         if len(live) < min_count:
             LOT.advance(lot, "open", "too_few")
@@ -376,17 +450,22 @@ def reveal(call: Call) -> None:
         tender_id: the tender.
         lot: the lot number (a lot being opened).
         content_key: the AEAD key of the sealed summary.
+
+    No bidder secret: the slot is found among those named at opening, so the call (like
+    ``bid.revoke``) is public business once the deadline has passed.
     """
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "reveal")
     lot = args.integer(call.args, "lot", 1, 0xFFFF)
     lot_record = lot_of(tender, lot)
     uscc = require_entity_sender(call)
-    slot = slot_of(call, tender["tender_id"], lot, uscc)
     # a live bid of a lot being decrypted was named at opening: the set check is exact and
     # no bid can arrive after the deadline
     if lot_record["status"] != LOT_DECRYPTING:
         raise ContractError(E_NOT_FOUND, f"lot {lot} is not being opened")
+    slot = opened_slot_of(call, tender["tender_id"], lot, uscc)
+    if slot is None:
+        raise ContractError(E_NOT_FOUND, "no bid of this entity was named at the opening")
     bid = load_bid(call, tender["tender_id"], lot, slot)
     if bid["status"] != LIVE:
         raise ContractError(E_STATE, f"the bid was already decided: {bid['status']}")
@@ -438,20 +517,20 @@ def close(call: Call) -> None:
     require_platform(call, tender)
     bids_by_lot = [
         [
-            load_bid(call, tender["tender_id"], lot["lot"], s)
+            (s, load_bid(call, tender["tender_id"], lot["lot"], s))
             for s in opened_slots(call, tender["tender_id"], lot["lot"])
         ]
         for lot in tender["lots"]
     ]
-    decided = all(b["status"] != LIVE for lot_bids in bids_by_lot for b in lot_bids)
+    decided = all(b["status"] != LIVE for lot_bids in bids_by_lot for _, b in lot_bids)
     step(call, tender, "close", all_decided=decided)
     record_lots = []
     for lot, lot_bids in zip(tender["lots"], bids_by_lot, strict=True):
         entries = []
-        for b in lot_bids:
+        for slot, b in lot_bids:
             if lot["status"] == LOT_DECRYPTING and b["status"] == LIVE:
                 BID.advance(b, "close", "silent")
-                call.state.put(bid_key(tender["tender_id"], lot["lot"], slot_hex(call, b)), b)
+                call.state.put(bid_key(tender["tender_id"], lot["lot"], slot), b)
             entries.append(
                 {
                     "uscc": b["uscc"],
@@ -472,10 +551,6 @@ def close(call: Call) -> None:
     call.emit("bid.opening_record", tender_id=tender["tender_id"])
 
 
-def slot_hex(call: Call, bid: dict[str, Any]) -> str:
-    return slot_of(call, bid["tender_id"], bid["lot"], bid["uscc"])
-
-
 def revoke(call: Call) -> None:
     """Abandon the entity's bid after the deadline: a fault, its guarantee becomes claimable
     (reason ``revoked_after_deadline``); a revoked candidate can no longer win.
@@ -485,14 +560,16 @@ def revoke(call: Call) -> None:
     Args:
         tender_id: the tender.
         lot: the lot number.
+
+    No bidder secret: the slot is found among those named at opening.
     """
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "revoke_bid")
     lot = args.integer(call.args, "lot", 1, 0xFFFF)
     lot_of(tender, lot)
     uscc = require_entity_sender(call)
-    slot = slot_of(call, tender["tender_id"], lot, uscc)
-    bid = call.state.get(bid_key(tender["tender_id"], lot, slot))
+    slot = opened_slot_of(call, tender["tender_id"], lot, uscc) or ""
+    bid = call.state.get(bid_key(tender["tender_id"], lot, slot)) if slot else None
     if bid is None or BID.row(bid["status"], "revoke") is None:
         raise ContractError(E_NOT_FOUND, "no standing bid of this entity on this lot")
     if uscc in lot_of(tender, lot)["candidates"] and tender["state"] == EVALUATED:
@@ -513,5 +590,6 @@ CONTRACT = Contract(
         "reveal": reveal,
         "close": close,
         "revoke": revoke,
+        "enrol": enrol,
     },
 )

@@ -6,7 +6,8 @@
 whatever the price) and encrypts it under the suite's AEAD with the commitment header as
 associated data, hashes the (already encrypted) bid file, and builds the commitment. The
 bidder keeps the returned ``SealedBid`` (above all ``content_key``) until the opening, then
-sends ``reveal_args`` in the decryption window.
+sends ``reveal_args`` in the decryption window. An entity enrols once (``enrol_args`` of a
+``new_bid_secret``) and seals every bid with that secret.
 
 Randomness lives here, never in contract code: this module runs in the bidder's tool.
 """
@@ -34,21 +35,37 @@ class SealedBid:
     sealed_summary: bytes
     commitment: bytes
     summary: bytes
+    bid_secret: bytes
+    slot: bytes
 
     def submit_args(self, guarantee: str = "") -> dict[str, Any]:
         """Arguments of ``bid.submit`` / ``bid.replace``."""
         return {
-            "tender_id": self.tender_id,
-            "lot": self.lot,
+            **self.lot_args(),
             "file_hash": self.file_hash,
             "sealed_summary": self.sealed_summary,
             "commitment": self.commitment,
             "guarantee": guarantee,
         }
 
+    def lot_args(self) -> dict[str, Any]:
+        """Arguments of ``bid.withdraw``: the lot and the bidder secret."""
+        return {"tender_id": self.tender_id, "lot": self.lot, "bid_secret": self.bid_secret}
+
     def reveal_args(self) -> dict[str, Any]:
-        """Arguments of ``bid.reveal`` (send only inside the decryption window)."""
+        """Arguments of ``bid.reveal`` (send only inside the decryption window; no secret:
+        the contract finds the bid among those named at opening)."""
         return {"tender_id": self.tender_id, "lot": self.lot, "content_key": self.content_key}
+
+
+def new_bid_secret() -> bytes:
+    """A fresh bidder secret: keep it with the entity's keys, every bid call names it."""
+    return os.urandom(sealing.BID_SECRET_LEN)
+
+
+def enrol_args(suite: Suite, bid_secret: bytes) -> dict[str, Any]:
+    """Arguments of ``bid.enrol`` for a bidder secret."""
+    return {"commitment": sealing.secret_commitment(suite, bid_secret)}
 
 
 def seal_bid(
@@ -59,14 +76,17 @@ def seal_bid(
     uscc: str,
     bid_file: bytes,
     price_fen: int,
+    bid_secret: bytes,
     extra: Mapping[str, Any] | None = None,
     content_key: bytes | None = None,
     nonce: bytes | None = None,
 ) -> SealedBid:
-    """Seal a bid. ``bid_file`` is the encrypted bid file as uploaded to the platform; the
-    summary (``price_fen``, the file's hash, ``extra`` fields) must encode to at most
-    ``sealing.MAX_SUMMARY_BYTES`` (4,094: the padded plaintext is 4 KiB). ``summary`` in
-    the result is that encoding, unpadded (what ``bid.reveal`` records on chain)."""
+    """Seal a bid. ``bid_file`` is the encrypted bid file as uploaded to the platform;
+    ``bid_secret`` the entity's enrolled bidder secret (``bid.enrol``), which keys the bid's
+    slot (``slot`` in the result). The summary (``price_fen``, the file's hash, ``extra``
+    fields) must encode to at most ``sealing.MAX_SUMMARY_BYTES`` (4,094: the padded
+    plaintext is 4 KiB). ``summary`` in the result is that encoding, unpadded (what
+    ``bid.reveal`` records on chain)."""
     if price_fen < 0:
         raise ValueError("a price is a non-negative number of fen")
     spec = sealing.aead_spec(suite)
@@ -77,7 +97,9 @@ def seal_bid(
     aad = sealing.header(suite, chain_id, tender_id, lot, uscc)
     sealed = sealing.seal(suite, key, nonce, summary, aad)
     commitment = sealing.commitment(suite, chain_id, tender_id, lot, uscc, file_hash, sealed)
-    return SealedBid(tender_id, lot, uscc, key, file_hash, sealed, commitment, summary)
+    slot = sealing.slot(suite, chain_id, tender_id, lot, uscc, bid_secret)
+    return SealedBid(tender_id, lot, uscc, key, file_hash, sealed, commitment, summary,
+                     bid_secret, slot)
 
 
 def open_slots(state_values: Mapping[str, bytes], tender_id: str, lots: int) -> list[list[bytes]]:

@@ -13,13 +13,16 @@ time as "now":
   the live-slot set (``bidset/<tender>/...``): only to supervisors before the deadline; an
   enterprise key's nonce (``nonce/<key>``, which moves in the block of each transaction it
   sends, bids included): only to that key and supervisors — any key but a role's or a
-  validator's at the head, so a key unbound or rotated since stays private. Everything
-  else: anyone.
+  validator's at the head, so a key unbound or rotated since stays private; a bidder's
+  enrolment (``bidder/<USCC>``): only to that entity and supervisors. Everything else:
+  anyone.
 - ``tx_disclosed(state, reader, tx, now_ms, sender_states=())`` — may the body and receipt
   of a committed transaction be shown? Supervisors and the sender's own entity always may.
   For anyone else: a transaction naming a tender (``args["tender_id"]``) is public from that
   tender's bid deadline on (the opening, its record, evaluation, publicity and award are
-  public business, and so is every bid once the opening lists it); before the deadline the
+  public business), except a bidder's own calls: they carry its bidder secret (``bid_secret``,
+  which keys its slots in every tender), so they stay with the bidder and supervisors for
+  good, and the opening record is their public account; before the deadline the
   tender's own side (its platform, tenderer or agent) acts in public — announcements,
   amendments, replies — and every other entity's act on it is private, ``bid.*`` calls
   included whoever sends them. Other acts of an entity's key (consents, key changes) are
@@ -39,8 +42,11 @@ time as "now":
   announced it) and supervisors, after the deadline: the live slots it must name at opening.
 
 Residual disclosure, stated honestly: block sizes and transaction counts are public (bids
-add transactions like any other entity act); a slot derived from public data can be tested
-by whoever can compute it (``contracts/bid.py``); state roots change in every block.
+add transactions like any other entity act); state roots change in every block; a PROTOCOL
+§6 proof of absence shows a neighbouring leaf, so the value hashes of ``bidset/`` and of an
+enterprise key's ``nonce/`` (paths anyone can compute) can be watched change: how many times
+a lot's live set changed and that a key acted privately, never who bid
+(``contracts/bid.py``).
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ from contracts.tender import tender_key
 from ledger.tx import SignedTx
 
 SEALED_PREFIXES = ("bid/", "bidset/")
+ENROLMENT_PREFIX = "bidder/"
+SECRET_ARG = "bid_secret"  # a bidder call's secret: the transaction is never public
 SEALED_CALLS = ("bid.",)  # an entity's act whatever key sent it (a key unbound later, too)
 INTENT_CALLS = frozenset({"guarantee.issue"})  # a role's act that says who means to bid
 SUPERVISOR = "supervisor"
@@ -128,6 +136,10 @@ def key_refusal(state: StateReader, reader: Reader, key: str, now_ms: int) -> st
         if _public_actor(state, key.removeprefix("nonce/")):
             return None  # a role's or validator's nonce: public, like its acts
         return "an enterprise key's nonce is private to it: sign the request with that key"
+    if key.startswith(ENROLMENT_PREFIX):
+        if reader.uscc is not None and key == ENROLMENT_PREFIX + reader.uscc:
+            return None
+        return "a bidder's enrolment is private to its entity: sign with one of its keys"
     if not key.startswith(SEALED_PREFIXES):
         return None
     parts = key.split("/")
@@ -151,6 +163,8 @@ def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int,
     if owner is not None and reader.uscc == owner:
         return True
     call, args = tx.body.call, tx.body.args
+    if isinstance(args, dict) and SECRET_ARG in args:
+        return False  # a bidder's call names its secret: never public
     tender_id = args.get("tender_id") if isinstance(args, dict) else None
     tender = _tender(state, tender_id) if isinstance(tender_id, str) else None
     if tender is not None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from contracts import args as A
 from contracts import scoring
-from contracts.bid import slot_of
+from contracts.bid import opened_slot_of
 from contracts.draw import current_draw, member_of
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, ContractError
 from contracts.governance import require_unfrozen_sender
@@ -145,9 +145,8 @@ def score(call: Call) -> None:
     lot = A.integer(call.args, "lot", 1, 0xFFFF)
     lot_of(tender, lot)
     bidder = require_uscc(A.text(call.args, "bidder", max_len=18))
-    bid = call.state.get(
-        bid_key(tender["tender_id"], lot, slot_of(call, tender["tender_id"], lot, bidder))
-    )
+    slot = opened_slot_of(call, tender["tender_id"], lot, bidder)
+    bid = None if slot is None else call.state.get(bid_key(tender["tender_id"], lot, slot))
     if bid is None or bid["status"] != REVEALED:
         raise ContractError(E_NOT_FOUND, f"{bidder} has no valid bid on lot {lot}")
     round_ = tender["eval_round"]

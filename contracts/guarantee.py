@@ -8,11 +8,14 @@ its number with a proof bundle of that one key::
      "issued_ms", "status": "issued" | "released" | "claimed",
      "released_ms", "release_reason", "claim": {} | {"reason", "amount_fen", "at_ms", "by"}}
 
-Binding it to a bid does not touch that record (its change would tell a stranger that its
-principal bid, before the deadline): the binding is its own record, sealed like the bid,
-``bid/<tender>/guarantee/<number>`` → ``{"uscc", "lot", "slot", "bound_ms"}``, present while
-the guarantee is bound (and after a release or claim, as history). A guarantee's state is
-therefore "bound" when it is "issued" and that record exists (``status_of``).
+Naming it in a bid does not touch that record, nor any key derived from its number (a
+change there would tell whoever knows the number that its principal bid, before the
+deadline): until the bids are opened the guarantee is named in the sealed bid only
+(``bind`` checks it). Opening writes the binding, ``bid/<tender>/guarantee/<number>`` →
+``{"uscc", "lot", "slot", "bound_ms"}``, for each opened bid's guarantee (``record_binding``);
+it stays after a release or claim, as history. A guarantee's state is "bound" when it is
+"issued" and that record exists (``status_of``). So while its tender is still taking bids
+the chain cannot tell whether a guarantee is bound, and its issuer may not release it then.
 
 Binding (at bid) checks every rule of DOMAIN.md, each with its own code below. A guarantee is
 released when its lot fails, when the tender is awarded to another bidder, when its bidder's
@@ -46,6 +49,7 @@ from contracts.tender import (
 from contracts.tender_rules import (
     ARCHIVED,
     AWARDED,
+    BIDDING,
     DECRYPT_FAILED,
     E_ARCHIVED,
     LOT_OPENED,
@@ -165,8 +169,9 @@ def issue(call: Call) -> None:
     call.emit("guarantee.issued", number=number)
 
 
-def bind(call: Call, tender: dict[str, Any], lot: int, uscc: str, number: str, slot: str) -> None:
-    """Bind a guarantee to a bid, checking every rule; no guarantee only if none is required."""
+def bind(call: Call, tender: dict[str, Any], lot: int, uscc: str, number: str) -> None:
+    """Check that a bid may name this guarantee, by every rule; no guarantee only if none is
+    required. Nothing is written: the binding is recorded at opening (``record_binding``)."""
     lot_record = lot_of(tender, lot)
     if not number:
         if lot_record["guarantee_fen"] > 0:
@@ -199,16 +204,14 @@ def bind(call: Call, tender: dict[str, Any], lot: int, uscc: str, number: str, s
     status = status_of(call.state, g)
     if status != "issued":
         raise ContractError(E_GUARANTEE_USED, f"the guarantee is {status}")
-    call.state.put(binding_key(g["tender_id"], number),
-                   {"uscc": uscc, "lot": lot, "slot": slot, "bound_ms": call.now_ms})
 
 
-def unbind(call: Call, number: str) -> None:
-    """Give a guarantee back (its bid was withdrawn or replaced before the deadline)."""
-    if not number:
-        return
-    g = _load(call, number)
-    call.state.delete(binding_key(g["tender_id"], number))
+def record_binding(call: Call, bid: dict[str, Any], slot: str) -> None:
+    """At opening: record that the opened bid in ``slot`` holds its guarantee (if any)."""
+    if bid["guarantee"]:
+        call.state.put(binding_key(bid["tender_id"], bid["guarantee"]),
+                       {"uscc": bid["uscc"], "lot": bid["lot"], "slot": slot,
+                        "bound_ms": bid["at_ms"]})
 
 
 def release_if_bound(call: Call, number: str, reason: str) -> None:
@@ -316,8 +319,9 @@ def claim(call: Call) -> None:
 
 
 def release(call: Call) -> None:
-    """Release a guarantee by hand. The issuer may release an unbound one, or a bound one
-    once the tender is decided and no claim reason holds; the beneficiary may always waive.
+    """Release a guarantee by hand. The issuer may release an unbound one once its tender's
+    bids are opened (before, a sealed bid may hold it unseen), or a bound one once the tender
+    is decided and no claim reason holds; the beneficiary may always waive.
 
     Who: the issuer's key, or a key bound to the beneficiary (not frozen).
 
@@ -333,6 +337,8 @@ def release(call: Call) -> None:
     status = status_of(call.state, g)
     if status not in ("issued", "bound"):
         raise ContractError(E_GUARANTEE_USED, f"the guarantee is {status}")
+    if tender["state"] == BIDDING and not by_beneficiary:
+        raise ContractError(E_FORBIDDEN, "until the bids are opened a sealed bid may hold it")
     if status == "bound" and not by_beneficiary:
         if tender["state"] in UNDECIDED_STATES:
             raise ContractError(E_FORBIDDEN, "a bound guarantee stays until the tender is decided")

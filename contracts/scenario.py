@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.beacon import E_BEACON_PENDING
-from contracts.bidder import SealedBid, seal_bid
+from contracts.bidder import SealedBid, enrol_args, seal_bid
+from contracts.errors import E_EXISTS
 from contracts.evaluation import E_SCORE_MAX
 from contracts.periods import DAY_MS, end_of_months_ms
 from contracts.scenario_kit import (
@@ -42,7 +43,7 @@ from contracts.scenario_kit import (
     ScenarioError,
     _Story,
     actor_secret,
-    bid_slot,
+    bidder_secret,
     demo_uscc,
     scenario_roles,
     validator_beacon_hook,
@@ -59,7 +60,7 @@ __all__ = [
     "ScenarioError",
     "_Story",
     "actor_secret",
-    "bid_slot",
+    "bidder_secret",
     "demo_uscc",
     "run_scenario",
     "scenario_roles",
@@ -147,7 +148,7 @@ def run_scenario(
     candidates = _evaluate(d, members, start_ms)
     winner = _publicity_and_award(d, candidates)
     _close(d)
-    slot = bid_slot(s.suite, client.chain_id, d.tender_id, 1, d.uscc[winner])
+    slot = d.sealed[winner].slot
     return {
         "tender_id": d.tender_id,
         "winner": d.uscc[winner],
@@ -175,6 +176,10 @@ def _identities(d: _Demo) -> None:
             "valid_from_ms": d.t0 - DAY_MS, "valid_to_ms": d.t0 + 365 * DAY_MS, "keys": keys,
         })
         d.say(f"   attested {ENTITIES[name][1]} {d.uscc[name]}")
+    for name in ("a", "b", "c", "d", "e", "f"):  # E_EXISTS: a story run before on this chain
+        d.send(name, "bid.enrol", enrol_args(d.s.suite, bidder_secret(name)),
+               expect=(OK, E_EXISTS))
+    d.say("   each bidder enrolled the commitment to its bidder secret (it keys its bid slots)")
 
 
 def _credit_args(d: _Demo, name: str, kind: str, to_ms: int) -> dict[str, Any]:
@@ -241,7 +246,7 @@ def _guarantees(d: _Demo) -> None:
 
 def _seal(d: _Demo, name: str, price: int) -> SealedBid:
     return seal_bid(d.s.suite, d.client.chain_id, d.tender_id, 1, d.uscc[name],
-                    f"bid file of {name}".encode(), price)
+                    f"bid file of {name}".encode(), price, bidder_secret(name))
 
 
 def _bids(d: _Demo) -> None:
@@ -271,8 +276,9 @@ def _deadline_and_opening(d: _Demo) -> None:
     r = d.send("f", "bid.submit", late.submit_args(f"BG-{d.t0}-f"), expect="E_DEADLINE")
     d.say(f"-- the deadline passed: F's late bid refused: {r.code} --")
     d.say("-- opening: the platform names the live bids, the window for content keys opens --")
-    suite, chain = d.s.suite, d.client.chain_id
-    slots = sorted(bid_slot(suite, chain, d.tender_id, 1, d.uscc[n]) for n in PRICES)
+    # the platform's node lists these from its state (GET /tenders/{id}/slots): only the
+    # bidders' secrets derive them
+    slots = sorted(d.sealed[n].slot for n in PRICES)
     d.send("platform", "bid.open", {"tender_id": d.tender_id, "slots": [slots]})
     for name in ("a", "b", "c"):
         r = d.send(name, "bid.reveal", d.sealed[name].reveal_args())

@@ -24,14 +24,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from contracts import sealing
 from contracts.beacon import beacon_actions
 from contracts.genesis import genesis_state
 from contracts.registry import default_executor
 from contracts.runtime import BlockContext
 from contracts.state import DictState
 from contracts.uscc import check_char
-from ledger import encoding, tags
+from ledger import encoding
 from ledger.block import Validator
 from ledger.crypto import Suite, get_suite
 from ledger.genesis import GenesisDoc
@@ -100,9 +99,9 @@ def scenario_roles(suite: Suite) -> dict[str, list[bytes]]:
     }
 
 
-def bid_slot(suite: Suite, chain_id: str, tender_id: str, lot: int, uscc: str) -> bytes:
-    """The state slot of an entity's bid (``contracts.bid``), as the platform names it."""
-    return suite.hd(tags.BID_SLOT, sealing.header(suite, chain_id, tender_id, lot, uscc))
+def bidder_secret(name: str) -> bytes:
+    """A demonstration bidder secret from a name (public knowledge: never for real use)."""
+    return hashlib.sha256(f"credchain-scenario/bidder-secret/{name}".encode()).digest()
 
 
 @dataclass

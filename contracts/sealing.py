@@ -17,6 +17,17 @@ so that no field can be moved into another or re-split (every field has one widt
 The first 85 bytes (version to entity) are also the AEAD's associated data, so a sealed
 summary decrypts only for the tender, lot and entity it was made for.
 
+Where a bid lives: its state slot is keyed with the bidder's secret, so that nobody without
+that secret can compute (or test) which entity holds which slot::
+
+    bidder secret     32 random bytes, chosen by the bidder and kept off chain
+    enrolment         Hd(0x66, secret)             (tag BID_SECRET; ``bid.enrol`` records it)
+    slot              Hd(0x61, header ‖ secret)    (tag BID_SLOT; header = the first 85 bytes)
+
+The contract checks the secret a bid call names against the entity's enrolment, so an entity
+has exactly one slot per tender lot ("one bid per entity per lot") though no stranger can
+derive it.
+
 Summary AEAD by suite (the content key is chosen by the bidder and revealed after opening):
 
 - ``ed25519-sha256``: XChaCha20-Poly1305 (libsodium via pynacl), key 32 bytes, nonce 24;
@@ -58,6 +69,7 @@ SUMMARY_PADDED_BYTES = 4096
 SUMMARY_LEN_BYTES = 2
 MAX_SUMMARY_BYTES = SUMMARY_PADDED_BYTES - SUMMARY_LEN_BYTES
 USCC_LEN = 18
+BID_SECRET_LEN = 32
 HASH_LEN = 32
 
 
@@ -164,6 +176,21 @@ def commitment(
         suite, chain_id, tender_id, lot, uscc, file_hash, suite.hash(sealed_summary)
     )
     return suite.hd(tags.BID_COMMITMENT, body)
+
+
+def secret_commitment(suite: Suite, bid_secret: bytes) -> bytes:
+    """``Hd(0x66, secret)``: what ``bid.enrol`` records of a bidder secret."""
+    if len(bid_secret) != BID_SECRET_LEN:
+        raise ValueError(f"a bidder secret is {BID_SECRET_LEN} bytes")
+    return suite.hd(tags.BID_SECRET, bid_secret)
+
+
+def slot(suite: Suite, chain_id: str, tender_id: str, lot: int, uscc: str,
+         bid_secret: bytes) -> bytes:
+    """``Hd(0x61, header ‖ secret)``: the state slot of an entity's bid on a tender lot."""
+    if len(bid_secret) != BID_SECRET_LEN:
+        raise ValueError(f"a bidder secret is {BID_SECRET_LEN} bytes")
+    return suite.hd(tags.BID_SLOT, header(suite, chain_id, tender_id, lot, uscc) + bid_secret)
 
 
 def seal(suite: Suite, key: bytes, nonce: bytes, summary: bytes, aad: bytes) -> bytes:

@@ -190,7 +190,7 @@ def save_key(
     return KeyPair(suite, secret, suite.public_key(secret))
 
 
-def _read_private(path: str | Path, what: str, max_bytes: int) -> bytes:
+def read_private(path: str | Path, what: str, max_bytes: int) -> bytes:
     """The bytes of ``path`` (at most ``max_bytes`` + 1 read), refusing a file that is not
     a regular file or that group or others may access. The mode is checked on the open
     file (``fstat``), so it is the mode of exactly what is read."""
@@ -224,7 +224,7 @@ def _read_private(path: str | Path, what: str, max_bytes: int) -> bytes:
 def load_key(path: str | Path, passphrase: bytes | str) -> KeyPair:
     """Read and decrypt a key file; every failure is an InvalidInput with a clear message
     (a file group or others may access is refused before it is parsed)."""
-    raw = _read_private(path, "key file", MAX_FILE_BYTES)
+    raw = read_private(path, "key file", MAX_FILE_BYTES)
     if len(raw) > MAX_FILE_BYTES:
         raise InvalidInput(f"key file {path} is too large to be a key file")
     try:
@@ -237,7 +237,7 @@ def load_key(path: str | Path, passphrase: bytes | str) -> KeyPair:
 def read_passphrase_file(path: str | Path) -> bytes:
     """The passphrase in ``path``: its bytes without the trailing line break. Refuses a
     file group or others may access, an empty one and one too large to be a passphrase."""
-    raw = _read_private(path, "passphrase file", MAX_PASSPHRASE_FILE_BYTES)
+    raw = read_private(path, "passphrase file", MAX_PASSPHRASE_FILE_BYTES)
     if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
         raise InvalidInput(f"passphrase file {path} is larger than "
                            f"{MAX_PASSPHRASE_FILE_BYTES} bytes")

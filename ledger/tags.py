@@ -31,12 +31,14 @@ API_REQUEST = 0x5D  # a reader's signed HTTP request (shell/readers.py)
 
 # Contract-level commitments (contracts/ documents each encoding).
 BID_COMMITMENT = 0x60
-BID_SLOT = 0x61  # a bid's state slot: Hd(0x61, tender/lot/entity header), contracts/bid.py
+BID_SLOT = 0x61  # a bid's state slot: Hd(0x61, header ‖ bidder secret), contracts/sealing.py
 # The validators' commit-reveal beacon (contracts/beacon.py documents each encoding):
 BEACON_COMMIT = 0x62  # a validator's commitment to its value for one request
 BEACON_SEED = 0x63  # the seed: the request's subject hashed with every reveal
 BEACON_VALUE = 0x64  # a validator's value, HMAC of its secret key over the request (off chain)
 DRAW_STREAM = 0x65  # the k-th number drawn from a seed (committee draws, random selections)
+# A bidder's enrolment: the commitment to its bidder secret (contracts/sealing.py).
+BID_SECRET = 0x66
 # A validator's new key signs its rotation into the set (contracts/membership.py).
 VALIDATOR_ROTATION = 0x6E
 # A new key co-signs its own binding when an entity rotates a key (contracts/identity.py).

@@ -8,23 +8,25 @@ revoked, its guarantee claimable) from one that opens it:
 2. the key signing the reveal is bound on chain to the file's entity (``id/key/<hex>``);
 3. the content key opens the file's own sealed summary (the contract's decryption, done
    locally) and the summary names the file's bid-file hash, with a price;
-4. the file's commitment binds its tender, lot, entity, bid-file hash and sealed summary;
-5. the bid record on chain for that tender, lot and entity is this file's version: same
-   commitment, same summary hash, still sealed (the client signs as the bidder's key, and
-   the node shows a bidder its own record even before the deadline; a node that refuses
-   the read makes this check "not checked", with the reason);
+4. the file's commitment binds its tender, lot, entity, bid-file hash and sealed summary,
+   and its slot is the one its bidder secret gives (the slot the opening named);
+5. the bid record on chain at the file's slot is this file's version: same commitment,
+   same summary hash, still sealed (the client signs as the bidder's key, and the node shows
+   a bidder its own record even before the deadline; a node that refuses the read makes
+   this check "not checked", with the reason);
 6. the tender is in its decryption window.
 
 Each check is ``ok``, ``failed`` or ``not checked`` (with why); the CLI refuses to send when
 any check failed, and prints them all either way.
 
-``prove_bid`` fetches two PROTOCOL §7 bundles from any node — the bid's state key at the
-height of the bid transaction, and the tender record (its deadline) at the head — and (as
-the bidder's key: the node shows an enterprise's transactions to it alone) the §8 inclusion
-bundle of the bid transaction, writes them to files, then checks them
-*offline*, from the files and the genesis anchor alone: all three certified, the proven
-commitment is the bidder's own, the transaction carrying it committed with an OK receipt
-and a ``bid.sealed`` event naming it, its block came before the deadline.
+``prove_bid`` fetches two PROTOCOL §7 bundles from any node — the bid's state key (at the
+sealed file's slot: only the bidder's secret derives it) at the height of the bid
+transaction, and the tender record (its deadline) at the head — and (as the bidder's key:
+the node shows an enterprise's transactions to it alone) the §8 inclusion bundle of the bid
+transaction, writes them to files, then checks them *offline*, from the files and the
+genesis anchor alone: all three certified, the proven commitment is the bidder's own, the
+transaction carrying it committed with an OK receipt and a ``bid.sealed`` event naming it,
+its block came before the deadline.
 """
 
 from __future__ import annotations
@@ -107,7 +109,6 @@ def entity_check(client: NodeClient, pubkey: bytes, uscc: str) -> Check:
 
 def check_reveal(client: NodeClient, suite: Suite, chain_id: str, pubkey: bytes,
                  record: SealedBidFile) -> RevealCheck:
-    from contracts.scenario import bid_slot
     from contracts.tender import bid_key, tender_key
 
     checks = [Check(f"the sealed file is for this node's chain ({chain_id})",
@@ -124,9 +125,9 @@ def check_reveal(client: NodeClient, suite: Suite, chain_id: str, pubkey: bytes,
                                   record.file_hash, record.sealed_summary)
     checks.append(Check("the file's commitment binds its tender, lot, entity, bid-file hash "
                         "and sealed summary", expected == record.commitment))
-    slot = bid_slot(suite, chain_id, record.tender_id, record.lot, record.uscc).hex()
-    checks.append(_chain_record_check(client, suite, bid_key(record.tender_id, record.lot, slot),
-                                      record))
+    checks.append(_slot_check(suite, record))
+    checks.append(_chain_record_check(
+        client, suite, bid_key(record.tender_id, record.lot, record.slot.hex()), record))
     tender = client.state(tender_key(record.tender_id))
     window_end: int | None = None
     if not isinstance(tender, dict):
@@ -144,6 +145,17 @@ def check_reveal(client: NodeClient, suite: Suite, chain_id: str, pubkey: bytes,
             f"tender {record.tender_id} lot {record.lot} is not in a decryption window "
             f"(tender {tender.get('state')}, lot {lot_status})", in_window))
     return RevealCheck(checks, price, window_end)
+
+
+def _slot_check(suite: Suite, record: SealedBidFile) -> Check:
+    if record.bid_secret is None:
+        return Check("the file's bidder secret could not be read (the file is locked)", False)
+    slot = sealing.slot(suite, record.chain_id, record.tender_id, record.lot, record.uscc,
+                        record.bid_secret)
+    if slot != record.slot:
+        return Check("the file's slot is not the one its bidder secret gives: the file was "
+                     "altered", False)
+    return Check("the file's slot is the one its bidder secret gives", True)
 
 
 def _chain_record_check(client: NodeClient, suite: Suite, key: str,
@@ -205,13 +217,14 @@ class BidProof:
         return all(self.checks.values())
 
 
-def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, uscc: str,
+def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, slot: bytes,
               commitment: bytes, bid_tx_id: str, out: Path,
               bidder: NodeClient | None = None) -> BidProof:
-    """``client`` fetches the state bundles (as the public, after the deadline); ``bidder``
-    (a client signing as the bidder's key) the inclusion bundle, which the node shows only
-    to the bidder and supervisors: without it that part is left out and ``notes`` says so."""
-    from contracts.scenario import bid_slot
+    """Prove the bid at ``slot`` (the sealed file's: ``contracts.sealing.slot``) of tender
+    ``tender_id`` lot ``lot``. ``client`` fetches the state bundles (as the public, after the
+    deadline); ``bidder`` (a client signing as the bidder's key) the inclusion bundle, which
+    the node shows only to the bidder and supervisors: without it that part is left out and
+    ``notes`` says so."""
     from contracts.tender import bid_key, tender_key
     from ledger import inclusion
     from ledger.bundle import from_json, verify_bundle
@@ -223,7 +236,6 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, u
         raise InvalidInput(f"the bid transaction {bid_tx_id} is not committed "
                            f"({where.get('status')})")
     height = int(where["height"])
-    slot = bid_slot(anchor.suite, anchor.header.chain_id, tender_id, lot, uscc)
     key = bid_key(tender_id, lot, slot.hex())
 
     def fetch(state_key: str, at: int | None, path: Path) -> Any:

@@ -66,6 +66,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "bid.opening_record": ("开标记录公布", "opening record published"),
     "bid.revoked": ("撤销投标", "bid revoked"),
     "bid.candidate_revoked": ("候选人撤销投标", "candidate revoked its bid"),
+    "bid.enrolled": ("投标人登记投标密钥", "bidder enrolled its bid secret"),
     "guarantee.issued": ("电子保函开立", "guarantee issued"),
     "guarantee.released": ("保函释放", "guarantee released"),
     "guarantee.claimed": ("保函索赔", "guarantee claimed"),

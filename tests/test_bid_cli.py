@@ -1,7 +1,9 @@
 """The bidder's commands against a live one-validator node over real loopback HTTP:
-``credchain bid seal`` (seal, keep the key file 0600, submit), ``bid reveal`` in the
-decryption window (the contract decrypts the price), ``bid prove`` after the deadline (two
-bundles verified offline against the anchor), and the refusals a bidder can meet."""
+``credchain bid enrol`` (the bidder secret kept 0600, its commitment on chain),
+``credchain bid seal`` (seal with that secret, keep the key file 0600, submit),
+``bid reveal`` in the decryption window (the contract decrypts the price), ``bid prove``
+after the deadline (two bundles verified offline against the anchor), and the refusals a
+bidder can meet."""
 
 from __future__ import annotations
 
@@ -16,11 +18,14 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from contracts.bidder import seal_bid
-from contracts.scenario import _Story, actor_secret, bid_slot, demo_uscc, scenario_roles
+from contracts.bid import enrolment_key
+from contracts.bidder import enrol_args, new_bid_secret, seal_bid
+from contracts.scenario import _Story, actor_secret, demo_uscc, scenario_roles
+from contracts.sealing import secret_commitment
 from ledger import keyfile
 from ledger.crypto import ED25519_SHA256
 from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block
+from shell.client import NodeClient
 from shell.demo import HttpScenarioClient
 from tests.livenode import serve
 
@@ -128,7 +133,10 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
         )
     sealed = {}
     for name in ("b", "c"):  # two other bidders, through the Python helper
-        sealed[name] = seal_bid(SUITE, CHAIN, tender, 1, uscc[name], name.encode(), 90_000_000)
+        secret = new_bid_secret()
+        story.send(name, "bid.enrol", enrol_args(SUITE, secret))
+        sealed[name] = seal_bid(SUITE, CHAIN, tender, 1, uscc[name], name.encode(), 90_000_000,
+                                secret)
         story.send(name, "bid.submit", sealed[name].submit_args(f"G-{name}"))
 
     key_file = tmp_path / "a.key"
@@ -138,7 +146,22 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     (tmp_path / "bid.pdf").write_bytes(b"A's encrypted bid file")
     common = ["--url", url, "--key", str(key_file), "--passphrase-file", str(tmp_path / "pass")]
     sealed_path = tmp_path / "a.sealed.json"
+    secret_path = tmp_path / "a.secret.json"
     run = CliRunner().invoke
+
+    # enrol: the secret in a new 0600 file, its commitment on chain (shown to A's keys only)
+    result = run(main, ["bid", "enrol", *common, "--secret-file", str(secret_path)])
+    assert result.exit_code == 0, result.output
+    assert "enrolled in block" in result.output and "+08:00" in result.output
+    assert stat.S_IMODE(os.stat(secret_path).st_mode) == 0o600
+    kept = json.loads(secret_path.read_text())
+    assert (kept["format"], kept["chain_id"], kept["uscc"]) == (
+        "credchain-bidder-secret", CHAIN, uscc["a"])
+    bid_secret = bytes.fromhex(kept["bid_secret"])
+    as_a = NodeClient(url).as_key(SUITE, actor_secret(SUITE, "a"))
+    enrolment = as_a.state(enrolment_key(uscc["a"]))
+    assert [e["commitment"] for e in enrolment["secrets"]] == [
+        {"$bin": secret_commitment(SUITE, bid_secret).hex()}]
 
     def prove_args(out: Path, *key: str) -> list[str]:
         return [
@@ -170,6 +193,8 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
             price,
             "--guarantee",
             guarantee,
+            "--secret-file",
+            str(secret_path),
             "--out",
             str(out),
         ]
@@ -179,6 +204,7 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     assert stat.S_IMODE(os.stat(sealed_path).st_mode) == 0o600
     record = json.loads(sealed_path.read_text())
     assert record["tx_id"] and len(bytes.fromhex(record["secret"]["content_key"])) == 32
+    assert record["version"] == 3 and record["secret"]["bid_secret"] == kept["bid_secret"]
 
     again = run(main, seal_args(tender, uscc["a"], "1", tmp_path / "second.json", ""))
     assert again.exit_code != 0 and "bid refused" in again.output  # one bid per entity and lot
@@ -187,7 +213,7 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     assert early.exit_code != 0 and "refused" in early.output  # sealed until the deadline
 
     client.wait_until(deadline)
-    slots = sorted(bid_slot(SUITE, CHAIN, tender, 1, uscc[n]) for n in ("a", "b", "c"))
+    slots = sorted([bytes.fromhex(record["slot"]), sealed["b"].slot, sealed["c"].slot])
     story.send("platform", "bid.open", {"tender_id": tender, "slots": [slots]})
     result = run(main, ["bid", "reveal", *common, "--sealed", str(sealed_path)])
     assert result.exit_code == 0, result.output

@@ -1,8 +1,11 @@
-"""Bidder safety, against a live one-validator node over loopback HTTP: the sealed file is
+"""Bidder safety, against a live one-validator node over loopback HTTP: enrolment keeps the
+bidder secret safe (a new 0600 file, never overwritten, removed when the chain refuses it) and
+a seal with a secret not enrolled is refused by the chain, clearly; the sealed file is
 checked before a reveal (entity, itself, the bid on chain, the window) and a mismatch is
 refused before anything is sent; refused seals leave no live-looking file; replace and
-withdraw retire the old file; a passphrase protects the secret; ``decrypt_failed`` is loud
-and non-zero; ``bid prove`` adds the §8 inclusion bundle; ``tx send`` fails on a failed
+withdraw retire the old file; a passphrase protects the secret (the bidder secret with it);
+a sealed file made before bidder secrets says to seal again; ``decrypt_failed`` is loud and
+non-zero; ``bid prove`` adds the §8 inclusion bundle; ``tx send`` fails on a failed
 receipt. The node is the fixture of ``tests/test_bid_cli.py``."""
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
-from contracts.bidder import seal_bid
-from contracts.scenario import _Story, actor_secret, bid_slot, demo_uscc
+from contracts.bid import enrolment_key
+from contracts.bidder import SealedBid, enrol_args, new_bid_secret, seal_bid
+from contracts.scenario import _Story, actor_secret, demo_uscc
 from ledger import keyfile
-from shell import sealedfile
+from shell import biddersecret, sealedfile
+from shell.client import NodeClient
 from shell.demo import HttpScenarioClient
 from tests.test_bid_cli import CHAIN, DAY_MS, PASSPHRASE, SUITE, live_node
 
@@ -85,20 +90,38 @@ class Bidding:
             f"traceback instead of a message: {result.exception!r}")
         return result
 
+    def secret_file(self, who: str) -> Path:
+        """``who``'s bidder-secret file, enrolled with ``credchain bid enrol`` on first use."""
+        path = self.tmp / f"{who}.secret.json"
+        if not path.exists():
+            got = self.cli("bid", "enrol", *self.key(who), "--secret-file", str(path))
+            assert got.exit_code == 0, got.output
+        return path
+
     def seal(self, who: str, out: Path, price: str = "88800000", uscc: str | None = None,
-             *extra: str) -> Result:
+             *extra: str, secret: Path | None = None) -> Result:
         return self.cli("bid", "seal", *self.key(who), "--tender", self.tender, "--uscc",
                         uscc or self.uscc[who], "--file", str(self.tmp / "bid.pdf"),
-                        "--price-fen", price, "--guarantee", f"G-{who}", "--out", str(out),
-                        *extra)
+                        "--price-fen", price, "--guarantee", f"G-{who}", "--secret-file",
+                        str(secret or self.secret_file(who)), "--out", str(out), *extra)
+
+    def helper_bid(self, name: str, price_fen: int) -> SealedBid:
+        """A bid of ``name`` through the Python helper (enrolling it first)."""
+        secret = new_bid_secret()
+        self.story.send(name, "bid.enrol", enrol_args(SUITE, secret))
+        sealed = seal_bid(SUITE, CHAIN, self.tender, 1, self.uscc[name], name.encode(),
+                          price_fen, secret)
+        self.story.send(name, "bid.submit", sealed.submit_args(f"G-{name}"))
+        return sealed
 
     def protected(self) -> list[str]:
         return ["--sealed-passphrase-file", str(self.tmp / "sealed-pass")]
 
-    def open_bids(self, bidders: tuple[str, ...]) -> None:
+    def open_bids(self, *slots: bytes) -> None:
+        """Open after the deadline, naming the live slots (the sealed bids' own)."""
         self.client.wait_until(self.deadline)
-        slots = sorted(bid_slot(SUITE, CHAIN, self.tender, 1, self.uscc[n]) for n in bidders)
-        self.story.send("platform", "bid.open", {"tender_id": self.tender, "slots": [slots]})
+        self.story.send("platform", "bid.open",
+                        {"tender_id": self.tender, "slots": [sorted(slots)]})
 
 
 @pytest.fixture
@@ -117,9 +140,15 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
     doc = json.loads(a_v1.read_text())
     assert doc["status"] == "live" and "secret" not in doc and "protected" in doc
     assert not (tmp / "a.sealed.json.pending").exists()
+    # the bidder secret is encrypted with the content key: not in the clear JSON
+    bid_secret = bytes.fromhex(json.loads(b.secret_file("a").read_text())["bid_secret"])
+    assert bid_secret.hex() not in a_v1.read_text() and len(doc["slot"]) == 64
+    assert sealedfile.load(a_v1, lambda: SEALED_PASS).bid_secret == bid_secret
 
     # another entity's USCC with A's key: refused before anything is sent
     got = b.seal("a", tmp / "x.json", "1", b.uscc["b"])
+    assert got.exit_code != 0 and "is the bidder secret of" in got.output
+    got = b.seal("a", tmp / "x.json", "1", b.uscc["b"], secret=b.secret_file("b"))
     assert got.exit_code != 0 and "bound to" in got.output and not (tmp / "x.json").exists()
     # a second bid on the lot: the contract refuses; no file looks live
     second = tmp / "second.json"
@@ -146,12 +175,11 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
     got = b.seal("b", b_v1, "90000000")
     assert got.exit_code == 0, got.output
     got = b.cli("bid", "withdraw", *b.key("b"), "--sealed", str(b_v1))
-    assert got.exit_code == 0 and "G-b unbound" in got.output, got.output
+    assert got.exit_code == 0 and "G-b no longer held" in got.output, got.output
     assert json.loads((tmp / "b.sealed.withdrawn.json").read_text())["status"] == "withdrawn"
     got = b.seal("b", b_v2, "91000000")
     assert got.exit_code == 0, got.output
-    sealed_c = seal_bid(SUITE, CHAIN, b.tender, 1, b.uscc["c"], b"c", 95_000_000)
-    b.story.send("c", "bid.submit", sealed_c.submit_args("G-c"))
+    sealed_c = b.helper_bid("c", 95_000_000)
 
     # before the deadline: the bidder reads its own bid (the live version 2), but the window
     # is not open: refused
@@ -160,7 +188,7 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
     assert "[ok] the bid on chain (version 2) is this file's" in got.output
     assert "[FAILED] tender" in got.output and "is not in a decryption window" in got.output
 
-    b.open_bids(("a", "b", "c"))
+    b.open_bids(sealedfile.load(a_v2).slot, sealedfile.load(b_v2).slot, sealed_c.slot)
     # the replaced version's file would destroy the bid: refused, naming the live version
     got = b.cli("bid", "reveal", *b.key("a"), *b.protected(), "--sealed", str(replaced))
     assert got.exit_code != 0 and "is not this file's" in got.output, got.output
@@ -181,14 +209,15 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
     got = b.cli("bid", "reveal", *b.key("a"), *b.protected(), "--sealed", str(a_v2))
     assert got.exit_code != 0 and "revealed, not sealed" in got.output
 
-    # the proof of A's live version; past the deadline the inclusion bundle of its
-    # transaction is public like everything naming the tender, signed or not
+    # the proof of A's live version: the state bundles are public past the deadline, the
+    # inclusion bundle of its transaction (which names A's bidder secret) is A's for good
     out = tmp / "proof.json"
     prove = ["bid", "prove", "--sealed", str(a_v2), "--anchor", str(b.anchor), "--out",
              str(out)]
     got = b.cli(*prove, "--url", b.url)
     assert got.exit_code == 0, got.output
-    assert got.output.count("[ok]") == 7 and "FAILED" not in got.output
+    assert got.output.count("[ok]") == 3 and "FAILED" not in got.output
+    assert "[not checked]" in got.output and "give the bidder's --key" in got.output
     got = b.cli(*prove, *b.key("a"))
     assert got.exit_code == 0, got.output
     assert got.output.count("[ok]") == 7 and "FAILED" not in got.output
@@ -207,11 +236,9 @@ def test_decrypt_failed_is_loud_and_not_zero(bidding: Bidding,
     b, tmp = bidding, bidding.tmp
     a_file = tmp / "a.sealed.json"
     assert b.seal("a", a_file).exit_code == 0
-    for name in ("b", "c"):
-        sealed = seal_bid(SUITE, CHAIN, b.tender, 1, b.uscc[name], name.encode(), 90_000_000)
-        b.story.send(name, "bid.submit", sealed.submit_args(f"G-{name}"))
-    b.open_bids(("a", "b", "c"))
+    others = [b.helper_bid(name, 90_000_000).slot for name in ("b", "c")]
     record = sealedfile.load(a_file)
+    b.open_bids(record.slot, *others)
     wrong = replace(record, content_key=bytes(32))
     a_file.unlink()
     sealedfile.create(a_file, sealedfile.to_doc(wrong))
@@ -231,23 +258,42 @@ def test_decrypt_failed_is_loud_and_not_zero(bidding: Bidding,
     assert "CLAIM your electronic guarantee G-a" in got.output
 
 
-def test_a_sealed_file_with_a_clear_key_readable_by_others_is_refused(tmp_path: Path) -> None:
-    sealed = seal_bid(SUITE, CHAIN, "T-1", 1, demo_uscc(3), b"f", 5)
-    record = sealedfile.SealedBidFile(
+def _sealed_record(price_fen: int) -> tuple[SealedBid, sealedfile.SealedBidFile]:
+    sealed = seal_bid(SUITE, CHAIN, "T-1", 1, demo_uscc(3), b"f", price_fen, new_bid_secret())
+    return sealed, sealedfile.SealedBidFile(
         chain_id=CHAIN, tender_id="T-1", lot=1, uscc=demo_uscc(3), guarantee="",
         file_hash=sealed.file_hash, sealed_summary=sealed.sealed_summary,
-        commitment=sealed.commitment, content_key=sealed.content_key, price_fen=5)
+        commitment=sealed.commitment, slot=sealed.slot, content_key=sealed.content_key,
+        price_fen=price_fen, bid_secret=sealed.bid_secret)
+
+
+def test_a_sealed_file_with_a_clear_key_readable_by_others_is_refused(tmp_path: Path) -> None:
+    sealed, record = _sealed_record(5)
     path = tmp_path / "s.json"
     sealedfile.create(path, sealedfile.to_doc(record))
-    assert sealedfile.load(path).content_key == sealed.content_key
+    opened = sealedfile.load(path)
+    assert (opened.content_key, opened.bid_secret, opened.slot) == (
+        sealed.content_key, sealed.bid_secret, sealed.slot)
     path.chmod(0o644)
     with pytest.raises(Exception, match="chmod 600"):
         sealedfile.load(path)
     protected = tmp_path / "p.json"
     sealedfile.create(protected, sealedfile.to_doc(record, b"pw"))
     protected.chmod(0o644)  # the secret is encrypted: readable is no leak of the key
+    text = protected.read_text()
+    assert sealed.bid_secret.hex() not in text and sealed.content_key.hex() not in text
+    assert json.loads(text)["slot"] == sealed.slot.hex()  # public: the bid's key on chain
     locked = sealedfile.load(protected)
-    assert locked.locked and sealedfile.unlock(locked, b"pw").price_fen == 5
+    assert locked.locked and locked.bid_secret is None and locked.slot == sealed.slot
+    opened = sealedfile.unlock(locked, b"pw")
+    assert (opened.price_fen, opened.bid_secret) == (5, sealed.bid_secret)
+    # the secret does not open under another slot (the public fields are its associated data)
+    doc = json.loads(text)
+    doc["slot"] = "00" * 32
+    moved = tmp_path / "q.json"
+    moved.write_text(json.dumps(doc))
+    with pytest.raises(Exception, match="wrong sealed-file passphrase"):
+        sealedfile.load(moved, lambda: b"pw")
     # the secret moved into another bid's file does not open there
     doc = json.loads(protected.read_text())
     doc["tender_id"] = "T-2"
@@ -258,7 +304,8 @@ def test_a_sealed_file_with_a_clear_key_readable_by_others_is_refused(tmp_path: 
 
 def test_tx_send_fails_on_a_failed_receipt_and_shows_events(bidding: Bidding) -> None:
     b = bidding
-    args = json.dumps({"tender_id": b.tender, "lot": 1})
+    secret = json.loads(b.secret_file("a").read_text())["bid_secret"]
+    args = json.dumps({"tender_id": b.tender, "lot": 1, "bid_secret": {"$bin": secret}})
     got = b.cli("tx", "send", *b.key("a"), "--call", "bid.withdraw", "--args", args)
     assert got.exit_code == 1, got.output
     assert "receipt E_NOT_FOUND" in got.output and "transaction failed: E_NOT_FOUND" in got.output
@@ -305,21 +352,62 @@ def test_export_and_history_over_a_nodes_api_need_a_supervisor(bidding: Bidding)
     assert got.exit_code == 0 and "BID DEADLINE" in got.output, got.output
 
 
-def test_a_sealed_file_of_the_first_format_still_loads_and_retires(tmp_path: Path) -> None:
-    """Files written before the format had a version: secret fields at the top level."""
-    sealed = seal_bid(SUITE, CHAIN, "T-1", 1, demo_uscc(3), b"f", 777)
-    old = {"chain_id": CHAIN, "tender_id": "T-1", "lot": 1, "uscc": demo_uscc(3),
-           "content_key": sealed.content_key.hex(), "file_hash": sealed.file_hash.hex(),
-           "sealed_summary": sealed.sealed_summary.hex(),
-           "commitment": sealed.commitment.hex(), "summary": sealed.summary.hex(),
-           "guarantee": "G-1", "tx_id": "ab" * 32, "height": 9}
-    path = tmp_path / "old.sealed.json"
-    sealedfile.create(path, old)
-    record = sealedfile.load(path)
-    assert (record.status, record.price_fen, record.content_key) == (
-        "live", 777, sealed.content_key)
-    moved = sealedfile.rewrite(path, sealedfile.to_doc(record.with_status("withdrawn")),
-                               sealedfile.retired_path(path, "withdrawn"))
-    assert moved.name == "old.sealed.withdrawn.json" and not path.exists()
-    again = sealedfile.load(moved)
-    assert again.status == "withdrawn" and again.extra["height"] == 9
+def test_a_sealed_file_made_before_bidder_secrets_says_to_seal_again(tmp_path: Path) -> None:
+    """Files of version 2 (and version 1, before the format had a name) hold no slot and no
+    bidder secret: they can act on no bid, and reading one says so in one line."""
+    sealed, record = _sealed_record(777)
+    v3 = sealedfile.to_doc(record)
+    v2 = {k: v for k, v in v3.items() if k != "slot"}
+    v2["version"] = 2
+    v2["secret"] = {"content_key": sealed.content_key.hex(), "price_fen": 777}
+    v1 = {k: v for k, v in v2.items() if k not in ("format", "version", "status", "secret")}
+    v1.update(content_key=sealed.content_key.hex(), summary=sealed.summary.hex())
+    for version, doc in ((2, v2), (1, v1)):
+        path = tmp_path / f"v{version}.sealed.json"
+        sealedfile.create(path, doc)
+        with pytest.raises(Exception, match=f"version {version}, made before bidder secrets") \
+                as caught:
+            sealedfile.load(path)
+        assert "seal the bid again" in str(caught.value) and "\n" not in str(caught.value)
+    key = tmp_path / "a.key"
+    keyfile.save_key(key, SUITE, actor_secret(SUITE, "a"), PASSPHRASE)
+    got = CliRunner().invoke(main, ["bid", "status", "--key", str(key), "--sealed",
+                                    str(tmp_path / "v2.sealed.json")])
+    assert got.exit_code == 1 and "seal the bid again" in got.output, got.output
+
+
+def test_enrolment_keeps_the_secret_safe_and_a_seal_needs_it(bidding: Bidding) -> None:
+    """``bid enrol`` never overwrites a file, enrols a second secret only with --lost, keeps
+    no file when the chain refuses; a seal with a secret never enrolled is refused by the
+    chain (E_BID_SECRET) and the message says to enrol first."""
+    b, tmp = bidding, bidding.tmp
+    # a secret file of A's that was never enrolled: the chain refuses the bid, clearly
+    stray = tmp / "stray.secret.json"
+    biddersecret.create(stray, biddersecret.BidderSecretFile(CHAIN, b.uscc["a"],
+                                                             new_bid_secret()))
+    got = b.seal("a", tmp / "a.json", secret=stray)
+    assert got.exit_code == 1 and "bid refused: E_BID_SECRET" in got.output, got.output
+    assert "credchain bid enrol" in got.output and not (tmp / "a.json").exists()
+
+    path = b.secret_file("a")  # enrolled through the CLI
+    before = path.read_bytes()
+    enrol = ["bid", "enrol", *b.key("a"), "--secret-file"]
+    got = b.cli(*enrol, str(path), "--lost")
+    assert got.exit_code == 1 and "exists already" in got.output
+    assert path.read_bytes() == before  # never overwritten
+    got = b.cli(*enrol, str(tmp / "again.json"))
+    assert got.exit_code == 1 and "enrolled a bidder secret already" in got.output
+    assert not (tmp / "again.json").exists()
+    as_a = NodeClient(b.url).as_key(SUITE, actor_secret(SUITE, "a"))
+    assert len(as_a.state(enrolment_key(b.uscc["a"]))["secrets"]) == 1
+    # a key bound to no entity: refused before any file is made
+    got = b.cli("bid", "enrol", *b.key("operator"), "--secret-file", str(tmp / "op.json"))
+    assert got.exit_code == 1 and "not bound to an entity" in got.output
+    assert not (tmp / "op.json").exists()
+    # a file others may read is refused, like a key file
+    path.chmod(0o644)
+    got = b.seal("a", tmp / "a.json", secret=path)
+    assert got.exit_code == 1 and "chmod 600" in got.output
+    path.chmod(0o600)
+    got = b.seal("a", tmp / "a.json", secret=path)
+    assert got.exit_code == 0, got.output

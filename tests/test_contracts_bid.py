@@ -8,6 +8,7 @@ import pytest
 
 from contracts import sealing
 from contracts.bid import (
+    E_BID_SECRET,
     E_BID_SET,
     E_COMMITMENT,
     E_CONFLICT,
@@ -25,6 +26,7 @@ from tests.contract_harness import Harness
 from tests.trading_kit import DEADLINE_MS, H32, ROLES, Trading, uscc
 
 SUITES = ["ed25519-sha256", "sm2-sm3"]
+SECRET = bytes(range(32))  # a bidder secret for the sealing-only tests
 
 
 @pytest.mark.parametrize("suite_name", SUITES)
@@ -45,7 +47,7 @@ def test_the_commitment_body_has_fixed_offsets(suite_name: str) -> None:
 @pytest.mark.parametrize("suite_name", SUITES)
 def test_a_sealed_summary_opens_only_with_its_key_and_its_header(suite_name: str) -> None:
     suite = get_suite(suite_name)
-    bid = seal_bid(suite, "c", "T1", 1, uscc(5), b"file", 12345)
+    bid = seal_bid(suite, "c", "T1", 1, uscc(5), b"file", 12345, SECRET)
     aad = sealing.header(suite, "c", "T1", 1, uscc(5))
     plain = sealing.open_sealed(suite, bid.content_key, bid.sealed_summary, aad)
     summary = encoding.decode(plain)
@@ -65,7 +67,7 @@ def test_a_sealed_summary_opens_only_with_its_key_and_its_header(suite_name: str
 def test_a_summary_over_4_kib_cannot_be_sealed() -> None:
     suite = get_suite("ed25519-sha256")
     with pytest.raises(ValueError):
-        seal_bid(suite, "c", "T1", 1, uscc(5), b"f", 1, {"notes": "x" * 4100})
+        seal_bid(suite, "c", "T1", 1, uscc(5), b"f", 1, SECRET, {"notes": "x" * 4100})
 
 
 def test_a_sealed_bid_is_accepted_and_state_holds_no_count_or_list() -> None:
@@ -80,15 +82,16 @@ def test_a_sealed_bid_is_accepted_and_state_holds_no_count_or_list() -> None:
     assert t.tender() == tender_before  # the tender record does not learn of the bid
     bid_keys = {k for k in changed if k.startswith("bid/T1/1/")}
     assert len(bid_keys) == 1
-    # The guarantee's public record does not change: its binding is sealed with the bids.
-    assert changed - bid_keys == {
-        "bidset/T1/1",
-        "bid/T1/guarantee/G1",
-        f"nonce/{b.pubkey.hex()}",
-    }
+    # No key derived from public data (the guarantee's number, the entity) changes, beyond
+    # the lot's live-set digest and the sender's nonce: the binding waits for the opening.
+    assert changed - bid_keys == {"bidset/T1/1", f"nonce/{b.pubkey.hex()}"}
     slot = next(iter(bid_keys)).rsplit("/", 1)[1]
     assert t.h.get("bidset/T1/1") == bytes.fromhex(slot)  # an XOR, not a count
-    assert t.guarantee("G1")["status"] == "bound"
+    suite, chain = t.h.suite, t.h.chain_id
+    header = sealing.header(suite, chain, "T1", 1, t.uscc_of["b"])
+    assert slot == sealing.slot(suite, chain, "T1", 1, t.uscc_of["b"], t.bid_secret("b")).hex()
+    assert slot != suite.hd(tags.BID_SLOT, header).hex()  # not computable without the secret
+    assert t.guarantee("G1")["status"] == "issued"  # until the opening records the binding
 
 
 def test_a_commitment_that_does_not_bind_entity_and_lot_is_refused() -> None:
@@ -99,7 +102,8 @@ def test_a_commitment_that_does_not_bind_entity_and_lot_is_refused() -> None:
     t.issue("GB2", "b", lot=2)
     t.issue("GB1", "b", lot=1)
     copied = t.bid_args(a, 100, "GB1")  # sealed for entity a
-    t.h.expect_refused(b, "bid.submit", copied, E_COMMITMENT)
+    t.h.expect_refused(b, "bid.submit", copied, E_BID_SECRET)  # a's secret, not b's
+    t.h.expect_refused(b, "bid.submit", {**copied, "bid_secret": t.bid_secret("b")}, E_COMMITMENT)
     other_lot = t.bid_args(b, 100, "GB1", lot=2)
     t.h.expect_refused(b, "bid.submit", {**other_lot, "lot": 1}, E_COMMITMENT)
     args = t.bid_args(b, 100, "GB1")
@@ -119,12 +123,12 @@ def test_one_bid_per_entity_per_lot_replace_and_withdraw_before_the_deadline() -
     slot_key = next(k for k in t.h.state.values if k.startswith("bid/T1/1/"))
     record = t.h.get(slot_key)
     assert record["version"] == 2 and len(record["history"]) == 1
-    assert t.guarantee("G2")["status"] == "bound" and t.guarantee("G-b-1")["status"] == "issued"
+    assert record["guarantee"] == "G2" and t.binding("G2") is None  # bound at opening
     digest = t.h.get("bidset/T1/1")
-    t.h.expect_ok(b, "bid.withdraw", {"tender_id": "T1", "lot": 1})
+    t.h.expect_ok(b, "bid.withdraw", t.lot_args(b))
     assert t.h.get("bidset/T1/1") == bytes(32) and digest != bytes(32)
-    assert t.guarantee("G2")["status"] == "issued"
-    t.h.expect_refused(b, "bid.withdraw", {"tender_id": "T1", "lot": 1}, E_NOT_FOUND)
+    assert t.h.get(slot_key)["guarantee"] == ""
+    t.h.expect_refused(b, "bid.withdraw", t.lot_args(b), E_NOT_FOUND)
     t.h.expect_refused(b, "bid.replace", t.bid_args(b, 70, "G2"), E_NOT_FOUND)
     t.h.expect_ok(b, "bid.submit", t.bid_args(b, 70, "G2"))  # a withdrawn bid may return
     assert t.h.get(slot_key)["version"] == 3
@@ -138,7 +142,7 @@ def test_no_bid_change_or_withdrawal_at_or_after_the_deadline() -> None:
     t.issue("GC", "c")
     t.h.expect_refused(c, "bid.submit", t.bid_args(c, 100, "GC"), E_DEADLINE, at_ms=DEADLINE_MS)
     t.h.expect_refused(b, "bid.replace", t.bid_args(b, 90, "G-b-1"), E_DEADLINE)
-    t.h.expect_refused(b, "bid.withdraw", {"tender_id": "T1", "lot": 1}, E_DEADLINE)
+    t.h.expect_refused(b, "bid.withdraw", t.lot_args(b), E_DEADLINE)
 
 
 def test_the_last_millisecond_before_the_deadline_is_in_time() -> None:
@@ -214,7 +218,7 @@ def test_fewer_than_3_bids_fail_the_lot_and_release_guarantees() -> None:
     t.bid(a, 100)
     t.bid(b, 100)
     t.bid(c, 100)
-    t.h.expect_ok(c, "bid.withdraw", {"tender_id": "T1", "lot": 1})
+    t.h.expect_ok(c, "bid.withdraw", t.lot_args(c))
     t.open()
     tender = t.tender()
     assert tender["state"] == "failed" and tender["lots"][0]["status"] == "failed"
@@ -280,8 +284,10 @@ def test_a_summary_whose_file_hash_does_not_match_fails_decryption() -> None:
     t.bid(b, 1)
     suite, chain = t.h.suite, t.h.chain_id
     # c seals a summary naming another file than the one it commits to
-    honest = seal_bid(suite, chain, "T1", 1, t.uscc_of["bidder2"], b"real file", 5)
-    liar = seal_bid(suite, chain, "T1", 1, t.uscc_of["bidder2"], b"other file", 5)
+    honest = seal_bid(suite, chain, "T1", 1, t.uscc_of["bidder2"], b"real file", 5,
+                      t.bid_secret("bidder2"))
+    liar = seal_bid(suite, chain, "T1", 1, t.uscc_of["bidder2"], b"other file", 5,
+                    t.bid_secret("bidder2"))
     aad = sealing.header(suite, chain, "T1", 1, t.uscc_of["bidder2"])
     commitment = sealing.commitment(
         suite, chain, "T1", 1, t.uscc_of["bidder2"], honest.file_hash, liar.sealed_summary
@@ -341,4 +347,40 @@ def test_a_bidder_debarred_after_bidding_may_still_withdraw_but_not_replace() ->
     t.credit("b", "bid_debarment")
     t.issue("G2", "b")
     t.h.expect_refused(b, "bid.replace", t.bid_args(b, 90, "G2"), E_DEBARRED)
-    t.h.expect_ok(b, "bid.withdraw", {"tender_id": "T1", "lot": 1})
+    t.h.expect_ok(b, "bid.withdraw", t.lot_args(b))
+
+
+def test_bid_calls_need_the_enrolled_secret_and_a_lost_secret_serves_later_tenders() -> None:
+    t = Trading()
+    t.announce()
+    outsider = t.h.account("outsider")
+    t.h.expect_ok(t.attestor, "identity.attest", {
+        "uscc": uscc(77), "name": "late enterprise", "entity_type": "company",
+        "cert_issuer": "GDCA", "cert_serial": "S77",
+        "valid_from_ms": t.tender()["announced_ms"] - 1,
+        "valid_to_ms": DEADLINE_MS + 300 * 86_400_000, "keys": [outsider.pubkey]})
+    t.uscc_of["outsider"] = uscc(77)
+    t.issue("G-late", "outsider")
+    args = t.bid_args(outsider, 100, "G-late")
+    t.h.expect_refused(outsider, "bid.submit", args, E_BID_SECRET)  # not enrolled
+    t.h.expect_refused(outsider, "bid.enrol", {"commitment": b"short"}, E_BAD_ARGS)
+    commitment = sealing.secret_commitment(t.h.suite, t.bid_secret("outsider"))
+    r = t.h.expect_ok(outsider, "bid.enrol", {"commitment": commitment})
+    assert r.events[0]["type"] == "bid.enrolled"
+    t.h.expect_refused(outsider, "bid.enrol", {"commitment": commitment}, E_EXISTS)
+    # enrolled after the announcement: its first enrolment holds for this tender
+    t.h.expect_ok(outsider, "bid.submit", args)
+    t.h.expect_refused(outsider, "bid.withdraw", {**t.lot_args(outsider), "bid_secret": b"\1" * 32},
+                       E_BID_SECRET)
+    # a second enrolment (a lost secret) does not give this tender a second slot ...
+    lost = bytes(range(100, 132))
+    t.h.expect_ok(outsider, "bid.enrol", {"commitment": sealing.secret_commitment(t.h.suite, lost)})
+    other = seal_bid(t.h.suite, t.h.chain_id, "T1", 1, uscc(77), b"x", 90, lost)
+    t.h.expect_refused(outsider, "bid.submit", other.submit_args("G-late"), E_BID_SECRET)
+    t.h.expect_ok(outsider, "bid.withdraw", t.lot_args(outsider))  # the first secret still works
+    # ... but holds for a tender announced after it
+    t.announce("T2")
+    t.issue("G-late-2", "outsider", tender_id="T2")
+    later = seal_bid(t.h.suite, t.h.chain_id, "T2", 1, uscc(77), b"x", 90, lost)
+    t.h.expect_ok(outsider, "bid.submit", later.submit_args("G-late-2"))
+    assert t.h.get(f"bid/T2/1/{later.slot.hex()}")["uscc"] == uscc(77)

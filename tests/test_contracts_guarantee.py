@@ -153,16 +153,42 @@ def test_a_guarantee_is_not_bound_twice_nor_after_release() -> None:
     t.announce()
     b = t.entity("b")
     t.bid(b, 1, guarantee=None)
-    t.h.expect_ok(b, "bid.withdraw", {"tender_id": "T1", "lot": 1})
+    t.h.expect_ok(b, "bid.withdraw", t.lot_args(b))
     t.h.expect_ok(b, "bid.submit", t.bid_args(b, 1, "G-b-1"))
-    # a released guarantee cannot be bound again
+    # a released guarantee cannot be bound again (the beneficiary may waive at any time)
     t.issue("G2", "b")
-    t.h.expect_ok(t.bank, "guarantee.release", {"number": "G2"})
+    t.h.expect_ok(t.tenderer, "guarantee.release", {"number": "G2"})
     t.h.expect_refused(b, "bid.replace", t.bid_args(b, 1, "G2"), E_GUARANTEE_USED)
     t.issue("G3", "b")
     t.h.expect_ok(b, "bid.replace", t.bid_args(b, 1, "G3"))
-    assert t.guarantee("G-b-1")["status"] == "issued"
+    for other in ("c", "d"):
+        t.bid(t.entity(other), 2)
+    t.open()
+    assert t.guarantee("G-b-1")["status"] == "issued"  # replaced: not named at opening
     assert t.guarantee("G3")["status"] == "bound"
+    assert t.binding("G-b-1") is None and t.binding("G3") is not None
+
+
+def test_while_bids_are_sealed_the_issuer_cannot_release_and_no_binding_shows() -> None:
+    t = Trading()
+    t.announce()
+    b = t.entity("b")
+    t.bid(b, 1)
+    t.issue("G-spare", "b")
+    # the chain cannot tell (nor may it show) whether a sealed bid holds a guarantee, so its
+    # issuer may not release any of the tender's guarantees until the bids are opened
+    for number in ("G-b-1", "G-spare"):
+        assert t.guarantee(number)["status"] == "issued" and t.binding(number) is None
+        t.h.expect_refused(t.bank, "guarantee.release", {"number": number}, E_FORBIDDEN)
+    for other in ("c", "d"):
+        t.bid(t.entity(other), 2)
+    t.open()
+    binding = t.binding("G-b-1")
+    assert t.guarantee("G-b-1")["status"] == "bound" and binding is not None
+    assert t.h.get(f"bid/T1/1/{binding['slot']}")["uscc"] == t.uscc_of["b"]
+    assert t.h.get("guarantee/G-b-1")["status"] == "issued"  # the public record is unchanged
+    t.h.expect_refused(t.bank, "guarantee.release", {"number": "G-b-1"}, E_FORBIDDEN)
+    t.h.expect_ok(t.bank, "guarantee.release", {"number": "G-spare"})  # unbound: free to go
 
 
 def test_a_guarantee_bound_to_one_bid_cannot_back_another() -> None:
@@ -170,13 +196,11 @@ def test_a_guarantee_bound_to_one_bid_cannot_back_another() -> None:
     t.announce()
     b = t.entity("b")
     t.bid(b, 1)
-    g = t.guarantee("G-b-1")
-    binding = t.binding("G-b-1")
-    assert g["status"] == "bound" and binding is not None and binding["slot"]
-    assert t.h.get("guarantee/G-b-1")["status"] == "issued"  # the public record is unchanged
-    # principal, tender and lot pin a guarantee to one slot; a second submit there is refused
-    # before the guarantee is looked at, and the binding names the slot it is bound to
+    # principal, tender and lot pin a guarantee to one entity's one slot on the lot; a second
+    # submit there is refused before the guarantee is looked at
     t.h.expect_refused(b, "bid.submit", t.bid_args(b, 1, "G-b-1"), "E_EXISTS")
+    c = t.entity("c")
+    t.h.expect_refused(c, "bid.submit", t.bid_args(c, 1, "G-b-1"), "E_GUARANTEE_PARTY")
 
 
 def test_losers_are_released_at_award_and_the_winner_at_the_contract() -> None:

@@ -152,3 +152,33 @@ def test_from_the_deadline_on_everything_about_a_tender_is_public() -> None:
     # a bid by a key of no entity is still a bid
     assert not tx_disclosed(state, PUBLIC, tx(other_seed, "bid.submit"), NOW_MS)
     assert other not in (bidder, tenderer)
+
+
+def test_a_call_carrying_a_bidder_secret_stays_private_after_the_deadline() -> None:
+    """Submit, replace and withdraw name the bidder's secret, which keys its slots in every
+    tender: after the deadline they stay the bidder's and supervisors'; a reveal (no secret)
+    becomes public like the rest of the tender."""
+    seed = 9
+    state = State({**{k: encoding.decode(v) for k, v in STATE.raw.items()},
+                   **attested(A, SUITE.public_key(bytes([seed]) * 32))})
+    deadline = NOW_MS + 3_600_000
+    secret_args = {"tender_id": "OPEN", "lot": 1, "bid_secret": bytes(32)}
+    for call in ("bid.submit", "bid.replace", "bid.withdraw"):
+        sent = tx(seed, call, secret_args)
+        for now in (NOW_MS, deadline, deadline * 2):
+            assert not tx_disclosed(state, PUBLIC, sent, now)
+            assert not tx_disclosed(state, READ_B, sent, now)
+            assert not tx_disclosed(state, READ_PLATFORM, sent, now)
+        assert tx_disclosed(state, READ_A, sent, deadline)
+        assert tx_disclosed(state, READ_SUP, sent, deadline)
+    reveal = tx(seed, "bid.reveal", {"tender_id": "OPEN", "lot": 1, "content_key": bytes(32)})
+    assert not tx_disclosed(state, PUBLIC, reveal, NOW_MS)
+    assert tx_disclosed(state, PUBLIC, reveal, deadline)
+
+
+def test_a_bidders_enrolment_is_its_own() -> None:
+    key = f"bidder/{A}"
+    assert key_refusal(STATE, READ_A, key, NOW_MS) is None
+    assert key_refusal(STATE, READ_SUP, key, NOW_MS) is None
+    for reader in (PUBLIC, READ_B, READ_PLATFORM):
+        assert key_refusal(STATE, reader, key, NOW_MS) is not None

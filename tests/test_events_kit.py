@@ -18,10 +18,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from contracts.bidder import SealedBid, seal_bid
+from contracts.bidder import SealedBid, enrol_args, seal_bid
 from contracts.disclosure import PUBLIC, tx_disclosed
 from contracts.periods import DAY_MS, ms_of_beijing
-from contracts.scenario import actor_secret, bid_slot, demo_uscc, scenario_roles
+from contracts.scenario import actor_secret, bidder_secret, demo_uscc, scenario_roles
 from contracts.sealing import aead_spec
 from ledger.block import QC, Block, Validator, commit_vote_bytes
 from ledger.crypto import ED25519_SHA256
@@ -130,6 +130,15 @@ class Story:
             "cert_issuer": "GDCA", "cert_serial": f"T-{name}", "valid_from_ms": now_ms - DAY_MS,
             "valid_to_ms": now_ms + 365 * DAY_MS, "keys": [self.pubkey(name)]})
 
+    def enrol(self, name: str) -> SignedTx:
+        """The bidder's enrolment of its secret (before its first bid)."""
+        return self.tx(name, "bid.enrol", enrol_args(SUITE, bidder_secret(name)))
+
+    def enrols(self) -> list[SignedTx]:
+        """Every bidder's enrolment (in a block after their attestations: a key the chain
+        does not know yet sends nothing)."""
+        return [self.enrol(n) for n in BIDDERS]
+
     def announce(self, tender_id: str, issue_ms: int, deadline_ms: int, day_ms: int = DAY_MS,
                  kind: str = "works", region: str = REGION) -> SignedTx:
         return self.tx("platform", "tender.announce", {
@@ -149,7 +158,7 @@ class Story:
     def bid(self, name: str, tender_id: str, price_fen: int = 450_000_000) -> SignedTx:
         spec = aead_spec(SUITE)  # fixed key and nonce: twin chains hold the same bytes
         sealed = seal_bid(SUITE, self.chain_id, tender_id, 1, self.uscc(name),
-                          f"bid file of {name}".encode(), price_fen,
+                          f"bid file of {name}".encode(), price_fen, bidder_secret(name),
                           content_key=bytes([ENTITY_SERIAL[name]]) * spec.key_len,
                           nonce=bytes([ENTITY_SERIAL[name]]) * spec.nonce_len)
         self.sealed[(tender_id, name)] = sealed
@@ -161,8 +170,7 @@ class Story:
                                                "reason_hash": SUITE.hash(name.encode())})
 
     def open(self, tender_id: str, names: Sequence[str]) -> SignedTx:
-        slots = sorted(bid_slot(SUITE, self.chain_id, tender_id, 1, self.uscc(n))
-                       for n in names)
+        slots = sorted(self.sealed[(tender_id, n)].slot for n in names)
         return self.tx("platform", "bid.open", {"tender_id": tender_id, "slots": [slots]})
 
     def reveal(self, name: str, tender_id: str) -> SignedTx:
@@ -264,7 +272,7 @@ def tender_story(sc: SynthChain, story: Story, tender_id: str = "T-1",
     sc.run([story.attest(n, t) for n in ("tenderer", *BIDDERS)])
     issue = sc.time_ms() + 1_000
     deadline = issue + 21 * DAY_MS
-    sc.run([story.announce(tender_id, issue, deadline)], at_ms=issue)
+    sc.run([story.announce(tender_id, issue, deadline), *story.enrols()], at_ms=issue)
     # a block orders transactions by sender, in order of first appearance: the bids sit
     # between the attestor's and the platform's public transactions
     sc.run([story.attest("a", t), *(story.bid(n, tender_id) for n in bids[:2]),

@@ -26,7 +26,7 @@ def _twin(with_bids: bool) -> tuple[SynthChain, int]:
     sc.run([story.attest(n, t) for n in ("tenderer", *BIDDERS)])
     issue = sc.time_ms() + 1_000
     deadline = issue + 21 * DAY_MS
-    sc.run([story.announce("P-1", issue, deadline)], at_ms=issue)
+    sc.run([story.announce("P-1", issue, deadline), *story.enrols()], at_ms=issue)
     # the bids, and an objection: every act of an enterprise's key is private today
     bids = [story.bid(n, "P-1") for n in BIDDERS[:2]] + [story.object_("c", "P-1")] + [
         story.bid(n, "P-1") for n in BIDDERS[2:]] if with_bids else []
@@ -75,6 +75,8 @@ def test_a_strangers_live_stream_during_a_tender_shows_nothing_of_bids() -> None
         story, now = Story(), int(time.time() * 1000)
         ids = await submit(client, *(story.attest(x, now) for x in ("tenderer", *BIDDERS)))
         await committed(client, ids[-1])
+        ids = await submit(client, *story.enrols())
+        await committed(client, ids[-1])
         # the issue start may not be before the announcing block: a moment from now
         issue = n.chain.store.head_header().time_ms + 1_000
         deadline = issue + 40 * DEMO_DAY_MS  # four seconds of chain time after it
@@ -110,7 +112,7 @@ def test_a_strangers_live_stream_during_a_tender_shows_nothing_of_bids() -> None
         assert [i["type"] for i in watching_a.items] == ["identity.attested"]
         # after the deadline: the opening, the reveals and the opening record are public
         # notices; the bids themselves were sealed when committed and never enter the stream,
-        # though their transactions may now be read like any other
+        # and their transactions carry the bidder's secret: they stay private for good
         opening = await submit(client, story.open("L-1", BIDDERS),
                                *(story.reveal(b, "L-1") for b in BIDDERS))
         await committed(client, opening[-1])
@@ -126,7 +128,7 @@ def test_a_strangers_live_stream_during_a_tender_shows_nothing_of_bids() -> None
             "bid.opening_record"]
         _ranks_have_no_holes(stranger.items)
         opened = await client.get(f"/txs/{bid_ids[0]}/inclusion")
-        assert opened.status == 200
+        assert opened.status == 403
         record = await client.get("/state/tender/L-1/opening")
         assert record.status == 200
         assert len((await record.json())["value"]["lots"][0]["bids"]) == len(BIDDERS)

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from contracts.scenario import bid_slot
+from contracts import sealing
+from contracts.scenario_kit import bidder_secret
 from shell.api import openapi
 from shell.config import NodeLimits
 from shell.portal import exposure as exposure_module
@@ -204,7 +205,7 @@ def test_sealed_bid_records_are_refused_before_the_deadline_and_read_after(
     reader = PortalReader(demo.chain)
     suite, chain_id = demo.chain.suite, demo.chain.chain_id
     uscc_a = demo.open_bidders[0]
-    slot = bid_slot(suite, chain_id, demo.open_tender, 1, uscc_a)
+    slot = sealing.slot(suite, chain_id, demo.open_tender, 1, uscc_a, bidder_secret("a"))
     sealed = f"bid/{demo.open_tender}/1/{slot.hex()}"
     with pytest.raises(SealedRecord, match="sealed until the tender.s bid deadline"):
         reader.get(sealed)

@@ -7,7 +7,8 @@ do something else of their own (a data consent) in the same blocks. Guarantees a
 for them on both chains. Then a stranger (unsigned requests) asks every endpoint of the API
 — the list comes from the OpenAPI document, so a new endpoint can't be left out — with every
 parameter it could know: the tender, its lot, each enterprise's USCC and key, the slot a
-bid of theirs would have if slots were computed from public data, the guarantee numbers,
+bid of theirs would have if slots were computed from public data (and the real slot, keyed
+with the bidder's secret, as if the stranger had learnt it), the guarantee numbers,
 every height and every transaction id the blocks list. Hashes, roots, signatures and ids are
 masked (they differ between any two chains); everything else must be equal. A supervisor's
 signed reads of the same paths must differ (the comparison can see a difference).
@@ -21,9 +22,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from contracts import sealing
 from contracts.app import ChainApp
 from contracts.registry import default_executor
-from contracts.scenario import bid_slot
+from ledger import tags
 from ledger.block import QC, Block, commit_vote_bytes, quorum
 from ledger.genesis import init_store
 from ledger.kv import MemoryKV
@@ -121,6 +123,18 @@ def html_mask(text: str) -> str:
     return HTML_HEX.sub("<hex>", text)
 
 
+def public_slot(t: Trading, uscc: str, tender: str = "T1", lot: int = 1) -> str:
+    """The slot a stranger would compute from public data alone (what slots once were)."""
+    suite = t.h.suite
+    return suite.hd(tags.BID_SLOT, sealing.header(suite, t.h.chain_id, tender, lot, uscc)).hex()
+
+
+def real_slot(t: Trading, name: str, tender: str = "T1", lot: int = 1) -> str:
+    """The slot the contract gives the entity's bid: keyed with its bidder secret."""
+    return sealing.slot(t.h.suite, t.h.chain_id, tender, lot, t.uscc_of[name],
+                        t.bid_secret(name)).hex()
+
+
 def paths(t: Trading, chain: Chain) -> list[str]:
     """Every GET a stranger can make with what is public, per endpoint of the OpenAPI."""
     return [target for targets in path_groups(t, chain).values() for target in targets]
@@ -128,13 +142,13 @@ def paths(t: Trading, chain: Chain) -> list[str]:
 
 def path_groups(t: Trading, chain: Chain) -> dict[str, list[str]]:
     """``paths`` by the OpenAPI path each asks (tests/test_openapi.py checks the answers)."""
-    suite, tender, lot = t.h.suite, "T1", 1
+    suite, lot = t.h.suite, 1
     keys = ["tender/T1", f"bidset/T1/{lot}", "gov/validators"]
     for name in BIDDERS:
         uscc, pub = t.uscc_of[name], t.h.account(name).pubkey
-        keys += [f"bid/T1/{lot}/{bid_slot(suite, t.h.chain_id, tender, lot, uscc).hex()}",
+        keys += [f"bid/T1/{lot}/{public_slot(t, uscc)}", f"bid/T1/{lot}/{real_slot(t, name)}",
                  f"nonce/{pub.hex()}", f"guarantee/G-{name}", f"id/entity/{uscc}",
-                 f"id/key/{pub.hex()}", f"bid/T1/guarantee/G-{name}"]
+                 f"id/key/{pub.hex()}", f"bid/T1/guarantee/G-{name}", f"bidder/{uscc}"]
     height = chain.height()
     ids = [i.hex() for h in range(1, height + 1) for i in block_at(chain, h).tx_ids(suite)]
     makers = {
@@ -243,6 +257,31 @@ def test_against_enterprises_that_did_nothing_their_records_look_the_same() -> N
         node.admission.close()
 
 
+def test_no_state_key_a_stranger_can_derive_moves_with_a_bid_but_the_lots_digest() -> None:
+    """At the source, not only at the API: PROTOCOL §6 proofs of absence show a neighbouring
+    leaf's path and value hash, so whoever can compute a key's path can watch its value. Of
+    every bid-related key a stranger can derive from public data (for each enterprise: the
+    slot public data would give, its guarantee's record and binding, its enrolment and
+    nonce; the tender, its opening slots and the lot's digest), only the lot's live-set
+    digest differs between the twin with bids and the twin without: how many times the set
+    changed, not who (reported: the §6 neighbour). Before bidder secrets and the binding at
+    opening, each bidder's slot and binding showed here."""
+    with_bids, without = story(bids=True), story(bids=False)
+    derivable = ["tender/T1", "tender/T1/slots/1", "bidset/T1/1"]
+    for name in BIDDERS:
+        uscc, pub = with_bids.uscc_of[name], with_bids.h.account(name).pubkey
+        derivable += [f"bid/T1/1/{public_slot(with_bids, uscc)}", f"guarantee/G-{name}",
+                      f"bid/T1/guarantee/G-{name}", f"bidder/{uscc}", f"nonce/{pub.hex()}"]
+    differ = {k for k in derivable
+              if with_bids.h.state.values.get(k) != without.h.state.values.get(k)}
+    assert differ == {"bidset/T1/1"}
+    # and the bids are there, at slots nobody without the secrets can name
+    for name in BIDDERS:
+        assert f"bid/T1/1/{real_slot(with_bids, name)}" in with_bids.h.state.values
+        assert f"bid/T1/1/{public_slot(with_bids, with_bids.uscc_of[name])}" not in (
+            with_bids.h.state.values)
+
+
 def test_the_slot_list_names_only_live_bids() -> None:
     """``GET /tenders/{id}/slots`` (a supervisor here, the platform after the deadline)
     names what ``bid.open`` must name: the live bids, not a withdrawn one."""
@@ -255,11 +294,10 @@ def test_the_slot_list_names_only_live_bids() -> None:
 
     t = story(bids=True)
     gone = t.h.account(BIDDERS[0])
-    t.h.expect_ok(gone, "bid.withdraw", {"tender_id": "T1", "lot": 1})
+    t.h.expect_ok(gone, "bid.withdraw", t.lot_args(gone))
     node = node_of(replay(t), t)
     suite = t.h.suite
-    live = sorted(bid_slot(suite, t.h.chain_id, "T1", 1, t.uscc_of[n]).hex()
-                  for n in BIDDERS[1:])
+    live = sorted(real_slot(t, n) for n in BIDDERS[1:])
 
     async def ask() -> Any:
         target = "/tenders/T1/slots?lot=1"

@@ -4,11 +4,12 @@ beacon (the harness plays the validators), a drawn committee and its score sheet
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from contracts.beacon import beacon_actions
-from contracts.bidder import SealedBid, open_slots, seal_bid
+from contracts.bidder import SealedBid, enrol_args, open_slots, seal_bid
 from contracts.guarantee import binding_key, status_of
 from contracts.periods import DAY_MS, MINUTE_MS, ms_of_beijing
 from contracts.uscc import check_char
@@ -100,7 +101,13 @@ class Trading:
                 "keys": [acct.pubkey],
             },
         )
+        self.h.expect_ok(acct, "bid.enrol", enrol_args(self.h.suite, self.bid_secret(name)))
         return acct
+
+    @staticmethod
+    def bid_secret(name: str) -> bytes:
+        """The entity's bidder secret (``bid.enrol``): fixed per name, for replayable tests."""
+        return hashlib.sha256(f"test-bidder-secret/{name}".encode()).digest()
 
     def bidders(self, count: int) -> list[Account]:
         return [self.entity(f"bidder{i}") for i in range(count)]
@@ -184,10 +191,15 @@ class Trading:
             self.uscc_of[who.name],
             f"bid file of {who.name} at {price_fen}".encode(),
             price_fen,
+            self.bid_secret(who.name),
             {"duration_days": 300},
         )
         self.sealed[(who.name, tender_id, lot)] = sealed
         return sealed
+
+    def lot_args(self, who: Account, tender_id: str = "T1", lot: int = 1) -> dict[str, Any]:
+        """Arguments of ``bid.withdraw``: the lot and the bidder's secret."""
+        return {"tender_id": tender_id, "lot": lot, "bid_secret": self.bid_secret(who.name)}
 
     def bid_args(
         self, who: Account, price_fen: int, guarantee: str = "", tender_id: str = "T1", lot: int = 1

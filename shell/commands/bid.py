@@ -1,4 +1,9 @@
-"""``credchain bid``: the bidder's side: seal, replace, withdraw, status, reveal, prove.
+"""``credchain bid``: the bidder's side: enrol, seal, replace, withdraw, status, reveal, prove.
+
+An entity enrols once (``bid enrol``): a fresh bidder secret goes to a file of its own
+(``shell.biddersecret``) and its commitment to the chain. ``bid seal`` seals with that secret
+(it keys the bid's slot) and the sealed file keeps a copy, so the later calls on the bid
+(replace, withdraw) take it from the sealed file.
 
 The sealed file (``shell.sealedfile``) is written under a name that does not look live
 (``OUT.pending``) before the bid transaction leaves, and renamed to ``OUT`` only once the
@@ -23,7 +28,88 @@ from shell.sealedfile import SealedBidFile
 
 @click.group()
 def bid() -> None:
-    """The bidder's side: seal, replace or withdraw a bid, reveal its key at opening, prove it."""
+    """The bidder's side: enrol, seal, replace or withdraw a bid, reveal its key at opening,
+    prove it."""
+
+
+@bid.command("enrol")
+@url_option
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="a key bound to the bidder's attestation")
+@key_options
+@click.option("--secret-file", required=True, type=click.Path(dir_okay=False),
+              help="where to write the new bidder secret (mode 0600; never overwritten)")
+@click.option("--lost", is_flag=True,
+              help="the entity enrolled before and lost that secret: enrol a new one (it holds "
+                   "for tenders announced from now on)")
+def bid_enrol(url: str, key_file: str, passphrase_env: str | None, passphrase_file: str | None,
+              secret_file: str, lost: bool) -> None:
+    """Enrol as a bidder: make a bidder secret, keep it in --secret-file, record its
+    commitment on chain. Once per entity; every bid is sealed with it."""
+    from contracts import bid as bid_contract
+    from contracts.bidder import enrol_args, new_bid_secret
+    from ledger.verdict import beijing_time
+    from shell import biddersecret
+
+    path = Path(secret_file)
+    if path.exists():  # checked again, atomically, when it is created
+        fail(f"{path} exists already; a bidder-secret file is never overwritten (it may hold "
+             "the only copy of an enrolled secret)")
+    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
+    client = NodeClient(url).as_key(suite, secret)
+    pubkey = suite.public_key(secret)
+    uscc = client.key_entity(pubkey)
+    if uscc is None:
+        fail(f"not enrolled: your key {pubkey.hex()[:16]}… is bound to no entity on chain; "
+             "the attestor binds it to the entity first")
+    enrolled = _enrolments(client, bid_contract.enrolment_key(uscc))
+    if enrolled and not lost:
+        fail(f"{uscc} has enrolled a bidder secret already ({enrolled} enrolment(s)): seal "
+             "with that secret file. Enrol again only for a lost secret (--lost): the new one "
+             "holds for tenders announced from now on, earlier tenders keep the old one")
+    record = biddersecret.BidderSecretFile(client.chain_id(), uscc, new_bid_secret())
+    signed = client.sign(suite, secret, "bid.enrol", enrol_args(suite, record.bid_secret))
+    tx_id = signed.tx_id(suite).hex()
+    # Written before the transaction leaves: once the chain holds the commitment, this file
+    # is the only copy of the secret.
+    biddersecret.create(path, record)
+    try:
+        client.submit([signed])
+    except NodeError as exc:
+        if exc.status >= 400:  # refused at admission: this transaction will never commit
+            biddersecret.remove(path)
+            fail(f"enrolment refused: {exc.reason}; {path} removed")
+        fail(f"{exc.reason}; whether the enrolment transaction {tx_id} reached the node is "
+             f"unknown: {path} is kept (it holds the secret that transaction commits to). "
+             f"{_AFTER_UNKNOWN}")
+    try:
+        done = client.wait_committed(tx_id)
+    except NodeError:
+        fail(f"the enrolment transaction {tx_id} is not committed yet; {path} is kept (it "
+             f"holds the secret that transaction commits to). {_AFTER_UNKNOWN}")
+    if done.receipt.code != "OK":
+        biddersecret.remove(path)
+        fail(f"enrolment refused: {done.receipt.code}: {done.receipt.message}; {path} removed")
+    time_ms = client.header(done.height).time_ms
+    click.echo(f"bidder secret of {uscc} enrolled in block {done.height} at "
+               f"{beijing_time(time_ms)} (tx {tx_id}); keep {path} (mode 0600, secret in "
+               "clear) with the key files: every bid is sealed with it "
+               f"(credchain bid seal --secret-file {path})")
+
+
+_AFTER_UNKNOWN = ("Later, run `credchain bid enrol` again with another --secret-file: if it "
+                  "says the entity has enrolled already, that file is the enrolled secret")
+
+
+def _enrolments(client: NodeClient, key: str) -> int:
+    """How many bidder secrets the entity has enrolled (0 when the node will not say)."""
+    try:
+        record = client.state(key)
+    except NodeError as exc:
+        if exc.status == 403:
+            return 0  # the node does not say: --lost is advice, the contract decides
+        raise
+    return len(record["secrets"]) if isinstance(record, dict) else 0
 
 
 def sealed_passphrase_options(f: Any) -> Any:
@@ -70,17 +156,29 @@ def _bid_options(f: Any) -> Any:
 @click.option("--tender", "tender_id", required=True)
 @click.option("--lot", default=1, show_default=True, type=click.IntRange(1, 0xFFFF))
 @click.option("--uscc", required=True, help="the bidder's unified social credit code")
+@click.option("--secret-file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="the entity's bidder-secret file (credchain bid enrol)")
 @_bid_options
 @click.option("--guarantee", default="", help="the electronic guarantee's number")
 def bid_seal(url: str, key_file: str, passphrase_env: str | None, passphrase_file: str | None,
              sealed_passphrase_env: str | None, sealed_passphrase_file: str | None,
-             tender_id: str, lot: int, uscc: str, bid_file: str, price_fen: int, out: str,
-             guarantee: str) -> None:
-    """Seal a bid (content key, encrypted summary, file hash, commitment) and submit it."""
+             tender_id: str, lot: int, uscc: str, secret_file: str, bid_file: str,
+             price_fen: int, out: str, guarantee: str) -> None:
+    """Seal a bid (content key, encrypted summary, file hash, commitment; its slot keyed with
+    the bidder secret) and submit it."""
+    from shell import biddersecret
+
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     phrase = _sealed_phrase(sealed_passphrase_env, sealed_passphrase_file)
+    enrolled = biddersecret.load(secret_file)
+    if enrolled.uscc is not None and enrolled.uscc != uscc:
+        fail(f"not sealed: {secret_file} is the bidder secret of {enrolled.uscc}, not {uscc}")
     client = NodeClient(url).as_key(suite, secret)  # it reads its own nonce and receipt
-    record = _seal(client, suite, secret, tender_id, lot, uscc, bid_file, price_fen, guarantee)
+    if enrolled.chain_id != client.chain_id():
+        fail(f"not sealed: {secret_file} was enrolled on chain {enrolled.chain_id}, the node's "
+             f"is {client.chain_id()}")
+    record = _seal(client, suite, secret, tender_id, lot, uscc, bid_file, price_fen, guarantee,
+                   enrolled.bid_secret)
     live = _send_sealed(client, suite, secret, "bid.submit", record, Path(out), phrase)
     _say_live(live, Path(out))
 
@@ -110,12 +208,17 @@ def bid_replace(url: str, key_file: str, passphrase_env: str | None,
         fail(f"{previous_path} is a {previous.status} bid, not a live one")
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     phrase = _sealed_phrase(sealed_passphrase_env, sealed_passphrase_file)
-    if previous.protected is not None and phrase is None:
-        fail(f"{previous_path} is passphrase-protected: protect the new version too "
-             "(--sealed-passphrase-file or --sealed-passphrase-env)")
+    if previous.protected is not None:
+        if phrase is None:
+            fail(f"{previous_path} is passphrase-protected: protect the new version too "
+                 "(--sealed-passphrase-file or --sealed-passphrase-env)")
+        previous = sealedfile.unlock(previous, phrase)  # its bidder secret keys the new one
+    if previous.bid_secret is None:
+        raise AssertionError("an unlocked sealed file holds its bidder secret")
     client = NodeClient(url).as_key(suite, secret)
     record = _seal(client, suite, secret, previous.tender_id, previous.lot, previous.uscc,
-                   bid_file, price_fen, previous.guarantee if guarantee is None else guarantee)
+                   bid_file, price_fen, previous.guarantee if guarantee is None else guarantee,
+                   previous.bid_secret)
     live = _send_sealed(client, suite, secret, "bid.replace", record, Path(out), phrase)
     old = previous.with_status("replaced", superseded={
         "by_tx_id": live.tx_id, "by_commitment": live.commitment.hex(), "file": out})
@@ -130,21 +233,23 @@ def bid_replace(url: str, key_file: str, passphrase_env: str | None,
 @url_option
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True))
 @key_options
+@sealed_passphrase_options
 @click.option("--sealed", "sealed_path", required=True,
               type=click.Path(dir_okay=False, exists=True))
 def bid_withdraw(url: str, key_file: str, passphrase_env: str | None,
-                 passphrase_file: str | None, sealed_path: str) -> None:
-    """Withdraw a live bid before the deadline: it leaves the bid set, its guarantee is
-    unbound; the entity may seal a new bid on the lot before the deadline."""
+                 passphrase_file: str | None, sealed_passphrase_env: str | None,
+                 sealed_passphrase_file: str | None, sealed_path: str) -> None:
+    """Withdraw a live bid before the deadline: it leaves the bid set and no longer holds its
+    guarantee; the entity may seal a new bid on the lot before the deadline."""
     from ledger.verdict import beijing_time
     from shell import sealedfile
 
-    record = sealedfile.load(sealed_path)
+    record = sealedfile.load(sealed_path, _opener(sealed_passphrase_env, sealed_passphrase_file))
     if record.status not in ("live", "pending"):
         fail(f"{sealed_path} is a {record.status} bid, not a live one")
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     client = NodeClient(url).as_key(suite, secret)
-    args = {"tender_id": record.tender_id, "lot": record.lot}
+    args = {"tender_id": record.tender_id, "lot": record.lot, "bid_secret": record.bid_secret}
     done = client.send(client.sign(suite, secret, "bid.withdraw", args))
     if done.receipt.code != "OK":
         fail(f"withdrawal refused: {done.receipt.code}: {done.receipt.message}")
@@ -154,7 +259,8 @@ def bid_withdraw(url: str, key_file: str, passphrase_env: str | None,
         "time": beijing_time(time_ms)})
     moved = sealedfile.rewrite(Path(sealed_path), sealedfile.to_doc(old),
                                sealedfile.retired_path(Path(sealed_path), "withdrawn"))
-    guarantee = f"guarantee {record.guarantee} unbound" if record.guarantee else "no guarantee"
+    guarantee = (f"guarantee {record.guarantee} no longer held" if record.guarantee
+                 else "no guarantee")
     click.echo(f"bid on tender {record.tender_id} lot {record.lot} withdrawn in block "
                f"{done.height} at {beijing_time(time_ms)} ({guarantee}); its file is now "
                f"{moved}")
@@ -223,6 +329,8 @@ def bid_reveal(url: str, key_file: str, passphrase_env: str | None,
     if checked.failed or record.content_key is None:
         fail("not revealed: the checks above failed; sending this content key could mark "
              "the bid decrypt_failed (treated as revoked, guarantee claimable)")
+    # no bidder secret: the contract finds the bid among the slots named at opening, and the
+    # reveal is public business (a call carrying the secret would stay private for good)
     args = {"tender_id": record.tender_id, "lot": record.lot, "content_key": record.content_key}
     done = client.send(client.sign(suite, secret, "bid.reveal", args))
     receipt = done.receipt
@@ -272,8 +380,8 @@ def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
     public = NodeClient(url)  # the state bundles as anyone gets them: after the deadline
     keyed = (public.as_key(*load_key(key_file, passphrase_env, passphrase_file))
              if key_file else None)
-    result = prove_bid(public, Path(anchor_path), record.tender_id, record.lot,
-                       record.uscc, record.commitment, record.tx_id, Path(out), keyed)
+    result = prove_bid(public, Path(anchor_path), record.tender_id, record.lot, record.slot,
+                       record.commitment, record.tx_id, Path(out), keyed)
     for text, ok in result.checks.items():
         click.echo(f"   [{'ok' if ok else 'FAILED'}] {text}")
     for note in result.notes:
@@ -291,8 +399,9 @@ def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
 
 
 def _seal(client: NodeClient, suite: Any, secret: bytes, tender_id: str, lot: int, uscc: str,
-          bid_file: str, price_fen: int, guarantee: str) -> SealedBidFile:
-    """Seal a bid for the key's own entity (refusing another entity's USCC before sending)."""
+          bid_file: str, price_fen: int, guarantee: str, bid_secret: bytes) -> SealedBidFile:
+    """Seal a bid for the key's own entity (refusing another entity's USCC before sending)
+    with its bidder secret."""
     from contracts.bidder import seal_bid
     from shell.bidding import entity_check
 
@@ -302,13 +411,14 @@ def _seal(client: NodeClient, suite: Any, secret: bytes, tender_id: str, lot: in
     chain_id = client.status()["chain_id"]
     try:
         sealed = seal_bid(suite, chain_id, tender_id, lot, uscc, Path(bid_file).read_bytes(),
-                          price_fen)
+                          price_fen, bid_secret)
     except ValueError as exc:
         fail(f"cannot seal: {exc}")
     return SealedBidFile(
         chain_id=chain_id, tender_id=tender_id, lot=lot, uscc=uscc, guarantee=guarantee,
         file_hash=sealed.file_hash, sealed_summary=sealed.sealed_summary,
-        commitment=sealed.commitment, content_key=sealed.content_key, price_fen=price_fen)
+        commitment=sealed.commitment, slot=sealed.slot, content_key=sealed.content_key,
+        price_fen=price_fen, bid_secret=sealed.bid_secret)
 
 
 def _send_sealed(client: NodeClient, suite: Any, secret: bytes, call: str,
@@ -322,7 +432,7 @@ def _send_sealed(client: NodeClient, suite: Any, secret: bytes, call: str,
             fail(f"{taken} exists already; a sealed file is never overwritten")
     args = {"tender_id": record.tender_id, "lot": record.lot, "file_hash": record.file_hash,
             "sealed_summary": record.sealed_summary, "commitment": record.commitment,
-            "guarantee": record.guarantee}
+            "guarantee": record.guarantee, "bid_secret": record.bid_secret}
     signed = client.sign(suite, secret, call, args)
     record = replace(record, tx_id=signed.tx_id(suite).hex())
     doc = sealedfile.to_doc(record, phrase)
@@ -369,7 +479,15 @@ def _retire(record: SealedBidFile, pending: Path, code: str, message: str,
     moved = sealedfile.rewrite(pending, sealedfile.to_doc(refused),
                                sealedfile.retired_path(pending, "refused"))
     fail(f"bid refused: {code}: {message}; its sealed file was moved to {moved} "
-         "(not a live bid)")
+         f"(not a live bid){_HINTS.get(code, '')}")
+
+
+_HINTS = {
+    "E_BID_SECRET": ". The secret file is not the bidder secret the entity enrolled for this "
+                    "tender: enrol first (credchain bid enrol --key KEY --secret-file FILE), "
+                    "or seal with the file of the enrolment in force when the tender was "
+                    "announced",
+}
 
 
 def _say_live(live: SealedBidFile, out: Path) -> None:

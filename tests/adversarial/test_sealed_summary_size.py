@@ -28,7 +28,7 @@ def test_every_sealed_summary_has_the_same_length_whatever_the_price(suite: Suit
     lengths = set()
     for price in PRICES:
         for extra in ({}, {"note": "x" * 3000}):
-            bid = seal_bid(suite, "c", "T1", 1, uscc(5), b"file", price, extra)
+            bid = seal_bid(suite, "c", "T1", 1, uscc(5), b"file", price, bytes(32), extra)
             lengths.add(len(bid.sealed_summary))
             plain = sealing.open_sealed(suite, bid.content_key, bid.sealed_summary, aad)
             assert plain == bid.summary and encoding.decode(plain)["price_fen"] == price
@@ -40,9 +40,9 @@ def test_the_largest_summary_fits_and_one_byte_more_does_not() -> None:
     suite = ED25519_SHA256
     base = len(encoding.encode({"note": "", "price_fen": 1, "file_hash": bytes(32)}))
     room = sealing.MAX_SUMMARY_BYTES - base - 2  # the note's str16 header grows by 2
-    seal_bid(suite, "c", "T1", 1, uscc(5), b"f", 1, {"note": "x" * room})
+    seal_bid(suite, "c", "T1", 1, uscc(5), b"f", 1, bytes(32), {"note": "x" * room})
     with pytest.raises(ValueError, match="4094"):
-        seal_bid(suite, "c", "T1", 1, uscc(5), b"f", 1, {"note": "x" * (room + 1)})
+        seal_bid(suite, "c", "T1", 1, uscc(5), b"f", 1, bytes(32), {"note": "x" * (room + 1)})
 
 
 @pytest.mark.parametrize("plain", [

@@ -31,6 +31,7 @@ from contracts.scenario_kit import (
     SCENARIO_PARAMS,
     _Story,
     actor_secret,
+    bidder_secret,
     demo_uscc,
     scenario_roles,
     validator_beacon_hook,
@@ -197,7 +198,7 @@ def _open_tenders(client: ChainClient, story: _Story, uscc: dict[str, str],
             "valid_from_ms": issue - DAY_MS, "valid_to_ms": issue + 400 * DAY_MS,
             "file_hash": suite.hash(number.encode())})
         sealed = seal_bid(suite, chain, tender_id, 1, uscc[name], f"open bid {name}".encode(),
-                          90_000_000)
+                          90_000_000, bidder_secret(name))  # enrolled in the story
         story.send(name, "bid.submit", sealed.submit_args(number))
     # A guarantee no bid binds, for the tender without bids: its page must read like a bound
     # one's (the binding is sealed with the bids).
