@@ -44,7 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts.beacon import beacon_actions  # noqa: E402
-from contracts.bidder import enrol_args, seal_bid  # noqa: E402
+from contracts.bidder import agent_tx, enrol_args, seal_bid  # noqa: E402
 from contracts.genesis import genesis_state  # noqa: E402
 from contracts.periods import DAY_MS  # noqa: E402
 from contracts.registry import default_executor  # noqa: E402
@@ -183,7 +183,8 @@ class Bench:
                     bidder_secret(code),
                 )
                 self.slots.setdefault(lot, []).append(sealed.slot)
-                bids.append(self.tx(secret, "bid.submit", sealed.submit_args(f"G{i}-{lot}")))
+                bids.append(agent_tx(self.suite, CHAIN, secret, "bid.submit",
+                                     sealed.submit_args(f"G{i}-{lot}")))
                 reveals.append((secret, sealed.reveal_args()))
         return bids, [self.tx(s, "bid.reveal", a) for s, a in reveals]
 
@@ -299,7 +300,7 @@ class CommitteeBench(Bench):
         }
         self.run(
             [
-                self.tx(secret, "bid.submit", sb.submit_args())
+                agent_tx(self.suite, CHAIN, secret, "bid.submit", sb.submit_args())
                 for t in tenders
                 for _, secret, sb in sealed[t]
             ]

@@ -65,7 +65,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from contracts.bidder import SealedBid, enrol_args, seal_bid
+from contracts.bidder import SealedBid, agent_tx, enrol_args, seal_bid
 from contracts.periods import DAY_MS
 from contracts.uscc import check_char
 from ledger.crypto import Suite
@@ -239,6 +239,11 @@ class Workload:
         return sign_tx(self.suite, who.secret, TxBody(CHAIN_ID, who.pubkey, nonce, call,
                                                       dict(args)))
 
+    def _agent_sign(self, who: Actor, call: str, args: Mapping[str, Any]) -> SignedTx:
+        """A sealed bid call from a fresh one-time agent key ``who`` authorises, as a
+        bidder's tool sends it (``contracts.agents``)."""
+        return agent_tx(self.suite, CHAIN_ID, who.secret, call, args)
+
     def _role(self, role: str, i: int) -> Actor:
         members = self._roles[role]
         return members[i % len(members)]
@@ -331,7 +336,8 @@ class Workload:
                     self.guarantees_setup.append(number)
                     if group == "B":  # the opening tenders' bids are sealed in the setup
                         sealed = self._seal(tid, lot, code, i)
-                        bids.append(self._sign(who, "bid.submit", sealed.submit_args(number)))
+                        bids.append(self._agent_sign(who, "bid.submit",
+                                                     sealed.submit_args(number)))
         yield t_bids, guarantees
         yield t_bids + DAY_MS // 2, bids
 
@@ -392,7 +398,7 @@ class Workload:
         if call == "bid.submit":
             who, code = self.bidders[r], self._bidder_uscc("A", r)
             tid = self.bidding_tenders[r % len(self.bidding_tenders)]
-            txs = [self._sign(who, call, self._seal(tid, lot, code, r).submit_args(
+            txs = [self._agent_sign(who, call, self._seal(tid, lot, code, r).submit_args(
                 f"GA-{r}-{lot}")) for lot in range(1, k + 1)]
             return Run(call, who.pubkey, r % self.n_nodes, tuple(txs))
         if call == "bid.reveal":

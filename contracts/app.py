@@ -41,6 +41,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from contracts import keys
+from contracts.agents import authorised_agent
 from contracts.runtime import BlockContext, Executor
 from contracts.senders import sender_known
 from ledger import encoding
@@ -152,7 +153,7 @@ class ChainApp:
         chosen: list[SignedTx] = []
         for sender, queue in by_sender.items():
             if not sender_known(self.tree, sender, time_ms):
-                continue
+                queue = {n: tx for n, tx in queue.items() if self._authorised_agent(tx, time_ms)}
             raw = self.tree.get(keys.nonce(sender))
             nonce = 0 if raw is None else int(encoding.decode_trusted(raw))
             while nonce in queue and len(chosen) < MAX_BLOCK_TXS:
@@ -187,9 +188,11 @@ class ChainApp:
                         f"its sender's next is {expected[sender]} (used, or a gap)")
             expected[sender] += 1
         # The chain is permissioned: a key it does not know gets no nonce or receipt on it.
-        for sender in {tx.body.sender for tx in block.txs}:
-            if not sender_known(self.tree, sender, h.time_ms):
-                return f"sender {sender.hex()} is not known to the chain"
+        unknown = {s for s in {tx.body.sender for tx in block.txs}
+                   if not sender_known(self.tree, s, h.time_ms)}
+        for tx in block.txs:
+            if tx.body.sender in unknown and not self._authorised_agent(tx, h.time_ms):
+                return f"sender {tx.body.sender.hex()} is not known to the chain"
         for tx in block.txs:
             if not self.sigs.known(tx):
                 self.signature_checks += 1
@@ -223,6 +226,10 @@ class ChainApp:
         return done.receipts
 
     # ---- internals ----------------------------------------------------------------------
+
+    def _authorised_agent(self, tx: SignedTx, time_ms: int) -> bool:
+        """A key the chain does not know may send a sealed bid call an entity authorised."""
+        return authorised_agent(self.tree, self.suite, self.chain_id, tx, time_ms)
 
     def _cached(self, block: Block) -> Executed | None:
         """The cached execution of exactly ``block``. The block hash does not cover the

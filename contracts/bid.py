@@ -31,15 +31,16 @@ Where a bid lives, and what state shows before the deadline
 
 Submit, replace and withdraw carry the secret, so those transactions stay with the bidder
 and supervisors for good (``contracts.disclosure``); the opening record is the public
-account of them.
+account of them. They are sent by a one-time agent key that one of the entity's keys
+authorises (``contracts.agents``), so not even the entity's nonce record moves with a bid.
 
 Limits, honestly: a PROTOCOL §6 proof of *absence* shows the leaf it ends at, which may be
-another key's. Slots are out of a stranger's reach, but ``bidset/<tender>/<lot>`` (and the
-bidder key's ``nonce/``) live at paths anyone can compute: whoever grinds a public key whose
-path runs next to one (about 2^22-2^26 hashes) sees its value hash change, that is how many
-times the lot's live set changed (not who), and that an entity's key acted privately in a
-block. Closing that needs a change to how §6 proofs of absence show their neighbour; it is
-reported to the protocol's authors.
+another key's. Slots and agents' nonces are out of a stranger's reach, but
+``bidset/<tender>/<lot>`` lives at a path anyone can compute: whoever grinds a public key
+whose path runs next to it (about 2^22-2^26 hashes) sees its value hash change, that is how
+many times the lot's live set changed (not who); and whoever walks the whole tree that way
+sees new leaves appear. Closing that needs a change to how §6 proofs of absence show their
+neighbour; it is reported to the protocol's authors.
 
 After the deadline the platform opens: a lot with fewer than ``bid_min_count`` live bids
 fails (流标; its guarantees are released and its bids are never decrypted); otherwise the
@@ -53,10 +54,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts import args, guarantee, sealing
+from contracts import agents, args, guarantee, sealing
 from contracts.credit import bid_blockers, has_qualification
-from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, E_STATE, ContractError
-from contracts.identity import require_entity_sender
+from contracts.errors import (
+    E_BAD_ARGS,
+    E_EXISTS,
+    E_FORBIDDEN,
+    E_FROZEN,
+    E_NOT_FOUND,
+    E_STATE,
+    ContractError,
+)
+from contracts.governance import is_frozen, require_unfrozen_sender
+from contracts.identity import E_NOT_ATTESTED, entity_of_key, require_entity_sender
 from contracts.runtime import Call, Contract
 from contracts.tender import (
     bid_key,
@@ -175,9 +185,32 @@ def _toggle(call: Call, tender_id: str, lot: int, slot: str) -> None:
     call.state.put(key, _xor(current, bytes.fromhex(slot)))
 
 
-def _bidder(call: Call, tender: dict[str, Any]) -> str:
-    """The sender's entity, checked for every bidding rule of DOMAIN.md."""
-    uscc = require_entity_sender(call)
+def _agent_entity(call: Call, name: str) -> str:
+    """The entity whose bound key authorised the one-time agent key sending this sealed call
+    (``contracts.agents``): attested, key and entity not frozen, the signature good."""
+    key = agents.claimed_entity_key(call.args)
+    if key is None or key == call.sender:
+        raise ContractError(E_FORBIDDEN, "a sealed bid call comes from a one-time agent key "
+                                         "that the entity's key authorises (bidder_key, "
+                                         "bidder_signature), not from the entity's own key: "
+                                         "its nonce would show the bid")
+    require_unfrozen_sender(call.state, key)
+    uscc = entity_of_key(call.state, key, call.now_ms)
+    if uscc is None:
+        raise ContractError(E_NOT_ATTESTED, "bidder_key is not a key of an attested entity")
+    if is_frozen(call.state, uscc):
+        raise ContractError(E_FROZEN, f"entity {uscc} is frozen")
+    found = agents.authorising_entity(call.state, call.block.suite, call.block.chain_id, name,
+                                      call.sender, call.args, call.now_ms)
+    if found != uscc:
+        raise ContractError(E_FORBIDDEN, "bidder_signature does not let this agent key send "
+                                         f"{name} on this tender lot")
+    return uscc
+
+
+def _bidder(call: Call, tender: dict[str, Any], name: str) -> str:
+    """The bidding entity, checked for every bidding rule of DOMAIN.md."""
+    uscc = _agent_entity(call, name)
     if bidder_conflict(tender, uscc):
         raise ContractError(
             E_CONFLICT, f"{uscc} may not bid on this tender (operator, related or tenderer side)"
@@ -213,14 +246,15 @@ def _sealed_fields(call: Call, tender: dict[str, Any], lot: int, uscc: str) -> d
     }
 
 
-def _start(call: Call, eligible: bool = True) -> tuple[dict[str, Any], int, str, str]:
-    """Tender, lot, bidder and slot of a bid call; ``eligible`` checks every bidding rule
-    (a withdrawal needs only the entity: a bidder debarred since may still take its bid back)."""
+def _start(call: Call, name: str, eligible: bool = True) -> tuple[dict[str, Any], int, str, str]:
+    """Tender, lot, bidder and slot of a sealed bid call ``name``; ``eligible`` checks every
+    bidding rule (a withdrawal needs only the entity: a bidder debarred since may still take
+    its bid back)."""
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "bid")
     lot = args.integer(call.args, "lot", 1, 0xFFFF)
     lot_of(tender, lot)
-    uscc = _bidder(call, tender) if eligible else require_entity_sender(call)
+    uscc = _bidder(call, tender, name) if eligible else _agent_entity(call, name)
     return tender, lot, uscc, slot_of(call, tender, lot, uscc)
 
 
@@ -237,7 +271,8 @@ def submit(call: Call) -> None:
     region (``E_DEBARRED``), and hold every required qualification (``E_UNQUALIFIED``); the
     guarantee must meet every rule of ``contracts.guarantee`` (``E_GUARANTEE_*``).
 
-    Who: a key bound to the bidding entity (attestation in force; key and entity not frozen).
+    Who: a one-time agent key, authorised by a key bound to the bidding entity (attestation
+    in force; key and entity not frozen): ``contracts.agents``.
 
     Args:
         tender_id: the tender.
@@ -251,10 +286,13 @@ def submit(call: Call) -> None:
             allowed only when the lot requires none: ``E_GUARANTEE_MISSING``).
         bid_secret: the entity's bidder secret (``bid.enrol``; ``E_BID_SECRET`` when it is
             not the enrolled one): it keys the bid's slot.
+        bidder_key (bytes): the entity's bound key authorising the agent sending this call.
+        bidder_signature (bytes): its signature over the agent, call, tender and lot
+            (``contracts.agents.authorisation``).
 
     ``contracts.bidder.seal_bid`` computes these arguments; the receipt is the bidder's proof.
     """
-    tender, lot, uscc, slot = _start(call)
+    tender, lot, uscc, slot = _start(call, "bid.submit")
     key = bid_key(tender["tender_id"], lot, slot)
     old = call.state.get(key)
     if old is not None and old["status"] == LIVE:
@@ -275,7 +313,8 @@ def replace(call: Call) -> None:
     ``bid_versions_max`` versions); the guarantee may change. The bidding rules of
     ``bid.submit`` apply again.
 
-    Who: a key bound to the bidding entity (attestation in force; key and entity not frozen).
+    Who: a one-time agent key, authorised by a key bound to the bidding entity (attestation
+    in force; key and entity not frozen): ``contracts.agents``.
 
     Args:
         tender_id: the tender.
@@ -286,8 +325,10 @@ def replace(call: Call) -> None:
         guarantee (optional): the guarantee number now bound (a different one unbinds the
             old).
         bid_secret: the entity's bidder secret.
+        bidder_key (bytes): the entity's bound key authorising the agent.
+        bidder_signature (bytes): its authorisation (``contracts.agents``).
     """
-    tender, lot, uscc, slot = _start(call)
+    tender, lot, uscc, slot = _start(call, "bid.replace")
     key = bid_key(tender["tender_id"], lot, slot)
     old = call.state.get(key)
     if old is None or old["status"] != LIVE:
@@ -310,14 +351,17 @@ def withdraw(call: Call) -> None:
     guarantee is unbound. Only the entity is checked (a bidder debarred since may still take
     its bid back).
 
-    Who: a key bound to the bidding entity (attestation in force; key and entity not frozen).
+    Who: a one-time agent key, authorised by a key bound to the bidding entity (attestation
+    in force; key and entity not frozen): ``contracts.agents``.
 
     Args:
         tender_id: the tender.
         lot: the lot number.
         bid_secret: the entity's bidder secret.
+        bidder_key (bytes): the entity's bound key authorising the agent.
+        bidder_signature (bytes): its authorisation (``contracts.agents``).
     """
-    tender, lot, uscc, slot = _start(call, eligible=False)
+    tender, lot, uscc, slot = _start(call, "bid.withdraw", eligible=False)
     key = bid_key(tender["tender_id"], lot, slot)
     old = call.state.get(key)
     if old is None or old["status"] != LIVE:

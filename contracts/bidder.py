@@ -7,7 +7,8 @@ whatever the price) and encrypts it under the suite's AEAD with the commitment h
 associated data, hashes the (already encrypted) bid file, and builds the commitment. The
 bidder keeps the returned ``SealedBid`` (above all ``content_key``) until the opening, then
 sends ``reveal_args`` in the decryption window. An entity enrols once (``enrol_args`` of a
-``new_bid_secret``) and seals every bid with that secret.
+``new_bid_secret``) and seals every bid with that secret; ``agent_tx`` sends a sealed call
+from a one-time agent key, as ``contracts.agents`` requires.
 
 Randomness lives here, never in contract code: this module runs in the bidder's tool.
 """
@@ -20,9 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import sealing
+from contracts.agents import authorisation
 from contracts.bid import is_live
 from ledger import encoding
 from ledger.crypto import Suite
+from ledger.tx import SignedTx, TxBody, sign_tx
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,18 @@ class SealedBid:
         """Arguments of ``bid.reveal`` (send only inside the decryption window; no secret:
         the contract finds the bid among those named at opening)."""
         return {"tender_id": self.tender_id, "lot": self.lot, "content_key": self.content_key}
+
+
+def agent_tx(suite: Suite, chain_id: str, entity_secret: bytes, call: str,
+             args: Mapping[str, Any], agent_secret: bytes | None = None) -> SignedTx:
+    """A sealed bid call (``contracts.agents.AGENT_CALLS``) as the bidder sends it: from a
+    fresh one-time agent key (nonce 0), which the entity's key ``entity_secret`` authorises
+    for this call, tender and lot. ``agent_secret`` fixes the agent (tests, replays)."""
+    agent = agent_secret if agent_secret is not None else suite.generate_secret()
+    agent_key = suite.public_key(agent)
+    signed_args = {**dict(args), **authorisation(suite, chain_id, entity_secret,
+                                                 args["tender_id"], args["lot"], call, agent_key)}
+    return sign_tx(suite, agent, TxBody(chain_id, agent_key, 0, call, signed_args))
 
 
 def new_bid_secret() -> bytes:

@@ -32,8 +32,10 @@ time as "now":
   deadline it is shown only to that enterprise (its principal), not even to the tenderer it
   names as beneficiary. A withheld transaction is still
   listed by id and located (height, index): ids are hashes and say nothing. Whose act it was
-  is judged in ``sender_states``, the states around the transaction's own block (the key may
-  have been unbound or rotated since), then in ``state``; the deadline in ``state`` (a
+  (the sender's entity, or for a one-time agent's sealed bid call the entity whose key
+  authorised it, ``contracts.agents``) is judged in ``sender_states``, the states around
+  the transaction's own block (the key may have been unbound or rotated since), then in
+  ``state``; the deadline in ``state`` (a
   deadline only moves later).
 - ``full_blocks(reader)`` — may blocks be served with their transactions and receipts?
   Supervisors only; everyone else gets every block in the same shape (header, QC, the
@@ -56,6 +58,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import keys
+from contracts.agents import AGENT_CALLS, claimed_entity_key
 from contracts.governance import ROLES
 from contracts.identity import entity_of_key, key_binding_key
 from contracts.state import Overlay, StateReader
@@ -160,6 +163,11 @@ def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int,
     if reader.supervisor or tx.body.sender == reader.pubkey:
         return True
     owner = _owner((*sender_states, state), tx.body.sender)
+    agent_for = claimed_entity_key(tx.body.args) if tx.body.call in AGENT_CALLS else None
+    if owner is None and agent_for is not None:
+        # a one-time agent's call: its entity is the one whose key authorised it (a block
+        # holds no agent call whose authorisation did not verify: contracts.agents)
+        owner = _owner((*sender_states, state), agent_for)
     if owner is not None and reader.uscc == owner:
         return True
     call, args = tx.body.call, tx.body.args

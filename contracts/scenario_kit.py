@@ -24,7 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from contracts.agents import AGENT_CALLS
 from contracts.beacon import beacon_actions
+from contracts.bidder import agent_tx
 from contracts.genesis import genesis_state
 from contracts.registry import default_executor
 from contracts.runtime import BlockContext
@@ -143,9 +145,13 @@ class _Story:
         self, who: str, call: str, args: dict[str, Any], expect: str | tuple[str, ...] = OK
     ) -> Receipt:
         actor = self.actor(who)
-        body = TxBody(self.client.chain_id, actor.pubkey, actor.nonce, call, args)
-        actor.nonce += 1
-        receipt = self.client.submit(sign_tx(self.suite, actor.secret, body))
+        if call in AGENT_CALLS:  # a sealed bid call: from a one-time agent the actor authorises
+            tx = agent_tx(self.suite, self.client.chain_id, actor.secret, call, args)
+        else:
+            body = TxBody(self.client.chain_id, actor.pubkey, actor.nonce, call, args)
+            actor.nonce += 1
+            tx = sign_tx(self.suite, actor.secret, body)
+        receipt = self.client.submit(tx)
         wanted = (expect,) if isinstance(expect, str) else expect
         if receipt.code not in wanted:
             raise ScenarioError(

@@ -39,6 +39,8 @@ BEACON_VALUE = 0x64  # a validator's value, HMAC of its secret key over the requ
 DRAW_STREAM = 0x65  # the k-th number drawn from a seed (committee draws, random selections)
 # A bidder's enrolment: the commitment to its bidder secret (contracts/sealing.py).
 BID_SECRET = 0x66
+# An entity's key lets a one-time agent key send one sealed bid call (contracts/agents.py).
+BID_AGENT = 0x67
 # A validator's new key signs its rotation into the set (contracts/membership.py).
 VALIDATOR_ROTATION = 0x6E
 # A new key co-signs its own binding when an entity rotates a key (contracts/identity.py).

@@ -7,8 +7,10 @@
    sender's and the pool's bounds) — cheap refusals before any signature work, except the
    ones that tell where the sender's nonce stands (``SENDER_STATE_REASONS``), which a client
    is told only once its signature has verified;
-3. requires a sender the chain knows (``contracts.senders.sender_known`` on the head state):
-   the chain is permissioned, so a stranger's transaction never reaches a pool or a block;
+3. requires a sender the chain knows (``contracts.senders.sender_known`` on the head state),
+   or a one-time agent key one of an entity's keys authorised to send a sealed bid call
+   (``contracts.agents.authorised_agent``): the chain is permissioned, so a stranger's
+   transaction never reaches a pool or a block;
 4. verifies the signatures not already known (``VerifiedSignatures``) on the worker threads,
    each at most once per node even when a client and a peer's gossip bring it at the same
    moment (a verification in flight is shared);
@@ -42,6 +44,7 @@ from consensus.pool import (
     R_STALE_NONCE,
     verify_batch,
 )
+from contracts.agents import authorised_agent
 from contracts.senders import sender_known
 from ledger.block import Block
 from ledger.errors import InvalidInput
@@ -120,7 +123,9 @@ class Admission:
                 reason = None  # told only to the key's holder: once its signature verifies
             if reason is None and tx_id in seen:
                 reason = R_DUPLICATE
-            if reason is None and not known(tx.body.sender):
+            if reason is None and not known(tx.body.sender) and not authorised_agent(
+                    self.chain.head_state(), self.chain.suite, self.chain.chain_id, tx,
+                    self.chain.store.head_header().time_ms):
                 reason = R_UNKNOWN_SENDER
             if reason is not None:
                 results[i] = self._refused(tx_id.hex(), reason)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import keys
+from contracts.agents import AGENT_CALLS
+from contracts.bidder import agent_tx
 from contracts.genesis import genesis_state
 from contracts.periods import DAY_MS, ms_of_beijing
 from contracts.registry import default_executor
@@ -101,6 +103,7 @@ class Harness:
         self.time_ms = genesis_ms
         self.receipts: list[Receipt] = []
         self._pending_nonce: dict[bytes, int] = {}
+        self._agents = 0  # one-time agent keys made so far (``tx``)
 
     # --- accounts and direct set-up ---
 
@@ -122,15 +125,26 @@ class Harness:
     # --- transactions and blocks ---
 
     def nonce_of(self, acct: Account) -> int:
-        raw = self.state.get(keys.nonce(acct.pubkey))
+        return self.nonce_of_key(acct.pubkey)
+
+    def nonce_of_key(self, pubkey: bytes) -> int:
+        raw = self.state.get(keys.nonce(pubkey))
         value = encoding.decode(raw) if raw is not None else 0
         assert isinstance(value, int)
         return value
 
     def tx(
-        self, acct: Account, call: str, args: Mapping[str, Any], nonce: int | None = None
+        self, acct: Account, call: str, args: Mapping[str, Any], nonce: int | None = None,
+        direct: bool = False,
     ) -> SignedTx:
-        """A signed transaction; nonces count on from the state and earlier unrun ``tx``s."""
+        """A signed transaction; nonces count on from the state and earlier unrun ``tx``s.
+        A sealed bid call (``contracts.agents.AGENT_CALLS``) goes, as the bidder's tool sends
+        it, from a fresh one-time agent key ``acct`` authorises, unless ``direct`` or the
+        arguments already carry an authorisation."""
+        if call in AGENT_CALLS and not direct and "bidder_key" not in args:
+            self._agents += 1
+            agent = _secret_for(self.suite, f"agent/{self._agents}")
+            return agent_tx(self.suite, self.chain_id, acct.secret, call, args, agent)
         if nonce is None:
             nonce = self._pending_nonce.get(acct.pubkey, self.nonce_of(acct))
             self._pending_nonce[acct.pubkey] = nonce + 1
@@ -175,15 +189,17 @@ class Harness:
     ) -> Receipt:
         """Assert the call is refused with ``code`` and changes nothing but the nonce."""
         before = dict(self.state.values)
-        nonce_before = self.nonce_of(acct)
-        receipt = self.call(acct, call, args, at_ms)
+        tx = self.tx(acct, call, args)
+        nonce_key = keys.nonce(tx.body.sender)  # the account's, or its one-time agent's
+        nonce_before = self.nonce_of_key(tx.body.sender)
+        receipt = self.run_block([tx], at_ms)[0]
         assert receipt.code == code, (
             f"{call}: expected {code}, got {receipt.code} {receipt.message}"
         )
-        assert self.nonce_of(acct) == nonce_before + 1
+        assert self.nonce_of_key(tx.body.sender) == nonce_before + 1
         after = dict(self.state.values)
-        after.pop(keys.nonce(acct.pubkey))
-        before.pop(keys.nonce(acct.pubkey), None)
+        after.pop(nonce_key)
+        before.pop(nonce_key, None)
         assert after == before, f"{call} refused but changed {sorted(_diff(before, after))}"
         return receipt
 

@@ -126,13 +126,18 @@ def test_a_sender_the_chain_does_not_know_never_gets_into_a_block() -> None:
     follower, app = _node(ED25519_SHA256)
     known = _add_validator(leader, 0, "node4")
     stranger = leader.tx("mallory", 0, "gov.vote", {"id": 1, "approve": True})
-    block = _propose(leader, leader_app, [stranger, known])
+    # a would-be one-time bid agent whose authorisation names no entity's key: a stranger too
+    agent = leader.tx("agent", 0, "bid.submit", {"tender_id": "T", "lot": 1,
+                                                 "bidder_key": bytes(32),
+                                                 "bidder_signature": bytes(64)})
+    block = _propose(leader, leader_app, [stranger, agent, known])
     assert block.txs == (known,)
     # a block built with the stranger's transaction anyway (its roots computed honestly
     # by an app that skips the rule) is refused by every honest validator
-    forced = Block(block.header, (stranger, known))
-    reason = app.validate(follower.store.head_header(), forced)
-    assert reason is not None and "not known to the chain" in reason
+    for sneaked in (stranger, agent):
+        forced = Block(block.header, (sneaked, known))
+        reason = app.validate(follower.store.head_header(), forced)
+        assert reason is not None and "not known to the chain" in reason
 
 
 def test_a_block_whose_nonces_are_not_each_senders_next_is_refused() -> None:

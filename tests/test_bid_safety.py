@@ -306,17 +306,19 @@ def test_tx_send_fails_on_a_failed_receipt_and_shows_events(bidding: Bidding) ->
     b = bidding
     secret = json.loads(b.secret_file("a").read_text())["bid_secret"]
     args = json.dumps({"tender_id": b.tender, "lot": 1, "bid_secret": {"$bin": secret}})
+    # a sealed bid call from the entity's own key is refused: its nonce would show the bid
     got = b.cli("tx", "send", *b.key("a"), "--call", "bid.withdraw", "--args", args)
     assert got.exit_code == 1, got.output
-    assert "receipt E_NOT_FOUND" in got.output and "transaction failed: E_NOT_FOUND" in got.output
+    assert "receipt E_FORBIDDEN" in got.output and "transaction failed: E_FORBIDDEN" in got.output
+    assert "one-time agent key" in got.output.replace("\n", " ")
     assert "+08:00" in got.output
-    assert b.seal("a", b.tmp / "a.json").exit_code == 0
-    got = b.cli("tx", "send", *b.key("a"), "--call", "bid.withdraw", "--args", args, "--json")
+    fresh = json.dumps({"commitment": {"$bin": "07" * 32}})  # a second secret (a lost one)
+    got = b.cli("tx", "send", *b.key("a"), "--call", "bid.enrol", "--args", fresh, "--json")
     assert got.exit_code == 0, got.output
     shown = json.loads(got.output)
     assert shown["receipt"]["code"] == "OK" and shown["time"].endswith("+08:00")
     assert isinstance(shown["time_ms"], int)
-    assert [e["type"] for e in shown["receipt"]["events"]] == ["bid.withdrawn"]
+    assert [e["type"] for e in shown["receipt"]["events"]] == ["bid.enrolled"]
 
 
 def test_export_and_history_over_a_nodes_api_need_a_supervisor(bidding: Bidding) -> None:
@@ -411,3 +413,28 @@ def test_enrolment_keeps_the_secret_safe_and_a_seal_needs_it(bidding: Bidding) -
     path.chmod(0o600)
     got = b.seal("a", tmp / "a.json", secret=path)
     assert got.exit_code == 0, got.output
+
+
+def test_a_lost_sealed_file_does_not_stop_a_withdrawal(bidding: Bidding) -> None:
+    """Before the deadline the bidder-secret file, the tender and the lot are enough to
+    withdraw; the withdrawal goes from a one-time agent key, so the entity's own nonce does
+    not move (nothing a stranger could watch ties it to the bid)."""
+    b = bidding
+    sealed = b.tmp / "a.json"
+    assert b.seal("a", sealed).exit_code == 0, "sealed"
+    both = b.cli("bid", "withdraw", *b.key("a"), "--sealed", str(sealed), "--secret-file",
+                 str(b.secret_file("a")))
+    assert both.exit_code != 0 and "--sealed FILE, or by --secret-file" in both.output
+    no_tender = b.cli("bid", "withdraw", *b.key("a"), "--secret-file", str(b.secret_file("a")))
+    assert no_tender.exit_code != 0 and "needs --tender" in no_tender.output
+    sealed.unlink()  # lost
+    reader = NodeClient(b.url).as_key(SUITE, actor_secret(SUITE, "a"))
+    nonce_before = reader.nonce(SUITE.public_key(actor_secret(SUITE, "a")))
+    got = b.cli("bid", "withdraw", *b.key("a"), "--secret-file", str(b.secret_file("a")),
+                "--tender", b.tender, "--lot", "1")
+    assert got.exit_code == 0, got.output
+    assert f"bid on tender {b.tender} lot 1 withdrawn in block" in got.output
+    again = b.cli("bid", "withdraw", *b.key("a"), "--secret-file", str(b.secret_file("a")),
+                  "--tender", b.tender)
+    assert again.exit_code != 0 and "E_NOT_FOUND" in again.output
+    assert reader.nonce(SUITE.public_key(actor_secret(SUITE, "a"))) == nonce_before

@@ -82,9 +82,12 @@ def test_a_sealed_bid_is_accepted_and_state_holds_no_count_or_list() -> None:
     assert t.tender() == tender_before  # the tender record does not learn of the bid
     bid_keys = {k for k in changed if k.startswith("bid/T1/1/")}
     assert len(bid_keys) == 1
-    # No key derived from public data (the guarantee's number, the entity) changes, beyond
-    # the lot's live-set digest and the sender's nonce: the binding waits for the opening.
-    assert changed - bid_keys == {"bidset/T1/1", f"nonce/{b.pubkey.hex()}"}
+    # No key derived from public data (the guarantee's number, the entity, its keys) changes,
+    # beyond the lot's live-set digest: the binding waits for the opening, and the bid came
+    # from a one-time agent key (its nonce a new leaf), not the entity's own
+    nonces = {k for k in changed if k.startswith("nonce/")}
+    assert changed - bid_keys - nonces == {"bidset/T1/1"}
+    assert len(nonces) == 1 and nonces != {f"nonce/{b.pubkey.hex()}"}
     slot = next(iter(bid_keys)).rsplit("/", 1)[1]
     assert t.h.get("bidset/T1/1") == bytes.fromhex(slot)  # an XOR, not a count
     suite, chain = t.h.suite, t.h.chain_id
@@ -384,3 +387,40 @@ def test_bid_calls_need_the_enrolled_secret_and_a_lost_secret_serves_later_tende
     later = seal_bid(t.h.suite, t.h.chain_id, "T2", 1, uscc(77), b"x", 90, lost)
     t.h.expect_ok(outsider, "bid.submit", later.submit_args("G-late-2"))
     assert t.h.get(f"bid/T2/1/{later.slot.hex()}")["uscc"] == uscc(77)
+
+
+def test_sealed_calls_come_from_one_time_agents_the_entity_authorises() -> None:
+    from contracts.agents import authorisation
+
+    t = Trading()
+    t.announce()
+    b, c = t.entity("b"), t.entity("c")
+    t.issue("G1", "b")
+    args = t.bid_args(b, 100, "G1")
+    # from the entity's own key: refused (its nonce would move in the bid's block)
+    own = authorisation(t.h.suite, t.h.chain_id, b.secret, "T1", 1, "bid.submit", b.pubkey)
+    for direct in (args, {**args, **own}):
+        receipt = t.h.run_block([t.h.tx(b, "bid.submit", direct, direct=True)])[0]
+        assert receipt.code == "E_FORBIDDEN" and "one-time agent" in receipt.message
+    agent = t.h.account("agent-x")
+    for wrong in (
+        authorisation(t.h.suite, t.h.chain_id, b.secret, "T1", 1, "bid.withdraw", agent.pubkey),
+        authorisation(t.h.suite, t.h.chain_id, b.secret, "T1", 2, "bid.submit", agent.pubkey),
+        authorisation(t.h.suite, "other-chain", b.secret, "T1", 1, "bid.submit", agent.pubkey),
+        authorisation(t.h.suite, t.h.chain_id, b.secret, "T1", 1, "bid.submit", c.pubkey),
+        {**authorisation(t.h.suite, t.h.chain_id, c.secret, "T1", 1, "bid.submit",
+                         agent.pubkey), "bidder_key": b.pubkey},  # c's signature, b's key
+    ):
+        t.h.expect_refused(agent, "bid.submit", {**args, **wrong}, "E_FORBIDDEN")
+    # c authorises an agent to submit b's sealed bid: the commitment binds b, c's secret not
+    c_args = {**args, **authorisation(t.h.suite, t.h.chain_id, c.secret, "T1", 1, "bid.submit",
+                                      agent.pubkey)}
+    t.h.expect_refused(agent, "bid.submit", c_args, E_BID_SECRET)
+    right = authorisation(t.h.suite, t.h.chain_id, b.secret, "T1", 1, "bid.submit",
+                          agent.pubkey)
+    t.h.expect_ok(agent, "bid.submit", {**args, **right})
+    assert t.h.nonce_of(b) == 3  # its enrolment and the two direct tries: not the bid
+    # a frozen entity's key authorises nothing
+    t.issue("G2", "c")
+    t.h.put(f"frozen/{t.uscc_of['c']}", {"reason": "test", "height": 0})
+    t.h.expect_refused(c, "bid.submit", t.bid_args(c, 100, "G2"), E_FROZEN)

@@ -52,10 +52,11 @@ class TradingMachine(RuleBasedStateMachine):
         before = dict(h.state.values)
         tender_before = h.get("tender/T1")
         at_ms = max(self.next_ms, h.time_ms + 1)
-        receipt = h.run_block([h.tx(acct, call, args)], at_ms=at_ms)[0]
+        tx = h.tx(acct, call, args)
+        receipt = h.run_block([tx], at_ms=at_ms)[0]
         self.next_ms = h.time_ms + 1000
         after = dict(h.state.values)
-        nonce_key = keys.nonce(acct.pubkey)
+        nonce_key = keys.nonce(tx.body.sender)  # the account's, or its one-time agent's
         if receipt.code != OK:
             before.pop(nonce_key, None)
             after.pop(nonce_key, None)

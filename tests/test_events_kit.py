@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from contracts.bidder import SealedBid, enrol_args, seal_bid
+from contracts.bidder import SealedBid, agent_tx, enrol_args, seal_bid
 from contracts.disclosure import PUBLIC, tx_disclosed
 from contracts.periods import DAY_MS, ms_of_beijing
 from contracts.scenario import actor_secret, bidder_secret, demo_uscc, scenario_roles
@@ -162,7 +162,9 @@ class Story:
                           content_key=bytes([ENTITY_SERIAL[name]]) * spec.key_len,
                           nonce=bytes([ENTITY_SERIAL[name]]) * spec.nonce_len)
         self.sealed[(tender_id, name)] = sealed
-        return self.tx(name, "bid.submit", sealed.submit_args())
+        agent = actor_secret(SUITE, f"agent/{tender_id}/{name}")  # twins: the same agent
+        return agent_tx(SUITE, self.chain_id, actor_secret(SUITE, name), "bid.submit",
+                        sealed.submit_args(), agent)
 
     def object_(self, name: str, tender_id: str) -> SignedTx:
         """An objection to the documents: an enterprise's own act."""

@@ -30,8 +30,8 @@ def _twin(with_bids: bool) -> tuple[SynthChain, int]:
     # the bids, and an objection: every act of an enterprise's key is private today
     bids = [story.bid(n, "P-1") for n in BIDDERS[:2]] + [story.object_("c", "P-1")] + [
         story.bid(n, "P-1") for n in BIDDERS[2:]] if with_bids else []
-    # a block orders transactions by sender in order of first appearance: attestor, the
-    # bidders, platform, the last bidder
+    # a block orders transactions by sender in order of first appearance: attestor, two
+    # bidders' agents, an objector, platform, the last bidder's agent
     block3_ms = sc.time_ms() + 1_000  # a tender's issue start is not before its block
     public = [story.attest("tenderer", t),
               story.announce("Q-1", block3_ms, block3_ms + 21 * DAY_MS)]
@@ -55,8 +55,8 @@ def test_twin_chains_that_differ_only_in_bids_give_identical_public_streams() ->
     block3 = with_bids.store.block(3)
     assert block3 is not None
     assert [tx.body.call for tx in block3.txs] == [
-        "identity.attest", "bid.submit", "bid.submit", "tender.object", "bid.submit",
-        "tender.announce"]  # by sender, in order of first appearance
+        "identity.attest", "bid.submit", "bid.submit", "tender.object", "tender.announce",
+        "bid.submit"]  # by sender, in order of first appearance (each bid: its own agent)
     assert all(r.code == "OK" for r in with_bids.store.receipts(3) or [])
     for flt in ({}, {"entity": [Story().uscc("a")]}, {"tender": ["P-1"]}, {"type": ["bid.*"]},
                 {"type": ["tender.*"]}):

@@ -261,12 +261,13 @@ def test_no_state_key_a_stranger_can_derive_moves_with_a_bid_but_the_lots_digest
     """At the source, not only at the API: PROTOCOL §6 proofs of absence show a neighbouring
     leaf's path and value hash, so whoever can compute a key's path can watch its value. Of
     every bid-related key a stranger can derive from public data (for each enterprise: the
-    slot public data would give, its guarantee's record and binding, its enrolment and
-    nonce; the tender, its opening slots and the lot's digest), only the lot's live-set
-    digest differs between the twin with bids and the twin without: how many times the set
-    changed, not who (reported: the §6 neighbour). Before bidder secrets and the binding at
-    opening, each bidder's slot and binding showed here."""
-    with_bids, without = story(bids=True), story(bids=False)
+    slot public data would give, its guarantee's record and binding, its enrolment and its
+    key's nonce; the tender, its opening slots and the lot's digest), only the lot's
+    live-set digest differs between the twin with bids and the twin where the enterprises did
+    nothing: how many times the set changed, not who (reported: the §6 neighbour). Before
+    bidder secrets, bindings at opening and one-time agent keys, each bidder's slot, binding
+    and nonce showed here."""
+    with_bids, without = story(bids=True), story(bids=False, idle=True)
     derivable = ["tender/T1", "tender/T1/slots/1", "bidset/T1/1"]
     for name in BIDDERS:
         uscc, pub = with_bids.uscc_of[name], with_bids.h.account(name).pubkey

@@ -234,31 +234,54 @@ def bid_replace(url: str, key_file: str, passphrase_env: str | None,
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True))
 @key_options
 @sealed_passphrase_options
-@click.option("--sealed", "sealed_path", required=True,
-              type=click.Path(dir_okay=False, exists=True))
+@click.option("--sealed", "sealed_path", type=click.Path(dir_okay=False, exists=True),
+              help="the live bid's sealed file (or, if it is lost: --secret-file, --tender, "
+                   "--lot)")
+@click.option("--secret-file", type=click.Path(dir_okay=False, exists=True),
+              help="the bidder-secret file, to withdraw without the sealed file")
+@click.option("--tender", "tender_id", help="with --secret-file: the tender")
+@click.option("--lot", default=1, show_default=True, type=click.IntRange(1, 0xFFFF),
+              help="with --secret-file: the lot")
 def bid_withdraw(url: str, key_file: str, passphrase_env: str | None,
                  passphrase_file: str | None, sealed_passphrase_env: str | None,
-                 sealed_passphrase_file: str | None, sealed_path: str) -> None:
+                 sealed_passphrase_file: str | None, sealed_path: str | None,
+                 secret_file: str | None, tender_id: str | None, lot: int) -> None:
     """Withdraw a live bid before the deadline: it leaves the bid set and no longer holds its
-    guarantee; the entity may seal a new bid on the lot before the deadline."""
+    guarantee; the entity may seal a new bid on the lot before the deadline. A lost sealed
+    file is no obstacle: name the bidder-secret file, the tender and the lot instead."""
+    from contracts.bidder import agent_tx
     from ledger.verdict import beijing_time
-    from shell import sealedfile
+    from shell import biddersecret, sealedfile
 
-    record = sealedfile.load(sealed_path, _opener(sealed_passphrase_env, sealed_passphrase_file))
-    if record.status not in ("live", "pending"):
-        fail(f"{sealed_path} is a {record.status} bid, not a live one")
+    if (sealed_path is None) == (secret_file is None):
+        fail("name the bid by --sealed FILE, or by --secret-file FILE --tender T [--lot N]")
+    record = None
+    if sealed_path is not None:
+        record = sealedfile.load(sealed_path,
+                                 _opener(sealed_passphrase_env, sealed_passphrase_file))
+        if record.status not in ("live", "pending"):
+            fail(f"{sealed_path} is a {record.status} bid, not a live one")
+        tender_id, lot, bid_secret = record.tender_id, record.lot, record.bid_secret
+    else:
+        if not tender_id:
+            fail("--secret-file needs --tender (and --lot, if not lot 1)")
+        bid_secret = biddersecret.load(str(secret_file)).bid_secret
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     client = NodeClient(url).as_key(suite, secret)
-    args = {"tender_id": record.tender_id, "lot": record.lot, "bid_secret": record.bid_secret}
-    done = client.send(client.sign(suite, secret, "bid.withdraw", args))
+    args = {"tender_id": tender_id, "lot": lot, "bid_secret": bid_secret}
+    done = client.send(agent_tx(suite, client.chain_id(), secret, "bid.withdraw", args))
     if done.receipt.code != "OK":
         fail(f"withdrawal refused: {done.receipt.code}: {done.receipt.message}")
     time_ms = client.header(done.height).time_ms
+    if record is None:
+        click.echo(f"bid on tender {tender_id} lot {lot} withdrawn in block {done.height} at "
+                   f"{beijing_time(time_ms)}")
+        return
     old = record.with_status("withdrawn", superseded={
         "withdrawn_tx_id": done.tx_id, "height": done.height, "time_ms": time_ms,
         "time": beijing_time(time_ms)})
-    moved = sealedfile.rewrite(Path(sealed_path), sealedfile.to_doc(old),
-                               sealedfile.retired_path(Path(sealed_path), "withdrawn"))
+    moved = sealedfile.rewrite(Path(str(sealed_path)), sealedfile.to_doc(old),
+                               sealedfile.retired_path(Path(str(sealed_path)), "withdrawn"))
     guarantee = (f"guarantee {record.guarantee} no longer held" if record.guarantee
                  else "no guarantee")
     click.echo(f"bid on tender {record.tender_id} lot {record.lot} withdrawn in block "
@@ -424,6 +447,7 @@ def _seal(client: NodeClient, suite: Any, secret: bytes, tender_id: str, lot: in
 def _send_sealed(client: NodeClient, suite: Any, secret: bytes, call: str,
                  record: SealedBidFile, out: Path, phrase: bytes | None) -> SealedBidFile:
     """Write the sealed file as ``OUT.pending``, send, and make it live or retire it."""
+    from contracts.bidder import agent_tx
     from shell import sealedfile
 
     pending = sealedfile.pending_path(out)
@@ -433,7 +457,7 @@ def _send_sealed(client: NodeClient, suite: Any, secret: bytes, call: str,
     args = {"tender_id": record.tender_id, "lot": record.lot, "file_hash": record.file_hash,
             "sealed_summary": record.sealed_summary, "commitment": record.commitment,
             "guarantee": record.guarantee, "bid_secret": record.bid_secret}
-    signed = client.sign(suite, secret, call, args)
+    signed = agent_tx(suite, client.chain_id(), secret, call, args)  # a one-time agent sends it
     record = replace(record, tx_id=signed.tx_id(suite).hex())
     doc = sealedfile.to_doc(record, phrase)
     record = replace(record, protected=doc.get("protected"))

@@ -1,0 +1,113 @@
+"""One-time agent keys: a bidder's sealed calls are sent by a key nobody can tie to it.
+
+Every transaction moves its sender's nonce record (``nonce/<key>``), and a PROTOCOL §6 proof
+of absence shows a neighbouring leaf's value hash: had an enterprise sent its bid from its
+own key, whoever grinds a key next to that key's nonce path would see it move in the bid's
+block. So the calls made while bids are sealed (``AGENT_CALLS``: submit, replace,
+withdraw) are sent by a fresh *agent* key, used once (nonce 0), which one of the entity's
+bound keys authorises in the arguments::
+
+    bidder_key        the entity's bound key (attestation in force)
+    bidder_signature  its signature over Hd(0x67, CE({"chain_id", "tender_id", "lot",
+                      "call", "agent"}))     agent = the transaction's sender
+
+The agent's nonce record is a new leaf at a path nobody can compute, so the bid moves no
+state key derived from the entity. The authorisation names the call, tender and lot, so an
+agent acts once, for that. These transactions carry the bidder secret too, so they stay with
+the bidder and supervisors (``contracts.disclosure`` finds their entity through
+``bidder_key``).
+
+An agent key is unknown to the chain (``contracts.senders``): ``authorised_agent`` is the
+admission, proposal and block check that lets an authorised one in, and the bid contract
+checks the same authorisation when the call runs (``bidding_entity``). Each check verifies
+a signature; the results are remembered (a bounded cache: the verdict of a signature over
+given bytes never changes), so a node verifies an authorisation about once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from contracts.governance import is_frozen
+from contracts.identity import entity_of_key
+from contracts.state import Overlay, StateReader
+from ledger import encoding, tags
+from ledger.crypto import Suite
+from ledger.tx import SignedTx
+
+AGENT_CALLS = frozenset({"bid.submit", "bid.replace", "bid.withdraw"})
+KEY_MAX = 128  # bytes: an Ed25519 or SM2 public key, with room
+SIGNATURE_MAX = 160
+_VERDICTS_MAX = 8_192
+_verdicts: OrderedDict[tuple[str, bytes, bytes, bytes], bool] = OrderedDict()
+
+
+def agent_message(suite: Suite, chain_id: str, tender_id: str, lot: int, call: str,
+                  agent: bytes) -> bytes:
+    """What the entity's key signs to let ``agent`` send ``call`` on the tender lot."""
+    body = {"chain_id": chain_id, "tender_id": tender_id, "lot": lot, "call": call,
+            "agent": agent}
+    return suite.hd(tags.BID_AGENT, encoding.encode(body))
+
+
+def authorisation(suite: Suite, chain_id: str, entity_secret: bytes, tender_id: str, lot: int,
+                  call: str, agent: bytes) -> dict[str, bytes]:
+    """The ``bidder_key`` / ``bidder_signature`` arguments (the bidder's tool signs them)."""
+    message = agent_message(suite, chain_id, tender_id, lot, call, agent)
+    return {"bidder_key": suite.public_key(entity_secret),
+            "bidder_signature": suite.sign(entity_secret, message)}
+
+
+def _verified(suite: Suite, key: bytes, message: bytes, signature: bytes) -> bool:
+    memo = (suite.name, key, message, signature)
+    verdict = _verdicts.get(memo)
+    if verdict is None:
+        try:
+            verdict = bool(suite.verify(key, message, signature))
+        except (ValueError, TypeError):
+            verdict = False
+        _verdicts[memo] = verdict
+        if len(_verdicts) > _VERDICTS_MAX:
+            _verdicts.popitem(last=False)
+    return verdict
+
+
+def claimed_entity_key(args: Any) -> bytes | None:
+    """The ``bidder_key`` an agent's arguments name, if well formed (not yet checked)."""
+    if not isinstance(args, Mapping):
+        return None
+    key = args.get("bidder_key")
+    return key if type(key) is bytes and 0 < len(key) <= KEY_MAX else None
+
+
+def authorising_entity(state: StateReader, suite: Suite, chain_id: str, call: str, agent: bytes,
+                       args: Mapping[str, Any], now_ms: int) -> str | None:
+    """The entity whose bound key authorised ``agent`` to send ``call`` with ``args``, or
+    None: not an agent call, malformed, a key bound to no entity in force, a frozen key or
+    entity, or a signature that does not verify."""
+    if call not in AGENT_CALLS:
+        return None
+    key = claimed_entity_key(args)
+    signature, tender_id, lot = (args.get("bidder_signature"), args.get("tender_id"),
+                                 args.get("lot"))
+    if key is None or type(signature) is not bytes or len(signature) > SIGNATURE_MAX:
+        return None
+    if type(tender_id) is not str or type(lot) is not int or not 0 < lot <= 0xFFFF:
+        return None
+    view = Overlay(state)
+    uscc = entity_of_key(view, key, now_ms)
+    if uscc is None or is_frozen(view, key.hex()) or is_frozen(view, uscc):
+        return None
+    message = agent_message(suite, chain_id, tender_id, lot, call, agent)
+    return uscc if _verified(suite, key, message, signature) else None
+
+
+def authorised_agent(state: StateReader, suite: Suite, chain_id: str, tx: SignedTx,
+                     now_ms: int) -> bool:
+    """Whether ``tx`` comes from an agent key an entity authorised (the permissioned
+    chain's door for keys it does not know)."""
+    body = tx.body
+    return authorising_entity(state, suite, chain_id, body.call, body.sender, body.args,
+                              now_ms) is not None
