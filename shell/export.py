@@ -10,7 +10,8 @@ are the very writes its re-execution committed. One SQLite file, schema version 
   time (Beijing), view, proposer, tx_count, failed_count, state_root, tx_root,
   receipts_root, validators_hash, next_validators_hash, qc_votes, qc (CE).
 - ``transactions``, one per transaction, with its receipt: tx_id, height, idx, sender,
-  sender_entity (the USCC the sender's key was bound to), nonce, call, contract, method,
+  sender_entity (the USCC the sender's key was bound to; for a one-time agent's sealed bid
+  call, the entity whose key authorised it: ``contracts.agents``), nonce, call, contract, method,
   args (JSON), tender_id (when the call names one), code, message, ok, raw (CE signed tx).
 - ``events``, one per receipt event: height, tx_idx, event_idx, tx_id, type, attrs (JSON),
   tender_id, uscc.
@@ -43,12 +44,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts.agents import AGENT_CALLS, claimed_entity_key
 from contracts.audit import Committing
 from ledger import encoding, jsonform
 from ledger.block import Header
 from ledger.crypto import Suite
 from ledger.errors import InvalidInput
 from ledger.genesis import GenesisDoc
+from ledger.tx import SignedTx
 from ledger.verdict import beijing_time
 
 SCHEMA_VERSION = 1
@@ -297,20 +300,20 @@ class Export:
         return self._key_entity[key]
 
     def _entities_before(self, c: Committing) -> dict[bytes, str | None]:
-        """The entity each sender's key was bound to when the block ran (else after it)."""
+        """The entity each acting key was bound to when the block ran (else after it)."""
         out: dict[bytes, str | None] = {}
         for tx in c.block.txs:
-            sender = tx.body.sender
-            if sender not in out:
-                out[sender] = self._entity_of_key(f"id/key/{sender.hex()}")
+            key = _acting_key(tx)
+            if key not in out:
+                out[key] = self._entity_of_key(f"id/key/{key.hex()}")
         return out
 
     def _tx_rows(self, c: Committing, before: Mapping[bytes, str | None]) -> None:
         height = c.block.header.height
         txs, events = [], []
         for idx, (tx, receipt) in enumerate(zip(c.block.txs, c.receipts, strict=True)):
-            body = tx.body
-            entity = before[body.sender] or self._entity_of_key(f"id/key/{body.sender.hex()}")
+            body, key = tx.body, _acting_key(tx)
+            entity = before[key] or self._entity_of_key(f"id/key/{key.hex()}")
             tender = body.args.get("tender_id")
             tender = tender if isinstance(tender, str) else None
             contract, _, method = body.call.partition(".")
@@ -355,3 +358,13 @@ def open_reader(path: Path) -> sqlite3.Connection:
         raise InvalidInput(f"{path} is not a credchain export of schema {SCHEMA_VERSION}")
     db.row_factory = sqlite3.Row
     return db
+
+
+def _acting_key(tx: SignedTx) -> bytes:
+    """The key a transaction acts for: its sender's, or the authorising entity key that a
+    one-time agent's sealed bid call names (the block held it only if that verified)."""
+    if tx.body.call in AGENT_CALLS:
+        key = claimed_entity_key(tx.body.args)
+        if key is not None:
+            return key
+    return tx.body.sender
