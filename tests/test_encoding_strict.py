@@ -1,4 +1,4 @@
-"""The strict decoder's canonical check (hooks plus one re-pack) against the definition:
+"""The strict decoder's canonical check (one walk of the unpacked value plus one re-pack)
 ``decode(data)`` succeeds exactly when ``encode(unpack(data)) == data``; and its nesting
 bound, exact too."""
 
