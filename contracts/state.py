@@ -30,11 +30,15 @@ class Overlay:
         self._writes: dict[str, bytes | None] = {}
 
     def get_raw(self, key: str) -> bytes | None:
-        if key in self._writes:
-            return self._writes[key]
-        if isinstance(self._parent, Overlay):
-            return self._parent.get_raw(key)
-        return self._parent.get(key)
+        # A loop down the overlays, not a call per level: every state read comes here.
+        view = self
+        while True:
+            if key in view._writes:
+                return view._writes[key]
+            parent = view._parent
+            if not isinstance(parent, Overlay):
+                return parent.get(key)
+            view = parent
 
     def get(self, key: str) -> Any:
         raw = self.get_raw(key)

@@ -7,14 +7,13 @@ and rejects input whose bytes differ.
 
 Both directions are bounded in nesting (``ledger.limits.MAX_CE_DEPTH`` unless the caller
 passes a smaller bound): a value nested deeper is an ``EncodingError``, never a
-``RecursionError``. The encoder's walk is recursive but stops at the bound; the decoder
-never recurses in Python (msgpack unpacks iteratively, and the hooks below measure each
-container's depth from its children's as it is built, bottom-up).
+``RecursionError``. Both walks (the encoder's, and the decoder's check of what msgpack
+unpacked, which unpacks iteratively in C within its own bound) are recursive but stop at
+the bound.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -112,24 +111,23 @@ _DECODED_TYPES = frozenset({type(None), bool, int, str, bytes, list, dict})
 _DECODED_SCALARS = frozenset({type(None), bool, int, str, bytes})
 
 
-Hook = Callable[[list[Any]], Any]
+class _Deeper(Exception):
+    """Raised inside ``_check_decoded`` at a container beyond the bound (``decode`` turns it
+    into the ``TooDeep`` naming that bound)."""
 
 
-def _hooks(max_depth: int) -> tuple[Hook, Hook]:
-    """The unpacker's hooks for one decode (``object_pairs_hook``, ``list_hook``). Per map
-    and array as msgpack builds it: map keys are text in strictly increasing order (code
-    point order is UTF-8 byte order), values are of CE types, and the container's depth
-    (one more than its deepest child container's) is within ``max_depth``. Depths are
-    remembered by ``id`` while the value is built, except the common depth 1 (no container
-    inside), which is what an unnoted container has; every container stays alive inside
-    the result, so no id is reused meanwhile. Checked inline rather than through helpers:
-    this runs for every decoded value."""
-    depths: dict[int, int] = {}
-
-    def pairs(pairs: list[tuple[Any, Value]]) -> dict[str, Value]:
+def _check_decoded(value: Any, room: int) -> None:
+    """Raise unless, in the container ``value`` as msgpack unpacked it, every map's keys are
+    text in strictly increasing order (code point order is UTF-8 byte order; a key repeated
+    in the input was collapsed by the unpacker, which the re-encoding then catches), every
+    value has a CE type and containers nest at most ``room`` levels. Recursive, but never
+    more than ``room`` (at most ``MAX_CE_DEPTH``) calls deep; checked inline rather than
+    through helpers: this runs for every container of every decoded value."""
+    if room <= 0:
+        raise _Deeper
+    if type(value) is dict:
         prev: str | None = None
-        deepest = 0
-        for k, v in pairs:
+        for k, v in value.items():
             if type(k) is not str:
                 raise EncodingError(f"map key is not text: {k!r}")
             if prev is not None and not prev < k:
@@ -137,35 +135,16 @@ def _hooks(max_depth: int) -> tuple[Hook, Hook]:
             prev = k
             t = type(v)
             if t is dict or t is list:
-                d = depths.get(id(v), 1)
-                if d > deepest:
-                    deepest = d
+                _check_decoded(v, room - 1)
             elif t not in _DECODED_SCALARS:
                 raise EncodingError(f"type {t.__name__} has no canonical encoding")
-        out = dict(pairs)
-        if deepest:
-            if deepest >= max_depth:
-                raise TooDeep(f"value nested deeper than {max_depth} levels")
-            depths[id(out)] = deepest + 1
-        return out
-
-    def items(items: list[Value]) -> list[Value]:
-        deepest = 0
-        for v in items:
-            t = type(v)
-            if t is dict or t is list:
-                d = depths.get(id(v), 1)
-                if d > deepest:
-                    deepest = d
-            elif t not in _DECODED_SCALARS:
-                raise EncodingError(f"type {t.__name__} has no canonical encoding")
-        if deepest:
-            if deepest >= max_depth:
-                raise TooDeep(f"value nested deeper than {max_depth} levels")
-            depths[id(items)] = deepest + 1
-        return items
-
-    return pairs, items
+        return
+    for v in value:
+        t = type(v)
+        if t is dict or t is list:
+            _check_decoded(v, room - 1)
+        elif t not in _DECODED_SCALARS:
+            raise EncodingError(f"type {t.__name__} has no canonical encoding")
 
 
 def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES,
@@ -173,11 +152,11 @@ def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES,
     """Decode CE bytes, rejecting anything non-canonical, truncated, trailing, oversize or
     nested deeper than ``max_depth``.
 
-    The unpacker's hooks check, per map and array as it is built, that map keys are text in
-    strictly increasing order, that every value has a CE type (no floats, no ext types)
-    and that the nesting stays within ``max_depth`` (``_hooks``); then the value, whose
-    maps are therefore already in canonical order, is packed again as is and must give
-    back ``data`` exactly (shortest integers and lengths, bin vs str).
+    The unpacked value is walked once to check that map keys are text in strictly
+    increasing order, that every value has a CE type (no floats, no ext types) and that the
+    nesting stays within ``max_depth`` (``_check_decoded``); then the value, whose maps are
+    therefore in canonical order, is packed again as is and must give back ``data``
+    exactly (shortest integers and lengths, bin vs str, no key repeated).
     Together that is ``encode(decode(data)) == data`` without a Python walk that re-sorts."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise EncodingError(f"expected bytes, got {type(data).__name__}")
@@ -187,18 +166,16 @@ def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES,
     if not 1 <= max_depth <= MAX_CE_DEPTH:
         # Deeper values could not be encoded again; a caller asking for that is a bug.
         raise ValueError(f"max_depth must be in 1..{MAX_CE_DEPTH}, got {max_depth}")
-    pairs_hook, list_hook = _hooks(max_depth)
     try:
-        value = msgpack.unpackb(
-            data,
-            raw=False,
-            use_list=True,
-            strict_map_key=True,
-            object_pairs_hook=pairs_hook,
-            list_hook=list_hook,
-        )
+        # Unpacked in C as it is, then checked in one walk: hooks called by the unpacker
+        # for every map and array cost more than the walk.
+        value = msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+        if type(value) is dict or type(value) is list:
+            _check_decoded(value, max_depth)
     except EncodingError:
         raise
+    except _Deeper:
+        raise TooDeep(f"value nested deeper than {max_depth} levels") from None
     except msgpack.ExtraData as exc:
         raise EncodingError("trailing bytes after the encoded value") from exc
     except msgpack.StackError as exc:  # msgpack's own bound, far above ours

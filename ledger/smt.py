@@ -191,9 +191,10 @@ class StateTree:
         against the tree (see the module docstring); a mismatch is ``CorruptStore``."""
         if type(key) is not str:
             raise InvalidInput(f"state key must be text, got {type(key).__name__}")
-        for layer in reversed(self._layers):  # computed here, in memory: nothing to check
-            if key in layer.heads:
-                return layer.heads[key]
+        if self._layers:  # (no pending update while a block executes: then skipped)
+            for layer in reversed(self._layers):  # computed here, in memory: nothing to check
+                if key in layer.heads:
+                    return layer.heads[key]
         if key in self._heads_hot:
             return self._heads_hot[key]
         if key in self._heads_cold:

@@ -108,6 +108,11 @@ class SignedTx:
             cached = self._ids[suite.name] = suite.hd(tags.TX_ID, self.body.encoded)
         return cached
 
+    def remember_id(self, suite: Suite, tx_id: bytes) -> None:
+        """Record ``tx_id`` as this transaction's id under ``suite``, computed by a caller
+        from the very bytes it was decoded from (``wire_tx_id``)."""
+        self._ids[suite.name] = tx_id
+
     def verify_signature(self, suite: Suite) -> bool:
         return suite.verify(self.body.sender, self.body.signing_bytes(), self.sig)
 
@@ -145,6 +150,17 @@ class SignedTx:
             # ``TxBody.encoded`` is a cached_property: its cache is the instance __dict__.
             tx.body.__dict__["encoded"] = data[len(_TX_HEAD) : -_TX_TAIL_LEN]
         return tx
+
+
+def wire_tx_id(suite: Suite, data: bytes) -> bytes | None:
+    """The id of the signed transaction ``data`` is laid out as (``CE(BODY)`` is a slice of
+    a signed transaction's CE), read off the bytes without decoding them; None when ``data``
+    is not laid out as one. Not a check: ``data`` may still fail to decode, but a
+    transaction known under this id has exactly this body (the id is its body's hash)."""
+    if (len(data) <= len(_TX_HEAD) + _TX_TAIL_LEN or data[: len(_TX_HEAD)] != _TX_HEAD
+            or data[-_TX_TAIL_LEN:-SIG_LEN] != _TX_SIG_MARK):
+        return None
+    return suite.hd(tags.TX_ID, data[len(_TX_HEAD) : -_TX_TAIL_LEN])
 
 
 def sign_tx(suite: Suite, secret: bytes, body: TxBody) -> SignedTx:

@@ -2,7 +2,9 @@
 
 ``Admission.submit(encoded, from_peer)`` takes one batch and, per transaction:
 
-1. decodes it strictly (``SignedTx.decode``: canonical bytes, the data limits);
+1. decodes it strictly (``SignedTx.decode``: canonical bytes, the data limits), unless it
+   is a copy of a pooled transaction (peers offer again what waits): that is refused as a
+   duplicate by its id, read off the bytes (``wire_tx_id``), before any decoding;
 2. pre-checks it against the pool (chain id, size, duplicate, stale or pending nonce, the
    sender's and the pool's bounds) — cheap refusals before any signature work, except the
    ones that tell where the sender's nonce stands (``SENDER_STATE_REASONS``), which a client
@@ -48,7 +50,7 @@ from contracts.agents import authorised_agent
 from contracts.senders import sender_known
 from ledger.block import Block
 from ledger.errors import InvalidInput
-from ledger.tx import SignedTx
+from ledger.tx import SignedTx, wire_tx_id
 from shell.chain import Chain
 from shell.config import NodeLimits
 from shell.metrics import Metrics
@@ -111,13 +113,22 @@ class Admission:
         todo: list[tuple[int, SignedTx, int]] = []
         seen: set[bytes] = set()
         known = self._known_senders()
+        suite = self.chain.suite
         for i, data in enumerate(encoded):
+            wire_id = wire_tx_id(suite, data)
+            if wire_id is not None and wire_id in pool:
+                # The pool holds this very body, which decoded and passed every check:
+                # the full path would refuse it as a duplicate too, after decoding it.
+                results[i] = self._refused(wire_id.hex(), R_DUPLICATE)
+                continue
             try:
                 tx = SignedTx.decode(data)
             except InvalidInput as exc:
                 results[i] = self._refused("", f"malformed: {exc}")
                 continue
-            tx_id = tx.tx_id(self.chain.suite)
+            if wire_id is not None:
+                tx.remember_id(suite, wire_id)
+            tx_id = tx.tx_id(suite)
             reason = pool.precheck(tx, len(data))
             if reason in SENDER_STATE_REASONS and not from_peer:
                 reason = None  # told only to the key's holder: once its signature verifies

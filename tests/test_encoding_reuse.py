@@ -12,7 +12,7 @@ from ledger import encoding, tags
 from ledger.block import Block, Header, tx_root
 from ledger.crypto import get_suite
 from ledger.errors import EncodingError, InvalidInput
-from ledger.tx import Receipt, SignedTx, TxBody, sign_tx
+from ledger.tx import Receipt, SignedTx, TxBody, sign_tx, wire_tx_id
 
 SUITES = ["ed25519-sha256", "sm2-sm3"]
 
@@ -154,3 +154,16 @@ def test_merkle_roots_kept_are_the_roots_of_their_leaves() -> None:
     for _ in range(20):  # more distinct leaf sets than are kept: still right
         more = _txs("ed25519-sha256", 2)
         assert tx_root(suite, more) == merkle_root(suite, [t.tx_id(suite) for t in more])
+
+
+@pytest.mark.parametrize("suite_name", SUITES)
+def test_wire_tx_id_is_the_id_of_the_body_the_bytes_carry(suite_name: str) -> None:
+    suite = get_suite(suite_name)
+    tx = _txs(suite_name, 1)[0]
+    data = tx.encode()
+    assert wire_tx_id(suite, data) == tx.tx_id(suite)
+    # another signature over the same body: the same id (the id does not cover it)
+    assert wire_tx_id(suite, data[:-64] + bytes(64)) == tx.tx_id(suite)
+    for other in (b"", b"\x80", data[:10], data + b"\x00", encoding.encode({"body": 1, "sig": 2}),
+                  encoding.encode({"body": tx.body.to_obj(), "sig": b"short"})):
+        assert wire_tx_id(suite, other) is None

@@ -1,4 +1,4 @@
-"""The strict decoder's canonical check (hooks plus one re-pack) against the definition:
+"""The strict decoder's canonical check (a walk plus one re-pack) against the definition:
 ``decode(data)`` succeeds exactly when ``encode(unpack(data)) == data``; and its nesting
 bound, exact too."""
 
