@@ -104,6 +104,16 @@ def authorising_entity(state: StateReader, suite: Suite, chain_id: str, call: st
     return uscc if _verified(suite, key, message, signature) else None
 
 
+def is_agent_call(tx: SignedTx) -> bool:
+    """Whether ``tx`` claims to come from an agent: a sealed bid call naming an entity key
+    other than its sender's (checked by ``authorised_agent``, not by ``sender_known``)."""
+    body = tx.body
+    if body.call not in AGENT_CALLS:
+        return False
+    key = claimed_entity_key(body.args)
+    return key is not None and key != body.sender
+
+
 def authorised_agent(state: StateReader, suite: Suite, chain_id: str, tx: SignedTx,
                      now_ms: int) -> bool:
     """Whether ``tx`` comes from an agent key an entity authorised (the permissioned

@@ -73,6 +73,7 @@ from contracts.tender import (
     bidder_conflict,
     load,
     lot_of,
+    opened_bid_key,
     opened_slots,
     opening_key,
     record_id,
@@ -164,11 +165,8 @@ def slot_of(call: Call, tender: dict[str, Any], lot: int, uscc: str) -> str:
 
 def opened_slot_of(call: Call, tender_id: str, lot: int, uscc: str) -> str | None:
     """After opening: the slot of the entity's opened bid on the lot, if it has one."""
-    for slot in opened_slots(call, tender_id, lot):
-        bid = call.state.get(bid_key(tender_id, lot, slot))
-        if bid is not None and bid["uscc"] == uscc:
-            return slot
-    return None
+    slot = call.state.get(opened_bid_key(tender_id, lot, uscc))
+    return None if slot is None else str(slot)
 
 
 def bidset_key(tender_id: str, lot: int) -> str:
@@ -446,9 +444,10 @@ def open_(call: Call) -> None:
     for lot, slots in zip(tender["lots"], named, strict=True):
         live = _check_bid_set(call, tender["tender_id"], lot["lot"], slots)
         call.state.put(slots_key(tender["tender_id"], lot["lot"]), live)
-        for slot in live:
-            guarantee.record_binding(call, load_bid(call, tender["tender_id"], lot["lot"], slot),
-                                     slot)
+        for slot in live:  # from now on a bidder's calls find its bid by its USCC
+            bid = load_bid(call, tender["tender_id"], lot["lot"], slot)
+            call.state.put(opened_bid_key(tender["tender_id"], lot["lot"], bid["uscc"]), slot)
+            guarantee.record_binding(call, bid, slot)
         lot["bids"] = len(live)
         if len(live) < min_count:
             LOT.advance(lot, "open", "too_few")

@@ -77,6 +77,11 @@ def slots_key(tender_id: str, lot: int) -> str:
     return f"tender/{tender_id}/slots/{lot}"
 
 
+def opened_bid_key(tender_id: str, lot: int, uscc: str) -> str:
+    """The slot of an entity's bid named at opening (written then: public from the deadline)."""
+    return f"tender/{tender_id}/opened/{lot}/{uscc}"
+
+
 def opened_slots(call: Call, tender_id: str, lot: int) -> list[str]:
     slots = call.state.get(slots_key(tender_id, lot))
     return [] if slots is None else [str(s) for s in slots]

@@ -46,7 +46,7 @@ from consensus.pool import (
     R_STALE_NONCE,
     verify_batch,
 )
-from contracts.agents import authorised_agent
+from contracts.agents import authorised_agent, is_agent_call
 from contracts.senders import sender_known
 from ledger.block import Block
 from ledger.errors import InvalidInput
@@ -134,9 +134,7 @@ class Admission:
                 reason = None  # told only to the key's holder: once its signature verifies
             if reason is None and tx_id in seen:
                 reason = R_DUPLICATE
-            if reason is None and not known(tx.body.sender) and not authorised_agent(
-                    self.chain.head_state(), self.chain.suite, self.chain.chain_id, tx,
-                    self.chain.store.head_header().time_ms):
+            if reason is None and not known(tx):
                 reason = R_UNKNOWN_SENDER
             if reason is not None:
                 results[i] = self._refused(tx_id.hex(), reason)
@@ -173,13 +171,19 @@ class Admission:
         request body is even read)."""
         return self._budgets.available(source, time.monotonic()) >= 1
 
-    def _known_senders(self) -> Callable[[bytes], bool]:
-        """``sender_known`` on the head state, remembered per sender for one batch."""
+    def _known_senders(self) -> Callable[[SignedTx], bool]:
+        """Whether a transaction's sender may send: ``sender_known`` on the head state,
+        remembered per sender for one batch, or else a one-time bid agent an entity
+        authorised (``contracts.agents``)."""
         state = self.chain.head_state()
         now_ms = self.chain.store.head_header().time_ms
+        suite, chain_id = self.chain.suite, self.chain.chain_id
         memo: dict[bytes, bool] = {}
 
-        def known(sender: bytes) -> bool:
+        def known(tx: SignedTx) -> bool:
+            if is_agent_call(tx):
+                return authorised_agent(state, suite, chain_id, tx, now_ms)
+            sender = tx.body.sender
             if sender not in memo:
                 memo[sender] = sender_known(state, sender, now_ms)
             return memo[sender]
