@@ -176,18 +176,24 @@ def save_key(
 ) -> KeyPair:
     """Write an encrypted key file at ``path`` (mode 0600, refusing to overwrite)."""
     doc = encrypt_key(suite, secret, passphrase, scrypt_n)
-    data = (json.dumps(doc, indent=2) + "\n").encode()
+    write_new_private(path, (json.dumps(doc, indent=2) + "\n").encode(), "key file",
+                      f"key file {path} exists already; refusing to overwrite it")
+    return KeyPair(suite, secret, suite.public_key(secret))
+
+
+def write_new_private(path: str | Path, data: bytes, what: str, exists: str) -> None:
+    """Create ``path`` (mode 0600, never over an existing file: ``exists`` is the refusal)
+    and write ``data`` durably. Key files, sealed-bid files and bidder-secret files."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise InvalidInput(f"key file {path} exists already; refusing to overwrite it") from None
+        raise InvalidInput(exists) from None
     except OSError as exc:
-        raise InvalidInput(f"cannot create key file {path}: {exc.strerror}") from None
+        raise InvalidInput(f"cannot create {what} {path}: {exc.strerror}") from None
     with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    return KeyPair(suite, secret, suite.public_key(secret))
 
 
 def read_private(path: str | Path, what: str, max_bytes: int) -> bytes:

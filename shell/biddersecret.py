@@ -23,14 +23,13 @@ access it (the check of ``ledger.keyfile`` for key files).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from contracts.sealing import BID_SECRET_LEN, USCC_LEN
 from ledger.errors import InvalidInput
-from ledger.keyfile import read_private
+from ledger.keyfile import read_private, write_new_private
 
 FORMAT = "credchain-bidder-secret"
 VERSION = 1
@@ -55,18 +54,9 @@ def create(path: Path, record: BidderSecretFile) -> None:
     """Write a new bidder-secret file (mode 0600), refusing to overwrite anything."""
     if len(record.bid_secret) != BID_SECRET_LEN:
         raise ValueError(f"a bidder secret is {BID_SECRET_LEN} bytes")
-    data = (json.dumps(to_doc(record), indent=2) + "\n").encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise InvalidInput(f"{path} exists already; a bidder-secret file is never overwritten "
-                           "(it may hold the only copy of an enrolled secret)") from None
-    except OSError as exc:
-        raise InvalidInput(f"cannot create {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    write_new_private(path, (json.dumps(to_doc(record), indent=2) + "\n").encode(),
+                      "bidder-secret file", f"{path} exists already; a bidder-secret file is "
+                      "never overwritten (it may hold the only copy of an enrolled secret)")
 
 
 def load(path: str | Path) -> BidderSecretFile:

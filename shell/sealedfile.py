@@ -58,6 +58,7 @@ from ledger.keyfile import (
     SCRYPT_P,
     SCRYPT_R,
     scrypt_params_in_bounds,
+    write_new_private,
 )
 
 FORMAT = "credchain-sealed-bid"
@@ -303,18 +304,9 @@ def to_doc(record: SealedBidFile, passphrase: bytes | None = None) -> dict[str, 
 
 
 def _write_exclusive(path: Path, doc: dict[str, Any]) -> None:
-    data = (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise InvalidInput(f"{path} exists already; a sealed file is never overwritten "
-                           "(it may hold the only copy of a content key)") from None
-    except OSError as exc:
-        raise InvalidInput(f"cannot create {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    write_new_private(path, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode(),
+                      "sealed file", f"{path} exists already; a sealed file is never "
+                      "overwritten (it may hold the only copy of a content key)")
 
 
 def create(path: Path, doc: dict[str, Any]) -> None:
