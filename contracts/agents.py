@@ -90,18 +90,27 @@ def authorising_entity(state: StateReader, suite: Suite, chain_id: str, call: st
     if call not in AGENT_CALLS:
         return None
     key = claimed_entity_key(args)
-    signature, tender_id, lot = (args.get("bidder_signature"), args.get("tender_id"),
-                                 args.get("lot"))
-    if key is None or type(signature) is not bytes or len(signature) > SIGNATURE_MAX:
-        return None
-    if type(tender_id) is not str or type(lot) is not int or not 0 < lot <= 0xFFFF:
+    if key is None:
         return None
     view = Overlay(state)
     uscc = entity_of_key(view, key, now_ms)
     if uscc is None or is_frozen(view, key.hex()) or is_frozen(view, uscc):
         return None
+    return uscc if signature_authorises(suite, chain_id, call, agent, args, key) else None
+
+
+def signature_authorises(suite: Suite, chain_id: str, call: str, agent: bytes,
+                         args: Mapping[str, Any], key: bytes) -> bool:
+    """Whether ``args``' ``bidder_signature`` is ``key``'s over this agent, call, tender and
+    lot (the signature alone: whose key it is, the caller checks)."""
+    signature, tender_id, lot = (args.get("bidder_signature"), args.get("tender_id"),
+                                 args.get("lot"))
+    if type(signature) is not bytes or len(signature) > SIGNATURE_MAX:
+        return False
+    if type(tender_id) is not str or type(lot) is not int or not 0 < lot <= 0xFFFF:
+        return False
     message = agent_message(suite, chain_id, tender_id, lot, call, agent)
-    return uscc if _verified(suite, key, message, signature) else None
+    return _verified(suite, key, message, signature)
 
 
 def is_agent_call(tx: SignedTx) -> bool:

@@ -198,9 +198,8 @@ def _agent_entity(call: Call, name: str) -> str:
         raise ContractError(E_NOT_ATTESTED, "bidder_key is not a key of an attested entity")
     if is_frozen(call.state, uscc):
         raise ContractError(E_FROZEN, f"entity {uscc} is frozen")
-    found = agents.authorising_entity(call.state, call.block.suite, call.block.chain_id, name,
-                                      call.sender, call.args, call.now_ms)
-    if found != uscc:
+    if not agents.signature_authorises(call.block.suite, call.block.chain_id, name,
+                                       call.sender, call.args, key):
         raise ContractError(E_FORBIDDEN, "bidder_signature does not let this agent key send "
                                          f"{name} on this tender lot")
     return uscc
