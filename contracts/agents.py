@@ -19,9 +19,10 @@ the bidder and supervisors (``contracts.disclosure`` finds their entity through
 
 An agent key is unknown to the chain (``contracts.senders``): ``authorised_agent`` is the
 admission, proposal and block check that lets an authorised one in, and the bid contract
-checks the same authorisation when the call runs (``bidding_entity``). Each check verifies
-a signature; the results are remembered (a bounded cache: the verdict of a signature over
-given bytes never changes), so a node verifies an authorisation about once.
+checks the same authorisation when the call runs (``contracts.bid``). ``acting_key`` is the
+key such a call acts for (disclosure and the audit export attribute it by that key). Each
+check verifies a signature; the results are remembered (a bounded cache: the verdict of a
+signature over given bytes never changes), so a node verifies an authorisation about once.
 """
 
 from __future__ import annotations
@@ -121,6 +122,16 @@ def is_agent_call(tx: SignedTx) -> bool:
         return False
     key = claimed_entity_key(body.args)
     return key is not None and key != body.sender
+
+
+def acting_key(tx: SignedTx) -> bytes:
+    """The key a transaction acts for: the entity key an agent's call names (a block holds
+    an agent call only if that key authorised it), else its sender."""
+    if is_agent_call(tx):
+        key = claimed_entity_key(tx.body.args)
+        assert key is not None
+        return key
+    return tx.body.sender
 
 
 def authorised_agent(state: StateReader, suite: Suite, chain_id: str, tx: SignedTx,

@@ -60,13 +60,11 @@ from contracts.errors import (
     E_BAD_ARGS,
     E_EXISTS,
     E_FORBIDDEN,
-    E_FROZEN,
     E_NOT_FOUND,
     E_STATE,
     ContractError,
 )
-from contracts.governance import is_frozen, require_unfrozen_sender
-from contracts.identity import E_NOT_ATTESTED, entity_of_key, require_entity_sender
+from contracts.identity import require_entity_key, require_entity_sender
 from contracts.runtime import Call, Contract
 from contracts.tender import (
     bid_key,
@@ -192,12 +190,7 @@ def _agent_entity(call: Call, name: str) -> str:
                                          "that the entity's key authorises (bidder_key, "
                                          "bidder_signature), not from the entity's own key: "
                                          "its nonce would show the bid")
-    require_unfrozen_sender(call.state, key)
-    uscc = entity_of_key(call.state, key, call.now_ms)
-    if uscc is None:
-        raise ContractError(E_NOT_ATTESTED, "bidder_key is not a key of an attested entity")
-    if is_frozen(call.state, uscc):
-        raise ContractError(E_FROZEN, f"entity {uscc} is frozen")
+    uscc = require_entity_key(call, key, "bidder_key")
     if not agents.signature_authorises(call.block.suite, call.block.chain_id, name,
                                        call.sender, call.args, key):
         raise ContractError(E_FORBIDDEN, "bidder_signature does not let this agent key send "
@@ -442,16 +435,14 @@ def open_(call: Call) -> None:
     any_open = False
     for lot, slots in zip(tender["lots"], named, strict=True):
         live = _check_bid_set(call, tender["tender_id"], lot["lot"], slots)
-        call.state.put(slots_key(tender["tender_id"], lot["lot"]), live)
-        for slot in live:  # from now on a bidder's calls find its bid by its USCC
-            bid = load_bid(call, tender["tender_id"], lot["lot"], slot)
+        call.state.put(slots_key(tender["tender_id"], lot["lot"]), list(live))
+        for slot, bid in live.items():  # from now on a bidder's calls find its bid by its USCC
             call.state.put(opened_bid_key(tender["tender_id"], lot["lot"], bid["uscc"]), slot)
             guarantee.record_binding(call, bid, slot)
         lot["bids"] = len(live)
         if len(live) < min_count:
             LOT.advance(lot, "open", "too_few")
-            for slot in live:
-                bid = load_bid(call, tender["tender_id"], lot["lot"], slot)
+            for bid in live.values():
                 guarantee.release_if_bound(call, bid["guarantee"], "lot failed")
             call.emit("bid.lot_failed", lot=lot["lot"], bids=len(live))
         else:
@@ -463,22 +454,26 @@ def open_(call: Call) -> None:
     call.emit("bid.opened", tender_id=tender["tender_id"], state=tender["state"])
 
 
-def _check_bid_set(call: Call, tender_id: str, lot: int, slots: Any) -> list[str]:
+def _check_bid_set(call: Call, tender_id: str, lot: int,
+                   slots: Any) -> dict[str, dict[str, Any]]:
+    """The live bids the opening names for a lot, by slot in sorted order, once they are
+    checked to be exactly the lot's live bids (``E_BID_SET``)."""
     if type(slots) is not list or len(slots) > call.param("bids_per_lot_max"):
         raise ContractError(E_BAD_ARGS, f"lot {lot}: slots must be an array within the bid limit")
-    seen: set[str] = set()
+    live: dict[str, dict[str, Any]] = {}
     digest = ZERO
     for raw in slots:
-        if type(raw) is not bytes or len(raw) != DIGEST_LEN or raw.hex() in seen:
+        if type(raw) is not bytes or len(raw) != DIGEST_LEN or raw.hex() in live:
             raise ContractError(E_BID_SET, f"lot {lot}: slots must be distinct 32-byte values")
         slot = raw.hex()
-        seen.add(slot)
-        if not is_live(call.state.get(bid_key(tender_id, lot, slot))):
+        bid = call.state.get(bid_key(tender_id, lot, slot))
+        if not is_live(bid):
             raise ContractError(E_BID_SET, f"lot {lot}: slot {slot} is not a live bid")
+        live[slot] = bid
         digest = _xor(digest, raw)
     if digest != (call.state.get(bidset_key(tender_id, lot)) or ZERO):
         raise ContractError(E_BID_SET, f"lot {lot}: the slots named are not all the live bids")
-    return sorted(seen)
+    return dict(sorted(live.items()))
 
 
 def reveal(call: Call) -> None:

@@ -45,10 +45,9 @@ time as "now":
 
 Residual disclosure, stated honestly: block sizes and transaction counts are public (bids
 add transactions like any other entity act); state roots change in every block; a PROTOCOL
-§6 proof of absence shows a neighbouring leaf, so the value hashes of ``bidset/`` and of an
-enterprise key's ``nonce/`` (paths anyone can compute) can be watched change: how many times
-a lot's live set changed and that a key acted privately, never who bid
-(``contracts/bid.py``).
+§6 proof of absence shows a neighbouring leaf, so the value hash of ``bidset/`` (a path
+anyone can compute) can be watched change: how many times a lot's live set changed, never
+who bid (``contracts/bid.py``; a bid moves no nonce of the entity's: ``contracts.agents``).
 """
 
 from __future__ import annotations
@@ -58,9 +57,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import keys
-from contracts.agents import AGENT_CALLS, claimed_entity_key
+from contracts.agents import acting_key
 from contracts.governance import ROLES
 from contracts.identity import entity_of_key, key_binding_key
+from contracts.senders import is_validator_key
 from contracts.state import Overlay, StateReader
 from contracts.tender import tender_key
 from ledger.tx import SignedTx
@@ -100,10 +100,7 @@ def reader_of(state: StateReader, pubkey: bytes, now_ms: int) -> Reader | None:
     view = Overlay(state)
     roles = frozenset(r for r in ROLES if view.exists(keys.role(r, pubkey)))
     uscc = entity_of_key(view, pubkey, now_ms)
-    validators = view.get(keys.VALIDATORS)
-    validator = isinstance(validators, list) and any(
-        v.get("pubkey") == pubkey for v in validators)
-    if uscc is None and not roles and not validator:
+    if uscc is None and not roles and not is_validator_key(view, pubkey):
         return None
     return Reader(pubkey, uscc, roles)
 
@@ -117,11 +114,7 @@ def _public_actor(state: StateReader, key_hex: str) -> bool:
     except ValueError:
         return True  # not a key: no one's nonce (the answer is "absent")
     view = Overlay(state)
-    if any(view.exists(keys.role(r, pubkey)) for r in ROLES):
-        return True
-    validators = view.get(keys.VALIDATORS)
-    return isinstance(validators, list) and any(
-        isinstance(v, dict) and v.get("pubkey") == pubkey for v in validators)
+    return any(view.exists(keys.role(r, pubkey)) for r in ROLES) or is_validator_key(view, pubkey)
 
 
 def deadline_ms(state: StateReader, tender_id: str) -> int | None:
@@ -162,12 +155,7 @@ def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int,
                  sender_states: Sequence[StateReader] = ()) -> bool:
     if reader.supervisor or tx.body.sender == reader.pubkey:
         return True
-    owner = _owner((*sender_states, state), tx.body.sender)
-    agent_for = claimed_entity_key(tx.body.args) if tx.body.call in AGENT_CALLS else None
-    if owner is None and agent_for is not None:
-        # a one-time agent's call: its entity is the one whose key authorised it (a block
-        # holds no agent call whose authorisation did not verify: contracts.agents)
-        owner = _owner((*sender_states, state), agent_for)
+    owner = _owner((*sender_states, state), acting_key(tx))  # an agent's: its entity's key
     if owner is not None and reader.uscc == owner:
         return True
     call, args = tx.body.call, tx.body.args

@@ -96,10 +96,16 @@ def entity_of_key(state: Overlay, pubkey: bytes, now_ms: int) -> str | None:
 
 def require_entity_sender(call: Call) -> str:
     """The entity the sending key acts for (attested, key and entity not frozen)."""
-    require_unfrozen_sender(call.state, call.sender)
-    uscc = entity_of_key(call.state, call.sender, call.now_ms)
+    return require_entity_key(call, call.sender, "the sender")
+
+
+def require_entity_key(call: Call, key: bytes, who: str) -> str:
+    """The entity ``key`` acts for (attested, key and entity not frozen); ``who`` names the
+    key in a refusal (the sender, or the key a one-time bid agent acts for)."""
+    require_unfrozen_sender(call.state, key)
+    uscc = entity_of_key(call.state, key, call.now_ms)
     if uscc is None:
-        raise ContractError(E_NOT_ATTESTED, "the sender is not a key of an attested entity")
+        raise ContractError(E_NOT_ATTESTED, f"{who} is not a key of an attested entity")
     if is_frozen(call.state, uscc):
         raise ContractError(E_FROZEN, f"entity {uscc} is frozen")
     return uscc

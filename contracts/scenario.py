@@ -48,7 +48,6 @@ from contracts.scenario_kit import (
     scenario_roles,
     validator_beacon_hook,
 )
-from contracts.tender import bid_key as tender_bid_key
 from ledger.tx import OK, Receipt
 
 __all__ = [
@@ -148,7 +147,6 @@ def run_scenario(
     candidates = _evaluate(d, members, start_ms)
     winner = _publicity_and_award(d, candidates)
     _close(d)
-    slot = d.sealed[winner].slot
     return {
         "tender_id": d.tender_id,
         "winner": d.uscc[winner],
@@ -157,8 +155,9 @@ def run_scenario(
         "deadline_ms": d.deadline_ms,
         "committee": members,
         "candidates": candidates,
-        # What the winner needs to prove its sealed bid later (PROTOCOL §7 bundle of this key).
-        "winner_bid_key": tender_bid_key(d.tender_id, 1, slot.hex()),
+        # What the winner needs to prove its sealed bid later (its sealed file's slot: the
+        # PROTOCOL §7 bundle of bid/<tender>/1/<slot>).
+        "winner_slot": d.sealed[winner].slot,
         "winner_commitment": d.sealed[winner].commitment,
         "winner_bid_tx": d.bid_receipts[winner].tx_id,
     }

@@ -180,17 +180,20 @@ def commitment(
 
 def secret_commitment(suite: Suite, bid_secret: bytes) -> bytes:
     """``Hd(0x66, secret)``: what ``bid.enrol`` records of a bidder secret."""
-    if len(bid_secret) != BID_SECRET_LEN:
-        raise ValueError(f"a bidder secret is {BID_SECRET_LEN} bytes")
-    return suite.hd(tags.BID_SECRET, bid_secret)
+    return suite.hd(tags.BID_SECRET, _secret(bid_secret))
 
 
 def slot(suite: Suite, chain_id: str, tender_id: str, lot: int, uscc: str,
          bid_secret: bytes) -> bytes:
     """``Hd(0x61, header ‖ secret)``: the state slot of an entity's bid on a tender lot."""
+    return suite.hd(tags.BID_SLOT,
+                    header(suite, chain_id, tender_id, lot, uscc) + _secret(bid_secret))
+
+
+def _secret(bid_secret: bytes) -> bytes:
     if len(bid_secret) != BID_SECRET_LEN:
         raise ValueError(f"a bidder secret is {BID_SECRET_LEN} bytes")
-    return suite.hd(tags.BID_SLOT, header(suite, chain_id, tender_id, lot, uscc) + bid_secret)
+    return bid_secret
 
 
 def seal(suite: Suite, key: bytes, nonce: bytes, summary: bytes, aad: bytes) -> bytes:

@@ -22,10 +22,16 @@ from contracts.identity import entity_of_key
 from contracts.state import Overlay, StateReader
 
 
+def is_validator_key(view: Overlay, pubkey: bytes) -> bool:
+    """Whether ``pubkey`` is a key of the next block's validator set (``gov/validators``)."""
+    validators = view.get(keys.VALIDATORS)
+    return isinstance(validators, list) and any(
+        isinstance(v, dict) and v.get("pubkey") == pubkey for v in validators)
+
+
 def sender_known(state: StateReader, pubkey: bytes, now_ms: int) -> bool:
     view = Overlay(state)
-    validators = view.get(keys.VALIDATORS)
-    if isinstance(validators, list) and any(v.get("pubkey") == pubkey for v in validators):
+    if is_validator_key(view, pubkey):
         return True
     # Most senders are entities' keys (every bidder is one, and new to the node's cache of
     # checked reads): asked before the roles, their binding is found at once and the nine

@@ -4,7 +4,8 @@
 writes it here, then records its commitment ``Hd(0x66, secret)`` on chain (``bid.enrol``,
 ``contracts.bid``). Every bid of the entity is sealed with it (``credchain bid seal
 --secret-file``): it keys the bid's slot, so that nobody without it can tell which slot is the
-entity's, and every call on the bid names it (the sealed file keeps a copy). JSON, mode 0600::
+entity's, and submit, replace and withdraw name it (the sealed file keeps a copy). JSON, mode
+0600::
 
     {"format": "credchain-bidder-secret", "version": 1,
      "chain_id", "uscc" (null if not known), "bid_secret": hex}
@@ -50,13 +51,17 @@ def to_doc(record: BidderSecretFile) -> dict[str, Any]:
             "uscc": record.uscc, "bid_secret": record.bid_secret.hex()}
 
 
+def exists_refusal(path: Path) -> str:
+    return (f"{path} exists already; a bidder-secret file is never overwritten (it may hold "
+            "the only copy of an enrolled secret)")
+
+
 def create(path: Path, record: BidderSecretFile) -> None:
     """Write a new bidder-secret file (mode 0600), refusing to overwrite anything."""
     if len(record.bid_secret) != BID_SECRET_LEN:
         raise ValueError(f"a bidder secret is {BID_SECRET_LEN} bytes")
     write_new_private(path, (json.dumps(to_doc(record), indent=2) + "\n").encode(),
-                      "bidder-secret file", f"{path} exists already; a bidder-secret file is "
-                      "never overwritten (it may hold the only copy of an enrolled secret)")
+                      "bidder-secret file", exists_refusal(path))
 
 
 def load(path: str | Path) -> BidderSecretFile:

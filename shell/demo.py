@@ -56,9 +56,8 @@ class HttpScenarioClient:
 
 def run_demo_story(urls: list[str], anchor_path: Path, out: Path,
                    echo: Callable[[str], None]) -> dict[str, Any]:
-    from contracts import sealing
     from contracts.scenario import ENTITIES, run_scenario
-    from contracts.scenario_kit import actor_secret, bidder_secret, demo_uscc
+    from contracts.scenario_kit import actor_secret, demo_uscc
 
     client = HttpScenarioClient(urls[0])
     summary = run_scenario(client, echo)
@@ -66,9 +65,8 @@ def run_demo_story(urls: list[str], anchor_path: Path, out: Path,
     winner = next(n for n, (serial, _) in ENTITIES.items()
                   if demo_uscc(serial) == summary["winner"])
     bidder = NodeClient(urls[-1]).as_key(client.suite, actor_secret(client.suite, winner))
-    slot = sealing.slot(client.suite, client.chain_id, summary["tender_id"], 1,
-                        summary["winner"], bidder_secret(winner))  # the winner's sealed file's
-    proof = prove_bid(NodeClient(urls[-1]), anchor_path, summary["tender_id"], 1, slot,
+    proof = prove_bid(NodeClient(urls[-1]), anchor_path, summary["tender_id"], 1,
+                      summary["winner_slot"],
                       summary["winner_commitment"],
                       summary["winner_bid_tx"].hex(), out / "winner-bid.bundle.json",
                       bidder=bidder)

@@ -44,14 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts.agents import AGENT_CALLS, claimed_entity_key
+from contracts.agents import acting_key
 from contracts.audit import Committing
 from ledger import encoding, jsonform
 from ledger.block import Header
 from ledger.crypto import Suite
 from ledger.errors import InvalidInput
 from ledger.genesis import GenesisDoc
-from ledger.tx import SignedTx
 from ledger.verdict import beijing_time
 
 SCHEMA_VERSION = 1
@@ -303,7 +302,7 @@ class Export:
         """The entity each acting key was bound to when the block ran (else after it)."""
         out: dict[bytes, str | None] = {}
         for tx in c.block.txs:
-            key = _acting_key(tx)
+            key = acting_key(tx)
             if key not in out:
                 out[key] = self._entity_of_key(f"id/key/{key.hex()}")
         return out
@@ -312,7 +311,7 @@ class Export:
         height = c.block.header.height
         txs, events = [], []
         for idx, (tx, receipt) in enumerate(zip(c.block.txs, c.receipts, strict=True)):
-            body, key = tx.body, _acting_key(tx)
+            body, key = tx.body, acting_key(tx)
             entity = before[key] or self._entity_of_key(f"id/key/{key.hex()}")
             tender = body.args.get("tender_id")
             tender = tender if isinstance(tender, str) else None
@@ -359,12 +358,3 @@ def open_reader(path: Path) -> sqlite3.Connection:
     db.row_factory = sqlite3.Row
     return db
 
-
-def _acting_key(tx: SignedTx) -> bytes:
-    """The key a transaction acts for: its sender's, or the authorising entity key that a
-    one-time agent's sealed bid call names (the block held it only if that verified)."""
-    if tx.body.call in AGENT_CALLS:
-        key = claimed_entity_key(tx.body.args)
-        if key is not None:
-            return key
-    return tx.body.sender

@@ -52,9 +52,8 @@ def bid_enrol(url: str, key_file: str, passphrase_env: str | None, passphrase_fi
     from shell import biddersecret
 
     path = Path(secret_file)
-    if path.exists():  # checked again, atomically, when it is created
-        fail(f"{path} exists already; a bidder-secret file is never overwritten (it may hold "
-             "the only copy of an enrolled secret)")
+    if path.exists():  # before any network work; checked again, atomically, at creation
+        fail(biddersecret.exists_refusal(path))
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     client = NodeClient(url).as_key(suite, secret)
     pubkey = suite.public_key(secret)
@@ -256,9 +255,9 @@ def bid_withdraw(url: str, key_file: str, passphrase_env: str | None,
     if (sealed_path is None) == (secret_file is None):
         fail("name the bid by --sealed FILE, or by --secret-file FILE --tender T [--lot N]")
     record = None
-    if sealed_path is not None:
-        record = sealedfile.load(sealed_path,
-                                 _opener(sealed_passphrase_env, sealed_passphrase_file))
+    sealed = None if sealed_path is None else Path(sealed_path)
+    if sealed is not None:
+        record = sealedfile.load(sealed, _opener(sealed_passphrase_env, sealed_passphrase_file))
         if record.status not in ("live", "pending"):
             fail(f"{sealed_path} is a {record.status} bid, not a live one")
         tender_id, lot, bid_secret = record.tender_id, record.lot, record.bid_secret
@@ -273,15 +272,15 @@ def bid_withdraw(url: str, key_file: str, passphrase_env: str | None,
     if done.receipt.code != "OK":
         fail(f"withdrawal refused: {done.receipt.code}: {done.receipt.message}")
     time_ms = client.header(done.height).time_ms
-    if record is None:
+    if record is None or sealed is None:
         click.echo(f"bid on tender {tender_id} lot {lot} withdrawn in block {done.height} at "
                    f"{beijing_time(time_ms)}")
         return
     old = record.with_status("withdrawn", superseded={
         "withdrawn_tx_id": done.tx_id, "height": done.height, "time_ms": time_ms,
         "time": beijing_time(time_ms)})
-    moved = sealedfile.rewrite(Path(str(sealed_path)), sealedfile.to_doc(old),
-                               sealedfile.retired_path(Path(str(sealed_path)), "withdrawn"))
+    moved = sealedfile.rewrite(sealed, sealedfile.to_doc(old),
+                               sealedfile.retired_path(sealed, "withdrawn"))
     guarantee = (f"guarantee {record.guarantee} no longer held" if record.guarantee
                  else "no guarantee")
     click.echo(f"bid on tender {record.tender_id} lot {record.lot} withdrawn in block "
