@@ -110,6 +110,9 @@ def _describe_record(key: str, value: Any, deleted: bool, uscc: str,
         if sealed_until is not None:
             return (f"bid activity on tender {parts[1]}: sealed until its deadline "
                     f"{beijing_time(sealed_until)}")
+        if len(parts) == 4 and parts[2] == "guarantee":  # written at the opening
+            return (f"guarantee {parts[3]} bound to the bid on tender {parts[1]} lot "
+                    f"{v.get('lot')}, named at the opening")
         price = f", price {_yuan(v.get('price_fen'))}" if v.get("status") == "revealed" else ""
         return (f"bid on tender {parts[1]} lot {parts[2]}: {v.get('status')} (version "
                 f"{v.get('version')}, commitment {_hex(v.get('commitment'))[:16]}…){price}")

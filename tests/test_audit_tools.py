@@ -308,6 +308,9 @@ def test_history_of_entities_and_the_tender(story: dict[str, Any], tmp_path: Pat
     got = cli("history", "entity", uscc["d"], "--db", str(db))
     assert "decrypt_failed" in got.output and "CLAIMED 50,000.00 yuan (decrypt_failed)" in \
         got.output
+    # the guarantee's binding, written at the opening, reads as that, not as a bid
+    assert f"guarantee {summary['claimed']} bound to the bid on tender {tender} lot 1" in \
+        got.output and "lot guarantee" not in got.output
     got = cli("history", "tender", tender, "--db", str(db))
     assert got.exit_code == 0, got.output
     order = ["announced", "objection documents", "BID DEADLINE; bids named at opening: lot 1: "
