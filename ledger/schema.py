@@ -10,6 +10,8 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
 | ``m/base`` | — | CE ``{"height": int}``: the lowest height held in full besides genesis (a store
   started from a snapshot, ``ledger.snapshot``); absent: 0, every height is held |
 | ``m/paths`` | — | CE ``{"height": int}``: ``sp/`` names every key of every root from this height |
+| ``m/heads`` | — | CE ``{"holds": "value_hash"}``: ``sk/`` holds value hashes (a store without it
+  holds whole values there and is rewritten once at open, ``ledger.smt.upgrade_head_index``) |
 | ``b/`` | height | CE block (header and txs) |
 | ``q/`` | height | CE QC of that block (absent at genesis) |
 | ``h/`` | block hash | height |
@@ -19,7 +21,8 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
 | ``vc/`` | height | empty: the block at that height changes the set (next ≠ current) |
 | ``sn/`` | node hash | state tree chunk: 3 levels of inner nodes under that one (``ledger.smt``) |
 | ``sv/`` | value hash | CE of a state value (content-addressed, so past heights stay readable) |
-| ``sk/`` | utf8 key | CE of the head value of a state key (checked against the tree on read) |
+| ``sk/`` | utf8 key | the value hash of a state key at the head (its CE is under ``sv/``; the
+  index of head keys in key order, checked against the tree on read) |
 | ``sr/`` | height | state root after that block |
 | ``sp/`` | key path | UTF-8 of the state key whose path it is (never deleted: names the keys of
   past roots, so a snapshot of any held root can be served) |
@@ -34,6 +37,7 @@ HEAD = b"m/head"
 GENESIS = b"m/genesis"
 BASE = b"m/base"
 PATH_INDEX_FROM = b"m/paths"
+HEAD_INDEX = b"m/heads"
 BLOCK = b"b/"
 QC = b"q/"
 BLOCK_BY_HASH = b"h/"

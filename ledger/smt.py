@@ -11,7 +11,8 @@ Storage (``ledger.schema``), all written into the caller's block ``WriteBatch``:
 |---|---|
 | ``state_node_key(h)`` | the chunk record headed by inner node ``h`` (``smt_layout``), checked |
 | ``state_value_key(vh)`` | CE bytes of a value, addressed by ``Hd(0x12, CE)`` |
-| ``state_head_key(key)`` | CE bytes of the key's value at the newest root (deleted with the key) |
+| ``state_head_key(key)`` | the value hash of the key's value at the newest root (deleted with
+  the key): the head keys in key order, for scans; the value itself is under ``sv/`` |
 | ``state_root_key(height)`` | the root after the block at ``height`` |
 | ``state_key_by_path_key(p)`` | UTF-8 of the key whose path is ``p`` (written with its value) |
 
@@ -39,11 +40,15 @@ block's update is then computed once. Adopted updates sit in pending layers, so 
 proofs and further updates see the new root while the KV is untouched until the caller
 writes the batch.
 
-**Reads are checked against the root.** ``get`` reads the head-value index (one KV read,
-or a pending layer) and then walks the tree from the root along the key's path to the lone
-key where it ends, and refuses (``CorruptStore``) an index entry whose value does not hash
-to that key's value hash, or that exists where the tree has no key or is missing where it
-has one. The walk goes through the pinned nodes in memory (checked when they were loaded
+A value is written once, under its hash; the head index holds only the hash (a value
+written twice was ~30% of the bytes a block wrote, and LevelDB's compactions cost CPU in
+proportion to the bytes).
+
+**Reads are checked against the root.** ``get`` reads the head index (one KV read, or a
+pending layer) and then walks the tree from the root along the key's path to the lone key
+where it ends, and refuses (``CorruptStore``) an index entry that is not that key's value
+hash, or that exists where the tree has no key or is missing where it has one; then it
+reads the value by its hash and checks that it hashes to it. The walk goes through the pinned nodes in memory (checked when they were loaded
 or computed), so it costs about one dict lookup per level (~21 at 1M keys; in C when the
 native kernel is in use) and no KV read: cheaper than checking the index at startup, and it
 also catches a record that rots while the node runs. A value once checked, or written by
@@ -66,10 +71,10 @@ A ``StateTree`` is used by one thread at a time (the node's executor).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ledger import schema, tags
+from ledger import encoding, schema, tags
 from ledger.crypto import DIGEST_LEN, ZERO_HASH, Suite
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.kv import KV, WriteBatch
@@ -85,8 +90,8 @@ from ledger.smt_layout import (
 from ledger.smt_native import Kernel, NodeMap, kernel_for
 from ledger.smt_proof import PATH_BITS, Proof, ProofLeaf, key_path, value_hash
 
-__all__ = ["CHUNK_LEVELS", "DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "StagedUpdate",
-           "StateTree", "stored_root"]
+__all__ = ["CHUNK_LEVELS", "DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "HEAD_INDEX_RECORD",
+           "StagedUpdate", "StateTree", "scan_heads", "stored_root", "upgrade_head_index"]
 
 DEFAULT_PINNED_DEPTH = 24
 # Deeper and past nodes: ~250 bytes each in memory.
@@ -96,12 +101,52 @@ HEAD_CACHE_KEYS = 1 << 15
 
 
 
+# ``schema.HEAD_INDEX``: the head index holds value hashes. Written with genesis, a snapshot's
+# install, or ``upgrade_head_index``.
+HEAD_INDEX_RECORD = encoding.encode({"holds": "value_hash"})
+
+
 def stored_root(kv: KV, height: int) -> bytes | None:
     """The state root recorded after the block at ``height``, or None if there is none."""
     root = kv.get(schema.state_root_key(height))
     if root is not None and len(root) != DIGEST_LEN:
         raise CorruptStore(f"state root at height {height} is {len(root)} bytes")
     return root
+
+
+def scan_heads(kv: KV, suite: Suite, prefix: str,
+               after: str | None = None) -> Iterator[tuple[str, bytes]]:
+    """``(key, CE value)`` of the head state's keys that start with ``prefix`` (and sort
+    after ``after``), in key order: the head index, each value read by its hash and checked
+    against it. It reads the KV only, so any thread may scan while the executor writes
+    (values are never deleted, so every hash the index names is there)."""
+    start = schema.state_head_key(after) + b"\x00" if after is not None else None
+    cut = len(schema.STATE_HEAD)
+    for index_key, digest in kv.scan(schema.state_head_key(prefix), start=start):
+        value = kv.get(schema.state_value_key(digest))
+        if value is None or value_hash(suite, value) != digest:
+            raise CorruptStore(f"state value of {index_key[cut:]!r} is missing or fails its hash")
+        yield index_key[cut:].decode("utf-8"), value
+
+
+def upgrade_head_index(kv: KV, suite: Suite) -> int:
+    """Rewrite the head index of a store written before ``schema.HEAD_INDEX`` (whole values
+    under ``sk/``) to value hashes, in one atomic batch; the number of entries rewritten
+    (0 for a store already upgraded). Every value is under ``sv/`` already (it was always
+    written there too); one missing is written back from the index."""
+    if kv.get(schema.HEAD_INDEX) is not None:
+        return 0
+    batch = kv.batch()
+    count = 0
+    for index_key, value in kv.scan(schema.STATE_HEAD):
+        digest = value_hash(suite, value)
+        if kv.get(schema.state_value_key(digest)) is None:
+            batch.put(schema.state_value_key(digest), value)
+        batch.put(index_key, digest)
+        count += 1
+    batch.put(schema.HEAD_INDEX, HEAD_INDEX_RECORD)
+    kv.write(batch, sync=True)
+    return count
 
 
 @dataclass(slots=True)
@@ -204,7 +249,7 @@ class StateTree:
         return value
 
     def _checked_head(self, key: str, path: bytes) -> bytes | None:
-        value = self._kv.get(schema.state_head_key(key))
+        digest = self._kv.get(schema.state_head_key(key))
         root = self.root
         if root == ZERO_HASH:
             info = None
@@ -214,14 +259,14 @@ class StateTree:
                 info = self.kernel.find(root, path, self._pinned, self._pinned_depth,
                                         self._load_pinned)
         if info is None or info[:PATH_END] != path:
-            if value is not None:
+            if digest is not None:
                 raise CorruptStore(f"state index holds a value for {key!r}, absent in the tree")
             return None
-        if value is None:
+        if digest is None:
             raise CorruptStore(f"state index has no value for {key!r}, present in the tree")
-        if value_hash(self.suite, value) != info[PATH_END:]:
+        if digest != info[PATH_END:]:
             raise CorruptStore(f"state index value of {key!r} is not the tree's (corrupt store)")
-        return value
+        return self._value(digest)
 
     def _remember_head(self, key: str, value: bytes | None) -> None:
         hot = self._heads_hot
@@ -272,7 +317,7 @@ class StateTree:
         if type(height) is not int or height < 0:
             raise InvalidInput(f"height must be a non-negative integer, got {height!r}")
         parent = self.root
-        paths, infos, values, heads, encoded_keys, named = self._prepare(writes)
+        paths, infos, values, heads, encoded_keys, head_digests, named = self._prepare(writes)
         self.stages += 1
         nodes: NodeMap = self.kernel.new_store()
         chunks: dict[bytes, bytes] = {}
@@ -296,8 +341,8 @@ class StateTree:
             (node_prefix + top, record) for top, record in chunks.items()]
         ops += [(value_prefix + digest, value) for digest, value in values.items()]
         head_prefix = schema.STATE_HEAD  # ``schema.state_head_key`` on the encoded keys
-        ops += [(head_prefix + key, head)
-                for key, head in zip(encoded_keys, heads.values(), strict=True)]
+        ops += [(head_prefix + key, digest)
+                for key, digest in zip(encoded_keys, head_digests, strict=True)]
         path_prefix = schema.STATE_KEY_BY_PATH  # ``schema.state_key_by_path_key``
         ops += [(path_prefix + path, key) for path, key in named]
         ops.append((schema.state_root_key(height), new_root))
@@ -349,11 +394,12 @@ class StateTree:
 
     def _prepare(self, writes: Mapping[str, bytes | None]) -> tuple[
             list[bytes], list[bytes | None], dict[bytes, bytes], dict[str, bytes | None],
-            list[bytes], list[tuple[bytes, bytes]]]:
+            list[bytes], list[bytes | None], list[tuple[bytes, bytes]]]:
         """The writes sorted by path as (paths, INFOs), the values by hash, the head values,
-        the keys' UTF-8 bytes (in the order of ``writes``) and ``(path, UTF-8 key)`` of the
-        keys written with a value. Comprehensions, not a loop of appends: this runs for
-        every key of every block."""
+        the keys' UTF-8 bytes and their head index entries (value hashes, None to delete),
+        both in the order of ``writes``, and ``(path, UTF-8 key)`` of the keys written with
+        a value. Comprehensions, not a loop of appends: this runs for every key of every
+        block."""
         heads = dict(writes)
         if any(type(key) is not str for key in heads):
             bad = next(key for key in heads if type(key) is not str)
@@ -376,8 +422,10 @@ class StateTree:
         order = sorted(range(len(paths)), key=paths.__getitem__)
         named = [(path, key) for path, key, value in zip(paths, encoded, values_in_order,
                                                           strict=True) if value is not None]
+        head_digests = [None if info is None else info[PATH_END:] for info in infos]
         return ([paths[at] for at in order], [infos[at] for at in order],
-                dict(zip(value_digests, live, strict=True)), heads, encoded, named)
+                dict(zip(value_digests, live, strict=True)), heads, encoded, head_digests,
+                named)
 
     def _ref(self, node: bytes) -> tuple[bytes, bytes | None]:
         """A root as a subtree reference (its INFO read from the node itself)."""

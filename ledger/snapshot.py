@@ -35,7 +35,7 @@ hashes to its hint's path and its value to its hint's value hash. The inner chil
 the chunk are the next hashes to ask for, so each piece is self-verifying from the root down
 and the tree is complete exactly when no hash is left to ask: nothing can be left out,
 added or changed. Pieces are written to the importing store as they are checked (chunk
-records, values by hash, the head-value index, the key-by-path index); memory holds the
+records, values by hash, the head index, the key-by-path index); memory holds the
 hashes still to ask (depth first: about ``8 × pieces per request`` per level of chunks,
 ~10 levels at 1M keys) and one batch of records.
 
@@ -50,7 +50,7 @@ before that batch leaves a store without a head, which the caller discards.
 **Serving** (``build_manifest``, ``export_pieces``): any height whose root this node holds
 can be served without preparing anything, because chunks and values are never deleted and
 ``sp/`` names the key of every path written since ``m/paths`` (``ensure_path_index`` fills
-it once from the head-value index on a store older than the index).
+it once from the head index on a store older than the index).
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ from ledger.errors import CorruptStore, InvalidInput, ProofError
 from ledger.fields import exact_map, get_bytes, get_list
 from ledger.genesis import Anchor
 from ledger.kv import KV, WriteBatch
+from ledger.smt import HEAD_INDEX_RECORD
 from ledger.smt_layout import (
     CHUNK_LEVELS,
     LEAF_PREFIX,
@@ -355,9 +356,9 @@ class TreeImport:
             checked.append((info[:PATH_END], info[PATH_END:], key, value))
         for path, digest, key, value in checked:
             put(schema.state_value_key(digest), value)
-            put(schema.STATE_HEAD + key, value)
+            put(schema.STATE_HEAD + key, digest)
             put(schema.state_key_by_path_key(path), key)
-            staged += len(key) * 2 + len(value) * 2 + 3 * DIGEST_LEN
+            staged += len(key) * 2 + len(value) + 4 * DIGEST_LEN
         put(schema.state_node_key(top), record)
         self._todo.extend(reversed(below))
         self._batch_bytes += staged
@@ -435,6 +436,7 @@ def install(kv: KV, doc_obj: Any, genesis: Block, genesis_validators: ValidatorS
     put(schema.state_root_key(height), header.state_root)
     put(schema.BASE, encoding.encode({"height": height}))
     put(schema.PATH_INDEX_FROM, encoding.encode({"height": height}))
+    put(schema.HEAD_INDEX, HEAD_INDEX_RECORD)
     for key, value in (extra or {}).items():
         put(key, value)
     put(schema.HEAD, encoding.encode({"height": height, "hash": block_hash}))
@@ -457,7 +459,7 @@ def path_index_from(kv: KV) -> int | None:
 
 def ensure_path_index(store: BlockStore) -> int:
     """The height from which this store can serve snapshots, building the key-by-path
-    index from the head-value index first on a store written before it existed (then only
+    index from the head index first on a store written before it existed (then only
     roots from the head on can be named: an older root may hold keys deleted since)."""
     kv = store.kv
     known = path_index_from(kv)

@@ -65,7 +65,13 @@ from ledger.block import (
 from ledger.crypto import DIGEST_LEN, ZERO_HASH, Suite
 from ledger.errors import CorruptStore, HistoryPruned, InvalidInput, ProofError
 from ledger.kv import KV
-from ledger.smt import StagedUpdate, StateTree, stored_root
+from ledger.smt import (
+    HEAD_INDEX_RECORD,
+    StagedUpdate,
+    StateTree,
+    stored_root,
+    upgrade_head_index,
+)
 from ledger.tx import Receipt, SignedTx
 
 _T = TypeVar("_T")
@@ -102,6 +108,7 @@ class BlockStore:
                                    f"{self._head[0]} is missing or not its header's")
             root = stored
             self._chain_id = header.chain_id
+            upgrade_head_index(kv, suite)  # once, on a store older than value-hash heads
         if tree is None:
             tree = StateTree(suite, kv, root)
         elif tree.root != root:
@@ -390,6 +397,7 @@ class BlockStore:
             put(schema.GENESIS, encoding.encode(genesis_doc_obj))
             # Every key this tree writes is named by its path (``sp/``) from genesis on.
             put(schema.PATH_INDEX_FROM, encoding.encode({"height": 0}))
+            put(schema.HEAD_INDEX, HEAD_INDEX_RECORD)
         put(schema.validators_key(h.height + 1), next_vals)
         if h.next_validators_hash != h.validators_hash:
             put(schema.validator_change_key(h.height), b"")

@@ -1,7 +1,8 @@
 """Integrity on read (issue 7 item 7), written as the attack: bytes flipped on disk.
 
 A LevelDB store is built and closed; then a byte of one record is flipped in its table
-file (the head-value index entry of ``param/bid_min_count``, a state-tree chunk, a block),
+file (the value of ``param/bid_min_count`` or its head index entry, a state-tree chunk, a
+block),
 or a record is rewritten through LevelDB itself so that its checksum holds. Reopened and
 read, the store must answer with ``CorruptStore`` (or refuse to open), never with a wrong
 value: first through LevelDB's checksums, then, with those off, through the checks of the
@@ -10,6 +11,7 @@ store and the state tree themselves.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import plyvel
@@ -19,11 +21,14 @@ from ledger import encoding, schema
 from ledger.crypto import ED25519_SHA256
 from ledger.errors import CorruptStore
 from ledger.kv import KV, LevelKV, MemoryKV
+from ledger.smt import upgrade_head_index
+from ledger.smt_proof import value_hash
 from ledger.store import BlockStore
 from tests.chainkit import Chain
 
 SUITE = ED25519_SHA256
 PARAM = "param/bid_min_count"
+THREE = encoding.encode(3)
 
 
 def _build(path: Path) -> tuple[bytes, bytes]:
@@ -62,21 +67,49 @@ def _flip(path: Path, marker: bytes, skip: int, new: int | None = None) -> None:
 _VALUE_AFTER_KEY = 8
 
 
+def _flip_value_of_three(path: Path) -> None:
+    """Set the stored value ``CE(3)`` (under ``sv/`` and its hash) to ``CE(1)``: the one
+    place in the table files where the end of that hash, as a key, is followed by the
+    entry's sequence and the 1-byte value."""
+    entry = re.compile(re.escape(value_hash(SUITE, THREE)[8:]) + b".{8}" + re.escape(THREE),
+                       re.DOTALL)
+    hits = [(table, m.end() - 1) for table in _tables(path)
+            for m in entry.finditer(table.read_bytes())]
+    assert len(hits) == 1, hits
+    table, where = hits[0]
+    data = bytearray(table.read_bytes())
+    data[where] = encoding.encode(1)[0]
+    table.write_bytes(bytes(data))
+
+
 def test_the_unchecked_store_would_have_answered_1(tmp_path: Path) -> None:
-    """The attack is real: without any check the flipped index entry reads as 1."""
+    """The attack is real: without any check the flipped value reads as 1."""
     _build(tmp_path)
-    _flip(tmp_path, b"bid_min_count", _VALUE_AFTER_KEY, new=0x01)
+    _flip_value_of_three(tmp_path)
     db = plyvel.DB(str(tmp_path))
     try:
-        assert db.get(schema.state_head_key(PARAM)) == encoding.encode(1)
+        digest = db.get(schema.state_head_key(PARAM))
+        assert digest == value_hash(SUITE, THREE)
+        assert db.get(schema.state_value_key(digest)) == encoding.encode(1)
     finally:
         db.close()
 
 
-@pytest.mark.parametrize("checksums", [True, False], ids=["leveldb-crc", "tree-check"])
+@pytest.mark.parametrize("checksums", [True, False], ids=["leveldb-crc", "hash-check"])
 def test_a_flipped_head_value_is_a_corrupt_store(tmp_path: Path, checksums: bool) -> None:
     _build(tmp_path)
-    _flip(tmp_path, b"bid_min_count", _VALUE_AFTER_KEY, new=0x01)
+    _flip_value_of_three(tmp_path)
+    with pytest.raises(CorruptStore):
+        kv = LevelKV(str(tmp_path), checksums=checksums)
+        store = BlockStore(kv, SUITE)
+        value = store.state_value(PARAM)
+        raise AssertionError(f"read {value!r} from a corrupt store")
+
+
+@pytest.mark.parametrize("checksums", [True, False], ids=["leveldb-crc", "tree-check"])
+def test_a_flipped_head_index_entry_is_a_corrupt_store(tmp_path: Path, checksums: bool) -> None:
+    _build(tmp_path)
+    _flip(tmp_path, b"bid_min_count", _VALUE_AFTER_KEY)  # a byte of the value hash it holds
     with pytest.raises(CorruptStore):
         kv = LevelKV(str(tmp_path), checksums=checksums)
         store = BlockStore(kv, SUITE)
@@ -161,4 +194,29 @@ def test_a_rewritten_state_root_refuses_to_open(tmp_path: Path) -> None:
     _rewrite(kv, schema.state_root_key(head), bytes(32))
     with pytest.raises(CorruptStore, match="state root"):
         BlockStore(kv, SUITE)
+    kv.close()
+
+
+def test_a_store_with_whole_values_in_its_head_index_is_upgraded_once(tmp_path: Path) -> None:
+    """A store written before ``m/heads`` (the head index held whole values) is rewritten to
+    value hashes when it is opened, once, and reads the same values after."""
+    _build(tmp_path)
+    kv = LevelKV(str(tmp_path))
+    old = kv.batch()
+    heads = list(kv.scan(schema.STATE_HEAD))
+    assert len(heads) > 200 and all(len(digest) == 32 for _, digest in heads)
+    for key, digest in heads:
+        value = kv.get(schema.state_value_key(digest))
+        assert value is not None
+        old.put(key, value)
+    old.delete(schema.HEAD_INDEX)
+    kv.write(old)
+    assert kv.get(schema.state_head_key(PARAM)) == THREE
+    store = BlockStore(kv, SUITE)
+    assert kv.get(schema.state_head_key(PARAM)) == value_hash(SUITE, THREE)
+    assert kv.get(schema.HEAD_INDEX) is not None
+    assert store.state_value(PARAM) == THREE
+    assert store.state_value("demo/0") == encoding.encode("changed")
+    assert upgrade_head_index(kv, SUITE) == 0  # the second open rewrites nothing
+    assert list(kv.scan(schema.STATE_HEAD)) == heads
     kv.close()

@@ -13,7 +13,8 @@ it:
   (``tx_disclosed``: bidders' acts before their tender's deadline and an enterprise's acts
   that name no tender are not public);
 - ``scan(prefix, after, limit, scan_max)``: the head values under a key prefix in key order
-  (the KV keeps them under ``ledger.schema.state_head_key``), bounded twice: at most
+  (``ledger.smt.scan_heads``: the head index in key order, each value read by its hash
+  and checked), bounded twice: at most
   ``limit`` records returned and ``scan_max`` keys looked at per call, with the cursor to go
   on from; sealed keys are skipped, each asked;
 - ``withheld(key, record)``: the fields of a public record the portal does not show before
@@ -34,7 +35,7 @@ from typing import Any
 from contracts.disclosure import PUBLIC, deadline_ms, key_refusal, tx_disclosed
 from contracts.runtime import param
 from contracts.state import Overlay
-from ledger import schema
+from ledger.smt import scan_heads
 from ledger.encoding import decode_trusted
 from ledger.tx import SignedTx
 from shell.chain import Chain
@@ -128,11 +129,7 @@ class PortalReader:
                 yield key, raw
 
     def _head_values(self, prefix: str, after: str | None) -> Iterator[tuple[str, bytes]]:
-        head = schema.state_head_key(prefix)
-        start = schema.state_head_key(after) + b"\x00" if after is not None else None
-        cut = len(schema.STATE_HEAD)
-        for k, v in self.chain.kv.scan(head, start=start):
-            yield k[cut:].decode("utf-8"), v
+        return scan_heads(self.chain.kv, self.chain.suite, prefix, after)
 
     # ---- the portal's own withholding before a deadline (see the module docstring) ----------
 
