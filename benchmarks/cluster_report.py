@@ -212,6 +212,8 @@ def summarise(d: dict[str, Any], chain: dict[bytes, tuple[int, str]], validators
         "stalled": d["stalled"], "up_s": d["up_s"],
         "node_cores": node_cores,
         "verifies_per_tx_node": per_tx_node("credchain_signatures_verified_total"),
+        # a sealed bid call's authorisation by the bidder's key: one more signature
+        "agent_verifies_per_tx_node": per_tx_node("credchain_agent_signatures_verified"),
         "node_refused": _grown_by_label(before, after, "credchain_txs_refused_total"),
         "gossip_dropped": _grown_by_label(before, after, "credchain_gossip_dropped_total"),
         "node_hist_p50_s": node_histogram_quantile(before, after, 0.5),
@@ -273,7 +275,8 @@ def print_result(r: dict[str, Any]) -> None:
           f"({r['node_cpu_us_per_tx_node_net']:,.0f} us net of the idle polled network's "
           f"{r['idle_cores_per_node']:.3f} cores per node); cores used: "
           + " ".join(f"{k} {v:.2f}" for k, v in r["cpu_share"].items())
-          + f"; verifications per tx per node {r['verifies_per_tx_node']:.2f}")
+          + f"; verifications per tx per node {r['verifies_per_tx_node']:.2f} of transactions"
+          + f" + {r.get('agent_verifies_per_tx_node', 0.0):.2f} of agent authorisations")
     print(f"node histograms (all calls): p50 {ms_text(r['node_hist_p50_s'])} ms, p99 "
           f"{ms_text(r['node_hist_p99_s'])} ms; drained in {r['drained_s']:.1f} s; late requests "
           f"{r['late_requests']}; runs short {r['short_runs'] or 0}; refusals {r['refused'] or 0}"

@@ -43,6 +43,12 @@ KEY_MAX = 128  # bytes: an Ed25519 or SM2 public key, with room
 SIGNATURE_MAX = 160
 _VERDICTS_MAX = 8_192
 _verdicts: OrderedDict[tuple[str, bytes, bytes, bytes], bool] = OrderedDict()
+_verified_count = [0]  # signatures verified in this process (not answered from the cache)
+
+
+def verifications() -> int:
+    """Authorisation signatures this process has verified (a node's metrics show it)."""
+    return _verified_count[0]
 
 
 def agent_message(suite: Suite, chain_id: str, tender_id: str, lot: int, call: str,
@@ -69,6 +75,7 @@ def _verified(suite: Suite, key: bytes, message: bytes, signature: bytes) -> boo
             verdict = bool(suite.verify(key, message, signature))
         except (ValueError, TypeError):
             verdict = False
+        _verified_count[0] += 1
         _verdicts[memo] = verdict
         if len(_verdicts) > _VERDICTS_MAX:
             _verdicts.popitem(last=False)

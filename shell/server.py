@@ -59,6 +59,10 @@ log = logging.getLogger("credchain.node")
 
 EXIT_FORCED = 3  # a second signal cut the shutdown short
 BEACON_INTERVAL_S = 2.0  # beacon windows also end by time: ask what is owed this often
+# Inner nodes of the state tree loaded into memory at start (``StateTree.warm``): all of a
+# state of up to ~170k keys (~0.3 s for 33k keys here), about the top of a bigger one; the
+# rest is pinned as blocks walk it. ~200 bytes each.
+WARM_TREE_NODES = 1 << 18
 
 
 class StartupError(InvalidInput):
@@ -151,6 +155,8 @@ class Node:
                 problem = chain.integrity_problem()
             except CorruptStore as exc:  # LevelDB checksums, the head's recorded root
                 problem = str(exc)
+            if problem is None:
+                problem = _warm_tree(chain)
             if problem is not None:
                 raise StartupError(
                     f"the store in {db} is damaged ({problem}); move it aside and rebuild it "
@@ -523,3 +529,18 @@ def main(config_path: str, confirm_lost_votes: bool = False, state_sync: bool = 
         log.error("node stopped: %s: %s", type(exc).__name__, exc)
         return 1
     return 0
+
+
+def _warm_tree(chain: Chain) -> str | None:
+    """Pin the state tree's upper nodes before the node serves (``WARM_TREE_NODES``), so
+    the first blocks after a (re)start run as fast as later ones; what a record failing its
+    check says, or None."""
+    started = time.monotonic()
+    try:
+        pinned = chain.store.tree.warm(WARM_TREE_NODES)
+    except CorruptStore as exc:
+        return str(exc)
+    log.info("state tree: %d inner nodes in memory after %.2f s", pinned,
+             time.monotonic() - started)
+    return None
+

@@ -424,3 +424,21 @@ def test_sealed_calls_come_from_one_time_agents_the_entity_authorises() -> None:
     t.issue("G2", "c")
     t.h.put(f"frozen/{t.uscc_of['c']}", {"reason": "test", "height": 0})
     t.h.expect_refused(c, "bid.submit", t.bid_args(c, 100, "G2"), E_FROZEN)
+
+
+def test_an_authorisation_is_verified_once_and_counted() -> None:
+    """The node's ``agent_signatures_verified`` metric counts real verifications: a verdict
+    answered from the cache is not one."""
+    from contracts import agents
+    from ledger.crypto import ED25519_SHA256 as suite
+
+    entity, agent = bytes(range(32)), suite.public_key(bytes(range(1, 33)))
+    args = {"tender_id": "T-count", "lot": 1,
+            **agents.authorisation(suite, "c", entity, "T-count", 1, "bid.submit", agent)}
+    before = agents.verifications()
+    for _ in range(3):
+        assert agents.signature_authorises(suite, "c", "bid.submit", agent, args,
+                                           suite.public_key(entity))
+    assert not agents.signature_authorises(suite, "c", "bid.replace", agent, args,
+                                           suite.public_key(entity))
+    assert agents.verifications() == before + 2

@@ -161,6 +161,43 @@ def test_pinned_nodes_follow_the_newest_tree() -> None:
     assert 0 < shallow.pinned_nodes <= 7
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_warm_pins_the_whole_tree_then_reads_load_nothing(backend: str) -> None:
+    """``warm`` pins what walks would pin (the naive tree's inner nodes), within its budget
+    and the pinned depth; afterwards a read or an update of any key loads no record."""
+    suite = ED25519_SHA256
+    with open_kv(backend) as kv:
+        state = {f"key/{i}": encode(i) for i in range(500)}
+        root = commit(StateTree(suite, kv), kv, state, 1)
+        assert StateTree(suite, kv, root).warm(40) in range(40, 43)  # stops near its budget
+        assert 0 < StateTree(suite, kv, root, pinned_depth=3).warm(1 << 20) <= 7
+        tree = StateTree(suite, kv, root, pinned_depth=PATH_BITS)
+        assert tree.warm(1 << 20) == naive_inner_nodes(suite, state)
+        loads = tree.node_loads
+        for key in ("key/7", "key/499", "key/absent"):
+            tree.get(key)
+        commit(tree, kv, {"key/3": encode("x"), "key/new": encode(1)}, 2)
+        assert tree.node_loads == loads
+        assert tree.root == naive_root(suite, {**state, "key/3": encode("x"),
+                                                "key/new": encode(1)})
+        assert StateTree(suite, kv, ZERO_HASH).warm(10) == 0
+
+
+def test_warm_refuses_a_corrupt_chunk() -> None:
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    root = commit(StateTree(suite, kv), kv, {f"key/{i}": encode(i) for i in range(200)}, 1)
+    deep = next(key for key, record in kv.scan(schema.STATE_NODE)
+                if key != schema.state_node_key(root) and len(record) > 100)
+    batch = kv.batch()
+    record = kv.get(deep)
+    assert record is not None
+    batch.put(deep, record[:-1] + bytes([record[-1] ^ 1]))
+    kv.write(batch)
+    with pytest.raises(CorruptStore):
+        StateTree(suite, kv, root).warm(1 << 20)
+
+
 def test_empty_block_keeps_the_root_and_records_it() -> None:
     kv = MemoryKV()
     tree = StateTree(ED25519_SHA256, kv)
