@@ -227,8 +227,9 @@ def _sealed_fields(call: Call, tender: Mapping[str, Any], lot: int, uscc: str) -
     file_hash = args.blob(call.args, "file_hash", length=DIGEST_LEN)
     sealed = args.blob(call.args, "sealed_summary", max_len=sealing.max_sealed_len(suite))
     given = args.blob(call.args, "commitment", length=DIGEST_LEN)
-    expected = sealing.commitment(
-        suite, call.block.chain_id, tender["tender_id"], lot, uscc, file_hash, sealed
+    summary_hash = suite.hash(sealed)
+    expected = sealing.commitment_of_hashes(
+        suite, call.block.chain_id, tender["tender_id"], lot, uscc, file_hash, summary_hash
     )
     if given != expected:
         raise ContractError(
@@ -237,7 +238,7 @@ def _sealed_fields(call: Call, tender: Mapping[str, Any], lot: int, uscc: str) -
     return {
         "commitment": given,
         "file_hash": file_hash,
-        "summary_hash": suite.hash(sealed),
+        "summary_hash": summary_hash,
         "sealed": sealed,
     }
 
