@@ -9,18 +9,19 @@ failed transaction changes nothing (the runtime then bumps only the sender's non
 Values are stored as canonical-encoding bytes and decoded afresh on every read, so a contract
 that mutates what it read cannot change state without an explicit ``put``.
 
-``get_shared`` is the exception, for records that many transactions of a block only read (a
-tender's record for each of its bids, an entity's attestation for each of its keys' calls,
-the chain parameters): the value is decoded once per block and handed out deep-frozen
-(maps as read-only mappings, arrays as tuples), so no caller can change what another sees.
-The memo is checked against the bytes a read finds now, so it is never stale.
+``get_shared`` and ``get_derived`` are the exception, for records that many transactions of
+a block only read (a tender's record for each of its bids, an entity's attestation for each
+of its keys' calls): the value is decoded once per block and handed out deep-frozen (maps as
+read-only mappings, arrays as tuples), or as an immutable fact derived from it, so no caller
+can change what another sees. The memo is checked against the bytes a read finds now, so it
+is never stale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ledger import encoding
 
@@ -44,14 +45,19 @@ def frozen(value: Any) -> Any:
     return value
 
 
+T = TypeVar("T")
+Derive = Callable[[Any], Any]  # a pure function of a decoded value, with an immutable result
+Memo = dict[tuple[Derive, str], tuple[bytes, Any]]
+
+
 class Overlay:
-    def __init__(self, parent: StateReader | Overlay,
-                 shared: dict[str, tuple[bytes, Any]] | None = None) -> None:
+    def __init__(self, parent: StateReader | Overlay, memo: Memo | None = None) -> None:
         self._parent = parent
         self._writes: dict[str, bytes | None] = {}
-        # get_shared's memo: key -> (the CE bytes, their frozen value). One per block: the
-        # block's overlay makes it, its transactions' child overlays use the same dict.
-        self._shared: dict[str, tuple[bytes, Any]] = {} if shared is None else shared
+        # get_derived's memo: (derive, key) -> (the CE bytes read, what derive made of
+        # them). One per block: the block's overlay makes it, its transactions' child
+        # overlays use the same dict.
+        self._memo: Memo = {} if memo is None else memo
 
     def get_raw(self, key: str) -> bytes | None:
         # A loop down the overlays, not a call per level: every state read comes here.
@@ -70,18 +76,26 @@ class Overlay:
 
     def get_shared(self, key: str) -> Any:
         """The value at ``key`` (None when absent) deep-frozen (``frozen``), for a caller
-        that only reads it. Decoded once for the same bytes: the memo holds the bytes it
-        decoded and is used only while a read finds bytes equal to them, so a write in this
-        or an earlier transaction, or a failed transaction's dropped write, is always seen
-        as it is by ``get``."""
+        that only reads it, decoded once per block for the same bytes (``get_derived``)."""
+        return self.get_derived(key, frozen)
+
+    def get_derived(self, key: str, derive: Callable[[Any], T]) -> T | None:
+        """``derive`` of the value at ``key`` (None when absent), computed once for the same
+        bytes. ``derive`` must be a pure function of the decoded value whose result is
+        immutable (the memo hands the same object to every later caller). The memo holds
+        the bytes it was computed from and is used only while a read finds bytes equal to
+        them, so a write in this or an earlier transaction, or a failed transaction's
+        dropped write, is always seen as it is by ``get``."""
         raw = self.get_raw(key)
         if raw is None:
             return None
-        memo = self._shared.get(key)
+        memo_key = (derive, key)
+        memo = self._memo.get(memo_key)
         if memo is not None and memo[0] == raw:
-            return memo[1]
-        value = frozen(encoding.decode_trusted(raw))
-        self._shared[key] = (raw, value)
+            result: T = memo[1]
+            return result
+        value = derive(encoding.decode_trusted(raw))
+        self._memo[memo_key] = (raw, value)
         return value
 
     def exists(self, key: str) -> bool:
@@ -96,7 +110,7 @@ class Overlay:
         self._writes[key] = None
 
     def child(self) -> Overlay:
-        return Overlay(self, self._shared)
+        return Overlay(self, self._memo)
 
     def commit(self) -> None:
         """Merge this overlay's writes into its parent overlay."""
