@@ -52,6 +52,7 @@ silence until the window closes does the same. Closing writes the opening record
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from contracts import agents, args, guarantee, sealing
@@ -70,7 +71,8 @@ from contracts.tender import (
     bid_key,
     bidder_conflict,
     load,
-    lot_of,
+    load_view,
+    lot_view,
     opened_bid_key,
     opened_slots,
     opening_key,
@@ -139,7 +141,7 @@ def enrol(call: Call) -> None:
     call.emit("bid.enrolled", uscc=uscc, enrolments=len(record["secrets"]))
 
 
-def _enrolled_commitment(call: Call, tender: dict[str, Any], uscc: str) -> bytes:
+def _enrolled_commitment(call: Call, tender: Mapping[str, Any], uscc: str) -> bytes:
     """The commitment in force for this tender: the last one made at or before its
     announcement, or the entity's first if it enrolled after that."""
     record = call.state.get(enrolment_key(uscc))
@@ -150,7 +152,7 @@ def _enrolled_commitment(call: Call, tender: dict[str, Any], uscc: str) -> bytes
     return bytes((before[-1] if before else entries[0])["commitment"])
 
 
-def slot_of(call: Call, tender: dict[str, Any], lot: int, uscc: str) -> str:
+def slot_of(call: Call, tender: Mapping[str, Any], lot: int, uscc: str) -> str:
     """The slot the call's ``bid_secret`` gives this entity's bid on the lot, once the
     secret is checked against the entity's enrolment (``E_BID_SECRET``)."""
     suite = call.block.suite
@@ -172,7 +174,11 @@ def bidset_key(tender_id: str, lot: int) -> str:
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+    """``a`` XOR ``b``, bytewise, as 32-byte values (both are digests of ``DIGEST_LEN``)."""
+    if len(a) != len(b):
+        raise ValueError("XOR of values of different lengths")
+    # As big integers: one C operation instead of a generator over 32 byte pairs.
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
 def _toggle(call: Call, tender_id: str, lot: int, slot: str) -> None:
@@ -198,7 +204,7 @@ def _agent_entity(call: Call, name: str) -> str:
     return uscc
 
 
-def _bidder(call: Call, tender: dict[str, Any], name: str) -> str:
+def _bidder(call: Call, tender: Mapping[str, Any], name: str) -> str:
     """The bidding entity, checked for every bidding rule of DOMAIN.md."""
     uscc = _agent_entity(call, name)
     if bidder_conflict(tender, uscc):
@@ -216,13 +222,14 @@ def _bidder(call: Call, tender: dict[str, Any], name: str) -> str:
     return uscc
 
 
-def _sealed_fields(call: Call, tender: dict[str, Any], lot: int, uscc: str) -> dict[str, Any]:
+def _sealed_fields(call: Call, tender: Mapping[str, Any], lot: int, uscc: str) -> dict[str, Any]:
     suite = call.block.suite
     file_hash = args.blob(call.args, "file_hash", length=DIGEST_LEN)
     sealed = args.blob(call.args, "sealed_summary", max_len=sealing.max_sealed_len(suite))
     given = args.blob(call.args, "commitment", length=DIGEST_LEN)
-    expected = sealing.commitment(
-        suite, call.block.chain_id, tender["tender_id"], lot, uscc, file_hash, sealed
+    summary_hash = suite.hash(sealed)
+    expected = sealing.commitment_of_hashes(
+        suite, call.block.chain_id, tender["tender_id"], lot, uscc, file_hash, summary_hash
     )
     if given != expected:
         raise ContractError(
@@ -231,19 +238,20 @@ def _sealed_fields(call: Call, tender: dict[str, Any], lot: int, uscc: str) -> d
     return {
         "commitment": given,
         "file_hash": file_hash,
-        "summary_hash": suite.hash(sealed),
+        "summary_hash": summary_hash,
         "sealed": sealed,
     }
 
 
-def _start(call: Call, name: str, eligible: bool = True) -> tuple[dict[str, Any], int, str, str]:
-    """Tender, lot, bidder and slot of a sealed bid call ``name``; ``eligible`` checks every
-    bidding rule (a withdrawal needs only the entity: a bidder debarred since may still take
-    its bid back)."""
-    tender = load(call, record_id(call.args, "tender_id"))
+def _start(call: Call, name: str,
+           eligible: bool = True) -> tuple[Mapping[str, Any], int, str, str]:
+    """Tender (read-only), lot, bidder and slot of a sealed bid call ``name``; ``eligible``
+    checks every bidding rule (a withdrawal needs only the entity: a bidder debarred since
+    may still take its bid back)."""
+    tender = load_view(call, record_id(call.args, "tender_id"))
     step(call, tender, "bid")
     lot = args.integer(call.args, "lot", 1, 0xFFFF)
-    lot_of(tender, lot)
+    lot_view(tender, lot)
     uscc = _bidder(call, tender, name) if eligible else _agent_entity(call, name)
     return tender, lot, uscc, slot_of(call, tender, lot, uscc)
 
@@ -491,10 +499,10 @@ def reveal(call: Call) -> None:
     No bidder secret: the slot is found among those named at opening, so the call (like
     ``bid.revoke``) is public business once the deadline has passed.
     """
-    tender = load(call, record_id(call.args, "tender_id"))
+    tender = load_view(call, record_id(call.args, "tender_id"))
     step(call, tender, "reveal")
     lot = args.integer(call.args, "lot", 1, 0xFFFF)
-    lot_record = lot_of(tender, lot)
+    lot_record = lot_view(tender, lot)
     uscc = require_entity_sender(call)
     # a live bid of a lot being decrypted was named at opening: the set check is exact and
     # no bid can arrive after the deadline
@@ -600,16 +608,16 @@ def revoke(call: Call) -> None:
 
     No bidder secret: the slot is found among those named at opening.
     """
-    tender = load(call, record_id(call.args, "tender_id"))
+    tender = load_view(call, record_id(call.args, "tender_id"))
     step(call, tender, "revoke_bid")
     lot = args.integer(call.args, "lot", 1, 0xFFFF)
-    lot_of(tender, lot)
+    lot_view(tender, lot)
     uscc = require_entity_sender(call)
     slot = opened_slot_of(call, tender["tender_id"], lot, uscc) or ""
     bid = call.state.get(bid_key(tender["tender_id"], lot, slot)) if slot else None
     if bid is None or BID.row(bid["status"], "revoke") is None:
         raise ContractError(E_NOT_FOUND, "no standing bid of this entity on this lot")
-    if uscc in lot_of(tender, lot)["candidates"] and tender["state"] == EVALUATED:
+    if uscc in lot_view(tender, lot)["candidates"] and tender["state"] == EVALUATED:
         call.emit("bid.candidate_revoked", lot=lot, uscc=uscc)
     BID.advance(bid, "revoke")
     bid["revoked_ms"] = call.now_ms

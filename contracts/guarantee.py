@@ -31,6 +31,7 @@ amount, for one listed reason that the chain can see:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from contracts import args
@@ -42,7 +43,9 @@ from contracts.tender import (
     collusion_key,
     guarantee_limit_fen,
     load,
+    load_view,
     lot_of,
+    lot_view,
     opened_slots,
     record_id,
 )
@@ -136,11 +139,11 @@ def issue(call: Call) -> None:
     number = record_id(a, "number")
     if call.state.exists(guarantee_key(number)):
         raise ContractError(E_EXISTS, f"guarantee {number!r} exists")
-    tender = load(call, record_id(a, "tender_id"))
+    tender = load_view(call, record_id(a, "tender_id"))
     if tender["state"] == ARCHIVED:
         raise ContractError(E_ARCHIVED, "the tender is archived")
     lot = args.integer(a, "lot", 1, 0xFFFF)
-    lot_of(tender, lot)
+    lot_view(tender, lot)
     amount = args.amount_fen(a, "amount_fen")
     valid_from = args.integer(a, "valid_from_ms")
     valid_to = args.integer(a, "valid_to_ms")
@@ -169,10 +172,10 @@ def issue(call: Call) -> None:
     call.emit("guarantee.issued", number=number)
 
 
-def bind(call: Call, tender: dict[str, Any], lot: int, uscc: str, number: str) -> None:
+def bind(call: Call, tender: Mapping[str, Any], lot: int, uscc: str, number: str) -> None:
     """Check that a bid may name this guarantee, by every rule; no guarantee only if none is
     required. Nothing is written: the binding is recorded at opening (``record_binding``)."""
-    lot_record = lot_of(tender, lot)
+    lot_record = lot_view(tender, lot)
     if not number:
         if lot_record["guarantee_fen"] > 0:
             raise ContractError(E_GUARANTEE_MISSING, f"lot {lot} requires a guarantee")

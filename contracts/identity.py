@@ -23,6 +23,7 @@ not look at freezes: callers check ``governance.is_frozen`` for the key and the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from contracts import args as A
@@ -38,7 +39,7 @@ from contracts.errors import (
 from contracts.governance import is_frozen, require_unfrozen_sender
 from contracts.periods import DAY_MS
 from contracts.runtime import Call, Contract
-from contracts.state import Overlay
+from contracts.state import Overlay, frozen
 from contracts.uscc import require_uscc
 from ledger import encoding, tags
 from ledger.crypto import SIG_LEN
@@ -69,7 +70,7 @@ def attestation(state: Overlay, uscc: str) -> dict[str, Any] | None:
     return dict(value) if value is not None else None
 
 
-def in_force(att: dict[str, Any], now_ms: int) -> bool:
+def in_force(att: Mapping[str, Any], now_ms: int) -> bool:
     return bool(
         att["valid_from_ms"] <= now_ms < att["valid_to_ms"]
         and (att["revoked_ms"] == 0 or now_ms < att["revoked_ms"])
@@ -83,15 +84,33 @@ def is_attested(state: Overlay, uscc: str, now_ms: int) -> bool:
 
 
 def entity_of_key(state: Overlay, pubkey: bytes, now_ms: int) -> str | None:
-    """The USCC whose attestation in force binds this key, else None."""
-    binding = state.get(key_binding_key(pubkey))
-    if binding is None:
+    """The USCC whose attestation in force binds this key, else None.
+
+    Every sender check asks this, several times a transaction for a bid: the binding and
+    the attestation are read through ``Overlay.get_derived``, so a block decodes each once
+    for the same bytes and keeps only the immutable facts asked here."""
+    uscc = state.get_derived(key_binding_key(pubkey), _bound_uscc)
+    if uscc is None:
         return None
-    uscc = str(binding["uscc"])
-    att = attestation(state, uscc)
+    att = state.get_derived(entity_key(uscc), _key_terms)
     if att is None or not in_force(att, now_ms) or pubkey not in att["keys"]:
         return None
     return uscc
+
+
+def _bound_uscc(binding: Any) -> str:
+    """The entity a key binding (``{"uscc", "since_ms"}``) names."""
+    return str(binding["uscc"])
+
+
+_KEY_TERMS = ("valid_from_ms", "valid_to_ms", "revoked_ms", "keys")
+
+
+def _key_terms(att: Any) -> Mapping[str, Any]:
+    """What ``entity_of_key`` asks of an attestation, frozen: the terms ``in_force`` reads
+    and the bound keys."""
+    terms: Mapping[str, Any] = frozen({name: att[name] for name in _KEY_TERMS})
+    return terms
 
 
 def require_entity_sender(call: Call) -> str:

@@ -9,6 +9,8 @@ its bounds (``BOUNDS``, default ``[0, 2^63-1]``).
 
 from __future__ import annotations
 
+import functools
+
 from contracts.errors import E_BAD_ARGS, ContractError
 from contracts.periods import DAY_MS
 
@@ -213,6 +215,9 @@ def check_param(name: object, value: object) -> tuple[str, int | str]:
     return name, value
 
 
+@functools.lru_cache(maxsize=256)
 def text_set(value: str) -> frozenset[str]:
-    """A comma-separated text parameter as a set of its non-empty items."""
+    """A comma-separated text parameter as a set of its non-empty items. Remembered by
+    value (a pure function with an immutable result): bids and guarantees split the same
+    few parameters at every call."""
     return frozenset(item.strip() for item in value.split(",") if item.strip())

@@ -172,9 +172,23 @@ def commitment(
     sealed_summary: bytes,
 ) -> bytes:
     """``Hd(0x60, body)`` for a sealed summary (its hash is taken here)."""
-    body = commitment_body(
+    return commitment_of_hashes(
         suite, chain_id, tender_id, lot, uscc, file_hash, suite.hash(sealed_summary)
     )
+
+
+def commitment_of_hashes(
+    suite: Suite,
+    chain_id: str,
+    tender_id: str,
+    lot: int,
+    uscc: str,
+    file_hash: bytes,
+    summary_hash: bytes,
+) -> bytes:
+    """``Hd(0x60, body)`` when the caller has the sealed summary's hash already (the
+    contract keeps it in the bid record: one hash of the 4 KiB summary, not two)."""
+    body = commitment_body(suite, chain_id, tender_id, lot, uscc, file_hash, summary_hash)
     return suite.hd(tags.BID_COMMITMENT, body)
 
 

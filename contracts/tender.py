@@ -22,6 +22,7 @@ Once a tender is ``archived`` every call naming it is refused (``E_ARCHIVED``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from contracts import args
@@ -118,6 +119,7 @@ def record_id(a: Any, name: str) -> str:
 
 
 def load(call: Call, tender_id: str) -> dict[str, Any]:
+    """The tender record, a fresh copy for a handler that changes it and ``save``s it."""
     tender = call.state.get(tender_key(tender_id))
     if tender is None:
         raise ContractError(E_NOT_FOUND, f"no tender {tender_id!r}")
@@ -125,11 +127,23 @@ def load(call: Call, tender_id: str) -> dict[str, Any]:
     return tender
 
 
+def load_view(call: Call, tender_id: str) -> Mapping[str, Any]:
+    """The tender record, read-only, for a handler that does not change it (a bid, a reveal,
+    a guarantee): one frozen value shared by the block's transactions
+    (``Overlay.get_shared``), so a block of bids decodes the 5-lot record once, not once per
+    bid. Any attempt to change it raises ``TypeError``."""
+    tender = call.state.get_shared(tender_key(tender_id))
+    if tender is None:
+        raise ContractError(E_NOT_FOUND, f"no tender {tender_id!r}")
+    assert isinstance(tender, Mapping)
+    return tender
+
+
 def save(call: Call, tender: dict[str, Any]) -> None:
     call.state.put(tender_key(tender["tender_id"]), tender)
 
 
-def step(call: Call, tender: dict[str, Any], action: str, **facts: bool) -> Transition:
+def step(call: Call, tender: Mapping[str, Any], action: str, **facts: bool) -> Transition:
     """Check the lifecycle table for ``action`` (raises the guard's code when refused); the
     handler then moves the tender with ``tender_rules.advance`` once it knows the outcome."""
     rules = tender["rules"]
@@ -137,10 +151,22 @@ def step(call: Call, tender: dict[str, Any], action: str, **facts: bool) -> Tran
     return require(view, action)
 
 
-def lot_of(tender: dict[str, Any], lot: int) -> dict[str, Any]:
+def _lot_index(tender: Mapping[str, Any], lot: int) -> int:
+    """Where lot ``lot`` (1, 2, …) is in ``tender["lots"]``, or ``E_NOT_FOUND``."""
     if not 1 <= lot <= len(tender["lots"]):
         raise ContractError(E_NOT_FOUND, f"tender {tender['tender_id']!r} has no lot {lot}")
-    result: dict[str, Any] = tender["lots"][lot - 1]
+    return lot - 1
+
+
+def lot_of(tender: dict[str, Any], lot: int) -> dict[str, Any]:
+    """A lot of a tender loaded to be changed (``load``)."""
+    result: dict[str, Any] = tender["lots"][_lot_index(tender, lot)]
+    return result
+
+
+def lot_view(tender: Mapping[str, Any], lot: int) -> Mapping[str, Any]:
+    """A lot of a tender, read-only (``load_view``)."""
+    result: Mapping[str, Any] = tender["lots"][_lot_index(tender, lot)]
     return result
 
 
@@ -669,7 +695,7 @@ def archive(call: Call) -> None:
     call.emit("tender.archived", tender_id=tender["tender_id"])
 
 
-def bidder_conflict(tender: dict[str, Any], uscc: str) -> bool:
+def bidder_conflict(tender: Mapping[str, Any], uscc: str) -> bool:
     """The platform operator, its related parties, the tenderer and its agent may not bid."""
     return (
         uscc in {tender["platform_uscc"], tender["tenderer"], tender["agent"]}

@@ -8,6 +8,8 @@ code is compared as bytes everywhere on chain, so one spelling only.
 
 from __future__ import annotations
 
+from operator import mul
+
 from contracts.errors import ContractError
 
 E_BAD_USCC = "E_BAD_USCC"  # not a well-formed unified social credit code
@@ -15,12 +17,17 @@ E_BAD_USCC = "E_BAD_USCC"  # not a well-formed unified social credit code
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_LEN = 18
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
+_SYMBOLS = frozenset(ALPHABET)
 WEIGHTS = tuple(pow(3, i, 31) for i in range(USCC_LEN - 1))
 
 
 def check_char(first17: str) -> str:
     """The check character for the first 17 characters (which must be in the alphabet)."""
-    total = sum(_VALUE[ch] * w for ch, w in zip(first17, WEIGHTS, strict=True))
+    if len(first17) != len(WEIGHTS):
+        raise ValueError(f"a check character is computed over {len(WEIGHTS)} characters")
+    # Σ value·weight with map: every sender check of a bid or guarantee validates codes,
+    # and map over C callables costs half the generator it replaces.
+    total = sum(map(mul, map(_VALUE.__getitem__, first17), WEIGHTS))
     check = 31 - total % 31
     return ALPHABET[0 if check == 31 else check]
 
@@ -29,7 +36,7 @@ def valid_uscc(code: object) -> bool:
     """True for a well-formed code with the right check character."""
     if type(code) is not str or len(code) != USCC_LEN:
         return False
-    if any(ch not in _VALUE for ch in code):
+    if not _SYMBOLS.issuperset(code):
         return False
     return check_char(code[:-1]) == code[-1]
 
