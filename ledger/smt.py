@@ -48,10 +48,11 @@ proportion to the bytes).
 pending layer) and then walks the tree from the root along the key's path to the lone key
 where it ends, and refuses (``CorruptStore``) an index entry that is not that key's value
 hash, or that exists where the tree has no key or is missing where it has one; then it
-reads the value by its hash and checks that it hashes to it. The walk goes through the pinned nodes in memory (checked when they were loaded
-or computed), so it costs about one dict lookup per level (~21 at 1M keys; in C when the
-native kernel is in use) and no KV read: cheaper than checking the index at startup, and it
-also catches a record that rots while the node runs. A value once checked, or written by
+reads the value by its hash and checks that it hashes to it. The walk goes through the
+pinned nodes in memory (checked when they were loaded or computed), so it costs about one
+dict lookup per level (~21 at 1M keys; in C when the native kernel is in use) and no KV
+read: cheaper than checking the index at startup, and it also catches a record that rots
+while the node runs. A value once checked, or written by
 this tree, is kept in a small two-generation cache for the next reads of that key (hot
 keys, such as nonces and parameters, cost a dict lookup); the cache follows the confirmed
 blocks' writes, so it never holds another value than the tree. Values of pending updates

@@ -93,7 +93,7 @@ class Admission:
         metrics.gauge_fn("agent_signatures_verified",
                          "One-time agents' authorisation signatures verified by this node since "
                          "it started (each at most once while remembered).",
-                         lambda: [({}, float(agent_verifications()))])
+                         lambda: [((), float(agent_verifications()))])
         metrics.counter("verify_skipped_total",
                         "Signature checks skipped because this node had verified them.")
         metrics.counter("txs_interned_total",

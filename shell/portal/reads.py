@@ -35,8 +35,8 @@ from typing import Any
 from contracts.disclosure import PUBLIC, deadline_ms, key_refusal, tx_disclosed
 from contracts.runtime import param
 from contracts.state import Overlay
-from ledger.smt import scan_heads
 from ledger.encoding import decode_trusted
+from ledger.smt import scan_heads
 from ledger.tx import SignedTx
 from shell.chain import Chain
 
