@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -513,6 +514,33 @@ def _db_error(db: Path, exc: Exception) -> str:
     return f"cannot open the store in {db}: {text.splitlines()[0] if text else exc}"
 
 
+# Young objects (allocations less deallocations) that start a pass over the youngest
+# generation; Python's default is 700. A block's work keeps tens of thousands of objects alive
+# for a moment (its transactions decoded, receipts, writes): at 700 the collector ran ~10 young
+# passes a second over them, though reference counting frees nearly all once the block is done.
+GC_YOUNG_OBJECTS_MAX = 50_000
+
+
+def tune_gc_for_serving() -> None:
+    """Set the garbage collector for a long-running node, once ``Node.open`` has loaded it.
+
+    Why: in the 4-validator cluster benchmark (``bench_cluster.py --mix realistic --rates
+    800 --seconds 15 --warmup 5``) the collector took a median 310 ms (170-1,030) of each
+    validator in the last 22 s of a run, ~4 % of its CPU, with pauses up to 100-330 ms: full
+    passes over ~75,000 objects, most of them the modules, classes and functions imported at
+    start, which live as long as the process, and ~10 young passes a second. ``gc.freeze``
+    moves what is loaded at start to the permanent generation (full passes then walk ~22,000
+    objects); the young threshold lets a block's short-lived objects die by reference count
+    before any pass sees them. Measured with both: a median 0 ms (at most 87) in the same
+    22 s, the same peak RSS (~290-300 MiB a node) and p99 latency. Cycles are still
+    collected, only later.
+    """
+    gc.collect()
+    gc.freeze()
+    _, older_gen1, older_gen2 = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_OBJECTS_MAX, older_gen1, older_gen2)
+
+
 def main(config_path: str, confirm_lost_votes: bool = False, state_sync: bool = False) -> int:
     """Run one node from its config file until SIGTERM/SIGINT; returns the exit code."""
     setup_logging(LogConfig())
@@ -520,6 +548,7 @@ def main(config_path: str, confirm_lost_votes: bool = False, state_sync: bool = 
         config = NodeConfig.load(config_path)
         setup_logging(config.log)
         node = Node.open(config, confirm_lost_votes, state_sync)
+        tune_gc_for_serving()
         asyncio.run(node.run())
     except (ConfigError, StartupError, InvalidInput) as exc:
         # One line naming the setting or the resource, on stderr: never a traceback.
