@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 STORY_TIMEOUT_S = 420
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_keep_running_returns_on_sigterm_and_restores_the_handler() -> None:
     lines: list[str] = []
     before = signal.getsignal(signal.SIGTERM)
@@ -56,7 +60,10 @@ def test_demo_keep_serves_the_portal_until_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "cli.py"), "demo", "--suite", "ed25519-sha256", "--keep",
          "--dir", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        # Ctrl-C as an operator's terminal delivers it: a test run started in the background
+        # of a shell inherits SIGINT ignored, and so would the demo.
+        preexec_fn=_default_sigint, start_new_session=True)
     lines: list[str] = []
     try:
         assert proc.stdout is not None
@@ -92,6 +99,6 @@ def test_demo_keep_serves_the_portal_until_ctrl_c(tmp_path: Path) -> None:
         assert proc.returncode == 0, rest
         assert "network stopped (exit codes [0, 0, 0, 0])" in rest
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # the demo and the nodes it started, not left running
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
