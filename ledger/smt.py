@@ -92,7 +92,8 @@ from ledger.smt_native import Kernel, NodeMap, kernel_for
 from ledger.smt_proof import PATH_BITS, Proof, ProofLeaf, key_path, value_hash
 
 __all__ = ["CHUNK_LEVELS", "DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "HEAD_INDEX_RECORD",
-           "StagedUpdate", "StateTree", "scan_heads", "stored_root", "upgrade_head_index"]
+           "StagedUpdate", "StateTree", "scan_heads", "stored_root", "stored_value",
+           "upgrade_head_index"]
 
 DEFAULT_PINNED_DEPTH = 24
 # Deeper and past nodes: ~250 bytes each in memory.
@@ -124,10 +125,15 @@ def scan_heads(kv: KV, suite: Suite, prefix: str,
     start = schema.state_head_key(after) + b"\x00" if after is not None else None
     cut = len(schema.STATE_HEAD)
     for index_key, digest in kv.scan(schema.state_head_key(prefix), start=start):
-        value = kv.get(schema.state_value_key(digest))
-        if value is None or value_hash(suite, value) != digest:
-            raise CorruptStore(f"state value of {index_key[cut:]!r} is missing or fails its hash")
-        yield index_key[cut:].decode("utf-8"), value
+        yield index_key[cut:].decode("utf-8"), stored_value(kv, suite, digest)
+
+
+def stored_value(kv: KV, suite: Suite, digest: bytes) -> bytes:
+    """The CE bytes stored under value hash ``digest``, checked to hash to it."""
+    value = kv.get(schema.state_value_key(digest))
+    if value is None or value_hash(suite, value) != digest:
+        raise CorruptStore(f"state value {digest.hex()} is missing or fails its hash")
+    return value
 
 
 def upgrade_head_index(kv: KV, suite: Suite) -> int:
@@ -544,7 +550,4 @@ class StateTree:
             value = layer.values.get(digest)
             if value is not None:
                 return value
-        value = self._kv.get(schema.state_value_key(digest))
-        if value is None or value_hash(self.suite, value) != digest:
-            raise CorruptStore(f"state value {digest.hex()} is missing or fails its hash")
-        return value
+        return stored_value(self._kv, self.suite, digest)

@@ -154,10 +154,11 @@ class Node:
             try:
                 chain = Chain.open(kv, doc, config.pool)
                 problem = chain.integrity_problem()
-            except CorruptStore as exc:  # LevelDB checksums, the head's recorded root
+                if problem is None:
+                    _warm_tree(chain)
+            # LevelDB checksums, the head's recorded root, the tree's records as they pin
+            except CorruptStore as exc:
                 problem = str(exc)
-            if problem is None:
-                problem = _warm_tree(chain)
             if problem is not None:
                 raise StartupError(
                     f"the store in {db} is damaged ({problem}); move it aside and rebuild it "
@@ -560,16 +561,12 @@ def main(config_path: str, confirm_lost_votes: bool = False, state_sync: bool = 
     return 0
 
 
-def _warm_tree(chain: Chain) -> str | None:
+def _warm_tree(chain: Chain) -> None:
     """Pin the state tree's upper nodes before the node serves (``WARM_TREE_NODES``), so
-    the first blocks after a (re)start run as fast as later ones; what a record failing its
-    check says, or None."""
+    the first blocks after a (re)start run as fast as later ones (a record failing its
+    check is ``CorruptStore``, as at any read)."""
     started = time.monotonic()
-    try:
-        pinned = chain.store.tree.warm(WARM_TREE_NODES)
-    except CorruptStore as exc:
-        return str(exc)
+    pinned = chain.store.tree.warm(WARM_TREE_NODES)
     log.info("state tree: %d inner nodes in memory after %.2f s", pinned,
              time.monotonic() - started)
-    return None
 
