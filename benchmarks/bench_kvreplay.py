@@ -171,10 +171,12 @@ def main() -> None:
         stats = kv._db.get_property(b"leveldb.stats").decode()
         memory = int(kv._db.get_property(b"leveldb.approximate-memory-usage"))
         read_mb, written_mb = compaction_totals(stats)
-        size = sum(p.stat().st_size for p in (work / "db").iterdir())
+        size = sum(p.stat().st_size for p in (work / "db").iterdir() if p.is_file())
+        logged = sum(p.stat().st_size for p in (work / "db").glob("values/*.vlog"))
         print(stats)
         print(f"compactions: read {read_mb:.0f} MB, written {written_mb:.0f} MB; store "
-              f"{size / 1e6:.0f} MB; LevelDB memory estimate {memory / 2**20:.0f} MiB; "
+              f"{(size + logged) / 1e6:.0f} MB (LevelDB {size / 1e6:.0f}, value log "
+              f"{logged / 1e6:.0f}); LevelDB memory estimate {memory / 2**20:.0f} MiB; "
               f"files {len(list((work / 'db').glob('*.ldb')))}")
         kv.close()
         keys = read_keys(trace, args.blocks, args.reads)

@@ -35,7 +35,7 @@ COMPONENTS: list[tuple[str, str, str | None]] = [
     ("signing (votes)", r"ledger/crypto\.py", r"sign"),
     ("hashing (tx ids, Merkle roots)", r"ledger/crypto\.py|ledger/merkle\.py|hashlib", None),
     ("state tree", r"ledger/smt", None),
-    ("store and LevelDB", r"ledger/store\.py|ledger/kv\.py|plyvel", None),
+    ("store and LevelDB", r"ledger/store\.py|ledger/kv\.py|ledger/valuelog\.py|plyvel", None),
     ("encoding (CE, msgpack, tx and block codecs)",
      r"ledger/encoding\.py|msgpack|ledger/tx\.py|ledger/block\.py|ledger/fields\.py", None),
     ("sealed-bid crypto (AEAD)", r"contracts/sealing\.py|cryptography/", None),

@@ -11,6 +11,10 @@ and every read verifies the CRC of the blocks it loads from disk (``verify_check
 cached block was verified when it was loaded). Any corruption LevelDB reports is raised as
 ``CorruptStore``, never returned as data. Records whose bytes are damaged in a way that
 keeps the CRC (or in memory) are caught above, by the hash checks of every loader.
+
+``LevelKV`` keeps the large values of the write-once prefixes (blocks, receipts, state
+records) in an append-only value log beside LevelDB (``ledger.valuelog``) and a pointer in
+LevelDB: ``get`` and ``scan`` resolve it, so callers see the same values as ``MemoryKV``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from typing import Protocol
 
 import plyvel
 
+from ledger import schema
 from ledger.errors import CorruptStore
+from ledger.valuelog import MIN_LOGGED_BYTES, POINTER_TAG, ValueLog
+
+_TAG = bytes([POINTER_TAG])
 
 
 class Batch(Protocol):
@@ -112,8 +120,8 @@ class MemoryKV:
 class LevelKV:
     """LevelDB through plyvel. A batch is written atomically; ``sync`` fsyncs the log.
 
-    ``checksums``: LevelDB's checks on (see the module docstring); off only in tests that
-    show what the layers above catch on their own.
+    ``checksums``: LevelDB's checks and the value log's CRCs on (see the module docstring);
+    off only in tests that show what the layers above catch on their own.
     """
 
     def __init__(self, path: str, create: bool = True, checksums: bool = True) -> None:
@@ -142,13 +150,17 @@ class LevelKV:
             )
         except plyvel.CorruptionError as exc:
             raise CorruptStore(f"LevelDB store {path} is corrupt at open: {exc}") from exc
+        self._values = ValueLog(os.path.join(path, "values"), checksums)
         self.writes = 0
 
     def get(self, key: bytes) -> bytes | None:
         try:
-            return self._db.get(key, verify_checksums=self._checksums)  # type: ignore[no-any-return]
+            value: bytes | None = self._db.get(key, verify_checksums=self._checksums)
         except plyvel.CorruptionError as exc:
             raise CorruptStore(f"LevelDB read of {key[:40]!r} failed its checksum: {exc}") from exc
+        if value and value[0] == POINTER_TAG and schema.is_write_once(key):
+            return self._values.read(value)
+        return value
 
     def scan(
         self, prefix: bytes, start: bytes | None = None, reverse: bool = False
@@ -164,20 +176,50 @@ class LevelKV:
         checked = self._checksums
         if start is not None and not reverse:
             it = self._db.iterator(start=max(prefix, start), prefix=None, verify_checksums=checked)
+        else:
+            it = self._db.iterator(prefix=prefix, reverse=reverse, verify_checksums=checked)
+        read = self._values.read
+        if schema.is_write_once(prefix):  # every key in the scan is write-once
+            for k, v in it:
+                if not k.startswith(prefix):
+                    break
+                yield k, (read(v) if v and v[0] == POINTER_TAG else v)
+        elif any(p.startswith(prefix) for p in schema.WRITE_ONCE):  # some keys may be
+            for k, v in it:
+                if not k.startswith(prefix):
+                    break
+                yield k, (read(v) if v and v[0] == POINTER_TAG and schema.is_write_once(k)
+                          else v)
+        else:
             for k, v in it:
                 if not k.startswith(prefix):
                     break
                 yield k, v
-            return
-        yield from self._db.iterator(prefix=prefix, reverse=reverse, verify_checksums=checked)
 
     def batch(self) -> WriteBatch:
         return WriteBatch()
 
     def write(self, batch: WriteBatch, sync: bool = True) -> None:
+        """The value log first (appended and made durable), then LevelDB: a crash between
+        the two leaves only log bytes nothing points to (``ledger.valuelog``)."""
+        ops = batch.ops
+        logged: list[int] = []
+        values: list[bytes] = []
+        is_write_once = schema.is_write_once
+        for i, (key, value) in enumerate(ops):
+            # A write-once value that starts with the tag goes to the log whatever its
+            # length, so that under those prefixes the tag always means a pointer.
+            if (value is not None and (len(value) >= MIN_LOGGED_BYTES or value[:1] == _TAG)
+                    and is_write_once(key)):
+                logged.append(i)
+                values.append(value)
+        if logged:
+            ops = list(ops)
+            for i, pointer in zip(logged, self._values.append(values), strict=True):
+                ops[i] = (ops[i][0], pointer)
         with self._db.write_batch(transaction=True, sync=sync) as wb:
             put, delete = wb.put, wb.delete
-            for key, value in batch.ops:
+            for key, value in ops:
                 if value is None:
                     delete(key)
                 else:
@@ -186,3 +228,4 @@ class LevelKV:
 
     def close(self) -> None:
         self._db.close()
+        self._values.close()

@@ -29,6 +29,11 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
 | ``vh/`` | height | CE header of a validator change below ``m/base`` (with its QC under ``q/``
   and the next set under ``v/``): the certificate chain a snapshot-started store keeps |
 | ``c/`` | consensus part | the replica's own durable consensus data (votes, certificates) |
+
+In a LevelDB store, a value of 256 bytes or more under a write-once prefix (``b/``, ``r/``,
+``sn/``, ``sv/``: ``WRITE_ONCE``) is kept in the append-only value log beside the database
+(``ledger.valuelog``) and LevelDB holds a 21-byte pointer to it; ``ledger.kv`` resolves it
+on every read, so no caller sees the difference.
 """
 
 from __future__ import annotations
@@ -52,6 +57,15 @@ STATE_ROOT = b"sr/"
 STATE_KEY_BY_PATH = b"sp/"
 CHANGE_HEADER = b"vh/"
 CONSENSUS = b"c/"
+
+# Prefixes whose values are written once and never changed or deleted: the block, its
+# receipts, and the content-addressed state records. ``ledger.kv.LevelKV`` keeps their large
+# values in an append-only log beside LevelDB (``ledger.valuelog``).
+WRITE_ONCE = (BLOCK, RECEIPTS, STATE_NODE, STATE_VALUE)
+
+
+def is_write_once(key: bytes) -> bool:
+    return key.startswith(WRITE_ONCE)
 
 
 def height_bytes(height: int) -> bytes:

@@ -5,6 +5,9 @@ the state tree's nodes, values, head values and root (``StateTree.apply`` stages
 the batch), the block, its QC, its receipts, the height / hash / tx-id indexes, the validator
 set of the next height, and last the new head pointer (``schema.HEAD``). LevelDB applies a
 batch atomically, so after a crash at any point the store reopens at the last complete block.
+(``LevelKV`` first appends the batch's large write-once values to its value log and syncs
+it, ``ledger.valuelog``; LevelDB's batch then holds pointers to them, so the block still
+appears whole or not at all.)
 
 Before anything is staged, ``commit_block`` checks that the block extends the head (height
 +1, ``prev_hash``, strictly later ``time_ms``, same chain id), its tx_root and receipts_root,

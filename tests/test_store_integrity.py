@@ -1,8 +1,8 @@
 """Integrity on read (issue 7 item 7), written as the attack: bytes flipped on disk.
 
 A LevelDB store is built and closed; then a byte of one record is flipped in its table
-file (the value of ``param/bid_min_count`` or its head index entry, a state-tree chunk, a
-block),
+file (the value of ``param/bid_min_count`` or its head index entry) or in its value log (a
+state-tree chunk, a block: large write-once values, ``ledger.valuelog``),
 or a record is rewritten through LevelDB itself so that its checksum holds. Reopened and
 read, the store must answer with ``CorruptStore`` (or refuse to open), never with a wrong
 value: first through LevelDB's checksums, then, with those off, through the checks of the
@@ -46,12 +46,24 @@ def _build(path: Path) -> tuple[bytes, bytes]:
 
 
 def _tables(path: Path) -> list[Path]:
-    return sorted(path.glob("*.ldb")) + sorted(path.glob("*.sst"))
+    """LevelDB's table files and the value log's segments."""
+    return sorted(path.glob("*.ldb")) + sorted(path.glob("*.sst")) + sorted(
+        path.glob("values/*.vlog"))
+
+
+def _stored(path: Path, key: bytes) -> bytes:
+    kv = LevelKV(str(path))
+    try:
+        value = kv.get(key)
+    finally:
+        kv.close()
+    assert value is not None
+    return value
 
 
 def _flip(path: Path, marker: bytes, skip: int, new: int | None = None) -> None:
     """Flip (or set to ``new``) the byte ``skip`` bytes after ``marker`` in the table file
-    that holds it."""
+    or value log segment that holds it."""
     for table in _tables(path):
         data = bytearray(table.read_bytes())
         at = data.find(marker)
@@ -118,10 +130,8 @@ def test_a_flipped_head_value_is_a_corrupt_store(tmp_path: Path, checksums: bool
 @pytest.mark.parametrize("checksums", [True, False], ids=["leveldb-crc", "tree-check"])
 def test_a_flipped_tree_chunk_is_a_corrupt_store(tmp_path: Path, checksums: bool) -> None:
     root, _ = _build(tmp_path)
-    db = plyvel.DB(str(tmp_path))
-    record = db.get(schema.state_node_key(root))
-    db.close()
-    assert record is not None and len(record) > 200
+    record = _stored(tmp_path, schema.state_node_key(root))
+    assert len(record) > 200
     _flip(tmp_path, record[:150], 0)  # a byte inside the root's chunk, below its top node
     with pytest.raises(CorruptStore):
         kv = LevelKV(str(tmp_path), checksums=checksums)
@@ -134,10 +144,7 @@ def test_a_flipped_tree_chunk_is_a_corrupt_store(tmp_path: Path, checksums: bool
 @pytest.mark.parametrize("checksums", [True, False], ids=["leveldb-crc", "hash-check"])
 def test_a_flipped_block_is_a_corrupt_store(tmp_path: Path, checksums: bool) -> None:
     _build(tmp_path)
-    db = plyvel.DB(str(tmp_path))
-    record = db.get(schema.block_key(2))
-    db.close()
-    assert record is not None
+    record = _stored(tmp_path, schema.block_key(2))
     _flip(tmp_path, record[:len(record) // 2], 0)  # a byte in the middle of block 2
     with pytest.raises(CorruptStore):
         kv = LevelKV(str(tmp_path), checksums=checksums)
