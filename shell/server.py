@@ -177,16 +177,22 @@ class Node:
     # ---- the replica's task, the timer, admission's nudge ----------------------------------
 
     async def _consume(self) -> None:
-        was_changing = False
+        # Views are counted as they advance within a height (a height starts at view 0):
+        # a view change this replica starts, joins, or completes in one step (the new leader
+        # whose own view-change message makes the quorum is never seen "in" the change
+        # between two steps, which a count of entries into the change missed).
+        replica = self.driver.replica
+        height, view = replica.height, replica.view
         while True:
             event = await self.events.get()
             if isinstance(event, TxsAdmitted):
                 self._nudged = False
             self.driver.step(event)
-            changing = self.driver.replica.in_view_change  # not a whole status() per event
-            if changing and not was_changing:
-                self.metrics.inc("view_changes_total")
-            was_changing = changing
+            if replica.height != height:
+                height, view = replica.height, 0
+            if replica.view > view:
+                self.metrics.inc("view_changes_total", replica.view - view)
+                view = replica.view
 
     def _nudge(self) -> None:
         if not self._nudged:
@@ -428,7 +434,9 @@ class Node:
                    lambda: [((), float(self.chain.height()))])
         m.gauge_fn("view", "The replica's current view.",
                    lambda: [((), float(self.driver.status().view))])
-        m.counter("view_changes_total", "View changes this replica started or joined.")
+        m.counter("view_changes_total",
+                  "Views this replica moved on from within a height (view changes it "
+                  "started, joined or learned of).")
         m.gauge_fn("chain_info", "This node's chain and crypto suite (the value is 1).",
                    lambda: [((("chain_id", self.chain.chain_id),
                               ("suite", self.chain.suite.name)), 1.0)])
