@@ -56,6 +56,8 @@ COMPONENTS: list[tuple[str, str, str | None]] = [
 # of the CPU attribution.
 WAITS: list[tuple[str, str, str]] = [
     ("synced write of the block's batch (fsync)", r"ledger/kv\.py", r"LevelKV\.write"),
+    ("synced append of the block's large values (fdatasync)", r"ledger/valuelog\.py",
+     r"ValueLog\._sync"),
     ("event loop waiting for I/O (epoll)", r"selectors\.py", r"select"),
     ("worker threads waiting for work", r"concurrent/futures/thread\.py|threading\.py",
      r"_worker|wait"),
