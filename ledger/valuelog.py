@@ -84,6 +84,9 @@ class ValueLog:
             if self._fd < 0:
                 segments = self._existing()
                 self._open_for_append(segments[-1] if segments else 1)
+            else:  # the file's end, not our count: an append that failed part-way (a full
+                # disk) left bytes there, and O_APPEND writes after them
+                self._size = os.fstat(self._fd).st_size
             total = sum(len(v) for v in values)
             if self._size and self._size + total > SEGMENT_BYTES:
                 self._open_for_append(self._segment + 1)

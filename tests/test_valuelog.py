@@ -126,6 +126,29 @@ def test_bytes_a_crash_left_unreferenced_are_harmless(tmp_path: Path) -> None:
     kv.close()
 
 
+def test_an_append_that_failed_part_way_leaves_the_next_ones_right(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails after some bytes (a full disk) fails the batch, writes nothing to
+    LevelDB, and the next batch's pointers still name its own bytes."""
+    kv = LevelKV(str(tmp_path))
+    _apply(kv, [(schema.block_key(1), BIG)])
+    real_write = os.write
+
+    def half_then_full(fd: int, data: memoryview | bytes) -> int:
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(valuelog.os, "write", half_then_full)
+    with pytest.raises(OSError):
+        _apply(kv, [(schema.block_key(2), os.urandom(1000))])
+    monkeypatch.setattr(valuelog.os, "write", real_write)
+    assert kv.get(schema.block_key(2)) is None
+    third = os.urandom(1000)
+    _apply(kv, [(schema.block_key(3), third)])
+    assert kv.get(schema.block_key(1)) == BIG and kv.get(schema.block_key(3)) == third
+    kv.close()
+
+
 def test_a_store_written_before_the_log_reads_unchanged(tmp_path: Path) -> None:
     """Large values a store holds inline (written before the value log) read as before,
     and new ones go to the log beside them."""
