@@ -138,10 +138,10 @@ def test_an_append_that_failed_part_way_leaves_the_next_ones_right(
         real_write(fd, bytes(data[: len(data) // 2]))
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(valuelog.os, "write", half_then_full)
+    monkeypatch.setattr(os, "write", half_then_full)
     with pytest.raises(OSError):
         _apply(kv, [(schema.block_key(2), os.urandom(1000))])
-    monkeypatch.setattr(valuelog.os, "write", real_write)
+    monkeypatch.undo()
     assert kv.get(schema.block_key(2)) is None
     third = os.urandom(1000)
     _apply(kv, [(schema.block_key(3), third)])
