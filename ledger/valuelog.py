@@ -43,12 +43,15 @@ POINTER_BYTES = _POINTER.size
 # a compaction little while its read through the log costs a system call.
 MIN_LOGGED_BYTES = 256
 SEGMENT_BYTES = 256 << 20
+# Segments kept open for reading (least recently read closed first): a long-lived archive
+# node has thousands of segments, and a process has 1,024 file descriptors by default.
+OPEN_SEGMENTS = 64
 _SUFFIX = ".vlog"
 
 
 class ValueLog:
-    """The segments of one store. Appends come from one writer at a time; reads from any
-    thread (``os.pread`` shares no file offset)."""
+    """The segments of one store. Appends and reads may come from any thread: both hold
+    the lock (in a node both run on its event loop's thread, so it is never contended)."""
 
     def __init__(self, directory: str, checksums: bool = True) -> None:
         self._dir = directory
@@ -109,26 +112,29 @@ class ValueLog:
         profile can tell this wait from the CPU of an append: ``benchmarks/nodeprofile.py``)."""
         os.fdatasync(self._fd)
 
-    def _read_fd(self, segment: int) -> int:
-        fd = self._read_fds.get(segment)
-        if fd is None:
-            with self._lock:
-                fd = self._read_fds.get(segment)
-                if fd is None:
-                    try:
-                        fd = os.open(self._path(segment), os.O_RDONLY)
-                    except FileNotFoundError:
-                        raise CorruptStore(
-                            f"value log segment {self._path(segment)} is missing") from None
-                    self._read_fds[segment] = fd
-        return fd
+    def _pread(self, segment: int, length: int, offset: int) -> bytes:
+        """Read under the lock, so that no file is closed (below, to keep at most
+        ``OPEN_SEGMENTS`` open) while another thread reads it."""
+        with self._lock:
+            fds = self._read_fds
+            fd = fds.pop(segment, None)
+            if fd is None:
+                try:
+                    fd = os.open(self._path(segment), os.O_RDONLY)
+                except FileNotFoundError:
+                    raise CorruptStore(
+                        f"value log segment {self._path(segment)} is missing") from None
+                if len(fds) >= OPEN_SEGMENTS:  # the least recently read one
+                    os.close(fds.pop(next(iter(fds))))
+            fds[segment] = fd  # (re)inserted last: the dict is in order of use
+            return os.pread(fd, length, offset)
 
     def read(self, pointer: bytes) -> bytes:
         """The value ``pointer`` names; ``CorruptStore`` if it is not there whole."""
         if len(pointer) != POINTER_BYTES:
             raise CorruptStore(f"a value log pointer of {len(pointer)} bytes, not {POINTER_BYTES}")
         _, segment, offset, length, crc = _POINTER.unpack(pointer)
-        value = os.pread(self._read_fd(segment), length, offset)
+        value = self._pread(segment, length, offset)
         if len(value) != length:
             raise CorruptStore(
                 f"value log {self._path(segment)} ends before {length} bytes at {offset}")

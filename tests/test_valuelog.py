@@ -4,6 +4,7 @@ checks it, and answers exactly what ``MemoryKV`` answers for the same writes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from pathlib import Path
@@ -94,7 +95,16 @@ def test_large_write_once_values_are_pointers_in_leveldb(tmp_path: Path) -> None
     assert BIG in segments[0].read_bytes() and BIG[::-1] in segments[0].read_bytes()
 
 
-def test_segments_rotate_and_stay_readable(tmp_path: Path,
+def _open_segments(path: Path) -> list[str]:
+    """The value log files this process holds open."""
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own, closed by now
+            names.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return [n for n in names if n.startswith(str(path / "values"))]
+
+
+def test_segments_rotate_stay_readable_and_few_stay_open(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(valuelog, "SEGMENT_BYTES", 4096)
     kv = LevelKV(str(tmp_path))
@@ -104,10 +114,13 @@ def test_segments_rotate_and_stay_readable(tmp_path: Path,
     assert len(list((tmp_path / "values").glob("*.vlog"))) >= 4
     assert all(kv.get(key) == value for key, value in values.items())
     kv.close()
+    monkeypatch.setattr(valuelog, "OPEN_SEGMENTS", 2)
     kv = LevelKV(str(tmp_path))  # appends go on in the last segment after a reopen
     _apply(kv, [(schema.block_key(99), BIG)])
     assert kv.get(schema.block_key(99)) == BIG
-    assert all(kv.get(key) == value for key, value in values.items())
+    for _ in range(2):  # every segment read again, through at most 2 open files
+        assert all(kv.get(key) == value for key, value in values.items())
+        assert len(_open_segments(tmp_path)) <= 3  # 2 read, 1 appended to
     kv.close()
 
 
