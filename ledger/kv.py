@@ -183,23 +183,17 @@ class LevelKV:
             it = self._db.iterator(start=max(prefix, start), prefix=None, verify_checksums=checked)
         else:
             it = self._db.iterator(prefix=prefix, reverse=reverse, verify_checksums=checked)
+        # Pointers live only under the write-once prefixes: every key of this scan is under
+        # one, some may be (a scan wider than one prefix), or none is.
+        whole = schema.is_write_once(prefix)
+        some = whole or any(p.startswith(prefix) for p in schema.WRITE_ONCE)
         read = self._values.read
-        if schema.is_write_once(prefix):  # every key in the scan is write-once
-            for k, v in it:
-                if not k.startswith(prefix):
-                    break
-                yield k, (read(v) if v and v[0] == POINTER_TAG else v)
-        elif any(p.startswith(prefix) for p in schema.WRITE_ONCE):  # some keys may be
-            for k, v in it:
-                if not k.startswith(prefix):
-                    break
-                yield k, (read(v) if v and v[0] == POINTER_TAG and schema.is_write_once(k)
-                          else v)
-        else:
-            for k, v in it:
-                if not k.startswith(prefix):
-                    break
-                yield k, v
+        for k, v in it:
+            if not k.startswith(prefix):
+                break
+            if some and v and v[0] == POINTER_TAG and (whole or schema.is_write_once(k)):
+                v = read(v)
+            yield k, v
 
     def batch(self) -> WriteBatch:
         return WriteBatch()

@@ -60,7 +60,6 @@ class ValueLog:
         self._lock = threading.Lock()
         self._segment = 0  # the segment appended to; 0: none opened yet
         self._fd = -1
-        self._size = 0
 
     def _path(self, segment: int) -> str:
         return os.path.join(self._dir, f"{segment:06d}{_SUFFIX}")
@@ -79,7 +78,6 @@ class ValueLog:
         os.makedirs(self._dir, exist_ok=True)
         self._fd = os.open(self._path(segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._segment = segment
-        self._size = os.fstat(self._fd).st_size
 
     def append(self, values: list[bytes]) -> list[bytes]:
         """Append ``values``, make them durable, and return their pointers in order."""
@@ -87,13 +85,13 @@ class ValueLog:
             if self._fd < 0:
                 segments = self._existing()
                 self._open_for_append(segments[-1] if segments else 1)
-            else:  # the file's end, not our count: an append that failed part-way (a full
-                # disk) left bytes there, and O_APPEND writes after them
-                self._size = os.fstat(self._fd).st_size
-            total = sum(len(v) for v in values)
-            if self._size and self._size + total > SEGMENT_BYTES:
+            # The offset is the file's end, never a count kept here: an append that failed
+            # part-way (a full disk) left bytes there, and O_APPEND writes after them.
+            offset = os.fstat(self._fd).st_size
+            if offset and offset + sum(map(len, values)) > SEGMENT_BYTES:
                 self._open_for_append(self._segment + 1)
-            offset, segment = self._size, self._segment
+                offset = os.fstat(self._fd).st_size
+            segment = self._segment
             pointers = []
             pack, crc32 = _POINTER.pack, zlib.crc32
             for v in values:
@@ -104,7 +102,6 @@ class ValueLog:
             while written < len(joined):
                 written += os.write(self._fd, view[written:])
             self._sync()
-            self._size = offset
             return pointers
 
     def _sync(self) -> None:
