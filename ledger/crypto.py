@@ -59,7 +59,8 @@ def _import_sm2_native() -> ModuleType | None:
         logging.getLogger("credchain.crypto").warning(
             "SM2: ledger._sm2_native did not import (%s); Tongsuo verifies, ~3x slower", exc)
         return None
-    return _sm2_native
+    module: ModuleType = _sm2_native
+    return module
 
 
 _sm2_native = _import_sm2_native()
