@@ -98,28 +98,65 @@ static void sha256_blocks_ni(uint32_t s[8], const uint8_t *p, size_t blocks) {
 }
 #endif
 
+/* T_j rotated left by j mod 32, for rounds 0..63 (GB/T 32905 §5.3.3). */
+static const uint32_t SM3_TJ[64] = {
+    0x79cc4519u, 0xf3988a32u, 0xe7311465u, 0xce6228cbu,
+    0x9cc45197u, 0x3988a32fu, 0x7311465eu, 0xe6228cbcu,
+    0xcc451979u, 0x988a32f3u, 0x311465e7u, 0x6228cbceu,
+    0xc451979cu, 0x88a32f39u, 0x11465e73u, 0x228cbce6u,
+    0x9d8a7a87u, 0x3b14f50fu, 0x7629ea1eu, 0xec53d43cu,
+    0xd8a7a879u, 0xb14f50f3u, 0x629ea1e7u, 0xc53d43ceu,
+    0x8a7a879du, 0x14f50f3bu, 0x29ea1e76u, 0x53d43cecu,
+    0xa7a879d8u, 0x4f50f3b1u, 0x9ea1e762u, 0x3d43cec5u,
+    0x7a879d8au, 0xf50f3b14u, 0xea1e7629u, 0xd43cec53u,
+    0xa879d8a7u, 0x50f3b14fu, 0xa1e7629eu, 0x43cec53du,
+    0x879d8a7au, 0x0f3b14f5u, 0x1e7629eau, 0x3cec53d4u,
+    0x79d8a7a8u, 0xf3b14f50u, 0xe7629ea1u, 0xcec53d43u,
+    0x9d8a7a87u, 0x3b14f50fu, 0x7629ea1eu, 0xec53d43cu,
+    0xd8a7a879u, 0xb14f50f3u, 0x629ea1e7u, 0xc53d43ceu,
+    0x8a7a879du, 0x14f50f3bu, 0x29ea1e76u, 0x53d43cecu,
+    0xa7a879d8u, 0x4f50f3b1u, 0x9ea1e762u, 0x3d43cec5u,
+};
+
+/* One SM3 round on the registers named (A..H), in place: rather than moving every register
+ * each round, the round writes the new A into D, the new E into H, and rotates B and F;
+ * the next round is called with the names shifted (D A B C H E F G). FF and GG are the
+ * boolean functions of rounds 0..15 or 16..63. */
+#define SM3_FF0(x, y, z) ((x) ^ (y) ^ (z))
+#define SM3_GG0(x, y, z) ((x) ^ (y) ^ (z))
+#define SM3_FF1(x, y, z) (((x) & (y)) | ((x) & (z)) | ((y) & (z)))
+#define SM3_GG1(x, y, z) ((((y) ^ (z)) & (x)) ^ (z))
+#define SM3_ROUND(FF, GG, A, B, C, D, E, F, G, H, j)                               \
+    do {                                                                          \
+        uint32_t a12 = ROL(A, 12);                                                \
+        uint32_t ss1 = ROL(a12 + E + SM3_TJ[j], 7);                               \
+        uint32_t tt1 = FF(A, B, C) + D + (ss1 ^ a12) + (w[j] ^ w[(j) + 4]);        \
+        uint32_t tt2 = GG(E, F, G) + H + ss1 + w[j];                              \
+        B = ROL(B, 9);                                                            \
+        F = ROL(F, 19);                                                           \
+        D = tt1;                                                                  \
+        H = tt2 ^ ROL(tt2, 9) ^ ROL(tt2, 17);                                     \
+    } while (0)
+#define SM3_FOUR(FF, GG, j)                                                       \
+    do {                                                                          \
+        SM3_ROUND(FF, GG, a, b, c, d, e, f, g, h, (j));                           \
+        SM3_ROUND(FF, GG, d, a, b, c, h, e, f, g, (j) + 1);                       \
+        SM3_ROUND(FF, GG, c, d, a, b, g, h, e, f, (j) + 2);                       \
+        SM3_ROUND(FF, GG, b, c, d, a, f, g, h, e, (j) + 3);                       \
+    } while (0)
+
 static void sm3_blocks(uint32_t v[8], const uint8_t *p, size_t blocks) {
-    uint32_t w[68], w1[64];
+    uint32_t w[68];
     while (blocks--) {
         for (int j = 0; j < 16; j++) w[j] = load_be32(p + 4 * j);
         for (int j = 16; j < 68; j++) {
             uint32_t x = w[j - 16] ^ w[j - 9] ^ ROL(w[j - 3], 15);
             w[j] = (x ^ ROL(x, 15) ^ ROL(x, 23)) ^ ROL(w[j - 13], 7) ^ w[j - 6];
         }
-        for (int j = 0; j < 64; j++) w1[j] = w[j] ^ w[j + 4];
         uint32_t a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
-        for (int j = 0; j < 64; j++) {
-            uint32_t tj = j < 16 ? 0x79cc4519u : 0x7a879d8au;
-            uint32_t a12 = ROL(a, 12);
-            uint32_t ss1 = ROL(a12 + e + ROL(tj, j % 32), 7);
-            uint32_t ss2 = ss1 ^ a12;
-            uint32_t ff = j < 16 ? (a ^ b ^ c) : ((a & b) | (a & c) | (b & c));
-            uint32_t gg = j < 16 ? (e ^ f ^ g) : ((e & f) | (~e & g));
-            uint32_t tt1 = ff + d + ss2 + w1[j];
-            uint32_t tt2 = gg + h + ss1 + w[j];
-            d = c; c = ROL(b, 9); b = a; a = tt1;
-            h = g; g = ROL(f, 19); f = e; e = tt2 ^ ROL(tt2, 9) ^ ROL(tt2, 17);
-        }
+        /* After four rounds every name is back in its place. */
+        for (int j = 0; j < 16; j += 4) SM3_FOUR(SM3_FF0, SM3_GG0, j);
+        for (int j = 16; j < 64; j += 4) SM3_FOUR(SM3_FF1, SM3_GG1, j);
         v[0] ^= a; v[1] ^= b; v[2] ^= c; v[3] ^= d;
         v[4] ^= e; v[5] ^= f; v[6] ^= g; v[7] ^= h;
         p += SMT_BLOCK_LEN;
