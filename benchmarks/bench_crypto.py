@@ -4,7 +4,8 @@
 
 Measures, each for about ``--seconds`` (time-bounded loops, so the whole run takes ~15 s):
 signature verifications/s for Ed25519 (raw pynacl vs ``ED25519_SHA256.verify``) and SM2 (raw
-tongsuopy, pure-Python gmssl, ``SM2_SM3.verify``); signing; hashing 200-byte messages
+tongsuopy, our API on Tongsuo, pure-Python gmssl, and ``SM2_SM3.verify``, which is the C
+verifier when built); signing; hashing 200-byte messages
 (hashlib SHA-256, SM3 through ``cryptography`` and through gmssl, and ``Suite.hd``); block
 encode and strict decode (``Block.encode`` / ``Block.decode``) for blocks of ``--block-txs``
 signed transactions; proof bundles (PROTOCOL §7) built and verified per suite, and their
@@ -33,7 +34,7 @@ from tongsuopy.crypto.asymciphers import ec as tec  # noqa: E402
 
 from ledger import gm_reference  # noqa: E402
 from ledger.block import Block, Header  # noqa: E402
-from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite  # noqa: E402
+from ledger.crypto import ED25519_SHA256, SM2_NATIVE, SM2_SM3, Suite  # noqa: E402
 from ledger.tx import TxBody, sign_tx  # noqa: E402
 
 
@@ -97,9 +98,14 @@ def bench_sm2(seconds: float) -> tuple[list[tuple[str, float]], float, float]:
 
     api = rate(api_verify, seconds, 20)
     gm = rate(gmssl_verify, seconds)
+    def tongsuo_api_verify(i: int) -> None:
+        assert SM2_SM3.verify_tongsuo(pub, msgs[i % 16], sigs[i % 16])
+
+    label = "C, ledger/_sm2_native.c" if SM2_NATIVE else "Tongsuo: the C verifier is MISSING"
     rows = [
         ("SM2 verify, raw tongsuopy (key loaded once)", rate(raw_verify, seconds, 20)),
-        ("SM2 verify, SM2_SM3.verify", api),
+        ("SM2 verify, SM2_SM3.verify_tongsuo", rate(tongsuo_api_verify, seconds, 20)),
+        (f"SM2 verify, SM2_SM3.verify ({label})", api),
         ("SM2 verify, gmssl (pure Python)", gm),
         ("SM2 sign, SM2_SM3.sign", rate(lambda i: SM2_SM3.sign(secret, msgs[i % 16]), seconds, 20)),
     ]

@@ -10,7 +10,8 @@ extension ``ledger._sm2_native`` (``ledger/_sm2_native.c``: arithmetic made for 
 curve, ~3x faster than Tongsuo's generic code) when it is built; Tongsuo verifies otherwise,
 and the tests check that both give the same verdict on valid, damaged and malformed
 signatures and keys. ``CREDCHAIN_SM2_TONGSUO=1`` forces Tongsuo (A/B benchmarks, tests of
-the fallback); ``SM2_NATIVE`` says which one runs.
+the fallback); ``SM2_NATIVE`` says which one runs. SM3 digests use the state-tree
+kernel's SM3 in C when it is built, else ``cryptography``'s.
 
 Signatures are always raw bytes of fixed length (Ed25519 64 bytes, SM2 ``r‖s`` 64 bytes);
 public keys are raw (Ed25519 32 bytes, SM2 65 bytes ``04‖X‖Y``); secret keys are 32 bytes
@@ -24,7 +25,7 @@ import logging
 import os
 from functools import lru_cache
 from types import ModuleType
-from typing import Protocol
+from typing import Any, Protocol
 
 import nacl.bindings
 import nacl.exceptions
@@ -65,6 +66,19 @@ def _import_sm2_native() -> ModuleType | None:
 
 _sm2_native = _import_sm2_native()
 SM2_NATIVE = _sm2_native is not None
+
+
+def _import_sm3_native() -> Any:
+    """The state-tree kernel's SM3 (``hash(1, data)``, tested against OpenSSL's): about half
+    the cost of a ``cryptography`` hash object a call. None without the extension."""
+    try:
+        from ledger import _smt_native  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _smt_native.hash
+
+
+_sm3_native = _import_sm3_native()
 
 
 class Suite(Protocol):
@@ -124,11 +138,15 @@ class Sm2Sm3:
     pubkey_len = 65
 
     def hash(self, data: bytes) -> bytes:
+        if _sm3_native is not None:
+            return _sm3_native(1, data)  # type: ignore[no-any-return]
         h = _chashes.Hash(_chashes.SM3())
         h.update(data)
         return h.finalize()
 
     def hd(self, tag: int, data: bytes) -> bytes:
+        if _sm3_native is not None:
+            return _sm3_native(1, bytes((tag,)) + data)  # type: ignore[no-any-return]
         h = _chashes.Hash(_chashes.SM3())
         h.update(bytes((tag,)))
         h.update(data)
