@@ -19,9 +19,10 @@ Curves (``python benchmarks/curves.py CURVE [options]``; ``all`` runs the four i
 
 Every run is a fresh network (the setup is built once per point and copied for each
 repeat). A point is the median of ``--repeat`` runs; the error bars span the runs. The
-verification bound of each run is recorded beside it. ``--from-json FILE`` plots a curve
-again from recorded runs. Needs the ``[bench]`` extra
-(matplotlib): ``.venv/bin/pip install -e '.[bench]'``.
+verification bound of each run is recorded beside it, and the time it was recorded.
+``--from-json FILE`` plots a curve again from recorded runs (``--since TIME``: only those
+recorded since then, so a rerun is not mixed with older runs of the same point). Needs the
+``[bench]`` extra (matplotlib): ``.venv/bin/pip install -e '.[bench]'``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +73,8 @@ def measure(label: str, x: float, cfg: RunConfig, repeat: int, log: Path) -> Poi
     def keep(r: dict[str, Any]) -> None:
         print_result(r)
         with log.open("a") as f:
-            f.write(json.dumps({"curve": label, "x": x, **r}, default=str) + "\n")
+            stamp = {"recorded": datetime.now(UTC).isoformat(timespec="seconds")}
+            f.write(json.dumps({"curve": label, "x": x, **stamp, **r}, default=str) + "\n")
 
     return point_of(x, run_repeated(cfg, repeat, keep))
 
@@ -194,18 +197,43 @@ PLOTS = {"state": plot_state, "validators": plot_validators, "txsize": plot_txsi
          "latency": plot_latency}
 
 
-def replot(name: str, args: argparse.Namespace, records: Path) -> Path:
-    """Plot a curve again from the runs recorded in ``records`` (JSON lines)."""
+def recorded_runs(name: str, records: Path, since: str | None = None) -> dict[float,
+                                                                         list[dict[str, Any]]]:
+    """The runs of curve ``name`` recorded in ``records`` (JSON lines), by x; with ``since``
+    (ISO time, UTC without a zone), only those recorded at or after it (runs recorded before
+    the stamp existed have none and are left out), so a rerun is not mixed with older runs
+    of the same x."""
+    after = _utc(since) if since else None
     runs: dict[float, list[dict[str, Any]]] = {}
     for line in records.read_text().splitlines():
         r = json.loads(line)
-        if r.get("curve") == name:
-            runs.setdefault(float(r["x"]), []).append(r)
+        if r.get("curve") != name:
+            continue
+        if after is not None and ("recorded" not in r or _utc(r["recorded"]) < after):
+            continue
+        runs.setdefault(float(r["x"]), []).append(r)
+    return runs
+
+
+def replot(name: str, args: argparse.Namespace, records: Path) -> Path:
+    """Plot a curve again from the runs recorded in ``records`` (``--since``: see
+    ``recorded_runs``)."""
+    runs = recorded_runs(name, records, args.since)
     if not runs:
-        raise SystemExit(f"no runs of curve {name!r} in {records}")
+        after = f" recorded since {args.since}" if args.since else ""
+        raise SystemExit(f"no runs of curve {name!r}{after} in {records}")
     args.suite = next(iter(runs.values()))[0]["config"]["suite"]
     args.rate = next(iter(runs.values()))[0]["config"]["rate_tx_s"]
     return PLOTS[name](args, [point_of(x, rs) for x, rs in sorted(runs.items())])
+
+
+def _utc(text: str) -> datetime:
+    """An ISO 8601 time; without a zone it is taken as UTC."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"not an ISO 8601 time: {text!r} (e.g. 2026-11-30T21:00)") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def main() -> None:
@@ -227,6 +255,8 @@ def main() -> None:
     ap.add_argument("--json-out", type=Path, default=HERE / "curves.jsonl")
     ap.add_argument("--from-json", type=Path, default=None,
                     help="plot again from recorded runs (JSON lines) instead of running")
+    ap.add_argument("--since", default=None,
+                    help="with --from-json: only runs recorded at or after this ISO time (UTC)")
     args = ap.parse_args()
     names = list(CURVES) if args.curve == "all" else [args.curve]
     for name in names:
