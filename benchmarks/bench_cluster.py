@@ -129,15 +129,18 @@ class RunConfig:
 
 
 def verifies_per_second(suite: Suite, seconds: float = 1.0) -> float:
+    """Single-core verifications/s of 200-byte messages, over 64 different signatures: one
+    signature verified again and again lets the CPU learn its branches (the C SM2 verifier
+    looked ~25 % faster that way than on a real stream of signatures)."""
     secret = suite.generate_secret()
     pub = suite.public_key(secret)
-    msg = b"x" * 200
-    sig = suite.sign(secret, msg)
+    msgs = [i.to_bytes(2, "big") * 100 for i in range(64)]
+    pairs = [(msg, suite.sign(secret, msg)) for msg in msgs]
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        for _ in range(50):
+        for msg, sig in pairs:
             suite.verify(pub, msg, sig)
-        n += 50
+        n += len(pairs)
     return n / (time.perf_counter() - start)
 
 

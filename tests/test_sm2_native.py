@@ -326,3 +326,22 @@ def test_tongsuo_fallback_when_forced() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=60, check=True).stdout.split()
     assert out == ["False", "True", "False"]
+
+
+def test_gmssl_reference_keys_whose_x_starts_with_04() -> None:
+    # gmssl's constructor strips leading '0'/'4' characters from a key whose hex starts with
+    # "04"; ``gm_reference`` sets the key after it. A key whose X begins with byte 0x04 (and
+    # with 0x40, 0x44, 0x00 after it) signs and verifies like any other.
+    found = []
+    k = 1
+    while len(found) < 2:
+        k += 1
+        pub = native.mul_base(k.to_bytes(32, "big")) if native else None
+        if pub is not None and pub[1] == 0x04:
+            found.append((k, pub))
+    for k, pub in found:
+        secret = k.to_bytes(32, "big")
+        assert SM2_SM3.public_key(secret) == pub
+        sig = gm_reference.sm2_sign(secret, pub, b"leading 04")
+        assert gm_reference.sm2_verify(pub, b"leading 04", sig)
+        assert _both(pub, b"leading 04", sig)
