@@ -332,7 +332,7 @@ def test_gmssl_reference_keys_whose_x_starts_with_04() -> None:
     # gmssl's constructor strips leading '0'/'4' characters from a key whose hex starts with
     # "04"; ``gm_reference`` sets the key after it. A key whose X begins with byte 0x04 (and
     # with 0x40, 0x44, 0x00 after it) signs and verifies like any other.
-    found = []
+    found: list[tuple[int, bytes]] = []
     k = 1
     while len(found) < 2:
         k += 1
