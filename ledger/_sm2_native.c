@@ -195,7 +195,7 @@ static void fe_mul(num *r, const num *a, const num *b) {
     d = (u128)t3 - P3 - bw;
     u64 d3 = (u64)d;
     bw = (u64)(d >> 127);
-    u64 keep = (u64)0 - (u64)(!t4 & bw);         /* all ones: t < p, keep t */
+    u64 keep = (u64)0 - (u64)((t4 == 0) & bw);   /* all ones: t < p, keep t */
     r->v[0] = (t0 & keep) | (d0 & ~keep);
     r->v[1] = (t1 & keep) | (d1 & ~keep);
     r->v[2] = (t2 & keep) | (d2 & ~keep);
@@ -223,7 +223,7 @@ static void fe_add(num *r, const num *a, const num *b) {
     u64 d2 = (u64)d;
     d = (u128)s3 - P3 - (u64)(d >> 127);
     u64 d3 = (u64)d, borrow = (u64)(d >> 127);
-    u64 keep = (u64)0 - (u64)(!carry & borrow);  /* all ones: the sum is below p */
+    u64 keep = (u64)0 - (u64)((carry == 0) & borrow); /* all ones: the sum is below p */
     r->v[0] = (s0 & keep) | (d0 & ~keep);
     r->v[1] = (s1 & keep) | (d1 & ~keep);
     r->v[2] = (s2 & keep) | (d2 & ~keep);
