@@ -63,7 +63,8 @@ def load_ms(page: Any) -> float:
 
 
 def screenshot(page: Any, name: str, element: Any = None) -> Path:
-    """The whole page, or one element of it, as ``shell/web/screenshots/<name>.png``."""
+    """The whole page, or one element of it, as ``<name>.png`` in ``SCREENSHOTS`` (the
+    README's ``shell/web/screenshots/`` with ``CREDCHAIN_UPDATE_SCREENSHOTS=1``)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     if element is not None:
@@ -83,7 +84,7 @@ def get(url: str) -> tuple[int, str, dict[str, str]]:
 
 class Figures:
     """Timings gathered across the browser tests, written once at the end of the session
-    to ``shell/web/screenshots/timings.json`` (medians, counts, the load average)."""
+    to ``timings.json`` in ``SCREENSHOTS`` (medians, counts, the load average)."""
 
     def __init__(self) -> None:
         self.samples: dict[str, list[float]] = {}
