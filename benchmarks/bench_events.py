@@ -201,7 +201,7 @@ async def _height(session: aiohttp.ClientSession, url: str) -> int:
 
 def summarize(rows: list[dict[str, Any]]) -> None:
     def med(subs: int, key: str) -> float:
-        return statistics.median(r[key] for r in rows if r["subs"] == subs)
+        return float(statistics.median(r[key] for r in rows if r["subs"] == subs))
 
     print("\nmedians over repeats (node 0 serves the streams; load posted to nodes 1-3)")
     print("| subscribers | commit tx/s | events delivered/s (all) | per subscriber | "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 from hashlib import sha256
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ def reveal_args(t: Trading, v: Account) -> dict[str, object]:
     return {"id": REQ, "value": beacon_value(t.h.suite, v.secret, t.h.chain_id, REQ)}
 
 
-def record(t: Trading) -> dict[str, object]:
+def record(t: Trading) -> dict[str, Any]:
     value = t.h.get(f"beacon/{REQ}")
     assert isinstance(value, dict)
     return value

@@ -85,8 +85,10 @@ def test_updates_keep_every_version_and_relations_only_grow() -> None:
     t.h.expect_refused(t.pool, "expert.update", {"code": "nobody"}, E_NOT_FOUND)
     t.h.expect_refused(t.pool, "expert.update", {"code": code, "status": "gone"}, E_BAD_ARGS)
     rec = t.h.get(experts.expert_key(code))
+    assert rec is not None
     assert rec["version"] == 3 and rec["relations"] == [uscc(77)]
-    assert experts.as_of(t.h.get, code, registered_ms)["status"] == "active"
+    then = experts.as_of(t.h.get, code, registered_ms)
+    assert then is not None and then["status"] == "active"
     assert experts.as_of(t.h.get, code, registered_ms - 1) is None
     assert t.h.get(experts.version_key(code, 1))["until_ms"] > registered_ms
 
@@ -107,12 +109,13 @@ def test_the_draw_comes_at_most_two_days_before_the_evaluation() -> None:
     t, _ = opened()
     t.register_experts(7)
     now = t.h.time_ms + 1000
-    late = {"evaluation_start_ms": now + 3 * DAY_MS, "evaluation_end_ms": now + 4 * DAY_MS}
+    late: dict[str, Any] = {"evaluation_start_ms": now + 3 * DAY_MS,
+                            "evaluation_end_ms": now + 4 * DAY_MS}
     t.h.expect_refused(t.platform, "draw.request", t.draw_args(**late), E_DRAW_TIMING)
-    past = {"evaluation_start_ms": now - 1, "evaluation_end_ms": now + DAY_MS}
+    past: dict[str, Any] = {"evaluation_start_ms": now - 1, "evaluation_end_ms": now + DAY_MS}
     t.h.expect_refused(t.platform, "draw.request", t.draw_args(**past), E_DRAW_TIMING)
     soon = t.h.time_ms + 60_000
-    backwards = {"evaluation_start_ms": soon, "evaluation_end_ms": soon}
+    backwards: dict[str, Any] = {"evaluation_start_ms": soon, "evaluation_end_ms": soon}
     t.h.expect_refused(t.platform, "draw.request", t.draw_args(**backwards), E_BAD_ARGS)
     t.h.expect_refused(t.entity("stranger"), "draw.request", t.draw_args(), E_FORBIDDEN)
     t.h.expect_ok(t.tenderer, "draw.request", t.draw_args())  # the tenderer's own key
@@ -183,7 +186,9 @@ def test_experts_are_drawn_for_the_specialty_each_group_names() -> None:
     assert len(seated) == 5
     assert sum(1 for m in seated if m in civil) == 3 and sum(1 for m in seated if m in cost) == 2
     for m in seated:
-        assert ("A01" if m in civil else "B02") in experts.current(t.h.get, m)["specialties"]
+        current = experts.current(t.h.get, m)
+        assert current is not None
+        assert ("A01" if m in civil else "B02") in current["specialties"]
     # a group of a specialty the pool lacks is not filled from another specialty
     t2, _ = opened()
     t2.register_experts(9, specialty="A01")
@@ -198,7 +203,9 @@ def test_a_cross_region_tender_draws_a_third_of_its_experts_from_other_regions()
     seated = experts_seated(t)
     assert sum(1 for m in seated if not m["local"]) >= 3 and draw["local_max"] == 4
     for m in seated:
-        region = experts.current(t.h.get, m["member"])["region"]
+        current = experts.current(t.h.get, m["member"])
+        assert current is not None
+        region = current["region"]
         assert m["local"] == (region == REGION)
     t2, _ = opened(cross_region=True)
     t2.register_experts(12, region=REGION)

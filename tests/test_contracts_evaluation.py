@@ -24,7 +24,7 @@ from contracts.tender_rules import E_TOO_EARLY, E_WINDOW
 from tests.trading_kit import H32, Trading
 
 T = {"tender_id": "T1"}
-METHOD = {
+METHOD: dict[str, Any] = {
     "formula": "lowest_price_ratio",
     "price_points": 40,
     "criteria": [{"name": "technical", "max_points": 40}, {"name": "business", "max_points": 18}],

@@ -246,7 +246,9 @@ def test_a_consumer_that_reads_nothing_is_cut_off_and_holds_bounded_memory() -> 
         await committed(client, ids[-1])
         host, port = client.server.host, client.server.port
         assert isinstance(port, int)
-        server = client.server.runner.server
+        runner = client.server.runner
+        assert runner is not None
+        server = runner.server
         assert server is not None
         before = set(map(id, server.connections))
         sock = socket.socket()

@@ -205,6 +205,7 @@ def test_a_reader_whose_node_is_killed_resumes_on_another_with_its_cursor(
         await asyncio.wait_for(reader, 60)
         assert len(got.urls) >= 2 and got.urls[0] == net.urls[0], got.urls
         assert net.urls[0] not in got.urls[1:]
+        assert top[0] is not None
         want = await expected_from_blocks(net.urls[1], top[0])
         seen = [c for c, _, _ in got.items]
         assert len(seen) == len(set(seen)), "an event was delivered twice"

@@ -76,7 +76,7 @@ def test_a_damaged_record_is_a_store_fault_never_a_wrong_answer() -> None:
             at = raw.index(b"time_ms") + 9  # a byte of the header's time
             batch.put(schema.block_key(1), raw[:at] + bytes([raw[at] ^ 1]) + raw[at + 1:])
             n.chain.kv.write(batch)
-            n.chain.store._headers.clear()  # type: ignore[attr-defined]
+            n.chain.store._headers.clear()
             resp = await client.get("/blocks/1")
             assert resp.status == 503
             assert "store fault" in (await resp.json())["error"]

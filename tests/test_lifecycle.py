@@ -5,6 +5,7 @@ this validator's own votes is missing (the double-sign guard)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from consensus import durable
 from consensus.api import Event
 from shell import server
+from shell.config import NodeConfig
 from shell.localnet import LocalNet, init_network
 from tests.test_api import make_node
 
@@ -52,7 +54,7 @@ def test_each_validator_stops_within_five_seconds_while_its_peers_run(tmp_path: 
 
 def test_a_second_signal_exits_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     exits: list[int] = []
-    monkeypatch.setattr(server.os, "_exit", exits.append)
+    monkeypatch.setattr(os, "_exit", exits.append)  # the os module shell.server calls
     n = make_node()
     n.on_signal()
     assert n.stopping.is_set() and exits == []
@@ -77,7 +79,7 @@ def test_a_failed_replica_step_stops_the_node_with_the_reason(
         asyncio.run(asyncio.wait_for(go(), 20))
     assert "replica step failed, stopping: AssertionError: a broken invariant" in caplog.text
     monkeypatch.setattr(server.Node, "open", classmethod(lambda cls, c, v=False: make_broken()))
-    monkeypatch.setattr(server.NodeConfig, "load", staticmethod(lambda p: None))
+    monkeypatch.setattr(NodeConfig, "load", staticmethod(lambda p: None))
     assert server.main("unused.toml") == 1
 
 

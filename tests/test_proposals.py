@@ -117,7 +117,9 @@ async def _exchange(node: Node, pp: PrePrepare, answer: bool
 
     node.peers._deliver = deliver
     ours, theirs = mem_pipe()
-    run = asyncio.create_task(node.peers._run_link(theirs.reader, theirs.writer, None))
+    # an in-memory stand-in for the StreamWriter a socket would give (mem_pipe)
+    writer: Any = theirs.writer
+    run = asyncio.create_task(node.peers._run_link(theirs.reader, writer, None))
     stream, _, _ = await LinkSide(SUITE, PEER, 0, CHAIN).handshake(ours)
     counter = wire.FrameCounter()
 
@@ -161,7 +163,7 @@ def test_a_follower_rebuilds_from_its_pool_and_asks_only_for_what_it_lacks() -> 
         assert isinstance(event, MessageIn) and event.message == pp
         # the four from the pool are the pool's own objects: not decoded again
         assert all(a is node.chain.pool.get(a.tx_id(SUITE))
-                   for a in event.message.block.txs[:4])  # type: ignore[union-attr]
+                   for a in event.message.block.txs[:4])
         assert node.metrics.value("proposal_txs_missing_total") == 2
 
     asyncio.run(body())

@@ -3,6 +3,8 @@ nothing but the sender's nonce."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts import keys
 from contracts.errors import (
     E_BAD_ARGS,
@@ -47,7 +49,7 @@ EXECUTOR = Executor(
 CTX = BlockContext("test", SUITE, 1, 1_700_000_000_000)
 
 
-def tx(nonce: int, call: str, args: dict, chain: str = "test") -> SignedTx:
+def tx(nonce: int, call: str, args: dict[str, Any], chain: str = "test") -> SignedTx:
     return sign_tx(SUITE, SECRET, TxBody(chain, SENDER, nonce, call, args))
 
 

@@ -33,7 +33,7 @@ from ledger.smt_native import kernel_for
 from ledger.smt_proof import verify_proof
 from tests.naive_smt import naive_proof, naive_root
 
-SUITES = [ED25519_SHA256, SM2_SM3]
+SUITES: list[Suite] = [ED25519_SHA256, SM2_SM3]
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT.parent / "shared" / "vectors"
 
@@ -235,8 +235,10 @@ def test_the_c_update_grows_its_node_array_and_stores_alike(suite: Suite) -> Non
         sized = _smt_native.update(*args)
         assert grown[:2] == sized[:2] and grown[3:] == sized[3:]
         assert sorted(grown[2].items()) == sorted(sized[2].items())
+        pinned: Any = tree._pinned  # a NodeStore or a dict: both have items()
         pure = kernel_for(suite, False).update(paths, infos, *tree._ref(tree.root),
-                                               dict(tree._pinned.items()), 24, tree._load_pinned)
+                                               dict(pinned.items()), 24, tree._load_pinned)
         assert (pure.root, pure.root_info, pure.chunk_tops, pure.pinned_old, pure.deep) == (
             grown[0], grown[1], grown[3], grown[4], grown[5])
-        assert sorted(pure.nodes.items()) == sorted(grown[2].items())
+        nodes: Any = pure.nodes
+        assert sorted(nodes.items()) == sorted(grown[2].items())

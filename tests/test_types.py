@@ -3,6 +3,8 @@ under PROTOCOL §5 (quorum, vote order, signer, validator set)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ledger import encoding
@@ -152,7 +154,8 @@ def test_tx_id_does_not_cover_the_signature_and_signature_checks(suite: Suite) -
         ),
     ],
 )
-def test_malformed_transactions_are_refused_with_the_reason(obj: dict, reason: str) -> None:
+def test_malformed_transactions_are_refused_with_the_reason(obj: dict[str, Any],
+                                                           reason: str) -> None:
     with pytest.raises(InvalidInput, match=reason):
         SignedTx.decode(encoding.encode(obj))
 

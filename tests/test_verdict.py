@@ -95,7 +95,9 @@ def test_multi_records_with_bytes_are_tagged_in_json(chain: Chain) -> None:
         check_expect(v, "present", "identity/other")
     out = json.loads(json.dumps(render_json(v)))
     credit = out["entries"][0]
-    assert credit["record"]["digest"] == {"$bin": CREDIT["digest"].hex()}  # type: ignore[union-attr]
+    digest = CREDIT["digest"]
+    assert isinstance(digest, bytes)
+    assert credit["record"]["digest"] == {"$bin": digest.hex()}
     assert credit["value_hash"] == v.entries[0].value_hash.hex()  # type: ignore[union-attr]
     assert out["block"]["height"] == 6 and out["block"]["time"].endswith("+08:00")
     text = render_text(v)
@@ -214,7 +216,7 @@ def test_a_json_bundle_with_bad_hex_is_refused_as_its_kind(chain: Chain) -> None
 def test_long_byte_strings_are_shortened_in_text_only() -> None:
     from ledger.verdict import SHOWN_HEX_CHARS, _compact
 
-    record = {"sealed": {"$bin": "ab" * 4136}, "hash": {"$bin": "cd" * 32},
+    record: dict[str, Any] = {"sealed": {"$bin": "ab" * 4136}, "hash": {"$bin": "cd" * 32},
               "list": [{"$bin": "ef" * 100}]}
     text = _compact(record)
     assert "(4136 bytes)" in text and "(100 bytes)" in text and "cd" * 32 in text

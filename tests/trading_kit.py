@@ -14,7 +14,8 @@ from contracts.guarantee import binding_key, status_of
 from contracts.periods import DAY_MS, MINUTE_MS, ms_of_beijing
 from contracts.uscc import check_char
 from ledger.tx import Receipt, SignedTx
-from tests.contract_harness import GENESIS_MS, Account, Harness
+from tests.contract_harness import GENESIS_MS as GENESIS_MS  # re-exported for the tests
+from tests.contract_harness import Account, Harness
 
 ROLES = {
     "platform": ["platform"],

@@ -286,8 +286,10 @@ class Simulator:
         header = h.with_changes(time_ms=h.time_ms + time_shift_ms)
         if bad_root:
             header = header.with_changes(state_root=self.suite.hash(h.state_root))
-        forged = replace(msg, block=Block(header, msg.block.txs))
-        return messages.sign(self.suite, m.node.secret, CHAIN_ID, forged)
+        block = Block(header, msg.block.txs)
+        if isinstance(msg, PrePrepare):  # one call per type: ``sign`` keeps the message's type
+            return messages.sign(self.suite, m.node.secret, CHAIN_ID, replace(msg, block=block))
+        return messages.sign(self.suite, m.node.secret, CHAIN_ID, replace(msg, block=block))
 
     def fetch(self, node: SimNode, peer: bytes, from_height: int, max_blocks: int) -> None:
         self.stats["fetches"] += 1
