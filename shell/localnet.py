@@ -32,10 +32,48 @@ DEFAULT_PEER_PORT = 26650  # with --hosts: peers on this port, HTTP on the next
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_PORT_TRIES = 2_000
+
+
+def _ephemeral_start() -> int | None:
+    """The first port the kernel hands to outgoing connections (Linux), or None."""
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct free TCP ports on 127.0.0.1 (the OS picks them)."""
-    socks, ports = [], []
-    for _ in range(count):
+    """``count`` distinct free TCP ports on 127.0.0.1, each checked by binding it.
+
+    They are drawn below the kernel's ephemeral range: nodes start one after another and
+    dial their peers at once, and each outgoing connection takes an ephemeral port, which
+    could be one a later node was about to listen on ("address already in use"; a fault
+    proxy test failed so once). Where the range cannot be read, or no free port turns up
+    below it, the OS picks them (ephemeral ports, as before)."""
+    start = _ephemeral_start()
+    ports: list[int] = []
+    if start is not None and start > 2_048:
+        low = max(1_024, start - 12_000)
+        draw = secrets.SystemRandom()
+        for _ in range(_PORT_TRIES):
+            if len(ports) == count:
+                return ports
+            port = draw.randrange(low, start)
+            if port not in ports and _bindable(port):
+                ports.append(port)
+    socks = []
+    for _ in range(count - len(ports)):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         socks.append(s)
