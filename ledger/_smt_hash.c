@@ -158,9 +158,7 @@ static void sm3_blocks(uint32_t v[8], const uint8_t *p, size_t blocks) {
         }
         uint32_t a = v[0], b = v[1], c = v[2], d = v[3], e = v[4], f = v[5], g = v[6], h = v[7];
         /* After four rounds every name is back in its place. */
-#pragma GCC unroll 4
         for (int j = 0; j < 16; j += 4) SM3_FOUR(SM3_FF0, SM3_GG0, j);
-#pragma GCC unroll 12
         for (int j = 16; j < 64; j += 4) SM3_FOUR(SM3_FF1, SM3_GG1, j);
         v[0] ^= a; v[1] ^= b; v[2] ^= c; v[3] ^= d;
         v[4] ^= e; v[5] ^= f; v[6] ^= g; v[7] ^= h;

@@ -68,11 +68,11 @@ def free_ports(count: int) -> list[int]:
         draw = secrets.SystemRandom()
         for _ in range(_PORT_TRIES):
             if len(ports) == count:
-                return ports
+                break
             port = draw.randrange(low, start)
             if port not in ports and _bindable(port):
                 ports.append(port)
-    socks = []
+    socks = []  # whatever is still missing: the OS picks (ephemeral ports)
     for _ in range(count - len(ports)):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
