@@ -144,21 +144,32 @@ def verifies_per_second(suite: Suite, seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - start)
 
 
+def _proc_cpu_s(stat_path: str) -> float:
+    """User + system CPU seconds of a /proc ``stat`` file (a process or one of its threads);
+    0 if it is gone."""
+    try:
+        fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def cpu_seconds(net: LocalNet) -> dict[str, float]:
     """CPU seconds (user + system) so far of each validator and of this load generator."""
-    tick_s = 1 / os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
-    for i, proc in enumerate(net.procs):
-        if proc is None:
-            continue
-        try:
-            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            out[f"node{i}"] = (int(fields[11]) + int(fields[12])) * tick_s
-        except (OSError, IndexError, ValueError):
-            out[f"node{i}"] = 0.0
+    out = {f"node{i}": _proc_cpu_s(f"/proc/{proc.pid}/stat")
+           for i, proc in enumerate(net.procs) if proc is not None}
     me = resource.getrusage(resource.RUSAGE_SELF)
     out["client"] = me.ru_utime + me.ru_stime
     return out
+
+
+def main_thread_cpu_seconds(net: LocalNet) -> dict[str, float]:
+    """CPU seconds so far of each validator's main thread (its thread id is the process id):
+    the event loop, admission, execution and commit, everything but the signature
+    verification threads (and LevelDB's own thread). A node cannot go faster than this one
+    thread, however many cores it has."""
+    return {f"node{i}": _proc_cpu_s(f"/proc/{proc.pid}/task/{proc.pid}/stat")
+            for i, proc in enumerate(net.procs) if proc is not None}
 
 
 # ---- the window ---------------------------------------------------------------------------
@@ -237,7 +248,7 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
                 measuring = True
                 before = await _metrics(session, urls)
                 spy = _start_profile(net, cfg, profile_out)
-                cpu0 = cpu_seconds(net)
+                cpu0, main0 = cpu_seconds(net), main_thread_cpu_seconds(net)
                 w.t0 = time.monotonic()
                 reader = asyncio.create_task(read_proofs(session, urls, workload.read_targets(),
                                                    cfg.read_share * cfg.rate_tx_s, until, w))
@@ -263,7 +274,7 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         w.t1 = time.monotonic()
-        cpu1 = cpu_seconds(net)
+        cpu1, main1 = cpu_seconds(net), main_thread_cpu_seconds(net)
         if in_flight:
             await asyncio.wait(in_flight)
         await reader
@@ -292,6 +303,8 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
     window_s = w.t1 - w.t0
     return {"window": w, "window_s": window_s, "drained_s": drained_s,
             "cpu_share": {k2: (cpu1[k2] - cpu0[k2]) / window_s for k2 in cpu1},
+            "main_thread_share": {k2: (main1[k2] - main0.get(k2, 0.0)) / window_s
+                                  for k2 in main1},
             "cpu_to_drained_s": {k2: cpu2[k2] - cpu0[k2] for k2 in cpu2}, "stalled": stalled,
             "idle_cores": idle_cores, "to_drained_s": drained_s + window_s, "up_s": up_s,
             "metrics_before": before, "metrics_after": after, "short": dict(sched.short)}
@@ -380,8 +393,9 @@ def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared]
     if profile_out is not None and profile_out.exists():
         committed = result["all"]["committed_in_window"]
         node0_cpu_s = result["cpu_share"].get("node0", 0.0) * result["window_s"]
+        node0_main_s = d["main_thread_share"].get("node0", 0.0) * result["window_s"]
         result["profile"] = nodeprofile.summarise(profile_out, committed, result["window_s"],
-                                                  node0_cpu_s)
+                                                  node0_cpu_s, node0_main_s)
         result["profile_file"] = str(profile_out)
     return result
 

@@ -7,10 +7,13 @@ one component — the innermost frame that matches a rule of ``COMPONENTS``, rea
 leaf towards the root, so a CE encode called by a contract counts as encoding and a hash in
 the state tree as the state tree — and turns sample counts into microseconds of that node's
 CPU per committed transaction. py-spy counts a thread as busy more often than the kernel
-does (a thread blocked in some calls is not seen as idle), so the sample shares are scaled
-to the node's CPU time over the window read from /proc, after the samples that wait (``WAITS``)
-are set apart: µs per tx of a component = its
-share of the samples × the node's CPU seconds ÷ transactions committed. A second table
+does (a thread blocked in some calls is not seen as idle, nor one that is runnable but
+waiting for a core), so the samples are scaled to CPU time read from /proc, after the
+samples that wait (``WAITS``) are set apart: each thread's samples to that thread's CPU
+seconds over the window (the main thread's from ``/proc/PID/task/PID/stat``, the
+verification threads' the rest), or, without the main thread's figure, all to the node's:
+µs per tx of a component = its samples × their thread's CPU seconds per sample ÷
+transactions committed. A second table
 attributes the samples under each contract handler (``contracts/<module>.py``) to that handler.
 
 Run alone on a recording: ``python benchmarks/nodeprofile.py FILE --txs N``.
@@ -103,9 +106,22 @@ def handler_of(frames: list[tuple[str, str]]) -> str | None:
     return None
 
 
-def summarise(path: Path, committed_txs: int, window_s: float, cpu_s: float) -> dict[str, Any]:
-    by_component: Counter[str] = Counter()
-    by_handler: Counter[str] = Counter()
+def on_main_thread(frames: list[tuple[str, str]]) -> bool:
+    """Whether a sample is of the node's main thread: every other thread of a node is a
+    ``threading.Thread`` (the verification pool), whose stacks start at its bootstrap;
+    py-spy sometimes records only the coroutine part of a main-thread stack."""
+    return not frames or frames[0][0] != "Thread._bootstrap"
+
+
+def summarise(path: Path, committed_txs: int, window_s: float, cpu_s: float,
+              main_cpu_s: float | None = None) -> dict[str, Any]:
+    """The profile's figures. With ``main_cpu_s`` (the main thread's CPU seconds over the
+    window, from /proc) the main thread's samples are scaled to it and the other threads'
+    to the rest of ``cpu_s``: py-spy counts a runnable thread waiting for a core as busy,
+    and on a machine with fewer cores than busy threads that inflates whichever thread
+    waits most (the verification threads, ~1.3x in the 4-validator runs on 2 cores)."""
+    by_thread: dict[bool, Counter[str]] = {True: Counter(), False: Counter()}
+    handler_samples: dict[bool, Counter[str]] = {True: Counter(), False: Counter()}
     by_wait: Counter[str] = Counter()
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
@@ -116,22 +132,40 @@ def summarise(path: Path, committed_txs: int, window_s: float, cpu_s: float) -> 
         if wait is not None:
             by_wait[wait] += int(count)
             continue
-        by_component[classify(frames)] += int(count)
+        main = on_main_thread(frames)
+        by_thread[main][classify(frames)] += int(count)
         handler = handler_of(frames)
         if handler:
-            by_handler[handler] += int(count)
-    total = sum(by_component.values())
+            handler_samples[main][handler] += int(count)
     txs = max(committed_txs, 1)
+    samples = {main: sum(c.values()) for main, c in by_thread.items()}
+    total = samples[True] + samples[False]
+    if main_cpu_s is None:  # one scale for every thread
+        scale = {main: cpu_s / max(total, 1) for main in (True, False)}
+        unseen_s = 0.0
+    else:
+        other_s = max(cpu_s - main_cpu_s, 0.0)
+        scale = {True: main_cpu_s / max(samples[True], 1),
+                 False: other_s / max(samples[False], 1)}
+        # CPU of threads py-spy never samples (LevelDB's own) when no other thread was seen
+        unseen_s = other_s if samples[False] == 0 else 0.0
 
-    def us(samples: int) -> float:
-        return samples / max(total, 1) * cpu_s * 1e6 / txs
+    def us(by_main: dict[bool, Counter[str]], name: str) -> float:
+        return sum(c[name] * scale[main] for main, c in by_main.items()) * 1e6 / txs
 
+    names = (by_thread[True] + by_thread[False]).most_common()
+    attributed_us = sum(us(by_thread, name) for name, _ in names)
+    handlers = (handler_samples[True] + handler_samples[False]).most_common(12)
     return {
         "samples": total, "sampled_busy_s": total / SAMPLES_PER_S, "cpu_s": cpu_s,
-        "window_s": window_s,
-        "txs": committed_txs, "us_per_tx": us(total),
-        "components": [(name, us(n), n / max(total, 1)) for name, n in by_component.most_common()],
-        "handlers": [(name, us(n)) for name, n in by_handler.most_common(12)],
+        "window_s": window_s, "main_cpu_s": main_cpu_s,
+        "txs": committed_txs, "us_per_tx": attributed_us + unseen_s * 1e6 / txs,
+        "threads": [(label, samples[main], samples[main] * scale[main] * 1e6 / txs)
+                    for label, main in (("main thread", True), ("other threads", False))],
+        "unseen_us_per_tx": unseen_s * 1e6 / txs,
+        "components": [(name, us(by_thread, name), us(by_thread, name) / max(attributed_us, 1e-9))
+                       for name, _ in names],
+        "handlers": [(name, us(handler_samples, name)) for name, _ in handlers],
         "waits": [(name, n / SAMPLES_PER_S / max(window_s, 1e-9))
                   for name, n in by_wait.most_common()],
     }
@@ -141,6 +175,12 @@ def print_summary(p: dict[str, Any]) -> None:
     print(f"node 0 profile: {p['samples']:,} computing samples ({p['sampled_busy_s']:.1f} "
           f"thread-s), {p['cpu_s']:.1f} CPU s (/proc) over {p['window_s']:.1f} s, {p['txs']:,} txs "
           f"committed: {p['us_per_tx']:,.0f} us per tx")
+    if p.get("main_cpu_s") is not None:
+        print("  scaled per thread to /proc: "
+              + ", ".join(f"{label} {us:,.0f} us/tx ({n:,} samples)"
+                          for label, n, us in p["threads"])
+              + (f", threads py-spy does not see {p['unseen_us_per_tx']:,.0f} us/tx"
+                 if p["unseen_us_per_tx"] else ""))
     print(f"  {'component':<46}{'us/tx':>8}{'share':>8}")
     for name, us, share in p["components"]:
         print(f"  {name:<46}{us:>8.0f}{share:>8.1%}")
@@ -160,8 +200,12 @@ def main() -> None:
     ap.add_argument("--txs", type=int, required=True, help="transactions committed meanwhile")
     ap.add_argument("--cpu-seconds", type=float, required=True,
                     help="the node's CPU seconds over the recording (/proc)")
+    ap.add_argument("--main-cpu-seconds", type=float, default=None,
+                    help="its main thread's CPU seconds over the recording "
+                         "(/proc/PID/task/PID/stat): scale that thread's samples apart")
     args = ap.parse_args()
-    print_summary(summarise(args.file, args.txs, 0.0, args.cpu_seconds))
+    print_summary(summarise(args.file, args.txs, 0.0, args.cpu_seconds,
+                            args.main_cpu_seconds))
 
 
 if __name__ == "__main__":
