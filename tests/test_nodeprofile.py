@@ -18,6 +18,8 @@ RECORDING = "\n".join([
     # a main-thread stack py-spy caught without its outer frames
     "StateTree.get (ledger/smt.py:254) 10",
     f"{MAIN};EpollSelector.select (selectors.py:468) 50",  # a wait, not CPU
+    f"{MAIN};LevelKV.write (ledger/kv.py:201);ValueLog.append (ledger/valuelog.py:104);"
+    "ValueLog._write (ledger/valuelog.py:117) 20",  # mostly a wait in the kernel
     f"{WORKER};verify_batch (consensus/pool.py:555);"
     "crypto_sign_open (nacl/bindings/crypto_sign.py:103) 40",
     f"{WORKER[:WORKER.index(';')]};_worker (concurrent/futures/thread.py:81) 10",  # waits
@@ -48,6 +50,8 @@ def test_one_scale_for_every_thread_without_the_main_threads_cpu(recording: Path
     waits = dict(p["waits"])
     assert waits["event loop waiting for I/O (epoll)"] == pytest.approx(50 / 100 / 10)
     assert waits["worker threads waiting for work"] == pytest.approx(10 / 100 / 10)
+    assert waits["write of the block's large values (in the kernel)"] == pytest.approx(
+        20 / 100 / 10)
     assert dict(p["handlers"]) == {"bid.submit": pytest.approx(900)}
 
 
