@@ -102,6 +102,7 @@ from benchmarks.traffic import (  # noqa: E402
 )
 from benchmarks.workload import Workload, mixes, request_txs, template_of  # noqa: E402
 from ledger.crypto import Suite, get_suite  # noqa: E402
+from shell.admission import VERIFY_THREAD_NAME  # noqa: E402
 from shell.localnet import LocalNet  # noqa: E402
 
 IDLE_BASELINE_S = 3.0  # the idle network polled, before the window: the benchmark's own cost
@@ -163,13 +164,31 @@ def cpu_seconds(net: LocalNet) -> dict[str, float]:
     return out
 
 
-def main_thread_cpu_seconds(net: LocalNet) -> dict[str, float]:
-    """CPU seconds so far of each validator's main thread (its thread id is the process id):
-    the event loop, admission, execution and commit, everything but the signature
-    verification threads (and LevelDB's own thread). A node cannot go faster than this one
+def thread_cpu_seconds(net: LocalNet) -> dict[str, dict[str, float]]:
+    """CPU seconds so far of each validator's threads, in three groups: ``main`` (its thread
+    id is the process id: the event loop, admission, execution and commit), ``verify`` (the
+    signature verification threads, named ``shell.admission.VERIFY_THREAD_NAME``) and
+    ``other`` (LevelDB's own thread: compactions). A node cannot go faster than its main
     thread, however many cores it has."""
-    return {f"node{i}": _proc_cpu_s(f"/proc/{proc.pid}/task/{proc.pid}/stat")
-            for i, proc in enumerate(net.procs) if proc is not None}
+    out: dict[str, dict[str, float]] = {}
+    for i, proc in enumerate(net.procs):
+        if proc is None:
+            continue
+        groups = {"main": 0.0, "verify": 0.0, "other": 0.0}
+        try:
+            tids = os.listdir(f"/proc/{proc.pid}/task")
+        except OSError:
+            tids = []
+        for tid in tids:
+            try:
+                name = Path(f"/proc/{proc.pid}/task/{tid}/comm").read_text().strip()
+            except OSError:
+                continue
+            group = ("main" if tid == str(proc.pid) else
+                     "verify" if name == VERIFY_THREAD_NAME else "other")
+            groups[group] += _proc_cpu_s(f"/proc/{proc.pid}/task/{tid}/stat")
+        out[f"node{i}"] = groups
+    return out
 
 
 # ---- the window ---------------------------------------------------------------------------
@@ -248,7 +267,7 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
                 measuring = True
                 before = await _metrics(session, urls)
                 spy = _start_profile(net, cfg, profile_out)
-                cpu0, main0 = cpu_seconds(net), main_thread_cpu_seconds(net)
+                cpu0, threads0 = cpu_seconds(net), thread_cpu_seconds(net)
                 w.t0 = time.monotonic()
                 reader = asyncio.create_task(read_proofs(session, urls, workload.read_targets(),
                                                    cfg.read_share * cfg.rate_tx_s, until, w))
@@ -274,7 +293,7 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         w.t1 = time.monotonic()
-        cpu1, main1 = cpu_seconds(net), main_thread_cpu_seconds(net)
+        cpu1, threads1 = cpu_seconds(net), thread_cpu_seconds(net)
         if in_flight:
             await asyncio.wait(in_flight)
         await reader
@@ -303,8 +322,11 @@ async def drive(net: LocalNet, cfg: RunConfig, workload: Workload, runs: list[Pr
     window_s = w.t1 - w.t0
     return {"window": w, "window_s": window_s, "drained_s": drained_s,
             "cpu_share": {k2: (cpu1[k2] - cpu0[k2]) / window_s for k2 in cpu1},
-            "main_thread_share": {k2: (main1[k2] - main0.get(k2, 0.0)) / window_s
-                                  for k2 in main1},
+            # (a thread that ended in the window is missing from the later reading: its
+            # CPU is in ``cpu_share`` only)
+            "thread_share": {k2: {g: (s1 - threads0.get(k2, {}).get(g, 0.0)) / window_s
+                                  for g, s1 in groups.items()}
+                             for k2, groups in threads1.items()},
             "cpu_to_drained_s": {k2: cpu2[k2] - cpu0[k2] for k2 in cpu2}, "stalled": stalled,
             "idle_cores": idle_cores, "to_drained_s": drained_s + window_s, "up_s": up_s,
             "metrics_before": before, "metrics_after": after, "short": dict(sched.short)}
@@ -393,9 +415,11 @@ def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared]
     if profile_out is not None and profile_out.exists():
         committed = result["all"]["committed_in_window"]
         node0_cpu_s = result["cpu_share"].get("node0", 0.0) * result["window_s"]
-        node0_main_s = d["main_thread_share"].get("node0", 0.0) * result["window_s"]
+        node0 = {g: share * result["window_s"]
+                 for g, share in d["thread_share"].get("node0", {}).items()}
         result["profile"] = nodeprofile.summarise(profile_out, committed, result["window_s"],
-                                                  node0_cpu_s, node0_main_s)
+                                                  node0_cpu_s, node0.get("main"),
+                                                  node0.get("verify"))
         result["profile_file"] = str(profile_out)
     return result
 

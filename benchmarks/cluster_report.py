@@ -196,11 +196,13 @@ def summarise(d: dict[str, Any], chain: dict[bytes, tuple[int, str]], validators
         "refused": dict(w.refused), "late_requests": w.late_requests, "resent": w.resent,
         "request_errors": w.request_errors, "short_runs": d["short"],
         "cpu_share": d["cpu_share"],
-        # each validator's main thread alone (all but signature verification), per
-        # transaction committed in the window: the serial part of a node
-        "main_thread_share": d.get("main_thread_share", {}),
-        "main_thread_us_per_tx": {k: v * window_s * 1e6 / max(total_in_window, 1)
-                                  for k, v in d.get("main_thread_share", {}).items()},
+        # each validator's threads by group (main, verify, other: ``thread_cpu_seconds``),
+        # cores, and their mean over the validators per transaction committed in the window
+        "thread_share": d.get("thread_share", {}),
+        "thread_us_per_tx": {
+            g: sum(groups.get(g, 0.0) for groups in d.get("thread_share", {}).values())
+            * window_s * 1e6 / max(total_in_window, 1) / max(len(d.get("thread_share", {})), 1)
+            for g in ("main", "verify", "other")},
         # all the validators' CPU from the window's start to the end of the drain, over every
         # transaction of the window committed by then, per node
         "node_cpu_us_per_tx_node": sum(v for k, v in d["cpu_to_drained_s"].items()
@@ -282,11 +284,13 @@ def print_result(r: dict[str, Any]) -> None:
           + " ".join(f"{k} {v:.2f}" for k, v in r["cpu_share"].items())
           + f"; verifications per tx per node {r['verifies_per_tx_node']:.2f} of transactions"
           + f" + {r.get('agent_verifies_per_tx_node', 0.0):.2f} of agent authorisations")
-    if r.get("main_thread_share"):
-        print("validator main threads (all but signature verification): "
-              + " ".join(f"{k} {v:.2f} cores" for k, v in r["main_thread_share"].items())
-              + "; per committed tx: "
-              + " ".join(f"{k} {v:,.0f} us" for k, v in r["main_thread_us_per_tx"].items()))
+    if r.get("thread_share"):
+        t = r["thread_us_per_tx"]
+        print(f"validator threads per committed tx (mean of the nodes): main {t['main']:,.0f} us"
+              f" (everything but the two below; cores: "
+              + " ".join(f"{k} {g['main']:.2f}" for k, g in r["thread_share"].items())
+              + f"), signature verification {t['verify']:,.0f} us, LevelDB's own "
+              f"{t['other']:,.0f} us")
     print(f"node histograms (all calls): p50 {ms_text(r['node_hist_p50_s'])} ms, p99 "
           f"{ms_text(r['node_hist_p99_s'])} ms; drained in {r['drained_s']:.1f} s; late requests "
           f"{r['late_requests']}; runs short {r['short_runs'] or 0}; refusals {r['refused'] or 0}"

@@ -4,10 +4,12 @@ started, so what is admitted stays in the pool."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
 from ledger.tx import SignedTx
+from shell.admission import VERIFY_THREAD_NAME
 from tests.test_api import SUITE, make_node, tx
 
 
@@ -39,6 +41,25 @@ def test_a_copy_of_a_pooled_transaction_is_refused_as_a_duplicate_without_decodi
             later = await n.admission.submit([tx(1).encode()], from_peer=True)
             assert later[0].accepted and later[0].tx_id == tx(1).tx_id(SUITE).hex()
             assert len(decoded) == 1
+        finally:
+            n.admission.close()
+
+    asyncio.run(main())
+
+
+def test_signatures_are_verified_on_threads_named_verify() -> None:
+    """The kernel's name of each verification thread is ``VERIFY_THREAD_NAME``: operators see
+    it in ``top -H``, and the cluster benchmark tells their CPU from the main thread's and
+    LevelDB's by it (``benchmarks/bench_cluster.py``)."""
+    async def main() -> None:
+        n = make_node()
+        try:
+            assert (await n.admission.submit([tx(0).encode()], from_peer=True))[0].accepted
+            loop = asyncio.get_running_loop()
+            tid = await loop.run_in_executor(n.admission._threads, threading.get_native_id)
+            assert tid != threading.get_native_id()
+            with open(f"/proc/self/task/{tid}/comm") as comm:
+                assert comm.read().strip() == VERIFY_THREAD_NAME == "verify"
         finally:
             n.admission.close()
 
