@@ -162,6 +162,7 @@ def summarise(d: dict[str, Any], chain: dict[bytes, tuple[int, str]], validators
                           "p50_s": quantile(lat, 0.5), "p99_s": quantile(lat, 0.99)}
     total_in_window = sum(r["committed_in_window"] for r in out_rows.values())
     node_cores = sum(v for k, v in d["cpu_share"].items() if k.startswith("node"))
+    threads: dict[str, dict[str, float]] = d.get("thread_share", {})
     n = validators
     before, after = d["metrics_before"], d["metrics_after"]
     # CPU and verifications from the window's start on, over what was applied from then on
@@ -198,10 +199,10 @@ def summarise(d: dict[str, Any], chain: dict[bytes, tuple[int, str]], validators
         "cpu_share": d["cpu_share"],
         # each validator's threads by group (main, verify, other: ``thread_cpu_seconds``),
         # cores, and their mean over the validators per transaction committed in the window
-        "thread_share": d.get("thread_share", {}),
+        "thread_share": threads,
         "thread_us_per_tx": {
-            g: sum(groups.get(g, 0.0) for groups in d.get("thread_share", {}).values())
-            * window_s * 1e6 / max(total_in_window, 1) / max(len(d.get("thread_share", {})), 1)
+            g: sum(groups.get(g, 0.0) for groups in threads.values())
+            * window_s * 1e6 / max(total_in_window, 1) / max(len(threads), 1)
             for g in ("main", "verify", "other")},
         # all the validators' CPU from the window's start to the end of the drain, over every
         # transaction of the window committed by then, per node

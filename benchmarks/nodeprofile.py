@@ -163,8 +163,9 @@ def summarise(path: Path, committed_txs: int, window_s: float, cpu_s: float,
     def us(by_main: dict[bool, Counter[str]], name: str) -> float:
         return sum(c[name] * scale[main] for main, c in by_main.items()) * 1e6 / txs
 
-    names = (by_thread[True] + by_thread[False]).most_common()
-    attributed_us = sum(us(by_thread, name) for name, _ in names)
+    per_component = {name: us(by_thread, name)
+                     for name, _ in (by_thread[True] + by_thread[False]).most_common()}
+    attributed_us = sum(per_component.values())
     handlers = (handler_samples[True] + handler_samples[False]).most_common(12)
     return {
         "samples": total, "sampled_busy_s": total / SAMPLES_PER_S, "cpu_s": cpu_s,
@@ -173,8 +174,8 @@ def summarise(path: Path, committed_txs: int, window_s: float, cpu_s: float,
         "threads": [(label, samples[main], samples[main] * scale[main] * 1e6 / txs)
                     for label, main in (("main thread", True), ("verification threads", False))],
         "unseen_us_per_tx": unseen_s * 1e6 / txs,
-        "components": [(name, us(by_thread, name), us(by_thread, name) / max(attributed_us, 1e-9))
-                       for name, _ in names],
+        "components": [(name, value, value / max(attributed_us, 1e-9))
+                       for name, value in per_component.items()],
         "handlers": [(name, us(handler_samples, name)) for name, _ in handlers],
         "waits": [(name, n / SAMPLES_PER_S / max(window_s, 1e-9))
                   for name, n in by_wait.most_common()],

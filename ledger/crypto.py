@@ -169,11 +169,11 @@ class Sm2Sm3:
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
     def verify(self, pubkey: bytes, message: bytes, signature: bytes) -> bool:
+        if _sm2_native is None:
+            return self.verify_tongsuo(pubkey, message, signature)
         if len(pubkey) != 65 or len(signature) != SIG_LEN:
             return False
-        if _sm2_native is not None:
-            return bool(_sm2_native.verify(bytes(pubkey), bytes(message), bytes(signature)))
-        return self.verify_tongsuo(pubkey, message, signature)
+        return bool(_sm2_native.verify(bytes(pubkey), bytes(message), bytes(signature)))
 
     def verify_tongsuo(self, pubkey: bytes, message: bytes, signature: bytes) -> bool:
         """``verify`` on Tongsuo: the fallback, and the reference the C verifier is tested

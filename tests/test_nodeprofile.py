@@ -5,6 +5,7 @@ thread's own CPU is known."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,10 @@ def _components(p: dict[str, object]) -> dict[str, float]:
     return {name: us for name, us, _share in p["components"]}  # type: ignore[attr-defined]
 
 
+def _threads(p: dict[str, object]) -> dict[str, Any]:
+    return {label: (n, us) for label, n, us in p["threads"]}  # type: ignore[attr-defined]
+
+
 def test_one_scale_for_every_thread_without_the_main_threads_cpu(recording: Path) -> None:
     p = nodeprofile.summarise(recording, committed_txs=1000, window_s=10.0, cpu_s=3.0)
     assert p["samples"] == 100
@@ -65,7 +70,7 @@ def test_each_threads_samples_are_scaled_to_its_own_cpu(recording: Path) -> None
     assert got["contract execution"] == pytest.approx(1250)
     assert got["state tree"] == pytest.approx(1250)
     assert p["us_per_tx"] == pytest.approx(3000)
-    threads = {label: (n, us) for label, n, us in p["threads"]}
+    threads = _threads(p)
     assert threads["main thread"] == (60, pytest.approx(2500))
     assert threads["verification threads"] == (40, pytest.approx(500))
     assert p["unseen_us_per_tx"] == 0
@@ -82,7 +87,7 @@ def test_leveldbs_thread_is_kept_out_of_the_verification_threads(recording: Path
     assert got["contract execution"] == pytest.approx(1250)
     assert p["unseen_us_per_tx"] == pytest.approx(200)
     assert p["us_per_tx"] == pytest.approx(3000)
-    threads = {label: (n, us) for label, n, us in p["threads"]}
+    threads = _threads(p)
     assert threads["verification threads"] == (40, pytest.approx(300))
 
 
