@@ -278,7 +278,12 @@ def print_result(r: dict[str, Any]) -> None:
               f"{row['mean_bytes']:,.0f} B each")
     print(f"verify bound {r['verify_bound_tx_s']:,.0f} tx/s "
           f"({r['verify_per_s_1core']:,.0f}/s/core x {r['cores']} cores / {c['validators']}); "
-          f"committed = {r['bound_ratio']:.1%} of it")
+          f"committed = {r['bound_ratio']:.1%} of it"
+          + (f"; with all {r['cores']} cores verifying at once "
+             f"{r['verify_per_s_core_together']:,.0f}/s/core, a bound of "
+             f"{r['verify_bound_together_tx_s']:,.0f} tx/s, committed = "
+             f"{r['bound_together_ratio']:.1%} of that"
+             if "verify_bound_together_tx_s" in r else ""))
     print(f"validator CPU per tx per node {r['node_cpu_us_per_tx_node']:,.0f} us "
           f"({r['node_cpu_us_per_tx_node_net']:,.0f} us net of the idle polled network's "
           f"{r['idle_cores_per_node']:.3f} cores per node); cores used: "
@@ -315,6 +320,7 @@ def median_row(results: list[dict[str, Any]]) -> dict[str, float]:
             "cpu_us_per_tx_node_net": med(lambda r: r["node_cpu_us_per_tx_node_net"]),
             "bound_tx_s": med(lambda r: r["verify_bound_tx_s"]),
             "bound_ratio": med(lambda r: r["bound_ratio"]),
+            "bound_together_ratio": med(lambda r: r["bound_together_ratio"]),
             "verifies_per_tx_node": med(lambda r: r["verifies_per_tx_node"]),
             "node_cores": med(lambda r: r["node_cores"]), "runs": len(results)}
 
