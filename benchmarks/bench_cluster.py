@@ -419,8 +419,8 @@ def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared]
              setup_height: int) -> dict[str, Any]:
     suite = get_suite(cfg.suite)
     cores = os.cpu_count() or 1
-    before = (verifies_per_second(suite), verifies_per_core_together(suite, cores))
     load_before = os.getloadavg()
+    before = (verifies_per_second(suite), verifies_per_core_together(suite, cores))
     profile_out = (Path(cfg.profile_dir) / f"{out.name}.txt") if cfg.profile_dir else None
     if profile_out is not None:
         profile_out.parent.mkdir(parents=True, exist_ok=True)
