@@ -171,6 +171,11 @@ def verifies_per_core_together(suite: Suite, cores: int, seconds: float = 1.0) -
     return sum(rates) / cores
 
 
+def verify_rates(suite: Suite, cores: int) -> tuple[float, float]:
+    """One core's verifications/s alone, and per core while every core verifies at once."""
+    return verifies_per_second(suite), verifies_per_core_together(suite, cores)
+
+
 def _proc_cpu_s(stat_path: str) -> float:
     """User + system CPU seconds of a /proc ``stat`` file (a process or one of its threads);
     0 if it is gone."""
@@ -420,7 +425,7 @@ def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared]
     suite = get_suite(cfg.suite)
     cores = os.cpu_count() or 1
     load_before = os.getloadavg()
-    before = (verifies_per_second(suite), verifies_per_core_together(suite, cores))
+    before = verify_rates(suite, cores)
     profile_out = (Path(cfg.profile_dir) / f"{out.name}.txt") if cfg.profile_dir else None
     if profile_out is not None:
         profile_out.parent.mkdir(parents=True, exist_ok=True)
@@ -430,11 +435,11 @@ def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared]
         d = asyncio.run(drive(net, cfg, workload, runs, setup_height, profile_out))
     finally:
         net.stop_all()
-    after = (verifies_per_second(suite), verifies_per_core_together(suite, cores))
+    after = verify_rates(suite, cores)
     # The machine's capacity is the less disturbed of the two measurements (this shared
     # machine's rate moved by a third between runs minutes apart): the higher one, which
     # makes the committed share of the bound the lower.
-    verify_rate, verify_rate_together = max(before[0], after[0]), max(before[1], after[1])
+    verify_rate, verify_rate_together = map(max, before, after)
     chain = read_chain(out, cfg.suite, setup_height)
     result = summarise(d, chain, cfg.validators - (cfg.kill_node >= 0))
     result.update({
