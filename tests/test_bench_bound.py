@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from benchmarks import bench_cluster
 from ledger.crypto import get_suite
 
@@ -16,10 +18,11 @@ def test_each_process_waits_for_the_common_start() -> None:
     assert rate > 0
 
 
-def test_the_rate_together_is_per_core_and_near_one_core_alone() -> None:
-    suite = get_suite("ed25519-sha256")
-    alone = bench_cluster.verifies_per_second(suite, 0.2)
-    together = bench_cluster.verifies_per_core_together(suite, 2, 0.2)
-    # Per core, not the sum of the two: a summed figure would be near twice one core's, and
-    # two busy cores never verify faster each than one alone (beyond noise).
-    assert 0 < together < 1.5 * alone
+def test_the_rate_together_is_per_core_not_summed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each process's rate is fixed (the forked processes inherit the patch), so the figure
+    # is exact: per core, not the sum of the two. Two real rates timed one after the other
+    # were not comparable on this shared machine (one short run read half the other).
+    monkeypatch.setattr(bench_cluster, "verifies_per_second",
+                        lambda suite, seconds=1.0: 1000.0)
+    together = bench_cluster.verifies_per_core_together(get_suite("ed25519-sha256"), 2, 0.05)
+    assert together == 1000.0
