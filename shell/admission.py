@@ -99,7 +99,7 @@ class Admission:
         self.metrics = metrics
         self._nudge = nudge
         self._gossip = gossip
-        self._threads = ThreadPoolExecutor(limits.verify_threads, "verify",
+        self._threads = ThreadPoolExecutor(limits.verify_threads, VERIFY_THREAD_NAME,
                                            initializer=name_os_thread,
                                            initargs=(VERIFY_THREAD_NAME,))
         self._budgets = TokenBuckets(limits.txs_per_second, limits.max_txs_per_request)
