@@ -79,6 +79,7 @@ from shell import admission  # noqa: E402
 from shell.chain import Chain  # noqa: E402
 from shell.config import NodeLimits  # noqa: E402
 from shell.metrics import Metrics  # noqa: E402
+from shell.server import WARM_TREE_NODES  # noqa: E402
 
 VALIDATORS = 4
 BLOCK_GAP_MS = 100  # block times in the window: this far apart
@@ -123,6 +124,9 @@ class Node:
     def __init__(self, path: Path, doc: GenesisDoc) -> None:
         self.kv = LevelKV(str(path))
         self.chain = Chain.open(self.kv, doc)
+        # As a node does before it serves (``shell.server._warm_tree``): without it every
+        # walk into a part of the tree not yet walked loads a chunk record from LevelDB.
+        self.chain.store.tree.warm(WARM_TREE_NODES)
         self.times: Times = defaultdict(float)
         app, tree = self.chain.app, self.chain.store.tree
         app.executor.execute_block = _timed(  # type: ignore[method-assign]

@@ -14,7 +14,8 @@ Storage (``ledger.schema``), all written into the caller's block ``WriteBatch``:
 | ``state_head_key(key)`` | the value hash of the key's value at the newest root (deleted with
   the key): the head keys in key order, for scans; the value itself is under ``sv/`` |
 | ``state_root_key(height)`` | the root after the block at ``height`` |
-| ``state_key_by_path_key(p)`` | UTF-8 of the key whose path is ``p`` (written with its value) |
+| ``state_key_by_path_key(p)`` | UTF-8 of the key whose path is ``p`` (written with the key's
+  first value, and again only when this tree cannot tell the key was there) |
 
 Chunks of 3 levels make a block's update write about a third as many records as it changes
 nodes (at 1M keys ~3,800 records instead of ~11,400 for 1,000 keys), which is what
@@ -431,8 +432,8 @@ class StateTree:
         """The writes sorted by path as (paths, INFOs), the values by hash, the head values,
         the keys' UTF-8 bytes and their head index entries (value hashes, None to delete),
         both in the order of ``writes``, and ``(path, UTF-8 key)`` of the keys written with
-        a value. Comprehensions, not a loop of appends: this runs for every key of every
-        block."""
+        a value and not known to be in the tree already (``_known_present``).
+        Comprehensions, not a loop of appends: this runs for every key of every block."""
         heads = dict(writes)
         if any(type(key) is not str for key in heads):
             bad = next(key for key in heads if type(key) is not str)
@@ -453,12 +454,29 @@ class StateTree:
         infos = [None if value is None else path + next_digest()
                  for path, value in zip(paths, values_in_order, strict=True)]
         order = sorted(range(len(paths)), key=paths.__getitem__)
-        named = [(path, key) for path, key, value in zip(paths, encoded, values_in_order,
-                                                          strict=True) if value is not None]
+        # A key's path record never changes: written when the key is new to the tree,
+        # not again with every later value (realistic mix: 1.38 a transaction, not 1.83).
+        present = self._known_present
+        named = [(path, key) for path, key, name, value in zip(
+            paths, encoded, heads, values_in_order, strict=True)
+            if value is not None and not present(name)]
         head_digests = [None if info is None else info[PATH_END:] for info in infos]
         return ([paths[at] for at in order], [infos[at] for at in order],
                 dict(zip(value_digests, live, strict=True)), heads, encoded, head_digests,
                 named)
+
+    def _known_present(self, key: str) -> bool:
+        """Whether ``key`` is known, without a KV read, to hold a value at ``root``: from
+        the pending updates, then the checked head values (a key read before it is
+        written, as the contracts do, is there). False when not known: a caller that
+        skips work for a present key then does it."""
+        for layer in reversed(self._layers):
+            if key in layer.heads:
+                return layer.heads[key] is not None
+        hot = self._heads_hot
+        if key in hot:
+            return hot[key] is not None
+        return self._heads_cold.get(key) is not None
 
     def _ref(self, node: bytes) -> tuple[bytes, bytes | None]:
         """A root as a subtree reference (its INFO read from the node itself)."""

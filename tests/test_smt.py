@@ -110,6 +110,9 @@ def test_matches_the_naive_tree(suite: Suite, backend: str, blocks: list[dict[st
             history.append((root, dict(state)))
             for key in writes:
                 assert tree.get(key) == state.get(key)
+            for key in state:  # every key of the tree can be named from its path
+                assert kv.get(schema.state_key_by_path_key(key_path(suite, key))) == \
+                    key.encode("utf-8")
         probes = ["k/0", "k/23", "absent", ""]
         for root, past in history:
             check_state(tree, root, past, probes)
@@ -539,3 +542,34 @@ def test_stage_changes_nothing_and_adopt_needs_the_same_tree_and_root() -> None:
     assert tree.written_root == staged.root and stored_root(kv, 2) == staged.root
     check_state(StateTree(suite, kv, staged.root), staged.root,
                 {"b": encode(2), "c": encode(3)}, ["a", "d"])
+
+
+def test_a_keys_path_record_is_written_once_not_with_every_value() -> None:
+    """A key's ``sp/`` record is in the batch of the block that creates it, and not in the
+    batch of a later block that changes a value this tree knows is there; when the tree
+    cannot tell (a fresh tree, nothing read yet), it is written again, which is harmless."""
+    suite = ED25519_SHA256
+    kv = MemoryKV()
+    tree = StateTree(suite, kv)
+
+    def path_records(writes: dict[str, bytes | None], height: int) -> list[bytes]:
+        batch = kv.batch()
+        tree.apply(writes, batch, height)
+        kv.write(batch)
+        tree.confirm_written()
+        return [value for key, value in batch.ops
+                if key.startswith(schema.STATE_KEY_BY_PATH) and value is not None]
+
+    assert path_records({"a": encode(1), "b": encode(1)}, 1) == [b"a", b"b"]
+    assert path_records({"a": encode(2), "c": encode(1)}, 2) == [b"c"]  # "a" was written here
+    assert path_records({"b": None}, 3) == []
+    assert path_records({"b": encode(5)}, 4) == [b"b"]  # back after a delete
+    fresh = StateTree(suite, kv, tree.root)
+    batch = kv.batch()
+    fresh.apply({"a": encode(3)}, batch, 5)
+    assert [v for k, v in batch.ops if k.startswith(schema.STATE_KEY_BY_PATH)] == [b"a"]
+    assert fresh.get("c") == encode(1)  # read (and checked): now known to be there
+    batch = kv.batch()
+    fresh.discard_pending()
+    fresh.apply({"c": encode(2)}, batch, 5)
+    assert [v for k, v in batch.ops if k.startswith(schema.STATE_KEY_BY_PATH)] == []
