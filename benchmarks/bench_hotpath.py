@@ -1,7 +1,7 @@
 """A validator's CPU per transaction of the realistic mix, in one process, by component.
 
     .venv/bin/python benchmarks/bench_hotpath.py [--blocks 15] [--block-txs 300]
-        [--rounds 3] [--again 0.5] [--suite ed25519-sha256] [--cprofile N]
+        [--rounds 3] [--again 0.5] [--suite ed25519-sha256] [--cprofile N] [--count-io]
 
 Set-up (not timed): the cluster benchmark's workload (``benchmarks/workload.py``, the
 realistic template) and its setup history, played by ``benchmarks/prebuilt.play`` into a
@@ -29,7 +29,9 @@ CPU time of the thread doing the work (``time.thread_time``: the fsync of the sy
 waits, it is not CPU); *other threads* is the rest of the process's CPU (LevelDB's
 compactions, the workers' hand-offs), shared by the two nodes. Per-call timers would cost
 as much as what they time (a CPU clock read is ~0.4 µs here), so only blocks and batches
-are timed; ``--cprofile N`` runs one more round under cProfile for the functions.
+are timed; ``--cprofile N`` runs one more round under cProfile for the functions, and
+``--count-io`` one more that counts each node's LevelDB reads and puts by key prefix
+(``ledger.schema``): counts, not times, so they do not depend on the machine.
 
 Printed: µs per transaction for a validator of four (leader of one block in four) per
 round, and per component the median over ``--rounds``, after one round not counted (it
@@ -52,7 +54,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -283,6 +285,43 @@ def _total(us: dict[str, float]) -> float:
     return sum(us[c] for c in COMPONENTS)
 
 
+def key_kind(key: bytes) -> str:
+    """A KV key's prefix as ``ledger.schema`` names it (``sn/``, ``t/``, ``m/head``...)."""
+    cut = key.find(b"/", 0, 4)
+    return (key[:cut + 1] if cut >= 0 else key[:8]).decode("ascii", "replace")
+
+
+def count_io(nodes: tuple[Node, Node], secrets: list[bytes], blocks: list[list[SignedTx]],
+             again_share: float) -> None:
+    """One round with each node's LevelDB reads (found or not) and puts counted by key
+    prefix; printed per transaction per node."""
+    gets: Counter[str] = Counter()
+    found: Counter[str] = Counter()
+    puts: Counter[str] = Counter()
+    for node in nodes:
+        kv_get, kv_write = node.kv.get, node.kv.write
+
+        def get(key: bytes, kv_get: Callable[[bytes], bytes | None] = kv_get) -> bytes | None:
+            value = kv_get(key)
+            gets[key_kind(key)] += 1
+            found[key_kind(key)] += value is not None
+            return value
+
+        def write(batch: Any, sync: bool = True, kv_write: Callable[..., None] = kv_write
+                  ) -> None:
+            puts.update(key_kind(key) for key, value in batch.ops if value is not None)
+            kv_write(batch, sync)
+
+        node.kv.get, node.kv.write = get, write  # type: ignore[method-assign]
+    _, _, count = run_round(nodes, secrets, blocks, again_share)
+    per = 1 / (count * len(nodes))
+    print(f"\nLevelDB per transaction per node ({count} transactions):")
+    print(f"  gets {sum(gets.values()) * per:.2f}: " + ", ".join(
+        f"{kind} {n * per:.2f} ({found[kind] * per:.2f} found)" for kind, n in gets.most_common()))
+    print(f"  puts {sum(puts.values()) * per:.2f}: " + ", ".join(
+        f"{kind} {n * per:.2f}" for kind, n in puts.most_common()))
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -297,9 +336,12 @@ def main() -> None:
                         help="copies offered again by peers while waiting, per transaction")
     parser.add_argument("--cprofile", type=int, default=0, metavar="N",
                         help="one more round under cProfile; print its N hottest functions")
+    parser.add_argument("--count-io", action="store_true",
+                        help="one more round counting LevelDB reads and puts by key prefix")
     opts = parser.parse_args()
     suite = get_suite(opts.suite)
-    rounds = 1 + opts.rounds + (1 if opts.cprofile else 0)  # the first warms up
+    # The first round warms up; --cprofile and --count-io each run one more.
+    rounds = 1 + opts.rounds + (1 if opts.cprofile else 0) + (1 if opts.count_io else 0)
     per_request = request_txs(REALISTIC)
     requests = -(-rounds * opts.blocks * opts.block_txs // per_request)
     workload = Workload(suite, VALIDATORS, REALISTIC, requests, int(time.time() * 1000))
@@ -341,11 +383,16 @@ def main() -> None:
               f"{medians[BACKGROUND]:.1f} |")
         print(f"load average after: {load_average()}")
         print("json", json.dumps({"total": total, **medians}))
+        extra = opts.rounds + 1
         if opts.cprofile:
-            part = blocks[(opts.rounds + 1) * opts.blocks:]
+            part = blocks[extra * opts.blocks:(extra + 1) * opts.blocks]
+            extra += 1
             prof = cProfile.Profile()
             prof.runcall(run_round, nodes, secrets, part, opts.again)
             pstats.Stats(prof).sort_stats("tottime").print_stats(opts.cprofile)
+        if opts.count_io:
+            part = blocks[extra * opts.blocks:(extra + 1) * opts.blocks]
+            count_io(nodes, secrets, part, opts.again)
         for node in nodes:
             node.close()
     finally:
