@@ -244,6 +244,8 @@ class StateTree:
         against the tree (see the module docstring); a mismatch is ``CorruptStore``."""
         if type(key) is not str:
             raise InvalidInput(f"state key must be text, got {type(key).__name__}")
+        # The in-memory part of this lookup is ``_known_present``'s too, written out here:
+        # a shared helper measured ~+200 ns on each of these reads (~8 a transaction).
         if self._layers:  # (no pending update while a block executes: then skipped)
             for layer in reversed(self._layers):  # computed here, in memory: nothing to check
                 if key in layer.heads:
@@ -467,9 +469,9 @@ class StateTree:
 
     def _known_present(self, key: str) -> bool:
         """Whether ``key`` is known, without a KV read, to hold a value at ``root``: from
-        the pending updates, then the checked head values (a key read before it is
-        written, as the contracts do, is there). False when not known: a caller that
-        skips work for a present key then does it."""
+        the pending updates, then the checked head values, in ``get``'s order (a key read
+        before it is written, as the contracts do, is there). False when not known: a
+        caller that skips work for a present key then does it."""
         for layer in reversed(self._layers):
             if key in layer.heads:
                 return layer.heads[key] is not None
