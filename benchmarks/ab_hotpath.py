@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -181,6 +182,8 @@ def main() -> None:
     args = opts.hotpath_args or list(DEFAULT_ARGS)
     if opts.runs < 1:
         parser.error("--runs must be at least 1")
+    if opts.together and ((os.cpu_count() or 1) < 2 or shutil.which("taskset") is None):
+        parser.error("--together needs two cores and taskset (util-linux)")
     scratch = Path(tempfile.mkdtemp(prefix="ab_hotpath_"))
     try:
         base = opts.base_dir.resolve() if opts.base_dir else make_worktree(opts.base, scratch)
