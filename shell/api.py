@@ -46,6 +46,7 @@ from contracts.tender import bid_key
 from ledger import inclusion, jsonform, multi
 from ledger.bundle import build_bundle
 from ledger.bundle import to_json as bundle_to_json
+from ledger.crypto import DIGEST_LEN
 from ledger.encoding import decode_trusted
 from ledger.errors import CorruptStore, HistoryPruned, InvalidInput
 from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
@@ -107,8 +108,18 @@ async def post_txs(request: web.Request, node: NodeView) -> web.StreamResponse:
     return json_response({"accepted": accepted, "results": out}, status)
 
 
-async def get_tx(request: web.Request, node: NodeView) -> web.StreamResponse:
+def _tx_id(request: web.Request) -> bytes:
+    """The path's transaction id: a hash, so 64 lowercase hex digits (400 otherwise: an id
+    of another length names no transaction, and the answer would repeat it as one)."""
     tx_id = hex_to_bytes(request.match_info["tx_id"], "tx id")
+    if len(tx_id) != DIGEST_LEN:
+        raise InvalidInput(f"tx id must be {DIGEST_LEN} bytes ({2 * DIGEST_LEN} hex digits), "
+                           f"got {len(tx_id)}")
+    return tx_id
+
+
+async def get_tx(request: web.Request, node: NodeView) -> web.StreamResponse:
+    tx_id = _tx_id(request)
     found = node.chain.receipt(tx_id)
     if found is not None:
         height, index, receipt = found
@@ -207,7 +218,7 @@ def _proof_height(request: web.Request, node: NodeView) -> int | None:
 
 
 async def get_inclusion(request: web.Request, node: NodeView) -> web.StreamResponse:
-    tx_id = hex_to_bytes(request.match_info["tx_id"], "tx id")
+    tx_id = _tx_id(request)
     store = node.chain.store
     tx = store.tx(tx_id)
     if tx is None:

@@ -488,6 +488,15 @@ def test_inclusion_and_multi_key_bundles_verify_offline() -> None:
         assert (await client.get("/proofs")).status == 400
         assert (await client.get("/proofs?key=bid/T1/1/ab")).status == 403
         assert (await client.get(f"/txs/{'00' * 32}/inclusion")).status == 404
+        # An id of another length names no transaction: refused with the reason, not
+        # answered as an unknown transaction under that id.
+        for bad in ("ab" * 31, "a" * 300, "00" * 33):
+            for route in (f"/txs/{bad}", f"/txs/{bad}/inclusion"):
+                resp = await client.get(route)
+                assert resp.status == 400, route
+                assert "64 hex digits" in (await resp.json())["error"], route
+        unknown = await client.get(f"/txs/{'00' * 32}")
+        assert unknown.status == 404 and (await unknown.json())["status"] == "unknown"
         block = await (await client.get(f"/blocks/{got['height']}")).json()
         assert t0.tx_id(SUITE).hex() in block["tx_ids"]
         assert len(block["receipt_hashes"]) == len(block["tx_ids"])
