@@ -65,10 +65,12 @@ def requests(draw: Any) -> tuple[str, str, str, dict[str, str], bytes | None]:
 
 # Dot segments go to the node as they are: a client that resolved them (aiohttp does unless
 # the URL is marked encoded) would ask for another route (``/portal/js/..`` is ``/portal/``).
-DOT_SEGMENTS = [("GET", "/portal/js/{name}", "/portal/js/..", {}, None),
-                ("GET", "/portal/js/{name}", "/portal/js/%2E%2E%2Fapi.py", {}, None),
-                ("GET", "/portal/static/{name}", "/portal/static/..", {}, None),
-                ("GET", "/blocks/{height}", "/blocks/..", {}, None)]
+DOT_SEGMENTS: list[tuple[str, str, str, dict[str, str], bytes | None]] = [
+    ("GET", "/portal/js/{name}", "/portal/js/..", {}, None),
+    ("GET", "/portal/js/{name}", "/portal/js/%2E%2E%2Fapi.py", {}, None),
+    ("GET", "/portal/static/{name}", "/portal/static/..", {}, None),
+    ("GET", "/blocks/{height}", "/blocks/..", {}, None),
+]
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck),
