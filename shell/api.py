@@ -315,9 +315,14 @@ async def get_openapi(request: web.Request, node: NodeView) -> web.StreamRespons
 # real answers of every route against the document.
 
 
-def _path(name: str, description: str) -> dict[str, Any]:
+def _path(name: str, description: str, schema: dict[str, Any] | None = None
+          ) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "description": description,
-            "schema": {"type": "string"}}
+            "schema": schema or {"type": "string"}}
+
+
+_TX_ID_PARAM = _path("tx_id", "transaction id: 64 lowercase hex digits (other lengths: 400)",
+                     ref("Hash"))
 
 
 def _query(name: str, description: str, schema: dict[str, Any],
@@ -352,7 +357,7 @@ ROUTES: tuple[Route, ...] = (
                            "refused for its sender's share of the pool", ref("TxResults")),
               "503": answer("busy: the pool is full, retry later", ref("TxResults"))}),
     Route("GET", "/txs/{tx_id}", get_tx, "Transaction status: pending, or committed with receipt",
-          params=(_path("tx_id", "transaction id, hex"),),
+          params=(_TX_ID_PARAM,),
           responses={"200": answer("pending, or committed (content shown or withheld)",
                                   ref("TxStatus")),
                      "404": answer("unknown to this node", ref("TxUnknown"))}),
@@ -375,7 +380,7 @@ ROUTES: tuple[Route, ...] = (
                                   ref("Bundle")), **_REFUSED, **_NOT_HELD, **_GONE}),
     Route("GET", "/txs/{tx_id}/inclusion", get_inclusion,
           "A PROTOCOL §8 inclusion bundle: the signed transaction and its receipt, certified",
-          params=(_path("tx_id", "transaction id, hex"),),
+          params=(_TX_ID_PARAM,),
           responses={"200": answer("the bundle", ref("Inclusion")),
                      "403": answer("an entity's own act, withheld from this reader", ERROR),
                      "404": answer("not committed (at the heights this node holds)", ERROR),
