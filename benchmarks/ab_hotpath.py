@@ -36,12 +36,17 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(HERE))
+
+from benchmarks.bench_hotpath import load_average  # noqa: E402
+
 DEFAULT_ARGS = ("--blocks", "15", "--rounds", "3")
 C_SOURCES = "ledger/*.c"
 RUN_TIMEOUT_S = 900
@@ -148,13 +153,6 @@ def run_together(base: Path, this: Path, args: Sequence[str], swap: bool,
     return _record(base, base_run), _record(this, this_run)
 
 
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
-
-
 def report(summary: dict[str, Any], base_name: str) -> str:
     lines = [f"\n| component (µs per tx per validator, median of runs) | base {base_name} "
              "| this | this / base |", "|---|---:|---:|---:|"]
@@ -191,19 +189,16 @@ def main() -> None:
         for side in (base, HERE):
             if not imports_own_code(side / ".venv" / "bin" / "python", side):
                 raise SystemExit(f"{side} does not import its own code: see --help")
-        records: dict[str, list[dict[str, float] | None]] = {
-            "base": [None] * opts.runs, "this": [None] * opts.runs}
-        schedule: list[tuple[int, tuple[str, ...]]]
-        if opts.together:
-            schedule = [(r, ("base", "this")) for r in range(opts.runs)]
-        else:
-            schedule = [(r, (side,)) for r, side in order(opts.runs)]
-        for r, sides in schedule:
+        checkouts = {"base": base, "this": HERE}
+        records: dict[str, dict[int, dict[str, float]]] = {"base": {}, "this": {}}
+        steps = ([(r, ("base", "this")) for r in range(opts.runs)] if opts.together
+                 else [(r, (side,)) for r, side in order(opts.runs)])
+        for r, sides in steps:
             if opts.together:
                 done = dict(zip(sides, run_together(base, HERE, args, swap=r % 2 == 1),
                                 strict=True))
             else:
-                done = {sides[0]: run_side(base if sides[0] == "base" else HERE, args)}
+                done = {side: run_side(checkouts[side], args) for side in sides}
             for side, record in done.items():
                 records[side][r] = record
                 print(f"round {r + 1} {side}: {record['total']:.1f} µs/tx; "
@@ -211,7 +206,7 @@ def main() -> None:
                 if opts.out:
                     with opts.out.open("a") as f:
                         f.write(json.dumps({"round": r + 1, "side": side, **record}) + "\n")
-        kept = {side: [r for r in recs if r is not None] for side, recs in records.items()}
+        kept = {side: [recs[r] for r in range(opts.runs)] for side, recs in records.items()}
         print(report(summarise(kept["base"], kept["this"]), name))
     finally:
         if opts.base:
