@@ -86,6 +86,7 @@ from benchmarks import nodeprofile  # noqa: E402
 from benchmarks.cluster_report import (  # noqa: E402
     STALL_S,
     jsonable,
+    late_heights,
     median_row,
     ms_text,
     parse_metrics,
@@ -132,6 +133,7 @@ class RunConfig:
     profile_dir: str = ""
     keep_dir: str = ""
     kill_node: int = -1  # kill -9 this validator once the network is up, before the load
+    leader_memory: int | None = None  # the chain parameter leader_memory_heights (genesis)
 
 
 def verifies_per_second(suite: Suite, seconds: float = 1.0) -> float:
@@ -395,7 +397,9 @@ def run_repeated(cfg: RunConfig, repeats: int,
                             now_ms=time.time_ns() // 1_000_000, filler_keys=cfg.filler_keys,
                             pad_bytes=cfg.pad_bytes)
         t = time.monotonic()
-        build = build_network(built, workload, cfg.validators, cfg.suite)
+        params: dict[str, int | str] = ({} if cfg.leader_memory is None
+                                        else {"leader_memory_heights": cfg.leader_memory})
+        build = build_network(built, workload, cfg.validators, cfg.suite, params=params)
         build_s = time.monotonic() - t
         if build.failed:
             raise SystemExit(f"the setup history has failed receipts: {build.failed}")
@@ -442,6 +446,7 @@ def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared]
     verify_rate, verify_rate_together = map(max, before, after)
     chain = read_chain(out, cfg.suite, setup_height)
     result = summarise(d, chain, cfg.validators - (cfg.kill_node >= 0))
+    result["blocks"], result["late_heights"] = late_heights(out, cfg.suite, setup_height)
     result.update({
         "config": asdict(cfg), "cores": cores, "verify_per_s_1core": verify_rate,
         "verify_bound_tx_s": verify_rate * cores / cfg.validators,
@@ -488,6 +493,9 @@ def main() -> None:
     ap.add_argument("--kill-node", type=int, default=-1,
                     help="kill -9 this validator (1..n-1) once the network is up, before the "
                          "load: the crashed-validator figure (3 of 4)")
+    ap.add_argument("--leader-memory", type=int, default=None, metavar="HEIGHTS",
+                    help="the chain parameter leader_memory_heights in genesis (default: its "
+                         "default): how long a validator that failed to lead is passed over")
     args = ap.parse_args()
     if args.kill_node == 0 or args.kill_node >= args.validators:
         ap.error("--kill-node names a validator 1..n-1 (node 0's store is read afterwards)")
@@ -498,7 +506,8 @@ def main() -> None:
                             seconds=args.seconds, read_share=args.read_share,
                             filler_keys=args.filler_keys, profile_dir=args.profile,
                             keep_dir=args.keep_dir, warmup_s=args.warmup,
-                            retry=not args.no_retry, kill_node=args.kill_node)
+                            retry=not args.no_retry, kill_node=args.kill_node,
+                            leader_memory=args.leader_memory)
             def show(r: dict[str, Any]) -> None:
                 print_result(r)
                 if args.json_out:

@@ -86,6 +86,19 @@ def read_chain(out: Path, suite_name: str, setup_height: int) -> dict[bytes, tup
     return found
 
 
+def late_heights(out: Path, suite_name: str, setup_height: int) -> tuple[int, list[int]]:
+    """(blocks after the setup, the heights among them decided in a view above 0: each
+    cost a view change, a view timeout or more) from node 0's store."""
+    kv, store = open_store(out, 0, suite_name)
+    try:
+        head = store.head()[0]
+        late = [h for h in range(setup_height + 1, head + 1)
+                if (header := store.header(h)) is not None and header.view > 0]
+    finally:
+        kv.close()
+    return head - setup_height, late
+
+
 def _seen(w: Window, s: Sent, height: int) -> float | None:
     """When the admitting node was first seen at or past ``height`` (else the first node)."""
     seen = w.first_seen[s.node].get(height)
@@ -276,6 +289,11 @@ def print_result(r: dict[str, Any]) -> None:
         print(f"{kind:<18}{row['reads']:>8}{'':>10}{row['reads_s']:>8.1f}{ms_text(row['p50_s']):>8}"
               f"{ms_text(row['p99_s']):>8}        HTTP {row['statuses']}, "
               f"{row['mean_bytes']:,.0f} B each")
+    if "late_heights" in r:
+        memory = c.get("leader_memory")
+        print(f"blocks after the setup {r['blocks']}, decided in a view above 0: "
+              f"{len(r['late_heights'])} {r['late_heights'][:12]} (leader memory "
+              f"{'the default' if memory is None else memory})")
     print(f"verify bound {r['verify_bound_tx_s']:,.0f} tx/s "
           f"({r['verify_per_s_1core']:,.0f}/s/core x {r['cores']} cores / {c['validators']}); "
           f"committed = {r['bound_ratio']:.1%} of it"

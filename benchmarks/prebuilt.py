@@ -52,12 +52,14 @@ class BuildReport:
 
 
 def build_network(out: Path, workload: Workload, n_validators: int, suite_name: str,
-                  heartbeat_ms: int | None = None) -> BuildReport:
+                  heartbeat_ms: int | None = None,
+                  params: dict[str, int | str] | None = None) -> BuildReport:
+    """``params``: chain parameters for genesis beside the workload's own."""
     report = BuildReport()
     t = time.monotonic()
     init_network(out, n_validators, suite_name, CHAIN_ID, clients=0,
                  extra_roles=workload.role_keys(), heartbeat_ms=heartbeat_ms)
-    doc = _redate_genesis(out, workload)
+    doc = _redate_genesis(out, workload, params or {})
     report.seconds["init"] = time.monotonic() - t
     manifest = load_manifest(out)
     db0 = _db_dir(out, 0)
@@ -84,12 +86,13 @@ def _db_dir(out: Path, i: int) -> Path:
     return out / "data" / f"node{i}" / "db"  # node{i}.toml: data_dir = "data/node{i}"
 
 
-def _redate_genesis(out: Path, workload: Workload) -> GenesisDoc:
-    """Genesis ``GENESIS_DAYS_AGO`` days back, with the workload's parameters; the anchor
-    follows (``init_network`` wrote both for a genesis dated now)."""
+def _redate_genesis(out: Path, workload: Workload,
+                    params: dict[str, int | str]) -> GenesisDoc:
+    """Genesis ``GENESIS_DAYS_AGO`` days back, with the workload's parameters and
+    ``params``; the anchor follows (``init_network`` wrote both for a genesis dated now)."""
     doc = GenesisDoc.load(out / "genesis.json")
     doc = dataclasses.replace(doc, time_ms=workload.genesis_ms,
-                              params={**doc.params, **GENESIS_PARAMS})
+                              params={**doc.params, **GENESIS_PARAMS, **params})
     doc.save(out / "genesis.json")
     block = genesis_block(doc, default_state(doc))
     Anchor.of(doc.crypto, block.header, doc.validators).save(out / "anchor.json")

@@ -152,6 +152,13 @@ class Application(Protocol):
         ``validate`` of that same block returned."""
         ...
 
+    def leader_memory(self, block: Block) -> int:
+        """The leader memory after ``block``, in heights (``consensus.quorum``; 0: plain
+        rotation, at most ``ledger.limits.LEADER_MEMORY_MAX``): a chain parameter, so every
+        replica reads the same value at the same height. Called when ``block`` commits,
+        before the shell applies it (its execution is still at hand)."""
+        ...
+
 
 class TxSource(Protocol):
     """Where a leader takes its proposal's transactions from (the shell's pool)."""
@@ -190,16 +197,18 @@ class StoreState:
 
     ``head`` is the last applied block's header (genesis at height 0) and ``head_qc`` its QC
     (``None`` at genesis). ``consensus`` is every key/value under ``schema.CONSENSUS``
-    exactly as written by earlier ``Persist`` effects (empty on a fresh node); ``recent`` the
-    last committed headers (see ``consensus.quorum.failed_leaders``).
+    exactly as written by earlier ``Persist`` effects (empty on a fresh node). ``recent``
+    and ``leader_memory`` say who failed to lead lately (``consensus.quorum``): the committed
+    headers of the last ``ledger.limits.LEADER_MEMORY_MAX`` heights up to ``head`` (those
+    decided in view 0 may be left out; a state-synced store has none below its base), and
+    the chain parameter ``leader_memory_heights`` in the state after ``head``.
     """
 
     head: Header
     head_qc: QC | None = None
     consensus: Mapping[bytes, bytes] = field(default_factory=dict)
-    # The committed headers of the heights just below the next one (up to
-    # ``ReplicaConfig.leader_memory_heights`` of them): who failed to lead lately.
     recent: tuple[Header, ...] = ()
+    leader_memory: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +231,8 @@ class ReplicaConfig:
     fetch_timeout_ticks: int = 20     # give up waiting for a BlocksFetched after this
     fetch_blocks_max: int = 64        # blocks asked for in one FetchBlocks
     evidence_max: int = 64            # equivocation evidence kept
-    leader_memory_heights: int = 100  # a validator that failed to lead in the last this many
-    #                                   heights leads last (consensus.quorum); 0: plain rotation
+    # (how long a failed leader is passed over is a chain parameter, not a knob of a node:
+    # ``leader_memory_heights``, see ``consensus.quorum`` and ``Application.leader_memory``)
 
     def check(self) -> None:
         if self.batch_tx_max > MAX_BLOCK_TXS or self.batch_bytes_max > MAX_BLOCK_TX_BYTES:
@@ -238,5 +247,3 @@ class ReplicaConfig:
                      "fetch_blocks_max", "view_change_resend_ticks", "evidence_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1")
-        if self.leader_memory_heights < 0:
-            raise ValueError("leader_memory_heights must be ≥ 0")

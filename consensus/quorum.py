@@ -11,9 +11,12 @@ view timeout, every ``n`` heights; instead it goes to the end of the order for a
 view above 0 by proposer ``p`` means every validator before ``p`` in height ``k``'s order
 was passed over (a failed leader, or one already at the end). The headers of the last
 ``window`` heights certified by the same validator set give at most ``f`` such validators,
-the most recent first. Every honest replica at a height holds the same committed headers, so
-all agree on the order; safety never depends on who leads, only liveness does, and the
-order still reaches every validator (those passed over come last, not never).
+the most recent first. ``window`` is the chain parameter ``leader_memory_heights`` (state
+key ``param/leader_memory_heights``, set in genesis and by a governance vote) as the block
+below the height left it (``Application.leader_memory``); 0 turns the memory off. Every
+honest replica at a height holds the same committed headers and the same state, so all
+agree on the order; safety never depends on who leads, only liveness does, and the order
+still reaches every validator (those passed over come last, not never).
 """
 
 from __future__ import annotations

@@ -69,6 +69,7 @@ from consensus.viewchange import (
 from consensus.voteset import Evidence, VoteSet
 from ledger.block import QC, Block, Header, ValidatorSet, validators_hash
 from ledger.crypto import Suite
+from ledger.limits import LEADER_MEMORY_MAX
 
 _DEFERRED_MAX = 100_000  # events held while a commit is being applied (a few at most)
 _REJECTED_MAX = 64  # invalid proposals re-executed per height before we stop looking
@@ -101,8 +102,11 @@ class Replica:
         recorded = durable.recorded_height(store_state.consensus)
         self.vote_floor = recorded if recorded > self.head.height + 1 else 0
         self.head_qc: QC | None = store_state.head_qc
-        self._recent: deque[Header] = deque(store_state.recent,
-                                            maxlen=max(1, self.config.leader_memory_heights))
+        # Who failed to lead lately (``consensus.quorum``): the committed headers decided in
+        # a view above 0 of the last LEADER_MEMORY_MAX heights, oldest first, and the chain's
+        # leader memory (a parameter a vote may change) after the head.
+        self._recent: deque[Header] = deque(h for h in store_state.recent if h.view > 0)
+        self._leader_memory = store_state.leader_memory
         self.now_ms = 0
         self.ticks = 0
         self.evidence: list[Evidence] = []
@@ -129,7 +133,7 @@ class Replica:
         self.height = self.head.height + 1
         self.passed_over = failed_leaders(
             self._recent, self.height, len(self.validators),
-            validators_hash(self.suite, self.validators), self.config.leader_memory_heights)
+            validators_hash(self.suite, self.validators), self._leader_memory)
         self.view = 0
         self.in_view_change = False
         self.ticks_in_view = 0
@@ -455,7 +459,11 @@ class Replica:
         out.append(Log("info", f"committed height {self.height} view {qc.view} "
                                f"with {len(block.txs)} txs"))
         self.head, self.head_qc = block.header, qc
-        self._recent.append(block.header)
+        self._leader_memory = self.app.leader_memory(block)
+        if block.header.view > 0:
+            self._recent.append(block.header)
+        while self._recent and self._recent[0].height <= self.head.height - LEADER_MEMORY_MAX:
+            self._recent.popleft()
         if next_validators != self.validators:
             self.validators = next_validators
         self._barrier = True  # the shell applies the block before we touch the app again

@@ -17,6 +17,9 @@
 - ``next_validators(block)`` is the set certifying the block after ``block``: the value of
   state key ``gov/validators`` (``contracts.keys.VALIDATORS``, written by governance) after
   the block, or the current set if the state holds none.
+- ``leader_memory(block)`` is the chain parameter ``leader_memory_heights`` after ``block``
+  (``leader_memory_at_head()`` the same after the applied head, for a replica's start); a
+  chain whose genesis predates the parameter has its default.
 - ``commit(block, qc, qc_verified=False)`` commits through ``BlockStore.commit_block`` with
   the very writes, receipts and state-tree update the execution produced, in one synced
   batch; returns the receipts. ``qc_verified=True``: the caller (the replica that assembled
@@ -42,6 +45,7 @@ from dataclasses import dataclass
 
 from contracts import keys
 from contracts.agents import authorised_agent, is_agent_call
+from contracts.params import DEFAULTS
 from contracts.runtime import BlockContext, Executor
 from contracts.senders import sender_known
 from ledger import encoding
@@ -59,12 +63,14 @@ from ledger.block import (
 )
 from ledger.crypto import Suite
 from ledger.errors import InvalidInput
+from ledger.limits import LEADER_MEMORY_MAX
 from ledger.sigcache import VerifiedSignatures
 from ledger.smt import StagedUpdate, StateTree
 from ledger.store import BlockStore
 from ledger.tx import Receipt, SignedTx
 
 EXECUTED_CACHE_BLOCKS = 16
+LEADER_MEMORY = "leader_memory_heights"
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class Executed:
     receipts: list[Receipt]
     next_validators: ValidatorSet
     staged: StagedUpdate  # the tree update of ``writes``, on ``staged.parent_root``
+    leader_memory: int  # the chain parameter ``leader_memory_heights`` after the block
 
 
 class ChainApp:
@@ -205,11 +212,18 @@ class ChainApp:
             if getattr(mine, name) != getattr(h, name):
                 return f"{name} mismatch: re-execution gives {getattr(mine, name).hex()}"
         self._cache(block.hash(self.suite), Executed(block, done.writes, done.receipts,
-                                                     done.next_validators, done.staged))
+                                                     done.next_validators, done.staged,
+                                                     done.leader_memory))
         return None
 
     def next_validators(self, block: Block) -> ValidatorSet:
         return self._result_of(block).next_validators
+
+    def leader_memory(self, block: Block) -> int:
+        return self._result_of(block).leader_memory
+
+    def leader_memory_at_head(self) -> int:
+        return self._leader_memory({})
 
     # ---- commit -------------------------------------------------------------------------
 
@@ -290,7 +304,8 @@ class ChainApp:
         )
         block = Block(header, txs)
         block.remember_tx_root(self.suite, root_of_txs)
-        done = Executed(block, writes, list(result.receipts), nxt, staged)
+        done = Executed(block, writes, list(result.receipts), nxt, staged,
+                        self._leader_memory(writes))
         if cache:
             self._cache(header.hash(self.suite), done)
         return done
@@ -307,6 +322,18 @@ class ChainApp:
         except InvalidInput as exc:
             # Governance validates the set it writes; a bad one here is a broken contract.
             raise RuntimeError(f"state key {keys.VALIDATORS} holds no valid set: {exc}") from exc
+
+    def _leader_memory(self, writes: dict[str, bytes | None]) -> int:
+        """``leader_memory_heights`` in the head state with ``writes`` over it."""
+        key = keys.param(LEADER_MEMORY)
+        raw = writes[key] if key in writes else self.tree.get(key)
+        if raw is None:  # a chain whose genesis predates the parameter
+            return int(DEFAULTS[LEADER_MEMORY])
+        value = encoding.decode(raw)
+        if type(value) is not int or not 0 <= value <= LEADER_MEMORY_MAX:
+            # Genesis and governance check the parameter's bounds; this is a broken contract.
+            raise RuntimeError(f"state key {key} holds {value!r}, not a leader memory")
+        return value
 
     def _cache(self, block_hash: bytes, done: Executed) -> None:
         self._executed[block_hash] = done

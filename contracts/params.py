@@ -13,6 +13,7 @@ import functools
 
 from contracts.errors import E_BAD_ARGS, ContractError
 from contracts.periods import DAY_MS
+from ledger.limits import LEADER_MEMORY_MAX
 
 MAX_PARAM_INT = (1 << 63) - 1
 MAX_PARAM_TEXT = 512
@@ -24,6 +25,11 @@ DEFAULTS: dict[str, int | str] = {
     "gov_proposal_ttl_ms": 7 * DAY_MS,
     # the validator set never shrinks below this (4 tolerates one byzantine validator)
     "min_validators": 4,
+    # --- consensus ---
+    # a validator that failed to lead within this many heights leads last (consensus.quorum):
+    # a crashed node costs one view change per this many heights, not one every n heights;
+    # 0: plain rotation. A chain parameter, so every validator picks the same leaders.
+    "leader_memory_heights": 100,
     # --- identity and consent ---
     "keys_per_entity_max": 16,
     "attestation_max_days": 1830,  # five years: the longest validity an attestor may give
@@ -142,6 +148,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "gov_threshold_pct": (51, 100),
     "gov_proposal_ttl_ms": (60_000, 365 * DAY_MS),
     "min_validators": (4, 256),
+    "leader_memory_heights": (0, LEADER_MEMORY_MAX),
     "keys_per_entity_max": (1, 64),
     "attestation_max_days": (1, 3660),
     "consent_max_days": (1, 3660),

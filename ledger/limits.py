@@ -50,6 +50,14 @@ Sizes (encoded bytes):
 - ``MAX_CE_BYTES = MAX_BLOCK_BYTES + 1 MiB``: the default bound of the CE decoder, the
   largest block with what wraps it (a consensus message; a replica's prepared record, a
   block and a certificate of at most 256 votes); a peer frame (32 MiB) holds it.
+
+Consensus:
+
+- ``LEADER_MEMORY_MAX = 10,000`` heights: the largest value of the chain parameter
+  ``leader_memory_heights`` (``consensus.quorum.failed_leaders``). Every replica keeps the
+  committed headers of this many heights that were decided in a view above 0, and reads
+  them from its store on start, so a later vote raising the parameter finds every replica
+  holding the same headers.
 """
 
 from __future__ import annotations
@@ -82,6 +90,7 @@ MAX_BLOCK_BYTES = 16 * 1024 * 1024
 BLOCK_ENVELOPE_BYTES = 4 * 1024
 MAX_BLOCK_TX_BYTES = MAX_BLOCK_BYTES - BLOCK_ENVELOPE_BYTES
 MAX_CE_BYTES = MAX_BLOCK_BYTES + (1 << 20)
+LEADER_MEMORY_MAX = 10_000
 
 
 def _check_consistent() -> None:

@@ -29,12 +29,13 @@ from contracts.keys import nonce as nonce_key
 from contracts.registry import default_executor
 from contracts.state import StateReader
 from ledger import schema
-from ledger.block import QC, Block, ValidatorSet, verify_qc
+from ledger.block import QC, Block, Header, ValidatorSet, verify_qc
 from ledger.crypto import Suite
 from ledger.encoding import decode_trusted
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.genesis import GenesisDoc, genesis_block, init_store
 from ledger.kv import KV
+from ledger.limits import LEADER_MEMORY_MAX
 from ledger.schema import CONSENSUS as CONSENSUS_PREFIX
 from ledger.sigcache import VerifiedSignatures
 from ledger.smt import StateTree
@@ -107,16 +108,23 @@ class Chain:
                      abstain: bool = False) -> Replica:
         height = self.height()
         consensus = dict(self.kv.scan(CONSENSUS_PREFIX))
-        recent = []
-        low = max(self.store.base, height - config.leader_memory_heights + 1, 1)
-        for h in range(height, low - 1, -1):  # a state-synced store holds none below base
-            header = self.store.header(h)
-            if header is not None:
-                recent.append(header)
         state = StoreState(self.store.head_header(), self.store.qc(height), consensus,
-                           tuple(reversed(recent)))
+                           self.recent_failures(), self.app.leader_memory_at_head())
         return Replica(self.suite, secret, self.chain_id, self.validators(), self.app,
                        self.pool, state, config, abstain)
+
+    def recent_failures(self) -> tuple[Header, ...]:
+        """The committed headers of the last ``LEADER_MEMORY_MAX`` heights decided in a view
+        above 0, oldest first (``StoreState.recent``; a state-synced store holds none below
+        its base)."""
+        height = self.height()
+        low = max(self.store.base, height - LEADER_MEMORY_MAX + 1, 1)
+        found = []
+        for h in range(low, height + 1):
+            header = self.store.header(h)
+            if header is not None and header.view > 0:
+                found.append(header)
+        return tuple(found)
 
     def votes_are_mine(self, pubkey: bytes, confirm_lost: bool = False) -> bool:
         """Whether this store's consensus records are ``pubkey``'s own votes: true for a

@@ -172,7 +172,6 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "fetch_timeout_ticks": (1, 1_000_000),
         "fetch_blocks_max": (1, 256),
         "evidence_max": (1, 100_000),
-        "leader_memory_heights": (0, 1_000_000),
     },
     "events": {
         "subscribers_max": (1, 1_000_000),
@@ -199,6 +198,15 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "request_timeout_ms": (100, 600_000),
         "pieces_per_request": (1, 1024),
         "peers_max": (1, 64),
+    },
+}
+# Settings that moved out of the node config, with where they went.
+MOVED: dict[str, dict[str, str]] = {
+    "replica": {
+        "leader_memory_heights": (
+            "it picks leaders, so it is the chain parameter leader_memory_heights, the same "
+            "for every validator (genesis params, or `credchain gov propose set-param --name "
+            "leader_memory_heights --value N`); remove it from [replica]"),
     },
 }
 _TOP_LEVEL = {"index", "name", "key_file", "passphrase_env", "passphrase_file", "host",
@@ -446,6 +454,8 @@ def _section(kind: Any, name: str, raw: Any) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"[{name}] must be a table")
     known = {f.name for f in fields(kind)}
+    for key in sorted(set(raw) & set(MOVED.get(name, {}))):
+        raise ConfigError(f"{name}.{key} is no longer a node setting: {MOVED[name][key]}")
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown setting(s) {unknown} in [{name}]")

@@ -340,6 +340,24 @@ def test_the_event_streams_settings_are_read_and_refused_like_the_others(
             NodeConfig.load(p)
 
 
+def test_a_setting_that_became_a_chain_parameter_is_refused_with_where_it_went(
+        tmp_path: Path) -> None:
+    """``leader_memory_heights`` picks leaders, so it left ``[replica]`` for the chain's
+    parameters: a config that still sets it is refused with the way to set it now, never
+    silently ignored (every validator would have to agree)."""
+    p = tmp_path / "node0.toml"
+    p.write_text('index = 0\nname = "n0"\nkey_file = "k"\npassphrase_env = "PW"\npeer_port = 1\n'
+                 'http_port = 2\ndata_dir = "d"\ngenesis_file = "g.json"\n'
+                 "[replica]\nview_timeout_ticks = 40\nleader_memory_heights = 100\n")
+    with pytest.raises(ConfigError) as caught:
+        NodeConfig.load(p)
+    message = str(caught.value)
+    assert "replica.leader_memory_heights is no longer a node setting" in message
+    assert "gov propose set-param --name leader_memory_heights" in message
+    p.write_text(p.read_text().replace("leader_memory_heights = 100\n", ""))
+    assert NodeConfig.load(p).replica.view_timeout_ticks == 40
+
+
 def test_token_buckets_refill_and_count_work() -> None:
     buckets = TokenBuckets(rate_per_s=2)
     assert buckets.take("a", 1, 0.0) and buckets.take("a", 1, 0.0)

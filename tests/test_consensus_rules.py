@@ -27,7 +27,9 @@ from consensus.api import (
 )
 from consensus.messages import Commit, Message, NewView, Prepare, PrePrepare, ViewChange
 from consensus.quorum import leader, quorum, weak_quorum
+from contracts.errors import E_BAD_ARGS
 from ledger.block import Block, verify_qc
+from ledger.limits import LEADER_MEMORY_MAX
 from tests.sim.harness import RULES_CONFIG, Cluster
 from tests.sim.nodes import CHAIN_ID, GENESIS_TIME_MS
 
@@ -106,7 +108,7 @@ def test_a_crashed_validator_costs_one_view_change_per_window_not_one_per_round(
     """3 of 4 running: with leader memory the dead validator's turns are skipped after its
     first failure; without it, every fourth height waits a whole view timeout."""
     def run(memory: int) -> tuple[int, int]:
-        c = Cluster(config=replace(RULES_CONFIG, leader_memory_heights=memory))
+        c = Cluster(params={"leader_memory_heights": memory})
         drop: Any = lambda s, d, m: 3 in (s, d)  # noqa: E731 (node 3 is down)
         c.run_until(24, max_ticks=2000, drop=drop, only=[0, 1, 2])
         views = sum(1 for h in range(1, 25) if c.block(0, h).header.view > 0)  # type: ignore
@@ -118,6 +120,71 @@ def test_a_crashed_validator_costs_one_view_change_per_window_not_one_per_round(
     # each view change skipped saves about a view timeout
     saved = (views_plain - views_memory) * RULES_CONFIG.view_timeout_ticks
     assert ticks_memory + saved * 0.8 <= ticks_plain, (ticks_memory, ticks_plain, saved)
+
+
+def test_leader_memory_is_a_chain_parameter_that_a_vote_changes_for_every_replica_alike() -> None:
+    """The memory is the chain parameter ``leader_memory_heights``: a vote changes it from the
+    block after the one executing it, on every replica at once. Turned off, the dead
+    validator's turns cost view changes again. Turned back on, the failures committed while
+    it was off count at once: every replica keeps the failed heights of the largest window
+    (``LEADER_MEMORY_MAX``), not of the current one, as a replica restarted from its store
+    reads them; so the two pass over the same validators."""
+    c = Cluster()  # the genesis default: 100 heights
+    down: Any = lambda s, d, m: 3 in (s, d)  # noqa: E731 (node 3 is down)
+    up = [0, 1, 2]
+
+    def vote(value: int) -> int:
+        """Submit the vote and run until a block holds it; returns that block's height."""
+        tx = c.client.propose("set_param", {"name": "leader_memory_heights", "value": value})
+        c.submit(tx, to=up)
+        tx_id = tx.tx_id(c.suite)
+        for h in range(c.heights()[0] + 1, c.heights()[0] + 4):
+            c.run_until(h, max_ticks=2000, drop=down, only=up)
+            if any(t.tx_id(c.suite) == tx_id for t in c.block(0, h).txs):  # type: ignore
+                return h
+        raise AssertionError("the vote did not commit")
+
+    def failed_views(low: int, high: int) -> int:
+        return sum(1 for h in range(low, high + 1) if c.block(0, h).header.view > 0)  # type: ignore
+
+    def passed_over() -> list[frozenset[int]]:
+        return [r.passed_over for r in c.replicas[:3]]
+
+    c.run_until(8, max_ticks=2000, drop=down, only=up)
+    assert passed_over() == [frozenset({3})] * 3
+    assert failed_views(1, 8) == 1
+
+    off = vote(0)
+    assert [n.chain.app.leader_memory_at_head() for n in c.nodes[:3]] == [0, 0, 0]  # type: ignore
+    assert passed_over() == [frozenset()] * 3
+    c.run_until(off + 12, max_ticks=4000, drop=down, only=up)
+    assert failed_views(off + 1, off + 12) >= 2  # node 3's turns: every fourth height
+    # Vote when the next heights are not node 3's turn (it leads view 0 at heights 3 mod 4),
+    # so that no failure lies within one height of the vote: the failures that count next
+    # are older than any window of the last few heights.
+    while c.heights()[0] % 4 != 0:
+        c.run_until(c.heights()[0] + 1, max_ticks=2000, drop=down, only=up)
+    c.restart(1)  # it reads the failures from its store, though no window counts them now
+    on = vote(50)
+    assert on % 4 != 3 and failed_views(on - 1, on) == 0, on
+    assert passed_over() == [frozenset({3})] * 3
+    c.restart(0)
+    assert c.store_state(0).leader_memory == 50
+    assert passed_over() == [frozenset({3})] * 3
+    c.run_until(on + 8, max_ticks=2000, drop=down, only=up)
+    assert failed_views(on + 1, on + 8) == 0
+
+
+def test_a_leader_memory_out_of_bounds_is_refused_in_genesis_and_by_a_vote() -> None:
+    with pytest.raises(ValueError, match="leader_memory_heights"):
+        Cluster(params={"leader_memory_heights": LEADER_MEMORY_MAX + 1})
+    c = Cluster()
+    tx = c.client.propose("set_param", {"name": "leader_memory_heights", "value": -1})
+    c.submit(tx)
+    c.run_until(3)
+    found = c.nodes[0].chain.receipt(tx.tx_id(c.suite))  # type: ignore
+    assert found is not None and found[2].code == E_BAD_ARGS, found
+    assert c.nodes[0].chain.app.leader_memory_at_head() == 100  # type: ignore
 
 
 # ---- normal case ----------------------------------------------------------------------------

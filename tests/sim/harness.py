@@ -58,14 +58,16 @@ class _Transport:
 
 class Cluster:
     def __init__(self, n: int = 4, suite: Suite = ED25519_SHA256,
-                 config: ReplicaConfig = RULES_CONFIG, observers: int = 0) -> None:
-        """``n`` validators, then ``observers`` nodes whose keys are not in the set."""
+                 config: ReplicaConfig = RULES_CONFIG, observers: int = 0,
+                 params: dict[str, int | str] | None = None) -> None:
+        """``n`` validators, then ``observers`` nodes whose keys are not in the set;
+        ``params``: chain parameters other than their defaults, in genesis."""
         self.suite = suite
         self.config = config
         self.keys = validator_keys(suite, n + observers)
         self.validators: ValidatorSet = tuple(
             Validator(f"v{i}", pk) for i, (_, pk) in enumerate(self.keys[:n]))
-        self.doc = genesis(suite, n)
+        self.doc = genesis(suite, n, params)
         self.client = Client(suite)
         self.nodes = [SimNode(str(i), secret, pk, MemoryKV(), self.doc, config)
                       for i, (secret, pk) in enumerate(self.keys)]
@@ -93,7 +95,9 @@ class Cluster:
         chain = self.nodes[i].chain
         assert chain is not None
         h = chain.height()
-        return StoreState(chain.store.head_header(), chain.store.qc(h))
+        return StoreState(chain.store.head_header(), chain.store.qc(h),
+                          recent=chain.recent_failures(),
+                          leader_memory=chain.app.leader_memory_at_head())
 
     def block(self, i: int, height: int) -> Block | None:
         chain = self.nodes[i].chain

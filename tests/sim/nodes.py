@@ -59,13 +59,14 @@ def validator_keys(suite: Suite, n: int) -> list[tuple[bytes, bytes]]:
     return [key_pair(suite, f"validator-{i}") for i in range(n)]
 
 
-def genesis(suite: Suite, n: int) -> GenesisDoc:
+def genesis(suite: Suite, n: int, params: dict[str, int | str] | None = None) -> GenesisDoc:
     """``n`` validators seated; validator keys ``n, n + 1, ...`` (``validator_keys``) are
-    spares: their nodes start as observers until governance seats them."""
+    spares: their nodes start as observers until governance seats them. ``params``: chain
+    parameters other than their defaults."""
     vals = tuple(Validator(f"v{i}", pk) for i, (_, pk) in enumerate(validator_keys(suite, n)))
     client = key_pair(suite, "client")[1]
     return GenesisDoc(CHAIN_ID, suite.name, GENESIS_TIME_MS, vals, [client],
-                      {"attestor": [client]}, {})
+                      {"attestor": [client]}, dict(params or {}))
 
 
 class Client:
