@@ -27,9 +27,10 @@ DEFAULTS: dict[str, int | str] = {
     "min_validators": 4,
     # --- consensus ---
     # a validator that failed to lead within this many heights leads last (consensus.quorum):
-    # a crashed node costs one view change per this many heights, not one every n heights;
-    # 0: plain rotation. A chain parameter, so every validator picks the same leaders.
-    "leader_memory_heights": 100,
+    # a crashed node costs one view change per this many heights, not one every n heights
+    # (100 cost a view timeout every ~20 s under load, benchmarks/RESULTS.md); 0: plain
+    # rotation. A chain parameter, so every validator picks the same leaders.
+    "leader_memory_heights": 1000,
     # --- identity and consent ---
     "keys_per_entity_max": 16,
     "attestation_max_days": 1830,  # five years: the longest validity an attestor may give

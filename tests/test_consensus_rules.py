@@ -129,7 +129,7 @@ def test_leader_memory_is_a_chain_parameter_that_a_vote_changes_for_every_replic
     it was off count at once: every replica keeps the failed heights of the largest window
     (``LEADER_MEMORY_MAX``), not of the current one, as a replica restarted from its store
     reads them; so the two pass over the same validators."""
-    c = Cluster()  # the genesis default: 100 heights
+    c = Cluster()  # the genesis default: 1,000 heights
     down: Any = lambda s, d, m: 3 in (s, d)  # noqa: E731 (node 3 is down)
     up = [0, 1, 2]
 
@@ -184,7 +184,7 @@ def test_a_leader_memory_out_of_bounds_is_refused_in_genesis_and_by_a_vote() -> 
     c.run_until(3)
     found = c.nodes[0].chain.receipt(tx.tx_id(c.suite))  # type: ignore
     assert found is not None and found[2].code == E_BAD_ARGS, found
-    assert c.nodes[0].chain.app.leader_memory_at_head() == 100  # type: ignore
+    assert c.nodes[0].chain.app.leader_memory_at_head() == 1000  # type: ignore
 
 
 # ---- normal case ----------------------------------------------------------------------------
