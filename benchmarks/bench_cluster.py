@@ -86,7 +86,6 @@ from benchmarks import nodeprofile  # noqa: E402
 from benchmarks.cluster_report import (  # noqa: E402
     STALL_S,
     jsonable,
-    late_heights,
     median_row,
     ms_text,
     parse_metrics,
@@ -445,8 +444,8 @@ def _measure(cfg: RunConfig, out: Path, workload: Workload, runs: list[Prepared]
     # makes the committed share of the bound the lower.
     verify_rate, verify_rate_together = map(max, before, after)
     chain = read_chain(out, cfg.suite, setup_height)
-    result = summarise(d, chain, cfg.validators - (cfg.kill_node >= 0))
-    result["blocks"], result["late_heights"] = late_heights(out, cfg.suite, setup_height)
+    result = summarise(d, chain.txs, cfg.validators - (cfg.kill_node >= 0))
+    result["blocks"], result["late_heights"] = chain.blocks, chain.late_heights
     result.update({
         "config": asdict(cfg), "cores": cores, "verify_per_s_1core": verify_rate,
         "verify_bound_tx_s": verify_rate * cores / cfg.validators,

@@ -1,7 +1,7 @@
 """The cluster benchmark's figures: from a run's records to the numbers it reports.
 
 ``read_chain`` reads, after the nodes stopped, which block holds each transaction and its
-receipt code (node 0's store); ``summarise`` turns the ``Window`` of ``benchmarks/traffic.py``
+receipt code, and which blocks were decided in a view above 0 (node 0's store); ``summarise`` turns the ``Window`` of ``benchmarks/traffic.py``
 (what was sent, when, and each node's heights as polled), the chain and the nodes' metrics
 into per-call rates, latencies, failed receipts, losses, CPU and verifications per
 transaction; ``print_result`` prints one run, ``median_row`` the medians of repeated runs.
@@ -14,7 +14,7 @@ import json
 import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchmarks import nodeprofile
 from benchmarks.prebuilt import open_store
@@ -67,10 +67,19 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def read_chain(out: Path, suite_name: str, setup_height: int) -> dict[bytes, tuple[int, str]]:
-    """tx id → (height, receipt code) of every block after the setup, from node 0's store."""
+class ChainRead(NamedTuple):
+    """What node 0's store holds after the setup."""
+
+    txs: dict[bytes, tuple[int, str]]  # tx id → (height, receipt code)
+    blocks: int
+    late_heights: list[int]  # decided in a view above 0: each cost a view timeout or more
+
+
+def read_chain(out: Path, suite_name: str, setup_height: int) -> ChainRead:
+    """Every block after the setup, from node 0's store."""
     kv, store = open_store(out, 0, suite_name)
     found: dict[bytes, tuple[int, str]] = {}
+    late: list[int] = []
     try:
         head = store.head()[0]
         suite = get_suite(suite_name)
@@ -79,24 +88,13 @@ def read_chain(out: Path, suite_name: str, setup_height: int) -> dict[bytes, tup
             receipts = store.receipts(h) or []
             if block is None:
                 continue
+            if block.header.view > 0:
+                late.append(h)
             for tx_id, r in zip(block.tx_ids(suite), receipts, strict=True):
                 found[tx_id] = (h, r.code)
     finally:
         kv.close()
-    return found
-
-
-def late_heights(out: Path, suite_name: str, setup_height: int) -> tuple[int, list[int]]:
-    """(blocks after the setup, the heights among them decided in a view above 0: each
-    cost a view change, a view timeout or more) from node 0's store."""
-    kv, store = open_store(out, 0, suite_name)
-    try:
-        head = store.head()[0]
-        late = [h for h in range(setup_height + 1, head + 1)
-                if (header := store.header(h)) is not None and header.view > 0]
-    finally:
-        kv.close()
-    return head - setup_height, late
+    return ChainRead(found, head - setup_height, late)
 
 
 def _seen(w: Window, s: Sent, height: int) -> float | None:

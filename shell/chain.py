@@ -106,14 +106,16 @@ class Chain:
 
     def make_replica(self, secret: bytes, config: ReplicaConfig,
                      abstain: bool = False) -> Replica:
-        height = self.height()
-        consensus = dict(self.kv.scan(CONSENSUS_PREFIX))
-        state = StoreState(self.store.head_header(), self.store.qc(height), consensus,
-                           self.recent_failures(), self.app.leader_memory_at_head())
         return Replica(self.suite, secret, self.chain_id, self.validators(), self.app,
-                       self.pool, state, config, abstain)
+                       self.pool, self.store_state(), config, abstain)
 
-    def recent_failures(self) -> tuple[Header, ...]:
+    def store_state(self) -> StoreState:
+        """What a replica restores from this store (``consensus.api.StoreState``)."""
+        return StoreState(self.store.head_header(), self.store.qc(self.height()),
+                          dict(self.kv.scan(CONSENSUS_PREFIX)), self._recent_failures(),
+                          self.app.leader_memory_at_head())
+
+    def _recent_failures(self) -> tuple[Header, ...]:
         """The committed headers of the last ``LEADER_MEMORY_MAX`` heights decided in a view
         above 0, oldest first (``StoreState.recent``; a state-synced store holds none below
         its base)."""

@@ -454,8 +454,10 @@ def _section(kind: Any, name: str, raw: Any) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"[{name}] must be a table")
     known = {f.name for f in fields(kind)}
-    for key in sorted(set(raw) & set(MOVED.get(name, {}))):
-        raise ConfigError(f"{name}.{key} is no longer a node setting: {MOVED[name][key]}")
+    moved = sorted(set(raw) & set(MOVED.get(name, {})))
+    if moved:
+        raise ConfigError(f"{name}.{moved[0]} is no longer a node setting: "
+                          f"{MOVED[name][moved[0]]}")
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown setting(s) {unknown} in [{name}]")

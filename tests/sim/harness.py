@@ -94,10 +94,7 @@ class Cluster:
     def store_state(self, i: int) -> StoreState:
         chain = self.nodes[i].chain
         assert chain is not None
-        h = chain.height()
-        return StoreState(chain.store.head_header(), chain.store.qc(h),
-                          recent=chain.recent_failures(),
-                          leader_memory=chain.app.leader_memory_at_head())
+        return chain.store_state()
 
     def block(self, i: int, height: int) -> Block | None:
         chain = self.nodes[i].chain
