@@ -1,10 +1,11 @@
 """The cluster benchmark's figures: from a run's records to the numbers it reports.
 
 ``read_chain`` reads, after the nodes stopped, which block holds each transaction and its
-receipt code, and which blocks were decided in a view above 0 (node 0's store); ``summarise`` turns the ``Window`` of ``benchmarks/traffic.py``
-(what was sent, when, and each node's heights as polled), the chain and the nodes' metrics
-into per-call rates, latencies, failed receipts, losses, CPU and verifications per
-transaction; ``print_result`` prints one run, ``median_row`` the medians of repeated runs.
+receipt code, and which blocks were decided in a view above 0 (node 0's store);
+``summarise`` turns the ``Window`` of ``benchmarks/traffic.py`` (what was sent, when, and
+each node's heights as polled), the chain and the nodes' metrics into per-call rates,
+latencies, failed receipts, losses, CPU and verifications per transaction;
+``print_result`` prints one run, ``median_row`` the medians of repeated runs.
 Definitions of every figure: ``benchmarks/bench_cluster.py``'s docstring.
 """
 
