@@ -16,7 +16,10 @@ key ``param/leader_memory_heights``, set in genesis and by a governance vote) as
 below the height left it (``Application.leader_memory``); 0 turns the memory off. Every
 honest replica at a height holds the same committed headers and the same state, so all
 agree on the order; safety never depends on who leads, only liveness does, and the order
-still reaches every validator (those passed over come last, not never).
+still reaches every validator (those passed over come last, not never). Should replicas
+still disagree (a bug, a store that lost headers), views ``n`` and above follow the plain
+rotation ``(view + height) mod n``, which needs no history: they agree again after ``n``
+view changes.
 """
 
 from __future__ import annotations
@@ -37,11 +40,14 @@ def rotation(height: int, n: int) -> list[int]:
 
 
 def leader(height: int, view: int, n: int, passed_over: frozenset[int] = frozenset()) -> int:
-    """The proposer of ``view`` at ``height``: the height's rotation with the validators in
-    ``passed_over`` (``failed_leaders``) moved to its end, cycled by view. With none passed
-    over: ``(view + height) mod n``."""
+    """The proposer of ``view`` at ``height``: in views ``0 .. n - 1``, the height's rotation
+    with the validators in ``passed_over`` (``failed_leaders``) moved to its end; from view
+    ``n`` on, and with none passed over, ``(view + height) mod n``. The first ``n`` views
+    give every validator one turn; after them the order no longer depends on history, so
+    replicas that disagree about ``passed_over`` (a store missing failed-leader headers,
+    say) still agree on a leader after ``n`` view changes instead of never."""
     order = rotation(height, n)
-    if passed_over:
+    if passed_over and view < n:
         order = [i for i in order if i not in passed_over] + \
             [i for i in order if i in passed_over]
     return order[view % n]

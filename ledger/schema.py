@@ -10,6 +10,8 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
 | ``m/base`` | — | CE ``{"height": int}``: the lowest height held in full besides genesis (a store
   started from a snapshot, ``ledger.snapshot``); absent: 0, every height is held |
 | ``m/paths`` | — | CE ``{"height": int}``: ``sp/`` names every key of every root from this height |
+| ``m/late`` | — | CE ``{"height": int}``: ``lv/`` names every block decided in a view above 0
+  from this height (a store without it gets the index once at open, ``BlockStore``) |
 | ``m/heads`` | — | CE ``{"holds": "value_hash"}``: ``sk/`` holds value hashes (a store without it
   holds whole values there and is rewritten once at open, ``ledger.smt.upgrade_head_index``) |
 | ``b/`` | height | CE block (header and txs) |
@@ -28,6 +30,9 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
   past roots, so a snapshot of any held root can be served) |
 | ``vh/`` | height | CE header of a validator change below ``m/base`` (with its QC under ``q/``
   and the next set under ``v/``): the certificate chain a snapshot-started store keeps |
+| ``lv/`` | height | the block at that height was decided in a view above 0 (its leaders of
+  the views below failed, ``consensus.quorum.failed_leaders``): empty for a height held in
+  full; below ``m/base``, the header's CE, with its QC under ``q/`` (from a snapshot) |
 | ``c/`` | consensus part | the replica's own durable consensus data (votes, certificates) |
 
 In a LevelDB store, a value of 256 bytes or more under a write-once prefix (``b/``, ``r/``,
@@ -43,6 +48,7 @@ GENESIS = b"m/genesis"
 BASE = b"m/base"
 PATH_INDEX_FROM = b"m/paths"
 HEAD_INDEX = b"m/heads"
+LATE_INDEX_FROM = b"m/late"
 BLOCK = b"b/"
 QC = b"q/"
 BLOCK_BY_HASH = b"h/"
@@ -56,6 +62,7 @@ STATE_HEAD = b"sk/"
 STATE_ROOT = b"sr/"
 STATE_KEY_BY_PATH = b"sp/"
 CHANGE_HEADER = b"vh/"
+LATE_BLOCK = b"lv/"
 CONSENSUS = b"c/"
 
 # Prefixes whose values are written once and never changed or deleted: the block, its
@@ -126,6 +133,10 @@ def state_key_by_path_key(path: bytes) -> bytes:
 
 def change_header_key(height: int) -> bytes:
     return CHANGE_HEADER + height_bytes(height)
+
+
+def late_block_key(height: int) -> bytes:
+    return LATE_BLOCK + height_bytes(height)
 
 
 def consensus_key(part: bytes) -> bytes:

@@ -10,7 +10,18 @@ PROTOCOL §7 bundle carries it, with block ``H`` itself, its receipts and the ne
                 "header": HEADER, "qc": QC, "validator_chain": [...],   # as in §7
                 "block": bin,                # CE of block H (its header is "header")
                 "receipts": [RECEIPT, ...],  # block H's receipts, in transaction order
-                "next_validators": VALIDATORS}   # the set that certifies block H + 1
+                "next_validators": VALIDATORS,   # the set that certifies block H + 1
+                "late_blocks": [{"header": HEADER, "qc": QC}, ...]}  # see below
+
+``late_blocks`` are the blocks of heights ``H - LEADER_MEMORY_MAX + 1 .. H - 1`` decided in
+a view above 0, oldest first, each with its QC. Leader choice reads them
+(``consensus.quorum.failed_leaders``: a validator that failed to lead lately is passed over),
+so a store started at ``H`` without them would choose other leaders than its peers. Each is
+checked like the block itself: its QC under the set that certified its height (reached
+through the validator changes of ``validator_chain``), its height in the window, its view
+above 0. A peer can leave one out (that costs liveness, never safety: replicas that
+disagree about who failed agree again from view ``n``, ``consensus.quorum.leader``), not
+invent or alter one.
 
 ``verify_manifest`` checks the envelope from the genesis anchor with
 ``ledger.bundle.verify_certified`` (each validator change's QC under the set before it, then
@@ -42,9 +53,10 @@ hashes still to ask (depth first: about ``8 × pieces per request`` per level of
 **Install** (``install``), once the tree is complete, writes in one batch everything else a
 ``BlockStore`` needs to start at ``H``: genesis (built from this node's own genesis file,
 never from a peer), the certificate chain below ``H`` (each validator change's header, QC and
-next set: what this node's own §7 bundles will carry), block ``H`` with its QC, receipts and
-indexes, the sets of ``H`` and ``H + 1``, the state root of ``H``, ``m/base = H`` (heights
-1..H-1 are absent: ``HistoryPruned``), ``m/paths = H`` and last the head pointer. A crash
+next set: what this node's own §7 bundles will carry), the late blocks' headers and QCs
+(``lv/``, ``q/``), block ``H`` with its QC, receipts and indexes, the sets of ``H`` and
+``H + 1``, the state root of ``H``, ``m/base = H`` (heights 1..H-1 are absent:
+``HistoryPruned``), ``m/paths = H``, ``m/late`` and last the head pointer. A crash
 before that batch leaves a store without a head, which the caller discards.
 
 **Serving** (``build_manifest``, ``export_pieces``): any height whose root this node holds
@@ -69,6 +81,7 @@ from ledger.block import (
     validators_from_obj,
     validators_hash,
     validators_to_obj,
+    verify_qc,
 )
 from ledger.bundle import (
     ENVELOPE_FIELDS,
@@ -82,6 +95,7 @@ from ledger.errors import CorruptStore, InvalidInput, ProofError
 from ledger.fields import exact_map, get_bytes, get_list
 from ledger.genesis import Anchor
 from ledger.kv import KV, WriteBatch
+from ledger.limits import LEADER_MEMORY_MAX
 from ledger.smt import HEAD_INDEX_RECORD
 from ledger.smt_layout import (
     CHUNK_LEVELS,
@@ -96,7 +110,8 @@ from ledger.store import BlockStore
 from ledger.tx import Receipt
 
 SNAPSHOT_VERSION = 1
-MANIFEST_FIELDS = {*ENVELOPE_FIELDS, "block", "receipts", "next_validators"}
+MANIFEST_FIELDS = {*ENVELOPE_FIELDS, "block", "receipts", "next_validators", "late_blocks"}
+_LATE_FIELDS = {"header", "qc"}
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_RECEIPTS = 100_000
 MAX_KEY_BYTES = 64 << 10  # a state key is built from call arguments, each at most 8 KiB
@@ -122,6 +137,7 @@ class Manifest:
     receipts: tuple[Receipt, ...]
     validators: ValidatorSet
     next_validators: ValidatorSet
+    late: tuple[tuple[Header, QC], ...] = ()  # ``late_blocks``, each verified
 
     @property
     def height(self) -> int:
@@ -138,8 +154,16 @@ def build_manifest(store: BlockStore, height: int) -> bytes:
         raise LookupError(f"block {height} is not held")
     obj = {**certified.head_fields(), **certified.tail_fields(), "block": block.encode(),
            "receipts": [r.to_obj() for r in receipts],
-           "next_validators": validators_to_obj(store.validators_at(height + 1))}
+           "next_validators": validators_to_obj(store.validators_at(height + 1)),
+           "late_blocks": [{"header": h.to_obj(), "qc": qc.to_obj()}
+                           for h, qc in map(store.late_entry, store.late_heights(
+                               late_window(height), height - 1))]}
     return encoding.encode(obj)
+
+
+def late_window(height: int) -> int:
+    """The lowest height whose late block a manifest of ``height`` carries."""
+    return max(1, height - LEADER_MEMORY_MAX + 1)
 
 
 def verify_manifest(raw: bytes, anchor: Anchor, max_bytes: int = MAX_MANIFEST_BYTES) -> Manifest:
@@ -153,6 +177,10 @@ def verify_manifest(raw: bytes, anchor: Anchor, max_bytes: int = MAX_MANIFEST_BY
         receipts = tuple(Receipt.from_obj(r)
                          for r in get_list(m, "receipts", "manifest", MAX_RECEIPTS))
         next_validators = validators_from_obj(m["next_validators"])
+        late = []
+        for i, entry in enumerate(get_list(m, "late_blocks", "manifest", LEADER_MEMORY_MAX)):
+            e = exact_map(entry, f"manifest.late_blocks[{i}]", _LATE_FIELDS)
+            late.append((Header.from_obj(e["header"]), QC.from_obj(e["qc"])))
     except ProofError:
         raise
     except InvalidInput as exc:
@@ -173,11 +201,33 @@ def verify_manifest(raw: bytes, anchor: Anchor, max_bytes: int = MAX_MANIFEST_BY
         raise ProofError(f"{where}: receipts do not match receipts_root")
     if validators_hash(suite, next_validators) != header.next_validators_hash:
         raise ProofError(f"{where}: next_validators do not hash to next_validators_hash")
+    _verify_late(late, header, certified.chain, anchor)
     current = anchor.validators
     for entry in certified.chain:
         current = entry.next_validators
     return Manifest(header, certified.qc, certified.chain, block, receipts, current,
-                    next_validators)
+                    next_validators, tuple(late))
+
+
+def _verify_late(late: Sequence[tuple[Header, QC]], header: Header,
+                 chain: Sequence[ChainEntry], anchor: Anchor) -> None:
+    """``ProofError`` unless every late block is one of ``header``'s chain: in the window below
+    it, oldest first, decided in a view above 0, certified by the set of its height."""
+    previous = late_window(header.height) - 1
+    for late_header, qc in late:
+        h = late_header.height
+        where = f"manifest of block {header.height}: late block {h}"
+        if not previous < h < header.height:
+            raise ProofError(f"{where} is out of order or outside heights "
+                             f"{late_window(header.height)}..{header.height - 1}")
+        if late_header.view == 0 or late_header.chain_id != header.chain_id:
+            raise ProofError(f"{where} was decided in view 0 or on another chain")
+        validators = anchor.validators  # the set that certifies height h
+        for entry in chain:
+            if entry.header.height < h:
+                validators = entry.next_validators
+        verify_qc(anchor.suite, qc, late_header, validators)
+        previous = h
 
 
 # ---- tree pieces -------------------------------------------------------------------------
@@ -433,6 +483,12 @@ def install(kv: KV, doc_obj: Any, genesis: Block, genesis_validators: ValidatorS
         encoding.encode(validators_to_obj(manifest.next_validators)))
     if header.next_validators_hash != header.validators_hash:
         put(schema.validator_change_key(height), b"")
+    for late_header, qc in manifest.late:
+        put(schema.late_block_key(late_header.height), late_header.encoded)
+        put(schema.qc_key(late_header.height), qc.encode())
+    if header.view > 0:
+        put(schema.late_block_key(height), b"")
+    put(schema.LATE_INDEX_FROM, encoding.encode({"height": late_window(height)}))
     put(schema.state_root_key(height), header.state_root)
     put(schema.BASE, encoding.encode({"height": height}))
     put(schema.PATH_INDEX_FROM, encoding.encode({"height": height}))

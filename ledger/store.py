@@ -36,7 +36,9 @@ checksums are on as well (``ledger.kv``).
 Heights beyond the head read as ``None``. A store started from a snapshot at height ``B``
 (``ledger.snapshot``) holds genesis, block ``B`` and everything after it in full, and of the
 heights below ``B`` only the validator changes' headers, QCs and next sets (the certificate
-chain a proof bundle carries); ``base`` is ``B`` (0 for a store grown from genesis), and a
+chain a proof bundle carries) and the headers and QCs of the blocks decided in a view above 0
+of the ``LEADER_MEMORY_MAX`` heights below ``B`` (``late_heights``, ``late_entry``: leader
+choice reads them); ``base`` is ``B`` (0 for a store grown from genesis), and a
 read of a block, header, QC, receipts or state root strictly between 0 and ``base`` raises
 ``HistoryPruned`` naming the oldest height held, never ``None`` (the block exists, just not
 here). Validator sets: ``validators_at(h)`` is the set
@@ -68,6 +70,7 @@ from ledger.block import (
 from ledger.crypto import DIGEST_LEN, ZERO_HASH, Suite
 from ledger.errors import CorruptStore, HistoryPruned, InvalidInput, ProofError
 from ledger.kv import KV
+from ledger.limits import LEADER_MEMORY_MAX
 from ledger.smt import (
     HEAD_INDEX_RECORD,
     StagedUpdate,
@@ -112,6 +115,8 @@ class BlockStore:
             root = stored
             self._chain_id = header.chain_id
             upgrade_head_index(kv, suite)  # once, on a store older than value-hash heads
+            if kv.get(schema.LATE_INDEX_FROM) is None:  # once, on a store older than ``lv/``
+                self._index_late_blocks()
         if tree is None:
             tree = StateTree(suite, kv, root)
         elif tree.root != root:
@@ -261,6 +266,48 @@ class BlockStore:
                 break
             yield height
 
+    def late_heights(self, low: int, high: int) -> list[int]:
+        """The heights ``low..high`` whose block was decided in a view above 0, oldest first
+        (``schema.LATE_BLOCK``): what ``consensus.quorum.failed_leaders`` reads. Below ``base``
+        they are the ones a snapshot's manifest carried (``ledger.snapshot``)."""
+        found = []
+        for key, _ in self.kv.scan(schema.LATE_BLOCK, schema.late_block_key(max(low, 0))):
+            height = schema.height_from(key[len(schema.LATE_BLOCK):])
+            if height > high:
+                break
+            found.append(height)
+        return found
+
+    def late_entry(self, height: int) -> tuple[Header, QC]:
+        """The header and QC of block ``height``, a height ``late_heights`` names: held in
+        full or, below ``base``, as the header record a snapshot carried; checked against
+        each other."""
+        if self._within(height):
+            header = self._load_header(height)
+        else:
+            header = self._read(schema.late_block_key(height),
+                                f"header of block {height}, decided in a view above 0",
+                                lambda raw: Header.from_obj(encoding.decode(raw)))
+        qc = self._read(schema.qc_key(height), f"QC of block {height}", QC.decode)
+        if header.height != height or header.view == 0 or qc.height != height or (
+                qc.block_hash != header.hash(self.suite)):
+            raise CorruptStore(f"the record of block {height} as decided in a view above 0 "
+                               "is not that block's")
+        return header, qc
+
+    def _index_late_blocks(self) -> None:
+        """Write ``lv/`` for a store older than it, from the headers of the last
+        ``LEADER_MEMORY_MAX`` heights held (all that leader choice reads; a manifest built
+        from this store carries what the index names)."""
+        head = self.head()[0]
+        low = max(1, self.base, head - LEADER_MEMORY_MAX + 1)
+        batch = self.kv.batch()
+        for height in range(low, head + 1):
+            if self._load_header(height).view > 0:
+                batch.put(schema.late_block_key(height), b"")
+        batch.put(schema.LATE_INDEX_FROM, encoding.encode({"height": low}))
+        self.kv.write(batch, sync=True)
+
     def state_value(self, key: str) -> bytes | None:
         """CE bytes of state ``key`` at the head, checked against the head's state root
         (``StateTree.get``): a damaged index entry is ``CorruptStore``, never an answer."""
@@ -401,7 +448,10 @@ class BlockStore:
             # Every key this tree writes is named by its path (``sp/``) from genesis on.
             put(schema.PATH_INDEX_FROM, encoding.encode({"height": 0}))
             put(schema.HEAD_INDEX, HEAD_INDEX_RECORD)
+            put(schema.LATE_INDEX_FROM, encoding.encode({"height": 0}))
         put(schema.validators_key(h.height + 1), next_vals)
+        if h.view > 0:
+            put(schema.late_block_key(h.height), b"")
         if h.next_validators_hash != h.validators_hash:
             put(schema.validator_change_key(h.height), b"")
         # The head pointer goes last: it is what makes the block visible after a reopen.

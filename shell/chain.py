@@ -117,16 +117,11 @@ class Chain:
 
     def _recent_failures(self) -> tuple[Header, ...]:
         """The committed headers of the last ``LEADER_MEMORY_MAX`` heights decided in a view
-        above 0, oldest first (``StoreState.recent``; a state-synced store holds none below
-        its base)."""
+        above 0, oldest first (``StoreState.recent``; below a state-synced store's base, the
+        ones its snapshot carried)."""
         height = self.height()
-        low = max(self.store.base, height - LEADER_MEMORY_MAX + 1, 1)
-        found = []
-        for h in range(low, height + 1):
-            header = self.store.header(h)
-            if header is not None and header.view > 0:
-                found.append(header)
-        return tuple(found)
+        low = max(1, height - LEADER_MEMORY_MAX + 1)
+        return tuple(self.store.late_entry(h)[0] for h in self.store.late_heights(low, height))
 
     def votes_are_mine(self, pubkey: bytes, confirm_lost: bool = False) -> bool:
         """Whether this store's consensus records are ``pubkey``'s own votes: true for a

@@ -90,6 +90,7 @@ class Chain:
         writes: Mapping[str, bytes | None],
         txs: Sequence[SignedTx] = (),
         next_validators: ValidatorSet | None = None,
+        view: int = 0,
     ) -> tuple[Block, list[Receipt]]:
         store = self.store
         head = store.head_header()
@@ -105,8 +106,8 @@ class Chain:
             height=height,
             prev_hash=head.hash(self.suite),
             time_ms=head.time_ms + 1000,
-            view=0,
-            proposer=height % len(current),
+            view=view,
+            proposer=(height + view) % len(current),
             tx_root=tx_root(self.suite, txs),
             receipts_root=receipts_root(self.suite, receipts),
             state_root=root,
@@ -132,8 +133,10 @@ class Chain:
         writes: Mapping[str, bytes | None],
         txs: Sequence[SignedTx] = (),
         next_validators: ValidatorSet | None = None,
+        view: int = 0,
     ) -> Block:
-        block, receipts = self.make_block(writes, txs, next_validators)
+        """``view``: the block was decided in that view (its leaders below it failed)."""
+        block, receipts = self.make_block(writes, txs, next_validators, view)
         qc = self.sign_qc(block.header)
         nxt = self.store.validators_at(block.header.height) if next_validators is None else (
             next_validators

@@ -6,6 +6,7 @@ the rule needs and checks the effects, in their order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -28,10 +29,13 @@ from consensus.api import (
 from consensus.messages import Commit, Message, NewView, Prepare, PrePrepare, ViewChange
 from consensus.quorum import leader, quorum, weak_quorum
 from contracts.errors import E_BAD_ARGS
+from ledger import schema
 from ledger.block import Block, verify_qc
 from ledger.limits import LEADER_MEMORY_MAX
+from ledger.snapshot import Manifest
 from tests.sim.harness import RULES_CONFIG, Cluster
 from tests.sim.nodes import CHAIN_ID, GENESIS_TIME_MS
+from tests.snapshotkit import synced_kv
 
 
 def sent(effects: list[Effect], kind: type) -> list[Message]:
@@ -95,6 +99,8 @@ def test_a_validator_that_failed_to_lead_is_passed_over_then_leads_last() -> Non
     assert failed_leaders(recent, 11, 4, vh, window=100) == {1}
     assert [leader(13, v, 4, frozenset({1})) for v in range(4)] == [2, 3, 0, 1]
     assert [leader(13, v, 4) for v in range(4)] == [1, 2, 3, 0]
+    # from view n on, the plain rotation, whoever is passed over
+    assert [leader(13, v, 4, frozenset({1})) for v in range(4, 9)] == [1, 2, 3, 0, 1]
     assert failed_leaders(recent, 11, 4, vh, window=1) == frozenset()  # 9 is out of it
     assert failed_leaders(recent, 11, 4, b"w" * 32, window=100) == frozenset()  # other set
     # At most f: of 7 validators (f = 2) the most recent failures count.
@@ -173,6 +179,51 @@ def test_leader_memory_is_a_chain_parameter_that_a_vote_changes_for_every_replic
     assert passed_over() == [frozenset({3})] * 3
     c.run_until(on + 8, max_ticks=2000, drop=down, only=up)
     assert failed_views(on + 1, on + 8) == 0
+
+
+def _state_sync(c: Cluster, i: int, change: Callable[[Manifest], Manifest] | None = None,
+                ) -> int:
+    """Node ``i`` starts again from a snapshot of node 0's head, with its consensus records
+    carried over (``node resync --state-sync``); returns the snapshot's height."""
+    source = c.nodes[0].chain.store  # type: ignore[union-attr]
+    height = source.head()[0]
+    c.nodes[i].kv = synced_kv(source, c.doc, height, dict(c.nodes[i].kv.scan(schema.CONSENSUS)),
+                              change)
+    c.restart(i)
+    assert c.nodes[i].chain.store.base == height  # type: ignore[union-attr]
+    return height
+
+
+def test_a_validator_state_synced_while_another_is_down_chooses_the_same_leaders() -> None:
+    """Node 3 is down, so the others pass it over; node 2 then starts from a snapshot. The
+    snapshot carries the blocks decided in a view above 0, so node 2 passes node 3 over too
+    and the three go on without a view change (all three must vote: 3 of 4)."""
+    c = Cluster()
+    down: Any = lambda s, d, m: 3 in (s, d)  # noqa: E731 (node 3 is down)
+    c.run_until(8, max_ticks=2000, drop=down, only=[0, 1, 2])
+    height = _state_sync(c, 2)
+    assert [r.passed_over for r in c.replicas[:3]] == [frozenset({3})] * 3
+    c.run_until(height + 8, max_ticks=2000, drop=down, only=[0, 1, 2])
+    assert [c.block(0, h).header.view for h in range(height + 1, height + 9)] == [0] * 8  # type: ignore
+
+
+def test_replicas_that_disagree_about_who_failed_agree_again_from_view_n() -> None:
+    """The same, with a snapshot that left its late blocks out (an older peer, or one that
+    withheld them): node 2 passes nobody over, so at node 3's turn the two orders differ in
+    every view below n. From view n on the leader is ``(view + height) mod n`` for all, so
+    that height is decided after a few view changes instead of never; after it node 2 has
+    a failure of its own to read and agrees again."""
+    c = Cluster()
+    down: Any = lambda s, d, m: 3 in (s, d)  # noqa: E731 (node 3 is down)
+    c.run_until(8, max_ticks=2000, drop=down, only=[0, 1, 2])
+    height = _state_sync(c, 2, lambda m: replace(m, late=()))
+    assert [r.passed_over for r in c.replicas[:3]] == [frozenset({3})] * 2 + [frozenset()]
+    c.run_until(height + 8, max_ticks=3000, drop=down, only=[0, 1, 2])
+    views = [c.block(0, h).header.view for h in range(height + 1, height + 9)]  # type: ignore
+    turn = next(h for h in range(height + 1, height + 9) if h % 4 == 3)  # node 3's view 0
+    assert views[turn - height - 1] >= 4, views
+    assert [v for h, v in enumerate(views, height + 1) if h != turn] == [0] * 7, views
+    assert [r.passed_over for r in c.replicas[:3]] == [frozenset({3})] * 3
 
 
 def test_a_leader_memory_out_of_bounds_is_refused_in_genesis_and_by_a_vote() -> None:

@@ -31,6 +31,7 @@ from shell.events import EventHub, Subscription, Walk
 from shell.metrics import Metrics
 from shell.notices import TenderSchedule
 from shell.sse import SseParser
+from tests.snapshotkit import state_sync
 from tests.test_events_kit import (
     Story,
     SynthChain,
@@ -41,7 +42,6 @@ from tests.test_events_kit import (
     page_all,
     tender_story,
 )
-from tests.test_snapshot import state_sync
 
 OFFSETS = (3 * DAY_MS, HOUR_MS)
 

@@ -19,7 +19,7 @@ from ledger import encoding, schema
 from ledger.bundle import build_bundle, verify_bundle
 from ledger.crypto import ED25519_SHA256 as SUITE
 from ledger.errors import HistoryPruned, ProofError
-from ledger.genesis import Anchor, GenesisDoc, default_state, export_anchor, genesis_block
+from ledger.genesis import Anchor, default_state, export_anchor, genesis_block
 from ledger.kv import MemoryKV
 from ledger.snapshot import (
     TreeImport,
@@ -32,37 +32,8 @@ from ledger.snapshot import (
 )
 from ledger.store import BlockStore
 from tests.chainkit import Chain
+from tests.snapshotkit import state_sync
 from tests.storechain import StoreChainClient
-
-Answer = Callable[[list[bytes]], Any]
-
-
-def honest(store: BlockStore, budget: int = 1 << 20) -> Answer:
-    return lambda tops: export_pieces(store.kv, store.suite, tops, budget)
-
-
-def fetch_tree(suite: Any, kv: MemoryKV, root: bytes, answer: Answer, per_request: int = 16,
-               ) -> TreeImport:
-    tree = TreeImport(suite, kv, root)
-    while not tree.done:
-        asked = tree.take(per_request)
-        got = tree.accept(asked, answer(asked))
-        assert got > 0, "an honest archive store serves every piece"
-    return tree
-
-
-def state_sync(source: BlockStore, doc: GenesisDoc, height: int) -> BlockStore:
-    """A new store started at ``height`` from ``source``, as a joining node builds it."""
-    anchor = export_anchor(source)
-    manifest = verify_manifest(build_manifest(source, height), anchor)
-    kv = MemoryKV()
-    tree = fetch_tree(source.suite, kv, manifest.header.state_root, honest(source))
-    # A node builds genesis from its own genesis file (``Chain.open`` checks it the same
-    # way); chainkit's test chains have a genesis state of their own, so take the source's.
-    genesis = source.block(0)
-    assert genesis is not None
-    install(kv, doc.to_obj(), genesis, doc.validators, manifest, tree)
-    return BlockStore(kv, source.suite)
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +130,107 @@ def test_serving_from_a_snapshot_started_store_and_following_its_validator_chang
     # The new store serves a manifest (and pieces) a third store can start from.
     third = state_sync(synced, chain.doc, synced.head()[0])
     assert third.tree.root == synced.tree.root and third.validators_at(height + 1) == newer
+
+
+# ---- blocks decided in a view above 0 (leader choice reads them) ---------------------------
+
+
+LATE = (3, 7, 12, 20)  # heights of ``late_chain`` decided in a view above 0
+
+
+@pytest.fixture(scope="module")
+def late_chain() -> Chain:
+    """25 blocks; those at ``LATE`` decided in views 1 or 2; the set changes at height 10,
+    so the late blocks below it are certified by another set than those above."""
+    chain = Chain.new(SUITE, 4)
+    for height in range(1, 26):
+        change = None
+        if height == 10:
+            change = (*chain.store.validators_at(height)[1:], chain.add_key("node8"))
+        chain.extend({f"demo/k{height}": encoding.encode(height)}, next_validators=change,
+                     view=(height % 2) + 1 if height in LATE else 0)
+    return chain
+
+
+def _late(store: BlockStore) -> list[tuple[int, int, int]]:
+    return [(h, store.late_entry(h)[0].view, store.late_entry(h)[0].proposer)
+            for h in store.late_heights(1, store.head()[0])]
+
+
+def test_a_snapshot_carries_the_blocks_decided_in_a_view_above_0(late_chain: Chain) -> None:
+    """A store started at 25 names the late blocks below it as its source does, with their
+    headers and QCs (what ``shell.chain.Chain`` hands the replica to choose leaders), and
+    serves them on in its own manifests."""
+    source = late_chain.store
+    assert [h for h, _, _ in _late(source)] == list(LATE)
+    synced = state_sync(source, late_chain.doc, 25)
+    assert synced.base == 25 and _late(synced) == _late(source)
+    for h in LATE:
+        assert synced.late_entry(h) == source.late_entry(h)
+    late_chain.store = synced  # the chain goes on on the new store: one more late block
+    try:
+        late_chain.extend({"demo/after": encoding.encode(1)}, view=1)
+        third = state_sync(synced, late_chain.doc, 26)
+        assert [h for h, _, _ in _late(third)] == [*LATE, 26]
+    finally:
+        late_chain.store = source
+
+
+def test_a_snapshot_carries_only_the_late_blocks_leader_choice_reads(
+        late_chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Those of the ``LEADER_MEMORY_MAX`` heights below it: with a window of 10, a manifest
+    of 25 carries 20 (of 16..24), not 3, 7 or 12."""
+    monkeypatch.setattr("ledger.snapshot.LEADER_MEMORY_MAX", 10)
+    synced = state_sync(late_chain.store, late_chain.doc, 25)
+    assert synced.late_heights(1, 25) == [20]
+
+
+def test_a_store_older_than_the_late_block_index_gets_it_at_open(late_chain: Chain) -> None:
+    kv = MemoryKV()
+    batch = kv.batch()
+    for key, value in late_chain.store.kv.scan(b""):
+        if not key.startswith((schema.LATE_BLOCK, schema.LATE_INDEX_FROM)):
+            batch.put(key, value)
+    kv.write(batch)
+    assert BlockStore(kv, SUITE).late_heights(1, 25) == list(LATE)
+    assert kv.get(schema.LATE_INDEX_FROM) is not None
+
+
+def _late_blocks(o: dict[str, Any]) -> list[dict[str, Any]]:
+    return o["late_blocks"]  # type: ignore[no-any-return]
+
+
+def _with_view_0_block(store: BlockStore) -> Callable[[dict[str, Any]], None]:
+    header, qc = store.header(5), store.qc(5)
+    assert header is not None and qc is not None
+    return lambda o: _late_blocks(o).insert(1, {"header": header.to_obj(), "qc": qc.to_obj()})
+
+
+@pytest.mark.parametrize("tamper, reason", [
+    (lambda o, s: _late_blocks(o)[1].update(
+        header={**_late_blocks(o)[1]["header"], "proposer": 0}), "another block"),
+    (lambda o, s: _late_blocks(o).reverse(), "out of order"),
+    (lambda o, s: _late_blocks(o).append(_late_blocks(o)[0]), "out of order"),
+    (lambda o, s: _with_view_0_block(s)(o), "view 0"),
+    (lambda o, s: _late_blocks(o)[0].update(qc=_late_blocks(o)[1]["qc"]), "another block"),
+    (lambda o, s: _late_blocks(o)[3].update(
+        qc={**_late_blocks(o)[3]["qc"], "votes": _late_blocks(o)[3]["qc"]["votes"][:2]}),
+     "votes"),
+    (lambda o, s: _late_blocks(o)[0].update(extra=1), "malformed"),
+])
+def test_a_late_block_that_is_not_the_chain_s_is_refused(
+        late_chain: Chain, tamper: Callable[[dict[str, Any], BlockStore], None],
+        reason: str) -> None:
+    """A peer cannot invent, alter, reorder or repeat a late block, nor pass a block decided
+    in view 0 as one: each is checked against the QC of its height under that height's set
+    (the late block at 3 is certified by the first set, 12 and 20 by the second)."""
+    store = late_chain.store
+    anchor = export_anchor(store)
+    obj = _manifest_obj(store, 25)
+    assert [e["header"]["height"] for e in obj["late_blocks"]] == list(LATE)
+    tamper(obj, store)
+    with pytest.raises(ProofError, match=reason):
+        verify_manifest(encoding.encode(obj), anchor)
 
 
 # ---- a manifest from an untrusted peer --------------------------------------------------
