@@ -112,3 +112,19 @@ def test_an_idle_cluster_writes_only_heartbeat_blocks_and_changes_no_view() -> N
     # 1,000 ticks, a heartbeat every 300 at a height (plus a few ticks to commit it).
     assert set(heights.values()) == {3}, heights
     assert sim.stats["ViewChange"] == 0 and sim.stats["PrePrepare"] == 3
+
+
+def test_the_resync_mix_starts_validators_from_snapshots_over_failed_leaders() -> None:
+    """The mix does what it is for: some restarts are state syncs, and some synced stores
+    hold blocks decided in a view above 0 below their base (the silent validator's turns),
+    which their leader choice reads."""
+    resyncs = carried = 0
+    for seed in range(4):
+        sim = Simulator(seed, MIXES["resync4"](seed))
+        sim.run()
+        resyncs += sim.stats["resyncs"]
+        for m in sim.members:
+            store = m.node.chain.store if m.node.chain is not None else None
+            if store is not None and store.base > 0:
+                carried += len(store.late_heights(1, store.base - 1))
+    assert resyncs >= 2 and carried >= 1, (resyncs, carried)

@@ -86,6 +86,19 @@ class Checker:
         if chain.store.tree.root != header.state_root:
             self.fail(f"node {node} reopened with a state tree off its head's state root")
 
+    def on_resync(self, node: str, chain: Chain) -> None:
+        """A node's store replaced by one started from a snapshot (``node resync
+        --state-sync``): its head is the block decided at that height, and it goes on from
+        there (``on_reopen`` then finds it at that height)."""
+        header = chain.store.head_header()
+        prior = self.decided.get(header.height)
+        if prior is None or prior[0] != header.hash(self.suite):
+            self.fail(f"node {node} state-synced to a block at height {header.height} that "
+                      "no honest node committed")
+        if header.height < self.max_height.get(node, 0):
+            self.fail(f"node {node} state-synced below its head")
+        self.max_height[node] = header.height
+
     def on_head(self, node: str, height: int) -> None:
         """A node's stored head, observed after a step or a restart: never backwards."""
         if height < self.max_height.get(node, 0):

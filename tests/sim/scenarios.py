@@ -50,6 +50,14 @@ MIXES: dict[str, Callable[[int], Scenario]] = {
     "validators7": lambda s: Scenario(n=7, spares=1, partitions=ALL_PARTITIONS,
                                       crash_rate=0.02, fault_ticks=260,
                                       gov=((20, "add"), (120, f"remove:{(s + 1) % 7}"))),
+    # One validator silent (passed over as a failed leader) while the others crash and
+    # half of their restarts are state syncs from another node's snapshot: the synced store
+    # must pass over the same validators (the snapshot carries the blocks decided in a view
+    # above 0), or the three left would never agree on a leader at the silent one's turns.
+    "resync4": lambda s: Scenario(byzantine={s % 4: "silent"}, crash_rate=0.03,
+                                  resync_share=0.5, restart_after_ticks=(5, 30)),
+    "resync7": lambda s: Scenario(n=7, byzantine={s % 7: "silent", (s + 4) % 7: "silent"},
+                                  crash_rate=0.03, resync_share=0.5, link=LOSSY),
     # A long heartbeat: blocks come when transactions wait (a sparse client here), and the
     # view timers run only while a proposal is owed; faults must still be repaired.
     "heartbeat4": lambda s: Scenario(config=replace(SIM_CONFIG, empty_block_ticks=400),

@@ -8,7 +8,8 @@ phases in simulated ticks:
 1. **faults** (``fault_ticks``): the scenario's link model (loss, duplication, delay and so
    reordering), changing partitions (halves, isolated leader, ring), crashes (a crashed
    node's storage or transport raises at a random operation inside a step: it keeps only
-   what it wrote before) and restarts, byzantine nodes (equivocating leader, bad
+   what it wrote before) and restarts (some from a snapshot of another node, its vote
+   records carried over: ``resync_share``), byzantine nodes (equivocating leader, bad
    signatures, wrong state root, silent), twins (two nodes with one key), and governance
    seating and unseating validators;
 2. **liveness** (``liveness_ticks``): the network heals and crashed nodes restart
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from consensus import messages
 from consensus.api import BlocksFetched, Event, MessageIn, ReplicaConfig, Tick
 from consensus.messages import Message, NewView, PrePrepare
+from ledger import schema
 from ledger.block import QC, Block
 from ledger.crypto import get_suite
 from ledger.kv import MemoryKV
@@ -46,6 +48,7 @@ from tests.sim.nodes import (
     genesis,
     validator_keys,
 )
+from tests.snapshotkit import synced_kv
 
 SIM_CONFIG = ReplicaConfig(batch_tx_max=50, batch_wait_ticks=1, empty_block_ticks=8,
                            view_timeout_ticks=24, view_timeout_max_ticks=192,
@@ -66,6 +69,8 @@ class Scenario:
     partition_rate: float = 0.02         # per tick: start or end a partition
     crash_rate: float = 0.0              # per tick: crash a random up node
     restart_after_ticks: tuple[int, int] = (5, 60)
+    resync_share: float = 0.0            # of honest restarts: from a snapshot of the highest
+    #                                      honest node, vote records carried over
     byzantine: dict[int, str] = field(default_factory=dict)  # "equivocate" | "bad_sig" |
     #                                                    "bad_root" | "silent"
     twins: tuple[int, ...] = ()          # validator indexes that run as two nodes
@@ -212,6 +217,23 @@ class Simulator:
         self.checker.on_reopen(node.ident, node.chain)
         m.fault.left = None
         m.restart_at = -1
+
+    def _resync(self, m: Member) -> None:
+        """Replace crashed ``m``'s store with one started from a snapshot of the highest
+        honest node's head, carrying its own consensus records over (as ``credchain node
+        resync --state-sync`` does); nothing when no other honest node up has a block at
+        least as high (with a silent validator, a crash stops the chain: often none is ahead)."""
+        ahead = [x for x in self.members if x.honest and x is not m and x.node.chain is not None
+                 and x.node.height() >= max(1, m.node.height())]
+        if not ahead:
+            return
+        source = max(ahead, key=lambda x: x.node.height())
+        assert source.node.chain is not None
+        store = source.node.chain.store
+        m.node.kv = synced_kv(store, self.doc, store.head()[0],
+                              dict(m.node.kv.scan(schema.CONSENSUS)))
+        self.stats["resyncs"] += 1
+        self.checker.on_resync(m.ident, Chain.open(m.node.kv, self.doc))
 
     def _crash(self, m: Member) -> None:
         self.stats["crashes"] += 1
@@ -399,6 +421,9 @@ class Simulator:
         for m in self.members:
             if not m.node.up:
                 if m.restart_at >= 0 and (self.tick >= m.restart_at or not faults):
+                    if m.honest and self.sc.resync_share and \
+                            self.rng.random() < self.sc.resync_share:
+                        self._resync(m)
                     self._start(m)
                 continue
             now_ms = GENESIS_TIME_MS + self.tick * TICK_MS + m.skew_ms
