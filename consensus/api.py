@@ -186,6 +186,8 @@ class ReplicaStatus:
     validators: int
     head_time_ms: int
     evidence: int         # equivocation evidence kept
+    passed_over: tuple[int, ...] = ()  # failed leaders moved to the end of the order at
+    #                                    ``height`` (``consensus.quorum.failed_leaders``)
 
 
 # ---- what the shell restores, and the knobs -------------------------------------------------

@@ -598,7 +598,7 @@ class Replica:
         n = len(self.validators)
         return ReplicaStatus(self.height, self.view, self._leader(self.view),
                              self.in_view_change, self.index, n, self.head.time_ms,
-                             len(self.evidence))
+                             len(self.evidence), tuple(sorted(self.passed_over)))
 
 
 def _index_of(validators: ValidatorSet, pubkey: bytes) -> int | None:

@@ -242,7 +242,8 @@ _ANSWERS: dict[str, dict[str, Any]] = {
     "Status": obj({
         "chain_id": TEXT, "suite": TEXT, "node": TEXT,
         "index": nullable(COUNT), "height": COUNT, "head_hash": ref("Hash"),
-        "view": COUNT, "leader": COUNT, "in_view_change": FLAG, "abstaining": FLAG,
+        "view": COUNT, "leader": COUNT, "passed_over": array(COUNT),
+        "in_view_change": FLAG, "abstaining": FLAG,
         "validators": COUNT, "peers": array(COUNT),
         "peer_heights": {"type": "object", "additionalProperties": COUNT},
         "catching_up": FLAG, "pool_size": COUNT, "heartbeat_ms": COUNT,

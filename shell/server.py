@@ -413,6 +413,7 @@ class Node:
             "head_hash": self.chain.head_hash().hex(),
             "view": st.view,
             "leader": st.leader,
+            "passed_over": list(st.passed_over),
             "in_view_change": st.in_view_change,
             "abstaining": self.votes_missing,
             "peers": self.peers.peer_indexes(),

@@ -158,6 +158,7 @@ def test_leader_memory_is_a_chain_parameter_that_a_vote_changes_for_every_replic
 
     c.run_until(8, max_ticks=2000, drop=down, only=up)
     assert passed_over() == [frozenset({3})] * 3
+    assert c.replicas[0].status().passed_over == (3,)  # what /status shows an operator
     assert failed_views(1, 8) == 1
 
     off = vote(0)
