@@ -30,9 +30,9 @@ heights are 8-byte big-endian, hashes and ids 32 raw bytes.
   past roots, so a snapshot of any held root can be served) |
 | ``vh/`` | height | CE header of a validator change below ``m/base`` (with its QC under ``q/``
   and the next set under ``v/``): the certificate chain a snapshot-started store keeps |
-| ``lv/`` | height | the block at that height was decided in a view above 0 (its leaders of
-  the views below failed, ``consensus.quorum.failed_leaders``): empty for a height held in
-  full; below ``m/base``, the header's CE, with its QC under ``q/`` (from a snapshot) |
+| ``lv/`` | height | CE header of a block decided in a view above 0 (its leaders of the views
+  below failed, ``consensus.quorum.failed_leaders``), with its QC under ``q/``; below
+  ``m/base``, from a snapshot |
 | ``c/`` | consensus part | the replica's own durable consensus data (votes, certificates) |
 
 In a LevelDB store, a value of 256 bytes or more under a write-once prefix (``b/``, ``r/``,

@@ -487,7 +487,7 @@ def install(kv: KV, doc_obj: Any, genesis: Block, genesis_validators: ValidatorS
         put(schema.late_block_key(late_header.height), late_header.encoded)
         put(schema.qc_key(late_header.height), qc.encode())
     if header.view > 0:
-        put(schema.late_block_key(height), b"")
+        put(schema.late_block_key(height), header.encoded)
     put(schema.LATE_INDEX_FROM, encoding.encode({"height": late_window(height)}))
     put(schema.state_root_key(height), header.state_root)
     put(schema.BASE, encoding.encode({"height": height}))

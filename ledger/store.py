@@ -279,18 +279,18 @@ class BlockStore:
         return found
 
     def late_entry(self, height: int) -> tuple[Header, QC]:
-        """The header and QC of block ``height``, a height ``late_heights`` names: held in
-        full or, below ``base``, as the header record a snapshot carried; checked against
-        each other."""
-        if self._within(height):
-            header = self._load_header(height)
-        else:
-            header = self._read(schema.late_block_key(height),
-                                f"header of block {height}, decided in a view above 0",
-                                lambda raw: Header.from_obj(encoding.decode(raw)))
+        """The header and QC of block ``height``, a height ``late_heights`` names, from its
+        ``lv/`` record (never the whole block: a snapshot's manifest and a replica's start
+        read up to ``LEADER_MEMORY_MAX`` of them); checked against the QC and, for a block
+        held in full, against the height's indexed block hash."""
+        header = self._read(schema.late_block_key(height),
+                            f"header of block {height}, decided in a view above 0",
+                            lambda raw: Header.from_obj(encoding.decode(raw)))
         qc = self._read(schema.qc_key(height), f"QC of block {height}", QC.decode)
+        block_hash = header.hash(self.suite)
         if header.height != height or header.view == 0 or qc.height != height or (
-                qc.block_hash != header.hash(self.suite)):
+                qc.block_hash != block_hash) or (self._within(height) and self.kv.get(
+                    schema.block_by_hash_key(block_hash)) != schema.height_bytes(height)):
             raise CorruptStore(f"the record of block {height} as decided in a view above 0 "
                                "is not that block's")
         return header, qc
@@ -303,8 +303,9 @@ class BlockStore:
         low = max(1, self.base, head - LEADER_MEMORY_MAX + 1)
         batch = self.kv.batch()
         for height in range(low, head + 1):
-            if self._load_header(height).view > 0:
-                batch.put(schema.late_block_key(height), b"")
+            header = self._load_header(height)
+            if header.view > 0:
+                batch.put(schema.late_block_key(height), header.encoded)
         batch.put(schema.LATE_INDEX_FROM, encoding.encode({"height": low}))
         self.kv.write(batch, sync=True)
 
@@ -451,7 +452,7 @@ class BlockStore:
             put(schema.LATE_INDEX_FROM, encoding.encode({"height": 0}))
         put(schema.validators_key(h.height + 1), next_vals)
         if h.view > 0:
-            put(schema.late_block_key(h.height), b"")
+            put(schema.late_block_key(h.height), h.encoded)
         if h.next_validators_hash != h.validators_hash:
             put(schema.validator_change_key(h.height), b"")
         # The head pointer goes last: it is what makes the block visible after a reopen.

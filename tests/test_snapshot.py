@@ -18,7 +18,7 @@ from contracts.registry import default_executor
 from ledger import encoding, schema
 from ledger.bundle import build_bundle, verify_bundle
 from ledger.crypto import ED25519_SHA256 as SUITE
-from ledger.errors import HistoryPruned, ProofError
+from ledger.errors import CorruptStore, HistoryPruned, ProofError
 from ledger.genesis import Anchor, default_state, export_anchor, genesis_block
 from ledger.kv import MemoryKV
 from ledger.snapshot import (
@@ -194,6 +194,27 @@ def test_a_store_older_than_the_late_block_index_gets_it_at_open(late_chain: Cha
     kv.write(batch)
     assert BlockStore(kv, SUITE).late_heights(1, 25) == list(LATE)
     assert kv.get(schema.LATE_INDEX_FROM) is not None
+
+
+def test_a_damaged_late_block_record_is_a_corrupt_store(late_chain: Chain) -> None:
+    """A forged header (another proposer), another height's record, or a header that is not
+    the stored block's (a QC copied with it): ``CorruptStore``, never a leader choice."""
+    source = late_chain.store
+    h7, qc7 = source.late_entry(7)
+    forged = h7.with_changes(proposer=(h7.proposer + 1) % 4)
+    for height, record, qc in ((7, forged.encoded, None), (7, source.late_entry(3)[0].encoded,
+                                                              None),
+                               (7, forged.encoded, late_chain.sign_qc(forged).encode())):
+        kv = MemoryKV()
+        batch = kv.batch()
+        for key, value in source.kv.scan(b""):
+            batch.put(key, value)
+        batch.put(schema.late_block_key(height), record)
+        if qc is not None:
+            batch.put(schema.qc_key(height), qc)
+        kv.write(batch)
+        with pytest.raises(CorruptStore, match="decided in a view above 0"):
+            BlockStore(kv, SUITE).late_entry(height)
 
 
 def _late_blocks(o: dict[str, Any]) -> list[dict[str, Any]]:
