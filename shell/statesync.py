@@ -23,7 +23,8 @@ answer (the asker drops it at its timeout and asks the others).
 2. pick the height ``H``: the highest one that two peers cover (one, if only one answered,
    or no two agree), so a single peer offering a fake height is not even asked;
 3. ask a peer covering ``H`` for the manifest and verify it from this node's own genesis
-   anchor (``verify_manifest``: §7's certificate chain, then block ``H``'s QC); a peer whose
+   anchor (``verify_manifest``: §7's certificate chain, then block ``H``'s QC, then the QC of
+   each block below ``H`` decided in a view above 0 that leader choice reads); a peer whose
    manifest does not verify is dropped and another asked;
 4. fetch the tree of ``header.state_root`` from every peer covering ``H`` in parallel
    (``peers_max``), ``pieces_per_request`` hashes per request, each piece checked as it
