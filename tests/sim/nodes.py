@@ -143,14 +143,11 @@ class SimNode:
         return self.driver.step(TxsAdmitted()) if admitted else []
 
     def blocks(self, from_height: int, count: int) -> list[tuple[Block, QC]]:
+        """What the node serves a FETCH with (``Chain.blocks_from``: nothing below a
+        state-synced store's base), decoded as the asker's link does."""
         assert self.chain is not None
-        out = []
-        for h in range(from_height, from_height + count):
-            block, qc = self.chain.store.block(h), self.chain.store.qc(h)
-            if block is None or qc is None:
-                break
-            out.append((block, qc))
-        return out
+        return [(Block.decode(b), QC.decode(q))
+                for b, q in self.chain.blocks_from(from_height, count, 1 << 30)]
 
     def validators(self) -> ValidatorSet:
         assert self.driver is not None
