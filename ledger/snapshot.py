@@ -21,7 +21,8 @@ checked like the block itself: its QC under the set that certified its height (r
 through the validator changes of ``validator_chain``), its height in the window, its view
 above 0. A peer can leave one out (that costs liveness, never safety: replicas that
 disagree about who failed agree again from view ``n``, ``consensus.quorum.leader``), not
-invent or alter one.
+invent or alter one; so a manifest without the field (from a node older than it) is read as
+carrying none rather than refused.
 
 ``verify_manifest`` checks the envelope from the genesis anchor with
 ``ledger.bundle.verify_certified`` (each validator change's QC under the set before it, then
@@ -110,7 +111,9 @@ from ledger.store import BlockStore
 from ledger.tx import Receipt
 
 SNAPSHOT_VERSION = 1
-MANIFEST_FIELDS = {*ENVELOPE_FIELDS, "block", "receipts", "next_validators", "late_blocks"}
+MANIFEST_FIELDS = {*ENVELOPE_FIELDS, "block", "receipts", "next_validators"}
+# Optional: a node older than the late blocks serves manifests without them (read as none).
+_MANIFEST_OPTIONAL = frozenset({"late_blocks"})
 _LATE_FIELDS = {"header", "qc"}
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_RECEIPTS = 100_000
@@ -171,14 +174,17 @@ def verify_manifest(raw: bytes, anchor: Anchor, max_bytes: int = MAX_MANIFEST_BY
     does not verify or has the wrong shape is a ``ProofError`` naming what failed."""
     suite = anchor.suite
     try:
-        m = exact_map(encoding.decode(raw, max_bytes), "manifest", MANIFEST_FIELDS)
+        m = exact_map(encoding.decode(raw, max_bytes), "manifest", MANIFEST_FIELDS,
+                      _MANIFEST_OPTIONAL)
         certified = parse_certified(m, "manifest")
         block = Block.decode(get_bytes(m, "block", "manifest", max_len=max_bytes))
         receipts = tuple(Receipt.from_obj(r)
                          for r in get_list(m, "receipts", "manifest", MAX_RECEIPTS))
         next_validators = validators_from_obj(m["next_validators"])
         late = []
-        for i, entry in enumerate(get_list(m, "late_blocks", "manifest", LEADER_MEMORY_MAX)):
+        entries = get_list(m, "late_blocks", "manifest", LEADER_MEMORY_MAX) \
+            if "late_blocks" in m else []
+        for i, entry in enumerate(entries):
             e = exact_map(entry, f"manifest.late_blocks[{i}]", _LATE_FIELDS)
             late.append((Header.from_obj(e["header"]), QC.from_obj(e["qc"])))
     except ProofError:

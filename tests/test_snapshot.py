@@ -217,6 +217,17 @@ def test_a_damaged_late_block_record_is_a_corrupt_store(late_chain: Chain) -> No
             BlockStore(kv, SUITE).late_entry(height)
 
 
+def test_a_manifest_from_a_node_older_than_the_late_blocks_is_read_as_carrying_none(
+        late_chain: Chain) -> None:
+    """Leaving the field out gives a peer no more than leaving its entries out (a leader
+    order that agrees again from view n), so a rolling upgrade can still state-sync."""
+    store = late_chain.store
+    obj = _manifest_obj(store, 25)
+    del obj["late_blocks"]
+    manifest = verify_manifest(encoding.encode(obj), export_anchor(store))
+    assert manifest.height == 25 and manifest.late == ()
+
+
 def _late_blocks(o: dict[str, Any]) -> list[dict[str, Any]]:
     return o["late_blocks"]  # type: ignore[no-any-return]
 
