@@ -128,3 +128,18 @@ def test_the_resync_mix_starts_validators_from_snapshots_over_failed_leaders() -
             if store is not None and store.base > 0:
                 carried += len(store.late_heights(1, store.base - 1))
     assert resyncs >= 2 and carried >= 1, (resyncs, carried)
+
+
+def test_the_checker_reports_a_resync_to_a_block_no_honest_node_committed() -> None:
+    """Negative control for the resync check: a snapshot whose head is not the decided block
+    at its height (here the record of what was decided is changed instead)."""
+    sim = Simulator(0, Scenario(fault_ticks=40, check_liveness=False))
+    sim.run()
+    m = sim.members[0]
+    assert m.node.chain is not None
+    height = m.node.chain.height()
+    assert height >= 1
+    sim.checker.on_resync(m.ident, m.node.chain)  # the decided block: accepted
+    sim.checker.decided[height] = (bytes(32), "1")
+    with pytest.raises(SafetyViolation, match=r"state-synced to a block at height .*seed=0"):
+        sim.checker.on_resync(m.ident, m.node.chain)
