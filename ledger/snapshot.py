@@ -220,6 +220,9 @@ def _verify_late(late: Sequence[tuple[Header, QC]], header: Header,
     """``ProofError`` unless every late block is one of ``header``'s chain: in the window below
     it, oldest first, decided in a view above 0, certified by the set of its height."""
     previous = late_window(header.height) - 1
+    validators = anchor.validators  # the set that certifies the late block's height
+    changes = iter(chain)  # ascending, like the late blocks: one walk for all of them
+    change = next(changes, None)
     for late_header, qc in late:
         h = late_header.height
         where = f"manifest of block {header.height}: late block {h}"
@@ -228,10 +231,9 @@ def _verify_late(late: Sequence[tuple[Header, QC]], header: Header,
                              f"{late_window(header.height)}..{header.height - 1}")
         if late_header.view == 0 or late_header.chain_id != header.chain_id:
             raise ProofError(f"{where} was decided in view 0 or on another chain")
-        validators = anchor.validators  # the set that certifies height h
-        for entry in chain:
-            if entry.header.height < h:
-                validators = entry.next_validators
+        while change is not None and change.header.height < h:
+            validators = change.next_validators
+            change = next(changes, None)
         verify_qc(anchor.suite, qc, late_header, validators)
         previous = h
 

@@ -153,8 +153,8 @@ def late_chain() -> Chain:
 
 
 def _late(store: BlockStore) -> list[tuple[int, int, int]]:
-    return [(h, store.late_entry(h)[0].view, store.late_entry(h)[0].proposer)
-            for h in store.late_heights(1, store.head()[0])]
+    headers = (store.late_entry(h)[0] for h in store.late_heights(1, store.head()[0]))
+    return [(h.height, h.view, h.proposer) for h in headers]
 
 
 def test_a_snapshot_carries_the_blocks_decided_in_a_view_above_0(late_chain: Chain) -> None:
