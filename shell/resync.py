@@ -1,8 +1,9 @@
-"""``credchain node resync``: set a damaged store aside and start a new one that the node
-fills again from its peers.
+"""``credchain node resync``: set a store aside and start a new one that the node fills
+again from its peers: the recovery for a damaged store, and the way to move a node onto a
+recent snapshot (``--state-sync``) when its history is no longer wanted.
 
-The damaged store (``data_dir/db``) is renamed ``db.damaged-<UTC time>`` (nothing is
-deleted: an operator may want it for a post-mortem), a new store is created from the genesis
+The old store (``data_dir/db``) is renamed ``db.old-<UTC time>`` (nothing is deleted: an
+operator may want it for a post-mortem, or delete it once the node runs again), a new store is created from the genesis
 file, and this validator's own consensus records (its round record, prepared certificate and
 owner record: ``consensus.durable``) are carried over when the old store can still be read.
 With them, the replica knows the height up to which it may have voted and only votes above
@@ -35,7 +36,7 @@ from shell.statesync import SyncReport, sync_new_store
 
 @dataclass(frozen=True)
 class Resynced:
-    damaged: Path
+    old: Path
     fresh: Path
     records_kept: bool
     state_synced: SyncReport | None = None
@@ -50,15 +51,15 @@ def resync(config: NodeConfig, state_sync: bool = False) -> Resynced:
         raise InvalidInput(f"{db} holds no store; the node creates one when it starts")
     records = _readable_records(db)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    damaged = db.with_name(f"db.damaged-{stamp}")
+    old = db.with_name(f"db.old-{stamp}")
     doc = GenesisDoc.load(config.genesis_file)
     secret = load_key(config.key_file, config.passphrase()).secret if state_sync else b""
-    db.rename(damaged)
+    db.rename(old)
     if state_sync:
         kept = records or {durable.VOTES_LOST_KEY: b"\x01"}
         report = sync_new_store(config, doc, secret, lambda manifest: kept)
         if report is not None:
-            return Resynced(damaged, db, bool(records), report)
+            return Resynced(old, db, bool(records), report)
     kv = LevelKV(str(db))
     try:
         chain = Chain.open(kv, doc, config.pool)
@@ -68,7 +69,7 @@ def resync(config: NodeConfig, state_sync: bool = False) -> Resynced:
             chain.persist([(durable.VOTES_LOST_KEY, b"\x01")])
     finally:
         kv.close()
-    return Resynced(damaged, db, bool(records))
+    return Resynced(old, db, bool(records))
 
 
 def _readable_records(db: Path) -> dict[bytes, bytes]:

@@ -63,7 +63,7 @@ def test_a_damaged_store_is_refused_and_node_resync_rebuilds_it(tmp_path: Path) 
         done = credchain("node", "resync", "--config", config, "--yes")
         assert done.returncode == 0, done.stderr
         assert "vote records were carried over" in done.stdout
-        assert len(list(db.parent.glob("db.damaged-*"))) == 1
+        assert len(list(db.parent.glob("db.old-*"))) == 1
         net.start(3)
         wait_height(net.urls, head + 3, 60)
         hashes = {NodeClient(u).request("GET", f"/headers/{head}")["hash"] for u in net.urls}

@@ -166,7 +166,8 @@ def node_start(config_path: str, confirm_lost_votes: bool, state_sync: bool) -> 
               help="fill the new store from the peers' snapshot of a recent certified height "
                    "(falls back to genesis when no peer offers one)")
 def node_resync(config_path: str, yes: bool, state_sync: bool) -> None:
-    """Set a damaged store aside; the node then fetches and re-verifies the chain."""
+    """Set the store aside (damaged, or to start again from a snapshot); the node then
+    fetches and re-verifies the chain."""
     from shell.config import NodeConfig
     from shell.resync import resync
     from shell.server import setup_logging
@@ -178,7 +179,8 @@ def node_resync(config_path: str, yes: bool, state_sync: bool) -> None:
     if state_sync:
         setup_logging(config.log)  # the sync's progress goes to the log, as the node's
     done = resync(config, state_sync)
-    click.echo(f"the damaged store is now {done.damaged}; a new one is in {done.fresh}")
+    click.echo(f"the old store is kept in {done.old} (delete it once the node runs again); "
+               f"a new one is in {done.fresh}")
     if done.state_synced is not None:
         click.echo(f"state-synced at height {done.state_synced.height} "
                    f"({done.state_synced.keys} keys, {done.state_synced.seconds:.1f} s)")
