@@ -3,14 +3,15 @@ again from its peers: the recovery for a damaged store, and the way to move a no
 recent snapshot (``--state-sync``) when its history is no longer wanted.
 
 The old store (``data_dir/db``) is renamed ``db.old-<UTC time>`` (nothing is deleted: an
-operator may want it for a post-mortem, or delete it once the node runs again), a new store is created from the genesis
-file, and this validator's own consensus records (its round record, prepared certificate and
-owner record: ``consensus.durable``) are carried over when the old store can still be read.
-With them, the replica knows the height up to which it may have voted and only votes above
-it (``Replica.vote_floor``) while it fetches the chain again; without them the new store is
-marked "votes lost" and the node follows without voting until an operator confirms
-(``node start --confirm-lost-votes``). Every fetched block's QC is verified and the block
-re-executed before it is applied, so the rebuilt store trusts no peer.
+operator may want it for a post-mortem, or delete it once the node runs again), a new store
+is created from the genesis file, and this validator's own consensus records (its round
+record, prepared certificate and owner record: ``consensus.durable``) are carried over when
+the old store can still be read. With them, the replica knows the height up to which it may
+have voted and only votes above it (``Replica.vote_floor``) while it fetches the chain
+again; without them the new store is marked "votes lost" and the node follows without voting
+until an operator confirms (``node start --confirm-lost-votes``). Every fetched block's QC
+is verified and the block re-executed before it is applied, so the rebuilt store trusts no
+peer.
 
 With ``--state-sync`` the new store is filled from the peers' snapshot of a recent certified
 height instead (``shell.statesync``: the height's header certified from the genesis anchor,

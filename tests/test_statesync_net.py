@@ -114,6 +114,11 @@ def stop(proc: subprocess.Popen[bytes]) -> int | None:
     return proc.returncode
 
 
+def holds(url: str, height: int) -> Callable[[], bool]:
+    """A check that the node at ``url`` holds ``height`` (for ``until``)."""
+    return lambda: int(NodeClient(url).status()["height"]) >= height
+
+
 def gone(url: str, path: str) -> str:
     """The reason of a request the node must refuse with 410 Gone."""
     with pytest.raises(NodeError) as refused:
@@ -161,8 +166,7 @@ def test_an_observer_joins_by_state_sync_serves_proofs_and_follows(tmp_path: Pat
             assert record.value is not None and record.height >= base
             # A validator may still be a block behind the observer (the fourth vote is not
             # needed): ask for the height once it holds it.
-            until("node 2 to hold the observer's height", lambda: NodeClient(net.urls[2])
-                  .status()["height"] >= record.height)
+            until("node 2 to hold the observer's height", holds(net.urls[2], record.height))
             archive = NodeClient(net.urls[2]).proof(key, record.height)
             assert verify_bundle(bundle_from_json(archive), anchor).value == record.value
         # Heights it does not hold: 410, naming the oldest it keeps; never a wrong answer.
