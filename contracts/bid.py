@@ -67,7 +67,7 @@ from contracts.errors import (
 )
 from contracts.identity import require_entity_key, require_entity_sender
 from contracts.runtime import Call, Contract
-from contracts.tender import (
+from contracts.tender_record import (
     bid_key,
     bidder_conflict,
     load,

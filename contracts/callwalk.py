@@ -13,7 +13,7 @@ tender, "amend")``). It collects
   public key is checked by the suite (``InvalidInput``, which the runtime turns into
   ``E_BAD_ARGS``);
 - argument reads of the call's own arguments: ``args[k]``, ``args.get(k)``, ``k in args``
-  and the checked readers (``contracts.args``, ``tender.record_id``, …), whose type and
+  and the checked readers (``contracts.args``, ``tender_record.record_id``, …), whose type and
   bounds are rendered from the reader and its keyword values;
 - roles the sender must hold on some path: ``call.require_role(r)``, ``call.has_role(r)``;
 - events: ``call.emit(type, **attrs)``.
@@ -42,7 +42,7 @@ from types import ModuleType
 from typing import Any
 
 from contracts import args as A
-from contracts import experts, supermarket, tender, tender_rules
+from contracts import experts, supermarket, tender_record, tender_rules
 from contracts.errors import E_BAD_ARGS, ContractError
 from contracts.runtime import Call
 from contracts.uscc import require_uscc
@@ -155,7 +155,7 @@ READERS: dict[Callable[..., Any], tuple[str, str, Callable[[dict[str, Any]], str
         lambda b: f"[text ≤ {_show(b['max_len'])} chars], ≤ {_show(b['max_items'])} items",
     ),
     A.mapping: ("args", "name", lambda b: "map"),
-    tender.record_id: ("a", "name", lambda b: ID_TEXT),
+    tender_record.record_id: ("a", "name", lambda b: ID_TEXT),
     experts._code: ("a", "name", lambda b: CODE_TEXT),
     supermarket._code: ("a", "name", lambda b: CODE_TEXT),
 }

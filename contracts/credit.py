@@ -175,6 +175,25 @@ def has_qualification(
     )
 
 
+def required_qualifications(raw: Any, name: str, limit: int) -> list[dict[str, Any]]:
+    """An argument naming the qualifications a tender or a service item requires: an array
+    of at most ``limit`` ``{category, min_level}`` (levels 0–100), as ``has_qualification``
+    checks them."""
+    if type(raw) is not list or len(raw) > limit:
+        raise ContractError(E_BAD_ARGS, f"{name} must be an array of at most {limit}")
+    out = []
+    for item in raw:
+        if type(item) is not dict or set(item) != {"category", "min_level"}:
+            raise ContractError(E_BAD_ARGS, "a qualification is {category, min_level}")
+        out.append(
+            {
+                "category": A.text(item, "category", max_len=64),
+                "min_level": A.integer(item, "min_level", 0, 100),
+            }
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class Eligibility:
     """May this entity bid: ``eligible``, or the reasons it may not."""

@@ -62,7 +62,7 @@ from contracts.governance import ROLES
 from contracts.identity import entity_of_key, key_binding_key
 from contracts.senders import is_validator_key
 from contracts.state import Overlay, StateReader
-from contracts.tender import tender_key
+from contracts.tender_record import tender_key
 from ledger.tx import SignedTx
 
 SEALED_PREFIXES = ("bid/", "bidset/")

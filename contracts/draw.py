@@ -35,7 +35,7 @@ from contracts.governance import require_unfrozen_sender
 from contracts.identity import entity_of_key
 from contracts.lifecycle import Table, branches, to
 from contracts.runtime import Call, Contract
-from contracts.tender import bid_key, load, opened_slots, record_id, require_side, save, step
+from contracts.tender_record import bid_key, load, opened_slots, record_id, require_side, save, step
 from contracts.tender_rules import DRAWING, E_TOO_EARLY, advance, load_periods
 from ledger import encoding
 

@@ -9,7 +9,7 @@ at one instant (one certified block).
 
 ``decide(records, uscc, tender_id, lot, now_ms)`` applies the rule to such a set of records
 (``records``: key → CE bytes, or None when proven absent) through the very functions the
-``bid`` contract calls (``credit.eligibility``, ``tender.bidder_conflict``), over a state
+``bid`` contract calls (``credit.eligibility``, ``tender_record.bidder_conflict``), over a state
 view of those records alone: one definition of the rule, whoever applies it. A record the
 rule needs but the set lacks is an error (an incomplete bundle proves nothing), not "absent".
 
@@ -27,7 +27,7 @@ from typing import Any
 from contracts import credit, keys
 from contracts.identity import entity_key
 from contracts.state import Overlay
-from contracts.tender import bidder_conflict, lot_of, tender_key
+from contracts.tender_record import bidder_conflict, lot_of, tender_key
 from contracts.uscc import valid_uscc
 from ledger.errors import InvalidInput
 

@@ -37,8 +37,8 @@ from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, Con
 from contracts.governance import require_unfrozen_sender
 from contracts.method import bonus_points, scored_criteria
 from contracts.runtime import Call, Contract
-from contracts.tender import (
-    E_CANDIDATE,
+from contracts.tender import E_CANDIDATE
+from contracts.tender_record import (
     bid_key,
     load,
     lot_of,

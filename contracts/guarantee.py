@@ -39,7 +39,7 @@ from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, Con
 from contracts.governance import is_frozen, require_unfrozen_sender
 from contracts.identity import entity_of_key
 from contracts.runtime import Call, Contract, has_role
-from contracts.tender import (
+from contracts.tender_record import (
     collusion_key,
     guarantee_limit_fen,
     load,

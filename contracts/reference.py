@@ -10,7 +10,7 @@ One document covers every call the executor dispatches (``registry.CONTRACTS``, 
 reference follows the code rather than someone's memory of it:
 
 - **refusal codes** and their messages, **argument names** and, where a checked reader
-  reads them (``contracts.args``, ``tender.record_id``, ``require_uscc`` …), their **types
+  reads them (``contracts.args``, ``tender_record.record_id``, ``require_uscc`` …), their **types
   and bounds**, the **roles** the sender must hold, and the **events**: read from the code by
   ``contracts.callwalk`` (the handler and every contracts function it calls, transitively);
 - what the code cannot say — a summary, **who** may send the call, what each argument

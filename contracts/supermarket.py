@@ -29,7 +29,7 @@ import re
 from typing import Any
 
 from contracts import args as A
-from contracts.credit import has_qualification, records_of
+from contracts.credit import has_qualification, records_of, required_qualifications
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, ContractError
 from contracts.governance import is_frozen, require_unfrozen_sender
 from contracts.identity import is_attested, require_entity_sender
@@ -152,21 +152,8 @@ def _code(a: Any, name: str) -> str:
 
 
 def _required(call: Call) -> list[dict[str, Any]]:
-    raw = call.args.get("required")
     limit = int(call.param("market_required_max"))
-    if type(raw) is not list or len(raw) > limit:
-        raise ContractError(E_BAD_ARGS, f"required must be an array of at most {limit}")
-    out = []
-    for q in raw:
-        if type(q) is not dict or set(q) != {"category", "min_level"}:
-            raise ContractError(E_BAD_ARGS, "a required qualification is {category, min_level}")
-        out.append(
-            {
-                "category": A.text(q, "category", max_len=64),
-                "min_level": A.integer(q, "min_level", 0, 100),
-            }
-        )
-    return out
+    return required_qualifications(call.args.get("required"), "required", limit)
 
 
 def _require_admin(call: Call) -> None:

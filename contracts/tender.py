@@ -1,11 +1,14 @@
-"""Tenders (``tender.*``): announce, amend, objections and replies, supervision, award,
-contract and archive. The lifecycle itself is data in ``contracts.tender_rules``; the
-handlers here check who may act and what the arguments say, ask the table, and move the
-tender with ``tender_rules.advance``. The evaluation (step 7) is ``contracts.draw`` and
-``contracts.evaluation``: candidates come only from the score sheets, so there is no call
-that names them. An announcement carries the evaluation method (``contracts.method``) and
-whether the evaluation is cross-region; its document issue start is never before its own
-block (``E_ISSUE_START``: the statutory days can't be spent before the tender exists).
+"""Tenders (``tender.*``): announce, amend, supervision, award, contract and archive; the
+objection calls (``tender.object``, ``reply``, ``rule``) are ``contracts.objections`` and
+the record, its keys and who acts for the tender's side are ``contracts.tender_record``,
+both registered in this module's contract. The lifecycle itself is data in
+``contracts.tender_rules``; the handlers here check who may act and what the arguments say,
+ask the table, and move the tender with ``tender_rules.advance``. The evaluation (step 7) is
+``contracts.draw`` and ``contracts.evaluation``: candidates come only from the score sheets,
+so there is no call that names them. An announcement carries the evaluation method
+(``contracts.method``) and whether the evaluation is cross-region; its document issue start
+is never before its own block (``E_ISSUE_START``: the statutory days can't be spent before
+the tender exists).
 
 Who may act on a tender ("the tender's side"): the platform key that announced it, or a key
 bound to the tenderer or its agent (``identity.entity_of_key``). Supervisors (role
@@ -22,30 +25,31 @@ Once a tender is ``archived`` every call naming it is refused (``E_ARCHIVED``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from contracts import args
-from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, E_STATE, ContractError
+from contracts import args, objections
+from contracts.credit import required_qualifications
+from contracts.errors import E_BAD_ARGS, E_EXISTS, E_STATE, ContractError
 from contracts.governance import require_unfrozen_sender
-from contracts.identity import entity_of_key, require_entity_sender
-from contracts.lifecycle import OK, Transition
+from contracts.lifecycle import OK
 from contracts.method import parse_method
 from contracts.params import text_set
 from contracts.runtime import Call, Contract
-from contracts.tender_rules import (
-    LOT,
-    OBJECTION,
-    OBJECTION_OPEN,
-    OBJECTION_STAGES,
-    REVEALED,
-    RULE_SETS,
-    TENDER,
-    GuardView,
-    advance,
-    load_periods,
-    require,
+from contracts.tender_record import (
+    collusion_key,
+    guarantee_limit_fen,
+    hash_arg,
+    load,
+    record_id,
+    require_side,
+    require_supervisor,
+    save,
+    standing_bidders,
+    step,
+    tender_key,
+    uscc_list,
 )
+from contracts.tender_rules import LOT, RULE_SETS, TENDER, advance, load_periods
 from contracts.uscc import require_uscc
 
 E_DEADLINE_SHORT = "E_DEADLINE_SHORT"  # deadline under the minimum days after issue start
@@ -54,171 +58,7 @@ E_DEADLINE_EARLIER = "E_DEADLINE_EARLIER"  # a deadline may never move earlier
 E_AMEND_LATE = "E_AMEND_LATE"  # an amendment that affects bids, too close to the deadline
 E_GUARANTEE_RULE = "E_GUARANTEE_RULE"  # a lot's required guarantee breaks the 2% / cap rule
 E_CANDIDATE = "E_CANDIDATE"  # a winner that is not a standing candidate, or candidates named
-E_REPLY_LATE = "E_REPLY_LATE"  # the reply period is over (a supervisor may still rule)
 E_ISSUE_START = "E_ISSUE_START"  # the document issue start is before the announcing block
-
-ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
-HASH_LEN = 32
-
-
-def tender_key(tender_id: str) -> str:
-    return f"tender/{tender_id}"
-
-
-def objection_key(tender_id: str, n: int) -> str:
-    return f"tender/{tender_id}/objection/{n}"
-
-
-def opening_key(tender_id: str) -> str:
-    return f"tender/{tender_id}/opening"
-
-
-def slots_key(tender_id: str, lot: int) -> str:
-    """The slots of a lot's live bids, as named and checked at opening."""
-    return f"tender/{tender_id}/slots/{lot}"
-
-
-def opened_bid_key(tender_id: str, lot: int, uscc: str) -> str:
-    """The slot of an entity's bid named at opening (written then: public from the deadline)."""
-    return f"tender/{tender_id}/opened/{lot}/{uscc}"
-
-
-def opened_slots(call: Call, tender_id: str, lot: int) -> list[str]:
-    slots = call.state.get(slots_key(tender_id, lot))
-    return [] if slots is None else [str(s) for s in slots]
-
-
-def bid_key(tender_id: str, lot: int, slot: str) -> str:
-    """A bid's record (``contracts.bid``): one slot per entity and lot."""
-    return f"bid/{tender_id}/{lot}/{slot}"
-
-
-def standing_bidders(call: Call, tender: dict[str, Any], lot: int) -> set[str]:
-    """The entities whose bid on the lot was decrypted and is not revoked since."""
-    out = set()
-    for slot in opened_slots(call, tender["tender_id"], lot):
-        bid = call.state.get(bid_key(tender["tender_id"], lot, slot))
-        if bid is not None and bid["status"] == REVEALED:
-            out.add(str(bid["uscc"]))
-    return out
-
-
-def collusion_key(tender_id: str, uscc: str) -> str:
-    return f"tender/{tender_id}/collusion/{uscc}"
-
-
-def record_id(a: Any, name: str) -> str:
-    """A tender id or guarantee number: 1–64 of ``[A-Za-z0-9._-]`` (safe inside a key)."""
-    value = args.text(a, name, max_len=64)
-    if not set(value) <= ID_CHARS:
-        raise ContractError(E_BAD_ARGS, f"argument {name!r} may hold only A-Z a-z 0-9 . _ -")
-    return value
-
-
-# --- shared helpers (bid.py and guarantee.py use them) ---
-
-
-def load(call: Call, tender_id: str) -> dict[str, Any]:
-    """The tender record, a fresh copy for a handler that changes it and ``save``s it."""
-    tender = call.state.get(tender_key(tender_id))
-    if tender is None:
-        raise ContractError(E_NOT_FOUND, f"no tender {tender_id!r}")
-    assert isinstance(tender, dict)
-    return tender
-
-
-def load_view(call: Call, tender_id: str) -> Mapping[str, Any]:
-    """The tender record, read-only, for a handler that does not change it (a bid, a reveal,
-    a guarantee): one frozen value shared by the block's transactions
-    (``Overlay.get_shared``), so a block of bids decodes the 5-lot record once, not once per
-    bid. Any attempt to change it raises ``TypeError``."""
-    tender = call.state.get_shared(tender_key(tender_id))
-    if tender is None:
-        raise ContractError(E_NOT_FOUND, f"no tender {tender_id!r}")
-    assert isinstance(tender, Mapping)
-    return tender
-
-
-def save(call: Call, tender: dict[str, Any]) -> None:
-    call.state.put(tender_key(tender["tender_id"]), tender)
-
-
-def step(call: Call, tender: Mapping[str, Any], action: str, **facts: bool) -> Transition:
-    """Check the lifecycle table for ``action`` (raises the guard's code when refused); the
-    handler then moves the tender with ``tender_rules.advance`` once it knows the outcome."""
-    rules = tender["rules"]
-    view = GuardView(tender, call.now_ms, lambda: load_periods(rules, call.param), facts)
-    return require(view, action)
-
-
-def _lot_index(tender: Mapping[str, Any], lot: int) -> int:
-    """Where lot ``lot`` (1, 2, …) is in ``tender["lots"]``, or ``E_NOT_FOUND``."""
-    if not 1 <= lot <= len(tender["lots"]):
-        raise ContractError(E_NOT_FOUND, f"tender {tender['tender_id']!r} has no lot {lot}")
-    return lot - 1
-
-
-def lot_of(tender: dict[str, Any], lot: int) -> dict[str, Any]:
-    """A lot of a tender loaded to be changed (``load``)."""
-    result: dict[str, Any] = tender["lots"][_lot_index(tender, lot)]
-    return result
-
-
-def lot_view(tender: Mapping[str, Any], lot: int) -> Mapping[str, Any]:
-    """A lot of a tender, read-only (``load_view``)."""
-    result: Mapping[str, Any] = tender["lots"][_lot_index(tender, lot)]
-    return result
-
-
-def side_of(call: Call, tender: dict[str, Any]) -> str | None:
-    """``platform``, ``tenderer`` or ``agent`` when the sender acts for the tender's side."""
-    if call.sender == tender["platform_key"]:
-        return "platform"
-    uscc = entity_of_key(call.state, call.sender, call.now_ms)
-    if uscc is not None and uscc == tender["tenderer"]:
-        return "tenderer"
-    if uscc is not None and uscc == tender["agent"]:
-        return "agent"
-    return None
-
-
-def require_side(call: Call, tender: dict[str, Any]) -> str:
-    require_unfrozen_sender(call.state, call.sender)
-    side = side_of(call, tender)
-    if side is None:
-        raise ContractError(E_FORBIDDEN, "only the tender's platform, tenderer or agent may")
-    return side
-
-
-def require_platform(call: Call, tender: dict[str, Any]) -> None:
-    require_unfrozen_sender(call.state, call.sender)
-    if call.sender != tender["platform_key"] or not call.has_role("platform"):
-        raise ContractError(E_FORBIDDEN, "only the platform that announced the tender may")
-
-
-def require_supervisor(call: Call) -> None:
-    require_unfrozen_sender(call.state, call.sender)
-    call.require_role("supervisor")
-
-
-def guarantee_limit_fen(call: Call, kind: str, estimated_price_fen: int) -> int:
-    """The most a lot may require (and a guarantee may be): 2% and the cap for some kinds."""
-    limit = estimated_price_fen * call.param("guarantee_max_bp") // 10_000
-    if kind in text_set(call.param("guarantee_cap_kinds")):
-        limit = min(limit, call.param("guarantee_cap_fen"))
-    return int(limit)
-
-
-def _hash_arg(call: Call, name: str) -> bytes:
-    return args.blob(call.args, name, length=HASH_LEN)
-
-
-def _uscc_list(call: Call, name: str) -> list[str]:
-    items = args.text_list(call.args, name, max_items=32, max_len=18) if name in call.args else []
-    return [require_uscc(x) for x in items]
-
-
-# --- handlers ---
 
 
 def announce(call: Call) -> None:
@@ -274,8 +114,8 @@ def announce(call: Call) -> None:
     if agent:
         require_uscc(agent)
     platform_uscc = require_uscc(args.text(a, "platform_uscc", max_len=18))
-    related = _uscc_list(call, "related_parties")
-    doc_hash = _hash_arg(call, "doc_hash")
+    related = uscc_list(call, "related_parties")
+    doc_hash = hash_arg(call, "doc_hash")
     issue_start_ms = args.integer(a, "issue_start_ms")
     sale_end_ms = args.integer(a, "doc_sale_end_ms")
     deadline_ms = args.integer(a, "deadline_ms")
@@ -296,7 +136,7 @@ def announce(call: Call) -> None:
             E_SALE_SHORT, f"documents must be on sale at least {periods.doc_sale_min_days} days"
         )
     lots = _lots(call, kind)
-    quals = _qualifications(call)
+    quals = required_qualifications(call.args.get("qualifications", []), "qualifications", 16)
     method = parse_method(call, a.get("method"))
     cross_region = a.get("cross_region", False)
     if type(cross_region) is not bool:
@@ -371,23 +211,6 @@ def _lots(call: Call, kind: str) -> list[dict[str, Any]]:
     return lots
 
 
-def _qualifications(call: Call) -> list[dict[str, Any]]:
-    raw = call.args.get("qualifications", [])
-    if type(raw) is not list or len(raw) > 16:
-        raise ContractError(E_BAD_ARGS, "qualifications must be an array of at most 16")
-    out = []
-    for item in raw:
-        if type(item) is not dict or set(item) != {"category", "min_level"}:
-            raise ContractError(E_BAD_ARGS, "a qualification is {category, min_level}")
-        out.append(
-            {
-                "category": args.text(item, "category", max_len=64),
-                "min_level": args.integer(item, "min_level", 0, 100),
-            }
-        )
-    return out
-
-
 def amend(call: Call) -> None:
     """Clarify or amend the documents, before the deadline (step 2); an amendment that can
     affect bids needs the deadline ``amend_min_days`` away, moving it if need be.
@@ -406,7 +229,7 @@ def amend(call: Call) -> None:
     tender = load(call, record_id(call.args, "tender_id"))
     require_side(call, tender)
     step(call, tender, "amend")
-    doc_hash = _hash_arg(call, "doc_hash")
+    doc_hash = hash_arg(call, "doc_hash")
     affects = call.args.get("affects_bids")
     if type(affects) is not bool:
         raise ContractError(E_BAD_ARGS, "argument 'affects_bids' must be true or false")
@@ -441,114 +264,6 @@ def amend(call: Call) -> None:
     tender["deadline_ms"] = new_deadline
     save(call, tender)
     call.emit("tender.amended", tender_id=tender["tender_id"], deadline_ms=new_deadline)
-
-
-def object_(call: Call) -> None:
-    """Object at one of the four stages; while an objection is open the tender's next step
-    waits (``E_OBJECTION_OPEN``).
-
-    Who: a key bound to any attested entity (key and entity not frozen).
-
-    Args:
-        tender_id: the tender.
-        stage: ``documents`` (before the deadline, until ``doc_objection_before_days``
-            before it and, where set, within ``doc_objection_days`` of the issue start),
-            ``opening`` (within ``opening_objection_ms`` of the opening record),
-            ``candidates`` (during the publicity) or ``result`` (within
-            ``result_objection_days`` of the award).
-        reason_hash: hash of the written objection.
-    """
-    uscc = require_entity_sender(call)
-    tender = load(call, record_id(call.args, "tender_id"))
-    stage = args.text(call.args, "stage", max_len=16)
-    if stage not in OBJECTION_STAGES:
-        raise ContractError(E_BAD_ARGS, f"stage must be one of {sorted(OBJECTION_STAGES)}")
-    step(call, tender, OBJECTION_STAGES[stage])
-    if tender["objections"] >= call.param("tender_objections_max"):
-        raise ContractError(E_STATE, "too many objections on this tender")
-    n = tender["objections"] + 1
-    call.state.put(
-        objection_key(tender["tender_id"], n),
-        {
-            "n": n,
-            "stage": stage,
-            "objector": uscc,
-            "reason_hash": _hash_arg(call, "reason_hash"),
-            "at_ms": call.now_ms,
-            "status": OBJECTION.start("object"),
-            "reply_hash": b"",
-            "ruling": "",
-        },
-    )
-    tender["objections"] = n
-    tender["objections_open"] += 1
-    save(call, tender)
-    call.emit("tender.objection", tender_id=tender["tender_id"], n=n, stage=stage)
-
-
-def _objection(call: Call, tender: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    n = args.integer(call.args, "n", 1)
-    obj = call.state.get(objection_key(tender["tender_id"], n))
-    if obj is None:
-        raise ContractError(E_NOT_FOUND, f"no objection {n}")
-    assert isinstance(obj, dict)
-    return n, obj
-
-
-def reply(call: Call) -> None:
-    """Answer an open objection within ``reply_days`` of it (after that a supervisor rules:
-    ``E_REPLY_LATE``).
-
-    Who: the tender's side (platform key, tenderer's or agent's key; not frozen).
-
-    Args:
-        tender_id: the tender.
-        n: the objection's number (1, 2, …).
-        reply_hash: hash of the written reply.
-    """
-    tender = load(call, record_id(call.args, "tender_id"))
-    require_side(call, tender)
-    step(call, tender, "reply")
-    n, obj = _objection(call, tender)
-    if obj["status"] != OBJECTION_OPEN:
-        raise ContractError(E_STATE, f"objection {n} is {obj['status']}")
-    periods = load_periods(tender["rules"], call.param)
-    if call.now_ms >= periods.period_end(obj["at_ms"], periods.reply_days):
-        raise ContractError(E_REPLY_LATE, "the reply period is over; a supervisor rules now")
-    OBJECTION.advance(obj, "reply")
-    obj["reply_hash"] = _hash_arg(call, "reply_hash")
-    call.state.put(objection_key(tender["tender_id"], n), obj)
-    tender["objections_open"] -= 1
-    save(call, tender)
-    call.emit("tender.replied", tender_id=tender["tender_id"], n=n)
-
-
-def rule(call: Call) -> None:
-    """Decide an objection, open or replied, once.
-
-    Who: a key holding the role `supervisor`, not frozen.
-
-    Args:
-        tender_id: the tender.
-        n: the objection's number.
-        ruling: ``upheld`` or ``dismissed``.
-    """
-    require_supervisor(call)
-    tender = load(call, record_id(call.args, "tender_id"))
-    step(call, tender, "rule")
-    n, obj = _objection(call, tender)
-    if obj["ruling"]:
-        raise ContractError(E_STATE, f"objection {n} was already ruled on")
-    ruling = args.text(call.args, "ruling", max_len=16)
-    if ruling not in ("upheld", "dismissed"):
-        raise ContractError(E_BAD_ARGS, "ruling must be 'upheld' or 'dismissed'")
-    if obj["status"] == OBJECTION_OPEN:
-        tender["objections_open"] -= 1
-    OBJECTION.advance(obj, "rule")
-    obj["ruling"] = ruling
-    call.state.put(objection_key(tender["tender_id"], n), obj)
-    save(call, tender)
-    call.emit("tender.ruled", tender_id=tender["tender_id"], n=n, ruling=ruling)
 
 
 def suspend(call: Call) -> None:
@@ -608,7 +323,7 @@ def find_collusion(call: Call) -> None:
     call.state.put(
         key,
         {
-            "evidence_hash": _hash_arg(call, "evidence_hash"),
+            "evidence_hash": hash_arg(call, "evidence_hash"),
             "at_ms": call.now_ms,
             "by": call.sender,
         },
@@ -669,7 +384,7 @@ def record_contract(call: Call) -> None:
     tender = load(call, record_id(call.args, "tender_id"))
     require_side(call, tender)
     step(call, tender, "contract")
-    tender["contract_hash"] = _hash_arg(call, "contract_hash")
+    tender["contract_hash"] = hash_arg(call, "contract_hash")
     advance(tender, "contract")
     save(call, tender)
     guarantee.release_winners(call, tender)
@@ -695,22 +410,14 @@ def archive(call: Call) -> None:
     call.emit("tender.archived", tender_id=tender["tender_id"])
 
 
-def bidder_conflict(tender: Mapping[str, Any], uscc: str) -> bool:
-    """The platform operator, its related parties, the tenderer and its agent may not bid."""
-    return (
-        uscc in {tender["platform_uscc"], tender["tenderer"], tender["agent"]}
-        or uscc in tender["related_parties"]
-    )
-
-
 CONTRACT = Contract(
     "tender",
     {
         "announce": announce,
         "amend": amend,
-        "object": object_,
-        "reply": reply,
-        "rule": rule,
+        "object": objections.object_,
+        "reply": objections.reply,
+        "rule": objections.rule,
         "suspend": suspend,
         "resume": resume,
         "find_collusion": find_collusion,

@@ -42,7 +42,7 @@ from contracts.disclosure import (
 from contracts.eligibility import answer_at_head
 from contracts.exposure import ExposureQueryError, exposure
 from contracts.state import Overlay
-from contracts.tender import bid_key
+from contracts.tender_record import bid_key
 from ledger import inclusion, jsonform, multi
 from ledger.bundle import build_bundle
 from ledger.bundle import to_json as bundle_to_json

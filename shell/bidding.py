@@ -109,7 +109,7 @@ def entity_check(client: NodeClient, pubkey: bytes, uscc: str) -> Check:
 
 def check_reveal(client: NodeClient, suite: Suite, chain_id: str, pubkey: bytes,
                  record: SealedBidFile) -> RevealCheck:
-    from contracts.tender import bid_key, tender_key
+    from contracts.tender_record import bid_key, tender_key
 
     checks = [Check(f"the sealed file is for this node's chain ({chain_id})",
                     record.chain_id == chain_id)]
@@ -225,7 +225,7 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, s
     deadline); ``bidder`` (a client signing as the bidder's key) the inclusion bundle, which
     the node shows only to the bidder and supervisors: without it that part is left out and
     ``notes`` says so."""
-    from contracts.tender import bid_key, tender_key
+    from contracts.tender_record import bid_key, tender_key
     from ledger import inclusion
     from ledger.bundle import from_json, verify_bundle
     from ledger.genesis import Anchor

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.disclosure import PUBLIC, tx_disclosed
-from contracts.tender import tender_key
+from contracts.tender_record import tender_key
 from ledger import inclusion
 from ledger.bundle import build_bundle
 from ledger.bundle import to_json as bundle_to_json

@@ -80,7 +80,7 @@ from contracts.credit import record_key as credit_key
 from contracts.disclosure import PUBLIC, tx_disclosed
 from contracts.guarantee import guarantee_key
 from contracts.state import Overlay
-from contracts.tender import tender_key
+from contracts.tender_record import tender_key
 from contracts.uscc import valid_uscc
 from ledger.block import QC, Block
 from ledger.errors import InvalidInput

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_STATE, E_UNKNOWN_CALL
+from contracts.objections import E_REPLY_LATE
 from contracts.periods import DAY_MS, MINUTE_MS, ms_of_beijing
 from contracts.tender import (
     E_AMEND_LATE,
@@ -16,7 +17,6 @@ from contracts.tender import (
     E_DEADLINE_SHORT,
     E_GUARANTEE_RULE,
     E_ISSUE_START,
-    E_REPLY_LATE,
     E_SALE_SHORT,
 )
 from contracts.tender_rules import (
@@ -73,7 +73,8 @@ def test_no_handler_writes_a_tender_or_bid_state_literal() -> None:
     root = Path(__file__).resolve().parents[1] / "contracts"
     assigned = re.compile(r"""\[["'](state|status)["']\]\s*=\s*["']""")
     created = re.compile(r"""["'](state|status)["']\s*:\s*["'][a-z]""")
-    for name in ("tender.py", "bid.py", "draw.py", "evaluation.py", "selection.py"):
+    for name in ("tender.py", "objections.py", "tender_record.py", "bid.py", "draw.py",
+                 "evaluation.py", "selection.py"):
         text = (root / name).read_text()
         assert not assigned.search(text) and not created.search(text), name
     text = (root / "bid.py").read_text()

@@ -34,7 +34,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from contracts.identity import entity_key
-from contracts.tender import tender_key
+from contracts.tender_record import tender_key
 from shell.apikit import NodeView, Route
 from shell.apischema import text_answer
 from shell.portal import inputs
