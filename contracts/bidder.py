@@ -22,7 +22,7 @@ from typing import Any
 
 from contracts import sealing
 from contracts.agents import authorisation
-from contracts.bid import is_live
+from contracts.opening import is_live
 from ledger import encoding
 from ledger.crypto import Suite
 from ledger.tx import SignedTx, TxBody, sign_tx

@@ -31,11 +31,11 @@ from typing import Any
 
 from contracts import args as A
 from contracts import scoring
-from contracts.bid import opened_slot_of
 from contracts.draw import current_draw, member_of
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, ContractError
 from contracts.governance import require_unfrozen_sender
 from contracts.method import bonus_points, scored_criteria
+from contracts.opening import opened_slot_of
 from contracts.runtime import Call, Contract
 from contracts.tender import E_CANDIDATE
 from contracts.tender_record import (

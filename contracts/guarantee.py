@@ -230,7 +230,7 @@ def release_if_bound(call: Call, number: str, reason: str) -> None:
 
 
 def _bids_of(call: Call, tender: dict[str, Any], lot: dict[str, Any]) -> list[dict[str, Any]]:
-    from contracts.bid import load_bid
+    from contracts.opening import load_bid
 
     tender_id = tender["tender_id"]
     return [
@@ -257,7 +257,7 @@ def release_winners(call: Call, tender: dict[str, Any]) -> None:
 
 
 def _claim_reason_holds(call: Call, g: dict[str, Any], reason: str) -> bool:
-    from contracts.bid import load_bid
+    from contracts.opening import load_bid
 
     tender = load(call, g["tender_id"])
     if reason == "collusion":

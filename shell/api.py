@@ -30,7 +30,6 @@ from typing import Any
 from aiohttp import web
 
 from consensus.pool import R_BUSY, R_SENDER_BUSY
-from contracts.bid import is_live
 from contracts.disclosure import (
     PUBLIC,
     Reader,
@@ -41,6 +40,7 @@ from contracts.disclosure import (
 )
 from contracts.eligibility import answer_at_head
 from contracts.exposure import ExposureQueryError, exposure
+from contracts.opening import is_live
 from contracts.state import Overlay
 from contracts.tender_record import bid_key
 from ledger import inclusion, jsonform, multi

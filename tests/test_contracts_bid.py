@@ -9,7 +9,6 @@ import pytest
 from contracts import sealing
 from contracts.bid import (
     E_BID_SECRET,
-    E_BID_SET,
     E_COMMITMENT,
     E_CONFLICT,
     E_DEBARRED,
@@ -18,6 +17,7 @@ from contracts.bid import (
 from contracts.bidder import seal_bid
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_FROZEN, E_NOT_FOUND, E_STATE
 from contracts.identity import E_NOT_ATTESTED
+from contracts.opening import E_BID_SET
 from contracts.periods import MINUTE_MS
 from contracts.tender_rules import E_DEADLINE, E_LIFECYCLE, E_TOO_EARLY, E_WINDOW
 from ledger import encoding, tags

@@ -73,12 +73,13 @@ def test_no_handler_writes_a_tender_or_bid_state_literal() -> None:
     root = Path(__file__).resolve().parents[1] / "contracts"
     assigned = re.compile(r"""\[["'](state|status)["']\]\s*=\s*["']""")
     created = re.compile(r"""["'](state|status)["']\s*:\s*["'][a-z]""")
-    for name in ("tender.py", "objections.py", "tender_record.py", "bid.py", "draw.py",
-                 "evaluation.py", "selection.py"):
+    for name in ("tender.py", "objections.py", "tender_record.py", "bid.py", "opening.py",
+                 "draw.py", "evaluation.py", "selection.py"):
         text = (root / name).read_text()
         assert not assigned.search(text) and not created.search(text), name
-    text = (root / "bid.py").read_text()
-    assert "advance(" in text and "BID.advance(" in text
+    assert "BID.advance(" in (root / "bid.py").read_text()
+    text = (root / "opening.py").read_text()
+    assert " advance(tender" in text and "LOT.advance(" in text and "BID.advance(" in text
 
 
 def test_the_old_candidates_call_is_gone() -> None:

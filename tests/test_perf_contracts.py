@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from contracts import bid, sealing
+from contracts import opening, sealing
 from contracts.errors import ContractError
 from contracts.params import text_set
 from contracts.runtime import BlockContext, Call, Contract, Executor
@@ -140,10 +140,10 @@ def test_bid_set_xor_is_the_bytewise_xor() -> None:
     rng = random.Random(3)
     for _ in range(1000):
         a, b = rng.randbytes(32), rng.randbytes(32)
-        assert bid._xor(a, b) == bytes(x ^ y for x, y in zip(a, b, strict=True))
-    assert bid._xor(bid.ZERO, bid.ZERO) == bid.ZERO
+        assert opening.xor(a, b) == bytes(x ^ y for x, y in zip(a, b, strict=True))
+    assert opening.xor(opening.ZERO, opening.ZERO) == opening.ZERO
     with pytest.raises(ValueError):
-        bid._xor(bytes(32), bytes(31))
+        opening.xor(bytes(32), bytes(31))
 
 
 def test_text_set_remembered_is_the_same_set() -> None:
