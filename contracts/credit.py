@@ -175,20 +175,23 @@ def has_qualification(
     )
 
 
-def required_qualifications(raw: Any, name: str, limit: int) -> list[dict[str, Any]]:
+def required_qualifications(
+    raw: Any, name: str, limit: int, item: str = "a qualification"
+) -> list[dict[str, Any]]:
     """An argument naming the qualifications a tender or a service item requires: an array
     of at most ``limit`` ``{category, min_level}`` (levels 0–100), as ``has_qualification``
-    checks them."""
+    checks them. ``item`` names an element in the refusal: a receipt's message is hashed
+    into the block, so each caller keeps the words its calls have always answered with."""
     if type(raw) is not list or len(raw) > limit:
         raise ContractError(E_BAD_ARGS, f"{name} must be an array of at most {limit}")
     out = []
-    for item in raw:
-        if type(item) is not dict or set(item) != {"category", "min_level"}:
-            raise ContractError(E_BAD_ARGS, "a qualification is {category, min_level}")
+    for q in raw:
+        if type(q) is not dict or set(q) != {"category", "min_level"}:
+            raise ContractError(E_BAD_ARGS, f"{item} is {{category, min_level}}")
         out.append(
             {
-                "category": A.text(item, "category", max_len=64),
-                "min_level": A.integer(item, "min_level", 0, 100),
+                "category": A.text(q, "category", max_len=64),
+                "min_level": A.integer(q, "min_level", 0, 100),
             }
         )
     return out

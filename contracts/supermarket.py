@@ -153,7 +153,8 @@ def _code(a: Any, name: str) -> str:
 
 def _required(call: Call) -> list[dict[str, Any]]:
     limit = int(call.param("market_required_max"))
-    return required_qualifications(call.args.get("required"), "required", limit)
+    return required_qualifications(call.args.get("required"), "required", limit,
+                                   "a required qualification")
 
 
 def _require_admin(call: Call) -> None:

@@ -104,7 +104,9 @@ def test_the_administrator_keeps_the_catalogue_under_unified_codes() -> None:
     m.h.expect_refused(m.owner, "market.add_item", args, "E_FORBIDDEN")
     m.h.expect_refused(m.admin, "market.add_item", {**args, "code": ITEM}, E_EXISTS)
     m.h.expect_refused(m.admin, "market.add_item", {**args, "code": "a b"}, E_BAD_ARGS)
-    m.h.expect_refused(m.admin, "market.add_item", {**args, "required": [{"x": 1}]}, E_BAD_ARGS)
+    refused = m.h.expect_refused(m.admin, "market.add_item", {**args, "required": [{"x": 1}]},
+                                 E_BAD_ARGS)
+    assert refused.message == "a required qualification is {category, min_level}"
     m.h.expect_ok(m.admin, "market.add_item", args)
     m.h.expect_ok(m.admin, "market.update_item", {"code": "ZJ-0201", "active": False})
     m.h.expect_refused(m.admin, "market.update_item", {"code": "nope"}, E_NOT_FOUND)

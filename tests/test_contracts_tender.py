@@ -170,6 +170,23 @@ def test_bad_announcements_are_refused(override: dict[str, Any], code: str) -> N
     t.h.expect_refused(t.platform, "tender.announce", t.announce_args(**override), code)
 
 
+def test_bad_qualification_lists_are_refused_in_the_words_receipts_have_always_had() -> None:
+    # A receipt's message is hashed into the block: the shared parser keeps each call's text.
+    t = Trading()
+    for quals, message in (
+        ([{"category": "construction"}], "a qualification is {category, min_level}"),
+        ([{"category": "c", "min_level": 0}] * 17, "qualifications must be an array of at most 16"),
+        ({"category": "c", "min_level": 0}, "qualifications must be an array of at most 16"),
+    ):
+        receipt = t.h.expect_refused(
+            t.platform, "tender.announce", t.announce_args(qualifications=quals), E_BAD_ARGS
+        )
+        assert receipt.message == message
+    receipt = t.h.expect_refused(t.platform, "tender.announce", t.announce_args(
+        qualifications=[{"category": "c", "min_level": 101}]), E_BAD_ARGS)
+    assert "min_level" in receipt.message
+
+
 def test_services_have_no_800k_cap_and_only_platforms_announce_once() -> None:
     t = Trading()
     lots = [{"name": "x", "estimated_price_fen": 10 * PRICE_FEN, "guarantee_fen": 200_000_000}]
