@@ -2,8 +2,8 @@
 checked reads and writes of the record (``load``, ``load_view``, ``save``), the lifecycle
 check (``step``, which asks ``contracts.tender_rules``), its lots, and who acts for the
 tender's side. The handlers are in ``contracts.tender`` (announce to archive),
-``contracts.objections``, ``contracts.bid``, ``contracts.guarantee``, ``contracts.draw`` and
-``contracts.evaluation``.
+``contracts.objections``, ``contracts.bid`` and ``contracts.opening``,
+``contracts.guarantee``, ``contracts.draw`` and ``contracts.evaluation``.
 """
 
 from __future__ import annotations
