@@ -32,6 +32,7 @@ its block came before the deadline.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,7 +275,7 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, s
                             None, [note])
         raise InvalidInput(f"the node refused the inclusion bundle of {bid_tx_id}: "
                            f"{exc.reason}") from None
-    inclusion_path.write_text(json.dumps(bundle, indent=2) + "\n")
+    _write_owner_only(inclusion_path, json.dumps(bundle, indent=2) + "\n")
     proven = inclusion.verify_inclusion_bundle(
         inclusion.from_json(json.loads(inclusion_path.read_text())), anchor)
     body, receipt = proven.tx.body, proven.receipt
@@ -294,3 +295,12 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, s
     })
     return BidProof(checks, key, height, block_ms, deadline_ms, out, tender_path,
                     inclusion_path)
+
+
+def _write_owner_only(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (mode 0600, also when it existed with a
+    wider mode): the inclusion bundle of a bid transaction names the bidder secret."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)

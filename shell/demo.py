@@ -73,7 +73,8 @@ def run_demo_story(urls: list[str], anchor_path: Path, out: Path,
     for text, ok in proof.checks.items():
         echo(f"   [{'ok' if ok else 'FAILED'}] {text}")
     echo(f"   bid bundle: {proof.bid_bundle} (key {proof.key}, height {proof.height}); "
-         f"tender bundle: {proof.tender_bundle}")
+         f"tender bundle: {proof.tender_bundle}; inclusion bundle of the bid transaction "
+         f"(it names the bidder secret: mode 0600): {proof.inclusion_bundle}")
     echo(f"   check it yourself: credchain verify {proof.bid_bundle} --anchor {anchor_path}")
     if not proof.ok:
         raise InvalidInput("the winner's commitment could not be proved")

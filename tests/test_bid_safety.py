@@ -222,6 +222,13 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
     assert got.exit_code == 0, got.output
     assert got.output.count("[ok]") == 7 and "FAILED" not in got.output
     assert "bid.replace" in got.output and "+08:00" in got.output
+    # it names the bidder secret: the owner's alone, also when an earlier file was wider
+    assert stat.S_IMODE((tmp / "proof.inclusion.json").stat().st_mode) == 0o600
+    assert "mode 0600" in got.output
+    (tmp / "proof.inclusion.json").chmod(0o644)
+    got = b.cli(*prove, *b.key("a"))
+    assert got.exit_code == 0, got.output
+    assert stat.S_IMODE((tmp / "proof.inclusion.json").stat().st_mode) == 0o600
     verify = b.cli("verify", str(tmp / "proof.inclusion.json"), "--anchor", str(b.anchor))
     assert verify.exit_code == 0 and "inclusion bundle (PROTOCOL §8)" in verify.output
     assert "call bid.replace" in verify.output

@@ -412,6 +412,10 @@ def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
                f" block time {beijing_time(result.block_ms)}, deadline "
                f"{beijing_time(result.deadline_ms)}); tender bundle: {result.tender_bundle};"
                f" inclusion bundle: {result.inclusion_bundle}")
+    if result.inclusion_bundle is not None:
+        click.echo(f"   {result.inclusion_bundle} holds the bid transaction, so the bidder "
+                   "secret too: it is written mode 0600; hand it only to whom you would show "
+                   "the secret")
     click.echo(f"   check it yourself: credchain verify {out} --anchor {anchor_path}")
     if not result.ok:
         fail("the commitment could not be proved")
