@@ -240,6 +240,18 @@ def load_key(path: str | Path, passphrase: bytes | str) -> KeyPair:
     return decrypt_key(doc, passphrase)
 
 
+def load_chain_key(path: str | Path, passphrase: bytes | str, chain_suite: str) -> KeyPair:
+    """``load_key`` for a node of a chain whose genesis names ``chain_suite``: a key of
+    another suite is refused here, with the command that makes a right one (it could never
+    sign anything the chain accepts)."""
+    pair = load_key(path, passphrase)
+    if pair.suite.name != chain_suite:
+        raise InvalidInput(f"key file {path} holds an {pair.suite.name} key; this chain's "
+                           f"genesis uses {chain_suite}: make a key with `credchain keys new "
+                           f"FILE --suite {chain_suite}`")
+    return pair
+
+
 def read_passphrase_file(path: str | Path) -> bytes:
     """The passphrase in ``path``: its bytes without the trailing line break. Refuses a
     file group or others may access, an empty one and one too large to be a passphrase."""

@@ -44,7 +44,7 @@ class Resynced:
 
 
 def resync(config: NodeConfig, state_sync: bool = False) -> Resynced:
-    from ledger.keyfile import load_key
+    from ledger.keyfile import load_chain_key
     from ledger.kv import LevelKV
 
     db = config.data_dir / "db"
@@ -54,7 +54,8 @@ def resync(config: NodeConfig, state_sync: bool = False) -> Resynced:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     old = db.with_name(f"db.old-{stamp}")
     doc = GenesisDoc.load(config.genesis_file)
-    secret = load_key(config.key_file, config.passphrase()).secret if state_sync else b""
+    secret = (load_chain_key(config.key_file, config.passphrase(), doc.suite).secret
+              if state_sync else b"")
     db.rename(old)
     if state_sync:
         kept = records or {durable.VOTES_LOST_KEY: b"\x01"}

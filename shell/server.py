@@ -127,11 +127,11 @@ class Node:
              state_sync: bool = False) -> Node:
         """Load the key, open (or state-sync, or create from the genesis file) the store.
         ``state_sync`` (or ``[sync] state_sync``): an empty store starts from a snapshot."""
-        from ledger.keyfile import load_key
+        from ledger.keyfile import load_chain_key
         from ledger.kv import LevelKV
 
-        secret = load_key(config.key_file, config.passphrase()).secret
         doc = GenesisDoc.load(config.genesis_file)
+        secret = load_chain_key(config.key_file, config.passphrase(), doc.suite).secret
         db = config.data_dir / "db"
         synced = None
         if state_sync or config.sync.state_sync:

@@ -13,6 +13,7 @@ from cli import main
 from ledger import encoding
 from ledger.bundle import build_bundle, to_json
 from ledger.crypto import ED25519_SHA256, SM2_SM3, Suite
+from ledger.errors import InvalidInput
 from ledger.genesis import Anchor, GenesisDoc, export_anchor
 from ledger.keyfile import load_key
 from tests.chainkit import Chain
@@ -201,3 +202,37 @@ def test_node_init_writes_a_joining_nodes_config_and_refuses_bad_peers(tmp_path:
         assert code != 0 and why in text, text
     code, text = invoke(*base, "--out", str(city / "city.toml"))
     assert code != 0 and "not overwriting" in text
+
+
+def test_a_key_of_another_suite_than_the_chains_is_refused_by_init_and_start(
+        tmp_path: Path) -> None:
+    """A city following the runbook with the default key on an sm2-sm3 chain hears it from
+    node init (and from node start, for a config written by hand), not at its first vote."""
+    import dataclasses
+
+    from shell.config import NodeConfig
+    from shell.server import Node
+
+    net = tmp_path / "net"
+    assert invoke("network", "init", "--nodes", "4", "--out", str(net), "--clients", "0",
+                  "--suite", "sm2-sm3")[0] == 0
+    (tmp_path / "phrase").write_text("city passphrase\n")
+    (tmp_path / "phrase").chmod(0o600)
+    for name, suite in (("ed.key", "ed25519-sha256"), ("sm2.key", "sm2-sm3")):
+        code, text = invoke("keys", "new", str(tmp_path / name), "--suite", suite,
+                            "--passphrase-file", str(tmp_path / "phrase"))
+        assert code == 0, text
+    base = ["node", "init", "--genesis", str(net / "genesis.json"), "--passphrase-file",
+            str(tmp_path / "phrase"), "--name", "city", "--peer-port", "27000",
+            "--http-port", "27001", "--out", str(tmp_path / "city.toml")]
+    code, text = invoke(*base, "--key", str(tmp_path / "ed.key"))
+    assert code != 0 and "holds an ed25519-sha256 key; this chain's genesis uses sm2-sm3" in text
+    assert "credchain keys new FILE --suite sm2-sm3" in text
+    assert not (tmp_path / "city.toml").exists()
+    code, text = invoke(*base, "--key", str(tmp_path / "sm2.key"))
+    assert code == 0, text
+    config = NodeConfig.load(tmp_path / "city.toml")
+    wrong = dataclasses.replace(config, key_file=(tmp_path / "ed.key").resolve())
+    with pytest.raises(InvalidInput, match="this chain's genesis uses sm2-sm3"):
+        Node.open(wrong)
+    assert not (config.data_dir / "db").exists()  # refused before any store is made

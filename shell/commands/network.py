@@ -81,14 +81,15 @@ def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | 
     observer (it follows and verifies the chain, serves the API and proofs, never votes)
     until the committee votes its key in; from that height on it votes."""
     from ledger.genesis import GenesisDoc
-    from ledger.keyfile import load_key as read_key
+    from ledger.keyfile import load_chain_key
     from shell.commands.common import fail
     from shell.config import NodeConfig, read_passphrase
 
     if (passphrase_env is None) == (passphrase_file is None):
         fail("give exactly one of --passphrase-env and --passphrase-file")
     doc = GenesisDoc.load(genesis_file)
-    pubkey = read_key(Path(key_file), read_passphrase(passphrase_env, passphrase_file)).public_key
+    pubkey = load_chain_key(Path(key_file), read_passphrase(passphrase_env, passphrase_file),
+                            doc.suite).public_key
     names = [v.name for v in doc.validators]
     keys = [v.pubkey for v in doc.validators]
     index = keys.index(pubkey) if pubkey in keys else len(keys)
