@@ -163,7 +163,7 @@ def entity_history(db: sqlite3.Connection, uscc: str) -> list[str]:
     head = [f"entity {uscc}: {len(lines)} entries up to block {tip_height} "
             f"({beijing_time(tip_ms)})"]
     if not lines:
-        return [*head, "  nothing on chain about this entity"]
+        return [*head, f"  nothing about this entity up to block {tip_height}"]
     return [*head, *("  " + line.render() for line in lines)]
 
 

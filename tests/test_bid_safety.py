@@ -359,6 +359,13 @@ def test_export_and_history_over_a_nodes_api_need_a_supervisor(bidding: Bidding)
     got = b.cli("history", "tender", b.tender, "--genesis", str(node_doc), "--url", b.url,
                 *supervisor)
     assert got.exit_code == 0 and "BID DEADLINE" in got.output, got.output
+    # as the public: the node withholds the blocks, so the answer is PARTIAL (exit 3), never
+    # "nothing about this entity" alone
+    for what in (("tender", b.tender), ("entity", b.uscc["a"])):
+        got = b.cli("history", *what, "--genesis", str(node_doc), "--url", b.url)
+        assert got.exit_code == 3, got.output
+        assert "PARTIAL: the history ends at block 0" in got.output
+        assert "a supervisor's --key" in got.output
 
 
 def test_a_sealed_file_made_before_bidder_secrets_says_to_seal_again(tmp_path: Path) -> None:

@@ -5,11 +5,13 @@ with ``--genesis`` and ``--url`` or ``--data`` the export is first brought up to
 chain (every new block re-executed and checked), into ``--db`` when given (kept for the next
 question) or into a temporary file. A node shows whole blocks to supervisors only: reading
 it by ``--url`` needs a supervisor's ``--key``; a block withheld ends the history at the
-block before it, and the output says so.
+block before it: the output says so ("PARTIAL", on stderr) and the command exits 3, as
+``audit replay`` does, so that "nothing about this entity" is never taken for the whole chain.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -41,16 +43,19 @@ def history() -> None:
     """An entity's history or a tender's timeline, from the chain or an export."""
 
 
-def _lines(db_path: str | None, genesis_path: str | None, url: str | None,
-           data_dir: str | None, anchor_path: str | None, key: tuple[Any, ...],
-           ask: Any) -> list[str]:
+def _answer(db_path: str | None, genesis_path: str | None, url: str | None,
+            data_dir: str | None, anchor_path: str | None, key: tuple[Any, ...],
+            ask: Any) -> None:
+    """Print ``ask(export)`` once the export is brought up to date from the chain (when it is
+    named); a history the chain's reading stopped short of ends with PARTIAL and exit 3."""
+    from shell.commands.audit import PARTIAL_EXIT
     from shell.export import open_reader
 
-    notes: list[str] = []
+    stopped: str | None = None
     with tempfile.TemporaryDirectory(prefix="credchain-history-") as scratch:
         if genesis_path is not None:
-            notes = _refresh(Path(db_path) if db_path else Path(scratch) / "export.sqlite",
-                             genesis_path, url, data_dir, anchor_path, key)
+            stopped = _refresh(Path(db_path) if db_path else Path(scratch) / "export.sqlite",
+                               genesis_path, url, data_dir, anchor_path, key)
             db_path = db_path or str(Path(scratch) / "export.sqlite")
         elif url is not None or data_dir is not None:
             fail("reading the chain needs its genesis document (--genesis)")
@@ -58,13 +63,19 @@ def _lines(db_path: str | None, genesis_path: str | None, url: str | None,
             fail("give an export (--db) or the chain (--genesis with --url or --data)")
         db = open_reader(Path(db_path))
         try:
-            return [*ask(db), *notes]
+            lines = ask(db)
         finally:
             db.close()
+    for line in lines:
+        click.echo(line)
+    if stopped is not None:
+        click.echo(f"PARTIAL: {stopped}", err=True)
+        sys.exit(PARTIAL_EXIT)
 
 
 def _refresh(db_path: Path, genesis_path: str, url: str | None, data_dir: str | None,
-             anchor_path: str | None, key: tuple[Any, ...]) -> list[str]:
+             anchor_path: str | None, key: tuple[Any, ...]) -> str | None:
+    """Bring the export up to date from the chain; why it stopped short, or None."""
     from ledger.genesis import Anchor, GenesisDoc
     from shell.auditsrc import open_source
     from shell.commands.audit import export_chain, reader_secret
@@ -77,8 +88,9 @@ def _refresh(db_path: Path, genesis_path: str, url: str | None, data_dir: str | 
     finally:
         source.close()
     if result.stopped is None:
-        return []
-    return [f"NOTE: the history ends at block {result.head_height}: {result.stopped}"]
+        return None
+    return (f"the history ends at block {result.head_height}, the last this reader was "
+            f"shown: {result.stopped}")
 
 
 @history.command("entity")
@@ -93,10 +105,8 @@ def history_entity(uscc: str, db_path: str | None, genesis_path: str | None, url
 
     if not valid_uscc(uscc):
         fail(f"{uscc!r} is not a valid unified social credit code (GB 32100-2015)")
-    for line in _lines(db_path, genesis_path, url, data_dir, anchor_path,
-                       (key_file, passphrase_env, passphrase_file),
-                       lambda db: entity_history(db, uscc)):
-        click.echo(line)
+    _answer(db_path, genesis_path, url, data_dir, anchor_path,
+            (key_file, passphrase_env, passphrase_file), lambda db: entity_history(db, uscc))
 
 
 @history.command("tender")
@@ -109,7 +119,5 @@ def history_tender(tender_id: str, db_path: str | None, genesis_path: str | None
     """A tender's timeline: announcement to archive."""
     from shell.history import tender_timeline
 
-    for line in _lines(db_path, genesis_path, url, data_dir, anchor_path,
-                       (key_file, passphrase_env, passphrase_file),
-                       lambda db: tender_timeline(db, tender_id)):
-        click.echo(line)
+    _answer(db_path, genesis_path, url, data_dir, anchor_path,
+            (key_file, passphrase_env, passphrase_file), lambda db: tender_timeline(db, tender_id))
