@@ -316,7 +316,7 @@ class PeerNet:
             except (TimeoutError, OSError):
                 reader = writer = None  # type: ignore[assignment]
             if writer is not None and await self._run_link(reader, writer, expected):
-                backoff_ms = self.limits.reconnect_min_ms
+                backoff_ms = self.limits.reconnect_min_ms  # the peer spoke: a link that held
             await asyncio.sleep(backoff_ms / 1000)
             backoff_ms = min(backoff_ms * 2, self.limits.reconnect_max_ms)
 
@@ -350,8 +350,11 @@ class PeerNet:
 
     async def _run_link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                         expected: bytes | None) -> bool:
-        """Handshake, then read frames until the link breaks. True if the handshake held."""
+        """Handshake, then read frames until the link breaks. True if the peer spoke on it
+        (each end sends its status first): a peer that closes the link right after the
+        handshake refused it, and the dialler backs off instead of redialling at once."""
         link: Link | None = None
+        heard = False
         writer_task: asyncio.Task[None] | None = None
         handler_task: asyncio.Task[None] | None = None
         self._handshaking += 1
@@ -386,6 +389,7 @@ class PeerNet:
             idle_s = self.limits.link_idle_timeout_ms / 1000
             while True:
                 data = await stream.read_frame(self.limits.max_frame_bytes, idle_s)
+                heard = True
                 frame = wire.decode_frame(data, self.limits.max_frame_bytes)
                 link.received.check(frame)
                 # What needs no order is handled as it is read: gossip (admitted on its own
@@ -400,7 +404,12 @@ class PeerNet:
                 else:
                     await link.inbox.put(frame)
         except (wire.WireError, InvalidInput) as exc:
-            log.warning("peer link refused or closed: %s", exc)
+            if link is not None and not heard and expected is not None:
+                log.warning("%s closed the link right after the handshake: it does not admit "
+                            "this node (an observer's key must be registered: gov propose "
+                            "set-endpoint); redialling with backoff", link.name)
+            else:
+                log.warning("peer link refused or closed: %s", exc)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             log.info("peer link broken: %s", type(exc).__name__)
         finally:
@@ -413,7 +422,7 @@ class PeerNet:
                 self._unlinked_since[link.pubkey] = time.monotonic()
                 log.info("link to %s down", link.name)
             writer.close()
-        return link is not None
+        return heard
 
     async def _write_loop(self, link: Link) -> None:
         ping_s = self.limits.link_ping_ms / 1000

@@ -17,6 +17,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,15 @@ def until(what: str, pred: Any, timeout_s: float = 60) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def refused(url: str) -> float:
+    """The node's count of peer links refused for an unknown key (its /metrics)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("credchain_peer_links_refused_total")
+               and 'reason="unknown_peer"' in line)
+
+
 def voters(url: str, height: int) -> set[int]:
     got = NodeClient(url).request("GET", f"/headers/{height}")
     return {int(i) for i, _ in got["qc"]["votes"]}
@@ -76,8 +86,6 @@ def test_a_city_joins_votes_rotates_its_key_and_another_leaves(tmp_path: Path) -
             str(out / "passphrase"), "--name", "city", "--peer-port", str(peer_port),
             "--http-port", str(http_port), "--heartbeat-ms", "400",
             *[f"--peer=node{j}@127.0.0.1:{_peer_port(out, j)}" for j in range(4)])
-        cli("gov", "propose", "set-endpoint", *committee, "--pubkey", pub, "--host",
-            "127.0.0.1", "--port", str(peer_port), "--kind", "observer")
         city_url = f"http://127.0.0.1:{http_port}"
 
         def start_city() -> subprocess.Popen[bytes]:
@@ -86,7 +94,16 @@ def test_a_city_joins_votes_rotates_its_key_and_another_leaves(tmp_path: Path) -
                                      str(out / "city.toml")], stdout=log,
                                     stderr=subprocess.STDOUT, cwd=str(PROJECT_DIR))
 
+        # Started before it is registered: the validators refuse its links, and it backs off
+        # (it redialled ~9 times a second, each refusal logged on both ends).
         city = start_city()
+        until("a validator to refuse the unregistered city", lambda: refused(net.urls[0]) > 0)
+        first = refused(net.urls[0])
+        time.sleep(5)
+        assert refused(net.urls[0]) - first <= 8, "the city redials without backing off"
+        assert "it does not admit this node" in (out / "city.log").read_text()
+        cli("gov", "propose", "set-endpoint", *committee, "--pubkey", pub, "--host",
+            "127.0.0.1", "--port", str(peer_port), "--kind", "observer")
         head = NodeClient(net.urls[0]).status()["height"]
         until("the observer to sync", lambda: NodeClient(city_url).status()["height"] >= head)
         assert NodeClient(city_url).status()["index"] is None  # it does not vote yet
