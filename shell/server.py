@@ -33,7 +33,7 @@ from typing import Any
 from aiohttp import web
 
 from consensus.api import Event, Tick, TxsAdmitted
-from consensus.quorum import quorum
+from consensus.quorum import quorum, weak_quorum
 from ledger.block import QC, Block
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.genesis import GenesisDoc
@@ -365,7 +365,8 @@ class Node:
 
     def health(self) -> tuple[bool, str]:
         """Healthy only while the node serves a live chain: its store is sound, its
-        replica runs, it is not far behind its peers, it sees a quorum, and the chain
+        replica runs, it is not far behind its peers, it sees a quorum (a validator) or f + 1
+        validators (an observer, which needs one honest one to follow), and the chain
         makes progress (a commit within ``health_stall_ms`` while transactions wait, and at
         least one per heartbeat). Otherwise the first reason that holds."""
         if self._fault is not None:
@@ -379,10 +380,16 @@ class Node:
         if peers and max(peers.values()) > height + 1:
             return False, f"catching up: at height {height}, peers at {max(peers.values())}"
         st = self.driver.status()
-        linked = len(self.peers.peer_indexes()) + (st.index is not None)
-        if st.validators > 1 and linked < quorum(st.validators):
-            return False, (f"no quorum: linked to {linked} of {st.validators} validators "
-                           f"(counting this one), {quorum(st.validators)} needed")
+        linked = len(self.peers.peer_indexes())
+        if st.index is not None:  # a validator: a quorum to vote with, counting its own vote
+            linked += 1
+            if st.validators > 1 and linked < quorum(st.validators):
+                return False, (f"no quorum: linked to {linked} of {st.validators} validators "
+                               f"(counting this one), {quorum(st.validators)} needed")
+        elif linked < weak_quorum(st.validators):  # an observer: one honest validator
+            return False, (f"too few validators: linked to {linked} of {st.validators}, "
+                           f"{weak_quorum(st.validators)} needed for an observer to hear at "
+                           f"least one honest one")
         age_ms = (time.monotonic() - self.last_commit_s) * 1000
         stall_ms = self.limits.health_stall_ms
         if self.chain.pool.ready_count and age_ms > stall_ms:

@@ -59,6 +59,37 @@ def test_a_lone_validator_of_four_has_no_quorum_and_a_stalled_chain_is_unhealthy
     asyncio.run(body())
 
 
+def test_an_observer_needs_f_plus_one_validators_linked_not_a_quorum() -> None:
+    """An observer follows the chain from any honest validator: f + 1 links are enough, and
+    its reason does not count a vote it does not have."""
+    async def body() -> None:
+        keys = [bytes([i]) * 32 for i in (7, 8, 9, 10)]  # four validators, none of them this
+        doc = GenesisDoc.from_json({
+            "chain_id": "api-test", "suite": SUITE.name,
+            "time_ms": time.time_ns() // 10**6 - 60_000,
+            "validators": [{"name": f"v{i}", "pubkey": SUITE.public_key(k).hex()}
+                           for i, k in enumerate(keys)],
+            "committee": [SUITE.public_key(CLIENT).hex()], "roles": {}, "params": {}})
+        n = one_validator_node(doc, VALIDATOR, NodeLimits(tick_ms=10))
+        n.start_core()
+        assert n.driver.status().index is None
+        async with TestClient(TestServer(build_app(n, n.guard))) as client:
+            n.peers.peer_indexes = lambda: [1]  # type: ignore[method-assign]
+            status, reason = await health(client)
+            assert status == 503 and reason == ("too few validators: linked to 1 of 4, 2 "
+                                                "needed for an observer to hear at least one "
+                                                "honest one")
+            n.peers.peer_indexes = lambda: [1, 2]  # type: ignore[method-assign]
+            status, reason = await health(client)
+            assert not reason.startswith(("too few", "no quorum")), reason
+        for task in n._tasks:
+            task.cancel()
+        await asyncio.gather(*n._tasks, return_exceptions=True)
+        n.admission.close()
+
+    asyncio.run(body())
+
+
 def test_a_damaged_record_is_a_store_fault_never_a_wrong_answer() -> None:
     async def body() -> None:
         n = make_node()
