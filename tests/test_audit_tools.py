@@ -16,6 +16,8 @@ from click.testing import CliRunner, Result
 
 from cli import main
 from contracts.audit import AuditFailure
+from ledger import keyfile
+from ledger.crypto import SM2_SM3
 from ledger.genesis import state_root_of
 from ledger.kv import LevelKV
 from shell.auditrun import CHECKPOINT, run_replay
@@ -269,6 +271,28 @@ def test_an_export_refuses_another_chain_and_a_state_ahead_of_it(story: dict[str
     got = cli("audit", "export", *source_args(story), "--out", str(fresh), "--state-dir",
               str(tmp_path / "state2"))
     assert got.exit_code != 0 and "past the export's tip 5" in got.output
+
+
+def test_inputs_of_two_chains_are_refused_first_and_said_so(story: dict[str, Any],
+                                                             tmp_path: Path) -> None:
+    """A genesis that is not the anchor's is named as such before anything is read or any
+    key is loaded (a supervisor's key of another suite used to be the first complaint)."""
+    root = story["root"]
+    other = json.loads((root / "genesis.json").read_text())
+    other["chain_id"] = "another-chain"
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    (tmp_path / "phrase").write_text("phrase\n")
+    (tmp_path / "phrase").chmod(0o600)
+    keyfile.save_key(tmp_path / "sm2.key", SM2_SM3, SM2_SM3.generate_secret(), b"phrase")
+    key = ["--key", str(tmp_path / "sm2.key"), "--passphrase-file", str(tmp_path / "phrase")]
+    for command in (["audit", "replay"], ["audit", "export", "--out", str(tmp_path / "x.db")],
+                    ["history", "entity", "91350100M000100Y43"]):
+        got = cli(*command, "--genesis", str(tmp_path / "other.json"), "--anchor",
+                  str(root / "anchor.json"), "--data", str(root / "data"), *key)
+        assert got.exit_code != 0, got.output
+        assert "does not hash to the anchor's genesis: they are not the same chain's" in (
+            got.output), got.output
+    assert not (tmp_path / "x.db").exists()
 
 
 def test_the_parquet_mirror_matches_the_export(story: dict[str, Any], tmp_path: Path) -> None:

@@ -359,6 +359,14 @@ def test_export_and_history_over_a_nodes_api_need_a_supervisor(bidding: Bidding)
     got = b.cli("history", "tender", b.tender, "--genesis", str(node_doc), "--url", b.url,
                 *supervisor)
     assert got.exit_code == 0 and "BID DEADLINE" in got.output, got.output
+    # a genesis of another chain than the node's: said so, not a withheld block or a 401
+    other = json.loads(node_doc.read_text())
+    other["chain_id"] = "another-chain"
+    (tmp / "other.json").write_text(json.dumps(other))
+    got = b.cli("audit", "replay", "--genesis", str(tmp / "other.json"), "--url", b.url,
+                *supervisor)
+    assert got.exit_code != 0
+    assert "serves chain" in got.output and "not 'another-chain'" in got.output, got.output
     # as the public: the node withholds the blocks, so the answer is PARTIAL (exit 3), never
     # "nothing about this entity" alone
     for what in (("tender", b.tender), ("entity", b.uscc["a"])):

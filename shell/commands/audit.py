@@ -40,6 +40,27 @@ def reader_secret(doc: Any, key_file: str | None, env: str | None,
     return secret
 
 
+def chain_source(doc: Any, anchor: Any, url: str | None, data_dir: str | None,
+                 key_file: str | None, env: str | None, file: str | None) -> Any:
+    """The blocks of the chain ``doc`` starts, from a node's API or a stopped node's data,
+    once the inputs are checked to name one chain, first things first: the genesis against
+    the anchor, the node's chain against the genesis, then the reader's key."""
+    from ledger.genesis import default_state, genesis_block
+    from shell.auditsrc import open_source
+    from shell.client import NodeClient
+
+    if anchor is not None and (anchor.genesis_hash()
+                               != genesis_block(doc, default_state(doc)).hash(doc.crypto)):
+        fail("the genesis document does not hash to the anchor's genesis: they are not the "
+             "same chain's")
+    if url is not None and data_dir is None:
+        served = NodeClient(url).status()["chain_id"]
+        if served != doc.chain_id:
+            fail(f"the node at {url} serves chain {served!r}, not {doc.chain_id!r} (the "
+                 f"genesis document's)")
+    return open_source(url, data_dir, doc, reader_secret(doc, key_file, env, file))
+
+
 def _source_options(f: Any) -> Any:
     f = reader_key_options(f)
     f = click.option("--progress-every", default=1000, show_default=True,
@@ -75,12 +96,10 @@ def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
     """Re-execute every block from genesis, checking every signature, root and QC."""
     from ledger.genesis import Anchor, GenesisDoc
     from shell.auditrun import run_replay
-    from shell.auditsrc import open_source
 
     doc = GenesisDoc.load(genesis_path)
     anchor = Anchor.load(anchor_path) if anchor_path else None
-    source = open_source(url, data_dir, doc,
-                         reader_secret(doc, key_file, passphrase_env, passphrase_file))
+    source = chain_source(doc, anchor, url, data_dir, key_file, passphrase_env, passphrase_file)
     started = time.monotonic()
     try:
         result = run_replay(doc, anchor, source, Path(state_dir) if state_dir else None,
@@ -126,7 +145,6 @@ def audit_export(genesis_path: str, anchor_path: str | None, url: str | None,
     Re-running appends the heights after the export's tip, once the tip is checked to be
     the source's block at that height."""
     from ledger.genesis import Anchor, GenesisDoc
-    from shell.auditsrc import open_source
 
     doc = GenesisDoc.load(genesis_path)
     anchor = Anchor.load(anchor_path) if anchor_path else None
@@ -135,8 +153,7 @@ def audit_export(genesis_path: str, anchor_path: str | None, url: str | None,
 
         require_pyarrow()  # refuse now, not after a long export
     out_path = Path(out)
-    source = open_source(url, data_dir, doc,
-                         reader_secret(doc, key_file, passphrase_env, passphrase_file))
+    source = chain_source(doc, anchor, url, data_dir, key_file, passphrase_env, passphrase_file)
     try:
         result, first_height, rows = export_chain(doc, anchor, source, out_path, state_dir,
                                              to_height, progress_every)

@@ -77,12 +77,11 @@ def _refresh(db_path: Path, genesis_path: str, url: str | None, data_dir: str | 
              anchor_path: str | None, key: tuple[Any, ...]) -> str | None:
     """Bring the export up to date from the chain; why it stopped short, or None."""
     from ledger.genesis import Anchor, GenesisDoc
-    from shell.auditsrc import open_source
-    from shell.commands.audit import export_chain, reader_secret
+    from shell.commands.audit import chain_source, export_chain
 
     doc = GenesisDoc.load(genesis_path)
     anchor = Anchor.load(anchor_path) if anchor_path else None
-    source = open_source(url, data_dir, doc, reader_secret(doc, *key))
+    source = chain_source(doc, anchor, url, data_dir, *key)
     try:
         result, _, _ = export_chain(doc, anchor, source, db_path, None, None, 1000)
     finally:
