@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,10 +101,12 @@ def _line_end(buf: bytes) -> tuple[int, int] | None:
 
 async def follow(urls: Sequence[str], query: Mapping[str, str | Sequence[str]],
                  cursor: str = "", session: aiohttp.ClientSession | None = None,
-                 read_timeout_s: float = 90.0) -> AsyncIterator[SseEvent]:
+                 read_timeout_s: float = 90.0,
+                 on_retry: Callable[[str], None] | None = None) -> AsyncIterator[SseEvent]:
     """Every frame of the stream, across reconnects and nodes (see the module docstring).
     ``read_timeout_s``: a connection silent this long (no heartbeat) is dropped and
-    replaced."""
+    replaced. ``on_retry`` hears, in a line, each time a node could not be read and when the
+    next try is (a node that is down is retried for ever: the caller decides when to stop)."""
     own = session is None
     session = session or aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=read_timeout_s))
@@ -132,8 +134,11 @@ async def follow(urls: Sequence[str], query: Mapping[str, str | Sequence[str]],
                             cursor = event.id or cursor
                             backoff_s = BACKOFF_MIN_S
                             yield SseEvent(event.event, event.data, event.id, url)
-            except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
-                pass
+            except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+                if on_retry is not None:
+                    why = str(exc) or type(exc).__name__
+                    on_retry(f"cannot read the stream of {url} ({why}); trying "
+                             f"{urls[(turn + 1) % len(urls)].rstrip('/')} in {backoff_s:.1f} s")
             turn += 1
             await asyncio.sleep(backoff_s)
             backoff_s = min(BACKOFF_MAX_S, backoff_s * 2)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from ledger.genesis import GenesisDoc
 from shell.client import NodeClient
 from shell.commands import watch as watch_module
 from shell.config import NodeLimits
+from shell.localnet import PROJECT_DIR, free_ports
 from shell.sse import EVENT_BYTES_MAX, SseParser
 from shell.webhook import verify
 from tests.test_api import one_validator_node
@@ -224,6 +227,20 @@ def test_watch_verifies_each_item_against_the_anchor(
 def test_watch_refuses_options_that_cannot_work(tmp_path: Path) -> None:
     assert "needs --secret-file" in run_watch("--post", "http://x").output
     assert "needs --anchor" in run_watch("--verify").output
+
+
+def test_watch_says_when_no_node_can_be_read() -> None:
+    """It keeps trying (a node may come back) but says so on stderr, not in silence."""
+    url = f"http://127.0.0.1:{free_ports(1)[0]}"  # nothing listens there
+    try:
+        subprocess.run([sys.executable, "-m", "cli", "watch", "--url", url], capture_output=True,
+                       timeout=6, cwd=str(PROJECT_DIR))
+    except subprocess.TimeoutExpired as exc:
+        err = (exc.stderr or b"").decode()
+    else:
+        pytest.fail("watch ended though no node answers")
+    assert f"watch: cannot read the stream of {url}" in err, err
+    assert "trying" in err and " s" in err
 
 
 # ---- the SSE parser --------------------------------------------------------------------------

@@ -164,7 +164,8 @@ class Watch:
         timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=90)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             poster: Poster | None = None
-            async for frame in follow(self.urls, self.query, self.cursor, session):
+            async for frame in follow(self.urls, self.query, self.cursor, session,
+                                      on_retry=_note):
                 if frame.event == "hello":
                     hello = frame.json()
                     self._check_chain(hello["chain_id"])
