@@ -252,14 +252,14 @@ def load_chain_key(path: str | Path, passphrase: bytes | str, chain_suite: str) 
     return pair
 
 
-def read_passphrase_file(path: str | Path) -> bytes:
+def read_passphrase_file(path: str | Path, what: str = "passphrase file") -> bytes:
     """The passphrase in ``path``: its bytes without the trailing line break. Refuses a
-    file group or others may access, an empty one and one too large to be a passphrase."""
-    raw = read_private(path, "passphrase file", MAX_PASSPHRASE_FILE_BYTES)
+    file group or others may access, an empty one and one too large to be a passphrase.
+    ``what`` names the file in the refusals (a webhook's secret is read the same way)."""
+    raw = read_private(path, what, MAX_PASSPHRASE_FILE_BYTES)
     if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
-        raise InvalidInput(f"passphrase file {path} is larger than "
-                           f"{MAX_PASSPHRASE_FILE_BYTES} bytes")
+        raise InvalidInput(f"{what} {path} is larger than {MAX_PASSPHRASE_FILE_BYTES} bytes")
     phrase = raw.rstrip(b"\r\n")
     if not phrase:
-        raise InvalidInput(f"passphrase file {path} is empty")
+        raise InvalidInput(f"{what} {path} is empty")
     return phrase

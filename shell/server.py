@@ -297,8 +297,10 @@ class Node:
                                f"(peer_host, peer_port): {exc.strerror or exc}") from None
         self._tasks.append(asyncio.create_task(self.guard.sweeper()))
         self.start_core()
-        log.info("node %s (validator %s) up: peers on %s:%d, HTTP%s on %s:%d, height %d",
-                 cfg.name, self.driver.replica.index, cfg.peer_host, cfg.peer_port,
+        index = self.driver.replica.index
+        log.info("node %s (%s) up: peers on %s:%d, HTTP%s on %s:%d, height %d",
+                 cfg.name, "an observer" if index is None else f"validator {index}",
+                 cfg.peer_host, cfg.peer_port,
                  "S" if cfg.tls else "", cfg.http_host, cfg.http_port, self.chain.height())
 
     def http_port(self) -> int:

@@ -99,7 +99,7 @@ class Poster:
                     wait_s = max(wait_s, _retry_after(resp.headers.get("Retry-After")))
                     why = f"HTTP {resp.status}"
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                why = type(exc).__name__
+                why = f"cannot post to {self.url} ({str(exc) or type(exc).__name__})"
             self.on_retry(f"webhook {cursor}: {why}; retrying in {wait_s:.1f} s")
             await asyncio.sleep(wait_s * random.uniform(0.8, 1.2))
             backoff_s = min(BACKOFF_MAX_S, backoff_s * 2)

@@ -227,6 +227,11 @@ def test_watch_verifies_each_item_against_the_anchor(
 def test_watch_refuses_options_that_cannot_work(tmp_path: Path) -> None:
     assert "needs --secret-file" in run_watch("--post", "http://x").output
     assert "needs --anchor" in run_watch("--verify").output
+    secret = tmp_path / "hook.secret"
+    secret.write_text("shared\n")
+    secret.chmod(0o644)
+    got = run_watch("--post", "http://127.0.0.1:9/hook", "--secret-file", str(secret))
+    assert f"webhook secret file {secret} is accessible by group or others" in got.output
 
 
 def test_watch_says_when_no_node_can_be_read() -> None:

@@ -85,7 +85,7 @@ def watch(urls: tuple[str, ...], types: tuple[str, ...], tenders: tuple[str, ...
                 saved[0] if saved else None, as_json, count, until_head)
     if post_url:
         job.post_url = post_url
-        job.secret = read_passphrase_file(str(secret_file))
+        job.secret = read_passphrase_file(str(secret_file), "webhook secret file")
     if anchor:
         from ledger.genesis import Anchor
 
@@ -172,7 +172,10 @@ class Watch:
                     if self.post_url and poster is None:
                         poster = Poster(self.post_url, self.secret, hello["chain_id"],
                                         session, on_retry=_note)
-                    _note(f"following {frame.url} from {hello['after']} (head {hello['head']})")
+                    after = str(hello["after"])
+                    where = (f"block {after}" if after.isdigit() else
+                             f"item {after}" if after else "the start")
+                    _note(f"following {frame.url}: items after {where} (head {hello['head']})")
                     if self.head is None:
                         self.head = int(hello["head"])
                 elif frame.event == "message":
