@@ -294,7 +294,12 @@ class Anchor:
 
     @classmethod
     def load(cls, path: str | Path) -> Anchor:
-        return cls.from_json(_read_json(path, "anchor file"))
+        obj = _read_json(path, "anchor file")
+        if isinstance(obj, dict) and not {"suite", "genesis_header"} <= obj.keys():
+            raise InvalidInput(f"{path} is not an anchor file: an anchor holds suite, "
+                               f"genesis_header and validators (the anchor.json of `credchain "
+                               f"network init`), this holds {sorted(map(str, obj))[:6]}")
+        return cls.from_json(obj)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")

@@ -130,6 +130,14 @@ def test_verify_refuses_tampered_bundles_with_a_reason(tmp_path: Path) -> None:
     bundle_path.write_text(json.dumps(bundle))
     code, text = invoke("verify", str(bundle_path), "--anchor", str(anchor_path))
     assert code == 1 and "NOT VALID" in text
+    # a bundle given where the anchor goes: named as not an anchor file
+    code, text = invoke("verify", str(bundle_path), "--anchor", str(bundle_path))
+    assert code != 0 and f"{bundle_path} is not an anchor file" in text, text
+
+
+def test_proof_of_an_empty_key_says_what_a_key_is() -> None:
+    code, text = invoke("proof", "", "--url", "http://127.0.0.1:9", "--out", "unused.json")
+    assert code != 0 and "KEY is a state key, e.g. id/entity/<USCC>" in text, text
 
 
 def test_node_start_with_bad_config_is_a_message(tmp_path: Path) -> None:

@@ -92,6 +92,8 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
 def proof(key: str, url: str, height: int | None, out: str) -> None:
     """Fetch the proof bundle of state KEY (JSON form) into OUT."""
+    if not key:
+        fail("KEY is a state key, e.g. id/entity/<USCC> (contracts/STATE_KEYS.md)")
     res = NodeClient(url).proof(key, height)
     Path(out).write_text(json.dumps(res, indent=2) + "\n")
     click.echo(f"bundle for {key!r} at height {res['header']['height']} written to {out}")
