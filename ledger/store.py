@@ -543,6 +543,13 @@ def _decode_base(raw: bytes | None, head: int) -> int:
     return int(obj["height"])
 
 
+def head_height_of(kv: KV) -> int | None:
+    """The height of the head a store's records name, or None for a store with no chain
+    (read without opening a ``BlockStore``)."""
+    raw = kv.get(schema.HEAD)
+    return None if raw is None else _decode_head(raw)[0]
+
+
 def _decode_head(raw: bytes) -> tuple[int, bytes]:
     try:
         obj = encoding.decode(raw)

@@ -53,7 +53,7 @@ from shell.peers import PeerNet
 from shell.ratelimit import TokenBuckets
 from shell.readers import Readers
 from shell.retention import History
-from shell.statesync import SnapshotServer, SyncReport, has_chain, sync_new_store
+from shell.statesync import SnapshotServer, SyncReport, chain_height, sync_new_store
 
 log = logging.getLogger("credchain.node")
 
@@ -135,7 +135,14 @@ class Node:
         db = config.data_dir / "db"
         synced = None
         if state_sync or config.sync.state_sync:
-            if has_chain(db):
+            height = chain_height(db)
+            if height == 0:
+                log.warning("state sync not done: the store in %s holds genesis only (from an "
+                            "earlier start) and block sync goes on from it; to start from a "
+                            "snapshot instead, stop the node and run `credchain node resync "
+                            "--config %s --state-sync` (it sets this store aside and keeps "
+                            "this validator's vote records)", db, config_path(config))
+            elif height is not None:
                 log.info("state sync not needed: the store in %s holds a chain; block sync "
                          "goes on from its head", db)
             else:

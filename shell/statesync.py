@@ -475,18 +475,24 @@ def _check_installed(path: Path, suite: Suite, open_kv: Callable[[Path], KV],
 
 def has_chain(db: Path) -> bool:
     """Whether the store in ``db`` holds a chain (a head), without creating one."""
+    return chain_height(db) is not None
+
+
+def chain_height(db: Path) -> int | None:
+    """The head height of the store in ``db``, or None when it holds no chain (nothing is
+    created)."""
     from ledger.kv import LevelKV
-    from ledger.schema import HEAD
+    from ledger.store import head_height_of
 
     if not (db / "CURRENT").exists():
-        return False
+        return None
     try:
         kv = LevelKV(str(db), create=False)
     except Exception as exc:  # plyvel raises its own IOError for a held lock
         raise InvalidInput(f"cannot open the store in {db} (is its node running?): "
                            f"{str(exc).splitlines()[0] if str(exc) else exc}") from None
     try:
-        return kv.get(HEAD) is not None
+        return head_height_of(kv)
     finally:
         kv.close()
 

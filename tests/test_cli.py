@@ -244,3 +244,23 @@ def test_a_key_of_another_suite_than_the_chains_is_refused_by_init_and_start(
     with pytest.raises(InvalidInput, match="this chain's genesis uses sm2-sm3"):
         Node.open(wrong)
     assert not (config.data_dir / "db").exists()  # refused before any store is made
+
+
+def test_state_sync_over_a_store_of_genesis_only_says_how_to_get_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An earlier start left a store holding genesis: --state-sync cannot fill it, and says
+    which command sets it aside (keeping the vote records) instead of 'not needed'."""
+    from shell.config import NodeConfig
+    from shell.server import Node
+
+    net = tmp_path / "net"
+    assert invoke("network", "init", "--nodes", "4", "--out", str(net), "--clients", "0")[0] == 0
+    config = NodeConfig.load(net / "node3.toml")
+    for state_sync in (False, True):  # the earlier start (genesis only), then the sync
+        with caplog.at_level("INFO", logger="credchain"):
+            node = Node.open(config, state_sync=state_sync)
+        node.admission.close()
+        node.chain.close()
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "holds genesis only" in said and "credchain node resync --config" in said, said
+    assert "--state-sync" in said and "not needed" not in said
