@@ -405,9 +405,10 @@ class PeerNet:
                     await link.inbox.put(frame)
         except (wire.WireError, InvalidInput) as exc:
             if link is not None and not heard and expected is not None:
-                log.warning("%s closed the link right after the handshake: it does not admit "
-                            "this node (an observer's key must be registered: gov propose "
-                            "set-endpoint); redialling with backoff", link.name)
+                log.warning("%s closed the link right after the handshake: it keeps another "
+                            "link to this node, or does not admit this node's key (an "
+                            "observer's must be registered: gov propose set-endpoint); "
+                            "redialling with backoff", link.name)
             else:
                 log.warning("peer link refused or closed: %s", exc)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
