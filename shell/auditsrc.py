@@ -51,12 +51,18 @@ class BlockSource(Protocol):
 
 class UrlSource:
     """A node's HTTP API (``GET /status``, ``/headers/{h}``, ``/blocks/{h}``), read as the
-    key given (``secret`` of ``suite``), or as the public."""
+    key given (``secret`` of ``suite``), or as the public. A node serving another chain than
+    ``chain_id`` is refused at once, by name (its blocks would fail every check)."""
 
-    def __init__(self, url: str, suite: Suite, secret: bytes | None = None) -> None:
+    def __init__(self, url: str, suite: Suite, chain_id: str,
+                 secret: bytes | None = None) -> None:
         self.client = NodeClient(url)
         if secret is not None:
             self.client = self.client.as_key(suite, secret)
+        served = self.client.chain_id()  # kept by the client: signed requests need it too
+        if served != chain_id:
+            raise InvalidInput(f"the node at {url} serves chain {served!r}, not {chain_id!r} "
+                               f"(the genesis document's)")
         self.suite = suite
 
     def head(self) -> int:
@@ -125,6 +131,6 @@ def open_source(url: str | None, data_dir: str | Path | None, doc: GenesisDoc,
     if (url is None) == (data_dir is None):
         raise InvalidInput("give exactly one of --url and --data")
     if url is not None:
-        return UrlSource(url, doc.crypto, secret)
+        return UrlSource(url, doc.crypto, doc.chain_id, secret)
     return DataSource(Path(str(data_dir)), doc)
 

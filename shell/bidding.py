@@ -41,6 +41,7 @@ from contracts import sealing
 from ledger import encoding
 from ledger.crypto import Suite
 from ledger.errors import EncodingError, InvalidInput
+from ledger.keyfile import write_new_private
 from ledger.verdict import beijing_time
 from shell.client import NodeClient, NodeError
 from shell.sealedfile import Passphrase, SealedBidFile
@@ -298,9 +299,10 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, s
 
 
 def _write_owner_only(path: Path, text: str) -> None:
-    """Write ``path`` readable by its owner only (mode 0600, also when it existed with a
-    wider mode): the inclusion bundle of a bid transaction names the bidder secret."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
+    """Write ``path`` readable by its owner only (a new file of mode 0600 renamed over any
+    older one, whatever its mode): the inclusion bundle of a bid transaction names the
+    bidder secret."""
+    temp = path.with_name(path.name + ".tmp")
+    temp.unlink(missing_ok=True)  # a write that crashed before its rename
+    write_new_private(temp, text.encode(), "inclusion bundle", f"{temp} exists already")
+    os.replace(temp, path)

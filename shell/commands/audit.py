@@ -42,22 +42,17 @@ def reader_secret(doc: Any, key_file: str | None, env: str | None,
 
 def chain_source(doc: Any, anchor: Any, url: str | None, data_dir: str | None,
                  key_file: str | None, env: str | None, file: str | None) -> Any:
-    """The blocks of the chain ``doc`` starts, from a node's API or a stopped node's data,
-    once the inputs are checked to name one chain, first things first: the genesis against
-    the anchor, the node's chain against the genesis, then the reader's key."""
+    """The blocks of the chain ``doc`` starts, from a node's API or a stopped node's data.
+    The genesis is checked against the anchor first, before any key is loaded or block read
+    (the replay checks it again as it starts, for its other callers); a node serving another
+    chain is refused by the source itself (``shell.auditsrc.UrlSource``)."""
     from ledger.genesis import default_state, genesis_block
     from shell.auditsrc import open_source
-    from shell.client import NodeClient
 
     if anchor is not None and (anchor.genesis_hash()
                                != genesis_block(doc, default_state(doc)).hash(doc.crypto)):
         fail("the genesis document does not hash to the anchor's genesis: they are not the "
              "same chain's")
-    if url is not None and data_dir is None:
-        served = NodeClient(url).status()["chain_id"]
-        if served != doc.chain_id:
-            fail(f"the node at {url} serves chain {served!r}, not {doc.chain_id!r} (the "
-                 f"genesis document's)")
     return open_source(url, data_dir, doc, reader_secret(doc, key_file, env, file))
 
 
