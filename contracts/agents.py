@@ -47,7 +47,8 @@ _verified_count = [0]  # signatures verified in this process (not answered from 
 
 
 def verifications() -> int:
-    """Authorisation signatures this process has verified (a node's metrics show it)."""
+    """Authorisation signatures this process has verified (for tests and benchmarks: never a
+    node metric, which would count the sealed bid calls)."""
     return _verified_count[0]
 
 

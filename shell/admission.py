@@ -48,7 +48,6 @@ from consensus.pool import (
     verify_batch,
 )
 from contracts.agents import authorised_agent, is_agent_call
-from contracts.agents import verifications as agent_verifications
 from contracts.senders import sender_known
 from ledger.block import Block
 from ledger.errors import InvalidInput
@@ -108,10 +107,9 @@ class Admission:
         metrics.counter("txs_refused_total", "Transactions refused at admission, by reason.")
         metrics.counter("signatures_verified_total",
                         "Transaction signatures verified by this node (each at most once).")
-        metrics.gauge_fn("agent_signatures_verified",
-                         "One-time agents' authorisation signatures verified by this node since "
-                         "it started (each at most once while remembered).",
-                         lambda: [((), float(agent_verifications()))])
+        # No count of the one-time agents' authorisations here: only sealed bid calls carry
+        # them, so a public count would tell how many bids ran before the deadline
+        # (DOMAIN.md step 4); benchmarks/bench_hotpath.py counts them in its own process.
         metrics.counter("verify_skipped_total",
                         "Signature checks skipped because this node had verified them.")
         metrics.counter("txs_interned_total",

@@ -427,8 +427,9 @@ def test_sealed_calls_come_from_one_time_agents_the_entity_authorises() -> None:
 
 
 def test_an_authorisation_is_verified_once_and_counted() -> None:
-    """The node's ``agent_signatures_verified`` metric counts real verifications: a verdict
-    answered from the cache is not one."""
+    """An authorisation is verified once per process: a verdict answered from the cache is
+    not counted again (``agents.verifications``; no node metric shows it, see
+    tests/test_privacy.py)."""
     from contracts import agents
     from ledger.crypto import ED25519_SHA256 as suite
 
