@@ -341,3 +341,18 @@ def test_after_the_deadline_the_opening_and_award_carry_their_proofs(served: Ser
                      if e.call == "tender.object")
     status, _, _ = get(f"{served.url}/txs/{objection.tx_id.hex()}/inclusion")
     assert status == 403
+
+
+def test_a_guarantee_reads_bound_once_its_binding_is_public(demo: DemoChain) -> None:
+    """The 验真 page names a guarantee's state as the contract does (``status_of``): "bound"
+    once opening wrote its binding, "issued" while its tender still takes bids (no binding is
+    written then, and the key is sealed)."""
+    reader = PortalReader(demo.chain)
+    claimed = reader.get(f"guarantee/{demo.summary['claimed']}")
+    assert reader.guarantee_status(claimed) == "claimed"
+    # the same record as it stood between opening and the claim: issued, with its binding
+    assert reader.guarantee_status({**claimed, "status": "issued"}) == "bound"
+    open_g = next(g for _, g in reader.scan("guarantee/", None, 1000, 1000).items
+                  if g["tender_id"] == demo.open_tender)
+    assert open_g["status"] == "issued" and reader.guarantee_status(open_g) == "issued"
+    assert reader.guarantee_status({**open_g, "tender_id": "NO-SUCH"}) == "issued"

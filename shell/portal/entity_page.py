@@ -162,7 +162,7 @@ def _guarantees(reader: PortalReader, uscc: str) -> Markup:
                el("td", None, str(g.get("lot", ""))),
                el("td", {"class": "num"}, yuan(g.get("amount_fen"))),
                el("td", None, period(g.get("valid_from_ms"), g.get("valid_to_ms"))),
-               el("td", None, named(GUARANTEE_STATES, g.get("status"))))
+               el("td", None, named(GUARANTEE_STATES, reader.guarantee_status(g))))
             for n, g in found[:GUARANTEES_SHOWN_MAX]]
     note = [el("p", None, label(
         "投标截止前的项目的保函不在此列出。",

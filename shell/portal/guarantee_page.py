@@ -73,7 +73,7 @@ def _result(reader: PortalReader, number: str, key: str, g: dict[str, Any]) -> M
     issuer_frozen = reader.get(frozen_key) is not None
     now = reader.now_ms
     valid_now = g.get("valid_from_ms", 0) <= now < g.get("valid_to_ms", 0)
-    status: Markup = named(GUARANTEE_STATES, g.get("status"))
+    status: Markup = named(GUARANTEE_STATES, reader.guarantee_status(g))
     claimed = g.get("status") == "claimed"
     checks = [
         (whitelisted, plain("开立机构持有保函机构角色", "the issuer holds the guarantor role")),

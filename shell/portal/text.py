@@ -43,7 +43,8 @@ OBJECTION_STATES = {"open": ("待答复", "awaiting reply"), "replied": ("已答
 OPENING_BID_STATES = {"revealed": ("已解密", "decrypted"),
                       "decrypt_failed": ("解密失败", "decryption failed"),
                       "revoked": ("已撤回", "revoked"), "sealed": ("未解密", "never decrypted")}
-GUARANTEE_STATES = {"issued": ("已开立", "issued"), "released": ("已释放", "released"),
+GUARANTEE_STATES = {"issued": ("已开立", "issued"), "bound": ("已绑定投标", "bound to a bid"),
+                    "released": ("已释放", "released"),
                     "claimed": ("已索赔", "claimed")}
 LOT_STATES = {"bidding": ("投标中", "open for bids"), "failed": ("流标", "failed"),
               "decrypting": ("解密中", "decrypting"), "opened": ("已开标", "opened")}
