@@ -15,8 +15,11 @@ count them (``periods.end_of_months_ms``):
 - general_breach: ``[from + general_breach_min_months, from + general_breach_max_months]``;
 - serious_breach, tax_violation: ``serious_breach_min_months … serious_breach_max_months``;
 - bid_debarment, gp_debarment: ``bid_debarment_min_months … bid_debarment_max_months``;
-- judgment_defaulter: at most ``judgment_defaulter_months``; ``extend`` adds up to as much
-  again, counted from the current end;
+- judgment_defaulter: exactly ``judgment_defaulter_months`` (two years): ``to_ms`` must be
+  ``end_of_months_ms(from_ms, judgment_defaulter_months)``; ``extend`` moves the end to
+  within ``[old + judgment_defaulter_extension_min_months, old +
+  judgment_defaulter_extension_max_months]`` (one to three years), counted from the
+  current end ``old``;
 - quality_enterprise (优质企业库): at most ``quality_enterprise_months`` (one year);
 - qualification, performance, good_standing, award: any ``to_ms > from_ms``.
 
@@ -269,7 +272,16 @@ def _check_bounds(call: Call, kind: str, from_ms: int, to_ms: int) -> None:
         high = end_of_months_ms(from_ms, int(call.param(f"{prefix}_max_months")))
         if not low <= to_ms <= high:
             raise ContractError(E_BOUNDS, f"a {kind} record must end within [{low}, {high}]")
-    elif kind in ("judgment_defaulter", "quality_enterprise"):
+    elif kind == "judgment_defaulter":
+        months = int(call.param("judgment_defaulter_months"))
+        end = end_of_months_ms(from_ms, months)
+        if to_ms != end:
+            raise ContractError(
+                E_BOUNDS,
+                f"a judgment_defaulter record must end at exactly {end}, "
+                f"{months} months from from_ms",
+            )
+    elif kind == "quality_enterprise":
         high = end_of_months_ms(from_ms, int(call.param(f"{kind}_months")))
         if to_ms > high:
             raise ContractError(E_BOUNDS, f"a {kind} record must end by {high}")
@@ -304,7 +316,8 @@ def record(call: Call) -> None:
         scope_regions: region codes covered, distinct (``"*"``: all).
         from_ms: start of effect.
         to_ms: end of effect (excluded), after ``from_ms`` and within the kind's bounds
-            (``E_BOUNDS``: see the module docstring).
+            (``E_BOUNDS``: see the module docstring; a judgment_defaulter's is exactly
+            ``judgment_defaulter_months`` after ``from_ms``).
         evidence_hash: hash of the source evidence.
     """
     _require_authority(call)
@@ -409,27 +422,31 @@ def repair(call: Call) -> None:
 
 
 def extend(call: Call) -> None:
-    """Extend a judgment-defaulter record, by at most ``judgment_defaulter_months`` from its
-    current end.
+    """Extend a judgment-defaulter record, by ``judgment_defaulter_extension_min_months`` to
+    ``judgment_defaulter_extension_max_months`` (one to three years) from its current end.
 
     Who: the record's issuer (role `credit_authority`, not frozen).
 
     Args:
         id: the record (hex tx id).
-        to_ms: the new end, later than the current one.
+        to_ms: the new end: later than the current one ``old`` (``E_BAD_ARGS``), and within
+            ``[end_of_months_ms(old, judgment_defaulter_extension_min_months),
+            end_of_months_ms(old, judgment_defaulter_extension_max_months)]``
+            (``E_BOUNDS``).
         document_no: the extending decision's document number.
     """
     record_id, rec = _own_record(call)
     if rec["kind"] != "judgment_defaulter":
         raise ContractError(E_STATE, "only a judgment_defaulter record can be extended")
-    to_ms = A.integer(call.args, "to_ms")
-    if to_ms <= rec["to_ms"]:
+    to_ms, old_to_ms = A.integer(call.args, "to_ms"), int(rec["to_ms"])
+    if to_ms <= old_to_ms:
         raise ContractError(E_BAD_ARGS, "an extension must move to_ms later")
-    high = end_of_months_ms(rec["to_ms"], int(call.param("judgment_defaulter_months")))
-    if to_ms > high:
-        raise ContractError(E_BOUNDS, f"an extension must end by {high}")
+    low = end_of_months_ms(old_to_ms, int(call.param("judgment_defaulter_extension_min_months")))
+    high = end_of_months_ms(old_to_ms, int(call.param("judgment_defaulter_extension_max_months")))
+    if not low <= to_ms <= high:
+        raise ContractError(E_BOUNDS, f"an extension must end within [{low}, {high}]")
     document_no = A.text(call.args, "document_no", max_len=128)
-    extension = {"document_no": document_no, "old_to_ms": rec["to_ms"]}
+    extension = {"document_no": document_no, "old_to_ms": old_to_ms}
     rec["extensions"] = [*rec["extensions"], extension]
     rec["to_ms"] = to_ms
     call.state.put(record_key(record_id), rec)

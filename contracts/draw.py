@@ -7,9 +7,9 @@
   more than ``draw_lead_max_days`` before the evaluation starts. The committee is odd, of
   ``committee_min_size``..``committee_max_size`` members; the drawn experts (the groups'
   counts) are at least ``committee_expert_min_num/den`` of it; the tenderer seats the rest
-  as its representatives (keys bound to the tenderer). The request opens a beacon request
-  (``contracts.beacon``) whose subject binds everything the draw depends on, and moves the
-  tender to ``drawing``.
+  as its representatives (distinct keys bound to the tenderer). The request opens a beacon
+  request (``contracts.beacon``) whose subject binds everything the draw depends on, and
+  moves the tender to ``drawing``.
 - ``draw.seat {tender_id}`` — anyone, once the beacon is final: the committee is computed
   by ``contracts.committee`` and the tender moves to ``evaluating``. A failed beacon or a
   pool too small for the groups is a recorded outcome (receipt OK, draw status
@@ -122,7 +122,9 @@ def _representatives(call: Call, tender: dict[str, Any], seats: int) -> list[byt
     raw = call.args.get("representatives", [])
     if type(raw) is not list or not all(type(k) is bytes for k in raw):
         raise ContractError(E_BAD_ARGS, "representatives must be an array of public keys")
-    if len(raw) != seats or len(set(raw)) != len(raw):
+    if len(set(raw)) != len(raw):
+        raise ContractError(E_COMMITTEE, "the representatives' keys must be distinct")
+    if len(raw) != seats:
         raise ContractError(E_COMMITTEE, f"the tenderer seats exactly {seats} representatives")
     for key in raw:
         if entity_of_key(call.state, key, call.now_ms) != tender["tenderer"]:
@@ -188,8 +190,8 @@ def request(call: Call) -> None:
             specialties, count 1–99; the experts (the counts' sum) are at least
             ``committee_expert_min_num/den`` of the committee (``E_COMMITTEE``).
         representatives (array of public keys, optional): the tenderer's representatives,
-            exactly ``size`` minus the experts, each a key bound to the tenderer
-            (``E_COMMITTEE``).
+            distinct keys, exactly ``size`` minus the experts, each a key bound to the
+            tenderer (``E_COMMITTEE``).
     """
     tender = load(call, record_id(call.args, "tender_id"))
     require_side(call, tender)

@@ -42,9 +42,11 @@ DEFAULTS: dict[str, int | str] = {
     "serious_breach_max_months": 36,
     "bid_debarment_min_months": 12,
     "bid_debarment_max_months": 36,
-    # a judgment-defaulter record runs at most this long per decision; an extension by
-    # the same issuer adds at most this much again
+    # a judgment-defaulter record runs exactly this long when written (2 years); its issuer
+    # may extend it by min..max months (1–3 years), counted from its current end
     "judgment_defaulter_months": 24,
+    "judgment_defaulter_extension_min_months": 12,
+    "judgment_defaulter_extension_max_months": 36,
     # record kinds that stop an entity from bidding while in force in scope
     "debarring_kinds": "bid_debarment,gp_debarment,serious_breach,judgment_defaulter,tax_violation",
     "credit_records_per_entity_max": 256,
@@ -154,6 +156,8 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "attestation_max_days": (1, 3660),
     "consent_max_days": (1, 3660),
     "credit_records_per_entity_max": (1, 4096),
+    "judgment_defaulter_extension_min_months": (1, 120),
+    "judgment_defaulter_extension_max_months": (1, 120),
     # --- trading bounds ---
     "bl_bid_min_days": (1, 365),
     "gp_bid_min_days": (1, 365),

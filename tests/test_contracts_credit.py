@@ -3,10 +3,12 @@ repair by the same issuer, extension, ending, and the eligibility query."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from contracts import keys
 from contracts.credit import (
     E_BOUNDS,
     E_NOT_ISSUER,
@@ -14,7 +16,16 @@ from contracts.credit import (
     eligibility,
     has_qualification,
 )
-from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_FROZEN, E_NOT_FOUND, E_STATE
+from contracts.errors import (
+    E_BAD_ARGS,
+    E_EXISTS,
+    E_FORBIDDEN,
+    E_FROZEN,
+    E_NOT_FOUND,
+    E_STATE,
+    ContractError,
+)
+from contracts.params import DEFAULTS, check_param
 from contracts.periods import DAY_MS, end_of_months_ms
 from contracts.state import Overlay
 from contracts.uscc import E_BAD_USCC
@@ -151,27 +162,129 @@ def test_bounds_follow_their_parameters() -> None:
     record(h, h.account("court"), rec_args(h, from_ms=start, to_ms=end_of_months_ms(start, 1)))
 
 
-def test_judgment_defaulter_runs_two_years_and_is_extended_by_its_issuer() -> None:
+JUDGMENT = "judgment_defaulter"
+
+
+@pytest.mark.parametrize(
+    "to_ms",
+    [
+        lambda start: start + 30 * DAY_MS,
+        lambda start: start + 365 * DAY_MS,
+        lambda start: end_of_months_ms(start, 24) - 1,
+        lambda start: end_of_months_ms(start, 24) + 1,
+        lambda start: end_of_months_ms(start, 36),
+    ],
+    ids=["30 days", "365 days", "24 months - 1 ms", "24 months + 1 ms", "36 months"],
+)
+def test_a_judgment_defaulter_record_runs_two_years_no_less_no_more(
+    to_ms: Callable[[int], int],
+) -> None:
     h = setup()
-    court, bureau = h.account("court"), h.account("bureau")
+    start = h.time_ms + 10
+    args = rec_args(h, JUDGMENT, from_ms=start, to_ms=to_ms(start))
+    receipt = h.expect_refused(h.account("court"), "credit.record", args, E_BOUNDS)
+    two_years = end_of_months_ms(start, 24)
+    assert receipt.message == (
+        f"a judgment_defaulter record must end at exactly {two_years}, 24 months from from_ms"
+    )
+    rid = record(h, h.account("court"), rec_args(h, JUDGMENT, from_ms=start, to_ms=two_years))
+    assert h.get(f"credit/record/{rid}")["to_ms"] == two_years
+
+
+def test_a_judgment_defaulter_record_runs_its_parameter_exactly() -> None:
+    h = setup(judgment_defaulter_months=12)
+    court, start = h.account("court"), h.time_ms
+    args = rec_args(h, JUDGMENT, from_ms=start, to_ms=end_of_months_ms(start, 24))
+    h.expect_refused(court, "credit.record", args, E_BOUNDS)
+    record(h, court, rec_args(h, JUDGMENT, from_ms=start, to_ms=end_of_months_ms(start, 12)))
+
+
+def _judgment(h: Harness) -> tuple[str, int]:
+    """A judgment-defaulter record by the court, and its end."""
     start = h.time_ms
     two_years = end_of_months_ms(start, 24)
-    kind = "judgment_defaulter"
-    h.expect_refused(
-        court, "credit.record", rec_args(h, kind, from_ms=start, to_ms=two_years + 1), E_BOUNDS
-    )
-    rid = record(h, court, rec_args(h, kind, from_ms=start, to_ms=two_years))
-    four_years = end_of_months_ms(two_years, 24)
-    ext = {"id": rid, "to_ms": four_years, "document_no": "(2026)粤15执恢1号"}
+    args = rec_args(h, JUDGMENT, from_ms=start, to_ms=two_years)
+    return record(h, h.account("court"), args), two_years
+
+
+def test_a_judgment_defaulter_record_is_extended_by_its_issuer() -> None:
+    h = setup()
+    court, bureau = h.account("court"), h.account("bureau")
+    rid, two_years = _judgment(h)
+    three_years = end_of_months_ms(two_years, 12)
+    ext = {"id": rid, "to_ms": three_years, "document_no": "(2026)粤15执恢1号"}
     h.expect_refused(bureau, "credit.extend", ext, E_NOT_ISSUER)
-    h.expect_refused(court, "credit.extend", {**ext, "to_ms": four_years + 1}, E_BOUNDS)
     h.expect_refused(court, "credit.extend", {**ext, "to_ms": two_years}, E_BAD_ARGS)
     h.expect_ok(court, "credit.extend", ext)
     rec = h.get(f"credit/record/{rid}")
-    assert rec["to_ms"] == four_years
+    assert rec["to_ms"] == three_years
     assert rec["extensions"] == [{"document_no": ext["document_no"], "old_to_ms": two_years}]
+    # a second decision extends again, counted from the new end
+    again = {**ext, "to_ms": end_of_months_ms(three_years, 36), "document_no": "(2027)粤15执恢2号"}
+    h.expect_ok(court, "credit.extend", again)
+    assert h.get(f"credit/record/{rid}")["to_ms"] == again["to_ms"]
     other = record(h, court, rec_args(h, "bid_debarment"))
     h.expect_refused(court, "credit.extend", {**ext, "id": other}, E_STATE)
+
+
+@pytest.mark.parametrize(
+    ("months", "extra_ms", "accepted"),
+    [
+        (11, 0, False),
+        (12, -1, False),
+        (12, 0, True),
+        (24, 0, True),
+        (36, 0, True),
+        (36, 1, False),
+        (37, 0, False),
+    ],
+)
+def test_an_extension_is_of_one_to_three_years(months: int, extra_ms: int, accepted: bool) -> None:
+    h = setup()
+    court = h.account("court")
+    rid, two_years = _judgment(h)
+    to_ms = end_of_months_ms(two_years, months) + extra_ms
+    ext = {"id": rid, "to_ms": to_ms, "document_no": "(2026)粤15执恢1号"}
+    if accepted:
+        h.expect_ok(court, "credit.extend", ext)
+        assert h.get(f"credit/record/{rid}")["to_ms"] == to_ms
+        return
+    receipt = h.expect_refused(court, "credit.extend", ext, E_BOUNDS)
+    low, high = end_of_months_ms(two_years, 12), end_of_months_ms(two_years, 36)
+    assert receipt.message == f"an extension must end within [{low}, {high}]"
+
+
+def test_the_extension_bounds_follow_their_parameters() -> None:
+    h = setup(judgment_defaulter_extension_min_months=1, judgment_defaulter_extension_max_months=6)
+    court = h.account("court")
+    rid, two_years = _judgment(h)
+    ext = {"id": rid, "to_ms": end_of_months_ms(two_years, 7), "document_no": "(2026)粤15执恢1号"}
+    h.expect_refused(court, "credit.extend", ext, E_BOUNDS)
+    h.expect_ok(court, "credit.extend", {**ext, "to_ms": end_of_months_ms(two_years, 1)})
+
+
+@pytest.mark.parametrize(
+    "name", ["judgment_defaulter_extension_min_months", "judgment_defaulter_extension_max_months"]
+)
+def test_the_extension_parameters_are_bounded_months(name: str) -> None:
+    assert check_param(name, 1) == (name, 1)
+    assert check_param(name, 120) == (name, 120)
+    for bad in (0, 121, -1):
+        with pytest.raises(ContractError) as refused:
+            check_param(name, bad)
+        assert refused.value.code == E_BAD_ARGS
+        assert refused.value.message == f"parameter {name!r} must be in [1, 120], got {bad}"
+    with pytest.raises(ContractError):
+        check_param(name, "12")
+    h = setup()
+    h.govern("set_param", {"name": name, "value": 24})
+    assert h.get(keys.param(name)) == 24
+
+
+def test_the_extension_parameters_default_to_one_and_three_years() -> None:
+    assert DEFAULTS["judgment_defaulter_months"] == 24
+    assert DEFAULTS["judgment_defaulter_extension_min_months"] == 12
+    assert DEFAULTS["judgment_defaulter_extension_max_months"] == 36
 
 
 def test_a_record_is_in_force_by_block_time() -> None:

@@ -157,6 +157,22 @@ def test_representatives_are_the_tenderers_own_keys_up_to_the_rest() -> None:
     assert kinds.count("expert") == 5 and kinds.count("representative") == 2
 
 
+
+def test_a_representative_named_twice_is_refused_as_a_duplicate_not_a_miscount() -> None:
+    t, _ = opened()
+    t.register_experts(9)
+    twice = t.draw_args(7, 5, [t.tenderer.pubkey, t.tenderer.pubkey])
+    refused = t.h.expect_refused(t.platform, "draw.request", twice, E_COMMITTEE)
+    assert refused.message == "the representatives' keys must be distinct"
+    # checked before the count: three copies for two seats are a duplicate too
+    thrice = t.draw_args(7, 5, [t.tenderer.pubkey] * 3)
+    refused = t.h.expect_refused(t.platform, "draw.request", thrice, E_COMMITTEE)
+    assert refused.message == "the representatives' keys must be distinct"
+    one = t.draw_args(7, 5, [t.tenderer.pubkey])
+    refused = t.h.expect_refused(t.platform, "draw.request", one, E_COMMITTEE)
+    assert refused.message == "the tenderer seats exactly 2 representatives"
+
+
 # --- seating ---
 
 
