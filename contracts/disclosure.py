@@ -25,9 +25,14 @@ time as "now":
   good, and the opening record is their public account; before the deadline the
   tender's own side (its platform, tenderer or agent) acts in public — announcements,
   amendments, replies — and every other entity's act on it is private, ``bid.*`` calls
-  included whoever sends them. Other acts of an entity's key (consents, key changes) are
-  private to that entity: what is withheld then does not itself mark the bids. Acts of role
-  and validator keys (attestations, credit records, governance) are public business. A
+  included whoever sends them. The intermediary services supermarket's calls (``market.*``:
+  registrations, requests, responses, selections, confirmations, contracts, ratings) are
+  public business whoever sends them: their records are public state (``market/...``) and
+  the selected agency must learn in time that it has to confirm; no ``market.*`` call
+  carries a bid (one naming a bidder secret stays private all the same). Other acts of an
+  entity's key (consents, key changes) are private to that entity: what is withheld then
+  does not itself mark the bids. Acts of role and validator keys (attestations, credit
+  records, governance) are public business. A
   guarantee's issue names the enterprise that means to bid for a tender lot: before the
   deadline it is shown only to that enterprise (its principal), not even to the tenderer it
   names as beneficiary. A withheld transaction is still
@@ -47,7 +52,10 @@ Residual disclosure, stated honestly: block sizes and transaction counts are pub
 add transactions like any other entity act); state roots change in every block; a PROTOCOL
 §6 proof of absence shows a neighbouring leaf, so the value hash of ``bidset/`` (a path
 anyone can compute) can be watched change: how many times a lot's live set changed, never
-who bid (``contracts/bid.py``; a bid moves no nonce of the entity's: ``contracts.agents``).
+who bid (``contracts/bid.py``; a bid moves no nonce of the entity's: ``contracts.agents``);
+a public act shows its sender key's nonce, so the gap between two public acts of one key (a
+tender's side, an agency or owner in the supermarket) counts that key's private acts in
+between (consents, key changes, an enrolment), never a bid.
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ SEALED_PREFIXES = ("bid/", "bidset/")
 ENROLMENT_PREFIX = "bidder/"
 SECRET_ARG = "bid_secret"  # a bidder call's secret: the transaction is never public
 SEALED_CALLS = ("bid.",)  # an entity's act whatever key sent it (a key unbound later, too)
+PUBLIC_CALLS = ("market.",)  # the supermarket's calls: its records are public state
 INTENT_CALLS = frozenset({"guarantee.issue"})  # a role's act that says who means to bid
 SUPERVISOR = "supervisor"
 
@@ -161,6 +170,8 @@ def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int,
     call, args = tx.body.call, tx.body.args
     if isinstance(args, dict) and SECRET_ARG in args:
         return False  # a bidder's call names its secret: never public
+    if call.startswith(PUBLIC_CALLS):
+        return True  # the supermarket's acts, whoever sends them (module docstring)
     tender_id = args.get("tender_id") if isinstance(args, dict) else None
     tender = _tender(state, tender_id) if isinstance(tender_id, str) else None
     if tender is not None:

@@ -34,7 +34,9 @@ Sealed bids (DOMAIN.md step 4): the argument
    the other read paths refuse at that moment). Today's policy makes a transaction naming a
    tender public from that tender's deadline on, and before it keeps every ``bid.*`` call,
    every other act of an entity's key that is not the tender's own side, and a
-   ``guarantee.issue`` naming a bidder from the public. A bid is only ever committed before
+   ``guarantee.issue`` naming a bidder from the public; the supermarket's calls
+   (``market.*``, none of which carries a bid) are public whoever sends them, so an open
+   request and an agency's selection reach every reader. A bid is only ever committed before
    its deadline, so judged at its own block it never enters the stream; the opening, its
    record and the award (sent after the deadline) do, as public notices must. So no bid, no
    bidder's act and no guarantee naming a bidder reaches a stranger through the stream

@@ -6,7 +6,11 @@ re-executed and checked on the way, so what is printed is what the certified cha
 
 - ``entity_history(db, uscc)``: attestations, key bindings, credit records, consents,
   freezes, guarantees, bids and their outcomes, objections — each change of a record about
-  the entity, in block order — and the transactions its keys sent that were refused.
+  the entity, in block order —, its part in the intermediary services supermarket
+  (registrations, requests, responses, selections, confirmations, contracts, ratings: the
+  ``market.*`` events of its own calls, of others' naming it, such as its selection by
+  another's ``market.select``, and of the requests it posted), and the transactions its
+  keys sent that were refused.
 - ``tender_timeline(db, tender_id)``: announcement, amendments, the deadline (with the
   number of bids named at opening, once opened), opening, reveals, the opening record,
   evaluation, publicity, objections and rulings, award, contract, guarantees released or
@@ -133,6 +137,100 @@ def _guarantee_status(g: dict[str, Any]) -> str:
     return f"{g.get('status')}{reason}"
 
 
+# The supermarket's events (``market.*``, by an index range on the type), with the call's
+# sender entity and arguments; ``{who}`` is one of the conditions below.
+_MARKET_EVENTS = (
+    "SELECT e.height, e.tx_idx, e.event_idx, e.attrs, t.args, t.sender_entity, b.time_ms "
+    "FROM events e JOIN transactions t ON t.height = e.height AND t.idx = e.tx_idx "
+    "JOIN blocks b ON b.height = e.height "
+    "WHERE e.type >= 'market.' AND e.type < 'market/' AND {who}")
+_BY_SENDER = "t.sender_entity = ?"
+_NAMING = "e.uscc = ?"
+_OF_REQUESTS = "json_extract(e.attrs, '$.request_id') IN (SELECT value FROM json_each(?))"
+
+
+def _market_lines(db: sqlite3.Connection, uscc: str) -> list[Line]:
+    """The entity's part in the supermarket, each event once: the events of its own calls,
+    those naming it (its selection by anyone's ``market.select``, its rating by an owner),
+    and every event of the requests it posted (responses, selection, confirmation). Read
+    from the events: the export files no supermarket record under an entity."""
+    rows: dict[tuple[int, int, int], sqlite3.Row] = {}
+
+    def take(who: str, value: str) -> None:
+        for row in db.execute(_MARKET_EVENTS.format(who=who), (value,)):
+            rows[(row["height"], row["tx_idx"], row["event_idx"])] = row
+
+    take(_BY_SENDER, uscc)
+    take(_NAMING, uscc)
+    posted = [_attrs(r).get("request_id") for r in rows.values()
+              if r["sender_entity"] == uscc and _attrs(r).get("type") == "market.requested"]
+    if posted:
+        take(_OF_REQUESTS, json.dumps(posted))
+    lines = []
+    for place in sorted(rows):
+        row = rows[place]
+        event = _attrs(row)
+        args = json.loads(row["args"]) if row["args"] else {}
+        request = _market_request(db, str(event.get("request_id", "")), row["height"])
+        actor = row["sender_entity"]
+        text = _describe_market(event, args, request, uscc,
+                                "" if actor == uscc else f"agency {actor} ")
+        lines.append(Line(row["time_ms"], row["height"], text))
+    return lines
+
+
+def _attrs(row: sqlite3.Row) -> dict[str, Any]:
+    value = json.loads(row["attrs"]) if row["attrs"] else None
+    return value if isinstance(value, dict) else {}
+
+
+def _market_request(db: sqlite3.Connection, request_id: str, height: int) -> dict[str, Any]:
+    """A selection request's record as it stood after block ``height`` ({} if none)."""
+    row = db.execute("SELECT value_json FROM state_changes WHERE key = ? AND height <= ? "
+                     "ORDER BY height DESC LIMIT 1",
+                     (f"market/request/{request_id}", height)).fetchone()
+    value = json.loads(row[0]) if row is not None and row[0] is not None else None
+    return value if isinstance(value, dict) else {}
+
+
+def _describe_market(event: dict[str, Any], args: dict[str, Any], request: dict[str, Any],
+                     uscc: str, sender: str) -> str:
+    """One supermarket event as a line of ``uscc``'s history; ``sender`` is "" when the
+    entity sent the call, else "agency <USCC> " (a response to its request)."""
+    type_, rid, agency = str(event.get("type")), event.get("request_id"), event.get("uscc")
+    named = "" if agency == uscc else f"agency {agency} "
+    of = f"request {rid} ({request.get('item')}, owner {request.get('owner')})"
+    if type_ == "market.registered":
+        return f"registered in the intermediary services supermarket for item {event.get('item')}"
+    if type_ == "market.requested":
+        window = ("" if event.get("method") == "direct" else
+                  f", responses until {beijing_time(request.get('window_end_ms', 0))}")
+        fiscal = ", fiscal funds" if request.get("fiscal") else ""
+        return (f"selection request {rid} posted: item {request.get('item')}, budget "
+                f"{_yuan(request.get('budget_fen'))}{fiscal}, {event.get('method')}{window}")
+    if type_ == "market.responded":
+        return f"{sender}responded to {of} at {_yuan(args.get('price_fen'))}"
+    if type_ == "market.selected":
+        confirm = f"confirm by {beijing_time(request.get('confirm_by_ms', 0))}"
+        return (f"SELECTED for {of}: {confirm}" if not named
+                else f"{named}selected for {of}: {confirm}")
+    if type_ == "market.failed":
+        return f"{of}: selection failed (no response, or no agency in good standing left)"
+    if type_ == "market.confirmed":
+        return f"{named}confirmed its selection for {of}"
+    if type_ == "market.contracted":
+        return f"service contract for {of} recorded"
+    if type_ == "market.rated":
+        suspended = "; the agency is SUSPENDED from the supermarket" if event.get(
+            "suspended") else ""
+        if not named:
+            return f"rated {event.get('rating')} by the owner for {of}{suspended}"
+        return f"rated {named.strip()}: {event.get('rating')} for {of}{suspended}"
+    if type_ == "market.cancelled":
+        return f"{of} cancelled"
+    return f"{type_} ({of})" if rid else type_
+
+
 def entity_history(db: sqlite3.Connection, uscc: str) -> list[str]:
     tip_height, tip_ms = tip(db)
     deadlines = _deadlines(db)
@@ -149,6 +247,7 @@ def entity_history(db: sqlite3.Connection, uscc: str) -> list[str]:
         text = _describe_record(key, _value(row), bool(row["deleted"]), uscc, sealed)
         if text is not None:
             lines.append(Line(row["time_ms"], row["height"], text))
+    lines += _market_lines(db, uscc)
     for row in db.execute(
             "SELECT t.height, t.call, t.code, t.message, t.tender_id, b.time_ms "
             "FROM transactions t JOIN blocks b ON b.height = t.height "
