@@ -13,7 +13,8 @@ time as "now":
   the live-slot set (``bidset/<tender>/...``): only to supervisors before the deadline; an
   enterprise key's nonce (``nonce/<key>``, which moves in the block of each transaction it
   sends, bids included): only to that key and supervisors — any key but a role's or a
-  validator's at the head, so a key unbound or rotated since stays private; a bidder's
+  validator's at the head, so a key unbound or rotated since stays private, and a
+  guarantor's too (its withheld issues would be counted); a bidder's
   enrolment (``bidder/<USCC>``): only to that entity and supervisors. Everything else:
   anyone.
 - ``tx_disclosed(state, reader, tx, now_ms, sender_states=())`` — may the body and receipt
@@ -66,6 +67,7 @@ from typing import Any
 
 from contracts import keys
 from contracts.agents import acting_key
+from contracts.experts import code_of_key
 from contracts.governance import ROLES
 from contracts.identity import entity_of_key, key_binding_key
 from contracts.senders import is_validator_key
@@ -79,6 +81,7 @@ SECRET_ARG = "bid_secret"  # a bidder call's secret: the transaction is never pu
 SEALED_CALLS = ("bid.",)  # an entity's act whatever key sent it (a key unbound later, too)
 PUBLIC_CALLS = ("market.",)  # the supermarket's calls: its records are public state
 INTENT_CALLS = frozenset({"guarantee.issue"})  # a role's act that says who means to bid
+INTENT_ROLE = "guarantor"  # the role that sends them: its key's nonce is private
 SUPERVISOR = "supervisor"
 
 
@@ -105,11 +108,14 @@ PUBLIC = Reader()
 
 def reader_of(state: StateReader, pubkey: bytes, now_ms: int) -> Reader | None:
     """The reader a key stands for at the head, or None when the chain does not know the
-    key (no entity binding in force, no role, not a validator)."""
+    key (no entity binding in force, no role, not a validator, not an expert's: an evaluation
+    expert's key is registered by the expert pool and bound to no entity, and the expert
+    reads its own nonce and receipts as any known key)."""
     view = Overlay(state)
     roles = frozenset(r for r in ROLES if view.exists(keys.role(r, pubkey)))
     uscc = entity_of_key(view, pubkey, now_ms)
-    if uscc is None and not roles and not is_validator_key(view, pubkey):
+    if (uscc is None and not roles and not is_validator_key(view, pubkey)
+            and code_of_key(view.get, pubkey) is None):
         return None
     return Reader(pubkey, uscc, roles)
 
@@ -117,12 +123,16 @@ def reader_of(state: StateReader, pubkey: bytes, now_ms: int) -> Reader | None:
 def _public_actor(state: StateReader, key_hex: str) -> bool:
     """Whether the key acts in public at the head: it holds a role or is a validator's. Any
     other key's nonce is private, an entity's key or one unbound or rotated since (whose
-    nonce moved with its acts as an entity's)."""
+    nonce moved with its acts as an entity's). So is a guarantor's: its issues are withheld
+    before their deadline (``INTENT_CALLS``), and its nonce, moving in their blocks, would
+    count the guarantees issued, each a bidder to be."""
     try:
         pubkey = bytes.fromhex(key_hex)
     except ValueError:
         return True  # not a key: no one's nonce (the answer is "absent")
     view = Overlay(state)
+    if view.exists(keys.role(INTENT_ROLE, pubkey)):
+        return False
     return any(view.exists(keys.role(r, pubkey)) for r in ROLES) or is_validator_key(view, pubkey)
 
 

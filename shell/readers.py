@@ -106,7 +106,8 @@ class Readers:
         # Who signed first: only keys the chain knows take room among the remembered nonces.
         found = reader_of(state, key, head_ms)
         if found is None:
-            raise AuthError("the key is not bound to an entity, a role or a validator on chain")
+            raise AuthError("the key is not bound to an entity, a role, a validator or an "
+                            "expert on chain")
         seen_key = key + nonce
         if seen_key in self._seen:
             raise AuthError("this request was seen before (a replayed nonce)")

@@ -82,6 +82,20 @@ def test_an_enterprise_keys_nonce_is_its_own_and_a_roles_is_public() -> None:
     assert key_refusal(STATE, PUBLIC, keys.nonce(bytes(32)), NOW_MS) is not None
 
 
+def test_a_guarantors_nonce_is_its_own_it_would_count_the_withheld_issues() -> None:
+    """A guarantor's ``guarantee.issue`` is withheld before its deadline (it names a bidder to
+    be); its key's nonce moved in each such block, so it is not public like other roles'."""
+    bank = bytes([5]) * 32
+    state = State({**{k: encoding.decode(v) for k, v in STATE.raw.items()},
+                   keys.role("guarantor", bank): {"granted_height": 0}})
+    assert key_refusal(state, PUBLIC, keys.nonce(bank), NOW_MS) is not None
+    assert key_refusal(state, READ_A, keys.nonce(bank), NOW_MS) is not None
+    assert key_refusal(state, Reader(bank, None, frozenset({"guarantor"})), keys.nonce(bank),
+                       NOW_MS) is None
+    assert key_refusal(state, READ_SUP, keys.nonce(bank), NOW_MS) is None
+    assert key_refusal(state, PUBLIC, keys.nonce(PLATFORM), NOW_MS) is None  # other roles'
+
+
 def tx(secret_seed: int, call: str, args: dict[str, object] | None = None) -> SignedTx:
     secret = bytes([secret_seed]) * 32
     body = TxBody("c", SUITE.public_key(secret), 0, call,
