@@ -52,8 +52,10 @@ time as "now":
 Residual disclosure, stated honestly: block sizes and transaction counts are public (bids
 add transactions like any other entity act); state roots change in every block; a PROTOCOL
 §6 proof of absence shows a neighbouring leaf, so the value hash of ``bidset/`` (a path
-anyone can compute) can be watched change: how many times a lot's live set changed, never
-who bid (``contracts/bid.py``; a bid moves no nonce of the entity's: ``contracts.agents``);
+anyone can compute) can be watched change: how many times a lot's live set changed and
+whether it holds a live bid (the empty set's digest is a constant), never who bid; so can
+enrolments and the private nonces (README "What is still visible"; ``contracts/bid.py``;
+a bid moves no nonce of the entity's: ``contracts.agents``);
 a public act shows its sender key's nonce, so the gap between two public acts of one key (a
 tender's side, an agency or owner in the supermarket) counts that key's private acts in
 between (consents, key changes, an enrolment), never a bid.
