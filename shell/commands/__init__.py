@@ -7,6 +7,7 @@
 - ``audit``    ``audit replay``, ``audit export``
 - ``history``  ``history``: an entity's history, a tender's timeline (from an export)
 - ``gov``      ``gov propose|vote|list|show``
+- ``committee`` ``committee check``: recompute a drawn evaluation committee from proofs
 - ``watch``    ``watch``: follow the event stream, print, verify, forward as webhooks
 - ``demo``     a local network with the trading story
 - ``common``   what they share: one-line failures, passphrases, keys, options
