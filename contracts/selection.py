@@ -28,6 +28,13 @@ selects, the selected agency confirms, the owner records the contract and rates
   by fiscal funds (``E_FISCAL``): for those the supermarket is mandatory, so the owner can't
   drop the request to hire outside it.
 
+Events are public notices (``contracts.disclosure``), and a party follows its own with
+``GET /events?entity=<USCC>``, which matches any USCC among an event's fields: so every event
+of a request names its ``owner``, and the agency it concerns as ``uscc`` (the responding,
+selected, passed-over, confirming, contracted or rated one). A direct request emits
+``market.selected`` as well, and ``market.next`` emits ``market.lapsed`` naming the agency
+passed over before it selects the next one.
+
 State: ``market/request/<id>`` (STATE_KEYS.md); statuses move only through ``SELECTION``.
 """
 
@@ -119,16 +126,22 @@ def _select_at(call: Call, rec: dict[str, Any], start: int, action: str) -> None
                 {"selected": i, "selected_ms": call.now_ms, "confirm_by_ms": _confirm_by(call)}
             )
             SELECTION.advance(rec, action, "selected")
-            call.emit("market.selected", request_id=rec["request_id"], uscc=rec["order"][i])
+            call.emit(
+                "market.selected",
+                request_id=rec["request_id"],
+                owner=rec["owner"],
+                uscc=rec["order"][i],
+            )
             return
     rec["selected"] = -1
     SELECTION.advance(rec, action, "failed")
-    call.emit("market.failed", request_id=rec["request_id"])
+    call.emit("market.failed", request_id=rec["request_id"], owner=rec["owner"])
 
 
 def request(call: Call) -> None:
-    """Post a selection request for an item. ``direct`` selects the named agency at once;
-    the other methods take responses until ``window_end_ms``.
+    """Post a selection request for an item. ``direct`` selects the named agency at once
+    (``market.selected``, as ``market.select`` does for the other methods, which take
+    responses until ``window_end_ms``).
 
     Who: a key bound to the project owner (an attested entity; key and entity not frozen).
 
@@ -205,7 +218,9 @@ def request(call: Call) -> None:
             rec["quality_points"] = A.integer(a, "quality_points", 0, 100)
         rec["status"] = SELECTION.start("request", "open")
     _save(call, rec)
-    call.emit("market.requested", request_id=request_id, method=method)
+    call.emit("market.requested", request_id=request_id, owner=owner, method=method)
+    if method == "direct":  # selected at once: the agency must be told to confirm in time
+        call.emit("market.selected", request_id=request_id, owner=owner, uscc=rec["order"][0])
 
 
 def _confirm_by(call: Call) -> int:
@@ -248,7 +263,7 @@ def respond(call: Call) -> None:
         raise ContractError(E_BAD_ARGS, "a response's price is at most the budget")
     rec["responses"] = [*rec["responses"], {"uscc": uscc, "price_fen": price, "at_ms": call.now_ms}]
     _save(call, rec)
-    call.emit("market.responded", request_id=rec["request_id"])
+    call.emit("market.responded", request_id=rec["request_id"], owner=rec["owner"], uscc=uscc)
 
 
 def _beacon_id(rec: dict[str, Any]) -> str:
@@ -332,7 +347,7 @@ def select(call: Call) -> None:
         raise ContractError(E_TOO_EARLY, "the response window is still open")
     if not rec["responses"]:
         SELECTION.advance(rec, "select", "failed")
-        call.emit("market.failed", request_id=rec["request_id"])
+        call.emit("market.failed", request_id=rec["request_id"], owner=rec["owner"])
     elif rec["method"] == "random":
         order = _random_order(call, rec)
         if order is None:
@@ -366,7 +381,7 @@ def confirm(call: Call) -> None:
         raise ContractError(E_CONFIRM_LATE, "the confirmation period is over")
     SELECTION.advance(rec, "confirm")
     _save(call, rec)
-    call.emit("market.confirmed", request_id=rec["request_id"], uscc=uscc)
+    call.emit("market.confirmed", request_id=rec["request_id"], owner=rec["owner"], uscc=uscc)
 
 
 def next_(call: Call) -> None:
@@ -377,10 +392,21 @@ def next_(call: Call) -> None:
 
     Args:
         request_id: the request.
+
+    The agency passed over (it did not confirm by ``confirm_by_ms``) is told by
+    ``market.lapsed``, emitted before the next selection's ``market.selected`` or
+    ``market.failed``.
     """
     rec = _load(call, "next")
     if call.now_ms < rec["confirm_by_ms"]:
         raise ContractError(E_TOO_EARLY, "the selected agency may still confirm")
+    call.emit(
+        "market.lapsed",
+        request_id=rec["request_id"],
+        owner=rec["owner"],
+        uscc=_agency_of_request(call, rec),
+        confirm_by_ms=rec["confirm_by_ms"],
+    )
     _select_at(call, rec, rec["selected"] + 1, "next")
     _save(call, rec)
 
@@ -406,7 +432,12 @@ def record_contract(call: Call) -> None:
     rec["contract_hash"] = A.blob(call.args, "contract_hash", length=HASH_LEN)
     SELECTION.advance(rec, "contract")
     _save(call, rec)
-    call.emit("market.contracted", request_id=rec["request_id"])
+    call.emit(
+        "market.contracted",
+        request_id=rec["request_id"],
+        owner=rec["owner"],
+        uscc=_agency_of_request(call, rec),
+    )
 
 
 def rate(call: Call) -> None:
@@ -430,6 +461,7 @@ def rate(call: Call) -> None:
     call.emit(
         "market.rated",
         request_id=rec["request_id"],
+        owner=rec["owner"],
         uscc=agency,
         rating=rating,
         suspended=suspended,
@@ -450,7 +482,7 @@ def cancel(call: Call) -> None:
         raise ContractError(E_FISCAL, "a request paid by fiscal funds can't leave the supermarket")
     SELECTION.advance(rec, "cancel")
     _save(call, rec)
-    call.emit("market.cancelled", request_id=rec["request_id"])
+    call.emit("market.cancelled", request_id=rec["request_id"], owner=rec["owner"])
 
 
 SELECTION_METHODS = {

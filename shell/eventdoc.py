@@ -70,8 +70,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "guarantee.issued": ("电子保函开立", "guarantee issued"),
     "guarantee.released": ("保函释放", "guarantee released"),
     "guarantee.claimed": ("保函索赔", "guarantee claimed"),
-    # the expert draw, remote evaluation and the supermarket (contracts of another branch:
-    # titled ahead so they read well in `watch` the day they land)
+    # the expert draw, remote evaluation and the supermarket
     "beacon.requested": ("随机数请求", "randomness requested"),
     "beacon.committed": ("随机数承诺", "randomness committed"),
     "beacon.revealed": ("随机数揭示", "randomness revealed"),
@@ -92,6 +91,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "market.requested": ("中介服务采购需求", "selection requested"),
     "market.responded": ("中介机构响应", "agency responded"),
     "market.selected": ("中介机构选定", "agency selected"),
+    "market.lapsed": ("中选逾期未确认", "selection lapsed: not confirmed in time"),
     "market.confirmed": ("中选确认", "selection confirmed"),
     "market.failed": ("中介选取失败", "selection failed"),
     "market.contracted": ("中介服务合同", "service contract recorded"),

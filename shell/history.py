@@ -216,6 +216,9 @@ def _describe_market(event: dict[str, Any], args: dict[str, Any], request: dict[
                 else f"{named}selected for {of}: {confirm}")
     if type_ == "market.failed":
         return f"{of}: selection failed (no response, or no agency in good standing left)"
+    if type_ == "market.lapsed":
+        return (f"{named}passed over for {of}: not confirmed by "
+                f"{beijing_time(event.get('confirm_by_ms', 0))}")
     if type_ == "market.confirmed":
         return f"{named}confirmed its selection for {of}"
     if type_ == "market.contracted":

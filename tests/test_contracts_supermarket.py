@@ -1,8 +1,10 @@
 """The intermediary services supermarket (DOMAIN.md): the catalogue, agency registration
 while qualified, selection requests with the four methods, response windows, confirmation
 and fallback, contract hash and ratings, clearing out and suspension, fiscal requests and
-the direct ceiling — every refusal with its code and nothing but the nonce changed — and a
-hypothesis state machine in which no suspended or unqualified agency is ever selected."""
+the direct ceiling — every refusal with its code and nothing but the nonce changed — the
+parties each event names (the owner; the agency responding, selected, passed over, confirming,
+contracted or rated), and a hypothesis state machine in which no suspended or unqualified
+agency is ever selected."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from contracts.selection import (
 from contracts.state import Overlay
 from contracts.supermarket import E_SUSPENDED_AGENCY, E_UNQUALIFIED
 from contracts.tender_rules import E_TOO_EARLY, E_WINDOW
+from ledger.tx import Receipt
 from tests.contract_harness import Account
 from tests.trading_kit import GENESIS_MS, H32, Trading
 
@@ -57,6 +60,9 @@ class Market:
 
     def uscc(self, acct: Account) -> str:
         return self.t.uscc_of[acct.name]
+
+    def owner_uscc(self) -> str:
+        return self.uscc(self.owner)
 
     def request_args(self, request_id: str = "R1", **over: Any) -> dict[str, Any]:
         args: dict[str, Any] = {
@@ -320,6 +326,72 @@ def test_a_fiscal_request_cannot_leave_the_supermarket() -> None:
     m.h.expect_ok(m.owner, "market.cancel", {"request_id": "N1"})
     assert m.get("N1")["status"] == "cancelled"
     m.h.expect_refused(m.owner, "market.cancel", {"request_id": "N1"}, E_STATE)
+
+
+# --- events: each names the parties, so ``/events?entity=<USCC>`` tells each its part ---
+
+
+def _events(receipt: Receipt) -> list[dict[str, Any]]:
+    return [dict(e) for e in receipt.events]
+
+
+def test_every_event_of_a_request_names_its_owner_and_the_agency_it_concerns() -> None:
+    m = Market(3)
+    a0, a1, a2 = m.agencies
+    owner, u1, u2 = m.owner_uscc(), m.uscc(a1), m.uscc(a2)
+    ours = {**R, "owner": owner}
+    got = m.h.expect_ok(m.owner, "market.request", m.request_args())
+    assert _events(got) == [{"type": "market.requested", **ours, "method": "lowest_price"}]
+    for acct, price in ((a0, 300_000), (a1, 250_000), (a2, 280_000)):
+        got = m.h.expect_ok(acct, "market.respond", {**R, "price_fen": price * YUAN})
+        assert _events(got) == [{"type": "market.responded", **ours, "uscc": m.uscc(acct)}]
+    m.past_window()
+    got = m.h.expect_ok(m.t.entity("neighbour"), "market.select", R)
+    assert _events(got) == [{"type": "market.selected", **ours, "uscc": u1}]
+    m.h.advance(days=3)
+    confirm_by = m.get()["confirm_by_ms"]
+    got = m.h.expect_ok(m.owner, "market.next", R)
+    assert _events(got) == [
+        {"type": "market.lapsed", **ours, "uscc": u1, "confirm_by_ms": confirm_by},
+        {"type": "market.selected", **ours, "uscc": u2},
+    ]
+    got = m.h.expect_ok(a2, "market.confirm", R)
+    assert _events(got) == [{"type": "market.confirmed", **ours, "uscc": u2}]
+    got = m.h.expect_ok(m.owner, "market.record_contract", {**R, "contract_hash": H32})
+    assert _events(got) == [{"type": "market.contracted", **ours, "uscc": u2}]
+    got = m.h.expect_ok(m.owner, "market.rate", {**R, "rating": 4})
+    assert _events(got) == [{"type": "market.rated", **ours, "uscc": u2, "rating": 4,
+                             "suspended": False}]
+    m.request("N1", fiscal=False)
+    got = m.h.expect_ok(m.owner, "market.cancel", {"request_id": "N1"})
+    assert _events(got) == [{"type": "market.cancelled", "request_id": "N1", "owner": owner}]
+    m.request("E1")
+    m.past_window("E1")
+    got = m.h.expect_ok(m.owner, "market.select", {"request_id": "E1"})  # no response
+    assert _events(got) == [{"type": "market.failed", "request_id": "E1", "owner": owner}]
+
+
+def test_an_agency_passed_over_is_told_it_lapsed_even_when_none_is_left() -> None:
+    """A direct selection names its agency at once (it has ``market_confirm_days`` to
+    confirm); when it lets them pass, ``market.next`` names it in ``market.lapsed`` before
+    the request fails for want of another agency."""
+    m = Market(1)
+    (a0,) = m.agencies
+    owner, u0 = m.owner_uscc(), m.uscc(a0)
+    ours = {**R, "owner": owner}
+    got = m.h.expect_ok(m.owner, "market.request",
+                        m.request_args(method="direct", agency=u0, budget_fen=YUAN))
+    assert _events(got) == [{"type": "market.requested", **ours, "method": "direct"},
+                            {"type": "market.selected", **ours, "uscc": u0}]
+    confirm_by = m.get()["confirm_by_ms"]
+    m.h.expect_refused(m.owner, "market.next", R, E_TOO_EARLY)
+    m.h.advance(days=3)
+    got = m.h.expect_ok(m.t.entity("neighbour"), "market.next", R)
+    assert _events(got) == [
+        {"type": "market.lapsed", **ours, "uscc": u0, "confirm_by_ms": confirm_by},
+        {"type": "market.failed", **ours},
+    ]
+    assert m.get()["status"] == "failed"
 
 
 # --- a state machine: only agencies in good standing are ever selected ---

@@ -5,7 +5,12 @@ sealed before the deadline; and an agency's history lists its part in the superm
 
 Found by a user walkthrough: a stranger's, an agency's and a supervisor's ``/events?type=
 market.*`` showed only ``market.item_added`` (the catalogue, a role's act), and ``history
-entity`` of an agency listed only its refused market calls."""
+entity`` of an agency listed only its refused market calls. A second walkthrough: the
+request's events named only the request, so ``/events?entity=<owner>`` showed the owner
+neither its requests nor the responses to them, ``entity=<agency>`` did not show an agency
+its own response, and an agency passed over by ``market.next`` was named in no event. Every
+event of a request now names its ``owner`` and the agency it concerns (``uscc``), and
+``market.next`` tells the agency passed over with ``market.lapsed``."""
 
 from __future__ import annotations
 
@@ -47,6 +52,7 @@ from tests.test_privacy import node_of, replay
 from tests.trading_kit import DEADLINE_MS, H32
 
 R = {"request_id": "R1"}
+R2 = {"request_id": "R2"}
 MARKET_CALLS = sorted(f"market.{m}" for m in {**CATALOGUE_METHODS, **SELECTION_METHODS})
 
 
@@ -95,10 +101,12 @@ def test_the_rule_opens_market_calls_only_and_never_a_bidder_secret() -> None:
 
 class Story:
     """A tender with a sealed bid and a guarantee (deadline not passed), beside a
-    supermarket request that agencies answer and that selects one, which confirms."""
+    supermarket request that agencies answer and that selects one, which confirms; and a
+    direct request whose agency lets its confirmation lapse, so ``market.next`` passes it
+    over (none is left: the request fails)."""
 
     def __init__(self) -> None:
-        m = Market(2)
+        m = Market(3)
         self.m, self.t = m, m.t
         t = self.t
         t.announce()
@@ -106,18 +114,24 @@ class Story:
         self.issue = t.issue("G-bidder", "bidder")
         self.bid = t.h.expect_ok(bidder, "bid.submit", t.bid_args(bidder, 1_000_000, "G-bidder"))
         self.request = t.h.expect_ok(m.owner, "market.request", m.request_args())
-        a0, a1 = m.agencies
+        a0, a1, self.lapser = m.agencies
         self.respond = t.h.expect_ok(a0, "market.respond", {**R, "price_fen": 300_000_00})
-        t.h.expect_ok(a1, "market.respond", {**R, "price_fen": 250_000_00})
+        self.respond_winner = t.h.expect_ok(a1, "market.respond", {**R, "price_fen": 250_000_00})
         m.past_window()
         # anyone may select: here an entity with no part in the request (its act is public)
-        self.select = t.h.expect_ok(t.entity("neighbour"), "market.select", R)
+        neighbour = t.entity("neighbour")
+        self.select = t.h.expect_ok(neighbour, "market.select", R)
         self.winner, self.loser = a1, a0
         assert m.selected() == m.uscc(a1)
         t.h.expect_refused(a0, "market.confirm", R, "E_FORBIDDEN")
         self.confirm = t.h.expect_ok(a1, "market.confirm", R)
         t.h.expect_ok(m.owner, "market.record_contract", {**R, "contract_hash": H32})
         self.rate = t.h.expect_ok(m.owner, "market.rate", {**R, "rating": 4})
+        self.direct = t.h.expect_ok(m.owner, "market.request", m.request_args(
+            "R2", method="direct", agency=m.uscc(self.lapser), budget_fen=50_000_00))
+        t.h.advance(days=3)  # the lapser does not confirm in time
+        self.next = t.h.expect_ok(neighbour, "market.next", R2)
+        assert m.get("R2")["status"] == "failed"
         assert t.h.time_ms < DEADLINE_MS  # the bid is still sealed at the head
 
     def uscc(self, name: str) -> str:
@@ -144,7 +158,8 @@ async def _events(client: TestClient[Any, Any], query: str,
 
 def _api(s: Story, node: Node) -> None:
     t, m = s.t, s.m
-    winner, owner = m.uscc(s.winner), s.uscc("owner")
+    winner, loser, owner = m.uscc(s.winner), m.uscc(s.loser), s.uscc("owner")
+    lapser = m.uscc(s.lapser)
 
     def signed_by(name: str) -> Any:
         secret = t.h.account(name).secret
@@ -158,15 +173,56 @@ def _api(s: Story, node: Node) -> None:
                            "market.responded", "market.selected", "market.confirmed"):
                 assert wanted in types, (wanted, types)
             selected = [i for i in seen if i["type"] == "market.selected"]
-            assert [i["event"]["uscc"] for i in selected] == [winner]
+            assert [(i["event"]["request_id"], i["event"]["uscc"]) for i in selected] == [
+                ("R1", winner), ("R2", lapser)]  # a direct request selects at once
             assert selected[0]["tx_id"] == _id(s.select) and winner in selected[0]["entities"]
-            # the agency, signed with its own key, follows its entity: told it was selected
+            assert selected[1]["tx_id"] == _id(s.direct) and lapser in selected[1]["entities"]
+            # every event of a request names its owner
+            of_requests = [i for i in seen if "request_id" in i["event"]]
+            assert of_requests and all(i["event"]["owner"] == owner and owner in i["entities"]
+                                       for i in of_requests)
+            # the agency, signed with its own key, follows its entity: told it was selected,
+            # and shown its own response, the contract and its rating
             mine = await _events(client, f"entity={winner}", signed_by(s.winner.name))
-            assert {"market.registered", "market.selected", "market.confirmed"} <= {
-                i["type"] for i in mine}
+            assert {"market.registered", "market.selected", "market.confirmed",
+                    "market.contracted", "market.rated"} <= {i["type"] for i in mine}
+            answered = [i for i in mine if i["type"] == "market.responded"]
+            assert [i["tx_id"] for i in answered] == [_id(s.respond_winner)]
+            assert answered[0]["event"]["uscc"] == winner
+            loser_sees = await _events(client, f"entity={loser}", signed_by(s.loser.name))
+            assert [(i["tx_id"], i["event"]["uscc"]) for i in loser_sees
+                    if i["type"] == "market.responded"] == [(_id(s.respond), loser)]
+            # the agency passed over is told: selected (directly), then lapsed; nothing of
+            # the request it had no part in
+            lapsed = await _events(client, f"entity={lapser}", signed_by(s.lapser.name))
+            assert [i["type"] for i in lapsed if i["type"].startswith("market.")] == [
+                "market.registered", "market.selected", "market.lapsed"]
+            told = lapsed[-1]
+            assert told["tx_id"] == _id(s.next) and told["call"] == "market.next"
+            assert told["event"] == {"type": "market.lapsed", **R2, "owner": owner,
+                                     "uscc": lapser, "confirm_by_ms": m.get("R2")[
+                                         "confirm_by_ms"]}
+            # the owner follows its entity: its requests, the responses to them and what
+            # became of them, each request's events in order
+            own = await _events(client, f"entity={owner}", signed_by("owner"))
+            assert [i["tx_id"] for i in own if i["type"] == "market.requested"] == [
+                _id(s.request), _id(s.direct)]
+            assert [(i["tx_id"], i["event"]["uscc"]) for i in own
+                    if i["type"] == "market.responded"] == [
+                (_id(s.respond), loser), (_id(s.respond_winner), winner)]
+            assert [(i["type"], i["event"].get("uscc")) for i in own
+                    if i["type"].startswith("market.") and i["event"]["request_id"] == "R1"
+                    and i["type"] != "market.responded"] == [
+                ("market.requested", None), ("market.selected", winner),
+                ("market.confirmed", winner), ("market.contracted", winner),
+                ("market.rated", winner)]
+            assert [(i["type"], i["event"].get("uscc")) for i in own
+                    if i["type"].startswith("market.") and i["event"]["request_id"] == "R2"
+                    ] == [("market.requested", None), ("market.selected", lapser),
+                          ("market.lapsed", lapser), ("market.failed", None)]
             # an agency looking for work follows the open requests
             opened = await _events(client, "type=market.requested")
-            assert [i["tx_id"] for i in opened] == [_id(s.request)]
+            assert [i["tx_id"] for i in opened] == [_id(s.request), _id(s.direct)]
             # nothing of the bid or of the guarantee naming the bidder reaches a stranger
             for query in ("type=bid.*", "type=guarantee.*", f"entity={s.uscc('bidder')}"):
                 leaked = [i for i in await _events(client, query)
@@ -186,8 +242,8 @@ def _api(s: Story, node: Node) -> None:
             # the owner's signed view of the supermarket is everyone's
             theirs = await _events(client, "type=market.*", signed_by("owner"))
             assert [i["cursor"] for i in theirs] == [i["cursor"] for i in seen]
-            assert any(i["type"] == "market.rated" and owner not in i["entities"]
-                       for i in seen)  # the events name the agency, not the owner
+            assert any(i["type"] == "market.rated" and {owner, winner} <= set(i["entities"])
+                       for i in seen)  # the rating names the owner and the agency
 
     asyncio.run(body())
 
@@ -195,7 +251,8 @@ def _api(s: Story, node: Node) -> None:
 def _chain(s: Story) -> Chain:
     """The story's blocks, certified, in a real store: every transaction in it, ok."""
     chain = replay(s.t)
-    for receipt in (s.issue, s.bid, s.request, s.respond, s.select, s.confirm, s.rate):
+    for receipt in (s.issue, s.bid, s.request, s.respond, s.select, s.confirm, s.rate,
+                    s.direct, s.next):
         found = chain.receipt(receipt.tx_id)
         assert found is not None and found[2].ok, receipt
     return chain
@@ -246,4 +303,8 @@ def test_an_agencys_history_lists_its_registration_response_and_selection(
              "service contract for request R1", f"rated agency {winner}: 4 for request R1"]
     positions = [mine.index(text) for text in order]
     assert positions == sorted(positions), mine
+    # the agency the direct request R2 named, passed over when it did not confirm in time
+    lapsed = "\n".join(entity_history(db, s.m.uscc(s.lapser)))
+    assert "SELECTED for request R2" in lapsed, lapsed
+    assert "passed over for request R2" in lapsed and "not confirmed by" in lapsed, lapsed
     db.close()
