@@ -226,7 +226,10 @@ def close(call: Call) -> None:
         ]
         for lot in tender["lots"]
     ]
-    decided = all(b["status"] != LIVE for lot_bids in bids_by_lot for _, b in lot_bids)
+    # A lot that failed at opening decrypts nothing: its bids stay sealed and wait on no one.
+    decided = all(b["status"] != LIVE
+                  for lot, lot_bids in zip(tender["lots"], bids_by_lot, strict=True)
+                  if lot["status"] == LOT_DECRYPTING for _, b in lot_bids)
     step(call, tender, "close", all_decided=decided)
     record_lots = []
     for lot, lot_bids in zip(tender["lots"], bids_by_lot, strict=True):

@@ -245,6 +245,27 @@ def test_a_failed_lot_does_not_stop_the_others() -> None:
     assert t.guarantee("G-bidder0-1")["status"] == "bound"
 
 
+def test_a_failed_lots_sealed_bids_do_not_hold_the_window_open() -> None:
+    """Close may come early once every bid of the lots being decrypted is decided; a lot
+    that failed at opening decrypts nothing, so its bids (sealed for good) wait on no one."""
+    t = Trading()
+    t.announce(lot_count=2)
+    bidders = t.bidders(3)
+    for b in bidders:
+        t.bid(b, 100 + len(b.name), lot=1)
+    t.bid(bidders[0], 100, lot=2)
+    t.open(lots=2)
+    t.reveal(bidders[0])
+    t.reveal(bidders[1])
+    t.h.expect_refused(t.platform, "bid.close", {"tender_id": "T1"}, E_TOO_EARLY)  # one left
+    t.reveal(bidders[2])
+    t.close()  # before the window's end: every bid of lot 1 is decided
+    record = t.h.get("tender/T1/opening")
+    assert [lot["status"] for lot in record["lots"]] == ["opened", "failed"]
+    assert [b["status"] for b in record["lots"][0]["bids"]] == ["revealed"] * 3
+    assert [b["status"] for b in record["lots"][1]["bids"]] == ["sealed"]
+
+
 def test_reveal_decrypts_on_chain_and_the_opening_record_is_published() -> None:
     t = Trading()
     t.announce()
