@@ -13,6 +13,7 @@ import click
 from ledger.errors import InvalidInput
 from shell.client import NodeError
 from shell.commands import audit, bid, chain, committee, demo, gov, history, keys, network, watch
+from shell.commands.tender import tender
 
 
 class _Group(click.Group):
@@ -35,7 +36,7 @@ def main() -> None:
 
 for command in (keys.keys, network.network, network.node_group,
                 chain.status, chain.tx, chain.proof, chain.verify, chain.eligibility,
-                demo.demo, bid.bid,
+                demo.demo, bid.bid, tender,
                 audit.audit, gov.gov, history.history, watch.watch, committee.committee):
     main.add_command(command)
 

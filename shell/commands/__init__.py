@@ -4,6 +4,7 @@
 - ``network``  ``network init``, ``network up``, ``node init``, ``node start``, ``node resync``
 - ``chain``    ``status``, ``tx send``, ``proof``, ``verify``, ``eligibility``
 - ``bid``      the bidder's ``seal``, ``replace``, ``withdraw``, ``status``, ``reveal``, ``prove``
+- ``tender``   the platform's ``tender open`` (``bid.open``) and ``tender close`` (``bid.close``)
 - ``audit``    ``audit replay``, ``audit export``
 - ``history``  ``history``: an entity's history, a tender's timeline (from an export)
 - ``gov``      ``gov propose|vote|list|show``

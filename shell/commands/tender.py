@@ -1,0 +1,300 @@
+"""``credchain tender``: the platform's side of a tender's opening: ``open`` and ``close``.
+
+After the bid deadline the platform that announced the tender opens its bids (``bid.open``,
+DOMAIN.md step 5). It must name each lot's live slots, which only its node lists to it
+(``GET /tenders/{id}/slots?lot=N``, a request signed with the platform's key:
+``contracts.disclosure.may_list_slots``). ``tender open`` reads the tender, refuses before
+sending anything what the contract would refuse (no such tender, the deadline not passed at
+the chain's head, opened already, suspended, an objection open, not the platform's key),
+lists the slots lot by lot, sends ``bid.open`` and says what became of each lot: failed
+(流标, fewer than ``bid_min_count`` bids) or in its decryption window until when.
+``tender close`` ends the window (``bid.close``) and prints the opening record it publishes
+(``tender/<id>/opening``: bidders, prices, statuses).
+
+A committed transaction whose receipt is not OK exits 1 with its code and message, as
+``tx send`` does; anything refused before sending exits 1 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any, NoReturn
+
+import click
+
+from shell.client import Committed, NodeClient, NodeError
+from shell.commands.common import fail, key_options, load_key, url_option
+
+
+@click.group()
+def tender() -> None:
+    """The platform's side of a tender: open its bids after the deadline, close the
+    decryption window."""
+
+
+def _platform_options(f: Any) -> Any:
+    f = click.option("--json", "as_json", is_flag=True,
+                     help="print JSON (times in ms and in Beijing time) instead of text")(f)
+    f = key_options(f)
+    f = click.option("--key", "key_file", required=True,
+                     type=click.Path(dir_okay=False, exists=True),
+                     help="the platform key that announced the tender")(f)
+    f = url_option(f)
+    return click.argument("tender_id")(f)
+
+
+@tender.command("open")
+@_platform_options
+def tender_open(tender_id: str, url: str, key_file: str, passphrase_env: str | None,
+                passphrase_file: str | None, as_json: bool) -> None:
+    """Open tender TENDER_ID's bids (bid.open), at or after its deadline: list each lot's
+    live bid slots on the node (a request signed with the platform's key), name them all,
+    and say per lot whether it failed (fewer than bid_min_count bids) or its decryption
+    window opened, and until when."""
+    from contracts import keys
+    from contracts.tender_rules import BIDDING
+
+    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
+    client = NodeClient(url).as_key(suite, secret)
+    record = _tender(client, tender_id)
+    if record["state"] != BIDDING:
+        fail(f"not opened: tender {tender_id} was opened already (state {record['state']}; "
+             f"{_lot_statuses(record)}); a tender's bids are opened once")
+    _check_deadline(client, record)
+    _check_may_advance(record, "opened")
+    slots = [_live_slots(client, tender_id, lot["lot"]) for lot in record["lots"]]
+    _check_platform(record, suite.public_key(secret), "opened")  # a supervisor lists them too
+    min_count = client.state(keys.param("bid_min_count"))
+    args = {"tender_id": tender_id, "slots": [[bytes.fromhex(s) for s in lot] for lot in slots]}
+    done = client.send(client.sign(suite, secret, "bid.open", args))
+    time_ms = client.header(done.height).time_ms
+    if done.receipt.code != "OK":
+        _refused(done, "bid.open", time_ms, as_json)
+    after = _tender(client, tender_id)
+    failed = {int(e["lot"]) for e in done.receipt.events if e.get("type") == "bid.lot_failed"}
+    window_end_ms = int(after["window_end_ms"])
+    lots = [{"lot": lot["lot"], "name": lot["name"], "bids": len(named), "slots": named,
+             "outcome": "failed" if lot["lot"] in failed else "decrypting"}
+            for lot, named in zip(record["lots"], slots, strict=True)]
+    if as_json:
+        from ledger.verdict import beijing_time
+
+        click.echo(json.dumps({
+            **_committed_json(done, time_ms), "tender_id": tender_id, "state": after["state"],
+            "bid_min_count": min_count, "window_end_ms": window_end_ms,
+            "window_end": beijing_time(window_end_ms), "lots": lots},
+            ensure_ascii=False, indent=2))
+        return
+    click.echo(_open_text(tender_id, done, time_ms, after["state"], lots, min_count,
+                          window_end_ms, url))
+
+
+@tender.command("close")
+@_platform_options
+def tender_close(tender_id: str, url: str, key_file: str, passphrase_env: str | None,
+                 passphrase_file: str | None, as_json: bool) -> None:
+    """Close tender TENDER_ID's decryption window (bid.close), once it has ended or every
+    bid is revealed, and print the opening record it publishes: per lot, the bidders, their
+    prices and statuses (a bid silent until then becomes decrypt_failed)."""
+    from contracts.tender_record import opening_key
+    from contracts.tender_rules import BIDDING, DECRYPTING, FAILED
+    from ledger import jsonform
+
+    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
+    client = NodeClient(url).as_key(suite, secret)
+    record = _tender(client, tender_id)
+    _check_platform(record, suite.public_key(secret), "closed")
+    state = record["state"]
+    if state == BIDDING:
+        fail(f"not closed: tender {tender_id} has not been opened (credchain tender open "
+             f"{tender_id})")
+    if state == FAILED:  # reached only from an opening where every lot failed
+        fail(f"not closed: every lot of tender {tender_id} failed at its opening "
+             f"({_lot_statuses(record)}): no bid was decrypted, there is no window to close")
+    if state != DECRYPTING:
+        fail(f"not closed: tender {tender_id}'s decryption window was closed already (state "
+             f"{state}); its opening record is the state key {opening_key(tender_id)}")
+    _check_window(client, record)
+    done = client.send(client.sign(suite, secret, "bid.close", {"tender_id": tender_id}))
+    time_ms = client.header(done.height).time_ms
+    if done.receipt.code != "OK":
+        _refused(done, "bid.close", time_ms, as_json)
+    opening = client.state(opening_key(tender_id))
+    if not isinstance(opening, dict):
+        fail(f"bid.close committed in block {done.height}, but the node does not show the "
+             f"opening record {opening_key(tender_id)}")
+    if as_json:
+        click.echo(json.dumps({**_committed_json(done, time_ms), "tender_id": tender_id,
+                               "opening": opening}, ensure_ascii=False, indent=2))
+        return
+    names = {lot["lot"]: lot["name"] for lot in record["lots"]}
+    click.echo(_close_text(tender_id, done, time_ms, jsonform.tagged_from_json(opening), names))
+
+
+# ---- reading and checking before sending ----------------------------------------------------
+
+
+def _tender(client: NodeClient, tender_id: str) -> dict[str, Any]:
+    from contracts.tender_record import ID_CHARS, tender_key
+
+    if not 1 <= len(tender_id) <= 64 or not set(tender_id) <= ID_CHARS:
+        fail(f"{tender_id!r} is not a tender id (1–64 of A-Z a-z 0-9 . _ -)")
+    record = client.state(tender_key(tender_id))
+    if not isinstance(record, dict):
+        fail(f"no tender {tender_id!r} on the chain at {client.url}")
+    return record
+
+
+def _lot_statuses(record: dict[str, Any]) -> str:
+    return ", ".join(f"lot {lot['lot']} {lot['status']}" for lot in record["lots"])
+
+
+def _check_deadline(client: NodeClient, record: dict[str, Any]) -> None:
+    """The node judges "after the deadline" by its latest block's time, as the contract
+    judges by the block that holds the opening: both must have reached the deadline."""
+    import time
+
+    from ledger.verdict import beijing_time
+
+    deadline_ms = int(record["deadline_ms"])
+    head_ms = client.head_time_ms()
+    if head_ms >= deadline_ms:
+        return
+    if time.time_ns() // 1_000_000 < deadline_ms:
+        fail(f"not opened: tender {record['tender_id']}'s bid deadline has not passed; it "
+             f"passes at {beijing_time(deadline_ms)} (Beijing time): open at or after it")
+    fail(f"not opened yet: tender {record['tender_id']}'s bid deadline passed at "
+         f"{beijing_time(deadline_ms)}, but the chain's latest block is at "
+         f"{beijing_time(head_ms)}: the node lists the bid slots once a block at or after the "
+         "deadline is committed (an idle chain writes one at its heartbeat, "
+         "[replica] empty_block_ticks); try again shortly")
+
+
+def _check_may_advance(record: dict[str, Any], done: str) -> None:
+    """The guards every step forward of a tender shares (``tender_rules._ADVANCE``)."""
+    if record.get("suspended"):
+        fail(f"not {done}: tender {record['tender_id']} is suspended by a supervisor; it "
+             "goes on once resumed")
+    if int(record.get("objections_open", 0)):
+        fail(f"not {done}: tender {record['tender_id']} has {record['objections_open']} "
+             "objection(s) open; the next step waits for the reply or the ruling")
+
+
+def _check_platform(record: dict[str, Any], pubkey: bytes, done: str) -> None:
+    from ledger import jsonform
+
+    if jsonform.tagged_from_json(record["platform_key"]) != pubkey:
+        fail(f"not {done}: the key {pubkey.hex()[:16]}… is not the platform key that "
+             f"announced tender {record['tender_id']}; only that key may")
+
+
+def _live_slots(client: NodeClient, tender_id: str, lot: int) -> list[str]:
+    """The lot's live bid slots (hex), as the node lists them to the tender's platform."""
+    path = f"/tenders/{urllib.parse.quote(tender_id)}/slots?lot={lot}"
+    try:
+        got = client.get(path)
+    except NodeError as exc:
+        if exc.status == 403:
+            fail(f"not opened: the node does not list the bid slots of tender {tender_id} to "
+                 f"this key: {exc.reason}")
+        raise
+    return [str(s) for s in got["slots"]]
+
+
+def _check_window(client: NodeClient, record: dict[str, Any]) -> None:
+    """Before the window ends the contract closes only once no bid of a lot being decrypted
+    is still sealed (a failed lot's bids are never decrypted and wait on no one)."""
+    from contracts.tender_record import bid_key, slots_key
+    from contracts.tender_rules import LOT_DECRYPTING, SEALED
+    from ledger.verdict import beijing_time
+
+    window_end_ms = int(record["window_end_ms"])
+    if client.head_time_ms() >= window_end_ms:
+        return
+    tender_id = record["tender_id"]
+    silent = []
+    for lot in record["lots"]:
+        if lot["status"] != LOT_DECRYPTING:
+            continue
+        for slot in client.state(slots_key(tender_id, lot["lot"])) or []:
+            bid = client.state(bid_key(tender_id, lot["lot"], str(slot)))
+            if isinstance(bid, dict) and bid.get("status") == SEALED:
+                silent.append(f"lot {lot['lot']} {bid.get('uscc')}")
+    if not silent:
+        return
+    fail(f"not closed: the decryption window of tender {tender_id} is open until "
+         f"{beijing_time(window_end_ms)}; {len(silent)} bid(s) are not revealed yet "
+         f"({', '.join(silent)}): close once every bid is revealed, or once the window has "
+         "ended (a silent bid then becomes decrypt_failed)")
+
+
+# ---- after the receipt --------------------------------------------------------------------
+
+
+def _committed_json(done: Committed, time_ms: int) -> dict[str, Any]:
+    from ledger import jsonform
+    from ledger.verdict import beijing_time
+
+    return {"tx_id": done.tx_id, "status": "committed", "height": done.height,
+            "index": done.index, "time_ms": time_ms, "time": beijing_time(time_ms),
+            "receipt": jsonform.to_json(done.receipt.to_obj(), jsonform.RECEIPT)}
+
+
+def _refused(done: Committed, call: str, time_ms: int, as_json: bool) -> NoReturn:
+    """A committed transaction whose receipt is not OK: say so and exit 1."""
+    from ledger.verdict import beijing_time
+
+    receipt = done.receipt
+    if as_json:
+        click.echo(json.dumps(_committed_json(done, time_ms), ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"transaction {done.tx_id} ({call})\n  committed in block {done.height} "
+                   f"(index {done.index}) at {beijing_time(time_ms)}\n  receipt {receipt.code}"
+                   + (f": {receipt.message}" if receipt.message else ""))
+    fail(f"transaction failed: {receipt.code}: {receipt.message} (committed in block "
+         f"{done.height}; a failed transaction changes nothing but, at most, its sender's "
+         "nonce)")
+
+
+def _open_text(tender_id: str, done: Committed, time_ms: int, state: str,
+               lots: list[dict[str, Any]], min_count: Any, window_end_ms: int, url: str) -> str:
+    from ledger.verdict import beijing_time
+
+    lines = [f"tender {tender_id} opened in block {done.height} at {beijing_time(time_ms)} "
+             f"(transaction {done.tx_id}); the tender is now {state}"]
+    for lot in lots:
+        head = f"  lot {lot['lot']} ({lot['name']}): {lot['bids']} bid(s) named; "
+        if lot["outcome"] == "failed":
+            lines.append(head + f"FAILED (流标): fewer than {min_count} bids (bid_min_count);"
+                                " its bids are never decrypted, their guarantees released")
+        else:
+            lines.append(head + "decryption window open until "
+                                f"{beijing_time(window_end_ms)}: each bidder reveals its "
+                                "content key (credchain bid reveal)")
+    failed = [lot for lot in lots if lot["outcome"] == "failed"]
+    if len(failed) == len(lots):
+        lines.append("every lot failed: nothing is decrypted, there is no window to close")
+        return "\n".join(lines)
+    lines.append(f"close the window after {beijing_time(window_end_ms)}, or once every bid "
+                 f"is revealed: credchain tender close {tender_id} --url {url} --key ...")
+    return "\n".join(lines)
+
+
+def _close_text(tender_id: str, done: Committed, time_ms: int, opening: dict[str, Any],
+                names: dict[int, str]) -> str:
+    from contracts.tender_record import opening_key
+    from ledger.verdict import beijing_time
+    from shell.bidding import price_text
+
+    lines = [f"tender {tender_id}: decryption window closed in block {done.height} at "
+             f"{beijing_time(time_ms)} (transaction {done.tx_id}); the opening record "
+             f"({opening_key(tender_id)}):"]
+    for lot in opening["lots"]:
+        lines.append(f"  lot {lot['lot']} ({names.get(lot['lot'], '')}): {lot['status']}, "
+                     f"{len(lot['bids'])} bid(s)")
+        for b in lot["bids"]:
+            price = int(b["price_fen"])
+            shown = price_text(price) if price >= 0 else "no price (not revealed)"
+            lines.append(f"    {b['uscc']}  {b['status']:<14}  {shown}")
+    return "\n".join(lines)
