@@ -22,6 +22,11 @@ Events:
   ``(block, qc)`` pairs from the peer's store, untrusted until the replica checked each QC.
 - ``BlockApplied(height)``: optional nudge after the shell applied ``CommitBlock``; any
   later event does the same job.
+- ``WakeAt(at_ms)``: the next time the application needs a block for, or None: a leader
+  with nothing to propose proposes an empty block once ``now_ms`` reaches it and the head
+  is older, instead of waiting for the heartbeat (a tender's bid deadline: its opening is at
+  the deadline, and the chain learns the time only from a block's header). Only the
+  leader's own shell's wake counts; a follower's timer does not run for it.
 
 Effects:
 - ``Persist(key, value)``: write to the KV under ``key`` (always a ``schema.consensus_key``);
@@ -80,7 +85,12 @@ class BlockApplied:
     height: int
 
 
-Event = Tick | TxsAdmitted | MessageIn | BlocksFetched | BlockApplied
+@dataclass(frozen=True, slots=True)
+class WakeAt:
+    at_ms: int | None
+
+
+Event = Tick | TxsAdmitted | MessageIn | BlocksFetched | BlockApplied | WakeAt
 
 
 # ---- effects --------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ window is one height; messages up to ``height_window`` heights ahead are buffere
    transactions from the shell's pool (``TxSource``; bounded by count, bytes and
    ``batch_wait_ticks``, or at once when it has just applied the previous height's block;
    an empty "heartbeat" block once ``empty_block_ticks`` passed at the height with nothing
-   to propose, so an idle chain writes few blocks), executes them
+   to propose, so an idle chain writes few blocks, or at once when the shell's ``WakeAt``
+   time has come and the head is older: a tender's deadline), executes them
    (``Application.propose``) and broadcasts a ``PrePrepare`` carrying the block. Views above
    0 propose through ``NewView`` only. The replica keeps no transaction queue of its own.
 2. A replica checks the proposal (``consensus.checks``: parent, height, proposer, time,
@@ -54,6 +55,7 @@ from consensus.api import (
     Tick,
     TxsAdmitted,
     TxSource,
+    WakeAt,
 )
 from consensus.checks import check_fetched, check_proposal
 from consensus.durable import PreparedRecord, RoundRecord
@@ -108,6 +110,7 @@ class Replica:
         self._recent: deque[Header] = deque(h for h in store_state.recent if h.view > 0)
         self._leader_memory = store_state.leader_memory
         self.now_ms = 0
+        self.wake_at_ms: int | None = None  # ``WakeAt``: a time the application wants a block
         self.ticks = 0
         self.evidence: list[Evidence] = []
         self._future: dict[int, deque[Message]] = {}
@@ -225,6 +228,9 @@ class Replica:
             self._on_message(msg, out, event.peer)
         elif isinstance(event, BlocksFetched):
             self._on_fetched(event, out)
+        elif isinstance(event, WakeAt):
+            self.wake_at_ms = event.at_ms
+            self._maybe_propose(out)
         elif isinstance(event, BlockApplied):
             # The drain at the top of ``step`` already resumed. A leader of the new height
             # proposes at once what gathered during the last one: those transactions have
@@ -302,7 +308,8 @@ class Replica:
         ready = self.txs.ready_count
         full = ready >= cfg.batch_tx_max
         waited = (at_once or self.ticks_in_view >= cfg.batch_wait_ticks) and ready > 0
-        if not (full or waited or self.ticks_at_height >= cfg.empty_block_ticks):
+        woken = self.wake_at_ms is not None and self.now_ms >= self.wake_at_ms > self.head.time_ms
+        if not (full or waited or woken or self.ticks_at_height >= cfg.empty_block_ticks):
             return
         block = self._build_block(0, out)
         block_hash = block.hash(self.suite)

@@ -138,6 +138,15 @@ class TenderSchedule:
         out.sort(key=lambda f: (f.threshold_ms, f.tender_id))
         return out
 
+    def next_deadline_after(self, time_ms: int) -> int | None:
+        """The earliest deadline later than ``time_ms`` still in force after the last block
+        indexed (a moved deadline's old value is not), or None."""
+        for v in self._by_deadline[bisect.bisect_right(self._by_deadline, time_ms,
+                                                       key=_deadline):]:
+            if v.until_height == NEVER:
+                return v.deadline_ms
+        return None
+
     def deadline_at(self, tender_id: str, height: int) -> int | None:
         """The deadline in force after block ``height`` (None: unknown or forgotten)."""
         for v in self._of_tender.get(tender_id, ()):

@@ -32,7 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
-from consensus.api import Event, Tick, TxsAdmitted
+from consensus.api import Event, Tick, TxsAdmitted, WakeAt
 from consensus.quorum import quorum, weak_quorum
 from ledger.block import QC, Block
 from ledger.errors import CorruptStore, InvalidInput
@@ -88,6 +88,7 @@ class Node:
         self.state_synced = state_synced
         self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
         self._nudged = False
+        self._wake_at: int | None = None  # the next tender deadline told to the replica
         self.body_budget = TokenBuckets(self.limits.request_bytes_per_second)
         self.readers = Readers(chain.suite, chain.chain_id)
         self.admission = Admission(chain, self.limits, self.metrics, self._nudge, self._gossip)
@@ -220,8 +221,22 @@ class Node:
             if mono_ms >= regossip_at:
                 regossip_at = mono_ms + self.limits.regossip_ms
                 self._regossip(mono_ms)
+            wake = self._next_wake()
             with contextlib.suppress(asyncio.QueueFull):
+                if wake != self._wake_at:
+                    self.events.put_nowait(WakeAt(wake))
+                    self._wake_at = wake
                 self.events.put_nowait(Tick(now_ms()))
+
+    def _next_wake(self) -> int | None:
+        """The next tender deadline after the head's time, once the schedule covers the head
+        (else what was told stands): a leader proposes a block then (``WakeAt``), so each
+        tender's bids can be opened at its deadline, not at the next heartbeat."""
+        schedule = self.event_hub.schedule
+        head = self.chain.store.head_header()
+        if schedule.covered_height != head.height:
+            return self._wake_at
+        return schedule.next_deadline_after(head.time_ms)
 
     def _regossip(self, mono_ms: int) -> None:
         """Offer the peers again what has waited ``regossip_ms`` here: gossip is dropped

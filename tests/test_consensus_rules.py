@@ -25,6 +25,7 @@ from consensus.api import (
     Send,
     StoreState,
     Tick,
+    WakeAt,
 )
 from consensus.messages import Commit, Message, NewView, Prepare, PrePrepare, ViewChange
 from consensus.quorum import leader, quorum, weak_quorum
@@ -34,7 +35,7 @@ from ledger.block import Block, verify_qc
 from ledger.limits import LEADER_MEMORY_MAX
 from ledger.snapshot import Manifest
 from tests.sim.harness import RULES_CONFIG, Cluster
-from tests.sim.nodes import CHAIN_ID, GENESIS_TIME_MS
+from tests.sim.nodes import CHAIN_ID, GENESIS_TIME_MS, TICK_MS
 from tests.snapshotkit import synced_kv
 
 
@@ -261,6 +262,29 @@ def test_primary_without_txs_proposes_an_empty_block_only_after_empty_block_tick
     assert sent(early, PrePrepare) == []
     (pp,) = sent(c.tick_all(1, only=[1]), PrePrepare)
     assert isinstance(pp, PrePrepare) and pp.block.txs == ()
+
+
+def test_a_leader_woken_for_a_deadline_proposes_an_empty_block_then_and_not_before() -> None:
+    """``WakeAt``: a tender's deadline wants a block whose time reaches it (the opening is at
+    the deadline); the leader proposes one as soon as its clock is there, long before the
+    heartbeat. A follower's wake owes nothing; a wake the head has reached does nothing."""
+    slow = replace(RULES_CONFIG, empty_block_ticks=10_000)
+    c = Cluster(config=slow)
+    wake = c.now_ms() + 20 * TICK_MS
+    for i in range(4):
+        c.step(i, WakeAt(wake))
+    assert sent(c.tick_all(19), PrePrepare) == []
+    (pp,) = sent(c.tick_all(1), PrePrepare)
+    assert isinstance(pp, PrePrepare) and pp.block.txs == () and pp.sender == 1
+    assert pp.block.header.time_ms >= wake
+    # a wake at or below the head's time asks for nothing; nor one taken back (None)
+    c2 = Cluster(config=slow)
+    c2.step(1, WakeAt(c2.now_ms() - 1))
+    assert sent(c2.tick_all(100, only=[1]), PrePrepare) == []
+    c3 = Cluster(config=slow)
+    c3.step(1, WakeAt(c3.now_ms() + TICK_MS))
+    c3.step(1, WakeAt(None))  # the tender's deadline moved away: forgotten
+    assert sent(c3.tick_all(100, only=[1]), PrePrepare) == []
 
 
 def test_backup_accepts_a_valid_pre_prepare_and_persists_its_prepare_before_sending() -> None:

@@ -318,6 +318,19 @@ def test_the_schedule_keeps_at_most_its_bound_and_says_what_it_forgot() -> None:
         s.index_block(7, [])
 
 
+def test_the_next_deadline_is_the_earliest_still_in_force() -> None:
+    """What a validator wakes its replica for (``WakeAt``): a moved deadline's old value is
+    not a deadline any more; one at or before the given time is behind."""
+    s = TenderSchedule()
+    s.index_block(1, [("A", 5_000), ("B", 9_000)])
+    assert s.next_deadline_after(0) == 5_000
+    assert s.next_deadline_after(5_000) == 9_000  # A's is reached: B's is next
+    s.index_block(2, [("A", 12_000)])  # A's deadline moved later (an amendment)
+    assert s.next_deadline_after(0) == 9_000
+    assert s.next_deadline_after(9_000) == 12_000
+    assert s.next_deadline_after(12_000) is None
+
+
 # ---- proofs -------------------------------------------------------------------------------
 
 

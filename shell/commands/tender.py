@@ -167,8 +167,8 @@ def _check_deadline(client: NodeClient, record: dict[str, Any]) -> None:
     fail(f"not opened yet: tender {record['tender_id']}'s bid deadline passed at "
          f"{beijing_time(deadline_ms)}, but the chain's latest block is at "
          f"{beijing_time(head_ms)}: the node lists the bid slots once a block at or after the "
-         "deadline is committed (an idle chain writes one at its heartbeat, "
-         "[replica] empty_block_ticks); try again shortly")
+         "deadline is committed (the leader proposes one at each tender's deadline, within "
+         "about a second); try again shortly")
 
 
 def _check_may_advance(record: dict[str, Any], done: str) -> None:

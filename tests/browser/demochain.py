@@ -224,8 +224,8 @@ class Served:
 
 
 @contextmanager
-def serve(demo: DemoChain, anchor_path: Path,
-          limits: NodeLimits | None = None) -> Iterator[Served]:
+def serve(demo: DemoChain, anchor_path: Path, limits: NodeLimits | None = None,
+          replica: ReplicaConfig | None = None) -> Iterator[Served]:
     """The demo chain behind a real one-validator node's HTTP API on a free port."""
     demo.anchor.save(anchor_path)
     config = NodeConfig(index=0, name="v0", key_file=Path("unused"), passphrase_env=None,
@@ -233,7 +233,7 @@ def serve(demo: DemoChain, anchor_path: Path,
                         http_host="127.0.0.1", peer_port=0, http_port=0,
                         peers=(), data_dir=Path("unused"), genesis_file=Path("unused"),
                         limits=limits or NodeLimits(tick_ms=10),
-                        replica=ReplicaConfig(empty_block_ticks=100))
+                        replica=replica or ReplicaConfig(empty_block_ticks=100))
     node = Node(config, demo.chain, demo.secret)
     loop = asyncio.new_event_loop()
     ready: dict[str, Any] = {}
