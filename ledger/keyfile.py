@@ -240,6 +240,23 @@ def load_key(path: str | Path, passphrase: bytes | str) -> KeyPair:
     return decrypt_key(doc, passphrase)
 
 
+def read_public(path: str | Path) -> tuple[str, bytes]:
+    """``(suite name, public key)`` as a key file states them, without its passphrase. Not
+    authenticated: ``load_key`` checks them (they are the cipher's associated data)."""
+    raw = read_private(path, "key file", MAX_FILE_BYTES)
+    if len(raw) > MAX_FILE_BYTES:
+        raise InvalidInput(f"key file {path} is too large to be a key file")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput(f"{path} is not a key file (not JSON)") from None
+    if not isinstance(doc, dict) or doc.get("version") != VERSION or not isinstance(
+            doc.get("suite"), str) or not isinstance(doc.get("public_key"), str):
+        raise InvalidInput(f"{path} is not a key file of version {VERSION}")
+    suite = get_suite(doc["suite"])
+    return suite.name, hex_to_bytes(doc["public_key"], "public_key")
+
+
 def load_chain_key(path: str | Path, passphrase: bytes | str, chain_suite: str) -> KeyPair:
     """``load_key`` for a node of a chain whose genesis names ``chain_suite``: a key of
     another suite is refused here, with the command that makes a right one (it could never

@@ -39,6 +39,37 @@ def test_keys_new_writes_an_encrypted_key_file(tmp_path: Path) -> None:
     assert code != 0 and "exists" in text
 
 
+def test_keys_show_prints_the_public_key_again_and_check_proves_it(tmp_path: Path) -> None:
+    out = tmp_path / "k.json"
+    code, text = invoke("keys", "new", str(out), "--passphrase-env", "PW", env={"PW": "pw"})
+    pub = json.loads(text)["pubkey"]
+    code, text = invoke("keys", "show", str(out))  # no passphrase: as the file states it
+    assert code == 0 and json.loads(text) == {"file": str(out), "suite": "ed25519-sha256",
+                                              "pubkey": pub, "checked": False}, text
+    code, text = invoke("keys", "show", str(out), "--check", "--passphrase-env", "PW",
+                        env={"PW": "pw"})
+    assert code == 0 and json.loads(text)["checked"] is True and json.loads(text)["pubkey"] == pub
+    code, text = invoke("keys", "show", str(out), "--check", "--passphrase-env", "PW",
+                        env={"PW": "wrong"})
+    assert code != 0 and "passphrase" in text, text
+    # a public key altered in the file: shown as stated, refused by --check
+    doc = json.loads(out.read_text())
+    doc["public_key"] = "00" * 32
+    out.write_text(json.dumps(doc))
+    assert json.loads(invoke("keys", "show", str(out))[1])["pubkey"] == "00" * 32
+    code, text = invoke("keys", "show", str(out), "--check", "--passphrase-env", "PW",
+                        env={"PW": "pw"})
+    assert code != 0, text
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    other.chmod(0o600)
+    code, text = invoke("keys", "show", str(other))
+    assert code != 0 and "not a key file" in text, text
+    other.chmod(0o644)
+    code, text = invoke("keys", "show", str(other))
+    assert code != 0 and "chmod 600" in text, text
+
+
 def test_keys_new_missing_passphrase_env_is_a_message(tmp_path: Path) -> None:
     code, text = invoke("keys", "new", str(tmp_path / "k"), "--passphrase-env", "NOPE_PW")
     assert code != 0 and "NOPE_PW" in text

@@ -31,3 +31,24 @@ def keys_new(out: str, suite: str, passphrase_env: str | None,
     secret = s.generate_secret()
     keyfile.save_key(Path(out), s, secret, passphrase(passphrase_env, passphrase_file, True))
     click.echo(json.dumps({"file": out, "suite": suite, "pubkey": s.public_key(secret).hex()}))
+
+
+@keys.command("show")
+@click.argument("key_file", type=click.Path(dir_okay=False))
+@click.option("--check", is_flag=True,
+              help="decrypt the file with its passphrase: the key is whole and yours")
+@key_options
+def keys_show(key_file: str, check: bool, passphrase_env: str | None,
+              passphrase_file: str | None) -> None:
+    """Print the suite and public key of KEY_FILE (what a governance proposal, an
+    attestation or a peers file needs), as JSON. Without --check they are read as the file
+    states them; with it the file is decrypted, which proves both."""
+    from ledger import keyfile
+
+    if check:
+        pair = keyfile.load_key(Path(key_file), passphrase(passphrase_env, passphrase_file))
+        suite, public = pair.suite.name, pair.public_key
+    else:
+        suite, public = keyfile.read_public(Path(key_file))
+    click.echo(json.dumps({"file": key_file, "suite": suite, "pubkey": public.hex(),
+                           "checked": check}))
