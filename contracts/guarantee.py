@@ -20,8 +20,9 @@ the chain cannot tell whether a guarantee is bound, and its issuer may not relea
 Binding (at bid) checks every rule of DOMAIN.md, each with its own code below. A guarantee is
 released when its lot fails, when the tender is awarded to another bidder, when its bidder's
 contract is recorded, or by its issuer or beneficiary by hand (never while a claim reason
-holds, except by the beneficiary, who may waive). The beneficiary claims once, at most the
-amount, for one listed reason that the chain can see:
+holds, except by the beneficiary, who may waive); one never bound may be released by hand
+even after its tender is archived, so no guarantee stays "issued" on a closed tender. The
+beneficiary claims once, at most the amount, for one listed reason that the chain can see:
 
 - ``revoked_after_deadline``: the bid's status is ``revoked`` (``bid.revoke``);
 - ``decrypt_failed``: the bid's status is ``decrypt_failed``;
@@ -69,7 +70,7 @@ E_GUARANTEE_ISSUER = "E_GUARANTEE_ISSUER"  # issuer no longer whitelisted, or fr
 E_GUARANTEE_PARTY = "E_GUARANTEE_PARTY"  # principal, beneficiary, tender or lot do not match
 E_GUARANTEE_AMOUNT = "E_GUARANTEE_AMOUNT"  # under the requirement, over 2% or over the cap
 E_GUARANTEE_VALIDITY = "E_GUARANTEE_VALIDITY"  # not in force now or not through bid validity
-E_GUARANTEE_USED = "E_GUARANTEE_USED"  # bound elsewhere, released or claimed
+E_GUARANTEE_USED = "E_GUARANTEE_USED"  # bound elsewhere, released, claimed; claim: not bound
 E_CLAIM = "E_CLAIM"  # the claim's reason does not hold, or its amount is too high
 
 CLAIM_REASONS = ("revoked_after_deadline", "decrypt_failed", "refused_to_sign", "collusion")
@@ -307,6 +308,12 @@ def claim(call: Call) -> None:
         raise ContractError(E_BAD_ARGS, f"reason must be one of {list(CLAIM_REASONS)}")
     amount = args.amount_fen(call.args, "amount_fen")
     status = status_of(call.state, g)
+    if status == "issued":
+        raise ContractError(
+            E_GUARANTEE_USED,
+            "the guarantee is not bound to a bid of this tender: only a bound guarantee may be"
+            " claimed",
+        )
     if status != "bound":
         raise ContractError(E_GUARANTEE_USED, f"the guarantee is {status}")
     if not 0 < amount <= g["amount_fen"]:
@@ -324,7 +331,9 @@ def claim(call: Call) -> None:
 def release(call: Call) -> None:
     """Release a guarantee by hand. The issuer may release an unbound one once its tender's
     bids are opened (before, a sealed bid may hold it unseen), or a bound one once the tender
-    is decided and no claim reason holds; the beneficiary may always waive.
+    is decided and no claim reason holds; the beneficiary may always waive. An unbound one
+    may still be released once its tender is archived (the release writes the guarantee's
+    record, not the tender's); a bound one is then refused (``E_ARCHIVED``).
 
     Who: the issuer's key, or a key bound to the beneficiary (not frozen).
 
@@ -332,12 +341,14 @@ def release(call: Call) -> None:
         number: the guarantee number (issued or bound, not released or claimed).
     """
     g = _load(call, record_id(call.args, "number"))
-    tender = _guarded_tender(call, g)
+    status = status_of(call.state, g)
+    tender = load(call, g["tender_id"])
+    if tender["state"] == ARCHIVED and status != "issued":
+        raise ContractError(E_ARCHIVED, "the guarantee's tender is archived")
     require_unfrozen_sender(call.state, call.sender)
     by_beneficiary = entity_of_key(call.state, call.sender, call.now_ms) == g["beneficiary"]
     if call.sender != g["issuer"] and not by_beneficiary:
         raise ContractError(E_FORBIDDEN, "only the issuer or the beneficiary may release")
-    status = status_of(call.state, g)
     if status not in ("issued", "bound"):
         raise ContractError(E_GUARANTEE_USED, f"the guarantee is {status}")
     if tender["state"] == BIDDING and not by_beneficiary:

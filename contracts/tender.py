@@ -29,10 +29,11 @@ from typing import Any
 
 from contracts import args, objections
 from contracts.credit import required_qualifications
-from contracts.errors import E_BAD_ARGS, E_EXISTS, E_STATE, ContractError
+from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, E_STATE, ContractError
 from contracts.governance import require_unfrozen_sender
 from contracts.lifecycle import OK
 from contracts.method import parse_method
+from contracts.opening import opened_slot_of
 from contracts.params import text_set
 from contracts.runtime import Call, Contract
 from contracts.tender_record import (
@@ -49,7 +50,7 @@ from contracts.tender_record import (
     tender_key,
     uscc_list,
 )
-from contracts.tender_rules import LOT, RULE_SETS, TENDER, advance, load_periods
+from contracts.tender_rules import E_TOO_EARLY, LOT, RULE_SETS, TENDER, advance, load_periods
 from contracts.uscc import require_uscc
 
 E_DEADLINE_SHORT = "E_DEADLINE_SHORT"  # deadline under the minimum days after issue start
@@ -223,7 +224,9 @@ def amend(call: Call) -> None:
         doc_hash: hash of the amended documents.
         affects_bids (bool): whether the change can affect bids.
         new_deadline_ms (optional): a new deadline, never earlier than the current one
-            (``E_DEADLINE_EARLIER``); absent: unchanged.
+            (``E_DEADLINE_EARLIER``); absent: unchanged. With ``affects_bids: true`` it is
+            at least ``amend_min_days`` after this block (``E_AMEND_LATE``, naming the
+            earliest deadline the amendment may set).
         method (map, optional): a new evaluation method, only with ``affects_bids: true``.
     """
     tender = load(call, record_id(call.args, "tender_id"))
@@ -242,9 +245,17 @@ def amend(call: Call) -> None:
         raise ContractError(E_DEADLINE_EARLIER, "a deadline never moves earlier")
     periods = load_periods(tender["rules"], call.param)
     if affects and periods.days_apart(call.now_ms, new_deadline) < periods.amend_min_days:
+        if new_deadline == tender["deadline_ms"]:
+            raise ContractError(
+                E_AMEND_LATE,
+                f"an amendment that affects bids needs the deadline {periods.amend_min_days}"
+                " days away",
+            )
+        earliest_ms = periods.earliest_days_after(call.now_ms, periods.amend_min_days)
         raise ContractError(
             E_AMEND_LATE,
-            f"an amendment that affects bids needs the deadline {periods.amend_min_days} days away",
+            f"the new deadline must be at least {periods.amend_min_days} days after this block:"
+            f" the earliest deadline this amendment may set is {earliest_ms} ms",
         )
     if len(tender["amendments"]) >= call.param("tender_amendments_max"):
         raise ContractError(E_STATE, "too many amendments")
@@ -304,20 +315,36 @@ def resume(call: Call) -> None:
 
 def find_collusion(call: Call) -> None:
     """Record collusion by a bidder in this tender: its guarantee becomes claimable
-    (reason ``collusion``).
+    (reason ``collusion``). Collusion is a finding about bids, so it comes from the bid
+    deadline on (``E_TOO_EARLY``: before it, the public record and event would tell who bid)
+    and only against an entity whose bid was opened on some lot of the tender
+    (``E_NOT_FOUND``).
 
     Who: a key holding the role `supervisor`, not frozen.
 
     Args:
         tender_id: the tender.
-        uscc: the colluding bidder (once per tender).
+        uscc: the colluding bidder, with a bid opened on this tender (once per tender).
         evidence_hash: hash of the finding.
     """
     require_supervisor(call)
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "find_collusion")
+    if call.now_ms < tender["deadline_ms"]:
+        # refused alike for every entity, before anything names one (DOMAIN.md step 4)
+        raise ContractError(
+            E_TOO_EARLY,
+            f"collusion may be recorded only from the bid deadline ({tender['deadline_ms']} ms)",
+        )
     uscc = require_uscc(args.text(call.args, "uscc", max_len=18))
-    key = collusion_key(tender["tender_id"], uscc)
+    tender_id = tender["tender_id"]
+    if not any(opened_slot_of(call, tender_id, lot["lot"], uscc) for lot in tender["lots"]):
+        raise ContractError(
+            E_NOT_FOUND,
+            f"{uscc} has no opened bid on this tender: collusion is recorded only against"
+            " a bidder whose bid was opened",
+        )
+    key = collusion_key(tender_id, uscc)
     if call.state.exists(key):
         raise ContractError(E_EXISTS, f"collusion by {uscc} is already recorded")
     call.state.put(
@@ -328,7 +355,7 @@ def find_collusion(call: Call) -> None:
             "by": call.sender,
         },
     )
-    call.emit("tender.collusion", tender_id=tender["tender_id"], uscc=uscc)
+    call.emit("tender.collusion", tender_id=tender_id, uscc=uscc)
 
 
 def award(call: Call) -> None:

@@ -46,7 +46,8 @@ Day counting (``contracts.periods``): "b at least n days after a" is
 ``days_between(a, b) >= n`` (the first day not counted, the last counted); "within n days
 of an event" is ``t < end_of_period_ms(event, n)`` (the period ends at 24:00 of its last day).
 ``RulePeriods.days_apart`` and ``RulePeriods.period_end`` are the only two ways the trading
-contracts count days.
+contracts count days (``RulePeriods.earliest_days_after`` inverts ``days_apart``, to name
+the earliest instant a rule allows).
 
 Demonstration chains only: the parameter ``demo_day_ms`` (default 0 = real Beijing calendar
 days) makes a "day" that many milliseconds counted from the event itself, so a demo network
@@ -260,6 +261,9 @@ class RulePeriods:
     def period_end(self, event_ms: int, days: int) -> int:
         return period_end(self.demo_day_ms, event_ms, days)
 
+    def earliest_days_after(self, earlier_ms: int, days: int) -> int:
+        return earliest_days_after(self.demo_day_ms, earlier_ms, days)
+
 
 def days_apart(demo_day_ms: int, earlier_ms: int, later_ms: int) -> int:
     """Days from one instant's day to another's, the first not counted."""
@@ -273,6 +277,16 @@ def period_end(demo_day_ms: int, event_ms: int, days: int) -> int:
     if demo_day_ms:
         return event_ms + days * demo_day_ms
     return calendar_period_end(event_ms, days)
+
+
+def earliest_days_after(demo_day_ms: int, earlier_ms: int, days: int) -> int:
+    """The first instant at least ``days`` days after ``earlier_ms`` (``days_apart`` counts
+    ``days`` from it on): 00:00 Beijing time of the ``days``-th day after the instant's day."""
+    if demo_day_ms:
+        return earlier_ms + days * demo_day_ms
+    if days <= 0:
+        return earlier_ms
+    return calendar_period_end(earlier_ms, days - 1)
 
 
 def load_periods(rule_set: str, param: Callable[[str], Any]) -> RulePeriods:

@@ -21,6 +21,7 @@ from contracts.guarantee import (
 )
 from contracts.periods import DAY_MS
 from contracts.state import Overlay
+from contracts.tender_rules import E_ARCHIVED, E_DEADLINE
 from tests.contract_harness import GENESIS_MS
 from tests.trading_kit import DEADLINE_MS, H32, PRICE_FEN, REQUIRED_FEN, Trading
 
@@ -298,3 +299,53 @@ def test_release_by_hand_issuer_after_decision_or_beneficiary_waiver() -> None:
     g = t.guarantee("G-bidder0-1")
     assert g["status"] == "released" and g["release_reason"] == "waived by beneficiary"
     t.h.expect_refused(t.tenderer, "guarantee.release", {"number": "G-bidder0-1"}, E_GUARANTEE_USED)
+
+
+def test_a_guarantee_never_bound_is_released_after_its_tender_is_archived() -> None:
+    t = Trading()
+    t.announce()
+    bidders = t.bidders(2)
+    for b in bidders:
+        t.bid(b, 900_000_000)
+    late, idle = t.entity("late"), t.entity("idle")
+    t.issue("G-late", late.name)  # its bid comes too late
+    t.issue("G-idle", idle.name)  # it never bids
+    t.h.expect_refused(late, "bid.submit", t.bid_args(late, 1, "G-late"), E_DEADLINE, DEADLINE_MS)
+    t.open()  # two bids: the lot fails, their guarantees are released
+    assert t.tender()["state"] == "failed"
+    t.h.expect_ok(t.platform, "tender.archive", {"tender_id": "T1"})
+    assert t.guarantee("G-late")["status"] == "issued"
+    t.h.expect_ok(t.bank, "guarantee.release", {"number": "G-late"})
+    g = t.guarantee("G-late")
+    assert g["status"] == "released" and g["release_reason"] == "released by issuer"
+    t.h.expect_refused(late, "guarantee.release", {"number": "G-idle"}, E_FORBIDDEN)
+    t.h.expect_ok(t.tenderer, "guarantee.release", {"number": "G-idle"})
+    assert t.guarantee("G-idle")["release_reason"] == "waived by beneficiary"
+    # released: the archived tender's rule again
+    t.h.expect_refused(t.bank, "guarantee.release", {"number": "G-late"}, E_ARCHIVED)
+    t.h.expect_refused(t.tenderer, "guarantee.claim", claim("G-idle", "collusion"), E_ARCHIVED)
+    assert t.guarantee(f"G-{bidders[0].name}-1")["release_reason"] == "lot failed"
+
+
+def test_a_bound_guarantee_of_an_archived_tender_is_not_released_by_hand() -> None:
+    t = Trading()
+    t.through_award(3)
+    t.h.advance(days=31)  # the winner never signed
+    t.h.expect_ok(t.platform, "tender.archive", {"tender_id": "T1"})
+    assert t.guarantee("G-bidder0-1")["status"] == "bound"
+    for who in (t.bank, t.tenderer):
+        t.h.expect_refused(who, "guarantee.release", {"number": "G-bidder0-1"}, E_ARCHIVED)
+    assert t.guarantee("G-bidder0-1")["status"] == "bound"
+
+
+def test_a_claim_on_a_guarantee_not_bound_says_so() -> None:
+    t = Trading()
+    t.through_opening(3)
+    t.entity("idle")
+    t.issue("G-idle", "idle")
+    refused = t.h.expect_refused(
+        t.tenderer, "guarantee.claim", claim("G-idle", "collusion"), E_GUARANTEE_USED
+    )
+    assert refused.message == (
+        "the guarantee is not bound to a bid of this tender: only a bound guarantee may be claimed"
+    )

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_STATE, E_UNKNOWN_CALL
+from contracts.errors import (
+    E_BAD_ARGS,
+    E_EXISTS,
+    E_FORBIDDEN,
+    E_NOT_FOUND,
+    E_STATE,
+    E_UNKNOWN_CALL,
+)
 from contracts.objections import E_REPLY_LATE
 from contracts.periods import DAY_MS, MINUTE_MS, ms_of_beijing
 from contracts.tender import (
@@ -31,6 +38,8 @@ from contracts.tender_rules import (
     E_WINDOW,
     TRANSITIONS,
     check_table,
+    days_apart,
+    earliest_days_after,
 )
 from contracts.uscc import E_BAD_USCC
 from tests.contract_harness import Account
@@ -215,6 +224,37 @@ def test_an_amendment_that_affects_bids_inside_15_days_must_move_the_deadline() 
     t.h.expect_ok(t.platform, "tender.amend", amend(t, False))
 
 
+def test_an_amendment_moving_the_deadline_too_little_names_the_earliest_deadline() -> None:
+    t = Trading()
+    t.announce()
+    at = ms_of_beijing(2024, 3, 7, 10, 0)  # 14 days before the deadline day
+    unmoved = t.h.expect_refused(t.platform, "tender.amend", amend(t, True), E_AMEND_LATE, at_ms=at)
+    earliest = ms_of_beijing(2024, 3, 22)  # 00:00 of the 15th day after 7 March
+    too_little = t.h.expect_refused(
+        t.platform,
+        "tender.amend",
+        amend(t, True, new_deadline_ms=earliest - 1),
+        E_AMEND_LATE,
+        at_ms=at + 1000,
+    )
+    assert unmoved.message == "an amendment that affects bids needs the deadline 15 days away"
+    assert too_little.message == (
+        "the new deadline must be at least 15 days after this block:"
+        f" the earliest deadline this amendment may set is {earliest} ms"
+    )
+    t.h.expect_ok(t.platform, "tender.amend", amend(t, True, new_deadline_ms=earliest))
+    assert t.tender()["deadline_ms"] == earliest
+
+
+def test_the_earliest_instant_n_days_after_is_what_days_apart_counts() -> None:
+    for demo_day_ms in (0, 60_000):
+        for now in (ms_of_beijing(2024, 3, 7, 0, 0), ms_of_beijing(2024, 3, 7, 23, 59)):
+            earliest = earliest_days_after(demo_day_ms, now, 15)
+            assert days_apart(demo_day_ms, now, earliest) == 15
+            assert days_apart(demo_day_ms, now, earliest - 1) == 14
+    assert earliest_days_after(60_000, 5_000, 15) == 5_000 + 15 * 60_000
+
+
 def test_an_amendment_15_days_before_needs_no_extension() -> None:
     t = Trading()
     t.announce()
@@ -377,6 +417,54 @@ def test_a_decrypt_failed_bidder_is_never_scored_nor_a_candidate() -> None:
 
 def award_args(t: Trading, who: str) -> dict[str, object]:
     return {"tender_id": "T1", "winners": [t.uscc_of[who]]}
+
+
+def collusion(t: Trading, name: str) -> dict[str, Any]:
+    return {**T, "uscc": t.uscc_of[name], "evidence_hash": H32}
+
+
+def test_collusion_is_not_found_before_the_deadline_whoever_it_names() -> None:
+    t = Trading()
+    t.announce()
+    bidder = t.bidders(1)[0]
+    t.bid(bidder, 900_000_000)
+    t.entity("outsider")
+    named = [
+        t.h.expect_refused(t.supervisor, "tender.find_collusion", collusion(t, who), E_TOO_EARLY)
+        for who in (bidder.name, "outsider")
+    ]
+    # the same refusal for a bidder and a non-bidder: it tells nobody who bid
+    assert [r.message for r in named] == [
+        f"collusion may be recorded only from the bid deadline ({DEADLINE_MS} ms)"
+    ] * 2
+    assert t.h.get(f"tender/T1/collusion/{t.uscc_of[bidder.name]}") is None
+
+
+def test_collusion_is_found_only_against_an_entity_whose_bid_was_opened() -> None:
+    t = Trading()
+    bidders = t.through_opening(3)
+    t.entity("outsider")
+    refused = t.h.expect_refused(
+        t.supervisor, "tender.find_collusion", collusion(t, "outsider"), E_NOT_FOUND
+    )
+    assert refused.message == (
+        f"{t.uscc_of['outsider']} has no opened bid on this tender: collusion is recorded only"
+        " against a bidder whose bid was opened"
+    )
+    t.h.expect_ok(t.supervisor, "tender.find_collusion", collusion(t, bidders[2].name))
+    assert t.h.get(f"tender/T1/collusion/{t.uscc_of[bidders[2].name]}") is not None
+
+
+def test_collusion_waits_for_the_opening_after_the_deadline() -> None:
+    t = Trading()
+    t.announce()
+    bidders = t.bidders(3)
+    for b in bidders:
+        t.bid(b, 900_000_000)
+    finding = collusion(t, bidders[0].name)
+    t.h.expect_refused(t.supervisor, "tender.find_collusion", finding, E_NOT_FOUND, DEADLINE_MS)
+    t.open()
+    t.h.expect_ok(t.supervisor, "tender.find_collusion", finding)
 
 
 def test_award_only_after_3_days_of_publicity_with_no_objection_open() -> None:
