@@ -15,8 +15,11 @@ time as "now":
   sends, bids included): only to that key and supervisors — any key but a role's or a
   validator's at the head, so a key unbound or rotated since stays private, and a
   guarantor's too (its withheld issues would be counted); a bidder's
-  enrolment (``bidder/<USCC>``): only to that entity and supervisors. Everything else:
-  anyone.
+  enrolment (``bidder/<USCC>``): only to that entity and supervisors; who made an objection
+  (``objector/<tender>/<n>``, ``contracts.objections``: a documents objection comes before
+  the deadline from a would-be bidder) before its tender's deadline: only to the objector
+  itself (the record's entity) and supervisors, like a bid record — the objection record
+  (``tender/<tender>/objection/<n>``) names no one and is public. Everything else: anyone.
 - ``tx_disclosed(state, reader, tx, now_ms, sender_states=())`` — may the body and receipt
   of a committed transaction be shown? Supervisors and the sender's own entity always may.
   For anyone else: a transaction naming a tender (``args["tender_id"]``) is public from that
@@ -56,6 +59,9 @@ anyone can compute) can be watched change: how many times a lot's live set chang
 whether it holds a live bid (the empty set's digest is a constant), never who bid; so can
 enrolments and the private nonces (README "What is still visible"; ``contracts/bid.py``;
 a bid moves no nonce of the entity's: ``contracts.agents``);
+an objector record's path is computable too, and its value (one USCC) can be told by
+hashing each attested entity's until one matches the value hash such a proof shows: the
+objector is refused to every read, not hidden from that search;
 a public act shows its sender key's nonce, so the gap between two public acts of one key (a
 tender's side, an agency or owner in the supermarket) counts that key's private acts in
 between (consents, key changes, an enrolment), never a bid.
@@ -72,12 +78,14 @@ from contracts.agents import acting_key
 from contracts.experts import code_of_key
 from contracts.governance import ROLES
 from contracts.identity import entity_of_key, key_binding_key
+from contracts.objections import OBJECTOR_PREFIX
 from contracts.senders import is_validator_key
 from contracts.state import Overlay, StateReader
 from contracts.tender_record import tender_key
 from ledger.tx import SignedTx
 
-SEALED_PREFIXES = ("bid/", "bidset/")
+SEALED_PREFIXES = ("bid/", "bidset/", OBJECTOR_PREFIX)  # ``<prefix><tender>/…``
+OWN_SEALED = ("bid", "objector")  # sealed records naming an entity ("uscc"), which reads its own
 ENROLMENT_PREFIX = "bidder/"
 SECRET_ARG = "bid_secret"  # a bidder call's secret: the transaction is never public
 SEALED_CALLS = ("bid.",)  # an entity's act whatever key sent it (a key unbound later, too)
@@ -162,13 +170,13 @@ def key_refusal(state: StateReader, reader: Reader, key: str, now_ms: int) -> st
     parts = key.split("/")
     deadline = deadline_ms(state, parts[1]) if len(parts) > 1 else None
     if deadline is None:
-        return f"{key} is a sealed bid record of an unknown tender"
+        return f"{key} is a sealed record of an unknown tender"
     if now_ms >= deadline:
         return None
-    if parts[0] == "bid" and reader.uscc is not None:
+    if parts[0] in OWN_SEALED and reader.uscc is not None:
         record = Overlay(state).get(key)
         if isinstance(record, dict) and record.get("uscc") == reader.uscc:
-            return None  # the bidder reads its own bid
+            return None  # the bidder reads its own bid, the objector its own objection
     return f"{key} is sealed until the tender's bid deadline ({deadline} ms)"
 
 

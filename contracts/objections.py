@@ -4,6 +4,14 @@
 waits (``E_OBJECTION_OPEN``, in the lifecycle table). Records under
 ``tender/<id>/objection/<n>`` (``contracts/STATE_KEYS.md``); the handlers are registered in
 ``contracts.tender``'s contract.
+
+Who objected is kept apart, under ``objector/<id>/<n>`` (``objector_key``), at every stage:
+a documents objection comes before the bid deadline from a would-be bidder, so naming it
+would tell who means to bid (DOMAIN.md step 4). That key is sealed until the tender's
+deadline like a bid record (``contracts.disclosure``); the objection record itself (stage,
+reason, times, status, reply, ruling) is public, since the tender's side must see it to
+reply and an open objection holds the next step. Objections of the later stages (all after
+the deadline) use the same split, so every reader finds the objector in one place.
 """
 
 from __future__ import annotations
@@ -27,6 +35,12 @@ from contracts.tender_record import (
 from contracts.tender_rules import OBJECTION, OBJECTION_OPEN, OBJECTION_STAGES, load_periods
 
 E_REPLY_LATE = "E_REPLY_LATE"  # the reply period is over (a supervisor may still rule)
+OBJECTOR_PREFIX = "objector/"
+
+
+def objector_key(tender_id: str, n: int) -> str:
+    """Who made objection ``n``: ``{"uscc"}``, sealed until the tender's bid deadline."""
+    return f"{OBJECTOR_PREFIX}{tender_id}/{n}"
 
 
 def object_(call: Call) -> None:
@@ -58,7 +72,6 @@ def object_(call: Call) -> None:
         {
             "n": n,
             "stage": stage,
-            "objector": uscc,
             "reason_hash": hash_arg(call, "reason_hash"),
             "at_ms": call.now_ms,
             "status": OBJECTION.start("object"),
@@ -66,6 +79,7 @@ def object_(call: Call) -> None:
             "ruling": "",
         },
     )
+    call.state.put(objector_key(tender["tender_id"], n), {"uscc": uscc})
     tender["objections"] = n
     tender["objections_open"] += 1
     save(call, tender)

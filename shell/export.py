@@ -144,11 +144,9 @@ def subject_of(key: str, value: Any) -> tuple[str | None, str | None]:
         return (parts[2], None) if parts[1] == "entity" else (text("uscc"), None)
     if ns == "guarantee":
         return text("principal"), text("tender_id")
-    if ns in ("bid", "bidset") and len(parts) >= 2:
+    if ns in ("bid", "bidset", "objector") and len(parts) >= 2:
         return text("uscc"), parts[1]
-    if ns == "tender" and len(parts) >= 2:
-        if len(parts) >= 4 and parts[2] == "objection":
-            return text("objector"), parts[1]
+    if ns == "tender" and len(parts) >= 2:  # an objection names no one: see ``objector/``
         if len(parts) == 4 and parts[2] == "collusion":
             return parts[3], parts[1]
         return None, parts[1]

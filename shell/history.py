@@ -17,7 +17,8 @@ re-executed and checked on the way, so what is printed is what the certified cha
   claimed, archive.
 
 Sealed bids stay sealed here too: for a tender whose deadline is after the export's tip,
-an entity's bid shows only that the tender is still sealed, and a timeline shows no bid.
+an entity's bid or objection shows only that the tender is still sealed, and a timeline
+shows no bid and names no objector (a documents objector is likely a bidder).
 Times are Beijing time; every line carries its block height.
 """
 
@@ -120,6 +121,10 @@ def _describe_record(key: str, value: Any, deleted: bool, uscc: str,
         price = f", price {_yuan(v.get('price_fen'))}" if v.get("status") == "revealed" else ""
         return (f"bid on tender {parts[1]} lot {parts[2]}: {v.get('status')} (version "
                 f"{v.get('version')}, commitment {_hex(v.get('commitment'))[:16]}…){price}")
+    if parts[0] == "objector":  # the objection's own record gives its lines (_objection_lines)
+        return None if sealed_until is None else (
+            f"objection to tender {parts[1]}: sealed until its deadline "
+            f"{beijing_time(sealed_until)}")
     if parts[0] == "tender" and len(parts) >= 4 and parts[2] == "objection":
         ruling = f", ruling {v.get('ruling')}" if v.get("ruling") else ""
         return (f"objection {parts[3]} to tender {parts[1]} ({v.get('stage')}): "
@@ -234,6 +239,18 @@ def _describe_market(event: dict[str, Any], args: dict[str, Any], request: dict[
     return f"{type_} ({of})" if rid else type_
 
 
+def _objection_lines(db: sqlite3.Connection, objector_key: str, uscc: str) -> list[Line]:
+    """Each change of the objection an ``objector/<tender>/<n>`` record names the entity
+    for: the objection record itself names no one, so it is filed under no entity."""
+    _, tender_id, n = objector_key.split("/", 2)
+    return [Line(row["time_ms"], row["height"], text) for row in db.execute(
+        "SELECT s.height, s.key, s.value_json, s.deleted, b.time_ms FROM state_changes s "
+        "JOIN blocks b ON b.height = s.height WHERE s.key = ? ORDER BY s.height",
+        (f"tender/{tender_id}/objection/{n}",))
+        if (text := _describe_record(row["key"], _value(row), bool(row["deleted"]), uscc,
+                                     None)) is not None]
+
+
 def entity_history(db: sqlite3.Connection, uscc: str) -> list[str]:
     tip_height, tip_ms = tip(db)
     deadlines = _deadlines(db)
@@ -243,22 +260,25 @@ def entity_history(db: sqlite3.Connection, uscc: str) -> list[str]:
             "FROM state_changes s JOIN blocks b ON b.height = s.height WHERE s.entity = ? "
             "ORDER BY s.height, s.key", (uscc,)):
         key = row["key"]
-        # bids and the guarantees bound to them say who bids: sealed until the deadline
-        tender = row["tender_id"] if key.startswith(("bid/", "guarantee/")) else None
+        # bids, the guarantees bound to them and who objected (likely a bidder) say who
+        # bids: sealed until the deadline
+        tender = row["tender_id"] if key.startswith(("bid/", "guarantee/", "objector/")) else None
         sealed = (deadlines.get(tender, 0) if tender and deadlines.get(tender, 0) > tip_ms
                   else None)
         text = _describe_record(key, _value(row), bool(row["deleted"]), uscc, sealed)
         if text is not None:
             lines.append(Line(row["time_ms"], row["height"], text))
+        if key.startswith("objector/") and sealed is None:
+            lines += _objection_lines(db, key, uscc)
     lines += _market_lines(db, uscc)
     for row in db.execute(
             "SELECT t.height, t.call, t.code, t.message, t.tender_id, b.time_ms "
             "FROM transactions t JOIN blocks b ON b.height = t.height "
             "WHERE t.sender_entity = ? AND t.ok = 0 ORDER BY t.height, t.idx", (uscc,)):
         tender = row["tender_id"]
-        if (row["call"].startswith(("bid.", "guarantee.")) and tender
+        if (row["call"].startswith(("bid.", "guarantee.", "tender.object")) and tender
                 and deadlines.get(tender, 0) > tip_ms):
-            continue  # a refused bid of a tender still sealed says that the entity bid
+            continue  # a refused bid (or objection) of a tender still sealed: a likely bidder
         lines.append(Line(row["time_ms"], row["height"],
                           f"REFUSED {row['call']}: {row['code']} {row['message']}"))
     lines.sort(key=lambda x: (x.height, x.time_ms))
@@ -417,9 +437,11 @@ def tender_timeline(db: sqlite3.Connection, tender_id: str) -> list[str]:
             continue
         after = max((h for h in heights if h <= row["height"]), default=None)
         args = json.loads(row["args"]) if row["args"] else {}
+        who = row["sender_entity"] or "the platform"
+        if sealed_now and row["call"] == "tender.object":
+            who = "an entity named at the deadline"  # a documents objector: a likely bidder
         text = _describe_call(row["call"], args, events.get(bytes(row["tx_id"]), []),
-                              versions.get(after) if after is not None else None,
-                              row["sender_entity"] or "the platform")
+                              versions.get(after) if after is not None else None, who)
         if text is not None:
             lines.append(Line(row["time_ms"], row["height"], text))
     lines += _opening_lines(db, tender_id)

@@ -4,11 +4,13 @@ the committee and its scores once public, candidates' publicity with its end, th
 notice, the contract, collusion findings, archive.
 
 Each step comes from a state record (the tender, ``tender/<id>/objection/<n>``,
-``tender/<id>/opening``, ``tender/<id>/collusion/<uscc>``; the committee's records are read
-by ``shell.portal.committee``) and, where state keeps no time or to prove who did it, from
-the tender's indexed transactions (``shell.portal.steps.TenderTxs``: a transaction is shown
-only where ``contracts.disclosure`` allows). Every step carries the verify actions of what
-it shows. Before the deadline no step says anything about bids; the deadline step says so.
+``objector/<id>/<n>``, ``tender/<id>/opening``, ``tender/<id>/collusion/<uscc>``; the
+committee's records are read by ``shell.portal.committee``) and, where state keeps no time
+or to prove who did it, from the tender's indexed transactions
+(``shell.portal.steps.TenderTxs``: a transaction is shown only where
+``contracts.disclosure`` allows). Every step carries the verify actions of what it shows.
+Before the deadline no step says anything about bids, the deadline step says so, and an
+objection's step does not name who made it (a documents objector is likely a bidder).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from contracts.objections import objector_key
 from contracts.tender_rules import load_periods
 from shell.portal.committee import committee_steps
 from shell.portal.layout import Proof, facts, notice, state_proof
@@ -54,7 +57,7 @@ def tender_steps(reader: PortalReader, tender_id: str, tender: dict[str, Any],
                    (label("修改后的截止时间", "Deadline after it"),
                     when(amendment.get("deadline_ms")))]),
             txs.proof(txs.nth("tender.amend", i), f"amendment {i}")))
-    steps += _objection_steps(tender_id, subs, txs, names)
+    steps += _objection_steps(reader, tender_id, subs, txs, names)
     for call, zh, en in (("tender.suspend", "项目暂停", "Suspended by a supervisor"),
                          ("tender.resume", "项目恢复", "Resumed")):
         steps += [Step(e.time_ms, label(zh, en), join(), txs.proof(e, en))
@@ -74,22 +77,23 @@ def tender_steps(reader: PortalReader, tender_id: str, tender: dict[str, Any],
     return done + [s for s in steps if s.upcoming]
 
 
-def _objection_steps(tender_id: str, subs: dict[str, Any], txs: TenderTxs,
-                     names: Names) -> list[Step]:
+def _objection_steps(reader: PortalReader, tender_id: str, subs: dict[str, Any],
+                     txs: TenderTxs, names: Names) -> list[Step]:
     steps = []
     prefix = f"tender/{tender_id}/objection/"
     numbered = sorted((int(k[len(prefix):]), k, v) for k, v in subs.items()
                       if k.startswith(prefix) and k[len(prefix):].isdigit())
     for n, key, obj in numbered:
+        objector, objector_proof = _objector(reader, tender_id, n, names)
         steps.append(Step(
             obj.get("at_ms", 0),
             join(label(f"异议 {n}", f"Objection {n}"), " ", named(OBJECTION_STAGES,
                                                                   obj.get("stage"))),
-            facts([(label("异议人", "Objector"), names(str(obj.get("objector", "")))),
+            facts([(label("异议人", "Objector"), objector),
                    (label("异议理由哈希", "Reason hash"),
                     el("code", None, short_hex(obj.get("reason_hash"), 64))),
                    (label("状态", "Status"), named(OBJECTION_STATES, obj.get("status")))]),
-            [(state_proof(key), f"objection {n}"),
+            [(state_proof(key), f"objection {n}"), *objector_proof,
              *txs.proof(txs.nth("tender.object", n), f"objection {n} sent")]))
         reply = txs.first("tender.reply", n=n)
         if obj.get("reply_hash"):
@@ -107,6 +111,20 @@ def _objection_steps(tender_id: str, subs: dict[str, Any], txs: TenderTxs,
                 label(f"监督部门裁决异议 {n}", f"Ruling on objection {n}"),
                 el("p", None, str(obj["ruling"])), txs.proof(ruled, f"ruling on objection {n}")))
     return steps
+
+
+def _objector(reader: PortalReader, tender_id: str, n: int,
+              names: Names) -> tuple[Markup, list[tuple[Proof, str]]]:
+    """Who made objection ``n`` and the proof of it; before the deadline only that it is
+    sealed: a documents objector is likely a bidder (``contracts.disclosure``)."""
+    key = objector_key(tender_id, n)
+    if reader.sealed(key):
+        return label("投标截止后公开", "Made public at the bid deadline"), []
+    record = reader.get(key)
+    uscc = record.get("uscc") if isinstance(record, dict) else None
+    if not isinstance(uscc, str):
+        return names(""), []
+    return names(uscc), [(state_proof(key), f"who made objection {n}")]
 
 
 def _deadline_step(reader: PortalReader, tender_id: str, tender: dict[str, Any]) -> Step:
