@@ -88,12 +88,24 @@ def decide(records: Mapping[str, bytes | None], uscc: str, tender_id: str, lot: 
         reasons.append({"reason": "after_deadline", "records": [tender_key(tender_id)],
                         "deadline_ms": int(tender["deadline_ms"])})
     if bidder_conflict(tender, uscc):
-        reasons.append({"reason": "conflict", "records": [tender_key(tender_id)]})
+        reasons.append({"reason": "conflict", "records": [tender_key(tender_id)],
+                        "as": _conflict_as(tender, uscc)})
     quals = [(q["category"], int(q["min_level"])) for q in tender["qualifications"]]
     found = credit.eligibility(state, uscc, tender["kind"], tender["region"], quals, now_ms)
     for reason in found.reasons:
         reasons.append(_explain(state, reason, uscc, found))
     return Answer(not reasons, reasons, now_ms)
+
+
+def _conflict_as(tender: Mapping[str, Any], uscc: str) -> str:
+    """Why the entity may not bid on the tender (``tender_record.bidder_conflict``)."""
+    if uscc == tender["platform_uscc"]:
+        return "the platform operator"
+    if uscc == tender["tenderer"]:
+        return "the tenderer"
+    if uscc == tender["agent"]:
+        return "the tenderer's agent"
+    return "a related party of the platform operator"
 
 
 def _explain(state: Overlay, reason: str, uscc: str, found: credit.Eligibility) -> dict[str, Any]:

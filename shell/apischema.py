@@ -186,6 +186,7 @@ _COMMITTED = {"tx_id": ref("Hash"), "status": {"const": "committed"}, "height": 
 _REASON = obj(
     {"reason": TEXT, "records": array(TEXT, description="the state keys that decide it")},
     {"deadline_ms": COUNT,
+     "as": {"type": "string", "description": "a conflict: who the entity is to the tender"},
      "blocking": array(obj({"record": TEXT, "kind": TEXT, "until_ms": COUNT})),
      "missing": array(obj({"category": TEXT, "level": COUNT}))})
 _EXPOSURE_RECORD = obj({

@@ -88,6 +88,23 @@ def test_a_stranger_and_a_missing_tender_and_after_the_deadline() -> None:
     assert [r["reason"] for r in a.reasons] == ["no_such_lot"]
 
 
+def test_a_conflict_says_who_the_entity_is_to_the_tender() -> None:
+    """The platform operator, its related parties, the tenderer and its agent may not bid;
+    the answer says which one the entity is (a clerk read only "conflict: tender/T1")."""
+    from tests.trading_kit import uscc
+
+    t = Trading()
+    agent = t.entity("agent")
+    t.announce(agent=t.uscc_of[agent.name])
+    for who, role in ((t.operator_uscc, "the platform operator"),
+                      (t.uscc_of["tenderer"], "the tenderer"),
+                      (t.uscc_of["agent"], "the tenderer's agent"),
+                      (uscc(3), "a related party of the platform operator")):
+        a = decide(_records(t, who), who, "T1", 1, t.h.time_ms)
+        conflict = [r for r in a.reasons if r["reason"] == "conflict"]
+        assert conflict and conflict[0]["as"] == role, (who, a.reasons)
+
+
 def test_a_debarment_that_has_ended_no_longer_blocks() -> None:
     t = Trading()
     t.entity("lapsed")

@@ -132,6 +132,8 @@ def _answer_text(answer: dict[str, Any], question: dict[str, Any]) -> str:
     lines = [f"NOT ELIGIBLE: {who}, at {at}"]
     for r in answer["reasons"]:
         line = f"  {r['reason']}: {', '.join(r['records']) or '-'}"
+        if r.get("as"):
+            line += f" (it is {r['as']}: it may not bid)"
         for b in r.get("blocking", []):
             until = beijing_time(b['until_ms'])
             line += f"\n    {b['record']} ({b['kind']}) in force until {until}"
