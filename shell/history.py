@@ -361,9 +361,11 @@ def _describe_call(call: str, args: dict[str, Any], events: list[dict[str, Any]]
         cands = [x.get("candidates") for x in t.get("lots", [])]
         return f"evaluated: candidates {cands}; publicity starts"
     if call == "tender.object":
-        return f"objection {args.get('stage')} by {who}"
+        n = kinds.get("tender.objection", {}).get("n")
+        number = f" {n}" if n is not None else ""
+        return f"objection{number} ({args.get('stage')}) by {who}"
     if call == "tender.reply":
-        return f"objection {args.get('n')} answered by the tenderer"
+        return f"objection {args.get('n')} answered by the tender's side ({who})"
     if call == "tender.rule":
         return f"objection {args.get('n')} ruled by a supervisor: {args.get('ruling')}"
     if call == "tender.award":

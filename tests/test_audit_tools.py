@@ -337,8 +337,9 @@ def test_history_of_entities_and_the_tender(story: dict[str, Any], tmp_path: Pat
         got.output and "lot guarantee" not in got.output
     got = cli("history", "tender", tender, "--db", str(db))
     assert got.exit_code == 0, got.output
-    order = ["announced", "objection documents", "BID DEADLINE; bids named at opening: lot 1: "
-             "4 bid(s)", "opened by the platform", "revealed its key", "DECRYPT_FAILED",
+    order = ["announced", "objection 1 (documents) by",
+             "BID DEADLINE; bids named at opening: lot 1: 4 bid(s)",
+             "opened by the platform", "revealed its key", "DECRYPT_FAILED",
              "opening record published", "evaluation committee drawn",
              "score sheets submitted (×", "evaluation closed (decided)",
              "signed by every member; publicity", "awarded to", "contract signed",

@@ -165,10 +165,10 @@ def test_history_names_the_objector_only_from_the_deadline(tmp_path: Path) -> No
     entity, tender = history_of(t, tmp_path / "before")
     assert "objection to tender T1: sealed until its deadline" in entity
     assert "objection 1 to tender T1" not in entity
-    assert "objection documents by an entity named at the deadline" in tender
+    assert "objection 1 (documents) by an entity named at the deadline" in tender
     assert uscc not in tender
     t.h.run_block([], at_ms=DEADLINE_MS)
     entity, tender = history_of(t, tmp_path / "after")
     assert "objection 1 to tender T1 (documents): open" in entity
     assert "objection 1 to tender T1 (documents): replied" in entity
-    assert f"objection documents by {uscc}" in tender
+    assert f"objection 1 (documents) by {uscc}" in tender
