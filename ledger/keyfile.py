@@ -230,31 +230,29 @@ def read_private(path: str | Path, what: str, max_bytes: int) -> bytes:
 def load_key(path: str | Path, passphrase: bytes | str) -> KeyPair:
     """Read and decrypt a key file; every failure is an InvalidInput with a clear message
     (a file group or others may access is refused before it is parsed)."""
-    raw = read_private(path, "key file", MAX_FILE_BYTES)
-    if len(raw) > MAX_FILE_BYTES:
-        raise InvalidInput(f"key file {path} is too large to be a key file")
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput(f"{WRONG} (not JSON)") from None
-    return decrypt_key(doc, passphrase)
+    return decrypt_key(_read_doc(path, WRONG), passphrase)
 
 
 def read_public(path: str | Path) -> tuple[str, bytes]:
     """``(suite name, public key)`` as a key file states them, without its passphrase. Not
     authenticated: ``load_key`` checks them (they are the cipher's associated data)."""
-    raw = read_private(path, "key file", MAX_FILE_BYTES)
-    if len(raw) > MAX_FILE_BYTES:
-        raise InvalidInput(f"key file {path} is too large to be a key file")
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput(f"{path} is not a key file (not JSON)") from None
+    doc = _read_doc(path, f"{path} is not a key file")
     if not isinstance(doc, dict) or doc.get("version") != VERSION or not isinstance(
             doc.get("suite"), str) or not isinstance(doc.get("public_key"), str):
         raise InvalidInput(f"{path} is not a key file of version {VERSION}")
     suite = get_suite(doc["suite"])
     return suite.name, hex_to_bytes(doc["public_key"], "public_key")
+
+
+def _read_doc(path: str | Path, not_json: str) -> Any:
+    """A key file's JSON document, read as a private file (``read_private``)."""
+    raw = read_private(path, "key file", MAX_FILE_BYTES)
+    if len(raw) > MAX_FILE_BYTES:
+        raise InvalidInput(f"key file {path} is too large to be a key file")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput(f"{not_json} (not JSON)") from None
 
 
 def load_chain_key(path: str | Path, passphrase: bytes | str, chain_suite: str) -> KeyPair:
