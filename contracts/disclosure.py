@@ -59,9 +59,9 @@ anyone can compute) can be watched change: how many times a lot's live set chang
 whether it holds a live bid (the empty set's digest is a constant), never who bid; so can
 enrolments and the private nonces (README "What is still visible"; ``contracts/bid.py``;
 a bid moves no nonce of the entity's: ``contracts.agents``);
-an objector record's path is computable too, and its value (one USCC) can be told by
-hashing each attested entity's until one matches the value hash such a proof shows: the
-objector is refused to every read, not hidden from that search;
+an objector record's path is computable too, and without the objector's salt its value
+(one USCC) can be told by hashing each attested entity's until one matches the value hash
+such a proof shows (``contracts.objections``: pass a salt);
 a public act shows its sender key's nonce, so the gap between two public acts of one key (a
 tender's side, an agency or owner in the supermarket) counts that key's private acts in
 between (consents, key changes, an enrolment), never a bid.

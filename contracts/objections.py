@@ -36,6 +36,7 @@ from contracts.tender_rules import OBJECTION, OBJECTION_OPEN, OBJECTION_STAGES, 
 
 E_REPLY_LATE = "E_REPLY_LATE"  # the reply period is over (a supervisor may still rule)
 OBJECTOR_PREFIX = "objector/"
+SALT_MIN, SALT_MAX = 16, 64  # bytes of an objector's salt (``object_``)
 
 
 def objector_key(tender_id: str, n: int) -> str:
@@ -57,8 +58,19 @@ def object_(call: Call) -> None:
             ``candidates`` (during the publicity) or ``result`` (within
             ``result_objection_days`` of the award).
         reason_hash: hash of the written objection.
+        salt (optional): 16–64 random bytes the objector chooses, kept with its name
+            in the sealed ``objector/<id>/<n>`` record; without one that record's value (a
+            USCC) can be found from the value hash a PROTOCOL §6 neighbour proof shows, by
+            trying each entity (README "What is still visible"). Pass one for a documents
+            objection.
     """
     uscc = require_entity_sender(call)
+    who: dict[str, Any] = {"uscc": uscc}
+    if "salt" in call.args:
+        salt = args.blob(call.args, "salt", max_len=SALT_MAX)
+        if len(salt) < SALT_MIN:
+            raise ContractError(E_BAD_ARGS, f"salt must be {SALT_MIN} to {SALT_MAX} bytes")
+        who["salt"] = salt
     tender = load(call, record_id(call.args, "tender_id"))
     stage = args.text(call.args, "stage", max_len=16)
     if stage not in OBJECTION_STAGES:
@@ -79,7 +91,7 @@ def object_(call: Call) -> None:
             "ruling": "",
         },
     )
-    call.state.put(objector_key(tender["tender_id"], n), {"uscc": uscc})
+    call.state.put(objector_key(tender["tender_id"], n), who)
     tender["objections"] = n
     tender["objections_open"] += 1
     save(call, tender)

@@ -261,8 +261,11 @@ def _bids(d: _Demo) -> None:
     r = d.send("e", "bid.submit", debarred.submit_args(f"BG-{d.t0}-e"), expect="E_DEBARRED")
     d.say(f"   E refused: {r.code} ({r.message})")
     d.say("-- objection to the documents and its reply --")
+    # the salt keeps B's name in its sealed objector record from being guessed (only B and
+    # supervisors read it before the deadline); B derives it from its own secret
     objection = {"tender_id": d.tender_id, "stage": "documents",
-                 "reason_hash": d.s.suite.hash(b"q1")}
+                 "reason_hash": d.s.suite.hash(b"q1"),
+                 "salt": d.s.suite.hash(bidder_secret("b") + b"objection salt")}
     d.send("b", "tender.object", objection)
     d.send("tenderer", "tender.reply",
            {"tender_id": d.tender_id, "n": 1, "reply_hash": d.s.suite.hash(b"a1")})

@@ -172,3 +172,31 @@ def test_history_names_the_objector_only_from_the_deadline(tmp_path: Path) -> No
     assert "objection 1 to tender T1 (documents): open" in entity
     assert "objection 1 to tender T1 (documents): replied" in entity
     assert f"objection 1 (documents) by {uscc}" in tender
+
+
+def test_a_salt_keeps_the_objector_from_being_found_by_trying_each_entity() -> None:
+    """A §6 neighbour proof shows the value hash of ``objector/T1/<n>``; without a salt the
+    value is one USCC, so hashing each entity's record finds the objector. With the
+    objector's salt no entity's record matches; a salt out of bounds is refused."""
+    from contracts.objections import objector_key
+    from ledger import encoding
+    from tests.trading_kit import Trading
+
+    t = Trading()
+    t.announce()
+    names = [t.entity(f"e{i}").name for i in range(4)]
+    a, b = t.h.account(names[0]), t.h.account(names[1])
+    base = {"tender_id": "T1", "stage": "documents", "reason_hash": bytes(32)}
+    t.h.expect_ok(a, "tender.object", base)
+    t.h.expect_ok(b, "tender.object", {**base, "salt": bytes(range(16))})
+    for short in (bytes(15), bytes(65)):
+        t.h.expect_refused(b, "tender.object", {**base, "salt": short}, "E_BAD_ARGS")
+
+    def guessed(n: int) -> list[str]:
+        value = t.h.state.values[objector_key("T1", n)]  # the stored bytes (CE)
+        return [name for name in names
+                if encoding.encode({"uscc": t.uscc_of[name]}) == value]
+
+    assert guessed(1) == [names[0]]  # no salt: found among four
+    assert guessed(2) == []  # salted: no entity's record matches
+    assert encoding.decode(t.h.state.values[objector_key("T1", 2)])["uscc"] == t.uscc_of[names[1]]
