@@ -220,14 +220,24 @@ def settle(call: Call, request_id: str) -> tuple[str, bytes]:
     return str(rec["status"]), bytes(rec["seed"])
 
 
+def reveals_needed(rec: dict[str, Any]) -> int:
+    """How many reveals make a request final: f + 1 of its validators."""
+    return max_faulty(len(rec["validators"])) + 1
+
+
+def final_seed(suite: Suite, chain_id: str, rec: dict[str, Any]) -> bytes | None:
+    """The seed a request's reveals give, or None with fewer than ``reveals_needed``."""
+    if len(rec["reveals"]) < reveals_needed(rec):
+        return None
+    return seed_from(suite, chain_id, rec["id"], rec["subject"], rec["reveals"])
+
+
 def _settle(call: Call, rec: dict[str, Any]) -> None:
-    needed = max_faulty(len(rec["validators"])) + 1
     reveals: dict[str, bytes] = rec["reveals"]
-    if len(reveals) >= needed:
+    seed = final_seed(call.block.suite, call.block.chain_id, rec)
+    if seed is not None:
         rec["status"] = FINAL
-        rec["seed"] = seed_from(
-            call.block.suite, call.block.chain_id, rec["id"], rec["subject"], reveals
-        )
+        rec["seed"] = seed
     else:
         rec["status"] = FAILED
     rec["settled_height"] = call.block.height

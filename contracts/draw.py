@@ -26,6 +26,7 @@ as ``rep-<i>``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from contracts import args as A
@@ -38,6 +39,7 @@ from contracts.runtime import Call, Contract
 from contracts.tender_record import bid_key, load, opened_slots, record_id, require_side, save, step
 from contracts.tender_rules import DRAWING, E_TOO_EARLY, advance, load_periods
 from ledger import encoding
+from ledger.crypto import Suite
 
 E_COMMITTEE = "E_COMMITTEE"  # the committee's size or make-up breaks the rules
 E_DRAW_TIMING = "E_DRAW_TIMING"  # the evaluation starts too long after the draw, or has passed
@@ -58,6 +60,19 @@ DRAW = Table(
     frozenset((WAITING, SEATED, SHORT, BEACON_FAILED)),
 )
 EXPERT, REPRESENTATIVE = "expert", "representative"
+
+
+# What ``seat`` and ``decline`` add to a draw record (``request`` sets their first values):
+# everything else in it is the request, which the beacon's subject binds.
+SEATING_FIELDS = frozenset(
+    {"subject", "status", "seed", "cursors", "members", "declined", "seated_ms"}
+)
+
+
+def subject_of(suite: Suite, rec: Mapping[str, Any]) -> bytes:
+    """The beacon subject of a draw record: the hash of its request's fields."""
+    return suite.hash(encoding.encode({k: v for k, v in rec.items()
+                                       if k not in SEATING_FIELDS}))
 
 
 def draw_key(tender_id: str, round_: int) -> str:
@@ -222,7 +237,7 @@ def request(call: Call) -> None:
         "evaluation_start_ms": start,
         "evaluation_end_ms": end,
     }
-    subject = call.block.suite.hash(encoding.encode(rec))
+    subject = subject_of(call.block.suite, rec)
     beacon.open_request(call, beacon_id(tender["tender_id"], round_), subject)
     rec.update(
         {

@@ -279,9 +279,10 @@ def _claim_reason_holds(call: Call, g: dict[str, Any], reason: str) -> bool:
     return call.now_ms >= periods.period_end(tender["award_ms"], periods.contract_days)
 
 
-def _guarded_tender(call: Call, g: dict[str, Any]) -> dict[str, Any]:
+def _guarded_tender(call: Call, g: dict[str, Any], archived_ok: bool = False) -> dict[str, Any]:
+    """The guarantee's tender; ``E_ARCHIVED`` once it is archived unless ``archived_ok``."""
     tender = load(call, g["tender_id"])
-    if tender["state"] == ARCHIVED:
+    if tender["state"] == ARCHIVED and not archived_ok:
         raise ContractError(E_ARCHIVED, "the guarantee's tender is archived")
     return tender
 
@@ -342,9 +343,7 @@ def release(call: Call) -> None:
     """
     g = _load(call, record_id(call.args, "number"))
     status = status_of(call.state, g)
-    tender = load(call, g["tender_id"])
-    if tender["state"] == ARCHIVED and status != "issued":
-        raise ContractError(E_ARCHIVED, "the guarantee's tender is archived")
+    tender = _guarded_tender(call, g, archived_ok=status == "issued")  # an unbound one may go
     require_unfrozen_sender(call.state, call.sender)
     by_beneficiary = entity_of_key(call.state, call.sender, call.now_ms) == g["beneficiary"]
     if call.sender != g["issuer"] and not by_beneficiary:

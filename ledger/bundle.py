@@ -272,6 +272,16 @@ def verify_bundle(bundle_obj: Any, anchor: Anchor) -> VerifiedRecord:
     return VerifiedRecord(key, value, header.height, header)
 
 
+def verify_unanchored(bundle_obj: Any, suite: Suite) -> VerifiedRecord:
+    """The state proof of a binary-form bundle against the header it carries, with no
+    anchor: the header and its certificate are the serving node's word (a reader with the
+    anchor calls ``verify_bundle``)."""
+    certified, key, value, proof = _parse(bundle_obj)
+    header = certified.header
+    verify_state_entry(suite, header, key, value, proof)
+    return VerifiedRecord(key, value, header.height, header)
+
+
 # ---- the two forms (shared by §7, §8 and §9) ----------------------------------------------
 
 

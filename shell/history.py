@@ -149,28 +149,20 @@ _MARKET_EVENTS = (
     "FROM events e JOIN transactions t ON t.height = e.height AND t.idx = e.tx_idx "
     "JOIN blocks b ON b.height = e.height "
     "WHERE e.type >= 'market.' AND e.type < 'market/' AND {who}")
-_BY_SENDER = "t.sender_entity = ?"
-_NAMING = "e.uscc = ?"
-_OF_REQUESTS = "json_extract(e.attrs, '$.request_id') IN (SELECT value FROM json_each(?))"
+_WHO = ("t.sender_entity = ?",  # its own calls
+        "e.uscc = ?",  # naming it as the agency (its selection by anyone's market.select)
+        "json_extract(e.attrs, '$.owner') = ?")  # every event of a request it posted
 
 
 def _market_lines(db: sqlite3.Connection, uscc: str) -> list[Line]:
     """The entity's part in the supermarket, each event once: the events of its own calls,
-    those naming it (its selection by anyone's ``market.select``, its rating by an owner),
-    and every event of the requests it posted (responses, selection, confirmation). Read
-    from the events: the export files no supermarket record under an entity."""
+    those naming it as the agency, and those of the requests it owns (every request event
+    names its ``owner``: ``contracts.selection``). Read from the events: the export files
+    no supermarket record under an entity."""
     rows: dict[tuple[int, int, int], sqlite3.Row] = {}
-
-    def take(who: str, value: str) -> None:
-        for row in db.execute(_MARKET_EVENTS.format(who=who), (value,)):
+    for who in _WHO:
+        for row in db.execute(_MARKET_EVENTS.format(who=who), (uscc,)):
             rows[(row["height"], row["tx_idx"], row["event_idx"])] = row
-
-    take(_BY_SENDER, uscc)
-    take(_NAMING, uscc)
-    posted = [_attrs(r).get("request_id") for r in rows.values()
-              if r["sender_entity"] == uscc and _attrs(r).get("type") == "market.requested"]
-    if posted:
-        take(_OF_REQUESTS, json.dumps(posted))
     lines = []
     for place in sorted(rows):
         row = rows[place]

@@ -89,6 +89,8 @@ class Node:
         self.events: asyncio.Queue[Event] = asyncio.Queue(self.limits.event_queue_max)
         self._nudged = False
         self._wake_at: int | None = None  # the next tender deadline told to the replica
+        self._wake_next: int | None = None  # ... and as last computed
+        self._wake_height = -1  # the schedule's covered height it was computed at
         self.body_budget = TokenBuckets(self.limits.request_bytes_per_second)
         self.readers = Readers(chain.suite, chain.chain_id)
         self.admission = Admission(chain, self.limits, self.metrics, self._nudge, self._gossip)
@@ -230,13 +232,17 @@ class Node:
 
     def _next_wake(self) -> int | None:
         """The next tender deadline after the head's time, once the schedule covers the head
-        (else what was told stands): a leader proposes a block then (``WakeAt``), so each
-        tender's bids can be opened at its deadline, not at the next heartbeat."""
+        (else what was computed stands): a leader proposes a block then (``WakeAt``), so each
+        tender's bids can be opened at its deadline, not at the next heartbeat. Computed
+        again only when the schedule has indexed another block (deadlines change only in
+        blocks), not at every tick."""
         schedule = self.event_hub.schedule
-        head = self.chain.store.head_header()
-        if schedule.covered_height != head.height:
-            return self._wake_at
-        return schedule.next_deadline_after(head.time_ms)
+        if schedule.covered_height != self._wake_height:
+            head = self.chain.store.head_header()
+            if schedule.covered_height == head.height:
+                self._wake_height = head.height
+                self._wake_next = schedule.next_deadline_after(head.time_ms)
+        return self._wake_next
 
     def _regossip(self, mono_ms: int) -> None:
         """Offer the peers again what has waited ``regossip_ms`` here: gossip is dropped

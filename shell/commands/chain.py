@@ -11,7 +11,15 @@ import click
 
 from ledger.errors import InvalidInput
 from shell.client import NodeClient
-from shell.commands.common import fail, key_options, load_key, url_option
+from shell.commands.common import (
+    committed_json,
+    committed_text,
+    fail,
+    fail_receipt,
+    key_options,
+    load_key,
+    url_option,
+)
 
 
 @click.command()
@@ -48,7 +56,6 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
     Exit 0 only when the receipt's code is OK; a failed receipt prints its code and message
     and exits 1 (the transaction is committed; it changed nothing but, at most, its nonce)."""
     from ledger import jsonform
-    from ledger.verdict import beijing_time
 
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     try:
@@ -66,23 +73,12 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
         return
     done = client.wait_committed(tx_id)
     time_ms = client.header(done.height).time_ms
-    receipt = jsonform.to_json(done.receipt.to_obj(), jsonform.RECEIPT)
     if as_json:
-        click.echo(json.dumps({"tx_id": tx_id, "status": "committed", "height": done.height,
-                               "index": done.index, "time_ms": time_ms,
-                               "time": beijing_time(time_ms), "receipt": receipt},
-                              ensure_ascii=False, indent=2))
+        click.echo(json.dumps(committed_json(done, time_ms), ensure_ascii=False, indent=2))
     else:
-        click.echo(f"transaction {tx_id} ({call})\n"
-                   f"  committed in block {done.height} (index {done.index}) at "
-                   f"{beijing_time(time_ms)}\n  receipt {done.receipt.code}"
-                   + (f": {done.receipt.message}" if done.receipt.message else ""))
-        for event in receipt.get("events", []):
-            click.echo("  event " + json.dumps(event, ensure_ascii=False, sort_keys=True))
+        click.echo(committed_text(done, call, time_ms))
     if done.receipt.code != "OK":
-        fail(f"transaction failed: {done.receipt.code}: {done.receipt.message} "
-             f"(committed in block {done.height}; a failed transaction changes nothing but, at "
-             "most, its sender's nonce)")
+        fail_receipt(done)
 
 
 @click.command()

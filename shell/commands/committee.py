@@ -54,11 +54,6 @@ if TYPE_CHECKING:
     from shell.client import NodeClient
 
 CANNOT_CHECK_EXIT = 2
-# Fields ``draw.seat`` and ``draw.decline`` add to a draw record: everything else in it is
-# what ``draw.request`` hashed into the beacon's subject.
-_SEATING_FIELDS = frozenset(
-    {"subject", "status", "seed", "cursors", "members", "declined", "seated_ms"}
-)
 
 
 class CannotCheck(click.ClickException):
@@ -102,17 +97,11 @@ class ProvenState:
 
     def _prove(self, key: str, height: int) -> Any:
         from ledger import bundle, encoding
-        from ledger.smt_proof import Proof
 
         obj = bundle.from_json(self.client.proof(key, height))
-        if self.anchor is not None:
-            proved = bundle.verify_bundle(obj, self.anchor)
-            header, value, proved_key = proved.header, proved.value, proved.key
-        else:  # the state proof against the header the bundle carries, no more
-            header = bundle.parse_certified(obj, "bundle").header
-            value, proved_key = obj.get("value"), key
-            bundle.verify_state_entry(self.suite, header, key, value,
-                                      Proof.from_obj(obj.get("proof")))
+        proved = (bundle.verify_bundle(obj, self.anchor) if self.anchor is not None
+                  else bundle.verify_unanchored(obj, self.suite))
+        header, value, proved_key = proved.header, proved.value, proved.key
         if proved_key != key or header.height != height:
             _cannot(f"the node answered a proof of {proved_key!r} at block {header.height} "
                     f"when asked for {key!r} at block {height}")
@@ -193,26 +182,23 @@ def _check_beacon(state: ProvenState, chain_id: str, rec: dict[str, Any],
                   height: int) -> list[str]:
     """The seed the record holds is the one the beacon's reveals give; lines to print."""
     from contracts import beacon, draw
-    from ledger import encoding
-    from ledger.block import max_faulty
 
     suite = state.suite
     request_id = draw.beacon_id(rec["tender_id"], rec["round"])
     b = state.get(beacon.request_key(request_id), height)
     if b is None or b["status"] != beacon.FINAL:
         raise Mismatch(f"the beacon {request_id} is not final at block {height}")
-    request = {k: v for k, v in rec.items() if k not in _SEATING_FIELDS}
-    if not suite.hash(encoding.encode(request)) == rec["subject"] == b["subject"]:
+    if not draw.subject_of(suite, rec) == rec["subject"] == b["subject"]:
         raise Mismatch("the beacon's subject is not the hash of the draw request's fields")
     for who, value in sorted(b["reveals"].items()):
         pubkey = bytes.fromhex(who)
         commitment = beacon.commitment_of(suite, chain_id, request_id, pubkey, value)
         if pubkey not in b["validators"] or commitment != b["commits"].get(who):
             raise Mismatch(f"validator {who[:16]}…'s reveal does not open its commitment")
-    needed = max_faulty(len(b["validators"])) + 1
-    if len(b["reveals"]) < needed:
+    needed = beacon.reveals_needed(b)
+    seed = beacon.final_seed(suite, chain_id, b)
+    if seed is None:
         raise Mismatch(f"{len(b['reveals'])} reveals; a final beacon needs {needed}")
-    seed = beacon.seed_from(suite, chain_id, request_id, b["subject"], b["reveals"])
     if not seed == b["seed"] == rec["seed"]:
         raise Mismatch("the seed the record holds is not the one the beacon's reveals give")
     return [f"beacon {request_id}: final, {len(b['reveals'])} of {len(b['validators'])} "

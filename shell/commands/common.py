@@ -44,3 +44,37 @@ def key_options(f: Any) -> Any:
     f = click.option("--passphrase-env",
                      help="read the key's passphrase from this environment variable")(f)
     return f
+
+
+def committed_json(done: Any, time_ms: int) -> dict[str, Any]:
+    """A committed transaction (``shell.client.Committed``) as ``--json`` prints it."""
+    from ledger import jsonform
+    from ledger.verdict import beijing_time
+
+    return {"tx_id": done.tx_id, "status": "committed", "height": done.height,
+            "index": done.index, "time_ms": time_ms, "time": beijing_time(time_ms),
+            "receipt": jsonform.to_json(done.receipt.to_obj(), jsonform.RECEIPT)}
+
+
+def committed_text(done: Any, call: str, time_ms: int) -> str:
+    """A committed transaction as text: where, when, its receipt and its events."""
+    import json
+
+    from ledger.verdict import beijing_time
+
+    receipt = done.receipt
+    lines = [f"transaction {done.tx_id} ({call})",
+             f"  committed in block {done.height} (index {done.index}) at "
+             f"{beijing_time(time_ms)}",
+             f"  receipt {receipt.code}" + (f": {receipt.message}" if receipt.message else "")]
+    lines += ["  event " + json.dumps(event, ensure_ascii=False, sort_keys=True)
+              for event in committed_json(done, time_ms)["receipt"].get("events", [])]
+    return "\n".join(lines)
+
+
+def fail_receipt(done: Any) -> NoReturn:
+    """Exit 1 for a committed transaction whose receipt is not OK."""
+    receipt = done.receipt
+    fail(f"transaction failed: {receipt.code}: {receipt.message} (committed in block "
+         f"{done.height}; a failed transaction changes nothing but, at most, its sender's "
+         "nonce)")

@@ -24,7 +24,15 @@ from typing import Any, NoReturn
 import click
 
 from shell.client import Committed, NodeClient, NodeError
-from shell.commands.common import fail, key_options, load_key, url_option
+from shell.commands.common import (
+    committed_json,
+    committed_text,
+    fail,
+    fail_receipt,
+    key_options,
+    load_key,
+    url_option,
+)
 
 
 @click.group()
@@ -61,8 +69,8 @@ def tender_open(tender_id: str, url: str, key_file: str, passphrase_env: str | N
     if record["state"] != BIDDING:
         fail(f"not opened: tender {tender_id} was opened already (state {record['state']}; "
              f"{_lot_statuses(record)}); a tender's bids are opened once")
-    _check_deadline(client, record)
-    _check_may_advance(record, "opened")
+    head_ms = _check_deadline(client, record)
+    _check_guards(client, record, head_ms, "open", "opened")
     slots = [_live_slots(client, tender_id, lot["lot"]) for lot in record["lots"]]
     _check_platform(record, suite.public_key(secret), "opened")  # a supervisor lists them too
     min_count = client.state(keys.param("bid_min_count"))
@@ -81,7 +89,7 @@ def tender_open(tender_id: str, url: str, key_file: str, passphrase_env: str | N
         from ledger.verdict import beijing_time
 
         click.echo(json.dumps({
-            **_committed_json(done, time_ms), "tender_id": tender_id, "state": after["state"],
+            **committed_json(done, time_ms), "tender_id": tender_id, "state": after["state"],
             "bid_min_count": min_count, "window_end_ms": window_end_ms,
             "window_end": beijing_time(window_end_ms), "lots": lots},
             ensure_ascii=False, indent=2))
@@ -125,7 +133,7 @@ def tender_close(tender_id: str, url: str, key_file: str, passphrase_env: str | 
         fail(f"bid.close committed in block {done.height}, but the node does not show the "
              f"opening record {opening_key(tender_id)}")
     if as_json:
-        click.echo(json.dumps({**_committed_json(done, time_ms), "tender_id": tender_id,
+        click.echo(json.dumps({**committed_json(done, time_ms), "tender_id": tender_id,
                                "opening": opening}, ensure_ascii=False, indent=2))
         return
     names = {lot["lot"]: lot["name"] for lot in record["lots"]}
@@ -150,7 +158,7 @@ def _lot_statuses(record: dict[str, Any]) -> str:
     return ", ".join(f"lot {lot['lot']} {lot['status']}" for lot in record["lots"])
 
 
-def _check_deadline(client: NodeClient, record: dict[str, Any]) -> None:
+def _check_deadline(client: NodeClient, record: dict[str, Any]) -> int:
     """The node judges "after the deadline" by its latest block's time, as the contract
     judges by the block that holds the opening: both must have reached the deadline."""
     import time
@@ -160,7 +168,7 @@ def _check_deadline(client: NodeClient, record: dict[str, Any]) -> None:
     deadline_ms = int(record["deadline_ms"])
     head_ms = client.head_time_ms()
     if head_ms >= deadline_ms:
-        return
+        return head_ms
     if time.time_ns() // 1_000_000 < deadline_ms:
         fail(f"not opened: tender {record['tender_id']}'s bid deadline has not passed; it "
              f"passes at {beijing_time(deadline_ms)} (Beijing time): open at or after it")
@@ -171,14 +179,20 @@ def _check_deadline(client: NodeClient, record: dict[str, Any]) -> None:
          "about a second); try again shortly")
 
 
-def _check_may_advance(record: dict[str, Any], done: str) -> None:
-    """The guards every step forward of a tender shares (``tender_rules._ADVANCE``)."""
-    if record.get("suspended"):
-        fail(f"not {done}: tender {record['tender_id']} is suspended by a supervisor; it "
-             "goes on once resumed")
-    if int(record.get("objections_open", 0)):
-        fail(f"not {done}: tender {record['tender_id']} has {record['objections_open']} "
-             "objection(s) open; the next step waits for the reply or the ruling")
+def _check_guards(client: NodeClient, record: dict[str, Any], head_ms: int, action: str,
+                  done: str) -> None:
+    """The lifecycle table's guards for ``action`` at the chain's head, as the contract will
+    check them (``contracts.tender_rules.require``): suspended, an objection open…"""
+    from contracts import keys
+    from contracts.errors import ContractError
+    from contracts.tender_rules import GuardView, load_periods, require
+
+    view = GuardView(record, head_ms, lambda: load_periods(
+        record["rules"], lambda name: client.state(keys.param(name))))
+    try:
+        require(view, action)
+    except ContractError as exc:
+        fail(f"not {done}: tender {record['tender_id']}: {exc.message} ({exc.code})")
 
 
 def _check_platform(record: dict[str, Any], pubkey: bytes, done: str) -> None:
@@ -232,29 +246,11 @@ def _check_window(client: NodeClient, record: dict[str, Any]) -> None:
 # ---- after the receipt --------------------------------------------------------------------
 
 
-def _committed_json(done: Committed, time_ms: int) -> dict[str, Any]:
-    from ledger import jsonform
-    from ledger.verdict import beijing_time
-
-    return {"tx_id": done.tx_id, "status": "committed", "height": done.height,
-            "index": done.index, "time_ms": time_ms, "time": beijing_time(time_ms),
-            "receipt": jsonform.to_json(done.receipt.to_obj(), jsonform.RECEIPT)}
-
-
 def _refused(done: Committed, call: str, time_ms: int, as_json: bool) -> NoReturn:
-    """A committed transaction whose receipt is not OK: say so and exit 1."""
-    from ledger.verdict import beijing_time
-
-    receipt = done.receipt
-    if as_json:
-        click.echo(json.dumps(_committed_json(done, time_ms), ensure_ascii=False, indent=2))
-    else:
-        click.echo(f"transaction {done.tx_id} ({call})\n  committed in block {done.height} "
-                   f"(index {done.index}) at {beijing_time(time_ms)}\n  receipt {receipt.code}"
-                   + (f": {receipt.message}" if receipt.message else ""))
-    fail(f"transaction failed: {receipt.code}: {receipt.message} (committed in block "
-         f"{done.height}; a failed transaction changes nothing but, at most, its sender's "
-         "nonce)")
+    """A committed transaction whose receipt is not OK: say so and exit 1 (as ``tx send``)."""
+    click.echo(json.dumps(committed_json(done, time_ms), ensure_ascii=False, indent=2)
+               if as_json else committed_text(done, call, time_ms))
+    fail_receipt(done)
 
 
 def _open_text(tender_id: str, done: Committed, time_ms: int, state: str,

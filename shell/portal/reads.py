@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts.disclosure import PUBLIC, deadline_ms, key_refusal, tx_disclosed
-from contracts.guarantee import binding_key
+from contracts.guarantee import status_of
 from contracts.runtime import param
 from contracts.state import Overlay
 from ledger.encoding import decode_trusted
@@ -99,16 +99,13 @@ class PortalReader:
         return param(self._overlay, name)
 
     def guarantee_status(self, g: dict[str, Any]) -> str:
-        """A guarantee's state as ``contracts.guarantee.status_of`` names it ("bound" once
-        its bid's binding is on chain: written at opening, so public when it exists), or
-        its record's status where the binding is sealed from the public."""
-        tender_id, number = g.get("tender_id"), g.get("number")
-        if g.get("status") == "issued" and isinstance(tender_id, str) and isinstance(
-                number, str):
-            key = binding_key(tender_id, number)
-            if not self.sealed(key) and self.state.get(key) is not None:
-                return "bound"
-        return str(g.get("status"))
+        """A guarantee's state as ``contracts.guarantee.status_of`` names it, read the way
+        the public may: "bound" once its binding is on chain (written at opening), its
+        record's status while the binding key is sealed."""
+        try:
+            return status_of(self, g)
+        except SealedRecord:
+            return str(g["status"])
 
     def deadline_passed(self, tender_id: str) -> bool:
         """True once the tender's bid deadline is at or before "now"; False before it and for
