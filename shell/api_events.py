@@ -207,7 +207,7 @@ _FILTER_PARAMS = tuple(
     ))
 _START_PARAMS = (
     {"name": "cursor", "in": "query", "required": False,
-     "description": "resume after this cursor (H, H.P.E or H.n.T.TENDER)",
+     "description": "resume after this cursor (H, H.P.E, H.n.T.TENDER or H.o.N.TENDER)",
      "schema": {"type": "string"}},
     {"name": "from_height", "in": "query", "required": False,
      "description": "start with this block", "schema": {"type": "integer", "minimum": 0}},

@@ -99,6 +99,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "market.cancelled": ("需求取消", "selection cancelled"),
     shell.notices.DEADLINE_SOON: ("投标截止(开标)提醒", "deadline (opening) soon"),
     shell.notices.DEADLINE_PASSED: ("投标截止，开标时间已到", "deadline passed: opening time"),
+    shell.notices.OBJECTION: ("收到异议，请在答复期内答复", "objection filed: the tender's side "
+                                                    "replies in its period"),
 }
 
 ENVELOPE: tuple[tuple[str, str, str], ...] = (
@@ -117,10 +119,14 @@ ENVELOPE: tuple[tuple[str, str, str], ...] = (
     ("call", "chain", "the transaction's contract call"),
     ("event_index", "chain", "the event's index in the receipt's `events`"),
     ("event", "chain", "the receipt's event exactly (tagged JSON: bytes as {\"$bin\": hex})"),
-    ("deadline_ms", "derived", "the deadline in force after block height − 1"),
-    ("before_ms", "derived", "how long before the deadline the reminder is (0: it passed)"),
-    ("threshold_ms", "derived", "deadline_ms − before_ms: crossed in this block"),
-    ("proof", "derived", "the state key and the two heights whose §7 bundles prove it"),
+    ("deadline_ms", "deadline notices", "the deadline in force after block height − 1"),
+    ("before_ms", "deadline notices", "how long before the deadline the reminder is (0: it "
+                                      "passed)"),
+    ("threshold_ms", "deadline notices", "deadline_ms − before_ms: crossed in this block"),
+    ("n", "notice.objection", "the objection's number (which `tender.reply` names)"),
+    ("stage", "notice.objection", "`documents`, `opening`, `candidates` or `result`"),
+    ("proof", "derived", "the state key and the heights whose §7 bundles prove it (a "
+                         "deadline notice: two; an objection: one)"),
 )
 
 
@@ -217,7 +223,7 @@ def render(types: dict[str, EventType]) -> str:
         lines.append(f"| `{t.type}` | {zh} | {en} | {fields} | {calls} | {sites} |")
     lines += ["", "## Derived notices", "",
               "| type | 中文 | English |", "|---|---|---|"]
-    for n in shell.notices.NOTICE_TYPES:
+    for n in (*shell.notices.NOTICE_TYPES, shell.notices.OBJECTION):
         zh, en = TITLES[n]
         lines.append(f"| `{n}` | {zh} | {en} |")
     lines += ["", *_docstring_section(shell.notices.__doc__ or "", "The rule", "Memory:"),

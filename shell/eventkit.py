@@ -13,12 +13,15 @@ text                          what                                              
 ============================  =====================================================  =====
 ``H.n.T.TENDER``              a derived notice: threshold time ``T`` (ms) of tender  first
                               ``TENDER`` was crossed in block ``H``
+``H.o.N.TENDER``              a derived notice: objection ``N`` to tender ``TENDER``  then
+                              was filed in block ``H``
 ``H.P.E``                     event ``E`` (its index in the receipt) of the ``P``-th  then
                               transaction of block ``H`` whose events are public
 ``H``                         the end of block ``H`` (heartbeats carry it)            last
 ============================  =====================================================  =====
 
-Within a kind, items sort by their numbers (notices by ``T``, then tender id). A client
+Within a kind, items sort by their numbers (deadline notices by ``T``, then tender id;
+objection notices after them, by ``N``, then tender id). A client
 resumes with any cursor it received, ``Last-Event-ID`` first, then the ``cursor`` query
 parameter, then ``from_height`` (every item of blocks ``≥ from_height``).
 
@@ -39,9 +42,11 @@ from ledger.errors import InvalidInput
 Key = tuple[int, int, int, int, str]
 
 NOTICE, EVENT, END = 0, 1, 2  # the second member of a key: the kind's place in a block
+OBJECTION_T = (1 << 63) - 1  # an objection notice's third member: after every deadline notice
 CURSOR_TEXT_MAX = 120
 FILTER_VALUES_MAX = 32  # values per filter field
 FILTER_VALUE_CHARS_MAX = 64
+_CURSOR_FORMS = "H, H.P.E, H.n.T.TENDER or H.o.N.TENDER"
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _TENDER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _VALUE = re.compile(r"[A-Za-z0-9._*:/-]{1,64}")
@@ -64,12 +69,18 @@ def notice_key(height: int, threshold_ms: int, tender_id: str) -> Key:
     return (height, NOTICE, threshold_ms, 0, tender_id)
 
 
+def objection_notice_key(height: int, n: int, tender_id: str) -> Key:
+    return (height, NOTICE, OBJECTION_T, n, tender_id)
+
+
 def cursor_text(key: Key) -> str:
     height, kind, a, b, tender = key
     if kind == END:
         return str(height)
     if kind == EVENT:
         return f"{height}.{a}.{b}"
+    if a == OBJECTION_T:
+        return f"{height}.o.{b}.{tender}"
     return f"{height}.n.{a}.{tender}"
 
 
@@ -78,17 +89,19 @@ def parse_cursor(text: str) -> Key:
     if not isinstance(text, str) or not 0 < len(text) <= CURSOR_TEXT_MAX:
         raise InvalidInput(f"bad cursor: 1 to {CURSOR_TEXT_MAX} characters expected")
     parts = text.split(".", 3)
-    numbers = [p for p in parts[:3] if p != "n"]
+    numbers = [p for p in parts[:3] if p not in ("n", "o")]
     if not all(_DIGITS.fullmatch(p) for p in numbers):
-        raise InvalidInput(f"bad cursor {text[:40]!r}: expected H, H.P.E or H.n.T.TENDER "
-                           "with decimal numbers")
+        raise InvalidInput(f"bad cursor {text[:40]!r}: expected {_CURSOR_FORMS} with decimal "
+                           "numbers")
     if len(parts) == 1:
         return end_key(int(parts[0]))
-    if len(parts) == 3 and parts[1] != "n":
+    if len(parts) == 3 and parts[1] not in ("n", "o"):
         return event_key(int(parts[0]), int(parts[1]), int(parts[2]))
     if len(parts) == 4 and parts[1] == "n" and _TENDER_ID.fullmatch(parts[3]):
         return notice_key(int(parts[0]), int(parts[2]), parts[3])
-    raise InvalidInput(f"bad cursor {text[:40]!r}: expected H, H.P.E or H.n.T.TENDER")
+    if len(parts) == 4 and parts[1] == "o" and _TENDER_ID.fullmatch(parts[3]):
+        return objection_notice_key(int(parts[0]), int(parts[2]), parts[3])
+    raise InvalidInput(f"bad cursor {text[:40]!r}: expected {_CURSOR_FORMS}")
 
 
 def first_height(after: Key) -> int:

@@ -10,6 +10,10 @@
   ``H−1`` and ``H``, the record after ``H−1`` has ``deadline_ms = d`` with ``d − before_ms =
   T``, and ``time(H−1) < T ≤ time(H)``: the notice's rule (``shell.notices``), proven from
   two certified headers and one certified record.
+- An **objection notice** ``H.o.N.TENDER`` comes with the §7 bundle of the public objection
+  record ``tender/TENDER/objection/N`` after block ``H``. The check: it verifies, its height is
+  ``H``, the record is present with the item's ``n`` and ``stage``, and its ``at_ms`` is
+  block ``H``'s time (block times strictly increase, so the objection was filed in ``H``).
 
 ``build_proof`` is the node's side (``GET /events/{cursor}``); ``check_proof`` needs only the
 document it returned and the anchor: no clock, no network.
@@ -22,15 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.disclosure import PUBLIC, tx_disclosed
-from contracts.tender_record import tender_key
+from contracts.tender_record import objection_key, tender_key
 from ledger import inclusion
 from ledger.bundle import build_bundle
 from ledger.bundle import to_json as bundle_to_json
 from ledger.genesis import Anchor
 from ledger.verdict import Verdict, verify_any
-from shell.eventkit import END, EVENT, Key, cursor_text
+from shell.eventkit import END, EVENT, OBJECTION_T, Key, cursor_text
 from shell.events import EventHub
-from shell.notices import notice_type
+from shell.notices import OBJECTION, notice_type
 
 
 def build_proof(hub: EventHub, key: Key) -> dict[str, Any]:
@@ -59,9 +63,16 @@ def build_proof(hub: EventHub, key: Key) -> dict[str, Any]:
             raise LookupError(f"no public event {cursor_text(key)}")
         return {"item": body, "inclusion": inclusion.to_json(
             inclusion.build_inclusion(chain.store, tx_id))}
+    tender_id, threshold = key[4], key[2]
+    store = chain.store
+    if threshold == OBJECTION_T:
+        found = [n for n in bi.objections if n.key == key]
+        if not found:
+            raise LookupError(f"no notice {cursor_text(key)}")
+        return {"item": json.loads(found[0].data), "at": bundle_to_json(
+            build_bundle(store, store.tree, objection_key(tender_id, key[3]), height))}
     if hub.schedule.covered_height < height - 1:
         raise LookupError("this node is still indexing tender deadlines; retry shortly")
-    tender_id, threshold = key[4], key[2]
     deadline = hub.schedule.deadline_at(tender_id, height - 1)
     if deadline is None or deadline < threshold:
         raise LookupError(f"no notice {cursor_text(key)}")
@@ -69,7 +80,6 @@ def build_proof(hub: EventHub, key: Key) -> dict[str, Any]:
     if not found:
         raise LookupError(f"no notice {cursor_text(key)}")
     state_key = tender_key(tender_id)
-    store = chain.store
     return {"item": json.loads(found[0].data),
             "before": bundle_to_json(build_bundle(store, store.tree, state_key, height - 1))
             if height > 1 else None,
@@ -94,6 +104,9 @@ def check_proof(doc: Any, anchor: Anchor) -> ProofCheck:
     if item.get("source") == "chain":
         verdict = verify_any(json.dumps(doc.get("inclusion")), anchor)
         return _done(check_event(item, verdict), (verdict,))
+    if item.get("source") == "derived" and item.get("type") == OBJECTION:
+        at = verify_any(json.dumps(doc.get("at")), anchor)
+        return _done(check_objection(item, at), (at,))
     if item.get("source") == "derived":
         if doc.get("before") is None:
             return ProofCheck(False, ("a notice needs the bundle after the previous block",))
@@ -156,6 +169,31 @@ def check_notice(item: dict[str, Any], before: Verdict, at: Verdict) -> list[str
         problems.append("the block time differs from the notice's")
     if isinstance(before_ms, int) and item.get("type") != notice_type(before_ms):
         problems.append("the notice's type does not match before_ms")
+    return problems
+
+
+def check_objection(item: dict[str, Any], at: Verdict) -> list[str]:
+    height, n = item.get("height"), item.get("n")
+    if not isinstance(n, int) or isinstance(n, bool):
+        return ["the notice names no objection number"]
+    state_key = objection_key(str(item.get("tender_id")), n)
+    if not at.valid:
+        return [f"the bundle after block H does not verify: {at.reason}"]
+    if at.height != height:
+        return [f"the bundle is after block {at.height}, the notice says {height}"]
+    entry = at.entries[0] if at.entries else None
+    if entry is None or entry.key != state_key or not entry.present:
+        return [f"the bundle does not show {state_key} present"]
+    record = entry.record if isinstance(entry.record, dict) else {}
+    problems = []
+    if record.get("n") != n or record.get("stage") != item.get("stage"):
+        problems.append(f"the record is objection {record.get('n')} at stage "
+                        f"{record.get('stage')!r}, the notice says {n} at {item.get('stage')!r}")
+    if at.time_ms != item.get("time_ms"):
+        problems.append("the block time differs from the notice's")
+    elif record.get("at_ms") != at.time_ms:
+        problems.append(f"the objection was filed at {record.get('at_ms')}, not in block "
+                        f"{height} ({at.time_ms})")
     return problems
 
 

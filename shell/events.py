@@ -58,7 +58,13 @@ Sealed bids (DOMAIN.md step 4): the argument
    and the award are public acts and their events are in the stream, as public notices of
    an opening must be. The bids themselves were committed before the deadline and never
    enter it (point 1).
-4. *Outside the stream* (not made worse here): block sizes and transaction counts are public
+4. *Objections.* A documents objection's transaction is not in the public lane (a would-be
+   bidder sent it), but the objection itself is a public record, so ``notice.objection``
+   (``shell.notices``) tells every reader that objection ``n`` to a tender was filed in the
+   block, with its stage: what ``tender/<id>/objection/<n>`` shows anyone, never who
+   objected. Objections are not bids; the streams of two chains that differ only in bids
+   stay the same.
+5. *Outside the stream* (not made worse here): block sizes and transaction counts are public
    (``contracts.disclosure`` says so), and a §8 bundle states its block's ``count``.
 
 Readers with rights (the bidder itself, supervisors) are served the public lane for now; a
@@ -82,7 +88,7 @@ from contracts.credit import record_key as credit_key
 from contracts.disclosure import PUBLIC, tx_disclosed
 from contracts.guarantee import guarantee_key
 from contracts.state import Overlay
-from contracts.tender_record import tender_key
+from contracts.tender_record import objection_key, tender_key
 from contracts.uscc import valid_uscc
 from ledger.block import QC, Block
 from ledger.errors import InvalidInput
@@ -103,10 +109,18 @@ from shell.eventkit import (
     json_bytes,
     make_item,
     notice_key,
+    objection_notice_key,
     sse_frame,
 )
 from shell.metrics import Metrics
-from shell.notices import DEADLINE_EVENTS, NOTICE_TYPES, TenderSchedule, notice_type
+from shell.notices import (
+    DEADLINE_EVENTS,
+    NOTICE_TYPES,
+    OBJECTION,
+    OBJECTION_EVENT,
+    TenderSchedule,
+    notice_type,
+)
 from shell.ratelimit import TokenBuckets
 
 log = logging.getLogger("credchain.events")
@@ -137,6 +151,7 @@ class BlockItems:
     time_ms: int
     prev_time_ms: int
     events: tuple[Item, ...]
+    objections: tuple[Item, ...] = ()  # the block's notice.objection items
     notices: dict[tuple[int, ...], tuple[Item, ...]] = field(default_factory=dict)
 
 
@@ -300,10 +315,13 @@ class EventHub:
         head, head_ms = self.chain.head_state(), int(store.head_header().time_ms)
         tx_ids = block.tx_ids(self.chain.suite)
         items: list[Item] = []
+        objections: list[Item] = []
         rank = 0
         for i, (tx, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
             if not receipt.ok or not receipt.events:
                 continue
+            objections += [self._objection_notice(height, now_ms, event)
+                           for event in receipt.events if event.get("type") == OBJECTION_EVENT]
             if not tx_disclosed(then, PUBLIC, tx, now_ms, around):
                 continue  # not in the public lane, and no trace of it (module docstring)
             rank += 1
@@ -316,7 +334,18 @@ class EventHub:
                         "event": _event_json(event)}
                 items.append(make_item(event_key(height, rank - 1, e), str(type_),
                                        self._subjects(event, tx), body))
-        return BlockItems(height, now_ms, prev.time_ms, tuple(items))
+        return BlockItems(height, now_ms, prev.time_ms, tuple(items),
+                          tuple(sorted(objections, key=lambda item: item.key)))
+
+    def _objection_notice(self, height: int, time_ms: int, event: dict[str, Any]) -> Item:
+        """An objection filed in block ``height``, as the public record shows it: tender,
+        number and stage, never who objected (``shell.notices``, "Objections")."""
+        tender_id, n = str(event["tender_id"]), int(event["n"])
+        body = {"source": "derived", "height": height, "time_ms": time_ms, "n": n,
+                "stage": event.get("stage"),
+                "proof": {"state_key": objection_key(tender_id, n), "heights": [height]}}
+        return make_item(objection_notice_key(height, n, tender_id), OBJECTION,
+                         self._tender(tender_id), body)
 
     def read_wait_s(self, caller: str, height: int) -> float:
         """How long ``caller`` must wait before block ``height`` is read for it: 0 when
@@ -362,6 +391,8 @@ class EventHub:
             offsets = walk.offsets_ms if walk.filter.wants_type(NOTICE_TYPES[0]) else ()
             chosen += [n for n in self.notices(bi, offsets)
                        if n.key > after and walk.filter.matches(n)]
+        if walk.filter.wants_type(OBJECTION):
+            chosen += [n for n in bi.objections if n.key > after and walk.filter.matches(n)]
         chosen += [e for e in bi.events if e.key > after and walk.filter.matches(e)]
         return chosen
 

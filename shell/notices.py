@@ -32,6 +32,17 @@ Proof: the notice names the state key ``tender/<id>``; the PROTOCOL §7 bundles 
 heights ``H−1`` and ``H`` prove the deadline in force and both block times, offline
 (``shell.eventproof.check_notice``).
 
+Objections (``notice.objection``)
+-------------------------------
+A documents objection comes before the deadline from a would-be bidder, so its transaction
+is not in the public lane (``shell.events``), yet the tender's side has ``reply_days`` to
+answer it. So every objection filed, at any stage, is also a derived notice in the block
+that filed it, naming only what the public objection record ``tender/<id>/objection/<n>``
+holds (the tender, ``n``, the stage): never who objected (``objector/<id>/<n>`` is sealed,
+``contracts.objections``). Its cursor is ``H.o.N.TENDER``; its proof is the §7 bundle of
+the objection record after block ``H``, whose ``at_ms`` is block ``H``'s time (block times
+strictly increase, so the record was made in ``H``).
+
 Memory: ``TenderSchedule`` keeps one small entry per deadline value ever set (announce or
 amendment), sorted by deadline, at most ``versions_max``; beyond that the earliest
 deadlines are forgotten and ``forgotten_until_ms`` says up to where reminders of old blocks
@@ -50,7 +61,9 @@ from dataclasses import dataclass
 
 DEADLINE_SOON = "notice.deadline_soon"
 DEADLINE_PASSED = "notice.deadline_passed"
-NOTICE_TYPES = (DEADLINE_SOON, DEADLINE_PASSED)
+NOTICE_TYPES = (DEADLINE_SOON, DEADLINE_PASSED)  # the deadline schedule's notices
+OBJECTION = "notice.objection"
+OBJECTION_EVENT = "tender.objection"  # the contract's event an objection notice comes from
 DEADLINE_EVENTS = ("tender.announced", "tender.amended")  # events that set deadline_ms
 NEVER = 1 << 63
 

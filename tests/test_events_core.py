@@ -22,6 +22,7 @@ from shell.eventkit import (
     end_key,
     event_key,
     notice_key,
+    objection_notice_key,
     parse_cursor,
     parse_duration_ms,
     parse_filter,
@@ -64,16 +65,19 @@ def story_chain() -> SynthChain:
 
 def test_cursor_texts_round_trip_and_sort_notices_then_events_then_block_end() -> None:
     keys = [end_key(4), notice_key(5, 100, "T.1"), notice_key(5, 100, "T.2"),
-            notice_key(5, 200, "A"), event_key(5, 0, 0), event_key(5, 0, 1), event_key(5, 1, 0),
-            end_key(5), notice_key(6, 1, "A")]
+            notice_key(5, 200, "A"), objection_notice_key(5, 1, "T.2"),
+            objection_notice_key(5, 2, "A"), event_key(5, 0, 0), event_key(5, 0, 1),
+            event_key(5, 1, 0), end_key(5), notice_key(6, 1, "A")]
     assert sorted(keys) == keys
     for k in keys:
         assert parse_cursor(cursor_text(k)) == k
     assert cursor_text(notice_key(7, 123, "SW-1.a")) == "7.n.123.SW-1.a"
+    assert cursor_text(objection_notice_key(7, 2, "SW-1.a")) == "7.o.2.SW-1.a"
 
 
 @pytest.mark.parametrize("text", ["", "x", "1.2", "1.2.3.4", "-1", "1.n.2", "1.n.x.T",
-                                  "1.n.5.bad/id", "1." + "9" * 20 + ".0", "1 .2.3", "9" * 130])
+                                  "1.n.5.bad/id", "1.o.x.T", "1.o.2", "1." + "9" * 20 + ".0",
+                                  "1 .2.3", "9" * 130])
 def test_bad_cursors_are_refused_with_a_reason(text: str) -> None:
     with pytest.raises(InvalidInput, match="cursor"):
         parse_cursor(text)
@@ -252,7 +256,7 @@ def test_reading_the_store_is_budgeted_per_caller(story_chain: SynthChain) -> No
 
 def _notices(sc: SynthChain, offsets: tuple[int, ...]) -> list[tuple[int, str, int]]:
     return [(i["height"], i["type"], i["before_ms"]) for i in page_all(
-        sc.hub, everything(offsets_ms=offsets, flt=parse_filter({"type": ["notice.*"]})))]
+        sc.hub, everything(offsets_ms=offsets, flt=parse_filter({"type": ["notice.dead*"]})))]
 
 
 def test_reminders_fire_once_in_the_first_block_at_or_after_the_threshold() -> None:

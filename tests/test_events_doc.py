@@ -8,7 +8,7 @@ import re
 from contracts.periods import DAY_MS
 from contracts.registry import CONTRACTS
 from shell.eventdoc import CONTRACTS_DIR, ENVELOPE, EVENTS_MD, TITLES, render, scan
-from shell.notices import NOTICE_TYPES
+from shell.notices import NOTICE_TYPES, OBJECTION
 from tests.test_events_kit import Story, SynthChain, everything, page_all, tender_story
 
 
@@ -24,7 +24,7 @@ def test_every_event_type_the_contracts_emit_is_documented_with_a_call_that_emit
     calls = {f"{c.name}.{m}" for c in CONTRACTS for m in c.methods}
     assert emitted and emitted == set(types)
     doc = EVENTS_MD.read_text(encoding="utf-8")
-    for t in emitted | set(NOTICE_TYPES):
+    for t in emitted | set(NOTICE_TYPES) | {OBJECTION}:
         assert f"| `{t}` |" in doc, t
     for t in types.values():
         assert t.calls, f"{t.type} is emitted by no registered contract call"
@@ -35,7 +35,7 @@ def test_every_event_type_the_contracts_emit_is_documented_with_a_call_that_emit
 
 
 def test_every_current_type_has_its_chinese_and_english_title() -> None:
-    assert set(scan()) | set(NOTICE_TYPES) <= set(TITLES)
+    assert set(scan()) | set(NOTICE_TYPES) | {OBJECTION} <= set(TITLES)
 
 
 def test_the_documented_envelope_is_what_items_hold() -> None:
@@ -43,8 +43,10 @@ def test_the_documented_envelope_is_what_items_hold() -> None:
     tender_story(sc, story)
     items = page_all(sc.hub, everything(offsets_ms=(3 * DAY_MS,)))
     chain = next(i for i in items if i["source"] == "chain")
-    notice = next(i for i in items if i["source"] == "derived")
     documented = {f for f, where, _ in ENVELOPE if where in ("all", "chain")}
     assert set(chain) == documented
-    documented = {f for f, where, _ in ENVELOPE if where in ("all", "derived")}
-    assert set(notice) == documented
+    for notice_type, where in (("notice.deadline_soon", "deadline notices"),
+                               ("notice.objection", "notice.objection")):
+        notice = next(i for i in items if i["type"] == notice_type)
+        documented = {f for f, w, _ in ENVELOPE if w in ("all", "derived", where)}
+        assert set(notice) == documented, notice_type

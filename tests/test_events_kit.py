@@ -212,9 +212,10 @@ def _after(store: BlockStore, height: int) -> StateAt:
 def expected_items(store: BlockStore, offsets_ms: Sequence[int]) -> list[tuple[str, str, Any]]:
     """``(cursor, type, what)`` of every public item up to the head, from the blocks alone:
     ``what`` is ``(tx_id hex, event)`` for an event, ``(tender_id, deadline, before)`` for a
-    notice. Deadlines are followed through the events that set them; what is public is the
-    disclosure policy's answer for the public, asked at the transaction's block and at the
-    head; notices by brute force over all tenders."""
+    deadline notice, ``(tender_id, n, stage)`` for an objection notice. Deadlines are
+    followed through the events that set them; what is public is the disclosure policy's
+    answer for the public, asked at the transaction's block and at the head; notices by
+    brute force over all tenders."""
     head_state, head_ms = store.tree, store.head_header().time_ms
     deadlines: dict[str, int] = {}  # in force after the previous block
     out: list[tuple[str, str, Any]] = []
@@ -232,6 +233,11 @@ def expected_items(store: BlockStore, offsets_ms: Sequence[int]) -> list[tuple[s
         for threshold, tender_id, d, before in sorted(fired):
             kind = "notice.deadline_passed" if before == 0 else "notice.deadline_soon"
             out.append((f"{h}.n.{threshold}.{tender_id}", kind, (tender_id, d, before)))
+        # every objection a successful transaction filed, public or not, by (n, tender)
+        filed = sorted((e["n"], e["tender_id"], e["stage"]) for r in receipts if r.code == "OK"
+                       for e in r.events if e["type"] == "tender.objection")
+        out += [(f"{h}.o.{n}.{tender_id}", "notice.objection", (tender_id, n, stage))
+                for n, tender_id, stage in filed]
         rank = 0
         ids = block.tx_ids(SUITE)
         around = (_after(store, h - 1), _after(store, h))
@@ -259,6 +265,8 @@ def as_expected(items: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
     for i in items:
         if i["source"] == "chain":
             out.append((i["cursor"], i["type"], (i["tx_id"], i["event"])))
+        elif i["type"] == "notice.objection":
+            out.append((i["cursor"], i["type"], (i["tender_id"], i["n"], i["stage"])))
         else:
             out.append((i["cursor"], i["type"], (i["tender_id"], i["deadline_ms"],
                                                  i["before_ms"])))
@@ -267,9 +275,9 @@ def as_expected(items: Sequence[dict[str, Any]]) -> list[tuple[str, str, Any]]:
 
 def tender_story(sc: SynthChain, story: Story, tender_id: str = "T-1",
                  bids: Sequence[str] = BIDDERS) -> dict[str, int]:
-    """Attest, announce (21 days), bids among public transactions, an amendment moving the
-    deadline by 2 days, blocks crossing 3 days, 1 hour and the deadline, then the opening.
-    Returns the times that matter."""
+    """Attest, announce (21 days), bids among public transactions, a documents objection
+    (replied), an amendment moving the deadline by 2 days, blocks crossing 3 days, 1 hour and
+    the deadline, then the opening. Returns the times that matter."""
     t = sc.time_ms()
     sc.run([story.attest(n, t) for n in ("tenderer", *BIDDERS)])
     issue = sc.time_ms() + 1_000
@@ -280,9 +288,11 @@ def tender_story(sc: SynthChain, story: Story, tender_id: str = "T-1",
     sc.run([story.attest("a", t), *(story.bid(n, tender_id) for n in bids[:2]),
             story.amend(tender_id, deadline)])
     sc.run([story.bid(n, tender_id) for n in bids[2:]])
-    sc.run([], at_ms=issue + DAY_MS)
+    sc.run([story.object_(bids[-1], tender_id)], at_ms=issue + DAY_MS)  # notice.objection
     new_deadline = deadline + 2 * DAY_MS
-    sc.run([story.amend(tender_id, new_deadline)], at_ms=issue + 2 * DAY_MS)
+    sc.run([story.amend(tender_id, new_deadline), story.tx("platform", "tender.reply", {
+        "tender_id": tender_id, "n": 1, "reply_hash": SUITE.hash(b"reply")})],
+        at_ms=issue + 2 * DAY_MS)
     sc.run([], at_ms=deadline - 3 * DAY_MS + 5)  # the old 3-day threshold: not any more
     sc.run([], at_ms=new_deadline - 3 * DAY_MS - 1)
     sc.run([], at_ms=new_deadline - 3 * DAY_MS)  # exactly at the threshold: fires

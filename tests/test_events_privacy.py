@@ -18,25 +18,26 @@ OFFSETS = (3 * DAY_MS, 3_600_000)
 
 
 def _twin(with_bids: bool) -> tuple[SynthChain, int]:
-    """A tender story; the twin with bids has them (and an enterprise's objection) between
-    and beside the same public transactions, and in a block of their own (an empty block
-    in the other twin)."""
+    """A tender story; the twin with bids has them between and beside the same public
+    transactions (and an enterprise's objection, in both), and in a block of their own (an
+    empty block in the other twin)."""
     sc, story = SynthChain(), Story()
     t = sc.time_ms()
     sc.run([story.attest(n, t) for n in ("tenderer", *BIDDERS)])
     issue = sc.time_ms() + 1_000
     deadline = issue + 21 * DAY_MS
     sc.run([story.announce("P-1", issue, deadline), *story.enrols()], at_ms=issue)
-    # the bids, and an objection: every act of an enterprise's key is private today
-    bids = [story.bid(n, "P-1") for n in BIDDERS[:2]] + [story.object_("c", "P-1")] + [
-        story.bid(n, "P-1") for n in BIDDERS[2:]] if with_bids else []
+    bids = [story.bid(n, "P-1") for n in BIDDERS] if with_bids else []
+    # an enterprise's documents objection: its transaction is private, its notice public,
+    # and it is not a bid, so both twins have it
+    objection = story.object_("c", "P-1")
     # a block orders transactions by sender in order of first appearance: attestor, two
     # bidders' agents, an objector, platform, the last bidder's agent
     block3_ms = sc.time_ms() + 1_000  # a tender's issue start is not before its block
     public = [story.attest("tenderer", t),
               story.announce("Q-1", block3_ms, block3_ms + 21 * DAY_MS)]
-    sc.run([public[0], *bids[:3], public[1], bids[3]] if with_bids else public)
-    sc.run(bids[4:], at_ms=issue + DAY_MS)  # only a bid, or nothing
+    sc.run([public[0], *bids[:2], objection, public[1], *bids[2:3]])
+    sc.run(bids[3:], at_ms=issue + DAY_MS)  # only a bid, or nothing
     for day in (5, 18, 19):
         sc.run([story.attest("tenderer", t)], at_ms=issue + day * DAY_MS)
     sc.run([], at_ms=deadline - 3_600_000)
@@ -67,6 +68,7 @@ def test_twin_chains_that_differ_only_in_bids_give_identical_public_streams() ->
     everything_a, _ = with_bids.hub.page(everything(offsets_ms=OFFSETS), 1_000)
     types = [i.type for i in everything_a]
     assert types[-1] == "notice.deadline_passed" and "notice.deadline_soon" in types
+    assert "notice.objection" in types and "tender.objection" not in types
     assert not any(t.startswith("bid.") for t in types)
 
 

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
+from contracts.scenario import actor_secret
 from ledger.genesis import GenesisDoc
 from shell.client import NodeClient
 from shell.commands import watch as watch_module
@@ -30,7 +31,7 @@ from shell.sse import EVENT_BYTES_MAX, SseParser
 from shell.webhook import verify
 from tests.test_api import one_validator_node
 from tests.test_events_api import DEMO_DAY_MS, demo_genesis
-from tests.test_events_kit import VALIDATOR, Story, anchor_of, genesis
+from tests.test_events_kit import SUITE, VALIDATOR, Story, anchor_of, genesis
 
 SECRET = b"shared webhook secret"
 
@@ -222,6 +223,26 @@ def test_watch_verifies_each_item_against_the_anchor(
     wrong = run_watch("--url", n.url, "--from-height", "1", "--count", "1", "--verify",
                       "--anchor", str(bad))
     assert wrong.exit_code == 1 and "does not match its proof" in wrong.output
+
+
+def test_the_tender_side_watching_its_tender_sees_an_objection_and_its_proof_checks(
+        live: tuple[NodeThread, Story, GenesisDoc], tmp_path: Path) -> None:
+    """A documents objection's transaction is not public, but ``watch --tender`` shows the
+    tender's side ``notice.objection`` (number and stage, not who), checked by --verify."""
+    n, story, doc = live
+    announce(n, story, "W-4", 60.0)
+    n.client.send(story.attest("c", int(time.time() * 1000)))
+    objector = n.client.as_key(SUITE, actor_secret(SUITE, "c"))  # reads its own receipt
+    assert objector.send(story.object_("c", "W-4")).receipt.code == "OK"
+    anchor = tmp_path / "anchor.json"
+    anchor_of(doc).save(anchor)
+    done = run_watch("--url", n.url, "--tender", "W-4", "--from-height", "1", "--until-head",
+                     "--verify", "--anchor", str(anchor), "--heartbeat-ms", "1000")
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 and "tender announced" in lines[0], lines
+    assert "收到异议" in lines[1] and "异议 objection 1 (documents)" in lines[1], lines
+    assert story.uscc("c") not in done.stdout
 
 
 def test_watch_refuses_options_that_cannot_work(tmp_path: Path) -> None:

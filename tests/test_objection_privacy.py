@@ -200,3 +200,48 @@ def test_a_salt_keeps_the_objector_from_being_found_by_trying_each_entity() -> N
     assert guessed(1) == [names[0]]  # no salt: found among four
     assert guessed(2) == []  # salted: no entity's record matches
     assert encoding.decode(t.h.state.values[objector_key("T1", 2)])["uscc"] == t.uscc_of[names[1]]
+
+
+def test_the_tender_side_is_told_of_a_documents_objection_without_who_made_it() -> None:
+    """The objection's transaction stays out of the public lane, yet every reader (the
+    tenderer among them, with its 3 days to reply) gets ``notice.objection`` in the block
+    that filed it: tender, number and stage, no objector; its proof (the public objection
+    record after that block) checks offline, and a changed notice fails it."""
+    from shell.eventkit import parse_cursor
+    from shell.eventproof import build_proof, check_proof
+    from tests.test_events_kit import anchor_of
+
+    t = story()
+    uscc = t.uscc_of[OBJECTOR_NAME]
+    node = node_of(replay(t), t)
+    try:
+        for signer in (None, "tenderer"):
+            [(status, page)] = ask(node, t, ["/events?from_height=1&limit=500"], signer)
+            assert status == 200, page
+            types = [i["type"] for i in page["items"]]
+            assert "tender.replied" in types  # the tender's side's reply: a public act
+            assert "tender.objection" not in types  # the objector's transaction: not public
+            [notice] = [i for i in page["items"] if i["type"] == "notice.objection"]
+            assert (notice["tender_id"], notice["n"], notice["stage"]) == ("T1", 1, "documents")
+            assert notice["cursor"].endswith(".o.1.T1")
+            assert uscc not in json.dumps(notice)  # (its attestation is public, as always)
+            assert [i for i in page["items"] if uscc in json.dumps(i)] == [
+                i for i in page["items"] if i["type"] == "identity.attested"
+                and i["event"]["uscc"] == uscc]
+            assert t.uscc_of[t.tenderer.name] in notice["entities"]  # entity= finds it
+        tenderer = t.uscc_of[t.tenderer.name]
+        [(status, filtered)] = ask(
+            node, t, [f"/events?from_height=1&type=notice.objection&entity={tenderer}"])
+        assert status == 200 and [i["n"] for i in filtered["items"]] == [1]
+        anchor = anchor_of(t.h.doc)
+        doc = json.loads(json.dumps(build_proof(node.event_hub, parse_cursor(notice["cursor"]))))
+        assert doc["item"] == notice and uscc not in json.dumps(doc)
+        assert check_proof(doc, anchor).ok, check_proof(doc, anchor).problems
+        for field, value in (("stage", "opening"), ("n", 2), ("time_ms", 1), ("height", 1)):
+            bad = json.loads(json.dumps(doc))
+            bad["item"][field] = value
+            assert not check_proof(bad, anchor).ok, field
+        [(status, served)] = ask(node, t, [f"/events/{notice['cursor']}"])
+        assert status == 200 and served["item"] == notice
+    finally:
+        node.admission.close()

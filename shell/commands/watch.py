@@ -254,7 +254,9 @@ def render_line(item: dict[str, Any]) -> str:
     parts = [beijing_time(int(item["time_ms"])), f"{zh} | {en}" if en else zh]
     if about:
         parts.append(f"[{about}]")
-    if item.get("source") == "derived":
+    if item.get("source") == "derived" and "n" in item:  # notice.objection
+        parts.append(f"异议 objection {item['n']} ({item.get('stage')})")
+    elif item.get("source") == "derived":
         parts.append(f"截止 deadline {beijing_time(int(item['deadline_ms']))}")
         if item["before_ms"]:
             parts.append(f"还有 in {duration_text(int(item['before_ms']))}")
