@@ -100,6 +100,12 @@ def _load(call: Call, wanted: str | None) -> dict[str, Any]:
     return dict(rec)
 
 
+def respondents(rec: dict[str, Any]) -> list[str]:
+    """The agencies that responded to a request, sorted: a request that fails or is
+    cancelled names them in its event, so each is told (a stream filtered by its USCC)."""
+    return sorted(r["uscc"] for r in rec["responses"])
+
+
 def _save(call: Call, rec: dict[str, Any]) -> None:
     call.state.put(request_key(rec["request_id"]), rec)
 
@@ -135,7 +141,8 @@ def _select_at(call: Call, rec: dict[str, Any], start: int, action: str) -> None
             return
     rec["selected"] = -1
     SELECTION.advance(rec, action, "failed")
-    call.emit("market.failed", request_id=rec["request_id"], owner=rec["owner"])
+    call.emit("market.failed", request_id=rec["request_id"], owner=rec["owner"],
+              agencies=respondents(rec))
 
 
 def request(call: Call) -> None:
@@ -278,7 +285,7 @@ def _random_order(call: Call, rec: dict[str, Any]) -> list[str] | None:
         if status == beacon.PENDING:
             raise ContractError(beacon.E_BEACON_PENDING, "the validators' beacon is not final yet")
         if status == beacon.FINAL:
-            names = sorted(r["uscc"] for r in rec["responses"])
+            names = respondents(rec)
             for k in range(len(names) - 1):
                 j = k + beacon.stream(call.block.suite, seed, _beacon_id(rec), k, len(names) - k)
                 names[k], names[j] = names[j], names[k]
@@ -288,7 +295,7 @@ def _random_order(call: Call, rec: dict[str, Any]) -> list[str] | None:
         encoding.encode(
             {
                 "request_id": rec["request_id"],
-                "responses": sorted(r["uscc"] for r in rec["responses"]),
+                "responses": respondents(rec),
             }
         )
     )
@@ -347,7 +354,8 @@ def select(call: Call) -> None:
         raise ContractError(E_TOO_EARLY, "the response window is still open")
     if not rec["responses"]:
         SELECTION.advance(rec, "select", "failed")
-        call.emit("market.failed", request_id=rec["request_id"], owner=rec["owner"])
+        call.emit("market.failed", request_id=rec["request_id"], owner=rec["owner"],
+                  agencies=[])
     elif rec["method"] == "random":
         order = _random_order(call, rec)
         if order is None:
@@ -482,7 +490,8 @@ def cancel(call: Call) -> None:
         raise ContractError(E_FISCAL, "a request paid by fiscal funds can't leave the supermarket")
     SELECTION.advance(rec, "cancel")
     _save(call, rec)
-    call.emit("market.cancelled", request_id=rec["request_id"], owner=rec["owner"])
+    call.emit("market.cancelled", request_id=rec["request_id"], owner=rec["owner"],
+              agencies=respondents(rec))
 
 
 SELECTION_METHODS = {

@@ -364,11 +364,35 @@ def test_every_event_of_a_request_names_its_owner_and_the_agency_it_concerns() -
                              "suspended": False}]
     m.request("N1", fiscal=False)
     got = m.h.expect_ok(m.owner, "market.cancel", {"request_id": "N1"})
-    assert _events(got) == [{"type": "market.cancelled", "request_id": "N1", "owner": owner}]
+    assert _events(got) == [{"type": "market.cancelled", "request_id": "N1", "owner": owner,
+                             "agencies": []}]
     m.request("E1")
     m.past_window("E1")
     got = m.h.expect_ok(m.owner, "market.select", {"request_id": "E1"})  # no response
-    assert _events(got) == [{"type": "market.failed", "request_id": "E1", "owner": owner}]
+    assert _events(got) == [{"type": "market.failed", "request_id": "E1", "owner": owner,
+                             "agencies": []}]
+
+
+def test_the_agencies_that_responded_are_named_when_a_request_is_cancelled_or_fails() -> None:
+    """A request that ends without a selection names its respondents in the event, so an
+    agency following its own USCC learns its response came to nothing."""
+    m = Market(3)
+    a0, a1, a2 = m.agencies
+    m.request("N2", fiscal=False)
+    for acct in (a1, a0):
+        m.h.expect_ok(acct, "market.respond", {"request_id": "N2", "price_fen": 9 * YUAN})
+    got = m.h.expect_ok(m.owner, "market.cancel", {"request_id": "N2"})
+    assert _events(got) == [{"type": "market.cancelled", "request_id": "N2",
+                             "owner": m.owner_uscc(),
+                             "agencies": sorted([m.uscc(a0), m.uscc(a1)])}]
+    m.request("F1")  # one response; its agency lets the confirmation pass: none is left
+    m.respond(a2, 5, "F1")
+    m.past_window("F1")
+    m.h.expect_ok(m.owner, "market.select", {"request_id": "F1"})
+    m.h.advance(days=3)
+    got = m.h.expect_ok(m.owner, "market.next", {"request_id": "F1"})
+    assert _events(got)[-1] == {"type": "market.failed", "request_id": "F1",
+                                "owner": m.owner_uscc(), "agencies": [m.uscc(a2)]}
 
 
 def test_an_agency_passed_over_is_told_it_lapsed_even_when_none_is_left() -> None:
@@ -389,7 +413,7 @@ def test_an_agency_passed_over_is_told_it_lapsed_even_when_none_is_left() -> Non
     got = m.h.expect_ok(m.t.entity("neighbour"), "market.next", R)
     assert _events(got) == [
         {"type": "market.lapsed", **ours, "uscc": u0, "confirm_by_ms": confirm_by},
-        {"type": "market.failed", **ours},
+        {"type": "market.failed", **ours, "agencies": []},
     ]
     assert m.get()["status"] == "failed"
 
