@@ -12,7 +12,10 @@ One convention for bytes in JSON, everywhere (API, CLI, files; PROTOCOL.md §10)
   receipt ``events``, decoded state records, any free-form value): a byte string is
   ``{"$bin": "<lowercase hex>"}`` (``tagged_to_json`` / ``tagged_from_json``), so a reader
   can tell bytes from text without knowing the contract. A map whose only key is
-  ``"$bin"`` is therefore not a value CE may carry in tagged JSON.
+  ``"$bin"`` or ``"$map"`` (which would read back as a tag) is written
+  ``{"$map": {<its key>: <its value, tagged>}}``, so every value CE carries has exactly one
+  tagged form, and a transaction whose args hold such a map can still be shown and read
+  back byte for byte.
 
 The test-vector files (``ledger/vectors``, ``../shared/vectors``) are read without schemas,
 so they are tagged throughout; a tagged document becomes a schema-typed one by
@@ -32,6 +35,7 @@ from ledger.errors import InvalidInput
 
 # Free-form values are bounded in depth so a hostile document cannot exhaust the stack.
 MAX_DEPTH = 32
+_TAG_KEYS = ({"$bin"}, {"$map"})  # a map with one of these as its only key is escaped
 
 
 class Bin:
@@ -209,15 +213,18 @@ def _tagged(value: Any, where: str, to_json: bool, depth: int) -> Any:
     if isinstance(value, Mapping):
         if not to_json and set(value) == {"$bin"}:
             return hex_to_bytes(value["$bin"], f"{where}.$bin")
-        if to_json and set(value) == {"$bin"}:
-            # Other keys beside "$bin" keep a map a map when read back; alone it would not.
-            raise InvalidInput(f"{where}: a map whose only key is '$bin' has no tagged JSON form")
+        escaped = set(value) in _TAG_KEYS  # alone, its key would read back as a tag
+        if not to_json and escaped:  # {"$map": M}: the map M, as it is
+            value = value["$map"]
+            if not isinstance(value, Mapping) or set(value) not in _TAG_KEYS:
+                raise InvalidInput(f"{where}.$map must be a map whose only key is '$bin' or "
+                                   "'$map'")
         out = {}
         for k, v in value.items():
             if type(k) is not str:
                 raise InvalidInput(f"{where} has a key that is not text: {k!r}")
             out[k] = _tagged(v, f"{where}.{k}", to_json, depth + 1)
-        return out
+        return {"$map": out} if to_json and escaped else out
     raise InvalidInput(f"{where}: type {type(value).__name__} has no JSON form")
 
 

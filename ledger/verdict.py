@@ -14,8 +14,8 @@ command's exit code can answer the question asked. ``render_text`` is for people
 ``render_json`` for programs. JSON follows ``ledger.jsonform``'s convention: hashes and other
 schema-typed bytes as lowercase hex; untyped values (records, args, events) tagged,
 ``{"$bin": "<hex>"}`` for a byte string. A proven value with no JSON form (bytes that are
-not canonical encoding, or a map whose only key is ``"$bin"``) is shown as ``UNREADABLE``; it
-does not make a valid bundle invalid. Nothing here reads a clock, a file or the network.
+not canonical encoding) is shown as ``UNREADABLE``; it does not make a valid bundle
+invalid. Nothing here reads a clock, a file or the network.
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def _entry(anchor: Anchor, key: str, value: bytes | None) -> Entry:
 
 
 # What a verdict shows for a proven value with no JSON form (bytes that are not canonical
-# encoding, or a map whose only key is "$bin", which tagged JSON would read as bytes).
+# encoding).
 UNREADABLE = {"unreadable": "this value has no JSON form; its CE bytes are in 'value'"}
 
 

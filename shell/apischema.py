@@ -42,8 +42,9 @@ BYTES_CONVENTION = (
     "bundles) is a string of lowercase hex, even length, `Hash` exactly 64 digits. In a "
     "value no schema types (transaction `args`, receipt `events`, state values, exposure "
     "records: `Tagged`), a byte string is the object `{\"$bin\": \"<lowercase hex>\"}`, so "
-    "bytes are told from text without knowing the contract. Nowhere else do bytes appear, "
-    "and never in another encoding."
+    "bytes are told from text without knowing the contract; a map whose only key is "
+    "`\"$bin\"` or `\"$map\"` is written `{\"$map\": {<its key>: <its value>}}`. Nowhere else "
+    "do bytes appear, and never in another encoding."
 )
 
 DESCRIPTION = (
@@ -157,16 +158,23 @@ _BASICS: dict[str, dict[str, Any]] = {
              "description": "a 32-byte digest (bin32), as 64 lowercase hex digits"},
     "TaggedBytes": {**obj({"$bin": ref("Hex")}),
                     "description": "a byte string inside an untyped value"},
+    "TaggedEscape": {**obj({"$map": {
+        "type": "object", "minProperties": 1, "maxProperties": 1,
+        "propertyNames": {"enum": ["$bin", "$map"]}, "additionalProperties": ref("Tagged")}}),
+        "description": "a map whose only key is \"$bin\" or \"$map\" (alone it would read "
+                       "back as a tag), written {\"$map\": {<its key>: <its value>}}"},
     "Tagged": {
         "description": "an untyped value (contract data): JSON, with every byte string "
                        "written {\"$bin\": \"<lowercase hex>\"}",
         "anyOf": [
             {"type": ["null", "boolean", "integer", "string"]},
             ref("TaggedBytes"),
+            ref("TaggedEscape"),
             array(ref("Tagged")),
-            # A map whose only key is "$bin" is a byte string, never a map.
+            # A map whose only key is "$bin" or "$map" is a tag, never a map as it is.
             {"type": "object", "additionalProperties": ref("Tagged"),
-             "not": {"required": ["$bin"], "maxProperties": 1}},
+             "not": {"maxProperties": 1,
+                     "anyOf": [{"required": ["$bin"]}, {"required": ["$map"]}]}},
         ]},
     "Plain": {"description": "a plain JSON value, no bytes in it"},
     "Error": obj({"error": {"type": "string", "minLength": 1}},

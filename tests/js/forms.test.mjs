@@ -106,12 +106,18 @@ test('the kind is told by the fields: key, tx or entries, exactly one', async ()
     /^malformed inclusion bundle: inclusion bundle has unknown field '(value|proof)'$/);
 });
 
-test('the tagged form round-trips byte strings and refuses a lone "$bin" key it cannot write', () => {
+test('the tagged form round-trips byte strings, and escapes a map whose only key is a tag', () => {
   const value = { a: [new Uint8Array([1, 2]), 'x', 3, null, true], b: { c: new Uint8Array(0) } };
   const json = taggedToJsonValue(value);
   assert.deepEqual(json, { a: [{ $bin: '0102' }, 'x', 3, null, true], b: { c: { $bin: '' } } });
   assert.deepEqual(taggedFromJson(json), value);
-  assert.throws(() => taggedToJsonValue({ $bin: 'x' }), /only key is '\$bin' has no tagged JSON form/);
+  // ledger/jsonform.py writes the same (tests/test_verdict.py has these values too)
+  const lone = { k: { $bin: new Uint8Array([1]) }, m: { $map: 5 } };
+  const escaped = { k: { $map: { $bin: { $bin: '01' } } }, m: { $map: { $map: 5 } } };
+  assert.deepEqual(taggedToJsonValue(lone), escaped);
+  assert.deepEqual(taggedFromJson(escaped), lone);
+  assert.throws(() => taggedFromJson({ $map: { a: 1 } }), /\$map must be a map whose only key/);
+  assert.throws(() => taggedFromJson({ $map: 5 }), /\$map must be a map whose only key/);
   assert.deepEqual(taggedToJsonValue({ $bin: 'x', other: 1 }), { $bin: 'x', other: 1 });
   assert.throws(() => taggedFromJson({ $bin: 'ABCD' }), /lowercase hex/);
 });

@@ -4,7 +4,8 @@
 // turns their hex into Uint8Array and refuses anything else (upper case, odd length, a field
 // the schema does not know), with jsonform.py's messages. Untyped values (transaction args,
 // receipt events, decoded records, the test vectors) use the tagged form: a byte string is
-// {"$bin": "<hex>"}.
+// {"$bin": "<hex>"}, and a map whose only key is "$bin" or "$map" (which would read back as a
+// tag) is {"$map": {<its key>: <its value, tagged>}}.
 //
 // JSON parsed in JS holds numbers as doubles: an integer beyond 2^53 has already lost its
 // value, so it is refused here rather than hashed wrongly.
@@ -165,9 +166,22 @@ function tagged(value, where, depth) {
   if (isMap(value)) {
     const keys = Object.keys(value);
     if (keys.length === 1 && keys[0] === '$bin') return fromHex(value.$bin, `${where}.$bin`);
+    if (isEscaped(value)) { // {"$map": M}: the map M, as it is
+      const inner = value.$map;
+      if (!isMap(inner) || !isEscaped(inner)) {
+        throw new InvalidInput(`${where}.$map must be a map whose only key is '$bin' or '$map'`);
+      }
+      return mapEntries(inner, (k, v) => tagged(v, `${where}.${k}`, depth + 1));
+    }
     return mapEntries(value, (k, v) => tagged(v, `${where}.${k}`, depth + 1));
   }
   return plain(value, where, depth);
+}
+
+/** A map whose only key is "$bin" or "$map": alone, its key would read back as a tag. */
+function isEscaped(map) {
+  const keys = Object.keys(map);
+  return keys.length === 1 && (keys[0] === '$bin' || keys[0] === '$map');
 }
 
 /** JSON with {"$bin": hex} tags → a value with Uint8Array byte strings. */
@@ -183,12 +197,8 @@ function taggedToJson(value, where, depth) {
     return value.map((v, i) => taggedToJson(v, `${where}[${i}]`, depth + 1));
   }
   if (isMap(value)) {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === '$bin') {
-      // Other keys beside "$bin" keep a map a map when read back; alone it would not.
-      throw new InvalidInput(`${where}: a map whose only key is '$bin' has no tagged JSON form`);
-    }
-    return mapEntries(value, (k, v) => taggedToJson(v, `${where}.${k}`, depth + 1));
+    const out = mapEntries(value, (k, v) => taggedToJson(v, `${where}.${k}`, depth + 1));
+    return isEscaped(value) ? { $map: out } : out;
   }
   return plain(value, where, depth);
 }
