@@ -23,6 +23,7 @@ here.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -42,9 +43,9 @@ from contracts.eligibility import answer_at_head
 from contracts.exposure import ExposureQueryError, exposure
 from contracts.opening import is_live
 from contracts.state import Overlay
-from contracts.tender_record import bid_key
+from contracts.tender_record import bid_key, tender_key
 from ledger import inclusion, jsonform, multi
-from ledger.bundle import build_bundle
+from ledger.bundle import build_bundle, check_key
 from ledger.bundle import to_json as bundle_to_json
 from ledger.crypto import DIGEST_LEN
 from ledger.encoding import decode_trusted
@@ -182,6 +183,9 @@ async def get_header(request: web.Request, node: NodeView) -> web.StreamResponse
 
 
 def _key_refused(request: web.Request, node: NodeView, key: str) -> str | None:
+    """Why this reader may not read ``key`` now (403), or None; a key no state can hold is
+    ``InvalidInput`` (400), for ``/state`` as for ``/proof``."""
+    check_key(key)
     return key_refusal(node.chain.head_state(), reader(request), key, _now_ms(node))
 
 
@@ -275,13 +279,21 @@ async def get_exposure(request: web.Request, node: NodeView) -> web.StreamRespon
 
 async def get_slots(request: web.Request, node: NodeView) -> web.StreamResponse:
     tender_id = request.match_info["tender_id"]
-    lot = height_param(request.query.get("lot", "1"))
-    refused = may_list_slots(node.chain.head_state(), reader(request), tender_id,
-                             _now_ms(node))
+    raw_lot = request.query.get("lot", "1")
+    if not _LOT_TEXT.fullmatch(raw_lot):
+        raise InvalidInput(f"bad lot {raw_lot[:40]!r}: a lot number 1, 2, … (decimal)")
+    lot = int(raw_lot)
+    head = node.chain.head_state()
+    state = Overlay(head)
+    tender = state.get(tender_key(tender_id)) if "/" not in tender_id else None
+    if not isinstance(tender, dict):
+        return error(404, f"no tender {tender_id!r}")
+    refused = may_list_slots(head, reader(request), tender_id, _now_ms(node))
     if refused:
         return error(403, refused)
+    if not 1 <= lot <= len(tender.get("lots", ())):
+        return error(404, f"tender {tender_id!r} has no lot {lot}")
     prefix = bid_key(tender_id, lot, "")
-    state = Overlay(node.chain.head_state())
     slots = [key[len(prefix):] for key in node.chain.state_keys(prefix, SLOTS_MAX)
              if is_live(state.get(key))]  # a withdrawn bid's slot is not named at opening
     return json_response({"tender_id": tender_id, "lot": lot, "slots": slots,
@@ -289,6 +301,7 @@ async def get_slots(request: web.Request, node: NodeView) -> web.StreamResponse:
 
 
 SLOTS_MAX = 10_000
+_LOT_TEXT = re.compile(r"[1-9][0-9]{0,5}")
 
 
 async def get_status(request: web.Request, node: NodeView) -> web.StreamResponse:
@@ -398,7 +411,8 @@ ROUTES: tuple[Route, ...] = (
           "(a signed request), and supervisors",
           params=(_path("tender_id", "the tender"), _LOT),
           responses={"200": answer("the slots", ref("Slots")),
-                     "403": answer("not the tender's platform, or too early", ERROR)}),
+                     "403": answer("not the tender's platform, or too early", ERROR),
+                     "404": answer("no such tender, or no such lot", ERROR)}),
     Route("GET", "/eligibility/{uscc}", get_eligibility,
           "May this entity bid on this tender now: the answer, and a PROTOCOL §9 bundle of "
           "every record the rule reads (credchain verify re-applies the rule offline)",

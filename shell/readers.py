@@ -26,6 +26,7 @@ reason.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import OrderedDict
 from typing import Any
@@ -41,6 +42,7 @@ H_TIME = "X-Credchain-Time"
 H_NONCE = "X-Credchain-Nonce"
 H_SIG = "X-Credchain-Signature"
 SKEW_MS = 30_000
+_TIME_MS = re.compile(r"[0-9]{1,16}")  # the signer's Unix ms (16 digits: beyond year 300,000)
 NONCE_LEN = 16
 SEEN_MAX = 100_000  # remembered (key, nonce) pairs; the oldest go first
 
@@ -81,9 +83,12 @@ class Readers:
         """``PUBLIC`` for an unsigned request; the signer's ``Reader``; or ``AuthError``."""
         if H_SIG not in headers and H_KEY not in headers:
             return PUBLIC
+        if not _TIME_MS.fullmatch(headers.get(H_TIME, "")):
+            raise AuthError(f"{H_TIME} must be the signer's clock in Unix ms: 1 to 16 decimal "
+                            "digits")
+        time_ms = int(headers[H_TIME])
         try:
             key = bytes.fromhex(headers.get(H_KEY, ""))
-            time_ms = int(headers.get(H_TIME, ""))
             nonce = bytes.fromhex(headers.get(H_NONCE, ""))
             sig = bytes.fromhex(headers.get(H_SIG, ""))
         except ValueError:
@@ -92,7 +97,7 @@ class Readers:
         if len(nonce) != NONCE_LEN:
             raise AuthError(f"{H_NONCE} must be {NONCE_LEN} bytes")
         if abs(time_ms - now_ms) > self.skew_ms:
-            raise AuthError(f"the request's time is {abs(time_ms - now_ms) / 1000:.0f} s from "
+            raise AuthError(f"the request's time is {abs(time_ms - now_ms) // 1000} s from "
                             f"the node's clock (at most {self.skew_ms // 1000} s)")
         try:
             self.suite.check_pubkey(key)

@@ -183,6 +183,26 @@ def test_status_of_an_unreachable_node_is_a_message() -> None:
     assert code != 0 and "cannot reach" in text
 
 
+@pytest.mark.parametrize("args,reason", [
+    (("status", "--url", "notaurl"), "is not an http:// or https:// address"),
+    (("status", "--url", "http://[::1"), "is not a URL: Invalid IPv6 URL"),
+    (("status", "--url", ""), "is not an http:// or https:// address"),
+    (("status", "--url", "ftp://127.0.0.1:21"), "is not an http:// or https:// address"),
+    (("gov", "list", "--url", "http://127.0.0.1:70000"), "Port out of range"),
+    (("watch", "--url", "notaurl", "--count", "1"), "is not an http:// or https:// address"),
+    (("watch", "--post", "hook", "--secret-file", __file__), "is not an http:// or https://"),
+    (("audit", "replay", "--url", "x"), "is not an http:// or https:// address"),
+    (("proof", "id/entity/x", "--out", "/nonexistent/x.json"), "no directory '/nonexistent'"),
+    (("eligibility", "91441500MA0000011C", "--tender", "T", "--out", "/nonexistent/e.json"),
+     "no directory '/nonexistent'"),
+])
+def test_a_bad_url_or_out_path_is_refused_at_once_with_the_reason(
+        args: tuple[str, ...], reason: str) -> None:
+    """Before anything is fetched: no traceback, no retrying an address that can't work."""
+    code, text = invoke(*args)
+    assert code == 2 and reason in text and "Traceback" not in text, text
+
+
 def test_network_init_demo_grants_the_story_roles_and_params(tmp_path: Path) -> None:
     from contracts.scenario import SCENARIO_PARAMS, scenario_roles
 

@@ -319,15 +319,23 @@ def test_the_slot_list_names_only_live_bids() -> None:
     suite = t.h.suite
     live = sorted(real_slot(t, n) for n in BIDDERS[1:])
 
-    async def ask() -> Any:
-        target = "/tenders/T1/slots?lot=1"
+    async def ask(target: str = "/tenders/T1/slots?lot=1") -> tuple[int, Any]:
         headers = sign_request(suite, t.supervisor.secret, t.h.chain_id, "GET", target)
         async with TestClient(TestServer(build_app(node, node.guard))) as client:
             resp = await client.get(target, headers=headers)
-            assert resp.status == 200
-            return await resp.json()
+            return resp.status, await resp.json()
 
     try:
-        assert sorted(asyncio.run(ask())["slots"]) == live
+        status, got = asyncio.run(ask())
+        assert status == 200 and sorted(got["slots"]) == live
+        # a lot or tender that does not exist is not an empty list (walk report)
+        for target, status, reason in (
+                ("/tenders/T1/slots?lot=2", 404, "tender 'T1' has no lot 2"),
+                ("/tenders/T1/slots?lot=0", 400, "bad lot '0'"),
+                ("/tenders/T1/slots?lot=9999999999999999999", 400, "bad lot"),
+                ("/tenders/T1/slots?lot=x", 400, "bad lot 'x'"),
+                ("/tenders/NOPE/slots", 404, "no tender 'NOPE'")):
+            got_status, body = asyncio.run(ask(target))
+            assert got_status == status and reason in body["error"], (target, got_status, body)
     finally:
         node.admission.close()

@@ -62,8 +62,10 @@ def test_signed_requests_are_checked_and_resolved_at_the_head() -> None:
             status, got = await get(target, other_path)  # signed for another target
             assert status == 401
             bad = signed(SUPERVISOR, target)
-            bad[H_TIME] = "soon"
-            assert (await get(target, bad))[0] == 401
+            for when in ("soon", "9" * 400, "9" * 17, "+1", "1_000", ""):
+                bad[H_TIME] = when  # 400 nines once overflowed a float: a 500
+                status, got = await get(target, bad)
+                assert status == 401 and "1 to 16 decimal digits" in got["error"], (when, got)
         for task in n._tasks:
             task.cancel()
         await asyncio.gather(*n._tasks, return_exceptions=True)

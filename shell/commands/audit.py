@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from shell.commands.common import fail, key_options, load_key
+from shell.commands.common import HTTP_URL, OUT_FILE, fail, key_options, load_key
 
 PARTIAL_EXIT = 3
 
@@ -65,7 +65,8 @@ def _source_options(f: Any) -> Any:
                      help="stop after this height (default: the head)")(f)
     f = click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True),
                      help="read blocks and QCs from a STOPPED node's data_dir instead")(f)
-    f = click.option("--url", help="fetch blocks and QCs from this node's HTTP API")(f)
+    f = click.option("--url", type=HTTP_URL,
+                     help="fetch blocks and QCs from this node's HTTP API")(f)
     f = click.option("--anchor", "anchor_path", type=click.Path(dir_okay=False, exists=True),
                      help="the consortium's anchor file: the genesis must hash to it")(f)
     f = click.option("--genesis", "genesis_path", required=True,
@@ -83,7 +84,7 @@ def audit() -> None:
 @_source_options
 @click.option("--state-dir", type=click.Path(file_okay=False),
               help="keep the replay's own store here and resume from it on the next run")
-@click.option("--out", type=click.Path(dir_okay=False), help="write the report (JSON) here")
+@click.option("--out", type=OUT_FILE, help="write the report (JSON) here")
 def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
                  data_dir: str | None, to_height: int | None, progress_every: int,
                  key_file: str | None, passphrase_env: str | None,
@@ -122,7 +123,7 @@ def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
 
 @audit.command("export")
 @_source_options
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OUT_FILE,
               help="the SQLite export (created, or appended to when it exists)")
 @click.option("--state-dir", type=click.Path(file_okay=False),
               help="the replay state the export continues from (default: OUT.replay)")

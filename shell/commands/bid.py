@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 import click
 
 from shell.client import NodeClient, NodeError
-from shell.commands.common import fail, key_options, load_key, url_option
+from shell.commands.common import OUT_FILE, fail, key_options, load_key, url_option
 from shell.sealedfile import SealedBidFile
 
 
@@ -137,7 +137,7 @@ def _opener(env: str | None, file: str | None) -> Any:
 
 
 def _bid_options(f: Any) -> Any:
-    f = click.option("--out", required=True, type=click.Path(dir_okay=False),
+    f = click.option("--out", required=True, type=OUT_FILE,
                      help="where to keep the sealed bid (holds the content key: mode 0600)")(f)
     f = click.option("--price-fen", required=True, type=click.IntRange(0))(f)
     f = click.option("--file", "bid_file", required=True,
@@ -387,7 +387,7 @@ def bid_reveal(url: str, key_file: str, passphrase_env: str | None,
 @click.option("--sealed", "sealed_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--anchor", "anchor_path", required=True,
               type=click.Path(dir_okay=False, exists=True))
-@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=OUT_FILE)
 def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
               passphrase_file: str | None, sealed_path: str, anchor_path: str,
               out: str) -> None:

@@ -12,6 +12,7 @@ import click
 from ledger.errors import InvalidInput
 from shell.client import NodeClient
 from shell.commands.common import (
+    OUT_FILE,
     committed_json,
     committed_text,
     fail,
@@ -85,7 +86,7 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
 @click.argument("key")
 @url_option
 @click.option("--height", type=int)
-@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=OUT_FILE)
 def proof(key: str, url: str, height: int | None, out: str) -> None:
     """Fetch the proof bundle of state KEY (JSON form) into OUT."""
     if not key:
@@ -100,7 +101,7 @@ def proof(key: str, url: str, height: int | None, out: str) -> None:
 @url_option
 @click.option("--tender", "tender_id", required=True, help="the tender")
 @click.option("--lot", default=1, show_default=True, type=click.IntRange(1))
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OUT_FILE,
               help="where to keep the answer with its proof (credchain verify checks it)")
 def eligibility(uscc: str, url: str, tender_id: str, lot: int, out: str) -> None:
     """May entity USCC bid on a tender now? The node's answer, with a PROTOCOL §9 bundle

@@ -11,6 +11,47 @@ DEFAULT_URL = "http://127.0.0.1:26651"
 SUITES = click.Choice(["ed25519-sha256", "sm2-sm3"])
 
 
+class HttpUrl(click.types.StringParamType):
+    """A node's (or a webhook's) address: ``http://`` or ``https://``, a host, a valid port.
+    Anything else is refused at once with the reason, before a request is tried."""
+
+    name = "URL"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        except ValueError as exc:
+            self.fail(f"{value!r} is not a URL: {exc}", param, ctx)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.fail(f"{value!r} is not an http:// or https:// address with a host "
+                      f"(e.g. {DEFAULT_URL})", param, ctx)
+        return value
+
+
+HTTP_URL = HttpUrl()
+
+
+class OutFile(click.Path):
+    """A file to write: not a directory, in a directory that exists (checked before any
+    work is done, so a long fetch does not end in a traceback)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        value = super().convert(value, param, ctx)
+        parent = Path(value).parent
+        if not parent.is_dir():
+            self.fail(f"{value!r}: no directory {str(parent)!r} to write it in", param, ctx)
+        return value
+
+
+OUT_FILE = OutFile()
+
+
 def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
@@ -34,7 +75,7 @@ def load_key(key_file: str, env: str | None, file: str | None) -> tuple[Any, byt
 
 
 def url_option(f: Any) -> Any:
-    return click.option("--url", default=DEFAULT_URL, show_default=True,
+    return click.option("--url", default=DEFAULT_URL, show_default=True, type=HTTP_URL,
                         help="a node's HTTP API")(f)
 
 

@@ -6,15 +6,16 @@ from pathlib import Path
 
 import click
 
-from shell.commands.common import SUITES, fail
+from shell.commands.common import HTTP_URL, SUITES, fail
 
 
 @click.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False),
               help="network directory to create (default: a new temporary directory)")
 @click.option("--suite", default="sm2-sm3", show_default=True, type=SUITES)
-@click.option("--url", help="run against this node of a running `network init --demo` "
-                            "network instead of starting one (needs --anchor)")
+@click.option("--url", type=HTTP_URL,
+              help="run against this node of a running `network init --demo` network instead "
+                   "of starting one (needs --anchor)")
 @click.option("--anchor", "anchor_path", type=click.Path(dir_okay=False, exists=True),
               help="the anchor file of the network given by --url")
 @click.option("--keep", is_flag=True,

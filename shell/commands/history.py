@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from shell.commands.common import fail
+from shell.commands.common import HTTP_URL, fail
 
 
 def _options(f: Any) -> Any:
@@ -29,7 +29,7 @@ def _options(f: Any) -> Any:
                      help="the consortium's anchor file: the genesis must hash to it")(f)
     f = click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True),
                      help="read the chain from a STOPPED node's data_dir")(f)
-    f = click.option("--url", help="read the chain from this node's HTTP API")(f)
+    f = click.option("--url", type=HTTP_URL, help="read the chain from this node's HTTP API")(f)
     f = click.option("--genesis", "genesis_path", type=click.Path(dir_okay=False, exists=True),
                      help="the chain's genesis document (to read the chain itself)")(f)
     f = click.option("--db", "db_path", type=click.Path(dir_okay=False),

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from shell.commands.common import SUITES
+from shell.commands.common import OUT_FILE, SUITES
 
 
 @click.group()
@@ -53,7 +53,7 @@ def node_group() -> None:
 
 
 @node_group.command("init")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OUT_FILE,
               help="the config file to write (TOML); other paths are made relative to it")
 @click.option("--genesis", "genesis_file", required=True,
               type=click.Path(dir_okay=False, exists=True), help="the network's genesis.json")

@@ -26,13 +26,12 @@ from typing import Any
 
 import click
 
-from shell.commands.common import fail
-
-DEFAULT_URL = "http://127.0.0.1:26651"
+from shell.commands.common import DEFAULT_URL, HTTP_URL, fail
 
 
 @click.command()
 @click.option("--url", "urls", multiple=True, default=[DEFAULT_URL], show_default=True,
+              type=HTTP_URL,
               help="a node's HTTP API; repeat for others to fail over to")
 @click.option("--type", "types", multiple=True,
               help="event or notice type, or a prefix: tender.* (repeatable)")
@@ -46,7 +45,8 @@ DEFAULT_URL = "http://127.0.0.1:26651"
               help="start with this block (without a cursor file: default now)")
 @click.option("--cursor-file", type=click.Path(dir_okay=False),
               help="keep the cursor here; a restart resumes after it")
-@click.option("--post", "post_url", help="forward each item to this URL as a webhook")
+@click.option("--post", "post_url", type=HTTP_URL,
+              help="forward each item to this URL as a webhook")
 @click.option("--secret-file", type=click.Path(dir_okay=False, exists=True),
               help="the webhook's HMAC secret (a file only you may read)")
 @click.option("--verify", is_flag=True, help="check each item's proof against --anchor")
