@@ -29,6 +29,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from consensus.pool import R_BUSY, R_SENDER_BUSY
 from contracts.disclosure import (
@@ -462,7 +464,8 @@ def openapi() -> dict[str, Any]:
 class OncePerKind(logging.Filter):
     """A log filter for aiohttp's own loggers: one record per kind of error per
     ``ERROR_LOG_EVERY_S``, without its traceback (a flood of broken requests can't flood the
-    node's log)."""
+    node's log). A client's malformed request (a line too long, a body it compressed) is its
+    mistake, not the node's: a WARNING, not an ERROR."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -481,7 +484,13 @@ class OncePerKind(logging.Filter):
             record.args = ()
             record.exc_info = None
             record.exc_text = None
+        if isinstance(exc, _CLIENT_FAULTS) and record.levelno > logging.WARNING:
+            record.msg = f"a client's malformed request: {record.msg}"
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
+
+
+_CLIENT_FAULTS = (HttpProcessingError, RequestPayloadError)
 
 
 def quiet_aiohttp_logs() -> None:

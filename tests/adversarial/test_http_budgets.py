@@ -204,3 +204,22 @@ def test_aiohttps_own_errors_are_logged_once_per_kind_without_a_traceback(
     assert all("AttributeError" in r.getMessage() for r in logged), logged
     assert all(r.exc_info is None and r.exc_text is None for r in logged)
     assert "Traceback" not in caplog.text
+
+
+def test_a_clients_malformed_request_is_a_warning_not_an_error() -> None:
+    """aiohttp logs a request line too long or a body it can't decode at ERROR; that is the
+    client's fault, so the node's filter makes it a WARNING (a node's own bug stays an
+    ERROR: the test above)."""
+    from aiohttp.http_exceptions import LineTooLong
+    from aiohttp.web_protocol import RequestPayloadError
+
+    f = api.OncePerKind()
+    for exc in (LineTooLong(b"GET /" + b"a" * 9000, 8190), RequestPayloadError("gzip")):
+        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1,
+                                   "Unhandled exception", (), (type(exc), exc, None))
+        assert f.filter(record)
+        assert (record.levelno, record.levelname) == (logging.WARNING, "WARNING")
+        assert record.getMessage().startswith("a client's malformed request")
+    bug = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "Error handling",
+                            (), (KeyError, KeyError("x"), None))
+    assert f.filter(bug) and bug.levelno == logging.ERROR
