@@ -289,3 +289,64 @@ def test_a_lot_with_fewer_than_three_bids_fails_and_leaves_no_window_to_close(
 def test_the_commands_are_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "credchain tender open" in readme and "credchain tender close" in readme
+
+
+def test_the_tender_side_lists_and_answers_an_objection_within_its_period(
+        world: World, tmp_path: Path) -> None:
+    """An enterprise objects to the open tender's documents; ``tender objections`` lists it
+    (not who objected) with the end of its reply period; ``tender reply`` hashes the written
+    reply and answers it; a second reply, an objection that does not exist and one whose
+    period is over (3 demo days: 6 s) are refused before anything is sent."""
+    import time
+
+    url, suite = world.served.url, world.served.demo.chain.suite
+    tid = world.served.demo.open_tender
+    secret = actor_secret(suite, "d")
+    objector = NodeClient(url).as_key(suite, secret)
+
+    def object_() -> int:
+        done = objector.send(objector.sign(suite, secret, "tender.object", {
+            "tender_id": tid, "stage": "documents", "reason_hash": suite.hash(b"why")}))
+        assert done.receipt.code == "OK", done.receipt
+        return int(state(world, f"tender/{tid}")["objections"])
+
+    n = object_()
+    listed = CliRunner().invoke(main, ["tender", "objections", tid, "--url", url])
+    assert listed.exit_code == 0, listed.output
+    assert f"  {n}  documents" in listed.output and "open; reply by" in listed.output
+    assert world.served.demo.summary["uscc"]["d"] not in listed.output
+    reply = tmp_path / "reply.txt"
+    reply.write_text("the documents are clear on this point")
+    answered = tender(world, "reply", tid, str(n), "--reply-file", str(reply),
+                      actor="tenderer")
+    assert answered.exit_code == 0, answered.output
+    assert "tender.replied" in answered.output
+    assert state(world, f"tender/{tid}/objection/{n}")["reply_hash"] == {
+        "$bin": suite.hash(reply.read_bytes()).hex()}
+    tenderer = NodeClient(url).as_key(suite, actor_secret(suite, "tenderer"))  # its own nonce
+    sent = tenderer.nonce(suite.public_key(actor_secret(suite, "tenderer")))
+    again = tender(world, "reply", tid, str(n), "--reply-file", str(reply), actor="tenderer")
+    assert again.exit_code == 1 and f"objection {n} to tender {tid} is replied" in again.output
+    missing = tender(world, "reply", tid, str(n + 5), "--reply-hash", "00" * 32,
+                     actor="tenderer")
+    assert missing.exit_code == 1 and f"has no objection {n + 5}" in missing.output
+    late = object_()
+    reply_by = next(o for o in _objections(url, tid) if o["n"] == late)["reply_by_ms"]
+    started = time.monotonic()
+    while NodeClient(url).head_time_ms() < reply_by:  # bounded: 3 demo days are 6 s
+        assert time.monotonic() < started + 30, "the chain's time did not pass the period"
+        time.sleep(0.5)
+        objector.send(objector.sign(suite, secret, "tender.object", {
+            "tender_id": tid, "stage": "documents", "reason_hash": suite.hash(b"tick")}))
+    over = tender(world, "reply", tid, str(late), "--reply-hash", "11" * 32, actor="tenderer")
+    assert over.exit_code == 1 and "a supervisor rules on it now" in over.output
+    assert tenderer.nonce(suite.public_key(actor_secret(suite, "tenderer"))) == sent
+
+
+def _objections(url: str, tender_id: str) -> list[dict[str, Any]]:
+    import json
+
+    got = CliRunner().invoke(main, ["tender", "objections", tender_id, "--url", url, "--json"])
+    assert got.exit_code == 0, got.output
+    objections: list[dict[str, Any]] = json.loads(got.output)["objections"]
+    return objections

@@ -1,4 +1,13 @@
-"""``credchain tender``: the platform's side of a tender's opening: ``open`` and ``close``.
+"""``credchain tender``: the tender's side: its objections (``objections``, ``reply``) and
+its opening (``open``, ``close``).
+
+An objection (DOMAIN.md steps 3, 6 and 8) is answered by the tender's side within
+``reply_days`` (3 days under the Bidding Law), else a supervisor rules. ``watch --tender``
+shows each one as ``notice.objection`` (number and stage; never who objected, sealed until
+the deadline). ``tender objections`` lists a tender's objections with their status and the
+instant each reply period ends; ``tender reply`` hashes the written reply, refuses before
+sending what the contract would refuse (no such objection, not open, the period over at the
+chain's head), and sends ``tender.reply``.
 
 After the bid deadline the platform that announced the tender opens its bids (``bid.open``,
 DOMAIN.md step 5). It must name each lot's live slots, which only its node lists to it
@@ -37,8 +46,119 @@ from shell.commands.common import (
 
 @click.group()
 def tender() -> None:
-    """The platform's side of a tender: open its bids after the deadline, close the
-    decryption window."""
+    """The tender's side: list and reply to objections; open its bids after the deadline,
+    close the decryption window."""
+
+
+@tender.command("objections")
+@click.argument("tender_id")
+@url_option
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
+def tender_objections(tender_id: str, url: str, as_json: bool) -> None:
+    """Tender TENDER_ID's objections: number, stage, when filed, status, when the reply
+    period ends (Beijing time), the reply's hash and any ruling. Who objected is not shown
+    (sealed until the deadline; credchain history tender names them after it)."""
+    client = NodeClient(url)
+    record = _tender(client, tender_id)
+    rows = [_objection_row(client, record, n) for n in range(1, int(record["objections"]) + 1)]
+    if as_json:
+        click.echo(json.dumps({"tender_id": tender_id, "objections": rows},
+                              ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo(f"tender {tender_id}: no objection")
+        return
+    from contracts.tender_rules import OBJECTION_OPEN
+    from ledger.verdict import beijing_time
+
+    open_ = sum(1 for r in rows if r["status"] == OBJECTION_OPEN)
+    click.echo(f"tender {tender_id}: {len(rows)} objection(s), {open_} open")
+    for r in rows:
+        line = (f"  {r['n']}  {r['stage']:<10}  filed {beijing_time(r['at_ms'])}  "
+                f"{r['status']}")
+        if r["status"] == OBJECTION_OPEN:
+            line += f"; reply by {beijing_time(r['reply_by_ms'])}"
+        if r["reply_hash"]:
+            line += f"; reply {r['reply_hash'][:16]}…"
+        if r["ruling"]:
+            line += f"; ruled {r['ruling']}"
+        click.echo(line)
+
+
+@tender.command("reply")
+@click.argument("tender_id")
+@click.argument("n", type=click.IntRange(min=1))
+@click.option("--reply-file", type=click.Path(dir_okay=False, exists=True),
+              help="the written reply: its hash (the chain's suite) goes on the chain")
+@click.option("--reply-hash", help="or the reply's hash, 64 hex digits")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of text")
+@key_options
+@click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="a key of the tender's side: its platform's, tenderer's or agent's")
+@url_option
+def tender_reply(tender_id: str, n: int, reply_file: str | None, reply_hash: str | None,
+                 as_json: bool, passphrase_env: str | None, passphrase_file: str | None,
+                 key_file: str, url: str) -> None:
+    """Answer objection N to tender TENDER_ID (tender.reply) within its reply period."""
+    from pathlib import Path
+
+    from contracts.tender_rules import OBJECTION_OPEN
+    from ledger.verdict import beijing_time
+
+    if (reply_file is None) == (reply_hash is None):
+        fail("give the reply as --reply-file FILE or --reply-hash HEX (one of them)")
+    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
+    if reply_file is not None:
+        digest = suite.hash(Path(reply_file).read_bytes())
+    else:
+        try:
+            digest = bytes.fromhex(str(reply_hash))
+        except ValueError:
+            digest = b""
+        if len(digest) != 32:
+            fail("--reply-hash must be 64 hex digits (a 32-byte hash)")
+    client = NodeClient(url).as_key(suite, secret)
+    record = _tender(client, tender_id)
+    if not 1 <= n <= int(record["objections"]):
+        fail(f"not replied: tender {tender_id} has no objection {n} (it has "
+             f"{record['objections']})")
+    row = _objection_row(client, record, n)
+    if row["status"] != OBJECTION_OPEN:
+        fail(f"not replied: objection {n} to tender {tender_id} is {row['status']}"
+             + (f" (ruled {row['ruling']})" if row["ruling"] else ""))
+    head_ms = client.head_time_ms()
+    if head_ms >= row["reply_by_ms"]:
+        fail(f"not replied: the reply period of objection {n} ended at "
+             f"{beijing_time(row['reply_by_ms'])}; a supervisor rules on it now")
+    args = {"tender_id": tender_id, "n": n, "reply_hash": digest}
+    done = client.send(client.sign(suite, secret, "tender.reply", args))
+    time_ms = client.header(done.height).time_ms
+    if as_json:
+        click.echo(json.dumps(committed_json(done, time_ms), ensure_ascii=False, indent=2))
+    else:
+        click.echo(committed_text(done, "tender.reply", time_ms))
+    if done.receipt.code != "OK":
+        fail_receipt(done)
+
+
+def _objection_row(client: NodeClient, record: dict[str, Any], n: int) -> dict[str, Any]:
+    """Objection ``n`` as its public record shows it, with the end of its reply period
+    (``reply_days`` of the tender's rule set, read from the chain's parameters)."""
+    from contracts import keys
+    from contracts.tender_record import objection_key
+    from contracts.tender_rules import load_periods
+    from ledger import jsonform
+
+    obj = client.state(objection_key(record["tender_id"], n))
+    if not isinstance(obj, dict):
+        fail(f"the node does not show objection {n} of tender {record['tender_id']}")
+    periods = load_periods(record["rules"], lambda name: client.state(keys.param(name)))
+    reply = jsonform.tagged_from_json(obj["reply_hash"])
+    return {"n": n, "stage": obj["stage"], "at_ms": int(obj["at_ms"]),
+            "status": obj["status"], "reply_by_ms": periods.period_end(int(obj["at_ms"]),
+                                                                       periods.reply_days),
+            "reply_hash": reply.hex() if isinstance(reply, bytes) else "",
+            "ruling": obj["ruling"]}
 
 
 def _platform_options(f: Any) -> Any:
