@@ -47,7 +47,7 @@ from typing import Any
 from consensus import wire
 from consensus.api import BlocksFetched, Event, MessageIn
 from consensus.messages import Message, NewView, PrePrepare, decode_message, encode_message
-from contracts.disclosure import reader_of
+from contracts.disclosure import full_blocks, reader_of
 from contracts.membership import ENDPOINT_PREFIX, endpoint_key
 from ledger.block import QC, Block, ValidatorSet
 from ledger.encoding import decode_trusted
@@ -104,6 +104,37 @@ class Link:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.stream.close()
+
+
+def _address(writer: asyncio.StreamWriter) -> str:
+    """The other end's address, for the log (``host:port``, or ``?``)."""
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "?"
+
+
+def link_refusal(chain: Chain, vals: ValidatorSet, pubkey: bytes,
+                 role: int | None) -> str | None:
+    """Why a peer that proved it holds ``pubkey`` may not have a link, or None.
+
+    A link carries whole blocks, every transaction in them (sealed bids too) and the pool's
+    gossip, so it is for the consortium's nodes only: the validators, a node the committee
+    registered (``gov.set_endpoint``, README "A new city joins"), and a node of a key that may
+    read whole blocks through the API too (a supervisor's: ``contracts.disclosure
+    .full_blocks``). Any other key the chain knows (an enterprise's, a platform's) reads what
+    the API shows it, never the blocks over a link."""
+    if role is not None:
+        if not (0 <= role < len(vals)) or vals[role].pubkey != pubkey:
+            return f"claims to be validator {role} with another key"
+        return None
+    if any(v.pubkey == pubkey for v in vals):
+        return None  # a validator that thinks it is not one yet (a set just changed)
+    if chain.state_value(endpoint_key(pubkey)) is not None:
+        return None  # registered by governance
+    reader = reader_of(chain.head_state(), pubkey, chain.store.head_header().time_ms)
+    if reader is not None and full_blocks(reader):
+        return None
+    return (f"an observer whose key {pubkey.hex()[:16]}… the committee has not registered "
+            "(gov propose set-endpoint --kind observer)")
 
 
 class PeerNet:
@@ -265,7 +296,10 @@ class PeerNet:
                 out[(host, port)] = pubkey
         for pubkey, host, port in self._peers_file():
             out[(host, port)] = pubkey
-        return out
+        # never this node itself: its own key's entry (a rotated-out key's node finds its old
+        # address registered under the new key) or its own listening address
+        own = (self.config.peer_host, self.config.peer_port)
+        return {a: k for a, k in out.items() if k != self._pubkey and a != own}
 
     def _registry(self) -> list[tuple[bytes, str, int, str]]:
         out = []
@@ -333,20 +367,8 @@ class PeerNet:
             writer.close()
 
     def _admit(self, pubkey: bytes, role: int | None) -> str | None:
-        """Why an authenticated peer is refused, or None."""
-        vals = self._validators()
-        if role is not None:
-            if not (0 <= role < len(vals)) or vals[role].pubkey != pubkey:
-                return f"claims to be validator {role} with another key"
-            return None
-        if any(v.pubkey == pubkey for v in vals):
-            return None  # a validator that thinks it is not one yet (a set just changed)
-        if self.chain.state_value(endpoint_key(pubkey)) is not None:
-            return None  # registered by governance
-        if reader_of(self.chain.head_state(), pubkey, self.chain.store.head_header().time_ms) \
-                is None:
-            return "an observer whose key the chain does not know"
-        return None
+        """Why an authenticated peer is refused, or None (``link_refusal``)."""
+        return link_refusal(self.chain, self._validators(), pubkey, role)
 
     async def _run_link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                         expected: bytes | None) -> bool:
@@ -357,6 +379,7 @@ class PeerNet:
         heard = False
         writer_task: asyncio.Task[None] | None = None
         handler_task: asyncio.Task[None] | None = None
+        where = _address(writer)
         self._handshaking += 1
         try:
             try:
@@ -369,7 +392,7 @@ class PeerNet:
             refused = self._admit(pubkey, role)
             if refused is not None:
                 self.metrics.inc("peer_links_refused_total", reason="unknown_peer")
-                log.warning("refused a peer link: %s", refused)
+                log.warning("refused a peer link from %s: %s", where, refused)
                 return False
             dialer = self._pubkey if expected is not None else pubkey
             old = self.links.get(pubkey)
@@ -409,10 +432,16 @@ class PeerNet:
                             "link to this node, or does not admit this node's key (an "
                             "observer's must be registered: gov propose set-endpoint); "
                             "redialling with backoff", link.name)
+            elif link is None:  # not a credchain node, or not of this chain, or an impostor
+                self.metrics.inc("peer_links_refused_total", reason="handshake")
+                log.warning("refused a peer link from %s: %s", where, exc)
             else:
-                log.warning("peer link refused or closed: %s", exc)
+                log.warning("peer link to %s closed: %s", link.name, exc)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
-            log.info("peer link broken: %s", type(exc).__name__)
+            if link is None:
+                self.metrics.inc("peer_links_refused_total", reason="handshake_broken")
+            log.info("peer link %s broken: %s", link.name if link else f"from {where}",
+                     type(exc).__name__)
         finally:
             if writer_task is not None:
                 writer_task.cancel()
