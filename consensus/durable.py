@@ -11,6 +11,7 @@ the message it justifies is sent:
   prepared certificate at ``height`` and that block, reported in every view change.
 
 - ``c/owner`` → the validator public key whose votes the records above are (raw bytes).
+- ``c/run`` → how many times the node has started on this store (``shell.runs``).
 
 Records of a height below the head's next height are stale and ignored on load.
 """
@@ -34,6 +35,9 @@ PREPARED_KEY = schema.consensus_key(b"prepared")
 # or copied from another node) can't prove what this validator voted: the shell starts it
 # abstaining until an operator confirms.
 OWNER_KEY = schema.consensus_key(b"owner")
+# How many times the node has started on this store (decimal text), beside the same count in
+# the file ``DATA_DIR/run``: a store whose count differs is an older copy (``shell.runs``).
+RUN_KEY = schema.consensus_key(b"run")
 # Written by ``credchain node resync`` when the damaged store's consensus records could not
 # be carried over: the new store must not vote until an operator confirms.
 VOTES_LOST_KEY = schema.consensus_key(b"votes_lost")

@@ -53,6 +53,7 @@ from shell.peers import PeerNet
 from shell.ratelimit import TokenBuckets
 from shell.readers import Readers
 from shell.retention import History
+from shell.runs import check_run
 from shell.statesync import SnapshotServer, SyncReport, chain_height, sync_new_store
 
 log = logging.getLogger("credchain.node")
@@ -79,7 +80,8 @@ class Node:
 
     def __init__(self, config: NodeConfig, chain: Chain, secret: bytes,
                  confirm_lost_votes: bool = False,
-                 state_synced: SyncReport | None = None) -> None:
+                 state_synced: SyncReport | None = None,
+                 run_problem: str | None = None) -> None:
         self.config = config
         self.limits = config.limits
         self.chain = chain
@@ -100,6 +102,10 @@ class Node:
             log.error("this store has blocks but no record that its consensus votes are "
                       "this validator's (restored or copied?): the node follows the chain "
                       "without voting; once sure, restart with --confirm-lost-votes")
+        elif run_problem is not None:  # an older copy of this node's own store (shell.runs)
+            self.votes_missing = True
+            log.error("%s: the node follows the chain without voting; once sure, restart "
+                      "with --confirm-lost-votes", run_problem)
         replica = chain.make_replica(secret, config.replica, abstain=self.votes_missing)
         snapshots = SnapshotServer(chain.store, self.history, config.sync.serve_snapshots,
                                    ensure_path_index(chain.store), self.limits.max_frame_bytes,
@@ -173,7 +179,8 @@ class Node:
                 raise StartupError(
                     f"the store in {db} is damaged ({problem}); move it aside and rebuild it "
                     f"from the peers with: credchain node resync --config {config_path(config)}")
-            node = cls(config, chain, secret, confirm_lost_votes, synced)
+            run_problem = check_run(config.data_dir, kv, confirm_lost_votes)
+            node = cls(config, chain, secret, confirm_lost_votes, synced, run_problem)
         except BaseException:
             kv.close()
             raise

@@ -48,7 +48,7 @@ def until(what: str, pred: Callable[[], Any], timeout_s: float = 60) -> Any:
 def attestations(chain_id: str, start_nonce: int, count: int, serial0: int,
                  now_ms: int, extra_key: bytes | None = None) -> list[SignedTx]:
     """``count`` identity attestations by the demo attestor, the first also binding
-    ``extra_key`` (so that a node holding it is a peer the chain knows)."""
+    ``extra_key`` (a key the chain knows; its node still needs registering: ``register``)."""
     secret = actor_secret(SUITE, "attestor")
     out = []
     for i in range(count):
@@ -95,6 +95,18 @@ def joiner(out: Path, name: str, validators: int, sync: str = "") -> tuple[Path,
     return path, f"http://127.0.0.1:{http}", SUITE.public_key(secret)
 
 
+def register(out: Path, url: str, config: Path, pubkey: bytes) -> None:
+    """The committee (``client0`` alone in these networks) registers the joining node's peer
+    address, so the validators admit its links (``shell.peers.link_refusal``)."""
+    port = config.read_text().split("peer_port = ")[1].split()[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "gov", "propose", "set-endpoint", "--url", url, "--key",
+         str(out / "client0.key"), "--passphrase-file", str(out / "passphrase"), "--pubkey",
+         pubkey.hex(), "--host", "127.0.0.1", "--port", port, "--kind", "observer"],
+        capture_output=True, text=True, cwd=str(PROJECT_DIR), timeout=60)
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
 def start(out: Path, config: Path, *flags: str) -> subprocess.Popen[bytes]:
     log = open(out / f"{config.stem}.log", "ab")  # noqa: SIM115 (the process keeps it)
     return subprocess.Popen([sys.executable, "-m", "cli", "node", "start", "--config",
@@ -136,6 +148,7 @@ def test_an_observer_joins_by_state_sync_serves_proofs_and_follows(tmp_path: Pat
     try:
         wait_ready(net.urls, 30)
         config, city_url, city_key = joiner(out, "city", 4)
+        register(out, net.urls[0], config, city_key)
         now = NodeClient(net.urls[0]).head_time_ms()
         first = attestations("ssync", 0, 150, 1000, now, extra_key=city_key)
         old_height = submit_and_wait(net.urls[0], first)
@@ -255,6 +268,7 @@ def test_with_no_snapshot_served_a_state_sync_start_falls_back_to_genesis(
         wait_ready(net.urls, 30)
         config, url, key = joiner(out, "late", 1, "[sync]\nstate_sync = true\n"
                                                   "discovery_ms = 2000")
+        register(out, net.urls[0], config, key)
         now = NodeClient(net.urls[0]).head_time_ms()
         height = submit_and_wait(net.urls[0], attestations("nosnap", 0, 20, 1000, now,
                                                            extra_key=key))
