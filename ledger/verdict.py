@@ -346,7 +346,7 @@ def _shortened(value: Any) -> Any:
 
 def _entry_text(e: Entry, height: int | None) -> list[str]:
     if not e.present:
-        return [f"  ABSENT  {e.key}: no record under this key after block {height}"]
+        return [f"  ABSENT  {e.key}: no record under this key as of block {height}"]
     return [f"  PRESENT {e.key}",
             f"          record {_compact(e.record)}",
             f"          value hash {_hex(e.value_hash)}"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -315,3 +316,33 @@ def test_state_sync_over_a_store_of_genesis_only_says_how_to_get_it(
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "holds genesis only" in said and "credchain node resync --config" in said, said
     assert "--state-sync" in said and "not needed" not in said
+
+
+def test_proof_and_eligibility_refuse_an_answer_to_another_question(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node (wrong or dishonest) that answers with another key's bundle, another height, or
+    another eligibility question: nothing is written, so nothing verifies "as expected" for
+    the key asked (verifier walk: a fake node's bundle for guarantee -d passed as -a)."""
+    from shell.client import NodeClient
+
+    def other_bundle(self: NodeClient, key: str, height: int | None = None) -> Any:
+        return {"key": "guarantee/BG-d", "header": {"height": 40}}
+
+    monkeypatch.setattr(NodeClient, "proof", other_bundle)
+    out = tmp_path / "f.json"
+    code, text = invoke("proof", "guarantee/BG-a", "--url", "http://127.0.0.1:9", "--out",
+                        str(out))
+    assert code == 1 and "for 'guarantee/BG-d' at height 40, not for 'guarantee/BG-a'" in text
+    code, text = invoke("proof", "guarantee/BG-d", "--height", "400", "--url",
+                        "http://127.0.0.1:9", "--out", str(out))
+    assert code == 1 and "not for 'guarantee/BG-d' at height 400" in text
+    assert not out.exists()
+
+    def other_question(self: NodeClient, path: str) -> Any:
+        return {"question": {"uscc": "91441500MA0000011C", "tender_id": "T", "lot": 1},
+                "answer": {"eligible": True, "at_ms": 0, "reasons": []}}
+
+    monkeypatch.setattr(NodeClient, "get", other_question)
+    code, text = invoke("eligibility", "91441500MA0000015Q", "--tender", "T", "--url",
+                        "http://127.0.0.1:9", "--out", str(out))
+    assert code == 1 and "answered another question" in text and not out.exists()

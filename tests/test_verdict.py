@@ -73,7 +73,7 @@ def test_absent_record_says_absent_and_fails_an_expectation_of_present(chain: Ch
     assert not wrong.met and wrong.message == f"expected present, but {ABSENT_KEY} is absent"
     assert check_expect(v, "absent").met
     text = render_text(v, wrong)
-    assert f"ABSENT  {ABSENT_KEY}: no record under this key after block 7" in text
+    assert f"ABSENT  {ABSENT_KEY}: no record under this key as of block 7" in text
     assert "PRESENT" not in text and text.rstrip().endswith("is absent")
     out = render_json(v, wrong)
     assert out["entries"] == [{"key": ABSENT_KEY, "present": False, "record": None,

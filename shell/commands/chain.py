@@ -92,8 +92,17 @@ def proof(key: str, url: str, height: int | None, out: str) -> None:
     if not key:
         fail("KEY is a state key, e.g. id/entity/<USCC> (contracts/STATE_KEYS.md)")
     res = NodeClient(url).proof(key, height)
+    got_key = res.get("key") if isinstance(res, dict) else None
+    header = res.get("header") if isinstance(res, dict) else None
+    got_height = header.get("height") if isinstance(header, dict) else None
+    if got_key != key or (height is not None and got_height != height):
+        # a node that answers another question must not leave a file that verifies
+        fail(f"not written: the node at {url} answered with a bundle for {got_key!r} at height "
+             f"{got_height}, not for {key!r}"
+             + (f" at height {height}" if height is not None else ""))
     Path(out).write_text(json.dumps(res, indent=2) + "\n")
-    click.echo(f"bundle for {key!r} at height {res['header']['height']} written to {out}")
+    click.echo(f"bundle for {key!r} at height {got_height} written to {out}; check it "
+               f"offline: credchain verify {out} --anchor ANCHOR --key {key} --expect present")
 
 
 @click.command()
@@ -112,6 +121,11 @@ def eligibility(uscc: str, url: str, tender_id: str, lot: int, out: str) -> None
     got = NodeClient(url).get(f"/eligibility/{urllib.parse.quote(uscc)}?"
                               f"tender={urllib.parse.quote(tender_id)}&lot={lot}")
     answer = got.pop("answer")
+    question = got.get("question") if isinstance(got.get("question"), dict) else {}
+    if (question.get("uscc"), question.get("tender_id"), question.get("lot")) != (
+            uscc, tender_id, lot):
+        fail(f"not written: the node at {url} answered another question ({question}), not "
+             f"whether {uscc} may bid on {tender_id} lot {lot}")
     Path(out).write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n")
     click.echo(_answer_text(answer, got["question"]))
     click.echo(f"answer and proof written to {out}; check it offline: "
@@ -148,7 +162,9 @@ def _answer_text(answer: dict[str, Any], question: dict[str, Any]) -> str:
               help="the consortium's anchor file (genesis header and validator set)")
 @click.option("--expect", type=click.Choice(["present", "absent"]),
               help="exit 0 only if the key (every key of a multi-key bundle, or --key) is so")
-@click.option("--key", "expect_key", help="with --expect: the one key of a multi-key bundle")
+@click.option("--key", "expect_key",
+              help="with --expect: the key the question is about; a bundle that does not "
+                   "prove that key fails (any bundle, the one key of a multi-key bundle)")
 @click.option("--json", "as_json", is_flag=True, help="print the verdict as JSON")
 def verify(bundle: str, anchor_path: str, expect: str | None, expect_key: str | None,
            as_json: bool) -> None:
