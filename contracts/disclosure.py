@@ -36,16 +36,16 @@ time as "now":
   carries a bid (one naming a bidder secret stays private all the same). Other acts of an
   entity's key (consents, key changes) are private to that entity: what is withheld then
   does not itself mark the bids. Acts of role and validator keys (attestations, credit
-  records, governance) are public business. A
-  guarantee's issue names the enterprise that means to bid for a tender lot: before the
-  deadline it is shown only to that enterprise (its principal), not even to the tenderer it
-  names as beneficiary. A withheld transaction is still
-  listed by id and located (height, index): ids are hashes and say nothing. Whose act it was
-  (the sender's entity, or for a one-time agent's sealed bid call the entity whose key
-  authorised it, ``contracts.agents``) is judged in ``sender_states``, the states around
-  the transaction's own block (the key may have been unbound or rotated since), then in
-  ``state``; the deadline in ``state`` (a
-  deadline only moves later).
+  records, governance) are public business. A guarantee's issue names the enterprise that means
+  to bid for a tender lot: before the deadline it is shown only to that enterprise (its
+  principal), not even to the tenderer it names as beneficiary. A guarantee's claim or release
+  names only its number; it is judged by the tender the guarantee names (so a claim after the
+  deadline is public). A withheld transaction is still listed by id and located (height, index):
+  ids are hashes and say nothing. Whose act it was (the sender's entity, or for a one-time
+  agent's sealed bid call the entity whose key authorised it, ``contracts.agents``) is judged in
+  ``sender_states``, the states around the transaction's own block (the key may have been
+  unbound or rotated since), then in ``state``; the deadline in ``state`` (a deadline only moves
+  later).
 - ``full_blocks(reader)`` — may blocks be served with their transactions and receipts?
   Supervisors only; everyone else gets every block in the same shape (header, QC, the
   transaction ids, the receipt hashes), so no block looks different for holding a bid.
@@ -77,6 +77,7 @@ from contracts import keys
 from contracts.agents import acting_key
 from contracts.experts import code_of_key
 from contracts.governance import ROLES
+from contracts.guarantee import guarantee_key
 from contracts.identity import entity_of_key, key_binding_key
 from contracts.objections import OBJECTOR_PREFIX
 from contracts.senders import is_validator_key
@@ -193,6 +194,8 @@ def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int,
     if call.startswith(PUBLIC_CALLS):
         return True  # the supermarket's acts, whoever sends them (module docstring)
     tender_id = args.get("tender_id") if isinstance(args, dict) else None
+    if tender_id is None and call.startswith("guarantee.") and isinstance(args, dict):
+        tender_id = _guarantee_tender(state, args.get("number"))  # a claim, a release
     tender = _tender(state, tender_id) if isinstance(tender_id, str) else None
     if tender is not None:
         if now_ms >= tender["deadline_ms"]:
@@ -214,6 +217,16 @@ def _owner(states: Sequence[StateReader], pubkey: bytes) -> str | None:
         if isinstance(owner, str):
             return owner
     return None
+
+
+def _guarantee_tender(state: StateReader, number: Any) -> str | None:
+    """The tender a guarantee names (fixed when it was issued): a claim or release names
+    only the guarantee's number, yet is the tender's business from its deadline on."""
+    if not isinstance(number, str) or not number or "/" in number:
+        return None
+    record = Overlay(state).get(guarantee_key(number))
+    tender_id = record.get("tender_id") if isinstance(record, dict) else None
+    return tender_id if isinstance(tender_id, str) else None
 
 
 def _tender(state: StateReader, tender_id: str) -> dict[str, Any] | None:

@@ -277,6 +277,26 @@ def test_the_entity_page_sorts_records_in_force_from_the_rest(served: Served) ->
     assert "Repaired" in history
 
 
+def test_the_entity_bundle_holds_the_index_of_its_credit_records(served: Served) -> None:
+    """The "all its records" §9 bundle proves the entity's credit index with its records, so
+    a record left out (verifier walk: only the records were in it) shows against the index;
+    the page points to credchain eligibility for "may it bid"."""
+    import html as html_lib
+    import urllib.parse
+
+    u = served.demo.summary["uscc"]["d"]  # a debarred entity with several records
+    _, page, _ = get(f"{served.url}/portal/entity/{u}")
+    section = page.split('id="all-records"')[1].split("</section>")[0]
+    url = html_lib.unescape(section.split('data-url="')[1].split('"')[0])
+    keys = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["key"]
+    assert f"credit/entity/{u}" in keys and f"id/entity/{u}" in keys
+    from shell.client import NodeClient
+
+    index = NodeClient(served.url).state(f"credit/entity/{u}")
+    assert index and {f"credit/record/{rid}" for rid in index} <= set(keys)
+    assert "credchain eligibility" in section and "judge offline whether it may bid" not in page
+
+
 def test_the_tender_index_holds_the_tenders_side_and_never_a_bid(demo: DemoChain) -> None:
     index = TxIndex(demo.chain)
     assert index.catch_up(max_blocks=3) > 0  # bounded: the rest waits for the next page

@@ -68,7 +68,11 @@ def render_entity(reader: PortalReader, frame: Frame, uscc: str,
          [r for r in records if not record_in_force(r[1], now)
           or r[1].get("kind") not in (*ABILITY_KINDS, *REWARD_KINDS, *sanctions)]),
     )
-    keys = [entity_key(uscc), frozen_key, *(record_key(rid) for rid, _ in records)]
+    # the index lists every credit record's id, so a record left out of the bundle (by a
+    # dishonest node, or because it holds too many) shows against it
+    head = [entity_key(uscc), frozen_key, entity_index_key(uscc)]
+    proven = [record_key(rid) for rid, _ in records][-(MULTI_KEYS_MAX - len(head)):]
+    keys = [*head, *proven]
     name = str(att.get("name", "")) if att else ""
     return page("主体信息", "Entity", frame,
                 section("attestation", label("身份认证", "Attestation"),
@@ -86,11 +90,19 @@ def render_entity(reader: PortalReader, frame: Frame, uscc: str,
                 section("all-records",
                         label("同一高度核验全部记录", "All its records at one height"),
                         el("p", None, label(
-                            "一次核验认证、冻结状态与全部信用记录"
-                            "（§9 多键证明，可离线判断能否投标）。",
-                            "Checks the attestation, the freeze record and every credit record "
-                            "in one §9 bundle, to judge offline whether it may bid now.")),
-                        verify_action(multi_proof(keys[:MULTI_KEYS_MAX]), "all its records")),
+                            "一次核验认证、冻结状态、信用记录索引（列出全部记录编号，"
+                            "遗漏的记录可据此发现）与信用记录（§9 多键证明）。"
+                            "能否投标某一标段，请用 credchain eligibility 离线复核。",
+                            "Checks the attestation, the freeze record, the index of its "
+                            "credit records (it lists every record's id, so one left out "
+                            "shows) and the records, in one §9 bundle. Whether it may bid on "
+                            "a tender: credchain eligibility, which re-applies the rule "
+                            "offline.")),
+                        el("p", None, label(
+                            f"证明包含最新的 {len(proven)} 条（共 {len(records)} 条）。",
+                            f"The bundle holds the newest {len(proven)} of its "
+                            f"{len(records)} records.")) if len(proven) < len(records) else "",
+                        verify_action(multi_proof(keys), "all its records")),
                 subject=name or uscc)
 
 
