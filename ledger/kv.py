@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -228,3 +229,16 @@ class LevelKV:
     def close(self) -> None:
         self._db.close()
         self._values.close()
+
+
+def open_failure(path: object, exc: BaseException) -> str:
+    """Why LevelDB would not open the store at ``path``, for a person: a held lock (its node
+    is running) said plainly, else plyvel's first line as text (it reports bytes)."""
+    text = exc.args[0] if exc.args else ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    first = str(text).splitlines()[0] if str(text) else type(exc).__name__
+    if re.search(r"\block\b", first, re.IGNORECASE):  # (not "bad block")
+        return (f"the store in {path} is in use by another process (its LevelDB lock is held: "
+                "is its node running? stop it, or read a copy)")
+    return f"cannot open the store in {path}: {first}"

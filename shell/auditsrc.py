@@ -23,7 +23,7 @@ from ledger.block import QC, Block
 from ledger.crypto import Suite
 from ledger.errors import InvalidInput
 from ledger.genesis import GenesisDoc
-from ledger.kv import LevelKV
+from ledger.kv import LevelKV, open_failure
 from ledger.store import BlockStore
 from shell.client import NodeClient, NodeError
 
@@ -99,8 +99,7 @@ class DataSource:
         try:
             self.kv = LevelKV(str(db_dir), create=False)
         except Exception as exc:  # plyvel reports a held lock or a missing DB this way
-            raise InvalidInput(f"cannot open {data_dir} (is its node still running?): "
-                               f"{str(exc).splitlines()[0]}") from None
+            raise InvalidInput(open_failure(db_dir, exc)) from None
         self.store = BlockStore(self.kv, doc.crypto)
         if self.store.empty:
             self.kv.close()

@@ -11,6 +11,7 @@ of it for a supervisor). Without one, the client reads as the public.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -104,6 +105,10 @@ class NodeClient:
         except (urllib.error.URLError, OSError) as exc:
             why = getattr(exc, "reason", exc)
             raise NodeError(0, f"cannot reach the node at {self.url}: {why}", url) from None
+        except http.client.HTTPException as exc:  # something answered, not in HTTP
+            raise NodeError(0, f"{self.url} does not answer HTTP ({type(exc).__name__}): is "
+                               "it a node's peer port rather than its HTTP API (http_port)?",
+                            url) from None
         except ValueError:
             raise NodeError(0, f"the node at {self.url} did not answer JSON", url) from None
 

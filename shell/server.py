@@ -27,7 +27,6 @@ import signal
 import ssl
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -137,7 +136,7 @@ class Node:
         """Load the key, open (or state-sync, or create from the genesis file) the store.
         ``state_sync`` (or ``[sync] state_sync``): an empty store starts from a snapshot."""
         from ledger.keyfile import load_chain_key
-        from ledger.kv import LevelKV
+        from ledger.kv import LevelKV, open_failure
 
         doc = GenesisDoc.load(config.genesis_file)
         secret = load_chain_key(config.key_file, config.passphrase(), doc.suite).secret
@@ -165,7 +164,7 @@ class Node:
                 f"the peers with: credchain node resync --config {config_path(config)}"
             ) from None
         except Exception as exc:  # plyvel raises its own IOError for a held lock
-            raise StartupError(_db_error(db, exc)) from None
+            raise StartupError(open_failure(db, exc)) from None
         try:
             try:
                 chain = Chain.open(kv, doc, config.pool)
@@ -559,13 +558,6 @@ def setup_logging(config: LogConfig) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.level.upper())
-
-
-def _db_error(db: Path, exc: Exception) -> str:
-    text = str(exc)
-    if "lock" in text.lower():
-        return f"data directory {db} is in use by another process (its LevelDB lock is held)"
-    return f"cannot open the store in {db}: {text.splitlines()[0] if text else exc}"
 
 
 # Young objects (allocations less deallocations) that start a pass over the youngest

@@ -481,7 +481,7 @@ def has_chain(db: Path) -> bool:
 def chain_height(db: Path) -> int | None:
     """The head height of the store in ``db``, or None when it holds no chain (nothing is
     created)."""
-    from ledger.kv import LevelKV
+    from ledger.kv import LevelKV, open_failure
     from ledger.store import head_height_of
 
     if not (db / "CURRENT").exists():
@@ -489,8 +489,7 @@ def chain_height(db: Path) -> int | None:
     try:
         kv = LevelKV(str(db), create=False)
     except Exception as exc:  # plyvel raises its own IOError for a held lock
-        raise InvalidInput(f"cannot open the store in {db} (is its node running?): "
-                           f"{str(exc).splitlines()[0] if str(exc) else exc}") from None
+        raise InvalidInput(open_failure(db, exc)) from None
     try:
         return head_height_of(kv)
     finally:

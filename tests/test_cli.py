@@ -346,3 +346,31 @@ def test_proof_and_eligibility_refuse_an_answer_to_another_question(
     code, text = invoke("eligibility", "91441500MA0000015Q", "--tender", "T", "--url",
                         "http://127.0.0.1:9", "--out", str(out))
     assert code == 1 and "answered another question" in text and not out.exists()
+
+
+def test_a_url_that_answers_no_http_is_one_line_not_a_traceback() -> None:
+    """An operator's --url at a node's peer port (operator walk: ~40 lines of traceback
+    ending in BadStatusLine)."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer_garbage() -> None:
+        for _ in range(2):  # bounded: the CLI asks once
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"CCSL\x00\x01\x02 not http\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    try:
+        code, text = invoke("status", "--url", f"http://127.0.0.1:{port}")
+    finally:
+        server.close()
+    assert code == 1 and "does not answer HTTP" in text and "peer port" in text, text
+    assert "Traceback" not in text

@@ -80,3 +80,16 @@ def test_a_proposal_executes_when_the_committee_has_voted(
     assert code == 0 and "#0 executed set_param" in text
     code, text = run("gov", "vote", "0", "--approve", u, p, f"--key={k1}")
     assert code == 1 and "E_" in text  # decided: the contract refuses a late vote
+
+
+def test_list_and_show_print_a_proposed_key_in_full(gov_node: tuple[str, list[str]]) -> None:
+    """A voter checks every digit of the key it is asked to admit (operator walk: list and
+    show cut it to 16 hex digits)."""
+    url, (u, p, k0, _) = gov_node
+    new = SUITE.public_key(bytes([9]) * 32).hex()
+    code, text = run("gov", "propose", "add-validator", u, p, f"--key={k0}", "--name", "city",
+                     "--pubkey", new)
+    assert code == 0, text
+    for command in (("gov", "list", u), ("gov", "show", "0", u)):
+        code, text = run(*command)
+        assert code == 0 and new in text, text

@@ -280,7 +280,7 @@ def test_a_second_node_on_a_data_directory_in_use_is_a_one_line_error(tmp_path: 
     assert first.returncode == 0
     line = assert_one_line_startup_error(result)
     db = (tmp_path / "net" / "data" / "node0" / "db").resolve()
-    assert f"data directory {db} is in use by another process" in line, line
+    assert f"the store in {db} is in use by another process" in line, line
     assert "LevelDB lock" in line, line
 
 
@@ -392,3 +392,16 @@ def test_version_prints_the_package_version_and_exits_0() -> None:
     code, text = invoke("--version")
     assert code == 0, text
     assert text.strip() == f"credchain, version {version('credchain')}"
+
+
+def test_a_held_lock_is_said_plainly_whoever_opens_the_store() -> None:
+    """plyvel reports bytes (``b'IO error: lock …'``); audit replay --data printed that repr
+    (verifier walk). One wording for node start, audit and state sync."""
+    from ledger.kv import open_failure
+
+    held = OSError(b"IO error: lock /x/db/LOCK: Resource temporarily unavailable")
+    assert open_failure("/x/db", held) == (
+        "the store in /x/db is in use by another process (its LevelDB lock is held: is its "
+        "node running? stop it, or read a copy)")
+    other = OSError(b"Corruption: bad block\nmore")
+    assert open_failure("/x/db", other) == "cannot open the store in /x/db: Corruption: bad block"

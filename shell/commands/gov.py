@@ -208,7 +208,13 @@ def _shown(p: dict[str, Any]) -> str:
     def key(v: Any) -> str:
         return str(v.get("$bin", v))[:16] if isinstance(v, dict) else str(v)[:16]
 
-    payload = {k: key(v) if isinstance(v, dict) else v for k, v in p["payload"].items()}
+    def whole(name: str, v: Any) -> Any:
+        """A key in the payload in full (a voter checks every digit); a signature short."""
+        if not isinstance(v, dict) or "$bin" not in v:
+            return v
+        return f"{key(v)}…" if name.endswith("sig") else str(v["$bin"])
+
+    payload = {k: whole(k, v) for k, v in p["payload"].items()}
     decided = f", decided {beijing_time(p['decided_ms'])}" if p.get("decided_ms") else ""
     return (f"#{p['id']} {p['status']:<8} {p['action']} {json.dumps(payload, ensure_ascii=False)}"
             f"\n    proposed {beijing_time(p['created_ms'])} by {key(p['proposer'])}…, expires "
