@@ -233,7 +233,7 @@ class LogConfig:
 
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
-    index: int
+    index: int | None  # its place in the validator set, a cross-check; None: learned from the chain
     name: str
     key_file: Path
     passphrase_env: str | None
@@ -297,7 +297,7 @@ class NodeConfig:
             raise ConfigError(f"replica: {exc}") from None
         host = _text(raw, "host", "127.0.0.1")
         return cls(
-            index=_int(raw, "index", 0, 255),
+            index=_int(raw, "index", 0, 255) if "index" in raw else None,
             name=_text(raw, "name"),
             key_file=rel("key_file"),
             passphrase_env=pe,

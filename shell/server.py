@@ -184,7 +184,8 @@ class Node:
             kv.close()
             raise
         index = node.driver.replica.index
-        if index is not None and index != config.index and not node.votes_missing:
+        if (index is not None and config.index is not None and index != config.index
+                and not node.votes_missing):
             chain.close()
             raise StartupError(f"the config says index = {config.index}, but this key is "
                                f"validator {index} of the chain's set")

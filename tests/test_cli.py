@@ -252,7 +252,10 @@ def test_node_init_writes_a_joining_nodes_config_and_refuses_bad_peers(tmp_path:
                         "--peer", "3@10.0.0.4:26650")
     assert code == 0 and "an observer until voted in" in text, text
     cfg = NodeConfig.load(city / "city.toml")
-    assert cfg.index == 4 and cfg.data_dir == (city / "data" / "city").resolve()
+    # no index guessed: a second city voted in first would make a guessed 4 wrong, and the
+    # node refused to restart once seated at 5 (operator walk); it learns its place
+    assert cfg.index is None and cfg.data_dir == (city / "data" / "city").resolve()
+    assert "learns its place from the chain" in (city / "city.toml").read_text()
     assert [(p.index, p.host, p.port) for p in cfg.peers] == [(1, "10.0.0.2", 26650),
                                                                (3, "10.0.0.4", 26650)]
     assert cfg.key_file == (city / "city.key").resolve()

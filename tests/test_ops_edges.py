@@ -405,3 +405,27 @@ def test_a_held_lock_is_said_plainly_whoever_opens_the_store() -> None:
         "node running? stop it, or read a copy)")
     other = OSError(b"Corruption: bad block\nmore")
     assert open_failure("/x/db", other) == "cannot open the store in /x/db: Corruption: bad block"
+
+
+def test_index_in_a_config_is_a_cross_check_and_may_be_left_out(tmp_path: Path) -> None:
+    """A config's ``index`` names the key's place in the set: a wrong one is refused at start,
+    and a config without one (``node init`` writes none for a node not yet voted in) takes
+    its place from the chain."""
+    import re
+
+    from shell.config import NodeConfig
+    from shell.server import Node, StartupError
+
+    config, _ = one_node_network(tmp_path / "net")
+    text = config.read_text()
+    config.write_text(re.sub(r"(?m)^index = 0.*$", "index = 1", text))
+    with pytest.raises(StartupError, match="the config says index = 1, but this key is "
+                                           "validator 0"):
+        Node.open(NodeConfig.load(config))
+    config.write_text(re.sub(r"(?m)^index = 0.*$", "", text))
+    node = Node.open(NodeConfig.load(config))
+    try:
+        assert node.config.index is None and node.driver.replica.index == 0
+    finally:
+        node.admission.close()
+        node.chain.close()

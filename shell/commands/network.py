@@ -92,7 +92,7 @@ def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | 
                             doc.suite).public_key
     names = [v.name for v in doc.validators]
     keys = [v.pubkey for v in doc.validators]
-    index = keys.index(pubkey) if pubkey in keys else len(keys)
+    index = keys.index(pubkey) if pubkey in keys else None
     target = Path(out).resolve()
 
     def rel(path: str) -> str:
@@ -102,7 +102,9 @@ def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | 
         except ValueError:
             return str(p)
 
-    lines = [f"index = {index}  # its place in the set once voted in (unused until then)",
+    lines = [f"index = {index}  # its place in the validator set (checked against the key)"
+             if index is not None else
+             "# index: none; a node not yet voted in learns its place from the chain",
              f"name = {_toml(name)}", f"key_file = {_toml(rel(key_file))}",
              (f"passphrase_env = {_toml(passphrase_env)}" if passphrase_env else
               f"passphrase_file = {_toml(rel(str(passphrase_file)))}"),
