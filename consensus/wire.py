@@ -26,7 +26,8 @@ link is broken, so the shell closes it and reconnects). Frame kinds and bodies:
   idle timeout is closed (a peer that died without a FIN is noticed) |
 | 0x15 | STATUS | ``{"height": int}`` — the sender's committed head; sent when a link comes up
   and whenever it is otherwise idle, so a node behind its peers fetches blocks even while an
-  idle chain sends no consensus messages |
+  idle chain sends no consensus messages. A validator that does not vote (its vote records
+  are missing) adds ``"abstaining": true``, so its peers' health counts only voters |
 | 0x16 | PROPOSAL | ``{"msg": bin, "tx_ids": [bin32, ...]}`` — a pre-prepare or new view whose
   block is encoded without its transactions, and their ids in order (``shell.proposals``) |
 | 0x17 | GET_TXS | ``{"ids": [bin32, ...]}`` — the transactions of a proposal the receiver lacks |
@@ -174,7 +175,10 @@ def _check_body(kind: int, body: Any) -> None:
     elif kind == PING:
         exact_map(body, what, set())
     elif kind == STATUS:
-        get_int(exact_map(body, what, {"height"}), "height", what)
+        m = exact_map(body, what, {"height"}, optional=frozenset({"abstaining"}))
+        get_int(m, "height", what)
+        if "abstaining" in m and m["abstaining"] is not True:
+            raise WireError(f"{what}: abstaining is true when present")
     elif kind == BLOCKS:
         blocks = get_list(exact_map(body, what, {"blocks"}), "blocks", what, MAX_FETCH_BLOCKS)
         for pair in blocks:

@@ -141,7 +141,8 @@ class PeerNet:
     def __init__(self, config: NodeConfig, chain: Chain, secret: bytes, admission: Admission,
                  metrics: Metrics, validators: Callable[[], ValidatorSet],
                  deliver: Callable[[Event], Awaitable[None]],
-                 snapshots: SnapshotServer | None = None) -> None:
+                 snapshots: SnapshotServer | None = None,
+                 abstaining: Callable[[], bool] = lambda: False) -> None:
         self.config = config
         self.limits = config.limits
         self.chain = chain
@@ -156,6 +157,8 @@ class PeerNet:
         # The height each peer works on, from its latest consensus message: a node far
         # behind its peers is catching up (/healthz, /status).
         self.peer_heights: dict[bytes, int] = {}
+        self._abstaining = abstaining  # does this node vote? (its STATUS frames say)
+        self.abstainers: set[bytes] = set()  # peers whose STATUS says they do not vote
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._gossip: set[asyncio.Task[Any]] = set()
@@ -214,6 +217,17 @@ class PeerNet:
     def peer_indexes(self) -> list[int]:
         keys = [v.pubkey for v in self._validators()]
         return sorted(keys.index(k) for k in self.links if k in keys)
+
+    def abstaining_indexes(self) -> list[int]:
+        """The linked validators whose STATUS says they do not vote."""
+        keys = [v.pubkey for v in self._validators()]
+        return sorted(keys.index(k) for k in self.links if k in keys and k in self.abstainers)
+
+    def _status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"height": self.chain.height()}
+        if self._abstaining():
+            body["abstaining"] = True
+        return body
 
     def peer_head_heights(self) -> dict[int, int]:
         """Validator index → the head height its messages show (the height it works on
@@ -405,7 +419,7 @@ class PeerNet:
             link = Link(pubkey, role, stream, self.limits.peer_queue_max, dialer)
             self.links[pubkey] = link
             self._unlinked_since.pop(pubkey, None)
-            link.send(wire.STATUS, {"height": self.chain.height()})
+            link.send(wire.STATUS, self._status())
             writer_task = asyncio.create_task(self._write_loop(link))
             handler_task = asyncio.create_task(self._handle_loop(link))
             log.info("link to %s up", link.name)
@@ -449,6 +463,7 @@ class PeerNet:
                 handler_task.cancel()
             if link is not None and self.links.get(link.pubkey) is link:
                 del self.links[link.pubkey]
+                self.abstainers.discard(link.pubkey)
                 self._unlinked_since[link.pubkey] = time.monotonic()
                 log.info("link to %s down", link.name)
             writer.close()
@@ -461,7 +476,7 @@ class PeerNet:
                 try:
                     kind, body = await asyncio.wait_for(link.out.get(), ping_s)
                 except TimeoutError:  # idle: our head doubles as the keep-alive
-                    kind, body = wire.STATUS, {"height": self.chain.height()}
+                    kind, body = wire.STATUS, self._status()
                 link.stream.write_frame(wire.encode_frame(kind, link.sent.take(), body))
                 await link.stream.drain()
         except (ConnectionError, OSError):
@@ -515,6 +530,10 @@ class PeerNet:
             link.send(wire.BLOCKS, {"blocks": [[b, q] for b, q in pairs]})
         elif frame.kind == wire.STATUS:
             head = frame.body["height"]
+            if frame.body.get("abstaining"):
+                self.abstainers.add(link.pubkey)
+            else:
+                self.abstainers.discard(link.pubkey)
             self.peer_heights[link.pubkey] = max(self.peer_heights.get(link.pubkey, 0), head + 1)
             self._fetch_if_behind(link, head)
         elif frame.kind == wire.BLOCKS:

@@ -111,7 +111,8 @@ class Node:
                                    self.store_fault)
         self.peers = PeerNet(config, chain, secret, self.admission, self.metrics,
                              validators=lambda: self.driver.replica.validators,
-                             deliver=self.events.put, snapshots=snapshots)
+                             deliver=self.events.put, snapshots=snapshots,
+                             abstaining=lambda: self.votes_missing)
         self.event_hub = EventHub(chain, self.metrics, config.events)
         self.driver = Driver(replica, chain, self.peers,
                              observers=[self._on_commit, self.event_hub.on_commit])
@@ -419,10 +420,15 @@ class Node:
         st = self.driver.status()
         linked = len(self.peers.peer_indexes())
         if st.index is not None:  # a validator: a quorum to vote with, counting its own vote
-            linked += 1
-            if st.validators > 1 and linked < quorum(st.validators):
-                return False, (f"no quorum: linked to {linked} of {st.validators} validators "
-                               f"(counting this one), {quorum(st.validators)} needed")
+            abstaining = self.peers.abstaining_indexes()  # linked, but they do not vote
+            voters = linked + 1 - len(abstaining)
+            if st.validators > 1 and voters < quorum(st.validators):
+                why = (f", of which {len(abstaining)} do not vote (validator "
+                       f"{', '.join(map(str, abstaining))}: vote records missing)"
+                       if abstaining else "")
+                return False, (f"no quorum: linked to {linked + 1} of {st.validators} "
+                               f"validators (counting this one){why}, "
+                               f"{quorum(st.validators)} voters needed")
         elif linked < weak_quorum(st.validators):  # an observer: one honest validator
             return False, (f"too few validators: linked to {linked} of {st.validators}, "
                            f"{weak_quorum(st.validators)} needed for an observer to hear at "

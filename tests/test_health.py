@@ -40,7 +40,19 @@ def test_a_lone_validator_of_four_has_no_quorum_and_a_stalled_chain_is_unhealthy
         async with TestClient(TestServer(build_app(n, n.guard))) as client:
             status, reason = await health(client)
             assert status == 503 and reason.startswith("no quorum: linked to 1 of 4")
+            # linked to all three, but two of them abstain (their vote records are missing,
+            # their STATUS says so): 2 voters of the 3 needed (operator walk: health said ok)
             n.peers.peer_indexes = lambda: [1, 2, 3]  # type: ignore[method-assign]
+            n.peers.abstaining_indexes = lambda: [2, 3]  # type: ignore[method-assign]
+            status, reason = await health(client)
+            assert status == 503 and reason == (
+                "no quorum: linked to 4 of 4 validators (counting this one), of which 2 do not "
+                "vote (validator 2, 3: vote records missing), 3 voters needed")
+            n.peers.abstaining_indexes = lambda: [3]  # type: ignore[method-assign]
+            assert n.peers._status() == {"height": 0}  # this node votes: its STATUS says so
+            n.votes_missing = True
+            assert n.peers._status() == {"height": 0, "abstaining": True}
+            n.votes_missing = False
             await client.post("/txs", json=hexes(tx(0)))
             await asyncio.sleep(1.3)  # nothing can commit: the others are not there
             status, reason = await health(client)

@@ -131,3 +131,14 @@ def test_oversize_frame_rejected() -> None:
     too_many = encode_frame(wire.FETCH, 2, {"from_height": 1, "max_blocks": 10_000})
     with pytest.raises(WireError, match="above"):
         decode_frame(too_many)
+
+
+def test_a_status_says_whether_its_sender_votes() -> None:
+    """``abstaining: true`` is the one optional field of STATUS: a validator whose vote
+    records are missing says so, and its peers' health counts only voters."""
+    for body in ({"height": 7}, {"height": 7, "abstaining": True}):
+        assert decode_frame(encode_frame(wire.STATUS, 0, body)).body == body
+    for bad in ({"height": 7, "abstaining": False}, {"height": 7, "abstaining": 1},
+                {"height": 7, "voting": True}):
+        with pytest.raises((WireError, InvalidInput)):
+            decode_frame(encode_frame(wire.STATUS, 0, bad))
