@@ -209,14 +209,32 @@ def wait_ready(urls: list[str], timeout_s: float) -> None:
         raise InvalidInput(f"nodes not ready within {timeout_s:.0f} s: {pending}")
 
 
+def _term_with_parent() -> None:
+    """In the child before it runs the node: SIGTERM it when its parent dies (Linux
+    ``prctl(PR_SET_PDEATHSIG)``; elsewhere nothing)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(name, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
 class LocalNet:
     """The validator processes of a ``network init`` directory, each started, killed and
     restarted on its own. ``command_prefix[i]``, if given, goes before node ``i``'s command
     (a test runs it in a network namespace with ``ip netns exec NAME``)."""
 
-    def __init__(self, directory: Path, command_prefix: Sequence[Sequence[str]] = ()) -> None:
+    def __init__(self, directory: Path, command_prefix: Sequence[Sequence[str]] = (),
+                 die_with_parent: bool = False) -> None:
+        """``die_with_parent``: each node gets SIGTERM (a clean stop) when the process that
+        started it dies, even by ``kill -9`` (Linux; the commands ``network up`` and ``demo``
+        ask for it, so no node is left running orphaned with its ports held)."""
         self.directory = directory.resolve()  # the nodes run in the project directory
         self.command_prefix = [list(p) for p in command_prefix]
+        self.die_with_parent = die_with_parent
         self.manifest = load_manifest(directory)
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(self.manifest["nodes"])
         self.urls: list[str] = [n["http"] for n in self.manifest["nodes"]]
@@ -225,14 +243,17 @@ class LocalNet:
         return self.directory / str(self.manifest["nodes"][i]["config"])
 
     def start(self, i: int) -> None:
-        logs = self.directory / "logs"
-        logs.mkdir(exist_ok=True)
-        with open(logs / f"node{i}.log", "ab") as log:
+        self.log_path(i).parent.mkdir(exist_ok=True)
+        with open(self.log_path(i), "ab") as log:
             prefix = self.command_prefix[i] if i < len(self.command_prefix) else []
             self.procs[i] = subprocess.Popen(
                 [*prefix, sys.executable, "-m", "cli", "node", "start", "--config",
                  str(self.config_path(i))],
-                stdout=log, stderr=subprocess.STDOUT, cwd=str(PROJECT_DIR))
+                stdout=log, stderr=subprocess.STDOUT, cwd=str(PROJECT_DIR),
+                preexec_fn=_term_with_parent if self.die_with_parent else None)
+
+    def log_path(self, i: int) -> Path:
+        return self.directory / "logs" / f"node{i}.log"
 
     def start_all(self) -> None:
         for i in range(len(self.procs)):

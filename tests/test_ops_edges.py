@@ -429,3 +429,37 @@ def test_index_in_a_config_is_a_cross_check_and_may_be_left_out(tmp_path: Path) 
     finally:
         node.admission.close()
         node.chain.close()
+
+
+@pytest.mark.multiprocess
+@pytest.mark.timeout(120)
+def test_network_up_killed_takes_its_nodes_with_it(tmp_path: Path) -> None:
+    """``kill -9`` of ``network up`` left its nodes running, orphaned, their ports held
+    (operator walk): each node now gets SIGTERM when its parent dies, and stops cleanly."""
+    _, port = one_node_network(tmp_path / "net")
+    up = subprocess.Popen([sys.executable, "-m", "cli", "network", "up", str(tmp_path / "net")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          cwd=str(PROJECT_DIR))
+    try:
+        wait_ready([f"http://127.0.0.1:{port}"], 60)
+        children = subprocess.run(["pgrep", "-P", str(up.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        assert len(children) == 1, children
+        node = int(children[0])
+        up.kill()
+        up.wait(10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.kill(node, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(node, signal.SIGKILL)
+            raise AssertionError("the node outlived network up by 20 s")
+        log = (tmp_path / "net" / "logs" / "node0.log").read_text()
+        assert "stopped" in log.lower() or "stopping" in log.lower(), log[-2000:]
+    finally:
+        if up.poll() is None:
+            up.kill()

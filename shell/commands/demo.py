@@ -49,7 +49,7 @@ def demo(directory: str | None, suite: str, url: str | None, anchor_path: str | 
     # The story waits for block time to pass: an idle demo chain writes a block a second.
     manifest = init_network(out, 4, suite, "credchain-demo", 4, demo=True, heartbeat_ms=1000)
     click.echo(f"== a local network of 4 validators ({suite}) in {out} ==")
-    net = LocalNet(out)
+    net = LocalNet(out, die_with_parent=True)
     net.start_all()
     try:
         urls = [n["http"] for n in manifest["nodes"]]

@@ -207,17 +207,17 @@ def net_up(directory: str, seconds: int) -> None:
     """Start every validator of a `network init` DIRECTORY as a subprocess."""
     from shell.localnet import LocalNet
 
-    net = LocalNet(Path(directory))
+    net = LocalNet(Path(directory), die_with_parent=True)
     net.start_all()
     stop = {"now": False}
 
     def on_signal(signum: int, frame: Any) -> None:
         stop["now"] = True
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    for n in net.manifest["nodes"]:
-        click.echo(f"{n['config']}: {n['http']}")
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # a closed terminal too
+        signal.signal(signum, on_signal)
+    for i, n in enumerate(net.manifest["nodes"]):
+        click.echo(f"{n['config']}: {n['http']}  (log: {net.log_path(i)})")
     deadline = time.monotonic() + seconds if seconds else None
     try:
         while not stop["now"] and (deadline is None or time.monotonic() < deadline):
