@@ -297,6 +297,26 @@ def test_the_entity_bundle_holds_the_index_of_its_credit_records(served: Served)
     assert "credchain eligibility" in section and "judge offline whether it may bid" not in page
 
 
+def test_the_guarantee_check_fails_a_released_or_claimed_guarantee_of_a_decided_tender(
+        served: Served) -> None:
+    """保函验真 showed every check green for a guarantee released at the award (verifier
+    walk): "not released" and "its tender has not decided its lots yet" are checks too, and
+    the §9 bundle proves the tender's record beside the guarantee."""
+    import html as html_lib
+
+    claimed = served.demo.summary["claimed"]
+    released = claimed.rsplit("-", 1)[0] + "-a"
+    for number, failing in ((released, "✗ 未被释放 / not released"),
+                            (claimed, "✗ 未被索赔 / not claimed")):
+        _, page, _ = get(f"{served.url}/portal/guarantee?number={number}")
+        text = html_lib.unescape(page)
+        assert failing in text, number
+        assert "✗ 所担保项目尚未定标 / its tender has not decided its lots yet" in text, number
+        assert f"tender/{served.demo.summary['tender_id']}" in text  # in the §9 bundle's keys
+    _, page, _ = get(f"{served.url}/portal/guarantee?number={released}")
+    assert "Released" in page and "✓ 未被索赔 / not claimed" in html_lib.unescape(page)
+
+
 def test_the_tender_index_holds_the_tenders_side_and_never_a_bid(demo: DemoChain) -> None:
     index = TxIndex(demo.chain)
     assert index.catch_up(max_blocks=3) > 0  # bounded: the rest waits for the next page

@@ -1,7 +1,8 @@
 """Guarantee verification by number (保函验真): is this electronic guarantee on the chain,
 issued by a guarantor that holds the role and is not frozen, valid now, for how much, and
-not claimed — with one §9 bundle proving the guarantee, the issuer's role and the absence of
-a freeze at one height.
+not released or claimed, and for a tender still deciding its lots — with one §9 bundle
+proving the guarantee, the issuer's role, the absence of a freeze and the tender at one
+height.
 
 The public record does not change when a bid binds the guarantee (the binding is its own
 record, sealed with the tender's bids: ``contracts/STATE_KEYS.md``), so the page shows the
@@ -14,6 +15,8 @@ from typing import Any
 
 from contracts.guarantee import guarantee_key
 from contracts.keys import frozen, role
+from contracts.tender_record import tender_key
+from contracts.tender_rules import UNDECIDED_STATES
 from shell.portal.layout import (
     Frame,
     entity_link,
@@ -75,11 +78,19 @@ def _result(reader: PortalReader, number: str, key: str, g: dict[str, Any]) -> M
     valid_now = g.get("valid_from_ms", 0) <= now < g.get("valid_to_ms", 0)
     status: Markup = named(GUARANTEE_STATES, reader.guarantee_status(g))
     claimed = g.get("status") == "claimed"
+    released = g.get("status") == "released"
+    t_key = tender_key(str(g.get("tender_id", "")))
+    tender = reader.get(t_key)
+    under_way = isinstance(tender, dict) and tender.get("state") in UNDECIDED_STATES
     checks = [
         (whitelisted, plain("开立机构持有保函机构角色", "the issuer holds the guarantor role")),
         (not issuer_frozen, plain("开立机构未被冻结", "the issuer is not frozen")),
         (valid_now, plain("当前在有效期内", "valid now")),
+        (not released, plain("未被释放", "not released")),
         (not claimed, plain("未被索赔", "not claimed")),
+        # a guarantee serves a tender still deciding its lots; once the tender has decided
+        # (awarded, failed, archived) an unused one stands for nothing (verifier walk)
+        (under_way, plain("所担保项目尚未定标", "its tender has not decided its lots yet")),
     ]
     claim = g.get("claim") if isinstance(g.get("claim"), dict) else {}
     rows = [
@@ -97,6 +108,11 @@ def _result(reader: PortalReader, number: str, key: str, g: dict[str, Any]) -> M
         (label("开立时间", "Issued"), when(g.get("issued_ms"))),
         (label("状态", "Status"), status),
     ]
+    if released:
+        rows.append((label("释放", "Released"),
+                     f"{when(g.get('released_ms'))} · {g.get('release_reason', '')}"))
+    if isinstance(tender, dict):
+        rows.append((label("项目状态", "Tender state"), str(tender.get("state", ""))))
     if claim:
         rows.append((label("索赔", "Claim"),
                      f"{yuan(claim.get('amount_fen'))} · {claim.get('reason', '')} · "
@@ -109,6 +125,8 @@ def _result(reader: PortalReader, number: str, key: str, g: dict[str, Any]) -> M
                             "This is what the node says; check it in your browser below.")),
         facts(rows),
         verify_action(state_proof(key), "the guarantee"),
-        el("h3", None, label("保函、开立机构角色与冻结状态（同一高度）",
-                             "The guarantee, the issuer's role and freeze, at one height")),
-        verify_action(multi_proof([key, role_key, frozen_key]), "the guarantee with its issuer"))
+        el("h3", None, label("保函、开立机构角色与冻结状态、所担保项目（同一高度）",
+                             "The guarantee, the issuer's role and freeze, its tender, at one "
+                             "height")),
+        verify_action(multi_proof([key, role_key, frozen_key, t_key]),
+                      "the guarantee with its issuer and tender"))
