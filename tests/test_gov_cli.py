@@ -93,3 +93,32 @@ def test_list_and_show_print_a_proposed_key_in_full(gov_node: tuple[str, list[st
     for command in (("gov", "list", u), ("gov", "show", "0", u)):
         code, text = run(*command)
         assert code == 0 and new in text, text
+
+
+def test_a_rotation_is_signed_where_the_new_key_is_kept(
+        gov_node: tuple[str, list[str]], tmp_path: Path) -> None:
+    """The city signs its consent with ``keys sign-rotation`` on its own machine; a committee
+    member proposes with --new-pubkey/--new-sig and never holds the new key (operator walk:
+    one process had to hold both keys under one passphrase). A key file read with the wrong
+    passphrase is named."""
+    url, (u, p, k0, k1) = gov_node
+    new_secret = bytes([11]) * 32
+    (tmp_path / "city.pass").write_bytes(b"city")
+    (tmp_path / "city.pass").chmod(0o600)
+    keyfile.save_key(tmp_path / "new.key", SUITE, new_secret, b"city")
+    old = SUITE.public_key(VALIDATOR).hex()
+    code, text = run("gov", "propose", "rotate-validator", u, p, f"--key={k0}", "--old", old,
+                     "--new-key", str(tmp_path / "new.key"))
+    assert code == 1 and f"{tmp_path / 'new.key'}: wrong passphrase" in text, text
+    code, consent = run("keys", "sign-rotation", str(tmp_path / "new.key"), "--old", old,
+                        "--url", url, "--passphrase-file", str(tmp_path / "city.pass"))
+    assert code == 0 and f"--new-pubkey {SUITE.public_key(new_secret).hex()}" in consent
+    code, text = run("gov", "propose", "rotate-validator", u, p, f"--key={k0}",
+                     *consent.split())
+    assert code == 0 and "gov.proposed" in text, text
+    code, text = run("gov", "vote", "0", "--approve", u, p, f"--key={k1}")
+    assert code == 0 and '"executed"' in text, text
+    from shell.client import NodeClient
+
+    vals = NodeClient(url).state("gov/validators")
+    assert [v["pubkey"] for v in vals] == [{"$bin": SUITE.public_key(new_secret).hex()}]

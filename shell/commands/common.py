@@ -68,9 +68,13 @@ def passphrase(env: str | None, file: str | None, confirm: bool = False) -> byte
 
 def load_key(key_file: str, env: str | None, file: str | None) -> tuple[Any, bytes]:
     """``(suite, secret)`` from an encrypted key file."""
+    from ledger.errors import InvalidInput
     from ledger.keyfile import load_key as load
 
-    key = load(Path(key_file), passphrase(env, file))
+    try:
+        key = load(Path(key_file), passphrase(env, file))
+    except InvalidInput as exc:  # name the file: a command may read two keys
+        fail(f"{key_file}: {exc}")
     return key.suite, key.secret
 
 

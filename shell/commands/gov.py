@@ -104,8 +104,13 @@ def _chain_suite(url: str) -> Suite:
 @click.option("--reason", help="freeze: why")
 @click.option("--old", help="rotate-validator: the validator's current public key (hex)")
 @click.option("--new-key", type=click.Path(dir_okay=False, exists=True),
-              help="rotate-validator: the new key's file (it signs the rotation; same "
-                   "passphrase options)")
+              help="rotate-validator: the new key's file, which signs the rotation here")
+@click.option("--new-passphrase-file", type=click.Path(dir_okay=False),
+              help="rotate-validator: the new key's passphrase (default: the same options as "
+                   "--key's)")
+@click.option("--new-pubkey", help="rotate-validator: the new key (hex), with --new-sig from "
+                                   "`credchain keys sign-rotation` on the city's machine")
+@click.option("--new-sig", help="rotate-validator: the new key's signature of the rotation")
 @click.option("--host", help="set-endpoint: the node's peer address (host name or IP)")
 @click.option("--port", type=click.IntRange(1, 65535), help="set-endpoint: its peer port")
 @click.option("--kind", type=click.Choice(["validator", "observer"]),
@@ -113,19 +118,22 @@ def _chain_suite(url: str) -> Suite:
 def propose(action: str, url: str, key_file: str, passphrase_env: str | None,
             passphrase_file: str | None, name: str | None, pubkey: str | None,
             role: str | None, member: str | None, value: str | None, subject: str | None,
-            reason: str | None, old: str | None, new_key: str | None, host: str | None,
-            port: int | None, kind: str | None) -> None:
+            reason: str | None, old: str | None, new_key: str | None,
+            new_passphrase_file: str | None, new_pubkey: str | None, new_sig: str | None,
+            host: str | None, port: int | None, kind: str | None) -> None:
     """Propose ACTION; the proposal is your yes vote."""
     suite = _chain_suite(url)
     needs = {"add-validator": ("name", "pubkey"), "remove-validator": ("pubkey",),
-             "rotate-validator": ("old", "new_key"),
+             "rotate-validator": ("old", "new_key") if new_pubkey is None and new_sig is None
+             else ("old", "new_pubkey", "new_sig"),
              "set-endpoint": ("pubkey", "host", "port", "kind"), "clear-endpoint": ("pubkey",),
              "grant-role": ("role", "member"), "revoke-role": ("role", "member"),
              "set-param": ("name", "value"), "freeze": ("subject", "reason"),
              "unfreeze": ("subject",)}[action]
     given = {"name": name, "pubkey": pubkey, "role": role, "member": member, "value": value,
              "subject": subject, "reason": reason, "old": old, "new_key": new_key,
-             "host": host, "port": port, "kind": kind}
+             "new_pubkey": new_pubkey, "new_sig": new_sig, "host": host, "port": port,
+             "kind": kind}
     missing = [_flag(n) for n in needs if given[n] is None]
     extra = [_flag(n) for n, v in given.items() if v is not None and n not in needs]
     if missing or extra:
@@ -137,8 +145,14 @@ def propose(action: str, url: str, key_file: str, passphrase_env: str | None,
         payload = {"name": str(name), "pubkey": _pubkey(suite, str(pubkey), "--pubkey")}
     elif action == "remove-validator":
         payload = {"pubkey": _pubkey(suite, str(pubkey), "--pubkey")}
+    elif action == "rotate-validator" and new_key is not None:
+        payload = (_rotation(url, suite, str(old), new_key, None, new_passphrase_file)
+                   if new_passphrase_file else
+                   _rotation(url, suite, str(old), new_key, passphrase_env, passphrase_file))
     elif action == "rotate-validator":
-        payload = _rotation(url, suite, str(old), str(new_key), passphrase_env, passphrase_file)
+        payload = {"old": _pubkey(suite, str(old), "--old"),
+                   "new": _pubkey(suite, str(new_pubkey), "--new-pubkey"),
+                   "new_sig": _hex_arg(str(new_sig), "--new-sig")}
     elif action == "set-endpoint":
         payload = {"pubkey": _pubkey(suite, str(pubkey), "--pubkey"), "host": str(host),
                    "port": int(port or 0), "kind": str(kind)}
@@ -154,6 +168,13 @@ def propose(action: str, url: str, key_file: str, passphrase_env: str | None,
         payload = {"subject": _subject(suite, str(subject))}
     _send(url, key_file, passphrase_env, passphrase_file, "gov.propose",
           {"action": action.replace("-", "_"), "payload": payload})
+
+
+def _hex_arg(text: str, flag: str) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        fail(f"{flag} is not hex")
 
 
 def _flag(name: str) -> str:

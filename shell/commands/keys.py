@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from shell.commands.common import SUITES, fail, key_options, passphrase
+from shell.commands.common import DEFAULT_URL, HTTP_URL, SUITES, fail, key_options, passphrase
 
 
 @click.group()
@@ -52,3 +52,29 @@ def keys_show(key_file: str, check: bool, passphrase_env: str | None,
         suite, public = keyfile.read_public(Path(key_file))
     click.echo(json.dumps({"file": key_file, "suite": suite, "pubkey": public.hex(),
                            "checked": check}))
+
+
+@keys.command("sign-rotation")
+@click.argument("key_file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--old", required=True, help="the validator's current public key (hex)")
+@click.option("--url", "url", type=HTTP_URL, default=DEFAULT_URL, show_default=True,
+              help="a node of the chain (for its chain id)")
+@key_options
+def keys_sign_rotation(key_file: str, old: str, url: str, passphrase_env: str | None,
+                       passphrase_file: str | None) -> None:
+    """The new key's consent to a validator's key rotation, signed where the key is kept
+    (the city's own machine): print the --new-pubkey and --new-sig a committee member gives
+    `gov propose rotate-validator` (no one else needs the key or its passphrase)."""
+    from contracts.membership import sign_rotation
+    from ledger.errors import InvalidInput
+    from shell.client import NodeClient
+    from shell.commands.common import load_key
+
+    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
+    try:
+        old_key = bytes.fromhex(old)
+        suite.check_pubkey(old_key)
+    except (ValueError, InvalidInput):
+        fail(f"--old is not a {suite.name} public key in hex")
+    sig = sign_rotation(suite, secret, NodeClient(url).chain_id(), old_key)
+    click.echo(f"--old {old} --new-pubkey {suite.public_key(secret).hex()} --new-sig {sig.hex()}")
