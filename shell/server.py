@@ -116,6 +116,7 @@ class Node:
         self.event_hub = EventHub(chain, self.metrics, config.events)
         self.driver = Driver(replica, chain, self.peers,
                              observers=[self._on_commit, self.event_hub.on_commit])
+        self._seat: int | None = replica.index  # logged when it changes (_note_seat)
         self.beacon = BeaconDuty(chain, secret,
                                  lambda encoded: self.admission.submit(encoded))
         self._beacon_running = False
@@ -274,6 +275,23 @@ class Node:
             if started is not None:
                 self.latency.observe(now - started)
         self._spawn_beacon()
+        self._note_seat(block.header.height)
+
+    def _note_seat(self, height: int) -> None:
+        """Say when this node's key joins or leaves the validator set (a validator rotated
+        out or removed got no signal: operator walk)."""
+        seat = self.driver.replica.index
+        if seat == self._seat:
+            return
+        if seat is None:
+            log.warning("this node's key left the validator set after height %d: it follows "
+                        "the chain as an observer and no longer votes", height)
+        elif self._seat is None:
+            log.info("this node's key is validator %d after height %d: it votes", seat, height)
+        else:
+            log.info("this node is validator %d after height %d (was %d)", seat, height,
+                     self._seat)
+        self._seat = seat
 
     def _spawn_beacon(self) -> None:
         """Send what this validator owes the draw beacon (one run at a time)."""
@@ -498,6 +516,14 @@ class Node:
                    "(catching up while above 1).",
                    lambda: [((), float(max(0, max(self.peers.peer_head_heights().values(),
                                                   default=0) - self.chain.height())))])
+        m.gauge_fn("validator_seat", "This node's place in the validator set: its index, or -1 "
+                   "(an observer; a validator removed or rotated out).",
+                   lambda: [((), float(-1 if self._seat is None else self._seat))])
+        m.gauge_fn("validators", "Validators in the current set.",
+                   lambda: [((), float(len(self.driver.replica.validators)))])
+        m.gauge_fn("abstaining", "1 while this validator does not vote (its vote records "
+                   "are missing: --confirm-lost-votes), else 0.",
+                   lambda: [((), float(self.votes_missing))])
         m.gauge_fn("pool_size", "Transactions waiting in the pool.",
                    lambda: [((), float(len(self.chain.pool)))])
         m.gauge_fn("last_commit_age_seconds", "Seconds since this node last committed a block.",

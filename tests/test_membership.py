@@ -135,6 +135,9 @@ def test_a_city_joins_votes_rotates_its_key_and_another_leaves(tmp_path: Path) -
         node1 = keyfile.load_key(out / "node1.key", phrase).public_key.hex()
         cli("gov", "propose", "remove-validator", *committee, "--pubkey", node1)
         until("node1 to stop voting", lambda: NodeClient(net.urls[1]).status()["index"] is None)
+        until("node1 to say it left the set", lambda: "left the validator set" in (
+            out / "logs" / "node1.log").read_text())
+        assert "is validator 4 after height" in (out / "city.log").read_text()
         later = NodeClient(net.urls[0]).status()["height"] + 3
         until("the chain to go on", lambda: min(NodeClient(u).status()["height"]
                                                 for u in [*net.urls, city_url]) >= later)
