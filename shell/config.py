@@ -384,12 +384,21 @@ def read_peers_file(path: Path) -> list[tuple[bytes, str, int]]:
 def _peers(raw: Any) -> tuple[PeerAddr, ...]:
     if not isinstance(raw, list):
         raise ConfigError("peers must be an array of tables")
-    out = []
+    out: list[PeerAddr] = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or set(item) - {"index", "host", "port"}:
             raise ConfigError(f"peers[{i}] must be a table of index, host and port")
-        out.append(PeerAddr(_int(item, "index", 0, 255), _text(item, "host"),
-                            _int(item, "port", 1, 65535)))
+        try:
+            peer = PeerAddr(_int(item, "index", 0, 255), _text(item, "host"),
+                            _int(item, "port", 1, 65535))
+        except ConfigError as exc:
+            raise ConfigError(f"peers[{i}]: {exc}") from None
+        for j, other in enumerate(out):
+            if (other.host, other.port) == (peer.host, peer.port):
+                raise ConfigError(f"peers[{j}] and peers[{i}] both name {peer.host}:{peer.port}")
+            if other.index == peer.index:
+                raise ConfigError(f"peers[{j}] and peers[{i}] both name validator {peer.index}")
+        out.append(peer)
     return tuple(out)
 
 

@@ -68,6 +68,7 @@ FETCH_INTERVAL_S = 1.0  # a node behind its peers asks for blocks at most this o
 REFRESH_S = 2.0  # how often the registry and the peers file are looked at again
 DIAL_GRACE_S = 6.0  # the higher key dials too once the lower one has not linked this long
 REGISTRY_MAX = 1024  # endpoints read from the chain
+UNREACHABLE_LOG_EVERY_S = 300.0  # an address that can't be reached is logged this often
 INBOX_MAX = 256  # frames read from a link but not yet handled (then the read waits)
 MISSING_TXS_WAIT_S = 2.0  # how long a proposal waits for its missing transactions
 
@@ -353,6 +354,7 @@ class PeerNet:
 
     async def _dial(self, address: tuple[str, int]) -> None:
         backoff_ms = self.limits.reconnect_min_ms
+        said_at: float | None = None  # when an unreachable address was last logged
         while not self._closing:
             expected = self.targets().get(address)
             if expected is None or not self._should_dial(expected) or expected in self.links:
@@ -361,8 +363,18 @@ class PeerNet:
             try:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(*address), self.limits.handshake_timeout_ms / 1000)
-            except (TimeoutError, OSError):
+            except (TimeoutError, OSError) as exc:
                 reader = writer = None  # type: ignore[assignment]
+                now = time.monotonic()
+                if said_at is None or now - said_at >= UNREACHABLE_LOG_EVERY_S:
+                    said_at = now  # a typo in a peer's address is found in the log
+                    log.warning("cannot reach peer %s:%d (key %s…): %s; retrying with backoff",
+                                address[0], address[1], expected.hex()[:16],
+                                type(exc).__name__ if str(exc) == "" else exc)
+            else:
+                if said_at is not None:
+                    log.info("peer %s:%d reachable again", address[0], address[1])
+                said_at = None
             if writer is not None and await self._run_link(reader, writer, expected):
                 backoff_ms = self.limits.reconnect_min_ms  # the peer spoke: a link that held
             await asyncio.sleep(backoff_ms / 1000)

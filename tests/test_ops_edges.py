@@ -463,3 +463,40 @@ def test_network_up_killed_takes_its_nodes_with_it(tmp_path: Path) -> None:
     finally:
         if up.poll() is None:
             up.kill()
+
+
+@pytest.mark.parametrize("peers,reason", [
+    ('[[peers]]\nindex = 1\nhost = "h"\nport = 0\n', "peers[0]: setting 'port' must be"),
+    ('[[peers]]\nindex = 1\nhost = "h"\nport = 5\n[[peers]]\nindex = 2\nhost = "h"\nport = 5\n',
+     "peers[0] and peers[1] both name h:5"),
+    ('[[peers]]\nindex = 1\nhost = "a"\nport = 5\n[[peers]]\nindex = 1\nhost = "b"\nport = 5\n',
+     "peers[0] and peers[1] both name validator 1"),
+])
+def test_a_peer_entry_that_cannot_be_right_is_named(tmp_path: Path, peers: str,
+                                                    reason: str) -> None:
+    """An operator's typo in [[peers]] (operator walk: a port of 0 was refused without
+    naming the entry; two entries with one address were not flagged)."""
+    config = tmp_path / "node.toml"
+    config.write_text(
+        'index = 0\nname = "n"\nkey_file = "k"\npassphrase_env = "PW"\npeer_port = 1\n'
+        'http_port = 2\ndata_dir = "d"\ngenesis_file = "g.json"\n\n' + peers)
+    with pytest.raises(ConfigError, match=re.escape(reason)):
+        NodeConfig.load(config)
+
+
+@pytest.mark.multiprocess
+@pytest.mark.timeout(120)
+def test_a_peer_that_cannot_be_reached_is_in_the_log(tmp_path: Path) -> None:
+    """A wrong peer address (or a peer down) was dialled in silence (operator walk): the
+    first failure is logged with the address, then at most every few minutes."""
+    out = tmp_path / "net"
+    init_network(out, 2, "ed25519-sha256", "unreachable", clients=0, heartbeat_ms=1000)
+    other = int(tomllib.loads((out / "node1.toml").read_text())["peer_port"])
+    log = tmp_path / "node0.log"
+    with node_process(out / "node0.toml", log):  # node1 is never started
+        deadline = time.monotonic() + 30
+        while f"cannot reach peer 127.0.0.1:{other}" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.3)
+        time.sleep(3)  # more failed dials, backing off: not more lines
+    assert log.read_text().count(f"cannot reach peer 127.0.0.1:{other}") == 1
