@@ -34,7 +34,8 @@ class WithheldBlock(InvalidInput):
     def __init__(self, height: int, reason: str) -> None:
         super().__init__(f"stopped at height {height}: the node withholds that block ({reason})"
                          "; what came before is kept: run again as a reader the node shows "
-                         "whole blocks to (a supervisor's --key)")
+                         "whole blocks to (a supervisor's --key); without one, `credchain "
+                         "audit headers` checks the certified chain of headers")
         self.height = height
         self.reason = reason
 

@@ -350,3 +350,19 @@ def _objections(url: str, tender_id: str) -> list[dict[str, Any]]:
     assert got.exit_code == 0, got.output
     objections: list[dict[str, Any]] = json.loads(got.output)["objections"]
     return objections
+
+
+def test_an_auditor_without_a_key_checks_the_certified_header_chain(world: World) -> None:
+    """``audit replay`` stops at block 1 for anyone but a supervisor (blocks' contents are
+    theirs): ``audit headers`` is what such an auditor can check, from the anchor alone."""
+    url, anchor = world.served.url, str(world.served.anchor_path)
+    head = NodeClient(url).status()["height"]
+    done = CliRunner().invoke(main, ["audit", "headers", "--anchor", anchor, "--url", url])
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("VALID: headers 1..") and "not checked: what the blocks " \
+        "hold" in done.output
+    top = int(done.output.split("headers 1..")[1].split()[0])
+    assert top >= head
+    part = CliRunner().invoke(main, ["audit", "headers", "--anchor", anchor, "--url", url,
+                                     "--to-height", "5", "--json"])
+    assert part.exit_code == 0 and '"head_height": 5' in part.output
