@@ -366,3 +366,26 @@ def test_an_auditor_without_a_key_checks_the_certified_header_chain(world: World
     part = CliRunner().invoke(main, ["audit", "headers", "--anchor", anchor, "--url", url,
                                      "--to-height", "5", "--json"])
     assert part.exit_code == 0 and '"head_height": 5' in part.output
+
+
+def test_verify_says_what_a_proven_record_means_and_how_old_the_proof_is(
+        world: World, tmp_path: Path) -> None:
+    """A verifier read "VALID … PRESENT" for a claimed guarantee, with "claimed" buried in a
+    JSON line, and no word on a proof's age (verifier walk)."""
+    url, anchor = world.served.url, str(world.served.anchor_path)
+    summary = world.served.demo.summary
+    claimed, debarred = summary["claimed"], summary["uscc"]["d"]
+    for key, meaning in ((f"guarantee/{claimed}", "guarantee: claimed; 50,000.00 yuan"),
+                         (f"id/entity/{debarred}", "in force at this block: yes")):
+        out = tmp_path / "b.json"
+        got = CliRunner().invoke(main, ["proof", key, "--url", url, "--out", str(out)])
+        assert got.exit_code == 0, got.output
+        shown = CliRunner().invoke(main, ["verify", str(out), "--anchor", anchor])
+        assert shown.exit_code == 0 and f"  meaning {key}: " in shown.output, shown.output
+        assert meaning in shown.output, shown.output
+    old = CliRunner().invoke(main, ["proof", f"guarantee/{claimed}", "--height", "3", "--url",
+                                    url, "--out", str(tmp_path / "old.json")])
+    assert old.exit_code == 0, old.output
+    shown = CliRunner().invoke(main, ["verify", str(tmp_path / "old.json"), "--anchor", anchor])
+    assert "ABSENT" in shown.output and "meaning" not in shown.output
+    assert "ago by this computer's clock: a later block may say otherwise" in shown.output

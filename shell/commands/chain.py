@@ -194,8 +194,41 @@ def verify(bundle: str, anchor_path: str, expect: str | None, expect_key: str | 
                               indent=2))
     else:
         click.echo(verdict.render_text(result, expectation), nl=False)
+        if result.valid:
+            for line in _meaning(result):
+                click.echo(line)
     if not result.valid or (expectation is not None and not expectation.met):
         sys.exit(1)
+
+
+def _meaning(result: Any) -> list[str]:
+    """What the proven records mean as of the bundle's block (``contracts.reading``), and
+    how old that block is by this computer's clock: a bundle proves the past, not now."""
+    import time as time_module
+
+    from contracts.reading import reading
+    from ledger import jsonform
+    from ledger.verdict import UNREADABLE
+
+    lines = []
+    for e in result.entries:
+        if e.present and e.record != UNREADABLE:
+            said = reading(e.key, jsonform.tagged_from_json(e.record), int(result.time_ms))
+            if said:
+                lines.append(f"  meaning {e.key}: {said}")
+    if result.time_ms is not None:
+        age_s = time_module.time() - result.time_ms / 1000
+        if age_s >= 60:
+            lines.append(f"  as of block {result.height}, {_age(age_s)} ago by this computer's "
+                         "clock: a later block may say otherwise (fetch a new proof to know now)")
+    return lines
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} seconds"
 
 
 def _verify_eligibility(data: bytes, anchor: Any, as_json: bool) -> bool:
