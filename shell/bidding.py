@@ -226,76 +226,121 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, s
     ``tender_id`` lot ``lot``. ``client`` fetches the state bundles (as the public, after the
     deadline); ``bidder`` (a client signing as the bidder's key) the inclusion bundle, which
     the node shows only to the bidder and supervisors: without it that part is left out and
-    ``notes`` says so."""
+    ``notes`` says so. The files are then checked offline, as anyone checks them
+    (``check_bid_proof``)."""
     from contracts.tender_record import bid_key, tender_key
-    from ledger import inclusion
-    from ledger.bundle import from_json, verify_bundle
-    from ledger.genesis import Anchor
 
-    anchor = Anchor.load(anchor_path)
     where = client.tx_status(bid_tx_id)
     if where.get("status") != "committed":
         raise InvalidInput(f"the bid transaction {bid_tx_id} is not committed "
                            f"({where.get('status')})")
     height = int(where["height"])
-    key = bid_key(tender_id, lot, slot.hex())
 
-    def fetch(state_key: str, at: int | None, path: Path) -> Any:
+    def fetch(state_key: str, at: int | None, path: Path) -> None:
         try:
             bundle = client.proof(state_key, at)
         except NodeError as exc:
             raise InvalidInput(f"the node refused the proof of {state_key}: "
                                f"{exc.reason}") from None
         path.write_text(json.dumps(bundle, indent=2) + "\n")
-        # Offline from here on: only the bundle file and the anchor file.
-        record = verify_bundle(from_json(json.loads(path.read_text())), anchor)
-        if record.value is None:
-            raise InvalidInput(f"the bundle proves {state_key} absent")
-        return record
 
-    bid_record = fetch(key, height, out)
+    fetch(bid_key(tender_id, lot, slot.hex()), height, out)
     tender_path = out.with_name(out.stem + ".tender.json")
-    tender_record = fetch(tender_key(tender_id), None, tender_path)
-    bid = encoding.decode(bid_record.value)
-    deadline_ms = int(encoding.decode(tender_record.value)["deadline_ms"])
-    block_ms = bid_record.header.time_ms
-    checks = {
-        "both state bundles verify against the genesis anchor (QC chain, state proofs)": True,
-        "the proven commitment is the bidder's own": bid["commitment"] == commitment,
-        f"the block holding it ({beijing_time(block_ms)}) is before the tender's deadline "
-        f"({beijing_time(deadline_ms)})": block_ms < deadline_ms,
-    }
-    inclusion_path = out.with_name(out.stem + ".inclusion.json")
+    fetch(tender_key(tender_id), None, tender_path)
+    inclusion_path: Path | None = out.with_name(out.stem + ".inclusion.json")
+    notes = []
     try:
         bundle = (bidder or client).inclusion(bid_tx_id)
     except NodeError as exc:
-        if exc.status == 403:
-            note = (f"the inclusion bundle of the bid transaction: the node shows it to the "
-                    f"bidder and supervisors only ({exc.reason}); give the bidder's --key")
-            return BidProof(checks, key, height, block_ms, deadline_ms, out, tender_path,
-                            None, [note])
-        raise InvalidInput(f"the node refused the inclusion bundle of {bid_tx_id}: "
-                           f"{exc.reason}") from None
-    _write_owner_only(inclusion_path, json.dumps(bundle, indent=2) + "\n")
-    proven = inclusion.verify_inclusion_bundle(
-        inclusion.from_json(json.loads(inclusion_path.read_text())), anchor)
-    body, receipt = proven.tx.body, proven.receipt
+        if exc.status != 403:
+            raise InvalidInput(f"the node refused the inclusion bundle of {bid_tx_id}: "
+                               f"{exc.reason}") from None
+        notes.append(f"the inclusion bundle of the bid transaction: the node shows it to the "
+                     f"bidder and supervisors only ({exc.reason}); give the bidder's --key")
+        inclusion_path = None
+    if inclusion_path is not None:
+        _write_owner_only(inclusion_path, json.dumps(bundle, indent=2) + "\n")
+    # Offline from here on: only the bundle files and the anchor file.
+    proof = check_bid_proof(anchor_path, out, tender_path, inclusion_path, commitment)
+    return BidProof(proof.checks, proof.key, proof.height, proof.block_ms, proof.deadline_ms,
+                    out, tender_path, inclusion_path, [*notes, *proof.notes])
+
+
+def check_bid_proof(anchor_path: Path, bid_path: Path, tender_path: Path,
+                    inclusion_path: Path | None, commitment: bytes | None = None) -> BidProof:
+    """Check a bid's proof offline, as the bidder's third party does (``credchain bid
+    check-proof``): the §7 bundle of ``bid/<tender>/<lot>/<slot>`` (the record holding the
+    commitment), the §7 bundle of ``tender/<tender>`` (its deadline) and, when given, the §8
+    inclusion bundle of the bid transaction. ``commitment``: the one the bidder claims (its
+    receipt); without it the proven record's is shown and checked against the rest."""
+    from contracts.tender_record import tender_key
+    from ledger import inclusion
+    from ledger.bundle import from_json, verify_bundle
+    from ledger.errors import ProofError
+    from ledger.genesis import Anchor
+
+    anchor = Anchor.load(anchor_path)
+
+    def verified(path: Path) -> Any:
+        try:
+            record = verify_bundle(from_json(json.loads(path.read_text())), anchor)
+        except (OSError, ValueError, ProofError) as exc:
+            raise InvalidInput(f"{path}: not a valid proof bundle: {exc}") from None
+        if record.value is None:
+            raise InvalidInput(f"{path} proves {record.key} absent")
+        return record
+
+    bid_record = verified(bid_path)
+    parts = bid_record.key.split("/")
+    if len(parts) != 4 or parts[0] != "bid" or not parts[2].isdigit():
+        raise InvalidInput(f"{bid_path} proves {bid_record.key}, not a bid record "
+                           "(bid/<tender>/<lot>/<slot>)")
+    tender_id, lot = parts[1], int(parts[2])
+    tender_record = verified(tender_path)
+    if tender_record.key != tender_key(tender_id):
+        raise InvalidInput(f"{tender_path} proves {tender_record.key}, not the bid's tender "
+                           f"{tender_key(tender_id)}")
+    bid = encoding.decode(bid_record.value)
+    proven = bid["commitment"]
+    deadline_ms = int(encoding.decode(tender_record.value)["deadline_ms"])
+    block_ms = bid_record.header.time_ms
+    claimed = proven if commitment is None else commitment
+    checks = {
+        "both state bundles verify against the genesis anchor (QC chain, state proofs)": True,
+        f"the bid record {bid_record.key} holds the commitment {claimed.hex()}"
+        + ("" if commitment is not None else " (none was given to compare: this is it)"):
+            proven == claimed,
+        f"the block holding it ({beijing_time(block_ms)}) is before the tender's deadline "
+        f"({beijing_time(deadline_ms)})": block_ms < deadline_ms,
+    }
+    notes = []
+    if inclusion_path is None:
+        notes.append("no inclusion bundle: who sent the bid is not shown (the bidder holds it)")
+        return BidProof(checks, bid_record.key, bid_record.height, block_ms, deadline_ms,
+                        bid_path, tender_path, None, notes)
+    try:
+        included = inclusion.verify_inclusion_bundle(
+            inclusion.from_json(json.loads(inclusion_path.read_text())), anchor)
+    except (OSError, ValueError, ProofError) as exc:
+        raise InvalidInput(f"{inclusion_path}: not a valid inclusion bundle: {exc}") from None
+    body, receipt = included.tx.body, included.receipt
     sealed_events = [e for e in receipt.events
-                     if e.get("type") == "bid.sealed" and e.get("commitment") == commitment]
+                     if e.get("type") == "bid.sealed" and e.get("commitment") == claimed]
     checks.update({
         "the bid transaction's inclusion bundle verifies (signature, tx and receipt paths)":
             True,
         f"that transaction ({body.call}) carries this commitment for tender {tender_id} lot "
         f"{lot}": (body.call in ("bid.submit", "bid.replace")
-                   and body.args.get("commitment") == commitment
+                   and body.args.get("commitment") == claimed
                    and body.args.get("tender_id") == tender_id and body.args.get("lot") == lot),
         f"its receipt is {receipt.code} with a bid.sealed event naming the commitment":
             receipt.code == "OK" and bool(sealed_events),
-        f"it was committed in block {proven.height} ({beijing_time(proven.header.time_ms)}), "
-        "before the deadline": proven.header.time_ms < deadline_ms,
+        f"it was committed in block {included.height} "
+        f"({beijing_time(included.header.time_ms)}), before the deadline":
+            included.header.time_ms < deadline_ms,
     })
-    return BidProof(checks, key, height, block_ms, deadline_ms, out, tender_path,
-                    inclusion_path)
+    return BidProof(checks, bid_record.key, bid_record.height, block_ms, deadline_ms,
+                    bid_path, tender_path, inclusion_path, notes)
 
 
 def _write_owner_only(path: Path, text: str) -> None:

@@ -75,7 +75,9 @@ def run_demo_story(urls: list[str], anchor_path: Path, out: Path,
     echo(f"   bid bundle: {proof.bid_bundle} (key {proof.key}, height {proof.height}); "
          f"tender bundle: {proof.tender_bundle}; inclusion bundle of the bid transaction "
          f"(it names the bidder secret: mode 0600): {proof.inclusion_bundle}")
-    echo(f"   check it yourself: credchain verify {proof.bid_bundle} --anchor {anchor_path}")
+    echo(f"   check it yourself, as the third party the winner shows these files to: "
+         f"credchain bid check-proof {proof.bid_bundle} --anchor {anchor_path} --commitment "
+         f"{summary['winner_commitment'].hex()}")
     if not proof.ok:
         raise InvalidInput("the winner's commitment could not be proved")
     watch_tender(urls[-1], anchor_path, summary["tender_id"], echo)

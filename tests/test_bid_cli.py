@@ -225,6 +225,20 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     verify = run(main, ["verify", str(tmp_path / "proof.json"), "--anchor", str(anchor),
                         "--expect", "present"])
     assert verify.exit_code == 0 and "YES: as expected" in verify.output
+    # the third party the bidder shows its files to checks them as one proof, offline
+    commitment = record["commitment"]
+    check = run(main, ["bid", "check-proof", str(tmp_path / "proof.json"), "--anchor",
+                       str(anchor), "--commitment", commitment])
+    assert check.exit_code == 0 and check.output.count("[ok]") == 7, check.output
+    assert "PROVED: bid/" in check.output and "before the deadline" in check.output
+    other = run(main, ["bid", "check-proof", str(tmp_path / "proof.json"), "--anchor",
+                       str(anchor), "--commitment", "00" * 32])
+    assert other.exit_code == 1 and "[FAILED]" in other.output and "not proved" in other.output
+    (tmp_path / "proof.inclusion.json").unlink()  # the bidder keeps the inclusion to itself
+    lean = run(main, ["bid", "check-proof", str(tmp_path / "proof.json"), "--anchor",
+                      str(anchor), "--commitment", commitment])
+    assert lean.exit_code == 0 and lean.output.count("[ok]") == 3, lean.output
+    assert "[not checked] no inclusion bundle" in lean.output
 
     bad = run(main, ["bid", "reveal", *common, "--sealed", str(tmp_path / "bid.pdf")])
     assert bad.exit_code != 0 and "not a sealed bid" in bad.output

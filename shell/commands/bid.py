@@ -416,9 +416,46 @@ def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
         click.echo(f"   {result.inclusion_bundle} holds the bid transaction, so the bidder "
                    "secret too: it is written mode 0600; hand it only to whom you would show "
                    "the secret")
-    click.echo(f"   check it yourself: credchain verify {out} --anchor {anchor_path}")
+    click.echo(f"   anyone checks it with these files and the anchor: credchain bid check-proof "
+               f"{out} --anchor {anchor_path} --commitment {record.commitment.hex()}")
     if not result.ok:
         fail("the commitment could not be proved")
+
+
+@bid.command("check-proof")
+@click.argument("bid_bundle", type=click.Path(dir_okay=False, exists=True))
+@click.option("--anchor", "anchor_path", required=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="the consortium's anchor file")
+@click.option("--commitment", help="the commitment the bidder claims (hex, from its receipt)")
+def bid_check_proof(bid_bundle: str, anchor_path: str, commitment: str | None) -> None:
+    """Check a bidder's proof (the files `bid prove` wrote: BID_BUNDLE, and beside it
+    .tender.json and, if the bidder gave it, .inclusion.json) offline against the anchor:
+    the commitment was on the chain in a block before the tender's deadline. For the third
+    party a bidder shows its proof to; no key, no node. Exit 0 proved, 1 not."""
+    from ledger.verdict import beijing_time
+    from shell.bidding import check_bid_proof
+
+    path = Path(bid_bundle)
+    tender_path = path.with_name(path.stem + ".tender.json")
+    inclusion_path = path.with_name(path.stem + ".inclusion.json")
+    if not tender_path.exists():
+        fail(f"{tender_path} is missing: the tender's bundle (its deadline) goes with the bid's")
+    try:
+        claimed = bytes.fromhex(commitment) if commitment is not None else None
+    except ValueError:
+        fail("--commitment is not hex")
+    result = check_bid_proof(Path(anchor_path), path, tender_path,
+                             inclusion_path if inclusion_path.exists() else None, claimed)
+    for text, ok in result.checks.items():
+        click.echo(f"   [{'ok' if ok else 'FAILED'}] {text}")
+    for note in result.notes:
+        click.echo(f"   [not checked] {note}")
+    if not result.ok:
+        fail("not proved: the commitment was not shown on the chain before the deadline")
+    click.echo(f"PROVED: {result.key} held the commitment in block {result.height} "
+               f"({beijing_time(result.block_ms)}), before the deadline "
+               f"({beijing_time(result.deadline_ms)})")
 
 
 # ---- the shared steps ---------------------------------------------------------------------
