@@ -287,6 +287,8 @@ class NodeConfig:
         pe = raw.get("passphrase_env")
         if pe is not None and not isinstance(pe, str):
             raise ConfigError("passphrase_env must be text")
+        if pe is not None and pf is not None:
+            raise ConfigError("set passphrase_file or passphrase_env, not both")
         limits = _section(NodeLimits, "limits", raw.get("limits", {}))
         if limits.reconnect_max_ms < limits.reconnect_min_ms:
             raise ConfigError("limits.reconnect_max_ms must be ≥ limits.reconnect_min_ms")
@@ -296,7 +298,7 @@ class NodeConfig:
         except ValueError as exc:
             raise ConfigError(f"replica: {exc}") from None
         host = _text(raw, "host", "127.0.0.1")
-        return cls(
+        config = cls(
             index=_int(raw, "index", 0, 255) if "index" in raw else None,
             name=_text(raw, "name"),
             key_file=rel("key_file"),
@@ -319,6 +321,10 @@ class NodeConfig:
             sync=_sync(raw.get("sync", {})),
             events=_events(raw.get("events", {})),
         )
+        if config.peer_port == config.http_port != 0 and config.peer_host == config.http_host:
+            raise ConfigError(f"peer_port and http_port are both {config.http_port}: peers "
+                              "and the HTTP API each need a port of their own")
+        return config
 
     def passphrase(self) -> bytes:
         return read_passphrase(self.passphrase_env,

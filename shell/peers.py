@@ -58,7 +58,7 @@ from shell.admission import Admission
 from shell.chain import Chain
 from shell.config import ConfigError, NodeConfig, read_peers_file
 from shell.metrics import Metrics
-from shell.securelink import SecureStream, secure_handshake
+from shell.securelink import LinkClosed, SecureStream, secure_handshake
 from shell.statesync import SnapshotServer
 
 log = logging.getLogger("credchain.peers")
@@ -461,6 +461,8 @@ class PeerNet:
             elif link is None:  # not a credchain node, or not of this chain, or an impostor
                 self.metrics.inc("peer_links_refused_total", reason="handshake")
                 log.warning("refused a peer link from %s: %s", where, exc)
+            elif isinstance(exc, LinkClosed):  # a peer restarting: every restart did this
+                log.info("peer link to %s closed: %s", link.name, exc)
             else:
                 log.warning("peer link to %s closed: %s", link.name, exc)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError) as exc:

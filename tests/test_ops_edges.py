@@ -296,9 +296,12 @@ def test_targets_merge_the_config_and_the_peers_file_and_follow_the_file(
         tmp_path: Path) -> None:
     peers_file = tmp_path / "peers.toml"
     a, b = bytes([0xA1]) * 32, bytes([0xB2]) * 32
-    n = node_with(peers=(PeerAddr(0, "127.0.0.1", 40000),), peers_file=peers_file)
+    # index 5: no validator there (yet), so no key is expected at that address; index 0 is
+    # this node itself, which it never dials (a rotated-out key's node looped on it)
+    n = node_with(peers=(PeerAddr(5, "127.0.0.1", 40000), PeerAddr(0, "127.0.0.1", 39999)),
+                  peers_file=peers_file)
     try:
-        me = n.chain.suite.public_key(VALIDATOR)
+        me = None
         assert n.peers.targets() == {("127.0.0.1", 40000): me}  # no file yet
         peers_file.write_text(_peers_toml((a, "127.0.0.1", 40001)))
         assert n.peers.targets() == {("127.0.0.1", 40000): me, ("127.0.0.1", 40001): a}
@@ -500,3 +503,19 @@ def test_a_peer_that_cannot_be_reached_is_in_the_log(tmp_path: Path) -> None:
             time.sleep(0.3)
         time.sleep(3)  # more failed dials, backing off: not more lines
     assert log.read_text().count(f"cannot reach peer 127.0.0.1:{other}") == 1
+
+
+@pytest.mark.parametrize("extra,reason", [
+    ('passphrase_file = "p"\npeer_port = 7\nhttp_port = 8\n',
+     "set passphrase_file or passphrase_env, not both"),
+    ('peer_port = 7\nhttp_port = 7\n', "peer_port and http_port are both 7"),
+])
+def test_a_config_that_cannot_work_says_why_in_one_line(tmp_path: Path, extra: str,
+                                                        reason: str) -> None:
+    """Operator walk: with both passphrase settings the node said the variable was not set;
+    one port for both said 'address already in use'."""
+    config = tmp_path / "node.toml"
+    config.write_text('index = 0\nname = "n"\nkey_file = "k"\npassphrase_env = "PW"\n'
+                      'data_dir = "d"\ngenesis_file = "g.json"\n' + extra)
+    with pytest.raises(ConfigError, match=re.escape(reason)):
+        NodeConfig.load(config)
