@@ -79,7 +79,7 @@ def test_a_proposal_executes_when_the_committee_has_voted(
     code, text = run("gov", "list", u, "--status", "executed")
     assert code == 0 and "#0 executed set_param" in text
     code, text = run("gov", "vote", "0", "--approve", u, p, f"--key={k1}")
-    assert code == 1 and "E_" in text  # decided: the contract refuses a late vote
+    assert code == 1 and "proposal 0 is executed already" in text  # refused before sending
 
 
 def test_list_and_show_print_a_proposed_key_in_full(gov_node: tuple[str, list[str]]) -> None:
@@ -122,3 +122,19 @@ def test_a_rotation_is_signed_where_the_new_key_is_kept(
 
     vals = NodeClient(url).state("gov/validators")
     assert [v["pubkey"] for v in vals] == [{"$bin": SUITE.public_key(new_secret).hex()}]
+
+
+def test_moot_validator_changes_are_refused_and_the_set_is_listed(
+        gov_node: tuple[str, list[str]]) -> None:
+    url, (u, p, k0, _) = gov_node
+    v0 = SUITE.public_key(VALIDATOR).hex()
+    other = SUITE.public_key(bytes([12]) * 32).hex()
+    code, text = run("gov", "propose", "add-validator", u, p, f"--key={k0}", "--name", "x",
+                     "--pubkey", v0)
+    assert code == 1 and "is a validator already" in text
+    code, text = run("gov", "propose", "remove-validator", u, p, f"--key={k0}", "--pubkey",
+                     other)
+    assert code == 1 and "is not a validator" in text
+    code, text = run("gov", "validators", u)
+    assert code == 0 and "1 validators of gov-test" in text and "0  v0" in text, text
+    assert v0 in text and "no registered endpoint" in text

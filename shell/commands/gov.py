@@ -140,6 +140,7 @@ def propose(action: str, url: str, key_file: str, passphrase_env: str | None,
         fail(f"{action} takes {', '.join(_flag(n) for n in needs)}"
              + (f"; missing {', '.join(missing)}" if missing else "")
              + (f"; not {', '.join(extra)}" if extra else ""))
+    _check_seats(url, action, suite, pubkey, old)
     payload: dict[str, Any]
     if action == "add-validator":
         payload = {"name": str(name), "pubkey": _pubkey(suite, str(pubkey), "--pubkey")}
@@ -175,6 +176,41 @@ def _hex_arg(text: str, flag: str) -> bytes:
         return bytes.fromhex(text)
     except ValueError:
         fail(f"{flag} is not hex")
+
+
+def _check_seats(url: str, action: str, suite: Suite, pubkey: str | None,
+                 old: str | None) -> None:
+    """Refuse, before anything is signed, a validator change the set already makes moot."""
+    if action not in ("add-validator", "remove-validator", "rotate-validator"):
+        return
+    seated = {str(v["pubkey"]["$bin"]) for v in NodeClient(url).state("gov/validators") or []}
+    key = (pubkey if action != "rotate-validator" else old) or ""
+    if action == "add-validator" and key.lower() in seated:
+        fail(f"{key[:16]}… is a validator already")
+    if action != "add-validator" and key.lower() not in seated:
+        fail(f"{key[:16]}… is not a validator")
+
+
+@gov.command("validators")
+@url_option
+def validators(url: str) -> None:
+    """The validator set in force at the node's head: index, name, public key, and the peer
+    address the endpoint registry holds for it."""
+    from contracts.membership import ENDPOINT_PREFIX
+
+    client = NodeClient(url)
+    head = client.status()
+    from ledger.block import quorum
+
+    vals = client.state("gov/validators") or []
+    click.echo(f"{len(vals)} validators of {head['chain_id']} at height {head['height']}; "
+               f"{quorum(len(vals))} votes make a quorum:")
+    for i, v in enumerate(vals):
+        key = str(v["pubkey"]["$bin"])
+        entry = client.state(ENDPOINT_PREFIX + key)
+        where = (f"{entry['host']}:{entry['port']} ({entry['kind']})"
+                 if isinstance(entry, dict) else "no registered endpoint")
+        click.echo(f"  {i}  {v['name']:<16} {key}  {where}")
 
 
 def _flag(name: str) -> str:
@@ -219,8 +255,12 @@ def _param(name: str, text: str) -> dict[str, Any]:
 def vote(proposal_id: int, approve: bool, url: str, key_file: str, passphrase_env: str | None,
          passphrase_file: str | None) -> None:
     """Vote on proposal PROPOSAL_ID."""
-    if NodeClient(url).state(proposal_key(proposal_id)) is None:
+    proposal = NodeClient(url).state(proposal_key(proposal_id))
+    if proposal is None:
         fail(f"there is no proposal {proposal_id}")
+    if proposal.get("status") != "open":  # the contract would refuse it: send nothing
+        fail(f"proposal {proposal_id} is {proposal.get('status')} already; a vote on it would "
+             "be refused")
     _send(url, key_file, passphrase_env, passphrase_file, "gov.vote",
           {"id": proposal_id, "approve": approve})
 
