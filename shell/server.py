@@ -130,6 +130,7 @@ class Node:
         self._http: asyncio.base_events.Server | None = None
         self._fault: str | None = None
         self.last_commit_s = time.monotonic()
+        self._waiting_since: float | None = None  # transactions wait since (no commit since)
         self._register_metrics()
 
     @classmethod
@@ -214,6 +215,8 @@ class Node:
                 view = replica.view
 
     def _nudge(self) -> None:
+        if self._waiting_since is None:  # transactions wait from now (health's stall clock)
+            self._waiting_since = time.monotonic()
         if not self._nudged:
             with contextlib.suppress(asyncio.QueueFull):
                 self.events.put_nowait(TxsAdmitted())
@@ -266,6 +269,8 @@ class Node:
     def _on_commit(self, block: Block, qc: QC, receipts: list[Receipt]) -> None:
         now = time.monotonic()
         self.last_commit_s = now
+        # progress: what still waits has waited only since now
+        self._waiting_since = now if self.chain.pool.ready_count else None
         ids = block.tx_ids(self.chain.suite)
         self.metrics.inc("txs_committed_total", len(ids))
         self.metrics.inc("blocks_committed_total")
@@ -451,11 +456,16 @@ class Node:
             return False, (f"too few validators: linked to {linked} of {st.validators}, "
                            f"{weak_quorum(st.validators)} needed for an observer to hear at "
                            f"least one honest one")
-        age_ms = (time.monotonic() - self.last_commit_s) * 1000
+        now = time.monotonic()
+        age_ms = (now - self.last_commit_s) * 1000
         stall_ms = self.limits.health_stall_ms
-        if self.chain.pool.ready_count and age_ms > stall_ms:
-            return False, (f"stalled: {self.chain.pool.ready_count} transactions wait and "
-                           f"nothing committed for {age_ms / 1000:.0f} s")
+        waited_ms = 0.0 if self._waiting_since is None else (now - self._waiting_since) * 1000
+        if self.chain.pool.ready_count and waited_ms > stall_ms:
+            # from when they arrived, not from the last commit: an idle chain's first
+            # transaction is no stall (operator walk: "stalled … 36 s" 3 s after it came)
+            return False, (f"stalled: {self.chain.pool.ready_count} transactions wait, for "
+                           f"{waited_ms / 1000:.0f} s, and nothing committed for "
+                           f"{age_ms / 1000:.0f} s")
         if age_ms > self._heartbeat_ms() + stall_ms:
             return False, f"stalled: nothing committed for {age_ms / 1000:.0f} s"
         return True, "ok"

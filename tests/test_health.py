@@ -53,7 +53,13 @@ def test_a_lone_validator_of_four_has_no_quorum_and_a_stalled_chain_is_unhealthy
             n.votes_missing = True
             assert n.peers._status() == {"height": 0, "abstaining": True}
             n.votes_missing = False
+            # an idle chain (nothing committed for a while, within its heartbeat): its first
+            # transaction is no stall when it arrives, only once it has waited
+            n._heartbeat_ms = lambda: 60_000  # type: ignore[method-assign]
+            n.last_commit_s = time.monotonic() - 3  # > health_stall_ms, < the heartbeat
             await client.post("/txs", json=hexes(tx(0)))
+            status, reason = await health(client)
+            assert status == 200, reason
             await asyncio.sleep(1.3)  # nothing can commit: the others are not there
             status, reason = await health(client)
             assert status == 503 and reason.startswith("stalled: 1 transactions wait")
