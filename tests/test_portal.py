@@ -317,6 +317,23 @@ def test_the_guarantee_check_fails_a_released_or_claimed_guarantee_of_a_decided_
     assert "Released" in page and "✓ 未被索赔 / not claimed" in html_lib.unescape(page)
 
 
+def test_the_opening_step_is_at_the_opening_not_at_the_opening_record(served: Served) -> None:
+    """The portal dated "Opening" at the record's opened_ms, which is the close of the
+    decryption window (verifier walk): it is the bid.open block's time."""
+    import html as html_lib
+
+    from ledger.verdict import beijing_time
+
+    demo, tender = served.demo, served.demo.summary["tender_id"]
+    store = demo.chain.store
+    opened = next(store.header(h).time_ms for h in range(1, store.head()[0] + 1)  # type: ignore[union-attr]
+                  if any(tx.body.call == "bid.open" and tx.body.args.get("tender_id") == tender
+                         for tx in store.block(h).txs))  # type: ignore[union-attr]
+    _, page, _ = get(f"{served.url}/portal/tender/{tender}")
+    step = html_lib.unescape(page).split(" 开标 <span")[0].rsplit("<time>", 1)[1]
+    assert step == f"{beijing_time(opened)}</time>", step
+
+
 def test_the_tender_index_holds_the_tenders_side_and_never_a_bid(demo: DemoChain) -> None:
     index = TxIndex(demo.chain)
     assert index.catch_up(max_blocks=3) > 0  # bounded: the rest waits for the next page

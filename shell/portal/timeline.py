@@ -145,9 +145,13 @@ def _opening_steps(tender_id: str, tender: dict[str, Any], subs: dict[str, Any],
                    txs: TenderTxs, names: Names) -> list[Step]:
     steps = []
     if tender.get("opened_ms"):
-        steps.append(Step(tender["opened_ms"], label("开标", "Opening"), facts([
-            (label("解密截止", "Decryption window ends"), when(tender.get("window_end_ms")))]),
-            txs.proof(txs.first("bid.open"), "the opening transaction")))
+        # the bid.open block's time: the record's opened_ms is when the opening record was
+        # published (closing the window; the 30 minutes for objections at opening run from it)
+        opened = txs.first("bid.open")
+        steps.append(Step(txs.time_of(opened, tender["opened_ms"]), label("开标", "Opening"),
+                          facts([(label("解密截止", "Decryption window ends"),
+                                  when(tender.get("window_end_ms")))]),
+                          txs.proof(opened, "the opening transaction")))
     failed = [lot for lot in tender.get("lots") or [] if lot.get("status") == "failed"]
     opening = subs.get(f"tender/{tender_id}/opening")
     if isinstance(opening, dict):
