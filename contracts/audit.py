@@ -183,6 +183,9 @@ def _check_block(store: BlockStore, app: ChainApp, block: Block, qc: QC) -> Bloc
             raise AuditFailure(height, f"transaction {index} has a signature that does not verify")
     reason = app.validate(parent, block)
     if reason is not None:
+        if height == 1 and block.header.prev_hash != parent.hash(suite):
+            reason = ("block 1 does not follow this genesis: the source holds another chain "
+                      "(a genesis of the same chain id made again?) than the genesis document")
         raise AuditFailure(height, reason)
     validators = store.validators_at(height)
     try:

@@ -95,6 +95,18 @@ def test_a_genesis_that_is_not_the_anchor_is_refused() -> None:
         replay(chain.doc, history, foreign)
 
 
+def test_blocks_of_another_chain_with_the_same_id_are_named_so() -> None:
+    """A genesis made again under the same chain id: block 1 of the source does not follow
+    the document's genesis (verifier walk: "block prev_hash is not the head's hash")."""
+    from dataclasses import replace as with_field
+
+    chain, history = build_chain(ED25519_SHA256)
+    other_doc = with_field(chain.doc, time_ms=chain.doc.time_ms + 1)  # the same id, remade
+    with pytest.raises(AuditFailure, match="block 1 does not follow this genesis: the source "
+                                           "holds another chain"):
+        replay(other_doc, history, None)
+
+
 def test_the_cli_replays_a_stopped_nodes_data_and_writes_the_report(tmp_path: Path) -> None:
     kv = LevelKV(str(tmp_path / "data" / "db"))
     chain, _ = build_chain(ED25519_SHA256, kv)

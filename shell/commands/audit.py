@@ -220,7 +220,9 @@ def audit_export(genesis_path: str, anchor_path: str | None, url: str | None,
     finally:
         source.close()
     done = (f"exported heights {first_height}..{result.head_height} ({rows:,} rows)"
-            if result.head_height >= first_height else "nothing new to export")
+            if result.head_height >= first_height else
+            f"nothing exported (stopped before height {first_height})" if result.stopped
+            else "nothing new to export")
     click.echo(f"{done} of {doc.chain_id} in {out}; tip {result.head_height} "
                f"{result.head_hash.hex()} state root {result.state_root.hex()}")
     if parquet_dir is not None:
