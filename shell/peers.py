@@ -149,6 +149,7 @@ class PeerNet:
         self.chain = chain
         self._secret = secret
         self._pubkey = chain.suite.public_key(secret)
+        self.pubkey = self._pubkey  # this node's key (its name on every link)
         self.admission = admission
         self.metrics = metrics
         self._validators = validators

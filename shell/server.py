@@ -357,8 +357,13 @@ class Node:
         self._tasks.append(asyncio.create_task(self.guard.sweeper()))
         self.start_core()
         index = self.driver.replica.index
+        seat = next((i for i, v in enumerate(self.driver.replica.validators)
+                     if v.pubkey == self.peers.pubkey), None)
+        role = (f"validator {index}" if index is not None else
+                f"validator {seat}, not voting: its vote records are missing" if seat is not None
+                else "an observer")
         log.info("node %s (%s) up: peers on %s:%d, HTTP%s on %s:%d, height %d",
-                 cfg.name, "an observer" if index is None else f"validator {index}",
+                 cfg.name, role,
                  cfg.peer_host, cfg.peer_port,
                  "S" if cfg.tls else "", cfg.http_host, cfg.http_port, self.chain.height())
 
@@ -574,7 +579,8 @@ def _tls_context(config: NodeConfig) -> ssl.SSLContext | None:
     try:
         context.load_cert_chain(str(config.tls.cert_file), str(config.tls.key_file))
     except (OSError, ssl.SSLError) as exc:
-        raise StartupError(f"cannot load the TLS certificate or key ([tls]): {exc}") from None
+        raise StartupError(f"cannot load the TLS certificate {config.tls.cert_file} or its key "
+                           f"{config.tls.key_file} ([tls]): {exc}") from None
     return context
 
 

@@ -217,7 +217,8 @@ def test_an_unusable_certificate_or_key_is_a_startup_error_naming_tls(tmp_path: 
         with pytest.raises(StartupError) as caught:
             asyncio.run(asyncio.wait_for(go(), 30))
         text = str(caught.value)
-        assert text.startswith("cannot load the TLS certificate or key ([tls])"), text
+        assert text.startswith(f"cannot load the TLS certificate {tls.cert_file} or its key "
+                               f"{tls.key_file} ([tls])"), text  # which files: operator walk
         assert "\n" not in text
 
 
