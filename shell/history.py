@@ -12,7 +12,8 @@ re-executed and checked on the way, so what is printed is what the certified cha
   another's ``market.select``, and of the requests it posted), and the transactions its
   keys sent that were refused.
 - ``tender_timeline(db, tender_id)``: announcement, amendments, the deadline (with the
-  number of bids named at opening, once opened), opening, reveals, the opening record,
+  number of bids named at opening, once opened), calls the contract refused (a refused bid,
+  with who tried, once the deadline has passed), opening, reveals, the opening record,
   evaluation, publicity, objections and rulings, award, contract, guarantees released or
   claimed, archive.
 
@@ -424,10 +425,11 @@ def tender_timeline(db: sqlite3.Connection, tender_id: str) -> list[str]:
             "WHERE t.tender_id = ? ORDER BY t.height, t.idx", (tender_id,)):
         if sealed_now and row["call"].startswith(("bid.", "guarantee.")):
             continue  # guarantees name their principals: who bids stays sealed until then
-        if row["code"] != "OK":
-            if not row["call"].startswith("bid."):
-                lines.append(Line(row["time_ms"], row["height"],
-                                  f"refused {row['call']}: {row['code']}"))
+        if row["code"] != "OK":  # (a refused bid shows only once the deadline has passed)
+            by = f" by {row['sender_entity']}" if row["sender_entity"] and (
+                row["call"].startswith("bid.")) else ""
+            lines.append(Line(row["time_ms"], row["height"],
+                              f"refused {row['call']}{by}: {row['code']}"))
             continue
         after = max((h for h in heights if h <= row["height"]), default=None)
         args = json.loads(row["args"]) if row["args"] else {}

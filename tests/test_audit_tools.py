@@ -347,7 +347,10 @@ def test_history_of_entities_and_the_tender(story: dict[str, Any], tmp_path: Pat
              "refused tender.amend: E_ARCHIVED"]
     positions = [got.output.index(word) for word in order]
     assert positions == sorted(positions)
-    assert "bid.submit" not in got.output  # bids are counted, never listed
+    # bids are counted, never listed; a bid the contract refused is listed after the
+    # deadline, with who tried (verifier walk: a debarred entity's attempt was missing)
+    assert f"refused bid.submit by {uscc['e']}: E_DEBARRED" in got.output
+    assert got.output.count("bid.submit") == got.output.count("refused bid.submit")
     # straight from the chain (a stopped node's data), through a temporary export
     got = cli("history", "tender", tender, *source_args(story))
     assert got.exit_code == 0 and "ARCHIVED" in got.output
