@@ -182,7 +182,7 @@ def parse_certified(m: Mapping[str, Any], what: str) -> Certified:
     )
 
 
-def _check_certified(suite: Suite, header: Header, qc: QC, current: ValidatorSet, where: str,
+def check_certified(suite: Suite, header: Header, qc: QC, current: ValidatorSet, where: str,
                      unreached: str) -> None:
     """``header`` is certified by ``qc`` under ``current``, the set the walk has reached."""
     if header.validators_hash != validators_hash(suite, current):
@@ -219,7 +219,7 @@ def verify_certified(c: Certified, anchor: Anchor) -> Header:
                 f"bundle's block {c.header.height}"
             )
         last_height = h.height
-        _check_certified(suite, h, entry.qc, current, where,
+        check_certified(suite, h, entry.qc, current, where,
                          "a set the chain before it does not reach")
         if validators_hash(suite, entry.next_validators) != h.next_validators_hash:
             raise ProofError(f"{where}: next_validators do not hash to next_validators_hash")
@@ -230,7 +230,7 @@ def verify_certified(c: Certified, anchor: Anchor) -> Header:
         raise ProofError(f"wrong chain id in the header of {where}: {header.chain_id!r}")
     if header.height < 1:
         raise ProofError("a bundle proves something about a committed block, height ≥ 1")
-    _check_certified(suite, header, c.qc, current, where,
+    check_certified(suite, header, c.qc, current, where,
                      "a validator set that validator_chain does not lead to")
     return header
 

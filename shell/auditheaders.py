@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ledger.block import QC, Header, validators_hash, verify_qc
-from ledger.bundle import Certified, verify_certified
+from ledger.block import QC, Header
+from ledger.bundle import Certified, check_certified, verify_certified
 from ledger.errors import ProofError
 from ledger.genesis import Anchor
 
@@ -64,12 +64,8 @@ def check_headers(anchor: Anchor, certified: Certified, header_at: Callable[[int
         if header.prev_hash != prev_hash:
             raise ProofError(f"{where}: prev_hash is not block {h - 1}'s hash: the chain is "
                              "broken or rewritten here")
-        if header.validators_hash != validators_hash(suite, current):
-            raise ProofError(f"{where}: certified by a validator set the chain does not reach")
-        try:
-            verify_qc(suite, qc, header, current)
-        except ProofError as exc:
-            raise ProofError(f"{where}: {exc}") from None
+        check_certified(suite, header, qc, current, where,
+                        "a validator set the chain does not reach")
         report.votes_checked += len(qc.votes)
         block_hash = header.hash(suite)
         if header.next_validators_hash != header.validators_hash and h < to_height:

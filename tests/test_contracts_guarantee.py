@@ -22,7 +22,7 @@ from contracts.guarantee import (
 from contracts.periods import DAY_MS
 from contracts.state import Overlay
 from contracts.tender_rules import E_ARCHIVED, E_DEADLINE
-from tests.contract_harness import GENESIS_MS
+from tests.contract_harness import GENESIS_MS, Account
 from tests.trading_kit import DEADLINE_MS, H32, PRICE_FEN, REQUIRED_FEN, Trading
 
 
@@ -217,7 +217,9 @@ def claim(number: str, reason: str, amount: int = REQUIRED_FEN) -> dict[str, obj
     return {"number": number, "reason": reason, "amount_fen": amount}
 
 
-def test_a_decryption_failure_is_claimed_by_the_beneficiary_once_within_the_amount() -> None:
+def decryption_failure(close: bool = True) -> tuple[Trading, list[Account], str]:
+    """Three bids opened, two revealed: the third's guarantee (its number) may be claimed
+    once the window is closed (``close``)."""
     t = Trading()
     t.announce()
     bidders = t.bidders(3)
@@ -226,7 +228,14 @@ def test_a_decryption_failure_is_claimed_by_the_beneficiary_once_within_the_amou
     t.open()
     t.reveal(bidders[0])
     t.reveal(bidders[1])
-    number = "G-bidder2-1"
+    if close:
+        t.h.advance(ms=31 * 60_000)
+        t.close()
+    return t, bidders, "G-bidder2-1"
+
+
+def test_a_decryption_failure_is_claimed_by_the_beneficiary_once_within_the_amount() -> None:
+    t, bidders, number = decryption_failure(close=False)
     t.h.expect_refused(t.tenderer, "guarantee.claim", claim(number, "decrypt_failed"), E_CLAIM)
     t.h.advance(ms=31 * 60_000)
     t.close()

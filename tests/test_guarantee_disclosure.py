@@ -7,24 +7,13 @@ with its principal."""
 
 from __future__ import annotations
 
-from tests.test_contracts_guarantee import claim
+from tests.test_contracts_guarantee import claim, decryption_failure
 from tests.test_objection_privacy import ask
 from tests.test_privacy import node_of, replay
-from tests.trading_kit import Trading
 
 
 def test_a_claim_after_the_deadline_reaches_every_reader_and_the_bidder() -> None:
-    t = Trading()
-    t.announce()
-    bidders = t.bidders(3)
-    for b in bidders:
-        t.bid(b, 1)
-    t.open()
-    t.reveal(bidders[0])
-    t.reveal(bidders[1])
-    t.h.advance(ms=31 * 60_000)
-    t.close()
-    number = "G-bidder2-1"
+    t, bidders, number = decryption_failure()
     receipt = t.h.expect_ok(t.tenderer, "guarantee.claim", claim(number, "decrypt_failed"))
     principal = t.uscc_of[bidders[2].name]
     node = node_of(replay(t), t)
