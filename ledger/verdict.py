@@ -148,6 +148,10 @@ def detect_kind(obj: Any) -> Kind:
         kinds = [kind for name, kind in _KIND_FIELDS if name in obj]
         if len(kinds) == 1:
             return kinds[0]
+        if set(obj) == {"question", "bundle"}:  # contracts.eligibility's envelope
+            raise ProofError("an eligibility answer, not a proof bundle: `credchain verify "
+                             "FILE --anchor ANCHOR` re-applies its rule; its 'bundle' field "
+                             "alone is a §9 bundle of the records the rule reads")
     raise ProofError("not a proof bundle: a map with one of 'key' (§7), 'tx' (§8) or "
                      "'entries' (§9) was expected")
 

@@ -148,6 +148,7 @@ def test_a_failing_bundle_says_why_and_claims_nothing(chain: Chain) -> None:
     (b"{not json", "not a JSON document"),
     (b"\xc1", "not JSON, so read as its CE bytes"),
     (json.dumps({"hello": 1}), "not a proof bundle"),
+    (json.dumps({"question": {}, "bundle": {}}), "an eligibility answer, not a proof bundle"),
     (json.dumps({"key": "k", "tx": "00"}), "not a proof bundle"),
     (encoding.encode([1, 2]), "not a proof bundle"),
     (b"{\"a\":" * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),

@@ -87,6 +87,9 @@ test('what is not a bundle, or not JSON, gets a reason, and the form it was read
     assert.deepEqual(await verifyBundle(input, ANCHOR),
       { ok: false, kind: null, form, suite: 'ed25519-sha256', reason: notBundle });
   }
+  // an eligibility answer (credchain eligibility) is named, as ledger/verdict.py names it
+  assert.match(await reasonFor({ question: {}, bundle: {} }),
+    /^an eligibility answer, not a proof bundle: `credchain verify FILE --anchor ANCHOR`/);
   // Text or bytes that do not start with "{" are read as CE bytes, as ledger/verdict.py does.
   assert.equal(await reasonFor('null'), 'malformed bundle (not JSON, so read as its CE bytes): '
     + 'trailing bytes after the encoded value');

@@ -65,6 +65,12 @@ export function detectKind(obj) {
   if (isMap(obj)) {
     const kinds = KIND_FIELDS.filter(([name]) => Object.hasOwn(obj, name)).map(([, k]) => k);
     if (kinds.length === 1) return kinds[0];
+    const names = Object.keys(obj).sort();
+    if (names.length === 2 && names[0] === 'bundle' && names[1] === 'question') {
+      throw new ProofError('an eligibility answer, not a proof bundle: `credchain verify '
+        + "FILE --anchor ANCHOR` re-applies its rule; its 'bundle' field alone is a §9 bundle "
+        + 'of the records the rule reads');
+    }
   }
   throw new ProofError("not a proof bundle: a map with one of 'key' (§7), 'tx' (§8) or "
     + "'entries' (§9) was expected");
