@@ -109,7 +109,8 @@ class Link:
 
 def _address(writer: asyncio.StreamWriter) -> str:
     """The other end's address, for the log (``host:port``, or ``?``)."""
-    peer = writer.get_extra_info("peername")
+    extra = getattr(writer, "get_extra_info", None)  # (an in-memory test stream has none)
+    peer = extra("peername") if extra is not None else None
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "?"
 
 
