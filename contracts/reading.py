@@ -15,7 +15,7 @@ from typing import Any
 from contracts.credit import record_in_force, record_key
 from contracts.guarantee import guarantee_key
 from contracts.identity import entity_key, in_force
-from ledger.verdict import beijing_time as beijing_text
+from ledger.verdict import beijing_time
 
 
 def reading(key: str, record: Any, at_ms: int) -> str | None:
@@ -41,32 +41,32 @@ def _guarantee(g: Mapping[str, Any], at_ms: int) -> str:
     valid = g["valid_from_ms"] <= at_ms < g["valid_to_ms"]
     line = (f"guarantee: {status}; {g['amount_fen'] / 100:,.2f} yuan for tender "
             f"{g['tender_id']} lot {g['lot']}; within its validity at this block: {_yes(valid)} "
-            f"(valid {beijing_text(g['valid_from_ms'])} to {beijing_text(g['valid_to_ms'])})")
+            f"(valid {beijing_time(g['valid_from_ms'])} to {beijing_time(g['valid_to_ms'])})")
     if status == "released":
-        line += f"; released {beijing_text(g['released_ms'])} ({g['release_reason']})"
+        line += f"; released {beijing_time(g['released_ms'])} ({g['release_reason']})"
     if status == "claimed":
         claim = g["claim"]
-        line += (f"; claimed {beijing_text(claim['at_ms'])}: {claim['amount_fen'] / 100:,.2f} "
+        line += (f"; claimed {beijing_time(claim['at_ms'])}: {claim['amount_fen'] / 100:,.2f} "
                  f"yuan ({claim['reason']})")
     return line
 
 
 def _attestation(att: Mapping[str, Any], at_ms: int) -> str:
     line = (f"attestation of {att['uscc']} ({att['name']}): in force at this block: "
-            f"{_yes(in_force(att, at_ms))} (valid {beijing_text(att['valid_from_ms'])} to "
-            f"{beijing_text(att['valid_to_ms'])}")
+            f"{_yes(in_force(att, at_ms))} (valid {beijing_time(att['valid_from_ms'])} to "
+            f"{beijing_time(att['valid_to_ms'])}")
     if att["revoked_ms"]:
-        line += f"; revoked {beijing_text(att['revoked_ms'])}"
+        line += f"; revoked {beijing_time(att['revoked_ms'])}"
     return line + ")"
 
 
 def _credit(rec: Mapping[str, Any], at_ms: int) -> str:
     line = (f"credit record ({rec['kind']}) about {rec['uscc']}: in force at this block: "
-            f"{_yes(record_in_force(dict(rec), at_ms))} (from {beijing_text(rec['from_ms'])} "
-            f"to {beijing_text(rec['to_ms'])}")
+            f"{_yes(record_in_force(dict(rec), at_ms))} (from {beijing_time(rec['from_ms'])} "
+            f"to {beijing_time(rec['to_ms'])}")
     for stop, word in (("repaired_ms", "repaired"), ("ended_ms", "ended")):
         if rec[stop]:
-            line += f"; {word} {beijing_text(rec[stop])}"
+            line += f"; {word} {beijing_time(rec[stop])}"
     return line + ")"
 
 

@@ -218,6 +218,18 @@ class BidProof:
     def ok(self) -> bool:
         return all(self.checks.values())
 
+    def lines(self) -> list[str]:
+        """Each check ``[ok]`` or ``[FAILED]``, then what was not checked, for people."""
+        return ([f"   [{'ok' if ok else 'FAILED'}] {text}" for text, ok in self.checks.items()]
+                + [f"   [not checked] {note}" for note in self.notes])
+
+
+def proof_files(bid_bundle: Path) -> tuple[Path, Path]:
+    """Where the tender's bundle and the bid transaction's inclusion bundle go beside a bid
+    proof's bundle (``bid prove`` writes them, ``bid check-proof`` reads them)."""
+    return (bid_bundle.with_name(bid_bundle.stem + ".tender.json"),
+            bid_bundle.with_name(bid_bundle.stem + ".inclusion.json"))
+
 
 def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, slot: bytes,
               commitment: bytes, bid_tx_id: str, out: Path,
@@ -245,9 +257,9 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, s
         path.write_text(json.dumps(bundle, indent=2) + "\n")
 
     fetch(bid_key(tender_id, lot, slot.hex()), height, out)
-    tender_path = out.with_name(out.stem + ".tender.json")
+    tender_path, inclusion_file = proof_files(out)
     fetch(tender_key(tender_id), None, tender_path)
-    inclusion_path: Path | None = out.with_name(out.stem + ".inclusion.json")
+    inclusion_path: Path | None = inclusion_file
     notes = []
     try:
         bundle = (bidder or client).inclusion(bid_tx_id)

@@ -136,6 +136,12 @@ class NodeClient:
         got = self.get(f"/headers/{height}")
         return Header.from_obj(jsonform.from_json(got["header"], jsonform.HEADER))
 
+    def certified_header(self, height: int) -> tuple[Header, QC]:
+        """A committed block's header with its QC (both public), height ≥ 1."""
+        got = self.get(f"/headers/{height}")
+        return (Header.from_obj(jsonform.from_json(got["header"], jsonform.HEADER)),
+                QC.from_obj(jsonform.from_json(got["qc"], jsonform.QC)))
+
     def block_ids(self, height: int) -> tuple[Header, list[bytes]]:
         """A block as anyone may see it: its header and its transaction ids."""
         got = self.get(f"/blocks/{height}")

@@ -70,8 +70,8 @@ def run_demo_story(urls: list[str], anchor_path: Path, out: Path,
                       summary["winner_commitment"],
                       summary["winner_bid_tx"].hex(), out / "winner-bid.bundle.json",
                       bidder=bidder)
-    for text, ok in proof.checks.items():
-        echo(f"   [{'ok' if ok else 'FAILED'}] {text}")
+    for line in proof.lines():
+        echo(line)
     echo(f"   bid bundle: {proof.bid_bundle} (key {proof.key}, height {proof.height}); "
          f"tender bundle: {proof.tender_bundle}; inclusion bundle of the bid transaction "
          f"(it names the bidder secret: mode 0600): {proof.inclusion_bundle}")

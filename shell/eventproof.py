@@ -149,10 +149,9 @@ def check_notice(item: dict[str, Any], before: Verdict, at: Verdict) -> list[str
     if not isinstance(height, int) or before.height != height - 1 or at.height != height:
         return [f"the bundles are after blocks {before.height} and {at.height}, the notice "
                 f"needs {height} - 1 and {height}"]
-    entry = before.entries[0] if before.entries else None
-    if entry is None or entry.key != state_key or not entry.present:
+    record = _proven_record(before, state_key)
+    if record is None:
         return [f"the first bundle does not show {state_key} present"]
-    record = entry.record if isinstance(entry.record, dict) else {}
     deadline, before_ms = record.get("deadline_ms"), item.get("before_ms")
     threshold = item.get("threshold_ms")
     if deadline != item.get("deadline_ms"):
@@ -181,10 +180,9 @@ def check_objection(item: dict[str, Any], at: Verdict) -> list[str]:
         return [f"the bundle after block H does not verify: {at.reason}"]
     if at.height != height:
         return [f"the bundle is after block {at.height}, the notice says {height}"]
-    entry = at.entries[0] if at.entries else None
-    if entry is None or entry.key != state_key or not entry.present:
+    record = _proven_record(at, state_key)
+    if record is None:
         return [f"the bundle does not show {state_key} present"]
-    record = entry.record if isinstance(entry.record, dict) else {}
     problems = []
     if record.get("n") != n or record.get("stage") != item.get("stage"):
         problems.append(f"the record is objection {record.get('n')} at stage "
@@ -195,6 +193,14 @@ def check_objection(item: dict[str, Any], at: Verdict) -> list[str]:
         problems.append(f"the objection was filed at {record.get('at_ms')}, not in block "
                         f"{height} ({at.time_ms})")
     return problems
+
+
+def _proven_record(verdict: Verdict, state_key: str) -> dict[str, Any] | None:
+    """The record a valid §7 verdict shows present under ``state_key``, else None."""
+    entry = verdict.entries[0] if verdict.entries else None
+    if entry is None or entry.key != state_key or not entry.present:
+        return None
+    return entry.record if isinstance(entry.record, dict) else {}
 
 
 def _done(problems: list[str], verdicts: tuple[Verdict, ...]) -> ProofCheck:

@@ -150,7 +150,6 @@ class PeerNet:
         self.chain = chain
         self._secret = secret
         self._pubkey = chain.suite.public_key(secret)
-        self.pubkey = self._pubkey  # this node's key (its name on every link)
         self.admission = admission
         self.metrics = metrics
         self._validators = validators
@@ -223,8 +222,8 @@ class PeerNet:
 
     def abstaining_indexes(self) -> list[int]:
         """The linked validators whose STATUS says they do not vote."""
-        keys = [v.pubkey for v in self._validators()]
-        return sorted(keys.index(k) for k in self.links if k in keys and k in self.abstainers)
+        vals = self._validators()
+        return [i for i in self.peer_indexes() if vals[i].pubkey in self.abstainers]
 
     def _status(self) -> dict[str, Any]:
         body: dict[str, Any] = {"height": self.chain.height()}

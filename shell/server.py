@@ -95,7 +95,7 @@ class Node:
         self.body_budget = TokenBuckets(self.limits.request_bytes_per_second)
         self.readers = Readers(chain.suite, chain.chain_id)
         self.admission = Admission(chain, self.limits, self.metrics, self._nudge, self._gossip)
-        pubkey = chain.suite.public_key(secret)
+        self.pubkey = pubkey = chain.suite.public_key(secret)
         self.votes_missing = not chain.votes_are_mine(pubkey, confirm_lost_votes)
         if self.votes_missing:
             log.error("this store has blocks but no record that its consensus votes are "
@@ -358,7 +358,7 @@ class Node:
         self.start_core()
         index = self.driver.replica.index
         seat = next((i for i, v in enumerate(self.driver.replica.validators)
-                     if v.pubkey == self.peers.pubkey), None)
+                     if v.pubkey == self.pubkey), None)
         role = (f"validator {index}" if index is not None else
                 f"validator {seat}, not voting: its vote records are missing" if seat is not None
                 else "an observer")

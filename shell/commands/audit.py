@@ -134,37 +134,20 @@ def audit_headers(anchor_path: str, url: str, to_height: int | None, as_json: bo
     header follows the one before and carries a QC of the validator set in force. What a
     non-supervisor can check (blocks' contents are shown to supervisors only; `audit
     replay` re-executes them). Exit 0 valid, 1 not."""
-    from ledger import bundle, jsonform
-    from ledger.block import QC, Header
+    from ledger import bundle
     from ledger.errors import InvalidInput, ProofError
     from ledger.genesis import Anchor
     from shell.auditheaders import check_headers
-    from shell.client import NodeClient, NodeError
+    from shell.client import NodeClient
 
     anchor = Anchor.load(anchor_path)
     client = NodeClient(url)
-
-    def get(path: str) -> Any:
-        for attempt in range(40):  # the node's per-client rate limit: wait, then go on
-            try:
-                return client.get(path)
-            except NodeError as exc:
-                if exc.status != 429 or attempt == 39:
-                    raise
-                time.sleep(0.25)
-        raise AssertionError("unreachable")
-
-    def header_at(h: int) -> tuple[Header, QC]:
-        got = get(f"/headers/{h}")
-        return (Header.from_obj(jsonform.from_json(got["header"], jsonform.HEADER)),
-                QC.from_obj(jsonform.from_json(got["qc"], jsonform.QC)))
-
     top = to_height or int(client.status()["height"])
-    raw = get(f"/proof/gov/validators?height={top}")
+    raw = client.proof("gov/validators", top)  # its validator_chain: every set change below
     started = time.monotonic()
     try:
         certified = bundle.parse_certified(bundle.from_json(raw), "bundle")
-        report = check_headers(anchor, certified, header_at, top)
+        report = check_headers(anchor, certified, client.certified_header, top)
     except (ProofError, InvalidInput) as exc:
         click.echo(f"NOT VALID: {exc}")
         sys.exit(1)

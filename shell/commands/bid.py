@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 import click
 
 from shell.client import NodeClient, NodeError
-from shell.commands.common import OUT_FILE, fail, key_options, load_key, url_option
+from shell.commands.common import OUT_FILE, fail, hex_arg, key_options, load_key, url_option
 from shell.sealedfile import SealedBidFile
 
 
@@ -404,10 +404,8 @@ def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
              if key_file else None)
     result = prove_bid(public, Path(anchor_path), record.tender_id, record.lot, record.slot,
                        record.commitment, record.tx_id, Path(out), keyed)
-    for text, ok in result.checks.items():
-        click.echo(f"   [{'ok' if ok else 'FAILED'}] {text}")
-    for note in result.notes:
-        click.echo(f"   [not checked] {note}")
+    for line in result.lines():
+        click.echo(line)
     click.echo(f"   bid bundle: {result.bid_bundle} (key {result.key}, height {result.height},"
                f" block time {beijing_time(result.block_ms)}, deadline "
                f"{beijing_time(result.deadline_ms)}); tender bundle: {result.tender_bundle};"
@@ -434,23 +432,17 @@ def bid_check_proof(bid_bundle: str, anchor_path: str, commitment: str | None) -
     the commitment was on the chain in a block before the tender's deadline. For the third
     party a bidder shows its proof to; no key, no node. Exit 0 proved, 1 not."""
     from ledger.verdict import beijing_time
-    from shell.bidding import check_bid_proof
+    from shell.bidding import check_bid_proof, proof_files
 
     path = Path(bid_bundle)
-    tender_path = path.with_name(path.stem + ".tender.json")
-    inclusion_path = path.with_name(path.stem + ".inclusion.json")
+    tender_path, inclusion_path = proof_files(path)
     if not tender_path.exists():
         fail(f"{tender_path} is missing: the tender's bundle (its deadline) goes with the bid's")
-    try:
-        claimed = bytes.fromhex(commitment) if commitment is not None else None
-    except ValueError:
-        fail("--commitment is not hex")
+    claimed = hex_arg(commitment, "--commitment") if commitment is not None else None
     result = check_bid_proof(Path(anchor_path), path, tender_path,
                              inclusion_path if inclusion_path.exists() else None, claimed)
-    for text, ok in result.checks.items():
-        click.echo(f"   [{'ok' if ok else 'FAILED'}] {text}")
-    for note in result.notes:
-        click.echo(f"   [not checked] {note}")
+    for line in result.lines():
+        click.echo(line)
     if not result.ok:
         fail("not proved: the commitment was not shown on the chain before the deadline")
     click.echo(f"PROVED: {result.key} held the commitment in block {result.height} "

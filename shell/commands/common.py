@@ -56,6 +56,19 @@ def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
+def hex_arg(text: str, flag: str, length: int | None = None) -> bytes:
+    """The bytes an option gives in hex (``length`` of them, when it says), or a one-line
+    refusal naming the option."""
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = None
+    if value is None or (length is not None and len(value) != length):
+        fail(f"{flag} is not hex" if length is None else
+             f"{flag} must be {2 * length} hex digits (a {length}-byte hash)")
+    return value
+
+
 def passphrase(env: str | None, file: str | None, confirm: bool = False) -> bytes:
     """From ``env`` or ``file`` (``shell.config.read_passphrase``), else asked for."""
     from shell.config import read_passphrase

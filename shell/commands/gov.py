@@ -32,7 +32,7 @@ from ledger.crypto import Suite, get_suite
 from ledger.errors import InvalidInput
 from ledger.verdict import beijing_time
 from shell.client import NodeClient
-from shell.commands.common import fail, key_options, load_key, url_option
+from shell.commands.common import fail, hex_arg, key_options, load_key, url_option
 
 PROPOSAL_SEQ = "gov/proposal_seq"
 
@@ -83,7 +83,7 @@ def _hex(value: Any) -> str:
     return value.hex() if isinstance(value, bytes) else str(value)
 
 
-def _chain_suite(url: str) -> Suite:
+def chain_suite(url: str) -> Suite:
     return get_suite(NodeClient(url).status()["suite"])
 
 
@@ -122,7 +122,7 @@ def propose(action: str, url: str, key_file: str, passphrase_env: str | None,
             new_passphrase_file: str | None, new_pubkey: str | None, new_sig: str | None,
             host: str | None, port: int | None, kind: str | None) -> None:
     """Propose ACTION; the proposal is your yes vote."""
-    suite = _chain_suite(url)
+    suite = chain_suite(url)
     needs = {"add-validator": ("name", "pubkey"), "remove-validator": ("pubkey",),
              "rotate-validator": ("old", "new_key") if new_pubkey is None and new_sig is None
              else ("old", "new_pubkey", "new_sig"),
@@ -147,13 +147,13 @@ def propose(action: str, url: str, key_file: str, passphrase_env: str | None,
     elif action == "remove-validator":
         payload = {"pubkey": _pubkey(suite, str(pubkey), "--pubkey")}
     elif action == "rotate-validator" and new_key is not None:
-        payload = (_rotation(url, suite, str(old), new_key, None, new_passphrase_file)
-                   if new_passphrase_file else
-                   _rotation(url, suite, str(old), new_key, passphrase_env, passphrase_file))
+        payload = rotation(url, suite, str(old), new_key,
+                           None if new_passphrase_file else passphrase_env,
+                           new_passphrase_file or passphrase_file)
     elif action == "rotate-validator":
         payload = {"old": _pubkey(suite, str(old), "--old"),
                    "new": _pubkey(suite, str(new_pubkey), "--new-pubkey"),
-                   "new_sig": _hex_arg(str(new_sig), "--new-sig")}
+                   "new_sig": hex_arg(str(new_sig), "--new-sig")}
     elif action == "set-endpoint":
         payload = {"pubkey": _pubkey(suite, str(pubkey), "--pubkey"), "host": str(host),
                    "port": int(port or 0), "kind": str(kind)}
@@ -171,11 +171,10 @@ def propose(action: str, url: str, key_file: str, passphrase_env: str | None,
           {"action": action.replace("-", "_"), "payload": payload})
 
 
-def _hex_arg(text: str, flag: str) -> bytes:
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        fail(f"{flag} is not hex")
+def _seated(client: NodeClient) -> list[tuple[str, str]]:
+    """The validator set at the node's head: ``(name, public key hex)`` in index order."""
+    return [(str(v["name"]), str(v["pubkey"]["$bin"]))
+            for v in client.state("gov/validators") or []]
 
 
 def _check_seats(url: str, action: str, suite: Suite, pubkey: str | None,
@@ -183,7 +182,7 @@ def _check_seats(url: str, action: str, suite: Suite, pubkey: str | None,
     """Refuse, before anything is signed, a validator change the set already makes moot."""
     if action not in ("add-validator", "remove-validator", "rotate-validator"):
         return
-    seated = {str(v["pubkey"]["$bin"]) for v in NodeClient(url).state("gov/validators") or []}
+    seated = {key for _, key in _seated(NodeClient(url))}
     key = (pubkey if action != "rotate-validator" else old) or ""
     if action == "add-validator" and key.lower() in seated:
         fail(f"{key[:16]}… is a validator already")
@@ -197,28 +196,28 @@ def validators(url: str) -> None:
     """The validator set in force at the node's head: index, name, public key, and the peer
     address the endpoint registry holds for it."""
     from contracts.membership import ENDPOINT_PREFIX
+    from ledger.block import quorum
 
     client = NodeClient(url)
     head = client.status()
-    from ledger.block import quorum
-
-    vals = client.state("gov/validators") or []
+    vals = _seated(client)
     click.echo(f"{len(vals)} validators of {head['chain_id']} at height {head['height']}; "
                f"{quorum(len(vals))} votes make a quorum:")
-    for i, v in enumerate(vals):
-        key = str(v["pubkey"]["$bin"])
+    for i, (name, key) in enumerate(vals):
         entry = client.state(ENDPOINT_PREFIX + key)
         where = (f"{entry['host']}:{entry['port']} ({entry['kind']})"
                  if isinstance(entry, dict) else "no registered endpoint")
-        click.echo(f"  {i}  {v['name']:<16} {key}  {where}")
+        click.echo(f"  {i}  {name:<16} {key}  {where}")
 
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _rotation(url: str, suite: Suite, old: str, new_key: str, env: str | None,
-              file: str | None) -> dict[str, Any]:
+def rotation(url: str, suite: Suite, old: str, new_key: str, env: str | None,
+             file: str | None) -> dict[str, Any]:
+    """The payload of ``rotate_validator``: ``new_key``'s file signs its consent (also what
+    ``keys sign-rotation`` prints, on the machine that keeps the key)."""
     from contracts.membership import sign_rotation
 
     old_key = _pubkey(suite, old, "--old")

@@ -65,16 +65,8 @@ def keys_sign_rotation(key_file: str, old: str, url: str, passphrase_env: str | 
     """The new key's consent to a validator's key rotation, signed where the key is kept
     (the city's own machine): print the --new-pubkey and --new-sig a committee member gives
     `gov propose rotate-validator` (no one else needs the key or its passphrase)."""
-    from contracts.membership import sign_rotation
-    from ledger.errors import InvalidInput
-    from shell.client import NodeClient
-    from shell.commands.common import load_key
+    from shell.commands.gov import chain_suite, rotation
 
-    suite, secret = load_key(key_file, passphrase_env, passphrase_file)
-    try:
-        old_key = bytes.fromhex(old)
-        suite.check_pubkey(old_key)
-    except (ValueError, InvalidInput):
-        fail(f"--old is not a {suite.name} public key in hex")
-    sig = sign_rotation(suite, secret, NodeClient(url).chain_id(), old_key)
-    click.echo(f"--old {old} --new-pubkey {suite.public_key(secret).hex()} --new-sig {sig.hex()}")
+    payload = rotation(url, chain_suite(url), old, key_file, passphrase_env, passphrase_file)
+    click.echo(f"--old {old} --new-pubkey {payload['new'].hex()} "
+               f"--new-sig {payload['new_sig'].hex()}")

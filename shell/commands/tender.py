@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -38,10 +38,14 @@ from shell.commands.common import (
     committed_text,
     fail,
     fail_receipt,
+    hex_arg,
     key_options,
     load_key,
     url_option,
 )
+
+if TYPE_CHECKING:
+    from contracts.tender_rules import RulePeriods
 
 
 @click.group()
@@ -60,7 +64,9 @@ def tender_objections(tender_id: str, url: str, as_json: bool) -> None:
     (sealed until the deadline; credchain history tender names them after it)."""
     client = NodeClient(url)
     record = _tender(client, tender_id)
-    rows = [_objection_row(client, record, n) for n in range(1, int(record["objections"]) + 1)]
+    periods = _periods(client, record)  # the chain's parameters, read once
+    rows = [_objection_row(client, record, n, periods)
+            for n in range(1, int(record["objections"]) + 1)]
     if as_json:
         click.echo(json.dumps({"tender_id": tender_id, "objections": rows},
                               ensure_ascii=False, indent=2))
@@ -108,21 +114,14 @@ def tender_reply(tender_id: str, n: int, reply_file: str | None, reply_hash: str
     if (reply_file is None) == (reply_hash is None):
         fail("give the reply as --reply-file FILE or --reply-hash HEX (one of them)")
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
-    if reply_file is not None:
-        digest = suite.hash(Path(reply_file).read_bytes())
-    else:
-        try:
-            digest = bytes.fromhex(str(reply_hash))
-        except ValueError:
-            digest = b""
-        if len(digest) != 32:
-            fail("--reply-hash must be 64 hex digits (a 32-byte hash)")
+    digest = (suite.hash(Path(reply_file).read_bytes()) if reply_file is not None
+              else hex_arg(str(reply_hash), "--reply-hash", 32))
     client = NodeClient(url).as_key(suite, secret)
     record = _tender(client, tender_id)
     if not 1 <= n <= int(record["objections"]):
         fail(f"not replied: tender {tender_id} has no objection {n} (it has "
              f"{record['objections']})")
-    row = _objection_row(client, record, n)
+    row = _objection_row(client, record, n, _periods(client, record))
     if row["status"] != OBJECTION_OPEN:
         fail(f"not replied: objection {n} to tender {tender_id} is {row['status']}"
              + (f" (ruled {row['ruling']})" if row["ruling"] else ""))
@@ -141,18 +140,24 @@ def tender_reply(tender_id: str, n: int, reply_file: str | None, reply_hash: str
         fail_receipt(done)
 
 
-def _objection_row(client: NodeClient, record: dict[str, Any], n: int) -> dict[str, Any]:
-    """Objection ``n`` as its public record shows it, with the end of its reply period
-    (``reply_days`` of the tender's rule set, read from the chain's parameters)."""
+def _periods(client: NodeClient, record: dict[str, Any]) -> RulePeriods:
+    """The periods of the tender's rule set, from the chain's parameters at the head."""
     from contracts import keys
-    from contracts.tender_record import objection_key
     from contracts.tender_rules import load_periods
+
+    return load_periods(record["rules"], lambda name: client.state(keys.param(name)))
+
+
+def _objection_row(client: NodeClient, record: dict[str, Any], n: int,
+                   periods: RulePeriods) -> dict[str, Any]:
+    """Objection ``n`` as its public record shows it, with the end of its reply period
+    (``reply_days`` of the tender's rule set)."""
+    from contracts.tender_record import objection_key
     from ledger import jsonform
 
     obj = client.state(objection_key(record["tender_id"], n))
     if not isinstance(obj, dict):
         fail(f"the node does not show objection {n} of tender {record['tender_id']}")
-    periods = load_periods(record["rules"], lambda name: client.state(keys.param(name)))
     reply = jsonform.tagged_from_json(obj["reply_hash"])
     return {"n": n, "stage": obj["stage"], "at_ms": int(obj["at_ms"]),
             "status": obj["status"], "reply_by_ms": periods.period_end(int(obj["at_ms"]),
@@ -303,12 +308,10 @@ def _check_guards(client: NodeClient, record: dict[str, Any], head_ms: int, acti
                   done: str) -> None:
     """The lifecycle table's guards for ``action`` at the chain's head, as the contract will
     check them (``contracts.tender_rules.require``): suspended, an objection open…"""
-    from contracts import keys
     from contracts.errors import ContractError
-    from contracts.tender_rules import GuardView, load_periods, require
+    from contracts.tender_rules import GuardView, require
 
-    view = GuardView(record, head_ms, lambda: load_periods(
-        record["rules"], lambda name: client.state(keys.param(name))))
+    view = GuardView(record, head_ms, lambda: _periods(client, record))
     try:
         require(view, action)
     except ContractError as exc:
