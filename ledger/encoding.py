@@ -5,6 +5,12 @@ Rules: integers shortest form (msgpack-python's default), no floats, text as ``s
 is strict: it checks key order and types while unpacking, re-encodes what it decoded
 and rejects input whose bytes differ.
 
+Both directions run in C (``ledger/_ce_native.c``, one pass over the value or the bytes)
+when that optional extension built; the Python functions below are the reference and the
+fallback, and give the same bytes and the same verdicts (``tests/test_ce_native.py``).
+``CREDCHAIN_CE_PURE=1`` in the environment forces the Python path (A/B benchmarks, tests);
+``NATIVE`` says which path runs.
+
 Both directions are bounded in nesting (``ledger.limits.MAX_CE_DEPTH`` unless the caller
 passes a smaller bound): a value nested deeper is an ``EncodingError``, never a
 ``RecursionError``. Both walks (the encoder's, and the decoder's check of what msgpack
@@ -14,6 +20,8 @@ the bound.
 
 from __future__ import annotations
 
+import os
+from types import ModuleType
 from typing import Any
 
 import msgpack
@@ -75,9 +83,32 @@ def _too_deep() -> EncodingError:
     return TooDeep(f"value nested deeper than {MAX_CE_DEPTH} levels")
 
 
+def _import_native() -> ModuleType | None:
+    if os.environ.get("CREDCHAIN_CE_PURE", "") not in ("", "0"):
+        return None
+    try:
+        from ledger import _ce_native  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    module: ModuleType = _ce_native
+    module.bind(EncodingError, TooDeep, MAX_CE_DEPTH)
+    return module
+
+
+_native = _import_native()
+NATIVE = _native is not None
+
+
 def encode(value: Value) -> bytes:
     """Encode ``value`` canonically; raises EncodingError for anything CE cannot carry,
     including a value nested deeper than ``MAX_CE_DEPTH``."""
+    if _native is not None:
+        return _native.encode(value)  # type: ignore[no-any-return]
+    return encode_pure(value)
+
+
+def encode_pure(value: Value) -> bytes:
+    """``encode`` in Python (msgpack after a walk that sorts maps and checks types)."""
     try:
         return msgpack.packb(  # type: ignore[no-any-return]
             _canonical(value, MAX_CE_DEPTH), use_bin_type=True)
@@ -150,7 +181,23 @@ def _check_decoded(value: Any, room: int) -> None:
 def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES,
            max_depth: int = MAX_CE_DEPTH) -> Value:
     """Decode CE bytes, rejecting anything non-canonical, truncated, trailing, oversize or
-    nested deeper than ``max_depth``.
+    nested deeper than ``max_depth``."""
+    if _native is None:
+        return decode_pure(data, max_bytes, max_depth)
+    if type(data) is not bytes:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise EncodingError(f"expected bytes, got {type(data).__name__}")
+        data = bytes(data)
+    if len(data) > max_bytes:
+        raise EncodingError(f"encoding is {len(data)} bytes, above the bound of {max_bytes}")
+    if not 1 <= max_depth <= MAX_CE_DEPTH:
+        raise ValueError(f"max_depth must be in 1..{MAX_CE_DEPTH}, got {max_depth}")
+    return _native.decode(data, max_depth)
+
+
+def decode_pure(data: bytes, max_bytes: int = MAX_ENCODED_BYTES,
+                max_depth: int = MAX_CE_DEPTH) -> Value:
+    """``decode`` in Python.
 
     The unpacked value is walked once to check that map keys are text in strictly
     increasing order, that every value has a CE type (no floats, no ext types) and that the
