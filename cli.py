@@ -26,6 +26,9 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from None
         except LookupError as exc:
             raise click.ClickException(f"not found: {exc}") from None
+        except RecursionError:  # a JSON document nested past the parser's recursion
+            raise click.ClickException("an input (a file, an option or a node's answer) is "
+                                       "nested too deeply to read") from None
 
 
 @click.group(cls=_Group)

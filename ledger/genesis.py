@@ -186,6 +186,8 @@ def _read_json(path: str | Path, what: str) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{what} {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput(f"{what} {path} is JSON nested too deeply") from None
 
 
 def state_root_of(suite: Suite, state: Mapping[str, bytes]) -> bytes:

@@ -27,6 +27,7 @@ parsers (``Header.from_obj`` …) do that on the binary form this module returns
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -105,6 +106,18 @@ INT = Int()
 TEXT = Text()
 FLAG = Flag()
 TAGGED = Tagged()
+
+
+def parse_json(data: bytes | str, what: str) -> Any:
+    """``data`` parsed as JSON, or ``InvalidInput`` naming ``what`` (a file, an option, an
+    answer): not JSON, not UTF-8, or nested beyond what the parser's recursion allows (a
+    ``RecursionError`` from ``json.loads`` is not an error a person should see as one)."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise InvalidInput(f"{what} is JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{what} is not JSON: {exc}") from None
 
 
 def hex_to_bytes(text: Any, where: str = "value") -> bytes:

@@ -251,8 +251,8 @@ def _read_doc(path: str | Path, not_json: str) -> Any:
         raise InvalidInput(f"key file {path} is too large to be a key file")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput(f"{not_json} (not JSON)") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidInput(f"{not_json} (not JSON, or nested too deeply)") from None
 
 
 def load_chain_key(path: str | Path, passphrase: bytes | str, chain_suite: str) -> KeyPair:

@@ -130,7 +130,18 @@ def read_form(data: bytes | str) -> tuple[Form, Any]:
             data = data.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ProofError(f"not a JSON document: {exc}") from None
-    if data.lstrip()[:1] != b"{":
+    first = data.lstrip()[:1]
+    if first in (b"[", b'"'):  # no bundle's CE starts so (a map header is 0x80-0x8f, 0xde-0xdf)
+        try:
+            other = json.loads(data)
+        except RecursionError:
+            raise ProofError("not a bundle: the JSON document is nested too deeply") from None
+        except (ValueError, UnicodeDecodeError):
+            other = None
+        if other is not None:
+            kind = "an array" if isinstance(other, list) else "a string"
+            raise ProofError(f"not a bundle: a bundle is a JSON object, this is {kind}")
+    if first != b"{":
         return "binary", bundle.decode_form(data, "bundle (not JSON, so read as its CE bytes)")
     if len(data) > MAX_JSON_BYTES:
         raise ProofError(f"a JSON bundle is at most {MAX_JSON_BYTES} bytes, got {len(data)}")

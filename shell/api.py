@@ -261,7 +261,7 @@ async def get_eligibility(request: web.Request, node: NodeView) -> web.StreamRes
     tender_id = request.query.get("tender")
     if not tender_id:
         return error(400, "name the tender: ?tender=ID (and &lot=N, default 1)")
-    lot = height_param(request.query.get("lot", "1"))
+    lot = height_param(request.query.get("lot", "1"), "lot")
     return json_response(answer_at_head(node.chain.store, uscc, tender_id, lot))
 
 
@@ -272,8 +272,8 @@ async def get_exposure(request: web.Request, node: NodeView) -> web.StreamRespon
         page = exposure(Overlay(node.chain.head_state()), _now_ms(node),
                         uscc=q.get("uscc") or None, kind=q.get("kind") or None,
                         region=q.get("region") or None,
-                        cursor=height_param(q.get("cursor", "0")),
-                        limit=height_param(q.get("limit", "50")))
+                        cursor=height_param(q.get("cursor", "0"), "cursor"),
+                        limit=height_param(q.get("limit", "50"), "limit"))
     except ExposureQueryError as exc:
         return error(400, str(exc))
     return json_response(tagged_to_json(page.to_obj()))

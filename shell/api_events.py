@@ -83,7 +83,7 @@ def parse_walk(request: web.Request, node: NodeView, hub: EventHub,
     elif "cursor" in q:
         after = parse_cursor(q["cursor"])
     elif "from_height" in q:
-        after = end_key(max(0, height_param(q["from_height"]) - 1))
+        after = end_key(max(0, height_param(q["from_height"], "from_height") - 1))
     elif live_default:
         after = end_key(hub.chain.height())
     else:
@@ -107,7 +107,7 @@ def parse_heartbeat(q: Any, hub: EventHub) -> int:
     if "heartbeat_ms" not in q:
         return hub.settings.heartbeat_ms
     lo, hi = HEARTBEAT_MS_RANGE
-    value = height_param(q["heartbeat_ms"])
+    value = height_param(q["heartbeat_ms"], "heartbeat_ms")
     if not lo <= value <= hi:
         raise InvalidInput(f"heartbeat_ms must be within {lo}-{hi}")
     return value
@@ -177,7 +177,7 @@ async def get_page(request: web.Request, node: NodeView) -> web.StreamResponse:
     hub = hub_of(node)
     walk = parse_walk(request, node, hub, live_default=False)
     limit_text = request.query.get("limit")
-    limit = hub.settings.page_items_max if limit_text is None else height_param(limit_text)
+    limit = hub.settings.page_items_max if limit_text is None else height_param(limit_text, "limit")
     if not 1 <= limit <= hub.settings.page_items_max:
         raise InvalidInput(f"limit must be within 1-{hub.settings.page_items_max}")
     items, after = hub.page(walk, limit, caller_of(request))

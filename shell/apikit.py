@@ -81,9 +81,13 @@ def error(status: int, reason: str) -> web.Response:
     return json_response({"error": reason}, status)
 
 
-def height_param(text: str) -> int:
+def height_param(text: str, name: str = "height") -> int:
+    """A whole number from a path segment or query parameter (a height, a lot, a cursor, a
+    limit: ``name`` says which in the refusal)."""
     if not _HEIGHT.fullmatch(text):
-        raise InvalidInput(f"bad height {text[:40]!r}: decimal digits 0-9 only")
+        if text.isascii() and text.isdigit():
+            raise InvalidInput(f"bad {name} {text[:40]!r}: at most 19 digits")
+        raise InvalidInput(f"bad {name} {text[:40]!r}: decimal digits 0-9 only")
     return int(text)
 
 

@@ -97,7 +97,7 @@ def _load_checkpoint(state_dir: Path) -> dict[str, Any] | None:
     try:
         got: dict[str, Any] = json.loads(path.read_text())
         return got
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None  # recounted from the store below: the checkpoint is only a cache
 
 

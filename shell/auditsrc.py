@@ -67,7 +67,7 @@ class UrlSource:
         self.suite = suite
 
     def head(self) -> int:
-        return int(self.client.status()["height"])
+        return self.client.head_height()
 
     def block_hash(self, height: int) -> bytes | None:
         try:

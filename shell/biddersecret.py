@@ -85,7 +85,7 @@ def load(path: str | Path) -> BidderSecretFile:
         secret = bytes.fromhex(doc["bid_secret"])
         if len(secret) != BID_SECRET_LEN:
             raise ValueError(f"bid_secret must be {BID_SECRET_LEN} bytes")
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput(f"{path} is not a bidder-secret file written by `credchain bid "
                            f"enrol` ({exc})") from None
     return BidderSecretFile(chain_id, uscc, secret)

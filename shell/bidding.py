@@ -290,13 +290,14 @@ def check_bid_proof(anchor_path: Path, bid_path: Path, tender_path: Path,
     from ledger.bundle import from_json, verify_bundle
     from ledger.errors import ProofError
     from ledger.genesis import Anchor
+    from ledger.jsonform import parse_json
 
     anchor = Anchor.load(anchor_path)
 
     def verified(path: Path) -> Any:
         try:
-            record = verify_bundle(from_json(json.loads(path.read_text())), anchor)
-        except (OSError, ValueError, ProofError) as exc:
+            record = verify_bundle(from_json(parse_json(path.read_bytes(), "the file")), anchor)
+        except (OSError, ValueError, ProofError, InvalidInput) as exc:
             raise InvalidInput(f"{path}: not a valid proof bundle: {exc}") from None
         if record.value is None:
             raise InvalidInput(f"{path} proves {record.key} absent")
@@ -332,8 +333,8 @@ def check_bid_proof(anchor_path: Path, bid_path: Path, tender_path: Path,
                         bid_path, tender_path, None, notes)
     try:
         included = inclusion.verify_inclusion_bundle(
-            inclusion.from_json(json.loads(inclusion_path.read_text())), anchor)
-    except (OSError, ValueError, ProofError) as exc:
+            inclusion.from_json(parse_json(inclusion_path.read_bytes(), "the file")), anchor)
+    except (OSError, ValueError, ProofError, InvalidInput) as exc:
         raise InvalidInput(f"{inclusion_path}: not a valid inclusion bundle: {exc}") from None
     body, receipt = included.tx.body, included.receipt
     sealed_events = [e for e in receipt.events

@@ -26,6 +26,10 @@ from ledger.crypto import Suite
 from ledger.tx import Receipt, SignedTx, TxBody, sign_tx
 from shell.readers import sign_request
 
+# The largest answer this client reads. A node's largest (a block's JSON form: at most a
+# 16 MiB block, its bytes as hex) stays well below; anything longer is not a node talking.
+MAX_ANSWER_BYTES = 64 << 20
+
 
 class NodeError(Exception):
     """The node refused a request (``status`` ≥ 400) or could not be reached (0)."""
@@ -96,11 +100,11 @@ class NodeClient:
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout_s or self.timeout_s) as resp:
-                return resp.status, json.loads(resp.read())
+                return resp.status, self._answer(resp.read(MAX_ANSWER_BYTES + 1), url)
         except urllib.error.HTTPError as exc:
             try:
-                return exc.code, json.loads(exc.read())
-            except (ValueError, OSError):
+                return exc.code, self._answer(exc.read(MAX_ANSWER_BYTES + 1), url)
+            except (NodeError, OSError):
                 raise NodeError(exc.code, str(exc.reason), url) from None
         except (urllib.error.URLError, OSError) as exc:
             why = getattr(exc, "reason", exc)
@@ -109,8 +113,27 @@ class NodeClient:
             raise NodeError(0, f"{self.url} does not answer HTTP ({type(exc).__name__}): is "
                                "it a node's peer port rather than its HTTP API (http_port)?",
                             url) from None
-        except ValueError:
-            raise NodeError(0, f"the node at {self.url} did not answer JSON", url) from None
+        except ValueError as exc:  # a request urllib would not send (the URL, a header)
+            raise NodeError(0, f"cannot ask {self.url}: {exc}", url) from None
+
+    def _answer(self, raw: bytes, url: str) -> Any:
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise NodeError(0, f"{self.url} answered more than {MAX_ANSWER_BYTES >> 20} MiB, "
+                               "more than any node's answer: is the URL a node's HTTP API?", url)
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            raise NodeError(0, f"the node at {self.url} did not answer JSON (or answered it "
+                               "nested too deeply)", url) from None
+
+    def head_height(self) -> int:
+        """The node's committed height, from ``/status``; ``NodeError`` when the answer has
+        no whole number there (not a node, or not this project's)."""
+        height = self.status().get("height")
+        if type(height) is not int or height < 0:
+            raise NodeError(0, f"{self.url} answered /status without a height: is it a "
+                               "credchain node's HTTP API?", self.url + "/status")
+        return height
 
     def request(self, method: str, path: str, body: Any = None,
                 timeout_s: float | None = None) -> Any:
@@ -126,11 +149,14 @@ class NodeClient:
     # ---- typed calls --------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        got: dict[str, Any] = self.get("/status")
+        got = self.get("/status")
+        if not isinstance(got, dict):
+            raise NodeError(0, f"{self.url} answered /status with something other than a "
+                               "JSON object", self.url + "/status")
         return got
 
     def head_time_ms(self) -> int:
-        return self.header(int(self.status()["height"])).time_ms
+        return self.header(self.head_height()).time_ms
 
     def header(self, height: int) -> Header:
         got = self.get(f"/headers/{height}")

@@ -147,18 +147,27 @@ def portal_lines(url: str, anchor_path: Path, summary: dict[str, Any] | None) ->
     return lines
 
 
-def keep_running(echo: Callable[[str], None], poll_s: float = 0.5) -> None:
+def keep_running(echo: Callable[[str], None], poll_s: float = 0.5,
+                 exited: Callable[[], list[tuple[int, int | None, str]]] = list) -> None:
     """Block until Ctrl-C or SIGTERM (both end as KeyboardInterrupt, caught here), so the
-    caller's ``finally`` stops the network."""
+    caller's ``finally`` stops the network. ``exited`` lists the validators that have exited
+    as ``(index, exit code, its config file)``: each is said once, and the others run on
+    (an operator may be trying a restart)."""
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
     echo("== the network keeps running; press Ctrl-C to stop it ==")
+    said: set[int] = set()
     try:
         while True:
             time.sleep(poll_s)
+            for i, code, config in exited():
+                if i not in said:
+                    said.add(i)
+                    echo(f"== validator {i} exited (code {code}); the others keep running. "
+                         f"Start it again with: credchain node start --config {config} ==")
     except KeyboardInterrupt:
         echo("== stopping ==")
     finally:

@@ -406,10 +406,11 @@ def _collapse(lines: list[Line]) -> list[Line]:
 
 
 def tender_timeline(db: sqlite3.Connection, tender_id: str) -> list[str]:
+    """The timeline's lines; ``LookupError`` when the tender is not in the export."""
     tip_height, tip_ms = tip(db)
     versions = _tender_versions(db, tender_id)
     if not versions:
-        return [f"tender {tender_id}: not on chain up to block {tip_height}"]
+        raise LookupError(f"tender {tender_id}: not on chain up to block {tip_height}")
     latest = versions[max(versions)]
     deadline = int(latest.get("deadline_ms", 0))
     lines: list[Line] = []

@@ -186,10 +186,18 @@ def route_peer(config: Path, peer_index: int, host: str, port: int) -> None:
     config.write_text(new)
 
 
+def _node_command() -> list[str]:
+    """How a node is started: through the installed ``credchain`` script when this Python
+    has one, so that ``ps`` and ``pgrep -f credchain`` show the nodes as what they are
+    (user walk: ``python3 -m cli node start`` was found by neither); else ``-m cli``."""
+    script = Path(sys.executable).parent / "credchain"
+    return [sys.executable, str(script)] if script.is_file() else [sys.executable, "-m", "cli"]
+
+
 def load_manifest(directory: Path) -> Any:
     try:
         return json.loads((directory / "network.json").read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise InvalidInput(f"{directory} is not a `network init` directory: {exc}") from None
 
 
@@ -247,7 +255,7 @@ class LocalNet:
         with open(self.log_path(i), "ab") as log:
             prefix = self.command_prefix[i] if i < len(self.command_prefix) else []
             self.procs[i] = subprocess.Popen(
-                [*prefix, sys.executable, "-m", "cli", "node", "start", "--config",
+                [*prefix, *_node_command(), "node", "start", "--config",
                  str(self.config_path(i))],
                 stdout=log, stderr=subprocess.STDOUT, cwd=str(PROJECT_DIR),
                 preexec_fn=_term_with_parent if self.die_with_parent else None)

@@ -135,7 +135,7 @@ def _read_doc(path: str | Path) -> dict[str, Any]:
                            "(too large)")
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput(f"{path} is not a sealed bid written by `credchain bid seal`: "
                            f"{exc}") from None
     if not isinstance(doc, dict):

@@ -354,6 +354,8 @@ def test_history_of_entities_and_the_tender(story: dict[str, Any], tmp_path: Pat
     # straight from the chain (a stopped node's data), through a temporary export
     got = cli("history", "tender", tender, *source_args(story))
     assert got.exit_code == 0 and "ARCHIVED" in got.output
+    got = cli("history", "tender", "NO-SUCH", "--db", str(db))  # exit 1: scripts can tell
+    assert got.exit_code == 1 and "tender NO-SUCH: not on chain up to block" in got.output
     got = cli("history", "entity", "91350100M000100Y44", "--db", str(db))
     assert got.exit_code != 0 and "not a valid unified social credit code" in got.output
     got = cli("history", "entity", uscc["a"])

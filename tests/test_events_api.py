@@ -179,7 +179,7 @@ def test_heartbeats_carry_the_cursor_to_resume_from() -> None:
     ("remind=90d", "", 400, "1s to 60d"),
     ("heartbeat_ms=10", "", 400, "heartbeat_ms"),
     ("type=te*der", "", 400, "type filter"),
-    ("from_height=-1", "", 400, "bad height"),
+    ("from_height=-1", "", 400, "bad from_height"),
     ("entity=" + "x" * 70, "", 400, "entity filter"),
     ("cursor=99999999", "", 404, "ahead of this node"),
 ])

@@ -63,7 +63,10 @@ def test_bad_arguments_are_refused_before_anything_is_signed(
     code, text = run("gov", "vote", "9", "--approve", u, p, key)
     assert code == 1 and "there is no proposal 9" in text
     code, text = run("gov", "list", u)
-    assert code == 0 and "no proposal among the last 0" in text
+    assert code == 0 and "no proposal yet on this chain" in text
+    code, text = run("gov", "propose", "rotate-validator", u, p, key, "--old", "zz",
+                     "--new-pubkey", "00" * 32, "--new-sig", "00" * 64)
+    assert code == 1 and "--old is not a ed25519-sha256 public key in hex" in text, text
 
 
 def test_a_proposal_executes_when_the_committee_has_voted(
@@ -74,6 +77,10 @@ def test_a_proposal_executes_when_the_committee_has_voted(
     assert code == 0 and "gov.proposed" in text, text
     code, text = run("gov", "show", "0", u)
     assert code == 0 and "#0 open" in text and "yes 1, no 0" in text and "+08:00" in text
+    code, text = run("gov", "vote", "0", "--reject", u, p, f"--key={k0}")  # the proposer
+    assert code == 1 and "this key voted yes on proposal 0 already" in text, text
+    code, text = run("gov", "show", "0", u)
+    assert "yes 1, no 0" in text  # nothing was sent
     code, text = run("gov", "vote", "0", "--approve", u, p, f"--key={k1}")
     assert code == 0 and "gov.decided" in text and '"executed"' in text, text
     code, text = run("gov", "list", u, "--status", "executed")

@@ -142,7 +142,7 @@ def audit_headers(anchor_path: str, url: str, to_height: int | None, as_json: bo
 
     anchor = Anchor.load(anchor_path)
     client = NodeClient(url)
-    top = to_height or int(client.status()["height"])
+    top = to_height or client.head_height()
     raw = client.proof("gov/validators", top)  # its validator_chain: every set change below
     started = time.monotonic()
     try:

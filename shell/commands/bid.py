@@ -425,7 +425,9 @@ def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
 @click.option("--anchor", "anchor_path", required=True,
               type=click.Path(dir_okay=False, exists=True),
               help="the consortium's anchor file")
-@click.option("--commitment", help="the commitment the bidder claims (hex, from its receipt)")
+@click.option("--commitment", help="the commitment the bidder claims (hex, from its receipt). "
+              "Optional: without it, what is proved is whichever commitment the bid record "
+              "holds, which the output shows; with it, that the record holds this one")
 def bid_check_proof(bid_bundle: str, anchor_path: str, commitment: str | None) -> None:
     """Check a bidder's proof (the files `bid prove` wrote: BID_BUNDLE, and beside it
     .tender.json and, if the bidder gave it, .inclusion.json) offline against the anchor:

@@ -60,7 +60,9 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
 
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     try:
-        args = jsonform.tagged_from_json(json.loads(args_json))
+        args = jsonform.tagged_from_json(jsonform.parse_json(args_json, "--args"))
+    except InvalidInput as exc:
+        fail(str(exc))
     except ValueError as exc:
         fail(f"--args is not valid: {exc}")
     if not isinstance(args, dict):
@@ -85,12 +87,17 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
 @click.command()
 @click.argument("key")
 @url_option
-@click.option("--height", type=int)
-@click.option("--out", required=True, type=OUT_FILE)
+@click.option("--height", type=click.IntRange(0),
+              help="the committed height to prove at (default: the node's head)")
+@click.option("--out", required=True, type=OUT_FILE, help="where to write the bundle (JSON)")
 def proof(key: str, url: str, height: int | None, out: str) -> None:
     """Fetch the proof bundle of state KEY (JSON form) into OUT."""
+    from ledger.bundle import MAX_KEY_LEN
+
     if not key:
         fail("KEY is a state key, e.g. id/entity/<USCC> (contracts/STATE_KEYS.md)")
+    if len(key) > MAX_KEY_LEN:  # the node refuses it too; said before a long URL is sent
+        fail(f"KEY is a state key of at most {MAX_KEY_LEN} characters, got {len(key)}")
     res = NodeClient(url).proof(key, height)
     got_key = res.get("key") if isinstance(res, dict) else None
     header = res.get("header") if isinstance(res, dict) else None
@@ -101,8 +108,10 @@ def proof(key: str, url: str, height: int | None, out: str) -> None:
              f"{got_height}, not for {key!r}"
              + (f" at height {height}" if height is not None else ""))
     Path(out).write_text(json.dumps(res, indent=2) + "\n")
-    click.echo(f"bundle for {key!r} at height {got_height} written to {out}; check it "
-               f"offline: credchain verify {out} --anchor ANCHOR --key {key} --expect present")
+    shown = "present" if res.get("value") is not None else "absent"
+    click.echo(f"bundle for {key!r} at height {got_height} written to {out} (the node says "
+               f"{shown}); check it offline: credchain verify {out} --anchor ANCHOR --key "
+               f"{key} --expect {shown}")
 
 
 @click.command()
@@ -239,7 +248,7 @@ def _verify_eligibility(data: bytes, anchor: Any, as_json: bool) -> bool:
 
     try:
         obj = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # read_form then says what the file is not
         return False
     if not is_envelope(obj):
         return False

@@ -146,7 +146,7 @@ def _locate(state: ProvenState, tender_id: str, round_: int | None) -> Found:
     from contracts import draw
     from contracts.tender_record import tender_key
 
-    head = int(state.client.status()["height"])
+    head = state.client.head_height()
     if head < 2:
         _cannot(f"the chain is at height {head}: no committee can have been drawn")
     tender = state.get(tender_key(tender_id), head)

@@ -20,6 +20,7 @@ threshold; ``gov show`` says where it stands, in Beijing time.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -63,12 +64,17 @@ def _subject(suite: Suite, text: str) -> str:
 
 
 def _send(url: str, key_file: str, env: str | None, file: str | None, call: str,
-          args: dict[str, Any]) -> None:
+          args: dict[str, Any], refuse: Callable[[str], str | None] | None = None) -> None:
+    """Sign and send ``call``; ``refuse``, given the signer's public key (hex), may name a
+    reason the contract would refuse it, and then nothing is sent."""
     suite, secret = load_key(key_file, env, file)
     client = NodeClient(url).as_key(suite, secret)
     chain_suite = client.status()["suite"]
     if suite.name != chain_suite:
         fail(f"the key is a {suite.name} key; this chain uses {chain_suite}")
+    reason = refuse(suite.public_key(secret).hex()) if refuse is not None else None
+    if reason is not None:
+        fail(reason)
     done = client.send(client.sign(suite, secret, call, args))
     r = done.receipt
     if r.code != "OK":
@@ -182,8 +188,9 @@ def _check_seats(url: str, action: str, suite: Suite, pubkey: str | None,
     """Refuse, before anything is signed, a validator change the set already makes moot."""
     if action not in ("add-validator", "remove-validator", "rotate-validator"):
         return
-    seated = {key for _, key in _seated(NodeClient(url))}
     key = (pubkey if action != "rotate-validator" else old) or ""
+    _pubkey(suite, key, "--old" if action == "rotate-validator" else "--pubkey")
+    seated = {key for _, key in _seated(NodeClient(url))}
     if action == "add-validator" and key.lower() in seated:
         fail(f"{key[:16]}… is a validator already")
     if action != "add-validator" and key.lower() not in seated:
@@ -260,8 +267,16 @@ def vote(proposal_id: int, approve: bool, url: str, key_file: str, passphrase_en
     if proposal.get("status") != "open":  # the contract would refuse it: send nothing
         fail(f"proposal {proposal_id} is {proposal.get('status')} already; a vote on it would "
              "be refused")
+    def voted(pubkey: str) -> str | None:
+        for side in ("yes", "no"):
+            if any(str(v.get("$bin", v) if isinstance(v, dict) else v) == pubkey
+                   for v in proposal.get(side, [])):
+                return (f"this key voted {side} on proposal {proposal_id} already (a proposer "
+                        "votes yes by proposing); a second vote would be refused (E_VOTED)")
+        return None
+
     _send(url, key_file, passphrase_env, passphrase_file, "gov.vote",
-          {"id": proposal_id, "approve": approve})
+          {"id": proposal_id, "approve": approve}, refuse=voted)
 
 
 def _shown(p: dict[str, Any]) -> str:
@@ -297,7 +312,9 @@ def list_(url: str, status: str, last: int) -> None:
         if p is not None and status in ("all", p["status"]):
             click.echo(_shown(p))
             shown += 1
-    if not shown:
+    if not count:
+        click.echo("no proposal yet on this chain")
+    elif not shown:
         click.echo(f"no {'' if status == 'all' else status + ' '}proposal among the last "
                    f"{min(last, count)}")
 

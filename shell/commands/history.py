@@ -62,15 +62,22 @@ def _answer(db_path: str | None, genesis_path: str | None, url: str | None,
         if db_path is None:
             fail("give an export (--db) or the chain (--genesis with --url or --data)")
         db = open_reader(Path(db_path))
+        missing: str | None = None
         try:
             lines = ask(db)
+        except LookupError as exc:  # nothing to show: exit 1, unless the reading stopped short
+            lines, missing = [], str(exc.args[0] if exc.args else exc)
         finally:
             db.close()
     for line in lines:
         click.echo(line)
     if stopped is not None:
+        if missing is not None:
+            click.echo(missing)
         click.echo(f"PARTIAL: {stopped}", err=True)
         sys.exit(PARTIAL_EXIT)
+    if missing is not None:
+        fail(missing)
 
 
 def _refresh(db_path: Path, genesis_path: str, url: str | None, data_dir: str | None,

@@ -114,6 +114,8 @@ class CursorFile:
             return None
         except (OSError, ValueError) as exc:
             fail(f"cursor file {self.path} is unreadable: {exc}")
+        except RecursionError:
+            fail(f"cursor file {self.path} is unreadable: JSON nested too deeply")
         if not (isinstance(got, dict) and isinstance(got.get("cursor"), str)
                 and isinstance(got.get("chain_id"), str)):
             fail(f"cursor file {self.path} is not a watch cursor")
@@ -229,7 +231,7 @@ class Watch:
 def _item(data: str) -> dict[str, Any]:
     try:
         item = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         item = None
     if not isinstance(item, dict) or not isinstance(item.get("cursor"), str):
         fail(f"the node sent an item that is not a stream item: {data[:80]!r}")

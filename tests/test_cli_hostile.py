@@ -1,0 +1,166 @@
+"""Hostile or broken input to the CLI: JSON files nested past the parser's recursion, and a
+URL whose server answers deep JSON, a status without a height, or more bytes than any node
+answers. Each is one line and a non-zero exit, never a traceback (user walk of 2026-12-03:
+``RecursionError`` tracebacks from ``verify``, ``keys show``, ``tx send --args``,
+``bid check-proof``, ``status``; ``ValueError`` from ``audit headers``; ``status`` printing
+a 200 MB answer)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.crypto import ED25519_SHA256
+from tests.test_cli import _bundle_files, invoke
+
+DEEP = "[" * 5000 + "]" * 5000  # far past json's recursion limit
+
+
+@pytest.fixture
+def deep_file(tmp_path: Path) -> Path:
+    path = tmp_path / "deep.json"
+    path.write_text(DEEP)
+    path.chmod(0o600)  # a key file must be private before it is read
+    return path
+
+
+def _one_line_refusal(code: int, text: str) -> None:
+    assert code != 0, text
+    assert "Traceback" not in text and "RecursionError" not in text, text
+    assert len(text.strip().splitlines()) == 1, text
+
+
+def test_deep_json_files_are_one_line(tmp_path: Path, deep_file: Path) -> None:
+    bundle, anchor, _ = _bundle_files(tmp_path, ED25519_SHA256)
+    _one_line_refusal(*invoke("keys", "show", str(deep_file)))
+    code, text = invoke("verify", str(deep_file), "--anchor", str(anchor))
+    assert code != 0 and "nested too deeply" in text and "Traceback" not in text, text
+    code, text = invoke("verify", str(bundle), "--anchor", str(deep_file))
+    assert code != 0 and "nested too deeply" in text and "Traceback" not in text, text
+    key = tmp_path / "k.json"
+    assert invoke("keys", "new", str(key), "--passphrase-env", "PW", env={"PW": "pw"})[0] == 0
+    code, text = invoke("tx", "send", "--call", "credit.record", "--key", str(key),
+                        "--passphrase-env", "PW", "--args", DEEP, "--url",
+                        "http://127.0.0.1:9", env={"PW": "pw"})
+    _one_line_refusal(code, text)
+    assert "--args is JSON nested too deeply" in text, text
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with the body named by the path's first segment."""
+
+    bodies = {
+        "deep": DEEP.encode(),
+        "noheight": b'{"height": "x", "chain_id": "c", "suite": "ed25519-sha256"}',
+    }
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        name = self.path.split("/")[1]
+        # ~66 MiB of valid JSON, built only when asked
+        body = b"[" + b"0," * (33 << 20) + b"0]" if name == "huge" else self.bodies[name]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(OSError):  # the client stopped reading at its bound
+            self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_answering_deep_json_is_one_line(hostile: str) -> None:
+    code, text = invoke("status", "--url", f"{hostile}/deep")
+    _one_line_refusal(code, text)
+    assert "did not answer JSON" in text, text
+
+
+def test_a_status_without_a_height_is_named(hostile: str, tmp_path: Path) -> None:
+    from shell.client import NodeClient, NodeError
+
+    with pytest.raises(NodeError, match="without a height"):
+        NodeClient(f"{hostile}/noheight").head_height()
+
+
+def test_an_answer_larger_than_any_node_gives_is_refused(hostile: str) -> None:
+    code, text = invoke("status", "--url", f"{hostile}/huge")
+    _one_line_refusal(code, text)
+    assert "answered more than 64 MiB" in text, text
+
+
+def test_a_json_file_that_is_not_an_object_is_not_called_binary(tmp_path: Path) -> None:
+    _, anchor, _ = _bundle_files(tmp_path, ED25519_SHA256)
+    for text, kind in (("[]", "an array"), ('"x"', "a string")):
+        path = tmp_path / "other.json"
+        path.write_text(text)
+        code, said = invoke("verify", str(path), "--anchor", str(anchor))
+        assert code != 0 and f"a bundle is a JSON object, this is {kind}" in said, said
+        assert "not JSON" not in said
+
+
+def test_a_state_key_too_long_is_refused_before_a_url_is_sent(tmp_path: Path) -> None:
+    code, text = invoke("proof", "k" * 100_000, "--url", "http://127.0.0.1:9", "--out",
+                        str(tmp_path / "p.json"))
+    assert code == 1 and "at most 512 characters, got 100000" in text, text[:300]
+    assert len(text) < 200  # the key is not echoed back
+
+
+@pytest.mark.parametrize(("name", "text", "said"), [
+    ("lot", "x", "bad lot 'x': decimal digits 0-9 only"),
+    ("cursor", "zz", "bad cursor 'zz'"),
+    ("height", "9" * 25, "at most 19 digits"),
+    ("height", "-1", "decimal digits 0-9 only"),
+])
+def test_a_number_parameter_is_named_in_its_refusal(name: str, text: str, said: str) -> None:
+    from ledger.errors import InvalidInput
+    from shell.apikit import height_param
+
+    with pytest.raises(InvalidInput, match=said):
+        height_param(text, name)
+    assert height_param("17", name) == 17
+
+
+def test_a_kept_demo_says_once_which_validator_exited() -> None:
+    from shell.demo import keep_running
+
+    polls: list[int] = []
+
+    def exited() -> list[tuple[int, int | None, str]]:
+        polls.append(1)
+        if len(polls) > 4:
+            raise KeyboardInterrupt  # as Ctrl-C
+        return [(2, 0, "net/node2.toml")] if len(polls) > 1 else []
+
+    said: list[str] = []
+    keep_running(said.append, poll_s=0.001, exited=exited)
+    notices = [line for line in said if "validator 2 exited (code 0)" in line]
+    assert len(notices) == 1, said
+    assert "credchain node start --config net/node2.toml" in notices[0]
+    assert said[-1] == "== stopping =="
+
+
+def test_nodes_run_as_the_credchain_script_so_ps_names_them() -> None:
+    import sys
+
+    from shell.localnet import _node_command
+
+    script = Path(sys.executable).parent / "credchain"
+    assert script.is_file()  # pip install -e . writes it; CI installs so
+    assert _node_command() == [sys.executable, str(script)]
