@@ -184,6 +184,11 @@ def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES,
     nested deeper than ``max_depth``."""
     if _native is None:
         return decode_pure(data, max_bytes, max_depth)
+    return _native.decode(_checked_input(data, max_bytes, max_depth), max_depth)
+
+
+def _checked_input(data: bytes, max_bytes: int, max_depth: int) -> bytes:
+    """``data`` as bytes, within ``max_bytes``; both decoders' first step."""
     if type(data) is not bytes:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise EncodingError(f"expected bytes, got {type(data).__name__}")
@@ -191,8 +196,9 @@ def decode(data: bytes, max_bytes: int = MAX_ENCODED_BYTES,
     if len(data) > max_bytes:
         raise EncodingError(f"encoding is {len(data)} bytes, above the bound of {max_bytes}")
     if not 1 <= max_depth <= MAX_CE_DEPTH:
+        # Deeper values could not be encoded again; a caller asking for that is a bug.
         raise ValueError(f"max_depth must be in 1..{MAX_CE_DEPTH}, got {max_depth}")
-    return _native.decode(data, max_depth)
+    return data
 
 
 def decode_pure(data: bytes, max_bytes: int = MAX_ENCODED_BYTES,
@@ -205,14 +211,7 @@ def decode_pure(data: bytes, max_bytes: int = MAX_ENCODED_BYTES,
     therefore in canonical order, is packed again as is and must give back ``data``
     exactly (shortest integers and lengths, bin vs str, no key repeated).
     Together that is ``encode(decode(data)) == data`` without a Python walk that re-sorts."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise EncodingError(f"expected bytes, got {type(data).__name__}")
-    data = bytes(data)
-    if len(data) > max_bytes:
-        raise EncodingError(f"encoding is {len(data)} bytes, above the bound of {max_bytes}")
-    if not 1 <= max_depth <= MAX_CE_DEPTH:
-        # Deeper values could not be encoded again; a caller asking for that is a bug.
-        raise ValueError(f"max_depth must be in 1..{MAX_CE_DEPTH}, got {max_depth}")
+    data = _checked_input(data, max_bytes, max_depth)
     try:
         # Unpacked in C as it is, then checked in one walk: hooks called by the unpacker
         # for every map and array cost more than the walk.
