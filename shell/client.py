@@ -82,7 +82,7 @@ class NodeClient:
 
     def chain_id(self) -> str:
         if self._chain_id is None:
-            self._chain_id = str(NodeClient(self.url, self.timeout_s).status()["chain_id"])
+            self._chain_id = NodeClient(self.url, self.timeout_s).status_text("chain_id")
         return self._chain_id
 
     # ---- transport --------------------------------------------------------------------------
@@ -125,6 +125,15 @@ class NodeClient:
         except (ValueError, RecursionError):
             raise NodeError(0, f"the node at {self.url} did not answer JSON (or answered it "
                                "nested too deeply)", url) from None
+
+    def status_text(self, name: str) -> str:
+        """A text field of ``/status`` (``chain_id``, ``suite``); ``NodeError`` naming it
+        when the answer has none (not a node, or not this project's)."""
+        value = self.status().get(name)
+        if type(value) is not str:
+            raise NodeError(0, f"{self.url} answered /status without a {name}: is it a "
+                               "credchain node's HTTP API?", self.url + "/status")
+        return value
 
     def head_height(self) -> int:
         """The node's committed height, from ``/status``; ``NodeError`` when the answer has

@@ -97,6 +97,11 @@ def test_a_status_without_a_height_is_named(hostile: str, tmp_path: Path) -> Non
 
     with pytest.raises(NodeError, match="without a height"):
         NodeClient(f"{hostile}/noheight").head_height()
+    with pytest.raises(NodeError, match="without a genesis_hash"):
+        NodeClient(f"{hostile}/noheight").status_text("genesis_hash")
+    assert NodeClient(f"{hostile}/noheight").status_text("suite") == "ed25519-sha256"
+    code, text = invoke("gov", "validators", "--url", f"{hostile}/deep")
+    _one_line_refusal(code, text)
 
 
 def test_an_answer_larger_than_any_node_gives_is_refused(hostile: str) -> None:

@@ -465,7 +465,7 @@ def _seal(client: NodeClient, suite: Any, secret: bytes, tender_id: str, lot: in
     check = entity_check(client, suite.public_key(secret), uscc)
     if not check.ok:
         fail(f"not sealed: {check.text}")
-    chain_id = client.status()["chain_id"]
+    chain_id = client.status_text("chain_id")
     try:
         sealed = seal_bid(suite, chain_id, tender_id, lot, uscc, Path(bid_file).read_bytes(),
                           price_fen, bid_secret)

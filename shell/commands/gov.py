@@ -69,7 +69,7 @@ def _send(url: str, key_file: str, env: str | None, file: str | None, call: str,
     reason the contract would refuse it, and then nothing is sent."""
     suite, secret = load_key(key_file, env, file)
     client = NodeClient(url).as_key(suite, secret)
-    chain_suite = client.status()["suite"]
+    chain_suite = client.status_text("suite")
     if suite.name != chain_suite:
         fail(f"the key is a {suite.name} key; this chain uses {chain_suite}")
     reason = refuse(suite.public_key(secret).hex()) if refuse is not None else None
@@ -90,7 +90,7 @@ def _hex(value: Any) -> str:
 
 
 def chain_suite(url: str) -> Suite:
-    return get_suite(NodeClient(url).status()["suite"])
+    return get_suite(NodeClient(url).status_text("suite"))
 
 
 @gov.command("propose")
