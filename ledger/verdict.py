@@ -131,26 +131,25 @@ def read_form(data: bytes | str) -> tuple[Form, Any]:
         except UnicodeEncodeError as exc:
             raise ProofError(f"not a JSON document: {exc}") from None
     first = data.lstrip()[:1]
-    if first in (b"[", b'"'):  # no bundle's CE starts so (a map header is 0x80-0x8f, 0xde-0xdf)
-        try:
-            other = json.loads(data)
-        except RecursionError:
-            raise ProofError("not a bundle: the JSON document is nested too deeply") from None
-        except (ValueError, UnicodeDecodeError):
-            other = None
-        if other is not None:
-            kind = "an array" if isinstance(other, list) else "a string"
-            raise ProofError(f"not a bundle: a bundle is a JSON object, this is {kind}")
-    if first != b"{":
+    # No bundle's CE starts with "[" or '"' (a map header is 0x80-0x8f, 0xde-0xdf): such a
+    # document is read as JSON too, to say what it is instead.
+    if first not in (b"{", b"[", b'"'):
         return "binary", bundle.decode_form(data, "bundle (not JSON, so read as its CE bytes)")
     if len(data) > MAX_JSON_BYTES:
         raise ProofError(f"a JSON bundle is at most {MAX_JSON_BYTES} bytes, got {len(data)}")
     try:
-        return "json", json.loads(data)
+        obj = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
+        if first != b"{":
+            return "binary", bundle.decode_form(data, "bundle (not JSON, so read as its CE "
+                                                      "bytes)")
         raise ProofError(f"not a JSON document: {exc}") from None
     except RecursionError:
         raise ProofError("not a bundle: the JSON document is nested too deeply") from None
+    if first != b"{":
+        kind = "an array" if isinstance(obj, list) else "a string"
+        raise ProofError(f"not a bundle: a bundle is a JSON object, this is {kind}")
+    return "json", obj
 
 
 def detect_kind(obj: Any) -> Kind:

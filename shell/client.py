@@ -127,22 +127,25 @@ class NodeClient:
                                "nested too deeply)", url) from None
 
     def status_text(self, name: str) -> str:
-        """A text field of ``/status`` (``chain_id``, ``suite``); ``NodeError`` naming it
-        when the answer has none (not a node, or not this project's)."""
-        value = self.status().get(name)
-        if type(value) is not str:
-            raise NodeError(0, f"{self.url} answered /status without a {name}: is it a "
-                               "credchain node's HTTP API?", self.url + "/status")
+        """A text field of ``/status`` (``chain_id``, ``suite``)."""
+        value: str = self._status_field(name, str)
         return value
 
     def head_height(self) -> int:
-        """The node's committed height, from ``/status``; ``NodeError`` when the answer has
-        no whole number there (not a node, or not this project's)."""
-        height = self.status().get("height")
-        if type(height) is not int or height < 0:
-            raise NodeError(0, f"{self.url} answered /status without a height: is it a "
-                               "credchain node's HTTP API?", self.url + "/status")
+        """The node's committed height, from ``/status``."""
+        height: int = self._status_field("height", int)
         return height
+
+    def _status_field(self, name: str, kind: type) -> Any:
+        """``/status``'s field ``name`` of type ``kind`` (a whole number when ``int``);
+        ``NodeError`` naming it when the answer has none (not a node, or not this
+        project's)."""
+        value = self.status().get(name)
+        negative = type(value) is int and value < 0
+        if type(value) is not kind or negative:
+            raise NodeError(0, f"{self.url} answered /status without a {name}: is it a "
+                               "credchain node's HTTP API?", self.url + "/status")
+        return value
 
     def request(self, method: str, path: str, body: Any = None,
                 timeout_s: float | None = None) -> Any:

@@ -291,7 +291,12 @@ class LocalNet:
             return None
 
     def exited(self) -> list[int]:
-        return [i for i, p in enumerate(self.procs) if p is not None and p.poll() is not None]
+        return [i for i, _, _ in self.exits()]
+
+    def exits(self) -> list[tuple[int, int | None, str]]:
+        """``(index, exit code, config file)`` of each node that has exited."""
+        return [(i, p.returncode, str(self.config_path(i)))
+                for i, p in enumerate(self.procs) if p is not None and p.poll() is not None]
 
     def stop_all(self, timeout_s: float = 10.0) -> list[int]:
         """SIGTERM every running node and wait; returns their exit codes (0: clean)."""

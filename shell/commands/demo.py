@@ -59,9 +59,7 @@ def demo(directory: str | None, suite: str, url: str | None, anchor_path: str | 
         for line in portal_lines(urls[-1], out / "anchor.json", summary):
             click.echo(line)
         if keep:
-            keep_running(click.echo, exited=lambda: [
-                (i, p.returncode, str(net.config_path(i)))
-                for i, p in enumerate(net.procs) if p is not None and p.poll() is not None])
+            keep_running(click.echo, exited=net.exits)
         else:
             click.echo("   (the network stops now: `credchain demo --keep` keeps it up to "
                        "click through)")

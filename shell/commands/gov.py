@@ -29,6 +29,7 @@ from contracts.errors import ContractError
 from contracts.governance import ROLES
 from contracts.params import check_param
 from contracts.uscc import valid_uscc
+from ledger import jsonform
 from ledger.crypto import Suite, get_suite
 from ledger.errors import InvalidInput
 from ledger.verdict import beijing_time
@@ -64,15 +65,15 @@ def _subject(suite: Suite, text: str) -> str:
 
 
 def _send(url: str, key_file: str, env: str | None, file: str | None, call: str,
-          args: dict[str, Any], refuse: Callable[[str], str | None] | None = None) -> None:
-    """Sign and send ``call``; ``refuse``, given the signer's public key (hex), may name a
-    reason the contract would refuse it, and then nothing is sent."""
+          args: dict[str, Any], refuse: Callable[[bytes], str | None] | None = None) -> None:
+    """Sign and send ``call``; ``refuse``, given the signer's public key, may name a reason
+    the contract would refuse it, and then nothing is sent."""
     suite, secret = load_key(key_file, env, file)
     client = NodeClient(url).as_key(suite, secret)
     chain_suite = client.status_text("suite")
     if suite.name != chain_suite:
         fail(f"the key is a {suite.name} key; this chain uses {chain_suite}")
-    reason = refuse(suite.public_key(secret).hex()) if refuse is not None else None
+    reason = refuse(suite.public_key(secret)) if refuse is not None else None
     if reason is not None:
         fail(reason)
     done = client.send(client.sign(suite, secret, call, args))
@@ -267,10 +268,10 @@ def vote(proposal_id: int, approve: bool, url: str, key_file: str, passphrase_en
     if proposal.get("status") != "open":  # the contract would refuse it: send nothing
         fail(f"proposal {proposal_id} is {proposal.get('status')} already; a vote on it would "
              "be refused")
-    def voted(pubkey: str) -> str | None:
+
+    def voted(pubkey: bytes) -> str | None:
         for side in ("yes", "no"):
-            if any(str(v.get("$bin", v) if isinstance(v, dict) else v) == pubkey
-                   for v in proposal.get(side, [])):
+            if pubkey in jsonform.tagged_from_json(proposal.get(side, [])):
                 return (f"this key voted {side} on proposal {proposal_id} already (a proposer "
                         "votes yes by proposing); a second vote would be refused (E_VOTED)")
         return None
