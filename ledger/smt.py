@@ -57,8 +57,9 @@ while the node runs. A value once checked, or written by
 this tree, is kept in a small two-generation cache for the next reads of that key (hot
 keys, such as nonces and parameters, cost a dict lookup); the cache follows the confirmed
 blocks' writes, so it never holds another value than the tree. Values of pending updates
-are served from memory. Past roots are read through the tree itself (``get_at``), where
-every record is checked as it loads.
+are served from memory. A listing (``scan``) takes only the keys and their order from the
+index and reads each value as ``get`` does. Past roots are read through the tree itself
+(``get_at``), where every record is checked as it loads.
 
 Memory: the inner nodes of the newest tree above ``pinned_depth`` stay in memory for good
 (at most ``2**pinned_depth`` of them, ~200 bytes each); superseded ones are dropped as
@@ -93,7 +94,7 @@ from ledger.smt_native import Kernel, NodeMap, kernel_for
 from ledger.smt_proof import PATH_BITS, Proof, ProofLeaf, key_path, value_hash
 
 __all__ = ["CHUNK_LEVELS", "DEFAULT_CACHE_NODES", "DEFAULT_PINNED_DEPTH", "HEAD_INDEX_RECORD",
-           "StagedUpdate", "StateTree", "scan_heads", "stored_root", "stored_value",
+           "StagedUpdate", "StateTree", "stored_root", "stored_value",
            "upgrade_head_index"]
 
 DEFAULT_PINNED_DEPTH = 24
@@ -115,18 +116,6 @@ def stored_root(kv: KV, height: int) -> bytes | None:
     if root is not None and len(root) != DIGEST_LEN:
         raise CorruptStore(f"state root at height {height} is {len(root)} bytes")
     return root
-
-
-def scan_heads(kv: KV, suite: Suite, prefix: str,
-               after: str | None = None) -> Iterator[tuple[str, bytes]]:
-    """``(key, CE value)`` of the head state's keys that start with ``prefix`` (and sort
-    after ``after``), in key order: the head index, each value read by its hash and checked
-    against it. It reads the KV only, so any thread may scan while the executor writes
-    (values are never deleted, so every hash the index names is there)."""
-    start = schema.state_head_key(after) + b"\x00" if after is not None else None
-    cut = len(schema.STATE_HEAD)
-    for index_key, digest in kv.scan(schema.state_head_key(prefix), start=start):
-        yield index_key[cut:].decode("utf-8"), stored_value(kv, suite, digest)
 
 
 def stored_value(kv: KV, suite: Suite, digest: bytes) -> bytes:
@@ -317,6 +306,25 @@ class StateTree:
             siblings.append(pair[1 - bit][0])
             node, info = pair[bit]
         raise CorruptStore(f"state tree is deeper than {PATH_BITS} levels on {key!r}'s path")
+
+    def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, bytes]]:
+        """``(key, CE value)`` of the head state's keys that start with ``prefix`` (and sort
+        after ``after``), in key order. The head index gives the keys and their order; each
+        value is this tree's checked read of its key (``get``), and an index entry that
+        names another value than the tree's, or a key the tree does not hold, is
+        ``CorruptStore`` here as on a point read: a listing never serves the index alone
+        (a rewritten entry naming a key's older value, still stored, would read as true)."""
+        if self._layers:  # commits are synchronous: nothing is pending between them
+            raise RuntimeError("the state tree has an unwritten apply pending")
+        start = schema.state_head_key(after) + b"\x00" if after is not None else None
+        cut = len(schema.STATE_HEAD)
+        for index_key, digest in self._kv.scan(schema.state_head_key(prefix), start=start):
+            key = index_key[cut:].decode("utf-8")
+            value = self.get(key)
+            if value is None or value_hash(self.suite, value) != digest:
+                raise CorruptStore(
+                    f"state index entry of {key!r} is not the tree's value (corrupt store)")
+            yield key, value
 
     def warm(self, max_nodes: int) -> int:
         """Load the newest tree's inner nodes above the pinned depth into memory, level by

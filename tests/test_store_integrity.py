@@ -225,3 +225,33 @@ def test_a_store_with_whole_values_in_its_head_index_is_upgraded_once(tmp_path: 
     assert upgrade_head_index(kv, SUITE) == 0  # the second open rewrites nothing
     assert list(kv.scan(schema.STATE_HEAD)) == heads
     kv.close()
+
+
+def test_a_listing_serves_the_tree_values_never_the_index_alone() -> None:
+    """``StateTree.scan`` (the portal's listings): the index gives keys and order only. An
+    entry rewritten to name the key's older value (still stored: values are never deleted)
+    or naming a key the tree does not hold is a store fault, not a row of the listing; the
+    same holds when the tree had already read and cached that key."""
+    kv = MemoryKV()
+    chain = Chain.new(SUITE, kv=kv)
+    chain.extend({"demo/0": encoding.encode(0), "demo/1": encoding.encode(1)})
+    chain.extend({"demo/0": encoding.encode("changed")})
+    tree = BlockStore(kv, SUITE).tree
+    assert dict(tree.scan("demo/")) == {"demo/0": encoding.encode("changed"),
+                                         "demo/1": encoding.encode(1),
+                                         "demo/genesis": encoding.encode("hello")}
+    assert [k for k, _ in tree.scan("demo/", after="demo/0")] == ["demo/1", "demo/genesis"]
+    stale = value_hash(SUITE, encoding.encode(0))
+    _rewrite(kv, schema.state_head_key("demo/0"), stale)
+    for reader in (tree, BlockStore(kv, SUITE).tree):  # cached, and read afresh
+        with pytest.raises(CorruptStore, match="demo/0"):
+            dict(reader.scan("demo/"))
+    _rewrite(kv, schema.state_head_key("demo/0"), value_hash(SUITE, encoding.encode("changed")))
+    assert dict(tree.scan("demo/"))["demo/0"] == encoding.encode("changed")
+    # An invented entry, naming a value that is stored (demo/1's), for a key the tree
+    # does not hold: refused whether the tree has cached that key as absent or not.
+    assert tree.get("demo/2") is None
+    _rewrite(kv, schema.state_head_key("demo/2"), value_hash(SUITE, encoding.encode(1)))
+    for reader in (tree, BlockStore(kv, SUITE).tree):
+        with pytest.raises(CorruptStore, match="demo/2"):
+            dict(reader.scan("demo/"))

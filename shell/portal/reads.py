@@ -13,9 +13,9 @@ it:
   (``tx_disclosed``: bidders' acts before their tender's deadline and an enterprise's acts
   that name no tender are not public);
 - ``scan(prefix, after, limit, scan_max)``: the head values under a key prefix in key order
-  (``ledger.smt.scan_heads``: the head index in key order, each value read by its hash
-  and checked), bounded twice: at most
-  ``limit`` records returned and ``scan_max`` keys looked at per call, with the cursor to go
+  (``StateTree.scan``: the head index gives the keys in order, each value is the tree's
+  checked read, and an entry the tree does not bear out is a store fault), bounded twice:
+  at most ``limit`` records returned and ``scan_max`` keys looked at per call, with the cursor to go
   on from; sealed keys are skipped, each asked;
 - ``withheld(key, record)``: the fields of a public record the portal does not show before
   a bid deadline: a tender's per-lot ``bids``, 0 until opening — shown, it would read as
@@ -37,7 +37,6 @@ from contracts.guarantee import status_of
 from contracts.runtime import param
 from contracts.state import Overlay
 from ledger.encoding import decode_trusted
-from ledger.smt import scan_heads
 from ledger.tx import SignedTx
 from shell.chain import Chain
 
@@ -139,7 +138,7 @@ class PortalReader:
                 yield key, raw
 
     def _head_values(self, prefix: str, after: str | None) -> Iterator[tuple[str, bytes]]:
-        return scan_heads(self.chain.kv, self.chain.suite, prefix, after)
+        return self.chain.store.tree.scan(prefix, after)
 
     # ---- the portal's own withholding before a deadline (see the module docstring) ----------
 
