@@ -33,7 +33,8 @@ from typing import Any
 
 from contracts.governance import is_frozen
 from contracts.identity import entity_of_key
-from contracts.state import Overlay, StateReader
+from contracts.senders import sender_known
+from contracts.state import Overlay, StateReader, reading_view
 from ledger import encoding, tags
 from ledger.crypto import Suite
 from ledger.tx import SignedTx
@@ -91,8 +92,8 @@ def claimed_entity_key(args: Any) -> bytes | None:
     return key if type(key) is bytes and 0 < len(key) <= KEY_MAX else None
 
 
-def authorising_entity(state: StateReader, suite: Suite, chain_id: str, call: str, agent: bytes,
-                       args: Mapping[str, Any], now_ms: int) -> str | None:
+def authorising_entity(state: StateReader | Overlay, suite: Suite, chain_id: str, call: str,
+                       agent: bytes, args: Mapping[str, Any], now_ms: int) -> str | None:
     """The entity whose bound key authorised ``agent`` to send ``call`` with ``args``, or
     None: not an agent call, malformed, a key bound to no entity in force, a frozen key or
     entity, or a signature that does not verify."""
@@ -101,7 +102,7 @@ def authorising_entity(state: StateReader, suite: Suite, chain_id: str, call: st
     key = claimed_entity_key(args)
     if key is None:
         return None
-    view = Overlay(state)
+    view = reading_view(state)
     uscc = entity_of_key(view, key, now_ms)
     if uscc is None or is_frozen(view, key.hex()) or is_frozen(view, uscc):
         return None
@@ -142,10 +143,33 @@ def acting_key(tx: SignedTx) -> bytes:
     return tx.body.sender
 
 
-def authorised_agent(state: StateReader, suite: Suite, chain_id: str, tx: SignedTx,
+def authorised_agent(state: StateReader | Overlay, suite: Suite, chain_id: str, tx: SignedTx,
                      now_ms: int) -> bool:
     """Whether ``tx`` comes from an agent key an entity authorised (the permissioned
     chain's door for keys it does not know)."""
     body = tx.body
     return authorising_entity(state, suite, chain_id, body.call, body.sender, body.args,
                               now_ms) is not None
+
+
+class SenderCheck:
+    """Whether transactions' senders may send, judged on one committed ``state`` at one
+    block time: a key the chain knows (``contracts.senders.sender_known``, answered once
+    per sender) or a one-time agent an entity authorised (``authorised_agent``). One check
+    serves a batch's admission or a block's proposal or validation: the records its
+    answers read (key bindings, attestations, the validator set) are decoded once for all
+    its transactions (one ``Overlay`` memo, checked against the bytes read each time)."""
+
+    def __init__(self, state: StateReader, suite: Suite, chain_id: str, now_ms: int) -> None:
+        self._view = Overlay(state)
+        self._suite, self._chain_id, self._now_ms = suite, chain_id, now_ms
+        self._known: dict[bytes, bool] = {}
+
+    def __call__(self, tx: SignedTx) -> bool:
+        if is_agent_call(tx):
+            return authorised_agent(self._view, self._suite, self._chain_id, tx, self._now_ms)
+        sender = tx.body.sender
+        known = self._known.get(sender)
+        if known is None:
+            known = self._known[sender] = sender_known(self._view, sender, self._now_ms)
+        return known

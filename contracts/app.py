@@ -44,10 +44,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from contracts import keys
-from contracts.agents import authorised_agent, is_agent_call
+from contracts.agents import SenderCheck
 from contracts.params import DEFAULTS
 from contracts.runtime import BlockContext, Executor
-from contracts.senders import sender_known
 from ledger import encoding
 from ledger.block import (
     MAX_BLOCK_TXS,
@@ -158,9 +157,9 @@ class ChainApp:
             seen.add(tx_id)
             by_sender.setdefault(tx.body.sender, {}).setdefault(tx.body.nonce, tx)
         chosen: list[SignedTx] = []
-        known: dict[bytes, bool] = {}
+        may_send = SenderCheck(self.tree, self.suite, self.chain_id, time_ms)
         for sender, queue in by_sender.items():
-            queue = {n: tx for n, tx in queue.items() if self._may_send(tx, time_ms, known)}
+            queue = {n: tx for n, tx in queue.items() if may_send(tx)}
             raw = self.tree.get(keys.nonce(sender))
             nonce = 0 if raw is None else int(encoding.decode_trusted(raw))
             while nonce in queue and len(chosen) < MAX_BLOCK_TXS:
@@ -195,9 +194,9 @@ class ChainApp:
                         f"its sender's next is {expected[sender]} (used, or a gap)")
             expected[sender] += 1
         # The chain is permissioned: a key it does not know gets no nonce or receipt on it.
-        known: dict[bytes, bool] = {}
+        may_send = SenderCheck(self.tree, self.suite, self.chain_id, h.time_ms)
         for tx in block.txs:
-            if not self._may_send(tx, h.time_ms, known):
+            if not may_send(tx):
                 return f"sender {tx.body.sender.hex()} is not known to the chain"
         for tx in block.txs:
             if not self.sigs.known(tx):
@@ -239,16 +238,6 @@ class ChainApp:
         return done.receipts
 
     # ---- internals ----------------------------------------------------------------------
-
-    def _may_send(self, tx: SignedTx, time_ms: int, known: dict[bytes, bool]) -> bool:
-        """A sender the chain knows (``known`` remembers the answers), or a one-time agent
-        whose sealed bid call an entity's key authorised (``contracts.agents``)."""
-        if is_agent_call(tx):
-            return authorised_agent(self.tree, self.suite, self.chain_id, tx, time_ms)
-        sender = tx.body.sender
-        if sender not in known:
-            known[sender] = sender_known(self.tree, sender, time_ms)
-        return known[sender]
 
     def _cached(self, block: Block) -> Executed | None:
         """The cached execution of exactly ``block``. The block hash does not cover the

@@ -10,27 +10,37 @@ transaction into the pool or a block, so a stranger can't write nonce entries or
 receipts onto the chain.
 
 ``sender_known(state, pubkey, now_ms)`` reads committed state (a ``StateReader``: CE bytes by
-key). The node's admission asks it about the head state; the chain application about the
-state a block runs on. Deterministic: ``now_ms`` is a block time, never a clock.
+key, or an ``Overlay`` over it whose memo a caller shares across many questions:
+``contracts.agents.SenderCheck``). The node's admission asks it about the head state; the
+chain application about the state a block runs on. Deterministic: ``now_ms`` is a block
+time, never a clock.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts import experts, keys
 from contracts.governance import ROLES
 from contracts.identity import entity_of_key
-from contracts.state import Overlay, StateReader
+from contracts.state import Overlay, StateReader, reading_view
 
 
 def is_validator_key(view: Overlay, pubkey: bytes) -> bool:
     """Whether ``pubkey`` is a key of the next block's validator set (``gov/validators``)."""
-    validators = view.get(keys.VALIDATORS)
-    return isinstance(validators, list) and any(
-        isinstance(v, dict) and v.get("pubkey") == pubkey for v in validators)
+    return pubkey in (view.get_derived(keys.VALIDATORS, _validator_keys) or ())
 
 
-def sender_known(state: StateReader, pubkey: bytes, now_ms: int) -> bool:
-    view = Overlay(state)
+def _validator_keys(validators: Any) -> frozenset[bytes]:
+    """The public keys a ``gov/validators`` list names."""
+    if not isinstance(validators, list):
+        return frozenset()
+    return frozenset(v["pubkey"] for v in validators
+                     if isinstance(v, dict) and type(v.get("pubkey")) is bytes)
+
+
+def sender_known(state: StateReader | Overlay, pubkey: bytes, now_ms: int) -> bool:
+    view = reading_view(state)
     if is_validator_key(view, pubkey):
         return True
     # Most senders are entities' keys (every bidder is one, and new to the node's cache of

@@ -128,6 +128,13 @@ class Overlay:
         return iter(self._writes)
 
 
+def reading_view(state: StateReader | Overlay) -> Overlay:
+    """A view to read ``state`` through: a child of an overlay (sharing its memo, so a
+    caller asking many questions of one state has each record decoded once), or a new
+    overlay over a plain reader."""
+    return state.child() if isinstance(state, Overlay) else Overlay(state)
+
+
 class DictState:
     """A plain in-memory ``StateReader`` (tests, genesis construction)."""
 

@@ -47,8 +47,7 @@ from consensus.pool import (
     R_STALE_NONCE,
     verify_batch,
 )
-from contracts.agents import authorised_agent, is_agent_call
-from contracts.senders import sender_known
+from contracts.agents import SenderCheck
 from ledger.block import Block
 from ledger.errors import InvalidInput
 from ledger.tx import SignedTx, wire_tx_id
@@ -193,23 +192,10 @@ class Admission:
         return self._budgets.available(source, time.monotonic()) >= 1
 
     def _known_senders(self) -> Callable[[SignedTx], bool]:
-        """Whether a transaction's sender may send: ``sender_known`` on the head state,
-        remembered per sender for one batch, or else a one-time bid agent an entity
-        authorised (``contracts.agents``)."""
-        state = self.chain.head_state()
-        now_ms = self.chain.store.head_header().time_ms
-        suite, chain_id = self.chain.suite, self.chain.chain_id
-        memo: dict[bytes, bool] = {}
-
-        def known(tx: SignedTx) -> bool:
-            if is_agent_call(tx):
-                return authorised_agent(state, suite, chain_id, tx, now_ms)
-            sender = tx.body.sender
-            if sender not in memo:
-                memo[sender] = sender_known(state, sender, now_ms)
-            return memo[sender]
-
-        return known
+        """Whether a transaction's sender may send, on the head state at the head block's
+        time (``contracts.agents.SenderCheck``: one for the batch)."""
+        return SenderCheck(self.chain.head_state(), self.chain.suite, self.chain.chain_id,
+                           self.chain.store.head_header().time_ms)
 
     def _refuse_all(self, count: int, reason: str) -> list[TxResult]:
         self.metrics.inc("txs_refused_total", count, reason=reason)

@@ -428,3 +428,39 @@ def test_experts_validators_and_role_holders_are_known_senders() -> None:
     t.h.expect_ok(t.pool, "expert.update", {"code": code, "pubkey": fresh.pubkey})
     assert sender_known(t.h.state, fresh.pubkey, now)
     assert not sender_known(t.h.state, t.expert(code).pubkey, now)  # the old key is gone
+
+
+def test_one_sender_check_answers_a_batch_as_the_single_questions_do(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``contracts.agents.SenderCheck`` (admission's batches, a block's proposal and check)
+    gives each transaction the verdict ``sender_known`` / ``authorised_agent`` give alone,
+    and decodes an entity's records once for all its agents' calls."""
+    from contracts.agents import SenderCheck, authorised_agent
+    from contracts.bidder import agent_tx
+    from contracts.senders import sender_known
+    from ledger.tx import SignedTx
+
+    t = Trading()
+    (code,) = t.register_experts(1)
+    bidder = t.entity("E1")
+    h, now = t.h, t.h.time_ms
+    args = {"tender_id": "T1", "lot": 1}
+    agents = [agent_tx(h.suite, h.chain_id, bidder.secret, "bid.submit", args,
+                       h.account(f"agent-{i}").secret) for i in range(20)]
+    forged = agent_tx(h.suite, h.chain_id, h.account("nobody").secret, "bid.submit",
+                      {**args, "bidder_key": bidder.pubkey}, h.account("agent-x").secret)
+    plain = [h.tx(a, "expert.decline", {}, nonce=0) for a in (
+        t.expert(code), t.validator_accounts()[0], t.pool, h.account("nobody"), bidder)]
+    batch: list[SignedTx] = [*plain, *agents, forged, plain[3], plain[0]]
+    alone = [authorised_agent(h.state, h.suite, h.chain_id, tx, now)
+             if tx.body.call == "bid.submit" and tx.body.sender != bidder.pubkey
+             else sender_known(h.state, tx.body.sender, now) for tx in batch]
+    assert alone == [True, True, True, False, True, *[True] * 20, False, False, True]
+    decoded: list[bytes] = []
+    real = encoding.decode_trusted
+    monkeypatch.setattr(encoding, "decode_trusted", lambda raw: decoded.append(raw) or real(raw))
+    check = SenderCheck(h.state, h.suite, h.chain_id, now)
+    assert [check(tx) for tx in batch] == alone
+    # The validator set, the bidder's key binding and its attestation; 47 with a view made
+    # afresh for each question.
+    assert len(decoded) <= 5, f"{len(decoded)} decodes for a batch of 20 agents of one entity"
