@@ -43,6 +43,7 @@ AGENT_CALLS = frozenset({"bid.submit", "bid.replace", "bid.withdraw"})
 KEY_MAX = 128  # bytes: an Ed25519 or SM2 public key, with room
 SIGNATURE_MAX = 160
 _VERDICTS_MAX = 8_192
+SENDERS_REMEMBERED = 65_536  # answers a ``SenderCheck`` keeps, per sender key
 _verdicts: OrderedDict[tuple[str, bytes, bytes, bytes], bool] = OrderedDict()
 _verified_count = [0]  # signatures verified in this process (not answered from the cache)
 
@@ -171,5 +172,7 @@ class SenderCheck:
         sender = tx.body.sender
         known = self._known.get(sender)
         if known is None:
+            if len(self._known) >= SENDERS_REMEMBERED:  # (a flood of strangers' keys)
+                self._known.clear()
             known = self._known[sender] = sender_known(self._view, sender, self._now_ms)
         return known

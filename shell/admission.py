@@ -103,6 +103,8 @@ class Admission:
         self._budgets = TokenBuckets(limits.txs_per_second, limits.max_txs_per_request)
         self._in_flight: dict[bytes, asyncio.Future[None]] = {}  # id + sig -> checked
         self.arrivals: dict[bytes, float] = {}  # tx id -> arrival (monotonic s), bounded
+        # The sender check of the head it was made on (``_known_senders``).
+        self._sender_check: tuple[tuple[int, bytes], SenderCheck] | None = None
         metrics.counter("txs_refused_total", "Transactions refused at admission, by reason.")
         metrics.counter("signatures_verified_total",
                         "Transaction signatures verified by this node (each at most once).")
@@ -193,9 +195,15 @@ class Admission:
 
     def _known_senders(self) -> Callable[[SignedTx], bool]:
         """Whether a transaction's sender may send, on the head state at the head block's
-        time (``contracts.agents.SenderCheck``: one for the batch)."""
-        return SenderCheck(self.chain.head_state(), self.chain.suite, self.chain.chain_id,
-                           self.chain.store.head_header().time_ms)
+        time (``contracts.agents.SenderCheck``). One check serves every batch until the head
+        moves: gossip and clients send many small batches a block, and its memo then decodes
+        an entity's records once a block rather than once a batch."""
+        head = self.chain.store.head_header()
+        at = (head.height, head.state_root)
+        if self._sender_check is None or self._sender_check[0] != at:
+            self._sender_check = (at, SenderCheck(self.chain.head_state(), self.chain.suite,
+                                                  self.chain.chain_id, head.time_ms))
+        return self._sender_check[1]
 
     def _refuse_all(self, count: int, reason: str) -> list[TxResult]:
         self.metrics.inc("txs_refused_total", count, reason=reason)

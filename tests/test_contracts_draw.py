@@ -435,6 +435,7 @@ def test_one_sender_check_answers_a_batch_as_the_single_questions_do(
     """``contracts.agents.SenderCheck`` (admission's batches, a block's proposal and check)
     gives each transaction the verdict ``sender_known`` / ``authorised_agent`` give alone,
     and decodes an entity's records once for all its agents' calls."""
+    from contracts import agents as agents_module
     from contracts.agents import SenderCheck, authorised_agent
     from contracts.bidder import agent_tx
     from contracts.senders import sender_known
@@ -458,9 +459,19 @@ def test_one_sender_check_answers_a_batch_as_the_single_questions_do(
     assert alone == [True, True, True, False, True, *[True] * 20, False, False, True]
     decoded: list[bytes] = []
     real = encoding.decode_trusted
-    monkeypatch.setattr(encoding, "decode_trusted", lambda raw: decoded.append(raw) or real(raw))
+
+    def counting(raw: bytes) -> Any:
+        decoded.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(encoding, "decode_trusted", counting)
     check = SenderCheck(h.state, h.suite, h.chain_id, now)
     assert [check(tx) for tx in batch] == alone
     # The validator set, the bidder's key binding and its attestation; 47 with a view made
     # afresh for each question.
     assert len(decoded) <= 5, f"{len(decoded)} decodes for a batch of 20 agents of one entity"
+    # Its answers per sender are bounded (a flood of strangers' keys): forgetting them
+    # changes no verdict.
+    monkeypatch.setattr(agents_module, "SENDERS_REMEMBERED", 2)
+    small = SenderCheck(h.state, h.suite, h.chain_id, now)
+    assert [small(tx) for tx in batch] == alone and len(small._known) <= 2
