@@ -11,8 +11,8 @@
    is told only once its signature has verified;
 3. requires a sender the chain knows (``contracts.senders.sender_known`` on the head state),
    or a one-time agent key one of an entity's keys authorised to send a sealed bid call
-   (``contracts.agents.authorised_agent``): the chain is permissioned, so a stranger's
-   transaction never reaches a pool or a block;
+   (``contracts.agents.authorised_agent``), both through one ``SenderCheck`` per head:
+   the chain is permissioned, so a stranger's transaction never reaches a pool or a block;
 4. verifies the signatures not already known (``VerifiedSignatures``) on the worker threads,
    each at most once per node even when a client and a peer's gossip bring it at the same
    moment (a verification in flight is shared);
