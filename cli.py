@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ledger.errors import InvalidInput
+from ledger.errors import CorruptStore, InvalidInput
 from shell.client import NodeError
 from shell.commands import audit, bid, chain, committee, demo, gov, history, keys, network, watch
 from shell.commands.tender import tender
@@ -26,6 +26,10 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from None
         except LookupError as exc:
             raise click.ClickException(f"not found: {exc}") from None
+        except CorruptStore as exc:  # a --data directory read directly, damaged on disk
+            raise click.ClickException(
+                f"the store is damaged: {exc}. Read another node's copy (--url), or rebuild "
+                "this one (credchain node resync)") from None
         except RecursionError:  # a JSON document nested past the parser's recursion
             raise click.ClickException("an input (a file, an option or a node's answer) is "
                                        "nested too deeply to read") from None

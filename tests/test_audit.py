@@ -133,3 +133,28 @@ def test_the_cli_replays_a_stopped_nodes_data_and_writes_the_report(tmp_path: Pa
     assert report["head_hash"] == head_hash and report["validator_changes"] == [1]
     empty = CliRunner().invoke(main, [*args[:6], "--data", str(tmp_path)])
     assert empty.exit_code != 0 and "no node database" in empty.output
+
+
+def test_a_damaged_data_directory_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """A stopped node's store damaged on disk (a byte of a block in its value log) stops the
+    replay with one line naming the damage and what to do (user walk: a traceback ending
+    in ``CorruptStore``)."""
+    kv = LevelKV(str(tmp_path / "data" / "db"))
+    chain, history = build_chain(ED25519_SHA256, kv)
+    export_anchor(chain.store).save(tmp_path / "anchor.json")
+    chain.doc.save(tmp_path / "genesis.json")
+    kv.close()
+    (segment,) = (tmp_path / "data" / "db" / "values").glob("*.vlog")
+    data = bytearray(segment.read_bytes())
+    at = data.find(history[0][0].encode()[-40:])  # inside block 1, logged: > 256 bytes
+    assert at > 0
+    data[at] ^= 0x01
+    segment.write_bytes(bytes(data))
+    result = CliRunner().invoke(main, [
+        "audit", "replay", "--genesis", str(tmp_path / "genesis.json"), "--anchor",
+        str(tmp_path / "anchor.json"), "--data", str(tmp_path / "data"),
+        "--out", str(tmp_path / "report.json")])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "the store is damaged" in result.output and "node resync" in result.output
+    assert "Traceback" not in result.output
