@@ -169,3 +169,27 @@ def test_nodes_run_as_the_credchain_script_so_ps_names_them() -> None:
     script = Path(sys.executable).parent / "credchain"
     assert script.is_file()  # pip install -e . writes it; CI installs so
     assert _node_command() == [sys.executable, str(script)]
+
+
+def test_a_refused_node_config_leaves_no_file_and_the_heartbeat_is_named(
+        tmp_path: Path) -> None:
+    """``node init`` checks the config it writes before it is there: a refused one (both
+    ports the same) leaves no file, so the corrected command is not told the file exists
+    (user walk). Without ``--heartbeat-ms`` it says the default it wrote."""
+    from shell.localnet import init_network
+
+    init_network(tmp_path / "net", 4, ED25519_SHA256.name, "init-test", clients=0)
+    assert invoke("keys", "new", str(tmp_path / "city.key"), "--suite", ED25519_SHA256.name,
+                  "--passphrase-env", "PW", env={"PW": "words"})[0] == 0
+    out = tmp_path / "city.toml"
+    common = ("node", "init", "--out", str(out), "--genesis", str(tmp_path / "net" /
+              "genesis.json"), "--key", str(tmp_path / "city.key"), "--passphrase-env", "PW",
+              "--name", "city")
+    code, text = invoke(*common, "--peer-port", "26680", "--http-port", "26680",
+                        env={"PW": "words"})
+    assert code != 0 and "26680" in text, text
+    assert not out.exists() and list(tmp_path.glob(".city.toml*")) == []
+    code, text = invoke(*common, "--peer-port", "26680", "--http-port", "26681",
+                        env={"PW": "words"})
+    assert code == 0 and out.exists(), text
+    assert "heartbeat: the default" in text and "--heartbeat-ms" in text

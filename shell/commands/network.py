@@ -132,10 +132,22 @@ def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | 
     if target.exists():
         fail(f"{out} exists; not overwriting it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(lines))
-    NodeConfig.load(target)  # what we wrote must load
+    # What we write must load (ports, paths, the key): checked on a draft beside the target
+    # (relative paths resolve alike), so a refused config leaves no file behind.
+    draft = target.with_name(f".{target.name}.draft")
+    draft.write_text("\n".join(lines))
+    try:
+        NodeConfig.load(draft)
+    except BaseException:
+        draft.unlink()
+        raise
+    draft.rename(target)
     role = f"validator {index}" if pubkey in keys else "an observer until voted in"
     click.echo(f"wrote {out} ({role}); public key {pubkey.hex()}")
+    if heartbeat_ms is None:
+        click.echo("heartbeat: the default, an idle chain's empty block every 5 minutes; if "
+                   f"the network's nodes use another, remove {out} and run this again with "
+                   "--heartbeat-ms (a validator with a longer one misses its turns as leader)")
     click.echo(f"start it with: credchain node start --config {out}")
 
 
