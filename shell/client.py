@@ -260,6 +260,7 @@ class NodeClient:
 
     def wait_committed(self, tx_id: str, timeout_s: float = 30.0) -> Committed:
         deadline = time.monotonic() + timeout_s
+        got: dict[str, Any] = {}
         while time.monotonic() < deadline:
             got = self.tx_status(tx_id)
             if got.get("status") == "committed":
@@ -270,8 +271,13 @@ class NodeClient:
                 receipt = Receipt.from_obj(jsonform.from_json(got["receipt"], jsonform.RECEIPT))
                 return Committed(tx_id, int(got["height"]), int(got["index"]), receipt)
             time.sleep(0.05)
-        raise NodeError(0, f"transaction {tx_id} not committed within {timeout_s:.0f} s",
-                        self.url)
+        # Not a failure: it may still commit (validators down or behind). Said so, a user
+        # does not run the command again and send a second transaction (user walk: a
+        # proposal retried after this became a duplicate proposal).
+        raise NodeError(0, f"transaction {tx_id} is not committed after {timeout_s:.0f} s "
+                           f"(the node says: {got.get('status', 'unknown')}); it may still "
+                           f"commit: see GET {self.url}/txs/{tx_id} before sending it again, "
+                           "or the command run again sends another transaction", self.url)
 
     def sign(self, suite: Suite, secret: bytes, call: str, args: dict[str, Any],
              nonce: int | None = None, chain_id: str | None = None) -> SignedTx:

@@ -193,3 +193,18 @@ def test_a_refused_node_config_leaves_no_file_and_the_heartbeat_is_named(
                         env={"PW": "words"})
     assert code == 0 and out.exists(), text
     assert "heartbeat: the default" in text and "--heartbeat-ms" in text
+
+
+def test_a_transaction_not_committed_in_time_is_said_to_be_pending_not_failed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With validators down a proposal waits; the wait's end says it may still commit and
+    how to look, so the user does not send a second one (user walk: a duplicate proposal)."""
+    from shell.client import NodeClient, NodeError
+
+    client = NodeClient("http://127.0.0.1:9")
+    monkeypatch.setattr(client, "tx_status", lambda tx_id: {"status": "pending"})
+    with pytest.raises(NodeError) as caught:
+        client.wait_committed("ab" * 32, timeout_s=0.1)
+    said = str(caught.value)
+    assert "is not committed after 0 s (the node says: pending)" in said
+    assert f"GET http://127.0.0.1:9/txs/{'ab' * 32}" in said and "may still commit" in said
