@@ -58,7 +58,6 @@ from shell.api_events import EVENT_ROUTES
 from shell.apikit import (
     READER,
     BodyBudgetExceeded,
-    Handler,
     NodeView,
     Route,
     error,
@@ -247,6 +246,8 @@ async def get_multi_proof(request: web.Request, node: NodeView) -> web.StreamRes
         return error(400, "name the records with one or more ?key=... parameters")
     if len(keys) > multi.MAX_ENTRIES:
         return error(400, f"at most {multi.MAX_ENTRIES} keys in one bundle")
+    if "" in keys:
+        return error(400, "an empty ?key= names no record")
     for key in keys:
         refused = _key_refused(request, node, key)
         if refused:
@@ -568,7 +569,7 @@ def build_app(node: NodeView, guard: GuardedServer) -> web.Application:
     app = web.Application(client_max_size=node.limits.max_request_bytes,
                           middlewares=[middleware])
     for route in all_routes():
-        app.router.add_route(route.method, _aiohttp_path(route.path), _bind(route.handler, node))
+        app.router.add_route(route.method, _aiohttp_path(route.path), _bind(route, node))
     return app
 
 
@@ -601,9 +602,23 @@ def _aiohttp_path(path: str) -> str:
     return path.replace("{key}", "{key:.+}")
 
 
-def _bind(handler: Handler, node: NodeView) -> Callable[[web.Request],
-                                                         Awaitable[web.StreamResponse]]:
+def _bind(route: Route, node: NodeView) -> Callable[[web.Request],
+                                                    Awaitable[web.StreamResponse]]:
+    """``route``'s handler for aiohttp. A query parameter given twice is refused unless the
+    route's description makes it repeatable (an array, as ``?key=`` of ``/proofs``): read
+    with ``query.get`` the first would win silently (user walk: ``?height=1&height=2``
+    answered at height 1), as the portal refuses it too (``portal.inputs.single``)."""
+    handler = route.handler
+    repeatable = frozenset(p["name"] for p in route.params
+                           if p.get("in") == "query" and p["schema"].get("type") == "array")
+    checked = not route.path.startswith("/portal")  # pages refuse it as a page (``single``)
+
     async def bound(request: web.Request) -> web.StreamResponse:
+        query = request.query
+        if checked and len(set(query)) < len(query):  # a name given more than once
+            for name in query:
+                if name not in repeatable and len(query.getall(name)) > 1:
+                    raise InvalidInput(f"parameter {name[:40]!r} given twice")
         return await handler(request, node)
 
     return bound

@@ -230,6 +230,30 @@ def test_paths_and_methods_the_api_does_not_have_are_error_objects() -> None:
     run(body)
 
 
+def test_a_query_parameter_given_twice_is_refused_unless_it_repeats() -> None:
+    """``?height=1&height=2`` answered at height 1 (user walk); only the parameters the API
+    describes as repeatable (``/proofs``' ``key``, the event filters) may repeat. An empty
+    ``?key=`` names no record."""
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
+        resp = await client.post("/txs", json=hexes(tx(0)))  # a block: a height to prove at
+        await wait_committed(client, (await resp.json())["results"][0]["tx_id"])
+        for path, name in (("/proof/param/bid_min_count?height=0&height=0", "height"),
+                           ("/proofs?key=a&height=0&height=0", "height"),
+                           ("/eligibility/X?tender=T&tender=U", "tender")):
+            resp = await client.get(path)
+            assert resp.status == 400, path
+            assert (await resp.json())["error"] == f"parameter {name!r} given twice", path
+        resp = await client.get("/proofs?key=param/bid_min_count&key=param/bid_window_ms")
+        assert resp.status == 200
+        resp = await client.get("/proofs?key=param/bid_min_count&key=")
+        assert resp.status == 400
+        assert (await resp.json())["error"] == "an empty ?key= names no record"
+        resp = await client.get("/events?from_height=1&type=tender.*&type=bid.*")
+        assert resp.status == 200, await resp.text()
+
+    run(body)
+
+
 def test_rate_limit() -> None:
     limits = NodeLimits(tick_ms=10, requests_per_second=3)
 
