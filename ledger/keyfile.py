@@ -211,7 +211,8 @@ def read_private(path: str | Path, what: str, max_bytes: int) -> bytes:
         if os.name == "posix" and st.st_mode & 0o077:
             raise InvalidInput(
                 f"{what} {path} is accessible by group or others (mode "
-                f"{stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
+                f"{stat.S_IMODE(st.st_mode):04o}): a {what} must be private; if this is "
+                f"one, run: chmod 600 {path}")
         chunks: list[bytes] = []
         left = max_bytes + 1
         while left > 0:  # a read may return less than asked for

@@ -20,10 +20,12 @@ invalid. Nothing here reads a clock, a file or the network.
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Literal
 
 from ledger import bundle, encoding, inclusion, jsonform, multi, tags
@@ -122,14 +124,29 @@ _KIND_FIELDS: tuple[tuple[str, Kind], ...] = (
     ("key", "state"), ("tx", "inclusion"), ("entries", "multi"))
 
 
+def _json_number(text: str) -> int | float:
+    """A JSON number with a fraction or exponent: the integer it equals when it is whole
+    (``1.0``, ``6.63e2``), as JSON itself and the browser's verifier (``JSON.parse``) read
+    it, so that both give one verdict; else a float, which no bundle field accepts. A whole
+    number past 20 digits stays a float: no field holds one, and an exponent of a billion
+    would make a giant integer."""
+    number = Decimal(text)
+    if number.is_finite() and number == number.to_integral_value() and number.adjusted() < 20:
+        return int(number)
+    return float(text)
+
+
 def read_form(data: bytes | str) -> tuple[Form, Any]:
-    """``("json", parsed JSON)`` when ``data`` starts with ``{``, else ``("binary", decoded
-    CE)``; ProofError when it is neither."""
+    """``("json", parsed JSON)`` when ``data`` starts with ``{`` (after a UTF-8 byte order
+    mark, which some editors write), else ``("binary", decoded CE)``; ProofError when it is
+    neither."""
     if isinstance(data, str):
         try:
             data = data.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ProofError(f"not a JSON document: {exc}") from None
+    if data.startswith(codecs.BOM_UTF8):  # (0xef starts no bundle's CE: a negative integer)
+        data = data[len(codecs.BOM_UTF8):]
     first = data.lstrip()[:1]
     # No bundle's CE starts with "[" or '"' (a map header is 0x80-0x8f, 0xde-0xdf): such a
     # document is read as JSON too, to say what it is instead.
@@ -138,7 +155,7 @@ def read_form(data: bytes | str) -> tuple[Form, Any]:
     if len(data) > MAX_JSON_BYTES:
         raise ProofError(f"a JSON bundle is at most {MAX_JSON_BYTES} bytes, got {len(data)}")
     try:
-        obj = json.loads(data)
+        obj = json.loads(data, parse_float=_json_number)
     except (ValueError, UnicodeDecodeError) as exc:
         if first != b"{":
             return "binary", bundle.decode_form(data, "bundle (not JSON, so read as its CE "

@@ -208,3 +208,25 @@ def test_a_transaction_not_committed_in_time_is_said_to_be_pending_not_failed(
     said = str(caught.value)
     assert "is not committed after 0 s (the node says: pending)" in said
     assert f"GET http://127.0.0.1:9/txs/{'ab' * 32}" in said and "may still commit" in said
+
+
+def test_verify_reads_whole_numbers_and_a_byte_order_mark_as_the_browser_does(
+        tmp_path: Path) -> None:
+    """A JSON number is a number: ``1.0`` and ``1e0`` are the integer 1 to ``JSON.parse``, so
+    the browser's verifier found such a bundle VALID where ``verify`` said NOT VALID (user
+    walk); now both agree. A fraction is still refused, and a file an editor saved with a
+    UTF-8 byte order mark is read as JSON, not as CE bytes."""
+    bundle, anchor, _ = _bundle_files(tmp_path, ED25519_SHA256)
+    text = bundle.read_text()
+    assert '"version": 1,' in text and '"height": 1,' in text and '"view": 0,' in text
+    cases = {"whole.json": (text.replace('"version": 1,', '"version": 1.0,')
+                            .replace('"height": 1,', '"height": 0.1e1,')
+                            .replace('"view": 0,', '"view": -0.0,'), 0),
+             "bom.json": ("\ufeff" + text, 0),
+             "fraction.json": (text.replace('"height": 1,', '"height": 1.5,'), 1),
+             "huge.json": (text.replace('"height": 1,', '"height": 1e999999999,'), 1)}
+    for name, (content, want) in cases.items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+        code, said = invoke("verify", str(tmp_path / name), "--anchor", str(anchor))
+        assert code == want, (name, said)
+        assert said.startswith("VALID" if want == 0 else "NOT VALID"), (name, said)

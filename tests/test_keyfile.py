@@ -130,7 +130,7 @@ def test_passphrase_files_are_read_once_checked(tmp_path: Path) -> None:
     path = write_private(tmp_path / "pass", b"correct horse\r\n")
     assert keyfile.read_passphrase_file(path) == b"correct horse"
     path.chmod(0o644)
-    with pytest.raises(InvalidInput, match=f"passphrase file {path} .*; run: chmod 600 {path}$"):
+    with pytest.raises(InvalidInput, match=f"passphrase file {path} .*, run: chmod 600 {path}$"):
         keyfile.read_passphrase_file(path)
     empty = write_private(tmp_path / "empty", b"\n")
     with pytest.raises(InvalidInput, match="is empty"):
