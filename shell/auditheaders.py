@@ -45,7 +45,12 @@ def check_headers(anchor: Anchor, certified: Certified, header_at: Callable[[int
         on_header: Callable[[int], None] | None = None) -> HeaderReport:
     """Walk heights ``1..to_height`` (at most ``certified``'s height, whose bundle proves the
     validator changes below it); ProofError naming the first height that fails."""
-    verify_certified(certified, anchor)
+    try:
+        verify_certified(certified, anchor)
+    except ProofError as exc:  # (its words are a verifier's: "the bundle" is the node's)
+        raise ProofError(f"the node's chain does not start from this anchor: its validator "
+                         f"bundle fails against it ({exc}); is the anchor this network's?"
+                         ) from None
     if not 0 <= to_height <= certified.header.height:
         raise ProofError(f"the validator bundle is at height {certified.header.height}; it "
                          f"can't vouch for the sets up to {to_height}")

@@ -67,3 +67,14 @@ def test_each_kind_of_bad_header_is_found_at_its_height() -> None:
         check_headers(anchor, hidden, _fetch(chain), 3)
     with pytest.raises(ProofError, match="can't vouch"):
         check_headers(anchor, certified_at(chain.store, 2), _fetch(chain), 3)
+
+
+def test_an_anchor_of_another_chain_is_named_as_the_anchor_not_a_bundle() -> None:
+    """``audit headers --anchor`` of another network (the same chain id, another genesis):
+    the refusal speaks of the node's chain and the anchor, not of a "bundle" the auditor
+    never gave (user walk)."""
+    chain, _ = build_chain(ED25519_SHA256)
+    other = Chain.new(ED25519_SHA256, chain_id=chain.store.chain_id, committee=[bytes(32)])
+    with pytest.raises(ProofError, match=r"^the node's chain does not start from this anchor"
+                                         r".*bad genesis hash.*is the anchor this network's\?$"):
+        check_headers(export_anchor(other.store), certified_at(chain.store), _fetch(chain), 3)
