@@ -58,8 +58,8 @@ this tree, is kept in a small two-generation cache for the next reads of that ke
 keys, such as nonces and parameters, cost a dict lookup); the cache follows the confirmed
 blocks' writes, so it never holds another value than the tree. Values of pending updates
 are served from memory. A listing (``scan``) takes only the keys and their order from the
-index and reads each value as ``get`` does. Past roots are read through the tree itself
-(``get_at``), where every record is checked as it loads.
+index and checks each entry against the tree as ``get`` does. Past roots are read through
+the tree itself (``get_at``), where every record is checked as it loads.
 
 Memory: the inner nodes of the newest tree above ``pinned_depth`` stay in memory for good
 (at most ``2**pinned_depth`` of them, ~200 bytes each); superseded ones are dropped as
@@ -249,23 +249,28 @@ class StateTree:
 
     def _checked_head(self, key: str, path: bytes) -> bytes | None:
         digest = self._kv.get(schema.state_head_key(key))
-        root = self.root
-        if root == ZERO_HASH:
-            info = None
-        else:
-            info = root_info(self._load(root, 0, False, root))
-            if info is None:
-                info = self.kernel.find(root, path, self._pinned, self._pinned_depth,
-                                        self._load_pinned)
-        if info is None or info[:PATH_END] != path:
+        found = self._tree_value_hash(path)
+        if found is None:
             if digest is not None:
                 raise CorruptStore(f"state index holds a value for {key!r}, absent in the tree")
             return None
         if digest is None:
             raise CorruptStore(f"state index has no value for {key!r}, present in the tree")
-        if digest != info[PATH_END:]:
+        if digest != found:
             raise CorruptStore(f"state index value of {key!r} is not the tree's (corrupt store)")
         return self._value(digest)
+
+    def _tree_value_hash(self, path: bytes) -> bytes | None:
+        """The value hash of the key at ``path`` in the newest tree (a walk from the root
+        through the pinned nodes), or None where the tree holds no such key."""
+        root = self.root
+        if root == ZERO_HASH:
+            return None
+        info = root_info(self._load(root, 0, False, root))
+        if info is None:
+            info = self.kernel.find(root, path, self._pinned, self._pinned_depth,
+                                    self._load_pinned)
+        return None if info is None or info[:PATH_END] != path else info[PATH_END:]
 
     def _remember_head(self, key: str, value: bytes | None) -> None:
         hot = self._heads_hot
@@ -310,21 +315,20 @@ class StateTree:
     def scan(self, prefix: str, after: str | None = None) -> Iterator[tuple[str, bytes]]:
         """``(key, CE value)`` of the head state's keys that start with ``prefix`` (and sort
         after ``after``), in key order. The head index gives the keys and their order; each
-        value is this tree's checked read of its key (``get``), and an index entry that
-        names another value than the tree's, or a key the tree does not hold, is
-        ``CorruptStore`` here as on a point read: a listing never serves the index alone
-        (a rewritten entry naming a key's older value, still stored, would read as true)."""
+        entry's value hash is checked against the tree's walk to the key, as on a point
+        read, and one that names another value than the tree's, or a key the tree does not
+        hold, is ``CorruptStore``: a listing never serves the index alone (a rewritten entry
+        naming a key's older value, still stored, would read as true)."""
         if self._layers:  # commits are synchronous: nothing is pending between them
             raise RuntimeError("the state tree has an unwritten apply pending")
         start = schema.state_head_key(after) + b"\x00" if after is not None else None
         cut = len(schema.STATE_HEAD)
         for index_key, digest in self._kv.scan(schema.state_head_key(prefix), start=start):
             key = index_key[cut:].decode("utf-8")
-            value = self.get(key)
-            if value is None or value_hash(self.suite, value) != digest:
+            if self._tree_value_hash(key_path(self.suite, key)) != digest:
                 raise CorruptStore(
                     f"state index entry of {key!r} is not the tree's value (corrupt store)")
-            yield key, value
+            yield key, self._value(digest)
 
     def warm(self, max_nodes: int) -> int:
         """Load the newest tree's inner nodes above the pinned depth into memory, level by

@@ -10,6 +10,7 @@ on it (``store_source``) or on a ``LevelKV`` directory like a stopped node's.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from contracts.app import ChainApp
@@ -19,7 +20,7 @@ from contracts.scenario_kit import BeaconHook, validator_beacon_hook
 from ledger.block import QC, Block, Validator, commit_vote_bytes, quorum
 from ledger.crypto import get_suite
 from ledger.genesis import Anchor, GenesisDoc, export_anchor, init_store
-from ledger.kv import KV, MemoryKV
+from ledger.kv import KV, LevelKV, MemoryKV
 from ledger.store import BlockStore
 from ledger.tx import Receipt, SignedTx
 
@@ -132,3 +133,15 @@ class StoreSource:
 
     def close(self) -> None:
         pass
+
+
+def story_in_data_dir(root: Path) -> tuple[StoreChainClient, LevelKV, dict[str, Any]]:
+    """The whole story on a chain in ``root/data/db`` (a stopped node's LevelDB), its
+    genesis document and anchor saved beside it: the client, its open store (the caller
+    closes it) and the story's summary."""
+    kv = LevelKV(str(root / "data" / "db"))
+    client = StoreChainClient(kv=kv)
+    summary = client.story()
+    client.doc.save(root / "genesis.json")
+    client.anchor().save(root / "anchor.json")
+    return client, kv, summary

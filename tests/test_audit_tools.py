@@ -19,11 +19,10 @@ from contracts.audit import AuditFailure
 from ledger import keyfile
 from ledger.crypto import SM2_SM3
 from ledger.genesis import state_root_of
-from ledger.kv import LevelKV
 from shell.auditrun import CHECKPOINT, run_replay
 from shell.export import Export
 from shell.progress import Progress
-from tests.storechain import StoreChainClient, StoreSource
+from tests.storechain import StoreChainClient, StoreSource, story_in_data_dir
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +30,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The whole story on a chain in a LevelDB directory (a stopped node's), with its
     genesis document and anchor beside it."""
     root = tmp_path_factory.mktemp("story")
-    kv = LevelKV(str(root / "data" / "db"))
-    client = StoreChainClient(kv=kv)
-    summary = client.story()
-    client.doc.save(root / "genesis.json")
-    client.anchor().save(root / "anchor.json")
+    client, kv, summary = story_in_data_dir(root)
     head = client.store.head()
     root_hash = client.store.head_header().state_root
     refused = []

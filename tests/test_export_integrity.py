@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from ledger.kv import LevelKV
-from tests.storechain import StoreChainClient
+from tests.storechain import story_in_data_dir
 from tests.test_audit_tools import _dump, cli
 
 PART = 70  # the export made before the damage ends here; the chain goes on past it
@@ -27,11 +26,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (with its replay state), a whole one, and a block ``at`` of the tender with events and
     state changes, where the damage is done."""
     root = tmp_path_factory.mktemp("chain")
-    kv = LevelKV(str(root / "data" / "db"))
-    client = StoreChainClient(kv=kv)
-    summary = client.story()
-    client.doc.save(root / "genesis.json")
-    client.anchor().save(root / "anchor.json")
+    client, kv, summary = story_in_data_dir(root)
     head = client.store.head()[0]
     kv.close()
     assert head > PART + 5
