@@ -44,7 +44,8 @@ KEY_MAX = 128  # bytes: an Ed25519 or SM2 public key, with room
 SIGNATURE_MAX = 160
 _VERDICTS_MAX = 8_192
 SENDERS_REMEMBERED = 65_536  # answers a ``SenderCheck`` keeps, per sender key
-_verdicts: OrderedDict[tuple[str, bytes, bytes, bytes], bool] = OrderedDict()
+_verdicts: OrderedDict[tuple[str, str, str, bytes, str, int, bytes, bytes], bool] = (
+    OrderedDict())
 _verified_count = [0]  # signatures verified in this process (not answered from the cache)
 
 
@@ -70,10 +71,16 @@ def authorisation(suite: Suite, chain_id: str, entity_secret: bytes, tender_id: 
             "bidder_signature": suite.sign(entity_secret, message)}
 
 
-def _verified(suite: Suite, key: bytes, message: bytes, signature: bytes) -> bool:
-    memo = (suite.name, key, message, signature)
+def _verified(suite: Suite, chain_id: str, call: str, agent: bytes, tender_id: str, lot: int,
+              key: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is ``key``'s over this authorisation (``agent_message``). The
+    verdict is remembered by the fields the message is made of, so a repeated question
+    (admission, the proposal or block check, and the call itself ask about each bid) does
+    not encode and hash the message again."""
+    memo = (suite.name, chain_id, call, agent, tender_id, lot, key, signature)
     verdict = _verdicts.get(memo)
     if verdict is None:
+        message = agent_message(suite, chain_id, tender_id, lot, call, agent)
         try:
             verdict = bool(suite.verify(key, message, signature))
         except (ValueError, TypeError):
@@ -103,11 +110,18 @@ def authorising_entity(state: StateReader | Overlay, suite: Suite, chain_id: str
     key = claimed_entity_key(args)
     if key is None:
         return None
-    view = reading_view(state)
+    uscc = _unfrozen_entity(reading_view(state), key, now_ms)
+    if uscc is None:
+        return None
+    return uscc if signature_authorises(suite, chain_id, call, agent, args, key) else None
+
+
+def _unfrozen_entity(view: Overlay, key: bytes, now_ms: int) -> str | None:
+    """The entity whose attestation in force binds ``key``, neither frozen; else None."""
     uscc = entity_of_key(view, key, now_ms)
     if uscc is None or is_frozen(view, key.hex()) or is_frozen(view, uscc):
         return None
-    return uscc if signature_authorises(suite, chain_id, call, agent, args, key) else None
+    return uscc
 
 
 def signature_authorises(suite: Suite, chain_id: str, call: str, agent: bytes,
@@ -120,8 +134,7 @@ def signature_authorises(suite: Suite, chain_id: str, call: str, agent: bytes,
         return False
     if type(tender_id) is not str or type(lot) is not int or not 0 < lot <= 0xFFFF:
         return False
-    message = agent_message(suite, chain_id, tender_id, lot, call, agent)
-    return _verified(suite, key, message, signature)
+    return _verified(suite, chain_id, call, agent, tender_id, lot, key, signature)
 
 
 def is_agent_call(tx: SignedTx) -> bool:
@@ -165,14 +178,31 @@ class SenderCheck:
         self._view = Overlay(state)
         self._suite, self._chain_id, self._now_ms = suite, chain_id, now_ms
         self._known: dict[bytes, bool] = {}
+        # Per entity key an agent call names: its entity, in force and unfrozen, or None
+        # (a bidder's five bids on a tender's lots name one key).
+        self._entities: dict[bytes, str | None] = {}
 
     def __call__(self, tx: SignedTx) -> bool:
-        if is_agent_call(tx):
-            return authorised_agent(self._view, self._suite, self._chain_id, tx, self._now_ms)
-        sender = tx.body.sender
+        body = tx.body
+        if body.call in AGENT_CALLS:
+            key = claimed_entity_key(body.args)
+            if key is not None and key != body.sender:  # ``is_agent_call``
+                return self._authorised(body.call, body.sender, body.args, key)
+        sender = body.sender
         known = self._known.get(sender)
         if known is None:
             if len(self._known) >= SENDERS_REMEMBERED:  # (a flood of strangers' keys)
                 self._known.clear()
             known = self._known[sender] = sender_known(self._view, sender, self._now_ms)
         return known
+
+    def _authorised(self, call: str, agent: bytes, args: Mapping[str, Any], key: bytes) -> bool:
+        """``authorised_agent``, with the entity key's answer kept for the check's life."""
+        if key in self._entities:
+            uscc = self._entities[key]
+        else:
+            if len(self._entities) >= SENDERS_REMEMBERED:
+                self._entities.clear()
+            uscc = self._entities[key] = _unfrozen_entity(self._view, key, self._now_ms)
+        return uscc is not None and signature_authorises(self._suite, self._chain_id, call,
+                                                         agent, args, key)

@@ -45,11 +45,12 @@ A value is written once, under its hash; the head index holds only the hash (a v
 written twice was ~30% of the bytes a block wrote, and LevelDB's compactions cost CPU in
 proportion to the bytes).
 
-**Reads are checked against the root.** ``get`` reads the head index (one KV read, or a
-pending layer) and then walks the tree from the root along the key's path to the lone key
-where it ends, and refuses (``CorruptStore``) an index entry that is not that key's value
-hash, or that exists where the tree has no key or is missing where it has one; then it
-reads the value by its hash and checks that it hashes to it. The walk goes through the
+**Reads are checked against the root.** ``get`` walks the tree from the root along the
+key's path to the lone key where it ends. Where the tree holds no such key the answer is
+absent, and the index is not read (an entry it holds there is refused by listings). Where
+the tree holds the key, ``get`` reads the head index (one KV read, or a pending layer) and
+refuses (``CorruptStore``) an entry that is missing or is not that key's value hash; then
+it reads the value by its hash and checks that it hashes to it. The walk goes through the
 pinned nodes in memory (checked when they were loaded or computed), so it costs about one
 dict lookup per level (~21 at 1M keys; in C when the native kernel is in use) and no KV
 read: cheaper than checking the index at startup, and it also catches a record that rots
@@ -248,12 +249,14 @@ class StateTree:
         return value
 
     def _checked_head(self, key: str, path: bytes) -> bytes | None:
-        digest = self._kv.get(schema.state_head_key(key))
         found = self._tree_value_hash(path)
         if found is None:
-            if digest is not None:
-                raise CorruptStore(f"state index holds a value for {key!r}, absent in the tree")
+            # The tree decides absence; the index is not read. An entry the index holds
+            # for a key the tree lacks (invented, or left behind) serves no point read, and
+            # a listing refuses it (``scan``). A *missing* entry for a key the tree holds is
+            # still found below, on every first read of that key.
             return None
+        digest = self._kv.get(schema.state_head_key(key))
         if digest is None:
             raise CorruptStore(f"state index has no value for {key!r}, present in the tree")
         if digest != found:

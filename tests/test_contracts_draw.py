@@ -5,6 +5,7 @@ committee recomputed from committed data alone, and a hypothesis state machine o
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import pytest
@@ -475,3 +476,47 @@ def test_one_sender_check_answers_a_batch_as_the_single_questions_do(
     monkeypatch.setattr(agents_module, "SENDERS_REMEMBERED", 2)
     small = SenderCheck(h.state, h.suite, h.chain_id, now)
     assert [small(tx) for tx in batch] == alone and len(small._known) <= 2
+
+
+def test_a_sender_check_asks_about_an_entity_key_once_and_only_for_its_own_state(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twenty agents' calls naming one entity key: one ``SenderCheck`` looks the entity up
+    once, and a second check of the same calls builds no authorisation message again (the
+    verdict is kept by the fields it is made of). The answer lives as long as its check: a
+    check made after the entity is frozen refuses every agent the earlier one let in."""
+    import contracts.identity
+    from contracts import agents as agents_module
+    from contracts.agents import SenderCheck
+    from contracts.bidder import agent_tx
+
+    t = Trading()
+    bidder = t.entity("E1")
+    h, now = t.h, t.h.time_ms
+    args = {"tender_id": "T1", "lot": 1}
+    calls = [agent_tx(h.suite, h.chain_id, bidder.secret, "bid.submit", args,
+                      h.account(f"agent-{i}").secret) for i in range(20)]
+    looked_up: list[bytes] = []
+    messages: list[bytes] = []
+    real_lookup, real_message = contracts.identity.entity_of_key, agents_module.agent_message
+
+    def lookup(view: Any, key: bytes, at_ms: int) -> str | None:
+        looked_up.append(key)
+        return real_lookup(view, key, at_ms)
+
+    def message(*a: Any) -> bytes:
+        messages.append(a[-1])
+        return real_message(*a)
+
+    monkeypatch.setattr(agents_module, "entity_of_key", lookup)
+    monkeypatch.setattr(agents_module, "agent_message", message)
+    monkeypatch.setattr(agents_module, "_verdicts", OrderedDict())  # (other tests' agents)
+    first = SenderCheck(h.state, h.suite, h.chain_id, now)
+    assert all(first(tx) for tx in calls)
+    assert looked_up == [bidder.pubkey]
+    assert len(messages) == 20
+    second = SenderCheck(h.state, h.suite, h.chain_id, now)
+    assert all(second(tx) for tx in calls)
+    assert len(looked_up) == 2 and len(messages) == 20
+    h.govern("freeze", {"subject": t.uscc_of["E1"], "reason": "investigation"})
+    after = SenderCheck(h.state, h.suite, h.chain_id, h.time_ms)
+    assert not any(after(tx) for tx in calls)
