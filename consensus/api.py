@@ -169,6 +169,12 @@ class Application(Protocol):
         before the shell applies it (its execution is still at hand)."""
         ...
 
+    def heartbeat_ms(self, block: Block) -> int:
+        """The heartbeat after ``block`` in ms (``ReplicaConfig.empty_block_ticks``): a chain
+        parameter, so no replica times out a leader for a longer heartbeat than its own;
+        0 leaves each replica its own ``empty_block_ticks``. Called as ``leader_memory``."""
+        ...
+
 
 class TxSource(Protocol):
     """Where a leader takes its proposal's transactions from (the shell's pool)."""
@@ -213,7 +219,8 @@ class StoreState:
     and ``leader_memory`` say who failed to lead lately (``consensus.quorum``): the committed
     headers of the last ``ledger.limits.LEADER_MEMORY_MAX`` heights up to ``head`` (those
     decided in view 0 may be left out; a state-synced store has none below its base), and
-    the chain parameter ``leader_memory_heights`` in the state after ``head``.
+    the chain parameter ``leader_memory_heights`` in the state after ``head``;
+    ``heartbeat_ms`` the chain parameter ``heartbeat_ms`` there (0: the replica's own).
     """
 
     head: Header
@@ -221,6 +228,7 @@ class StoreState:
     consensus: Mapping[bytes, bytes] = field(default_factory=dict)
     recent: tuple[Header, ...] = ()
     leader_memory: int = 0
+    heartbeat_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +240,8 @@ class ReplicaConfig:
     batch_wait_ticks: int = 1         # a leader with transactions waits this long to batch
     empty_block_ticks: int = 6000     # heartbeat: with nothing to propose, an empty block
     #                                   after this many ticks at a height (5 minutes at the
-    #                                   node's 50 ms tick: an idle chain writes few blocks)
+    #                                   node's 50 ms tick: an idle chain writes few blocks);
+    #                                   only while the chain parameter heartbeat_ms is 0
     view_timeout_ticks: int = 40      # view 0's timeout; view v waits base * 2**v ...
     view_timeout_max_ticks: int = 640  # ... up to this cap
     view_change_resend_ticks: int = 10  # re-broadcast our view change while waiting

@@ -6,9 +6,10 @@ window is one height; messages up to ``height_window`` heights ahead are buffere
 1. View 0 of a height: the leader ``(view + height) mod n`` takes a batch of ready
    transactions from the shell's pool (``TxSource``; bounded by count, bytes and
    ``batch_wait_ticks``, or at once when it has just applied the previous height's block;
-   an empty "heartbeat" block once ``empty_block_ticks`` passed at the height with nothing
-   to propose, so an idle chain writes few blocks, or at once when the shell's ``WakeAt``
-   time has come and the head is older: a tender's deadline), executes them
+   an empty "heartbeat" block once the heartbeat passed at the height with nothing to
+   propose (the chain parameter ``heartbeat_ms``, or where the chain leaves it at 0 our
+   own ``empty_block_ticks``), so an idle chain writes few blocks, or at once when the
+   shell's ``WakeAt`` time has come and the head is older: a tender's deadline), executes them
    (``Application.propose``) and broadcasts a ``PrePrepare`` carrying the block. Views above
    0 propose through ``NewView`` only. The replica keeps no transaction queue of its own.
 2. A replica checks the proposal (``consensus.checks``: parent, height, proposer, time,
@@ -83,11 +84,15 @@ class Replica:
     def __init__(self, suite: Suite, secret: bytes, chain_id: str,
                  validators: ValidatorSet, app: Application, txs: TxSource,
                  store_state: StoreState, config: ReplicaConfig | None = None,
-                 abstain: bool = False) -> None:
+                 abstain: bool = False, tick_ms: int = 50) -> None:
         """``abstain``: never vote or propose, even while in the set (the shell found the
-        store's record of our own votes missing; voting again could contradict them)."""
+        store's record of our own votes missing; voting again could contradict them).
+        ``tick_ms``: how long the shell's ticks are (the chain's heartbeat is in ms)."""
         self.config = config or ReplicaConfig()
         self.config.check()
+        if tick_ms < 1:
+            raise ValueError("tick_ms must be ≥ 1")
+        self._tick_ms = tick_ms
         self.suite = suite
         self._secret = secret
         self.pubkey = suite.public_key(secret)
@@ -109,6 +114,7 @@ class Replica:
         # leader memory (a parameter a vote may change) after the head.
         self._recent: deque[Header] = deque(h for h in store_state.recent if h.view > 0)
         self._leader_memory = store_state.leader_memory
+        self.heartbeat_ticks = self._heartbeat_ticks(store_state.heartbeat_ms)
         self.now_ms = 0
         self.wake_at_ms: int | None = None  # ``WakeAt``: a time the application wants a block
         self.ticks = 0
@@ -242,18 +248,26 @@ class Replica:
 
     # ---- time ------------------------------------------------------------------------------
 
+    def _heartbeat_ticks(self, chain_ms: int) -> int:
+        """Ticks at a height with nothing to propose before the heartbeat's empty block is
+        due: the chain's ``heartbeat_ms`` (the same at every replica at a height), or, on a
+        chain that leaves it at 0, our own ``empty_block_ticks``."""
+        if chain_ms <= 0:
+            return self.config.empty_block_ticks
+        return max(1, -(-chain_ms // self._tick_ms))
+
     def timeout_ticks(self, view: int) -> int:
         base = self.config.view_timeout_ticks << min(view, 30)
         return min(base, self.config.view_timeout_max_ticks)
 
     def _expecting_proposal(self) -> bool:
         """Whether the view's timer runs. An idle chain writes no blocks: a leader proposes
-        when transactions are ready or the heartbeat (``empty_block_ticks``) is due, so a
+        when transactions are ready or the heartbeat (``heartbeat_ticks``) is due, so a
         replica only waits for a proposal, and times the leader out, when one is owed: a
         proposal is known (or the view began with a new view), transactions are ready
         here (gossip has given the leader them too), or the heartbeat is due."""
         return (self.proposal is not None or self.view > 0 or self.txs.ready_count > 0
-                or self.ticks_at_height >= self.config.empty_block_ticks)
+                or self.ticks_at_height >= self.heartbeat_ticks)
 
     def _on_tick(self, now_ms: int, out: list[Effect]) -> None:
         # The latest reading, not the highest ever seen: a clock stepped forward and back
@@ -309,7 +323,7 @@ class Replica:
         full = ready >= cfg.batch_tx_max
         waited = (at_once or self.ticks_in_view >= cfg.batch_wait_ticks) and ready > 0
         woken = self.wake_at_ms is not None and self.now_ms >= self.wake_at_ms > self.head.time_ms
-        if not (full or waited or woken or self.ticks_at_height >= cfg.empty_block_ticks):
+        if not (full or waited or woken or self.ticks_at_height >= self.heartbeat_ticks):
             return
         block = self._build_block(0, out)
         block_hash = block.hash(self.suite)
@@ -467,6 +481,7 @@ class Replica:
                                f"with {len(block.txs)} txs"))
         self.head, self.head_qc = block.header, qc
         self._leader_memory = self.app.leader_memory(block)
+        self.heartbeat_ticks = self._heartbeat_ticks(self.app.heartbeat_ms(block))
         if block.header.view > 0:
             self._recent.append(block.header)
         while self._recent and self._recent[0].height <= self.head.height - LEADER_MEMORY_MAX:

@@ -17,9 +17,10 @@
 - ``next_validators(block)`` is the set certifying the block after ``block``: the value of
   state key ``gov/validators`` (``contracts.keys.VALIDATORS``, written by governance) after
   the block, or the current set if the state holds none.
-- ``leader_memory(block)`` is the chain parameter ``leader_memory_heights`` after ``block``
-  (``leader_memory_at_head()`` the same after the applied head, for a replica's start); a
-  chain whose genesis predates the parameter has its default.
+- ``leader_memory(block)`` and ``heartbeat_ms(block)`` are the chain parameters
+  ``leader_memory_heights`` and ``heartbeat_ms`` after ``block`` (``..._at_head()`` the same
+  after the applied head, for a replica's start); a chain whose genesis predates a
+  parameter has its default.
 - ``commit(block, qc, qc_verified=False)`` commits through ``BlockStore.commit_block`` with
   the very writes, receipts and state-tree update the execution produced, in one synced
   batch; returns the receipts. ``qc_verified=True``: the caller (the replica that assembled
@@ -41,11 +42,11 @@ node's one ``ledger.sigcache.VerifiedSignatures``, shared with admission.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from contracts import keys
 from contracts.agents import SenderCheck
-from contracts.params import DEFAULTS
+from contracts.params import BOUNDS, DEFAULTS
 from contracts.runtime import BlockContext, Executor
 from ledger import encoding
 from ledger.block import (
@@ -70,6 +71,7 @@ from ledger.tx import Receipt, SignedTx
 
 EXECUTED_CACHE_BLOCKS = 16
 LEADER_MEMORY = "leader_memory_heights"
+HEARTBEAT = "heartbeat_ms"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Executed:
     next_validators: ValidatorSet
     staged: StagedUpdate  # the tree update of ``writes``, on ``staged.parent_root``
     leader_memory: int  # the chain parameter ``leader_memory_heights`` after the block
+    heartbeat_ms: int  # the chain parameter ``heartbeat_ms`` after the block
 
 
 class ChainApp:
@@ -210,9 +213,7 @@ class ChainApp:
                      "next_validators_hash"):
             if getattr(mine, name) != getattr(h, name):
                 return f"{name} mismatch: re-execution gives {getattr(mine, name).hex()}"
-        self._cache(block.hash(self.suite), Executed(block, done.writes, done.receipts,
-                                                     done.next_validators, done.staged,
-                                                     done.leader_memory))
+        self._cache(block.hash(self.suite), replace(done, block=block))
         return None
 
     def next_validators(self, block: Block) -> ValidatorSet:
@@ -222,7 +223,13 @@ class ChainApp:
         return self._result_of(block).leader_memory
 
     def leader_memory_at_head(self) -> int:
-        return self._leader_memory({})
+        return self._param_int({}, LEADER_MEMORY, LEADER_MEMORY_MAX)
+
+    def heartbeat_ms(self, block: Block) -> int:
+        return self._result_of(block).heartbeat_ms
+
+    def heartbeat_ms_at_head(self) -> int:
+        return self._param_int({}, HEARTBEAT, BOUNDS[HEARTBEAT][1])
 
     # ---- commit -------------------------------------------------------------------------
 
@@ -294,7 +301,8 @@ class ChainApp:
         block = Block(header, txs)
         block.remember_tx_root(self.suite, root_of_txs)
         done = Executed(block, writes, list(result.receipts), nxt, staged,
-                        self._leader_memory(writes))
+                        self._param_int(writes, LEADER_MEMORY, LEADER_MEMORY_MAX),
+                        self._param_int(writes, HEARTBEAT, BOUNDS[HEARTBEAT][1]))
         if cache:
             self._cache(header.hash(self.suite), done)
         return done
@@ -312,16 +320,17 @@ class ChainApp:
             # Governance validates the set it writes; a bad one here is a broken contract.
             raise RuntimeError(f"state key {keys.VALIDATORS} holds no valid set: {exc}") from exc
 
-    def _leader_memory(self, writes: dict[str, bytes | None]) -> int:
-        """``leader_memory_heights`` in the head state with ``writes`` over it."""
-        key = keys.param(LEADER_MEMORY)
+    def _param_int(self, writes: dict[str, bytes | None], name: str, high: int) -> int:
+        """The int chain parameter ``name`` (one the replica reads: the leader memory, the
+        heartbeat) in the head state with ``writes`` over it."""
+        key = keys.param(name)
         raw = writes[key] if key in writes else self.tree.get(key)
         if raw is None:  # a chain whose genesis predates the parameter
-            return int(DEFAULTS[LEADER_MEMORY])
+            return int(DEFAULTS[name])
         value = encoding.decode(raw)
-        if type(value) is not int or not 0 <= value <= LEADER_MEMORY_MAX:
+        if type(value) is not int or not 0 <= value <= high:
             # Genesis and governance check the parameter's bounds; this is a broken contract.
-            raise RuntimeError(f"state key {key} holds {value!r}, not a leader memory")
+            raise RuntimeError(f"state key {key} holds {value!r}, not a value of {name}")
         return value
 
     def _cache(self, block_hash: bytes, done: Executed) -> None:

@@ -31,6 +31,13 @@ DEFAULTS: dict[str, int | str] = {
     # (100 cost a view timeout every ~20 s under load, benchmarks/RESULTS.md); 0: plain
     # rotation. A chain parameter, so every validator picks the same leaders.
     "leader_memory_heights": 1000,
+    # an idle chain's heartbeat: with nothing to propose, a leader proposes an empty block
+    # after this long at a height, and every validator expects one then (a leader silent
+    # past it is timed out). A chain parameter, so that no validator times out a leader for
+    # keeping a longer heartbeat than its own. 0: each validator's own [replica]
+    # empty_block_ticks (the chains of the simulator and in-process tests; `credchain
+    # network init` writes a value).
+    "heartbeat_ms": 0,
     # --- identity and consent ---
     "keys_per_entity_max": 16,
     "attestation_max_days": 1830,  # five years: the longest validity an attestor may give
@@ -152,6 +159,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "gov_proposal_ttl_ms": (60_000, 365 * DAY_MS),
     "min_validators": (4, 256),
     "leader_memory_heights": (0, LEADER_MEMORY_MAX),
+    "heartbeat_ms": (0, DAY_MS),
     "keys_per_entity_max": (1, 64),
     "attestation_max_days": (1, 3660),
     "consent_max_days": (1, 3660),

@@ -104,16 +104,16 @@ class Chain:
         """The set that certifies the next block."""
         return self.store.validators_at(self.height() + 1)
 
-    def make_replica(self, secret: bytes, config: ReplicaConfig,
-                     abstain: bool = False) -> Replica:
+    def make_replica(self, secret: bytes, config: ReplicaConfig, abstain: bool = False,
+                     tick_ms: int = 50) -> Replica:
         return Replica(self.suite, secret, self.chain_id, self.validators(), self.app,
-                       self.pool, self.store_state(), config, abstain)
+                       self.pool, self.store_state(), config, abstain, tick_ms)
 
     def store_state(self) -> StoreState:
         """What a replica restores from this store (``consensus.api.StoreState``)."""
         return StoreState(self.store.head_header(), self.store.qc(self.height()),
                           dict(self.kv.scan(CONSENSUS_PREFIX)), self._recent_failures(),
-                          self.app.leader_memory_at_head())
+                          self.app.leader_memory_at_head(), self.app.heartbeat_ms_at_head())
 
     def _recent_failures(self) -> tuple[Header, ...]:
         """The committed headers of the last ``LEADER_MEMORY_MAX`` heights decided in a view

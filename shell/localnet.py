@@ -28,6 +28,7 @@ from shell.client import NodeClient, NodeError
 
 NETWORK_PASSPHRASE_FILE = "passphrase"
 TICK_MS = 50  # the node's default tick (shell.config.NodeLimits.tick_ms)
+DEFAULT_HEARTBEAT_MS = 300_000  # the chain parameter heartbeat_ms a new network gets
 DEFAULT_PEER_PORT = 26650  # with --hosts: peers on this port, HTTP on the next
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -91,8 +92,9 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
     """Write a whole local network into the empty (or new) directory ``out``.
     ``extra_roles`` grants further keys roles in genesis (load generators in tests and
     benchmarks: the chain admits only senders it knows). ``heartbeat_ms``: how often an
-    idle chain writes an empty block (default: the node's, minutes; the demo and tests wait
-    for block time to pass, so they ask for about a second). ``hosts``: one address per
+    idle chain writes an empty block, the chain parameter ``heartbeat_ms`` in genesis, the
+    same for every validator and any that joins later (default 5 minutes; the demo and
+    tests wait for block time to pass, so they ask for about a second). ``hosts``: one address per
     node, for validators on separate machines (each listens on all its interfaces, on
     ``base_port`` and the next port, default 26650/26651); none: all on loopback."""
     if hosts and len(hosts) != n_nodes:
@@ -128,6 +130,7 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
         params = dict(SCENARIO_PARAMS)
     for role, members in (extra_roles or {}).items():
         roles.setdefault(role, []).extend(k.hex() for k in members)
+    params["heartbeat_ms"] = DEFAULT_HEARTBEAT_MS if heartbeat_ms is None else heartbeat_ms
     doc = GenesisDoc.from_json({
         "chain_id": chain_id, "suite": suite_name, "time_ms": time.time_ns() // 1_000_000,
         "validators": validators, "committee": committee, "roles": roles, "params": params,
@@ -145,7 +148,7 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
         addresses = ["127.0.0.1"] * n_nodes
     for i in range(n_nodes):
         (out / f"node{i}.toml").write_text(
-            _node_toml(i, addresses, ports, heartbeat_ms, listen_all=bool(hosts)))
+            _node_toml(i, addresses, ports, listen_all=bool(hosts)))
     manifest = {
         "chain_id": chain_id,
         "suite": suite_name,
@@ -160,19 +163,15 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
     return manifest
 
 
-def _node_toml(i: int, addresses: list[str], ports: list[int], heartbeat_ms: int | None,
-               listen_all: bool) -> str:
+def _node_toml(i: int, addresses: list[str], ports: list[int], listen_all: bool) -> str:
     peers = "\n".join(
         f'[[peers]]\nindex = {j}\nhost = "{addresses[j]}"\nport = {ports[2 * j]}\n'
         for j in range(len(addresses)) if j != i)
     host = "0.0.0.0" if listen_all else "127.0.0.1"
-    replica = ("" if heartbeat_ms is None else
-               f"[replica]\nempty_block_ticks = {max(1, heartbeat_ms // TICK_MS)}  "
-               f"# an empty block every {heartbeat_ms} ms when idle\n\n")
     return (f'index = {i}\nname = "node{i}"\nkey_file = "node{i}.key"\n'
             f'passphrase_file = "{NETWORK_PASSPHRASE_FILE}"\nhost = "{host}"\n'
             f"peer_port = {ports[2 * i]}\nhttp_port = {ports[2 * i + 1]}\n"
-            f'data_dir = "data/node{i}"\ngenesis_file = "genesis.json"\n\n{replica}{peers}')
+            f'data_dir = "data/node{i}"\ngenesis_file = "genesis.json"\n\n{peers}')
 
 
 def route_peer(config: Path, peer_index: int, host: str, port: int) -> None:

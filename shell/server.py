@@ -105,7 +105,8 @@ class Node:
             self.votes_missing = True
             log.error("%s: the node follows the chain without voting; once sure, restart "
                       "with --confirm-lost-votes", run_problem)
-        replica = chain.make_replica(secret, config.replica, abstain=self.votes_missing)
+        replica = chain.make_replica(secret, config.replica, abstain=self.votes_missing,
+                                     tick_ms=self.limits.tick_ms)
         snapshots = SnapshotServer(chain.store, self.history, config.sync.serve_snapshots,
                                    ensure_path_index(chain.store), self.limits.max_frame_bytes,
                                    self.store_fault)
@@ -476,7 +477,8 @@ class Node:
         return True, "ok"
 
     def _heartbeat_ms(self) -> int:
-        return self.config.replica.empty_block_ticks * self.limits.tick_ms
+        """The heartbeat in force: the chain's ``heartbeat_ms``, or this node's own."""
+        return self.driver.replica.heartbeat_ticks * self.limits.tick_ms
 
     def status(self) -> dict[str, Any]:
         st = self.driver.status()

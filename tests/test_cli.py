@@ -214,7 +214,7 @@ def test_network_init_demo_grants_the_story_roles_and_params(tmp_path: Path) -> 
     doc = GenesisDoc.load(out / "genesis.json")
     want = scenario_roles(ED25519_SHA256)
     assert {r: sorted(m) for r, m in doc.roles.items()} == {r: sorted(m) for r, m in want.items()}
-    assert doc.params == SCENARIO_PARAMS
+    assert doc.params == {**SCENARIO_PARAMS, "heartbeat_ms": 300_000}  # the chain's heartbeat
 
 
 def test_network_init_for_separate_machines(tmp_path: Path) -> None:

@@ -175,7 +175,8 @@ def test_a_refused_node_config_leaves_no_file_and_the_heartbeat_is_named(
         tmp_path: Path) -> None:
     """``node init`` checks the config it writes before it is there: a refused one (both
     ports the same) leaves no file, so the corrected command is not told the file exists
-    (user walk). Without ``--heartbeat-ms`` it says the default it wrote."""
+    (user walk). It names the heartbeat the joining node follows: the chain's (genesis
+    parameter ``heartbeat_ms``), and refuses a ``--heartbeat-ms`` of its own."""
     from shell.localnet import init_network
 
     init_network(tmp_path / "net", 4, ED25519_SHA256.name, "init-test", clients=0)
@@ -192,7 +193,13 @@ def test_a_refused_node_config_leaves_no_file_and_the_heartbeat_is_named(
     code, text = invoke(*common, "--peer-port", "26680", "--http-port", "26681",
                         env={"PW": "words"})
     assert code == 0 and out.exists(), text
-    assert "heartbeat: the default" in text and "--heartbeat-ms" in text
+    assert "heartbeat: the chain's, an idle chain's empty block every 300000 ms" in text, text
+    assert "empty_block_ticks" not in out.read_text()
+    out.unlink()
+    code, text = invoke(*common, "--peer-port", "26680", "--http-port", "26681",
+                        "--heartbeat-ms", "1000", env={"PW": "words"})
+    assert code != 0 and "sets the chain parameter heartbeat_ms (300000 ms)" in text, text
+    assert not out.exists()
 
 
 def test_a_transaction_not_committed_in_time_is_said_to_be_pending_not_failed(

@@ -6,6 +6,7 @@ the rule needs and checks the effects, in their order.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -755,3 +756,56 @@ def test_a_replica_behind_a_validator_change_fetches_from_the_peer_that_spoke() 
     effects = c.step(4, MessageIn(c.key(2), ahead))
     (fetch,) = [e for e in effects if isinstance(e, FetchBlocks)]
     assert fetch.peer == c.key(2) and fetch.from_height == 1
+
+
+def test_the_heartbeat_is_the_chains_so_a_validator_with_a_longer_one_keeps_its_turns() -> None:
+    """A validator whose own heartbeat is far longer than the others' (a city's node that
+    kept the default) fails its turns as leader on an idle chain while each replica keeps
+    its own: the others expect the empty block on theirs and time it out (user walk). With
+    the chain parameter ``heartbeat_ms`` every replica proposes, and expects, the idle
+    chain's block on the chain's heartbeat: every idle height is decided in view 0."""
+    def run(params: dict[str, int | str]) -> tuple[Cluster, list[int]]:
+        c = Cluster(params=params)
+        c.nodes[1].config = replace(RULES_CONFIG, empty_block_ticks=10_000)
+        c.restart(1)
+        c.run_until(8, max_ticks=3000)
+        return c, [c.block(0, h).header.view for h in range(1, 9)]  # type: ignore[union-attr]
+
+    own, views = run({})
+    assert [r.heartbeat_ticks for r in own.replicas] == [5, 10_000, 5, 5]
+    assert views[0] > 0, views  # height 1 is node 1's turn: timed out
+    chain, views = run({"heartbeat_ms": 7 * TICK_MS})
+    assert [r.heartbeat_ticks for r in chain.replicas] == [7] * 4
+    assert views == [0] * 8, views
+    # The blocks come on the chain's heartbeat, whatever a replica's own setting says.
+    times = [chain.block(0, h).header.time_ms for h in range(2, 9)]  # type: ignore[union-attr]
+    assert all(b - a >= 7 * TICK_MS for a, b in itertools.pairwise(times)), times
+
+
+def test_a_vote_changes_the_heartbeat_for_every_replica_at_the_same_height() -> None:
+    """``heartbeat_ms`` is a chain parameter: a vote changes it from the block after the one
+    executing it, on every replica alike, and a replica restarted from its store reads the
+    value in force (``StoreState.heartbeat_ms``). 0 gives each replica its own again."""
+    c = Cluster(params={"heartbeat_ms": 5 * TICK_MS})
+    c.run_until(2, max_ticks=500)
+
+    def vote(value: int) -> str:
+        """The vote's receipt code, once a block holds it."""
+        tx = c.client.propose("set_param", {"name": "heartbeat_ms", "value": value})
+        c.submit(tx)
+        tx_id = tx.tx_id(c.suite)
+        for h in range(c.heights()[0] + 1, c.heights()[0] + 4):
+            c.run_until(h, max_ticks=2000)
+            found = c.nodes[0].chain.receipt(tx_id)  # type: ignore[union-attr]
+            if found is not None:
+                return str(found[2].code)
+        raise AssertionError("the vote did not commit")
+
+    assert vote(12 * TICK_MS + 1) == "OK"  # not a whole number of ticks: rounded up
+    assert [r.heartbeat_ticks for r in c.replicas] == [13] * 4
+    assert c.store_state(2).heartbeat_ms == 12 * TICK_MS + 1
+    assert c.restart(2).heartbeat_ticks == 13
+    assert vote(0) == "OK"
+    assert [r.heartbeat_ticks for r in c.replicas] == [RULES_CONFIG.empty_block_ticks] * 4
+    assert vote(86_400_000 + 1) == E_BAD_ARGS  # above the bound (a day): nothing changes
+    assert [r.heartbeat_ticks for r in c.replicas] == [RULES_CONFIG.empty_block_ticks] * 4

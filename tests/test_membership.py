@@ -84,7 +84,7 @@ def test_a_city_joins_votes_rotates_its_key_and_another_leaves(tmp_path: Path) -
         cli("node", "init", "--out", str(out / "city.toml"), "--genesis",
             str(out / "genesis.json"), "--key", str(out / "city.key"), "--passphrase-file",
             str(out / "passphrase"), "--name", "city", "--peer-port", str(peer_port),
-            "--http-port", str(http_port), "--heartbeat-ms", "400",
+            "--http-port", str(http_port),  # the heartbeat: the chain's (heartbeat_ms)
             *[f"--peer=node{j}@127.0.0.1:{_peer_port(out, j)}" for j in range(4)])
         city_url = f"http://127.0.0.1:{http_port}"
 

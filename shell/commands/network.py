@@ -29,7 +29,8 @@ def network() -> None:
 @click.option("--hosts", help="comma-separated addresses, one per node, for separate "
                              "machines (default: all on 127.0.0.1)")
 @click.option("--heartbeat-ms", type=click.IntRange(50, 86_400_000),
-              help="an idle chain writes an empty block this often (default: 5 minutes)")
+              help="an idle chain writes an empty block this often: the chain parameter "
+                   "heartbeat_ms in genesis, the same for every validator (default: 5 minutes)")
 @click.option("--demo", is_flag=True,
               help="grant the trading story's roles and SHORTENED demo periods in genesis "
                    "(contracts.scenario; for `credchain demo`)")
@@ -72,7 +73,8 @@ def node_group() -> None:
                    "(repeat for each you know; more come from the chain's endpoint registry)")
 @click.option("--data-dir", help="where the store goes (default: data/NAME beside the config)")
 @click.option("--heartbeat-ms", type=click.IntRange(50, 86_400_000),
-              help="as the network's other nodes: an idle chain's empty block this often")
+              help="only for a network whose genesis leaves the chain parameter heartbeat_ms "
+                   "at 0: as its other nodes, an idle chain's empty block this often")
 def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | None,
               passphrase_file: str | None, name: str, peer_port: int, http_port: int,
               host: str, peers: tuple[str, ...], data_dir: str | None,
@@ -88,6 +90,10 @@ def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | 
     if (passphrase_env is None) == (passphrase_file is None):
         fail("give exactly one of --passphrase-env and --passphrase-file")
     doc = GenesisDoc.load(genesis_file)
+    chain_heartbeat = doc.params.get("heartbeat_ms", 0)
+    if chain_heartbeat and heartbeat_ms is not None:
+        fail(f"--heartbeat-ms: this network's genesis sets the chain parameter heartbeat_ms "
+             f"({chain_heartbeat} ms), which every validator follows; leave the option out")
     pubkey = load_chain_key(Path(key_file), read_passphrase(passphrase_env, passphrase_file),
                             doc.suite).public_key
     names = [v.name for v in doc.validators]
@@ -144,7 +150,11 @@ def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | 
     draft.rename(target)
     role = f"validator {index}" if pubkey in keys else "an observer until voted in"
     click.echo(f"wrote {out} ({role}); public key {pubkey.hex()}")
-    if heartbeat_ms is None:
+    if chain_heartbeat:
+        click.echo(f"heartbeat: the chain's, an idle chain's empty block every "
+                   f"{chain_heartbeat} ms (genesis parameter heartbeat_ms; a committee vote "
+                   "may change it, for every validator at once)")
+    elif heartbeat_ms is None:
         click.echo("heartbeat: the default, an idle chain's empty block every 5 minutes; if "
                    f"the network's nodes use another, remove {out} and run this again with "
                    "--heartbeat-ms (a validator with a longer one misses its turns as leader)")

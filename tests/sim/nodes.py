@@ -115,7 +115,7 @@ class SimNode:
         """Open the chain from the KV (as after a restart) and build a fresh replica.
         ``wrap`` puts the caller's storage (fault injection, observation) around the chain."""
         self.chain = Chain.open(self.kv, self.doc)
-        replica = self.chain.make_replica(self.secret, self.config)
+        replica = self.chain.make_replica(self.secret, self.config, tick_ms=TICK_MS)
         storage = self.chain if wrap is None else wrap(self.chain)
         self.driver = Driver(replica, storage, transport, log=log)
 
