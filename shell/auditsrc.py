@@ -31,13 +31,26 @@ from shell.client import NodeClient, NodeError
 class WithheldBlock(InvalidInput):
     """The node withholds block ``height``'s transactions from this reader."""
 
-    def __init__(self, height: int, reason: str) -> None:
-        super().__init__(f"stopped at height {height}: the node withholds that block ({reason})"
-                         "; what came before is kept: run again as a reader the node shows "
-                         "whole blocks to (a supervisor's --key); without one, `credchain "
-                         "audit headers` checks the certified chain of headers")
+    def __init__(self, height: int, reason: str, message: str | None = None) -> None:
+        super().__init__(message or (
+            f"stopped at height {height}: the node withholds that block ({reason}); what "
+            "came before is kept: run again as a reader the node shows whole blocks to (a "
+            "supervisor's --key); without one, `credchain audit headers` checks the certified "
+            "chain of headers"))
         self.height = height
         self.reason = reason
+
+
+class BlockNotKept(WithheldBlock):
+    """The node keeps no block at ``height``: its history starts later (a node started from
+    a state snapshot, or one keeping recent heights only). Not a discrepancy in the chain:
+    the replay stops there, as for a withheld block (PARTIAL), and says where to go."""
+
+    def __init__(self, height: int, reason: str) -> None:
+        super().__init__(height, reason, (
+            f"stopped at height {height}: the node does not keep that block ({reason}); what "
+            "came before is kept: run again with --url of a node that keeps the whole history "
+            "(an archive node), or --data of such a node's data directory, stopped"))
 
 
 class BlockSource(Protocol):
@@ -84,6 +97,8 @@ class UrlSource:
             except NodeError as exc:
                 if exc.status == 403:
                     raise WithheldBlock(h, exc.reason) from None
+                if exc.status == 410:  # below the oldest height the node keeps
+                    raise BlockNotKept(h, exc.reason) from None
                 raise InvalidInput(f"the node would not give block {h}: {exc.reason}") from None
 
     def close(self) -> None:

@@ -154,6 +154,44 @@ def test_a_sealed_block_stops_the_replay_cleanly(story: dict[str, Any], tmp_path
     assert done.stopped is None and done.head_height == client.store.head()[0]
 
 
+def test_a_node_that_keeps_no_early_blocks_stops_the_replay_as_partial_not_as_a_discrepancy(
+        tmp_path: Path) -> None:
+    """A node started from a state snapshot answers 410 for the blocks below its base. A
+    replay from it stops there as PARTIAL (exit 3), naming where to go, and keeps what came
+    before: it is not a discrepancy in the chain (exit 1). User walk: it said "the node
+    would not give block 1" and exited 1."""
+    from shell.auditsrc import BlockNotKept, UrlSource
+    from shell.client import NodeError
+
+    client = StoreChainClient()
+    client.story()
+    store = client.store
+    base = 6  # the synced node keeps heights 6.. only
+
+    class SyncedNode:
+        def head_height(self) -> int:
+            return store.head()[0]
+
+        def header(self, h: int) -> Any:
+            return store.header(h)
+
+        def block(self, h: int) -> Any:
+            if h < base:
+                raise NodeError(410, f"block {h} is below the oldest height this node keeps "
+                                     f"({base}): ask an archive node", "http://synced")
+            return store.block(h), store.qc(h)
+
+    source = UrlSource.__new__(UrlSource)
+    source.client, source.suite = SyncedNode(), store.suite  # type: ignore[assignment]
+    state = tmp_path / "state"
+    got = run_replay(client.doc, client.anchor(), source, state, None, None)
+    assert isinstance(got.stopped, BlockNotKept), got.stopped
+    assert got.stopped.height == 1 and got.head_height == 0
+    assert "does not keep that block" in str(got.stopped) and "archive node" in str(got.stopped)
+    done = run_replay(client.doc, client.anchor(), StoreSource(store), state, None, None)
+    assert done.stopped is None and done.head_height == store.head()[0]
+
+
 def test_the_replay_command_resumes_and_reports(story: dict[str, Any], tmp_path: Path) -> None:
     state = tmp_path / "state"
     got = cli("audit", "replay", *source_args(story), "--state-dir", str(state),

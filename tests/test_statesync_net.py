@@ -192,6 +192,16 @@ def test_an_observer_joins_by_state_sync_serves_proofs_and_follows(tmp_path: Pat
         assert unknown.value.status == 404 and f"({base}.." in str(unknown.value)
         assert NodeClient(city_url).get("/headers/0")["header"]["height"] == 0  # the anchor
         assert NodeClient(net.urls[0]).inclusion(old_tx)["index"] == 0  # archive: all
+        # An auditor replaying from it is told it keeps no early blocks: PARTIAL (exit 3),
+        # not a discrepancy (exit 1), and where to go instead.
+        replay = subprocess.run(
+            [sys.executable, "-m", "cli", "audit", "replay", "--genesis",
+             str(out / "genesis.json"), "--anchor", str(out / "anchor.json"), "--url",
+             city_url], capture_output=True, text=True, cwd=str(PROJECT_DIR), timeout=60)
+        assert replay.returncode == 3, replay.stderr + replay.stdout
+        assert "stopped at height 1: the node does not keep that block" in replay.stderr, (
+            replay.stderr)
+        assert "archive node" in replay.stderr
 
         # It follows the chain: new transactions, then the same headers everywhere.
         more = attestations("ssync", 200, 5, 3000, now)
