@@ -114,6 +114,30 @@ def test_an_idle_cluster_writes_only_heartbeat_blocks_and_changes_no_view() -> N
     assert sim.stats["ViewChange"] == 0 and sim.stats["PrePrepare"] == 3
 
 
+def test_an_idle_cluster_keeps_the_chains_heartbeat_whatever_a_validators_own_says() -> None:
+    """Validators whose own heartbeats differ (one 10× longer, one 10× shorter) on a chain
+    whose parameter ``heartbeat_ms`` is 3,000 ms (300 ticks): the same blocks as the
+    all-alike cluster above, and no view change (with each its own, the longest one's turns
+    were timed out)."""
+    from dataclasses import replace
+
+    from tests.sim.simulator import SIM_CONFIG
+
+    own = {1: replace(SIM_CONFIG, empty_block_ticks=3000),
+           2: replace(SIM_CONFIG, empty_block_ticks=30)}
+    sc = Scenario(own_configs=own, params={"heartbeat_ms": 3_000}, tx_rate=0.0,
+                  fault_ticks=1000, check_liveness=False)
+    sim = Simulator(4, sc)
+    heights = sim.run()
+    assert set(heights.values()) == {3}, heights
+    assert sim.stats["ViewChange"] == 0 and sim.stats["PrePrepare"] == 3
+    # Without the parameter, each keeps its own: node 2 expects the heartbeat after 30
+    # ticks and, with the others, times out the leaders that wait longer.
+    alone = Simulator(4, replace(sc, params={}))
+    alone.run()
+    assert alone.stats["ViewChange"] > 0, alone.stats
+
+
 def test_the_resync_mix_starts_validators_from_snapshots_over_failed_leaders() -> None:
     """The mix does what it is for: some restarts are state syncs, and some synced stores
     hold blocks decided in a view above 0 below their base (the silent validator's turns),

@@ -65,6 +65,12 @@ MIXES: dict[str, Callable[[int], Scenario]] = {
                                      partitions=("leader", "halves")),
     "heartbeat7": lambda s: Scenario(n=7, config=replace(SIM_CONFIG, empty_block_ticks=400),
                                      tx_rate=0.05, link=HEAVY, byzantine={s % 7: "silent"}),
+    # The chain's heartbeat (``heartbeat_ms``, 400 ticks of 10 ms) while one validator's own
+    # setting is ten times longer: every replica follows the chain's, under the same faults.
+    "chain_heartbeat4": lambda s: Scenario(
+        params={"heartbeat_ms": 4_000}, tx_rate=0.05, link=LOSSY, crash_rate=0.02,
+        own_configs={s % 4: replace(SIM_CONFIG, empty_block_ticks=4_000)},
+        partitions=("leader", "halves")),
 }
 
 

@@ -84,6 +84,8 @@ class Scenario:
     spares: int = 0
     gov: tuple[tuple[int, str], ...] = ()
     config: ReplicaConfig = SIM_CONFIG
+    own_configs: dict[int, ReplicaConfig] = field(default_factory=dict)  # per validator index
+    params: dict[str, int | str] = field(default_factory=dict)  # chain parameters in genesis
 
 
 class _CountWarnings(logging.Handler):
@@ -180,7 +182,7 @@ class Simulator:
         self.sc = scenario
         self.rng = random.Random(seed)
         self.suite = get_suite(scenario.suite)
-        self.doc = genesis(self.suite, scenario.n)
+        self.doc = genesis(self.suite, scenario.n, scenario.params)
         self.keys = validator_keys(self.suite, scenario.n + scenario.spares)
         self.net = Network(self.rng, scenario.link)
         self.checker = Checker(self.suite, seed)
@@ -196,7 +198,8 @@ class Simulator:
             idents = [base, f"{base}b"] if i in scenario.twins else [base]
             for ident in idents:
                 secret, pubkey = self.keys[i]
-                node = SimNode(ident, secret, pubkey, MemoryKV(), self.doc, scenario.config)
+                node = SimNode(ident, secret, pubkey, MemoryKV(), self.doc,
+                               scenario.own_configs.get(i, scenario.config))
                 skew = self.rng.randint(-scenario.clock_skew_ms, scenario.clock_skew_ms)
                 member = Member(node, kind, skew)
                 self.members.append(member)
