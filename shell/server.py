@@ -34,8 +34,10 @@ from aiohttp import web
 from consensus.api import Event, Tick, TxsAdmitted, WakeAt
 from consensus.quorum import quorum, weak_quorum
 from ledger.block import QC, Block
+from ledger.bundle import MAX_KEY_LEN
 from ledger.errors import CorruptStore, InvalidInput
 from ledger.genesis import GenesisDoc
+from ledger.multi import MAX_ENTRIES
 from ledger.snapshot import ensure_path_index
 from ledger.tx import Receipt
 from ledger.verdict import beijing_time
@@ -335,7 +337,8 @@ class Node:
         tls = _tls_context(self.config)  # a bad certificate is refused before anything opens
         app = build_app(self, self.guard)
         self._runner = web.AppRunner(app, access_log=None, lingering_time=HTTP_LINGER_S,
-                                     shutdown_timeout=self.limits.shutdown_grace_ms / 1000)
+                                     shutdown_timeout=self.limits.shutdown_grace_ms / 1000,
+                                     max_line_size=HTTP_MAX_LINE_BYTES)
         await self._runner.setup()
         server = self._runner.server
         assert server is not None
@@ -567,6 +570,10 @@ class Node:
 # rather than a reset, then closes. aiohttp's 10 s let a silent slow client hold a
 # connection slot that long past its answer.
 HTTP_LINGER_S = 2.0
+# The longest request line served: a multi-key bundle's ``GET /proofs`` names up to
+# ``multi.MAX_ENTRIES`` keys of up to ``bundle.MAX_KEY_LEN`` characters (aiohttp's default,
+# 8,190 bytes, refused a bundle of 256 long keys with a plain-text 400).
+HTTP_MAX_LINE_BYTES = MAX_ENTRIES * (MAX_KEY_LEN + len("&key=")) + 1024
 
 
 def config_path(config: NodeConfig) -> str:
