@@ -9,7 +9,8 @@ A proposal names one action and its payload:
   is also listed in ``gov/committee`` (it never becomes empty);
 - ``set_param {name, value}``: ``param/<name>``, a known name, a value of its type and bounds;
   a demo-only parameter (``params.DEMO_ONLY``) may leave its default only on a demonstration
-  chain (``gov/demo_chain``, written by genesis alone), else ``E_DEMO_ONLY``;
+  chain (``gov/demo_chain``, written by genesis alone), else ``E_DEMO_ONLY``; a genesis-only
+  value (``params.GENESIS_ONLY``: ``heartbeat_ms`` 0, each validator's own) is ``E_BAD_ARGS``;
 - ``freeze {subject, reason}`` / ``unfreeze {subject}``: ``frozen/<USCC or pubkey hex>``.
 
 Votes needed = ``ceil(n × gov_threshold_pct / 100)`` of the current committee of ``n``; only
@@ -35,7 +36,7 @@ from contracts.errors import (
     E_STATE,
     ContractError,
 )
-from contracts.params import DEFAULTS, DEMO_ONLY, check_param
+from contracts.params import DEFAULTS, DEMO_ONLY, GENESIS_ONLY, check_param
 from contracts.runtime import Call, Contract, param
 from contracts.state import Overlay
 from contracts.uscc import valid_uscc
@@ -170,6 +171,9 @@ def _check_action(call: Call, action: str, payload: dict[str, Any]) -> dict[str,
         name, value = check_param(payload.get("name"), payload.get("value"))
         if name in DEMO_ONLY and value != DEFAULTS[name] and not is_demo_chain(state):
             raise ContractError(E_DEMO_ONLY, f"{name} may be set only on a demonstration chain")
+        if name in GENESIS_ONLY and value == GENESIS_ONLY[name]:
+            raise ContractError(E_BAD_ARGS, f"{name} {value!r} is a genesis setting only: it is "
+                                            "not one value for the whole chain")
         return {"name": name, "value": value}
     if action == "freeze":
         subject = A.text(payload, "subject", max_len=130)

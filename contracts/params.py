@@ -36,7 +36,8 @@ DEFAULTS: dict[str, int | str] = {
     # past it is timed out). A chain parameter, so that no validator times out a leader for
     # keeping a longer heartbeat than its own. 0: each validator's own [replica]
     # empty_block_ticks (the chains of the simulator and in-process tests; `credchain
-    # network init` writes a value).
+    # network init` writes a value). A vote may not set 0 (``GENESIS_ONLY``), nor less than
+    # HEARTBEAT_MIN_MS (an idle chain would write a block every tick).
     "heartbeat_ms": 0,
     # --- identity and consent ---
     "keys_per_entity_max": 16,
@@ -149,6 +150,13 @@ DEFAULTS: dict[str, int | str] = {
     "market_unrated_rating": 3,
 }
 
+HEARTBEAT_MIN_MS = 100
+# Int parameters whose 0 has a meaning of its own and whose other values start higher.
+NONZERO_MIN: dict[str, int] = {"heartbeat_ms": HEARTBEAT_MIN_MS}
+# Values a genesis may hold and a vote may not set (the setting they stand for is not one
+# value for the whole chain).
+GENESIS_ONLY: dict[str, int | str] = {"heartbeat_ms": 0}
+
 # Parameters that only a demonstration chain (genesis field ``demo``) may set to anything but
 # their default; governance can never turn them on elsewhere (E_DEMO_ONLY).
 DEMO_ONLY = ("demo_day_ms",)
@@ -227,6 +235,9 @@ def check_param(name: object, value: object) -> tuple[str, int | str]:
             raise ContractError(
                 E_BAD_ARGS, f"parameter {name!r} must be in [{low}, {high}], got {value}"
             )
+        if 0 < value < NONZERO_MIN.get(name, 0):
+            raise ContractError(E_BAD_ARGS, f"parameter {name!r} must be 0 or at least "
+                                            f"{NONZERO_MIN[name]}, got {value}")
         return name, value
     if type(value) is not str or len(value) > MAX_PARAM_TEXT:
         raise ContractError(

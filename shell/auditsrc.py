@@ -48,9 +48,10 @@ class BlockNotKept(WithheldBlock):
 
     def __init__(self, height: int, reason: str) -> None:
         super().__init__(height, reason, (
-            f"stopped at height {height}: the node does not keep that block ({reason}); what "
-            "came before is kept: run again with --url of a node that keeps the whole history "
-            "(an archive node), or --data of such a node's data directory, stopped"))
+            f"stopped at height {height}: the node does not keep that block ({reason}); run "
+            "again with --url of a node that keeps the whole history (an archive node), or "
+            "--data of such a node's data directory, stopped (with --state-dir, the heights "
+            "verified before it are kept)"))
 
 
 class BlockSource(Protocol):

@@ -572,8 +572,10 @@ class Node:
 HTTP_LINGER_S = 2.0
 # The longest request line served: a multi-key bundle's ``GET /proofs`` names up to
 # ``multi.MAX_ENTRIES`` keys of up to ``bundle.MAX_KEY_LEN`` characters (aiohttp's default,
-# 8,190 bytes, refused a bundle of 256 long keys with a plain-text 400).
-HTTP_MAX_LINE_BYTES = MAX_ENTRIES * (MAX_KEY_LEN + len("&key=")) + 1024
+# 8,190 bytes, refused a bundle of 256 long keys with a plain-text 400). Escaped, a key may
+# take up to three bytes a character in the URL (``%3A``, or a third of it in Chinese); a
+# longer line is still aiohttp's plain-text 400, so the bound is not for any size at all.
+HTTP_MAX_LINE_BYTES = MAX_ENTRIES * (3 * MAX_KEY_LEN + len("&key=")) + 1024
 
 
 def config_path(config: NodeConfig) -> str:

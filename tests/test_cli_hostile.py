@@ -193,7 +193,8 @@ def test_a_refused_node_config_leaves_no_file_and_the_heartbeat_is_named(
     code, text = invoke(*common, "--peer-port", "26680", "--http-port", "26681",
                         env={"PW": "words"})
     assert code == 0 and out.exists(), text
-    assert "heartbeat: the chain's, an idle chain's empty block every 300000 ms" in text, text
+    assert "heartbeat: the chain's (parameter heartbeat_ms), which the node follows: " \
+           "300000 ms in genesis" in text, text
     assert "empty_block_ticks" not in out.read_text()
     out.unlink()
     code, text = invoke(*common, "--peer-port", "26680", "--http-port", "26681",

@@ -202,6 +202,12 @@ def test_an_observer_joins_by_state_sync_serves_proofs_and_follows(tmp_path: Pat
         assert "stopped at height 1: the node does not keep that block" in replay.stderr, (
             replay.stderr)
         assert "archive node" in replay.stderr
+        headers = subprocess.run(
+            [sys.executable, "-m", "cli", "audit", "headers", "--anchor",
+             str(out / "anchor.json"), "--url", city_url],
+            capture_output=True, text=True, cwd=str(PROJECT_DIR), timeout=60)
+        assert headers.returncode == 3, headers.stderr + headers.stdout
+        assert "PARTIAL: the node does not keep every header" in headers.stderr
 
         # It follows the chain: new transactions, then the same headers everywhere.
         more = attestations("ssync", 200, 5, 3000, now)

@@ -106,13 +106,17 @@ def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
     summary = result.summary()
     resumed = (f" (resumed at {summary['resumed_from']}: heights 1..{summary['resumed_from']}"
                " were verified by earlier runs)" if summary["resumed_from"] else "")
-    click.echo(f"replayed heights 1..{summary['head_height']} of {summary['chain_id']} "
-               f"({summary['suite']}), {len(result.report.blocks)} in this run in "
-               f"{seconds:.1f} s{resumed}: {summary['transactions']} transactions "
-               f"({summary['failed_transactions']} failed receipts), "
-               f"{summary['signatures_checked']} signatures checked, "
-               f"validator changes at {summary['validator_changes'] or 'none'}")
-    click.echo(f"head {summary['head_hash']}  state root {summary['state_root']}")
+    if summary["head_height"] == 0:
+        click.echo(f"replayed no height of {summary['chain_id']} ({summary['suite']}): "
+                   "nothing past genesis was verified")
+    else:
+        click.echo(f"replayed heights 1..{summary['head_height']} of {summary['chain_id']} "
+                   f"({summary['suite']}), {len(result.report.blocks)} in this run in "
+                   f"{seconds:.1f} s{resumed}: {summary['transactions']} transactions "
+                   f"({summary['failed_transactions']} failed receipts), "
+                   f"{summary['signatures_checked']} signatures checked, "
+                   f"validator changes at {summary['validator_changes'] or 'none'}")
+        click.echo(f"head {summary['head_hash']}  state root {summary['state_root']}")
     if out:
         Path(out).write_text(json.dumps(summary, indent=2) + "\n")
         click.echo(f"report written to {out}")
@@ -133,12 +137,13 @@ def audit_headers(anchor_path: str, url: str, to_height: int | None, as_json: bo
     """Check the certified chain of headers from the genesis anchor, with no key: every
     header follows the one before and carries a QC of the validator set in force. What a
     non-supervisor can check (blocks' contents are shown to supervisors only; `audit
-    replay` re-executes them). Exit 0 valid, 1 not."""
+    replay` re-executes them). Exit 0 valid, 1 not, 3 when the node does not keep the early
+    headers (a node started by state sync: ask an archive node)."""
     from ledger import bundle
     from ledger.errors import InvalidInput, ProofError
     from ledger.genesis import Anchor
     from shell.auditheaders import check_headers
-    from shell.client import NodeClient
+    from shell.client import NodeClient, NodeError
 
     anchor = Anchor.load(anchor_path)
     client = NodeClient(url)
@@ -151,6 +156,13 @@ def audit_headers(anchor_path: str, url: str, to_height: int | None, as_json: bo
     except (ProofError, InvalidInput) as exc:
         click.echo(f"NOT VALID: {exc}")
         sys.exit(1)
+    except NodeError as exc:
+        if exc.status != 410:  # below the oldest height the node keeps: not a verdict
+            raise
+        click.echo(f"PARTIAL: the node does not keep every header ({exc.reason}): run again "
+                   "with --url of a node that keeps the whole history (an archive node)",
+                   err=True)
+        sys.exit(PARTIAL_EXIT)
     seconds = time.monotonic() - started
     if as_json:
         click.echo(json.dumps({"head_height": report.head_height,

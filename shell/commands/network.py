@@ -28,7 +28,7 @@ def network() -> None:
               help="peer port of node 0 (node i: base+2i peer, base+2i+1 HTTP); 0 = free ports")
 @click.option("--hosts", help="comma-separated addresses, one per node, for separate "
                              "machines (default: all on 127.0.0.1)")
-@click.option("--heartbeat-ms", type=click.IntRange(50, 86_400_000),
+@click.option("--heartbeat-ms", type=click.IntRange(100, 86_400_000),
               help="an idle chain writes an empty block this often: the chain parameter "
                    "heartbeat_ms in genesis, the same for every validator (default: 5 minutes)")
 @click.option("--demo", is_flag=True,
@@ -72,7 +72,7 @@ def node_group() -> None:
               help="a validator's peer address; VALIDATOR is its name in genesis or its index "
                    "(repeat for each you know; more come from the chain's endpoint registry)")
 @click.option("--data-dir", help="where the store goes (default: data/NAME beside the config)")
-@click.option("--heartbeat-ms", type=click.IntRange(50, 86_400_000),
+@click.option("--heartbeat-ms", type=click.IntRange(100, 86_400_000),
               help="only for a network whose genesis leaves the chain parameter heartbeat_ms "
                    "at 0: as its other nodes, an idle chain's empty block this often")
 def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | None,
@@ -151,9 +151,9 @@ def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | 
     role = f"validator {index}" if pubkey in keys else "an observer until voted in"
     click.echo(f"wrote {out} ({role}); public key {pubkey.hex()}")
     if chain_heartbeat:
-        click.echo(f"heartbeat: the chain's, an idle chain's empty block every "
-                   f"{chain_heartbeat} ms (genesis parameter heartbeat_ms; a committee vote "
-                   "may change it, for every validator at once)")
+        click.echo(f"heartbeat: the chain's (parameter heartbeat_ms), which the node "
+                   f"follows: {chain_heartbeat} ms in genesis; a committee vote may have "
+                   "changed it since (GET /status on a running node shows the one in force)")
     elif heartbeat_ms is None:
         click.echo("heartbeat: the default, an idle chain's empty block every 5 minutes; if "
                    f"the network's nodes use another, remove {out} and run this again with "
