@@ -120,6 +120,7 @@ class Node:
         self.driver = Driver(replica, chain, self.peers,
                              observers=[self._on_commit, self.event_hub.on_commit])
         self._seat: int | None = replica.index  # logged when it changes (_note_seat)
+        self._logged_heartbeat_ms = self._heartbeat_ms()  # logged when a vote changes it
         self.beacon = BeaconDuty(chain, secret,
                                  lambda encoded: self.admission.submit(encoded))
         self._beacon_running = False
@@ -284,6 +285,12 @@ class Node:
                 self.latency.observe(now - started)
         self._spawn_beacon()
         self._note_seat(block.header.height)
+        heartbeat_ms = self._heartbeat_ms()
+        if heartbeat_ms != self._logged_heartbeat_ms:
+            log.info("heartbeat %d ms after height %d (was %d ms): the chain parameter "
+                     "heartbeat_ms", heartbeat_ms, block.header.height,
+                     self._logged_heartbeat_ms)
+            self._logged_heartbeat_ms = heartbeat_ms
 
     def _note_seat(self, height: int) -> None:
         """Say when this node's key joins or leaves the validator set (a validator rotated
@@ -366,10 +373,11 @@ class Node:
         role = (f"validator {index}" if index is not None else
                 f"validator {seat}, not voting: its vote records are missing" if seat is not None
                 else "an observer")
-        log.info("node %s (%s) up: peers on %s:%d, HTTP%s on %s:%d, height %d",
-                 cfg.name, role,
+        log.info("node %s (%s) up: peers on %s:%d, HTTP%s on %s:%d, height %d, heartbeat "
+                 "%d ms", cfg.name, role,
                  cfg.peer_host, cfg.peer_port,
-                 "S" if cfg.tls else "", cfg.http_host, cfg.http_port, self.chain.height())
+                 "S" if cfg.tls else "", cfg.http_host, cfg.http_port, self.chain.height(),
+                 self._logged_heartbeat_ms)
 
     def http_port(self) -> int:
         """The port the HTTP API listens on (the config's, or the one the OS chose for 0)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -565,3 +566,26 @@ def test_a_transaction_waiting_here_is_offered_to_the_peers_again() -> None:
     assert offered == [[t.encode() for t in waiting]]
     assert node.metrics.value("txs_regossiped_total") == 3
     node.admission.close()
+
+
+def test_a_vote_on_the_heartbeat_shows_in_status_and_the_log(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The heartbeat in force is the chain's: ``/status`` shows it, and the node logs the
+    height from which a vote changed it (walk: nothing said so)."""
+    async def body(n: Node, client: TestClient[Any, Any]) -> None:
+        resp = await client.get("/status")
+        assert (await resp.json())["heartbeat_ms"] == 20 * 10  # the node's own: genesis has 0
+        vote = sign_tx(SUITE, CLIENT, TxBody(
+            CHAIN, SUITE.public_key(CLIENT), 0, "gov.propose",
+            {"action": "set_param", "payload": {"name": "heartbeat_ms", "value": 500}}))
+        resp = await client.post("/txs", json=hexes(vote))
+        assert resp.status == 202, await resp.text()
+        got = await wait_committed(client, vote.tx_id(SUITE).hex())
+        assert got["receipt"]["code"] == "OK", got
+        resp = await client.get("/status")
+        assert (await resp.json())["heartbeat_ms"] == 500
+
+    with caplog.at_level(logging.INFO, logger="credchain"):
+        run(body)
+    assert any(r.getMessage().startswith("heartbeat 500 ms after height ")
+               and "(was 200 ms)" in r.getMessage() for r in caplog.records), caplog.text
