@@ -76,15 +76,18 @@ def test_a_proposal_executes_when_the_committee_has_voted(
                      "bid_min_count", "--value", "4")
     assert code == 0 and "gov.proposed" in text, text
     code, text = run("gov", "show", "0", u)
-    assert code == 0 and "#0 open" in text and "yes 1, no 0" in text and "+08:00" in text
+    # how many yes votes it needs now (walk: the operator could not tell)
+    assert code == 0 and "#0 open" in text and "yes 1 of 2 needed, no 0" in text, text
+    assert "+08:00" in text
     code, text = run("gov", "vote", "0", "--reject", u, p, f"--key={k0}")  # the proposer
     assert code == 1 and "this key voted yes on proposal 0 already" in text, text
     code, text = run("gov", "show", "0", u)
-    assert "yes 1, no 0" in text  # nothing was sent
+    assert "yes 1 of 2 needed, no 0" in text  # nothing was sent
     code, text = run("gov", "vote", "0", "--approve", u, p, f"--key={k1}")
     assert code == 0 and "gov.decided" in text and '"executed"' in text, text
     code, text = run("gov", "list", u, "--status", "executed")
     assert code == 0 and "#0 executed set_param" in text
+    assert "yes 2, no 0" in text  # decided: judged by its own votes, no "needed" now
     code, text = run("gov", "vote", "0", "--approve", u, p, f"--key={k1}")
     assert code == 1 and "proposal 0 is executed already" in text  # refused before sending
 

@@ -26,14 +26,14 @@ from typing import Any
 import click
 
 from contracts.errors import ContractError
-from contracts.governance import ROLES
+from contracts.governance import COMMITTEE, ROLES, votes_needed
 from contracts.params import check_param
 from contracts.uscc import valid_uscc
 from ledger import jsonform
 from ledger.crypto import Suite, get_suite
 from ledger.errors import InvalidInput
 from ledger.verdict import beijing_time
-from shell.client import NodeClient
+from shell.client import NodeClient, NodeError
 from shell.commands.common import fail, hex_arg, key_options, load_key, url_option
 
 PROPOSAL_SEQ = "gov/proposal_seq"
@@ -102,7 +102,9 @@ def chain_suite(url: str) -> Suite:
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True),
               help="a committee member's key")
 @key_options
-@click.option("--name", help="add-validator: the validator's name; set-param: the parameter")
+@click.option("--name", help="add-validator: the validator's name; set-param: the parameter "
+                             "(contracts/params.py lists each with its default and bounds; "
+                             "GET /state/param/NAME reads its value now)")
 @click.option("--pubkey", help="add-/remove-validator: the validator's public key (hex)")
 @click.option("--role", type=click.Choice(ROLES), help="grant-/revoke-role: the role")
 @click.option("--member", help="grant-/revoke-role: the member's public key (hex)")
@@ -280,7 +282,19 @@ def vote(proposal_id: int, approve: bool, url: str, key_file: str, passphrase_en
           {"id": proposal_id, "approve": approve}, refuse=voted)
 
 
-def _shown(p: dict[str, Any]) -> str:
+def _votes_needed(client: NodeClient) -> int | None:
+    """Yes votes an open proposal needs now: of the committee at the head, at the head's
+    ``gov_threshold_pct`` (None when the node does not say)."""
+    try:
+        members, pct = client.state(COMMITTEE), client.state("param/gov_threshold_pct")
+    except NodeError:
+        return None
+    if not isinstance(members, list) or type(pct) is not int:
+        return None
+    return votes_needed(len(members), pct)
+
+
+def _shown(p: dict[str, Any], needed: int | None = None) -> str:
     def key(v: Any) -> str:
         return str(v.get("$bin", v))[:16] if isinstance(v, dict) else str(v)[:16]
 
@@ -294,7 +308,13 @@ def _shown(p: dict[str, Any]) -> str:
     decided = f", decided {beijing_time(p['decided_ms'])}" if p.get("decided_ms") else ""
     return (f"#{p['id']} {p['status']:<8} {p['action']} {json.dumps(payload, ensure_ascii=False)}"
             f"\n    proposed {beijing_time(p['created_ms'])} by {key(p['proposer'])}…, expires "
-            f"{beijing_time(p['expires_ms'])}{decided}; yes {len(p['yes'])}, no {len(p['no'])}")
+            f"{beijing_time(p['expires_ms'])}{decided}; yes {len(p['yes'])}"
+            f"{_of_needed(p, needed)}, no {len(p['no'])}")
+
+
+def _of_needed(p: dict[str, Any], needed: int | None) -> str:
+    """`` of N needed`` for an open proposal (a decided one was judged by its own votes)."""
+    return f" of {needed} needed" if needed is not None and p["status"] == "open" else ""
 
 
 @gov.command("list")
@@ -307,11 +327,12 @@ def list_(url: str, status: str, last: int) -> None:
     """The latest proposals, newest first."""
     client = NodeClient(url)
     count = int(client.state(PROPOSAL_SEQ) or 0)
+    needed = _votes_needed(client) if count else None
     shown = 0
     for pid in range(count - 1, max(-1, count - 1 - last), -1):
         p = client.state(proposal_key(pid))
         if p is not None and status in ("all", p["status"]):
-            click.echo(_shown(p))
+            click.echo(_shown(p, needed))
             shown += 1
     if not count:
         click.echo("no proposal yet on this chain")
@@ -326,7 +347,9 @@ def list_(url: str, status: str, last: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="the record as the chain holds it")
 def show(proposal_id: int, url: str, as_json: bool) -> None:
     """One proposal: its action, votes and where it stands."""
-    p = NodeClient(url).state(proposal_key(proposal_id))
+    client = NodeClient(url)
+    p = client.state(proposal_key(proposal_id))
     if p is None:
         fail(f"there is no proposal {proposal_id}")
-    click.echo(json.dumps(p, indent=2, ensure_ascii=False) if as_json else _shown(p))
+    click.echo(json.dumps(p, indent=2, ensure_ascii=False) if as_json
+               else _shown(p, _votes_needed(client)))
