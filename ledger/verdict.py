@@ -284,10 +284,26 @@ def check_expect(verdict: Verdict, expect: str, key: str | None = None) -> Expec
     wrong = [e.key for e in entries if e.present != (want == "present")]
     if wrong:
         other = "absent" if want == "present" else "present"
-        return Expectation(want, key, False,
-                           f"expected {want}, but {', '.join(wrong)} is {other}")
-    what = key if key is not None else ", ".join(e.key for e in entries)
-    return Expectation(want, key, True, f"as expected, {what} is {want}")
+        return Expectation(want, key, False, f"expected {want}, but {_named(wrong)} "
+                                             f"{'is' if len(wrong) == 1 else 'are'} {other}")
+    if key is not None or len(entries) == 1:
+        what = f"{entries[0].key} is"
+    elif len(entries) <= NAMED_KEYS_MAX:
+        what = f"{_named([e.key for e in entries])} are"
+    else:
+        what = f"each of the {len(entries)} keys is"
+    return Expectation(want, key, True, f"as expected, {what} {want}")
+
+
+NAMED_KEYS_MAX = 3  # keys an answer names; the verdict above it lists every one
+
+
+def _named(keys: list[str]) -> str:
+    """The keys an answer names: a few in full, then how many more (a bundle holds up to
+    256 keys of up to 512 characters: one answer line of 128 kB, in a walk)."""
+    shown = ", ".join(keys[:NAMED_KEYS_MAX])
+    more = len(keys) - NAMED_KEYS_MAX
+    return shown if more <= 0 else f"{shown} and {more} more"
 
 
 # ---- rendering ---------------------------------------------------------------------------

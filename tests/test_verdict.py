@@ -230,3 +230,20 @@ def test_long_byte_strings_are_shortened_in_text_only() -> None:
     assert "(4136 bytes)" in text and "(100 bytes)" in text and "cd" * 32 in text
     assert "ab" * (SHOWN_HEX_CHARS // 2 + 1) not in text
     assert record["sealed"]["$bin"] == "ab" * 4136  # the value itself is left whole
+
+
+def test_an_answer_about_many_keys_names_a_few_and_counts_the_rest(chain: Chain) -> None:
+    """The verdict lists every key; the one-line answer to --expect names three and counts
+    the others (walk: a 256-key bundle's answer was one line of 128 kB)."""
+    absent = [f"debarment/absent-{i:03d}" for i in range(40)]
+    v = verify_any(encoding.encode(multi.build_multi(chain.store, chain.store.tree, absent)),
+                   _anchor(chain))
+    yes = check_expect(v, "absent")
+    assert yes.met and yes.message == "as expected, each of the 40 keys is absent"
+    no = check_expect(v, "present")
+    assert not no.met and no.message == (
+        f"expected present, but {', '.join(sorted(absent)[:3])} and 37 more are absent")
+    few = verify_any(encoding.encode(multi.build_multi(chain.store, chain.store.tree,
+                                                       absent[:2])), _anchor(chain))
+    assert check_expect(few, "absent").message == (
+        f"as expected, {absent[0]}, {absent[1]} are absent")
