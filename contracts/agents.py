@@ -137,24 +137,26 @@ def signature_authorises(suite: Suite, chain_id: str, call: str, agent: bytes,
     return _verified(suite, chain_id, call, agent, tender_id, lot, key, signature)
 
 
-def is_agent_call(tx: SignedTx) -> bool:
-    """Whether ``tx`` claims to come from an agent: a sealed bid call naming an entity key
-    other than its sender's (checked by ``authorised_agent``, not by ``sender_known``)."""
+def agent_entity_key(tx: SignedTx) -> bytes | None:
+    """The entity key ``tx`` names if it claims to come from an agent (a sealed bid call
+    naming an entity key other than its sender's), else None."""
     body = tx.body
     if body.call not in AGENT_CALLS:
-        return False
+        return None
     key = claimed_entity_key(body.args)
-    return key is not None and key != body.sender
+    return key if key is not None and key != body.sender else None
+
+
+def is_agent_call(tx: SignedTx) -> bool:
+    """Whether ``tx`` claims to come from an agent (checked by ``authorised_agent``, not by
+    ``sender_known``)."""
+    return agent_entity_key(tx) is not None
 
 
 def acting_key(tx: SignedTx) -> bytes:
     """The key a transaction acts for: the entity key an agent's call names (a block holds
     an agent call only if that key authorised it), else its sender."""
-    if is_agent_call(tx):
-        key = claimed_entity_key(tx.body.args)
-        assert key is not None
-        return key
-    return tx.body.sender
+    return agent_entity_key(tx) or tx.body.sender
 
 
 def authorised_agent(state: StateReader | Overlay, suite: Suite, chain_id: str, tx: SignedTx,
@@ -184,10 +186,9 @@ class SenderCheck:
 
     def __call__(self, tx: SignedTx) -> bool:
         body = tx.body
-        if body.call in AGENT_CALLS:
-            key = claimed_entity_key(body.args)
-            if key is not None and key != body.sender:  # ``is_agent_call``
-                return self._authorised(body.call, body.sender, body.args, key)
+        key = agent_entity_key(tx)
+        if key is not None:
+            return self._authorised(body.call, body.sender, body.args, key)
         sender = body.sender
         known = self._known.get(sender)
         if known is None:

@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 
 from contracts import keys
 from contracts.agents import SenderCheck
-from contracts.params import BOUNDS, DEFAULTS
+from contracts.params import BOUNDS, DEFAULTS, HEARTBEAT
 from contracts.runtime import BlockContext, Executor
 from ledger import encoding
 from ledger.block import (
@@ -63,7 +63,6 @@ from ledger.block import (
 )
 from ledger.crypto import Suite
 from ledger.errors import InvalidInput
-from ledger.limits import LEADER_MEMORY_MAX
 from ledger.sigcache import VerifiedSignatures
 from ledger.smt import StagedUpdate, StateTree
 from ledger.store import BlockStore
@@ -71,7 +70,6 @@ from ledger.tx import Receipt, SignedTx
 
 EXECUTED_CACHE_BLOCKS = 16
 LEADER_MEMORY = "leader_memory_heights"
-HEARTBEAT = "heartbeat_ms"
 
 
 @dataclass(frozen=True)
@@ -223,13 +221,13 @@ class ChainApp:
         return self._result_of(block).leader_memory
 
     def leader_memory_at_head(self) -> int:
-        return self._param_int({}, LEADER_MEMORY, LEADER_MEMORY_MAX)
+        return self._param_int({}, LEADER_MEMORY)
 
     def heartbeat_ms(self, block: Block) -> int:
         return self._result_of(block).heartbeat_ms
 
     def heartbeat_ms_at_head(self) -> int:
-        return self._param_int({}, HEARTBEAT, BOUNDS[HEARTBEAT][1])
+        return self._param_int({}, HEARTBEAT)
 
     # ---- commit -------------------------------------------------------------------------
 
@@ -301,8 +299,8 @@ class ChainApp:
         block = Block(header, txs)
         block.remember_tx_root(self.suite, root_of_txs)
         done = Executed(block, writes, list(result.receipts), nxt, staged,
-                        self._param_int(writes, LEADER_MEMORY, LEADER_MEMORY_MAX),
-                        self._param_int(writes, HEARTBEAT, BOUNDS[HEARTBEAT][1]))
+                        self._param_int(writes, LEADER_MEMORY),
+                        self._param_int(writes, HEARTBEAT))
         if cache:
             self._cache(header.hash(self.suite), done)
         return done
@@ -320,15 +318,16 @@ class ChainApp:
             # Governance validates the set it writes; a bad one here is a broken contract.
             raise RuntimeError(f"state key {keys.VALIDATORS} holds no valid set: {exc}") from exc
 
-    def _param_int(self, writes: dict[str, bytes | None], name: str, high: int) -> int:
+    def _param_int(self, writes: dict[str, bytes | None], name: str) -> int:
         """The int chain parameter ``name`` (one the replica reads: the leader memory, the
-        heartbeat) in the head state with ``writes`` over it."""
+        heartbeat) in the head state with ``writes`` over it, within its ``BOUNDS``."""
         key = keys.param(name)
         raw = writes[key] if key in writes else self.tree.get(key)
         if raw is None:  # a chain whose genesis predates the parameter
             return int(DEFAULTS[name])
         value = encoding.decode(raw)
-        if type(value) is not int or not 0 <= value <= high:
+        low, high = BOUNDS[name]
+        if type(value) is not int or not low <= value <= high:
             # Genesis and governance check the parameter's bounds; this is a broken contract.
             raise RuntimeError(f"state key {key} holds {value!r}, not a value of {name}")
         return value

@@ -150,12 +150,13 @@ DEFAULTS: dict[str, int | str] = {
     "market_unrated_rating": 3,
 }
 
+HEARTBEAT = "heartbeat_ms"  # the replica reads it (``consensus.api.Application``)
 HEARTBEAT_MIN_MS = 100
 # Int parameters whose 0 has a meaning of its own and whose other values start higher.
-NONZERO_MIN: dict[str, int] = {"heartbeat_ms": HEARTBEAT_MIN_MS}
+NONZERO_MIN: dict[str, int] = {HEARTBEAT: HEARTBEAT_MIN_MS}
 # Values a genesis may hold and a vote may not set (the setting they stand for is not one
 # value for the whole chain).
-GENESIS_ONLY: dict[str, int | str] = {"heartbeat_ms": 0}
+GENESIS_ONLY: dict[str, int | str] = {HEARTBEAT: 0}
 
 # Parameters that only a demonstration chain (genesis field ``demo``) may set to anything but
 # their default; governance can never turn them on elsewhere (E_DEMO_ONLY).

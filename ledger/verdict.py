@@ -284,14 +284,10 @@ def check_expect(verdict: Verdict, expect: str, key: str | None = None) -> Expec
     wrong = [e.key for e in entries if e.present != (want == "present")]
     if wrong:
         other = "absent" if want == "present" else "present"
-        return Expectation(want, key, False, f"expected {want}, but {_named(wrong)} "
-                                             f"{'is' if len(wrong) == 1 else 'are'} {other}")
-    if key is not None or len(entries) == 1:
-        what = f"{entries[0].key} is"
-    elif len(entries) <= NAMED_KEYS_MAX:
-        what = f"{_named([e.key for e in entries])} are"
-    else:
-        what = f"each of the {len(entries)} keys is"
+        return Expectation(want, key, False, f"expected {want}, but {_named(wrong)} {other}")
+    keys = [e.key for e in entries]
+    what = (_named(keys) if len(keys) <= NAMED_KEYS_MAX
+            else f"each of the {len(keys)} keys is")
     return Expectation(want, key, True, f"as expected, {what} {want}")
 
 
@@ -299,11 +295,12 @@ NAMED_KEYS_MAX = 3  # keys an answer names; the verdict above it lists every one
 
 
 def _named(keys: list[str]) -> str:
-    """The keys an answer names: a few in full, then how many more (a bundle holds up to
-    256 keys of up to 512 characters: one answer line of 128 kB, in a walk)."""
+    """The keys an answer names, with their verb: a few in full, then how many more (a
+    bundle holds up to 256 keys of up to 512 characters: one answer line of 128 kB)."""
     shown = ", ".join(keys[:NAMED_KEYS_MAX])
     more = len(keys) - NAMED_KEYS_MAX
-    return shown if more <= 0 else f"{shown} and {more} more"
+    return (f"{shown} and {more} more" if more > 0 else shown) + (
+        " is" if len(keys) == 1 else " are")
 
 
 # ---- rendering ---------------------------------------------------------------------------

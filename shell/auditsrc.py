@@ -27,31 +27,33 @@ from ledger.kv import LevelKV, open_failure
 from ledger.store import BlockStore
 from shell.client import NodeClient, NodeError
 
+# Where to read what a node started by state sync does not keep.
+ARCHIVE_NODE = "run again with --url of a node that keeps the whole history (an archive node)"
+
 
 class WithheldBlock(InvalidInput):
-    """The node withholds block ``height``'s transactions from this reader."""
+    """The node withholds block ``height``'s transactions from this reader: the replay stops
+    there (PARTIAL), and says what the node did and where to go."""
 
-    def __init__(self, height: int, reason: str, message: str | None = None) -> None:
-        super().__init__(message or (
-            f"stopped at height {height}: the node withholds that block ({reason}); what "
-            "came before is kept: run again as a reader the node shows whole blocks to (a "
-            "supervisor's --key); without one, `credchain audit headers` checks the certified "
-            "chain of headers"))
+    did = "withholds that block"
+    advice = ("what came before is kept: run again as a reader the node shows whole blocks "
+              "to (a supervisor's --key); without one, `credchain audit headers` checks the "
+              "certified chain of headers")
+
+    def __init__(self, height: int, reason: str) -> None:
+        super().__init__(f"stopped at height {height}: the node {self.did} ({reason}); "
+                         f"{self.advice}")
         self.height = height
         self.reason = reason
 
 
 class BlockNotKept(WithheldBlock):
     """The node keeps no block at ``height``: its history starts later (a node started from
-    a state snapshot, or one keeping recent heights only). Not a discrepancy in the chain:
-    the replay stops there, as for a withheld block (PARTIAL), and says where to go."""
+    a state snapshot, or one keeping recent heights only). Not a discrepancy in the chain."""
 
-    def __init__(self, height: int, reason: str) -> None:
-        super().__init__(height, reason, (
-            f"stopped at height {height}: the node does not keep that block ({reason}); run "
-            "again with --url of a node that keeps the whole history (an archive node), or "
-            "--data of such a node's data directory, stopped (with --state-dir, the heights "
-            "verified before it are kept)"))
+    did = "does not keep that block"
+    advice = (f"{ARCHIVE_NODE}, or --data of such a node's data directory, stopped (with "
+              "--state-dir, the heights verified before it are kept)")
 
 
 class BlockSource(Protocol):

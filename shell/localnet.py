@@ -99,6 +99,7 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
     ``base_port`` and the next port, default 26650/26651); none: all on loopback."""
     if hosts and len(hosts) != n_nodes:
         raise InvalidInput(f"--hosts names {len(hosts)} hosts for {n_nodes} nodes")
+    from contracts.params import HEARTBEAT
     from ledger import keyfile
     from ledger.crypto import get_suite
     from ledger.genesis import Anchor, GenesisDoc, default_state, genesis_block
@@ -130,7 +131,7 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
         params = dict(SCENARIO_PARAMS)
     for role, members in (extra_roles or {}).items():
         roles.setdefault(role, []).extend(k.hex() for k in members)
-    params["heartbeat_ms"] = DEFAULT_HEARTBEAT_MS if heartbeat_ms is None else heartbeat_ms
+    params[HEARTBEAT] = DEFAULT_HEARTBEAT_MS if heartbeat_ms is None else heartbeat_ms
     doc = GenesisDoc.from_json({
         "chain_id": chain_id, "suite": suite_name, "time_ms": time.time_ns() // 1_000_000,
         "validators": validators, "committee": committee, "roles": roles, "params": params,

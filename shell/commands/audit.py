@@ -143,6 +143,7 @@ def audit_headers(anchor_path: str, url: str, to_height: int | None, as_json: bo
     from ledger.errors import InvalidInput, ProofError
     from ledger.genesis import Anchor
     from shell.auditheaders import check_headers
+    from shell.auditsrc import ARCHIVE_NODE
     from shell.client import NodeClient, NodeError
 
     anchor = Anchor.load(anchor_path)
@@ -159,9 +160,8 @@ def audit_headers(anchor_path: str, url: str, to_height: int | None, as_json: bo
     except NodeError as exc:
         if exc.status != 410:  # below the oldest height the node keeps: not a verdict
             raise
-        click.echo(f"PARTIAL: the node does not keep every header ({exc.reason}): run again "
-                   "with --url of a node that keeps the whole history (an archive node)",
-                   err=True)
+        click.echo(f"PARTIAL: the node does not keep every header ({exc.reason}): "
+                   f"{ARCHIVE_NODE}", err=True)
         sys.exit(PARTIAL_EXIT)
     seconds = time.monotonic() - started
     if as_json:

@@ -82,6 +82,7 @@ def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | 
     """Write the config of a node joining an existing network: a city's node starts as an
     observer (it follows and verifies the chain, serves the API and proofs, never votes)
     until the committee votes its key in; from that height on it votes."""
+    from contracts.params import HEARTBEAT
     from ledger.genesis import GenesisDoc
     from ledger.keyfile import load_chain_key
     from shell.commands.common import fail
@@ -90,7 +91,7 @@ def node_init(out: str, genesis_file: str, key_file: str, passphrase_env: str | 
     if (passphrase_env is None) == (passphrase_file is None):
         fail("give exactly one of --passphrase-env and --passphrase-file")
     doc = GenesisDoc.load(genesis_file)
-    chain_heartbeat = doc.params.get("heartbeat_ms", 0)
+    chain_heartbeat = doc.params.get(HEARTBEAT, 0)
     if chain_heartbeat and heartbeat_ms is not None:
         fail(f"--heartbeat-ms: this network's genesis sets the chain parameter heartbeat_ms "
              f"({chain_heartbeat} ms), which every validator follows; leave the option out")
