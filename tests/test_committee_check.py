@@ -147,3 +147,27 @@ def test_a_node_that_alters_a_value_is_refused(served: Served,
 def test_the_command_is_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "credchain committee check" in readme
+
+
+def test_a_short_draw_is_said_to_seat_no_committee(served: Served,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """User walk of 2026-12-03: a round whose draw came out short ended "MATCH: the
+    committee recomputed from the chain equals the seated one", exit 0, as if a committee
+    sat. The draw is right (exit 0), and both the first and the last line now say SHORT."""
+    from shell.commands import committee as command
+
+    real = command._locate
+
+    def as_short(*args: Any) -> Any:
+        found = real(*args)
+        found.now = {**found.now, "status": draw.SHORT}
+        return found
+
+    monkeypatch.setattr(command, "_locate", as_short)
+    monkeypatch.setattr(command, "_recompute", lambda *args: None)
+    result = check(served)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert "round 1: drawn SHORT in block" in lines[0], result.output
+    assert lines[-1].startswith("MATCH: the draw recomputed from the chain equals the recorded "
+                                "one: SHORT, no committee is seated"), result.output

@@ -329,6 +329,7 @@ def committee_check(tender_id: str, round_: int | None, url: str,
     the seating transaction read it (the state after the block before), every value
     through a proof, and check the beacon's seed. Exit 0 equal, 1 different (the first
     difference named), 2 when it cannot be checked."""
+    from contracts import draw
     from ledger.crypto import get_suite
     from ledger.errors import InvalidInput
     from ledger.genesis import Anchor
@@ -347,7 +348,8 @@ def committee_check(tender_id: str, round_: int | None, url: str,
         state = ProvenState(client, anchor, suite)
         try:
             found = _locate(state, tender_id, round_)
-            lines.append(f"tender {tender_id}, round {found.round_}: seated in block "
+            done = "drawn SHORT" if found.now["status"] == draw.SHORT else "seated"
+            lines.append(f"tender {tender_id}, round {found.round_}: {done} in block "
                          f"{found.seated_at}")
             lines += _check_beacon(state, str(status["chain_id"]), found.seated,
                                    found.seated_at)
@@ -364,5 +366,11 @@ def committee_check(tender_id: str, round_: int | None, url: str,
     trust = ("each proven from the anchor" if anchor is not None else
              "NOT anchored: the headers are the node's word (give --anchor)")
     lines.append(f"{state.reads} values read through proof bundles, {trust}")
-    lines.append("MATCH: the committee recomputed from the chain equals the seated one")
+    assert found is not None  # (every path without one has exited)
+    if found.now["status"] == draw.SHORT:  # the draw is right, and it seated no committee
+        lines.append("MATCH: the draw recomputed from the chain equals the recorded one: "
+                     "SHORT, no committee is seated (a group ran out of eligible experts; "
+                     "the tender draws again in a new round)")
+    else:
+        lines.append("MATCH: the committee recomputed from the chain equals the seated one")
     click.echo("\n".join(lines))
