@@ -342,12 +342,29 @@ class _Scope:
                 continue
             assert isinstance(piece, ast.FormattedValue)
             known = self.strings(piece.value)
+            listed = self.listing(piece.value)
             if known is not None and len(known) == 1:
                 text = next(iter(known))
                 parts.append(repr(text) if piece.conversion == ord("r") else text)
+            elif listed is not None:
+                parts.append(listed)
             else:
                 parts.append("{" + ast.unparse(piece.value) + "}")
         return "".join(parts)
+
+    def listing(self, expr: ast.expr) -> str | None:
+        """``list(X)`` or ``sorted(X)`` of a module's constant collection of texts (the
+        choices a refusal names), as the message prints it; else None."""
+        if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name)
+                and expr.func.id in ("list", "sorted") and len(expr.args) == 1
+                and not expr.keywords and expr.func.id not in self.bound):
+            return None
+        found = self.resolve(expr.args[0])
+        if not isinstance(found, dict | list | tuple | frozenset | set):
+            return None
+        if not found or not all(isinstance(item, str) for item in found):
+            return None
+        return str(sorted(found) if expr.func.id == "sorted" else list(found))
 
     def truth(self, expr: ast.expr) -> bool | None:
         """The value of a condition on a flag parameter the caller fixed, when known."""

@@ -48,7 +48,7 @@ from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, E_STATE, Contrac
 from contracts.governance import is_frozen, require_unfrozen_sender
 from contracts.identity import is_attested
 from contracts.params import text_set
-from contracts.periods import end_of_months_ms
+from contracts.periods import end_of_months_ms, shown
 from contracts.runtime import Call, Contract, param
 from contracts.state import Overlay
 from contracts.uscc import require_uscc, valid_uscc
@@ -271,20 +271,21 @@ def _check_bounds(call: Call, kind: str, from_ms: int, to_ms: int) -> None:
         low = end_of_months_ms(from_ms, int(call.param(f"{prefix}_min_months")))
         high = end_of_months_ms(from_ms, int(call.param(f"{prefix}_max_months")))
         if not low <= to_ms <= high:
-            raise ContractError(E_BOUNDS, f"a {kind} record must end within [{low}, {high}]")
+            raise ContractError(
+                E_BOUNDS, f"a {kind} record must end within [{shown(low)}, {shown(high)}]")
     elif kind == "judgment_defaulter":
         months = int(call.param("judgment_defaulter_months"))
         end = end_of_months_ms(from_ms, months)
         if to_ms != end:
             raise ContractError(
                 E_BOUNDS,
-                f"a judgment_defaulter record must end at exactly {end}, "
+                f"a judgment_defaulter record must end at exactly {shown(end)}, "
                 f"{months} months from from_ms",
             )
     elif kind == "quality_enterprise":
         high = end_of_months_ms(from_ms, int(call.param(f"{kind}_months")))
         if to_ms > high:
-            raise ContractError(E_BOUNDS, f"a {kind} record must end by {high}")
+            raise ContractError(E_BOUNDS, f"a {kind} record must end by {shown(high)}")
 
 
 def _scope(call: Call, name: str) -> list[str]:
@@ -444,7 +445,8 @@ def extend(call: Call) -> None:
     low = end_of_months_ms(old_to_ms, int(call.param("judgment_defaulter_extension_min_months")))
     high = end_of_months_ms(old_to_ms, int(call.param("judgment_defaulter_extension_max_months")))
     if not low <= to_ms <= high:
-        raise ContractError(E_BOUNDS, f"an extension must end within [{low}, {high}]")
+        raise ContractError(
+            E_BOUNDS, f"an extension must end within [{shown(low)}, {shown(high)}]")
     document_no = A.text(call.args, "document_no", max_len=128)
     extension = {"document_no": document_no, "old_to_ms": old_to_ms}
     rec["extensions"] = [*rec["extensions"], extension]

@@ -10,7 +10,7 @@ from __future__ import annotations
 E_CHAIN_ID = "E_CHAIN_ID"  # the transaction names another chain
 E_NONCE = "E_NONCE"  # replayed, stale or future nonce
 E_UNKNOWN_CALL = "E_UNKNOWN_CALL"  # no such contract or method
-E_BAD_ARGS = "E_BAD_ARGS"  # an argument is missing, of the wrong type or out of bounds
+E_BAD_ARGS = "E_BAD_ARGS"  # an argument is missing, not taken, of the wrong type or out of bounds
 E_FORBIDDEN = "E_FORBIDDEN"  # the sender lacks the role, or is not the party, the call needs
 E_FROZEN = "E_FROZEN"  # the sender (or the entity it acts for) is frozen
 E_NOT_FOUND = "E_NOT_FOUND"  # the record the call names does not exist

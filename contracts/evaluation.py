@@ -30,8 +30,8 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import args as A
-from contracts import scoring
-from contracts.draw import current_draw, member_of
+from contracts import experts, scoring
+from contracts.draw import EXPERT, current_draw, member_of
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, ContractError
 from contracts.governance import require_unfrozen_sender
 from contracts.method import bonus_points, scored_criteria
@@ -55,6 +55,7 @@ E_NOT_MEMBER = "E_NOT_MEMBER"  # the sender does not sit on the tender's committ
 E_SHEET_TWICE = "E_SHEET_TWICE"  # this member already scored this bid
 E_SCORE_MAX = "E_SCORE_MAX"  # a criterion's points above its maximum
 E_REPORT_HASH = "E_REPORT_HASH"  # the signed hash is not the posted report's
+E_CONFLICT = "E_CONFLICT"  # a seated expert now related to, or employed by, a party scores
 
 HASH_LEN = 32
 
@@ -107,6 +108,22 @@ def _member(call: Call, tender: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return draw, str(member["member"])
 
 
+def _require_unconflicted(call: Call, draw: dict[str, Any], code: str) -> None:
+    """The draw excludes experts related to a party (DOMAIN.md: the tenderer, its agent, any
+    bidder), but a relation can be declared (``expert.declare``) or an employer changed after
+    the seat was taken. Such an expert scores nothing more; before its first sheet it
+    declines the seat and the same draw seats the next expert (``draw.decline``). Its sheets
+    from before the relation stand, and it still signs the report (one every counted member
+    must sign would otherwise never be complete)."""
+    if not any(m["kind"] == EXPERT and m["member"] == code for m in draw["members"]):
+        return  # a tenderer's representative: the tender's own side, not an expert
+    rec = experts.current(call.state.get, code)
+    if rec is not None and experts.conflicted(rec, frozenset(draw["parties"])):
+        raise ContractError(
+            E_CONFLICT, f"expert {code} is related to a party of this tender (declared or "
+            "employer): it must step aside; before scoring it declines the seat (draw.decline)")
+
+
 def _points(call: Call, tender: dict[str, Any]) -> dict[str, int]:
     criteria = scored_criteria(tender["method"])
     raw = call.args.get("points")
@@ -138,10 +155,14 @@ def score(call: Call) -> None:
         points ({criterion: int}): integer points ≥ 0 for exactly the method's criteria,
             each at most its maximum (``E_SCORE_MAX``); one sheet per member and bid
             (``E_SHEET_TWICE``).
+
+    An expert related to a party of the tender since it was seated (a relation declared, an
+    employer changed) is refused (``E_CONFLICT``): it declines the seat instead.
     """
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "score")
-    _, member = _member(call, tender)
+    draw, member = _member(call, tender)
+    _require_unconflicted(call, draw, member)
     lot = A.integer(call.args, "lot", 1, 0xFFFF)
     lot_of(tender, lot)
     bidder = require_uscc(A.text(call.args, "bidder", max_len=18))

@@ -76,6 +76,14 @@ def beijing_date(t_ms: int) -> Date:
     return civil_from_days(beijing_day(t_ms))
 
 
+def shown(t_ms: int) -> str:
+    """An instant as a refusal names it: the Beijing date and time, then the Unix ms the
+    arguments take (``2027-06-01 00:00 Beijing (1811779200000)``)."""
+    day = beijing_day(t_ms)
+    minutes = (t_ms + BEIJING_OFFSET_MS - day * DAY_MS) // MINUTE_MS
+    return f"{civil_from_days(day)} {minutes // 60:02d}:{minutes % 60:02d} Beijing ({t_ms})"
+
+
 def ms_of_beijing(
     year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
 ) -> int:

@@ -1,8 +1,8 @@
 """The contract call reference, ``contracts/CALLS.md``, generated from the code.
 
     python -m contracts.reference            # print the reference
-    python -m contracts.reference --write    # rewrite contracts/CALLS.md
-    python -m contracts.reference --check    # exit 1 when CALLS.md is stale or a call is
+    python -m contracts.reference --write    # rewrite contracts/CALLS.md and argnames.py
+    python -m contracts.reference --check    # exit 1 when either is stale or a call is
                                              # undocumented (tests/test_call_reference.py)
 
 One document covers every call the executor dispatches (``registry.CONTRACTS``, i.e.
@@ -57,6 +57,8 @@ from contracts.errors import E_BAD_ARGS
 from contracts.registry import CONTRACTS
 
 CALLS_MD = Path(__file__).resolve().parent / "CALLS.md"
+# the arguments each call takes, as the runtime checks them (generated beside CALLS.md)
+ARGNAMES_PY = CALLS_MD.parent / "argnames.py"
 REGENERATE = ".venv/bin/python -m contracts.reference --write"
 # codes that tell the sender it may not send this call (vs. "not now" or "not these args")
 SENDER_CODES = frozenset({"E_FORBIDDEN", "E_NOT_ATTESTED", "E_NOT_MEMBER"})
@@ -98,8 +100,10 @@ refusal is listed with the message(s) the code gives (`{…}`: a value filled in
 Before any handler runs, the runtime refuses a transaction for another chain
 (`E_CHAIN_ID`), with a nonce other than the sender's next (`E_NONCE`), or naming a call not
 in this reference (`E_UNKNOWN_CALL`: e.g. the former `tender.evaluate`, whose candidates now
-come only from the score sheets). An `InvalidInput` raised while a call runs (a malformed
-public key) is `E_BAD_ARGS`, and so is a call emitting more than 64 events.
+come only from the score sheets), and one giving an argument its call does not take
+(`E_BAD_ARGS`: a misspelt optional argument would otherwise be ignored; the arguments are
+those listed below, `contracts/argnames.py`). An `InvalidInput` raised while a call runs (a
+malformed public key) is `E_BAD_ARGS`, and so is a call emitting more than 64 events.
 """
 
 
@@ -443,24 +447,66 @@ def _queries() -> str:
     return "\n".join(lines)
 
 
+def render_argnames(all_entries: list[Entry] | None = None) -> str:
+    """``contracts/argnames.py``: every call's argument names as the walk reads them (the
+    runtime refuses any other argument, ``contracts.runtime.Executor``)."""
+    all_entries = entries() if all_entries is None else all_entries
+    lines = [
+        '"""The arguments each contract call takes: the runtime refuses any other',
+        "(``E_BAD_ARGS``), so that a misspelt optional argument is never silently ignored.",
+        "",
+        "Generated from the handlers (``contracts/reference.py``, beside ``CALLS.md``) by",
+        f"``{REGENERATE}``: never edit it by hand.",
+        "``tests/test_call_reference.py`` fails when it differs from what the code reads.",
+        '"""',
+        "",
+        "ARGUMENTS: dict[str, frozenset[str]] = {",
+    ]
+    for entry in all_entries:
+        names = sorted({read.name for read in entry.facts.reads})
+        inner = ", ".join(f'"{n}"' for n in names)
+        line = f'    "{entry.call}": frozenset({{{inner}}}),' if names else (
+            f'    "{entry.call}": frozenset(),')
+        if len(line) <= 99:
+            lines.append(line)
+            continue
+        lines.append(f'    "{entry.call}": frozenset({{')
+        row = "        "
+        for name in names:
+            piece = f'"{name}", '
+            if len(row) + len(piece) > 99:
+                lines.append(row.rstrip())
+                row = "        "
+            row += piece
+        lines += [row.rstrip(), "    }),"]
+    lines += ["}", ""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m contracts.reference", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help=f"rewrite {CALLS_MD.name}")
-    mode.add_argument("--check", action="store_true", help=f"exit 1 when {CALLS_MD.name} is stale")
+    mode.add_argument("--write", action="store_true",
+                      help=f"rewrite {CALLS_MD.name} and {ARGNAMES_PY.name}")
+    mode.add_argument("--check", action="store_true",
+                      help=f"exit 1 when {CALLS_MD.name} or {ARGNAMES_PY.name} is stale")
     options = parser.parse_args(argv)
     try:
-        text = render()
+        all_entries = entries()
+        text, names = render(all_entries), render_argnames(all_entries)
     except (DocError, callwalk.WalkError) as exc:
         print(exc, file=sys.stderr)
         return 1
     if options.write:
         CALLS_MD.write_text(text, encoding="utf-8")
+        ARGNAMES_PY.write_text(names, encoding="utf-8")
     elif options.check:
-        if CALLS_MD.read_text(encoding="utf-8") != text:
-            print(f"{CALLS_MD} is stale: run {REGENERATE}", file=sys.stderr)
-            return 1
+        stale = [path for path, want in ((CALLS_MD, text), (ARGNAMES_PY, names))
+                 if path.read_text(encoding="utf-8") != want]
+        for path in stale:
+            print(f"{path} is stale: run {REGENERATE}", file=sys.stderr)
+        return 1 if stale else 0
     else:
         sys.stdout.write(text)
     return 0

@@ -4,13 +4,15 @@ Every node of a chain must run the same list (the same calls, the same code), or
 state roots part ways at the first transaction they treat differently.
 
 ``contracts/CALLS.md`` documents every call of this list (``python -m contracts.reference
---write`` regenerates it from the handlers and their docstrings; a test fails when a call is
-added without its documentation).
+--write`` regenerates it from the handlers and their docstrings, and with it
+``contracts/argnames.py``, the arguments each call takes; a test fails when a call is added
+without its documentation).
 """
 
 from __future__ import annotations
 
 from contracts import (
+    argnames,
     beacon,
     bid,
     consent,
@@ -48,4 +50,6 @@ CONTRACTS: list[Contract] = [
 
 
 def default_executor() -> Executor:
-    return Executor(CONTRACTS)
+    """The executor of ``CONTRACTS``, refusing arguments a call does not take
+    (``contracts/argnames.py``, generated with ``CALLS.md``)."""
+    return Executor(CONTRACTS, argnames.ARGUMENTS)

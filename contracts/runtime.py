@@ -112,14 +112,30 @@ class BlockResult:
     receipts: list[Receipt]
 
 
+def unknown_arguments(call: str, given: Mapping[str, Any], takes: frozenset[str]) -> str:
+    """The refusal of arguments ``call`` does not take: the first three by name, and what
+    it does take (a misspelling is then plain to see)."""
+    unknown = sorted(name for name in given if name not in takes)
+    named = ", ".join(repr(name) for name in unknown[:3])
+    more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+    listed = ", ".join(sorted(takes)) if takes else "no arguments"
+    noun = "argument" if len(unknown) == 1 else "arguments"
+    return f"{call} does not take the {noun} {named}{more}; it takes {listed}"
+
+
 class Executor:
     """Runs transactions through the registered contracts (deterministic, no I/O)."""
 
-    def __init__(self, contracts: Sequence[Contract]) -> None:
+    def __init__(self, contracts: Sequence[Contract],
+                 arguments: Mapping[str, frozenset[str]] | None = None) -> None:
+        """``arguments``: call -> the argument names it takes (``contracts.argnames``); a
+        transaction giving any other is refused ``E_BAD_ARGS`` before its handler runs. A
+        call it does not name is not checked (a test's own contracts)."""
         self._handlers: dict[str, Handler] = {}
         for contract in contracts:
             for method, handler in contract.methods.items():
                 self._handlers[f"{contract.name}.{method}"] = handler
+        self._arguments = dict(arguments or {})
 
     def calls(self) -> list[str]:
         return sorted(self._handlers)
@@ -145,6 +161,9 @@ class Executor:
         handler = self._handlers.get(body.call)
         if handler is None:
             return Receipt(tx_id, E_UNKNOWN_CALL, f"no contract method {body.call!r}")
+        takes = self._arguments.get(body.call)
+        if takes is not None and not takes.issuperset(body.args):
+            return Receipt(tx_id, E_BAD_ARGS, unknown_arguments(body.call, body.args, takes))
         tx_state = block_state.child()
         call = Call(tx_state, ctx, body.sender, tx_id, body.args)
         try:

@@ -256,7 +256,10 @@ def respond(call: Call) -> None:
     """
     uscc = require_entity_sender(call)
     rec = _load(call, None)
-    if rec["status"] != OPEN or call.now_ms >= rec["window_end_ms"]:
+    if rec["status"] != OPEN:  # a direct selection never takes responses
+        raise ContractError(E_STATE, f"request {rec['request_id']} is {rec['status']} "
+                            f"({rec['method']}): it takes no responses")
+    if call.now_ms >= rec["window_end_ms"]:
         raise ContractError(E_WINDOW, "the response window is closed")
     if uscc == rec["owner"]:
         raise ContractError(E_FORBIDDEN, "the owner does not respond to its own request")

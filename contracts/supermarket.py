@@ -34,7 +34,7 @@ from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, ContractError
 from contracts.governance import is_frozen, require_unfrozen_sender
 from contracts.identity import is_attested, require_entity_sender
 from contracts.params import text_set
-from contracts.periods import end_of_months_ms
+from contracts.periods import end_of_months_ms, shown
 from contracts.runtime import Call, Contract, param
 from contracts.state import Overlay
 
@@ -74,8 +74,9 @@ def agency(state: Overlay, uscc: str) -> dict[str, Any]:
     )
 
 
-def sanction_suspends(state: Overlay, uscc: str, now_ms: int) -> bool:
-    """A sanction record suspends the agency now (see the module docstring)."""
+def sanction_suspension(state: Overlay, uscc: str, now_ms: int) -> tuple[int, str] | None:
+    """The sanction record that suspends the agency now, as (until when, its kind), or
+    None (see the module docstring)."""
     kinds = text_set(str(param(state, "sanction_kinds")))
     months = int(param(state, "market_suspension_months"))
     for _, rec in records_of(state, uscc):
@@ -84,15 +85,37 @@ def sanction_suspends(state: Overlay, uscc: str, now_ms: int) -> bool:
         lifted = [t for t in (rec["repaired_ms"], rec["ended_ms"]) if t]
         if lifted and min(lifted) <= now_ms:
             continue
-        if now_ms < max(end_of_months_ms(rec["from_ms"], months), rec["to_ms"]):
-            return True
-    return False
+        until = max(end_of_months_ms(rec["from_ms"], months), rec["to_ms"])
+        if now_ms < until:
+            return until, str(rec["kind"])
+    return None
+
+
+def sanction_suspends(state: Overlay, uscc: str, now_ms: int) -> bool:
+    """A sanction record suspends the agency now (see the module docstring)."""
+    return sanction_suspension(state, uscc, now_ms) is not None
 
 
 def suspended(state: Overlay, uscc: str, now_ms: int) -> bool:
     rec = agency(state, uscc)
     by_ratings = rec["suspended_from_ms"] <= now_ms < rec["suspended_to_ms"]
     return by_ratings or sanction_suspends(state, uscc, now_ms)
+
+
+def why_suspended(state: Overlay, uscc: str, now_ms: int) -> str:
+    """Why and until when the agency is suspended now, for a refusal ('' if it is not)."""
+    rec = agency(state, uscc)
+    if rec["suspended_from_ms"] <= now_ms < rec["suspended_to_ms"]:
+        return f"{rec['suspension_reason']}, until {shown(rec['suspended_to_ms'])}"
+    found = sanction_suspension(state, uscc, now_ms)
+    return "" if found is None else f"a {found[1]} record in force, until {shown(found[0])}"
+
+
+def missing_qualifications(state: Overlay, uscc: str, item: dict[str, Any],
+                           now_ms: int) -> list[str]:
+    """The item's required qualifications the agency does not hold in force now, as text."""
+    return [f"{q['category']} at level {q['min_level']} or above" for q in item["required"]
+            if not has_qualification(state, uscc, q["category"], q["min_level"], now_ms)]
 
 
 def qualified(state: Overlay, uscc: str, item: dict[str, Any], now_ms: int) -> bool:
@@ -235,10 +258,13 @@ def register(call: Call) -> None:
         raise ContractError(E_NOT_FOUND, f"no active item {code}")
     if call.state.exists(registration_key(code, uscc)):
         raise ContractError(E_EXISTS, f"{uscc} is registered for {code}")
-    if not qualified(call.state, uscc, item, call.now_ms):
-        raise ContractError(E_UNQUALIFIED, f"{uscc} lacks a qualification {code} requires")
+    missing = missing_qualifications(call.state, uscc, item, call.now_ms)
+    if missing:
+        raise ContractError(E_UNQUALIFIED, f"{uscc} lacks what {code} requires, in force now: "
+                            f"{'; '.join(missing)}")
     if suspended(call.state, uscc, call.now_ms):
-        raise ContractError(E_SUSPENDED_AGENCY, f"{uscc} is suspended")
+        raise ContractError(E_SUSPENDED_AGENCY, f"{uscc} is suspended from the supermarket: "
+                            f"{why_suspended(call.state, uscc, call.now_ms)}")
     call.state.put(registration_key(code, uscc), {"registered_ms": call.now_ms})
     call.emit("market.registered", item=code, uscc=uscc)
 

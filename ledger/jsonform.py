@@ -238,6 +238,9 @@ def _tagged(value: Any, where: str, to_json: bool, depth: int) -> Any:
                 raise InvalidInput(f"{where} has a key that is not text: {k!r}")
             out[k] = _tagged(v, f"{where}.{k}", to_json, depth + 1)
         return {"$map": out} if to_json and escaped else out
+    if type(value) is float and not to_json:  # JSON's 20.5 or 1e1: CE has no floats
+        raise InvalidInput(f"{where}: {value!r} is not an integer; the chain's numbers are "
+                           "integers only (money in fen, times in ms, points whole)")
     raise InvalidInput(f"{where}: type {type(value).__name__} has no JSON form")
 
 

@@ -150,6 +150,23 @@ def test_the_walk_finds_codes_arguments_roles_and_events_through_helpers() -> No
     assert "contracts.identity.require_entity_sender" in facts.reached
 
 
+CHOICES = {"b": 1, "a": 2}  # a module's constant: the choices a refusal names
+
+
+def _choices(call: Call) -> None:
+    """A handler written only to be walked."""
+    kind = call.args.get("kind")
+    if kind not in CHOICES:
+        raise ContractError(E_PROBE, f"kind must be one of {list(CHOICES)}, or {sorted(CHOICES)}")
+
+
+def test_a_refusal_names_a_constant_s_choices_as_the_message_prints_them() -> None:
+    """CALLS.md showed "price formula must be one of {list(FORMULAS)}" (user walk of
+    2026-12-03): the one valid formula was only in contracts/method.py."""
+    (refusal,) = [r for r in callwalk.walk(_choices).refusals if r.code == E_PROBE]
+    assert refusal.message == "kind must be one of ['b', 'a'], or ['a', 'b']"
+
+
 def test_the_walk_refuses_a_code_it_cannot_resolve() -> None:
     with pytest.raises(callwalk.WalkError, match="not a constant"):
         callwalk.walk(_computed_code)
@@ -196,3 +213,14 @@ def test_the_contract_test_suite_refuses_and_reads_only_what_the_reference_lists
     calls_refused = {call for call, _ in seen.refusals}
     assert len(seen.refusals) >= 100 and len(calls_refused) >= 40, "too little was observed"
     assert _undocumented(seen) == []
+
+
+def test_the_runtime_s_argument_table_is_what_the_walk_reads() -> None:
+    """``contracts/argnames.py`` is generated with CALLS.md: the runtime refuses any argument
+    not in it, so a stale table would refuse an argument a call now reads."""
+    committed = reference.ARGNAMES_PY.read_text(encoding="utf-8")
+    assert committed == reference.render_argnames(), f"contracts/argnames.py is stale ({FIX})"
+    from contracts import argnames
+
+    for entry in reference.entries():
+        assert argnames.ARGUMENTS[entry.call] == {r.name for r in entry.facts.reads}

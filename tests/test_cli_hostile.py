@@ -238,3 +238,23 @@ def test_verify_reads_whole_numbers_and_a_byte_order_mark_as_the_browser_does(
         code, said = invoke("verify", str(tmp_path / name), "--anchor", str(anchor))
         assert code == want, (name, said)
         assert said.startswith("VALID" if want == 0 else "NOT VALID"), (name, said)
+
+
+def test_tx_send_names_an_argument_the_call_does_not_take_and_a_fraction(
+        tmp_path: Path) -> None:
+    """User walk of 2026-12-03: ``cross_regoin`` was sent and silently ignored, and
+    ``20.5`` points were refused as "type float has no JSON form". Both are now one line
+    that says what is wrong, and nothing is sent (the URL is a closed port)."""
+    key = tmp_path / "k.json"
+    assert invoke("keys", "new", str(key), "--passphrase-env", "PW", env={"PW": "pw"})[0] == 0
+    common = ("--key", str(key), "--passphrase-env", "PW", "--url", "http://127.0.0.1:9")
+    code, text = invoke("tx", "send", "--call", "tender.announce", *common,
+                        "--args", '{"tender_id": "T-1", "cross_regoin": true}',
+                        env={"PW": "pw"})
+    _one_line_refusal(code, text)
+    assert "not sent: tender.announce does not take the argument 'cross_regoin'" in text
+    assert "cross_region" in text.split("it takes", 1)[1], text
+    code, text = invoke("tx", "send", "--call", "evaluation.score", *common,
+                        "--args", '{"points": {"tech": 20.5}}', env={"PW": "pw"})
+    _one_line_refusal(code, text)
+    assert "$.points.tech: 20.5 is not an integer" in text, text

@@ -26,7 +26,7 @@ from contracts.errors import (
     ContractError,
 )
 from contracts.params import DEFAULTS, check_param
-from contracts.periods import DAY_MS, end_of_months_ms
+from contracts.periods import DAY_MS, end_of_months_ms, ms_of_beijing, shown
 from contracts.state import Overlay
 from contracts.uscc import E_BAD_USCC
 from tests.contract_harness import Account, Harness
@@ -185,7 +185,8 @@ def test_a_judgment_defaulter_record_runs_two_years_no_less_no_more(
     receipt = h.expect_refused(h.account("court"), "credit.record", args, E_BOUNDS)
     two_years = end_of_months_ms(start, 24)
     assert receipt.message == (
-        f"a judgment_defaulter record must end at exactly {two_years}, 24 months from from_ms"
+        f"a judgment_defaulter record must end at exactly {shown(two_years)}, 24 months from "
+        "from_ms"
     )
     rid = record(h, h.account("court"), rec_args(h, JUDGMENT, from_ms=start, to_ms=two_years))
     assert h.get(f"credit/record/{rid}")["to_ms"] == two_years
@@ -251,7 +252,7 @@ def test_an_extension_is_of_one_to_three_years(months: int, extra_ms: int, accep
         return
     receipt = h.expect_refused(court, "credit.extend", ext, E_BOUNDS)
     low, high = end_of_months_ms(two_years, 12), end_of_months_ms(two_years, 36)
-    assert receipt.message == f"an extension must end within [{low}, {high}]"
+    assert receipt.message == f"an extension must end within [{shown(low)}, {shown(high)}]"
 
 
 def test_the_extension_bounds_follow_their_parameters() -> None:
@@ -408,3 +409,11 @@ def test_eligibility_names_every_reason() -> None:
     assert answer.reasons == ["frozen", "debarred"]
     assert answer.blockers == [rid]
     assert answer.to_obj()["blockers"] == [rid]
+
+
+def test_a_bound_is_named_in_beijing_time_beside_its_ms() -> None:
+    """User walk of 2026-12-03: E_BOUNDS named its bounds in raw Unix ms only."""
+    june = ms_of_beijing(2027, 6, 1)
+    assert shown(june) == f"2027-06-01 00:00 Beijing ({june})"
+    assert shown(ms_of_beijing(2026, 12, 31, 23, 59) + 59_999).startswith("2026-12-31 23:59 ")
+    assert shown(0) == "1970-01-01 08:00 Beijing (0)"

@@ -314,6 +314,32 @@ def test_who_may_decline_and_a_decline_with_no_replacement() -> None:
     assert t.tender()["eval_round"] == 2 and t.current_draw()["status"] == "seated"
 
 
+def test_a_relation_declared_after_the_seat_stops_the_expert_scoring() -> None:
+    """User walk of 2026-12-03: a seated expert declared a relation to a bidder and its
+    sheet for that bidder was still receipt OK. DOMAIN.md excludes anyone with a declared
+    relation to any bidder: it may not score (``E_CONFLICT``); it declines the seat and the
+    same draw seats the next expert. An expert who changed employer to the tenderer is
+    refused the same way; the others score as before."""
+    t, bidders = opened()
+    t.register_experts(8)
+    t.draw(5)
+    seated = [m["member"] for m in experts_seated(t)]
+    t.to_evaluation_start()
+    bidder = t.uscc_of[bidders[0].name]
+    sheet = {"tender_id": "T1", "lot": 1, "bidder": bidder, "points": {}}
+    related, moved, clean = (t.expert(code) for code in seated[:3])
+    t.h.expect_ok(related, "expert.declare", {"uscc": bidder})
+    receipt = t.h.expect_refused(related, "evaluation.score", sheet, "E_CONFLICT")
+    assert seated[0] in receipt.message and "draw.decline" in receipt.message
+    t.h.expect_ok(t.pool, "expert.update",
+                  {"code": seated[1], "employer": t.uscc_of["tenderer"]})
+    t.h.expect_refused(moved, "evaluation.score", sheet, "E_CONFLICT")
+    t.h.expect_ok(clean, "evaluation.score", sheet)
+    t.h.expect_ok(related, "draw.decline", T)
+    now = [m["member"] for m in experts_seated(t)]
+    assert seated[0] not in now and len(now) == 5
+
+
 # --- a state machine over draws ---
 
 

@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from contracts import beacon, supermarket
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, E_STATE
 from contracts.identity import E_NOT_ATTESTED
-from contracts.periods import DAY_MS, end_of_months_ms
+from contracts.periods import DAY_MS, end_of_months_ms, shown
 from contracts.selection import (
     E_AGENCY,
     E_CONFIRM_LATE,
@@ -123,7 +123,11 @@ def test_an_agency_registers_once_while_it_holds_the_required_qualification() ->
     m = Market(0)
     weak = m.t.entity("weak")
     m.qualify("weak", level=1)
-    m.h.expect_refused(weak, "market.register", {"item": ITEM}, E_UNQUALIFIED)
+    refused = m.h.expect_refused(weak, "market.register", {"item": ITEM}, E_UNQUALIFIED)
+    # it names what is missing (user walk of 2026-12-03: "lacks a qualification ZJ-0101
+    # requires" did not say which, nor that the level held was too low)
+    assert refused.message.endswith(
+        f"lacks what {ITEM} requires, in force now: cost_consulting at level 2 or above")
     good = m.agency("good", register=False)
     m.h.expect_refused(good, "market.register", {"item": "ZJ-9999"}, E_NOT_FOUND)
     m.h.expect_ok(good, "market.register", {"item": ITEM})
@@ -132,7 +136,10 @@ def test_an_agency_registers_once_while_it_holds_the_required_qualification() ->
     m.h.expect_refused(stranger, "market.register", {"item": ITEM}, E_NOT_ATTESTED)
     bad = m.agency("bad", register=False)
     m.sanction(bad)
-    m.h.expect_refused(bad, "market.register", {"item": ITEM}, E_SUSPENDED_AGENCY)
+    refused = m.h.expect_refused(bad, "market.register", {"item": ITEM}, E_SUSPENDED_AGENCY)
+    until = shown(end_of_months_ms(m.h.time_ms, 12))  # the sanction began at this block
+    assert refused.message.endswith(
+        f"is suspended from the supermarket: a serious_breach record in force, until {until}")
 
 
 # --- requests ---
@@ -145,6 +152,10 @@ def test_a_direct_selection_above_its_ceiling_is_refused() -> None:
     m.h.expect_refused(m.owner, "market.request", over, E_DIRECT_CEILING)
     m.request(method="direct", agency=a, budget_fen=100_000 * YUAN)
     assert m.get()["status"] == "selected" and m.selected() == a
+    # a direct selection takes no responses: not "the response window is closed" (walk)
+    refused = m.h.expect_refused(m.agencies[0], "market.respond", {**R, "price_fen": 1},
+                                 E_STATE)
+    assert refused.message == "request R1 is selected (direct): it takes no responses"
 
 
 def test_bad_requests_are_refused() -> None:
@@ -297,6 +308,10 @@ def test_three_low_ratings_within_12_months_suspend_an_agency_for_12_months() ->
     assert rec["suspended_to_ms"] == end_of_months_ms(rec["suspended_from_ms"], 12)
     m.request("R1", window_end_ms=m.h.time_ms + 4 * DAY_MS)
     m.h.expect_refused(a0, "market.respond", {**R, "price_fen": 1}, E_AGENCY)
+    m.h.expect_ok(m.admin, "market.add_item", {"code": "ZJ-0201", "name": "环评", "required": []})
+    refused = m.h.expect_refused(a0, "market.register", {"item": "ZJ-0201"}, E_SUSPENDED_AGENCY)
+    assert "is suspended from the supermarket: 3 low ratings within 12 months, until " \
+        f"{shown(rec['suspended_to_ms'])}" in refused.message
     m.h.time_ms = rec["suspended_to_ms"]
     m.qualify(a0.name, to_ms=m.h.time_ms + 100 * DAY_MS)
     m.request("R2", window_end_ms=m.h.time_ms + 4 * DAY_MS)

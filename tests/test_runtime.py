@@ -113,3 +113,39 @@ def test_same_block_on_two_fresh_states_is_deterministic() -> None:
     b = EXECUTOR.execute_block(DictState(), CTX, txs)
     assert a.writes == b.writes
     assert [r.hash(SUITE) for r in a.receipts] == [r.hash(SUITE) for r in b.receipts]
+
+
+def test_an_argument_the_call_does_not_take_is_refused_before_its_handler() -> None:
+    """A misspelt optional argument must not be ignored: the user walk of 2026-12-03 sent
+    ``cross_regoin`` to ``tender.announce`` and got receipt OK with ``cross_region`` false."""
+    checked = Executor([Contract("t", {"put": put_then_maybe_fail})],
+                       {"t.put": frozenset({"k", "v", "fail"})})
+    state = DictState()
+    result = checked.execute_block(state, CTX, [
+        tx(0, "t.put", {"k": "a", "v": 1, "fial": True}),
+        tx(1, "t.put", {"k": "b", "v": 2, "x1": 0, "x2": 0, "x3": 0, "x4": 0}),
+        tx(2, "t.put", {"k": "c", "v": 3, "fail": False}),
+    ])
+    assert [r.code for r in result.receipts] == [E_BAD_ARGS, E_BAD_ARGS, OK]
+    assert result.receipts[0].message == (
+        "t.put does not take the argument 'fial'; it takes fail, k, v")
+    assert result.receipts[1].message.startswith(
+        "t.put does not take the arguments 'x1', 'x2', 'x3' and 1 more;")
+    # the refused ones ran no handler: only the third wrote, and every nonce moved
+    assert sorted(k for k in result.writes if not k.startswith("nonce/")) == ["test/c"]
+    assert result.writes[keys.nonce(SENDER)] == encoding.encode(3)
+    # unchecked without a table (a test's own contracts): the extra argument is ignored
+    assert run(DictState(), [tx(0, "t.put", {"k": "a", "v": 1, "fial": True})]) == [OK]
+
+
+def test_the_node_s_executor_checks_every_registered_call_s_arguments() -> None:
+    from contracts import argnames
+    from contracts.registry import default_executor
+
+    executor = default_executor()
+    assert sorted(argnames.ARGUMENTS) == executor.calls()
+    state = DictState()
+    announce = tx(0, "tender.announce", {"tender_id": "T-1", "cross_regoin": True}, "test")
+    receipt = executor.execute_block(state, CTX, [announce]).receipts[0]
+    assert receipt.code == E_BAD_ARGS
+    assert "'cross_regoin'" in receipt.message and "cross_region" in receipt.message

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from contracts.argnames import ARGUMENTS
+from contracts.runtime import unknown_arguments
 from ledger.errors import InvalidInput
 from shell.client import NodeClient
 from shell.commands.common import (
@@ -67,6 +69,9 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
         fail(f"--args is not valid: {exc}")
     if not isinstance(args, dict):
         fail("--args must be a JSON map")
+    takes = ARGUMENTS.get(call)
+    if takes is not None and not takes.issuperset(args):  # the chain would refuse it too
+        fail(f"not sent: {unknown_arguments(call, args, takes)} (contracts/CALLS.md)")
     client = NodeClient(url).as_key(suite, secret)  # it reads its own nonce and receipt
     signed = client.sign(suite, secret, call, args, nonce)
     tx_id = client.submit([signed]).tx_ids()[0]  # strict: a refused admission is a NodeError
