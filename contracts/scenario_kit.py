@@ -52,6 +52,7 @@ ROLE_ACTORS = {
     "supervisor": ["supervisor"],
     "credit_authority": ["bureau"],
     "expert_pool": ["expert-pool"],
+    "supermarket_admin": ["market"],
 }
 VALIDATORS = 4
 _SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123

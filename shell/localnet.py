@@ -21,10 +21,13 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import InvalidInput
 from shell.client import NodeClient, NodeError
+
+if TYPE_CHECKING:
+    from ledger.crypto import Suite
 
 NETWORK_PASSPHRASE_FILE = "passphrase"
 TICK_MS = 50  # the node's default tick (shell.config.NodeLimits.tick_ms)
@@ -124,11 +127,13 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
     committee = client_keys[: max(1, min(3, clients))] if clients else [validators[0]["pubkey"]]
     roles: dict[str, list[str]] = {}
     params: dict[str, Any] = {}
+    role_keys: list[dict[str, str]] = []
     if demo:
         from contracts.scenario import SCENARIO_PARAMS, scenario_roles
 
         roles = {r: [k.hex() for k in keys] for r, keys in scenario_roles(suite).items()}
         params = dict(SCENARIO_PARAMS)
+        role_keys = _save_role_keys(out, suite, phrase)
     for role, members in (extra_roles or {}).items():
         roles.setdefault(role, []).extend(k.hex() for k in members)
     params[HEARTBEAT] = DEFAULT_HEARTBEAT_MS if heartbeat_ms is None else heartbeat_ms
@@ -159,9 +164,32 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
         "clients": [{"key_file": f"client{k}.key", "pubkey": client_keys[k]}
                     for k in range(clients)],
         "passphrase_file": NETWORK_PASSPHRASE_FILE,
+        **({"role_keys": role_keys} if role_keys else {}),
     }
     (out / "network.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+ROLE_KEYS_DIR = "roles"
+
+
+def _save_role_keys(out: Path, suite: Suite, phrase: bytes) -> list[dict[str, str]]:
+    """The trading story's role keys a demo genesis grants (platform, attestor, bank,
+    supervisor, bureau, expert pool, supermarket administrator), saved under ``roles/`` with
+    the network's passphrase, so that a person can act in those roles by hand (user walk of
+    2026-12-03: ``--demo`` granted roles to keys nobody was given). They are derived from
+    public names (``contracts.scenario_kit.actor_secret``): demo keys, never for real use."""
+    from contracts.scenario_kit import ROLE_ACTORS, actor_secret
+    from ledger import keyfile
+
+    (out / ROLE_KEYS_DIR).mkdir(mode=0o700)
+    saved = []
+    for role, names in ROLE_ACTORS.items():
+        for name in names:
+            path = f"{ROLE_KEYS_DIR}/{name}.key"
+            keyfile.save_key(out / path, suite, actor_secret(suite, name), phrase)
+            saved.append({"role": role, "actor": name, "key_file": path})
+    return saved
 
 
 def _node_toml(i: int, addresses: list[str], ports: list[int], listen_all: bool) -> str:

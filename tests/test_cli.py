@@ -215,6 +215,18 @@ def test_network_init_demo_grants_the_story_roles_and_params(tmp_path: Path) -> 
     want = scenario_roles(ED25519_SHA256)
     assert {r: sorted(m) for r, m in doc.roles.items()} == {r: sorted(m) for r, m in want.items()}
     assert doc.params == {**SCENARIO_PARAMS, "heartbeat_ms": 300_000}  # the chain's heartbeat
+    # each granted role's key is handed out, readable with the network's passphrase (user
+    # walk: the roles were granted to keys nobody was given), the supermarket's too
+    from ledger.keyfile import load_key, read_passphrase_file
+
+    phrase = read_passphrase_file(out / "passphrase")
+    handed: dict[str, list[str]] = {}
+    for line in text.splitlines()[2:]:
+        path, role = line.split()
+        handed.setdefault(role, []).append(load_key(out / path, phrase).public_key.hex())
+    assert handed == {r: [k.hex() for k in m] for r, m in want.items()}
+    assert "supermarket_admin" in handed
+    assert oct((out / "roles").stat().st_mode & 0o777) == "0o700"
 
 
 def test_network_init_for_separate_machines(tmp_path: Path) -> None:

@@ -275,6 +275,12 @@ def test_the_entity_page_sorts_records_in_force_from_the_rest(served: Served) ->
     history = html_d.split('id="history"')[1].split("</section>")[0]
     assert "serious breach" not in in_force and "serious breach" in history
     assert "Repaired" in history
+    # a general breach in force is not filed with the ended records (user walk 2026-12-03)
+    _, html_f, _ = get(f"{served.url}/portal/entity/{u['f']}")
+    other = html_f.split('id="other"')[1].split("</section>")[0]
+    ended = html_f.split('id="history"')[1].split("</section>")[0]
+    assert "Other records in force" in other and "general breach" in other, other
+    assert "general breach" not in ended and "tax violation" in ended, ended
 
 
 def test_the_entity_bundle_holds_the_index_of_its_credit_records(served: Served) -> None:

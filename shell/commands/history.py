@@ -72,8 +72,8 @@ def _answer(db_path: str | None, genesis_path: str | None, url: str | None,
     for line in lines:
         click.echo(line)
     if stopped is not None:
-        if missing is not None:
-            click.echo(missing)
+        if missing is not None:  # not "there is none": this reader saw only so far
+            click.echo(f"{missing}, the last this reader was shown: later blocks may hold it")
         click.echo(f"PARTIAL: {stopped}", err=True)
         sys.exit(PARTIAL_EXIT)
     if missing is not None:

@@ -33,7 +33,8 @@ def network() -> None:
                    "heartbeat_ms in genesis, the same for every validator (default: 5 minutes)")
 @click.option("--demo", is_flag=True,
               help="grant the trading story's roles and SHORTENED demo periods in genesis "
-                   "(contracts.scenario; for `credchain demo`)")
+                   "(contracts.scenario; for `credchain demo`), and write those roles' demo "
+                   "keys to OUT/roles/")
 def network_init(n_nodes: int, suite: str, out: str, chain_id: str, clients: int,
                  base_port: int, demo: bool, heartbeat_ms: int | None,
                  hosts: str | None) -> None:
@@ -43,9 +44,14 @@ def network_init(n_nodes: int, suite: str, out: str, chain_id: str, clients: int
     from shell.localnet import init_network
 
     host_list = [h.strip() for h in hosts.split(",")] if hosts else []
-    init_network(Path(out), n_nodes, suite, chain_id, clients, base_port, demo,
-                 heartbeat_ms=heartbeat_ms, hosts=host_list)
+    manifest = init_network(Path(out), n_nodes, suite, chain_id, clients, base_port, demo,
+                            heartbeat_ms=heartbeat_ms, hosts=host_list)
     click.echo(f"network of {n_nodes} validators ({suite}) written to {out}")
+    if manifest.get("role_keys"):
+        click.echo("the demo's role keys, with the network's passphrase (demo keys anyone can "
+                   "derive: never for real use):")
+        for entry in manifest["role_keys"]:
+            click.echo(f"  {entry['key_file']}  {entry['role']}")
 
 
 @click.group("node")

@@ -63,10 +63,13 @@ def render_entity(reader: PortalReader, frame: Frame, uscc: str,
          [r for r in records if r[1].get("kind") in REWARD_KINDS and record_in_force(r[1], now)]),
         ("sanctions", label("生效中的惩戒", "Sanctions in force"),
          [r for r in records if r[1].get("kind") in sanctions and record_in_force(r[1], now)]),
-        ("history", label("其他信用记录（含已失效、已修复）",
-                          "Other records (ended, repaired, expired)"),
-         [r for r in records if not record_in_force(r[1], now)
-          or r[1].get("kind") not in (*ABILITY_KINDS, *REWARD_KINDS, *sanctions)]),
+        # in force, of a kind none of the above (a general breach): not with the ended ones
+        # (user walk of 2026-12-03: one in force till next year was filed under "ended")
+        ("other", label("其他生效中的信用记录", "Other records in force"),
+         [r for r in records if record_in_force(r[1], now)
+          and r[1].get("kind") not in (*ABILITY_KINDS, *REWARD_KINDS, *sanctions)]),
+        ("history", label("已失效、已修复的信用记录", "Ended, repaired or expired records"),
+         [r for r in records if not record_in_force(r[1], now)]),
     )
     # the index lists every credit record's id, so a record left out of the bundle (by a
     # dishonest node, or because it holds too many) shows against it

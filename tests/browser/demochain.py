@@ -140,8 +140,8 @@ def build_demo_chain(suite_name: str = "ed25519-sha256") -> DemoChain:
 
 
 def _credit_history(story: _Story, uscc: dict[str, str], t0: int) -> dict[str, Any]:
-    """Records in force and not: a qualification and a reward in force, a sanction
-    repaired, one expired (so pages and the exposure list must tell them apart)."""
+    """Records in force and not: a qualification, a reward and a general breach in force, a
+    sanction repaired, one expired (so pages and the exposure list must tell them apart)."""
 
     def record(who: str, kind: str, from_ms: int, to_ms: int, **more: Any) -> str:
         receipt = story.send("bureau", "credit.record", {
@@ -157,8 +157,11 @@ def _credit_history(story: _Story, uscc: dict[str, str], t0: int) -> dict[str, A
     story.send("bureau", "credit.repair", {"id": repaired, "decision_no": "REPAIR-1",
                                            "basis": "整改完成", "evidence_hash": bytes(32)})
     expired = record("f", "tax_violation", t0 - 400 * DAY_MS, t0 - 10 * DAY_MS)
+    # in force and neither a qualification, a reward nor a sanction (user walk: such a
+    # record was filed under "ended")
+    breach = record("f", "general_breach", t0 - DAY_MS, t0 + 90 * DAY_MS)
     return {"qualification": qualification, "reward": reward, "repaired": repaired,
-            "expired": expired}
+            "expired": expired, "general_breach": breach}
 
 
 def _open_tenders(client: ChainClient, story: _Story, uscc: dict[str, str],
