@@ -217,6 +217,8 @@ _START_PARAMS = (
 )
 
 _GONE_EVENTS = answer("below the oldest height this node keeps: ask an archive node", ERROR)
+_AHEAD = answer("the start (cursor or from_height) is far ahead of this node's chain, or the "
+                "node serves no event stream", ERROR)
 
 EVENT_ROUTES: tuple[Route, ...] = (
     Route("GET", "/events/stream", get_stream,
@@ -232,7 +234,7 @@ EVENT_ROUTES: tuple[Route, ...] = (
                                             "heartbeats and a `cutoff` frame if cut off",
                              "content_type": "text/event-stream", "schema": TEXT},
                      "400": answer("a bad cursor, filter, reminder or heartbeat", ERROR),
-                     "410": _GONE_EVENTS,
+                     "404": _AHEAD, "410": _GONE_EVENTS,
                      "429": answer("this caller has its most streams open", ERROR),
                      "503": answer("the node serves its most streams", ERROR)}),
     Route("GET", "/events", get_page,
@@ -243,7 +245,7 @@ EVENT_ROUTES: tuple[Route, ...] = (
           responses={"200": answer("one page of items and the cursor after it",
                                   ref("EventPage")),
                      "400": answer("a bad cursor, filter, reminder or limit", ERROR),
-                     "410": _GONE_EVENTS}),
+                     "404": _AHEAD, "410": _GONE_EVENTS}),
     Route("GET", "/events/{cursor}", get_item,
           "One event (with its §8 inclusion bundle) or notice (with two §7 bundles)",
           params=({"name": "cursor", "in": "path", "required": True,

@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.uscc import valid_uscc
 from ledger.errors import InvalidInput
 
 Key = tuple[int, int, int, int, str]
@@ -247,9 +248,31 @@ def parse_filter(query: Mapping[str, Sequence[str]]) -> Filter:
     for t in values["tender"]:
         if not _TENDER_ID.fullmatch(t):
             raise InvalidInput(f"bad tender id {t[:40]!r}: 1-64 of A-Z a-z 0-9 . _ -")
+    # A value that can match nothing is a mistake, not an empty subscription (user walk of
+    # 2026-12-03: a misspelt type or a USCC with a wrong check character streamed nothing,
+    # for ever); a malformed USCC is refused everywhere (DOMAIN.md).
+    known = _known_types()
+    for t in sorted(exact):
+        if t not in known:
+            raise InvalidInput(f"no event or notice type {t!r} (shell/EVENTS.md lists them)")
+    for p in prefixes:
+        if not any(k.startswith(p) for k in known):
+            raise InvalidInput(f"no event or notice type starts with {p!r} "
+                               "(shell/EVENTS.md lists them)")
+    for u in values["entity"]:
+        if not valid_uscc(u):
+            raise InvalidInput(f"{u[:40]!r} is not a valid unified social credit code")
     return Filter(frozenset(exact), prefixes, frozenset(values["tender"]),
                   frozenset(values["region"]), frozenset(values["kind"]),
                   frozenset(values["entity"]))
+
+
+def _known_types() -> frozenset[str]:
+    """Every event and notice type the stream can carry (``shell.eventdoc.TITLES``, which a
+    test keeps a superset of what the contracts emit and the node derives)."""
+    from shell.eventdoc import TITLES  # (it imports this module: read at call time)
+
+    return frozenset(TITLES)
 
 
 def _values(query: Mapping[str, Sequence[str]], name: str) -> list[str]:

@@ -444,7 +444,8 @@ class EventHub:
         """A cursor far ahead of this node's chain is refused (``LookupError``: 404)."""
         ahead = after[0] - self.chain.height()
         if ahead > self.settings.cursor_ahead_max_blocks:
-            raise LookupError(f"the cursor is {ahead} blocks ahead of this node's chain")
+            raise LookupError(f"the start (cursor or from_height) is {ahead} blocks ahead of "
+                              f"this node's chain, at height {self.chain.height()}")
 
     def page(self, walk: Walk, limit: int, caller: str | None = None) -> tuple[list[Item], Key]:
         """Up to ``limit`` items after ``walk.after`` (at most ``page_blocks_max`` blocks,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
 EVENT_BYTES_MAX = 1 << 20
 BACKOFF_MIN_S = 0.2
@@ -137,6 +138,10 @@ async def follow(urls: Sequence[str], query: Mapping[str, str | Sequence[str]],
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
                 if on_retry is not None:
                     why = str(exc) or type(exc).__name__
+                    if isinstance(exc.__cause__, HttpProcessingError):
+                        # something answered, not in HTTP: the peer port's link handshake
+                        why = ("it does not answer HTTP: is it a node's peer port rather "
+                               "than its HTTP API (http_port)?")
                     on_retry(f"cannot read the stream of {url} ({why}); trying "
                              f"{urls[(turn + 1) % len(urls)].rstrip('/')} in {backoff_s:.1f} s")
             turn += 1

@@ -10,6 +10,20 @@ Each stream item is one ``POST`` of its JSON (exactly the stream's ``data``) wit
   secret and refuses a stale timestamp (``verify`` below, 5 minutes by default), so a
   captured request can't be replayed later.
 
+The secret is the bytes of ``watch --secret-file`` with its trailing line breaks (LF, CR)
+removed, used as they are: a file holding a hex or base64 text keys the HMAC with that
+text's ASCII bytes, not with what it decodes to. Make one, readable by you only, with
+``head -c 32 /dev/urandom | base64 > hook.key && chmod 600 hook.key`` and give the receiver
+the same text. The receiver's check, in any language:
+
+1. the timestamp header is decimal Unix milliseconds; refuse it more than 5 minutes from
+   your clock;
+2. compute HMAC-SHA256 keyed with the secret over the timestamp's digits, a ``.``, and the
+   request body exactly as received (no re-encoding of the JSON);
+3. compare its lowercase hex with what follows ``sha256=`` in the signature header, in
+   constant time (``hmac.compare_digest``, ``crypto.timingSafeEqual``);
+4. drop a request whose ``Idempotency-Key`` it has already handled.
+
 Why HMAC with a shared secret rather than the node's key: the signature only says "this came
 from our watcher", for one hop; what the notice *says* is proven by its PROTOCOL §8 bundle
 (``GET /events/{cursor}``), whoever relays it. A mini-program back end checks an HMAC with

@@ -181,6 +181,11 @@ def test_heartbeats_carry_the_cursor_to_resume_from() -> None:
     ("type=te*der", "", 400, "type filter"),
     ("from_height=-1", "", 400, "bad from_height"),
     ("entity=" + "x" * 70, "", 400, "entity filter"),
+    # a value that can match nothing (user walk: an empty stream for ever)
+    ("type=tender.annouced", "", 400, "no event or notice type 'tender.annouced'"),
+    ("type=nosuch.*", "", 400, "no event or notice type starts with 'nosuch.'"),
+    ("entity=91441500MA0000011D", "", 400, "not a valid unified social credit code"),
+    ("entity=notauscc", "", 400, "'notauscc' is not a valid unified social credit code"),
     ("cursor=99999999", "", 404, "ahead of this node"),
 ])
 def test_bad_requests_are_refused_with_the_reason(query: str, header: str, status: int,

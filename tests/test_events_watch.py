@@ -220,9 +220,30 @@ def test_watch_verifies_each_item_against_the_anchor(
     ok = run_watch("--url", n.url, "--from-height", "1", "--count", "2", "--verify",
                    "--anchor", str(good))
     assert ok.exit_code == 0, ok.output
+    # it says it checked them (user walk: with --verify the output looked as without it)
+    assert "2 items, each checked against its proof and the anchor" in ok.output, ok.output
     wrong = run_watch("--url", n.url, "--from-height", "1", "--count", "1", "--verify",
                       "--anchor", str(bad))
     assert wrong.exit_code == 1 and "does not match its proof" in wrong.output
+    # one item with its proof, as a platform handed it by webhook keeps it: `credchain verify`
+    # checks it whole (user walk: it said "not a proof bundle")
+    import urllib.request
+
+    with urllib.request.urlopen(f"{n.url}/events?from_height=1&limit=1") as resp:
+        first = json.loads(resp.read())["items"][0]
+    with urllib.request.urlopen(f"{n.url}/events/{first['cursor']}") as resp:
+        proof = json.loads(resp.read())
+    saved = tmp_path / "item.json"
+    saved.write_text(json.dumps(proof))
+    said = CliRunner().invoke(cli.main, ["verify", str(saved), "--anchor", str(good)])
+    assert said.exit_code == 0, said.output
+    assert said.output.startswith(f"VALID: event item {first['type']} #{first['cursor']}")
+    said = CliRunner().invoke(cli.main, ["verify", str(saved), "--anchor", str(bad)])
+    assert said.exit_code == 1 and said.output.startswith("NOT VALID: event item"), said.output
+    proof["item"]["time_ms"] += 1  # an item the bundle does not bear out
+    saved.write_text(json.dumps(proof))
+    said = CliRunner().invoke(cli.main, ["verify", str(saved), "--anchor", str(good)])
+    assert said.exit_code == 1 and "block time differs" in said.output, said.output
 
 
 def test_the_tender_side_watching_its_tender_sees_an_objection_and_its_proof_checks(
@@ -253,6 +274,73 @@ def test_watch_refuses_options_that_cannot_work(tmp_path: Path) -> None:
     secret.chmod(0o644)
     got = run_watch("--post", "http://127.0.0.1:9/hook", "--secret-file", str(secret))
     assert f"webhook secret file {secret} is accessible by group or others" in got.output
+
+
+def test_a_cursor_file_that_could_never_be_saved_is_refused_before_the_stream(
+        tmp_path: Path) -> None:
+    """User walk of 2026-12-03: a cursor file in a missing folder was a FileNotFoundError
+    traceback at the first item, after the stream had opened."""
+    got = run_watch("--url", "http://127.0.0.1:9", "--cursor-file",
+                    str(tmp_path / "nodir" / "c.json"))
+    assert got.exit_code != 0 and "there is no folder" in got.output, got.output
+    assert "Traceback" not in got.output
+
+
+def test_where_a_run_starts_is_kept_before_any_item(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped before its first item or heartbeat, a watch started at --from-height (or at
+    "now") left no cursor file, and a restart began at a later "now": a gap (user walk).
+    The start the node names in its hello frame is saved at once."""
+    import shell.sse
+    from shell.sse import SseEvent
+
+    async def hello_only(*args: Any, **kwargs: Any) -> Any:
+        yield SseEvent("hello", json.dumps({"chain_id": "c1", "after": "41", "head": 57}),
+                       "", "http://node")
+
+    monkeypatch.setattr(shell.sse, "follow", hello_only)
+    cursor_file = tmp_path / "c.json"
+    got = run_watch("--url", "http://node", "--from-height", "42", "--cursor-file",
+                    str(cursor_file))
+    assert got.exit_code == 0, got.output
+    assert json.loads(cursor_file.read_text()) == {"chain_id": "c1", "cursor": "41"}
+
+
+def test_watch_pointed_at_a_peer_port_says_so() -> None:
+    """A node's peer port answers with its link handshake, not HTTP: the retries said
+    "Bad status line" with raw bytes (user walk); they now name the likely mistake."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def answer() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"CCSL\x01\x01$]@\xe9G not http\r\n\r\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        subprocess.run([sys.executable, "-m", "cli", "watch", "--url",
+                        f"http://127.0.0.1:{port}"], capture_output=True, timeout=5,
+                       cwd=str(PROJECT_DIR))
+    except subprocess.TimeoutExpired as exc:
+        err = (exc.stderr or b"").decode()
+    else:
+        pytest.fail("watch ended though it keeps trying")
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+    assert "peer port rather than its HTTP API (http_port)?" in err, err
+    assert "Bad status line" not in err
 
 
 def test_watch_says_when_no_node_can_be_read() -> None:
@@ -288,3 +376,24 @@ def test_the_parser_refuses_an_event_over_its_bound() -> None:
     with pytest.raises(ValueError, match="size bound"):
         for _ in range(3):
             p.feed(b"data: " + b"x" * (EVENT_BYTES_MAX // 2) + b"\n")
+
+
+def test_the_webhook_key_is_the_secret_file_s_text_as_shell_events_md_says(
+        tmp_path: Path) -> None:
+    """A receiver that keyed the HMAC with the file's raw bytes verified 0 of 221 deliveries
+    (user walk): the key is the text without its trailing line breaks, not decoded. This is
+    the documented recipe, computed with nothing but the standard library."""
+    import hashlib
+    import hmac
+
+    from ledger.keyfile import read_passphrase_file
+    from shell.webhook import signature
+
+    path = tmp_path / "hook.key"
+    path.write_bytes(b"c2VjcmV0IGtleQ==\r\n")
+    path.chmod(0o600)
+    key = read_passphrase_file(path, "webhook secret file")
+    body, stamp = b'{"cursor": "5.0.0"}', 1_796_316_927_320
+    mine = hmac.new(b"c2VjcmV0IGtleQ==", b"1796316927320." + body, hashlib.sha256).hexdigest()
+    assert signature(key, stamp, body) == "sha256=" + mine
+    assert "head -c 32 /dev/urandom | base64" in (PROJECT_DIR / "shell" / "EVENTS.md").read_text()

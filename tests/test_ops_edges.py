@@ -502,6 +502,44 @@ def test_network_up_killed_takes_its_nodes_with_it(tmp_path: Path) -> None:
             up.kill()
 
 
+@pytest.mark.multiprocess
+@pytest.mark.timeout(120)
+def test_network_up_keeps_the_others_running_when_one_validator_exits(tmp_path: Path) -> None:
+    """The README restarts one validator of ``network up`` with SIGTERM; ``network up`` then
+    stopped all of them (user walk of 2026-12-03). It now names the one that exited, with
+    the command that starts it again, and the others keep running."""
+    init_network(tmp_path / "net", 2, "ed25519-sha256", "ops-edges", clients=0,
+                 heartbeat_ms=1000)
+    urls = [str(n["http"]) for n in json.loads((tmp_path / "net" / "network.json").read_text())[
+        "nodes"]]
+    up = subprocess.Popen([sys.executable, "-m", "cli", "network", "up", str(tmp_path / "net")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(PROJECT_DIR))
+    try:
+        wait_ready(urls, 60)
+        node1 = subprocess.run(["pgrep", "-f", "--", str(tmp_path / "net" / "node1.toml")],
+                               capture_output=True, text=True).stdout.split()
+        assert len(node1) == 1, node1
+        os.kill(int(node1[0]), signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and subprocess.run(
+                ["pgrep", "-f", "--", str(tmp_path / "net" / "node1.toml")],
+                capture_output=True).returncode == 0:
+            time.sleep(0.2)
+        time.sleep(1.5)  # network up polls every 0.2 s
+        assert up.poll() is None, "network up stopped with one validator of two"
+        assert NodeClient(urls[0]).status()["chain_id"] == "ops-edges"
+        up.send_signal(signal.SIGTERM)
+        _, err = up.communicate(timeout=30)
+        text = err.decode()
+        assert "validator 1 exited (code 0); the others keep running" in text, text
+        assert f"credchain node start --config {tmp_path / 'net' / 'node1.toml'}" in text, text
+        assert up.returncode == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+
+
 @pytest.mark.parametrize("peers,reason", [
     ('[[peers]]\nindex = 1\nhost = "h"\nport = 0\n', "peers[0]: setting 'port' must be"),
     ('[[peers]]\nindex = 1\nhost = "h"\nport = 5\n[[peers]]\nindex = 2\nhost = "h"\nport = 5\n',

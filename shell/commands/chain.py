@@ -188,7 +188,9 @@ def verify(bundle: str, anchor_path: str, expect: str | None, expect_key: str | 
     transaction with its outcome (§8), several records at one height (§9). Exit 0 only when
     the bundle is valid (and, with --expect, says what was expected); 1 otherwise.
     An eligibility answer (`credchain eligibility`) is re-decided offline: exit 0 eligible,
-    2 valid but not eligible, 1 not valid."""
+    2 valid but not eligible, 1 not valid. An event item with its proof (`GET
+    /events/{cursor}`, what `watch --verify` checks) is checked whole: its bundles, and that
+    they prove what the item says."""
     from ledger import verdict
     from ledger.genesis import Anchor
 
@@ -200,6 +202,8 @@ def verify(bundle: str, anchor_path: str, expect: str | None, expect_key: str | 
     except OSError as exc:
         fail(f"cannot read bundle: {exc.strerror}")
     if _verify_eligibility(data, anchor, as_json):
+        return
+    if _verify_event_item(data, anchor, as_json):
         return
     result = verdict.verify_any(data, anchor)
     expectation = verdict.check_expect(result, expect, expect_key) if expect else None
@@ -243,6 +247,40 @@ def _age(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.1f} {unit}"
     return f"{seconds:.0f} seconds"
+
+
+def _verify_event_item(data: bytes, anchor: Any, as_json: bool) -> bool:
+    """An event item with its proof (``GET /events/{cursor}``): its bundles verified and
+    tied to the item's fields (``shell.eventproof.check_proof``; a deadline notice needs both
+    of its bundles together), exit 0 or 1; False if the document is not one (user walk: a
+    platform handed one item by webhook could check it only by taking it apart)."""
+    from shell.eventproof import check_proof
+
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):  # read_form then says what the file is not
+        return False
+    if not (isinstance(obj, dict) and isinstance(obj.get("item"), dict)
+            and {"inclusion", "at"} & set(obj)):
+        return False
+    item = obj["item"]
+    check = check_proof(obj, anchor)
+    what = f"{item.get('type')} #{item.get('cursor')}"
+    if as_json:
+        click.echo(json.dumps({"valid": check.ok, "item": item,
+                               "problems": list(check.problems),
+                               "heights": [v.height for v in check.verdicts]}, indent=2,
+                              ensure_ascii=False))
+    elif check.ok:
+        heights = " and ".join(str(v.height) for v in check.verdicts)
+        click.echo(f"VALID: event item {what}\n  proven by its bundle(s) at block {heights}, "
+                   "and they say what the item says")
+    else:
+        click.echo(f"NOT VALID: event item {what}\n  reason: {'; '.join(check.problems)}\n"
+                   "  Nothing is proven.")
+    if not check.ok:
+        sys.exit(1)
+    return True
 
 
 def _verify_eligibility(data: bytes, anchor: Any, as_json: bool) -> bool:

@@ -233,7 +233,9 @@ def node_resync(config_path: str, yes: bool, state_sync: bool) -> None:
 @click.option("--seconds", default=0, type=click.IntRange(0),
               help="stop after this many seconds (0: run until Ctrl-C / SIGTERM)")
 def net_up(directory: str, seconds: int) -> None:
-    """Start every validator of a `network init` DIRECTORY as a subprocess."""
+    """Start every validator of a `network init` DIRECTORY as a subprocess, until Ctrl-C or
+    SIGTERM (then each is stopped). A validator that exits is named, with the command that
+    starts it again; the others keep running."""
     from shell.localnet import LocalNet
 
     net = LocalNet(Path(directory), die_with_parent=True)
@@ -248,10 +250,20 @@ def net_up(directory: str, seconds: int) -> None:
     for i, n in enumerate(net.manifest["nodes"]):
         click.echo(f"{n['config']}: {n['http']}  (log: {net.log_path(i)})")
     deadline = time.monotonic() + seconds if seconds else None
+    said: set[int] = set()
     try:
         while not stop["now"] and (deadline is None or time.monotonic() < deadline):
-            if net.exited():
-                click.echo(f"node(s) {net.exited()} exited; stopping the network", err=True)
+            # A validator that exits is said once and the others run on: an operator
+            # restarting one (README, "Stopping and restarting one validator") keeps the
+            # network (user walk: one node's SIGTERM took all four down).
+            for i, code, config in net.exits():
+                if i not in said:
+                    said.add(i)
+                    click.echo(f"validator {i} exited (code {code}); the others keep running. "
+                               f"Start it again with: credchain node start --config {config}",
+                               err=True)
+            if len(said) == len(net.manifest["nodes"]):
+                click.echo("every validator has exited; stopping", err=True)
                 break
             time.sleep(0.2)
     finally:

@@ -48,7 +48,9 @@ from shell.commands.common import DEFAULT_URL, HTTP_URL, fail
 @click.option("--post", "post_url", type=HTTP_URL,
               help="forward each item to this URL as a webhook")
 @click.option("--secret-file", type=click.Path(dir_okay=False, exists=True),
-              help="the webhook's HMAC secret (a file only you may read)")
+              help="the webhook's HMAC secret: a file only you may read, whose text "
+                   "(trailing newline removed) is the key, e.g. from head -c 32 /dev/urandom "
+                   "| base64 (shell/EVENTS.md, Webhooks)")
 @click.option("--verify", is_flag=True, help="check each item's proof against --anchor")
 @click.option("--anchor", type=click.Path(dir_okay=False, exists=True),
               help="the chain's genesis anchor (network init writes anchor.json)")
@@ -77,6 +79,8 @@ def watch(urls: tuple[str, ...], types: tuple[str, ...], tenders: tuple[str, ...
     if remind is not None:
         query["remind"] = [remind]
     store = CursorFile(Path(cursor_file)) if cursor_file else None
+    if store is not None:
+        store.check_writable()  # before the stream opens, not at the first item's save
     saved = store.load() if store else None
     cursor = saved[1] if saved else ""
     if not cursor and from_height is not None:
@@ -99,6 +103,8 @@ def watch(urls: tuple[str, ...], types: tuple[str, ...], tenders: tuple[str, ...
         fail(str(exc))
     except KeyboardInterrupt:
         pass
+    if job.anchor is not None:  # else --verify would look the same as no check at all
+        _note(f"{job.handled} items, each checked against its proof and the anchor")
 
 
 class CursorFile:
@@ -120,6 +126,15 @@ class CursorFile:
                 and isinstance(got.get("chain_id"), str)):
             fail(f"cursor file {self.path} is not a watch cursor")
         return got["chain_id"], got["cursor"]
+
+    def check_writable(self) -> None:
+        """Refuse at once a file that could never be saved (user walk: a missing folder was
+        a traceback at the first item, after the stream had opened)."""
+        folder = self.path.parent
+        if not folder.is_dir():
+            fail(f"cursor file {self.path}: there is no folder {folder}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            fail(f"cursor file {self.path}: the folder {folder} is not writable")
 
     def save(self, chain_id: str, cursor: str) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -180,6 +195,9 @@ class Watch:
                     _note(f"following {frame.url}: items after {where} (head {hello['head']})")
                     if self.head is None:
                         self.head = int(hello["head"])
+                    # where this run starts, kept at once: stopped before its first item or
+                    # heartbeat, a restart resumes here, not at a later "now" (user walk)
+                    self._save(after or "0")  # "": the start (block 0 holds no item)
                 elif frame.event == "message":
                     item = _item(frame.data)
                     if self.anchor is not None:
