@@ -306,7 +306,7 @@ def test_the_entity_bundle_holds_the_index_of_its_credit_records(served: Served)
 def test_the_guarantee_check_fails_a_released_or_claimed_guarantee_of_a_decided_tender(
         served: Served) -> None:
     """保函验真 showed every check green for a guarantee released at the award (verifier
-    walk): "not released" and "its tender has not decided its lots yet" are checks too, and
+    walk): "not released" and "its tender is still under way" are checks too, and
     the §9 bundle proves the tender's record beside the guarantee."""
     import html as html_lib
 
@@ -317,10 +317,13 @@ def test_the_guarantee_check_fails_a_released_or_claimed_guarantee_of_a_decided_
         _, page, _ = get(f"{served.url}/portal/guarantee?number={number}")
         text = html_lib.unescape(page)
         assert failing in text, number
-        assert "✗ 所担保项目尚未定标 / its tender has not decided its lots yet" in text, number
+        assert "✗ 所担保项目仍在招标中 / its tender is still under way (no award, not failed " \
+            "or archived)" in text, number
         assert f"tender/{served.demo.summary['tender_id']}" in text  # in the §9 bundle's keys
     _, page, _ = get(f"{served.url}/portal/guarantee?number={released}")
     assert "Released" in page and "✓ 未被索赔 / not claimed" in html_lib.unescape(page)
+    _, page, _ = get(f"{served.url}/portal/guarantee?number=")  # the form sent empty
+    assert "Enter a guarantee number to check." in page and "No guarantee numbered" not in page
 
 
 def test_the_opening_step_is_at_the_opening_not_at_the_opening_record(served: Served) -> None:

@@ -46,7 +46,10 @@ from shell.portal.text import (
 
 def render_guarantee(reader: PortalReader, frame: Frame, number: str | None) -> str:
     body: list[Child] = [_form(number)]
-    if number is not None:
+    if number is not None and not number.strip():  # the form sent empty: say what it needs
+        body.append(section("result", label("验真结果", "Result"), notice("warn", label(
+            "请输入保函编号。", "Enter a guarantee number to check."))))
+    elif number is not None:
         key = guarantee_key(number)
         g = reader.get(key)
         if not isinstance(g, dict):
@@ -90,7 +93,9 @@ def _result(reader: PortalReader, number: str, key: str, g: dict[str, Any]) -> M
         (not claimed, plain("未被索赔", "not claimed")),
         # a guarantee serves a tender still deciding its lots; once the tender has decided
         # (awarded, failed, archived) an unused one stands for nothing (verifier walk)
-        (under_way, plain("所担保项目尚未定标", "its tender has not decided its lots yet")),
+        # (said positively: "✗ not decided yet" read as a double negative, user walk)
+        (under_way, plain("所担保项目仍在招标中", "its tender is still under way (no award, "
+                                                "not failed or archived)")),
     ]
     claim = g.get("claim") if isinstance(g.get("claim"), dict) else {}
     rows = [

@@ -187,7 +187,8 @@ def exposure(request: web.Request, reader: PortalReader, frame: Frame) -> web.St
 
 def guarantee(request: web.Request, reader: PortalReader, frame: Frame) -> web.StreamResponse:
     q = inputs.single(request.query, ("number",))
-    number = inputs.record_id(q["number"], "a guarantee number") if "number" in q else None
+    number = (inputs.record_id(q["number"], "a guarantee number") if "number" in q
+              else "" if "number" in request.query else None)  # "": sent empty, say so
     return _html(render_guarantee(reader, frame, number))
 
 
