@@ -42,7 +42,7 @@ def main() -> None:
 
 
 for command in (keys.keys, network.network, network.node_group,
-                chain.status, chain.tx, chain.proof, chain.verify, chain.eligibility,
+                chain.status, chain.tx, chain.state, chain.proof, chain.verify, chain.eligibility,
                 demo.demo, bid.bid, tender,
                 audit.audit, gov.gov, history.history, watch.watch, committee.committee):
     main.add_command(command)

@@ -9,6 +9,7 @@ CLI runs in-process (``CliRunner``) and reads it over HTTP like any outsider.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,3 +172,18 @@ def test_a_short_draw_is_said_to_seat_no_committee(served: Served,
     assert "round 1: drawn SHORT in block" in lines[0], result.output
     assert lines[-1].startswith("MATCH: the draw recomputed from the chain equals the recorded "
                                 "one: SHORT, no committee is seated"), result.output
+
+
+def test_credchain_state_reads_a_record_and_says_when_it_is_absent(served: Served) -> None:
+    """User walk of 2026-12-03: reading a draw, a request or a score sheet needed a state
+    key and curl. ``credchain state KEY`` prints the value; an absent key exits 1 saying so
+    (never an empty success), and names how to prove either."""
+    tender_id = served.demo.summary["tender_id"]
+    got = CliRunner().invoke(main, ["state", f"draw/{tender_id}/1", "--url", served.url])
+    assert got.exit_code == 0, got.output
+    value = json.loads(got.stdout)
+    assert sorted(m["member"] for m in value["members"]) == sorted(
+        served.demo.summary["committee"])
+    assert "the node's word" in got.stderr
+    got = CliRunner().invoke(main, ["state", "tender/NO-SUCH", "--url", served.url])
+    assert got.exit_code == 1 and "tender/NO-SUCH is absent at the node's head" in got.output

@@ -1,4 +1,5 @@
-"""``credchain status``, ``tx send``, ``proof``, ``verify``: a node's chain; offline checks."""
+"""``credchain status``, ``tx send``, ``state``, ``proof``, ``verify``: a node's chain; offline
+checks."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 
-from contracts.argnames import ARGUMENTS
-from contracts.runtime import unknown_arguments
 from ledger.errors import InvalidInput
 from shell.client import NodeClient
 from shell.commands.common import (
@@ -58,6 +58,8 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
 
     Exit 0 only when the receipt's code is OK; a failed receipt prints its code and message
     and exits 1 (the transaction is committed; it changed nothing but, at most, its nonce)."""
+    from contracts.argnames import ARGUMENTS
+    from contracts.runtime import unknown_arguments
     from ledger import jsonform
 
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
@@ -87,6 +89,39 @@ def tx_send(url: str, key_file: str, passphrase_env: str | None, passphrase_file
         click.echo(committed_text(done, call, time_ms))
     if done.receipt.code != "OK":
         fail_receipt(done)
+
+
+@click.command("state")
+@click.argument("key")
+@url_option
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, exists=True),
+              help="read as this key: an entity's own private records (its nonce, bidder "
+                   "record, sealed bids), a supervisor's reads")
+@key_options
+def state(key: str, url: str, key_file: str | None, passphrase_env: str | None,
+          passphrase_file: str | None) -> None:
+    """The head value of state KEY as JSON, e.g. tender/T-1, market/request/R-1,
+    expert/E-07 (contracts/STATE_KEYS.md names every key). The node's word, for a quick
+    look: `credchain proof KEY` and `credchain verify` prove it. Exit 1 when absent."""
+    from ledger.bundle import MAX_KEY_LEN
+    from shell.client import NodeError
+
+    if not key or len(key) > MAX_KEY_LEN:
+        fail(f"KEY is a state key of 1 to {MAX_KEY_LEN} characters, e.g. tender/T-1 "
+             "(contracts/STATE_KEYS.md)")
+    client = NodeClient(url)
+    if key_file is not None:
+        client = client.as_key(*load_key(key_file, passphrase_env, passphrase_file))
+    try:
+        got = client.get(f"/state/{quote(key, safe='/')}")
+    except NodeError as exc:
+        if exc.status != 404:
+            raise
+        fail(f"{key} is absent at the node's head (the node's word; `credchain proof {key} "
+             "--out F` and `credchain verify F --anchor A --expect absent` prove it)")
+    click.echo(json.dumps(got["value"], ensure_ascii=False, indent=2))
+    click.echo(f"({key} at height {got.get('height')}, the node's word: `credchain proof` "
+               "proves it)", err=True)
 
 
 @click.command()
