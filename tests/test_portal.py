@@ -422,3 +422,33 @@ def test_a_guarantee_reads_bound_once_its_binding_is_public(demo: DemoChain) -> 
                   if g["tender_id"] == demo.open_tender)
     assert open_g["status"] == "issued" and reader.guarantee_status(open_g) == "issued"
     assert reader.guarantee_status({**open_g, "tender_id": "NO-SUCH"}) == "issued"
+
+
+def test_an_agency_cleared_out_of_the_supermarket_says_so_on_its_page() -> None:
+    """User walk of 2026-12-03: an agency suspended for 12 months by its low ratings showed
+    nothing of it on its portal page; only a supervisor's history did."""
+    from contracts.periods import ms_of_beijing
+    from contracts.supermarket import agency_key
+    from shell.portal.entity_page import _supermarket
+
+    now = ms_of_beijing(2027, 1, 10)
+    until = ms_of_beijing(2027, 12, 5)
+
+    class Reader:
+        now_ms = now
+
+        def __init__(self, rec: Any) -> None:
+            self.rec = rec
+
+        def get(self, key: str) -> Any:
+            return self.rec if key == agency_key("91441500MA0000001X") else None
+
+    rec = {"ratings": [], "suspended_from_ms": now - 1, "suspended_to_ms": until,
+           "suspension_reason": "3 low ratings within 12 months"}
+    html = str(_supermarket(Reader(rec), "91441500MA0000001X"))  # type: ignore[arg-type]
+    assert "Suspended until 2027-12-05" in html and "3 low ratings within 12 months" in html
+    assert agency_key("91441500MA0000001X") in html  # its verify action proves the record
+    lapsed = {**rec, "suspended_to_ms": now}
+    assert "Not suspended by its ratings" in str(_supermarket(Reader(lapsed),  # type: ignore
+                                                              "91441500MA0000001X"))
+    assert _supermarket(Reader(None), "91441500MA0000001X") == ""  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from typing import Any
 from contracts.credit import entity_index_key, record_in_force, record_key
 from contracts.identity import entity_key, in_force
 from contracts.keys import frozen
+from contracts.supermarket import agency_key
 from shell.portal.exposure import sanction_kinds
 from shell.portal.layout import (
     Frame,
@@ -88,6 +89,7 @@ def render_entity(reader: PortalReader, frame: Frame, uscc: str,
                         verify_action(state_proof(frozen_key), "the freeze record")),
                 [section(gid, heading, _records(group) if group else el(
                     "p", None, label("无。", "None."))) for gid, heading, group in groups],
+                _supermarket(reader, uscc),
                 section("guarantees", label("电子保函", "Guarantees"),
                         _guarantees(reader, uscc)),
                 section("all-records",
@@ -107,6 +109,28 @@ def render_entity(reader: PortalReader, frame: Frame, uscc: str,
                             f"{len(records)} records.")) if len(proven) < len(records) else "",
                         verify_action(multi_proof(keys), "all its records")),
                 subject=name or uscc)
+
+
+def _supermarket(reader: PortalReader, uscc: str) -> Markup | str:
+    """An agency's standing in the intermediary supermarket (中介服务超市), when the chain
+    holds its record: cleared out (清退) by low ratings, until when and why, is public (user
+    walk: only a supervisor's history showed it). A sanction in force suspends it too: that
+    is in the sanctions above."""
+    rec = reader.get(agency_key(uscc))
+    if not isinstance(rec, dict):
+        return ""
+    now = reader.now_ms
+    start, end = rec.get("suspended_from_ms", 0), rec.get("suspended_to_ms", 0)
+    reason = str(rec.get("suspension_reason", ""))
+    if isinstance(start, int) and isinstance(end, int) and start <= now < end:
+        said: Markup = notice("warn", label(f"已清退至 {when(end)}：{reason}",
+                                            f"Suspended until {when(end)}: {reason}"))
+    else:
+        said = el("p", None, label("未因评价被清退（生效中的惩戒亦会清退，见上）。",
+                                   "Not suspended by its ratings (a sanction in force also "
+                                   "suspends it: see above)."))
+    return section("supermarket", label("中介服务超市", "Intermediary supermarket"), said,
+                   verify_action(state_proof(agency_key(uscc)), "the agency record"))
 
 
 def _attestation(reader: PortalReader, uscc: str, att: dict[str, Any] | None) -> Markup:
