@@ -233,7 +233,10 @@ class LevelKV:
 
 def open_failure(path: object, exc: BaseException) -> str:
     """Why LevelDB would not open the store at ``path``, for a person: a held lock (its node
-    is running) said plainly, else plyvel's first line as text (it reports bytes)."""
+    is running) said plainly, an OS error by its text ("Not a directory", not its errno),
+    else plyvel's first line as text (it reports bytes)."""
+    if isinstance(exc, OSError) and exc.strerror:  # args[0] is the errno ("...: 20")
+        return f"cannot open the store in {path}: {exc.strerror}"
     text = exc.args[0] if exc.args else ""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")

@@ -442,6 +442,19 @@ def test_a_held_lock_is_said_plainly_whoever_opens_the_store() -> None:
         "node running? stop it, or read a copy)")
     other = OSError(b"Corruption: bad block\nmore")
     assert open_failure("/x/db", other) == "cannot open the store in /x/db: Corruption: bad block"
+    # an OS error is said by its text, not its errno (operator walk: "...: 20")
+    assert open_failure("/x/db", NotADirectoryError(20, "Not a directory", "/x")) == (
+        "cannot open the store in /x/db: Not a directory")
+
+
+def test_a_data_dir_under_a_file_is_named_by_its_reason(tmp_path: Path) -> None:
+    config, _ = one_node_network(tmp_path / "net")
+    (tmp_path / "afile").write_text("not a folder")
+    text = config.read_text()
+    config.write_text(re.sub(r'(?m)^data_dir = .*$', f'data_dir = "{tmp_path}/afile/data"', text))
+    code, said = invoke("node", "start", "--config", str(config))
+    assert code == 2, said
+    assert "Not a directory" in said and "Traceback" not in said, said
 
 
 def test_index_in_a_config_is_a_cross_check_and_may_be_left_out(tmp_path: Path) -> None:
@@ -531,13 +544,39 @@ def test_network_up_keeps_the_others_running_when_one_validator_exits(tmp_path: 
         up.send_signal(signal.SIGTERM)
         _, err = up.communicate(timeout=30)
         text = err.decode()
-        assert "validator 1 exited (code 0); the others keep running" in text, text
+        assert "validator 1 exited (code 0): " in text and "the others keep running" in text, text
         assert f"credchain node start --config {tmp_path / 'net' / 'node1.toml'}" in text, text
         assert up.returncode == 0
     finally:
         if up.poll() is None:
             up.kill()
             up.wait(10)
+
+
+@pytest.mark.multiprocess
+@pytest.mark.timeout(120)
+def test_a_second_network_up_of_a_running_network_says_why_and_fails(tmp_path: Path) -> None:
+    """Operator walk: it exited 0 after "validator 0 exited (code 2) ... Start it again",
+    the reason (the store's lock) only in the node's log."""
+    _, port = one_node_network(tmp_path / "net")
+    command = [sys.executable, "-m", "cli", "network", "up", str(tmp_path / "net")]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             cwd=str(PROJECT_DIR))
+    try:
+        wait_ready([f"http://127.0.0.1:{port}"], 60)
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                cwd=str(PROJECT_DIR))
+        assert second.returncode == 1, second.stderr
+        assert "validator 0 exited (code 2): " in second.stderr, second.stderr
+        assert "in use by another process" in second.stderr, second.stderr
+        assert "Start it again" not in second.stderr, second.stderr
+        assert NodeClient(f"http://127.0.0.1:{port}").status()["height"] >= 0  # untouched
+    finally:
+        first.send_signal(signal.SIGTERM)
+        try:
+            first.wait(30)
+        except subprocess.TimeoutExpired:
+            first.kill()
 
 
 @pytest.mark.parametrize("peers,reason", [

@@ -250,7 +250,7 @@ def net_up(directory: str, seconds: int) -> None:
     for i, n in enumerate(net.manifest["nodes"]):
         click.echo(f"{n['config']}: {n['http']}  (log: {net.log_path(i)})")
     deadline = time.monotonic() + seconds if seconds else None
-    said: set[int] = set()
+    said: dict[int, int | None] = {}  # validator -> its exit code, once said
     try:
         while not stop["now"] and (deadline is None or time.monotonic() < deadline):
             # A validator that exits is said once and the others run on: an operator
@@ -258,13 +258,30 @@ def net_up(directory: str, seconds: int) -> None:
             # network (user walk: one node's SIGTERM took all four down).
             for i, code, config in net.exits():
                 if i not in said:
-                    said.add(i)
-                    click.echo(f"validator {i} exited (code {code}); the others keep running. "
-                               f"Start it again with: credchain node start --config {config}",
-                               err=True)
+                    said[i] = code
+                    click.echo(exit_line(i, code, config, net.log_path(i)), err=True)
             if len(said) == len(net.manifest["nodes"]):
                 click.echo("every validator has exited; stopping", err=True)
                 break
             time.sleep(0.2)
     finally:
         net.stop_all()
+    if len(said) == len(net.manifest["nodes"]) and any(code != 0 for code in said.values()):
+        sys.exit(1)  # none is running, and not because they were told to stop
+
+
+def exit_line(i: int, code: int | None, config: str, log: Path) -> str:
+    """What an operator needs when validator ``i`` exits: how (a code, or the signal that
+    killed it), the last line of its log (why: a second ``network up`` of a running network
+    had only "code 2" and the advice to start it again), and what to do."""
+    how = (f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0
+           else f"exited (code {code})")
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    why = f": {lines[-1].strip()[:300]}" if lines else ""
+    if code == 2:  # refused to start: the log's line says why; starting it again won't help
+        return f"validator {i} {how}{why}; the others keep running. See {log}"
+    return (f"validator {i} {how}{why}; the others keep running. Start it again with: "
+            f"credchain node start --config {config}")
