@@ -250,7 +250,8 @@ _ANSWERS: dict[str, dict[str, Any]] = {
                          "next_cursor": nullable(COUNT), "scanned": COUNT}),
     "Status": obj({
         "chain_id": TEXT, "suite": TEXT, "node": TEXT,
-        "index": nullable(COUNT), "height": COUNT, "head_hash": ref("Hash"),
+        "index": nullable(COUNT), "seat": nullable(COUNT), "height": COUNT,
+        "head_hash": ref("Hash"),
         "view": COUNT, "leader": COUNT, "passed_over": array(COUNT),
         "in_view_change": FLAG, "abstaining": FLAG,
         "validators": COUNT, "peers": array(COUNT),

@@ -172,6 +172,10 @@ class PeerNet:
         self._file_mtime: float | None = None
         self._sent = proposals.SentProposals()
         self._unlinked_since: dict[bytes, float] = {}  # peer key -> when its link went down
+        # peer key -> when its last second links were refused, and when that was last warned
+        # of (_say_second_link)
+        self._second_links: dict[bytes, list[float]] = {}
+        self._second_link_warned: dict[bytes, float] = {}
         metrics.counter("gossip_dropped_total",
                         "Gossiped transactions dropped because too many batches were in flight.")
         metrics.counter("peer_links_refused_total", "Peer connections refused, by reason.")
@@ -290,6 +294,23 @@ class PeerNet:
             return True
         since = self._unlinked_since.setdefault(peer_key, time.monotonic())
         return time.monotonic() - since >= DIAL_GRACE_S
+
+    def _say_second_link(self, pubkey: bytes, name: str) -> None:
+        """A second link while one is up: now and then, a race of two dials (INFO); three
+        within a minute, a second process with that key, which an operator must hear of
+        (WARNING, at most once a minute; operator walk: a copy of a validator on another
+        machine showed only as INFO every 6 s)."""
+        now = time.monotonic()
+        recent = [t for t in self._second_links.get(pubkey, []) if now - t < 60.0][-2:]
+        self._second_links[pubkey] = [*recent, now]
+        warned = self._second_link_warned.get(pubkey)
+        if len(recent) == 2 and (warned is None or now - warned >= 60.0):
+            self._second_link_warned[pubkey] = now
+            log.warning("refused a second link from %s, 3 within %.0f s while its link is up: "
+                        "is that key running on two machines? Only one may hold a validator's "
+                        "key", name, now - recent[0])
+        else:
+            log.info("refused a second link from %s (one is up)", name)
 
     def _keep_new(self, old: Link, dialer: bytes) -> bool:
         """Whether a second link to ``old``'s peer replaces it: only the one the lower key
@@ -426,7 +447,7 @@ class PeerNet:
             if old is not None:
                 if not self._keep_new(old, dialer):
                     self.metrics.inc("peer_links_refused_total", reason="duplicate")
-                    log.info("refused a second link from %s (one is up)", old.name)
+                    self._say_second_link(pubkey, old.name)
                     return False
                 old.close()  # both ends keep the link the lower key dialled
             link = Link(pubkey, role, stream, self.limits.peer_queue_max, dialer)

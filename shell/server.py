@@ -58,6 +58,9 @@ from shell.runs import check_run
 from shell.statesync import SnapshotServer, SyncReport, chain_height, sync_new_store
 
 log = logging.getLogger("credchain.node")
+# what a node whose key is not (or no longer) a validator's should do, where ``index`` says it is
+NOT_A_VALIDATOR_ADVICE = ("rotated out or removed? restart it with the validator's new key_file, "
+                          "or remove `index` from its config to run it as an observer")
 
 
 EXIT_FORCED = 3  # a second signal cut the shutdown short
@@ -120,6 +123,7 @@ class Node:
         self.driver = Driver(replica, chain, self.peers,
                              observers=[self._on_commit, self.event_hub.on_commit])
         self._seat: int | None = replica.index  # logged when it changes (_note_seat)
+        self._left_at: int | None = None  # the height after which its key left the set
         self._logged_heartbeat_ms = self._heartbeat_ms()  # logged when a vote changes it
         self.beacon = BeaconDuty(chain, secret,
                                  lambda encoded: self.admission.submit(encoded))
@@ -190,13 +194,26 @@ class Node:
         except BaseException:
             kv.close()
             raise
-        index = node.driver.replica.index
-        if (index is not None and config.index is not None and index != config.index
-                and not node.votes_missing):
+        seat = node.seat()
+        if config.index is not None and seat != config.index:
             chain.close()
-            raise StartupError(f"the config says index = {config.index}, but this key is "
-                               f"validator {index} of the chain's set")
+            if seat is not None:
+                raise StartupError(f"the config says index = {config.index}, but this key is "
+                                   f"validator {seat} of the chain's set")
+            # (operator walk: a config copied with another key ran as an observer, silently)
+            raise StartupError(
+                f"the config says index = {config.index}, but this key is not in the "
+                f"validator set at height {chain.height()}: {NOT_A_VALIDATOR_ADVICE}")
         return node
+
+    def seat(self) -> int | None:
+        """This key's place in the validator set, whether it votes or abstains (its vote
+        records missing), or None: not in the set (an observer, removed or rotated out).
+        ``driver.replica.index`` is the place it votes from, None while abstaining."""
+        for i, v in enumerate(self.driver.replica.validators):
+            if v.pubkey == self.pubkey:
+                return i
+        return None
 
     # ---- the replica's task, the timer, admission's nudge ----------------------------------
 
@@ -299,8 +316,10 @@ class Node:
         if seat == self._seat:
             return
         if seat is None:
+            self._left_at = height
             log.warning("this node's key left the validator set after height %d: it follows "
-                        "the chain as an observer and no longer votes", height)
+                        "the chain as an observer and no longer votes (%s)", height,
+                        NOT_A_VALIDATOR_ADVICE)
         elif self._seat is None:
             log.info("this node's key is validator %d after height %d: it votes", seat, height)
         else:
@@ -452,6 +471,13 @@ class Node:
         if self.votes_missing:
             return False, ("not voting: the store's record of this validator's votes is "
                            "missing; restart with --confirm-lost-votes once sure")
+        if self.config.index is not None and self.seat() is None:
+            # configured as a validator, it votes with nobody (operator walk: a validator
+            # still on its rotated-out key answered "ok")
+            since = f" since height {self._left_at}" if self._left_at is not None else ""
+            return False, (f"not a validator: the config says index = {self.config.index}, but "
+                           f"this key is not in the validator set{since}: "
+                           f"{NOT_A_VALIDATOR_ADVICE}")
         if self.consumer is None or self.consumer.done():
             return False, "the replica is not running"
         height, peers = self.chain.height(), self.peers.peer_head_heights()
@@ -504,7 +530,8 @@ class Node:
             "chain_id": self.chain.chain_id,
             "suite": self.chain.suite.name,
             "node": self.config.name,
-            "index": st.index,
+            "index": st.index,  # the place it votes from: None while abstaining
+            "seat": self.seat(),  # its place in the set, voting or not
             "height": self.chain.height(),
             "head_hash": self.chain.head_hash().hex(),
             "view": st.view,
@@ -544,9 +571,10 @@ class Node:
                    "(catching up while above 1).",
                    lambda: [((), float(max(0, max(self.peers.peer_head_heights().values(),
                                                   default=0) - self.chain.height())))])
-        m.gauge_fn("validator_seat", "This node's place in the validator set: its index, or -1 "
-                   "(an observer; a validator removed or rotated out).",
-                   lambda: [((), float(-1 if self._seat is None else self._seat))])
+        m.gauge_fn("validator_seat", "This node's place in the validator set, voting or "
+                   "abstaining (see abstaining), or -1: not in the set (an observer; a "
+                   "validator removed or rotated out).",
+                   lambda: [((), float(-1 if (seat := self.seat()) is None else seat))])
         m.gauge_fn("validators", "Validators in the current set.",
                    lambda: [((), float(len(self.driver.replica.validators)))])
         m.gauge_fn("abstaining", "1 while this validator does not vote (its vote records "

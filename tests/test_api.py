@@ -58,8 +58,11 @@ def one_validator_node(
     """A node that is the only validator of ``doc``'s chain, on a fresh MemoryKV; no peers,
     no files (the key is given)."""
     chain = Chain.open(MemoryKV(), doc, pool)
+    mine = doc.crypto.public_key(validator_secret)
     config = NodeConfig(
-        index=0,
+        # a validator's config names its place; one not in the set (a test's observer)
+        # leaves it out, or its health says "not a validator"
+        index=0 if any(v.pubkey == mine for v in chain.validators()) else None,
         name="v0",
         key_file=Path("unused"),
         passphrase_env=None,

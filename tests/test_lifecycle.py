@@ -118,6 +118,10 @@ def test_a_store_without_the_record_of_its_own_votes_does_not_vote_until_confirm
     ok, reason = restored.health()
     assert not ok and "--confirm-lost-votes" in reason
     assert restored.status()["abstaining"] is True
+    # abstaining is not "removed": its seat is still its place in the set (operator walk: an
+    # alert on the seat metric read -1, "removed or rotated out")
+    assert restored.status()["index"] is None and restored.status()["seat"] == 0
+    assert "\ncredchain_validator_seat 0\n" in restored.metrics.render()
     restored.admission.close()
     confirmed = server.Node(n.config, chain, bytes(range(32)), confirm_lost_votes=True)
     assert not confirmed.votes_missing and confirmed.driver.replica.index == 0

@@ -137,6 +137,11 @@ def test_a_city_joins_votes_rotates_its_key_and_another_leaves(tmp_path: Path) -
         until("node1 to stop voting", lambda: NodeClient(net.urls[1]).status()["index"] is None)
         until("node1 to say it left the set", lambda: "left the validator set" in (
             out / "logs" / "node1.log").read_text())
+        # its config still says index = 1: its health says so, where it said "ok" (walk)
+        status, said = _healthz(net.urls[1])
+        assert status == 503 and said.startswith("not a validator: the config says index = 1,"
+                                                 " but this key is not in the validator set "
+                                                 "since height "), said
         assert "is validator 4 after height" in (out / "city.log").read_text()
         later = NodeClient(net.urls[0]).status()["height"] + 3
         until("the chain to go on", lambda: min(NodeClient(u).status()["height"]
@@ -150,6 +155,18 @@ def test_a_city_joins_votes_rotates_its_key_and_another_leaves(tmp_path: Path) -
             city.wait(15)
         codes = net.stop_all()
     assert codes == [0, 0, 0, 0]
+
+
+def _healthz(url: str) -> tuple[int, str]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as resp:
+            return resp.status, str(json.loads(resp.read()).get("reason", ""))
+    except urllib.error.HTTPError as exc:
+        return exc.code, str(json.loads(exc.read()).get("reason", ""))
 
 
 def _peer_port(out: Path, j: int) -> int:

@@ -479,6 +479,19 @@ def test_index_in_a_config_is_a_cross_check_and_may_be_left_out(tmp_path: Path) 
     finally:
         node.admission.close()
         node.chain.close()
+    # a key that is no validator's, under a config that says it is one (operator walk: a
+    # copied config with another key ran as an observer, silently)
+    from ledger import keyfile
+    from ledger.crypto import ED25519_SHA256
+
+    phrase = (tmp_path / "net" / "passphrase").read_bytes().strip()
+    keyfile.save_key(tmp_path / "net" / "stranger.key", ED25519_SHA256,
+                     ED25519_SHA256.generate_secret(), phrase)
+    config.write_text(text.replace('key_file = "node0.key"', 'key_file = "stranger.key"'))
+    with pytest.raises(StartupError, match="the config says index = 0, but this key is not in "
+                                           "the validator set at height 0: rotated out or "
+                                           "removed"):
+        Node.open(NodeConfig.load(config))
 
 
 @pytest.mark.multiprocess

@@ -5,6 +5,8 @@ validators, a node the committee registered, and a supervisor's node are admitte
 
 from __future__ import annotations
 
+import pytest
+
 from shell.peers import link_refusal
 from tests.test_privacy import replay
 from tests.trading_kit import Trading
@@ -29,3 +31,38 @@ def test_only_validators_registered_nodes_and_supervisors_hold_links() -> None:
         assert refused is not None and "has not registered" in refused, known.name
     stranger = t.h.account("nobody")
     assert "has not registered" in str(link_refusal(chain, vals, stranger.pubkey, None))
+
+
+def test_second_links_again_and_again_are_a_warning_once_a_minute(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A second link while one is up is usually two dials crossing (INFO). Three within a
+    minute mean a second process holds that key; an operator must hear of it (operator walk:
+    a validator's copy on another machine showed only as INFO every 6 s)."""
+    import logging
+    import time
+    import types
+
+    from shell.peers import PeerNet
+
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    stub = types.SimpleNamespace(_second_links={}, _second_link_warned={})
+
+    def refuse(after_s: float) -> None:
+        clock[0] += after_s
+        PeerNet._say_second_link(stub, b"k" * 32, "validator 1")  # type: ignore[arg-type]
+
+    caplog.set_level(logging.INFO, logger="credchain")
+    refuse(0)
+    refuse(70)  # far apart: crossing dials, never a warning
+    refuse(70)
+    assert [r.levelname for r in caplog.records] == ["INFO"] * 3
+    caplog.clear()
+    for _ in range(6):  # every 6 s, as the walk saw: warned once within the minute
+        refuse(6)
+    levels = [r.levelname for r in caplog.records]
+    assert levels.count("WARNING") == 1 and "two machines" in caplog.text, levels
+    caplog.clear()
+    for _ in range(10):  # a minute later, still going: said again
+        refuse(6)
+    assert [r.levelname for r in caplog.records].count("WARNING") == 1
