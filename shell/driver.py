@@ -132,9 +132,9 @@ class Driver:
             elif isinstance(effect, DropTxs):
                 self.storage.drop_txs(effect.tx_ids)
             elif isinstance(effect, Log):
-                if effect.level != "debug":
-                    level = logging.WARNING if effect.level == "warning" else logging.INFO
-                    self.log.log(level, "%s", effect.text)
+                level = {"debug": logging.DEBUG, "warning": logging.WARNING}.get(
+                    effect.level, logging.INFO)
+                self.log.log(level, "%s", effect.text)  # debug: only if the config asks
             else:
                 raise AssertionError(f"unknown effect {effect!r}")
         if batch:

@@ -410,6 +410,31 @@ def test_a_replica_that_missed_every_prepare_still_commits_on_a_commit_quorum() 
     assert commit.block.hash(c.suite) == h and [i for i, _ in commit.qc.votes] == [0, 1, 2]
 
 
+@pytest.mark.parametrize("with_tx, level", [(True, "info"), (False, "debug")])
+def test_an_idle_chain_s_heartbeat_blocks_are_logged_at_debug(with_tx: bool, level: str) -> None:
+    """Operator walk: at a 1 s heartbeat every empty block was an INFO line, ~86,400 a day
+    saying nothing. A block with transactions (or decided after a view change) stays INFO."""
+    c = Cluster()
+    if with_tx:
+        pp = propose(c)
+    else:  # the heartbeat's empty block
+        c.tick_all(RULES_CONFIG.empty_block_ticks - 1, only=[1])
+        (pp,) = sent(c.tick_all(1, only=[1]), PrePrepare)
+        assert isinstance(pp, PrePrepare)
+        c.step(3, Tick(c.now_ms()))  # the follower's clock, as the leader's
+        c.queue.clear()
+    assert bool(pp.block.txs) is with_tx
+    h = pp.block.hash(c.suite)
+    c.step(3, MessageIn(c.key(1), pp))
+    c.queue.clear()
+    effects: list[Effect] = []
+    for i in (0, 1, 2):
+        vote = messages.sign(c.suite, c.keys[i][0], CHAIN_ID, Commit(1, 0, i, h))
+        effects += c.step(3, MessageIn(c.key(i), vote))
+    (said,) = [e for e in effects if isinstance(e, Log) and "committed height 1" in e.text]
+    assert said.level == level, said
+
+
 def test_equivocating_votes_are_kept_as_evidence_and_counted_once() -> None:
     c = Cluster()
     pp = propose(c)
