@@ -20,13 +20,14 @@ Each check is ``ok``, ``failed`` or ``not checked`` (with why); the CLI refuses 
 any check failed, and prints them all either way.
 
 ``prove_bid`` fetches two PROTOCOL §7 bundles from any node — the bid's state key (at the
-sealed file's slot: only the bidder's secret derives it) at the height of the bid
-transaction, and the tender record (its deadline) at the head — and (as the bidder's key:
-the node shows an enterprise's transactions to it alone) the §8 inclusion bundle of the bid
-transaction, writes them to files, then checks them *offline*, from the files and the
-genesis anchor alone: all three certified, the proven commitment is the bidder's own, the
-transaction carrying it committed with an OK receipt and a ``bid.sealed`` event naming it,
-its block came before the deadline.
+sealed file's slot: only the bidder's secret derives it) and the tender record (its
+deadline), both at the head, after the deadline — and (as the bidder's key: the node shows
+an enterprise's transactions to it alone) the §8 inclusion bundle of the bid transaction,
+writes them to files, then checks them *offline*, from the files and the genesis anchor
+alone: all three certified, the proven commitment is the bidder's own, the bid record is
+proven at or after the deadline (no bid changes then: it is the version that counted) and
+not withdrawn, and the transaction carrying it committed before the deadline with an OK
+receipt and a ``bid.sealed`` event naming it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts import sealing
+from contracts.tender_rules import WITHDRAWN
 from ledger import encoding
 from ledger.crypto import Suite
 from ledger.errors import EncodingError, InvalidInput
@@ -246,7 +248,6 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, s
     if where.get("status") != "committed":
         raise InvalidInput(f"the bid transaction {bid_tx_id} is not committed "
                            f"({where.get('status')})")
-    height = int(where["height"])
 
     def fetch(state_key: str, at: int | None, path: Path) -> None:
         try:
@@ -256,7 +257,10 @@ def prove_bid(client: NodeClient, anchor_path: Path, tender_id: str, lot: int, s
                                f"{exc.reason}") from None
         path.write_text(json.dumps(bundle, indent=2) + "\n")
 
-    fetch(bid_key(tender_id, lot, slot.hex()), height, out)
+    # The bid record at the head, not at the bid transaction's block: after the deadline no
+    # bid changes, so the head's record is the version that counted (user walk: a proof at
+    # the transaction's block said PROVED for a version replaced or withdrawn later).
+    fetch(bid_key(tender_id, lot, slot.hex()), None, out)
     tender_path, inclusion_file = proof_files(out)
     fetch(tender_key(tender_id), None, tender_path)
     inclusion_path: Path | None = inclusion_file
@@ -323,8 +327,15 @@ def check_bid_proof(anchor_path: Path, bid_path: Path, tender_path: Path,
         f"the bid record {bid_record.key} holds the commitment {claimed.hex()}"
         + ("" if commitment is not None else " (none was given to compare: this is it)"):
             proven == claimed,
-        f"the block holding it ({beijing_time(block_ms)}) is before the tender's deadline "
-        f"({beijing_time(deadline_ms)})": block_ms < deadline_ms,
+        # No bid is placed, replaced or withdrawn at or after the deadline: a record proven
+        # then is the version that counted, and it was placed before the deadline.
+        f"the record is proven at block {bid_record.height} ({beijing_time(block_ms)}), at "
+        f"or after the tender's deadline ({beijing_time(deadline_ms)}), when no bid changes "
+        f"any more: the version that counted"
+        + ("" if block_ms >= deadline_ms else " (prove it again after the deadline: a replace "
+           "or withdrawal before it would not show here)"): block_ms >= deadline_ms,
+        f"the bid was not withdrawn (its status there: {bid.get('status')})":
+            bid.get("status") != WITHDRAWN,
     }
     notes = []
     if inclusion_path is None:

@@ -221,7 +221,7 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
 
     result = run(main, prove_args(tmp_path / "proof.json", *common))
     assert result.exit_code == 0, result.output
-    assert result.output.count("[ok]") == 7  # two §7 bundles and the §8 inclusion
+    assert result.output.count("[ok]") == 8  # two §7 bundles and the §8 inclusion
     verify = run(main, ["verify", str(tmp_path / "proof.json"), "--anchor", str(anchor),
                         "--expect", "present"])
     assert verify.exit_code == 0 and "YES: as expected" in verify.output
@@ -229,15 +229,30 @@ def test_seal_reveal_and_prove_a_bid_from_the_cli(
     commitment = record["commitment"]
     check = run(main, ["bid", "check-proof", str(tmp_path / "proof.json"), "--anchor",
                        str(anchor), "--commitment", commitment])
-    assert check.exit_code == 0 and check.output.count("[ok]") == 7, check.output
-    assert "PROVED: bid/" in check.output and "before the deadline" in check.output
+    assert check.exit_code == 0 and check.output.count("[ok]") == 8, check.output
+    assert "PROVED: bid/" in check.output and "the version of the bid that counted" \
+        in check.output
+    # the record proven at the bid transaction's own block, before the deadline, is no
+    # proof that this version counted: a replace or withdrawal could follow (user walk: it
+    # said PROVED for a withdrawn version)
+    from contracts.tender_record import bid_key
+
+    placed = NodeClient(url).tx_status(record["tx_id"])["height"]
+    early_record = NodeClient(url).proof(bid_key(tender, 1, record["slot"]), placed)
+    (tmp_path / "proof.json").rename(tmp_path / "final.json")
+    (tmp_path / "proof.json").write_text(json.dumps(early_record))
+    stale = run(main, ["bid", "check-proof", str(tmp_path / "proof.json"), "--anchor",
+                       str(anchor), "--commitment", commitment])
+    assert stale.exit_code == 1 and "prove it again after the deadline" in stale.output, \
+        stale.output
+    (tmp_path / "final.json").rename(tmp_path / "proof.json")
     other = run(main, ["bid", "check-proof", str(tmp_path / "proof.json"), "--anchor",
                        str(anchor), "--commitment", "00" * 32])
     assert other.exit_code == 1 and "[FAILED]" in other.output and "not proved" in other.output
     (tmp_path / "proof.inclusion.json").unlink()  # the bidder keeps the inclusion to itself
     lean = run(main, ["bid", "check-proof", str(tmp_path / "proof.json"), "--anchor",
                       str(anchor), "--commitment", commitment])
-    assert lean.exit_code == 0 and lean.output.count("[ok]") == 3, lean.output
+    assert lean.exit_code == 0 and lean.output.count("[ok]") == 4, lean.output
     assert "[not checked] no inclusion bundle" in lean.output
 
     bad = run(main, ["bid", "reveal", *common, "--sealed", str(tmp_path / "bid.pdf")])

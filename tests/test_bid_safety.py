@@ -216,12 +216,22 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
              str(out)]
     got = b.cli(*prove, "--url", b.url)
     assert got.exit_code == 0, got.output
-    assert got.output.count("[ok]") == 3 and "FAILED" not in got.output
+    assert got.output.count("[ok]") == 4 and "FAILED" not in got.output
     assert "[not checked]" in got.output and "give the bidder's --key" in got.output
     got = b.cli(*prove, *b.key("a"))
     assert got.exit_code == 0, got.output
-    assert got.output.count("[ok]") == 7 and "FAILED" not in got.output
+    assert got.output.count("[ok]") == 8 and "FAILED" not in got.output
     assert "bid.replace" in got.output and "+08:00" in got.output
+    # the replaced version's file, its status edited back to "live" (user walk: it proved
+    # PROVED for the version that did not count): the record after the deadline holds the
+    # new commitment, so it is not proved
+    doctored = tmp / "a.doctored.sealed.json"
+    old_version = json.loads(replaced.read_text())
+    doctored.write_text(json.dumps({**old_version, "status": "live"}))
+    doctored.chmod(0o600)
+    got = b.cli("bid", "prove", "--sealed", str(doctored), "--anchor", str(b.anchor),
+                "--out", str(tmp / "doctored.proof.json"), *b.key("a"))
+    assert got.exit_code != 0 and "[FAILED] the bid record" in got.output, got.output
     # it names the bidder secret: the owner's alone, also when an earlier file was wider
     assert stat.S_IMODE((tmp / "proof.inclusion.json").stat().st_mode) == 0o600
     assert "mode 0600" in got.output

@@ -391,8 +391,9 @@ def bid_reveal(url: str, key_file: str, passphrase_env: str | None,
 def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
               passphrase_file: str | None, sealed_path: str, anchor_path: str,
               out: str) -> None:
-    """Prove the sealed bid's commitment was on chain before the deadline (after it): two
-    §7 bundles and the §8 inclusion bundle of the bid transaction, checked offline."""
+    """After the deadline, prove the sealed bid's commitment is the version that counted: two
+    §7 bundles at the head (the bid record, the tender) and the §8 inclusion bundle of the
+    bid transaction (placed before the deadline), checked offline."""
     from ledger.verdict import beijing_time
     from shell.bidding import load_sealed, prove_bid
 
@@ -431,8 +432,10 @@ def bid_prove(url: str, key_file: str | None, passphrase_env: str | None,
 def bid_check_proof(bid_bundle: str, anchor_path: str, commitment: str | None) -> None:
     """Check a bidder's proof (the files `bid prove` wrote: BID_BUNDLE, and beside it
     .tender.json and, if the bidder gave it, .inclusion.json) offline against the anchor:
-    the commitment was on the chain in a block before the tender's deadline. For the third
-    party a bidder shows its proof to; no key, no node. Exit 0 proved, 1 not."""
+    the bid record holds the commitment at or after the tender's deadline (the version that
+    counted: no bid changes then) and was not withdrawn, and the transaction that placed it
+    came before the deadline. For the third party a bidder shows its proof to; no key, no
+    node. Exit 0 proved, 1 not."""
     from ledger.verdict import beijing_time
     from shell.bidding import check_bid_proof, proof_files
 
@@ -446,10 +449,10 @@ def bid_check_proof(bid_bundle: str, anchor_path: str, commitment: str | None) -
     for line in result.lines():
         click.echo(line)
     if not result.ok:
-        fail("not proved: the commitment was not shown on the chain before the deadline")
-    click.echo(f"PROVED: {result.key} held the commitment in block {result.height} "
-               f"({beijing_time(result.block_ms)}), before the deadline "
-               f"({beijing_time(result.deadline_ms)})")
+        fail("not proved: the commitment was not shown to be the bid's at the deadline")
+    click.echo(f"PROVED: {result.key} holds the commitment in block {result.height} "
+               f"({beijing_time(result.block_ms)}), after the deadline "
+               f"({beijing_time(result.deadline_ms)}): the version of the bid that counted")
 
 
 # ---- the shared steps ---------------------------------------------------------------------
