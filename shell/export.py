@@ -184,6 +184,8 @@ class Export:
         self.doc = doc
         self.suite: Suite = doc.crypto
         fresh = not path.exists()
+        if not fresh and path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # an export made wider before: it holds bid secrets
         try:
             self.db = sqlite3.connect(str(path), isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -222,8 +224,19 @@ def _dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_the_export_holds_the_whole_history(story: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "chain.sqlite"
+    umask_before = os.umask(0o022)
+    os.umask(umask_before)
     got = cli("audit", "export", *source_args(story), "--out", str(out))
     assert got.exit_code == 0, got.output
+    # it holds bidders' secrets and identities: the owner's alone (user walk: 0644), and
+    # the replay state beside it too; the caller's umask is its own again after
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    replay = tmp_path / "chain.sqlite.replay"
+    assert stat.S_IMODE(replay.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in replay.rglob("*"))
+    umask_after = os.umask(0o022)
+    os.umask(umask_after)
+    assert umask_after == umask_before
     head = story["head"][0]
     db = sqlite3.connect(out)
     assert db.execute("SELECT COUNT(*), MAX(height) FROM blocks").fetchone() == (head + 1, head)

@@ -10,6 +10,7 @@ a block the node withholds stops there, keeps what it verified, and exits 3 ("pa
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -78,6 +79,12 @@ def _source_options(f: Any) -> Any:
 @click.group()
 def audit() -> None:
     """Replay and check a chain's whole history; export it for queries."""
+    # What these commands write (an export, its Parquet files, a replay's state) holds whole
+    # blocks: bidders' identities and secrets from before a deadline. Readable by the owner
+    # only, as bid prove's inclusion file is (user walk: chain.sqlite was 0644). Restored
+    # when the command ends (an in-process caller, a test, keeps its own).
+    before = os.umask(0o077)
+    click.get_current_context().call_on_close(lambda: os.umask(before))
 
 
 @audit.command("replay")
