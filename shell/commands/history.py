@@ -11,6 +11,7 @@ block before it: the output says so ("PARTIAL", on stderr) and the command exits
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -41,6 +42,10 @@ def _options(f: Any) -> Any:
 @click.group()
 def history() -> None:
     """An entity's history or a tender's timeline, from the chain or an export."""
+    # the export it brings up to date (--db) holds whole blocks: as audit export's, the
+    # owner's alone (restored when the command ends)
+    before = os.umask(0o077)
+    click.get_current_context().call_on_close(lambda: os.umask(before))
 
 
 def _answer(db_path: str | None, genesis_path: str | None, url: str | None,
