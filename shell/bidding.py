@@ -162,6 +162,34 @@ def _slot_check(suite: Suite, record: SealedBidFile) -> Check:
     return Check("the file's slot is the one its bidder secret gives", True)
 
 
+def chain_state_check(client: NodeClient, record: SealedBidFile) -> Check:
+    """Is the bid on chain at the file's slot this file's version, and what is it now
+    (``bid status`` of a file named live: the file alone says nothing of a later replace,
+    withdrawal or decrypt failure, user walk)? ``client`` reads as the bidder's key."""
+    from contracts.tender_record import bid_key
+
+    try:
+        bid = client.state(bid_key(record.tender_id, record.lot, record.slot.hex()))
+    except NodeError as exc:
+        if exc.status == 403:
+            return Check(f"the node does not show this bid to this key ({exc.reason}): a bid "
+                         "is shown to its entity's keys", None)
+        raise
+    if not isinstance(bid, dict):
+        return Check("on chain there is no bid at this file's slot", False)
+    on_chain = _bin(bid.get("commitment"))
+    if on_chain != record.commitment:
+        return Check(f"on chain the bid is version {bid.get('version')} with another "
+                     f"commitment ({(on_chain or b'').hex()[:16]}…): this file is not the live "
+                     "version (replaced? use the file of your latest seal or replace)", False)
+    status = bid.get("status")
+    if status == WITHDRAWN:
+        return Check(f"on chain this bid (version {bid.get('version')}) is withdrawn: the "
+                     "file bids no more", False)
+    return Check(f"on chain the bid is this file's (version {bid.get('version')}), {status}",
+                 status != "decrypt_failed")
+
+
 def _chain_record_check(client: NodeClient, suite: Suite, key: str,
                         record: SealedBidFile) -> Check:
     try:

@@ -181,6 +181,18 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
     assert got.exit_code == 0, got.output
     sealed_c = b.helper_bid("c", 95_000_000)
 
+    # bid status of a live file asks the chain (user walk: "live bid" from the file alone)
+    got = b.cli("bid", "status", *b.key("a"), "--sealed", str(a_v2))
+    assert got.exit_code == 0 and "[ok] on chain the bid is this file's (version 2), sealed" \
+        in got.output, got.output
+    stale = tmp / "a.stale.sealed.json"  # the replaced version, its status edited to live
+    stale.write_text(json.dumps({**json.loads(replaced.read_text()), "status": "live"}))
+    stale.chmod(0o600)
+    got = b.cli("bid", "status", *b.key("a"), "--sealed", str(stale))
+    assert got.exit_code == 1 and "this file is not the live version" in got.output, got.output
+    got = b.cli("bid", "status", *b.key("b"), "--sealed", str(a_v2))  # another entity's key
+    assert got.exit_code != 0 and "but the sealed file is" in got.output, got.output
+
     # before the deadline: the bidder reads its own bid (the live version 2), but the window
     # is not open: refused
     got = b.cli("bid", "reveal", *b.key("a"), *b.protected(), "--sealed", str(a_v2))

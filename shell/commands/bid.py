@@ -297,17 +297,29 @@ def bid_withdraw(url: str, key_file: str, passphrase_env: str | None,
               type=click.Path(dir_okay=False, exists=True))
 def bid_status(url: str, key_file: str, passphrase_env: str | None,
                passphrase_file: str | None, sealed_path: str) -> None:
-    """What a sealed file is, and (for a file still pending) what became of its transaction:
-    a committed OK bid is renamed to its live name, a refused one to *.refused.json."""
+    """What a sealed file is and what the chain says of it: for a live file, whether the bid
+    on chain is still this version and its status (exit 1 if replaced, withdrawn or
+    decrypt_failed); for a pending one, what became of its transaction: a committed OK bid
+    is renamed to its live name, a refused one to *.refused.json."""
     from shell import sealedfile
+    from shell.bidding import chain_state_check, entity_check
 
     record = sealedfile.load(sealed_path)
     click.echo(f"{sealed_path}: {record.status} bid of {record.uscc} on tender "
                f"{record.tender_id} lot {record.lot}, commitment {record.commitment.hex()}")
-    if record.status != "pending":
-        return
+    if record.status not in ("pending", "live"):
+        return  # retired: replaced, withdrawn or refused, as its name says
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     client = NodeClient(url).as_key(suite, secret)
+    if record.status == "live":  # the file says live: what does the chain say?
+        mine = entity_check(client, suite.public_key(secret), record.uscc)
+        if not mine.ok:
+            fail(f"   {mine.text}")
+        said = chain_state_check(client, record)
+        click.echo(f"   [{said.mark}] {said.text}")
+        if not said.ok:
+            sys.exit(1)
+        return
     got = client.tx_status(record.tx_id)
     if got.get("status") != "committed":
         click.echo(f"   its transaction {record.tx_id} is {got.get('status')} at {url}; if it "
