@@ -235,7 +235,9 @@ def submit(call: Call) -> None:
     key = bid_key(tender["tender_id"], lot, slot)
     old = call.state.get(key)
     if old is not None and old["status"] == LIVE:
-        raise ContractError(E_EXISTS, "this entity already has a bid on this lot: replace it")
+        raise ContractError(E_EXISTS, "this entity already has a bid on this lot: replace it "
+                            "(bid replace), or, its sealed file lost, withdraw it with the "
+                            "bidder-secret file (bid withdraw --secret-file) and seal again")
     fields = _sealed_fields(call, tender, lot, uscc)
     number = _guarantee_number(call)
     guarantee.bind(call, tender, lot, uscc, number)

@@ -201,6 +201,12 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
     assert "[FAILED] tender" in got.output and "is not in a decryption window" in got.output
 
     b.open_bids(sealedfile.load(a_v2).slot, sealedfile.load(b_v2).slot, sealed_c.slot)
+    # past the deadline a withdrawal is refused before it is sent, saying why (user walk: a
+    # committed E_LIFECYCLE "'bid' is not possible in state 'decrypting'")
+    got = b.cli("bid", "withdraw", *b.key("b"), "--secret-file", str(b.secret_file("b")),
+                "--tender", b.tender)
+    assert got.exit_code != 0 and "bid deadline" in got.output and "has passed; no bid is " \
+        "withdrawn after it" in got.output, got.output
     # the replaced version's file would destroy the bid: refused, naming the live version
     got = b.cli("bid", "reveal", *b.key("a"), *b.protected(), "--sealed", str(replaced))
     assert got.exit_code != 0 and "is not this file's" in got.output, got.output

@@ -267,6 +267,7 @@ def bid_withdraw(url: str, key_file: str, passphrase_env: str | None,
         bid_secret = biddersecret.load(str(secret_file)).bid_secret
     suite, secret = load_key(key_file, passphrase_env, passphrase_file)
     client = NodeClient(url).as_key(suite, secret)
+    _before_the_deadline(client, tender_id, "withdrawn")
     args = {"tender_id": tender_id, "lot": lot, "bid_secret": bid_secret}
     done = client.send(agent_tx(suite, client.chain_id(), secret, "bid.withdraw", args))
     if done.receipt.code != "OK":
@@ -468,6 +469,22 @@ def bid_check_proof(bid_bundle: str, anchor_path: str, commitment: str | None) -
 
 
 # ---- the shared steps ---------------------------------------------------------------------
+
+
+def _before_the_deadline(client: NodeClient, tender_id: str, done: str) -> None:
+    """Refuse before sending what the chain refuses once the tender's deadline has passed
+    (a generic "'bid' is not possible in state 'decrypting'", committed, was all the bidder
+    got: user walk). The chain decides; this only spares a transaction that must fail."""
+    from contracts.tender_record import tender_key
+    from ledger.verdict import beijing_time
+
+    tender = client.state(tender_key(tender_id))
+    if not isinstance(tender, dict):
+        fail(f"not sent: there is no tender {tender_id!r} on chain")
+    deadline = int(tender.get("deadline_ms", 0))
+    if client.head_time_ms() >= deadline:
+        fail(f"not sent: tender {tender_id}'s bid deadline ({beijing_time(deadline)}) has "
+             f"passed; no bid is {done} after it")
 
 
 def _seal(client: NodeClient, suite: Any, secret: bytes, tender_id: str, lot: int, uscc: str,
