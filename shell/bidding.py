@@ -143,12 +143,29 @@ def check_reveal(client: NodeClient, suite: Suite, chain_id: str, pubkey: bytes,
         now_ms = client.head_time_ms()
         in_window = (tender.get("state") == "decrypting" and lot_status == "decrypting"
                      and now_ms < window_end)
+        where = f"tender {record.tender_id} lot {record.lot}"
         checks.append(Check(
-            f"tender {record.tender_id} lot {record.lot} is in its decryption window (until "
-            f"{beijing_time(window_end)})" if in_window else
-            f"tender {record.tender_id} lot {record.lot} is not in a decryption window "
-            f"(tender {tender.get('state')}, lot {lot_status})", in_window))
+            f"{where} is in its decryption window (until {beijing_time(window_end)})"
+            if in_window else f"{where} is not in a decryption window: "
+            + _why_no_window(tender, lot_status, now_ms, window_end), in_window))
     return RevealCheck(checks, price, window_end)
+
+
+def _why_no_window(tender: dict[str, Any], lot_status: Any, now_ms: int,
+                   window_end: int) -> str:
+    """When the decryption window opens or why it is over, for a reveal refused outside it
+    (user walk: "not in a decryption window (tender decrypting, lot decrypting)")."""
+    state, deadline = tender.get("state"), int(tender.get("deadline_ms", 0))
+    if state == "bidding" and now_ms < deadline:
+        return (f"it opens when the platform opens the bids, at or after the deadline "
+                f"({beijing_time(deadline)})")
+    if state == "bidding":
+        return (f"the deadline ({beijing_time(deadline)}) has passed; it opens when the "
+                "platform opens the bids (bid.open), which it has not yet done")
+    if state == "decrypting" and lot_status == "decrypting":
+        return (f"it ended at {beijing_time(window_end)}; a bid not revealed then becomes "
+                "decrypt_failed when the platform closes the window")
+    return f"it is over (tender {state}, lot {lot_status})"
 
 
 def _slot_check(suite: Suite, record: SealedBidFile) -> Check:

@@ -199,6 +199,8 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
     assert got.exit_code != 0 and "not revealed" in got.output
     assert "[ok] the bid on chain (version 2) is this file's" in got.output
     assert "[FAILED] tender" in got.output and "is not in a decryption window" in got.output
+    assert "it opens when the platform opens the bids, at or after the deadline" in got.output
+    assert "nothing was sent" in got.output
 
     b.open_bids(sealedfile.load(a_v2).slot, sealedfile.load(b_v2).slot, sealed_c.slot)
     # past the deadline a withdrawal is refused before it is sent, saying why (user walk: a

@@ -362,8 +362,9 @@ def bid_reveal(url: str, key_file: str, passphrase_env: str | None,
     for c in checked.checks:
         click.echo(f"   [{c.mark}] {c.text}")
     if checked.failed or record.content_key is None:
-        fail("not revealed: the checks above failed; sending this content key could mark "
-             "the bid decrypt_failed (treated as revoked, guarantee claimable)")
+        fail("not revealed (nothing was sent): the checks above failed. They are made "
+             "because a content key that does not open the bid on chain would mark it "
+             "decrypt_failed (treated as revoked, guarantee claimable)")
     # no bidder secret: the contract finds the bid among the slots named at opening, and the
     # reveal is public business (a call carrying the secret would stay private for good)
     args = {"tender_id": record.tender_id, "lot": record.lot, "content_key": record.content_key}
