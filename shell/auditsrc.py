@@ -36,8 +36,9 @@ class WithheldBlock(InvalidInput):
     there (PARTIAL), and says what the node did and where to go."""
 
     did = "withholds that block"
-    advice = ("what came before is kept: run again as a reader the node shows whole blocks "
-              "to (a supervisor's --key); without one, `credchain audit headers` checks the "
+    advice = ("a node shows whole blocks to supervisors only: run again with a supervisor's "
+              "--key (a key given here is not one); with --state-dir the heights verified "
+              "before it are kept. Without such a key, `credchain audit headers` checks the "
               "certified chain of headers")
 
     def __init__(self, height: int, reason: str) -> None:

@@ -366,6 +366,9 @@ def test_an_auditor_without_a_key_checks_the_certified_header_chain(world: World
     part = CliRunner().invoke(main, ["audit", "headers", "--anchor", anchor, "--url", url,
                                      "--to-height", "5", "--json"])
     assert part.exit_code == 0 and '"head_height": 5' in part.output
+    above = CliRunner().invoke(main, ["audit", "headers", "--anchor", anchor, "--url", url,
+                                      "--to-height", "99999"])  # (walk: it named a bundle URL)
+    assert above.exit_code != 0 and "--to-height 99999 is above the node's head" in above.output
 
 
 def test_verify_says_what_a_proven_record_means_and_how_old_the_proof_is(

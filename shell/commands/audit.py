@@ -155,7 +155,10 @@ def audit_headers(anchor_path: str, url: str, to_height: int | None, as_json: bo
 
     anchor = Anchor.load(anchor_path)
     client = NodeClient(url)
-    top = to_height or client.head_height()
+    head = client.head_height()
+    if to_height is not None and to_height > head:  # said as such, not as a bundle's height
+        fail(f"--to-height {to_height} is above the node's head, {head}")
+    top = to_height or head
     raw = client.proof("gov/validators", top)  # its validator_chain: every set change below
     started = time.monotonic()
     try:
