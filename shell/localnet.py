@@ -161,7 +161,8 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
         "nodes": [{"config": f"node{i}.toml",
                    "http": f"http://{addresses[i]}:{ports[2 * i + 1]}"}
                   for i in range(n_nodes)],
-        "clients": [{"key_file": f"client{k}.key", "pubkey": client_keys[k]}
+        "clients": [{"key_file": f"client{k}.key", "pubkey": client_keys[k],
+                     "committee": client_keys[k] in committee}  # proposes and votes
                     for k in range(clients)],
         "passphrase_file": NETWORK_PASSPHRASE_FILE,
         **({"role_keys": role_keys} if role_keys else {}),

@@ -389,3 +389,16 @@ def test_a_url_that_answers_no_http_is_one_line_not_a_traceback() -> None:
         server.close()
     assert code == 1 and "does not answer HTTP" in text and "peer port" in text, text
     assert "Traceback" not in text
+
+
+def test_network_init_says_which_client_keys_are_the_committee(tmp_path: Path) -> None:
+    """Operator walk: nothing in network.json said client3 is no committee member."""
+    import json
+
+    out = tmp_path / "net"
+    code, text = invoke("network", "init", "--nodes", "1", "--out", str(out), "--clients", "4")
+    assert code == 0, text
+    assert "the committee (gov proposals and votes): client0.key, client1.key, client2.key" \
+        in text, text
+    clients = json.loads((out / "network.json").read_text())["clients"]
+    assert [c["committee"] for c in clients] == [True, True, True, False]

@@ -67,6 +67,13 @@ def test_bad_arguments_are_refused_before_anything_is_signed(
     code, text = run("gov", "propose", "rotate-validator", u, p, key, "--old", "zz",
                      "--new-pubkey", "00" * 32, "--new-sig", "00" * 64)
     assert code == 1 and "--old is not a ed25519-sha256 public key in hex" in text, text
+    # a key outside the committee is told so (operator walk: a 401 "not bound to an entity,
+    # a role, a validator or an expert", when network init's client3 proposed)
+    outsider = Path(k0).with_name("outsider.key")
+    keyfile.save_key(outsider, SUITE, bytes([9]) * 32, b"pw")
+    code, text = run("gov", "propose", "set-param", u, p, f"--key={outsider}", "--name",
+                     "bid_min_count", "--value", "4")
+    assert code == 1 and "is not a committee member" in text and "2 committee keys" in text, text
 
 
 def test_a_proposal_executes_when_the_committee_has_voted(

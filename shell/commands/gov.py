@@ -69,7 +69,16 @@ def _send(url: str, key_file: str, env: str | None, file: str | None, call: str,
     """Sign and send ``call``; ``refuse``, given the signer's public key, may name a reason
     the contract would refuse it, and then nothing is sent."""
     suite, secret = load_key(key_file, env, file)
-    client = NodeClient(url).as_key(suite, secret)
+    public = NodeClient(url)
+    members = public.state("gov/committee") or []  # (contracts.governance.COMMITTEE)
+    mine = suite.public_key(secret)
+    if members and all(bytes.fromhex(m["$bin"]) != mine for m in members if isinstance(m, dict)):
+        # said before any signed read, which the node refuses an unknown key with a 401
+        # naming no committee (operator walk: client3 of network init is no member)
+        fail(f"the key {mine.hex()[:16]}… is not a committee member; proposals and votes come "
+             f"from the {len(members)} committee keys (gov/committee: network init makes "
+             "its first clients, up to three, the committee: see genesis.json 'committee')")
+    client = public.as_key(suite, secret)
     chain_suite = client.status_text("suite")
     if suite.name != chain_suite:
         fail(f"the key is a {suite.name} key; this chain uses {chain_suite}")

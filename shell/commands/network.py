@@ -47,6 +47,9 @@ def network_init(n_nodes: int, suite: str, out: str, chain_id: str, clients: int
     manifest = init_network(Path(out), n_nodes, suite, chain_id, clients, base_port, demo,
                             heartbeat_ms=heartbeat_ms, hosts=host_list)
     click.echo(f"network of {n_nodes} validators ({suite}) written to {out}")
+    members = [c["key_file"] for c in manifest["clients"] if c["committee"]]
+    if members:
+        click.echo(f"the committee (gov proposals and votes): {', '.join(members)}")
     if manifest.get("role_keys"):
         click.echo("the demo's role keys, with the network's passphrase (demo keys anyone can "
                    "derive: never for real use):")
