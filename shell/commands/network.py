@@ -64,7 +64,8 @@ def node_group() -> None:
 
 @node_group.command("init")
 @click.option("--out", required=True, type=OUT_FILE,
-              help="the config file to write (TOML); other paths are made relative to it")
+              help="the config file to write (TOML); the paths in it are relative to its "
+                   "folder where they lie under it, else absolute")
 @click.option("--genesis", "genesis_file", required=True,
               type=click.Path(dir_okay=False, exists=True), help="the network's genesis.json")
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, exists=True),
