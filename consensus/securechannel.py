@@ -282,8 +282,12 @@ class Handshake:
     def check_hello_header(self, header: bytes) -> None:
         """The first 6 bytes from the peer: ours is a credchain v1 link of this suite?"""
         if len(header) != HELLO_HEADER_LEN or header[: len(MAGIC)] != MAGIC:
+            # an HTTP request, or a TLS hello (0x16 0x03): a client at the wrong port
+            web = header[:4] in (b"GET ", b"POST", b"HEAD", b"PUT ") or header[:2] == b"\x16\x03"
             raise SecureLinkError(
-                f"not a credchain secure link: the peer's first bytes are {header[:8].hex()}")
+                f"not a credchain secure link: the peer's first bytes are {header[:8].hex()}"
+                + (" (an HTTP or TLS request: a client pointed at this peer port instead of "
+                   "the HTTP API's http_port?)" if web else ""))
         if header[4] != VERSION:
             raise SecureLinkError(f"peer speaks secure link version {header[4]}, we speak 1")
         if header[5] != self._link.code:

@@ -108,6 +108,8 @@ class NodeClient:
                 raise NodeError(exc.code, str(exc.reason), url) from None
         except (urllib.error.URLError, OSError) as exc:
             why = getattr(exc, "reason", exc)
+            if "WRONG_VERSION_NUMBER" in str(why):  # TLS spoken to a plain HTTP listener
+                why = f"{why} (it answers plain HTTP, not TLS: use http:// for this node)"
             raise NodeError(0, f"cannot reach the node at {self.url}: {why}", url) from None
         except http.client.HTTPException as exc:  # something answered, not in HTTP
             raise NodeError(0, f"{self.url} does not answer HTTP ({type(exc).__name__}): is "

@@ -258,3 +258,22 @@ def test_tx_send_names_an_argument_the_call_does_not_take_and_a_fraction(
                         "--args", '{"points": {"tech": 20.5}}', env={"PW": "pw"})
     _one_line_refusal(code, text)
     assert "$.points.tech: 20.5 is not an integer" in text, text
+
+
+def test_https_to_a_plain_http_node_says_to_use_http() -> None:
+    """Operator walk: "[SSL: WRONG_VERSION_NUMBER]" and nothing more."""
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        code, text = invoke("status", "--url", f"https://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    _one_line_refusal(code, text)
+    assert "it answers plain HTTP, not TLS: use http://" in text, text

@@ -447,3 +447,31 @@ def test_the_peer_closing_mid_handshake_is_a_clean_error(suite: Suite) -> None:
             await a.handshake(end_a)
 
     run(go())
+
+
+@pytest.mark.parametrize("first", [b"GET /status HTTP/1.1\r\n\r\n", b"\x16\x03\x01\x02\x00\x01"])
+def test_an_http_or_tls_client_at_the_peer_port_is_named(first: bytes) -> None:
+    """Operator walk: "the peer's first bytes are 474554202f73" left the reader to decode
+    'GET /s' themselves."""
+    a, _ = nodes(ED25519_SHA256)
+
+    async def go() -> None:
+        end_a, end_b = mem_pipe()
+        end_b.writer.write(first)
+        with pytest.raises(SecureLinkError, match="a client pointed at this peer port"):
+            await a.handshake(end_a)
+
+    run(go())
+
+
+def test_garbage_at_the_peer_port_is_not_called_http() -> None:
+    a, _ = nodes(ED25519_SHA256)
+
+    async def go() -> str:
+        end_a, end_b = mem_pipe()
+        end_b.writer.write(b"\x00\x01\x02\x03\x04\x05\x06")
+        with pytest.raises(SecureLinkError) as caught:
+            await a.handshake(end_a)
+        return str(caught.value)
+
+    assert "http_port" not in run(go())
