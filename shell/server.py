@@ -386,12 +386,16 @@ class Node:
                                f"(peer_host, peer_port): {exc.strerror or exc}") from None
         self._tasks.append(asyncio.create_task(self.guard.sweeper()))
         self.start_core()
-        index = self.driver.replica.index
-        seat = next((i for i, v in enumerate(self.driver.replica.validators)
-                     if v.pubkey == self.pubkey), None)
+        index, seat = self.driver.replica.index, self.seat()
+        floor = self.driver.replica.vote_floor
         role = (f"validator {index}" if index is not None else
-                f"validator {seat}, not voting: its vote records are missing" if seat is not None
-                else "an observer")
+                "an observer" if seat is None else
+                f"validator {seat}, not voting: its vote records are missing"
+                if self.votes_missing else
+                # a store rebuilt (node resync): it voted up to its floor before, and votes
+                # again above it (operator walk: it said "vote records are missing" here)
+                f"validator {seat}, voting from height {floor + 1} (it voted up to {floor} "
+                "before its store was rebuilt)")
         log.info("node %s (%s) up: peers on %s:%d, HTTP%s on %s:%d, height %d, heartbeat "
                  "%d ms", cfg.name, role,
                  cfg.peer_host, cfg.peer_port,
@@ -485,7 +489,8 @@ class Node:
             return False, f"catching up: at height {height}, peers at {max(peers.values())}"
         st = self.driver.status()
         linked = len(self.peers.peer_indexes())
-        if st.index is not None:  # a validator: a quorum to vote with, counting its own vote
+        if st.index is not None or self.seat() is not None:  # a validator (voting or not yet):
+            # a quorum to vote with, counting its own vote
             abstaining = self.peers.abstaining_indexes()  # linked, but they do not vote
             voters = linked + 1 - len(abstaining)
             if st.validators > 1 and voters < quorum(st.validators):

@@ -70,6 +70,10 @@ def test_a_damaged_store_is_refused_and_node_resync_rebuilds_it(tmp_path: Path) 
         assert len(hashes) == 1, "the rebuilt store agrees with the others"
         # Past the heights it had voted at, it votes again.
         assert NodeClient(net.urls[3]).status()["index"] == 3
+        # and its log never contradicts the resync (operator walk: "vote records were
+        # carried over", then "not voting: its vote records are missing")
+        log = (tmp_path / "net" / "logs" / "node3.log").read_text()
+        assert "its vote records are missing" not in log, log[-3000:]
     finally:
         codes = net.stop_all()
     assert codes == [0, 0, 0] or codes == [0, 0, 0, 0], codes
