@@ -398,7 +398,9 @@ def bid_reveal(url: str, key_file: str, passphrase_env: str | None,
               help="the bidder's key: the node shows a bid transaction's inclusion bundle "
                    "to its entity (without it the proof has the two state bundles only)")
 @key_options
-@click.option("--sealed", "sealed_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--sealed", "sealed_path", required=True, type=click.Path(dir_okay=False),
+              help="the bid's sealed file; only its public fields are read, so a protected "
+                   "one needs no passphrase here")
 @click.option("--anchor", "anchor_path", required=True,
               type=click.Path(dir_okay=False, exists=True))
 @click.option("--out", required=True, type=OUT_FILE)
