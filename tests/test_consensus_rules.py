@@ -396,9 +396,8 @@ def test_the_next_leader_proposes_what_waits_as_soon_as_it_applied_the_block() -
     assert all(pps == [] for i, pps in applied_with_proposal if i != 2)
 
 
-def test_a_replica_that_missed_every_prepare_still_commits_on_a_commit_quorum() -> None:
-    c = Cluster()
-    pp = propose(c)
+def commit_quorum_at_3(c: Cluster, pp: PrePrepare) -> list[Effect]:
+    """Replica 3 gets ``pp``, then the commit votes of 0, 1 and 2 (no prepare): its effects."""
     h = pp.block.hash(c.suite)
     c.step(3, MessageIn(c.key(1), pp))
     c.queue.clear()
@@ -406,8 +405,16 @@ def test_a_replica_that_missed_every_prepare_still_commits_on_a_commit_quorum() 
     for i in (0, 1, 2):
         vote = messages.sign(c.suite, c.keys[i][0], CHAIN_ID, Commit(1, 0, i, h))
         effects += c.step(3, MessageIn(c.key(i), vote))
+    return effects
+
+
+def test_a_replica_that_missed_every_prepare_still_commits_on_a_commit_quorum() -> None:
+    c = Cluster()
+    pp = propose(c)
+    effects = commit_quorum_at_3(c, pp)
     (commit,) = [e for e in effects if isinstance(e, CommitBlock)]
-    assert commit.block.hash(c.suite) == h and [i for i, _ in commit.qc.votes] == [0, 1, 2]
+    assert commit.block.hash(c.suite) == pp.block.hash(c.suite)
+    assert [i for i, _ in commit.qc.votes] == [0, 1, 2]
 
 
 @pytest.mark.parametrize("with_tx, level", [(True, "info"), (False, "debug")])
@@ -419,18 +426,13 @@ def test_an_idle_chain_s_heartbeat_blocks_are_logged_at_debug(with_tx: bool, lev
         pp = propose(c)
     else:  # the heartbeat's empty block
         c.tick_all(RULES_CONFIG.empty_block_ticks - 1, only=[1])
-        (pp,) = sent(c.tick_all(1, only=[1]), PrePrepare)
-        assert isinstance(pp, PrePrepare)
+        (heartbeat,) = sent(c.tick_all(1, only=[1]), PrePrepare)
+        assert isinstance(heartbeat, PrePrepare)
+        pp = heartbeat
         c.step(3, Tick(c.now_ms()))  # the follower's clock, as the leader's
         c.queue.clear()
     assert bool(pp.block.txs) is with_tx
-    h = pp.block.hash(c.suite)
-    c.step(3, MessageIn(c.key(1), pp))
-    c.queue.clear()
-    effects: list[Effect] = []
-    for i in (0, 1, 2):
-        vote = messages.sign(c.suite, c.keys[i][0], CHAIN_ID, Commit(1, 0, i, h))
-        effects += c.step(3, MessageIn(c.key(i), vote))
+    effects = commit_quorum_at_3(c, pp)
     (said,) = [e for e in effects if isinstance(e, Log) and "committed height 1" in e.text]
     assert said.level == level, said
 
