@@ -99,24 +99,31 @@ def valid_bids(call: Call, tender: dict[str, Any]) -> dict[int, list[tuple[str, 
     return out
 
 
-def _member(call: Call, tender: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _seat(call: Call, tender: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The current draw and the sender's seat on it (``E_NOT_MEMBER`` if it has none)."""
     require_unfrozen_sender(call.state, call.sender)
     draw = current_draw(call, tender)
     member = member_of(call, draw)
     if member is None:
         raise ContractError(E_NOT_MEMBER, "the sender does not sit on this committee")
-    return draw, str(member["member"])
+    return draw, member
 
 
-def _require_unconflicted(call: Call, draw: dict[str, Any], code: str) -> None:
+def _member(call: Call, tender: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    draw, seat = _seat(call, tender)
+    return draw, str(seat["member"])
+
+
+def _require_unconflicted(call: Call, draw: dict[str, Any], seat: dict[str, Any]) -> None:
     """The draw excludes experts related to a party (DOMAIN.md: the tenderer, its agent, any
     bidder), but a relation can be declared (``expert.declare``) or an employer changed after
     the seat was taken. Such an expert scores nothing more; before its first sheet it
     declines the seat and the same draw seats the next expert (``draw.decline``). Its sheets
     from before the relation stand, and it still signs the report (one every counted member
     must sign would otherwise never be complete)."""
-    if not any(m["kind"] == EXPERT and m["member"] == code for m in draw["members"]):
+    if seat["kind"] != EXPERT:
         return  # a tenderer's representative: the tender's own side, not an expert
+    code = str(seat["member"])
     rec = experts.current(call.state.get, code)
     if rec is not None and experts.conflicted(rec, frozenset(draw["parties"])):
         raise ContractError(
@@ -161,8 +168,9 @@ def score(call: Call) -> None:
     """
     tender = load(call, record_id(call.args, "tender_id"))
     step(call, tender, "score")
-    draw, member = _member(call, tender)
-    _require_unconflicted(call, draw, member)
+    draw, seat = _seat(call, tender)
+    _require_unconflicted(call, draw, seat)
+    member = str(seat["member"])
     lot = A.integer(call.args, "lot", 1, 0xFFFF)
     lot_of(tender, lot)
     bidder = require_uscc(A.text(call.args, "bidder", max_len=18))

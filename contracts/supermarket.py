@@ -96,16 +96,21 @@ def sanction_suspends(state: Overlay, uscc: str, now_ms: int) -> bool:
     return sanction_suspension(state, uscc, now_ms) is not None
 
 
+def suspended_by_ratings(rec: dict[str, Any], now_ms: int) -> bool:
+    """Whether an agency record (``agency``) is suspended by its low ratings now (the
+    portal reads the record as the contract does)."""
+    return bool(rec["suspended_from_ms"] <= now_ms < rec["suspended_to_ms"])
+
+
 def suspended(state: Overlay, uscc: str, now_ms: int) -> bool:
-    rec = agency(state, uscc)
-    by_ratings = rec["suspended_from_ms"] <= now_ms < rec["suspended_to_ms"]
-    return by_ratings or sanction_suspends(state, uscc, now_ms)
+    return (suspended_by_ratings(agency(state, uscc), now_ms)
+            or sanction_suspends(state, uscc, now_ms))
 
 
 def why_suspended(state: Overlay, uscc: str, now_ms: int) -> str:
     """Why and until when the agency is suspended now, for a refusal ('' if it is not)."""
     rec = agency(state, uscc)
-    if rec["suspended_from_ms"] <= now_ms < rec["suspended_to_ms"]:
+    if suspended_by_ratings(rec, now_ms):
         return f"{rec['suspension_reason']}, until {shown(rec['suspended_to_ms'])}"
     found = sanction_suspension(state, uscc, now_ms)
     return "" if found is None else f"a {found[1]} record in force, until {shown(found[0])}"
@@ -119,10 +124,7 @@ def missing_qualifications(state: Overlay, uscc: str, item: dict[str, Any],
 
 
 def qualified(state: Overlay, uscc: str, item: dict[str, Any], now_ms: int) -> bool:
-    return all(
-        has_qualification(state, uscc, q["category"], q["min_level"], now_ms)
-        for q in item["required"]
-    )
+    return not missing_qualifications(state, uscc, item, now_ms)
 
 
 def standing(state: Overlay, uscc: str, item: dict[str, Any], now_ms: int) -> list[str]:
@@ -262,9 +264,10 @@ def register(call: Call) -> None:
     if missing:
         raise ContractError(E_UNQUALIFIED, f"{uscc} lacks what {code} requires, in force now: "
                             f"{'; '.join(missing)}")
-    if suspended(call.state, uscc, call.now_ms):
+    reason_and_until = why_suspended(call.state, uscc, call.now_ms)
+    if reason_and_until:
         raise ContractError(E_SUSPENDED_AGENCY, f"{uscc} is suspended from the supermarket: "
-                            f"{why_suspended(call.state, uscc, call.now_ms)}")
+                            f"{reason_and_until}")
     call.state.put(registration_key(code, uscc), {"registered_ms": call.now_ms})
     call.emit("market.registered", item=code, uscc=uscc)
 

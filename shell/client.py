@@ -201,12 +201,18 @@ class NodeClient:
 
     def state(self, key: str) -> Any:
         """The decoded head value of ``key`` (bytes as ``{"$bin": hex}``), None if absent."""
+        got = self.state_answer(key)
+        return None if got is None else got["value"]
+
+    def state_answer(self, key: str) -> dict[str, Any] | None:
+        """``GET /state/{key}``'s answer (``key``, ``value``, ``height``), None if absent."""
         try:
-            return self.get(f"/state/{_quote(key)}")["value"]
+            got: dict[str, Any] = self.get(f"/state/{_quote(key)}")
         except NodeError as exc:
             if exc.status == 404:
                 return None
             raise
+        return got
 
     def nonce(self, pubkey: bytes) -> int:
         """A sender's next nonce. An entity key's nonce is private: read it as that key."""

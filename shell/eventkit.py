@@ -267,12 +267,13 @@ def parse_filter(query: Mapping[str, Sequence[str]]) -> Filter:
                   frozenset(values["entity"]))
 
 
-def _known_types() -> frozenset[str]:
-    """Every event and notice type the stream can carry (``shell.eventdoc.TITLES``, which a
-    test keeps a superset of what the contracts emit and the node derives)."""
+def _known_types() -> Mapping[str, Any]:
+    """Every event and notice type the stream can carry, as the keys of
+    ``shell.eventdoc.TITLES`` (which a test keeps a superset of what the contracts emit and
+    the node derives)."""
     from shell.eventdoc import TITLES  # (it imports this module: read at call time)
 
-    return frozenset(TITLES)
+    return TITLES
 
 
 def _values(query: Mapping[str, Sequence[str]], name: str) -> list[str]:

@@ -475,7 +475,8 @@ class Node:
         if self.votes_missing:
             return False, ("not voting: the store's record of this validator's votes is "
                            "missing; restart with --confirm-lost-votes once sure")
-        if self.config.index is not None and self.seat() is None:
+        seat = self.seat()
+        if self.config.index is not None and seat is None:
             # configured as a validator, it votes with nobody (operator walk: a validator
             # still on its rotated-out key answered "ok")
             since = f" since height {self._left_at}" if self._left_at is not None else ""
@@ -489,7 +490,7 @@ class Node:
             return False, f"catching up: at height {height}, peers at {max(peers.values())}"
         st = self.driver.status()
         linked = len(self.peers.peer_indexes())
-        if st.index is not None or self.seat() is not None:  # a validator (voting or not yet):
+        if st.index is not None or seat is not None:  # a validator (voting or not yet):
             # a quorum to vote with, counting its own vote
             abstaining = self.peers.abstaining_indexes()  # linked, but they do not vote
             voters = linked + 1 - len(abstaining)

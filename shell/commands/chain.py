@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import click
 
@@ -104,7 +103,6 @@ def state(key: str, url: str, key_file: str | None, passphrase_env: str | None,
     expert/E-07 (contracts/STATE_KEYS.md names every key). The node's word, for a quick
     look: `credchain proof KEY` and `credchain verify` prove it. Exit 1 when absent."""
     from ledger.bundle import MAX_KEY_LEN
-    from shell.client import NodeError
 
     if not key or len(key) > MAX_KEY_LEN:
         fail(f"KEY is a state key of 1 to {MAX_KEY_LEN} characters, e.g. tender/T-1 "
@@ -112,11 +110,8 @@ def state(key: str, url: str, key_file: str | None, passphrase_env: str | None,
     client = NodeClient(url)
     if key_file is not None:
         client = client.as_key(*load_key(key_file, passphrase_env, passphrase_file))
-    try:
-        got = client.get(f"/state/{quote(key, safe='/')}")
-    except NodeError as exc:
-        if exc.status != 404:
-            raise
+    got = client.state_answer(key)
+    if got is None:
         fail(f"{key} is absent at the node's head (the node's word; `credchain proof {key} "
              "--out F` and `credchain verify F --anchor A --expect absent` prove it)")
     click.echo(json.dumps(got["value"], ensure_ascii=False, indent=2))

@@ -70,9 +70,9 @@ def _send(url: str, key_file: str, env: str | None, file: str | None, call: str,
     the contract would refuse it, and then nothing is sent."""
     suite, secret = load_key(key_file, env, file)
     public = NodeClient(url)
-    members = public.state("gov/committee") or []  # (contracts.governance.COMMITTEE)
+    members = jsonform.tagged_from_json(public.state(COMMITTEE) or [])
     mine = suite.public_key(secret)
-    if members and all(bytes.fromhex(m["$bin"]) != mine for m in members if isinstance(m, dict)):
+    if members and mine not in members:
         # said before any signed read, which the node refuses an unknown key with a 401
         # naming no committee (operator walk: client3 of network init is no member)
         fail(f"the key {mine.hex()[:16]}… is not a committee member; proposals and votes come "

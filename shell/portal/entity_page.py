@@ -15,7 +15,7 @@ from typing import Any
 from contracts.credit import entity_index_key, record_in_force, record_key
 from contracts.identity import entity_key, in_force
 from contracts.keys import frozen
-from contracts.supermarket import agency_key
+from contracts.supermarket import agency_key, suspended_by_ratings
 from shell.portal.exposure import sanction_kinds
 from shell.portal.layout import (
     Frame,
@@ -119,10 +119,8 @@ def _supermarket(reader: PortalReader, uscc: str) -> Markup | str:
     rec = reader.get(agency_key(uscc))
     if not isinstance(rec, dict):
         return ""
-    now = reader.now_ms
-    start, end = rec.get("suspended_from_ms", 0), rec.get("suspended_to_ms", 0)
-    reason = str(rec.get("suspension_reason", ""))
-    if isinstance(start, int) and isinstance(end, int) and start <= now < end:
+    end, reason = rec["suspended_to_ms"], str(rec["suspension_reason"])
+    if suspended_by_ratings(rec, reader.now_ms):
         said: Markup = notice("warn", label(f"已清退至 {when(end)}：{reason}",
                                             f"Suspended until {when(end)}: {reason}"))
     else:
