@@ -369,6 +369,15 @@ def check_bid_proof(anchor_path: Path, bid_path: Path, tender_path: Path,
     claimed = proven if commitment is None else commitment
     checks = {
         "both state bundles verify against the genesis anchor (QC chain, state proofs)": True,
+        # A deadline read before the bid record's block may have been extended since (an
+        # amendment before it): a replace between the old and the new deadline would then
+        # pass for the version that counted (user walk). Read at or after the bid's block,
+        # the deadline is final if it has passed there, as no amendment follows a deadline.
+        f"the tender's deadline is read at block {tender_record.height}, at or after the bid "
+        f"record's block {bid_record.height}"
+        + ("" if tender_record.height >= bid_record.height else " (an earlier deadline may "
+           "have been extended since: prove the tender again)"):
+            tender_record.height >= bid_record.height,
         f"the bid record {bid_record.key} holds the commitment {claimed.hex()}"
         + ("" if commitment is not None else " (none was given to compare: this is it)"):
             proven == claimed,

@@ -236,11 +236,11 @@ def test_the_bidders_whole_path_with_every_refusal(bidding: Bidding) -> None:
              str(out)]
     got = b.cli(*prove, "--url", b.url)
     assert got.exit_code == 0, got.output
-    assert got.output.count("[ok]") == 4 and "FAILED" not in got.output
+    assert got.output.count("[ok]") == 5 and "FAILED" not in got.output
     assert "[not checked]" in got.output and "give the bidder's --key" in got.output
     got = b.cli(*prove, *b.key("a"))
     assert got.exit_code == 0, got.output
-    assert got.output.count("[ok]") == 8 and "FAILED" not in got.output
+    assert got.output.count("[ok]") == 9 and "FAILED" not in got.output
     assert "bid.replace" in got.output and "+08:00" in got.output
     # the replaced version's file, its status edited back to "live" (user walk: it proved
     # PROVED for the version that did not count): the record after the deadline holds the
