@@ -180,6 +180,36 @@ def make_item(key: Key, type_: str, subjects: Subjects, body: Mapping[str, Any])
     return Item(key, type_, subjects, data, sse_frame(data, cursor))
 
 
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def named_id(value: Any) -> str:
+    """``value`` if it is a record id (1–64 of ``[A-Za-z0-9._-]``), else ""."""
+    return value if isinstance(value, str) and 0 < len(value) <= 64 and set(
+        value) <= _ID_CHARS else ""
+
+
+def named_tender(event: Mapping[str, Any], args: Any) -> str:
+    """The tender a chain event names itself, or else its transaction's arguments do ("" for
+    neither). Both are in the event's inclusion bundle, so an offline check recomputes it
+    (``shell.eventproof``); a tender taken from another record (a guarantee's) is not."""
+    named = named_id(event.get("tender_id"))
+    return named or (named_id(args.get("tender_id")) if isinstance(args, Mapping) else "")
+
+
+def usccs_in(value: Any, depth: int = 0) -> list[str]:
+    """Every valid USCC among ``value``'s strings (in maps and lists, a few levels deep)."""
+    if isinstance(value, str):
+        return [value] if len(value) == 18 and valid_uscc(value) else []
+    if depth > 4:
+        return []
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return [u for v in value for u in usccs_in(v, depth + 1)]
+    return []
+
+
 def sse_frame(data: bytes, event_id: str | None = None, event: str | None = None) -> bytes:
     """One SSE frame. ``data`` is one line of JSON (``json.dumps`` escapes newlines)."""
     head = b""

@@ -15,6 +15,14 @@
   ``H``, the record is present with the item's ``n`` and ``stage``, and its ``at_ms`` is
   block ``H``'s time (block times strictly increase, so the objection was filed in ``H``).
 
+Every kind: the item's ``cursor`` is the one its proven fields make (an event's ``P``, its
+rank among the block's public transactions, excepted: the bundle shows the transaction's
+index in the block, not which others are public), and its ``tender_id`` is the proven one
+(a notice's state key; an event's own ``tender_id`` or its transaction's argument). What
+the bundles do not show is listed in ``ProofCheck.unproven``, never passed as proven: the
+filter subjects the node adds from other records (``regions``, ``kinds``, the parties in
+``entities`` beyond those the event names, an event's tender taken from its guarantee).
+
 ``build_proof`` is the node's side (``GET /events/{cursor}``); ``check_proof`` needs only the
 document it returned and the anchor: no clock, no network.
 """
@@ -22,6 +30,7 @@ document it returned and the anchor: no clock, no network.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +39,22 @@ from contracts.tender_record import objection_key, tender_key
 from ledger import inclusion
 from ledger.bundle import build_bundle
 from ledger.bundle import to_json as bundle_to_json
+from ledger.errors import InvalidInput
 from ledger.genesis import Anchor
 from ledger.verdict import Verdict, verify_any
-from shell.eventkit import END, EVENT, OBJECTION_T, Key, cursor_text
+from shell.eventkit import (
+    END,
+    EVENT,
+    OBJECTION_T,
+    Key,
+    cursor_text,
+    event_key,
+    named_tender,
+    notice_key,
+    objection_notice_key,
+    parse_cursor,
+    usccs_in,
+)
 from shell.events import EventHub
 from shell.notices import OBJECTION, notice_type
 
@@ -40,8 +62,6 @@ from shell.notices import OBJECTION, notice_type
 def build_proof(hub: EventHub, key: Key) -> dict[str, Any]:
     """The item at ``key`` with its proof; LookupError when there is no such public item,
     InvalidInput for a block-end cursor."""
-    from ledger.errors import InvalidInput
-
     height, kind = key[0], key[1]
     if kind == END:
         raise InvalidInput("a block-end cursor names no item; give an event's or a notice's")
@@ -94,6 +114,7 @@ class ProofCheck:
     ok: bool
     problems: tuple[str, ...] = ()
     verdicts: tuple[Verdict, ...] = field(default_factory=tuple)
+    unproven: tuple[str, ...] = ()  # what the item says that the bundles do not show
 
 
 def check_proof(doc: Any, anchor: Anchor) -> ProofCheck:
@@ -103,17 +124,23 @@ def check_proof(doc: Any, anchor: Anchor) -> ProofCheck:
     item = doc["item"]
     if item.get("source") == "chain":
         verdict = verify_any(json.dumps(doc.get("inclusion")), anchor)
-        return _done(check_event(item, verdict), (verdict,))
+        problems = check_event(item, verdict)
+        return _done(problems, (verdict,), _unproven_event(item, verdict))
     if item.get("source") == "derived" and item.get("type") == OBJECTION:
         at = verify_any(json.dumps(doc.get("at")), anchor)
-        return _done(check_objection(item, at), (at,))
+        return _done(check_objection(item, at), (at,), _UNPROVEN_NOTICE)
     if item.get("source") == "derived":
         if doc.get("before") is None:
             return ProofCheck(False, ("a notice needs the bundle after the previous block",))
         before = verify_any(json.dumps(doc["before"]), anchor)
         at = verify_any(json.dumps(doc.get("at")), anchor)
-        return _done(check_notice(item, before, at), (before, at))
+        return _done(check_notice(item, before, at), (before, at), _UNPROVEN_NOTICE)
     return ProofCheck(False, ("the item is neither a chain event nor a notice",))
+
+
+# A notice's filter subjects are the tender's region, kind and parties, from its record.
+_UNPROVEN_NOTICE = ("regions, kinds and entities: the node adds them from the tender's "
+                    "record; these bundles do not show them",)
 
 
 def check_event(item: dict[str, Any], verdict: Verdict) -> list[str]:
@@ -136,7 +163,58 @@ def check_event(item: dict[str, Any], verdict: Verdict) -> list[str]:
         problems.append("the receipt's event differs from the item's")
     elif item.get("type") != tx.events[index].get("type"):
         problems.append("the item's type is not its event's")
+    if item.get("call") != tx.call:
+        problems.append(f"the item's call is {item.get('call')!r}, the transaction's "
+                        f"{tx.call!r}")
+    if isinstance(index, int) and 0 <= index < len(tx.events):
+        # the rank counts the block's public transactions before this one: at most its index
+        problems += _cursor_problems(item, lambda rank: event_key(
+            verdict.height or 0, rank, index) if rank <= tx.index else None)
+        event = tx.events[index]
+        named = named_tender(event, tx.args)
+        if named and item.get("tender_id") != named:
+            problems.append(f"the item's tender is {item.get('tender_id')!r}, the event's "
+                            f"{named!r}")
+        entities = item.get("entities")
+        missing = sorted(set(usccs_in(event)) - set(entities if isinstance(entities, list)
+                                                    else ()))
+        if missing:
+            problems.append(f"the item's entities leave out {', '.join(missing)}, whom the "
+                            "event names")
     return problems
+
+
+def _unproven_event(item: dict[str, Any], verdict: Verdict) -> tuple[str, ...]:
+    """What a chain event's item says that its inclusion bundle does not show."""
+    out = ["the middle number of the cursor (the transaction's rank among the block's "
+           "public ones)"]
+    tx, index = verdict.tx, item.get("event_index")
+    event = (tx.events[index] if tx is not None and isinstance(index, int)
+             and 0 <= index < len(tx.events) else {})
+    if item.get("tender_id") and tx is not None and not named_tender(event, tx.args):
+        out.append(f"the tender {item.get('tender_id')!r}: the node takes it from another "
+                   "record (the guarantee's)")
+    named = set(usccs_in(event))
+    extra = sorted(set(item.get("entities") or ()) - named)
+    if item.get("regions") or item.get("kinds") or extra:
+        out.append("regions, kinds" + (f" and the entities {', '.join(extra)}" if extra
+                                        else "")
+                   + ": the node adds them from other records (the tender's, the "
+                   "guarantee's, the credit record's)")
+    return tuple(out)
+
+
+def _cursor_problems(item: dict[str, Any], make: Callable[[int], Key | None]) -> list[str]:
+    """The item's cursor against the key its proven fields make (``make(rank)``, the rank
+    taken from the cursor itself: an event's is not provable)."""
+    cursor = item.get("cursor")
+    try:
+        key = parse_cursor(cursor) if isinstance(cursor, str) else None
+    except InvalidInput:
+        key = None
+    if key is None or key != make(key[2]):
+        return [f"the item's cursor {cursor!r} is not the one its proven fields make"]
+    return []
 
 
 def check_notice(item: dict[str, Any], before: Verdict, at: Verdict) -> list[str]:
@@ -168,6 +246,9 @@ def check_notice(item: dict[str, Any], before: Verdict, at: Verdict) -> list[str
         problems.append("the block time differs from the notice's")
     if isinstance(before_ms, int) and item.get("type") != notice_type(before_ms):
         problems.append("the notice's type does not match before_ms")
+    if isinstance(threshold, int):
+        problems += _cursor_problems(item, lambda _: notice_key(
+            height, threshold, str(item.get("tender_id"))))
     return problems
 
 
@@ -192,6 +273,8 @@ def check_objection(item: dict[str, Any], at: Verdict) -> list[str]:
     elif record.get("at_ms") != at.time_ms:
         problems.append(f"the objection was filed at {record.get('at_ms')}, not in block "
                         f"{height} ({at.time_ms})")
+    problems += _cursor_problems(item, lambda _: objection_notice_key(
+        at.height or 0, n, str(item.get("tender_id"))))
     return problems
 
 
@@ -203,5 +286,6 @@ def _proven_record(verdict: Verdict, state_key: str) -> dict[str, Any] | None:
     return entry.record if isinstance(entry.record, dict) else {}
 
 
-def _done(problems: list[str], verdicts: tuple[Verdict, ...]) -> ProofCheck:
-    return ProofCheck(not problems, tuple(problems), verdicts)
+def _done(problems: list[str], verdicts: tuple[Verdict, ...],
+          unproven: tuple[str, ...] = ()) -> ProofCheck:
+    return ProofCheck(not problems, tuple(problems), verdicts, unproven)

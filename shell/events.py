@@ -89,7 +89,6 @@ from contracts.disclosure import PUBLIC, tx_disclosed
 from contracts.guarantee import guarantee_key
 from contracts.state import Overlay
 from contracts.tender_record import objection_key, tender_key
-from contracts.uscc import valid_uscc
 from ledger.block import QC, Block
 from ledger.errors import InvalidInput
 from ledger.jsonform import tagged_to_json
@@ -108,9 +107,12 @@ from shell.eventkit import (
     first_height,
     json_bytes,
     make_item,
+    named_id,
+    named_tender,
     notice_key,
     objection_notice_key,
     sse_frame,
+    usccs_in,
 )
 from shell.metrics import Metrics
 from shell.notices import (
@@ -125,7 +127,6 @@ from shell.ratelimit import TokenBuckets
 
 log = logging.getLogger("credchain.events")
 
-_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 class StreamRefused(Exception):
@@ -400,16 +401,16 @@ class EventHub:
 
     def _subjects(self, event: dict[str, Any], tx: SignedTx) -> Subjects:
         type_ = str(event.get("type", ""))
-        tender_id = _id(event.get("tender_id")) or _id(tx.body.args.get("tender_id"))
-        entities = set(_usccs(event))
+        tender_id = named_tender(event, tx.body.args)
+        entities = set(usccs_in(event))
         regions: tuple[str, ...] = ()
         kinds: tuple[str, ...] = ()
         state = Overlay(self.chain.head_state())
         if type_.startswith("guarantee.") and isinstance(event.get("number"), str):
             g = state.get(guarantee_key(event["number"]))
             if isinstance(g, dict):
-                entities |= set(_usccs({k: g.get(k) for k in ("principal", "beneficiary")}))
-                tender_id = tender_id or _id(g.get("tender_id"))
+                entities |= set(usccs_in({k: g.get(k) for k in ("principal", "beneficiary")}))
+                tender_id = tender_id or named_id(g.get("tender_id"))
         if type_.startswith("credit.") and isinstance(event.get("id"), str):
             rec = state.get(credit_key(event["id"]))
             if isinstance(rec, dict):
@@ -430,7 +431,7 @@ class EventHub:
         t = Overlay(self.chain.head_state()).get(tender_key(tender_id))
         if not isinstance(t, dict):
             return Subjects(tender_id)
-        parties = frozenset(_usccs({k: t.get(k) for k in ("tenderer", "agent")}))
+        parties = frozenset(usccs_in({k: t.get(k) for k in ("tenderer", "agent")}))
         got = Subjects(tender_id, (str(t.get("region", "")),), (str(t.get("kind", "")),),
                        parties)
         self._tenders[tender_id] = got
@@ -561,24 +562,6 @@ def _event_json(event: dict[str, Any]) -> Any:
         return tagged_to_json(event)
     except InvalidInput:  # a value tagged JSON can't carry: the bundle still has its bytes
         return {"type": str(event.get("type")), "unreadable": True}
-
-
-def _id(value: Any) -> str:
-    return value if isinstance(value, str) and 0 < len(value) <= 64 and set(
-        value) <= _ID_CHARS else ""
-
-
-def _usccs(value: Any, depth: int = 0) -> list[str]:
-    """Every valid USCC among ``value``'s strings (in maps and lists, a few levels deep)."""
-    if isinstance(value, str):
-        return [value] if len(value) == 18 and valid_uscc(value) else []
-    if depth > 4:
-        return []
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list | tuple):
-        return [u for v in value for u in _usccs(v, depth + 1)]
-    return []
 
 
 class _Signal:

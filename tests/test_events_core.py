@@ -366,6 +366,44 @@ def test_a_changed_item_fails_its_proof(story_chain: SynthChain) -> None:
     assert not check_proof(doc, anchor).ok
 
 
+def test_an_item_cannot_say_more_than_its_proof_shows(story_chain: SynthChain) -> None:
+    """User walk: a bid.revealed item's tender, call, cursor or entities could be changed and
+    the item still verified (a revealed price moved to another tender). What the bundles show
+    is checked; what they cannot show (the subjects from other records) is listed apart."""
+    anchor = anchor_of(story_chain.doc)
+    items = page_all(story_chain.hub, everything(offsets_ms=OFFSETS))
+    event = next(i for i in items if i["source"] == "chain" and i["tender_id"]
+                 and i["type"] != "tender.announced")
+    doc = json.loads(json.dumps(build_proof(story_chain.hub, parse_cursor(event["cursor"]))))
+    good = check_proof(doc, anchor)
+    assert good.ok and any("rank" in u for u in good.unproven), good
+    height, rank, index = event["cursor"].split(".")
+    for field, value in (("tender_id", "OTHER"), ("call", "bid.submit"),
+                         ("cursor", f"{int(height) + 1}.{rank}.{index}"),
+                         ("cursor", f"{height}.{rank}.{int(index) + 1}"),
+                         ("cursor", f"{height}.999.{index}"), ("cursor", "junk")):
+        bad = json.loads(json.dumps(doc))
+        bad["item"][field] = value
+        check = check_proof(bad, anchor)
+        assert not check.ok, (field, value)
+    named = next(i for i in items if i["type"] == "identity.attested")
+    doc = json.loads(json.dumps(build_proof(story_chain.hub, parse_cursor(named["cursor"]))))
+    assert check_proof(doc, anchor).ok and named["event"]["uscc"] in named["entities"]
+    doc["item"]["entities"] = []
+    assert "whom the event names" in " ".join(check_proof(doc, anchor).problems)
+    for kind in ("notice.deadline_soon", "notice.deadline_passed"):
+        notice = next(i for i in items if i["type"] == kind)
+        doc = json.loads(json.dumps(build_proof(story_chain.hub,
+                                                parse_cursor(notice["cursor"]))))
+        good = check_proof(doc, anchor)
+        assert good.ok and any("regions" in u for u in good.unproven), good
+        for field, value in (("cursor", notice["cursor"].replace(
+                f".{notice['tender_id']}", ".OTHER")), ("tender_id", "OTHER")):
+            bad = json.loads(json.dumps(doc))
+            bad["item"][field] = value
+            assert not check_proof(bad, anchor).ok, (kind, field)
+
+
 def test_no_item_at_a_cursor_that_names_none(story_chain: SynthChain) -> None:
     for text in ("3.2.0", "3.0.5", "9.n.1.T-1", "99999.0.0"):
         with pytest.raises(LookupError):

@@ -238,6 +238,7 @@ def test_watch_verifies_each_item_against_the_anchor(
     said = CliRunner().invoke(cli.main, ["verify", str(saved), "--anchor", str(good)])
     assert said.exit_code == 0, said.output
     assert said.output.startswith(f"VALID: event item {first['type']} #{first['cursor']}")
+    assert "[not proven] the middle number of the cursor" in said.output, said.output
     said = CliRunner().invoke(cli.main, ["verify", str(saved), "--anchor", str(bad)])
     assert said.exit_code == 1 and said.output.startswith("NOT VALID: event item"), said.output
     proof["item"]["time_ms"] += 1  # an item the bundle does not bear out

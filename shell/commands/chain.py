@@ -299,12 +299,15 @@ def _verify_event_item(data: bytes, anchor: Any, as_json: bool) -> bool:
     if as_json:
         click.echo(json.dumps({"valid": check.ok, "item": item,
                                "problems": list(check.problems),
+                               "unproven": list(check.unproven),
                                "heights": [v.height for v in check.verdicts]}, indent=2,
                               ensure_ascii=False))
     elif check.ok:
         heights = " and ".join(str(v.height) for v in check.verdicts)
         click.echo(f"VALID: event item {what}\n  proven by its bundle(s) at block {heights}, "
-                   "and they say what the item says")
+                   "and they say what the item says, except:")
+        for note in check.unproven:
+            click.echo(f"  [not proven] {note}")
     else:
         click.echo(f"NOT VALID: event item {what}\n  reason: {'; '.join(check.problems)}\n"
                    "  Nothing is proven.")
