@@ -108,12 +108,25 @@ FLAG = Flag()
 TAGGED = Tagged()
 
 
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s ``object_pairs_hook``: an object naming a key twice is refused
+    (ValueError), not read as its last value: another reader (a browser's, a platform's)
+    could take the first, and one document would then say two things."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        obj[key] = value
+    return obj
+
+
 def parse_json(data: bytes | str, what: str) -> Any:
     """``data`` parsed as JSON, or ``InvalidInput`` naming ``what`` (a file, an option, an
-    answer): not JSON, not UTF-8, or nested beyond what the parser's recursion allows (a
-    ``RecursionError`` from ``json.loads`` is not an error a person should see as one)."""
+    answer): not JSON, not UTF-8, a key twice in one object (``unique_keys``), or nested
+    beyond what the parser's recursion allows (a ``RecursionError`` from ``json.loads`` is
+    not an error a person should see as one)."""
     try:
-        return json.loads(data)
+        return json.loads(data, object_pairs_hook=unique_keys)
     except RecursionError:
         raise InvalidInput(f"{what} is JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:

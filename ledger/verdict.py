@@ -155,7 +155,7 @@ def read_form(data: bytes | str) -> tuple[Form, Any]:
     if len(data) > MAX_JSON_BYTES:
         raise ProofError(f"a JSON bundle is at most {MAX_JSON_BYTES} bytes, got {len(data)}")
     try:
-        obj = json.loads(data, parse_float=_json_number)
+        obj = json.loads(data, parse_float=_json_number, object_pairs_hook=jsonform.unique_keys)
     except (ValueError, UnicodeDecodeError) as exc:
         if first != b"{":
             return "binary", bundle.decode_form(data, "bundle (not JSON, so read as its CE "

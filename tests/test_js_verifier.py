@@ -282,6 +282,29 @@ def tampered_items(records: Chain, txs: Chain) -> Iterator[Item]:
         yield from _both_forms(f"{suite}/multi tampered: {label}", txs_anchor, obj)
 
 
+# Text-level forms of one valid JSON bundle: (label, the text made of it, valid?). A byte order
+# mark is read past by both verifiers (user walk: the JS one read such a file as CE); a key
+# twice in one object is refused by both, escaped or not (JSON.parse keeps the last value,
+# another reader could take the first).
+TEXT_FORMS: list[tuple[str, Callable[[str], str], bool]] = [
+    ("a byte order mark first", lambda text: "\ufeff" + text, True),
+    ("a top-level key twice", lambda text: '{"chain_id": "other", ' + text[1:], False),
+    ("a header key twice", lambda text: text.replace('"header": {',
+                                                     '"header": {"height": 1, ', 1), False),
+    ("a key twice, one escaped", lambda text: '{"\\u0076ersion": 1, ' + text[1:], False),
+]
+
+
+def text_items(records: Chain) -> Iterator[tuple[Item, bool]]:
+    anchor = export_anchor(records.store)
+    fresh = bundle.build_bundle(records.store, records.store.tree, IDENTITY, 6)
+    text = json.dumps(_hex_form(fresh))
+    for label, make, valid in TEXT_FORMS:
+        made = make(text)
+        assert made != text, label
+        yield _item(f"{records.suite.name}/text: {label}", anchor, made), valid
+
+
 # ---- the shared vectors ------------------------------------------------------------------
 
 
@@ -435,7 +458,8 @@ def test_js_and_python_verdicts_agree_on_live_and_vector_bundles(
     live = [item for records, txs in chains for item in live_items(records, txs)]
     tampered = [item for records, txs in chains for item in tampered_items(records, txs)]
     vectors = list(vector_items())
-    items = live + tampered + vectors
+    texts = [pair for records, _ in chains for pair in text_items(records)]
+    items = live + tampered + vectors + [item for item, _ in texts]
     results = _run_node([{k: i[k] for k in ("id", "type", "suite", "anchor", "input")}
                          for i in items], tmp_path)
     for item in items:
@@ -449,6 +473,10 @@ def test_js_and_python_verdicts_agree_on_live_and_vector_bundles(
     assert all(i["python"]["valid"] for i in live)
     assert not any(i["python"]["valid"] for i in tampered)
     assert all(i["python"]["valid"] == i["valid"] for i in vectors)
+    assert all(i["python"]["valid"] == valid for i, valid in texts), [
+        (i["id"], i["python"].get("reason")) for i, _ in texts]
+    assert all("appears twice in one object" in i["python"]["reason"]
+               for i, valid in texts if not valid)
     kinds = {i["python"]["kind"] for i in live}
     assert kinds == {"state", "inclusion", "multi"}
     presences = {e["present"] for i in live if i["python"]["kind"] == "state"

@@ -207,3 +207,38 @@ function taggedToJson(value, where, depth) {
 export function taggedToJsonValue(value) {
   return taggedToJson(value, '$', 0);
 }
+
+/**
+ * The first key that appears twice in one object of `text` (a JSON document JSON.parse has
+ * read, which keeps the last value), or null: such a document is refused, as jsonform.py's
+ * unique_keys does, since another reader could take the first value.
+ */
+export function duplicateKey(text) {
+  const objects = []; // per open container: a Set of its keys (an object) or null (an array)
+  let expectKey = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (expectKey) {
+        const keys = objects[objects.length - 1];
+        const key = JSON.parse(text.slice(i, j + 1));
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === '{') {
+      objects.push(new Set());
+      expectKey = true;
+    } else if (c === '[') {
+      objects.push(null);
+    } else if (c === '}' || c === ']') {
+      objects.pop();
+    } else if (c === ',') {
+      expectKey = objects[objects.length - 1] !== null;
+    }
+  }
+  return null;
+}

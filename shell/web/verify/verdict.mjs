@@ -9,9 +9,10 @@ import { decode } from './ce.mjs';
 import { InvalidInput, ProofError } from './errors.mjs';
 import { isMap } from './fields.mjs';
 import { verifyInclusionBundle, WHAT as INCLUSION_WHAT } from './inclusion.mjs';
-import { BUNDLE, INCLUSION, MULTI, fromJson } from './json.mjs';
+import { BUNDLE, INCLUSION, MULTI, duplicateKey, fromJson } from './json.mjs';
 import { verifyMultiBundle, WHAT as MULTI_WHAT } from './multi.mjs';
 import { headerHash } from './block.mjs';
+import { pyRepr } from './pytext.mjs';
 import { verifyRecordBundle, WHAT as STATE_WHAT } from './record.mjs';
 
 export const MAX_BUNDLE_BYTES = 8 << 20;
@@ -42,6 +43,11 @@ export function readForm(input) {
       throw new ProofError(`not a JSON document: ${err.message}`);
     }
   }
+  // A UTF-8 byte order mark, which some editors write, as verdict.py's read_form (0xef starts
+  // no bundle's CE: a negative integer).
+  if (data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) {
+    data = data.subarray(3);
+  }
   if (!startsWithBrace(data)) {
     try {
       return ['binary', decode(data, MAX_BUNDLE_BYTES)];
@@ -53,11 +59,19 @@ export function readForm(input) {
   if (data.length > MAX_JSON_BYTES) {
     throw new ProofError(`a JSON bundle is at most ${MAX_JSON_BYTES} bytes, got ${data.length}`);
   }
+  let text;
+  let parsed;
   try {
-    return ['json', JSON.parse(typeof input === 'string' ? input : fromUtf8(data))];
+    text = fromUtf8(data);
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new ProofError(`not a JSON document: ${err.message}`);
   }
+  const twice = duplicateKey(text);
+  if (twice !== null) {
+    throw new ProofError(`not a JSON document: the key ${pyRepr(twice)} appears twice in one object`);
+  }
+  return ['json', parsed];
 }
 
 /** §7 names a `key`, §8 a `tx`, §9 `entries`; anything else is not a bundle. */
