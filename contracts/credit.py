@@ -19,7 +19,7 @@ count them (``periods.end_of_months_ms``):
   ``end_of_months_ms(from_ms, judgment_defaulter_months)``; ``extend`` moves the end to
   within ``[old + judgment_defaulter_extension_min_months, old +
   judgment_defaulter_extension_max_months]`` (one to three years), counted from the
-  current end ``old``;
+  current end ``old``'s last day (``periods.extended_end_ms``);
 - quality_enterprise (优质企业库): at most ``quality_enterprise_months`` (one year);
 - qualification, performance, good_standing, award: any ``to_ms > from_ms``.
 
@@ -48,7 +48,7 @@ from contracts.errors import E_BAD_ARGS, E_EXISTS, E_NOT_FOUND, E_STATE, Contrac
 from contracts.governance import is_frozen, require_unfrozen_sender
 from contracts.identity import is_attested
 from contracts.params import text_set
-from contracts.periods import end_of_months_ms, shown
+from contracts.periods import end_of_months_ms, extended_end_ms, shown
 from contracts.runtime import Call, Contract, param
 from contracts.state import Overlay
 from contracts.uscc import require_uscc, valid_uscc
@@ -431,9 +431,9 @@ def extend(call: Call) -> None:
     Args:
         id: the record (hex tx id).
         to_ms: the new end: later than the current one ``old`` (``E_BAD_ARGS``), and within
-            ``[end_of_months_ms(old, judgment_defaulter_extension_min_months),
-            end_of_months_ms(old, judgment_defaulter_extension_max_months)]``
-            (``E_BOUNDS``).
+            ``[extended_end_ms(old, judgment_defaulter_extension_min_months),
+            extended_end_ms(old, judgment_defaulter_extension_max_months)]``
+            (``E_BOUNDS``): 24:00 of the old end's last day, that many months on.
         document_no: the extending decision's document number.
     """
     record_id, rec = _own_record(call)
@@ -442,8 +442,8 @@ def extend(call: Call) -> None:
     to_ms, old_to_ms = A.integer(call.args, "to_ms"), int(rec["to_ms"])
     if to_ms <= old_to_ms:
         raise ContractError(E_BAD_ARGS, "an extension must move to_ms later")
-    low = end_of_months_ms(old_to_ms, int(call.param("judgment_defaulter_extension_min_months")))
-    high = end_of_months_ms(old_to_ms, int(call.param("judgment_defaulter_extension_max_months")))
+    low = extended_end_ms(old_to_ms, int(call.param("judgment_defaulter_extension_min_months")))
+    high = extended_end_ms(old_to_ms, int(call.param("judgment_defaulter_extension_max_months")))
     if not low <= to_ms <= high:
         raise ContractError(
             E_BOUNDS, f"an extension must end within [{shown(low)}, {shown(high)}]")

@@ -114,6 +114,14 @@ def end_of_months_ms(event_ms: int, months: int) -> int:
     return start_of_day_ms(days_from_civil(year, month0 + 1, min(d.day, last_day)) + 1)
 
 
+def extended_end_ms(end_ms: int, months: int) -> int:
+    """The end of a period that ends at ``end_ms`` (24:00 of its last day), extended by
+    ``months``: 24:00 of the same day ``months`` months after that last day. Counting from
+    ``end_ms``'s own day (the next one) would add a day (user walk: a year's extension of a
+    record ending 2028-12-05 00:00 had to end 2029-12-06 00:00)."""
+    return end_of_months_ms(end_ms - 1, months)
+
+
 def days_between(earlier_ms: int, later_ms: int) -> int:
     """Calendar days from the earlier instant's day to the later one's, the first not counted.
 

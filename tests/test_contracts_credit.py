@@ -26,7 +26,7 @@ from contracts.errors import (
     ContractError,
 )
 from contracts.params import DEFAULTS, check_param
-from contracts.periods import DAY_MS, end_of_months_ms, ms_of_beijing, shown
+from contracts.periods import DAY_MS, end_of_months_ms, extended_end_ms, ms_of_beijing, shown
 from contracts.state import Overlay
 from contracts.uscc import E_BAD_USCC
 from tests.contract_harness import Account, Harness
@@ -212,7 +212,7 @@ def test_a_judgment_defaulter_record_is_extended_by_its_issuer() -> None:
     h = setup()
     court, bureau = h.account("court"), h.account("bureau")
     rid, two_years = _judgment(h)
-    three_years = end_of_months_ms(two_years, 12)
+    three_years = extended_end_ms(two_years, 12)
     ext = {"id": rid, "to_ms": three_years, "document_no": "(2026)粤15执恢1号"}
     h.expect_refused(bureau, "credit.extend", ext, E_NOT_ISSUER)
     h.expect_refused(court, "credit.extend", {**ext, "to_ms": two_years}, E_BAD_ARGS)
@@ -221,11 +221,20 @@ def test_a_judgment_defaulter_record_is_extended_by_its_issuer() -> None:
     assert rec["to_ms"] == three_years
     assert rec["extensions"] == [{"document_no": ext["document_no"], "old_to_ms": two_years}]
     # a second decision extends again, counted from the new end
-    again = {**ext, "to_ms": end_of_months_ms(three_years, 36), "document_no": "(2027)粤15执恢2号"}
+    again = {**ext, "to_ms": extended_end_ms(three_years, 36), "document_no": "(2027)粤15执恢2号"}
     h.expect_ok(court, "credit.extend", again)
     assert h.get(f"credit/record/{rid}")["to_ms"] == again["to_ms"]
     other = record(h, court, rec_args(h, "bid_debarment"))
     h.expect_refused(court, "credit.extend", {**ext, "id": other}, E_STATE)
+
+
+def test_a_year_s_extension_ends_on_the_same_calendar_day() -> None:
+    """User walk: a record ending 2028-12-05 00:00 Beijing (24:00 of 4 December) extended by
+    a year had to end 2029-12-06 00:00, a day more than a year."""
+    end = ms_of_beijing(2028, 12, 5)
+    assert extended_end_ms(end, 12) == ms_of_beijing(2029, 12, 5)
+    assert extended_end_ms(end, 36) == ms_of_beijing(2031, 12, 5)
+    assert extended_end_ms(ms_of_beijing(2028, 3, 1), 12) == ms_of_beijing(2029, 3, 1)  # 28 Feb
 
 
 @pytest.mark.parametrize(
@@ -244,14 +253,14 @@ def test_an_extension_is_of_one_to_three_years(months: int, extra_ms: int, accep
     h = setup()
     court = h.account("court")
     rid, two_years = _judgment(h)
-    to_ms = end_of_months_ms(two_years, months) + extra_ms
+    to_ms = extended_end_ms(two_years, months) + extra_ms
     ext = {"id": rid, "to_ms": to_ms, "document_no": "(2026)粤15执恢1号"}
     if accepted:
         h.expect_ok(court, "credit.extend", ext)
         assert h.get(f"credit/record/{rid}")["to_ms"] == to_ms
         return
     receipt = h.expect_refused(court, "credit.extend", ext, E_BOUNDS)
-    low, high = end_of_months_ms(two_years, 12), end_of_months_ms(two_years, 36)
+    low, high = extended_end_ms(two_years, 12), extended_end_ms(two_years, 36)
     assert receipt.message == f"an extension must end within [{shown(low)}, {shown(high)}]"
 
 
@@ -259,9 +268,9 @@ def test_the_extension_bounds_follow_their_parameters() -> None:
     h = setup(judgment_defaulter_extension_min_months=1, judgment_defaulter_extension_max_months=6)
     court = h.account("court")
     rid, two_years = _judgment(h)
-    ext = {"id": rid, "to_ms": end_of_months_ms(two_years, 7), "document_no": "(2026)粤15执恢1号"}
+    ext = {"id": rid, "to_ms": extended_end_ms(two_years, 7), "document_no": "(2026)粤15执恢1号"}
     h.expect_refused(court, "credit.extend", ext, E_BOUNDS)
-    h.expect_ok(court, "credit.extend", {**ext, "to_ms": end_of_months_ms(two_years, 1)})
+    h.expect_ok(court, "credit.extend", {**ext, "to_ms": extended_end_ms(two_years, 1)})
 
 
 @pytest.mark.parametrize(
