@@ -19,11 +19,16 @@ from types import FrameType
 from typing import Any
 from urllib.parse import quote
 
+from contracts.periods import shown
+from contracts.scenario_kit import ScenarioError
 from ledger.crypto import get_suite
 from ledger.errors import InvalidInput
 from ledger.tx import Receipt, SignedTx
 from shell.bidding import prove_bid
 from shell.client import NodeClient
+
+# The longest idle-block interval the story runs on: its waits are a few demo "days" (2 s).
+DEMO_HEARTBEAT_MAX_MS = 5_000
 
 
 class HttpScenarioClient:
@@ -34,6 +39,15 @@ class HttpScenarioClient:
         from contracts.scenario import actor_secret
 
         status = NodeClient(url).status()
+        heartbeat_ms = int(status.get("heartbeat_ms") or 0)
+        if not 0 < heartbeat_ms <= DEMO_HEARTBEAT_MAX_MS:
+            # The story waits for deadlines a few demo "days" away; an idle chain's clock
+            # moves only with its blocks (user walks: it stalled five minutes at each wait).
+            raise ScenarioError(
+                f"this chain writes an idle block every {heartbeat_ms / 1000:g} s (its "
+                f"heartbeat_ms), and the story waits for its clock: run it on a chain of "
+                f"`credchain network init --demo` (1 s), or vote heartbeat_ms down to at "
+                f"most {DEMO_HEARTBEAT_MAX_MS} ms")
         self.chain_id: str = status["chain_id"]
         self.suite = get_suite(status["suite"])
         self.node = NodeClient(url).as_key(self.suite, actor_secret(self.suite, "supervisor"))
@@ -46,9 +60,18 @@ class HttpScenarioClient:
         return self.node.head_time_ms()
 
     def wait_until(self, t_ms: int) -> None:
-        """Wait for a block at or after ``t_ms`` (leaders propose empty blocks when idle)."""
-        while self.now_ms() < t_ms:
+        """Wait for a block at or after ``t_ms`` (leaders propose empty blocks when idle);
+        ScenarioError when the chain's clock stands still for ``timeout_s``."""
+        last, since = self.now_ms(), time.monotonic()
+        while last < t_ms:
             time.sleep(0.2)
+            now = self.now_ms()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since > self.timeout_s:
+                raise ScenarioError(f"no block for {self.timeout_s:g} s: the chain's clock "
+                                    f"stands at {shown(last)}, the story waits for "
+                                    f"{shown(t_ms)} (is a quorum of validators running?)")
 
     def nonce_of(self, pubkey: bytes) -> int:
         return self.node.nonce(pubkey)

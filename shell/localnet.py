@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 NETWORK_PASSPHRASE_FILE = "passphrase"
 TICK_MS = 50  # the node's default tick (shell.config.NodeLimits.tick_ms)
 DEFAULT_HEARTBEAT_MS = 300_000  # the chain parameter heartbeat_ms a new network gets
+# A demo chain's: its "day" is seconds long, and the story waits for block time to pass
+# (user walks: `demo --url` on a `network init --demo` chain stalled five minutes a wait).
+DEMO_HEARTBEAT_MS = 1_000
 DEFAULT_PEER_PORT = 26650  # with --hosts: peers on this port, HTTP on the next
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -136,7 +139,9 @@ def init_network(out: Path, n_nodes: int, suite_name: str, chain_id: str, client
         role_keys = _save_role_keys(out, suite, phrase)
     for role, members in (extra_roles or {}).items():
         roles.setdefault(role, []).extend(k.hex() for k in members)
-    params[HEARTBEAT] = DEFAULT_HEARTBEAT_MS if heartbeat_ms is None else heartbeat_ms
+    if heartbeat_ms is None:
+        heartbeat_ms = DEMO_HEARTBEAT_MS if demo else DEFAULT_HEARTBEAT_MS
+    params[HEARTBEAT] = heartbeat_ms
     doc = GenesisDoc.from_json({
         "chain_id": chain_id, "suite": suite_name, "time_ms": time.time_ns() // 1_000_000,
         "validators": validators, "committee": committee, "roles": roles, "params": params,

@@ -214,7 +214,9 @@ def test_network_init_demo_grants_the_story_roles_and_params(tmp_path: Path) -> 
     doc = GenesisDoc.load(out / "genesis.json")
     want = scenario_roles(ED25519_SHA256)
     assert {r: sorted(m) for r, m in doc.roles.items()} == {r: sorted(m) for r, m in want.items()}
-    assert doc.params == {**SCENARIO_PARAMS, "heartbeat_ms": 300_000}  # the chain's heartbeat
+    # a demo chain's heartbeat is a second: its "days" are 2 s, and the story waits for its
+    # clock (user walks: `demo --url` on such a chain stalled five minutes at each wait)
+    assert doc.params == {**SCENARIO_PARAMS, "heartbeat_ms": 1_000}
     # each granted role's key is handed out, readable with the network's passphrase (user
     # walk: the roles were granted to keys nobody was given), the supermarket's too
     from ledger.keyfile import load_key, read_passphrase_file
@@ -227,6 +229,19 @@ def test_network_init_demo_grants_the_story_roles_and_params(tmp_path: Path) -> 
     assert handed == {r: [k.hex() for k in m] for r, m in want.items()}
     assert "supermarket_admin" in handed
     assert oct((out / "roles").stat().st_mode & 0o777) == "0o700"
+
+
+def test_the_demo_story_refuses_a_chain_whose_clock_it_would_wait_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``demo --url`` on a chain with the 5-minute default heartbeat: one line that says
+    why and what to do, at once, not a stall and a traceback."""
+    from shell.client import NodeClient
+
+    monkeypatch.setattr(NodeClient, "status", lambda self: {
+        "chain_id": "c", "suite": "ed25519-sha256", "heartbeat_ms": 300_000})
+    code, text = invoke("demo", "--url", "http://127.0.0.1:9", "--anchor", __file__)
+    assert code == 1 and "Traceback" not in text, text
+    assert "idle block every 300 s" in text and "network init --demo" in text, text
 
 
 def test_network_init_for_separate_machines(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ def demo(directory: str | None, suite: str, url: str | None, anchor_path: str | 
     """
     import tempfile
 
+    from contracts.scenario_kit import ScenarioError
     from shell.demo import keep_running, portal_lines, run_demo_story
     from shell.localnet import LocalNet, init_network, wait_ready
 
@@ -41,13 +42,16 @@ def demo(directory: str | None, suite: str, url: str | None, anchor_path: str | 
             fail("--url needs --anchor (the network's anchor file)")
         if keep:
             fail("--keep keeps a network this command started; with --url it is yours")
-        summary = run_demo_story([url], Path(str(anchor_path)), Path.cwd(), click.echo)
+        try:
+            summary = run_demo_story([url], Path(str(anchor_path)), Path.cwd(), click.echo)
+        except ScenarioError as exc:
+            fail(f"the story stopped: {exc}")
         for line in portal_lines(url, Path(str(anchor_path)), summary):
             click.echo(line)
         return
     out = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="credchain-demo-"))
     # The story waits for block time to pass: an idle demo chain writes a block a second.
-    manifest = init_network(out, 4, suite, "credchain-demo", 4, demo=True, heartbeat_ms=1000)
+    manifest = init_network(out, 4, suite, "credchain-demo", 4, demo=True)
     click.echo(f"== a local network of 4 validators ({suite}) in {out} ==")
     net = LocalNet(out, die_with_parent=True)
     net.start_all()

@@ -30,7 +30,8 @@ def network() -> None:
                              "machines (default: all on 127.0.0.1)")
 @click.option("--heartbeat-ms", type=click.IntRange(100, 86_400_000),
               help="an idle chain writes an empty block this often: the chain parameter "
-                   "heartbeat_ms in genesis, the same for every validator (default: 5 minutes)")
+                   "heartbeat_ms in genesis, the same for every validator (default: 5 minutes; "
+                   "1 second with --demo)")
 @click.option("--demo", is_flag=True,
               help="grant the trading story's roles and SHORTENED demo periods in genesis "
                    "(contracts.scenario; for `credchain demo`), and write those roles' demo "
