@@ -47,12 +47,14 @@ from contracts.opening import is_live
 from contracts.state import Overlay
 from contracts.tender_record import bid_key, tender_key
 from ledger import inclusion, jsonform, multi
+from ledger.block import Block
 from ledger.bundle import build_bundle, check_key
 from ledger.bundle import to_json as bundle_to_json
 from ledger.crypto import DIGEST_LEN
 from ledger.encoding import decode_trusted
 from ledger.errors import CorruptStore, HistoryPruned, InvalidInput
 from ledger.jsonform import hex_to_bytes, tagged_to_json, to_json
+from ledger.tx import Receipt
 from shell.admission import R_RATE
 from shell.api_events import EVENT_ROUTES
 from shell.apikit import (
@@ -158,16 +160,31 @@ async def get_block(request: web.Request, node: NodeView) -> web.StreamResponse:
     qc = store.qc(h)
     receipts = store.receipts(h) or []
     suite = node.chain.suite
+    who = reader(request)
     out: dict[str, Any] = {
         "hash": block.hash(suite).hex(),
         "header": to_json(block.header.to_obj(), jsonform.HEADER),
         "qc": to_json(qc.to_obj(), jsonform.QC) if qc else None,
         "tx_ids": [t.hex() for t in block.tx_ids(suite)],
-        "receipt_hashes": [r.hash(suite).hex() for r in receipts]}
-    if full_blocks(reader(request)):
+        "receipt_hashes": _receipt_hashes(node, who, h, block, receipts)}
+    if full_blocks(who):
         out["block"] = to_json(block.to_obj(), jsonform.BLOCK)
         out["receipts"] = [to_json(r.to_obj(), jsonform.RECEIPT) for r in receipts]
     return json_response(out)
+
+
+def _receipt_hashes(node: NodeView, who: Reader, height: int, block: Block,
+                    receipts: list[Receipt]) -> list[str | None]:
+    """Each receipt's hash, or None for a transaction withheld from ``who`` (user walk: a
+    stranger hashed receipts guessed from public records, a refusal naming the bidder among
+    them, until one matched a withheld bid's)."""
+    suite = node.chain.suite
+    if full_blocks(who):
+        return [r.hash(suite).hex() for r in receipts]
+    state, now_ms = node.chain.head_state(), _now_ms(node)
+    around = node.chain.sender_states(height)
+    return [r.hash(suite).hex() if tx_disclosed(state, who, tx, now_ms, around) else None
+            for tx, r in zip(block.txs, receipts, strict=True)]
 
 
 async def get_header(request: web.Request, node: NodeView) -> web.StreamResponse:

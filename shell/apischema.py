@@ -228,10 +228,11 @@ _ANSWERS: dict[str, dict[str, Any]] = {
     "TxUnknown": obj({"tx_id": ref("Hash"), "status": {"const": "unknown"}}),
     "CertifiedBlock": obj(
         {"hash": ref("Hash"), "header": ref("Header"), "qc": nullable(ref("QC")),
-         "tx_ids": array(ref("Hash")), "receipt_hashes": array(ref("Hash"))},
+         "tx_ids": array(ref("Hash")), "receipt_hashes": array(nullable(ref("Hash")))},
         {"block": ref("Block"), "receipts": array(ref("Receipt"))},
         description="`block` and `receipts` for readers shown full blocks (supervisors); "
-                    "`qc` null for genesis"),
+                    "`qc` null for genesis; a receipt hash null for a transaction withheld "
+                    "from this reader"),
     "CertifiedHeader": obj({"hash": ref("Hash"), "header": ref("Header"),
                             "qc": nullable(ref("QC"))},
                            description="`qc` null for genesis"),
