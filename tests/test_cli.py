@@ -231,6 +231,23 @@ def test_network_init_demo_grants_the_story_roles_and_params(tmp_path: Path) -> 
     assert oct((out / "roles").stat().st_mode & 0o777) == "0o700"
 
 
+def test_two_networks_initialised_alike_do_not_share_a_chain_id(tmp_path: Path) -> None:
+    """A signature covers the chain id, not the genesis (PROTOCOL §3): with one default id a
+    transaction signed for one network was taken by another (user walk)."""
+    ids = []
+    for name in ("a", "b"):
+        code, text = invoke("network", "init", "--nodes", "1", "--out", str(tmp_path / name),
+                            "--clients", "0")
+        assert code == 0, text
+        ids.append(GenesisDoc.load(tmp_path / name / "genesis.json").chain_id)
+        assert f"chain id {ids[-1]}" in text
+    assert ids[0] != ids[1] and all(i.startswith("credchain-local-") for i in ids)
+    code, text = invoke("network", "init", "--nodes", "1", "--out", str(tmp_path / "c"),
+                        "--clients", "0", "--chain-id", "shanwei-2026")
+    assert code == 0 and GenesisDoc.load(tmp_path / "c" / "genesis.json").chain_id == \
+        "shanwei-2026"
+
+
 def test_the_demo_story_refuses_a_chain_whose_clock_it_would_wait_on(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """``demo --url`` on a chain with the 5-minute default heartbeat: one line that says

@@ -22,7 +22,10 @@ def network() -> None:
 @click.option("--nodes", "n_nodes", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--suite", default="ed25519-sha256", show_default=True, type=SUITES)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option("--chain-id", default="credchain-local", show_default=True)
+@click.option("--chain-id", help="the chain id every transaction signs (default: "
+                                  "credchain-local-<random hex>: a signature covers the chain "
+                                  "id, not the genesis, so two networks sharing one would take "
+                                  "each other's transactions)")
 @click.option("--clients", default=4, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--base-port", default=0, show_default=True, type=click.IntRange(0, 65000),
               help="peer port of node 0 (node i: base+2i peer, base+2i+1 HTTP); 0 = free ports")
@@ -36,7 +39,7 @@ def network() -> None:
               help="grant the trading story's roles and SHORTENED demo periods in genesis "
                    "(contracts.scenario; for `credchain demo`), and write those roles' demo "
                    "keys to OUT/roles/")
-def network_init(n_nodes: int, suite: str, out: str, chain_id: str, clients: int,
+def network_init(n_nodes: int, suite: str, out: str, chain_id: str | None, clients: int,
                  base_port: int, demo: bool, heartbeat_ms: int | None,
                  hosts: str | None) -> None:
     """Keys, genesis, node configs and anchor for an N-validator network in OUT: on
@@ -45,9 +48,13 @@ def network_init(n_nodes: int, suite: str, out: str, chain_id: str, clients: int
     from shell.localnet import init_network
 
     host_list = [h.strip() for h in hosts.split(",")] if hosts else []
+    if chain_id is None:
+        import secrets
+
+        chain_id = f"credchain-local-{secrets.token_hex(4)}"  # (user walk: one replayed)
     manifest = init_network(Path(out), n_nodes, suite, chain_id, clients, base_port, demo,
                             heartbeat_ms=heartbeat_ms, hosts=host_list)
-    click.echo(f"network of {n_nodes} validators ({suite}) written to {out}")
+    click.echo(f"network of {n_nodes} validators ({suite}, chain id {chain_id}) written to {out}")
     members = [c["key_file"] for c in manifest["clients"] if c["committee"]]
     if members:
         click.echo(f"the committee (gov proposals and votes): {', '.join(members)}")
