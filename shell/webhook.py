@@ -6,9 +6,11 @@ Each stream item is one ``POST`` of its JSON (exactly the stream's ``data``) wit
   of ``watch`` and from any node (the cursor is the chain's), so the receiver can drop a
   repeat; ``X-Credchain-Event-Id: <cursor>`` too.
 - ``X-Credchain-Timestamp: <Unix ms>`` and ``X-Credchain-Signature: sha256=<hex>`` with
-  ``HMAC-SHA256(secret, timestamp + "." + body)``: the receiver recomputes it with the shared
-  secret and refuses a stale timestamp (``verify`` below, 5 minutes by default), so a
-  captured request can't be replayed later.
+  ``HMAC-SHA256(secret, timestamp + "." + idempotency_key + "." + body)``: the receiver
+  recomputes it with the shared secret and refuses a stale timestamp (``verify`` below, 5
+  minutes by default), so a captured request can't be replayed later, nor sent again under
+  another ``Idempotency-Key`` to pass the receiver's repeat check (user walk: with the key
+  unsigned, a delivery replayed as ``credchain-other:3.0.0`` was handled twice).
 
 The secret is the bytes of ``watch --secret-file`` with its trailing line breaks (LF, CR)
 removed, used as they are: a file holding a hex or base64 text keys the HMAC with that
@@ -16,10 +18,11 @@ text's ASCII bytes, not with what it decodes to. Make one, readable by you only,
 ``head -c 32 /dev/urandom | base64 > hook.key && chmod 600 hook.key`` and give the receiver
 the same text. The receiver's check, in any language:
 
-1. the timestamp header is decimal Unix milliseconds; refuse it more than 5 minutes from
-   your clock;
-2. compute HMAC-SHA256 keyed with the secret over the timestamp's digits, a ``.``, and the
-   request body exactly as received (no re-encoding of the JSON);
+1. the timestamp header is decimal Unix milliseconds (ASCII digits, no leading zero);
+   refuse it more than 5 minutes from your clock;
+2. compute HMAC-SHA256 keyed with the secret over the timestamp header's text, a ``.``, the
+   ``Idempotency-Key`` header's text, a ``.``, and the request body exactly as received (no
+   re-encoding of the JSON);
 3. compare its lowercase hex with what follows ``sha256=`` in the signature header, in
    constant time (``hmac.compare_digest``, ``crypto.timingSafeEqual``);
 4. drop a request whose ``Idempotency-Key`` it has already handled.
@@ -44,6 +47,7 @@ import asyncio
 import hashlib
 import hmac
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 
@@ -54,20 +58,24 @@ BACKOFF_MAX_S = 60.0
 RETRY_AFTER_MAX_S = 300.0
 TOLERANCE_MS = 300_000
 RETRYABLE = frozenset({408, 425, 429})
+_STAMP = re.compile(r"[1-9][0-9]{0,15}")  # ASCII only: str.isdigit() also takes "²"
 
 
-def signature(secret: bytes, timestamp_ms: int, body: bytes) -> str:
-    mac = hmac.new(secret, str(timestamp_ms).encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+def signature(secret: bytes, timestamp: str, idempotency_key: str, body: bytes) -> str:
+    """``sha256=<hex>`` of ``HMAC-SHA256(secret, timestamp "." idempotency_key "." body)``,
+    over the two headers' texts as sent."""
+    signed = timestamp.encode() + b"." + idempotency_key.encode() + b"." + body
+    return "sha256=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
 
 
 def verify(secret: bytes, headers: Mapping[str, str], body: bytes, now_ms: int,
            tolerance_ms: int = TOLERANCE_MS) -> bool:
-    """The receiver's check: a signature over this body and a timestamp within tolerance."""
+    """The receiver's check: a signature over this body and idempotency key, and a
+    timestamp within tolerance; False for any header missing or malformed."""
     stamp = headers.get("X-Credchain-Timestamp", "")
-    if not stamp.isdigit() or abs(now_ms - int(stamp)) > tolerance_ms:
+    if not _STAMP.fullmatch(stamp) or abs(now_ms - int(stamp)) > tolerance_ms:
         return False
-    expected = signature(secret, int(stamp), body)
+    expected = signature(secret, stamp, headers.get("Idempotency-Key", ""), body)
     return hmac.compare_digest(expected, headers.get("X-Credchain-Signature", ""))
 
 
@@ -93,12 +101,12 @@ class Poster:
         """POST until a 2xx (see the module docstring); WebhookRefused for a final refusal."""
         backoff_s = BACKOFF_MIN_S
         while True:
-            stamp = self.clock_ms()
+            stamp, key = str(self.clock_ms()), f"{self.chain_id}:{cursor}"
             headers = {"Content-Type": "application/json",
-                       "Idempotency-Key": f"{self.chain_id}:{cursor}",
+                       "Idempotency-Key": key,
                        "X-Credchain-Event-Id": cursor,
-                       "X-Credchain-Timestamp": str(stamp),
-                       "X-Credchain-Signature": signature(self.secret, stamp, body)}
+                       "X-Credchain-Timestamp": stamp,
+                       "X-Credchain-Signature": signature(self.secret, stamp, key, body)}
             self.attempts += 1
             wait_s = backoff_s
             try:

@@ -182,6 +182,12 @@ def test_watch_posts_signed_webhooks_with_retries_at_least_once_under_one_key(
             assert not verify(b"another secret", headers, body, now)
             assert not verify(SECRET, headers, body + b" ", now)
             assert not verify(SECRET, headers, body, now + 600_000)  # replayed later
+            # sent again under another idempotency key, to pass the receiver's repeat check
+            # (user walk), or with a timestamp the sender did not sign
+            for name, value in (("Idempotency-Key", "credchain-other:3.0.0"),
+                                ("X-Credchain-Timestamp", "0" + headers["X-Credchain-Timestamp"]),
+                                ("X-Credchain-Timestamp", "²")):
+                assert not verify(SECRET, {**headers, name: value}, body, now), name
         # delivered, then stopped before its cursor was saved: sent again, same key
         saved = json.loads(cursor_file.read_text())["cursor"]
         n.client.send(story.amend("W-2", json.loads(receiver.got[0][1])["event"]
@@ -395,6 +401,7 @@ def test_the_webhook_key_is_the_secret_file_s_text_as_shell_events_md_says(
     path.chmod(0o600)
     key = read_passphrase_file(path, "webhook secret file")
     body, stamp = b'{"cursor": "5.0.0"}', 1_796_316_927_320
-    mine = hmac.new(b"c2VjcmV0IGtleQ==", b"1796316927320." + body, hashlib.sha256).hexdigest()
-    assert signature(key, stamp, body) == "sha256=" + mine
+    mine = hmac.new(b"c2VjcmV0IGtleQ==", b"1796316927320.c:5.0.0." + body,
+                    hashlib.sha256).hexdigest()
+    assert signature(key, str(stamp), "c:5.0.0", body) == "sha256=" + mine
     assert "head -c 32 /dev/urandom | base64" in (PROJECT_DIR / "shell" / "EVENTS.md").read_text()
