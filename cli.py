@@ -14,10 +14,17 @@ from ledger.errors import CorruptStore, InvalidInput
 from shell.client import NodeError
 from shell.commands import audit, bid, chain, committee, demo, gov, history, keys, network, watch
 from shell.commands.tender import tender
+from shell.terminal import guarded_output
 
 
 class _Group(click.Group):
-    """The root group: expected errors become one-line messages (exit 1), not tracebacks."""
+    """The root group: expected errors become one-line messages (exit 1), not tracebacks;
+    what a command prints goes through ``shell.terminal`` (text from the chain never
+    commands the terminal)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        with guarded_output():
+            return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

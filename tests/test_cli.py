@@ -231,6 +231,26 @@ def test_network_init_demo_grants_the_story_roles_and_params(tmp_path: Path) -> 
     assert oct((out / "roles").stat().st_mode & 0o777) == "0o700"
 
 
+def test_text_from_the_chain_never_commands_the_terminal(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An attestor's name holding a terminal title escape, a carriage return and a
+    right-to-left override (user walk: `credchain verify` printed them raw): every command's
+    output escapes them, JSON stays valid and means the same, line breaks and tabs stay."""
+    from shell.client import NodeClient
+    from shell.terminal import safe_text
+
+    name = "A\x1b]0;pwned\x07\r\u202eevil\x9b\tok 中"
+    monkeypatch.setattr(NodeClient, "state_answer",
+                        lambda self, key: {"key": key, "value": {"name": name}, "height": 3})
+    result = CliRunner().invoke(main, ["state", "id/entity/X", "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 0, result.output
+    assert not set("\x1b\x07\r\u202e\x9b") & set(result.output), repr(result.output)
+    value_json = result.output[:result.output.index("\n}") + 2]
+    assert json.loads(value_json) == {"name": name}  # the escapes say the same in JSON
+    assert safe_text("line\n\tnext") == "line\n\tnext"
+    assert safe_text("\x1b[31m\u2066") == "\\u001b[31m\\u2066"
+
+
 def test_two_networks_initialised_alike_do_not_share_a_chain_id(tmp_path: Path) -> None:
     """A signature covers the chain id, not the genesis (PROTOCOL §3): with one default id a
     transaction signed for one network was taken by another (user walk)."""
