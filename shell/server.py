@@ -189,21 +189,29 @@ class Node:
                 raise StartupError(
                     f"the store in {db} is damaged ({problem}); move it aside and rebuild it "
                     f"from the peers with: credchain node resync --config {config_path(config)}")
-            run_problem = check_run(config.data_dir, kv, confirm_lost_votes)
+            # The key against the config's index first: a wrong key file is said as such,
+            # before its missing vote records are (operator walk: that came first, with the
+            # advice to confirm lost votes), and it counts no run of the store.
+            pubkey = chain.suite.public_key(secret)
+            seat = next((i for i, v in enumerate(chain.validators()) if v.pubkey == pubkey),
+                        None)
+            if config.index is not None and seat != config.index:
+                if seat is not None:
+                    raise StartupError(f"the config says index = {config.index}, but this key "
+                                       f"is validator {seat} of the chain's set")
+                # (operator walk: a config copied with another key ran as an observer)
+                raise StartupError(
+                    f"the config says index = {config.index}, but this key is not in the "
+                    f"validator set at height {chain.height()}: {NOT_A_VALIDATOR_ADVICE}")
+            try:
+                run_problem = check_run(config.data_dir, kv, confirm_lost_votes)
+            except OSError as exc:  # a directory the node may not write, a full disk
+                raise StartupError(f"cannot write in the data directory {config.data_dir}: "
+                                   f"{exc.strerror or exc} ({exc.filename or ''})") from None
             node = cls(config, chain, secret, confirm_lost_votes, synced, run_problem)
         except BaseException:
             kv.close()
             raise
-        seat = node.seat()
-        if config.index is not None and seat != config.index:
-            chain.close()
-            if seat is not None:
-                raise StartupError(f"the config says index = {config.index}, but this key is "
-                                   f"validator {seat} of the chain's set")
-            # (operator walk: a config copied with another key ran as an observer, silently)
-            raise StartupError(
-                f"the config says index = {config.index}, but this key is not in the "
-                f"validator set at height {chain.height()}: {NOT_A_VALIDATOR_ADVICE}")
         return node
 
     def seat(self) -> int | None:

@@ -440,6 +440,12 @@ def test_a_held_lock_is_said_plainly_whoever_opens_the_store() -> None:
     assert open_failure("/x/db", held) == (
         "the store in /x/db is in use by another process (its LevelDB lock is held: is its "
         "node running? stop it, or read a copy)")
+    # a LOCK file the node may not write is no held lock (operator walk: a read-only store
+    # was reported as in use by another process)
+    denied = OSError(b"IO error: /x/db/LOCK: Permission denied")
+    assert open_failure("/x/db", denied).startswith(
+        "cannot open the store in /x/db: IO error: /x/db/LOCK: Permission denied (the node's "
+        "user must be able to write")
     other = OSError(b"Corruption: bad block\nmore")
     assert open_failure("/x/db", other) == "cannot open the store in /x/db: Corruption: bad block"
     # an OS error is said by its text, not its errno (operator walk: "...: 20")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from consensus import durable
 from ledger.kv import MemoryKV
 from shell.runs import RUN_FILE, check_run
@@ -57,3 +59,31 @@ def test_an_unreadable_run_file_is_a_reason_not_a_crash(tmp_path: Path) -> None:
     assert "is unreadable" in str(check_run(tmp_path, MemoryKV(), confirm=False))
     assert check_run(tmp_path, MemoryKV(), confirm=True) is None  # confirmed: written again
     assert (tmp_path / RUN_FILE).read_text() == "1\n"
+
+
+
+def test_a_store_restored_into_a_new_directory_is_found(tmp_path: Path) -> None:
+    """The usual restore after a lost disk: db/ from a backup, in a new data directory with
+    no run file (operator walk: the node voted at once)."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    kv = MemoryKV()
+    assert check_run(old, kv, confirm=False) is None
+    problem = check_run(new, _copy(kv), confirm=False)
+    assert problem is not None and "restored into a new directory" in problem
+    assert check_run(new, _copy(kv), confirm=True) is None
+
+
+def test_a_run_file_it_cannot_write_fails_before_the_store_counts(tmp_path: Path) -> None:
+    """Operator walk: with the data directory read-only the store had counted the run when
+    writing the run file failed, and the next start took it for a restored backup and did
+    not vote. (A directory in the temporary file's place fails the write for any user.)"""
+    kv = MemoryKV()
+    assert check_run(tmp_path, kv, confirm=False) is None
+    (tmp_path / (RUN_FILE + ".tmp")).mkdir()
+    with pytest.raises(IsADirectoryError):
+        check_run(tmp_path, kv, confirm=False)
+    (tmp_path / (RUN_FILE + ".tmp")).rmdir()
+    assert kv.get(durable.RUN_KEY) == b"1" and (tmp_path / RUN_FILE).read_text() == "1\n"
+    assert check_run(tmp_path, kv, confirm=False) is None  # the next start: no restore seen
