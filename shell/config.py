@@ -263,9 +263,11 @@ class NodeConfig:
         try:
             if p.stat().st_size > MAX_CONFIG_BYTES:
                 raise ConfigError(f"node config {p} is over {MAX_CONFIG_BYTES} bytes")
-            text = p.read_text()
+            text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read node config {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:  # (operator walk: it stopped the node as an error)
+            raise ConfigError(f"node config {p} is not UTF-8 text (byte {exc.start})") from None
         try:
             raw = tomllib.loads(text) if p.suffix != ".json" else json.loads(text)
         except ValueError as exc:

@@ -64,6 +64,7 @@ NOT_A_VALIDATOR_ADVICE = ("rotated out or removed? restart it with the validator
 
 
 EXIT_FORCED = 3  # a second signal cut the shutdown short
+HEALTH_LOG_AFTER_S = 10.0  # an unhealthy node says so in its log once a reason held this long
 BEACON_INTERVAL_S = 2.0  # beacon windows also end by time: ask what is owed this often
 # Inner nodes of the state tree loaded into memory at start (``StateTree.warm``): all of a
 # state of up to ~170k keys (~0.3 s for 33k keys here), about the top of a bigger one; the
@@ -139,6 +140,8 @@ class Node:
         self._fault: str | None = None
         self.last_commit_s = time.monotonic()
         self._waiting_since: float | None = None  # transactions wait since (no commit since)
+        # (what health said, since when, whether it was logged): ``_log_health``
+        self._health_seen: tuple[str, float, bool] = ("ok", time.monotonic(), True)
         self._register_metrics()
 
     @classmethod
@@ -256,7 +259,7 @@ class Node:
 
     async def _ticker(self) -> None:
         period_s = self.limits.tick_ms / 1000
-        regossip_at = 0
+        regossip_at = health_at = 0
         while True:
             await asyncio.sleep(period_s)
             mono_ms = int(time.monotonic() * 1000)
@@ -264,12 +267,32 @@ class Node:
             if mono_ms >= regossip_at:
                 regossip_at = mono_ms + self.limits.regossip_ms
                 self._regossip(mono_ms)
+            if mono_ms >= health_at:
+                health_at = mono_ms + 1_000
+                self._log_health()
             wake = self._next_wake()
             with contextlib.suppress(asyncio.QueueFull):
                 if wake != self._wake_at:
                     self.events.put_nowait(WakeAt(wake))
                     self._wake_at = wake
                 self.events.put_nowait(Tick(now_ms()))
+
+    def _log_health(self) -> None:
+        """Say in the log when the node turns unhealthy (a WARNING, once the same kind of
+        reason has held for ``HEALTH_LOG_AFTER_S``: a start links its peers first) and
+        when it is healthy again (operator walk: with two of four validators killed, clients
+        waited and the log never said the chain had stopped, though ``/healthz`` did)."""
+        ok, reason = self.health()
+        kind = "ok" if ok else reason.split(":", 1)[0]
+        seen, since, said = self._health_seen
+        now = time.monotonic()
+        if kind != seen:
+            if said and seen != "ok" and ok:
+                log.info("healthy again after %.0f s (%s)", now - since, seen)
+            self._health_seen = (kind, now, ok)
+        elif not said and now - since >= HEALTH_LOG_AFTER_S:
+            log.warning("unhealthy for %.0f s: %s", now - since, reason)
+            self._health_seen = (kind, since, True)
 
     def _next_wake(self) -> int | None:
         """The next tender deadline after the head's time, once the schedule covers the head

@@ -598,6 +598,15 @@ def test_a_second_network_up_of_a_running_network_says_why_and_fails(tmp_path: P
             first.kill()
 
 
+def test_a_config_that_is_not_utf8_is_refused_as_a_config(tmp_path: Path) -> None:
+    """Operator walk: a config saved in another encoding stopped the node as an error
+    (``UnicodeDecodeError``, exit 1), where other bad configs are refused (exit 2)."""
+    config = tmp_path / "node.toml"
+    config.write_bytes('name = "汕尾"\n'.encode("gb18030"))
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        NodeConfig.load(config)
+
+
 @pytest.mark.parametrize("peers,reason", [
     ('[[peers]]\nindex = 1\nhost = "h"\nport = 0\n', "peers[0]: setting 'port' must be"),
     ('[[peers]]\nindex = 1\nhost = "h"\nport = 5\n[[peers]]\nindex = 2\nhost = "h"\nport = 5\n',
@@ -649,3 +658,38 @@ def test_a_config_that_cannot_work_says_why_in_one_line(tmp_path: Path, extra: s
                       'data_dir = "d"\ngenesis_file = "g.json"\n' + extra)
     with pytest.raises(ConfigError, match=re.escape(reason)):
         NodeConfig.load(config)
+
+
+def test_the_log_says_when_the_node_turns_unhealthy_and_when_it_recovers(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Operator walk: with two of four validators killed, clients waited and the log never
+    said the chain had stopped (``/healthz`` did). A reason is logged once it has held for
+    ``HEALTH_LOG_AFTER_S`` (a start links its peers first), once, and the recovery too."""
+    from types import SimpleNamespace
+
+    from shell import server
+
+    clock = [100.0]
+    monkeypatch.setattr("shell.server.time.monotonic", lambda: clock[0])
+    said = [(True, "ok")]
+    node = SimpleNamespace(health=lambda: said[0], _health_seen=("ok", 100.0, True))
+
+    def step(seconds: float, health: tuple[bool, str]) -> None:
+        clock[0] += seconds
+        said[0] = health
+        server.Node._log_health(node)  # type: ignore[arg-type]
+
+    caplog.set_level(logging.INFO, logger=server.log.name)
+    step(1, (False, "no quorum: linked to 2 of 4 validators"))
+    step(5, (False, "no quorum: linked to 2 of 4 validators"))
+    assert not caplog.records  # a start links its peers in the first seconds
+    step(6, (False, "no quorum: linked to 1 of 4 validators"))
+    step(20, (False, "no quorum: linked to 1 of 4 validators"))
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "unhealthy for 11 s: no quorum: linked to 1 of 4" in \
+        warned[0].getMessage()
+    step(1, (True, "ok"))
+    assert "healthy again after 32 s (no quorum)" in caplog.records[-1].getMessage()
+    step(1, (False, "catching up: at height 5, peers at 9"))
+    step(1, (True, "ok"))  # a blip shorter than the delay is not logged
+    assert len(caplog.records) == 2
