@@ -170,6 +170,7 @@ class PeerNet:
         self._dialling: set[tuple[str, int]] = set()
         self._file_peers: list[tuple[bytes, str, int]] = []
         self._file_mtime: float | None = None
+        self._unseated_said: set[int] = set()  # [[peers]] indexes past the set, warned of
         self._sent = proposals.SentProposals()
         self._unlinked_since: dict[bytes, float] = {}  # peer key -> when its link went down
         # peer key -> when its last second links were refused, and when that was last warned
@@ -325,8 +326,14 @@ class PeerNet:
         vals = self._validators()
         out: dict[tuple[str, int], bytes | None] = {}
         for peer in self.config.peers:
-            out[(peer.host, peer.port)] = (vals[peer.index].pubkey
-                                           if 0 <= peer.index < len(vals) else None)
+            in_set = 0 <= peer.index < len(vals)
+            out[(peer.host, peer.port)] = vals[peer.index].pubkey if in_set else None
+            if not in_set and peer.index not in self._unseated_said:
+                # (operator walk: an index past the set was dropped without a word)
+                self._unseated_said.add(peer.index)
+                log.warning("[[peers]] index = %d (%s:%d): the validator set has %d members "
+                            "(0..%d); that peer is dialled once a validator holds the index",
+                            peer.index, peer.host, peer.port, len(vals), len(vals) - 1)
         seated = {v.pubkey for v in vals}
         for pubkey, host, port, kind in self._registry():
             if kind == "validator" or pubkey in seated:  # a node voted in is dialled as one
@@ -353,13 +360,17 @@ class PeerNet:
         if path is None:
             return []
         try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            return self._file_peers
-        if mtime != self._file_mtime:
+            mtime: float | None = path.stat().st_mtime
+        except OSError as exc:
+            mtime = None
+            if self._file_mtime != -1.0:  # said once, until the file is back (operator walk)
+                log.warning("peers file %s: %s (keeping the previous list of %d)", path,
+                            exc.strerror or exc, len(self._file_peers))
+            self._file_mtime = -1.0
+        if mtime is not None and mtime != self._file_mtime:
+            self._file_mtime = mtime  # a bad file is said once, not at every re-read
             try:
                 self._file_peers = read_peers_file(path)
-                self._file_mtime = mtime
                 log.info("peers file %s: %d peers", path, len(self._file_peers))
             except ConfigError as exc:
                 log.warning("%s (keeping the previous list)", exc)

@@ -294,7 +294,7 @@ def _peers_toml(*entries: tuple[bytes, str, int]) -> str:
 
 
 def test_targets_merge_the_config_and_the_peers_file_and_follow_the_file(
-        tmp_path: Path) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     peers_file = tmp_path / "peers.toml"
     a, b = bytes([0xA1]) * 32, bytes([0xB2]) * 32
     # index 5: no validator there (yet), so no key is expected at that address; index 0 is
@@ -322,6 +322,14 @@ def test_targets_merge_the_config_and_the_peers_file_and_follow_the_file(
         assert ("127.0.0.1", 40002) in n.peers.targets()
         rewrite(_peers_toml(), 3)  # emptied: no file peers left
         assert n.peers.targets() == {("127.0.0.1", 40000): me}
+        # each is said once, not at every re-read (operator walk: a broken file was warned
+        # of every 2 s; an index past the set and a missing file never)
+        for _ in range(3):
+            n.peers.targets()
+        said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert sum("index = 5" in m for m in said) == 1, said
+        assert sum("not hex" in m or "pubkey" in m for m in said) == 1, said
+        assert sum("No such file" in m for m in said) == 2, said  # at first, and once gone
     finally:
         n.admission.close()
 
