@@ -71,6 +71,7 @@ class NodeLimits:
     http_body_timeout_ms: int = 30_000  # ... and its body within this
     http_idle_timeout_ms: int = 60_000  # an idle keep-alive connection is closed after this
     http_connections_max: int = 1_000
+    http_connections_per_address_max: int = 256  # one client address can't take them all
     shutdown_grace_ms: int = 3_000  # a stopping node waits this long for its tasks
     health_stall_ms: int = 30_000  # no commit this long while work waits (or past the
     #                                heartbeat): /healthz says the chain is stalled
@@ -142,6 +143,7 @@ BOUNDS: dict[str, dict[str, tuple[int, int]]] = {
         "http_body_timeout_ms": (100, 3_600_000),
         "http_idle_timeout_ms": (100, 3_600_000),
         "http_connections_max": (1, 1_000_000),
+        "http_connections_per_address_max": (1, 1_000_000),
         "shutdown_grace_ms": (100, 60_000),
         "health_stall_ms": (1_000, 86_400_000),
     },

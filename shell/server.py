@@ -131,7 +131,8 @@ class Node:
         self._beacon_running = False
         self.guard = GuardedServer(lambda: None, self.limits.http_header_timeout_ms,
                                    self.limits.http_idle_timeout_ms,
-                                   self.limits.http_connections_max)
+                                   self.limits.http_connections_max,
+                                   self.limits.http_connections_per_address_max)
         self.stopping = asyncio.Event()
         self.consumer: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
