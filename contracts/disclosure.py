@@ -40,7 +40,10 @@ time as "now":
   to bid for a tender lot: before the deadline it is shown only to that enterprise (its
   principal), not even to the tenderer it names as beneficiary. A guarantee's claim or release
   names only its number; it is judged by the tender the guarantee names (so a claim after the
-  deadline is public). A withheld transaction is still listed by id and located (height, index):
+  deadline is public), and before that deadline it is shown to its sender and the
+  guarantee's principal only, though the tender's own side sent it (user walk: the
+  tenderer's release of a would-be bidder's guarantee was a public act, its event naming
+  the bidder). A withheld transaction is still listed by id and located (height, index):
   ids are hashes and say nothing. Whose act it was (the sender's entity, or for a one-time
   agent's sealed bid call the entity whose key authorised it, ``contracts.agents``) is judged in
   ``sender_states``, the states around the transaction's own block (the key may have been
@@ -194,12 +197,16 @@ def tx_disclosed(state: StateReader, reader: Reader, tx: SignedTx, now_ms: int,
     if call.startswith(PUBLIC_CALLS):
         return True  # the supermarket's acts, whoever sends them (module docstring)
     tender_id = args.get("tender_id") if isinstance(args, dict) else None
+    guarantee = None
     if tender_id is None and call.startswith("guarantee.") and isinstance(args, dict):
-        tender_id = _guarantee_tender(state, args.get("number"))  # a claim, a release
+        guarantee = _guarantee(state, args.get("number"))  # a claim, a release
+        tender_id = guarantee.get("tender_id") if guarantee is not None else None
     tender = _tender(state, tender_id) if isinstance(tender_id, str) else None
     if tender is not None:
         if now_ms >= tender["deadline_ms"]:
             return True  # from the deadline on, everything about a tender is public
+        if guarantee is not None:  # a would-be bidder's guarantee, whoever sends it
+            return reader.uscc is not None and reader.uscc == guarantee.get("principal")
         if owner is not None and owner in (tender.get("tenderer"), tender.get("agent"),
                                            tender.get("platform_uscc")):
             return True  # the tender's own side: its amendments and replies are public
@@ -219,14 +226,14 @@ def _owner(states: Sequence[StateReader], pubkey: bytes) -> str | None:
     return None
 
 
-def _guarantee_tender(state: StateReader, number: Any) -> str | None:
-    """The tender a guarantee names (fixed when it was issued): a claim or release names
-    only the guarantee's number, yet is the tender's business from its deadline on."""
+def _guarantee(state: StateReader, number: Any) -> dict[str, Any] | None:
+    """The guarantee record a claim or release names by number (its tender and principal
+    are fixed when it is issued): the tender's business from its deadline on, the
+    principal's before."""
     if not isinstance(number, str) or not number or "/" in number:
         return None
     record = Overlay(state).get(guarantee_key(number))
-    tender_id = record.get("tender_id") if isinstance(record, dict) else None
-    return tender_id if isinstance(tender_id, str) else None
+    return record if isinstance(record, dict) else None
 
 
 def _tender(state: StateReader, tender_id: str) -> dict[str, Any] | None:

@@ -136,6 +136,28 @@ def test_a_guarantee_issued_for_an_open_tender_names_its_bidder_to_nobody_else()
     assert tx_disclosed(STATE, PUBLIC, issue, NOW_MS + 3_600_000)  # the deadline passed
 
 
+def test_a_release_by_the_tenderer_before_the_deadline_names_its_bidder_to_nobody() -> None:
+    """User walk: the tenderer's ``guarantee.release`` of a would-be bidder's guarantee was
+    a public act (the tender's own side), and its event named the bidder. Before the
+    deadline a claim or release is its sender's and the guarantee's principal's."""
+    tenderer_seed = 10
+    values = {k: encoding.decode(v) for k, v in STATE.raw.items()}
+    values["tender/OPEN"] = {**values["tender/OPEN"], "tenderer": B, "agent": ""}
+    values["guarantee/WG-1"] = {"number": "WG-1", "tender_id": "OPEN", "principal": A,
+                                "beneficiary": B}
+    tenderer = SUITE.public_key(bytes([tenderer_seed]) * 32)
+    state = State({**values, **attested(B, tenderer)})
+    reader_b = Reader(tenderer, B, frozenset())
+    for call in ("guarantee.release", "guarantee.claim"):
+        sent = tx(tenderer_seed, call, {"number": "WG-1"})
+        assert not tx_disclosed(state, PUBLIC, sent, NOW_MS), call
+        assert tx_disclosed(state, READ_A, sent, NOW_MS), call  # the principal's guarantee
+        assert tx_disclosed(state, reader_b, sent, NOW_MS), call  # its sender's act
+        assert tx_disclosed(state, PUBLIC, sent, NOW_MS + 3_600_000), call  # the deadline
+    amend = tx(tenderer_seed, "tender.amend")
+    assert tx_disclosed(state, PUBLIC, amend, NOW_MS)  # its other acts stay public
+
+
 def test_from_the_deadline_on_everything_about_a_tender_is_public() -> None:
     bidder_seed, tenderer_seed, other_seed = 9, 10, 11
     bidder, tenderer, other = (SUITE.public_key(bytes([s]) * 32)
