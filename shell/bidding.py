@@ -101,14 +101,47 @@ def open_summary(suite: Suite, record: SealedBidFile) -> tuple[int | None, str]:
 
 
 def entity_check(client: NodeClient, pubkey: bytes, uscc: str) -> Check:
-    """Is ``pubkey`` bound on chain to ``uscc``?"""
-    bound = client.key_entity(pubkey)
+    """Is ``pubkey`` bound on chain to ``uscc``, an entity in force and not frozen? (User
+    walk: a frozen bidder's bid was refused at admission as an ``unknown_sender``, and a
+    revoked one's read failed with an HTTP 401; neither said why.)"""
+    try:
+        bound = client.key_entity(pubkey)
+    except NodeError as exc:
+        if exc.status != 401:
+            raise
+        bound = None  # the node knows the key as no reader: bound to no entity in force
+    standing = _standing(NodeClient(client.url, client.timeout_s), pubkey, uscc)
     if bound is None:
-        return Check(f"your key {pubkey.hex()[:16]}… is bound to no entity on chain "
-                     f"(the file's bidder is {uscc})", False)
+        return Check(f"your key {pubkey.hex()[:16]}… is bound to no entity in force on chain "
+                     f"(the file's bidder is {uscc}){standing}", False)
     if bound != uscc:
         return Check(f"your key is bound to {bound}, but the sealed file is {uscc}'s", False)
+    if standing:
+        return Check(f"your key is bound to {uscc}, but{standing[1:]}", False)
     return Check(f"your key is bound to {uscc}, the sealed file's bidder", True)
+
+
+def _standing(public: NodeClient, pubkey: bytes, uscc: str) -> str:
+    """Why ``uscc`` (or this key) may not act on chain, from public records, as ", …"; ""
+    when it may as far as they show."""
+    from contracts import keys
+    from contracts.identity import entity_key
+
+    for subject, what in ((uscc, uscc), (pubkey.hex(), "this key")):
+        frozen = public.state(keys.frozen(subject))
+        if frozen is not None:
+            record = frozen if isinstance(frozen, dict) else {}
+            return (f", {what} is frozen by the committee since block {record.get('height')} "
+                    f"({record.get('reason')}): no call of it is admitted until the committee "
+                    "unfreezes it")
+    entity = public.state(entity_key(uscc))
+    if not isinstance(entity, dict):
+        return f", {uscc} has no attestation on chain"
+    revoked = entity.get("revoked_ms")
+    if isinstance(revoked, int) and revoked:
+        return (f", the attestation of {uscc} was revoked at {beijing_time(revoked)}: it acts "
+                "again once attested anew")
+    return ""
 
 
 def check_reveal(client: NodeClient, suite: Suite, chain_id: str, pubkey: bytes,
