@@ -128,6 +128,7 @@ def _explain(state: Overlay, reason: str, uscc: str, found: credit.Eligibility) 
 # --- the answer a verifier checks offline ---
 
 ENVELOPE_FIELDS = {"question", "bundle"}
+QUESTION_FIELDS = {"uscc", "tender_id", "lot"}
 
 
 def envelope(uscc: str, tender_id: str, lot: int, bundle_json: Any) -> dict[str, Any]:
@@ -164,6 +165,9 @@ def verify_answer(obj: Any, anchor: Any) -> tuple[Any, Answer]:
     if not is_envelope(obj) or not isinstance(obj["question"], dict):
         raise InvalidInput("not an eligibility answer: {question, bundle} expected")
     q = obj["question"]
+    if set(q) != QUESTION_FIELDS:  # (user walk: an extra field verified, unread)
+        raise InvalidInput(f"the question names exactly {', '.join(sorted(QUESTION_FIELDS))}; "
+                           f"this one names {', '.join(sorted(map(str, q))) or 'nothing'}")
     uscc, tender_id, lot = q.get("uscc"), q.get("tender_id"), q.get("lot")
     if not (isinstance(uscc, str) and isinstance(tender_id, str) and type(lot) is int):
         raise InvalidInput("the question names uscc, tender_id (text) and lot (an integer)")

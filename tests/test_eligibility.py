@@ -246,3 +246,23 @@ def test_credchain_verify_re_decides_an_answer_file(
     out = runner.invoke(main, ["verify", str(tmp_path / "bad.json"), "--anchor",
                                str(anchor_file)])
     assert out.exit_code == 1 and out.output.startswith("NOT VALID"), out.output
+    # user walk: --json printed text, --expect was ignored in silence, an extra question
+    # field verified unread, and no age was said of an old block
+    ok = str(tmp_path / "ok.json")
+    out = runner.invoke(main, ["verify", ok, "--anchor", str(anchor_file), "--json"])
+    said = json.loads(out.output)
+    assert out.exit_code == 0 and said["valid"] and said["eligible"] and "+08:00" in said["time"]
+    out = runner.invoke(main, ["verify", str(tmp_path / "bad.json"), "--anchor",
+                               str(anchor_file), "--json"])
+    assert out.exit_code == 1 and json.loads(out.output)["valid"] is False
+    out = runner.invoke(main, ["verify", ok, "--anchor", str(anchor_file), "--expect",
+                               "present"])
+    assert out.exit_code == 1 and "exit code is its answer" in out.output, out.output
+    extra = json.loads((tmp_path / "ok.json").read_text())
+    extra["question"]["extra"] = 1
+    (tmp_path / "extra.json").write_text(json.dumps(extra))
+    out = runner.invoke(main, ["verify", str(tmp_path / "extra.json"), "--anchor",
+                               str(anchor_file)])
+    assert out.exit_code == 1 and "names exactly lot, tender_id, uscc" in out.output, out.output
+    out = runner.invoke(main, ["verify", ok, "--anchor", str(anchor_file)])
+    assert out.exit_code == 0 and "days ago by this computer's clock" in out.output, out.output

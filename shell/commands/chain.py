@@ -231,7 +231,7 @@ def verify(bundle: str, anchor_path: str, expect: str | None, expect_key: str | 
         data = Path(bundle).read_bytes()
     except OSError as exc:
         fail(f"cannot read bundle: {exc.strerror}")
-    if _verify_eligibility(data, anchor, as_json):
+    if _verify_eligibility(data, anchor, as_json, expect):
         return
     if _verify_event_item(data, anchor, as_json):
         return
@@ -252,7 +252,6 @@ def verify(bundle: str, anchor_path: str, expect: str | None, expect_key: str | 
 def _meaning(result: Any) -> list[str]:
     """What the proven records mean as of the bundle's block (``contracts.reading``), and
     how old that block is by this computer's clock: a bundle proves the past, not now."""
-    import time as time_module
 
     from contracts.reading import reading
     from ledger import jsonform
@@ -265,11 +264,22 @@ def _meaning(result: Any) -> list[str]:
             if said:
                 lines.append(f"  meaning {e.key}: {said}")
     if result.time_ms is not None:
-        age_s = time_module.time() - result.time_ms / 1000
-        if age_s >= 60:
-            lines.append(f"  as of block {result.height}, {_age(age_s)} ago by this computer's "
-                         "clock: a later block may say otherwise (fetch a new proof to know now)")
+        age = _age_line(result.height, int(result.time_ms))
+        if age:
+            lines.append(age)
     return lines
+
+
+def _age_line(height: int | None, time_ms: int) -> str:
+    """How old block ``height`` is by this computer's clock, when a minute or more: a
+    bundle proves the past, not now; "" for a fresher one."""
+    import time as time_module
+
+    age_s = time_module.time() - time_ms / 1000
+    if age_s < 60:
+        return ""
+    return (f"  as of block {height}, {_age(age_s)} ago by this computer's clock: a later "
+            "block may say otherwise (fetch a new proof to know now)")
 
 
 def _age(seconds: float) -> str:
@@ -316,11 +326,14 @@ def _verify_event_item(data: bytes, anchor: Any, as_json: bool) -> bool:
     return True
 
 
-def _verify_eligibility(data: bytes, anchor: Any, as_json: bool) -> bool:
+def _verify_eligibility(data: bytes, anchor: Any, as_json: bool, expect: str | None) -> bool:
     """An eligibility answer (``credchain eligibility``): verify its bundle, re-apply the
-    rule offline at the bundle's block and print the verdict; False if it is not one."""
+    rule offline at the bundle's block and print the verdict (``--json`` as JSON, with the
+    block's age as for any proof); False if it is not one. Its exit code is the answer
+    (0 eligible, 2 not): ``--expect`` asks of a record bundle, and is refused here."""
     from contracts.eligibility import is_envelope, verify_answer
     from ledger.errors import ProofError
+    from ledger.verdict import beijing_time
 
     try:
         obj = json.loads(data)
@@ -328,16 +341,28 @@ def _verify_eligibility(data: bytes, anchor: Any, as_json: bool) -> bool:
         return False
     if not is_envelope(obj):
         return False
+    if expect is not None:  # (user walk: ignored in silence)
+        fail("--expect asks whether a record bundle shows a key present or absent; an "
+             "eligibility answer's exit code is its answer (0 eligible, 2 not)")
     try:
         proved, answer = verify_answer(obj, anchor)
     except (ProofError, InvalidInput) as exc:
-        click.echo(f"NOT VALID: eligibility answer\n  reason: {exc}\n  Nothing is proven.")
+        if as_json:
+            click.echo(json.dumps({"valid": False, "reason": str(exc)}, indent=2))
+        else:
+            click.echo(f"NOT VALID: eligibility answer\n  reason: {exc}\n  Nothing is "
+                       "proven.")
         sys.exit(1)
+    time_ms = int(proved.header.time_ms)
+    age = _age_line(proved.height, time_ms)
     if as_json:
-        click.echo(json.dumps({"valid": True, "height": proved.height, **answer.to_obj(),
-                               "question": obj["question"]}, indent=2))
+        click.echo(json.dumps({"valid": True, "height": proved.height, "time_ms": time_ms,
+                               "time": beijing_time(time_ms), **answer.to_obj(),
+                               "question": obj["question"]}, indent=2, ensure_ascii=False))
     else:
-        click.echo(f"VALID: {len(proved.entries)} records proven at block {proved.height}, "
-                   "the rule applied offline to them:")
+        click.echo(f"VALID: {len(proved.entries)} records proven at block {proved.height} "
+                   f"({beijing_time(time_ms)}), the rule applied offline to them:")
         click.echo(_answer_text(answer.to_obj(), obj["question"]))
+        if age:
+            click.echo(age)
     sys.exit(0 if answer.eligible else 2)
