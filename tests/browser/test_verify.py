@@ -71,6 +71,9 @@ def test_the_panel_shows_what_the_python_verifier_proves_of_the_same_bundle(
     py = pyverdict.verify_any(body, anchor)
     assert py.valid and result["state"] == "present"
     assert py.entries[0].key == f"tender/{tender}"
+    # asked at the block the page was read at, not at a later head (user walk)
+    page_height = int(page.inner_text("#page-height"))
+    assert f"height={page_height}" in got.value.url and py.height == page_height
     text = result["text"]
     assert result["height"] == py.height and beijing_time(py.time_ms or 0) in text
     assert (py.entries[0].value_hash or b"").hex() in text

@@ -7,6 +7,9 @@
 // verifier against the anchor this browser pinned, and shows the verdict (verdict-view.mjs).
 // Its `data-state` then says what was shown (present, absent, multi, tx, fail, error) and
 // `data-verify-ms` how long the check took; `window.credchainTimings` keeps every timing.
+// A record's bundle is asked at the block the page was read at (the footer's
+// `#page-height`), so the check is of what the page showed, not of a later head (user walk:
+// "Read at block 188", verified at 189).
 
 import { verifyBundle } from './verify/index.mjs';
 import { describeAnchor, pinnedAnchor } from './anchor-store.mjs';
@@ -40,6 +43,12 @@ function message(out, state, ...children) {
   out.replaceChildren(h('div', { class: `verdict-body ${state}` }, h('p', {}, ...children)));
 }
 
+/** `url` asked at the page's block: state and multi bundles (a transaction's is its own). */
+export function atPageHeight(url, kind, pageHeight) {
+  if (kind === 'inclusion' || !/^[0-9]+$/.test(pageHeight ?? '')) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}height=${pageHeight}`;
+}
+
 async function fetchBundle(url) {
   const response = await fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' });
   const text = await response.text();
@@ -69,7 +78,8 @@ async function verifyAction(box, button) {
     let text;
     const fetchStart = performance.now();
     try {
-      text = await fetchBundle(box.dataset.url);
+      const pageHeight = document.getElementById('page-height')?.textContent?.trim();
+      text = await fetchBundle(atPageHeight(box.dataset.url, box.dataset.kind, pageHeight));
     } catch (err) {
       box.dataset.state = 'error';
       message(out, 'fail', ...bi('无法取得证明：', 'Could not fetch the proof: '), String(err.message ?? err));
