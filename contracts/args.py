@@ -49,6 +49,18 @@ def integer(args: Mapping[str, Any], name: str, minimum: int = 0, maximum: int =
     return v
 
 
+def boolean(args: Mapping[str, Any], name: str, default: bool | None = None) -> bool:
+    """``true`` or ``false``; ``default`` when absent and one is given, else missing."""
+    if name not in args:
+        if default is not None:
+            return default
+        raise _missing(name)
+    v = args[name]
+    if type(v) is not bool:
+        raise ContractError(E_BAD_ARGS, f"argument {name!r} must be true or false")
+    return v
+
+
 def amount_fen(args: Mapping[str, Any], name: str) -> int:
     """A money amount in fen: a non-negative integer."""
     return integer(args, name, 0)

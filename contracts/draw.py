@@ -35,6 +35,7 @@ from contracts.errors import E_BAD_ARGS, E_FORBIDDEN, E_NOT_FOUND, E_STATE, Cont
 from contracts.governance import require_unfrozen_sender
 from contracts.identity import entity_of_key
 from contracts.lifecycle import Table, branches, to
+from contracts.periods import shown
 from contracts.runtime import Call, Contract
 from contracts.tender_record import bid_key, load, opened_slots, record_id, require_side, save, step
 from contracts.tender_rules import DRAWING, E_TOO_EARLY, advance, load_periods
@@ -173,7 +174,11 @@ def _timing(call: Call, tender: dict[str, Any]) -> tuple[int, int]:
     end = A.integer(call.args, "evaluation_end_ms")
     periods = load_periods(tender["rules"], call.param)
     lead = int(call.param("draw_lead_max_days"))
-    if start < call.now_ms or periods.days_apart(call.now_ms, start) > lead:
+    if start < call.now_ms:  # (user walk: this was "at most 2 days before")
+        raise ContractError(
+            E_DRAW_TIMING, f"the evaluation start {shown(start)} has passed (this block is at "
+            f"{shown(call.now_ms)})")
+    if periods.days_apart(call.now_ms, start) > lead:
         raise ContractError(
             E_DRAW_TIMING, f"the draw comes at most {lead} days before the evaluation starts"
         )

@@ -35,6 +35,7 @@ from contracts.lifecycle import OK
 from contracts.method import parse_method
 from contracts.opening import opened_slot_of
 from contracts.params import text_set
+from contracts.periods import shown
 from contracts.runtime import Call, Contract
 from contracts.tender_record import (
     collusion_key,
@@ -139,9 +140,7 @@ def announce(call: Call) -> None:
     lots = _lots(call, kind)
     quals = required_qualifications(call.args.get("qualifications", []), "qualifications", 16)
     method = parse_method(call, a.get("method"))
-    cross_region = a.get("cross_region", False)
-    if type(cross_region) is not bool:
-        raise ContractError(E_BAD_ARGS, "argument 'cross_region' must be true or false")
+    cross_region = args.boolean(a, "cross_region", default=False)
     tender: dict[str, Any] = {
         "tender_id": tender_id,
         "rules": rules,
@@ -182,6 +181,13 @@ def announce(call: Call) -> None:
     call.emit("tender.announced", tender_id=tender_id, deadline_ms=deadline_ms)
 
 
+def _cap_note(call: Call, kind: str) -> str:
+    """", at most N fen for works" where the kind has a cap, else ""."""
+    if kind in text_set(call.param("guarantee_cap_kinds")):
+        return f", and at most {call.param('guarantee_cap_fen')} fen for {kind}"
+    return ""
+
+
 def _lots(call: Call, kind: str) -> list[dict[str, Any]]:
     raw = call.args.get("lots")
     if type(raw) is not list or not 1 <= len(raw) <= call.param("tender_lots_max"):
@@ -195,8 +201,12 @@ def _lots(call: Call, kind: str) -> list[dict[str, Any]]:
         name = args.text(item, "name", max_len=128)
         price = args.amount_fen(item, "estimated_price_fen")
         required = args.amount_fen(item, "guarantee_fen")
-        if required > guarantee_limit_fen(call, kind, price):
-            raise ContractError(E_GUARANTEE_RULE, f"lot {i} requires more guarantee than allowed")
+        limit = guarantee_limit_fen(call, kind, price)
+        if required > limit:  # (user walk: the limit was not named)
+            raise ContractError(
+                E_GUARANTEE_RULE, f"lot {i} requires a guarantee of {required} fen, above the "
+                f"{limit} fen allowed ({call.param('guarantee_max_bp') / 100:g}% of "
+                f"{price} fen{_cap_note(call, kind)})")
         lots.append(
             {
                 "lot": i,
@@ -233,9 +243,8 @@ def amend(call: Call) -> None:
     require_side(call, tender)
     step(call, tender, "amend")
     doc_hash = hash_arg(call, "doc_hash")
-    affects = call.args.get("affects_bids")
-    if type(affects) is not bool:
-        raise ContractError(E_BAD_ARGS, "argument 'affects_bids' must be true or false")
+    affects = args.boolean(call.args, "affects_bids")  # (user walk: a missing one was "must
+    #                                                    be true or false")
     new_deadline = (
         args.integer(call.args, "new_deadline_ms")
         if "new_deadline_ms" in call.args
@@ -255,7 +264,7 @@ def amend(call: Call) -> None:
         raise ContractError(
             E_AMEND_LATE,
             f"the new deadline must be at least {periods.amend_min_days} days after this block:"
-            f" the earliest deadline this amendment may set is {earliest_ms} ms",
+            f" the earliest deadline this amendment may set is {shown(earliest_ms)}",
         )
     if len(tender["amendments"]) >= call.param("tender_amendments_max"):
         raise ContractError(E_STATE, "too many amendments")

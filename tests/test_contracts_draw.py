@@ -114,7 +114,8 @@ def test_the_draw_comes_at_most_two_days_before_the_evaluation() -> None:
                             "evaluation_end_ms": now + 4 * DAY_MS}
     t.h.expect_refused(t.platform, "draw.request", t.draw_args(**late), E_DRAW_TIMING)
     past: dict[str, Any] = {"evaluation_start_ms": now - 1, "evaluation_end_ms": now + DAY_MS}
-    t.h.expect_refused(t.platform, "draw.request", t.draw_args(**past), E_DRAW_TIMING)
+    refused = t.h.expect_refused(t.platform, "draw.request", t.draw_args(**past), E_DRAW_TIMING)
+    assert "has passed" in refused.message  # (user walk: it said "at most 2 days before")
     soon = t.h.time_ms + 60_000
     backwards: dict[str, Any] = {"evaluation_start_ms": soon, "evaluation_end_ms": soon}
     t.h.expect_refused(t.platform, "draw.request", t.draw_args(**backwards), E_BAD_ARGS)

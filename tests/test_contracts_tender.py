@@ -208,6 +208,22 @@ def amend(t: Trading, affects: bool, **extra: object) -> dict[str, Any]:
     return {"tender_id": "T1", "doc_hash": bytes(32), "affects_bids": affects, **extra}
 
 
+def test_refusals_name_what_is_missing_and_the_guarantee_limit() -> None:
+    """User walk: a missing affects_bids said "must be true or false", and a guarantee over
+    the limit did not name the limit."""
+    t = Trading()
+    t.announce()
+    no_flag = {"tender_id": "T1", "doc_hash": bytes(32)}
+    refused = t.h.expect_refused(t.platform, "tender.amend", no_flag, E_BAD_ARGS)
+    assert refused.message == "argument 'affects_bids' is missing"
+    over = Trading()
+    lots = [{"name": "x", "estimated_price_fen": 1_000_000, "guarantee_fen": 20_001}]
+    refused = over.h.expect_refused(over.platform, "tender.announce",
+                                    over.announce_args(lots=lots), E_GUARANTEE_RULE)
+    assert refused.message.startswith("lot 1 requires a guarantee of 20001 fen, above the "
+                                      "20000 fen allowed (2% of 1000000 fen"), refused.message
+
+
 def test_an_amendment_that_affects_bids_inside_15_days_must_move_the_deadline() -> None:
     t = Trading()
     t.announce()
@@ -240,7 +256,8 @@ def test_an_amendment_moving_the_deadline_too_little_names_the_earliest_deadline
     assert unmoved.message == "an amendment that affects bids needs the deadline 15 days away"
     assert too_little.message == (
         "the new deadline must be at least 15 days after this block:"
-        f" the earliest deadline this amendment may set is {earliest} ms"
+        " the earliest deadline this amendment may set is 2024-03-22 00:00 Beijing"
+        f" ({earliest})"
     )
     t.h.expect_ok(t.platform, "tender.amend", amend(t, True, new_deadline_ms=earliest))
     assert t.tender()["deadline_ms"] == earliest
