@@ -323,9 +323,7 @@ def vote(call: Call) -> None:
     """
     _require_member(call)
     proposal_id = A.integer(call.args, "id")
-    approve = call.args.get("approve")
-    if type(approve) is not bool:
-        raise ContractError(E_BAD_ARGS, "argument 'approve' must be true or false")
+    approve = A.boolean(call.args, "approve")
     proposal = call.state.get(proposal_key(proposal_id))
     if proposal is None:
         raise ContractError(E_NOT_FOUND, f"no proposal {proposal_id}")

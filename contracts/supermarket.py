@@ -235,10 +235,7 @@ def update_item(call: Call) -> None:
     if "required" in call.args:
         item["required"] = _required(call)
     if "active" in call.args:
-        active = call.args["active"]
-        if type(active) is not bool:
-            raise ContractError(E_BAD_ARGS, "argument 'active' must be true or false")
-        item["active"] = active
+        item["active"] = A.boolean(call.args, "active")
     call.state.put(item_key(code), item)
     call.emit("market.item_updated", code=code)
 
