@@ -341,6 +341,10 @@ def test_the_tender_side_lists_and_answers_an_objection_within_its_period(
     over = tender(world, "reply", tid, str(late), "--reply-hash", "11" * 32, actor="tenderer")
     assert over.exit_code == 1 and "a supervisor rules on it now" in over.output
     assert tenderer.nonce(suite.public_key(actor_secret(suite, "tenderer"))) == sent
+    # the listing says so too, not "reply by" a time past (user walk)
+    listed = CliRunner().invoke(main, ["tender", "objections", tid, "--url", url])
+    row = next(line for line in listed.output.splitlines() if line.startswith(f"  {late}  "))
+    assert "reply by" not in row and "a supervisor rules now" in row, row
 
 
 def _objections(url: str, tender_id: str) -> list[dict[str, Any]]:

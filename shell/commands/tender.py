@@ -79,11 +79,15 @@ def tender_objections(tender_id: str, url: str, as_json: bool) -> None:
 
     open_ = sum(1 for r in rows if r["status"] == OBJECTION_OPEN)
     click.echo(f"tender {tender_id}: {len(rows)} objection(s), {open_} open")
+    now_ms = client.head_time_ms()
     for r in rows:
         line = (f"  {r['n']}  {r['stage']:<10}  filed {beijing_time(r['at_ms'])}  "
                 f"{r['status']}")
-        if r["status"] == OBJECTION_OPEN:
+        if r["status"] == OBJECTION_OPEN and now_ms < r["reply_by_ms"]:
             line += f"; reply by {beijing_time(r['reply_by_ms'])}"
+        elif r["status"] == OBJECTION_OPEN:  # (user walk: "reply by" a time long past)
+            line += (f"; the reply period ended {beijing_time(r['reply_by_ms'])}: a "
+                     "supervisor rules now (tender.rule)")
         if r["reply_hash"]:
             line += f"; reply {r['reply_hash'][:16]}…"
         if r["ruling"]:
