@@ -426,8 +426,10 @@ def require(view: GuardView, action: str) -> Transition:
     if state == ARCHIVED:
         raise ContractError(E_ARCHIVED, f"tender {view.tender['tender_id']!r} is archived")
     transition = TRANSITIONS.get((state, action))
-    if transition is None:
-        raise ContractError(E_LIFECYCLE, f"{action!r} is not possible in state {state!r}")
+    if transition is None:  # what is possible now, too (user walk: a step's name alone)
+        possible = sorted(a for s, a in TRANSITIONS if s == state)
+        raise ContractError(E_LIFECYCLE, f"{action!r} is not possible in state {state!r}; "
+                                         f"the steps it takes now: {', '.join(possible)}")
     for name in transition.guards:
         check, code, message = GUARDS[name]
         if not check(view):
