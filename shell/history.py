@@ -341,7 +341,7 @@ def _describe_call(call: str, args: dict[str, Any], events: list[dict[str, Any]]
     if call == "evaluation.close" and "evaluation.closed" in kinds:
         closed = kinds["evaluation.closed"]
         return (f"evaluation closed ({closed.get('outcome')}): candidates "
-                f"{closed.get('candidates')}")
+                f"{_names(closed.get('candidates'))}")
     if call == "evaluation.report":
         return "evaluation report recorded"
     if call == "evaluation.sign":
@@ -351,7 +351,8 @@ def _describe_call(call: str, args: dict[str, Any], events: list[dict[str, Any]]
                     f"from {beijing_time(t.get('publicity_start_ms', 0))}")
         return "evaluation report signed by a member"
     if call == "tender.evaluate":
-        cands = [x.get("candidates") for x in t.get("lots", [])]
+        cands = "; ".join(f"lot {x.get('lot')}: {_names(x.get('candidates'))}"
+                          for x in t.get("lots", []))
         return f"evaluated: candidates {cands}; publicity starts"
     if call == "tender.object":
         n = kinds.get("tender.objection", {}).get("n")
@@ -362,13 +363,27 @@ def _describe_call(call: str, args: dict[str, Any], events: list[dict[str, Any]]
     if call == "tender.rule":
         return f"objection {args.get('n')} ruled by a supervisor: {args.get('ruling')}"
     if call == "tender.award":
-        return f"awarded to {args.get('winners')}"
+        winners = args.get("winners") if isinstance(args.get("winners"), list) else []
+        return "awarded: " + "; ".join(f"lot {i}: {w or 'no winner'}"
+                                       for i, w in enumerate(winners, start=1))
     if call == "tender.record_contract":
-        return "contract signed (hash recorded); guarantees released"
+        released = [e.get("number") for e in events if e.get("type") == "guarantee.released"]
+        return ("contract signed (hash recorded); " + (
+            f"the winner's guarantee {', '.join(map(str, released))} released" if released
+            else "no winner's guarantee left to release"))
     if call == "tender.archive":
         return "ARCHIVED: frozen for good"
     shown = ", ".join(str(e.get("type")) for e in events)
     return f"{call}" + (f" ({shown})" if shown else "")
+
+
+def _names(value: Any) -> str:
+    """A list of USCCs (or of lists of them, per lot) as text, not as Python's repr (user
+    walk: "candidates [['…']]")."""
+    if isinstance(value, list):
+        parts = [_names(v) for v in value]
+        return ", ".join(p for p in parts if p) or "none"
+    return str(value) if value else ""
 
 
 def _opening_lines(db: sqlite3.Connection, tender_id: str) -> list[Line]:

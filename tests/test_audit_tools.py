@@ -388,11 +388,13 @@ def test_history_of_entities_and_the_tender(story: dict[str, Any], tmp_path: Pat
              "opened by the platform", "revealed its key", "DECRYPT_FAILED",
              "opening record published", "evaluation committee drawn",
              "score sheets submitted (×", "evaluation closed (decided)",
-             "signed by every member; publicity", "awarded to", "contract signed",
+             "signed by every member; publicity", "awarded: lot 1: ", "contract signed",
              "CLAIMED 50,000.00 yuan (decrypt_failed)", "ARCHIVED",
              "refused tender.amend: E_ARCHIVED"]
     positions = [got.output.index(word) for word in order]
     assert positions == sorted(positions)
+    # lists as text, not as Python's repr (user walk: "candidates [['…']]")
+    assert "[[" not in got.output and "['" not in got.output
     # bids are counted, never listed; a bid the contract refused is listed after the
     # deadline, with who tried (verifier walk: a debarred entity's attempt was missing)
     assert f"refused bid.submit by {uscc['e']}: E_DEBARRED" in got.output
