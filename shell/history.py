@@ -363,7 +363,8 @@ def _describe_call(call: str, args: dict[str, Any], events: list[dict[str, Any]]
     if call == "tender.rule":
         return f"objection {args.get('n')} ruled by a supervisor: {args.get('ruling')}"
     if call == "tender.award":
-        winners = args.get("winners") if isinstance(args.get("winners"), list) else []
+        given = args.get("winners")
+        winners: list[Any] = given if isinstance(given, list) else []
         return "awarded: " + "; ".join(f"lot {i}: {w or 'no winner'}"
                                        for i, w in enumerate(winners, start=1))
     if call == "tender.record_contract":
