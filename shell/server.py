@@ -724,15 +724,22 @@ def tune_gc_for_serving() -> None:
 def main(config_path: str, confirm_lost_votes: bool = False, state_sync: bool = False) -> int:
     """Run one node from its config file until SIGTERM/SIGINT; returns the exit code."""
     setup_logging(LogConfig())
+    json_logs = False
     try:
         config = NodeConfig.load(config_path)
         setup_logging(config.log)
+        json_logs = config.log.format == "json"
         node = Node.open(config, confirm_lost_votes, state_sync)
         tune_gc_for_serving()
         asyncio.run(node.run())
     except (ConfigError, StartupError, InvalidInput) as exc:
-        # One line naming the setting or the resource, on stderr: never a traceback.
-        print(f"credchain: cannot start: {exc}", file=sys.stderr)
+        # One line naming the setting or the resource, on stderr: never a traceback; a
+        # JSON log line where the config asks for those (operator walk: a collector parsing
+        # JSON lines lost the most important one).
+        if json_logs:
+            log.critical("cannot start: %s", exc)
+        else:
+            print(f"credchain: cannot start: {exc}", file=sys.stderr)
         return 2
     except (CorruptStore, AssertionError, Exception) as exc:  # the replica stopped the node
         log.error("node stopped: %s: %s", type(exc).__name__, exc)

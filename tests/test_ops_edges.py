@@ -195,6 +195,28 @@ def test_a_config_naming_a_missing_certificate_is_refused_in_one_line(
     assert "Traceback" not in err
 
 
+def test_with_json_logs_the_refusal_to_start_is_a_json_line_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Operator walk: with ``[log] format = "json"`` the fatal "cannot start" line was plain
+    text, and a collector parsing JSON lines lost it."""
+    config = tmp_path / "node.toml"
+    config.write_text(
+        'index = 0\nname = "n"\nkey_file = "missing.key"\npassphrase_env = "PW"\n'
+        'peer_port = 1\nhttp_port = 2\ndata_dir = "d"\ngenesis_file = "g.json"\n\n'
+        '[log]\nformat = "json"\n')
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        assert main(str(config)) == 2
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line one JSON object
+    fatal = records[-1]
+    assert fatal["level"] == "critical" and fatal["message"].startswith("cannot start: "), fatal
+
+
 def test_an_unusable_certificate_or_key_is_a_startup_error_naming_tls(tmp_path: Path) -> None:
     from shell.config import TlsConfig
     from shell.server import StartupError
