@@ -27,6 +27,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -632,6 +633,13 @@ def _bind(route: Route, node: NodeView) -> Callable[[web.Request],
 
     async def bound(request: web.Request) -> web.StreamResponse:
         query = request.query
+        raw = request.rel_url.raw_query_string
+        if checked and "%" in raw:  # (user walk: ?key=%FF read as "\ufffd", another key)
+            try:
+                unquote_to_bytes(raw).decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInput("the query is not UTF-8 once its %-escapes are "
+                                   "decoded") from None
         if checked and len(set(query)) < len(query):  # a name given more than once
             for name in query:
                 if name not in repeatable and len(query.getall(name)) > 1:

@@ -249,6 +249,13 @@ def test_a_query_parameter_given_twice_is_refused_unless_it_repeats() -> None:
             assert (await resp.json())["error"] == f"parameter {name!r} given twice", path
         resp = await client.get("/proofs?key=param/bid_min_count&key=param/bid_window_ms")
         assert resp.status == 200
+        # a %-escape that is not UTF-8 names no key (user walk: read as "\ufffd", another)
+        for path in ("/proofs?key=%FF", "/eligibility/X?tender=%C3", "/events?region=%FF"):
+            resp = await client.get(path)
+            assert resp.status == 400, path
+            assert "not UTF-8" in (await resp.json())["error"], path
+        resp = await client.get("/proofs?key=param%2F%E6%A0%87")  # UTF-8 escapes are fine
+        assert resp.status == 200, await resp.text()
         resp = await client.get("/proofs?key=param/bid_min_count&key=")
         assert resp.status == 400
         assert (await resp.json())["error"] == "an empty ?key= names no record"
