@@ -396,8 +396,12 @@ def _peers(raw: Any) -> tuple[PeerAddr, ...]:
         raise ConfigError("peers must be an array of tables")
     out: list[PeerAddr] = []
     for i, item in enumerate(raw):
-        if not isinstance(item, dict) or set(item) - {"index", "host", "port"}:
+        if not isinstance(item, dict):
             raise ConfigError(f"peers[{i}] must be a table of index, host and port")
+        unknown = sorted(set(item) - {"index", "host", "port"})
+        if unknown:  # (operator walk: the stray key was not named)
+            raise ConfigError(f"peers[{i}]: unknown setting {', '.join(map(repr, unknown))} "
+                              "(a peer is index, host and port)")
         try:
             peer = PeerAddr(_int(item, "index", 0, 255), _text(item, "host"),
                             _int(item, "port", 1, 65535))

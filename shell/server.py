@@ -156,6 +156,10 @@ class Node:
         doc = GenesisDoc.load(config.genesis_file)
         secret = load_chain_key(config.key_file, config.passphrase(), doc.suite).secret
         db = config.data_dir / "db"
+        for folder in (config.data_dir, db):  # (operator walk: "File exists")
+            if folder.exists() and not folder.is_dir():
+                raise StartupError(f"{folder} is a file, not a directory: data_dir names the "
+                                   "node's data directory (its store goes in db/ under it)")
         synced = None
         if state_sync or config.sync.state_sync:
             height = chain_height(db)

@@ -491,6 +491,10 @@ def test_a_data_dir_under_a_file_is_named_by_its_reason(tmp_path: Path) -> None:
     code, said = invoke("node", "start", "--config", str(config))
     assert code == 2, said
     assert "Not a directory" in said and "Traceback" not in said, said
+    # data_dir itself a file (operator walk: "cannot open the store in …/db: File exists")
+    config.write_text(re.sub(r'(?m)^data_dir = .*$', f'data_dir = "{tmp_path}/afile"', text))
+    code, said = invoke("node", "start", "--config", str(config))
+    assert code == 2 and "afile is a file, not a directory" in said, said
 
 
 def test_index_in_a_config_is_a_cross_check_and_may_be_left_out(tmp_path: Path) -> None:
@@ -643,6 +647,7 @@ def test_a_config_that_is_not_utf8_is_refused_as_a_config(tmp_path: Path) -> Non
      "peers[0] and peers[1] both name h:5"),
     ('[[peers]]\nindex = 1\nhost = "a"\nport = 5\n[[peers]]\nindex = 1\nhost = "b"\nport = 5\n',
      "peers[0] and peers[1] both name validator 1"),
+    ('[[peers]]\nindex = 1\nhost = "a"\nport = 5\nprot = 6\n', "peers[0]: unknown setting 'prot'"),
 ])
 def test_a_peer_entry_that_cannot_be_right_is_named(tmp_path: Path, peers: str,
                                                     reason: str) -> None:
