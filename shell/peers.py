@@ -107,6 +107,12 @@ class Link:
             self.stream.close()
 
 
+def _direction(expected: bytes | None) -> str:
+    """"to" a peer this node dialled (it expects a key there), "from" one that dialled it
+    (operator walk: a link it dialled itself was logged as refused "from" the peer)."""
+    return "to" if expected is not None else "from"
+
+
 def _address(writer: asyncio.StreamWriter) -> str:
     """The other end's address, for the log (``host:port``, or ``?``)."""
     extra = getattr(writer, "get_extra_info", None)  # (an in-memory test stream has none)
@@ -451,7 +457,8 @@ class PeerNet:
             refused = self._admit(pubkey, role)
             if refused is not None:
                 self.metrics.inc("peer_links_refused_total", reason="unknown_peer")
-                log.warning("refused a peer link from %s: %s", where, refused)
+                log.warning("refused a peer link %s %s: %s", _direction(expected), where,
+                            refused)
                 return False
             dialer = self._pubkey if expected is not None else pubkey
             old = self.links.get(pubkey)
@@ -493,7 +500,7 @@ class PeerNet:
                             "redialling with backoff", link.name)
             elif link is None:  # not a credchain node, or not of this chain, or an impostor
                 self.metrics.inc("peer_links_refused_total", reason="handshake")
-                log.warning("refused a peer link from %s: %s", where, exc)
+                log.warning("refused a peer link %s %s: %s", _direction(expected), where, exc)
             elif isinstance(exc, LinkClosed):  # a peer restarting: every restart did this
                 log.info("peer link to %s closed: %s", link.name, exc)
             else:
