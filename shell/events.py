@@ -211,7 +211,8 @@ class EventHub:
             self._index_up_to(min(self.chain.height(), self.schedule.covered_height
                                   + self.settings.backfill_slice_blocks))
             await asyncio.sleep(0)
-        if self.closing:  # (operator walk: a stop during the start read like a finished count)
+        if self.schedule.covered_height < self.chain.height():  # stopped (closing) before
+            # the end (operator walk: a stop during the start read like a finished count)
             log.info("deadline schedule: stopped at block %d of %d", self.schedule.covered_height,
                      self.chain.height())
             return
