@@ -133,8 +133,35 @@ def _resumed_totals(state_dir: Path | None, store: BlockStore) -> Totals:
     if ckpt is not None and isinstance(ckpt.get("height"), int) and 0 <= ckpt["height"] <= head:
         header = store.header(ckpt["height"])
         if header is not None and header.hash(store.suite).hex() == ckpt.get("block_hash"):
-            totals, counted = Totals(**ckpt["totals"]), ckpt["height"]
+            kept = _checked_totals(ckpt.get("totals"), ckpt["height"], store)
+            if kept is not None:
+                totals, counted = kept, ckpt["height"]
     _recount(store, counted + 1, head, totals)
+    return totals
+
+
+def _checked_totals(raw: Any, height: int, store: BlockStore) -> Totals | None:
+    """The checkpoint's totals up to ``height`` when they are well formed and agree with
+    what the store shows cheaply, else None (they are recounted: the checkpoint is only a
+    cache; user walk: a damaged one crashed the replay, a changed one was printed)."""
+    fields = {"blocks", "transactions", "failed_transactions", "signatures_checked",
+              "validator_changes"}
+    if not isinstance(raw, dict) or set(raw) != fields:
+        return None
+    counts = [raw[k] for k in sorted(fields - {"validator_changes"})]
+    changes = raw["validator_changes"]
+    if not all(type(v) is int and v >= 0 for v in counts) or not isinstance(changes, list) \
+            or not all(type(h) is int and 0 < h <= height for h in changes):
+        return None
+    totals = Totals(**raw)
+    # one block per height; a transaction's signature and the QC's votes each checked once
+    if totals.blocks != height or totals.failed_transactions > totals.transactions \
+            or totals.signatures_checked < totals.transactions + height:
+        return None
+    for h in changes:  # each named change is one in its block's header
+        header = store.header(h)
+        if header is None or header.next_validators_hash == header.validators_hash:
+            return None
     return totals
 
 

@@ -124,6 +124,20 @@ def test_a_resumed_replay_ends_where_a_whole_one_does(story: dict[str, Any],
         (state / CHECKPOINT).unlink()
         again = run_replay(doc, anchor, source, state, None, None)
         assert again.totals == whole.totals and again.report.blocks == []
+        # a damaged or changed one is recounted too, never printed nor a traceback (auditor
+        # walk: one crashed the replay, one put 999999 transactions in its summary)
+        ckpt = json.loads((state / CHECKPOINT).read_text())
+        for field, bad in (("totals", {"foo": 1}), ("signatures_checked", "lots"),
+                           ("transactions", 999_999), ("validator_changes", [7]),
+                           ("blocks", 3)):
+            changed = json.loads(json.dumps(ckpt))
+            if field == "totals":
+                changed["totals"] = bad
+            else:
+                changed["totals"][field] = bad
+            (state / CHECKPOINT).write_text(json.dumps(changed))
+            again = run_replay(doc, anchor, source, state, None, None)
+            assert again.totals == whole.totals, field
     finally:
         source.close()
 
