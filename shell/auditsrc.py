@@ -21,7 +21,7 @@ from typing import Protocol
 
 from ledger.block import QC, Block
 from ledger.crypto import Suite
-from ledger.errors import InvalidInput
+from ledger.errors import HistoryPruned, InvalidInput
 from ledger.genesis import GenesisDoc
 from ledger.kv import LevelKV, open_failure
 from ledger.store import BlockStore
@@ -134,7 +134,10 @@ class DataSource:
 
     def blocks(self, first: int, last: int) -> Iterator[tuple[Block, QC]]:
         for h in range(first, last + 1):
-            block, qc = self.store.block(h), self.store.qc(h)
+            try:
+                block, qc = self.store.block(h), self.store.qc(h)
+            except HistoryPruned as exc:  # a state-synced node's (auditor walk: it exited 1,
+                raise BlockNotKept(h, str(exc)) from None  # as for a discrepancy)
             if block is None or qc is None:
                 raise InvalidInput(f"the data directory has no block or QC at height {h}")
             yield block, qc

@@ -206,6 +206,31 @@ def test_a_node_that_keeps_no_early_blocks_stops_the_replay_as_partial_not_as_a_
     assert "does not keep that block" in str(got.stopped) and "archive node" in str(got.stopped)
     done = run_replay(client.doc, client.anchor(), StoreSource(store), state, None, None)
     assert done.stopped is None and done.head_height == store.head()[0]
+    # the same node's data directory, read with --data (auditor walk: "not found", exit 1)
+    from ledger.errors import HistoryPruned
+    from shell.auditsrc import DataSource
+
+    class SyncedStore:
+        suite = store.suite
+
+        def head(self) -> Any:
+            return store.head()
+
+        def header(self, h: int) -> Any:
+            return store.header(h)
+
+        def block(self, h: int) -> Any:
+            if h < base:
+                raise HistoryPruned(h, base)
+            return store.block(h)
+
+        def qc(self, h: int) -> Any:
+            return store.qc(h)
+
+    data = DataSource.__new__(DataSource)
+    data.store = SyncedStore()  # type: ignore[assignment]
+    got = run_replay(client.doc, client.anchor(), data, None, None, None)
+    assert isinstance(got.stopped, BlockNotKept) and got.stopped.height == 1, got.stopped
 
 
 def test_the_replay_command_resumes_and_reports(story: dict[str, Any], tmp_path: Path) -> None:
