@@ -241,10 +241,11 @@ def open_failure(path: object, exc: BaseException) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     first = str(text).splitlines()[0] if str(text) else type(exc).__name__
-    if re.search(r"permission denied", first, re.IGNORECASE):  # (a LOCK file not writable
-        # is no held lock: user walk)
-        return (f"cannot open the store in {path}: {first} (the node's user must be able to "
-                "write its data directory and every file in it)")
+    if re.search(r"permission denied|read-only file system", first, re.IGNORECASE):
+        # a LOCK file not writable is no held lock (user walks): LevelDB writes as it opens
+        return (f"cannot open the store in {path}: {first} (LevelDB writes in the store as "
+                "it opens it: its user must be able to write the directory and every file in "
+                "it; to read a read-only copy, copy it to a writable place first)")
     if re.search(r"\block\b", first, re.IGNORECASE):  # (not "bad block")
         return (f"the store in {path} is in use by another process (its LevelDB lock is held: "
                 "is its node running? stop it, or read a copy)")

@@ -474,8 +474,10 @@ def test_a_held_lock_is_said_plainly_whoever_opens_the_store() -> None:
     # was reported as in use by another process)
     denied = OSError(b"IO error: /x/db/LOCK: Permission denied")
     assert open_failure("/x/db", denied).startswith(
-        "cannot open the store in /x/db: IO error: /x/db/LOCK: Permission denied (the node's "
-        "user must be able to write")
+        "cannot open the store in /x/db: IO error: /x/db/LOCK: Permission denied (LevelDB "
+        "writes in the store as it opens it")
+    read_only = OSError(b"IO error: /x/db/LOCK: Read-only file system")
+    assert "in use by another process" not in open_failure("/x/db", read_only)
     other = OSError(b"Corruption: bad block\nmore")
     assert open_failure("/x/db", other) == "cannot open the store in /x/db: Corruption: bad block"
     # an OS error is said by its text, not its errno (operator walk: "...: 20")
