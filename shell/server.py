@@ -726,7 +726,10 @@ def tune_gc_for_serving() -> None:
 
 
 def main(config_path: str, confirm_lost_votes: bool = False, state_sync: bool = False) -> int:
-    """Run one node from its config file until SIGTERM/SIGINT; returns the exit code."""
+    """Run one node from its config file until SIGTERM/SIGINT; returns the exit code. What
+    it writes is its user's alone (umask 077): the store and its value log hold every
+    bidder secret (auditor walk: 0755/0644, while exports of the same data are 0600)."""
+    os.umask(0o077)
     setup_logging(LogConfig())
     json_logs = False
     try:

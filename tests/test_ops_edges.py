@@ -420,6 +420,10 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     messages = [r["message"] for r in records]
     assert any(m.startswith("node node0 (validator 0) up") for m in messages), messages
     assert any(m == "node node0 stopped" for m in messages), messages
+    # what the node wrote is its user's alone: the store holds bidder secrets (auditor walk)
+    db = next(config.parent.rglob("db"))
+    for path in [db, *db.rglob("*")]:
+        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
 
 
 def test_a_bundle_of_the_most_keys_fits_the_request_line(tmp_path: Path) -> None:
