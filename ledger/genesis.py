@@ -300,7 +300,7 @@ class Anchor:
         if isinstance(obj, dict) and not {"suite", "genesis_header"} <= obj.keys():
             raise InvalidInput(f"{path} is not an anchor file: an anchor holds suite, "
                                f"genesis_header and validators (the anchor.json of `credchain "
-                               f"network init`), this holds {sorted(map(str, obj))[:6]}")
+                               f"network init`), this holds {', '.join(sorted(map(str, obj))[:6])}")
         return cls.from_json(obj)
 
     def save(self, path: str | Path) -> None:

@@ -102,7 +102,7 @@ def _describe_record(key: str, value: Any, deleted: bool, uscc: str,
                 f"{v.get('document_no')}, {state}")
     if parts[0] == "consent":
         return f"data consent for {parts[3] if len(parts) > 3 else '?'}: " + (
-            "revoked" if v.get("revoked_ms") else f"scope {v.get('scope')} until "
+            "revoked" if v.get("revoked_ms") else f"scope {_names(v.get('scope'))} until "
             f"{_day(v.get('to_ms'))}")
     if parts[0] == "frozen":
         return "unfrozen" if deleted else f"FROZEN: {v.get('reason')}"

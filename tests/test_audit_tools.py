@@ -244,6 +244,9 @@ def test_the_replay_command_resumes_and_reports(story: dict[str, Any], tmp_path:
     assert got.exit_code == 0, got.output
     assert f"replayed heights 1..{story['head'][0]}" in got.output
     assert "resumed at 10" in got.output
+    changes = ", ".join(map(str, json.loads((tmp_path / "r.json").read_text())[
+        "validator_changes"])) or "none"
+    assert f"validator changes at {changes}\n" in got.output  # (auditor walk: "[7]")
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["head_hash"] == story["head"][1].hex() and report["resumed_from"] == 10
     assert report["transactions"] == story["head"][0]  # one transaction per block

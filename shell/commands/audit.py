@@ -122,7 +122,7 @@ def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
                    f"{seconds:.1f} s{resumed}: {summary['transactions']} transactions "
                    f"({summary['failed_transactions']} failed receipts), "
                    f"{summary['signatures_checked']} signatures checked, "
-                   f"validator changes at {summary['validator_changes'] or 'none'}")
+                   f"validator changes at {_heights(summary['validator_changes'])}")
         click.echo(f"head {summary['head_hash']}  state root {summary['state_root']}")
     if out:
         Path(out).write_text(json.dumps(summary, indent=2) + "\n")
@@ -183,7 +183,7 @@ def audit_headers(anchor_path: str, url: str, to_height: int | None, as_json: bo
     click.echo(f"VALID: headers 1..{report.head_height} of {anchor.header.chain_id} form one "
                f"chain from the genesis anchor, each certified by its validator set "
                f"({report.votes_checked} commit signatures checked in {seconds:.1f} s; "
-               f"validator changes at {report.validator_changes or 'none'})")
+               f"validator changes at {_heights(report.validator_changes)})")
     click.echo(f"head {report.head_hash.hex()}")
     click.echo("not checked: what the blocks hold (transactions, receipts, state roots are "
                "certified by those signatures, not recomputed): `audit replay` with a "
@@ -272,3 +272,8 @@ def export_chain(doc: Any, anchor: Any, source: Any, out_path: Path, state_dir: 
         return result, tip.height + 1, rows
     finally:
         export.close()
+
+
+def _heights(heights: list[int]) -> str:
+    """Heights as text ("7, 12"), not Python's list (auditor walk: "[7]")."""
+    return ", ".join(map(str, heights)) or "none"
