@@ -239,6 +239,8 @@ def test_the_replay_command_resumes_and_reports(story: dict[str, Any], tmp_path:
               "--to-height", "10", "--progress-every", "5")
     assert got.exit_code == 0, got.output
     assert "replay: height 5 of 10 (50%)" in got.output and "ETA" in got.output
+    got = cli("audit", "replay", *source_args(story), "--to-height", "99999")
+    assert got.exit_code == 1 and "--to-height 99999 is above the source's head" in got.output
     got = cli("audit", "replay", *source_args(story), "--state-dir", str(state), "--out",
               str(tmp_path / "r.json"))
     assert got.exit_code == 0, got.output

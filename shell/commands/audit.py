@@ -105,6 +105,7 @@ def audit_replay(genesis_path: str, anchor_path: str | None, url: str | None,
     source = chain_source(doc, anchor, url, data_dir, key_file, passphrase_env, passphrase_file)
     started = time.monotonic()
     try:
+        _check_to_height(source, to_height)
         result = run_replay(doc, anchor, source, Path(state_dir) if state_dir else None,
                             to_height, sys.stderr, progress_every)
     finally:
@@ -220,11 +221,14 @@ def audit_export(genesis_path: str, anchor_path: str | None, url: str | None,
     out_path = Path(out)
     source = chain_source(doc, anchor, url, data_dir, key_file, passphrase_env, passphrase_file)
     try:
+        _check_to_height(source, to_height)
         result, first_height, rows = export_chain(doc, anchor, source, out_path, state_dir,
                                              to_height, progress_every)
     finally:
         source.close()
-    done = (f"exported heights {first_height}..{result.head_height} ({rows:,} rows)"
+    with_genesis = ", the genesis state's with them" if first_height == 1 else ""
+    done = (f"exported heights {first_height}..{result.head_height} ({rows:,} rows"
+            f"{with_genesis})"
             if result.head_height >= first_height else
             f"nothing exported (stopped before height {first_height})" if result.stopped
             else "nothing new to export")
@@ -277,3 +281,12 @@ def export_chain(doc: Any, anchor: Any, source: Any, out_path: Path, state_dir: 
 def _heights(heights: list[int]) -> str:
     """Heights as text ("7, 12"), not Python's list (auditor walk: "[7]")."""
     return ", ".join(map(str, heights)) or "none"
+
+
+def _check_to_height(source: Any, to_height: int | None) -> None:
+    """``--to-height`` above the source's head is said, as ``audit headers`` says it
+    (auditor walk: replay stopped at the head in silence, exit 0)."""
+    if to_height is not None:
+        head = source.head()
+        if to_height > head:
+            fail(f"--to-height {to_height} is above the source's head, {head}")
