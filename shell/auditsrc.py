@@ -37,13 +37,15 @@ class WithheldBlock(InvalidInput):
 
     did = "withholds that block"
     advice = ("a node shows whole blocks to supervisors only: run again with a supervisor's "
-              "--key (a key given here is not one); with --state-dir the heights verified "
-              "before it are kept. Without such a key, `credchain audit headers` checks the "
-              "certified chain of headers")
+              "--key{keyed}; with --state-dir the heights verified before it are kept. "
+              "Without such a key, `credchain audit headers` checks the certified chain of "
+              "headers")
 
-    def __init__(self, height: int, reason: str) -> None:
+    def __init__(self, height: int, reason: str, keyed: bool = False) -> None:
+        # (auditor walk: "a key given here is not one" was said when none was given)
+        advice = self.advice.format(keyed=" (the key given is not one)" if keyed else "")
         super().__init__(f"stopped at height {height}: the node {self.did} ({reason}); "
-                         f"{self.advice}")
+                         f"{advice}")
         self.height = height
         self.reason = reason
 
@@ -75,6 +77,7 @@ class UrlSource:
     def __init__(self, url: str, suite: Suite, chain_id: str,
                  secret: bytes | None = None) -> None:
         self.client = NodeClient(url)
+        self.keyed = secret is not None
         if secret is not None:
             self.client = self.client.as_key(suite, secret)
         served = self.client.chain_id()  # kept by the client: signed requests need it too
@@ -100,7 +103,7 @@ class UrlSource:
                 yield self.client.block(h)
             except NodeError as exc:
                 if exc.status == 403:
-                    raise WithheldBlock(h, exc.reason) from None
+                    raise WithheldBlock(h, exc.reason, getattr(self, "keyed", False)) from None
                 if exc.status == 410:  # below the oldest height the node keeps
                     raise BlockNotKept(h, exc.reason) from None
                 raise InvalidInput(f"the node would not give block {h}: {exc.reason}") from None

@@ -373,6 +373,9 @@ def test_export_and_history_over_a_nodes_api_need_a_supervisor(bidding: Bidding)
     assert got.exit_code == 3, got.output
     assert "stopped at height 1: the node withholds that block" in got.output
     assert "a supervisor's --key" in got.output
+    assert "the key given is not one" not in got.output  # none was given (auditor walk)
+    got = b.cli(*args, *b.key("a")[2:])  # an enterprise's key is no supervisor's
+    assert got.exit_code == 3 and "the key given is not one" in got.output, got.output
     supervisor = b.key("supervisor")[2:]  # --key FILE --passphrase-file FILE
     got = b.cli(*args, *supervisor)
     assert got.exit_code == 0, got.output
