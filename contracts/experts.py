@@ -131,10 +131,20 @@ def _relations(call: Call, held: list[str]) -> list[str]:
 
 
 def _pubkey(call: Call) -> bytes:
+    """A key of the expert's own: no other expert's, and bound to no entity (user walk: an
+    expert registered with the tenderer's key was seated as an independent expert and
+    scored its own tender, taking the representative's seat too); ``identity`` refuses to
+    bind an expert's key in turn."""
+    from contracts.identity import key_binding_key
+
     pubkey = A.blob(call.args, "pubkey", max_len=65)
     call.block.suite.check_pubkey(pubkey)
     if call.state.exists(key_index(pubkey)):
         raise ContractError(E_EXISTS, "the key belongs to an expert already")
+    binding = call.state.get(key_binding_key(pubkey))
+    if binding is not None:
+        raise ContractError(E_EXISTS, f"the key is bound to entity {binding.get('uscc')}: an "
+                                      "expert signs with a key of its own")
     return pubkey
 
 

@@ -36,6 +36,7 @@ from contracts.errors import (
     E_STATE,
     ContractError,
 )
+from contracts.experts import key_index as expert_key_index
 from contracts.governance import is_frozen, require_unfrozen_sender
 from contracts.periods import DAY_MS
 from contracts.runtime import Call, Contract
@@ -164,6 +165,9 @@ def _bind(call: Call, att: dict[str, Any], pubkey: bytes) -> None:
     other = entity_of_key(call.state, pubkey, call.now_ms)
     if other is not None and other != att["uscc"]:
         raise ContractError(E_EXISTS, f"the key is bound to entity {other}")
+    if call.state.exists(expert_key_index(pubkey)):
+        raise ContractError(E_EXISTS, "the key is an evaluation expert's: an entity binds "
+                                      "keys of its own")
     if len(att["keys"]) + 1 > int(call.param("keys_per_entity_max")):
         raise ContractError(E_STATE, "the entity has the most keys allowed")
     att["keys"] = [*att["keys"], pubkey]

@@ -58,6 +58,22 @@ def replay_until(t: Trading, call: str) -> tuple[DictState, int]:
 # --- the expert pool ---
 
 
+def test_an_experts_key_is_its_own_never_an_entitys() -> None:
+    """User walk: an expert registered with the tenderer's key was seated as an independent
+    expert and scored its own tender (and took the representative's seat). Neither way
+    round: an entity's key is no expert's, and an expert's key is bound to no entity."""
+    t = Trading()
+    tenderer = t.tenderer.pubkey
+    args = {"code": "E9", "pubkey": tenderer, "specialties": [SPECIALTY], "region": REGION,
+            "employer": uscc(5)}
+    refused = t.h.expect_refused(t.pool, "expert.register", args, E_EXISTS)
+    assert f"bound to entity {t.uscc_of['tenderer']}" in refused.message
+    (code,) = t.register_experts(1)
+    refused = t.h.expect_refused(t.attestor, "identity.bind_key", {
+        "uscc": t.uscc_of["tenderer"], "pubkey": t.expert(code).pubkey}, E_EXISTS)
+    assert "an evaluation expert's" in refused.message
+
+
 def test_experts_are_registered_by_the_pool_role_under_unique_codes_and_keys() -> None:
     t = Trading()
     (code,) = t.register_experts(1)
