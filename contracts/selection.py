@@ -110,9 +110,13 @@ def _save(call: Call, rec: dict[str, Any]) -> None:
     call.state.put(request_key(rec["request_id"]), rec)
 
 
-def _item(call: Call, code: str) -> dict[str, Any]:
+def _item(call: Call, code: str, posted: bool = False) -> dict[str, Any]:
+    """The catalogue item ``code``, active for a new request; for one already posted
+    (``posted``: its responses, selection and next agency) whether active or not, since
+    taking an item out of use stops new requests only (user walk: a fiscal request, which
+    may not be cancelled, was stuck open for good once its item was made inactive)."""
     item = supermarket.load_item(call.state, code)
-    if item is None or not item["active"]:
+    if item is None or not (item["active"] or posted):
         raise ContractError(E_NOT_FOUND, f"no active item {code}")
     return item
 
@@ -125,7 +129,7 @@ def _require_standing(call: Call, uscc: str, item: dict[str, Any]) -> None:
 
 def _select_at(call: Call, rec: dict[str, Any], start: int, action: str) -> None:
     """Select the first agency of the order, from ``start``, still in good standing."""
-    item = _item(call, rec["item"])
+    item = _item(call, rec["item"], posted=True)
     for i in range(start, len(rec["order"])):
         if not supermarket.standing(call.state, rec["order"][i], item, call.now_ms):
             rec.update(
@@ -263,7 +267,7 @@ def respond(call: Call) -> None:
         raise ContractError(E_WINDOW, "the response window is closed")
     if uscc == rec["owner"]:
         raise ContractError(E_FORBIDDEN, "the owner does not respond to its own request")
-    _require_standing(call, uscc, _item(call, rec["item"]))
+    _require_standing(call, uscc, _item(call, rec["item"], posted=True))
     if any(r["uscc"] == uscc for r in rec["responses"]):
         raise ContractError(E_EXISTS, f"{uscc} has responded")
     if len(rec["responses"]) >= int(call.param("market_responses_max")):

@@ -223,7 +223,8 @@ def update_item(call: Call) -> None:
         name (optional): its new name.
         required (array of {category, min_level}, optional): its new required
             qualifications.
-        active (bool, optional): false takes it out of use (no registrations, no requests).
+        active (bool, optional): false takes it out of use (no registrations, no requests;
+            a request already posted goes on to its end).
     """
     _require_admin(call)
     code = _code(call.args, "code")

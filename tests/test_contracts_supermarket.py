@@ -343,6 +343,26 @@ def test_a_fiscal_request_cannot_leave_the_supermarket() -> None:
     m.h.expect_refused(m.owner, "market.cancel", {"request_id": "N1"}, E_STATE)
 
 
+def test_an_item_taken_out_of_use_stops_new_requests_not_posted_ones() -> None:
+    """User walk: a fiscal request (never cancelled) whose item was then made inactive could
+    neither be selected nor go on to the next agency: stuck open for good."""
+    m = Market(2)
+    a0, a1 = m.agencies
+    m.request()
+    m.respond(a0, 300_000)
+    m.h.expect_ok(m.admin, "market.update_item", {"code": ITEM, "active": False})
+    m.respond(a1, 250_000)  # a posted request still takes its responses
+    refused = m.h.expect_refused(m.owner, "market.request", m.request_args("R2"),
+                                 E_NOT_FOUND)
+    assert f"no active item {ITEM}" in refused.message
+    m.past_window()
+    m.h.expect_ok(m.owner, "market.select", R)
+    assert m.selected() == m.uscc(a1)
+    m.h.advance(days=3)
+    m.h.expect_ok(m.owner, "market.next", R)
+    assert m.selected() == m.uscc(a0)
+
+
 # --- events: each names the parties, so ``/events?entity=<USCC>`` tells each its part ---
 
 
