@@ -48,9 +48,9 @@ from contracts import beacon, scoring, supermarket
 from contracts.errors import E_BAD_ARGS, E_EXISTS, E_FORBIDDEN, E_NOT_FOUND, E_STATE, ContractError
 from contracts.identity import require_entity_sender
 from contracts.lifecycle import Table, branches, to
-from contracts.periods import end_of_months_ms
+from contracts.periods import end_of_months_ms, shown
 from contracts.runtime import Call
-from contracts.tender_rules import E_TOO_EARLY, E_WINDOW, days_apart, period_end
+from contracts.tender_rules import E_TOO_EARLY, E_WINDOW, period_end
 from contracts.uscc import require_uscc
 from ledger import encoding
 
@@ -240,10 +240,15 @@ def _confirm_by(call: Call) -> int:
 
 
 def _window(call: Call) -> int:
+    """The response window's end: at or after the end of a ``market_response_min_days``-day
+    period from this block (24:00 of its last day, the posting day not counted; user walk:
+    counted by days apart, an end at 00:00 left a window of 48 hours)."""
     end = A.integer(call.args, "window_end_ms")
     days = int(call.param("market_response_min_days"))
-    if days_apart(int(call.param("demo_day_ms")), call.now_ms, end) < days:
-        raise ContractError(E_WINDOW, f"the response window is at least {days} days")
+    earliest = period_end(int(call.param("demo_day_ms")), call.now_ms, days)
+    if end < earliest:
+        raise ContractError(E_WINDOW, f"the response window is at least {days} days: it ends "
+                                      f"at {shown(earliest)} or later")
     return end
 
 

@@ -174,6 +174,21 @@ def test_bad_requests_are_refused() -> None:
     m.h.expect_refused(m.owner, "market.request", m.request_args(), E_EXISTS)
 
 
+def test_the_response_window_runs_three_whole_days_after_the_posting_day() -> None:
+    """User walk: counted by days apart, a request posted at 23:59 with its window ending
+    at 00:00 three days later was accepted: 48 hours. The period ends at 24:00 of its third
+    day, the posting day not counted (DOMAIN)."""
+    m = Market(1)
+    later = m.h.time_ms + DAY_MS
+    day = later - (later + 8 * 3_600_000) % DAY_MS  # 00:00 Beijing of the posting day
+    posted = day + DAY_MS - 60_000  # 23:59 of it
+    short = m.request_args(window_end_ms=day + 3 * DAY_MS)  # 24:00 of the 2nd day after
+    refused = m.h.expect_refused(m.owner, "market.request", short, E_WINDOW, at_ms=posted)
+    assert f"ends at {shown(day + 4 * DAY_MS)} or later" in refused.message
+    m.h.expect_ok(m.owner, "market.request", m.request_args(window_end_ms=day + 4 * DAY_MS),
+                  at_ms=posted + 1)
+
+
 def test_one_registration_serves_the_requests_of_every_owner_on_the_chain() -> None:
     """Registered once, an agency is in the supermarket for every platform's project owners:
     a registration names no platform, and requests from owners of other platforms find it."""
