@@ -170,6 +170,8 @@ def request(call: Call) -> None:
             ``market_response_min_days`` away (``E_WINDOW``).
         quality_points (optional): ``quality_price`` only: the points of 100 given to
             quality (the rest to price).
+
+    An argument the method does not use is refused (``E_BAD_ARGS``), not ignored.
     """
     owner = require_entity_sender(call)
     a = call.args
@@ -184,6 +186,13 @@ def request(call: Call) -> None:
     method = A.text(a, "method", max_len=16)
     if type(fiscal) is not bool or method not in METHODS:
         raise ContractError(E_BAD_ARGS, f"fiscal is true/false, method one of {list(METHODS)}")
+    # an argument the method does not use is refused, not ignored (user walk)
+    unused = sorted(set(a) & ({"window_end_ms", "quality_points"} if method == "direct"
+                              else {"agency"} | (set() if method == "quality_price"
+                                                 else {"quality_points"})))
+    if unused:
+        raise ContractError(E_BAD_ARGS, f"the {method} method takes no "
+                                        f"{', '.join(unused)}")
     rec: dict[str, Any] = {
         "request_id": request_id,
         "owner": owner,

@@ -71,6 +71,8 @@ class Market:
             "window_end_ms": self.h.time_ms + 4 * DAY_MS,
         }
         args.update(over)
+        if args["method"] == "direct":  # a direct selection has no response window
+            args.pop("window_end_ms")
         return args
 
     def request(self, request_id: str = "R1", **over: Any) -> None:
@@ -172,6 +174,16 @@ def test_bad_requests_are_refused() -> None:
                        E_NOT_ATTESTED)
     m.request()
     m.h.expect_refused(m.owner, "market.request", m.request_args(), E_EXISTS)
+    # an argument the method does not use is refused, not ignored (user walk)
+    agency = m.uscc(m.agencies[0])
+    for method, extra in (("direct", {"agency": agency, "budget_fen": YUAN}),
+                          ("lowest_price", {"quality_points": 30}),
+                          ("lowest_price", {"agency": agency})):
+        args = m.request_args("R9", method=method, **extra)
+        if method == "direct":
+            args["window_end_ms"] = 1
+        refused = m.h.expect_refused(m.owner, "market.request", args, E_BAD_ARGS)
+        assert refused.message.startswith(f"the {method} method takes no "), refused.message
 
 
 def test_the_response_window_runs_three_whole_days_after_the_posting_day() -> None:
