@@ -141,7 +141,8 @@ def _representatives(call: Call, tender: dict[str, Any], seats: int) -> list[byt
     if len(set(raw)) != len(raw):
         raise ContractError(E_COMMITTEE, "the representatives' keys must be distinct")
     if len(raw) != seats:
-        raise ContractError(E_COMMITTEE, f"the tenderer seats exactly {seats} representatives")
+        raise ContractError(E_COMMITTEE, f"the tenderer seats exactly {seats} "
+                                         f"representative{'' if seats == 1 else 's'}")
     for key in raw:
         if entity_of_key(call.state, key, call.now_ms) != tender["tenderer"]:
             raise ContractError(E_COMMITTEE, "a representative's key must be the tenderer's")

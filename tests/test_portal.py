@@ -372,6 +372,9 @@ def test_the_tender_page_shows_the_drawn_committee_its_scores_and_report(
         assert text in html, text
     for member in demo.summary["committee"]:
         assert member in html
+    # the tenderer's representative has no pool and no region (user walk: "remote")
+    rep = re.search(r"tenderer&#x27;s representative(.{0,120})", html)
+    assert rep is not None and "remote" not in rep.group(1).split("<li")[0], rep
     multi = re.search(r'data-kind="multi" data-url="([^"]+)"', html)
     assert multi is not None
     for key in (f"draw/{tender}/1", f"eval/{tender}/1/result", f"eval/{tender}/1/report"):

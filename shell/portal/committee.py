@@ -92,10 +92,11 @@ def _draw_steps(tender_id: str, rnd: int, draw: dict[str, Any], txs: TenderTxs) 
 
 
 def _member(m: dict[str, Any]) -> Markup:
-    kind = (label("招标人代表", "tenderer's representative")
-            if m.get("kind") == "representative" else label("专家", "expert"))
+    code = el("code", None, str(m.get("member", "")))
+    if m.get("kind") == "representative":  # no pool, no region (user walk: "remote")
+        return join(code, " · ", label("招标人代表", "tenderer's representative"))
     where = label("本地", "local") if m.get("local") else label("异地", "remote")
-    return join(el("code", None, str(m.get("member", ""))), " · ", kind, " · ", where)
+    return join(code, " · ", label("专家", "expert"), " · ", where)
 
 
 def _outcome(value: object) -> Markup:
