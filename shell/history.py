@@ -334,8 +334,10 @@ def _describe_call(call: str, args: dict[str, Any], events: list[dict[str, Any]]
         return (f"evaluation committee drawn: {len(seated.get('members', []))} members "
                 f"({seated.get('status')})")
     if call == "draw.decline" and "draw.declined" in kinds:
-        by = kinds["draw.declined"].get("replaced_by")
-        return f"an expert declined; replaced by {by}" if by else "an expert declined"
+        declined = kinds["draw.declined"]
+        by, who_ = declined.get("replaced_by"), declined.get("member") or "an expert"
+        # (user walk: who declined was not named)
+        return f"{who_} declined; replaced by {by}" if by else f"{who_} declined; none left"
     if call == "evaluation.score":
         return "score sheets submitted"
     if call == "evaluation.close" and "evaluation.closed" in kinds:

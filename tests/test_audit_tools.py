@@ -480,3 +480,23 @@ def test_history_keeps_bids_sealed_before_the_deadline(tmp_path: Path) -> None:
     got = cli("history", "tender", tender, "--db", str(out))
     assert "(not passed: bids are sealed)" in got.output and "guarantee" not in got.output
     assert "BID DEADLINE" not in got.output
+
+
+def test_history_lines_name_who_and_read_as_text() -> None:
+    """User walks: a decline did not name who declined; candidates and winners were
+    printed as Python lists."""
+    from shell.history import _describe_call
+
+    declined = [{"type": "draw.declined", "member": "E09", "replaced_by": "E05"}]
+    assert _describe_call("draw.decline", {}, declined, None, "") == \
+        "E09 declined; replaced by E05"
+    short = [{"type": "draw.declined", "member": "E09", "replaced_by": ""}]
+    assert _describe_call("draw.decline", {}, short, None, "") == "E09 declined; none left"
+    awarded = _describe_call("tender.award", {"winners": ["91441500MA0000011C", ""]}, [],
+                             None, "")
+    assert awarded == "awarded: lot 1: 91441500MA0000011C; lot 2: no winner"
+    released = [{"type": "guarantee.released", "number": "BG-1"}]
+    assert _describe_call("tender.record_contract", {}, released, None, "").endswith(
+        "the winner's guarantee BG-1 released")
+    assert _describe_call("tender.record_contract", {}, [], None, "").endswith(
+        "no winner's guarantee left to release")
