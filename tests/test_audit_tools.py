@@ -496,7 +496,8 @@ def test_history_lines_name_who_and_read_as_text() -> None:
                              None, "")
     assert awarded == "awarded: lot 1: 91441500MA0000011C; lot 2: no winner"
     released = [{"type": "guarantee.released", "number": "BG-1"}]
-    assert _describe_call("tender.record_contract", {}, released, None, "").endswith(
-        "the winner's guarantee BG-1 released")
-    assert _describe_call("tender.record_contract", {}, [], None, "").endswith(
-        "no winner's guarantee left to release")
+    contract = "contract signed (hash recorded); "
+    assert _describe_call("tender.record_contract", {}, released, None, "") == \
+        contract + "the winner's guarantee BG-1 released"
+    assert _describe_call("tender.record_contract", {}, [], None, "") == \
+        contract + "no winner's guarantee left to release"
