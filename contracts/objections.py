@@ -122,13 +122,15 @@ def reply(call: Call) -> None:
     require_side(call, tender)
     step(call, tender, "reply")
     n, obj = _objection(call, tender)
+    reply_hash = hash_arg(call, "reply_hash")  # its shape first (user walk: a malformed one
+    #                                             was answered E_REPLY_LATE)
     if obj["status"] != OBJECTION_OPEN:
         raise ContractError(E_STATE, f"objection {n} is {obj['status']}")
     periods = load_periods(tender["rules"], call.param)
     if call.now_ms >= periods.period_end(obj["at_ms"], periods.reply_days):
         raise ContractError(E_REPLY_LATE, "the reply period is over; a supervisor rules now")
     OBJECTION.advance(obj, "reply")
-    obj["reply_hash"] = hash_arg(call, "reply_hash")
+    obj["reply_hash"] = reply_hash
     call.state.put(objection_key(tender["tender_id"], n), obj)
     tender["objections_open"] -= 1
     save(call, tender)

@@ -386,6 +386,9 @@ def award(call: Call) -> None:
     winners = call.args.get("winners")
     if type(winners) is not list or len(winners) != len(tender["lots"]):
         raise ContractError(E_BAD_ARGS, "winners must be one text per lot ('' for none)")
+    for winner in winners:  # a malformed code is said as such (user walk: E_CANDIDATE)
+        if type(winner) is str and winner:
+            require_uscc(winner)
     for lot, winner in zip(tender["lots"], winners, strict=True):
         # a candidate that revoked its bid during the publicity can no longer win
         standing = [c for c in lot["candidates"] if c in standing_bidders(call, tender, lot["lot"])]

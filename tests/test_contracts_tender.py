@@ -361,6 +361,9 @@ def test_a_late_reply_is_refused_and_a_supervisor_rules_once() -> None:
     t.h.expect_refused(
         t.tenderer, "tender.reply", reply, E_REPLY_LATE, at_ms=ms_of_beijing(2024, 3, 6, 0, 0)
     )
+    # a malformed reply hash is said as such first (user walk: E_REPLY_LATE)
+    t.h.expect_refused(t.tenderer, "tender.reply", {**reply, "reply_hash": b"short"},
+                       E_BAD_ARGS)
     ruling = {"tender_id": "T1", "n": 1, "ruling": "dismissed"}
     t.h.expect_refused(t.platform, "tender.rule", ruling, E_FORBIDDEN)
     t.h.expect_refused(t.supervisor, "tender.rule", {**ruling, "ruling": "maybe"}, E_BAD_ARGS)
@@ -496,6 +499,9 @@ def test_award_only_after_3_days_of_publicity_with_no_objection_open() -> None:
     t.h.expect_ok(t.supervisor, "tender.rule", {"tender_id": "T1", "n": 1, "ruling": "dismissed"})
     stranger = t.entity("stranger")
     t.h.expect_refused(t.platform, "tender.award", award_args(t, "stranger"), E_CANDIDATE)
+    # a malformed code is said as such, not as "not a candidate" (user walk)
+    t.h.expect_refused(t.platform, "tender.award", {"tender_id": "T1", "winners": ["X1"]},
+                       "E_BAD_USCC")
     t.h.expect_refused(stranger, "tender.award", award_args(t, first), E_FORBIDDEN)
     t.h.expect_ok(t.platform, "tender.award", award_args(t, first))
     t.h.expect_refused(t.platform, "tender.award", award_args(t, first), E_LIFECYCLE)
